@@ -1,0 +1,15 @@
+using System.CommandLine;
+using Traffic.Cli.Commands;
+
+namespace Traffic.Cli;
+
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        Console.OutputEncoding = System.Text.Encoding.UTF8;
+        var root = new RootCommand("Traffic: a real-time traffic streaming engine (GPS probes → map matching → congestion and violation alerts).");
+        root.Subcommands.Add(NetworkCommands.Create());
+        return CommandRunner.Invoke(root, args);
+    }
+}

@@ -1,0 +1,24 @@
+using Traffic.Geo.Network;
+
+namespace Traffic.Geo.Import;
+
+/// <summary>Picks the reader for a road-network input by its name.</summary>
+public static class NetworkImport
+{
+    /// <summary>The inputs <c>traffic network build</c> accepts, for help texts and errors.</summary>
+    public const string Formats = "OSM XML (.osm, .osm.gz), OSM PBF (.osm.pbf, .pbf), a Kubicka graph (.nodes/.arcs), or a built network (.tnet)";
+
+    public static RoadNetwork Read(string path, out ImportReport report)
+    {
+        string lower = path.ToLowerInvariant();
+        if (lower.EndsWith(".nodes", StringComparison.Ordinal) || lower.EndsWith(".arcs", StringComparison.Ordinal))
+            return KubickaGraphReader.Read(path, out report);
+        if (!File.Exists(path)) throw new FileNotFoundException($"input not found: {path}", path);
+        if (lower.EndsWith(".tnet", StringComparison.Ordinal))
+        {
+            report = new ImportReport();
+            return NetworkFile.Read(path);
+        }
+        throw new InvalidDataException($"{path}: unrecognised input; expected {Formats}");
+    }
+}

@@ -1,0 +1,59 @@
+using Traffic.Geo.Import;
+using Traffic.Geo.Network;
+using Traffic.Testing;
+
+namespace Traffic.Geo.Tests.Network;
+
+public class NetworkFileTests
+{
+    [Fact]
+    public void Round_trip_gives_an_identical_network()
+    {
+        var net = KubickaGraphReader.Read(SharedData.Kubicka("00000015"), out _);
+        var stream = new MemoryStream();
+        NetworkFile.Write(net, stream);
+        var back = NetworkFile.Read(stream.ToArray());
+        NetworkAssert.Identical(net, back);
+    }
+
+    [Fact]
+    public void Truncated_file_is_refused_with_a_clear_error()
+    {
+        byte[] bytes = Serialize();
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read(bytes.AsSpan(0, bytes.Length - 100)));
+        Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Corrupt_byte_is_detected_by_the_checksum()
+    {
+        byte[] bytes = Serialize();
+        bytes[bytes.Length / 2] ^= 0x40;
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read(bytes));
+        Assert.Contains("checksum", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Foreign_file_is_refused()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read("<?xml version='1.0'?><osm></osm>"u8.ToArray()));
+        Assert.Contains("not a Traffic network file", e.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => NetworkFile.Read([]));
+    }
+
+    [Fact]
+    public void Other_version_is_refused()
+    {
+        byte[] bytes = Serialize();
+        bytes[4] = 99;
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read(bytes));
+        Assert.Contains("version", e.Message, StringComparison.Ordinal);
+    }
+
+    private static byte[] Serialize()
+    {
+        var stream = new MemoryStream();
+        NetworkFile.Write(KubickaGraphReader.Read(SharedData.Kubicka("00000046"), out _), stream);
+        return stream.ToArray();
+    }
+}
