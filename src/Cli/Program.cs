@@ -10,6 +10,7 @@ internal static class Program
         Console.OutputEncoding = System.Text.Encoding.UTF8;
         var root = new RootCommand("Traffic: a real-time traffic streaming engine (GPS probes → map matching → congestion and violation alerts).");
         root.Subcommands.Add(NetworkCommands.Create());
+        root.Subcommands.Add(EvalCommands.Create());
         return CommandRunner.Invoke(root, args);
     }
 }

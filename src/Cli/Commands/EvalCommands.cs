@@ -1,0 +1,52 @@
+using System.CommandLine;
+using System.Globalization;
+using Traffic.Geo.Evaluation;
+
+namespace Traffic.Cli.Commands;
+
+/// <summary><c>traffic eval kubicka</c>: map-matching accuracy on the Kubicka benchmark.</summary>
+internal static class EvalCommands
+{
+    public static Command Create()
+    {
+        var eval = new Command("eval", "Measure the map matcher against benchmarks with ground truth.");
+        eval.Subcommands.Add(CreateKubicka());
+        return eval;
+    }
+
+    private static Command CreateKubicka()
+    {
+        var dir = new Argument<string>("dir") { Description = "A folder of track folders <id>/ holding <id>.nodes, .arcs, .track and .route (or one such folder)." };
+        var mode = new Option<string>("--mode") { Description = "online (probe by probe, default lag) or offline (whole trace).", DefaultValueFactory = _ => "offline" };
+        mode.AcceptOnlyFromAmong("online", "offline");
+        var write = new Option<string?>("--write-routes") { Description = "Write <outdir>/<id>.matched: the matched route's arc ids in driving order, one per line." };
+        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write };
+        cmd.SetAction(parse =>
+        {
+            bool online = parse.GetValue(mode) == "online";
+            string? outDir = parse.GetValue(write);
+            if (outDir != null) Directory.CreateDirectory(outDir);
+            var ci = CultureInfo.InvariantCulture;
+            double truth = 0, error = 0, seconds = 0;
+            long points = 0;
+            var folders = KubickaBenchmark.TrackFolders(parse.GetValue(dir)!);
+            foreach (string folder in folders)
+            {
+                var r = KubickaBenchmark.Run(folder, online);
+                truth += r.TruthLengthM;
+                error += r.ErrorLengthM;
+                seconds += r.Seconds;
+                points += r.Points;
+                Console.WriteLine(string.Create(ci,
+                    $"{r.Id}  {r.Points,6:N0} points  {r.Matched,6:N0} matched  route {r.TruthLengthM / 1000,8:N2} km  accuracy {r.Accuracy * 100,6:F2}%  {r.Points / Math.Max(r.Seconds, 1e-9),10:N0} points/s"));
+                if (outDir != null)
+                    File.WriteAllLines(Path.Combine(outDir, r.Id + ".matched"), r.RouteArcs.Select(a => a.ToString(ci)));
+            }
+            double overall = truth > 0 ? 1 - (error / truth) : 0;
+            Console.WriteLine(string.Create(ci, $"mode {(online ? "online" : "offline")}: {points:N0} points in {seconds:N2} s of matching"));
+            Console.WriteLine(string.Create(ci, $"overall accuracy {overall * 100:F2}% over {folders.Count} tracks"));
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,49 @@
+namespace Traffic.Geo.Matching;
+
+/// <summary>
+/// Parameters of the hidden Markov model (Newson &amp; Krumm 2009) and of online decisions.
+/// The defaults are set on principle for 1–30 s sampling of consumer and fleet GPS units, not per trace.
+/// </summary>
+public sealed record MatcherOptions
+{
+    /// <summary>Standard deviation of GPS noise, metres (Gaussian emission). Larger for taxis' cheaper units.</summary>
+    public double SigmaM { get; init; } = 10;
+
+    /// <summary>Scale of the exponential on |route distance − great-circle distance|, metres.</summary>
+    public double BetaM { get; init; } = 5;
+
+    /// <summary>Radius of the candidate search around a probe, metres.</summary>
+    public double SearchRadiusM { get; init; } = 50;
+
+    /// <summary>Most candidates kept per probe (the nearest).</summary>
+    public int MaxCandidates { get; init; } = 8;
+
+    /// <summary>A time gap longer than this breaks the chain, seconds.</summary>
+    public double MaxGapS { get; init; } = 180;
+
+    /// <summary>Speed no vehicle exceeds, km/h: bounds the route search between probes.</summary>
+    public double MaxSpeedKmh { get; init; } = 180;
+
+    /// <summary>
+    /// Backward movement along one edge up to this many metres is GPS noise, not a U-turn or a loop
+    /// around the block: a vehicle standing still or crawling does not jump back and forth.
+    /// </summary>
+    public double BackwardToleranceM { get; init; } = 15;
+
+    /// <summary>Cost added for turning onto the twin of the current edge (a U-turn), metres of route.</summary>
+    public double UTurnPenaltyM { get; init; } = 50;
+
+    /// <summary>Online: a probe is decided at the latest this many probes after it arrived.</summary>
+    public int LagProbes { get; init; } = 6;
+
+    /// <summary>Online: a probe is decided at the latest this long after it was taken, seconds.</summary>
+    public double LagSeconds { get; init; } = 60;
+
+    /// <summary>Heading, when reported at a speed above <see cref="HeadingMinSpeedKmh"/>: standard deviation of its error, degrees.</summary>
+    public double HeadingSigmaDeg { get; init; } = 35;
+
+    public double HeadingMinSpeedKmh { get; init; } = 8;
+
+    /// <summary>Defaults for an offline match: decide nothing before the end of the trace.</summary>
+    public MatcherOptions AsOffline() => this with { LagProbes = int.MaxValue, LagSeconds = double.PositiveInfinity };
+}

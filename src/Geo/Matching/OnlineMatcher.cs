@@ -1,0 +1,452 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Traffic.Geo.Network;
+using Traffic.Geo.Routing;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Geo.Matching;
+
+/// <summary>
+/// Hidden-Markov-model map matching (Newson &amp; Krumm 2009), probe by probe. One instance per thread
+/// (it owns the route search and scratch buffers); the per-vehicle frontier lives in a
+/// <see cref="VehicleMatchState"/>. A probe is emitted as soon as every surviving path agrees on it,
+/// or when the lag bound forces the decision; matches come out in probe order. No allocation per
+/// probe once warmed up (offline matching grows its state with the trace).
+/// </summary>
+public sealed class OnlineMatcher
+{
+    private const float Dead = float.NegativeInfinity;
+
+    private readonly RoadNetwork _net;
+    private readonly EdgeIndex _index;
+    private readonly BoundedDijkstra _router;
+    private readonly MatcherOptions _options;
+    private readonly double _invSigma2;
+    private readonly double _invBeta;
+    private readonly double _invHeadingSigma2;
+
+    // Scratch, reused for every probe.
+    private readonly EdgeCandidate[] _found;
+    private readonly EdgePosition[] _targets;
+    private readonly double[] _distances;
+    private readonly float[] _newScore;
+    private readonly byte[] _newBack;
+    private int[] _chosen;
+    private int[] _path = new int[256];
+    private TraversedEdge[] _route = new TraversedEdge[256];
+
+    public OnlineMatcher(EdgeIndex index, MatcherOptions? options = null)
+    {
+        _index = index;
+        _net = index.Network;
+        _router = new BoundedDijkstra(_net);
+        _options = options ?? new MatcherOptions();
+        _invSigma2 = 1.0 / (_options.SigmaM * _options.SigmaM);
+        _invBeta = 1.0 / _options.BetaM;
+        _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
+        int k = _options.MaxCandidates;
+        _found = new EdgeCandidate[k];
+        _targets = new EdgePosition[k];
+        _distances = new double[k];
+        _newScore = new float[k];
+        _newBack = new byte[k];
+        _chosen = new int[64];
+    }
+
+    public MatcherOptions Options => _options;
+
+    public RoadNetwork Network => _net;
+
+    /// <summary>A fresh state for a vehicle, sized for these options.</summary>
+    public VehicleMatchState NewState() => new(_options);
+
+    /// <summary>Feeds one probe of a vehicle; decided matches (this one's or earlier ones') go to the sink.</summary>
+    public PushResult Push<TSink>(VehicleMatchState s, in GpsPoint p, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        if (!double.IsFinite(p.Lon) || !double.IsFinite(p.Lat) || p.Lon is < -180 or > 180 || p.Lat is < -90 or > 90)
+            return PushResult.Invalid;
+        if (s.HasInput)
+        {
+            if (p.TimeMs < s.LastTime) return PushResult.OutOfOrder;
+            if (p.TimeMs == s.LastTime && p.Lon == s.LastLon && p.Lat == s.LastLat) return PushResult.Duplicate;
+            if (s.Length > 0 && (p.TimeMs - s.LastTime) > _options.MaxGapS * 1000)
+            {
+                FlushAll(s, ref sink);
+                s.Clear();
+                s.NextBreak = ChainBreak.TimeGap;
+            }
+        }
+        s.HasInput = true;
+        s.LastTime = p.TimeMs;
+        s.LastLon = p.Lon;
+        s.LastLat = p.Lat;
+
+        int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found);
+        if (found == 0)
+        {
+            FlushAll(s, ref sink);
+            s.Clear();
+            EmitUnmatched(p, ref sink);
+            s.NextBreak = ChainBreak.NoCandidates;
+            return PushResult.Accepted;
+        }
+
+        int k = s.K;
+        Span<float> score = _newScore.AsSpan(0, found);
+        Span<byte> back = _newBack.AsSpan(0, found);
+        for (int j = 0; j < found; j++) score[j] = (float)Emission(in _found[j], in p);
+
+        if (s.Length > 0 && !Transition(s, in p, found, score, back))
+        {
+            // No route from any candidate of the previous probe: end that chain, start anew here.
+            FlushAll(s, ref sink);
+            s.Clear();
+            s.NextBreak = ChainBreak.NoRoute;
+            for (int j = 0; j < found; j++) score[j] = (float)Emission(in _found[j], in p);
+        }
+
+        // Normalise so that the best is 0: scores stay small in float over any trace length.
+        float max = Dead;
+        for (int j = 0; j < found; j++) max = Math.Max(max, score[j]);
+
+        if (s.Length == s.Capacity) s.Grow();
+        int slot = s.Slot(s.Length);
+        s.Length++;
+        s.Time[slot] = p.TimeMs;
+        s.Lon[slot] = p.Lon;
+        s.Lat[slot] = p.Lat;
+        s.Id[slot] = p.Id;
+        s.Count[slot] = (byte)found;
+        s.Break[slot] = s.Length == 1 ? s.NextBreak : ChainBreak.None;
+        if (s.Length == 1) s.NextBreak = ChainBreak.Start;
+        int baseIdx = slot * k;
+        for (int j = 0; j < found; j++)
+        {
+            s.Edge[baseIdx + j] = _found[j].Edge;
+            s.Offset[baseIdx + j] = (float)_found[j].OffsetM;
+            s.Score[baseIdx + j] = score[j] - max;
+            s.Back[baseIdx + j] = back[j];
+        }
+
+        Decide(s, ref sink);
+        return PushResult.Accepted;
+    }
+
+    /// <summary>Decides and emits every pending probe (end of trace, or the vehicle went idle). The chain goes on.</summary>
+    public void Flush<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct => FlushAll(s, ref sink);
+
+    /// <summary>Flushes the vehicle when its last probe is older than <paramref name="idleMs"/> at <paramref name="nowMs"/>.</summary>
+    public bool FlushIfIdle<TSink>(VehicleMatchState s, long nowMs, long idleMs, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        if (s.Pending == 0 || nowMs - s.LastTime < idleMs) return false;
+        FlushAll(s, ref sink);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double Emission(in EdgeCandidate c, in GpsPoint p)
+    {
+        double e = -0.5 * c.DistanceM * c.DistanceM * _invSigma2;
+        if (!float.IsNaN(p.Heading) && p.SpeedKmh >= _options.HeadingMinSpeedKmh)
+        {
+            double d = GeoMath.BearingDifference(p.Heading, _net.BearingAt(c.Edge, c.OffsetM));
+            e -= 0.5 * d * d * _invHeadingSigma2;
+        }
+        return e;
+    }
+
+    /// <summary>
+    /// Viterbi step from the newest column to the new candidates (in <see cref="_found"/>): adds the best
+    /// predecessor's score and transition to each emission score. False when nothing connects.
+    /// </summary>
+    private bool Transition(VehicleMatchState s, in GpsPoint p, int found, Span<float> score, Span<byte> back)
+    {
+        int k = s.K;
+        int prevSlot = s.Slot(s.Length - 1);
+        double gc = GeoMath.Distance(s.Lon[prevSlot], s.Lat[prevSlot], p.Lon, p.Lat);
+        double dt = (p.TimeMs - s.Time[prevSlot]) / 1000.0;
+        double bound = (2 * gc) + (2 * _options.SearchRadiusM);
+        if (dt > 0) bound = Math.Min(bound, (_options.MaxSpeedKmh / 3.6 * dt) + (2 * _options.SearchRadiusM));
+
+        Span<EdgePosition> targets = _targets.AsSpan(0, found);
+        for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
+        Span<double> dist = _distances.AsSpan(0, found);
+        Span<float> best = stackalloc float[found];
+        best.Fill(Dead);
+
+        int prevCount = s.Count[prevSlot];
+        for (int i = 0; i < prevCount; i++)
+        {
+            float prevScore = s.Score[(prevSlot * k) + i];
+            if (prevScore == Dead) continue;
+            var from = new EdgePosition(s.Edge[(prevSlot * k) + i], s.Offset[(prevSlot * k) + i]);
+            RouteDistances(from, targets, bound, dist);
+            for (int j = 0; j < found; j++)
+            {
+                if (double.IsPositiveInfinity(dist[j])) continue;
+                float v = prevScore - (float)(Math.Abs(dist[j] - gc) * _invBeta);
+                if (v > best[j])
+                {
+                    best[j] = v;
+                    back[j] = (byte)i;
+                }
+            }
+        }
+        bool any = false;
+        for (int j = 0; j < found; j++)
+        {
+            if (best[j] == Dead) score[j] = Dead;
+            else
+            {
+                score[j] += best[j];
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
+    private void RouteDistances(EdgePosition from, ReadOnlySpan<EdgePosition> targets, double bound, Span<double> dist)
+    {
+        _router.Run(from, targets, bound, dist);
+        for (int j = 0; j < targets.Length; j++)
+        {
+            if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM
+                && from.OffsetM - targets[j].OffsetM <= _options.BackwardToleranceM)
+                dist[j] = from.OffsetM - targets[j].OffsetM;
+        }
+    }
+
+    /// <summary>Emits what is decided: probes every surviving path agrees on, then any beyond the lag.</summary>
+    private void Decide<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        int k = s.K;
+        int first = s.HasAnchor ? 1 : 0;
+        // Walk back from the newest column with the set of candidates that surviving paths pass through;
+        // where that set is a single candidate, every path agrees and the column is decided.
+        int newest = s.Length - 1;
+        uint mask = AliveMask(s, s.Slot(newest));
+        for (int c = newest; c >= first; c--)
+        {
+            if (BitOperations.PopCount(mask) == 1)
+            {
+                EmitThrough(s, c, BitOperations.TrailingZeroCount(mask), forced: false, ref sink);
+                break;
+            }
+            if (c == first) break;
+            int slot = s.Slot(c);
+            uint prev = 0;
+            for (uint m = mask; m != 0; m &= m - 1)
+                prev |= 1u << s.Back[(slot * k) + BitOperations.TrailingZeroCount(m)];
+            mask = prev;
+        }
+
+        // Fixed lag: decide the oldest pending probe by the best path now.
+        while (s.Pending > 0)
+        {
+            first = s.HasAnchor ? 1 : 0;
+            long waitedMs = s.Time[s.Slot(s.Length - 1)] - s.Time[s.Slot(first)];
+            if (s.Pending <= _options.LagProbes && waitedMs <= _options.LagSeconds * 1000) break;
+            EmitThrough(s, first, BestPathCandidate(s, first), forced: true, ref sink);
+        }
+    }
+
+    private static uint AliveMask(VehicleMatchState s, int slot)
+    {
+        uint mask = 0;
+        int baseIdx = slot * s.K;
+        for (int i = 0; i < s.Count[slot]; i++)
+        {
+            if (s.Score[baseIdx + i] != Dead) mask |= 1u << i;
+        }
+        return mask;
+    }
+
+    /// <summary>The candidate at <paramref name="column"/> on the best path to the newest column.</summary>
+    private static int BestPathCandidate(VehicleMatchState s, int column)
+    {
+        int k = s.K;
+        int newest = s.Length - 1, slot = s.Slot(newest);
+        int cand = 0;
+        float best = Dead;
+        for (int i = 0; i < s.Count[slot]; i++)
+        {
+            float v = s.Score[(slot * k) + i];
+            if (v > best)
+            {
+                best = v;
+                cand = i;
+            }
+        }
+        for (int c = newest; c > column; c--) cand = s.Back[(s.Slot(c) * k) + cand];
+        return cand;
+    }
+
+    /// <summary>Decides everything pending, by the best path, and emits it.</summary>
+    private void FlushAll<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        if (s.Pending == 0) return;
+        EmitThrough(s, s.Length - 1, BestPathCandidate(s, s.Length - 1), forced: false, ref sink);
+    }
+
+    /// <summary>
+    /// Fixes candidate <paramref name="cand"/> at <paramref name="column"/>, emits the pending columns up to it
+    /// along its back pointers, makes it the anchor and kills later candidates not descending from it.
+    /// </summary>
+    private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        int k = s.K;
+        int first = s.HasAnchor ? 1 : 0;
+        int n = column - first + 1;
+        if (_chosen.Length < n) Array.Resize(ref _chosen, Math.Max(n, _chosen.Length * 2));
+        Span<int> chosen = _chosen.AsSpan(0, n);
+        int c2 = cand;
+        for (int c = column; c >= first; c--)
+        {
+            chosen[c - first] = c2;
+            c2 = s.Back[(s.Slot(c) * k) + c2];
+        }
+        for (int c = first; c <= column; c++) Emit(s, c, chosen[c - first], forced && c == column, ref sink);
+
+        // Collapse: the decided column becomes the anchor with its one candidate at index 0.
+        int slot = s.Slot(column);
+        int bi = slot * k;
+        s.Edge[bi] = s.Edge[bi + cand];
+        s.Offset[bi] = s.Offset[bi + cand];
+        s.Score[bi] = 0;
+        s.Count[slot] = 1;
+        s.Start = slot;
+        s.Length -= column;
+        s.HasAnchor = true;
+
+        // Later columns: keep only paths through the anchor.
+        uint alive = 1u << cand;
+        for (int c = 1; c < s.Length; c++)
+        {
+            int sl = s.Slot(c), b = sl * k;
+            uint next = 0;
+            for (int i = 0; i < s.Count[sl]; i++)
+            {
+                if (s.Score[b + i] == Dead || (alive & (1u << s.Back[b + i])) == 0) s.Score[b + i] = Dead;
+                else next |= 1u << i;
+                if (c == 1) s.Back[b + i] = 0;
+            }
+            alive = next;
+        }
+    }
+
+    /// <summary>Emits column <paramref name="column"/> matched to candidate <paramref name="cand"/>, with the route from the anchor.</summary>
+    private void Emit<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        int k = s.K;
+        int slot = s.Slot(column), bi = slot * k;
+        int edge = s.Edge[bi + cand];
+        double offset = s.Offset[bi + cand];
+        var (lon, lat) = _net.PointAt(edge, offset);
+        double distToRoad = GeoMath.Distance(s.Lon[slot], s.Lat[slot], lon, lat);
+
+        // Confidence: the chosen candidate's share of the column's forward probability.
+        double sum = 0;
+        for (int i = 0; i < s.Count[slot]; i++)
+        {
+            if (s.Score[bi + i] != Dead) sum += Math.Exp(s.Score[bi + i]);
+        }
+        double confidence = sum > 0 && s.Score[bi + cand] != Dead ? Math.Exp(s.Score[bi + cand]) / sum : 0;
+
+        int routeLength = 0;
+        double routeDistance = 0, speed = double.NaN;
+        ChainBreak brk = s.Break[slot];
+        if (column > 0 && brk == ChainBreak.None)
+        {
+            int prevSlot = s.Slot(column - 1);
+            // The previous column is already collapsed to its chosen candidate at index 0.
+            var from = new EdgePosition(s.Edge[prevSlot * k], s.Offset[prevSlot * k]);
+            routeLength = BuildRoute(from, new EdgePosition(edge, offset), s.Time[prevSlot], s.Time[slot], out routeDistance);
+            double dt = (s.Time[slot] - s.Time[prevSlot]) / 1000.0;
+            if (dt > 0) speed = routeDistance / dt * 3.6;
+        }
+        var match = new MatchedProbe
+        {
+            ProbeId = s.Id[slot],
+            TimeMs = s.Time[slot],
+            Edge = edge,
+            OffsetM = offset,
+            Lon = lon,
+            Lat = lat,
+            DistanceM = distToRoad,
+            RouteDistanceM = routeDistance,
+            SpeedKmh = speed,
+            Confidence = confidence,
+            Break = brk,
+            Forced = forced,
+        };
+        // Collapse this column now so that the next emission routes from the chosen candidate.
+        s.Edge[bi] = edge;
+        s.Offset[bi] = (float)offset;
+        sink.OnMatch(in match, _route.AsSpan(0, routeLength));
+    }
+
+    /// <summary>Route between two decided positions as traversed edges with interpolated times.</summary>
+    private int BuildRoute(EdgePosition from, EdgePosition to, long t0, long t1, out double distance)
+    {
+        if (from.Edge == to.Edge && to.OffsetM >= from.OffsetM - _options.BackwardToleranceM && to.OffsetM <= from.OffsetM)
+        {
+            // Standing still (or jitter backwards): no distance driven.
+            distance = 0;
+            _route[0] = new TraversedEdge(from.Edge, from.OffsetM, from.OffsetM, t0, t1);
+            return 1;
+        }
+        Span<EdgePosition> target = [to];
+        Span<double> d = stackalloc double[1];
+        var (lon0, lat0) = _net.PointAt(from.Edge, from.OffsetM);
+        var (lon1, lat1) = _net.PointAt(to.Edge, to.OffsetM);
+        double gc = GeoMath.Distance(lon0, lat0, lon1, lat1);
+        double dtS = Math.Max(0, (t1 - t0) / 1000.0);
+        double bound = Math.Max((2 * gc) + (4 * _options.SearchRadiusM), (_options.MaxSpeedKmh / 3.6 * dtS) + (2 * _options.SearchRadiusM));
+        _router.Run(from, target, bound, d);
+        distance = d[0];
+        int n;
+        while ((n = _router.PathTo(0, _path)) < -1) Array.Resize(ref _path, -n);
+        if (n < 0 || double.IsPositiveInfinity(distance))
+        {
+            // Only possible if the decision was forced across a gap the search bound no longer covers.
+            distance = 0;
+            _route[0] = new TraversedEdge(to.Edge, to.OffsetM, to.OffsetM, t1, t1);
+            return 1;
+        }
+        if (_route.Length < n) Array.Resize(ref _route, Math.Max(n, _route.Length * 2));
+        double acc = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int e = _path[i];
+            double a = i == 0 ? from.OffsetM : 0;
+            double b = i == n - 1 ? to.OffsetM : _net.LengthM(e);
+            double len = Math.Max(0, b - a);
+            long enter = distance > 0 ? t0 + (long)Math.Round((t1 - t0) * (acc / distance)) : t0;
+            acc += len;
+            long exit = distance > 0 ? t0 + (long)Math.Round((t1 - t0) * Math.Min(1, acc / distance)) : t1;
+            _route[i] = new TraversedEdge(e, a, b, enter, exit);
+        }
+        return n;
+    }
+
+    private static void EmitUnmatched<TSink>(in GpsPoint p, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        var match = new MatchedProbe
+        {
+            ProbeId = p.Id,
+            TimeMs = p.TimeMs,
+            Edge = -1,
+            OffsetM = 0,
+            Lon = p.Lon,
+            Lat = p.Lat,
+            DistanceM = double.NaN,
+            RouteDistanceM = 0,
+            SpeedKmh = double.NaN,
+            Confidence = 0,
+            Break = ChainBreak.NoCandidates,
+            Forced = false,
+        };
+        sink.OnMatch(in match, []);
+    }
+}
