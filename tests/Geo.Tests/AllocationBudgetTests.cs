@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Traffic.Geo.Evaluation;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Routing;
+using Traffic.Geo.Spatial;
+using Traffic.Testing;
+
+namespace Traffic.Geo.Tests;
+
+/// <summary>
+/// The guard on the hot path: every operation listed in bench/allocation-budget.json is measured with
+/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around a warmed-up loop and must stay within its
+/// budget. Deterministic: it counts bytes, never time.
+/// </summary>
+public class AllocationBudgetTests
+{
+    private const int Iterations = 2000;
+
+    private static readonly Lazy<KubickaTrack> s_track = new(() => KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000042"))!));
+    private static readonly Lazy<EdgeIndex> s_index = new(() => new EdgeIndex(s_track.Value.Network));
+
+    public static TheoryData<string> Operations()
+    {
+        var data = new TheoryData<string>();
+        foreach (var name in Budgets().Keys) data.Add(name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Operations))]
+    public void Hot_path_operation_stays_within_its_allocation_budget(string operation)
+    {
+        long budget = Budgets()[operation];
+        Action<int> op = Operation(operation);
+        for (int i = 0; i < Iterations; i++) op(i); // warm-up: buffers grow, JIT tiers settle
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Iterations; i++) op(i);
+        long perOp = (GC.GetAllocatedBytesForCurrentThread() - before) / Iterations;
+        Assert.True(perOp <= budget, $"{operation} allocates {perOp} bytes per operation; its budget is {budget}");
+    }
+
+    [Fact]
+    public void Every_budgeted_operation_is_measured()
+    {
+        foreach (var name in Budgets().Keys) Assert.NotNull(Operation(name));
+    }
+
+    private static Dictionary<string, long> Budgets()
+    {
+        string path = Path.Combine(SharedData.RepoRoot(), "bench", "allocation-budget.json");
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.GetProperty("budgets").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
+    }
+
+    private static Action<int> Operation(string name)
+    {
+        var track = s_track.Value;
+        var index = s_index.Value;
+        var points = track.Points;
+        var buffer = new EdgeCandidate[8];
+        switch (name)
+        {
+            case "EdgeIndex.Within":
+                return i => index.Within(points[i % points.Length].Lon, points[i % points.Length].Lat, 50, buffer);
+            case "EdgeIndex.Nearest":
+                return i => index.Nearest(points[i % points.Length].Lon, points[i % points.Length].Lat, 100, buffer);
+            case "BoundedDijkstra.Run":
+            case "BoundedDijkstra.PathTo":
+            {
+                var router = new BoundedDijkstra(track.Network);
+                var targets = new EdgePosition[8];
+                var dist = new double[8];
+                var path = new int[4096];
+                bool withPath = name.EndsWith("PathTo", StringComparison.Ordinal);
+                return i =>
+                {
+                    var a = points[i % points.Length];
+                    var b = points[(i + 10) % points.Length];
+                    int na = index.Within(a.Lon, a.Lat, 50, buffer);
+                    if (na == 0) return;
+                    var source = new EdgePosition(buffer[0].Edge, buffer[0].OffsetM);
+                    int nb = index.Within(b.Lon, b.Lat, 50, buffer);
+                    for (int j = 0; j < nb; j++) targets[j] = new EdgePosition(buffer[j].Edge, buffer[j].OffsetM);
+                    router.Run(source, targets.AsSpan(0, nb), 1000, dist.AsSpan(0, nb));
+                    if (withPath && nb > 0) router.PathTo(0, path);
+                };
+            }
+            case "OnlineMatcher.Push":
+            {
+                var matcher = new OnlineMatcher(index);
+                var state = matcher.NewState();
+                long shift = 0;
+                int n = 0;
+                return _ =>
+                {
+                    // Replays the track endlessly, shifting time so that it stays in order.
+                    int k = n++ % points.Length;
+                    if (k == 0 && n > 1) shift += points[^1].TimeMs + 1_000_000;
+                    var p = points[k];
+                    var sink = new CountingSink();
+                    matcher.Push(state, p with { TimeMs = p.TimeMs + shift }, ref sink);
+                };
+            }
+            default:
+                throw new InvalidOperationException($"no measurement for budgeted operation '{name}'");
+        }
+    }
+
+    private struct CountingSink : IMatchSink
+    {
+        public int Count;
+
+        public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> route) => Count++;
+    }
+}
