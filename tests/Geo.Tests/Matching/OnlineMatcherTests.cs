@@ -1,0 +1,161 @@
+using Traffic.Geo.Evaluation;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
+using Traffic.Testing;
+
+namespace Traffic.Geo.Tests.Matching;
+
+public class OnlineMatcherTests
+{
+    private static readonly Lazy<KubickaTrack> s_belgium = new(() => KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000015"))!));
+
+    [Fact]
+    public void Online_with_a_very_large_lag_equals_offline()
+    {
+        var track = s_belgium.Value;
+        var index = new EdgeIndex(track.Network);
+        var offline = new Recorder { Matches = [] };
+        new OfflineMatcher(index).Match(track.Points, ref offline);
+
+        var online = new Recorder { Matches = [] };
+        var matcher = new OnlineMatcher(index, new MatcherOptions { LagProbes = 100_000, LagSeconds = 1e9 });
+        var state = matcher.NewState();
+        foreach (var p in track.Points) matcher.Push(state, p, ref online);
+        matcher.Flush(state, ref online);
+
+        Assert.Equal(track.Points.Length, offline.Matches.Count);
+        Assert.Equal(offline.Matches.Select(m => (m.ProbeId, m.Edge, m.OffsetM)), online.Matches.Select(m => (m.ProbeId, m.Edge, m.OffsetM)));
+    }
+
+    [Fact]
+    public void Every_probe_is_emitted_once_in_order_with_the_default_lag()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        foreach (var p in track.Points)
+        {
+            Assert.Equal(PushResult.Accepted, matcher.Push(state, p, ref sink));
+            Assert.True(state.Pending <= matcher.Options.LagProbes);
+        }
+        matcher.Flush(state, ref sink);
+        Assert.Equal(track.Points.Select(p => p.Id), sink.Matches.Select(m => m.ProbeId));
+        // Most probes are decided because every path agrees, not by the lag.
+        Assert.True(sink.Matches.Count(m => m.Forced) < track.Points.Length / 10);
+    }
+
+    [Fact]
+    public void Per_vehicle_state_stays_under_one_kilobyte()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        Assert.True(matcher.NewState().SizeBytes < 1024, $"state is {matcher.NewState().SizeBytes} bytes");
+    }
+
+    [Fact]
+    public void Route_between_matches_is_connected_with_monotonic_times()
+    {
+        var track = s_belgium.Value;
+        var net = track.Network;
+        var sink = new Recorder { Matches = [], Routes = [] };
+        new OfflineMatcher(new EdgeIndex(net)).Match(track.Points, ref sink);
+        foreach (var route in sink.Routes!)
+        {
+            for (int i = 1; i < route.Length; i++)
+            {
+                Assert.Equal(net.To(route[i - 1].Edge), net.From(route[i].Edge));
+                Assert.True(route[i].EnterTimeMs >= route[i - 1].EnterTimeMs);
+                Assert.Equal(route[i - 1].ExitTimeMs, route[i].EnterTimeMs);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_probe_far_from_roads_is_reported_unmatched_and_breaks_the_chain()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var pts = track.Points.Take(50).ToArray();
+        foreach (var p in pts.Take(20)) matcher.Push(state, p, ref sink);
+        var far = pts[20] with { Lon = pts[20].Lon + 1.5, Lat = pts[20].Lat + 1.5, Id = 999 };
+        matcher.Push(state, far, ref sink);
+        foreach (var p in pts.Skip(21)) matcher.Push(state, p, ref sink);
+        matcher.Flush(state, ref sink);
+        var unmatched = Assert.Single(sink.Matches, m => m.Edge < 0);
+        Assert.Equal(999, unmatched.ProbeId);
+        Assert.Equal(ChainBreak.NoCandidates, unmatched.Break);
+        Assert.Equal(ChainBreak.NoCandidates, sink.Matches.Single(m => m.ProbeId == pts[21].Id).Break);
+        Assert.Equal(pts.Length, sink.Matches.Count);
+    }
+
+    [Fact]
+    public void A_long_time_gap_breaks_the_chain()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var pts = track.Points.Take(40).ToArray();
+        for (int i = 0; i < pts.Length; i++)
+        {
+            var p = i >= 20 ? pts[i] with { TimeMs = pts[i].TimeMs + 3_600_000 } : pts[i];
+            matcher.Push(state, p, ref sink);
+        }
+        matcher.Flush(state, ref sink);
+        Assert.Equal(ChainBreak.Start, sink.Matches[0].Break);
+        Assert.Equal(ChainBreak.TimeGap, sink.Matches.Single(m => m.ProbeId == pts[20].Id).Break);
+        Assert.Equal(2, sink.Matches.Count(m => m.Break != ChainBreak.None));
+    }
+
+    [Fact]
+    public void Duplicates_and_out_of_order_probes_are_refused_with_a_reason()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var p = track.Points;
+        Assert.Equal(PushResult.Accepted, matcher.Push(state, p[0], ref sink));
+        Assert.Equal(PushResult.Accepted, matcher.Push(state, p[1], ref sink));
+        Assert.Equal(PushResult.Duplicate, matcher.Push(state, p[1], ref sink));
+        Assert.Equal(PushResult.OutOfOrder, matcher.Push(state, p[0], ref sink));
+        Assert.Equal(PushResult.Invalid, matcher.Push(state, p[2] with { Lon = double.NaN }, ref sink));
+        Assert.Equal(PushResult.Accepted, matcher.Push(state, p[2], ref sink));
+    }
+
+    [Fact]
+    public void A_standing_vehicle_does_not_loop_around_the_block()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var p0 = track.Points[100];
+        var rng = new Random(7);
+        for (int i = 0; i < 60; i++)
+        {
+            // Jitter of a few metres around one point for a minute.
+            double dLon = (rng.NextDouble() - 0.5) * 8 / GeoMath.MetresPerDegreeLon(p0.Lat);
+            double dLat = (rng.NextDouble() - 0.5) * 8 / GeoMath.MetresPerDegree;
+            matcher.Push(state, new GpsPoint(p0.TimeMs + (i * 1000), p0.Lon + dLon, p0.Lat + dLat) { Id = i }, ref sink);
+        }
+        matcher.Flush(state, ref sink);
+        Assert.Equal(60, sink.Matches.Count);
+        Assert.True(sink.Matches.Sum(m => m.RouteDistanceM) < 60, $"a standing vehicle drove {sink.Matches.Sum(m => m.RouteDistanceM):F0} m");
+    }
+
+    private struct Recorder : IMatchSink
+    {
+        public List<MatchedProbe> Matches;
+        public List<TraversedEdge[]>? Routes;
+
+        public readonly void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> route)
+        {
+            Matches.Add(match);
+            Routes?.Add(route.ToArray());
+        }
+    }
+}
