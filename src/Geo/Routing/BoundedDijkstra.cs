@@ -90,6 +90,7 @@ public sealed class BoundedDijkstra
 
         int sourceEdge = source.Edge;
         int start = _edgeTo[sourceEdge];
+        int uTurn = _edgeTwin[sourceEdge];
         // Distance from the source position to the end of its edge: every path but the direct one pays it.
         double prefix = _edgeLength[sourceEdge] - source.OffsetM;
         // Node distances (from `start`) beyond this cannot give a target within the bound.
@@ -111,6 +112,24 @@ public sealed class BoundedDijkstra
             {
                 s.Kind = TargetKind.SameEdge;
                 s.DistanceM = WithinBound(t.OffsetM - source.OffsetM, maxDistanceM);
+            }
+            else if (s.FromNode == start && t.Edge == uTurn && UTurnPenaltyM > 0)
+            {
+                // The twin of the source edge: the U-turn pays the penalty, unless a loop back to the
+                // start node is shorter than it, so search that far (the start node is never a seed).
+                s.DistanceM = WithinBound(prefix + UTurnPenaltyM + t.OffsetM, maxDistanceM);
+                s.Threshold = Math.Min(UTurnPenaltyM, nodeBound - t.OffsetM);
+                if (s.Threshold < 0)
+                {
+                    s.Kind = TargetKind.FromStart;
+                }
+                else
+                {
+                    s.Kind = TargetKind.Pending;
+                    Touch(start).IsTargetFrom = true;
+                    pending++;
+                    if (s.Threshold > limit) limit = s.Threshold;
+                }
             }
             else if (s.FromNode == start)
             {
@@ -143,7 +162,8 @@ public sealed class BoundedDijkstra
         for (int i = 0; i < targets.Length; i++)
         {
             ref TargetState s = ref ts[i];
-            if (s.Kind == TargetKind.Pending) s.Kind = TargetKind.Unreachable;
+            // Still pending: nothing within the bound beat its direct candidate (finite only for the U-turn).
+            if (s.Kind == TargetKind.Pending) s.Kind = TargetKind.FromStart;
             if (s.Kind != TargetKind.Unreachable && double.IsPositiveInfinity(s.DistanceM)) s.Kind = TargetKind.Unreachable;
             distances[i] = s.DistanceM;
         }
@@ -240,8 +260,17 @@ public sealed class BoundedDijkstra
                 {
                     ref TargetState t = ref ts[i];
                     if (t.Kind != TargetKind.Pending || t.FromNode != u) continue;
-                    t.Kind = TargetKind.Reached;
-                    t.DistanceM = WithinBound(prefix + d + t.OffsetM, maxDistanceM);
+                    double candidate = WithinBound(prefix + d + t.OffsetM, maxDistanceM);
+                    if (candidate < t.DistanceM)
+                    {
+                        t.DistanceM = candidate;
+                        t.Kind = TargetKind.Reached;
+                    }
+                    else
+                    {
+                        // Only the U-turn target has a finite candidate before the search; it stands.
+                        t.Kind = TargetKind.FromStart;
+                    }
                     pending--;
                     resolved = true;
                 }
