@@ -1,0 +1,381 @@
+using System.Runtime.CompilerServices;
+using Traffic.Geo.Network;
+
+namespace Traffic.Geo.Spatial;
+
+/// <summary>
+/// Candidate search for map matching: a uniform grid over the shape segments of a
+/// <see cref="RoadNetwork"/>, in flat CSR arrays. Immutable after construction, so any number of
+/// threads may query it at once; a query allocates nothing and writes into the caller's buffer.
+/// </summary>
+/// <remarks>
+/// A segment is named by the shape point index <c>i</c> it starts at (points <c>i</c>..<c>i+1</c> of
+/// one edge). Each segment is entered in every cell it passes through (rasterized, not its bounding
+/// box, so a long diagonal segment costs a thin line of cells, not a square). Distances are exact
+/// point-to-segment distances in a local equirectangular frame centred on the query point, which is
+/// metre-accurate for the ranges involved at any latitude short of the poles.
+/// </remarks>
+public sealed class EdgeIndex
+{
+    /// <summary>
+    /// Cell side in metres at the network's mean latitude. Measured on Cebu with the standard 50 m
+    /// search radius (bench/RESULTS.md): smaller cells scan fewer far segments but visit more cells.
+    /// </summary>
+    public const double DefaultCellSizeM = 64;
+
+    // Coarsens the grid of a very large, sparse network so cellStart stays bounded.
+    private const long MinCellCap = 1 << 20;
+    private const long MaxCellCap = 1 << 26;
+
+    // Widens every rasterized span and query box by this many cells, so a point that lies exactly on
+    // a cell border is never lost to rounding in the degree-to-cell arithmetic.
+    private const double CellEpsilon = 1e-7;
+
+    private readonly RoadNetwork _network;
+
+    // Grid geometry, degrees: cell (x, y) covers lon [_minLon + x*_cellLon, +_cellLon), same for lat.
+    private readonly double _minLon;
+    private readonly double _minLat;
+    private readonly double _cellLon;
+    private readonly double _cellLat;
+    private readonly double _invCellLon;         // 1 / _cellLon: multiply, don't divide, on the hot path
+    private readonly double _invCellLat;
+    private readonly int _nx;                    // cells per row (longitude)
+    private readonly int _ny;                    // rows (latitude)
+
+    // CSR: the entries of cell c = y*_nx + x are [_cellStart[c], _cellStart[c+1]). A row's cells are
+    // contiguous, so a query scans one contiguous entry range per row of its box.
+    private readonly int[] _cellStart;
+
+    // Entries, struct-of-arrays: the segment's end points are copied next to its id so that a cell is
+    // scanned sequentially instead of gathering from the network's shape arrays by segment id.
+    private readonly int[] _entrySegment;
+    private readonly double[] _entryLon0;
+    private readonly double[] _entryLat0;
+    private readonly double[] _entryLon1;
+    private readonly double[] _entryLat1;
+
+    // Segment (shape point index) to its edge; -1 at the last point of each edge, which starts no segment.
+    private readonly int[] _segmentEdge;
+
+    public EdgeIndex(RoadNetwork network)
+        : this(network, DefaultCellSizeM)
+    {
+    }
+
+    /// <summary>Builds with an explicit cell size: for benchmarks and tests of the grid itself.</summary>
+    internal EdgeIndex(RoadNetwork network, double cellSizeM)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cellSizeM);
+        _network = network;
+
+        int[] shapeStart = network.ShapeStart;
+        double[] lons = network.ShapeLon, lats = network.ShapeLat;
+        int points = lons.Length, edges = network.EdgeCount;
+
+        _segmentEdge = new int[points];
+        _segmentEdge.AsSpan().Fill(-1);
+        for (int e = 0; e < edges; e++)
+        {
+            for (int i = shapeStart[e]; i < shapeStart[e + 1] - 1; i++) _segmentEdge[i] = e;
+        }
+        int segments = points - edges;
+
+        double minLon = 0, minLat = 0, maxLon = 0, maxLat = 0;
+        if (points > 0)
+        {
+            minLon = minLat = double.MaxValue;
+            maxLon = maxLat = double.MinValue;
+            for (int i = 0; i < points; i++)
+            {
+                minLon = Math.Min(minLon, lons[i]);
+                maxLon = Math.Max(maxLon, lons[i]);
+                minLat = Math.Min(minLat, lats[i]);
+                maxLat = Math.Max(maxLat, lats[i]);
+            }
+        }
+        _minLon = minLon;
+        _minLat = minLat;
+
+        // Square cells in metres at the mean latitude; the cosine is floored so a polar network still
+        // gets a finite grid (queries stay correct, only the cell aspect degrades).
+        double metresPerDegLon = Math.Max(0.01, GeoMath.MetresPerDegreeLon((minLat + maxLat) * 0.5) / GeoMath.MetresPerDegree) * GeoMath.MetresPerDegree;
+        long cap = Math.Clamp(4L * segments, MinCellCap, MaxCellCap);
+        double cellM = cellSizeM;
+        long nx, ny;
+        while (true)
+        {
+            _cellLon = cellM / metresPerDegLon;
+            _cellLat = cellM / GeoMath.MetresPerDegree;
+            nx = (long)Math.Floor((maxLon - minLon) / _cellLon) + 1;
+            ny = (long)Math.Floor((maxLat - minLat) / _cellLat) + 1;
+            if (nx * ny <= cap) break;
+            cellM *= 1.5;
+        }
+        CellSizeM = cellM;
+        _nx = (int)nx;
+        _ny = (int)ny;
+        _invCellLon = 1 / _cellLon;
+        _invCellLat = 1 / _cellLat;
+
+        // Two passes over the same rasterization: count per cell, then fill.
+        _cellStart = new int[(_nx * _ny) + 1];
+        var counter = new CountVisitor(_cellStart);
+        for (int s = 0; s < points; s++)
+        {
+            if (_segmentEdge[s] >= 0) Rasterize(s, ref counter);
+        }
+        for (int c = 0; c < _nx * _ny; c++) _cellStart[c + 1] += _cellStart[c];
+        int entries = _cellStart[_nx * _ny];
+        _entrySegment = new int[entries];
+        _entryLon0 = new double[entries];
+        _entryLat0 = new double[entries];
+        _entryLon1 = new double[entries];
+        _entryLat1 = new double[entries];
+        var filler = new FillVisitor((int[])_cellStart.Clone(), _entrySegment);
+        for (int s = 0; s < points; s++)
+        {
+            if (_segmentEdge[s] >= 0) Rasterize(s, ref filler);
+        }
+        for (int k = 0; k < entries; k++)
+        {
+            int s = _entrySegment[k];
+            _entryLon0[k] = lons[s];
+            _entryLat0[k] = lats[s];
+            _entryLon1[k] = lons[s + 1];
+            _entryLat1[k] = lats[s + 1];
+        }
+    }
+
+    public RoadNetwork Network => _network;
+
+    /// <summary>The cell side actually used, metres (larger than asked when the grid had to be coarsened).</summary>
+    internal double CellSizeM { get; }
+
+    internal int CellCount => _nx * _ny;
+
+    /// <summary>Segment entries over all cells (a segment crossing several cells counts once per cell).</summary>
+    internal int EntryCount => _entrySegment.Length;
+
+    /// <summary>
+    /// All edges whose shape lies within <paramref name="radiusM"/> metres of the point, one entry per
+    /// edge (its nearest point), sorted by distance. Writes at most <c>results.Length</c> entries,
+    /// keeping the nearest, and returns how many were written.
+    /// </summary>
+    public int Within(double lon, double lat, double radiusM, Span<EdgeCandidate> results)
+    {
+        if (results.IsEmpty || !(radiusM >= 0)) return 0;
+        var q = new Collector(this, lon, lat, radiusM, results);
+        if (!Box(ref q, radiusM, out int x0, out int y0, out int x1, out int y1)) return 0;
+        for (int y = y0; y <= y1; y++) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x1 + 1]);
+        return q.Count;
+    }
+
+    /// <summary>
+    /// The <c>results.Length</c> nearest edges within <paramref name="maxRadiusM"/> metres, sorted by
+    /// distance; returns how many were found. Searches rings of cells outwards from the point and stops
+    /// as soon as the buffer is full of edges nearer than any unvisited cell.
+    /// </summary>
+    public int Nearest(double lon, double lat, double maxRadiusM, Span<EdgeCandidate> results)
+    {
+        if (results.IsEmpty || !(maxRadiusM >= 0)) return 0;
+        var q = new Collector(this, lon, lat, maxRadiusM, results);
+        if (!Box(ref q, maxRadiusM, out int qx0, out int qy0, out int qx1, out int qy1)) return 0;
+        int cx = Math.Clamp(CellX(lon), qx0, qx1), cy = Math.Clamp(CellY(lat), qy0, qy1);
+        for (int ring = 0; ; ring++)
+        {
+            int x0 = cx - ring, x1 = cx + ring, y0 = cy - ring, y1 = cy + ring;
+            int rx0 = Math.Max(x0, qx0), rx1 = Math.Min(x1, qx1);
+            if (y0 >= qy0) q.Scan(_cellStart[(y0 * _nx) + rx0], _cellStart[(y0 * _nx) + rx1 + 1]);
+            if (y1 != y0 && y1 <= qy1) q.Scan(_cellStart[(y1 * _nx) + rx0], _cellStart[(y1 * _nx) + rx1 + 1]);
+            int ry0 = Math.Max(y0 + 1, qy0), ry1 = Math.Min(y1 - 1, qy1);
+            for (int y = ry0; y <= ry1; y++)
+            {
+                if (x0 >= qx0) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x0 + 1]);
+                if (x1 != x0 && x1 <= qx1) q.Scan(_cellStart[(y * _nx) + x1], _cellStart[(y * _nx) + x1 + 1]);
+            }
+            if (x0 <= qx0 && x1 >= qx1 && y0 <= qy0 && y1 >= qy1) break;
+            if (q.IsFull)
+            {
+                // Everything within this distance of the point lies in the visited square (sides at
+                // the box's limit don't count: nothing beyond them is within the radius anyway).
+                double covered = double.PositiveInfinity;
+                if (x0 > qx0) covered = Math.Min(covered, (lon - (_minLon + (x0 * _cellLon))) * q.Kx);
+                if (x1 < qx1) covered = Math.Min(covered, (_minLon + ((x1 + 1) * _cellLon) - lon) * q.Kx);
+                if (y0 > qy0) covered = Math.Min(covered, (lat - (_minLat + (y0 * _cellLat))) * GeoMath.MetresPerDegree);
+                if (y1 < qy1) covered = Math.Min(covered, (_minLat + ((y1 + 1) * _cellLat) - lat) * GeoMath.MetresPerDegree);
+                if (q.FarthestM <= covered) break;
+            }
+        }
+        return q.Count;
+    }
+
+    // The cells overlapping the box of the circle, clamped to the grid; false when they miss it.
+    // Degrees per metre come from the query point's own latitude, so the box is right in metres
+    // whatever the network's mean latitude.
+    private bool Box(ref Collector q, double radiusM, out int x0, out int y0, out int x1, out int y1)
+    {
+        double dLon = radiusM / q.Kx, dLat = radiusM / GeoMath.MetresPerDegree;
+        double fx0 = ((q.Lon - dLon - _minLon) * _invCellLon) - CellEpsilon, fx1 = ((q.Lon + dLon - _minLon) * _invCellLon) + CellEpsilon;
+        double fy0 = ((q.Lat - dLat - _minLat) * _invCellLat) - CellEpsilon, fy1 = ((q.Lat + dLat - _minLat) * _invCellLat) + CellEpsilon;
+        if (!(fx1 >= 0 && fy1 >= 0 && fx0 < _nx && fy0 < _ny))
+        {
+            x0 = y0 = x1 = y1 = 0;
+            return false;
+        }
+        x0 = (int)Math.Max(0, Math.Floor(fx0));
+        y0 = (int)Math.Max(0, Math.Floor(fy0));
+        x1 = (int)Math.Min(_nx - 1, Math.Floor(fx1));
+        y1 = (int)Math.Min(_ny - 1, Math.Floor(fy1));
+        return true;
+    }
+
+    private int CellX(double lon) => (int)Math.Clamp(Math.Floor((lon - _minLon) * _invCellLon), 0, _nx - 1);
+
+    private int CellY(double lat) => (int)Math.Clamp(Math.Floor((lat - _minLat) * _invCellLat), 0, _ny - 1);
+
+    // Visits every cell that segment s passes through: row by row, the span of columns the segment
+    // covers within that row's latitude band. Exact for a straight segment in degree space, which is
+    // the same straight line the query projects onto.
+    private void Rasterize<TVisitor>(int s, ref TVisitor visitor)
+        where TVisitor : struct, ICellVisitor
+    {
+        double[] lons = _network.ShapeLon, lats = _network.ShapeLat;
+        double gx0 = (lons[s] - _minLon) * _invCellLon, gy0 = (lats[s] - _minLat) * _invCellLat;
+        double gx1 = (lons[s + 1] - _minLon) * _invCellLon, gy1 = (lats[s + 1] - _minLat) * _invCellLat;
+        int rowLo = ClampY(Math.Min(gy0, gy1) - CellEpsilon), rowHi = ClampY(Math.Max(gy0, gy1) + CellEpsilon);
+        double dy = gy1 - gy0;
+        for (int row = rowLo; row <= rowHi; row++)
+        {
+            double xa = gx0, xb = gx1;
+            if (dy != 0)
+            {
+                // The segment's part inside this band, as fractions along it.
+                double ta = Math.Clamp((row - CellEpsilon - gy0) / dy, 0, 1);
+                double tb = Math.Clamp((row + 1 + CellEpsilon - gy0) / dy, 0, 1);
+                xa = gx0 + (ta * (gx1 - gx0));
+                xb = gx0 + (tb * (gx1 - gx0));
+            }
+            int colLo = ClampX(Math.Min(xa, xb) - CellEpsilon), colHi = ClampX(Math.Max(xa, xb) + CellEpsilon);
+            for (int col = colLo; col <= colHi; col++) visitor.Visit((row * _nx) + col, s);
+        }
+    }
+
+    private int ClampX(double g) => (int)Math.Clamp(Math.Floor(g), 0, _nx - 1);
+
+    private int ClampY(double g) => (int)Math.Clamp(Math.Floor(g), 0, _ny - 1);
+
+    private interface ICellVisitor
+    {
+        void Visit(int cell, int segment);
+    }
+
+    private struct CountVisitor(int[] cellStart) : ICellVisitor
+    {
+        public readonly void Visit(int cell, int segment) => cellStart[cell + 1]++;
+    }
+
+    private struct FillVisitor(int[] next, int[] entrySegment) : ICellVisitor
+    {
+        public readonly void Visit(int cell, int segment) => entrySegment[next[cell]++] = segment;
+    }
+
+    /// <summary>
+    /// One query's state on the stack: the point, its local frame and the caller's buffer kept sorted
+    /// by distance with one entry per edge (insertion sort: the buffer is small).
+    /// </summary>
+    private ref struct Collector
+    {
+        public readonly double Lon;
+        public readonly double Lat;
+        public readonly double Kx;               // metres per degree of longitude at the query's latitude
+        private readonly EdgeIndex _index;
+        private readonly Span<EdgeCandidate> _results;
+        private readonly double _radius2;
+        private double _limit2;                  // squared distance a segment must beat: radius², or the farthest kept when full
+        private int _count;
+
+        public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results)
+        {
+            _index = index;
+            Lon = lon;
+            Lat = lat;
+            Kx = GeoMath.MetresPerDegreeLon(lat);
+            _results = results;
+            _radius2 = radiusM * radiusM;
+            _limit2 = _radius2;
+            _count = 0;
+        }
+
+        public readonly int Count => _count;
+
+        public readonly bool IsFull => _count == _results.Length;
+
+        public readonly double FarthestM => _results[_count - 1].DistanceM;
+
+        /// <summary>Tests the entries [from, to) against the point and keeps those that qualify.</summary>
+        public void Scan(int from, int to)
+        {
+            double[] lon0 = _index._entryLon0, lat0 = _index._entryLat0, lon1 = _index._entryLon1, lat1 = _index._entryLat1;
+            double px = Lon, py = Lat, kx = Kx;
+            const double Ky = GeoMath.MetresPerDegree;
+            for (int k = from; k < to; k++)
+            {
+                // Same arithmetic as GeoMath.ProjectOnSegment, but compared squared: most entries fail.
+                double x1 = (lon0[k] - px) * kx, y1 = (lat0[k] - py) * Ky;
+                double dx = ((lon1[k] - px) * kx) - x1, dy = ((lat1[k] - py) * Ky) - y1;
+                double len2 = (dx * dx) + (dy * dy);
+                double u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
+                u = u < 0 ? 0 : (u > 1 ? 1 : u);
+                double qx = x1 + (u * dx), qy = y1 + (u * dy);
+                double d2 = (qx * qx) + (qy * qy);
+                if (d2 > _limit2) continue;
+                Offer(k, u, Math.Sqrt(d2));
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void Offer(int entry, double u, double d)
+        {
+            int segment = _index._entrySegment[entry];
+            int edge = _index._segmentEdge[segment];
+            Span<EdgeCandidate> r = _results;
+            int pos = -1;
+            for (int j = 0; j < _count; j++)
+            {
+                if (r[j].Edge == edge)
+                {
+                    if (d >= r[j].DistanceM) return; // the edge already has a nearer point
+                    pos = j;
+                    break;
+                }
+            }
+            if (pos < 0)
+            {
+                if (_count < r.Length) pos = _count++;
+                else if (d < r[_count - 1].DistanceM) pos = _count - 1; // evict the farthest
+                else return;
+            }
+            // Shift farther entries up over the freed slot; an edge's update only ever moves it nearer.
+            while (pos > 0 && r[pos - 1].DistanceM > d)
+            {
+                r[pos] = r[pos - 1];
+                pos--;
+            }
+            double[] off = _index._network.ShapeOffsetM;
+            double lon0 = _index._entryLon0[entry], lat0 = _index._entryLat0[entry];
+            ref EdgeCandidate c = ref r[pos];
+            c.Edge = edge;
+            c.DistanceM = d;
+            c.OffsetM = off[segment] + (u * (off[segment + 1] - off[segment]));
+            c.Lon = lon0 + (u * (_index._entryLon1[entry] - lon0));
+            c.Lat = lat0 + (u * (_index._entryLat1[entry] - lat0));
+            if (_count == r.Length)
+            {
+                double far = r[_count - 1].DistanceM;
+                _limit2 = Math.Min(_radius2, far * far);
+            }
+        }
+    }
+}
