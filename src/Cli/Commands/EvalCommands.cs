@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Traffic.Geo.Evaluation;
+using Traffic.Geo.Matching;
 
 namespace Traffic.Cli.Commands;
 
@@ -20,10 +21,17 @@ internal static class EvalCommands
         var mode = new Option<string>("--mode") { Description = "online (probe by probe, default lag) or offline (whole trace).", DefaultValueFactory = _ => "offline" };
         mode.AcceptOnlyFromAmong("online", "offline");
         var write = new Option<string?>("--write-routes") { Description = "Write <outdir>/<id>.matched: the matched route's arc ids in driving order, one per line." };
-        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write };
+        var sigma = new Option<double?>("--sigma") { Description = "GPS noise sigma in metres (default: the matcher's)." };
+        var beta = new Option<double?>("--beta") { Description = "Transition scale beta in metres (default: the matcher's)." };
+        var lag = new Option<int?>("--lag") { Description = "Online: most probes a decision waits for (default: the matcher's)." };
+        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag };
         cmd.SetAction(parse =>
         {
             bool online = parse.GetValue(mode) == "online";
+            var options = new MatcherOptions();
+            if (parse.GetValue(sigma) is double sg) options = options with { SigmaM = sg };
+            if (parse.GetValue(beta) is double bt) options = options with { BetaM = bt };
+            if (parse.GetValue(lag) is int lg) options = options with { LagProbes = lg };
             string? outDir = parse.GetValue(write);
             if (outDir != null) Directory.CreateDirectory(outDir);
             var ci = CultureInfo.InvariantCulture;
@@ -32,7 +40,7 @@ internal static class EvalCommands
             var folders = KubickaBenchmark.TrackFolders(parse.GetValue(dir)!);
             foreach (string folder in folders)
             {
-                var r = KubickaBenchmark.Run(folder, online);
+                var r = KubickaBenchmark.Run(folder, online, options);
                 truth += r.TruthLengthM;
                 error += r.ErrorLengthM;
                 seconds += r.Seconds;

@@ -39,8 +39,8 @@ public sealed class OnlineMatcher
     {
         _index = index;
         _net = index.Network;
-        _router = new BoundedDijkstra(_net);
         _options = options ?? new MatcherOptions();
+        _router = new BoundedDijkstra(_net) { UTurnPenaltyM = _options.UTurnPenaltyM };
         _invSigma2 = 1.0 / (_options.SigmaM * _options.SigmaM);
         _invBeta = 1.0 / _options.BetaM;
         _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
@@ -405,8 +405,9 @@ public sealed class OnlineMatcher
         double bound = Math.Max((2 * gc) + (4 * _options.SearchRadiusM), (_options.MaxSpeedKmh / 3.6 * dtS) + (2 * _options.SearchRadiusM));
         _router.Run(from, target, bound, d);
         distance = d[0];
-        int n;
-        while ((n = _router.PathTo(0, _path)) < -1) Array.Resize(ref _path, -n);
+        int n = _router.PathLength(0);
+        if (n > _path.Length) Array.Resize(ref _path, Math.Max(n, _path.Length * 2));
+        if (n > 0) n = _router.PathTo(0, _path);
         if (n < 0 || double.IsPositiveInfinity(distance))
         {
             // Only possible if the decision was forced across a gap the search bound no longer covers.
