@@ -46,6 +46,9 @@ public sealed class OsmData
         Nodes[id] = (lon, lat);
     }
 
+    /// <summary>Counts a way that a reader already knows has no <c>highway</c> tag.</summary>
+    public void CountOtherWay() => WaysRead++;
+
     /// <summary>Counts a way and keeps it when it has a <c>highway</c> tag.</summary>
     public void AddWay(long id, long[] refs, Dictionary<string, string> tags)
     {

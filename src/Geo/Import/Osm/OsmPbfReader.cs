@@ -100,6 +100,9 @@ public static class OsmPbfReader
         var strings = new string[table.Count];
         for (int i = 0; i < strings.Length; i++) strings[i] = Encoding.UTF8.GetString(table[i].Span);
 
+        // Most ways are not roads (buildings, land use): recognise them by the key's index, before any allocation.
+        int highwayKey = Array.IndexOf(strings, "highway");
+
         long granularity = pb.Granularity, latOffset = pb.LatOffset, lonOffset = pb.LonOffset;
         foreach (PrimitiveGroup group in pb.Primitivegroup)
         {
@@ -124,6 +127,11 @@ public static class OsmPbfReader
             foreach (Way way in group.Ways)
             {
                 if (way.Keys.Count != way.Vals.Count) Fail($"block {block}: way {way.Id} has {way.Keys.Count} keys but {way.Vals.Count} values");
+                if (highwayKey <= 0 || !way.Keys.Contains((uint)highwayKey))
+                {
+                    data.CountOtherWay();
+                    continue;
+                }
                 var tags = new Dictionary<string, string>(way.Keys.Count, StringComparer.Ordinal);
                 for (int i = 0; i < way.Keys.Count; i++)
                     tags[String(strings, way.Keys[i], block)] = String(strings, way.Vals[i], block);
