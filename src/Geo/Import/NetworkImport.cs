@@ -1,3 +1,4 @@
+using Traffic.Geo.Import.Osm;
 using Traffic.Geo.Network;
 
 namespace Traffic.Geo.Import;
@@ -19,6 +20,17 @@ public static class NetworkImport
             report = new ImportReport();
             return NetworkFile.Read(path);
         }
+        if (lower.EndsWith(".pbf", StringComparison.Ordinal))
+            return FromOsm(OsmPbfReader.Read(path), out report);
+        if (lower.EndsWith(".osm", StringComparison.Ordinal) || lower.EndsWith(".osm.gz", StringComparison.Ordinal)
+            || lower.EndsWith(".xml", StringComparison.Ordinal))
+            return FromOsm(OsmXmlReader.Read(path), out report);
         throw new InvalidDataException($"{path}: unrecognised input; expected {Formats}");
+    }
+
+    private static RoadNetwork FromOsm(OsmData data, out ImportReport report)
+    {
+        report = new ImportReport();
+        return OsmNetworkImporter.Import(data, report);
     }
 }
