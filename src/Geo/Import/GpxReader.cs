@@ -34,9 +34,11 @@ public static class GpxReader
                         inPoint = false;
                     }
                 }
-                else if (inPoint && reader.NodeType == XmlNodeType.Element && reader.LocalName == "time")
+                else if (inPoint && reader.NodeType == XmlNodeType.Element && reader.LocalName == "time" && !reader.IsEmptyElement)
                 {
-                    string text = reader.ReadElementContentAsString();
+                    // Read the text node only: ReadElementContentAsString would also consume </trkpt> when it follows.
+                    reader.Read();
+                    string text = reader.NodeType == XmlNodeType.Text ? reader.Value.Trim() : "";
                     if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
                         throw new InvalidDataException($"{path}: unreadable time '{text}'");
                     time = t.ToUnixTimeMilliseconds();

@@ -10,13 +10,13 @@ public sealed record MatcherOptions
     public double SigmaM { get; init; } = 10;
 
     /// <summary>Scale of the exponential on |route distance − great-circle distance|, metres.</summary>
-    public double BetaM { get; init; } = 5;
+    public double BetaM { get; init; } = 2;
 
     /// <summary>Radius of the candidate search around a probe, metres.</summary>
     public double SearchRadiusM { get; init; } = 50;
 
     /// <summary>Most candidates kept per probe (the nearest).</summary>
-    public int MaxCandidates { get; init; } = 8;
+    public int MaxCandidates { get; init; } = 6;
 
     /// <summary>A time gap longer than this breaks the chain, seconds.</summary>
     public double MaxGapS { get; init; } = 180;
@@ -32,6 +32,13 @@ public sealed record MatcherOptions
 
     /// <summary>Cost added for turning onto the twin of the current edge (a U-turn), metres of route.</summary>
     public double UTurnPenaltyM { get; init; } = 50;
+
+    /// <summary>
+    /// Beam pruning: a candidate whose best path is less likely than the column's best by more than this
+    /// (natural log) is dropped. e^-20 is far below anything that could win later; pruning keeps the route
+    /// searches per probe few and lets paths agree (and probes be decided) sooner.
+    /// </summary>
+    public double PruneLogProbability { get; init; } = 20;
 
     /// <summary>Online: a probe is decided at the latest this many probes after it arrived.</summary>
     public int LagProbes { get; init; } = 6;

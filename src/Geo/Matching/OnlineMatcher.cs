@@ -91,7 +91,6 @@ public sealed class OnlineMatcher
             return PushResult.Accepted;
         }
 
-        int k = s.K;
         Span<float> score = _newScore.AsSpan(0, found);
         Span<byte> back = _newBack.AsSpan(0, found);
         for (int j = 0; j < found; j++) score[j] = (float)Emission(in _found[j], in p);
@@ -112,20 +111,22 @@ public sealed class OnlineMatcher
         if (s.Length == s.Capacity) s.Grow();
         int slot = s.Slot(s.Length);
         s.Length++;
-        s.Time[slot] = p.TimeMs;
-        s.Lon[slot] = p.Lon;
-        s.Lat[slot] = p.Lat;
-        s.Id[slot] = p.Id;
-        s.Count[slot] = (byte)found;
-        s.Break[slot] = s.Length == 1 ? s.NextBreak : ChainBreak.None;
+        ref var col = ref s.Col(slot);
+        col.Time = p.TimeMs;
+        col.Id = p.Id;
+        col.Count = (byte)found;
+        col.Break = s.Length == 1 ? s.NextBreak : ChainBreak.None;
+        s.SetPosition(slot, p.Lon, p.Lat);
         if (s.Length == 1) s.NextBreak = ChainBreak.Start;
-        int baseIdx = slot * k;
+        var cands = s.Cands(slot);
         for (int j = 0; j < found; j++)
         {
-            s.Edge[baseIdx + j] = _found[j].Edge;
-            s.Offset[baseIdx + j] = (float)_found[j].OffsetM;
-            s.Score[baseIdx + j] = score[j] - max;
-            s.Back[baseIdx + j] = back[j];
+            ref var c = ref cands[j];
+            c.Edge = _found[j].Edge;
+            c.Offset = (float)_found[j].OffsetM;
+            float v = score[j] - max;
+            c.Score = v < -_options.PruneLogProbability ? Dead : v;
+            c.Back = back[j];
         }
 
         Decide(s, ref sink);
@@ -161,10 +162,10 @@ public sealed class OnlineMatcher
     /// </summary>
     private bool Transition(VehicleMatchState s, in GpsPoint p, int found, Span<float> score, Span<byte> back)
     {
-        int k = s.K;
         int prevSlot = s.Slot(s.Length - 1);
-        double gc = GeoMath.Distance(s.Lon[prevSlot], s.Lat[prevSlot], p.Lon, p.Lat);
-        double dt = (p.TimeMs - s.Time[prevSlot]) / 1000.0;
+        var (prevLon, prevLat) = s.Position(prevSlot);
+        double gc = GeoMath.Distance(prevLon, prevLat, p.Lon, p.Lat);
+        double dt = (p.TimeMs - s.Col(prevSlot).Time) / 1000.0;
         double bound = (2 * gc) + (2 * _options.SearchRadiusM);
         if (dt > 0) bound = Math.Min(bound, (_options.MaxSpeedKmh / 3.6 * dt) + (2 * _options.SearchRadiusM));
 
@@ -174,12 +175,12 @@ public sealed class OnlineMatcher
         Span<float> best = stackalloc float[found];
         best.Fill(Dead);
 
-        int prevCount = s.Count[prevSlot];
-        for (int i = 0; i < prevCount; i++)
+        var prev = s.Cands(prevSlot)[..s.Col(prevSlot).Count];
+        for (int i = 0; i < prev.Length; i++)
         {
-            float prevScore = s.Score[(prevSlot * k) + i];
+            float prevScore = prev[i].Score;
             if (prevScore == Dead) continue;
-            var from = new EdgePosition(s.Edge[(prevSlot * k) + i], s.Offset[(prevSlot * k) + i]);
+            var from = new EdgePosition(prev[i].Edge, prev[i].Offset);
             RouteDistances(from, targets, bound, dist);
             for (int j = 0; j < found; j++)
             {
@@ -220,7 +221,6 @@ public sealed class OnlineMatcher
     /// <summary>Emits what is decided: probes every surviving path agrees on, then any beyond the lag.</summary>
     private void Decide<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
-        int k = s.K;
         int first = s.HasAnchor ? 1 : 0;
         // Walk back from the newest column with the set of candidates that surviving paths pass through;
         // where that set is a single candidate, every path agrees and the column is decided.
@@ -234,10 +234,10 @@ public sealed class OnlineMatcher
                 break;
             }
             if (c == first) break;
-            int slot = s.Slot(c);
+            var cands = s.Cands(s.Slot(c));
             uint prev = 0;
             for (uint m = mask; m != 0; m &= m - 1)
-                prev |= 1u << s.Back[(slot * k) + BitOperations.TrailingZeroCount(m)];
+                prev |= 1u << cands[BitOperations.TrailingZeroCount(m)].Back;
             mask = prev;
         }
 
@@ -245,7 +245,7 @@ public sealed class OnlineMatcher
         while (s.Pending > 0)
         {
             first = s.HasAnchor ? 1 : 0;
-            long waitedMs = s.Time[s.Slot(s.Length - 1)] - s.Time[s.Slot(first)];
+            long waitedMs = s.Col(s.Slot(s.Length - 1)).Time - s.Col(s.Slot(first)).Time;
             if (s.Pending <= _options.LagProbes && waitedMs <= _options.LagSeconds * 1000) break;
             EmitThrough(s, first, BestPathCandidate(s, first), forced: true, ref sink);
         }
@@ -254,10 +254,10 @@ public sealed class OnlineMatcher
     private static uint AliveMask(VehicleMatchState s, int slot)
     {
         uint mask = 0;
-        int baseIdx = slot * s.K;
-        for (int i = 0; i < s.Count[slot]; i++)
+        var cands = s.Cands(slot)[..s.Col(slot).Count];
+        for (int i = 0; i < cands.Length; i++)
         {
-            if (s.Score[baseIdx + i] != Dead) mask |= 1u << i;
+            if (cands[i].Score != Dead) mask |= 1u << i;
         }
         return mask;
     }
@@ -265,20 +265,19 @@ public sealed class OnlineMatcher
     /// <summary>The candidate at <paramref name="column"/> on the best path to the newest column.</summary>
     private static int BestPathCandidate(VehicleMatchState s, int column)
     {
-        int k = s.K;
         int newest = s.Length - 1, slot = s.Slot(newest);
+        var cands = s.Cands(slot)[..s.Col(slot).Count];
         int cand = 0;
         float best = Dead;
-        for (int i = 0; i < s.Count[slot]; i++)
+        for (int i = 0; i < cands.Length; i++)
         {
-            float v = s.Score[(slot * k) + i];
-            if (v > best)
+            if (cands[i].Score > best)
             {
-                best = v;
+                best = cands[i].Score;
                 cand = i;
             }
         }
-        for (int c = newest; c > column; c--) cand = s.Back[(s.Slot(c) * k) + cand];
+        for (int c = newest; c > column; c--) cand = s.Cands(s.Slot(c))[cand].Back;
         return cand;
     }
 
@@ -295,7 +294,6 @@ public sealed class OnlineMatcher
     /// </summary>
     private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
-        int k = s.K;
         int first = s.HasAnchor ? 1 : 0;
         int n = column - first + 1;
         if (_chosen.Length < n) Array.Resize(ref _chosen, Math.Max(n, _chosen.Length * 2));
@@ -304,17 +302,16 @@ public sealed class OnlineMatcher
         for (int c = column; c >= first; c--)
         {
             chosen[c - first] = c2;
-            c2 = s.Back[(s.Slot(c) * k) + c2];
+            c2 = s.Cands(s.Slot(c))[c2].Back;
         }
         for (int c = first; c <= column; c++) Emit(s, c, chosen[c - first], forced && c == column, ref sink);
 
         // Collapse: the decided column becomes the anchor with its one candidate at index 0.
         int slot = s.Slot(column);
-        int bi = slot * k;
-        s.Edge[bi] = s.Edge[bi + cand];
-        s.Offset[bi] = s.Offset[bi + cand];
-        s.Score[bi] = 0;
-        s.Count[slot] = 1;
+        var anchor = s.Cands(slot);
+        anchor[0] = anchor[cand];
+        anchor[0].Score = 0;
+        s.Col(slot).Count = 1;
         s.Start = slot;
         s.Length -= column;
         s.HasAnchor = true;
@@ -323,13 +320,14 @@ public sealed class OnlineMatcher
         uint alive = 1u << cand;
         for (int c = 1; c < s.Length; c++)
         {
-            int sl = s.Slot(c), b = sl * k;
+            int sl = s.Slot(c);
+            var cands = s.Cands(sl)[..s.Col(sl).Count];
             uint next = 0;
-            for (int i = 0; i < s.Count[sl]; i++)
+            for (int i = 0; i < cands.Length; i++)
             {
-                if (s.Score[b + i] == Dead || (alive & (1u << s.Back[b + i])) == 0) s.Score[b + i] = Dead;
+                if (cands[i].Score == Dead || (alive & (1u << cands[i].Back)) == 0) cands[i].Score = Dead;
                 else next |= 1u << i;
-                if (c == 1) s.Back[b + i] = 0;
+                if (c == 1) cands[i].Back = 0;
             }
             alive = next;
         }
@@ -338,37 +336,40 @@ public sealed class OnlineMatcher
     /// <summary>Emits column <paramref name="column"/> matched to candidate <paramref name="cand"/>, with the route from the anchor.</summary>
     private void Emit<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
-        int k = s.K;
-        int slot = s.Slot(column), bi = slot * k;
-        int edge = s.Edge[bi + cand];
-        double offset = s.Offset[bi + cand];
+        int slot = s.Slot(column);
+        ref var col = ref s.Col(slot);
+        var cands = s.Cands(slot)[..col.Count];
+        int edge = cands[cand].Edge;
+        double offset = cands[cand].Offset;
         var (lon, lat) = _net.PointAt(edge, offset);
-        double distToRoad = GeoMath.Distance(s.Lon[slot], s.Lat[slot], lon, lat);
+        var (probeLon, probeLat) = s.Position(slot);
+        double distToRoad = GeoMath.Distance(probeLon, probeLat, lon, lat);
 
         // Confidence: the chosen candidate's share of the column's forward probability.
         double sum = 0;
-        for (int i = 0; i < s.Count[slot]; i++)
+        for (int i = 0; i < cands.Length; i++)
         {
-            if (s.Score[bi + i] != Dead) sum += Math.Exp(s.Score[bi + i]);
+            if (cands[i].Score != Dead) sum += Math.Exp(cands[i].Score);
         }
-        double confidence = sum > 0 && s.Score[bi + cand] != Dead ? Math.Exp(s.Score[bi + cand]) / sum : 0;
+        double confidence = sum > 0 && cands[cand].Score != Dead ? Math.Exp(cands[cand].Score) / sum : 0;
 
         int routeLength = 0;
         double routeDistance = 0, speed = double.NaN;
-        ChainBreak brk = s.Break[slot];
+        ChainBreak brk = col.Break;
         if (column > 0 && brk == ChainBreak.None)
         {
             int prevSlot = s.Slot(column - 1);
             // The previous column is already collapsed to its chosen candidate at index 0.
-            var from = new EdgePosition(s.Edge[prevSlot * k], s.Offset[prevSlot * k]);
-            routeLength = BuildRoute(from, new EdgePosition(edge, offset), s.Time[prevSlot], s.Time[slot], out routeDistance);
-            double dt = (s.Time[slot] - s.Time[prevSlot]) / 1000.0;
+            ref var prev = ref s.Cands(prevSlot)[0];
+            long prevTime = s.Col(prevSlot).Time;
+            routeLength = BuildRoute(new EdgePosition(prev.Edge, prev.Offset), new EdgePosition(edge, offset), prevTime, col.Time, out routeDistance);
+            double dt = (col.Time - prevTime) / 1000.0;
             if (dt > 0) speed = routeDistance / dt * 3.6;
         }
         var match = new MatchedProbe
         {
-            ProbeId = s.Id[slot],
-            TimeMs = s.Time[slot],
+            ProbeId = col.Id,
+            TimeMs = col.Time,
             Edge = edge,
             OffsetM = offset,
             Lon = lon,
@@ -381,8 +382,8 @@ public sealed class OnlineMatcher
             Forced = forced,
         };
         // Collapse this column now so that the next emission routes from the chosen candidate.
-        s.Edge[bi] = edge;
-        s.Offset[bi] = (float)offset;
+        cands[0].Edge = edge;
+        cands[0].Offset = (float)offset;
         sink.OnMatch(in match, _route.AsSpan(0, routeLength));
     }
 

@@ -1,30 +1,28 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Traffic.Geo.Matching;
 
 /// <summary>
 /// One vehicle's Viterbi frontier: a ring of probe columns (the last decided one, the anchor, then
-/// the undecided ones), each with up to K candidates stored as struct-of-arrays. Its size is fixed by
-/// the lag and K when online; an offline match lets it grow to the whole trace.
+/// the undecided ones), each with up to K candidates. Everything lives in one packed byte array so
+/// that a tracked vehicle costs under a kilobyte online; an offline match lets the ring grow to the
+/// whole trace.
 /// </summary>
 public sealed class VehicleMatchState
 {
-    // Per column (ring slot).
-    internal long[] Time;
-    internal double[] Lon;
-    internal double[] Lat;
-    internal long[] Id;
-    internal byte[] Count;          // candidates in the column, alive or not
-    internal ChainBreak[] Break;     // why a chain starts at this column (None inside a chain)
+    /// <summary>Positions are stored as float offsets from a reference point, re-based beyond this many degrees.</summary>
+    private const double RebaseDegrees = 0.25;
 
-    // Per candidate: slot * K + i.
-    internal int[] Edge;
-    internal float[] Offset;
-    internal float[] Score;          // log probability of the best path ending here, max of the column = 0; -inf: dead
-    internal byte[] Back;            // candidate index in the previous column on that path
+    private byte[] _blob;            // [columns: Capacity × Column][candidates: Capacity × K × Candidate]
+    private int _capacity;
 
     internal readonly int K;
     internal int Start;              // ring slot of the oldest column
     internal int Length;             // columns held, anchor included
     internal bool HasAnchor;         // column 0 is the last decided one (a single candidate)
+    private double _refLon;          // reference point of the stored float positions
+    private double _refLat;
 
     // The last probe accepted, for ordering, duplicates and gaps (survives flushes).
     internal bool HasInput;
@@ -41,20 +39,12 @@ public sealed class VehicleMatchState
     {
         if (k is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(k), "between 1 and 32 candidates");
         K = k;
-        Time = new long[capacity];
-        Lon = new double[capacity];
-        Lat = new double[capacity];
-        Id = new long[capacity];
-        Count = new byte[capacity];
-        Break = new ChainBreak[capacity];
-        Edge = new int[capacity * k];
-        Offset = new float[capacity * k];
-        Score = new float[capacity * k];
-        Back = new byte[capacity * k];
+        _capacity = capacity;
+        _blob = new byte[BlobSize(k, capacity)];
     }
 
     /// <summary>Columns the ring holds before it must decide or grow.</summary>
-    public int Capacity => Time.Length;
+    public int Capacity => _capacity;
 
     /// <summary>Probes received but not yet decided.</summary>
     public int Pending => Length - (HasAnchor ? 1 : 0);
@@ -62,13 +52,43 @@ public sealed class VehicleMatchState
     /// <summary>Event time of the last probe accepted, epoch ms (long.MinValue before any).</summary>
     public long LastProbeTimeMs => HasInput ? LastTime : long.MinValue;
 
-    /// <summary>Bytes of state held for this vehicle (arrays and object headers).</summary>
-    public int SizeBytes => 64 + (6 * 24) + (Capacity * (8 + 8 + 8 + 8 + 1 + 1)) + (4 * 24) + (Capacity * K * (4 + 4 + 4 + 1));
+    /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array.</summary>
+    public int SizeBytes => ObjectBytes + 24 + _blob.Length;
+
+    // Header 16 + blob reference 8 + ints and bools 20 + doubles and longs 5 × 8, rounded to 8.
+    private const int ObjectBytes = 88;
 
     internal static int OnlineCapacity(MatcherOptions o) =>
         o.LagProbes >= 1024 ? 64 : o.LagProbes + 2; // anchor + lag + the new column; offline grows
 
-    internal int Slot(int column) => (Start + column) % Time.Length;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int Slot(int column) => (Start + column) % _capacity;
+
+    /// <summary>The header of the column in a ring slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref Column Col(int slot) =>
+        ref Unsafe.As<byte, Column>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blob), slot * Unsafe.SizeOf<Column>()));
+
+    /// <summary>The candidates of the column in a ring slot (K of them, <see cref="Column.Count"/> in use).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal Span<Candidate> Cands(int slot) =>
+        MemoryMarshal.Cast<byte, Candidate>(_blob.AsSpan((_capacity * Unsafe.SizeOf<Column>()) + (slot * K * Unsafe.SizeOf<Candidate>()), K * Unsafe.SizeOf<Candidate>()));
+
+    /// <summary>Longitude and latitude of a column's probe.</summary>
+    internal (double Lon, double Lat) Position(int slot)
+    {
+        ref Column c = ref Col(slot);
+        return (_refLon + c.DLon, _refLat + c.DLat);
+    }
+
+    internal void SetPosition(int slot, double lon, double lat)
+    {
+        if (Length <= 1 || Math.Abs(lon - _refLon) > RebaseDegrees || Math.Abs(lat - _refLat) > RebaseDegrees)
+            Rebase(lon, lat, slot);
+        ref Column c = ref Col(slot);
+        c.DLon = (float)(lon - _refLon);
+        c.DLat = (float)(lat - _refLat);
+    }
 
     /// <summary>Drops every column (the chain ends); keeps the last input for ordering.</summary>
     internal void Clear()
@@ -81,32 +101,57 @@ public sealed class VehicleMatchState
     /// <summary>Doubles the ring, keeping column order (offline matching only).</summary>
     internal void Grow()
     {
-        int cap = Time.Length, newCap = cap * 2;
-        var time = new long[newCap];
-        var lon = new double[newCap];
-        var lat = new double[newCap];
-        var id = new long[newCap];
-        var count = new byte[newCap];
-        var brk = new ChainBreak[newCap];
-        var edge = new int[newCap * K];
-        var offset = new float[newCap * K];
-        var score = new float[newCap * K];
-        var back = new byte[newCap * K];
+        int newCap = _capacity * 2;
+        var blob = new byte[BlobSize(K, newCap)];
+        int colSize = Unsafe.SizeOf<Column>(), candBytes = K * Unsafe.SizeOf<Candidate>();
         for (int c = 0; c < Length; c++)
         {
             int s = Slot(c);
-            time[c] = Time[s];
-            lon[c] = Lon[s];
-            lat[c] = Lat[s];
-            id[c] = Id[s];
-            count[c] = Count[s];
-            brk[c] = Break[s];
-            Array.Copy(Edge, s * K, edge, c * K, K);
-            Array.Copy(Offset, s * K, offset, c * K, K);
-            Array.Copy(Score, s * K, score, c * K, K);
-            Array.Copy(Back, s * K, back, c * K, K);
+            _blob.AsSpan(s * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
+            _blob.AsSpan((_capacity * colSize) + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
         }
-        (Time, Lon, Lat, Id, Count, Break, Edge, Offset, Score, Back) = (time, lon, lat, id, count, brk, edge, offset, score, back);
+        _blob = blob;
+        _capacity = newCap;
         Start = 0;
+    }
+
+    private void Rebase(double lon, double lat, int exceptSlot)
+    {
+        for (int c = 0; c < Length; c++)
+        {
+            int s = Slot(c);
+            if (s == exceptSlot) continue;
+            ref Column col = ref Col(s);
+            double oldLon = _refLon + col.DLon, oldLat = _refLat + col.DLat;
+            col.DLon = (float)(oldLon - lon);
+            col.DLat = (float)(oldLat - lat);
+        }
+        _refLon = lon;
+        _refLat = lat;
+    }
+
+    private static int BlobSize(int k, int capacity) =>
+        (capacity * Unsafe.SizeOf<Column>()) + (capacity * k * Unsafe.SizeOf<Candidate>());
+
+    /// <summary>A probe column: 26 bytes, packed.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 1)]
+    internal struct Column
+    {
+        public long Time;
+        public long Id;
+        public float DLon;           // degrees from the state's reference point
+        public float DLat;
+        public byte Count;           // candidates in the column, alive or not
+        public ChainBreak Break;     // why a chain starts at this column (None inside a chain)
+    }
+
+    /// <summary>A candidate: 13 bytes, packed.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 1)]
+    internal struct Candidate
+    {
+        public int Edge;
+        public float Offset;
+        public float Score;          // log probability of the best path ending here, column max 0; -inf: dead
+        public byte Back;            // candidate index in the previous column on that path
     }
 }
