@@ -35,7 +35,9 @@ public sealed class BoundedDijkstra
 
     // Per-node search state, valid only where Stamp == _generation (no clearing between runs).
     private readonly NodeState[] _nodes;
-    // 4-ary min-heap: node ids and their keys kept side by side in heap order.
+    // 4-ary min-heap with decrease-key: node ids and their keys in heap order, at most one entry per
+    // node. Lazy insertion with stale checks measured the same on Cebu (within the noise of a shared
+    // machine, see bench/RESULTS.md) but needs a heap sized by edges, not nodes.
     private readonly int[] _heapNode;
     private readonly double[] _heapKey;
     private int _heapCount;
