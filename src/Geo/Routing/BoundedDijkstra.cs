@@ -408,6 +408,13 @@ public sealed class BoundedDijkstra
         _generation++;
     }
 
+    /// <summary>Lets a test reach the stamp wrap-around without 2^31 runs.</summary>
+    internal int Generation
+    {
+        get => _generation;
+        set => _generation = value;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double WithinBound(double d, double maxDistanceM) => d <= maxDistanceM ? d : double.PositiveInfinity;
 

@@ -198,6 +198,34 @@ public class BoundedDijkstraTests
     }
 
     [Fact]
+    public void Results_stay_right_across_the_generation_wrap_around()
+    {
+        var net = s_belgium.Value;
+        var rng = new Random(11);
+        var fresh = new BoundedDijkstra(net);
+        var wrapping = new BoundedDijkstra(net);
+        var targets = new EdgePosition[6];
+        var expected = new double[6];
+        var actual = new double[6];
+        for (int k = 0; k < 40; k++)
+        {
+            // Stale state from a run on one side of the wrap must not look current on the other.
+            if (k == 10) wrapping.Generation = int.MaxValue - 3;
+            int e = rng.Next(net.EdgeCount);
+            var source = new EdgePosition(e, rng.NextDouble() * net.LengthM(e));
+            for (int i = 0; i < targets.Length; i++)
+            {
+                int t = rng.Next(net.EdgeCount);
+                targets[i] = new EdgePosition(t, rng.NextDouble() * net.LengthM(t));
+            }
+            fresh.Run(source, targets, 5000, expected);
+            wrapping.Run(source, targets, 5000, actual);
+            Assert.Equal(expected, actual);
+        }
+        Assert.InRange(wrapping.Generation, 1, 100);
+    }
+
+    [Fact]
     public void Buffers_that_are_too_short_are_refused()
     {
         var (net, ab, bc, _) = Ring();
