@@ -167,6 +167,14 @@ public class BoundedDijkstraTests
         Assert.Equal(net.LengthM(cb) - 30 + 100 + 5, distances[0], Tolerance);
         Assert.Equal(2, dijkstra.PathTo(0, path));
         Assert.Equal([cb, bc], path[..2]);
+
+        // An infinite penalty forbids the U-turn, and there is no other way.
+        dijkstra.UTurnPenaltyM = double.PositiveInfinity;
+        dijkstra.Run(source, targets, double.PositiveInfinity, distances);
+        Assert.True(double.IsPositiveInfinity(distances[0]));
+        dijkstra.Run(source, [new(bc, 5)], double.PositiveInfinity, distances);
+        Assert.True(double.IsPositiveInfinity(distances[0]));
+        Assert.Equal(-1, dijkstra.PathTo(0, path));
     }
 
     [Fact]
@@ -243,6 +251,9 @@ public class BoundedDijkstraTests
         Assert.Equal(2, dijkstra.PathLength(0));
         Assert.Throws<ArgumentException>(() => dijkstra.PathTo(0, new int[1]));
         Assert.Throws<ArgumentOutOfRangeException>(() => dijkstra.PathTo(1, new int[4]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => dijkstra.UTurnPenaltyM = -1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => dijkstra.UTurnPenaltyM = double.NaN);
+        dijkstra.UTurnPenaltyM = double.PositiveInfinity;
     }
 
     [Fact]
