@@ -10,7 +10,7 @@ namespace Traffic.Bench.Routing;
 /// Bounded one-to-many shortest paths on the Cebu network (00000042, 101,128 arcs) as the map matcher
 /// asks them between consecutive probes: the bound is what 1 s, 10 s and 30 s sampling gives in a city
 /// (50, 300, 1000 m), and the targets are the candidate edges around a point half the bound away along a
-/// random drive (the end edge, its twin and the edges at both its nodes: up to 8).
+/// random drive (the end edge, its twin and the edges in and out of both its nodes: up to 8).
 /// </summary>
 [MemoryDiagnoser]
 public class BoundedDijkstraBenchmarks
@@ -56,18 +56,23 @@ public class BoundedDijkstraBenchmarks
                 driven += net.LengthM(e);
             }
 
-            // The candidates of the probe there: the edge, its twin, and the edges at both of its nodes.
-            int n = 0;
-            Span<EdgePosition> t = _targets.AsSpan(k * MaxTargets, MaxTargets);
-            t[n++] = new EdgePosition(e, rng.NextDouble() * net.LengthM(e));
-            if (net.Twin(e) >= 0) t[n++] = new EdgePosition(net.Twin(e), rng.NextDouble() * net.LengthM(net.Twin(e)));
+            // The candidates of the probe there: the edge, its twin, and the edges (both directions) at
+            // both of its nodes, up to 8.
+            var candidates = new List<int> { e };
+            if (net.Twin(e) >= 0) candidates.Add(net.Twin(e));
             foreach (int node in new[] { net.To(e), net.From(e) })
             {
-                for (int f = net.FirstOutEdge(node); f < net.EndOutEdge(node) && n < MaxTargets; f++)
+                for (int f = net.FirstOutEdge(node); f < net.EndOutEdge(node); f++)
                 {
-                    if (f == e || f == net.Twin(e)) continue;
-                    t[n++] = new EdgePosition(f, rng.NextDouble() * net.LengthM(f));
+                    if (!candidates.Contains(f)) candidates.Add(f);
+                    if (net.Twin(f) >= 0 && !candidates.Contains(net.Twin(f))) candidates.Add(net.Twin(f));
                 }
+            }
+            int n = Math.Min(candidates.Count, MaxTargets);
+            for (int i = 0; i < n; i++)
+            {
+                int c = candidates[i];
+                _targets[(k * MaxTargets) + i] = new EdgePosition(c, rng.NextDouble() * net.LengthM(c));
             }
             _targetCounts[k] = n;
         }

@@ -35,11 +35,14 @@ public sealed class BoundedDijkstra
 
     // Per-node search state, valid only where Stamp == _generation (no clearing between runs).
     private readonly NodeState[] _nodes;
-    // 4-ary min-heap: node ids and their keys kept side by side in heap order.
+    // 4-ary min-heap with decrease-key: node ids and their keys in heap order, at most one entry per
+    // node. Lazy insertion with stale checks measured the same on Cebu (within the noise of a shared
+    // machine, see bench/RESULTS.md) but needs a heap sized by edges, not nodes.
     private readonly int[] _heapNode;
     private readonly double[] _heapKey;
     private int _heapCount;
     private int _generation;
+    private double _uTurnPenaltyM;
 
     // The last run: its source and per-target outcome, read by PathTo.
     private int _sourceEdge = -1;
@@ -66,8 +69,18 @@ public sealed class BoundedDijkstra
     /// Metres added when the path leaves the source edge by its <see cref="RoadNetwork.Twin"/> straight
     /// away (a U-turn at the end of the source edge). Default 0. A path that comes back to that node
     /// by a loop and turns there pays no penalty, as in the edge-based definition.
+    /// Must not be negative (Dijkstra needs non-negative costs); <see cref="double.PositiveInfinity"/> forbids
+    /// the immediate U-turn.
     /// </summary>
-    public double UTurnPenaltyM { get; set; }
+    public double UTurnPenaltyM
+    {
+        get => _uTurnPenaltyM;
+        set
+        {
+            if (!(value >= 0)) ThrowPenalty(nameof(value));
+            _uTurnPenaltyM = value;
+        }
+    }
 
     /// <summary>
     /// Shortest driving distance from <paramref name="source"/> (travelling in its edge's direction) to each
@@ -406,6 +419,13 @@ public sealed class BoundedDijkstra
         _generation++;
     }
 
+    /// <summary>Lets a test reach the stamp wrap-around without 2^31 runs.</summary>
+    internal int Generation
+    {
+        get => _generation;
+        set => _generation = value;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double WithinBound(double d, double maxDistanceM) => d <= maxDistanceM ? d : double.PositiveInfinity;
 
@@ -415,6 +435,10 @@ public sealed class BoundedDijkstra
     [DoesNotReturn]
     private static void ThrowEdgeOutOfRange(string paramName) =>
         throw new ArgumentOutOfRangeException(paramName, "edge id is not in the network");
+
+    [DoesNotReturn]
+    private static void ThrowPenalty(string paramName) =>
+        throw new ArgumentOutOfRangeException(paramName, "the U-turn penalty must be a non-negative number");
 
     [DoesNotReturn]
     private static void ThrowDistancesTooShort(string paramName) =>

@@ -167,6 +167,14 @@ public class BoundedDijkstraTests
         Assert.Equal(net.LengthM(cb) - 30 + 100 + 5, distances[0], Tolerance);
         Assert.Equal(2, dijkstra.PathTo(0, path));
         Assert.Equal([cb, bc], path[..2]);
+
+        // An infinite penalty forbids the U-turn, and there is no other way.
+        dijkstra.UTurnPenaltyM = double.PositiveInfinity;
+        dijkstra.Run(source, targets, double.PositiveInfinity, distances);
+        Assert.True(double.IsPositiveInfinity(distances[0]));
+        dijkstra.Run(source, [new(bc, 5)], double.PositiveInfinity, distances);
+        Assert.True(double.IsPositiveInfinity(distances[0]));
+        Assert.Equal(-1, dijkstra.PathTo(0, path));
     }
 
     [Fact]
@@ -198,6 +206,41 @@ public class BoundedDijkstraTests
     }
 
     [Fact]
+    public void Results_stay_right_across_the_generation_wrap_around()
+    {
+        var net = s_belgium.Value;
+        var rng = new Random(11);
+        var fresh = new BoundedDijkstra(net);
+        var wrapping = new BoundedDijkstra(net);
+        int e = rng.Next(net.EdgeCount);
+        var source = new EdgePosition(e, 0.5 * net.LengthM(e));
+        var targets = new EdgePosition[6];
+        var expected = new double[6];
+        var actual = new double[6];
+
+        // Generation 1 settles the whole reachable graph; the next run wraps round to generation 1,
+        // where that state would look current (settled, so never queued again) if it were not cleared.
+        wrapping.Run(source, targets, double.PositiveInfinity, actual);
+        Assert.Equal(1, wrapping.Generation);
+        wrapping.Generation = int.MaxValue;
+        int finite = 0;
+        for (int k = 0; k < 5; k++)
+        {
+            for (int i = 0; i < targets.Length; i++)
+            {
+                int t = rng.Next(net.EdgeCount);
+                targets[i] = new EdgePosition(t, rng.NextDouble() * net.LengthM(t));
+            }
+            fresh.Run(source, targets, double.PositiveInfinity, expected);
+            wrapping.Run(source, targets, double.PositiveInfinity, actual);
+            Assert.Equal(expected, actual);
+            finite += expected.Count(double.IsFinite);
+        }
+        Assert.Equal(5, wrapping.Generation);
+        Assert.True(finite > 15, $"only {finite} reachable targets");
+    }
+
+    [Fact]
     public void Buffers_that_are_too_short_are_refused()
     {
         var (net, ab, bc, _) = Ring();
@@ -208,6 +251,9 @@ public class BoundedDijkstraTests
         Assert.Equal(2, dijkstra.PathLength(0));
         Assert.Throws<ArgumentException>(() => dijkstra.PathTo(0, new int[1]));
         Assert.Throws<ArgumentOutOfRangeException>(() => dijkstra.PathTo(1, new int[4]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => dijkstra.UTurnPenaltyM = -1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => dijkstra.UTurnPenaltyM = double.NaN);
+        dijkstra.UTurnPenaltyM = double.PositiveInfinity;
     }
 
     [Fact]
