@@ -26,7 +26,8 @@ internal static class EvalCommands
         var lag = new Option<int?>("--lag") { Description = "Online: most probes a decision waits for (default: the matcher's)." };
         var candidates = new Option<int?>("--candidates") { Description = "Most candidates per probe (default: the matcher's)." };
         var prune = new Option<double?>("--prune") { Description = "Beam pruning threshold, natural log (default: the matcher's)." };
-        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag, candidates, prune };
+        var minMove = new Option<double?>("--min-move") { Description = "Distance below which a probe follows the previous one, metres (default: the matcher's)." };
+        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag, candidates, prune, minMove };
         cmd.SetAction(parse =>
         {
             bool online = parse.GetValue(mode) == "online";
@@ -36,6 +37,7 @@ internal static class EvalCommands
             if (parse.GetValue(lag) is int lg) options = options with { LagProbes = lg };
             if (parse.GetValue(candidates) is int kc) options = options with { MaxCandidates = kc };
             if (parse.GetValue(prune) is double pr) options = options with { PruneLogProbability = pr };
+            if (parse.GetValue(minMove) is double mm) options = options with { MinMoveM = mm };
             string? outDir = parse.GetValue(write);
             if (outDir != null) Directory.CreateDirectory(outDir);
             var ci = CultureInfo.InvariantCulture;

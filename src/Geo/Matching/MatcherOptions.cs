@@ -12,6 +12,13 @@ public sealed record MatcherOptions
     /// <summary>Scale of the exponential on |route distance − great-circle distance|, metres.</summary>
     public double BetaM { get; init; } = 2;
 
+    /// <summary>
+    /// A probe closer than this to the last probe used is a follower: it takes that probe's match and adds
+    /// no evidence to the model (Newson &amp; Krumm drop points within 2σ: GPS error is correlated while a
+    /// vehicle stands, and counting it again and again pulls the match onto nearby spurs).
+    /// </summary>
+    public double MinMoveM { get; init; } = 10;
+
     /// <summary>Radius of the candidate search around a probe, metres.</summary>
     public double SearchRadiusM { get; init; } = 50;
 
@@ -41,7 +48,7 @@ public sealed record MatcherOptions
     public double PruneLogProbability { get; init; } = 20;
 
     /// <summary>Online: a probe is decided at the latest this many probes after it arrived.</summary>
-    public int LagProbes { get; init; } = 6;
+    public int LagProbes { get; init; } = 8;
 
     /// <summary>Online: a probe is decided at the latest this long after it was taken, seconds.</summary>
     public double LagSeconds { get; init; } = 60;

@@ -81,6 +81,27 @@ public sealed class OnlineMatcher
         s.LastLon = p.Lon;
         s.LastLat = p.Lat;
 
+        if (s.Length > 0)
+        {
+            // A probe that moved less than the noise from the last one used adds no independent
+            // evidence (GPS error is correlated while standing): it follows that probe's match.
+            if (GeoMath.FastDistance(s.KeptLon, s.KeptLat, p.Lon, p.Lat) < _options.MinMoveM)
+            {
+                if (s.Length == s.Capacity) s.Grow();
+                int fslot = s.Slot(s.Length);
+                s.Length++;
+                ref var fcol = ref s.Col(fslot);
+                fcol.Time = p.TimeMs;
+                fcol.Id = p.Id;
+                fcol.Count = 0;
+                fcol.Break = ChainBreak.None;
+                s.SetPosition(fslot, p.Lon, p.Lat);
+                if (s.Pending == 1) EmitFollowers(s, 1, ref sink); // follows the decided anchor: decided too
+                else Decide(s, ref sink);
+                return PushResult.Accepted;
+            }
+        }
+
         int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found);
         if (found == 0)
         {
@@ -117,16 +138,26 @@ public sealed class OnlineMatcher
         col.Count = (byte)found;
         col.Break = s.Length == 1 ? s.NextBreak : ChainBreak.None;
         s.SetPosition(slot, p.Lon, p.Lat);
+        s.KeptTime = p.TimeMs;
+        s.KeptLon = p.Lon;
+        s.KeptLat = p.Lat;
         if (s.Length == 1) s.NextBreak = ChainBreak.Start;
         var cands = s.Cands(slot);
+        var scores = s.NewestScores;
+        double sum = 0;
+        for (int j = 0; j < found; j++)
+        {
+            float v = score[j] - max;
+            scores[j] = v < -_options.PruneLogProbability ? Dead : v;
+            if (scores[j] != Dead) sum += Math.Exp(v);
+        }
         for (int j = 0; j < found; j++)
         {
             ref var c = ref cands[j];
             c.Edge = _found[j].Edge;
-            c.Offset = (float)_found[j].OffsetM;
-            float v = score[j] - max;
-            c.Score = v < -_options.PruneLogProbability ? Dead : v;
-            c.Back = back[j];
+            c.Offset = EncodeOffset(c.Edge, _found[j].OffsetM);
+            c.Back = scores[j] == Dead ? VehicleMatchState.Candidate.Dead : back[j];
+            c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * Math.Exp(scores[j]) / sum);
         }
 
         Decide(s, ref sink);
@@ -162,10 +193,9 @@ public sealed class OnlineMatcher
     /// </summary>
     private bool Transition(VehicleMatchState s, in GpsPoint p, int found, Span<float> score, Span<byte> back)
     {
-        int prevSlot = s.Slot(s.Length - 1);
-        var (prevLon, prevLat) = s.Position(prevSlot);
-        double gc = GeoMath.Distance(prevLon, prevLat, p.Lon, p.Lat);
-        double dt = (p.TimeMs - s.Col(prevSlot).Time) / 1000.0;
+        int prevSlot = s.Slot(NewestReal(s));
+        double gc = GeoMath.Distance(s.KeptLon, s.KeptLat, p.Lon, p.Lat);
+        double dt = (p.TimeMs - s.KeptTime) / 1000.0;
         double bound = (2 * gc) + (2 * _options.SearchRadiusM);
         if (dt > 0) bound = Math.Min(bound, (_options.MaxSpeedKmh / 3.6 * dt) + (2 * _options.SearchRadiusM));
 
@@ -176,11 +206,14 @@ public sealed class OnlineMatcher
         best.Fill(Dead);
 
         var prev = s.Cands(prevSlot)[..s.Col(prevSlot).Count];
+        // A decided column (the anchor) has one candidate of score 0; the newest pending one has its scores.
+        bool isAnchor = s.HasAnchor && prevSlot == s.Slot(0);
+        var prevScores = s.NewestScores;
         for (int i = 0; i < prev.Length; i++)
         {
-            float prevScore = prev[i].Score;
-            if (prevScore == Dead) continue;
-            var from = new EdgePosition(prev[i].Edge, prev[i].Offset);
+            if (!prev[i].Alive) continue;
+            float prevScore = isAnchor ? 0 : prevScores[i];
+            var from = new EdgePosition(prev[i].Edge, DecodeOffset(in prev[i]));
             RouteDistances(from, targets, bound, dist);
             for (int j = 0; j < found; j++)
             {
@@ -218,35 +251,70 @@ public sealed class OnlineMatcher
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort EncodeOffset(int edge, double offsetM)
+    {
+        double len = _net.EdgeLengthM[edge];
+        double f = len > 0 ? offsetM / len : 0;
+        return (ushort)Math.Round(Math.Clamp(f, 0, 1) * ushort.MaxValue);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double DecodeOffset(in VehicleMatchState.Candidate c) => c.Offset * _net.EdgeLengthM[c.Edge] / ushort.MaxValue;
+
+    private static int RealPending(VehicleMatchState s)
+    {
+        int n = 0;
+        for (int c = s.HasAnchor ? 1 : 0; c < s.Length; c++)
+        {
+            if (s.Col(s.Slot(c)).Count > 0) n++;
+        }
+        return n;
+    }
+
+    /// <summary>The newest column that has candidates (followers have none; the anchor always has one).</summary>
+    private static int NewestReal(VehicleMatchState s)
+    {
+        int c = s.Length - 1;
+        while (c > 0 && s.Col(s.Slot(c)).Count == 0) c--;
+        return c;
+    }
+
     /// <summary>Emits what is decided: probes every surviving path agrees on, then any beyond the lag.</summary>
     private void Decide<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         int first = s.HasAnchor ? 1 : 0;
         // Walk back from the newest column with the set of candidates that surviving paths pass through;
         // where that set is a single candidate, every path agrees and the column is decided.
-        int newest = s.Length - 1;
-        uint mask = AliveMask(s, s.Slot(newest));
-        for (int c = newest; c >= first; c--)
+        int c = NewestReal(s);
+        if (c >= first)
         {
-            if (BitOperations.PopCount(mask) == 1)
+            uint mask = AliveMask(s, s.Slot(c));
+            while (true)
             {
-                EmitThrough(s, c, BitOperations.TrailingZeroCount(mask), forced: false, ref sink);
-                break;
+                if (BitOperations.PopCount(mask) == 1)
+                {
+                    EmitThrough(s, c, BitOperations.TrailingZeroCount(mask), forced: false, ref sink);
+                    break;
+                }
+                var cands = s.Cands(s.Slot(c));
+                uint prev = 0;
+                for (uint m = mask; m != 0; m &= m - 1)
+                    prev |= 1u << cands[BitOperations.TrailingZeroCount(m)].Back;
+                mask = prev;
+                do c--; while (c >= first && s.Col(s.Slot(c)).Count == 0);
+                if (c < first) break;
             }
-            if (c == first) break;
-            var cands = s.Cands(s.Slot(c));
-            uint prev = 0;
-            for (uint m = mask; m != 0; m &= m - 1)
-                prev |= 1u << cands[BitOperations.TrailingZeroCount(m)].Back;
-            mask = prev;
         }
 
-        // Fixed lag: decide the oldest pending probe by the best path now.
+        // Fixed lag: decide the oldest pending probe by the best path now, when more probes that carry
+        // evidence (not followers) have come after it than the lag allows, when it is older than the lag
+        // in time, or when the ring is full.
         while (s.Pending > 0)
         {
             first = s.HasAnchor ? 1 : 0;
             long waitedMs = s.Col(s.Slot(s.Length - 1)).Time - s.Col(s.Slot(first)).Time;
-            if (s.Pending <= _options.LagProbes && waitedMs <= _options.LagSeconds * 1000) break;
+            if ((s.CanGrow || s.Length < s.Capacity) && RealPending(s) <= _options.LagProbes && waitedMs <= _options.LagSeconds * 1000) break;
             EmitThrough(s, first, BestPathCandidate(s, first), forced: true, ref sink);
         }
     }
@@ -257,27 +325,32 @@ public sealed class OnlineMatcher
         var cands = s.Cands(slot)[..s.Col(slot).Count];
         for (int i = 0; i < cands.Length; i++)
         {
-            if (cands[i].Score != Dead) mask |= 1u << i;
+            if (cands[i].Alive) mask |= 1u << i;
         }
         return mask;
     }
 
-    /// <summary>The candidate at <paramref name="column"/> on the best path to the newest column.</summary>
+    /// <summary>The candidate at real column <paramref name="column"/> on the best path to the newest real column.</summary>
     private static int BestPathCandidate(VehicleMatchState s, int column)
     {
-        int newest = s.Length - 1, slot = s.Slot(newest);
+        int newest = NewestReal(s), slot = s.Slot(newest);
         var cands = s.Cands(slot)[..s.Col(slot).Count];
+        var scores = s.NewestScores;
         int cand = 0;
         float best = Dead;
         for (int i = 0; i < cands.Length; i++)
         {
-            if (cands[i].Score > best)
+            if (cands[i].Alive && scores[i] > best)
             {
-                best = cands[i].Score;
+                best = scores[i];
                 cand = i;
             }
         }
-        for (int c = newest; c > column; c--) cand = s.Cands(s.Slot(c))[cand].Back;
+        for (int c = newest; c > column; c--)
+        {
+            int sl = s.Slot(c);
+            if (s.Col(sl).Count > 0) cand = s.Cands(sl)[cand].Back;
+        }
         return cand;
     }
 
@@ -285,12 +358,15 @@ public sealed class OnlineMatcher
     private void FlushAll<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         if (s.Pending == 0) return;
-        EmitThrough(s, s.Length - 1, BestPathCandidate(s, s.Length - 1), forced: false, ref sink);
+        int newest = NewestReal(s);
+        if (newest == 0 && s.HasAnchor) EmitFollowers(s, 1, ref sink);
+        else EmitThrough(s, newest, BestPathCandidate(s, newest), forced: false, ref sink);
     }
 
     /// <summary>
-    /// Fixes candidate <paramref name="cand"/> at <paramref name="column"/>, emits the pending columns up to it
-    /// along its back pointers, makes it the anchor and kills later candidates not descending from it.
+    /// Fixes candidate <paramref name="cand"/> at real column <paramref name="column"/>, emits the pending
+    /// columns up to it along its back pointers and the followers after it, makes the last emitted the
+    /// anchor and kills later candidates not descending from the decided one.
     /// </summary>
     private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
@@ -301,57 +377,91 @@ public sealed class OnlineMatcher
         int c2 = cand;
         for (int c = column; c >= first; c--)
         {
+            int sl = s.Slot(c);
+            if (s.Col(sl).Count == 0)
+            {
+                chosen[c - first] = -1;
+                continue;
+            }
             chosen[c - first] = c2;
-            c2 = s.Cands(s.Slot(c))[c2].Back;
+            c2 = s.Cands(sl)[c2].Back;
         }
         for (int c = first; c <= column; c++) Emit(s, c, chosen[c - first], forced && c == column, ref sink);
+        AdvanceAnchor(s, column);
+        EmitFollowers(s, 1, ref sink);
 
-        // Collapse: the decided column becomes the anchor with its one candidate at index 0.
-        int slot = s.Slot(column);
-        var anchor = s.Cands(slot);
-        anchor[0] = anchor[cand];
-        anchor[0].Score = 0;
-        s.Col(slot).Count = 1;
-        s.Start = slot;
-        s.Length -= column;
-        s.HasAnchor = true;
-
-        // Later columns: keep only paths through the anchor.
+        // Later columns: keep only paths through the decided candidate (now at index 0 of the anchor).
         uint alive = 1u << cand;
+        bool firstReal = true;
         for (int c = 1; c < s.Length; c++)
         {
             int sl = s.Slot(c);
             var cands = s.Cands(sl)[..s.Col(sl).Count];
+            if (cands.IsEmpty) continue;
             uint next = 0;
             for (int i = 0; i < cands.Length; i++)
             {
-                if (cands[i].Score == Dead || (alive & (1u << cands[i].Back)) == 0) cands[i].Score = Dead;
-                else next |= 1u << i;
-                if (c == 1) cands[i].Back = 0;
+                if (!cands[i].Alive || (alive & (1u << cands[i].Back)) == 0) cands[i].Back = VehicleMatchState.Candidate.Dead;
+                else
+                {
+                    next |= 1u << i;
+                    if (firstReal) cands[i].Back = 0;
+                }
             }
+            firstReal = false;
             alive = next;
         }
     }
 
-    /// <summary>Emits column <paramref name="column"/> matched to candidate <paramref name="cand"/>, with the route from the anchor.</summary>
+    /// <summary>Emits the followers from <paramref name="column"/> on, up to the next real column; the last emitted becomes the anchor.</summary>
+    private void EmitFollowers<TSink>(VehicleMatchState s, int column, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        int c = column;
+        while (c < s.Length && s.Col(s.Slot(c)).Count == 0)
+        {
+            Emit(s, c, -1, forced: false, ref sink);
+            c++;
+        }
+        if (c > column) AdvanceAnchor(s, c - 1);
+    }
+
+    /// <summary>Makes emitted column <paramref name="column"/> the anchor, dropping the columns before it.</summary>
+    private static void AdvanceAnchor(VehicleMatchState s, int column)
+    {
+        s.Start = s.Slot(column);
+        s.Length -= column;
+        s.HasAnchor = true;
+    }
+
+    /// <summary>
+    /// Emits column <paramref name="column"/> matched to candidate <paramref name="cand"/> (a follower, -1,
+    /// takes the match of the column before it), with the route from the previous column, and collapses it
+    /// to that one candidate so that the next emission routes from it.
+    /// </summary>
     private void Emit<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         int slot = s.Slot(column);
         ref var col = ref s.Col(slot);
-        var cands = s.Cands(slot)[..col.Count];
-        int edge = cands[cand].Edge;
-        double offset = cands[cand].Offset;
+        var all = s.Cands(slot);
+        int edge;
+        double offset, confidence;
+        if (cand < 0)
+        {
+            ref var before = ref s.Cands(s.Slot(column - 1))[0];
+            edge = before.Edge;
+            offset = DecodeOffset(in before);
+            confidence = before.Confidence / 255.0;
+        }
+        else
+        {
+            ref var chosenCand = ref all[cand];
+            edge = chosenCand.Edge;
+            offset = DecodeOffset(in chosenCand);
+            confidence = chosenCand.Confidence / 255.0;
+        }
         var (lon, lat) = _net.PointAt(edge, offset);
         var (probeLon, probeLat) = s.Position(slot);
         double distToRoad = GeoMath.Distance(probeLon, probeLat, lon, lat);
-
-        // Confidence: the chosen candidate's share of the column's forward probability.
-        double sum = 0;
-        for (int i = 0; i < cands.Length; i++)
-        {
-            if (cands[i].Score != Dead) sum += Math.Exp(cands[i].Score);
-        }
-        double confidence = sum > 0 && cands[cand].Score != Dead ? Math.Exp(cands[cand].Score) / sum : 0;
 
         int routeLength = 0;
         double routeDistance = 0, speed = double.NaN;
@@ -362,7 +472,7 @@ public sealed class OnlineMatcher
             // The previous column is already collapsed to its chosen candidate at index 0.
             ref var prev = ref s.Cands(prevSlot)[0];
             long prevTime = s.Col(prevSlot).Time;
-            routeLength = BuildRoute(new EdgePosition(prev.Edge, prev.Offset), new EdgePosition(edge, offset), prevTime, col.Time, out routeDistance);
+            routeLength = BuildRoute(new EdgePosition(prev.Edge, DecodeOffset(in prev)), new EdgePosition(edge, offset), prevTime, col.Time, out routeDistance);
             double dt = (col.Time - prevTime) / 1000.0;
             if (dt > 0) speed = routeDistance / dt * 3.6;
         }
@@ -381,9 +491,19 @@ public sealed class OnlineMatcher
             Break = brk,
             Forced = forced,
         };
-        // Collapse this column now so that the next emission routes from the chosen candidate.
-        cands[0].Edge = edge;
-        cands[0].Offset = (float)offset;
+        byte conf = cand < 0 ? s.Cands(s.Slot(column - 1))[0].Confidence : all[cand].Confidence;
+        all[0].Edge = edge;
+        all[0].Offset = EncodeOffset(edge, offset);
+        all[0].Back = 0;
+        all[0].Confidence = conf;
+        col.Count = 1;
+        if (cand < 0)
+        {
+            // A follower that becomes the anchor stands for the last probe the model used: take its position.
+            ref var before = ref s.Col(s.Slot(column - 1));
+            col.DLon = before.DLon;
+            col.DLat = before.DLat;
+        }
         sink.OnMatch(in match, _route.AsSpan(0, routeLength));
     }
 

@@ -14,7 +14,7 @@ public sealed class VehicleMatchState
     /// <summary>Positions are stored as float offsets from a reference point, re-based beyond this many degrees.</summary>
     private const double RebaseDegrees = 0.25;
 
-    private byte[] _blob;            // [columns: Capacity × Column][candidates: Capacity × K × Candidate]
+    private byte[] _blob;            // [columns: Capacity × Column][candidates: Capacity × K × Candidate][scores: K × float]
     private int _capacity;
 
     internal readonly int K;
@@ -31,8 +31,14 @@ public sealed class VehicleMatchState
     internal double LastLat;
     internal ChainBreak NextBreak = ChainBreak.Start;
 
+    // The last probe used as a model column (not a follower): followers and transitions measure from it.
+    internal long KeptTime;
+    internal double KeptLon;
+    internal double KeptLat;
+
     public VehicleMatchState(MatcherOptions options) : this(options.MaxCandidates, OnlineCapacity(options))
     {
+        CanGrow = options.LagProbes >= GrowableLag;
     }
 
     internal VehicleMatchState(int k, int capacity)
@@ -55,11 +61,17 @@ public sealed class VehicleMatchState
     /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array.</summary>
     public int SizeBytes => ObjectBytes + 24 + _blob.Length;
 
-    // Header 16 + blob reference 8 + ints and bools 20 + doubles and longs 5 × 8, rounded to 8.
-    private const int ObjectBytes = 88;
+    // Header 16 + blob reference 8 + ints, bytes and bools 20 + doubles and longs 8 × 8.
+    private const int ObjectBytes = 108;
+
+    /// <summary>From this lag on, the state grows with the trace instead of forcing decisions when full (offline).</summary>
+    internal const int GrowableLag = 1024;
+
+    /// <summary>Whether the ring grows when full (offline) rather than forcing the oldest decision (online).</summary>
+    internal bool CanGrow { get; }
 
     internal static int OnlineCapacity(MatcherOptions o) =>
-        o.LagProbes >= 1024 ? 64 : o.LagProbes + 2; // anchor + lag + the new column; offline grows
+        o.LagProbes >= GrowableLag ? 64 : o.LagProbes + 2; // anchor + lag + the new column
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int Slot(int column) => (Start + column) % _capacity;
@@ -73,6 +85,13 @@ public sealed class VehicleMatchState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Span<Candidate> Cands(int slot) =>
         MemoryMarshal.Cast<byte, Candidate>(_blob.AsSpan((_capacity * Unsafe.SizeOf<Column>()) + (slot * K * Unsafe.SizeOf<Candidate>()), K * Unsafe.SizeOf<Candidate>()));
+
+    /// <summary>
+    /// Path scores (log probability, best 0) of the newest column with candidates: the only column whose
+    /// scores the model still needs; older columns keep just their back pointers.
+    /// </summary>
+    internal Span<float> NewestScores =>
+        MemoryMarshal.Cast<byte, float>(_blob.AsSpan(_capacity * (Unsafe.SizeOf<Column>() + (K * Unsafe.SizeOf<Candidate>())), K * sizeof(float)));
 
     /// <summary>Longitude and latitude of a column's probe.</summary>
     internal (double Lon, double Lat) Position(int slot)
@@ -110,6 +129,7 @@ public sealed class VehicleMatchState
             _blob.AsSpan(s * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
             _blob.AsSpan((_capacity * colSize) + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
         }
+        NewestScores.CopyTo(MemoryMarshal.Cast<byte, float>(blob.AsSpan(newCap * (colSize + candBytes), K * sizeof(float))));
         _blob = blob;
         _capacity = newCap;
         Start = 0;
@@ -131,7 +151,7 @@ public sealed class VehicleMatchState
     }
 
     private static int BlobSize(int k, int capacity) =>
-        (capacity * Unsafe.SizeOf<Column>()) + (capacity * k * Unsafe.SizeOf<Candidate>());
+        (capacity * Unsafe.SizeOf<Column>()) + (capacity * k * Unsafe.SizeOf<Candidate>()) + (k * sizeof(float));
 
     /// <summary>A probe column: 26 bytes, packed.</summary>
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
@@ -145,13 +165,17 @@ public sealed class VehicleMatchState
         public ChainBreak Break;     // why a chain starts at this column (None inside a chain)
     }
 
-    /// <summary>A candidate: 13 bytes, packed.</summary>
+    /// <summary>A candidate: 8 bytes, packed.</summary>
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
     internal struct Candidate
     {
+        public const byte Dead = 255;
+
         public int Edge;
-        public float Offset;
-        public float Score;          // log probability of the best path ending here, column max 0; -inf: dead
-        public byte Back;            // candidate index in the previous column on that path
+        public ushort Offset;        // along the edge, in 1/65535 of its length (8 cm on a 5 km edge)
+        public byte Back;            // candidate index in the previous column on that path; Dead: pruned
+        public byte Confidence;      // share of the column's forward probability on arrival, in 1/255
+
+        public readonly bool Alive => Back != Dead;
     }
 }
