@@ -12,7 +12,42 @@ internal static class EvalCommands
     {
         var eval = new Command("eval", "Measure the map matcher against benchmarks with ground truth.");
         eval.Subcommands.Add(CreateKubicka());
+        eval.Subcommands.Add(CreateSynthetic());
         return eval;
+    }
+
+    private static Command CreateSynthetic()
+    {
+        var network = new Argument<string>("network") { Description = "A road network (.tnet, or any input 'network build' accepts)." };
+        var vehicles = new Option<int>("--vehicles") { Description = "Vehicles per combination of noise and sampling.", DefaultValueFactory = _ => 20 };
+        var length = new Option<double>("--route-km") { Description = "Length of each vehicle's random route, km.", DefaultValueFactory = _ => 10 };
+        var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("synthetic", "Online edge-level accuracy on vehicles driven along random routes with Gaussian noise (sigma 5, 10, 20 m) sampled every 1, 5, 15, 30, 60 s.") { network, vehicles, length, seed };
+        cmd.SetAction(parse =>
+        {
+            var net = Traffic.Geo.Import.NetworkImport.Read(parse.GetValue(network)!, out _);
+            var index = new Traffic.Geo.Spatial.EdgeIndex(net);
+            int n = parse.GetValue(vehicles);
+            double routeM = parse.GetValue(length) * 1000;
+            var ci = CultureInfo.InvariantCulture;
+            int[] intervals = [1, 5, 15, 30, 60];
+            Console.WriteLine("| noise sigma | " + string.Join(" | ", intervals.Select(i => i.ToString(ci) + " s")) + " |");
+            Console.WriteLine("| --- |" + string.Concat(intervals.Select(_ => " ---: |")));
+            foreach (double sigma in new[] { 5.0, 10.0, 20.0 })
+            {
+                var cells = new List<string>();
+                foreach (int interval in intervals)
+                {
+                    var rng = new Random(parse.GetValue(seed));
+                    var traces = Enumerable.Range(0, n).Select(_ => SyntheticTraces.Drive(net, rng, routeM, interval, sigma)).ToList();
+                    var (probes, correct) = SyntheticTraces.OnlineEdgeAccuracy(index, traces);
+                    cells.Add(string.Create(ci, $"{100.0 * correct / Math.Max(1, probes):F2} % ({probes:N0})"));
+                }
+                Console.WriteLine(string.Create(ci, $"| {sigma:F0} m | ") + string.Join(" | ", cells) + " |");
+            }
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command CreateKubicka()

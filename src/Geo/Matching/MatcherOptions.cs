@@ -19,6 +19,12 @@ public sealed record MatcherOptions
     /// </summary>
     public double MinMoveM { get; init; } = 10;
 
+    /// <summary>
+    /// Consecutive probes that no route reaches from the previous one and that are kept as followers (bad
+    /// fixes) before the chain breaks with <see cref="ChainBreak.NoRoute"/>.
+    /// </summary>
+    public int MaxOutliers { get; init; } = 2;
+
     /// <summary>Radius of the candidate search around a probe, metres.</summary>
     public double SearchRadiusM { get; init; } = 50;
 
@@ -35,7 +41,7 @@ public sealed record MatcherOptions
     /// Backward movement along one edge up to this many metres is GPS noise, not a U-turn or a loop
     /// around the block: a vehicle standing still or crawling does not jump back and forth.
     /// </summary>
-    public double BackwardToleranceM { get; init; } = 15;
+    public double BackwardToleranceM { get; init; } = 5;
 
     /// <summary>Cost added for turning onto the twin of the current edge (a U-turn), metres of route.</summary>
     public double UTurnPenaltyM { get; init; } = 50;

@@ -32,7 +32,13 @@ public sealed class OnlineMatcher
     private readonly float[] _newScore;
     private readonly byte[] _newBack;
     private int[] _chosen;
+    // The route of the leg being emitted: edges, the range of each driven, and where each starts along it.
     private int[] _path = new int[256];
+    private double[] _legFrom = new double[256];
+    private double[] _legTo = new double[256];
+    private double[] _legStart = new double[256];
+    private int _pathLength;
+    private double _legX;            // route coordinate of the last probe emitted on the current path
     private TraversedEdge[] _route = new TraversedEdge[256];
 
     public OnlineMatcher(EdgeIndex index, MatcherOptions? options = null)
@@ -87,17 +93,8 @@ public sealed class OnlineMatcher
             // evidence (GPS error is correlated while standing): it follows that probe's match.
             if (GeoMath.FastDistance(s.KeptLon, s.KeptLat, p.Lon, p.Lat) < _options.MinMoveM)
             {
-                if (s.Length == s.Capacity) s.Grow();
-                int fslot = s.Slot(s.Length);
-                s.Length++;
-                ref var fcol = ref s.Col(fslot);
-                fcol.Time = p.TimeMs;
-                fcol.Id = p.Id;
-                fcol.Count = 0;
-                fcol.Break = ChainBreak.None;
-                s.SetPosition(fslot, p.Lon, p.Lat);
-                if (s.Pending == 1) EmitFollowers(s, 1, ref sink); // follows the decided anchor: decided too
-                else Decide(s, ref sink);
+                AppendFollower(s, in p);
+                Decide(s, ref sink); // only the lag or a full ring decides a follower before the next real probe
                 return PushResult.Accepted;
             }
         }
@@ -118,7 +115,17 @@ public sealed class OnlineMatcher
 
         if (s.Length > 0 && !Transition(s, in p, found, score, back))
         {
-            // No route from any candidate of the previous probe: end that chain, start anew here.
+            if (s.Outliers < _options.MaxOutliers)
+            {
+                // No route from the previous probe: most often one bad fix (or a fix whose road is not
+                // among the candidates). Keep it as a follower, placed on the route the chain takes next,
+                // and break only if the next probes do not reconnect either.
+                s.Outliers++;
+                AppendFollower(s, in p);
+                Decide(s, ref sink);
+                return PushResult.Accepted;
+            }
+            // Still no route: end that chain, start anew here.
             FlushAll(s, ref sink);
             s.Clear();
             s.NextBreak = ChainBreak.NoRoute;
@@ -141,6 +148,7 @@ public sealed class OnlineMatcher
         s.KeptTime = p.TimeMs;
         s.KeptLon = p.Lon;
         s.KeptLat = p.Lat;
+        s.Outliers = 0;
         if (s.Length == 1) s.NextBreak = ChainBreak.Start;
         var cands = s.Cands(slot);
         var scores = s.NewestScores;
@@ -162,6 +170,20 @@ public sealed class OnlineMatcher
 
         Decide(s, ref sink);
         return PushResult.Accepted;
+    }
+
+    /// <summary>Appends a probe that carries no evidence of its own: it is placed later on the route around it.</summary>
+    private static void AppendFollower(VehicleMatchState s, in GpsPoint p)
+    {
+        if (s.Length == s.Capacity) s.Grow();
+        int slot = s.Slot(s.Length);
+        s.Length++;
+        ref var col = ref s.Col(slot);
+        col.Time = p.TimeMs;
+        col.Id = p.Id;
+        col.Count = 0;
+        col.Break = ChainBreak.None;
+        s.SetPosition(slot, p.Lon, p.Lat);
     }
 
     /// <summary>Decides and emits every pending probe (end of trace, or the vehicle went idle). The chain goes on.</summary>
@@ -315,7 +337,8 @@ public sealed class OnlineMatcher
             first = s.HasAnchor ? 1 : 0;
             long waitedMs = s.Col(s.Slot(s.Length - 1)).Time - s.Col(s.Slot(first)).Time;
             if ((s.CanGrow || s.Length < s.Capacity) && RealPending(s) <= _options.LagProbes && waitedMs <= _options.LagSeconds * 1000) break;
-            EmitThrough(s, first, BestPathCandidate(s, first), forced: true, ref sink);
+            if (s.Col(s.Slot(first)).Count == 0) EmitFollowers(s, first, ref sink);
+            else EmitThrough(s, first, BestPathCandidate(s, first), forced: true, ref sink);
         }
     }
 
@@ -359,14 +382,15 @@ public sealed class OnlineMatcher
     {
         if (s.Pending == 0) return;
         int newest = NewestReal(s);
-        if (newest == 0 && s.HasAnchor) EmitFollowers(s, 1, ref sink);
-        else EmitThrough(s, newest, BestPathCandidate(s, newest), forced: false, ref sink);
+        if (newest > 0 || !s.HasAnchor) EmitThrough(s, newest, BestPathCandidate(s, newest), forced: false, ref sink);
+        EmitFollowers(s, 1, ref sink);
     }
 
     /// <summary>
     /// Fixes candidate <paramref name="cand"/> at real column <paramref name="column"/>, emits the pending
-    /// columns up to it along its back pointers and the followers after it, makes the last emitted the
-    /// anchor and kills later candidates not descending from the decided one.
+    /// columns up to it along its back pointers (followers placed on the route between the real columns
+    /// around them), makes it the anchor and kills later candidates not descending from it. Followers after
+    /// it wait for the next real column, which decides where on the road they lie.
     /// </summary>
     private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
@@ -386,9 +410,13 @@ public sealed class OnlineMatcher
             chosen[c - first] = c2;
             c2 = s.Cands(sl)[c2].Back;
         }
-        for (int c = first; c <= column; c++) Emit(s, c, chosen[c - first], forced && c == column, ref sink);
+        for (int c = first; c <= column; c++)
+        {
+            int followers = c;
+            while (s.Col(s.Slot(c)).Count == 0) c++; // column itself is real, so this stops
+            EmitLeg(s, followers, c, chosen[c - first], forced && c == column, ref sink);
+        }
         AdvanceAnchor(s, column);
-        EmitFollowers(s, 1, ref sink);
 
         // Later columns: keep only paths through the decided candidate (now at index 0 of the anchor).
         uint alive = 1u << cand;
@@ -413,13 +441,24 @@ public sealed class OnlineMatcher
         }
     }
 
-    /// <summary>Emits the followers from <paramref name="column"/> on, up to the next real column; the last emitted becomes the anchor.</summary>
+    /// <summary>
+    /// Emits followers that no real column follows yet (a flush, or a vehicle standing so long that the ring
+    /// fills): they stay where the anchor is. The last emitted becomes the anchor.
+    /// </summary>
     private void EmitFollowers<TSink>(VehicleMatchState s, int column, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         int c = column;
+        _legX = 0;
         while (c < s.Length && s.Col(s.Slot(c)).Count == 0)
         {
-            Emit(s, c, -1, forced: false, ref sink);
+            ref var anchor = ref s.Cands(s.Slot(c - 1))[0];
+            double offset = DecodeOffset(in anchor);
+            _pathLength = 1;
+            _path[0] = anchor.Edge;
+            _legFrom[0] = offset;
+            _legTo[0] = offset;
+            _legStart[0] = 0;
+            EmitAt(s, c, 0, 0, anchor.Confidence, forced: false, ref sink);
             c++;
         }
         if (c > column) AdvanceAnchor(s, c - 1);
@@ -434,48 +473,60 @@ public sealed class OnlineMatcher
     }
 
     /// <summary>
-    /// Emits column <paramref name="column"/> matched to candidate <paramref name="cand"/> (a follower, -1,
-    /// takes the match of the column before it), with the route from the previous column, and collapses it
-    /// to that one candidate so that the next emission routes from it.
+    /// Emits the followers in columns [<paramref name="followers"/>, <paramref name="column"/>) and the real
+    /// column <paramref name="column"/> matched to candidate <paramref name="cand"/>: one route from the
+    /// column before them, each follower placed at its nearest point along it (never backwards), each
+    /// emitted probe with the slice of the route driven since the one before and times interpolated
+    /// within the slice.
     /// </summary>
-    private void Emit<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    private void EmitLeg<TSink>(VehicleMatchState s, int followers, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        ref var target = ref s.Cands(s.Slot(column))[cand];
+        var to = new EdgePosition(target.Edge, DecodeOffset(in target));
+        byte confidence = target.Confidence;
+        if (column == 0 || s.Col(s.Slot(column)).Break != ChainBreak.None)
+        {
+            // A chain starts here: nothing driven before it.
+            _pathLength = 1;
+            _path[0] = to.Edge;
+            _legFrom[0] = to.OffsetM;
+            _legTo[0] = to.OffsetM;
+            _legStart[0] = 0;
+            EmitAt(s, column, 0, 0, confidence, forced, ref sink);
+            return;
+        }
+        ref var prev = ref s.Cands(s.Slot(followers - 1))[0];
+        double total = BuildPath(new EdgePosition(prev.Edge, DecodeOffset(in prev)), to);
+        double x = 0;
+        for (int c = followers; c < column; c++)
+        {
+            var (lon, lat) = s.Position(s.Slot(c));
+            x = Math.Max(x, NearestAlongPath(lon, lat));
+            EmitAt(s, c, x, total, confidence, forced: false, ref sink);
+        }
+        EmitAt(s, column, total, total, confidence, forced, ref sink);
+    }
+
+    /// <summary>
+    /// Emits column <paramref name="column"/> at route coordinate <paramref name="x"/> of the current path
+    /// (<see cref="_path"/>), with the slice driven since the previous column, and collapses the column to
+    /// that position so that it can serve as the anchor.
+    /// </summary>
+    private void EmitAt<TSink>(VehicleMatchState s, int column, double x, double total, byte confidence, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         int slot = s.Slot(column);
         ref var col = ref s.Col(slot);
-        var all = s.Cands(slot);
-        int edge;
-        double offset, confidence;
-        if (cand < 0)
-        {
-            ref var before = ref s.Cands(s.Slot(column - 1))[0];
-            edge = before.Edge;
-            offset = DecodeOffset(in before);
-            confidence = before.Confidence / 255.0;
-        }
-        else
-        {
-            ref var chosenCand = ref all[cand];
-            edge = chosenCand.Edge;
-            offset = DecodeOffset(in chosenCand);
-            confidence = chosenCand.Confidence / 255.0;
-        }
+        int prevSlot = s.Slot(Math.Max(0, column - 1));
+        bool hasPrev = column > 0 && col.Break == ChainBreak.None;
+        long prevTime = hasPrev ? s.Col(prevSlot).Time : col.Time;
+        double prevX = hasPrev ? _legX : x;
+        int routeLength = hasPrev ? Slice(prevX, x, prevTime, col.Time) : 0;
+
+        var (edge, offset) = PositionAt(x);
         var (lon, lat) = _net.PointAt(edge, offset);
         var (probeLon, probeLat) = s.Position(slot);
-        double distToRoad = GeoMath.Distance(probeLon, probeLat, lon, lat);
-
-        int routeLength = 0;
-        double routeDistance = 0, speed = double.NaN;
-        ChainBreak brk = col.Break;
-        if (column > 0 && brk == ChainBreak.None)
-        {
-            int prevSlot = s.Slot(column - 1);
-            // The previous column is already collapsed to its chosen candidate at index 0.
-            ref var prev = ref s.Cands(prevSlot)[0];
-            long prevTime = s.Col(prevSlot).Time;
-            routeLength = BuildRoute(new EdgePosition(prev.Edge, DecodeOffset(in prev)), new EdgePosition(edge, offset), prevTime, col.Time, out routeDistance);
-            double dt = (col.Time - prevTime) / 1000.0;
-            if (dt > 0) speed = routeDistance / dt * 3.6;
-        }
+        double driven = Math.Max(0, x - prevX);
+        double dt = (col.Time - prevTime) / 1000.0;
         var match = new MatchedProbe
         {
             ProbeId = col.Id,
@@ -484,70 +535,144 @@ public sealed class OnlineMatcher
             OffsetM = offset,
             Lon = lon,
             Lat = lat,
-            DistanceM = distToRoad,
-            RouteDistanceM = routeDistance,
-            SpeedKmh = speed,
-            Confidence = confidence,
-            Break = brk,
+            DistanceM = GeoMath.Distance(probeLon, probeLat, lon, lat),
+            RouteDistanceM = driven,
+            SpeedKmh = hasPrev && dt > 0 ? driven / dt * 3.6 : double.NaN,
+            Confidence = confidence / 255.0,
+            Break = col.Break,
             Forced = forced,
         };
-        byte conf = cand < 0 ? s.Cands(s.Slot(column - 1))[0].Confidence : all[cand].Confidence;
-        all[0].Edge = edge;
-        all[0].Offset = EncodeOffset(edge, offset);
-        all[0].Back = 0;
-        all[0].Confidence = conf;
+        _legX = x >= total ? 0 : x; // the next slice starts here (a new path starts at 0)
+
+        bool follower = col.Count == 0;
+        ref var own = ref s.Cands(slot)[0];
+        own.Edge = edge;
+        own.Offset = EncodeOffset(edge, offset);
+        own.Back = 0;
+        own.Confidence = confidence;
         col.Count = 1;
-        if (cand < 0)
+        if (follower)
         {
             // A follower that becomes the anchor stands for the last probe the model used: take its position.
-            ref var before = ref s.Col(s.Slot(column - 1));
+            ref var before = ref s.Col(prevSlot);
             col.DLon = before.DLon;
             col.DLat = before.DLat;
         }
         sink.OnMatch(in match, _route.AsSpan(0, routeLength));
     }
 
-    /// <summary>Route between two decided positions as traversed edges with interpolated times.</summary>
-    private int BuildRoute(EdgePosition from, EdgePosition to, long t0, long t1, out double distance)
+    /// <summary>
+    /// Shortest path between two decided positions into <see cref="_path"/> with each edge's covered range
+    /// and its start along the route; returns the route length. Backward jitter along one edge is no move.
+    /// </summary>
+    private double BuildPath(EdgePosition from, EdgePosition to)
     {
+        _legX = 0;
         if (from.Edge == to.Edge && to.OffsetM >= from.OffsetM - _options.BackwardToleranceM && to.OffsetM <= from.OffsetM)
-        {
-            // Standing still (or jitter backwards): no distance driven.
-            distance = 0;
-            _route[0] = new TraversedEdge(from.Edge, from.OffsetM, from.OffsetM, t0, t1);
-            return 1;
-        }
+            return SinglePathEdge(from.Edge, from.OffsetM, from.OffsetM);
+        if (from.Edge == to.Edge && to.OffsetM >= from.OffsetM)
+            return SinglePathEdge(from.Edge, from.OffsetM, to.OffsetM);
         Span<EdgePosition> target = [to];
         Span<double> d = stackalloc double[1];
         var (lon0, lat0) = _net.PointAt(from.Edge, from.OffsetM);
         var (lon1, lat1) = _net.PointAt(to.Edge, to.OffsetM);
         double gc = GeoMath.Distance(lon0, lat0, lon1, lat1);
-        double dtS = Math.Max(0, (t1 - t0) / 1000.0);
-        double bound = Math.Max((2 * gc) + (4 * _options.SearchRadiusM), (_options.MaxSpeedKmh / 3.6 * dtS) + (2 * _options.SearchRadiusM));
-        _router.Run(from, target, bound, d);
-        distance = d[0];
+        _router.Run(from, target, (3 * gc) + (4 * _options.SearchRadiusM) + 1000, d);
         int n = _router.PathLength(0);
-        if (n > _path.Length) Array.Resize(ref _path, Math.Max(n, _path.Length * 2));
-        if (n > 0) n = _router.PathTo(0, _path);
-        if (n < 0 || double.IsPositiveInfinity(distance))
+        if (n < 0 || double.IsPositiveInfinity(d[0]))
         {
-            // Only possible if the decision was forced across a gap the search bound no longer covers.
-            distance = 0;
-            _route[0] = new TraversedEdge(to.Edge, to.OffsetM, to.OffsetM, t1, t1);
-            return 1;
+            // Only possible if a forced decision crossed a gap the bound does not cover: stay put, then appear.
+            return SinglePathEdge(to.Edge, to.OffsetM, to.OffsetM);
         }
-        if (_route.Length < n) Array.Resize(ref _route, Math.Max(n, _route.Length * 2));
+        EnsurePathCapacity(n);
+        _router.PathTo(0, _path);
         double acc = 0;
         for (int i = 0; i < n; i++)
         {
             int e = _path[i];
-            double a = i == 0 ? from.OffsetM : 0;
-            double b = i == n - 1 ? to.OffsetM : _net.LengthM(e);
-            double len = Math.Max(0, b - a);
-            long enter = distance > 0 ? t0 + (long)Math.Round((t1 - t0) * (acc / distance)) : t0;
-            acc += len;
-            long exit = distance > 0 ? t0 + (long)Math.Round((t1 - t0) * Math.Min(1, acc / distance)) : t1;
-            _route[i] = new TraversedEdge(e, a, b, enter, exit);
+            _legFrom[i] = i == 0 ? from.OffsetM : 0;
+            _legTo[i] = i == n - 1 ? to.OffsetM : _net.LengthM(e);
+            _legStart[i] = acc;
+            acc += Math.Max(0, _legTo[i] - _legFrom[i]);
+        }
+        _pathLength = n;
+        return acc;
+    }
+
+    private double SinglePathEdge(int edge, double a, double b)
+    {
+        _path[0] = edge;
+        _legFrom[0] = a;
+        _legTo[0] = b;
+        _legStart[0] = 0;
+        _pathLength = 1;
+        return b - a;
+    }
+
+    private void EnsurePathCapacity(int n)
+    {
+        if (_path.Length >= n) return;
+        int size = Math.Max(n, _path.Length * 2);
+        Array.Resize(ref _path, size);
+        Array.Resize(ref _legFrom, size);
+        Array.Resize(ref _legTo, size);
+        Array.Resize(ref _legStart, size);
+        Array.Resize(ref _route, size);
+    }
+
+    /// <summary>Edge and offset at route coordinate <paramref name="x"/> of the current path.</summary>
+    private (int Edge, double Offset) PositionAt(double x)
+    {
+        int i = 0;
+        while (i < _pathLength - 1 && _legStart[i + 1] <= x) i++;
+        return (_path[i], Math.Min(_legTo[i], _legFrom[i] + (x - _legStart[i])));
+    }
+
+    /// <summary>The route coordinate of the point of the current path nearest to a position.</summary>
+    private double NearestAlongPath(double lon, double lat)
+    {
+        double bestD = double.MaxValue, bestX = 0, kx = GeoMath.MetresPerDegreeLon(lat);
+        for (int i = 0; i < _pathLength; i++)
+        {
+            int e = _path[i];
+            var lons = _net.ShapeLons(e);
+            var lats = _net.ShapeLats(e);
+            int s0 = _net.ShapeStart[e];
+            for (int j = 0; j + 1 < lons.Length; j++)
+            {
+                double d = GeoMath.ProjectOnSegment(lon, lat, lons[j], lats[j], lons[j + 1], lats[j + 1], kx, out double t);
+                double off = _net.ShapeOffsetM[s0 + j] + (t * (_net.ShapeOffsetM[s0 + j + 1] - _net.ShapeOffsetM[s0 + j]));
+                off = Math.Clamp(off, _legFrom[i], _legTo[i]);
+                if (d < bestD)
+                {
+                    bestD = d;
+                    bestX = _legStart[i] + (off - _legFrom[i]);
+                }
+            }
+        }
+        return bestX;
+    }
+
+    /// <summary>The edges of the current path between route coordinates x0 and x1, timed linearly from t0 to t1.</summary>
+    private int Slice(double x0, double x1, long t0, long t1)
+    {
+        double span = x1 - x0;
+        if (span <= 0)
+        {
+            // Standing (or jitter): the vehicle stays at one point of one edge for the whole interval.
+            var (edge, offset) = PositionAt(x0);
+            _route[0] = new TraversedEdge(edge, offset, offset, t0, t1);
+            return 1;
+        }
+        int n = 0;
+        for (int i = 0; i < _pathLength; i++)
+        {
+            double start = _legStart[i], end = start + (_legTo[i] - _legFrom[i]);
+            if (end <= x0 || start >= x1) continue;
+            double a = Math.Max(x0, start), b = Math.Min(x1, end);
+            long enter = t0 + (long)Math.Round((t1 - t0) * ((a - x0) / span));
+            long exit = t0 + (long)Math.Round((t1 - t0) * ((b - x0) / span));
+            _route[n++] = new TraversedEdge(_path[i], _legFrom[i] + (a - start), _legFrom[i] + (b - start), enter, exit);
         }
         return n;
     }

@@ -30,6 +30,7 @@ public sealed class VehicleMatchState
     internal double LastLon;
     internal double LastLat;
     internal ChainBreak NextBreak = ChainBreak.Start;
+    internal byte Outliers;          // consecutive probes kept as followers because no route reached them
 
     // The last probe used as a model column (not a follower): followers and transitions measure from it.
     internal long KeptTime;
