@@ -27,6 +27,10 @@ public sealed class EdgeIndex
     private const long MinCellCap = 1 << 20;
     private const long MaxCellCap = 1 << 26;
 
+    // A segment whose bounding box covers at most this many cells is entered in all of them, so that
+    // a query can name one owner cell per segment and skip its other copies; a longer one is rasterized.
+    private const int BoxInsertMaxCells = 4;
+
     // Widens every rasterized span and query box by this many cells, so a point that lies exactly on
     // a cell border is never lost to rounding in the degree-to-cell arithmetic.
     private const double CellEpsilon = 1e-7;
@@ -54,6 +58,9 @@ public sealed class EdgeIndex
     private readonly double[] _entryLat0;
     private readonly double[] _entryLon1;
     private readonly double[] _entryLat1;
+    private readonly int[] _entryMinX;           // the segment's first cell column when box-inserted; -1 when rasterized
+    private readonly int[] _entryMinY;           // its first cell row
+    private readonly bool[] _entryUnique;        // box-inserted and its edge's only segment: no other entry of the edge can match
 
     // Segment (shape point index) to its edge; -1 at the last point of each edge, which starts no segment.
     private readonly int[] _segmentEdge;
@@ -122,9 +129,11 @@ public sealed class EdgeIndex
         // Two passes over the same rasterization: count per cell, then fill.
         _cellStart = new int[(_nx * _ny) + 1];
         var counter = new CountVisitor(_cellStart);
+        var segMinX = new int[points];
+        var segMinY = new int[points];
         for (int s = 0; s < points; s++)
         {
-            if (_segmentEdge[s] >= 0) Rasterize(s, ref counter);
+            if (_segmentEdge[s] >= 0) (segMinX[s], segMinY[s]) = Insert(s, ref counter);
         }
         for (int c = 0; c < _nx * _ny; c++) _cellStart[c + 1] += _cellStart[c];
         int entries = _cellStart[_nx * _ny];
@@ -133,10 +142,13 @@ public sealed class EdgeIndex
         _entryLat0 = new double[entries];
         _entryLon1 = new double[entries];
         _entryLat1 = new double[entries];
+        _entryMinX = new int[entries];
+        _entryMinY = new int[entries];
+        _entryUnique = new bool[entries];
         var filler = new FillVisitor((int[])_cellStart.Clone(), _entrySegment);
         for (int s = 0; s < points; s++)
         {
-            if (_segmentEdge[s] >= 0) Rasterize(s, ref filler);
+            if (_segmentEdge[s] >= 0) Insert(s, ref filler);
         }
         for (int k = 0; k < entries; k++)
         {
@@ -145,6 +157,10 @@ public sealed class EdgeIndex
             _entryLat0[k] = lats[s];
             _entryLon1[k] = lons[s + 1];
             _entryLat1[k] = lats[s + 1];
+            _entryMinX[k] = segMinX[s];
+            _entryMinY[k] = segMinY[s];
+            int e = _segmentEdge[s];
+            _entryUnique[k] = segMinX[s] >= 0 && shapeStart[e + 1] - shapeStart[e] == 2;
         }
     }
 
@@ -166,9 +182,14 @@ public sealed class EdgeIndex
     public int Within(double lon, double lat, double radiusM, Span<EdgeCandidate> results)
     {
         if (results.IsEmpty || !(radiusM >= 0)) return 0;
-        var q = new Collector(this, lon, lat, radiusM, results);
+        var q = new Collector(this, lon, lat, radiusM, results, ownerTest: true);
         if (!Box(ref q, radiusM, out int x0, out int y0, out int x1, out int y1)) return 0;
-        for (int y = y0; y <= y1; y++) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x1 + 1]);
+        q.SetBoxOrigin(x0, y0);
+        for (int y = y0; y <= y1; y++)
+        {
+            int c = y * _nx;
+            for (int x = x0; x <= x1; x++) q.Scan(_cellStart[c + x], _cellStart[c + x + 1], x, y);
+        }
         return q.Count;
     }
 
@@ -180,20 +201,22 @@ public sealed class EdgeIndex
     public int Nearest(double lon, double lat, double maxRadiusM, Span<EdgeCandidate> results)
     {
         if (results.IsEmpty || !(maxRadiusM >= 0)) return 0;
-        var q = new Collector(this, lon, lat, maxRadiusM, results);
+        // No owner test here: a segment's owner cell may lie in a later ring than its nearest point,
+        // which the early stop relies on having seen. Its copies are deduplicated per edge instead.
+        var q = new Collector(this, lon, lat, maxRadiusM, results, ownerTest: false);
         if (!Box(ref q, maxRadiusM, out int qx0, out int qy0, out int qx1, out int qy1)) return 0;
         int cx = Math.Clamp(CellX(lon), qx0, qx1), cy = Math.Clamp(CellY(lat), qy0, qy1);
         for (int ring = 0; ; ring++)
         {
             int x0 = cx - ring, x1 = cx + ring, y0 = cy - ring, y1 = cy + ring;
             int rx0 = Math.Max(x0, qx0), rx1 = Math.Min(x1, qx1);
-            if (y0 >= qy0) q.Scan(_cellStart[(y0 * _nx) + rx0], _cellStart[(y0 * _nx) + rx1 + 1]);
-            if (y1 != y0 && y1 <= qy1) q.Scan(_cellStart[(y1 * _nx) + rx0], _cellStart[(y1 * _nx) + rx1 + 1]);
+            if (y0 >= qy0) q.Scan(_cellStart[(y0 * _nx) + rx0], _cellStart[(y0 * _nx) + rx1 + 1], 0, 0);
+            if (y1 != y0 && y1 <= qy1) q.Scan(_cellStart[(y1 * _nx) + rx0], _cellStart[(y1 * _nx) + rx1 + 1], 0, 0);
             int ry0 = Math.Max(y0 + 1, qy0), ry1 = Math.Min(y1 - 1, qy1);
             for (int y = ry0; y <= ry1; y++)
             {
-                if (x0 >= qx0) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x0 + 1]);
-                if (x1 != x0 && x1 <= qx1) q.Scan(_cellStart[(y * _nx) + x1], _cellStart[(y * _nx) + x1 + 1]);
+                if (x0 >= qx0) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x0 + 1], 0, 0);
+                if (x1 != x0 && x1 <= qx1) q.Scan(_cellStart[(y * _nx) + x1], _cellStart[(y * _nx) + x1 + 1], 0, 0);
             }
             if (x0 <= qx0 && x1 >= qx1 && y0 <= qy0 && y1 >= qy1) break;
             if (q.IsFull)
@@ -234,6 +257,28 @@ public sealed class EdgeIndex
     private int CellX(double lon) => (int)Math.Clamp(Math.Floor((lon - _minLon) * _invCellLon), 0, _nx - 1);
 
     private int CellY(double lat) => (int)Math.Clamp(Math.Floor((lat - _minLat) * _invCellLat), 0, _ny - 1);
+
+    // Enters segment s in the cells of its bounding box when there are few, else in the cells it passes
+    // through. Returns the box's first cell (column, row), or (-1, -1) when rasterized.
+    private (int MinX, int MinY) Insert<TVisitor>(int s, ref TVisitor visitor)
+        where TVisitor : struct, ICellVisitor
+    {
+        double[] lons = _network.ShapeLon, lats = _network.ShapeLat;
+        double gx0 = (lons[s] - _minLon) * _invCellLon, gy0 = (lats[s] - _minLat) * _invCellLat;
+        double gx1 = (lons[s + 1] - _minLon) * _invCellLon, gy1 = (lats[s + 1] - _minLat) * _invCellLat;
+        int bx0 = ClampX(Math.Min(gx0, gx1) - CellEpsilon), bx1 = ClampX(Math.Max(gx0, gx1) + CellEpsilon);
+        int by0 = ClampY(Math.Min(gy0, gy1) - CellEpsilon), by1 = ClampY(Math.Max(gy0, gy1) + CellEpsilon);
+        if ((long)(bx1 - bx0 + 1) * (by1 - by0 + 1) > BoxInsertMaxCells)
+        {
+            Rasterize(s, ref visitor);
+            return (-1, -1);
+        }
+        for (int y = by0; y <= by1; y++)
+        {
+            for (int x = bx0; x <= bx1; x++) visitor.Visit((y * _nx) + x, s);
+        }
+        return (bx0, by0);
+    }
 
     // Visits every cell that segment s passes through: row by row, the span of columns the segment
     // covers within that row's latitude band. Exact for a straight segment in degree space, which is
@@ -293,11 +338,17 @@ public sealed class EdgeIndex
         private readonly EdgeIndex _index;
         private readonly Span<EdgeCandidate> _results;
         private readonly double _radius2;
+        private readonly bool _ownerTest;        // visit each box-inserted segment in one cell only (Within)
+        private int _qx0;                        // the query box's first cell, for the owner test
+        private int _qy0;
         private double _limit2;                  // squared distance a segment must beat: radius², or the farthest kept when full
         private int _count;
 
-        public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results)
+        public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
         {
+            _ownerTest = ownerTest;
+            _qx0 = 0;
+            _qy0 = 0;
             _index = index;
             Lon = lon;
             Lat = lat;
@@ -314,14 +365,32 @@ public sealed class EdgeIndex
 
         public readonly double FarthestM => _results[_count - 1].DistanceM;
 
-        /// <summary>Tests the entries [from, to) against the point and keeps those that qualify.</summary>
-        public void Scan(int from, int to)
+        public void SetBoxOrigin(int qx0, int qy0)
+        {
+            _qx0 = qx0;
+            _qy0 = qy0;
+        }
+
+        /// <summary>
+        /// Tests the entries [from, to) of cell (cx, cy) against the point and keeps those that qualify.
+        /// With the owner test, a box-inserted segment counts only in the first cell of its box that lies
+        /// in the query box, so it is measured once although it sits in several of the cells visited.
+        /// </summary>
+        public void Scan(int from, int to, int cx, int cy)
         {
             double[] lon0 = _index._entryLon0, lat0 = _index._entryLat0, lon1 = _index._entryLon1, lat1 = _index._entryLat1;
+            int[] minX = _index._entryMinX, minY = _index._entryMinY;
+            bool ownerTest = _ownerTest;
+            int qx0 = _qx0, qy0 = _qy0;
             double px = Lon, py = Lat, kx = Kx;
             const double Ky = GeoMath.MetresPerDegree;
             for (int k = from; k < to; k++)
             {
+                if (ownerTest)
+                {
+                    int mx = minX[k], my = minY[k];
+                    if (mx >= 0 && ((mx > qx0 ? mx : qx0) != cx || (my > qy0 ? my : qy0) != cy)) continue;
+                }
                 // Same arithmetic as GeoMath.ProjectOnSegment, but compared squared: most entries fail.
                 double x1 = (lon0[k] - px) * kx, y1 = (lat0[k] - py) * Ky;
                 double dx = ((lon1[k] - px) * kx) - x1, dy = ((lat1[k] - py) * Ky) - y1;
@@ -342,7 +411,9 @@ public sealed class EdgeIndex
             int edge = _index._segmentEdge[segment];
             Span<EdgeCandidate> r = _results;
             int pos = -1;
-            for (int j = 0; j < _count; j++)
+            // An edge with one box-inserted segment, seen once thanks to the owner test, needs no lookup.
+            int seen = _ownerTest && _index._entryUnique[entry] ? 0 : _count;
+            for (int j = 0; j < seen; j++)
             {
                 if (r[j].Edge == edge)
                 {
