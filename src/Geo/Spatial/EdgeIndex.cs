@@ -51,19 +51,11 @@ public sealed class EdgeIndex
     // contiguous, so a query scans one contiguous entry range per row of its box.
     private readonly int[] _cellStart;
 
-    // Entries, struct-of-arrays: the segment's end points are copied next to its id so that a cell is
-    // scanned sequentially instead of gathering from the network's shape arrays by segment id.
-    private readonly int[] _entrySegment;
-    private readonly double[] _entryLon0;
-    private readonly double[] _entryLat0;
-    private readonly double[] _entryLon1;
-    private readonly double[] _entryLat1;
-    private readonly int[] _entryMinX;           // the segment's first cell column when box-inserted; -1 when rasterized
-    private readonly int[] _entryMinY;           // its first cell row
-    private readonly bool[] _entryUnique;        // box-inserted and its edge's only segment: no other entry of the edge can match
-
-    // Segment (shape point index) to its edge; -1 at the last point of each edge, which starts no segment.
-    private readonly int[] _segmentEdge;
+    // Entries, in cell order. An array of structs, against the codebase's struct-of-arrays habit, on
+    // purpose: a query reads a few entries in each of several cells, all of every entry it reads, so
+    // one 56-byte record per entry costs one or two cache misses where eight parallel arrays cost
+    // eight. Everything a result needs is in the record: no gather from the network's arrays.
+    private readonly Entry[] _entries;
 
     public EdgeIndex(RoadNetwork network)
         : this(network, DefaultCellSizeM)
@@ -81,11 +73,12 @@ public sealed class EdgeIndex
         double[] lons = network.ShapeLon, lats = network.ShapeLat;
         int points = lons.Length, edges = network.EdgeCount;
 
-        _segmentEdge = new int[points];
-        _segmentEdge.AsSpan().Fill(-1);
+        // Segment (shape point index) to its edge; -1 at the last point of each edge, which starts no segment.
+        var segmentEdge = new int[points];
+        segmentEdge.AsSpan().Fill(-1);
         for (int e = 0; e < edges; e++)
         {
-            for (int i = shapeStart[e]; i < shapeStart[e + 1] - 1; i++) _segmentEdge[i] = e;
+            for (int i = shapeStart[e]; i < shapeStart[e + 1] - 1; i++) segmentEdge[i] = e;
         }
         int segments = points - edges;
 
@@ -133,38 +126,45 @@ public sealed class EdgeIndex
         var segMinY = new int[points];
         for (int s = 0; s < points; s++)
         {
-            if (_segmentEdge[s] >= 0) (segMinX[s], segMinY[s]) = Insert(s, ref counter);
+            if (segmentEdge[s] >= 0) (segMinX[s], segMinY[s]) = Insert(s, ref counter);
         }
         for (int c = 0; c < _nx * _ny; c++) _cellStart[c + 1] += _cellStart[c];
         int entries = _cellStart[_nx * _ny];
-        _entrySegment = new int[entries];
-        _entryLon0 = new double[entries];
-        _entryLat0 = new double[entries];
-        _entryLon1 = new double[entries];
-        _entryLat1 = new double[entries];
-        _entryMinX = new int[entries];
-        _entryMinY = new int[entries];
-        _entryUnique = new bool[entries];
-        var filler = new FillVisitor((int[])_cellStart.Clone(), _entrySegment);
+        var entrySegment = new int[entries];
+        _entries = new Entry[entries];
+        var filler = new FillVisitor((int[])_cellStart.Clone(), entrySegment);
         for (int s = 0; s < points; s++)
         {
-            if (_segmentEdge[s] >= 0) Insert(s, ref filler);
+            if (segmentEdge[s] >= 0) Insert(s, ref filler);
         }
         for (int k = 0; k < entries; k++)
         {
-            int s = _entrySegment[k];
-            _entryLon0[k] = lons[s];
-            _entryLat0[k] = lats[s];
-            _entryLon1[k] = lons[s + 1];
-            _entryLat1[k] = lats[s + 1];
-            _entryMinX[k] = segMinX[s];
-            _entryMinY[k] = segMinY[s];
-            int e = _segmentEdge[s];
-            _entryUnique[k] = segMinX[s] >= 0 && shapeStart[e + 1] - shapeStart[e] == 2;
+            int s = entrySegment[k];
+            int e = segmentEdge[s];
+            bool unique = segMinX[s] >= 0 && shapeStart[e + 1] - shapeStart[e] == 2;
+            _entries[k] = new Entry
+            {
+                Lon0 = lons[s],
+                Lat0 = lats[s],
+                Lon1 = lons[s + 1],
+                Lat1 = lats[s + 1],
+                Offset0M = network.ShapeOffsetM[s],
+                LengthM = FloatAtMost(network.ShapeOffsetM[s + 1] - network.ShapeOffsetM[s]),
+                Edge = unique ? ~e : e,
+                MinX = segMinX[s],
+                MinY = segMinY[s],
+            };
         }
     }
 
     public RoadNetwork Network => _network;
+
+    // Rounds down, so that an offset at the end of a segment never passes the edge's length.
+    private static float FloatAtMost(double v)
+    {
+        float f = (float)v;
+        return f > v ? MathF.BitDecrement(f) : f;
+    }
 
     /// <summary>The cell side actually used, metres (larger than asked when the grid had to be coarsened).</summary>
     internal double CellSizeM { get; }
@@ -172,7 +172,7 @@ public sealed class EdgeIndex
     internal int CellCount => _nx * _ny;
 
     /// <summary>Segment entries over all cells (a segment crossing several cells counts once per cell).</summary>
-    internal int EntryCount => _entrySegment.Length;
+    internal int EntryCount => _entries.Length;
 
     /// <summary>
     /// All edges whose shape lies within <paramref name="radiusM"/> metres of the point, one entry per
@@ -311,6 +311,20 @@ public sealed class EdgeIndex
 
     private int ClampY(double g) => (int)Math.Clamp(Math.Floor(g), 0, _ny - 1);
 
+    /// <summary>One segment in one cell: its geometry and everything a candidate on it reports.</summary>
+    private struct Entry
+    {
+        public double Lon0;
+        public double Lat0;
+        public double Lon1;
+        public double Lat1;
+        public double Offset0M;                  // the edge offset of the segment's first point
+        public float LengthM;                    // the segment's length along the edge (float: millimetres up to kilometres)
+        public int Edge;                         // the edge, or its complement (~edge) when the edge has this one box-inserted segment only
+        public int MinX;                         // the segment's first cell column when box-inserted; -1 when rasterized
+        public int MinY;                         // its first cell row
+    }
+
     private interface ICellVisitor
     {
         void Visit(int cell, int segment);
@@ -378,41 +392,42 @@ public sealed class EdgeIndex
         /// </summary>
         public void Scan(int from, int to, int cx, int cy)
         {
-            double[] lon0 = _index._entryLon0, lat0 = _index._entryLat0, lon1 = _index._entryLon1, lat1 = _index._entryLat1;
-            int[] minX = _index._entryMinX, minY = _index._entryMinY;
+            Entry[] entries = _index._entries;
             bool ownerTest = _ownerTest;
             int qx0 = _qx0, qy0 = _qy0;
             double px = Lon, py = Lat, kx = Kx;
             const double Ky = GeoMath.MetresPerDegree;
             for (int k = from; k < to; k++)
             {
+                ref readonly Entry en = ref entries[k];
                 if (ownerTest)
                 {
-                    int mx = minX[k], my = minY[k];
+                    int mx = en.MinX, my = en.MinY;
                     if (mx >= 0 && ((mx > qx0 ? mx : qx0) != cx || (my > qy0 ? my : qy0) != cy)) continue;
                 }
                 // Same arithmetic as GeoMath.ProjectOnSegment, but compared squared: most entries fail.
-                double x1 = (lon0[k] - px) * kx, y1 = (lat0[k] - py) * Ky;
-                double dx = ((lon1[k] - px) * kx) - x1, dy = ((lat1[k] - py) * Ky) - y1;
+                double x1 = (en.Lon0 - px) * kx, y1 = (en.Lat0 - py) * Ky;
+                double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
                 double len2 = (dx * dx) + (dy * dy);
                 double u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
                 u = u < 0 ? 0 : (u > 1 ? 1 : u);
                 double qx = x1 + (u * dx), qy = y1 + (u * dy);
                 double d2 = (qx * qx) + (qy * qy);
                 if (d2 > _limit2) continue;
-                Offer(k, u, Math.Sqrt(d2));
+                Offer(in en, u, Math.Sqrt(d2));
             }
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private void Offer(int entry, double u, double d)
+        private void Offer(in Entry entry, double u, double d)
         {
-            int segment = _index._entrySegment[entry];
-            int edge = _index._segmentEdge[segment];
+            int edge = entry.Edge;
+            bool unique = edge < 0;
+            if (unique) edge = ~edge;
             Span<EdgeCandidate> r = _results;
             int pos = -1;
             // An edge with one box-inserted segment, seen once thanks to the owner test, needs no lookup.
-            int seen = _ownerTest && _index._entryUnique[entry] ? 0 : _count;
+            int seen = _ownerTest && unique ? 0 : _count;
             for (int j = 0; j < seen; j++)
             {
                 if (r[j].Edge == edge)
@@ -434,14 +449,12 @@ public sealed class EdgeIndex
                 r[pos] = r[pos - 1];
                 pos--;
             }
-            double[] off = _index._network.ShapeOffsetM;
-            double lon0 = _index._entryLon0[entry], lat0 = _index._entryLat0[entry];
             ref EdgeCandidate c = ref r[pos];
             c.Edge = edge;
             c.DistanceM = d;
-            c.OffsetM = off[segment] + (u * (off[segment + 1] - off[segment]));
-            c.Lon = lon0 + (u * (_index._entryLon1[entry] - lon0));
-            c.Lat = lat0 + (u * (_index._entryLat1[entry] - lat0));
+            c.OffsetM = entry.Offset0M + (u * entry.LengthM);
+            c.Lon = entry.Lon0 + (u * (entry.Lon1 - entry.Lon0));
+            c.Lat = entry.Lat0 + (u * (entry.Lat1 - entry.Lat0));
             if (_count == r.Length)
             {
                 double far = r[_count - 1].DistanceM;
