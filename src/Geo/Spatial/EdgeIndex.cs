@@ -53,7 +53,7 @@ public sealed class EdgeIndex
 
     // Entries, in cell order. An array of structs, against the codebase's struct-of-arrays habit, on
     // purpose: a query reads a few entries in each of several cells, all of every entry it reads, so
-    // one 56-byte record per entry costs one or two cache misses where eight parallel arrays cost
+    // one 72-byte record per entry costs one or two cache misses where eight parallel arrays cost
     // eight. Everything a result needs is in the record: no gather from the network's arrays.
     private readonly Entry[] _entries;
 
@@ -79,6 +79,19 @@ public sealed class EdgeIndex
         for (int e = 0; e < edges; e++)
         {
             for (int i = shapeStart[e]; i < shapeStart[e + 1] - 1; i++) segmentEdge[i] = e;
+        }
+        // The two directions of a road usually share one shape, reversed. Only the lower-numbered edge
+        // of such a pair is entered; a hit on it yields both edges, so the geometry is tested once.
+        var mirror = new int[edges];
+        for (int e = 0; e < edges; e++)
+        {
+            int t = network.EdgeTwin[e];
+            mirror[e] = -1;
+            if (t > e && IsReversed(network, e, t))
+            {
+                mirror[e] = t;
+                for (int i = shapeStart[t]; i < shapeStart[t + 1] - 1; i++) segmentEdge[i] = -1;
+            }
         }
         int segments = points - edges;
 
@@ -142,8 +155,13 @@ public sealed class EdgeIndex
             int s = entrySegment[k];
             int e = segmentEdge[s];
             bool unique = segMinX[s] >= 0 && shapeStart[e + 1] - shapeStart[e] == 2;
+            int t = mirror[e];
+            // The twin's point matching this segment's end point: index from the twin's start = points after it in e.
+            double twinOffset1 = t < 0 ? 0 : network.ShapeOffsetM[shapeStart[t] + (shapeStart[e + 1] - 1 - (s + 1))];
             _entries[k] = new Entry
             {
+                Twin = t,
+                TwinOffset1M = twinOffset1,
                 Lon0 = lons[s],
                 Lat0 = lats[s],
                 Lon1 = lons[s + 1],
@@ -158,6 +176,17 @@ public sealed class EdgeIndex
     }
 
     public RoadNetwork Network => _network;
+
+    private static bool IsReversed(RoadNetwork net, int e, int t)
+    {
+        int es = net.ShapeStart[e], n = net.ShapeStart[e + 1] - es, ts = net.ShapeStart[t];
+        if (net.ShapeStart[t + 1] - ts != n) return false;
+        for (int i = 0; i < n; i++)
+        {
+            if (net.ShapeLon[es + i] != net.ShapeLon[ts + n - 1 - i] || net.ShapeLat[es + i] != net.ShapeLat[ts + n - 1 - i]) return false;
+        }
+        return true;
+    }
 
     // Rounds down, so that an offset at the end of a segment never passes the edge's length.
     private static float FloatAtMost(double v)
@@ -323,6 +352,8 @@ public sealed class EdgeIndex
         public int Edge;                         // the edge, or its complement (~edge) when the edge has this one box-inserted segment only
         public int MinX;                         // the segment's first cell column when box-inserted; -1 when rasterized
         public int MinY;                         // its first cell row
+        public int Twin;                         // the reverse edge sharing this shape, or -1
+        public double TwinOffset1M;              // the twin's offset at this segment's end point (where the twin's segment starts)
     }
 
     private interface ICellVisitor
@@ -414,16 +445,19 @@ public sealed class EdgeIndex
                 double qx = x1 + (u * dx), qy = y1 + (u * dy);
                 double d2 = (qx * qx) + (qy * qy);
                 if (d2 > _limit2) continue;
-                Offer(in en, u, Math.Sqrt(d2));
+                double d = Math.Sqrt(d2);
+                int edge = en.Edge;
+                bool unique = edge < 0;
+                if (unique) edge = ~edge;
+                double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
+                Offer(edge, unique, d, en.Offset0M + (u * en.LengthM), lon, lat);
+                if (en.Twin >= 0) Offer(en.Twin, unique, d, en.TwinOffset1M + ((1 - u) * en.LengthM), lon, lat);
             }
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private void Offer(in Entry entry, double u, double d)
+        private void Offer(int edge, bool unique, double d, double offsetM, double lon, double lat)
         {
-            int edge = entry.Edge;
-            bool unique = edge < 0;
-            if (unique) edge = ~edge;
             Span<EdgeCandidate> r = _results;
             int pos = -1;
             // An edge with one box-inserted segment, seen once thanks to the owner test, needs no lookup.
@@ -452,9 +486,9 @@ public sealed class EdgeIndex
             ref EdgeCandidate c = ref r[pos];
             c.Edge = edge;
             c.DistanceM = d;
-            c.OffsetM = entry.Offset0M + (u * entry.LengthM);
-            c.Lon = entry.Lon0 + (u * (entry.Lon1 - entry.Lon0));
-            c.Lat = entry.Lat0 + (u * (entry.Lat1 - entry.Lat0));
+            c.OffsetM = offsetM;
+            c.Lon = lon;
+            c.Lat = lat;
             if (_count == r.Length)
             {
                 double far = r[_count - 1].DistanceM;
