@@ -19,9 +19,10 @@ public sealed class EdgeIndex
 {
     /// <summary>
     /// Cell side in metres at the network's mean latitude. Measured on Cebu with the standard 50 m
-    /// search radius (bench/RESULTS.md): smaller cells scan fewer far segments but visit more cells.
+    /// search radius (bench/RESULTS.md): 64–150 m are level, 32–50 m slower (more cells visited, each
+    /// nearly empty); 100 m makes a 50 m query visit 2×2 cells most of the time.
     /// </summary>
-    public const double DefaultCellSizeM = 64;
+    public const double DefaultCellSizeM = 100;
 
     // Coarsens the grid of a very large, sparse network so cellStart stays bounded.
     private const long MinCellCap = 1 << 20;
