@@ -20,6 +20,27 @@ internal static class SpatialBenchData
     /// <summary>Random points on random edges moved by 0–30 m: what a GPS probe near a road looks like.</summary>
     public static (double[] Lon, double[] Lat) Points(RoadNetwork net) => SpatialData.PointsNearRoads(net, QueryCount, 30, 42);
 
+    /// <summary>
+    /// The first <see cref="QueryCount"/> fixes of the real 1 Hz GPS track of Kubicka 00000042 (<c>lon lat time</c>
+    /// per line), in order: the map matcher's access pattern, each query near the previous one.
+    /// </summary>
+    public static (double[] Lon, double[] Lat) Track()
+    {
+        var lon = new double[QueryCount];
+        var lat = new double[QueryCount];
+        int n = 0;
+        foreach (string line in File.ReadLines(SharedData.Kubicka("00000042") + ".track"))
+        {
+            if (n == QueryCount) break;
+            string[] parts = line.Split('\t', ' ');
+            lon[n] = double.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+            lat[n] = double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            n++;
+        }
+        if (n < QueryCount) throw new InvalidDataException("track shorter than " + QueryCount + " fixes");
+        return (lon, lat);
+    }
+
     /// <summary>Envelopes of every shape segment in degrees, keyed by segment id (its first shape point).</summary>
     public static void ForEachSegment(RoadNetwork net, Action<Envelope, int> add)
     {
