@@ -10,10 +10,14 @@ namespace Traffic.Geo.Spatial;
 /// </summary>
 /// <remarks>
 /// A segment is named by the shape point index <c>i</c> it starts at (points <c>i</c>..<c>i+1</c> of
-/// one edge). Each segment is entered in every cell it passes through (rasterized, not its bounding
-/// box, so a long diagonal segment costs a thin line of cells, not a square). Distances are exact
-/// point-to-segment distances in a local equirectangular frame centred on the query point, which is
-/// metre-accurate for the ranges involved at any latitude short of the poles.
+/// one edge). A short segment is entered in every cell of its bounding box, and <see cref="Within"/>
+/// tests it only in one owner cell; a long one is rasterized (entered only in the cells it passes
+/// through, so a diagonal of kilometres costs a thin line of cells, not a square). When the two
+/// directions of a road share one shape, only one of them is entered and a hit yields both.
+/// Distances are exact point-to-segment distances in a local equirectangular frame centred on the
+/// query point (the arithmetic of <see cref="GeoMath.ProjectOnSegment"/>), metre-accurate for the
+/// ranges involved at any latitude short of the poles; the query box is sized with the cosine of the
+/// query's own latitude, so it is right in metres at 10°N as at 60°N.
 /// </remarks>
 public sealed class EdgeIndex
 {
@@ -48,14 +52,13 @@ public sealed class EdgeIndex
     private readonly int _nx;                    // cells per row (longitude)
     private readonly int _ny;                    // rows (latitude)
 
-    // CSR: the entries of cell c = y*_nx + x are [_cellStart[c], _cellStart[c+1]). A row's cells are
-    // contiguous, so a query scans one contiguous entry range per row of its box.
+    // CSR: the entries of cell c = y*_nx + x are [_cellStart[c], _cellStart[c+1]).
     private readonly int[] _cellStart;
 
     // Entries, in cell order. An array of structs, against the codebase's struct-of-arrays habit, on
     // purpose: a query reads a few entries in each of several cells, all of every entry it reads, so
-    // one 72-byte record per entry costs one or two cache misses where eight parallel arrays cost
-    // eight. Everything a result needs is in the record: no gather from the network's arrays.
+    // one 72-byte record per entry costs one or two cache misses where parallel arrays cost one
+    // per array (measured: bench/RESULTS.md). Everything a result needs is in the record: no gather from the network's arrays.
     private readonly Entry[] _entries;
 
     public EdgeIndex(RoadNetwork network)
