@@ -10,22 +10,31 @@ namespace Traffic.Geo.Spatial;
 /// </summary>
 /// <remarks>
 /// A segment is named by the shape point index <c>i</c> it starts at (points <c>i</c>..<c>i+1</c> of
-/// one edge). Each segment is entered in every cell it passes through (rasterized, not its bounding
-/// box, so a long diagonal segment costs a thin line of cells, not a square). Distances are exact
-/// point-to-segment distances in a local equirectangular frame centred on the query point, which is
-/// metre-accurate for the ranges involved at any latitude short of the poles.
+/// one edge). A short segment is entered in every cell of its bounding box, and <see cref="Within"/>
+/// tests it only in one owner cell; a long one is rasterized (entered only in the cells it passes
+/// through, so a diagonal of kilometres costs a thin line of cells, not a square). When the two
+/// directions of a road share one shape, only one of them is entered and a hit yields both.
+/// Distances are exact point-to-segment distances in a local equirectangular frame centred on the
+/// query point (the arithmetic of <see cref="GeoMath.ProjectOnSegment"/>), metre-accurate for the
+/// ranges involved at any latitude short of the poles; the query box is sized with the cosine of the
+/// query's own latitude, so it is right in metres at 10°N as at 60°N.
 /// </remarks>
 public sealed class EdgeIndex
 {
     /// <summary>
     /// Cell side in metres at the network's mean latitude. Measured on Cebu with the standard 50 m
-    /// search radius (bench/RESULTS.md): smaller cells scan fewer far segments but visit more cells.
+    /// search radius (bench/RESULTS.md): 64–150 m are level, 32–50 m slower (more cells visited, each
+    /// nearly empty); 100 m makes a 50 m query visit 2×2 cells most of the time.
     /// </summary>
-    public const double DefaultCellSizeM = 64;
+    public const double DefaultCellSizeM = 100;
 
     // Coarsens the grid of a very large, sparse network so cellStart stays bounded.
     private const long MinCellCap = 1 << 20;
     private const long MaxCellCap = 1 << 26;
+
+    // A segment whose bounding box covers at most this many cells is entered in all of them, so that
+    // a query can name one owner cell per segment and skip its other copies; a longer one is rasterized.
+    private const int BoxInsertMaxCells = 4;
 
     // Widens every rasterized span and query box by this many cells, so a point that lies exactly on
     // a cell border is never lost to rounding in the degree-to-cell arithmetic.
@@ -43,20 +52,14 @@ public sealed class EdgeIndex
     private readonly int _nx;                    // cells per row (longitude)
     private readonly int _ny;                    // rows (latitude)
 
-    // CSR: the entries of cell c = y*_nx + x are [_cellStart[c], _cellStart[c+1]). A row's cells are
-    // contiguous, so a query scans one contiguous entry range per row of its box.
+    // CSR: the entries of cell c = y*_nx + x are [_cellStart[c], _cellStart[c+1]).
     private readonly int[] _cellStart;
 
-    // Entries, struct-of-arrays: the segment's end points are copied next to its id so that a cell is
-    // scanned sequentially instead of gathering from the network's shape arrays by segment id.
-    private readonly int[] _entrySegment;
-    private readonly double[] _entryLon0;
-    private readonly double[] _entryLat0;
-    private readonly double[] _entryLon1;
-    private readonly double[] _entryLat1;
-
-    // Segment (shape point index) to its edge; -1 at the last point of each edge, which starts no segment.
-    private readonly int[] _segmentEdge;
+    // Entries, in cell order. An array of structs, against the codebase's struct-of-arrays habit, on
+    // purpose: a query reads a few entries in each of several cells, all of every entry it reads, so
+    // one 72-byte record per entry costs one or two cache misses where parallel arrays cost one
+    // per array (measured: bench/RESULTS.md). Everything a result needs is in the record: no gather from the network's arrays.
+    private readonly Entry[] _entries;
 
     public EdgeIndex(RoadNetwork network)
         : this(network, DefaultCellSizeM)
@@ -74,11 +77,25 @@ public sealed class EdgeIndex
         double[] lons = network.ShapeLon, lats = network.ShapeLat;
         int points = lons.Length, edges = network.EdgeCount;
 
-        _segmentEdge = new int[points];
-        _segmentEdge.AsSpan().Fill(-1);
+        // Segment (shape point index) to its edge; -1 at the last point of each edge, which starts no segment.
+        var segmentEdge = new int[points];
+        segmentEdge.AsSpan().Fill(-1);
         for (int e = 0; e < edges; e++)
         {
-            for (int i = shapeStart[e]; i < shapeStart[e + 1] - 1; i++) _segmentEdge[i] = e;
+            for (int i = shapeStart[e]; i < shapeStart[e + 1] - 1; i++) segmentEdge[i] = e;
+        }
+        // The two directions of a road usually share one shape, reversed. Only the lower-numbered edge
+        // of such a pair is entered; a hit on it yields both edges, so the geometry is tested once.
+        var mirror = new int[edges];
+        for (int e = 0; e < edges; e++)
+        {
+            int t = network.EdgeTwin[e];
+            mirror[e] = -1;
+            if (t > e && IsReversed(network, e, t))
+            {
+                mirror[e] = t;
+                for (int i = shapeStart[t]; i < shapeStart[t + 1] - 1; i++) segmentEdge[i] = -1;
+            }
         }
         int segments = points - edges;
 
@@ -122,33 +139,65 @@ public sealed class EdgeIndex
         // Two passes over the same rasterization: count per cell, then fill.
         _cellStart = new int[(_nx * _ny) + 1];
         var counter = new CountVisitor(_cellStart);
+        var segMinX = new int[points];
+        var segMinY = new int[points];
         for (int s = 0; s < points; s++)
         {
-            if (_segmentEdge[s] >= 0) Rasterize(s, ref counter);
+            if (segmentEdge[s] >= 0) (segMinX[s], segMinY[s]) = Insert(s, ref counter);
         }
         for (int c = 0; c < _nx * _ny; c++) _cellStart[c + 1] += _cellStart[c];
         int entries = _cellStart[_nx * _ny];
-        _entrySegment = new int[entries];
-        _entryLon0 = new double[entries];
-        _entryLat0 = new double[entries];
-        _entryLon1 = new double[entries];
-        _entryLat1 = new double[entries];
-        var filler = new FillVisitor((int[])_cellStart.Clone(), _entrySegment);
+        var entrySegment = new int[entries];
+        _entries = new Entry[entries];
+        var filler = new FillVisitor((int[])_cellStart.Clone(), entrySegment);
         for (int s = 0; s < points; s++)
         {
-            if (_segmentEdge[s] >= 0) Rasterize(s, ref filler);
+            if (segmentEdge[s] >= 0) Insert(s, ref filler);
         }
         for (int k = 0; k < entries; k++)
         {
-            int s = _entrySegment[k];
-            _entryLon0[k] = lons[s];
-            _entryLat0[k] = lats[s];
-            _entryLon1[k] = lons[s + 1];
-            _entryLat1[k] = lats[s + 1];
+            int s = entrySegment[k];
+            int e = segmentEdge[s];
+            bool unique = segMinX[s] >= 0 && shapeStart[e + 1] - shapeStart[e] == 2;
+            int t = mirror[e];
+            // The twin's point matching this segment's end point: index from the twin's start = points after it in e.
+            double twinOffset1 = t < 0 ? 0 : network.ShapeOffsetM[shapeStart[t] + (shapeStart[e + 1] - 1 - (s + 1))];
+            _entries[k] = new Entry
+            {
+                Twin = t,
+                TwinOffset1M = twinOffset1,
+                Lon0 = lons[s],
+                Lat0 = lats[s],
+                Lon1 = lons[s + 1],
+                Lat1 = lats[s + 1],
+                Offset0M = network.ShapeOffsetM[s],
+                LengthM = FloatAtMost(network.ShapeOffsetM[s + 1] - network.ShapeOffsetM[s]),
+                Edge = unique ? ~e : e,
+                MinX = segMinX[s],
+                MinY = segMinY[s],
+            };
         }
     }
 
     public RoadNetwork Network => _network;
+
+    private static bool IsReversed(RoadNetwork net, int e, int t)
+    {
+        int es = net.ShapeStart[e], n = net.ShapeStart[e + 1] - es, ts = net.ShapeStart[t];
+        if (net.ShapeStart[t + 1] - ts != n) return false;
+        for (int i = 0; i < n; i++)
+        {
+            if (net.ShapeLon[es + i] != net.ShapeLon[ts + n - 1 - i] || net.ShapeLat[es + i] != net.ShapeLat[ts + n - 1 - i]) return false;
+        }
+        return true;
+    }
+
+    // Rounds down, so that an offset at the end of a segment never passes the edge's length.
+    private static float FloatAtMost(double v)
+    {
+        float f = (float)v;
+        return f > v ? MathF.BitDecrement(f) : f;
+    }
 
     /// <summary>The cell side actually used, metres (larger than asked when the grid had to be coarsened).</summary>
     internal double CellSizeM { get; }
@@ -156,7 +205,7 @@ public sealed class EdgeIndex
     internal int CellCount => _nx * _ny;
 
     /// <summary>Segment entries over all cells (a segment crossing several cells counts once per cell).</summary>
-    internal int EntryCount => _entrySegment.Length;
+    internal int EntryCount => _entries.Length;
 
     /// <summary>
     /// All edges whose shape lies within <paramref name="radiusM"/> metres of the point, one entry per
@@ -166,9 +215,14 @@ public sealed class EdgeIndex
     public int Within(double lon, double lat, double radiusM, Span<EdgeCandidate> results)
     {
         if (results.IsEmpty || !(radiusM >= 0)) return 0;
-        var q = new Collector(this, lon, lat, radiusM, results);
+        var q = new Collector(this, lon, lat, radiusM, results, ownerTest: true);
         if (!Box(ref q, radiusM, out int x0, out int y0, out int x1, out int y1)) return 0;
-        for (int y = y0; y <= y1; y++) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x1 + 1]);
+        q.SetBoxOrigin(x0, y0);
+        for (int y = y0; y <= y1; y++)
+        {
+            int c = y * _nx;
+            for (int x = x0; x <= x1; x++) q.Scan(_cellStart[c + x], _cellStart[c + x + 1], x, y);
+        }
         return q.Count;
     }
 
@@ -180,20 +234,22 @@ public sealed class EdgeIndex
     public int Nearest(double lon, double lat, double maxRadiusM, Span<EdgeCandidate> results)
     {
         if (results.IsEmpty || !(maxRadiusM >= 0)) return 0;
-        var q = new Collector(this, lon, lat, maxRadiusM, results);
+        // No owner test here: a segment's owner cell may lie in a later ring than its nearest point,
+        // which the early stop relies on having seen. Its copies are deduplicated per edge instead.
+        var q = new Collector(this, lon, lat, maxRadiusM, results, ownerTest: false);
         if (!Box(ref q, maxRadiusM, out int qx0, out int qy0, out int qx1, out int qy1)) return 0;
         int cx = Math.Clamp(CellX(lon), qx0, qx1), cy = Math.Clamp(CellY(lat), qy0, qy1);
         for (int ring = 0; ; ring++)
         {
             int x0 = cx - ring, x1 = cx + ring, y0 = cy - ring, y1 = cy + ring;
             int rx0 = Math.Max(x0, qx0), rx1 = Math.Min(x1, qx1);
-            if (y0 >= qy0) q.Scan(_cellStart[(y0 * _nx) + rx0], _cellStart[(y0 * _nx) + rx1 + 1]);
-            if (y1 != y0 && y1 <= qy1) q.Scan(_cellStart[(y1 * _nx) + rx0], _cellStart[(y1 * _nx) + rx1 + 1]);
+            if (y0 >= qy0) q.Scan(_cellStart[(y0 * _nx) + rx0], _cellStart[(y0 * _nx) + rx1 + 1], 0, 0);
+            if (y1 != y0 && y1 <= qy1) q.Scan(_cellStart[(y1 * _nx) + rx0], _cellStart[(y1 * _nx) + rx1 + 1], 0, 0);
             int ry0 = Math.Max(y0 + 1, qy0), ry1 = Math.Min(y1 - 1, qy1);
             for (int y = ry0; y <= ry1; y++)
             {
-                if (x0 >= qx0) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x0 + 1]);
-                if (x1 != x0 && x1 <= qx1) q.Scan(_cellStart[(y * _nx) + x1], _cellStart[(y * _nx) + x1 + 1]);
+                if (x0 >= qx0) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x0 + 1], 0, 0);
+                if (x1 != x0 && x1 <= qx1) q.Scan(_cellStart[(y * _nx) + x1], _cellStart[(y * _nx) + x1 + 1], 0, 0);
             }
             if (x0 <= qx0 && x1 >= qx1 && y0 <= qy0 && y1 >= qy1) break;
             if (q.IsFull)
@@ -235,6 +291,28 @@ public sealed class EdgeIndex
 
     private int CellY(double lat) => (int)Math.Clamp(Math.Floor((lat - _minLat) * _invCellLat), 0, _ny - 1);
 
+    // Enters segment s in the cells of its bounding box when there are few, else in the cells it passes
+    // through. Returns the box's first cell (column, row), or (-1, -1) when rasterized.
+    private (int MinX, int MinY) Insert<TVisitor>(int s, ref TVisitor visitor)
+        where TVisitor : struct, ICellVisitor
+    {
+        double[] lons = _network.ShapeLon, lats = _network.ShapeLat;
+        double gx0 = (lons[s] - _minLon) * _invCellLon, gy0 = (lats[s] - _minLat) * _invCellLat;
+        double gx1 = (lons[s + 1] - _minLon) * _invCellLon, gy1 = (lats[s + 1] - _minLat) * _invCellLat;
+        int bx0 = ClampX(Math.Min(gx0, gx1) - CellEpsilon), bx1 = ClampX(Math.Max(gx0, gx1) + CellEpsilon);
+        int by0 = ClampY(Math.Min(gy0, gy1) - CellEpsilon), by1 = ClampY(Math.Max(gy0, gy1) + CellEpsilon);
+        if ((long)(bx1 - bx0 + 1) * (by1 - by0 + 1) > BoxInsertMaxCells)
+        {
+            Rasterize(s, ref visitor);
+            return (-1, -1);
+        }
+        for (int y = by0; y <= by1; y++)
+        {
+            for (int x = bx0; x <= bx1; x++) visitor.Visit((y * _nx) + x, s);
+        }
+        return (bx0, by0);
+    }
+
     // Visits every cell that segment s passes through: row by row, the span of columns the segment
     // covers within that row's latitude band. Exact for a straight segment in degree space, which is
     // the same straight line the query projects onto.
@@ -266,6 +344,22 @@ public sealed class EdgeIndex
 
     private int ClampY(double g) => (int)Math.Clamp(Math.Floor(g), 0, _ny - 1);
 
+    /// <summary>One segment in one cell: its geometry and everything a candidate on it reports.</summary>
+    private struct Entry
+    {
+        public double Lon0;
+        public double Lat0;
+        public double Lon1;
+        public double Lat1;
+        public double Offset0M;                  // the edge offset of the segment's first point
+        public float LengthM;                    // the segment's length along the edge (float: millimetres up to kilometres)
+        public int Edge;                         // the edge, or its complement (~edge) when the edge has this one box-inserted segment only
+        public int MinX;                         // the segment's first cell column when box-inserted; -1 when rasterized
+        public int MinY;                         // its first cell row
+        public int Twin;                         // the reverse edge sharing this shape, or -1
+        public double TwinOffset1M;              // the twin's offset at this segment's end point (where the twin's segment starts)
+    }
+
     private interface ICellVisitor
     {
         void Visit(int cell, int segment);
@@ -293,11 +387,17 @@ public sealed class EdgeIndex
         private readonly EdgeIndex _index;
         private readonly Span<EdgeCandidate> _results;
         private readonly double _radius2;
+        private readonly bool _ownerTest;        // visit each box-inserted segment in one cell only (Within)
+        private int _qx0;                        // the query box's first cell, for the owner test
+        private int _qy0;
         private double _limit2;                  // squared distance a segment must beat: radius², or the farthest kept when full
         private int _count;
 
-        public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results)
+        public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
         {
+            _ownerTest = ownerTest;
+            _qx0 = 0;
+            _qy0 = 0;
             _index = index;
             Lon = lon;
             Lat = lat;
@@ -314,35 +414,59 @@ public sealed class EdgeIndex
 
         public readonly double FarthestM => _results[_count - 1].DistanceM;
 
-        /// <summary>Tests the entries [from, to) against the point and keeps those that qualify.</summary>
-        public void Scan(int from, int to)
+        public void SetBoxOrigin(int qx0, int qy0)
         {
-            double[] lon0 = _index._entryLon0, lat0 = _index._entryLat0, lon1 = _index._entryLon1, lat1 = _index._entryLat1;
+            _qx0 = qx0;
+            _qy0 = qy0;
+        }
+
+        /// <summary>
+        /// Tests the entries [from, to) of cell (cx, cy) against the point and keeps those that qualify.
+        /// With the owner test, a box-inserted segment counts only in the first cell of its box that lies
+        /// in the query box, so it is measured once although it sits in several of the cells visited.
+        /// </summary>
+        public void Scan(int from, int to, int cx, int cy)
+        {
+            Entry[] entries = _index._entries;
+            bool ownerTest = _ownerTest;
+            int qx0 = _qx0, qy0 = _qy0;
             double px = Lon, py = Lat, kx = Kx;
             const double Ky = GeoMath.MetresPerDegree;
             for (int k = from; k < to; k++)
             {
+                ref readonly Entry en = ref entries[k];
+                if (ownerTest)
+                {
+                    int mx = en.MinX, my = en.MinY;
+                    if (mx >= 0 && ((mx > qx0 ? mx : qx0) != cx || (my > qy0 ? my : qy0) != cy)) continue;
+                }
                 // Same arithmetic as GeoMath.ProjectOnSegment, but compared squared: most entries fail.
-                double x1 = (lon0[k] - px) * kx, y1 = (lat0[k] - py) * Ky;
-                double dx = ((lon1[k] - px) * kx) - x1, dy = ((lat1[k] - py) * Ky) - y1;
+                double x1 = (en.Lon0 - px) * kx, y1 = (en.Lat0 - py) * Ky;
+                double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
                 double len2 = (dx * dx) + (dy * dy);
                 double u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
                 u = u < 0 ? 0 : (u > 1 ? 1 : u);
                 double qx = x1 + (u * dx), qy = y1 + (u * dy);
                 double d2 = (qx * qx) + (qy * qy);
                 if (d2 > _limit2) continue;
-                Offer(k, u, Math.Sqrt(d2));
+                double d = Math.Sqrt(d2);
+                int edge = en.Edge;
+                bool unique = edge < 0;
+                if (unique) edge = ~edge;
+                double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
+                Offer(edge, unique, d, en.Offset0M + (u * en.LengthM), lon, lat);
+                if (en.Twin >= 0) Offer(en.Twin, unique, d, en.TwinOffset1M + ((1 - u) * en.LengthM), lon, lat);
             }
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private void Offer(int entry, double u, double d)
+        private void Offer(int edge, bool unique, double d, double offsetM, double lon, double lat)
         {
-            int segment = _index._entrySegment[entry];
-            int edge = _index._segmentEdge[segment];
             Span<EdgeCandidate> r = _results;
             int pos = -1;
-            for (int j = 0; j < _count; j++)
+            // An edge with one box-inserted segment, seen once thanks to the owner test, needs no lookup.
+            int seen = _ownerTest && unique ? 0 : _count;
+            for (int j = 0; j < seen; j++)
             {
                 if (r[j].Edge == edge)
                 {
@@ -363,14 +487,12 @@ public sealed class EdgeIndex
                 r[pos] = r[pos - 1];
                 pos--;
             }
-            double[] off = _index._network.ShapeOffsetM;
-            double lon0 = _index._entryLon0[entry], lat0 = _index._entryLat0[entry];
             ref EdgeCandidate c = ref r[pos];
             c.Edge = edge;
             c.DistanceM = d;
-            c.OffsetM = off[segment] + (u * (off[segment + 1] - off[segment]));
-            c.Lon = lon0 + (u * (_index._entryLon1[entry] - lon0));
-            c.Lat = lat0 + (u * (_index._entryLat1[entry] - lat0));
+            c.OffsetM = offsetM;
+            c.Lon = lon;
+            c.Lat = lat;
             if (_count == r.Length)
             {
                 double far = r[_count - 1].DistanceM;

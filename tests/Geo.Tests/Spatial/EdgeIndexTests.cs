@@ -127,6 +127,25 @@ public class EdgeIndexTests(SpatialNetworks networks) : IClassFixture<SpatialNet
         Assert.True(total > 0);
     }
 
+    [Theory]
+    [InlineData(7.0)]     // most segments span more than 4 cells: the rasterized path
+    [InlineData(30.0)]
+    [InlineData(500.0)]   // many segments per cell, queries inside one cell
+    public void Any_cell_size_gives_the_brute_force_answer(double cellSizeM)
+    {
+        var net = networks.Get("helsinki").Network;
+        var index = new EdgeIndex(net, cellSizeM);
+        var results = new EdgeCandidate[256];
+        var small = new EdgeCandidate[5];
+        foreach (var (lon, lat) in Queries(net, 400, 9))
+        {
+            var expected = BruteForce.Within(net, lon, lat, 70);
+            int n = index.Within(lon, lat, 70, results);
+            AssertSameCandidates(net, lon, lat, 70, expected, results.AsSpan(0, n));
+            AssertTopK(expected, small.AsSpan(0, index.Nearest(lon, lat, 70, small)), small.Length, $"cell {cellSizeM} at {lon},{lat}");
+        }
+    }
+
     [Fact]
     public void Concurrent_queries_agree_with_sequential_ones()
     {
