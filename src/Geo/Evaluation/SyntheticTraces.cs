@@ -4,32 +4,57 @@ using Traffic.Geo.Spatial;
 
 namespace Traffic.Geo.Evaluation;
 
-/// <summary>A probe with the truth it was made from.</summary>
-public readonly record struct TruthProbe(GpsPoint Probe, int TrueEdge, double TrueOffsetM);
+/// <summary>A probe with the truth it was made from; <see cref="RouteIndex"/> is the position of its edge in the drive.</summary>
+public readonly record struct TruthProbe(GpsPoint Probe, int TrueEdge, double TrueOffsetM, int RouteIndex);
+
+/// <summary>Accuracy of matches against synthetic truth.</summary>
+public readonly record struct SyntheticScore(int Probes, int CorrectEdges, double TruthRouteM, double RouteErrorM)
+{
+    /// <summary>Share of probes matched to their true edge.</summary>
+    public double EdgeAccuracy => Probes > 0 ? (double)CorrectEdges / Probes : 0;
+
+    /// <summary>1 − route mismatch fraction (Newson &amp; Krumm), over the route driven between the first and last probe.</summary>
+    public double RouteAccuracy => TruthRouteM > 0 ? 1 - (RouteErrorM / TruthRouteM) : 0;
+
+    public static SyntheticScore operator +(SyntheticScore a, SyntheticScore b) =>
+        new(a.Probes + b.Probes, a.CorrectEdges + b.CorrectEdges, a.TruthRouteM + b.TruthRouteM, a.RouteErrorM + b.RouteErrorM);
+}
 
 /// <summary>
-/// Vehicles driven along random routes of a network at a share of each road's limit, sampled every
+/// Vehicles driving trips (shortest paths between random places) at a share of each road's limit, sampled every
 /// <c>interval</c> seconds with Gaussian position noise: ground truth for edge-level matching accuracy.
 /// Deterministic for a seed. (The fleet simulator builds on richer movement; this is the matcher's own yardstick.)
 /// </summary>
 public static class SyntheticTraces
 {
-    /// <summary>Drives one vehicle for at least <paramref name="routeLengthM"/> metres (or until a dead end).</summary>
-    public static TruthProbe[] Drive(RoadNetwork net, Random rng, double routeLengthM, double intervalS, double sigmaM, long startMs = 1_700_000_000_000)
+    /// <summary>Drives one vehicle for at least <paramref name="routeLengthM"/> metres (fewer where the network is too small to find trips).</summary>
+    public static (TruthProbe[] Probes, int[] Route) Drive(RoadNetwork net, Random rng, double routeLengthM, double intervalS, double sigmaM, long startMs = 1_700_000_000_000)
     {
-        // A random drive: at each node a random out-edge, avoiding the U-turn where there is another way.
-        var route = new List<int>();
-        int edge = rng.Next(net.EdgeCount);
-        double length = 0;
-        while (length < routeLengthM && route.Count < 100_000)
+        // Trips as vehicles drive them: shortest paths to random destinations 1–3 km away, one after another.
+        var route = new List<int> { rng.Next(net.EdgeCount) };
+        var router = new Routing.BoundedDijkstra(net);
+        Span<Routing.EdgePosition> target = stackalloc Routing.EdgePosition[1];
+        Span<double> distance = stackalloc double[1];
+        var path = new int[4096];
+        double length = net.LengthM(route[0]);
+        for (int attempt = 0; length < routeLengthM && attempt < 1000; attempt++)
         {
-            route.Add(edge);
-            length += net.LengthM(edge);
-            int node = net.To(edge), first = net.FirstOutEdge(node), end = net.EndOutEdge(node);
-            if (first == end) break;
-            int next = first + rng.Next(end - first);
-            if (next == net.Twin(edge) && end - first > 1) next = first + ((next - first + 1 + rng.Next(end - first - 1)) % (end - first));
-            edge = next;
+            int from = route[^1];
+            var (lon, lat) = net.PointAt(from, net.LengthM(from));
+            int dest = rng.Next(net.EdgeCount);
+            var (dLon, dLat) = net.PointAt(dest, 0);
+            double gc = GeoMath.Distance(lon, lat, dLon, dLat);
+            if (gc is < 1000 or > 3000) continue;
+            target[0] = new Routing.EdgePosition(dest, net.LengthM(dest));
+            router.Run(new Routing.EdgePosition(from, net.LengthM(from)), target, 3 * gc, distance);
+            int n = router.PathLength(0);
+            if (n < 2 || n > path.Length) continue;
+            router.PathTo(0, path);
+            for (int k = 1; k < n; k++)
+            {
+                route.Add(path[k]);
+                length += net.LengthM(path[k]);
+            }
         }
 
         var probes = new List<TruthProbe>();
@@ -48,32 +73,47 @@ public static class SyntheticTraces
             double offset = Math.Min(net.LengthM(e), (time - entered) * SpeedMs(net, e));
             var (lon, lat) = net.PointAt(e, offset);
             var (nLon, nLat) = Noise(rng, lon, lat, sigmaM);
-            probes.Add(new TruthProbe(new GpsPoint(startMs + (long)Math.Round(time * 1000), nLon, nLat) { Id = id++ }, e, offset));
+            probes.Add(new TruthProbe(new GpsPoint(startMs + (long)Math.Round(time * 1000), nLon, nLat) { Id = id++ }, e, offset, i));
         }
-        return [.. probes];
+        return ([.. probes], [.. route]);
     }
 
-    /// <summary>Share of probes matched online (default lag) to their true edge.</summary>
-    public static (int Probes, int Correct) OnlineEdgeAccuracy(EdgeIndex index, IEnumerable<TruthProbe[]> vehicles, MatcherOptions? options = null)
+    /// <summary>Matches each trace online (default lag) and scores probes by edge and the route by length.</summary>
+    public static SyntheticScore OnlineAccuracy(EdgeIndex index, IEnumerable<(TruthProbe[] Probes, int[] Route)> vehicles, MatcherOptions? options = null)
     {
+        var net = index.Network;
         var matcher = new OnlineMatcher(index, options);
-        int probes = 0, correct = 0;
-        foreach (var trace in vehicles)
+        var total = default(SyntheticScore);
+        foreach (var (trace, route) in vehicles)
         {
+            if (trace.Length == 0) continue;
             var truth = new Dictionary<long, int>(trace.Length);
             foreach (var tp in trace) truth[tp.Probe.Id] = tp.TrueEdge;
-            var sink = new Scorer(truth);
+            var sink = new Scorer(truth, []);
             var state = matcher.NewState();
             foreach (var tp in trace) matcher.Push(state, tp.Probe, ref sink);
             matcher.Flush(state, ref sink);
-            probes += trace.Length;
-            correct += sink.Correct;
+
+            // Truth route: the distinct edges driven from the first probe's edge to the last one's.
+            var truthEdges = new HashSet<int>();
+            for (int i = trace[0].RouteIndex; i <= trace[^1].RouteIndex; i++) truthEdges.Add(route[i]);
+            double truthM = 0, errorM = 0;
+            foreach (int e in truthEdges)
+            {
+                truthM += net.LengthM(e);
+                if (!sink.Route.Contains(e)) errorM += net.LengthM(e);
+            }
+            foreach (int e in sink.Route)
+            {
+                if (!truthEdges.Contains(e)) errorM += net.LengthM(e);
+            }
+            total += new SyntheticScore(trace.Length, sink.Correct, truthM, errorM);
         }
-        return (probes, correct);
+        return total;
     }
 
-    /// <summary>Speed on an edge: 70 % of its limit, as urban traffic drives between junctions.</summary>
-    private static double SpeedMs(RoadNetwork net, int edge) => Math.Max(5, net.SpeedLimitKmh(edge) * 0.7) / 3.6;
+    /// <summary>Speed on an edge: 80 % of its limit, at least 20 km/h.</summary>
+    private static double SpeedMs(RoadNetwork net, int edge) => Math.Max(20, net.SpeedLimitKmh(edge) * 0.8) / 3.6;
 
     private static (double Lon, double Lat) Noise(Random rng, double lon, double lat, double sigmaM)
     {
@@ -84,13 +124,21 @@ public static class SyntheticTraces
         return (lon + (dx / GeoMath.MetresPerDegreeLon(lat)), lat + (dy / GeoMath.MetresPerDegree));
     }
 
-    private struct Scorer(Dictionary<long, int> truth) : IMatchSink
+    private struct Scorer(Dictionary<long, int> truth, HashSet<int> route) : IMatchSink
     {
         public int Correct;
 
-        public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> route)
+        public readonly HashSet<int> Route => route;
+
+        public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> traversed)
         {
             if (truth.TryGetValue(match.ProbeId, out int edge) && edge == match.Edge) Correct++;
+            if (match.Edge >= 0) route.Add(match.Edge);
+            foreach (var t in traversed)
+            {
+                // Count an edge driven only if some of it was driven (not a zero-length touch at a node).
+                if (t.ToOffsetM > t.FromOffsetM || traversed.Length == 1) route.Add(t.Edge);
+            }
         }
     }
 }

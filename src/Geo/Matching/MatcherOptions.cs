@@ -17,13 +17,16 @@ public sealed record MatcherOptions
     /// no evidence to the model (Newson &amp; Krumm drop points within 2σ: GPS error is correlated while a
     /// vehicle stands, and counting it again and again pulls the match onto nearby spurs).
     /// </summary>
-    public double MinMoveM { get; init; } = 10;
+    public double MinMoveM { get; init; } = 20;
 
     /// <summary>
     /// Consecutive probes that no route reaches from the previous one and that are kept as followers (bad
     /// fixes) before the chain breaks with <see cref="ChainBreak.NoRoute"/>.
     /// </summary>
     public int MaxOutliers { get; init; } = 2;
+
+    /// <summary>Beta grows by this many metres per metre between consecutive probes (see <see cref="BetaM"/>).</summary>
+    public double BetaPerMetre { get; init; } = 0.05;
 
     /// <summary>Radius of the candidate search around a probe, metres.</summary>
     public double SearchRadiusM { get; init; } = 50;

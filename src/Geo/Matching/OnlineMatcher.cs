@@ -22,7 +22,6 @@ public sealed class OnlineMatcher
     private readonly BoundedDijkstra _router;
     private readonly MatcherOptions _options;
     private readonly double _invSigma2;
-    private readonly double _invBeta;
     private readonly double _invHeadingSigma2;
 
     // Scratch, reused for every probe.
@@ -48,7 +47,6 @@ public sealed class OnlineMatcher
         _options = options ?? new MatcherOptions();
         _router = new BoundedDijkstra(_net) { UTurnPenaltyM = _options.UTurnPenaltyM };
         _invSigma2 = 1.0 / (_options.SigmaM * _options.SigmaM);
-        _invBeta = 1.0 / _options.BetaM;
         _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
         int k = _options.MaxCandidates;
         _found = new EdgeCandidate[k];
@@ -221,6 +219,9 @@ public sealed class OnlineMatcher
         double bound = (2 * gc) + (2 * _options.SearchRadiusM);
         if (dt > 0) bound = Math.Min(bound, (_options.MaxSpeedKmh / 3.6 * dt) + (2 * _options.SearchRadiusM));
 
+        // The spread of |route − great circle| grows with the distance between probes (turns, detours
+        // around blocks), so beta does too: a fixed share of the distance on top of the base.
+        double invBeta = 1.0 / (_options.BetaM + (_options.BetaPerMetre * gc));
         Span<EdgePosition> targets = _targets.AsSpan(0, found);
         for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
         Span<double> dist = _distances.AsSpan(0, found);
@@ -240,7 +241,7 @@ public sealed class OnlineMatcher
             for (int j = 0; j < found; j++)
             {
                 if (double.IsPositiveInfinity(dist[j])) continue;
-                float v = prevScore - (float)(Math.Abs(dist[j] - gc) * _invBeta);
+                float v = prevScore - (float)(Math.Abs(dist[j] - gc) * invBeta);
                 if (v > best[j])
                 {
                     best[j] = v;
