@@ -1,0 +1,83 @@
+using Traffic.Testing;
+
+namespace Traffic.Cli.Tests;
+
+public class CommandLineTests
+{
+    public static TheoryData<string[]> Commands() => new()
+    {
+        Array.Empty<string>(),
+        new[] { "network" },
+        new[] { "network", "build" },
+        new[] { "network", "info" },
+        new[] { "eval" },
+        new[] { "eval", "kubicka" },
+        new[] { "eval", "synthetic" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void Every_command_has_help(string[] command)
+    {
+        var (exit, output, _) = CliRunner.Run([.. command, "--help"]);
+        Assert.Equal(0, exit);
+        Assert.Contains("Usage:", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_option_gives_one_line_on_stderr_and_a_nonzero_exit()
+    {
+        var (exit, _, error) = CliRunner.Run("network", "info", "x.tnet", "--bogus");
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith("traffic:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_file_gives_one_line_on_stderr_and_a_nonzero_exit()
+    {
+        var (exit, _, error) = CliRunner.Run("network", "info", "/nonexistent/file.osm");
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("/nonexistent/file.osm", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_corrupt_network_file_gives_one_clear_line()
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "bad.tnet");
+        File.WriteAllBytes(path, "TNET garbage that is not a network"u8.ToArray());
+        var (exit, _, error) = CliRunner.Run("network", "info", path);
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_then_info_describes_the_Shenzhen_network()
+    {
+        string tnet = Path.Combine(Directory.CreateTempSubdirectory().FullName, "shenzhen.tnet");
+        var (exit, output, error) = CliRunner.Run("network", "build", SharedData.Path("osm", "shenzhen-nanshan.osm"), "-o", tnet);
+        Assert.True(exit == 0, error);
+        Assert.Contains("OpenStreetMap contributors", output, StringComparison.Ordinal);
+        (exit, output, error) = CliRunner.Run("network", "info", tnet);
+        Assert.True(exit == 0, error);
+        Assert.Contains("深南大道", output, StringComparison.Ordinal);
+        Assert.Contains("one-way", output, StringComparison.Ordinal);
+        Assert.Contains("bounding box", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Eval_kubicka_ends_with_the_overall_line_and_writes_routes()
+    {
+        string outDir = Directory.CreateTempSubdirectory().FullName;
+        string track = Path.GetDirectoryName(SharedData.Kubicka("00000046"))!;
+        var (exit, output, error) = CliRunner.Run("eval", "kubicka", track, "--mode", "online", "--write-routes", outDir);
+        Assert.True(exit == 0, error);
+        string last = output.Trim().Split('\n')[^1];
+        Assert.Matches(@"^overall accuracy \d+\.\d\d% over 1 tracks$", last);
+        string[] arcs = File.ReadAllLines(Path.Combine(outDir, "00000046.matched"));
+        Assert.NotEmpty(arcs);
+        Assert.All(arcs, a => Assert.True(long.TryParse(a, out _)));
+    }
+}

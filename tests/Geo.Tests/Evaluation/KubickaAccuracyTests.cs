@@ -1,0 +1,67 @@
+using Traffic.Geo.Evaluation;
+using Traffic.Testing;
+
+namespace Traffic.Geo.Tests.Evaluation;
+
+/// <summary>
+/// The goals on the Kubicka benchmark (length-weighted over the seven tracks, defaults only): at least
+/// 99 % offline and 98.5 % online. The best published figure on this benchmark is 98.73 %.
+/// </summary>
+public class KubickaAccuracyTests
+{
+    private static readonly Lazy<IReadOnlyList<string>> s_tracks = new(() =>
+        KubickaBenchmark.TrackFolders(Path.GetDirectoryName(Path.GetDirectoryName(SharedData.Kubicka("00000005")))!));
+
+    [Fact]
+    public void Offline_accuracy_is_at_least_99_percent()
+    {
+        double accuracy = Overall(online: false);
+        Assert.True(accuracy >= 0.99, $"offline accuracy {accuracy:P2}");
+    }
+
+    [Fact]
+    public void Online_accuracy_with_the_default_lag_is_at_least_98_5_percent()
+    {
+        double accuracy = Overall(online: true);
+        Assert.True(accuracy >= 0.985, $"online accuracy {accuracy:P2}");
+    }
+
+    [Fact]
+    public void All_seven_tracks_are_scored_and_none_is_lost()
+    {
+        Assert.Equal(7, s_tracks.Value.Count);
+        foreach (string folder in s_tracks.Value)
+        {
+            var r = KubickaBenchmark.Run(folder, online: true);
+            Assert.True(r.Matched >= r.Points * 0.99, $"{r.Id}: {r.Matched} of {r.Points} probes matched");
+            Assert.True(r.Accuracy > 0.85, $"{r.Id}: {r.Accuracy:P2}");
+        }
+    }
+
+    [Fact]
+    public void Scoring_counts_missing_and_added_arcs_by_length()
+    {
+        var track = KubickaTrack.Load(s_tracks.Value[0]);
+        string[] truth = File.ReadAllLines(Path.Combine(track.Folder, track.Id + ".route")).Where(l => l.Trim().Length > 0).ToArray();
+        var perfect = truth.Select(long.Parse).ToList();
+        var (length, error) = KubickaBenchmark.Score(track, perfect);
+        Assert.True(length > 0);
+        Assert.Equal(0, error, 6);
+        var (_, missingHalf) = KubickaBenchmark.Score(track, perfect.Take(perfect.Count / 2).ToList());
+        Assert.InRange(missingHalf / length, 0.2, 0.8);
+        var (_, empty) = KubickaBenchmark.Score(track, []);
+        Assert.Equal(length, empty, 6);
+    }
+
+    private static double Overall(bool online)
+    {
+        double truth = 0, error = 0;
+        foreach (string folder in s_tracks.Value)
+        {
+            var r = KubickaBenchmark.Run(folder, online);
+            truth += r.TruthLengthM;
+            error += r.ErrorLengthM;
+        }
+        return 1 - (error / truth);
+    }
+}

@@ -1,0 +1,68 @@
+using Traffic.Geo.Evaluation;
+using Traffic.Geo.Import;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
+using Traffic.Testing;
+
+namespace Traffic.Geo.Tests.Evaluation;
+
+/// <summary>
+/// Online matching on the Shenzhen network against synthetic ground truth (trips along shortest paths,
+/// Gaussian noise). The floors are those the measured table in bench/RESULTS.md supports, with margin.
+/// </summary>
+public class SyntheticAccuracyTests
+{
+    private static readonly Lazy<EdgeIndex> s_index = new(() =>
+        new EdgeIndex(NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _)));
+
+    [Theory]
+    [InlineData(5, 5, 0.96)]
+    [InlineData(10, 5, 0.88)]
+    [InlineData(10, 15, 0.90)]
+    [InlineData(5, 30, 0.90)]
+    public void Route_accuracy_meets_its_floor(double sigma, int intervalS, double floor)
+    {
+        var score = Run(sigma, intervalS);
+        Assert.True(score.RouteAccuracy >= floor, $"route accuracy {score.RouteAccuracy:P1} at {sigma} m, {intervalS} s");
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_traces()
+    {
+        var net = s_index.Value.Network;
+        var a = SyntheticTraces.Drive(net, new Random(5), 3000, 5, 10);
+        var b = SyntheticTraces.Drive(net, new Random(5), 3000, 5, 10);
+        Assert.Equal(a.Probes, b.Probes);
+        Assert.Equal(a.Route, b.Route);
+    }
+
+    [Fact]
+    public void Noise_has_the_configured_sigma()
+    {
+        var net = s_index.Value.Network;
+        var rng = new Random(11);
+        double sum2 = 0;
+        int n = 0;
+        for (int v = 0; v < 10; v++)
+        {
+            foreach (var tp in SyntheticTraces.Drive(net, rng, 3000, 1, 10).Probes)
+            {
+                var (lon, lat) = net.PointAt(tp.TrueEdge, tp.TrueOffsetM);
+                double d = GeoMath.Distance(lon, lat, tp.Probe.Lon, tp.Probe.Lat);
+                sum2 += d * d;
+                n++;
+            }
+        }
+        // 2-D Gaussian: E[d²] = 2 sigma².
+        double sigma = Math.Sqrt(sum2 / n / 2);
+        Assert.InRange(sigma, 9.5, 10.5);
+    }
+
+    private static SyntheticScore Run(double sigma, int intervalS)
+    {
+        var rng = new Random(1);
+        var traces = Enumerable.Range(0, 10).Select(_ => SyntheticTraces.Drive(s_index.Value.Network, rng, 10_000, intervalS, sigma)).ToList();
+        var options = new MatcherOptions { SigmaM = sigma, SearchRadiusM = Math.Max(50, 4 * sigma), MinMoveM = 2 * sigma };
+        return SyntheticTraces.OnlineAccuracy(s_index.Value, traces, options);
+    }
+}
