@@ -1,0 +1,45 @@
+using BenchmarkDotNet.Attributes;
+using Traffic.Geo.Import;
+using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
+using Traffic.Testing;
+
+namespace Traffic.Bench.Spatial;
+
+/// <summary>
+/// Candidate search on the Shenzhen (Nanshan) OSM network, the demo's: radius 50 m around random points
+/// near roads, and the 6 candidates the map matcher keeps. Per query.
+/// </summary>
+[MemoryDiagnoser]
+public class ShenzhenCandidateSearchBenchmarks
+{
+    private double[] _lon = null!;
+    private double[] _lat = null!;
+    private EdgeIndex _index = null!;
+    private readonly EdgeCandidate[] _results16 = new EdgeCandidate[16];
+    private readonly EdgeCandidate[] _results6 = new EdgeCandidate[6];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        RoadNetwork net = NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
+        (_lon, _lat) = SpatialBenchData.Points(net);
+        _index = new EdgeIndex(net);
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = SpatialBenchData.QueryCount)]
+    public int Within16()
+    {
+        int total = 0;
+        for (int i = 0; i < _lon.Length; i++) total += _index.Within(_lon[i], _lat[i], 50, _results16);
+        return total;
+    }
+
+    [Benchmark(OperationsPerInvoke = SpatialBenchData.QueryCount)]
+    public int Within6()
+    {
+        int total = 0;
+        for (int i = 0; i < _lon.Length; i++) total += _index.Within(_lon[i], _lat[i], 50, _results6);
+        return total;
+    }
+}
