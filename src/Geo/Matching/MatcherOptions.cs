@@ -44,7 +44,7 @@ public sealed record MatcherOptions
     /// Backward movement along one edge up to this many metres is GPS noise, not a U-turn or a loop
     /// around the block: a vehicle standing still or crawling does not jump back and forth.
     /// </summary>
-    public double BackwardToleranceM { get; init; } = 5;
+    public double BackwardToleranceM { get; init; } = 10;
 
     /// <summary>Cost added for turning onto the twin of the current edge (a U-turn), metres of route.</summary>
     public double UTurnPenaltyM { get; init; } = 50;

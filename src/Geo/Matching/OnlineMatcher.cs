@@ -84,27 +84,36 @@ public sealed class OnlineMatcher
         s.LastTime = p.TimeMs;
         s.LastLon = p.Lon;
         s.LastLat = p.Lat;
+        Accept(s, in p, allowFollower: true, ref sink);
+        return PushResult.Accepted;
+    }
 
-        if (s.Length > 0)
+    /// <summary>Adds an accepted probe to the model: as a follower, unmatched, or as a column of candidates.</summary>
+    private void Accept<TSink>(VehicleMatchState s, in GpsPoint p, bool allowFollower, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        if (s.Length > 0 && allowFollower)
         {
             // A probe that moved less than the noise from the last one used adds no independent
             // evidence (GPS error is correlated while standing): it follows that probe's match.
-            if (GeoMath.FastDistance(s.KeptLon, s.KeptLat, p.Lon, p.Lat) < _options.MinMoveM)
+            // Online, a run of followers must leave room in the ring for the next probe the model uses,
+            // so that they are placed on the route to it rather than forced out where the last one was.
+            if (GeoMath.FastDistance(s.KeptLon, s.KeptLat, p.Lon, p.Lat) < _options.MinMoveM
+                && (s.CanGrow || TrailingFollowers(s) < s.Capacity - 3))
             {
                 AppendFollower(s, in p);
                 Decide(s, ref sink); // only the lag or a full ring decides a follower before the next real probe
-                return PushResult.Accepted;
+                return;
             }
         }
 
         int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found);
         if (found == 0)
         {
-            FlushAll(s, ref sink);
+            FlushPending(s, ref sink);
             s.Clear();
             EmitUnmatched(p, ref sink);
             s.NextBreak = ChainBreak.NoCandidates;
-            return PushResult.Accepted;
+            return;
         }
 
         Span<float> score = _newScore.AsSpan(0, found);
@@ -121,10 +130,10 @@ public sealed class OnlineMatcher
                 s.Outliers++;
                 AppendFollower(s, in p);
                 Decide(s, ref sink);
-                return PushResult.Accepted;
+                return;
             }
             // Still no route: end that chain, start anew here.
-            FlushAll(s, ref sink);
+            FlushPending(s, ref sink);
             s.Clear();
             s.NextBreak = ChainBreak.NoRoute;
             for (int j = 0; j < found; j++) score[j] = (float)Emission(in _found[j], in p);
@@ -167,7 +176,7 @@ public sealed class OnlineMatcher
         }
 
         Decide(s, ref sink);
-        return PushResult.Accepted;
+        return;
     }
 
     /// <summary>Appends a probe that carries no evidence of its own: it is placed later on the route around it.</summary>
@@ -285,6 +294,13 @@ public sealed class OnlineMatcher
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private double DecodeOffset(in VehicleMatchState.Candidate c) => c.Offset * _net.EdgeLengthM[c.Edge] / ushort.MaxValue;
 
+    private static int TrailingFollowers(VehicleMatchState s)
+    {
+        int n = 0;
+        for (int c = s.Length - 1; c >= 0 && s.Col(s.Slot(c)).Count == 0; c--) n++;
+        return n;
+    }
+
     private static int RealPending(VehicleMatchState s)
     {
         int n = 0;
@@ -378,8 +394,28 @@ public sealed class OnlineMatcher
         return cand;
     }
 
-    /// <summary>Decides everything pending, by the best path, and emits it.</summary>
+    /// <summary>
+    /// Decides everything pending, by the best path, and emits it. The last probe of a chain always carries
+    /// evidence: a trailing follower is first made a column of its own, so that the followers before it
+    /// are placed on the route rather than left where the last model probe was.
+    /// </summary>
     private void FlushAll<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        if (s.Pending == 0) return;
+        if (s.Length > 1 && s.Col(s.Slot(s.Length - 1)).Count == 0)
+        {
+            int slot = s.Slot(s.Length - 1);
+            ref var col = ref s.Col(slot);
+            var (lon, lat) = s.Position(slot);
+            var last = new GpsPoint(col.Time, lon, lat) { Id = col.Id };
+            s.Length--;
+            Accept(s, in last, allowFollower: false, ref sink);
+        }
+        FlushPending(s, ref sink);
+    }
+
+    /// <summary>Decides everything pending, by the best path, and emits it.</summary>
+    private void FlushPending<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         if (s.Pending == 0) return;
         int newest = NewestReal(s);

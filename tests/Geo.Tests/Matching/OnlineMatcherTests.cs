@@ -94,11 +94,12 @@ public class OnlineMatcherTests
     [Fact]
     public void A_long_time_gap_breaks_the_chain()
     {
-        var track = s_belgium.Value;
+        var track = KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000046"))!);
         var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
         var state = matcher.NewState();
         var sink = new Recorder { Matches = [] };
-        var pts = track.Points.Take(40).ToArray();
+        // A stretch where the vehicle drives at road speeds.
+        var pts = track.Points.Skip(300).Take(40).ToArray();
         for (int i = 0; i < pts.Length; i++)
         {
             var p = i >= 20 ? pts[i] with { TimeMs = pts[i].TimeMs + 3_600_000 } : pts[i];
@@ -107,7 +108,7 @@ public class OnlineMatcherTests
         matcher.Flush(state, ref sink);
         Assert.Equal(ChainBreak.Start, sink.Matches[0].Break);
         Assert.Equal(ChainBreak.TimeGap, sink.Matches.Single(m => m.ProbeId == pts[20].Id).Break);
-        Assert.Equal(2, sink.Matches.Count(m => m.Break != ChainBreak.None));
+        Assert.True(2 == sink.Matches.Count(m => m.Break != ChainBreak.None), string.Join(" ", sink.Matches.Where(m => m.Break != ChainBreak.None).Select(m => $"{m.ProbeId}:{m.Break}")));
     }
 
     [Fact]
@@ -145,6 +146,59 @@ public class OnlineMatcherTests
         matcher.Flush(state, ref sink);
         Assert.Equal(60, sink.Matches.Count);
         Assert.True(sink.Matches.Sum(m => m.RouteDistanceM) < 60, $"a standing vehicle drove {sink.Matches.Sum(m => m.RouteDistanceM):F0} m");
+    }
+
+    [Fact]
+    public void One_teleported_fix_does_not_break_or_corrupt_the_match()
+    {
+        var track = s_belgium.Value;
+        var index = new EdgeIndex(track.Network);
+        var pts = track.Points.Skip(200).Take(120).ToArray();
+        var clean = Match(index, pts);
+
+        // Fix 60 jumps onto another road about 2 km away, then the unit recovers.
+        var far = track.Points[3000];
+        var noisy = pts.ToArray();
+        noisy[60] = noisy[60] with { Lon = far.Lon, Lat = far.Lat };
+        var dirty = Match(index, noisy);
+
+        Assert.Equal(pts.Length, dirty.Count);
+        Assert.DoesNotContain(dirty, m => m.Break is ChainBreak.NoRoute or ChainBreak.NoCandidates);
+        for (int i = 0; i < pts.Length; i++)
+        {
+            if (i == 60) continue;
+            Assert.Equal(clean[i].Edge, dirty[i].Edge);
+        }
+        // The bad fix is placed on the route driven, far from where it claimed to be.
+        Assert.True(dirty[60].DistanceM > 1000);
+        Assert.True(dirty.Max(m => m.SpeedKmh) < 200, $"no speed spike from the bad fix: {string.Join(", ", dirty.Select(m => m.SpeedKmh.ToString("F0")))} clean {string.Join(", ", clean.Select(m => m.SpeedKmh.ToString("F0")))}");
+    }
+
+    [Fact]
+    public void An_idle_vehicle_is_flushed_after_the_timeout()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var pts = track.Points.Skip(500).Take(5).ToArray();
+        foreach (var p in pts) matcher.Push(state, p, ref sink);
+        int before = sink.Matches.Count;
+        Assert.False(matcher.FlushIfIdle(state, pts[^1].TimeMs + 1000, idleMs: 30_000, ref sink));
+        Assert.True(matcher.FlushIfIdle(state, pts[^1].TimeMs + 31_000, idleMs: 30_000, ref sink));
+        Assert.Equal(pts.Length, sink.Matches.Count);
+        Assert.True(sink.Matches.Count >= before);
+        Assert.Equal(0, state.Pending);
+    }
+
+    private static List<MatchedProbe> Match(EdgeIndex index, GpsPoint[] points)
+    {
+        var matcher = new OnlineMatcher(index);
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        foreach (var p in points) matcher.Push(state, p, ref sink);
+        matcher.Flush(state, ref sink);
+        return sink.Matches;
     }
 
     private struct Recorder : IMatchSink
