@@ -28,7 +28,13 @@ public readonly record struct SyntheticScore(int Probes, int CorrectEdges, doubl
 public static class SyntheticTraces
 {
     /// <summary>Drives one vehicle for at least <paramref name="routeLengthM"/> metres (fewer where the network is too small to find trips).</summary>
-    public static (TruthProbe[] Probes, int[] Route) Drive(RoadNetwork net, Random rng, double routeLengthM, double intervalS, double sigmaM, long startMs = 1_700_000_000_000)
+    /// <remarks>
+    /// With <paramref name="reportCourse"/>, probes carry the speed and heading a unit reports (speed
+    /// ± 5 %, heading ± 10° of the road's bearing), drawn from a generator of their own, so positions are
+    /// the same either way.
+    /// </remarks>
+    public static (TruthProbe[] Probes, int[] Route) Drive(RoadNetwork net, Random rng, double routeLengthM, double intervalS, double sigmaM,
+        long startMs = 1_700_000_000_000, bool reportCourse = false)
     {
         // Trips as vehicles drive them: shortest paths to random destinations 1–3 km away, one after another.
         var route = new List<int> { rng.Next(net.EdgeCount) };
@@ -58,6 +64,7 @@ public static class SyntheticTraces
         }
 
         var probes = new List<TruthProbe>();
+        var courseRng = new Random(rng.Next()); // drawn either way, so positions do not depend on reportCourse
         double step = Math.Max(intervalS, 0.001), entered = 0; // time the vehicle entered route[i]
         int i = 0;
         long id = 0;
@@ -73,7 +80,13 @@ public static class SyntheticTraces
             double offset = Math.Min(net.LengthM(e), (time - entered) * SpeedMs(net, e));
             var (lon, lat) = net.PointAt(e, offset);
             var (nLon, nLat) = Noise(rng, lon, lat, sigmaM);
-            probes.Add(new TruthProbe(new GpsPoint(startMs + (long)Math.Round(time * 1000), nLon, nLat) { Id = id++ }, e, offset, i));
+            var probe = new GpsPoint(startMs + (long)Math.Round(time * 1000), nLon, nLat) { Id = id++ };
+            if (reportCourse)
+            {
+                double heading = (net.BearingAt(e, offset) + (10 * Gaussian(courseRng)) + 360) % 360;
+                probe = probe with { SpeedKmh = (float)(SpeedMs(net, e) * 3.6 * (1 + (0.05 * Gaussian(courseRng)))), Heading = (float)heading };
+            }
+            probes.Add(new TruthProbe(probe, e, offset, i));
         }
         return ([.. probes], [.. route]);
     }
@@ -114,6 +127,12 @@ public static class SyntheticTraces
 
     /// <summary>Speed on an edge: 80 % of its limit, at least 20 km/h.</summary>
     private static double SpeedMs(RoadNetwork net, int edge) => Math.Max(20, net.SpeedLimitKmh(edge) * 0.8) / 3.6;
+
+    private static double Gaussian(Random rng)
+    {
+        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
 
     private static (double Lon, double Lat) Noise(Random rng, double lon, double lat, double sigmaM)
     {

@@ -27,6 +27,23 @@ public class SyntheticAccuracyTests
     }
 
     [Fact]
+    public void A_reported_heading_makes_matching_better()
+    {
+        var net = s_index.Value.Network;
+        var options = new MatcherOptions { SigmaM = 20, SearchRadiusM = 80, MinMoveM = 40 };
+        var plain = SyntheticTraces.OnlineAccuracy(s_index.Value, Traces(net, reportCourse: false), options);
+        var withCourse = SyntheticTraces.OnlineAccuracy(s_index.Value, Traces(net, reportCourse: true), options);
+        Assert.True(withCourse.EdgeAccuracy > plain.EdgeAccuracy + 0.01 && withCourse.RouteAccuracy >= plain.RouteAccuracy,
+            $"edge accuracy {withCourse.EdgeAccuracy:P1} with heading, {plain.EdgeAccuracy:P1} without; route {withCourse.RouteAccuracy:P1} and {plain.RouteAccuracy:P1}");
+
+        static List<(TruthProbe[], int[])> Traces(Traffic.Geo.Network.RoadNetwork net, bool reportCourse)
+        {
+            var rng = new Random(3);
+            return [.. Enumerable.Range(0, 10).Select(_ => SyntheticTraces.Drive(net, rng, 5000, 5, 20, reportCourse: reportCourse))];
+        }
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_traces()
     {
         var net = s_index.Value.Network;
