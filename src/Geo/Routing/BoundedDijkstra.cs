@@ -237,6 +237,7 @@ public sealed class BoundedDijkstra
         int[] firstOut = _firstOut, edgeTo = _edgeTo, edgeTwin = _edgeTwin;
         double[] edgeLength = _edgeLength;
         double penalty = _uTurnPenaltyM;
+        bool uTurnsBarred = double.IsPositiveInfinity(penalty);
         double limit = _limit;
         int generation = _generation;
 
@@ -257,13 +258,16 @@ public sealed class BoundedDijkstra
             int twin = edgeTwin[e];
             for (int f = firstOut[edgeTo[e]], end = firstOut[edgeTo[e] + 1]; f < end; f++)
             {
-                double atStart = f == twin ? d + penalty : d;
+                bool isUTurn = f == twin;
+                // An infinite penalty bars U-turns: don't queue infinite keys (the bound may be infinite too).
+                if (isUTurn && uTurnsBarred) continue;
+                double atStart = isUTurn ? d + penalty : d;
                 ref EdgeState s = ref edges[f];
                 if (s.Stamp == generation)
                 {
                     if (s.IsTarget)
                     {
-                        OfferTargets(f, e, atStart, f == twin);
+                        OfferTargets(f, e, atStart, isUTurn);
                         if (_pending == 0) return;
                         limit = _limit;
                     }
