@@ -42,6 +42,12 @@ public sealed class BoundedDijkstra
     // Per-edge search state, valid only where Stamp == _generation (no clearing between runs). The
     // out-edges of a node are contiguous, so relaxing them walks adjacent entries.
     private readonly EdgeState[] _edges;
+    // Per-node pruning, same stamp rule: how many edges into the node have been settled and the first.
+    // With only U-turn costs, the first settled edge into a node (key d1) gives every edge leaving it its
+    // final start distance d1, except its own twin (d1 + penalty); a second settled edge into the node can
+    // only improve that twin, and any later one nothing. So only the first two are relaxed, and an edge into
+    // a node that is done is not queued at all.
+    private readonly NodeMark[] _nodeMarks;
     // 4-ary min-heap with decrease-key: edge ids and their keys in heap order, at most one entry per edge.
     private readonly int[] _heapEdge;
     private readonly double[] _heapKey;
@@ -70,6 +76,7 @@ public sealed class BoundedDijkstra
         _edgeLength = network.EdgeLengthM;
         _edgeTwin = network.EdgeTwin;
         _edges = new EdgeState[network.EdgeCount];
+        _nodeMarks = new NodeMark[network.NodeCount];
         _heapEdge = new int[Math.Max(1, network.EdgeCount)];
         _heapKey = new double[Math.Max(1, network.EdgeCount)];
     }
@@ -234,6 +241,7 @@ public sealed class BoundedDijkstra
     private void Search(int sourceEdge)
     {
         EdgeState[] edges = _edges;
+        NodeMark[] marks = _nodeMarks;
         int[] firstOut = _firstOut, edgeTo = _edgeTo, edgeTwin = _edgeTwin;
         double[] edgeLength = _edgeLength;
         double penalty = _uTurnPenaltyM;
@@ -248,6 +256,8 @@ public sealed class BoundedDijkstra
         src.HeapPos = Settled;
         src.Pred = -1;
 
+        // Once a node is entered, an edge into it is worth queueing only when a second entry can still help.
+        byte doneAt = penalty > 0 ? (byte)2 : (byte)1;
         int e = sourceEdge;
         double d = 0;
         while (true)
@@ -255,8 +265,29 @@ public sealed class BoundedDijkstra
             // Relax the edges leaving the end of e (settled with key d): f costs its length, plus the
             // penalty when it is e's twin. A target on f is offered d (plus the penalty) as the distance
             // to the start of f.
+            int v = edgeTo[e];
+            ref NodeMark mv = ref marks[v];
+            int f = firstOut[v], end = firstOut[v + 1];
+            if (mv.Stamp != generation)
+            {
+                mv.Stamp = generation;
+                mv.Entered = 1;
+                mv.FirstIn = e;
+            }
+            else if (mv.Entered < doneAt)
+            {
+                // The second entry (penalty > 0 only): only the first entry's twin can gain.
+                mv.Entered = 2;
+                f = edgeTwin[mv.FirstIn];
+                end = f + 1;
+                if (f < 0) end = f;
+            }
+            else
+            {
+                f = end;
+            }
             int twin = edgeTwin[e];
-            for (int f = firstOut[edgeTo[e]], end = firstOut[edgeTo[e] + 1]; f < end; f++)
+            for (; f < end; f++)
             {
                 bool isUTurn = f == twin;
                 // An infinite penalty bars U-turns: don't queue infinite keys (the bound may be infinite too).
@@ -273,7 +304,7 @@ public sealed class BoundedDijkstra
                     }
                     double nd = atStart + edgeLength[f];
                     // The limit only falls during a run, so an edge beyond it now can never matter.
-                    if (nd > limit || s.HeapPos == Settled || nd >= s.DistanceM) continue;
+                    if (nd > limit || s.HeapPos == Settled || nd >= s.DistanceM || IsDone(marks, edgeTo[f], doneAt, generation)) continue;
                     s.DistanceM = nd;
                     s.Pred = e;
                     SiftUp(s.HeapPos >= 0 ? s.HeapPos : _heapCount++, f, nd);
@@ -281,7 +312,7 @@ public sealed class BoundedDijkstra
                 else
                 {
                     double nd = atStart + edgeLength[f];
-                    if (nd > limit) continue;
+                    if (nd > limit || IsDone(marks, edgeTo[f], doneAt, generation)) continue;
                     s.Stamp = generation;
                     s.IsTarget = false;
                     s.DistanceM = nd;
@@ -344,6 +375,13 @@ public sealed class BoundedDijkstra
             }
             _limit = limit;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsDone(NodeMark[] marks, int v, byte doneAt, int generation)
+    {
+        ref NodeMark m = ref marks[v];
+        return m.Stamp == generation && m.Entered >= doneAt;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -428,6 +466,7 @@ public sealed class BoundedDijkstra
         {
             // Once in 2^31 runs: clear the stamps so that an old stamp can never look current.
             Array.Clear(_edges);
+            Array.Clear(_nodeMarks);
             _generation = 0;
         }
         _generation++;
@@ -476,6 +515,13 @@ public sealed class BoundedDijkstra
         public int Stamp;            // run generation that wrote this state; anything else is stale
         public int HeapPos;          // index in the heap, Settled or NotQueued
         public bool IsTarget;        // some pending target lies on this edge
+    }
+
+    private struct NodeMark
+    {
+        public int Stamp;            // run generation that wrote this mark; anything else is stale
+        public int FirstIn;          // the first edge into this node to be settled
+        public byte Entered;         // edges into this node settled and relaxed: 1, or 2 after the twin fix-up
     }
 
     private enum TargetKind : byte

@@ -349,9 +349,16 @@ public class BoundedDijkstraTests
         long checksum = 0;
         for (int round = 0; round < 2; round++) checksum += RunAll(dijkstra, sources, targets, distances, path, 10);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        checksum += RunAll(dijkstra, sources, targets, distances, path, 20);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // A run that allocates would do so in every measurement of 1,000 runs; the runtime's tier-up (which
+        // other tests running alongside can delay past the warm-up) allocates on this thread once. So one
+        // clean measurement out of a few is the steady state.
+        long allocated = -1;
+        for (int attempt = 0; attempt < 5 && allocated != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            checksum += RunAll(dijkstra, sources, targets, distances, path, 20);
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
         Assert.Equal(0, allocated);
         Assert.True(checksum > 0);
     }
