@@ -298,7 +298,8 @@ public sealed class BoundedDijkstra
                 {
                     if (s.IsTarget)
                     {
-                        OfferTargets(f, e, atStart, isUTurn);
+                        // With no penalty a U-turn offer is as final as any other.
+                        OfferTargets(f, e, atStart, isUTurn && penalty > 0);
                         if (_pending == 0) return;
                         limit = _limit;
                     }
