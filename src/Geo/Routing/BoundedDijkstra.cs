@@ -13,7 +13,8 @@ public readonly record struct EdgePosition(int Edge, double OffsetM);
 /// matcher asks between consecutive probes. Dijkstra over edges (a label per directed edge, so that a
 /// U-turn anywhere on the path can be charged) with a 4-ary heap (decrease-key via a position array);
 /// per-edge state lives in one array of structs reused across runs and invalidated by a generation
-/// stamp, so a run touches only the edges it reaches and allocates nothing.
+/// stamp, so a run touches only the edges it reaches and allocates nothing. Per-node marks (same
+/// stamps) keep the edge labels from costing a node's in-degree times its out-degree.
 /// </summary>
 /// <remarks>
 /// An edge's key is the distance from the end of the source edge to the end of that edge, penalties
@@ -45,8 +46,8 @@ public sealed class BoundedDijkstra
     // Per-node pruning, same stamp rule: how many edges into the node have been settled and the first.
     // With only U-turn costs, the first settled edge into a node (key d1) gives every edge leaving it its
     // final start distance d1, except its own twin (d1 + penalty); a second settled edge into the node can
-    // only improve that twin, and any later one nothing. So only the first two are relaxed, and an edge into
-    // a node that is done is not queued at all.
+    // only improve that twin, and any later one nothing. So only the first two are relaxed (only the first
+    // with no penalty), and an edge into a node that is done is not queued at all.
     private readonly NodeMark[] _nodeMarks;
     // 4-ary min-heap with decrease-key: edge ids and their keys in heap order, at most one entry per edge.
     private readonly int[] _heapEdge;
