@@ -10,20 +10,27 @@ public readonly record struct EdgePosition(int Edge, double OffsetM);
 
 /// <summary>
 /// Bounded one-to-many shortest driving distances between positions on edges: what the HMM map
-/// matcher asks between consecutive probes. Dijkstra over nodes with a 4-ary heap (decrease-key via a
-/// position array); per-node state lives in one array of structs reused across runs and invalidated
-/// by a generation stamp, so a run touches only the nodes it reaches and allocates nothing.
+/// matcher asks between consecutive probes. Dijkstra over edges (a label per directed edge, so that a
+/// U-turn anywhere on the path can be charged) with a 4-ary heap (decrease-key via a position array);
+/// per-edge state lives in one array of structs reused across runs and invalidated by a generation
+/// stamp, so a run touches only the edges it reaches and allocates nothing. Per-node marks (same
+/// stamps) keep the edge labels from costing a node's in-degree times its out-degree.
 /// </summary>
 /// <remarks>
-/// Not thread-safe: one instance per thread or shard. The result of <see cref="PathTo"/> is valid
-/// until the next <see cref="Run"/>. The only allocation after construction is growth of the
-/// per-target buffer when a run has more targets than any run before it.
+/// An edge's key is the distance from the end of the source edge to the end of that edge, penalties
+/// included. Keying by the end rather than the start means that an edge is queued only when it can be
+/// driven through within the bound, and that a target is resolved when an edge into its edge's start
+/// node is settled (the distance to the target's edge start is that key plus the U-turn penalty, if
+/// the target's edge is the settled edge's twin), not when its own edge is, which would search up to an
+/// edge length further. Not thread-safe: one instance per thread or shard. The result of
+/// <see cref="PathTo"/> is valid until the next <see cref="Run"/>. The only allocation after
+/// construction is growth of the per-target buffer when a run has more targets than any run before it.
 /// </remarks>
 public sealed class BoundedDijkstra
 {
-    // Heap position of a node that is stamped but not in the heap.
+    // Heap position of an edge that is stamped but not in the heap.
     private const int NotQueued = -2;
-    // Heap position of a node whose distance is final.
+    // Heap position of an edge whose distance is final.
     private const int Settled = -1;
 
     // The network's arrays, held directly so that the inner loop does no property calls.
@@ -33,12 +40,17 @@ public sealed class BoundedDijkstra
     private readonly double[] _edgeLength;
     private readonly int[] _edgeTwin;
 
-    // Per-node search state, valid only where Stamp == _generation (no clearing between runs).
-    private readonly NodeState[] _nodes;
-    // 4-ary min-heap with decrease-key: node ids and their keys in heap order, at most one entry per
-    // node. Lazy insertion with stale checks measured the same on Cebu (within the noise of a shared
-    // machine, see bench/RESULTS.md) but needs a heap sized by edges, not nodes.
-    private readonly int[] _heapNode;
+    // Per-edge search state, valid only where Stamp == _generation (no clearing between runs). The
+    // out-edges of a node are contiguous, so relaxing them walks adjacent entries.
+    private readonly EdgeState[] _edges;
+    // Per-node pruning, same stamp rule: how many edges into the node have been settled and the first.
+    // With only U-turn costs, the first settled edge into a node (key d1) gives every edge leaving it its
+    // final start distance d1, except its own twin (d1 + penalty); a second settled edge into the node can
+    // only improve that twin, and any later one nothing. So only the first two are relaxed (only the first
+    // with no penalty), and an edge into a node that is done is not queued at all.
+    private readonly NodeMark[] _nodeMarks;
+    // 4-ary min-heap with decrease-key: edge ids and their keys in heap order, at most one entry per edge.
+    private readonly int[] _heapEdge;
     private readonly double[] _heapKey;
     private int _heapCount;
     private int _generation;
@@ -49,6 +61,12 @@ public sealed class BoundedDijkstra
     private TargetState[] _targets = new TargetState[16];
     private int _targetCount;
 
+    // The running search: targets not yet resolved and the largest key that can still matter to one.
+    private int _pending;
+    private double _limit;
+    private double _prefix;
+    private double _maxDistanceM;
+
     public BoundedDijkstra(RoadNetwork network)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -58,19 +76,20 @@ public sealed class BoundedDijkstra
         _edgeTo = network.EdgeTo;
         _edgeLength = network.EdgeLengthM;
         _edgeTwin = network.EdgeTwin;
-        _nodes = new NodeState[network.NodeCount];
-        _heapNode = new int[Math.Max(1, network.NodeCount)];
-        _heapKey = new double[Math.Max(1, network.NodeCount)];
+        _edges = new EdgeState[network.EdgeCount];
+        _nodeMarks = new NodeMark[network.NodeCount];
+        _heapEdge = new int[Math.Max(1, network.EdgeCount)];
+        _heapKey = new double[Math.Max(1, network.EdgeCount)];
     }
 
     public RoadNetwork Network { get; }
 
     /// <summary>
-    /// Metres added when the path leaves the source edge by its <see cref="RoadNetwork.Twin"/> straight
-    /// away (a U-turn at the end of the source edge). Default 0. A path that comes back to that node
-    /// by a loop and turns there pays no penalty, as in the edge-based definition.
-    /// Must not be negative (Dijkstra needs non-negative costs); <see cref="double.PositiveInfinity"/> forbids
-    /// the immediate U-turn.
+    /// Metres added for every U-turn on the path: taking an edge's <see cref="RoadNetwork.Twin"/> right
+    /// after the edge, at any node (the end of the source edge, a dead end, or anywhere on the way, and
+    /// onto the target's edge too). Leaving a node by the twin of an edge other than the one arrived on
+    /// is not a U-turn. Default 0. Must not be negative (Dijkstra needs non-negative costs);
+    /// <see cref="double.PositiveInfinity"/> forbids U-turns.
     /// </summary>
     public double UTurnPenaltyM
     {
@@ -87,7 +106,8 @@ public sealed class BoundedDijkstra
     /// target, looking no further than <paramref name="maxDistanceM"/>. <c>distances[i]</c> is metres, or
     /// <see cref="double.PositiveInfinity"/> when target i is not reachable within the bound. A target on
     /// the source edge at or ahead of the source is the direct difference; any other target is
-    /// <c>(length - source.OffsetM) + node-to-node + target.OffsetM</c>. Offsets are not clamped.
+    /// <c>(length - source.OffsetM) + edges in between + U-turn penalties + target.OffsetM</c>. Offsets are
+    /// not clamped.
     /// </summary>
     public void Run(EdgePosition source, ReadOnlySpan<EdgePosition> targets, double maxDistanceM, Span<double> distances)
     {
@@ -104,12 +124,13 @@ public sealed class BoundedDijkstra
         int sourceEdge = source.Edge;
         int start = _edgeTo[sourceEdge];
         int uTurn = _edgeTwin[sourceEdge];
+        double penalty = _uTurnPenaltyM;
         // Distance from the source position to the end of its edge: every path but the direct one pays it.
         double prefix = _edgeLength[sourceEdge] - source.OffsetM;
-        // Node distances (from `start`) beyond this cannot give a target within the bound.
-        double nodeBound = maxDistanceM - prefix;
+        // Keys (from the end of the source edge) beyond this cannot give a target within the bound.
+        double keyBound = maxDistanceM - prefix;
 
-        // Classify targets; those that need the search mark their from-node and raise the search limit.
+        // Classify targets; those that need the search mark their edge and raise the search limit.
         int pending = 0;
         double limit = double.NegativeInfinity;
         TargetState[] ts = _targets;
@@ -120,64 +141,56 @@ public sealed class BoundedDijkstra
             ref TargetState s = ref ts[i];
             s.Edge = t.Edge;
             s.OffsetM = t.OffsetM;
-            s.FromNode = _edgeFrom[t.Edge];
+            s.Pred = sourceEdge;
             if (t.Edge == sourceEdge && t.OffsetM >= source.OffsetM)
             {
                 s.Kind = TargetKind.SameEdge;
                 s.DistanceM = WithinBound(t.OffsetM - source.OffsetM, maxDistanceM);
             }
-            else if (s.FromNode == start && t.Edge == uTurn && UTurnPenaltyM > 0)
+            else if (_edgeFrom[t.Edge] == start && (t.Edge != uTurn || penalty == 0))
             {
-                // The twin of the source edge: the U-turn pays the penalty, unless a loop back to the
-                // start node is shorter than it, so search that far (the start node is never a seed).
-                s.DistanceM = WithinBound(prefix + UTurnPenaltyM + t.OffsetM, maxDistanceM);
-                s.Threshold = Math.Min(UTurnPenaltyM, nodeBound - t.OffsetM);
-                if (s.Threshold < 0)
-                {
-                    s.Kind = TargetKind.FromStart;
-                }
-                else
-                {
-                    s.Kind = TargetKind.Pending;
-                    Touch(start).IsTargetFrom = true;
-                    pending++;
-                    if (s.Threshold > limit) limit = s.Threshold;
-                }
-            }
-            else if (s.FromNode == start)
-            {
-                // Fast path: the target's edge leaves the node the source edge ends at.
-                s.Kind = TargetKind.FromStart;
+                // Fast path: the target's edge leaves the node the source edge ends at, without a U-turn,
+                // so nothing can beat driving straight onto it.
+                s.Kind = TargetKind.Reached;
                 s.DistanceM = WithinBound(prefix + t.OffsetM, maxDistanceM);
             }
             else
             {
-                s.Threshold = nodeBound - t.OffsetM;
+                // Everything else, the source edge's twin included (a loop back to the start node may
+                // beat the U-turn penalty), is resolved by the search when an edge into the start of the
+                // target's edge is settled with a key no greater than this.
+                s.Threshold = keyBound - t.OffsetM;
                 s.DistanceM = double.PositiveInfinity;
                 if (s.Threshold < 0)
                 {
-                    // Node distances are non-negative, so even the best case is beyond the bound.
+                    // Keys are non-negative, so even the best case is beyond the bound.
                     s.Kind = TargetKind.Unreachable;
                 }
                 else
                 {
                     s.Kind = TargetKind.Pending;
-                    ref NodeState f = ref Touch(s.FromNode);
-                    f.IsTargetFrom = true;
+                    Touch(t.Edge).IsTarget = true;
                     pending++;
                     if (s.Threshold > limit) limit = s.Threshold;
                 }
             }
         }
 
-        if (pending > 0) Search(sourceEdge, start, prefix, maxDistanceM, pending, limit);
+        if (pending > 0)
+        {
+            _pending = pending;
+            _limit = limit;
+            _prefix = prefix;
+            _maxDistanceM = maxDistanceM;
+            Search(sourceEdge);
+        }
 
         for (int i = 0; i < targets.Length; i++)
         {
             ref TargetState s = ref ts[i];
-            // Still pending: nothing within the bound beat its direct candidate (finite only for the U-turn).
-            if (s.Kind == TargetKind.Pending) s.Kind = TargetKind.FromStart;
-            if (s.Kind != TargetKind.Unreachable && double.IsPositiveInfinity(s.DistanceM)) s.Kind = TargetKind.Unreachable;
+            // Still pending: nothing within the bound beat its best candidate, if it has one.
+            if (s.Kind == TargetKind.Pending) s.Kind = TargetKind.Reached;
+            if (double.IsPositiveInfinity(s.DistanceM)) s.Kind = TargetKind.Unreachable;
             distances[i] = s.DistanceM;
         }
     }
@@ -193,17 +206,10 @@ public sealed class BoundedDijkstra
         switch (s.Kind)
         {
             case TargetKind.SameEdge: return 1;
-            case TargetKind.FromStart: return 2;
             case TargetKind.Reached:
                 int count = 2;
-                int v = s.FromNode;
-                while (true)
-                {
-                    int p = _nodes[v].Pred;
-                    count++;
-                    if (p < 0) return count;
-                    v = _edgeFrom[p];
-                }
+                for (int e = s.Pred; e != _sourceEdge; e = _edges[e].Pred) count++;
+                return count;
             default: return -1;
         }
     }
@@ -224,159 +230,207 @@ public sealed class BoundedDijkstra
         edges[0] = _sourceEdge;
         if (count == 1) return 1;
         edges[count - 1] = s.Edge;
-        int v = s.FromNode;
+        int e = s.Pred;
         for (int k = count - 2; k >= 1; k--)
         {
-            int p = _nodes[v].Pred;
-            if (p < 0)
-            {
-                edges[k] = ~p;
-                break;
-            }
-            edges[k] = p;
-            v = _edgeFrom[p];
+            edges[k] = e;
+            e = _edges[e].Pred;
         }
         return count;
     }
 
-    private void Search(int sourceEdge, int start, double prefix, double maxDistanceM, int pending, double limit)
+    private void Search(int sourceEdge)
     {
-        NodeState[] nodes = _nodes;
-        int[] firstOut = _firstOut, edgeTo = _edgeTo;
+        EdgeState[] edges = _edges;
+        NodeMark[] marks = _nodeMarks;
+        int[] firstOut = _firstOut, edgeTo = _edgeTo, edgeTwin = _edgeTwin;
         double[] edgeLength = _edgeLength;
+        double penalty = _uTurnPenaltyM;
+        bool uTurnsBarred = double.IsPositiveInfinity(penalty);
+        double limit = _limit;
+        int generation = _generation;
 
-        // Seed with the start node's out-edges rather than the start node itself: the start node stays
-        // unsettled, so a loop that comes back to it can still leave by the twin without the penalty, and
-        // a predecessor stored as ~edge marks an edge that leaves the source directly.
-        int uTurn = _edgeTwin[sourceEdge];
-        for (int e = firstOut[start], end = firstOut[start + 1]; e < end; e++)
-        {
-            double nd = edgeLength[e];
-            if (e == uTurn) nd += UTurnPenaltyM;
-            Relax(nodes, edgeTo[e], nd, ~e, limit);
-        }
+        // The source edge is settled with key 0 before anything else: no path through it again can be
+        // shorter, and a predecessor chain ends there. It may also carry a target behind the source.
+        ref EdgeState src = ref Touch(sourceEdge);
+        src.DistanceM = 0;
+        src.HeapPos = Settled;
+        src.Pred = -1;
 
-        while (_heapCount > 0)
+        // Once a node is entered, an edge into it is worth queueing only when a second entry can still help.
+        byte doneAt = penalty > 0 ? (byte)2 : (byte)1;
+        int e = sourceEdge;
+        double d = 0;
+        while (true)
         {
-            double d = _heapKey[0];
+            // Relax the edges leaving the end of e (settled with key d): f costs its length, plus the
+            // penalty when it is e's twin. A target on f is offered d (plus the penalty) as the distance
+            // to the start of f.
+            int v = edgeTo[e];
+            ref NodeMark mv = ref marks[v];
+            int f = firstOut[v], end = firstOut[v + 1];
+            if (mv.Stamp != generation)
+            {
+                mv.Stamp = generation;
+                mv.Entered = 1;
+                mv.FirstIn = e;
+            }
+            else if (mv.Entered < doneAt)
+            {
+                // The second entry (penalty > 0 only): only the first entry's twin can gain.
+                mv.Entered = 2;
+                f = edgeTwin[mv.FirstIn];
+                end = f + 1;
+                if (f < 0) end = f;
+            }
+            else
+            {
+                f = end;
+            }
+            int twin = edgeTwin[e];
+            for (; f < end; f++)
+            {
+                bool isUTurn = f == twin;
+                // An infinite penalty bars U-turns: don't queue infinite keys (the bound may be infinite too).
+                if (isUTurn && uTurnsBarred) continue;
+                double atStart = isUTurn ? d + penalty : d;
+                ref EdgeState s = ref edges[f];
+                if (s.Stamp == generation)
+                {
+                    if (s.IsTarget)
+                    {
+                        // With no penalty a U-turn offer is as final as any other.
+                        OfferTargets(f, e, atStart, isUTurn && penalty > 0);
+                        if (_pending == 0) return;
+                        limit = _limit;
+                    }
+                    double nd = atStart + edgeLength[f];
+                    // The limit only falls during a run, so an edge beyond it now can never matter.
+                    if (nd > limit || s.HeapPos == Settled || nd >= s.DistanceM || IsDone(marks, edgeTo[f], doneAt, generation)) continue;
+                    s.DistanceM = nd;
+                    s.Pred = e;
+                    SiftUp(s.HeapPos >= 0 ? s.HeapPos : _heapCount++, f, nd);
+                }
+                else
+                {
+                    double nd = atStart + edgeLength[f];
+                    if (nd > limit || IsDone(marks, edgeTo[f], doneAt, generation)) continue;
+                    s.Stamp = generation;
+                    s.IsTarget = false;
+                    s.DistanceM = nd;
+                    s.Pred = e;
+                    SiftUp(_heapCount++, f, nd);
+                }
+            }
+
+            if (_heapCount == 0) return;
+            d = _heapKey[0];
             // The heap minimum beyond the worst still-open target's threshold: nothing can improve.
-            if (d > limit) break;
-            int u = PopMin();
-            ref NodeState su = ref nodes[u];
-            su.HeapPos = Settled;
+            if (d > limit) return;
+            e = PopMin();
+            edges[e].HeapPos = Settled;
+        }
+    }
 
-            if (su.IsTargetFrom)
+    // A settled edge `via` reaches the start of edge f, a target edge, at key `atStart`. Settled keys
+    // come in increasing order, so without a U-turn that is final for every target on f; after a U-turn
+    // an edge settled later may still beat it by less than the penalty, so the target stays open until
+    // the heap minimum passes its best candidate.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void OfferTargets(int f, int via, double atStart, bool isUTurn)
+    {
+        TargetState[] ts = _targets;
+        bool changed = false, open = false;
+        for (int i = 0; i < _targetCount; i++)
+        {
+            ref TargetState t = ref ts[i];
+            if (t.Kind != TargetKind.Pending || t.Edge != f) continue;
+            double candidate = WithinBound(_prefix + atStart + t.OffsetM, _maxDistanceM);
+            if (candidate < t.DistanceM)
             {
-                TargetState[] ts = _targets;
-                bool resolved = false;
-                for (int i = 0; i < _targetCount; i++)
-                {
-                    ref TargetState t = ref ts[i];
-                    if (t.Kind != TargetKind.Pending || t.FromNode != u) continue;
-                    double candidate = WithinBound(prefix + d + t.OffsetM, maxDistanceM);
-                    if (candidate < t.DistanceM)
-                    {
-                        t.DistanceM = candidate;
-                        t.Kind = TargetKind.Reached;
-                    }
-                    else
-                    {
-                        // Only the U-turn target has a finite candidate before the search; it stands.
-                        t.Kind = TargetKind.FromStart;
-                    }
-                    pending--;
-                    resolved = true;
-                }
-                if (pending == 0) return;
-                if (resolved)
-                {
-                    limit = double.NegativeInfinity;
-                    for (int i = 0; i < _targetCount; i++)
-                    {
-                        if (ts[i].Kind == TargetKind.Pending && ts[i].Threshold > limit) limit = ts[i].Threshold;
-                    }
-                }
+                t.DistanceM = candidate;
+                t.Pred = via;
             }
-
-            for (int e = firstOut[u], end = firstOut[u + 1]; e < end; e++)
+            if (!isUTurn)
             {
-                Relax(nodes, edgeTo[e], d + edgeLength[e], e, limit);
+                t.Kind = TargetKind.Reached;
+                _pending--;
+                changed = true;
             }
+            else
+            {
+                if (atStart < t.Threshold)
+                {
+                    t.Threshold = atStart;
+                    changed = true;
+                }
+                open = true;
+            }
+        }
+        if (!open) _edges[f].IsTarget = false;
+        if (changed && _pending > 0)
+        {
+            double limit = double.NegativeInfinity;
+            for (int i = 0; i < _targetCount; i++)
+            {
+                if (ts[i].Kind == TargetKind.Pending && ts[i].Threshold > limit) limit = ts[i].Threshold;
+            }
+            _limit = limit;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Relax(NodeState[] nodes, int v, double nd, int pred, double limit)
+    private static bool IsDone(NodeMark[] marks, int v, byte doneAt, int generation)
     {
-        // The limit only falls during a run, so a node beyond it now can never matter: don't queue it.
-        if (nd > limit) return;
-        ref NodeState s = ref nodes[v];
-        if (s.Stamp != _generation)
-        {
-            s.Stamp = _generation;
-            s.IsTargetFrom = false;
-        }
-        else if (s.HeapPos == Settled || nd >= s.DistanceM)
-        {
-            return;
-        }
-        else if (s.HeapPos >= 0)
-        {
-            s.DistanceM = nd;
-            s.Pred = pred;
-            SiftUp(s.HeapPos, v, nd);
-            return;
-        }
-        s.DistanceM = nd;
-        s.Pred = pred;
-        SiftUp(_heapCount++, v, nd);
+        ref NodeMark m = ref marks[v];
+        return m.Stamp == generation && m.Entered >= doneAt;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref NodeState Touch(int v)
+    private ref EdgeState Touch(int e)
     {
-        ref NodeState s = ref _nodes[v];
+        ref EdgeState s = ref _edges[e];
         if (s.Stamp != _generation)
         {
             s.Stamp = _generation;
             s.DistanceM = double.PositiveInfinity;
             s.HeapPos = NotQueued;
-            s.IsTargetFrom = false;
+            s.IsTarget = false;
         }
         return ref s;
     }
 
     private void SiftUp(int i, int v, double key)
     {
-        int[] heapNode = _heapNode;
+        int[] heapEdge = _heapEdge;
         double[] heapKey = _heapKey;
-        NodeState[] nodes = _nodes;
+        EdgeState[] edges = _edges;
         while (i > 0)
         {
             int parent = (i - 1) >> 2;
             double pk = heapKey[parent];
             if (pk <= key) break;
-            int pn = heapNode[parent];
+            int pn = heapEdge[parent];
             heapKey[i] = pk;
-            heapNode[i] = pn;
-            nodes[pn].HeapPos = i;
+            heapEdge[i] = pn;
+            edges[pn].HeapPos = i;
             i = parent;
         }
         heapKey[i] = key;
-        heapNode[i] = v;
-        nodes[v].HeapPos = i;
+        heapEdge[i] = v;
+        edges[v].HeapPos = i;
     }
 
     private int PopMin()
     {
-        int[] heapNode = _heapNode;
+        int[] heapEdge = _heapEdge;
         double[] heapKey = _heapKey;
-        NodeState[] nodes = _nodes;
-        int top = heapNode[0];
+        EdgeState[] edges = _edges;
+        int top = heapEdge[0];
         int count = --_heapCount;
         if (count == 0) return top;
 
-        int v = heapNode[count];
+        int v = heapEdge[count];
         double key = heapKey[count];
         int i = 0;
         while (true)
@@ -396,15 +450,15 @@ public sealed class BoundedDijkstra
                 }
             }
             if (bestKey >= key) break;
-            int bn = heapNode[best];
+            int bn = heapEdge[best];
             heapKey[i] = bestKey;
-            heapNode[i] = bn;
-            nodes[bn].HeapPos = i;
+            heapEdge[i] = bn;
+            edges[bn].HeapPos = i;
             i = best;
         }
         heapKey[i] = key;
-        heapNode[i] = v;
-        nodes[v].HeapPos = i;
+        heapEdge[i] = v;
+        edges[v].HeapPos = i;
         return top;
     }
 
@@ -413,7 +467,8 @@ public sealed class BoundedDijkstra
         if (_generation == int.MaxValue)
         {
             // Once in 2^31 runs: clear the stamps so that an old stamp can never look current.
-            Array.Clear(_nodes);
+            Array.Clear(_edges);
+            Array.Clear(_nodeMarks);
             _generation = 0;
         }
         _generation++;
@@ -453,22 +508,28 @@ public sealed class BoundedDijkstra
         throw new ArgumentException($"edges is too short: the path has {needed} edges (see PathLength)", paramName);
 
     // Mutable struct in an array, updated through refs: don't make it readonly. One struct rather than
-    // four arrays keeps a node's state in one cache line.
+    // four arrays keeps an edge's state in one cache line.
     [StructLayout(LayoutKind.Sequential)]
-    private struct NodeState
+    private struct EdgeState
     {
-        public double DistanceM;     // tentative or final distance from the source edge's end node
-        public int Pred;             // edge into this node on the best path; ~edge when it leaves that end node
+        public double DistanceM;     // tentative or final key: distance from the source edge's end to this edge's end
+        public int Pred;             // edge before this one on the best path; -1 for the source edge
         public int Stamp;            // run generation that wrote this state; anything else is stale
         public int HeapPos;          // index in the heap, Settled or NotQueued
-        public bool IsTargetFrom;    // some pending target's edge leaves this node
+        public bool IsTarget;        // some pending target lies on this edge
+    }
+
+    private struct NodeMark
+    {
+        public int Stamp;            // run generation that wrote this mark; anything else is stale
+        public int FirstIn;          // the first edge into this node to be settled
+        public byte Entered;         // edges into this node settled and relaxed: 1, or 2 after the twin fix-up
     }
 
     private enum TargetKind : byte
     {
         Pending,
         SameEdge,
-        FromStart,
         Reached,
         Unreachable,
     }
@@ -477,9 +538,9 @@ public sealed class BoundedDijkstra
     {
         public int Edge;
         public double OffsetM;
-        public int FromNode;
-        public double Threshold;     // largest distance of FromNode that keeps this target within the bound
-        public double DistanceM;
+        public int Pred;             // edge driven before the target's edge: the source edge, or a settled edge
+        public double Threshold;     // largest key of an edge into the start of the target's edge that can still improve it
+        public double DistanceM;     // best distance so far (final unless Pending), +inf beyond the bound
         public TargetKind Kind;
     }
 }
