@@ -70,6 +70,12 @@ public readonly struct MatchedProbe
 
     /// <summary>Whether the match was decided by the lag bound rather than by all paths agreeing.</summary>
     public required bool Forced { get; init; }
+
+    /// <summary>
+    /// No route reached this fix from the one before while the probes around it connect: a bad fix (a
+    /// teleport), placed where the vehicle was rather than where it claimed to be.
+    /// </summary>
+    public bool Outlier { get; init; }
 }
 
 /// <summary>

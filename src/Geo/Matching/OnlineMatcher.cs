@@ -17,6 +17,9 @@ public sealed class OnlineMatcher
 {
     private const float Dead = float.NegativeInfinity;
 
+    /// <summary>Marks a follower column that is an outlier (no route reached it), in its break field.</summary>
+    private const ChainBreak OutlierMark = (ChainBreak)255;
+
     private readonly RoadNetwork _net;
     private readonly EdgeIndex _index;
     private readonly BoundedDijkstra _router;
@@ -129,6 +132,7 @@ public sealed class OnlineMatcher
                 // and break only if the next probes do not reconnect either.
                 s.Outliers++;
                 AppendFollower(s, in p);
+                s.Col(s.Slot(s.Length - 1)).Break = OutlierMark;
                 Decide(s, ref sink);
                 return;
             }
@@ -495,7 +499,7 @@ public sealed class OnlineMatcher
             _legFrom[0] = offset;
             _legTo[0] = offset;
             _legStart[0] = 0;
-            EmitAt(s, c, 0, 0, anchor.Confidence, forced: false, ref sink);
+            EmitAt(s, c, 0, anchor.Confidence, forced: false, ref sink);
             c++;
         }
         if (c > column) AdvanceAnchor(s, c - 1);
@@ -529,7 +533,7 @@ public sealed class OnlineMatcher
             _legFrom[0] = to.OffsetM;
             _legTo[0] = to.OffsetM;
             _legStart[0] = 0;
-            EmitAt(s, column, 0, 0, confidence, forced, ref sink);
+            EmitAt(s, column, 0, confidence, forced, ref sink);
             return;
         }
         ref var prev = ref s.Cands(s.Slot(followers - 1))[0];
@@ -537,11 +541,12 @@ public sealed class OnlineMatcher
         double x = 0;
         for (int c = followers; c < column; c++)
         {
+            // An outlier's position is not to be believed: it stays where the vehicle was.
             var (lon, lat) = s.Position(s.Slot(c));
-            x = Math.Max(x, NearestAlongPath(lon, lat));
-            EmitAt(s, c, x, total, confidence, forced: false, ref sink);
+            if (s.Col(s.Slot(c)).Break != OutlierMark) x = Math.Max(x, NearestAlongPath(lon, lat));
+            EmitAt(s, c, x, confidence, forced: false, ref sink);
         }
-        EmitAt(s, column, total, total, confidence, forced, ref sink);
+        EmitAt(s, column, total, confidence, forced, ref sink);
     }
 
     /// <summary>
@@ -549,12 +554,12 @@ public sealed class OnlineMatcher
     /// (<see cref="_path"/>), with the slice driven since the previous column, and collapses the column to
     /// that position so that it can serve as the anchor.
     /// </summary>
-    private void EmitAt<TSink>(VehicleMatchState s, int column, double x, double total, byte confidence, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    private void EmitAt<TSink>(VehicleMatchState s, int column, double x, byte confidence, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         int slot = s.Slot(column);
         ref var col = ref s.Col(slot);
         int prevSlot = s.Slot(Math.Max(0, column - 1));
-        bool hasPrev = column > 0 && col.Break == ChainBreak.None;
+        bool hasPrev = column > 0 && col.Break is ChainBreak.None or OutlierMark;
         long prevTime = hasPrev ? s.Col(prevSlot).Time : col.Time;
         double prevX = hasPrev ? _legX : x;
         int routeLength = hasPrev ? Slice(prevX, x, prevTime, col.Time) : 0;
@@ -576,10 +581,11 @@ public sealed class OnlineMatcher
             RouteDistanceM = driven,
             SpeedKmh = hasPrev && dt > 0 ? driven / dt * 3.6 : double.NaN,
             Confidence = confidence / 255.0,
-            Break = col.Break,
+            Break = col.Break == OutlierMark ? ChainBreak.None : col.Break,
+            Outlier = col.Break == OutlierMark,
             Forced = forced,
         };
-        _legX = x >= total ? 0 : x; // the next slice starts here (a new path starts at 0)
+        _legX = x; // the next slice starts here (each new path starts again at 0)
 
         bool follower = col.Count == 0;
         ref var own = ref s.Cands(slot)[0];

@@ -171,7 +171,13 @@ public class OnlineMatcherTests
         }
         // The bad fix is placed on the route driven, far from where it claimed to be.
         Assert.True(dirty[60].DistanceM > 1000);
-        Assert.True(dirty.Max(m => m.SpeedKmh) < 200, $"no speed spike from the bad fix: {string.Join(", ", dirty.Select(m => m.SpeedKmh.ToString("F0")))} clean {string.Join(", ", clean.Select(m => m.SpeedKmh.ToString("F0")))}");
+        Assert.True(dirty[60].Outlier);
+        Assert.DoesNotContain(dirty, m => m.Outlier && m.ProbeId != dirty[60].ProbeId);
+        for (int i = 0; i < pts.Length; i++)
+        {
+            if (i != 60) Assert.Equal(clean[i].SpeedKmh, dirty[i].SpeedKmh, 3);
+        }
+        Assert.Equal(0, dirty[60].RouteDistanceM);
     }
 
     [Fact]
