@@ -31,8 +31,15 @@ public sealed record MatcherOptions
     /// <summary>Radius of the candidate search around a probe, metres.</summary>
     public double SearchRadiusM { get; init; } = 50;
 
-    /// <summary>Most candidates kept per probe (the nearest).</summary>
+    /// <summary>Most candidates kept per probe in the vehicle's state: the most likely ones.</summary>
     public int MaxCandidates { get; init; } = 6;
+
+    /// <summary>
+    /// Candidates scored per probe (the nearest within the radius), of which the <see cref="MaxCandidates"/>
+    /// most likely are kept: scoring more is cheap (one route search serves them all), keeping more costs
+    /// every tracked vehicle memory.
+    /// </summary>
+    public int SearchCandidates { get; init; } = 16;
 
     /// <summary>A time gap longer than this breaks the chain, seconds.</summary>
     public double MaxGapS { get; init; } = 180;

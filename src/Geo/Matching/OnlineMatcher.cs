@@ -33,6 +33,7 @@ public sealed class OnlineMatcher
     private readonly double[] _distances;
     private readonly float[] _newScore;
     private readonly byte[] _newBack;
+    private readonly int[] _order;
     private int[] _chosen;
     // The route of the leg being emitted: edges, the range of each driven, and where each starts along it.
     private int[] _path = new int[256];
@@ -52,11 +53,13 @@ public sealed class OnlineMatcher
         _invSigma2 = 1.0 / (_options.SigmaM * _options.SigmaM);
         _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
         int k = _options.MaxCandidates;
-        _found = new EdgeCandidate[k];
-        _targets = new EdgePosition[k];
-        _distances = new double[k];
-        _newScore = new float[k];
-        _newBack = new byte[k];
+        int search = Math.Max(k, _options.SearchCandidates);
+        _found = new EdgeCandidate[search];
+        _targets = new EdgePosition[search];
+        _distances = new double[search];
+        _newScore = new float[search];
+        _newBack = new byte[search];
+        _order = new int[search];
         _chosen = new int[64];
     }
 
@@ -143,9 +146,25 @@ public sealed class OnlineMatcher
             for (int j = 0; j < found; j++) score[j] = (float)Emission(in _found[j], in p);
         }
 
+        // Keep the most likely candidates (path score, not just distance: at a junction of short edges the
+        // road the vehicle is on need not be among the nearest few), best first.
+        Span<int> order = _order.AsSpan(0, found);
+        for (int j = 0; j < found; j++) order[j] = j;
+        for (int j = 1; j < found; j++)
+        {
+            int o = order[j];
+            int i = j - 1;
+            while (i >= 0 && score[order[i]] < score[o])
+            {
+                order[i + 1] = order[i];
+                i--;
+            }
+            order[i + 1] = o;
+        }
+        found = Math.Min(found, s.K);
+
         // Normalise so that the best is 0: scores stay small in float over any trace length.
-        float max = Dead;
-        for (int j = 0; j < found; j++) max = Math.Max(max, score[j]);
+        float max = score[order[0]];
 
         if (s.Length == s.Capacity) s.Grow();
         int slot = s.Slot(s.Length);
@@ -166,16 +185,17 @@ public sealed class OnlineMatcher
         double sum = 0;
         for (int j = 0; j < found; j++)
         {
-            float v = score[j] - max;
+            float v = score[order[j]] - max;
             scores[j] = v < -_options.PruneLogProbability ? Dead : v;
             if (scores[j] != Dead) sum += Math.Exp(v);
         }
         for (int j = 0; j < found; j++)
         {
             ref var c = ref cands[j];
-            c.Edge = _found[j].Edge;
-            c.Offset = EncodeOffset(c.Edge, _found[j].OffsetM);
-            c.Back = scores[j] == Dead ? VehicleMatchState.Candidate.Dead : back[j];
+            int o = order[j];
+            c.Edge = _found[o].Edge;
+            c.Offset = EncodeOffset(c.Edge, _found[o].OffsetM);
+            c.Back = scores[j] == Dead ? VehicleMatchState.Candidate.Dead : back[o];
             c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * Math.Exp(scores[j]) / sum);
         }
 

@@ -34,7 +34,7 @@ public class KubickaAccuracyTests
         {
             var r = KubickaBenchmark.Run(folder, online: true);
             Assert.True(r.Matched >= r.Points * 0.99, $"{r.Id}: {r.Matched} of {r.Points} probes matched");
-            Assert.True(r.Accuracy > 0.85, $"{r.Id}: {r.Accuracy:P2}");
+            Assert.True(r.Accuracy > 0.95, $"{r.Id}: {r.Accuracy:P2}");
         }
     }
 

@@ -17,7 +17,7 @@ public class SyntheticAccuracyTests
 
     [Theory]
     [InlineData(5, 5, 0.96)]
-    [InlineData(10, 5, 0.88)]
+    [InlineData(10, 5, 0.93)]
     [InlineData(10, 15, 0.90)]
     [InlineData(5, 30, 0.90)]
     public void Route_accuracy_meets_its_floor(double sigma, int intervalS, double floor)
