@@ -255,6 +255,11 @@ public sealed class OnlineMatcher
         // The spread of |route − great circle| grows with the distance between probes (turns, detours
         // around blocks), so beta does too: a fixed share of the distance on top of the base.
         double invBeta = 1.0 / (_options.BetaM + (_options.BetaPerMetre * gc));
+        // A reported speed says how far the vehicle drove: compare the route with that too (the
+        // distance is uncertain by the speed's own error and by acceleration over the interval).
+        bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
+        double driven = useSpeed ? p.SpeedKmh / 3.6 * dt : 0;
+        double invSpeedBeta = useSpeed ? 1.0 / (_options.BetaM + (0.25 * driven)) : 0;
         Span<EdgePosition> targets = _targets.AsSpan(0, found);
         for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
         Span<double> dist = _distances.AsSpan(0, found);
@@ -274,7 +279,7 @@ public sealed class OnlineMatcher
             for (int j = 0; j < found; j++)
             {
                 if (double.IsPositiveInfinity(dist[j])) continue;
-                float v = prevScore - (float)(Math.Abs(dist[j] - gc) * invBeta);
+                float v = prevScore - (float)((Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta));
                 if (v > best[j])
                 {
                     best[j] = v;
