@@ -1,0 +1,196 @@
+using System.Text.Json;
+
+namespace Traffic.Engine.Probes;
+
+/// <summary>
+/// Decodes one NDJSON probe record with <see cref="Utf8JsonReader"/> straight from its bytes: no string is
+/// allocated per probe (the vehicle id is interned from its bytes). A malformed record yields an error
+/// naming the field and the reason; nothing throws out of <see cref="TryDecode"/>.
+/// </summary>
+public sealed class ProbeJsonDecoder(VehicleIds ids)
+{
+    private long _newestMs = long.MinValue;
+
+    public VehicleIds Ids { get; } = ids;
+
+    /// <summary>Newest time accepted so far, epoch ms (the reference for "more than a day ahead").</summary>
+    public long NewestMs => _newestMs;
+
+    public bool TryDecode(ReadOnlySpan<byte> record, out Probe probe, out DecodeError error)
+    {
+        probe = Probe.Empty;
+        try
+        {
+            error = Read(record, ref probe);
+        }
+        catch (JsonException)
+        {
+            error = new(ProbeField.Record, DecodeReason.Malformed);
+        }
+        if (!error.IsError) error = ProbeRules.Validate(in probe, _newestMs);
+        if (error.IsError) return false;
+        if (probe.TimeMs > _newestMs) _newestMs = probe.TimeMs;
+        return true;
+    }
+
+    private DecodeError Read(ReadOnlySpan<byte> record, ref Probe p)
+    {
+        var reader = new Utf8JsonReader(record, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 16 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return new(ProbeField.Record, DecodeReason.Malformed);
+        bool hasId = false, hasTime = false, hasLon = false, hasLat = false;
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.EndObject)
+            {
+                // Anything after the object but whitespace is malformed.
+                if (reader.Read()) return new(ProbeField.Record, DecodeReason.Malformed);
+                break;
+            }
+            if (reader.TokenType != JsonTokenType.PropertyName) return new(ProbeField.Record, DecodeReason.Malformed);
+            ProbeField field = FieldOf(ref reader);
+            if (!reader.Read()) return new(ProbeField.Record, DecodeReason.Malformed);
+            JsonTokenType t = reader.TokenType;
+            DecodeError e = default;
+            switch (field)
+            {
+                case ProbeField.VehicleId:
+                    if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
+                    e = ReadVehicle(ref reader, ref p);
+                    hasId = true;
+                    break;
+                case ProbeField.Time:
+                    e = ReadTime(ref reader, ref p);
+                    hasTime = true;
+                    break;
+                case ProbeField.Lon:
+                    if (t != JsonTokenType.Number) return new(field, DecodeReason.WrongType);
+                    p.Lon = reader.GetDouble();
+                    hasLon = true;
+                    break;
+                case ProbeField.Lat:
+                    if (t != JsonTokenType.Number) return new(field, DecodeReason.WrongType);
+                    p.Lat = reader.GetDouble();
+                    hasLat = true;
+                    break;
+                case ProbeField.SpeedKmh:
+                    if (t == JsonTokenType.Null) break;
+                    if (t != JsonTokenType.Number) return new(field, DecodeReason.WrongType);
+                    p.SpeedKmh = (float)reader.GetDouble();
+                    break;
+                case ProbeField.Heading:
+                    if (t == JsonTokenType.Null) break;
+                    if (t != JsonTokenType.Number) return new(field, DecodeReason.WrongType);
+                    p.Heading = (float)reader.GetDouble();
+                    break;
+                case ProbeField.AccuracyM:
+                    if (t == JsonTokenType.Null) break;
+                    if (t != JsonTokenType.Number) return new(field, DecodeReason.WrongType);
+                    p.AccuracyM = (float)reader.GetDouble();
+                    break;
+                case ProbeField.Class:
+                    if (t == JsonTokenType.Null) break;
+                    if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
+                    if (reader.ValueIsEscaped || !ProbeRules.TryParseClass(reader.ValueSpan, out p.Class)) return new(field, DecodeReason.UnknownValue);
+                    break;
+                case ProbeField.Hazmat:
+                    if (t == JsonTokenType.Null) break;
+                    if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
+                    if (reader.ValueIsEscaped || !ProbeRules.TryParseHazmat(reader.ValueSpan, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
+                    break;
+                case ProbeField.Fix:
+                    if (t == JsonTokenType.True) p.Fix = true;
+                    else if (t == JsonTokenType.False) p.Fix = false;
+                    else if (t != JsonTokenType.Null) return new(field, DecodeReason.WrongType);
+                    break;
+                case ProbeField.Alarm:
+                case ProbeField.Status:
+                    if (t == JsonTokenType.Null) break;
+                    if (t != JsonTokenType.Number) return new(field, DecodeReason.WrongType);
+                    if (!reader.TryGetUInt32(out uint bits)) return new(field, DecodeReason.OutOfRange);
+                    if (field == ProbeField.Alarm)
+                    {
+                        p.Alarm = bits;
+                        p.HasAlarm = true;
+                    }
+                    else
+                    {
+                        p.Status = bits;
+                        p.HasStatus = true;
+                    }
+                    break;
+                default:
+                    reader.Skip(); // unknown fields are ignored
+                    break;
+            }
+            if (e.IsError) return e;
+        }
+        if (!hasId) return new(ProbeField.VehicleId, DecodeReason.Missing);
+        if (!hasTime) return new(ProbeField.Time, DecodeReason.Missing);
+        if (!hasLon) return new(ProbeField.Lon, DecodeReason.Missing);
+        if (!hasLat) return new(ProbeField.Lat, DecodeReason.Missing);
+        return default;
+    }
+
+    private DecodeError ReadVehicle(ref Utf8JsonReader reader, ref Probe p)
+    {
+        Span<byte> buffer = stackalloc byte[VehicleIds.MaxIdBytes];
+        scoped ReadOnlySpan<byte> id;
+        if (reader.ValueIsEscaped || reader.HasValueSequence)
+        {
+            int n;
+            try
+            {
+                n = reader.CopyString(buffer);
+            }
+            catch (ArgumentException)
+            {
+                return new(ProbeField.VehicleId, DecodeReason.TooLong);
+            }
+            id = buffer[..n];
+        }
+        else
+        {
+            id = reader.ValueSpan;
+        }
+        if (id.IsEmpty) return new(ProbeField.VehicleId, DecodeReason.Missing);
+        if (id.Length > VehicleIds.MaxIdBytes) return new(ProbeField.VehicleId, DecodeReason.TooLong);
+        int v = Ids.Intern(id);
+        if (v < 0) return new(ProbeField.VehicleId, DecodeReason.Malformed);
+        p.Vehicle = v;
+        return default;
+    }
+
+    private static DecodeError ReadTime(ref Utf8JsonReader reader, ref Probe p)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Number:
+                if (!reader.TryGetInt64(out long ms)) return new(ProbeField.Time, DecodeReason.WrongType);
+                p.TimeMs = ms;
+                return default;
+            case JsonTokenType.String:
+                if (!reader.TryGetDateTimeOffset(out DateTimeOffset t)) return new(ProbeField.Time, DecodeReason.Malformed);
+                p.TimeMs = t.ToUnixTimeMilliseconds();
+                return default;
+            default:
+                return new(ProbeField.Time, DecodeReason.WrongType);
+        }
+    }
+
+    private static ProbeField FieldOf(ref Utf8JsonReader r)
+    {
+        if (r.ValueTextEquals("vehicle_id"u8)) return ProbeField.VehicleId;
+        if (r.ValueTextEquals("time"u8)) return ProbeField.Time;
+        if (r.ValueTextEquals("lon"u8)) return ProbeField.Lon;
+        if (r.ValueTextEquals("lat"u8)) return ProbeField.Lat;
+        if (r.ValueTextEquals("speed_kmh"u8)) return ProbeField.SpeedKmh;
+        if (r.ValueTextEquals("heading"u8)) return ProbeField.Heading;
+        if (r.ValueTextEquals("class"u8)) return ProbeField.Class;
+        if (r.ValueTextEquals("hazmat"u8)) return ProbeField.Hazmat;
+        if (r.ValueTextEquals("fix"u8)) return ProbeField.Fix;
+        if (r.ValueTextEquals("accuracy_m"u8)) return ProbeField.AccuracyM;
+        if (r.ValueTextEquals("alarm"u8)) return ProbeField.Alarm;
+        if (r.ValueTextEquals("status"u8)) return ProbeField.Status;
+        return ProbeField.Record; // unknown: skipped
+    }
+}

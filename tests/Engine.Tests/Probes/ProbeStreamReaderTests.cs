@@ -1,0 +1,147 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Traffic.Engine.Probes;
+
+namespace Traffic.Engine.Tests.Probes;
+
+public class ProbeStreamReaderTests
+{
+    private static readonly string s_file = string.Join("\n",
+        """{"vehicle_id":"琼A1","time":1764028800000,"lon":110.1,"lat":20.1,"speed_kmh":30}""",
+        "",
+        """{"vehicle_id":"琼A2","time":1764028801000,"lon":110.2,"lat":95}""",
+        """{"vehicle_id":"琼A1","time":1764028802000,"lon":110.1,"lat":20.1}""" + "\r",
+        """{broken""",
+        """{"vehicle_id":"琼A3","time":"2025-11-25T00:00:03Z","lon":110.3,"lat":20.3}""") + "\n";
+
+    [Fact]
+    public async Task A_file_is_read_with_every_record_accepted_or_rejected_in_order()
+    {
+        var sink = new Collector();
+        var summary = await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(new MemoryStream(Encoding.UTF8.GetBytes(s_file)), sink);
+        Assert.Equal(3, summary.Accepted);
+        Assert.Equal(2, summary.Rejected);
+        Assert.Equal([1, 4, 6], sink.Accepted.Select(a => a.Line));
+        Assert.Equal([(3L, "lat:out_of_range"), (5L, "record:malformed")], sink.Rejected.Select(r => (r.Line, r.Code)));
+        Assert.Equal("{broken", sink.Rejected[1].Raw);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public async Task Records_split_across_buffer_segments_read_the_same(int segment)
+    {
+        var whole = new Collector();
+        await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(new MemoryStream(Encoding.UTF8.GetBytes(s_file)), whole);
+
+        var pipe = new Pipe(new PipeOptions(minimumSegmentSize: 1, pauseWriterThreshold: 0));
+        byte[] bytes = Encoding.UTF8.GetBytes(s_file);
+        var writing = Task.Run(async () =>
+        {
+            for (int i = 0; i < bytes.Length; i += segment)
+            {
+                await pipe.Writer.WriteAsync(bytes.AsMemory(i, Math.Min(segment, bytes.Length - i)));
+            }
+            await pipe.Writer.CompleteAsync();
+        });
+        var split = new Collector();
+        await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(pipe.Reader, split);
+        await writing;
+        Assert.Equal(whole.Accepted, split.Accepted);
+        Assert.Equal(whole.Rejected, split.Rejected);
+    }
+
+    [Fact]
+    public async Task A_last_line_without_a_newline_is_read()
+    {
+        var sink = new Collector();
+        await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(
+            new MemoryStream("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1}"""u8.ToArray()), sink);
+        Assert.Single(sink.Accepted);
+    }
+
+    [Fact]
+    public async Task A_line_longer_than_the_limit_is_rejected_once_and_the_next_line_is_read()
+    {
+        string longLine = "{\"vehicle_id\":\"" + new string('x', ProbeStreamReader.MaxRecordBytes * 2) + "\"}";
+        string text = longLine + "\n" + """{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1}""" + "\n";
+        var sink = new Collector();
+        var summary = await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(new MemoryStream(Encoding.UTF8.GetBytes(text)), sink);
+        Assert.Equal(1, summary.Accepted);
+        Assert.Equal("record:too_long", Assert.Single(sink.Rejected).Code);
+    }
+
+    [Fact]
+    public async Task Binary_records_round_trip_and_a_truncated_one_is_rejected()
+    {
+        var ids = new VehicleIds();
+        var d = new ProbeJsonDecoder(ids);
+        Assert.True(d.TryDecode("""{"vehicle_id":"琼A12345","time":1764028800000,"lon":110.35,"lat":20.02,"speed_kmh":42.5,"class":"hazmat","hazmat":"3","fix":false,"status":7}"""u8, out var p, out _));
+        var stream = new MemoryStream();
+        byte[] record = new byte[ProbeBinaryRecord.Size];
+        Assert.True(ProbeBinaryRecord.TryWrite(p, Encoding.UTF8.GetBytes(ids.Name(p.Vehicle)), record));
+        stream.Write(record);
+        stream.Write(record);
+        stream.Write(record.AsSpan(0, 50)); // truncated
+        stream.Position = 0;
+        var sink = new Collector();
+        var readIds = new VehicleIds();
+        var summary = await new ProbeStreamReader(ProbeFormat.Binary, readIds).ReadAsync(stream, sink);
+        Assert.Equal(2, summary.Accepted);
+        Assert.Equal("record:malformed", Assert.Single(sink.Rejected).Code);
+        var back = sink.Probes[0];
+        Assert.Equal("琼A12345", readIds.Name(back.Vehicle));
+        Assert.Equal(p.TimeMs, back.TimeMs);
+        Assert.Equal(p.Lon, back.Lon);
+        Assert.Equal(p.Lat, back.Lat);
+        Assert.Equal(p.SpeedKmh, back.SpeedKmh);
+        Assert.True(float.IsNaN(back.Heading));
+        Assert.Equal(VehicleClass.Hazmat, back.Class);
+        Assert.Equal(30, back.Hazmat);
+        Assert.False(back.Fix);
+        Assert.True(back.HasStatus && !back.HasAlarm);
+        Assert.Equal(7u, back.Status);
+    }
+
+    [Fact]
+    public void Dead_letters_carry_reason_source_and_original_bytes()
+    {
+        var stream = new MemoryStream();
+        using (var dead = new DeadLetterWriter(stream, "probes.ndjson"))
+        {
+            dead.Write(new DecodeError(ProbeField.Lat, DecodeReason.OutOfRange), new RecordSource(3, 120), "{\"lat\":95}"u8, binary: false);
+            dead.Write(new DecodeError(ProbeField.Record, DecodeReason.Malformed), new RecordSource(2, 128), new byte[] { 0xff, 0x00, 0x01 }, binary: true);
+            Assert.Equal(2, dead.Count);
+            Assert.Equal(1, dead.ByReason["lat:out_of_range"]);
+        }
+        string[] lines = Encoding.UTF8.GetString(stream.ToArray()).TrimEnd('\n').Split('\n');
+        Assert.Equal(2, lines.Length);
+        using var first = System.Text.Json.JsonDocument.Parse(lines[0]);
+        Assert.Equal("lat: out of range", first.RootElement.GetProperty("reason").GetString());
+        Assert.Equal(3, first.RootElement.GetProperty("source").GetProperty("line").GetInt64());
+        Assert.Equal("probes.ndjson", first.RootElement.GetProperty("source").GetProperty("file").GetString());
+        Assert.Equal("{\"lat\":95}", first.RootElement.GetProperty("original").GetString());
+        using var second = System.Text.Json.JsonDocument.Parse(lines[1]);
+        Assert.Equal(Convert.ToBase64String(new byte[] { 0xff, 0x00, 0x01 }), second.RootElement.GetProperty("original_base64").GetString());
+    }
+
+    private sealed class Collector : IProbeHandler
+    {
+        public List<(long Line, int Vehicle, long Time)> Accepted { get; } = [];
+        public List<Probe> Probes { get; } = [];
+        public List<(long Line, string Code, string Raw)> Rejected { get; } = [];
+
+        public void OnProbe(in Probe probe, in RecordSource source)
+        {
+            Accepted.Add((source.Record, probe.Vehicle, probe.TimeMs));
+            Probes.Add(probe);
+        }
+
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) =>
+            Rejected.Add((source.Record, error.Code, Encoding.UTF8.GetString(raw)));
+    }
+}
