@@ -1,0 +1,62 @@
+using System.Text;
+using Traffic.Engine.Probes;
+
+namespace Traffic.Engine.Tests.Probes;
+
+public class ProbeCsvReaderTests
+{
+    [Fact]
+    public void Rows_decode_in_any_column_order_and_bad_rows_are_rejected_alone()
+    {
+        string csv = """
+            lat,lon,time,vehicle_id,speed_kmh,class,hazmat,fix,status
+            20.02,110.35,1764028800000,琼A12345,42.5,hazmat,3,false,7
+            20.03,110.36,2025-11-25T00:00:01Z,"粤B,77",,,,,
+            95,110.36,1764028802000,琼A12345,,,,,
+            20.03,110.36,1764028803000,琼A12345,fast,,,,
+            20.03,110.36,1764028804000,琼A12345,,tram,,,
+            20.03,110.36
+            20.04,110.37,1764028805000,琼A12345,10,taxi,,true,
+            """;
+        var ids = new VehicleIds();
+        var sink = new Sink();
+        var summary = new ProbeCsvReader(ids).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
+        Assert.Equal(7, summary.Records);
+        Assert.Equal(3, summary.Accepted);
+        Assert.Equal(["lat:out_of_range", "speed_kmh:wrong_type", "class:unknown_value", "record:malformed"], sink.Rejected.Select(r => r.Code));
+        Assert.Equal([4L, 5, 6, 7], sink.Rejected.Select(r => r.Line));
+        Assert.Equal("95,110.36,1764028802000,琼A12345,,,,,", sink.Rejected[0].Raw);
+
+        var first = sink.Probes[0];
+        Assert.Equal("琼A12345", ids.Name(first.Vehicle));
+        Assert.Equal(42.5f, first.SpeedKmh);
+        Assert.Equal(VehicleClass.Hazmat, first.Class);
+        Assert.Equal(30, first.Hazmat);
+        Assert.False(first.Fix);
+        Assert.Equal(7u, first.Status);
+        var second = sink.Probes[1];
+        Assert.Equal("粤B,77", ids.Name(second.Vehicle));
+        Assert.True(float.IsNaN(second.SpeedKmh));
+        Assert.True(second.Fix);
+        Assert.Equal(1764028801000, second.TimeMs);
+    }
+
+    [Fact]
+    public void A_header_without_a_required_column_is_refused_with_a_clear_error()
+    {
+        var e = Assert.Throws<InvalidDataException>(() =>
+            new ProbeCsvReader(new VehicleIds()).Read(new MemoryStream("vehicle_id,time,lon\na,1764028800000,1\n"u8.ToArray()), new Sink()));
+        Assert.Contains("lat", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Sink : IProbeHandler
+    {
+        public List<Probe> Probes { get; } = [];
+        public List<(long Line, string Code, string Raw)> Rejected { get; } = [];
+
+        public void OnProbe(in Probe probe, in RecordSource source) => Probes.Add(probe);
+
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) =>
+            Rejected.Add((source.Record, error.Code, Encoding.UTF8.GetString(raw)));
+    }
+}
