@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Traffic.Engine.Probes;
 using Traffic.Testing;
 
@@ -8,12 +7,10 @@ namespace Traffic.Engine.Tests;
 /// <summary>The Engine's hot-path operations in bench/allocation-budget.json (those starting with "Probe"), measured in bytes, never time.</summary>
 public class AllocationBudgetTests
 {
-    private const int Iterations = 2000;
-
     public static TheoryData<string> Operations()
     {
         var data = new TheoryData<string>();
-        foreach (var name in Budgets().Keys.Where(k => k.StartsWith("Probe", StringComparison.Ordinal))) data.Add(name);
+        foreach (var name in AllocationBudget.Budgets().Keys.Where(k => k.StartsWith("Probe", StringComparison.Ordinal))) data.Add(name);
         return data;
     }
 
@@ -21,20 +18,11 @@ public class AllocationBudgetTests
     [MemberData(nameof(Operations))]
     public void Hot_path_operation_stays_within_its_allocation_budget(string operation)
     {
-        long budget = Budgets()[operation];
-        Action<int> op = Operation(operation);
-        for (int i = 0; i < Iterations; i++) op(i);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < Iterations; i++) op(i);
-        long perOp = (GC.GetAllocatedBytesForCurrentThread() - before) / Iterations;
+        long budget = AllocationBudget.Budgets()[operation];
+        long perOp = AllocationBudget.BytesPerOperation(Operation(operation));
         Assert.True(perOp <= budget, $"{operation} allocates {perOp} bytes per operation; its budget is {budget}");
     }
 
-    private static Dictionary<string, long> Budgets()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.RepoRoot(), "bench", "allocation-budget.json")));
-        return doc.RootElement.GetProperty("budgets").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
-    }
 
     private static Action<int> Operation(string name)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Traffic.Geo.Evaluation;
 using Traffic.Geo.Matching;
 using Traffic.Geo.Routing;
@@ -14,8 +13,6 @@ namespace Traffic.Geo.Tests;
 /// </summary>
 public class AllocationBudgetTests
 {
-    private const int Iterations = 2000;
-
     private static readonly Lazy<KubickaTrack> s_track = new(() => KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000042"))!));
     private static readonly Lazy<EdgeIndex> s_index = new(() => new EdgeIndex(s_track.Value.Network));
 
@@ -25,7 +22,7 @@ public class AllocationBudgetTests
     public static TheoryData<string> Operations()
     {
         var data = new TheoryData<string>();
-        foreach (var name in Budgets().Keys.Where(k => s_prefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)))) data.Add(name);
+        foreach (var name in AllocationBudget.Budgets().Keys.Where(k => s_prefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)))) data.Add(name);
         return data;
     }
 
@@ -33,31 +30,29 @@ public class AllocationBudgetTests
     [MemberData(nameof(Operations))]
     public void Hot_path_operation_stays_within_its_allocation_budget(string operation)
     {
-        long budget = Budgets()[operation];
-        Action<int> op = Operation(operation);
-        for (int i = 0; i < Iterations; i++) op(i); // warm-up: buffers grow, JIT tiers settle
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < Iterations; i++) op(i);
-        long perOp = (GC.GetAllocatedBytesForCurrentThread() - before) / Iterations;
+        long budget = AllocationBudget.Budgets()[operation];
+        long perOp = AllocationBudget.BytesPerOperation(Operation(operation));
         Assert.True(perOp <= budget, $"{operation} allocates {perOp} bytes per operation; its budget is {budget}");
+    }
+
+    [Fact]
+    public void The_measurement_sees_an_allocation()
+    {
+        byte[]? keep = null;
+        Assert.True(AllocationBudget.BytesPerOperation(_ => keep = new byte[100]) >= 100);
+        Assert.Equal(0, AllocationBudget.BytesPerOperation(i => keep![0] = (byte)i));
     }
 
     [Fact]
     public void Every_budgeted_operation_is_measured_by_some_test_project()
     {
-        foreach (var name in Budgets().Keys)
+        foreach (var name in AllocationBudget.Budgets().Keys)
         {
             if (name.StartsWith("Probe", StringComparison.Ordinal)) continue; // tests/Engine.Tests
             Assert.NotNull(Operation(name));
         }
     }
 
-    private static Dictionary<string, long> Budgets()
-    {
-        string path = Path.Combine(SharedData.RepoRoot(), "bench", "allocation-budget.json");
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        return doc.RootElement.GetProperty("budgets").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
-    }
 
     private static Action<int> Operation(string name)
     {

@@ -166,15 +166,7 @@ public sealed class OnlineMatcher
         // Normalise so that the best is 0: scores stay small in float over any trace length.
         float max = score[order[0]];
 
-        if (s.Length == s.Capacity) s.Grow();
-        int slot = s.Slot(s.Length);
-        s.Length++;
-        ref var col = ref s.Col(slot);
-        col.Time = p.TimeMs;
-        col.Id = p.Id;
-        col.Count = (byte)found;
-        col.Break = s.Length == 1 ? s.NextBreak : ChainBreak.None;
-        s.SetPosition(slot, p.Lon, p.Lat);
+        int slot = AppendColumn(s, in p, (byte)found, s.Length == 0 ? s.NextBreak : ChainBreak.None);
         s.KeptTime = p.TimeMs;
         s.KeptLon = p.Lon;
         s.KeptLat = p.Lat;
@@ -204,7 +196,10 @@ public sealed class OnlineMatcher
     }
 
     /// <summary>Appends a probe that carries no evidence of its own: it is placed later on the route around it.</summary>
-    private static void AppendFollower(VehicleMatchState s, in GpsPoint p)
+    private static void AppendFollower(VehicleMatchState s, in GpsPoint p) => AppendColumn(s, in p, 0, ChainBreak.None);
+
+    /// <summary>Appends a column for a probe (its candidates are written by the caller) and returns its ring slot.</summary>
+    private static int AppendColumn(VehicleMatchState s, in GpsPoint p, byte count, ChainBreak brk)
     {
         if (s.Length == s.Capacity) s.Grow();
         int slot = s.Slot(s.Length);
@@ -212,9 +207,10 @@ public sealed class OnlineMatcher
         ref var col = ref s.Col(slot);
         col.Time = p.TimeMs;
         col.Id = p.Id;
-        col.Count = 0;
-        col.Break = ChainBreak.None;
+        col.Count = count;
+        col.Break = brk;
         s.SetPosition(slot, p.Lon, p.Lat);
+        return slot;
     }
 
     /// <summary>Decides and emits every pending probe (end of trace, or the vehicle went idle). The chain goes on.</summary>
