@@ -1,0 +1,87 @@
+using System.Text.Json;
+using Traffic.Engine.Probes;
+
+namespace Traffic.Engine.Registry;
+
+/// <summary>What the registry says of one vehicle.</summary>
+public readonly record struct VehicleInfo(VehicleClass Class, ushort Hazmat, string? Corridor, string? Company);
+
+/// <summary>
+/// The vehicle registry (<c>--vehicles</c>, NDJSON: <c>vehicle_id</c>, <c>class</c>, optional <c>hazmat</c>,
+/// <c>corridor</c>, <c>company</c>), keyed by the same dense ids the probe decoders give, so a shard
+/// looks a vehicle up by index. A probe's own class and hazmat win over the registry's; a vehicle in
+/// neither is a car.
+/// </summary>
+public sealed class VehicleRegistry
+{
+    private readonly VehicleIds _ids;
+    private VehicleInfo?[] _info = [];
+
+    public VehicleRegistry(VehicleIds ids) => _ids = ids;
+
+    /// <summary>Vehicles listed.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The registry's entry for a vehicle, or null.</summary>
+    public VehicleInfo? Get(int vehicle) => (uint)vehicle < (uint)_info.Length ? _info[vehicle] : null;
+
+    /// <summary>The class and hazardous cargo that apply to a probe: its own where given, else the registry's, else car.</summary>
+    public (VehicleClass Class, ushort Hazmat) Resolve(in Probe p)
+    {
+        VehicleInfo? info = Get(p.Vehicle);
+        VehicleClass c = p.Class != VehicleClass.Unspecified ? p.Class : info?.Class ?? VehicleClass.Car;
+        ushort hazmat = p.Hazmat != 0 ? p.Hazmat : info?.Hazmat ?? 0;
+        return (c == VehicleClass.Unspecified ? VehicleClass.Car : c, hazmat);
+    }
+
+    /// <summary>Loads a registry file; a bad line is refused with its file and line number.</summary>
+    public static VehicleRegistry Load(string path, VehicleIds ids)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"vehicle registry not found: {path}", path);
+        var registry = new VehicleRegistry(ids);
+        int line = 0;
+        foreach (string text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            try
+            {
+                registry.Add(text);
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException)
+            {
+                throw new InvalidDataException($"{path}:{line}: {e.Message}", e);
+            }
+        }
+        return registry;
+    }
+
+    /// <summary>Adds one registry line (a JSON object).</summary>
+    public void Add(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        JsonElement root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("expected a JSON object");
+        string id = root.TryGetProperty("vehicle_id", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        if (id.Length == 0) throw new InvalidDataException("vehicle_id: required field missing");
+        if (!root.TryGetProperty("class", out var cls) || cls.ValueKind != JsonValueKind.String)
+            throw new InvalidDataException("class: required field missing");
+        if (!ProbeRules.TryParseClass(System.Text.Encoding.UTF8.GetBytes(cls.GetString()!), out VehicleClass c))
+            throw new InvalidDataException($"class: unknown value '{cls.GetString()}'");
+        ushort hazmat = 0;
+        if (root.TryGetProperty("hazmat", out var hz) && hz.ValueKind != JsonValueKind.Null)
+        {
+            if (hz.ValueKind != JsonValueKind.String || !ProbeRules.TryParseHazmat(System.Text.Encoding.UTF8.GetBytes(hz.GetString()!), out hazmat))
+                throw new InvalidDataException($"hazmat: not a UN class: {hz.GetRawText()}");
+        }
+        string? corridor = Text(root, "corridor");
+        string? company = Text(root, "company");
+        int vehicle = _ids.Intern(id.AsSpan());
+        if (vehicle >= _info.Length) Array.Resize(ref _info, Math.Max(vehicle + 1, _info.Length * 2));
+        if (_info[vehicle] == null) Count++;
+        _info[vehicle] = new VehicleInfo(c, hazmat, corridor, company);
+    }
+
+    private static string? Text(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+}

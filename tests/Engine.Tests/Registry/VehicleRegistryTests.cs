@@ -1,0 +1,44 @@
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+
+namespace Traffic.Engine.Tests.Registry;
+
+public class VehicleRegistryTests
+{
+    [Fact]
+    public void Registry_entries_fill_in_what_probes_leave_out()
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        File.WriteAllText(path, """
+            {"vehicle_id":"琼A1","class":"hazmat","hazmat":"3","corridor":"yangpu-1","company":"洋浦物流"}
+
+            {"vehicle_id":"琼B2","class":"bus"}
+            """);
+        var ids = new VehicleIds();
+        var registry = VehicleRegistry.Load(path, ids);
+        Assert.Equal(2, registry.Count);
+        var decoder = new ProbeJsonDecoder(ids);
+        Assert.True(decoder.TryDecode("""{"vehicle_id":"琼A1","time":1764028800000,"lon":109.1,"lat":19.7}"""u8, out var hazmat, out _));
+        Assert.Equal((VehicleClass.Hazmat, (ushort)30), registry.Resolve(hazmat));
+        Assert.Equal("yangpu-1", registry.Get(hazmat.Vehicle)!.Value.Corridor);
+        Assert.True(decoder.TryDecode("""{"vehicle_id":"琼B2","time":1764028800000,"lon":109.1,"lat":19.7,"class":"taxi"}"""u8, out var own, out _));
+        Assert.Equal(VehicleClass.Taxi, registry.Resolve(own).Class);
+        Assert.True(decoder.TryDecode("""{"vehicle_id":"琼C3","time":1764028800000,"lon":109.1,"lat":19.7}"""u8, out var unknown, out _));
+        Assert.Equal((VehicleClass.Car, (ushort)0), registry.Resolve(unknown));
+    }
+
+    [Theory]
+    [InlineData("""{"class":"bus"}""", "vehicle_id")]
+    [InlineData("""{"vehicle_id":"a"}""", "class")]
+    [InlineData("""{"vehicle_id":"a","class":"tram"}""", "class")]
+    [InlineData("""{"vehicle_id":"a","class":"truck","hazmat":"10"}""", "hazmat")]
+    [InlineData("""{"vehicle_id":"a",""", "vehicles.ndjson:2")]
+    public void A_bad_line_is_refused_with_its_file_and_line(string bad, string expected)
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        File.WriteAllText(path, "{\"vehicle_id\":\"ok\",\"class\":\"car\"}\n" + bad + "\n");
+        var e = Assert.Throws<InvalidDataException>(() => VehicleRegistry.Load(path, new VehicleIds()));
+        Assert.Contains("vehicles.ndjson:2", e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+}
