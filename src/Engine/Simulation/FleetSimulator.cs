@@ -135,7 +135,8 @@ public sealed class FleetSimulator
         foreach (var v in _vehicles) output.ReleaseHeld(v);
         foreach (var e in _events)
         {
-            if (e.StartMs >= 0 && e.EndMs < 0) e.EndMs = Math.Min(endMs, Math.Max(e.StartMs, endMs));
+            // Conditions still open at the end of the run end with it.
+            if (e.StartMs >= 0 && (e.EndMs < 0 || e.EndMs > endMs)) e.EndMs = endMs;
             output.Event(e);
         }
         probes.Flush();
@@ -553,6 +554,8 @@ public sealed class FleetSimulator
     {
         double limit = _net.SpeedLimitKmh(edge) / 3.6;
         if (Active(v, t, "speeding") is { } sp) return limit * (sp.Spec.Factor ?? 1.4);
+        // A bus behind its timetable makes up what the road allows: up to the limit.
+        if (v.Trip != null && v.NextStop < v.Stops.Count && v.Stops[v.NextStop].ArriveS < t) return limit;
         double classShare = v.Kind switch { VehicleKind.Bus => 0.75, VehicleKind.Hazmat => 0.75, _ => 0.9 };
         double s = limit * classShare * HourFactor(t) * v.DriverFactor;
         if (v.Kind == VehicleKind.Hazmat) s = Math.Min(s, 60 / 3.6); // dangerous goods: 60 km/h at most
@@ -791,18 +794,19 @@ public sealed class FleetSimulator
 
     private bool PlanZone(SimVehicle v, VehicleEvent ev)
     {
-        var (lon, lat) = ev.Zone!.Centre();
-        if (NearestMainEdge(lon, lat, 1000) is not int edge) return false;
-        Span<EdgeCandidate> c = stackalloc EdgeCandidate[16];
-        int n = _index.Nearest(lon, lat, 1000, c);
-        double offset = _net.LengthM(edge) * 0.5;
+        // The road point nearest the zone's centre that lies inside the zone.
+        var zone = ev.Zone!;
+        var (lon, lat) = zone.Centre();
+        Span<EdgeCandidate> c = stackalloc EdgeCandidate[64];
+        int n = _index.Nearest(lon, lat, 2000, c);
         for (int i = 0; i < n; i++)
         {
-            if (c[i].Edge == edge) offset = c[i].OffsetM;
+            if (!_isMain[c[i].Edge] || !zone.Contains(c[i].Lon, c[i].Lat)) continue;
+            if (!RouteTo(v, c[i].Edge, c[i].OffsetM)) continue;
+            v.ZoneWatch = ev;
+            return true;
         }
-        if (!RouteTo(v, edge, offset)) return false;
-        v.ZoneWatch = ev;
-        return true;
+        return false;
     }
 
     // ---- GPS ----

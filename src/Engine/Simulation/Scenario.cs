@@ -36,6 +36,8 @@ public sealed class Scenario
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        // YAML scalars arrive as JSON strings (YamlDotNet's JSON output quotes them): read numbers from them.
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
     };
 
     /// <summary>Reads a scenario from a <c>.yaml</c>/<c>.yml</c> or <c>.json</c> file.</summary>

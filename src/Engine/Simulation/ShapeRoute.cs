@@ -50,10 +50,12 @@ internal sealed class ShapeRoute
         var start = new List<double> { 0 };
         var routeDist = new double[shape.Length];
         Span<EdgeCandidate> cands = stackalloc EdgeCandidate[8];
+        Span<double> cost = stackalloc double[8];
         Span<EdgePosition> target = stackalloc EdgePosition[1];
         Span<double> dist = stackalloc double[1];
         var path = new int[8192];
         EdgePosition? prev = null;
+        int lastPlaced = 0;
         double prevRoute = 0;
         for (int i = 0; i < shape.Length; i++)
         {
@@ -63,60 +65,61 @@ internal sealed class ShapeRoute
                 ? GeoMath.Bearing(lon, lat, shape[i + 1].Lon, shape[i + 1].Lat)
                 : GeoMath.Bearing(shape[i - 1].Lon, shape[i - 1].Lat, lon, lat);
             int n = index.Within(lon, lat, SnapRadiusM, cands);
-            EdgePosition? best = null;
-            double bestCost = double.MaxValue;
+            // Candidates by cost: near, running the shape's way, and staying on the edge when it can.
+            int m = 0;
             for (int k = 0; k < n; k++)
             {
                 var c = cands[k];
                 double diff = GeoMath.BearingDifference(bearing, net.BearingAt(c.Edge, c.OffsetM));
                 if (diff > 75) continue; // the other direction of a two-way road, or a crossing street
-                double cost = c.DistanceM + (diff * 0.2);
-                if (prev is { } p && p.Edge == c.Edge && c.OffsetM >= p.OffsetM) cost -= 5; // staying on the edge is likely
-                if (cost < bestCost)
+                double cc = c.DistanceM + (diff * 0.2);
+                if (prev is { } p && p.Edge == c.Edge && c.OffsetM >= p.OffsetM) cc -= 5;
+                // Insertion sort: at most eight.
+                int j = m++;
+                while (j > 0 && cost[j - 1] > cc)
                 {
-                    bestCost = cost;
-                    best = new EdgePosition(c.Edge, c.OffsetM);
+                    cost[j] = cost[j - 1];
+                    cands[j] = cands[j - 1];
+                    j--;
                 }
+                cost[j] = cc;
+                cands[j] = c;
             }
-            if (best is not { } b)
+            bool placed = false;
+            for (int k = 0; k < m && !placed; k++)
             {
-                routeDist[i] = prevRoute;
-                continue;
-            }
-            if (prev is not { } from)
-            {
-                elems.Add(b.Edge);
-                start.Add(net.LengthM(b.Edge));
+                var b = new EdgePosition(cands[k].Edge, cands[k].OffsetM);
+                if (prev is not { } from)
+                {
+                    elems.Add(b.Edge);
+                    start.Add(net.LengthM(b.Edge));
+                    prevRoute = b.OffsetM;
+                }
+                else if (b.Edge == from.Edge && b.OffsetM >= from.OffsetM)
+                {
+                    prevRoute += b.OffsetM - from.OffsetM;
+                }
+                else
+                {
+                    // Accept a connection only if it is about as long as the shape between the two points:
+                    // a longer one is a loop round a block from a snap onto the wrong road.
+                    double along = shapeDist[i] - shapeDist[lastPlaced];
+                    target[0] = b;
+                    router.Run(from, target, (1.5 * along) + 60, dist);
+                    int len = router.PathLength(0);
+                    if (len < 2 || len > path.Length) continue;
+                    router.PathTo(0, path);
+                    for (int q = 1; q < len; q++)
+                    {
+                        elems.Add(path[q]);
+                        start.Add(start[^1] + net.LengthM(path[q]));
+                    }
+                    prevRoute += dist[0];
+                }
                 prev = b;
-                prevRoute = b.OffsetM;
-                routeDist[i] = prevRoute;
-                continue;
+                lastPlaced = i;
+                placed = true;
             }
-            if (b.Edge == from.Edge && b.OffsetM >= from.OffsetM)
-            {
-                prevRoute += b.OffsetM - from.OffsetM;
-                prev = b;
-                routeDist[i] = prevRoute;
-                continue;
-            }
-            double gc = GeoMath.Distance(net.PointAt(from.Edge, from.OffsetM).Lon, net.PointAt(from.Edge, from.OffsetM).Lat, lon, lat);
-            target[0] = b;
-            router.Run(from, target, (3 * gc) + 300, dist);
-            int len = router.PathLength(0);
-            if (len < 2 || len > path.Length)
-            {
-                // Unreachable within reason (a snap onto the wrong road): skip this point.
-                routeDist[i] = prevRoute;
-                continue;
-            }
-            router.PathTo(0, path);
-            for (int k = 1; k < len; k++)
-            {
-                elems.Add(path[k]);
-                start.Add(start[^1] + net.LengthM(path[k]));
-            }
-            prevRoute += dist[0];
-            prev = b;
             routeDist[i] = prevRoute;
         }
         if (elems.Count == 0) return null;
