@@ -467,7 +467,14 @@ public sealed class FleetSimulator
         double stopAt = v.NextStop < v.Stops.Count ? v.Stops[v.NextStop].At : v.PlanEnd;
         double toStop = Math.Max(0, stopAt - v.D);
         target = Math.Min(target, Math.Sqrt(2 * Brake * toStop));
-        if (v.TurnAhead) target = Math.Min(target, Math.Sqrt((TurnSpeedMs * TurnSpeedMs) + (2 * Brake * (v.Start[v.I + 1] - v.D))));
+        if (v.I + 1 < v.Elems.Length)
+        {
+            // Brake in time for what comes next: a turn, or a slower road.
+            int next = v.Elems[v.I + 1] >= 0 ? v.Elems[v.I + 1] : ~v.Elems[v.I + 1];
+            double ahead = TargetSpeed(v, next, t);
+            if (v.TurnAhead) ahead = Math.Min(ahead, TurnSpeedMs);
+            target = Math.Min(target, Math.Sqrt((ahead * ahead) + (2 * Brake * (v.Start[v.I + 1] - v.D))));
+        }
         if (v.Trip != null && v.NextStop < v.Stops.Count)
         {
             // Keep to the timetable: no faster than needed to arrive on time (late buses drive at road speed).
