@@ -65,6 +65,10 @@ public sealed class FleetSimulator
     private readonly List<SimZone> _zones;
     private readonly double _localMidnightS;  // sim seconds of the local midnight before the start
     private readonly int[] _path = new int[1 << 16];
+    private readonly bool _corridors;         // hazmat trucks get approved corridors
+
+    /// <summary>Width of a generated corridor band, metres (the INTERFACES.md default).</summary>
+    public const double CorridorWidthM = 100;
 
     public FleetSimulator(RoadNetwork network, SimulationOptions options)
     {
@@ -83,6 +87,7 @@ public sealed class FleetSimulator
         _zones = _scenario.Zones != null ? SimZone.Read(Path.Combine(_scenario.BaseDirectory, _scenario.Zones)) : [];
         var local = options.Start.DateTime;
         _localMidnightS = -local.TimeOfDay.TotalSeconds;
+        _corridors = _scenario.Corridors || _scenario.Events.Any(e => e.Kind == "hazmat_off_corridor");
         CreateFleet();
         BindEvents();
     }
@@ -96,7 +101,8 @@ public sealed class FleetSimulator
         string dir = Path.GetDirectoryName(Path.GetFullPath(probesPath)) ?? ".";
         Directory.CreateDirectory(dir);
         WriteRegistry(Path.Combine(dir, "vehicles.ndjson"));
-        if (_scenario.Zones != null) File.Copy(Path.Combine(_scenario.BaseDirectory, _scenario.Zones), Path.Combine(dir, "zones.geojson"), overwrite: true);
+        if (_corridors) WriteZones(Path.Combine(dir, "zones.geojson"));
+        else if (_scenario.Zones != null) File.Copy(Path.Combine(_scenario.BaseDirectory, _scenario.Zones), Path.Combine(dir, "zones.geojson"), overwrite: true);
         using var probes = new FileStream(probesPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
         using var truth = new FileStream(Path.Combine(dir, "truth.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
         return Run(probes, truth, progress);
@@ -161,7 +167,8 @@ public sealed class FleetSimulator
             taxis = n - buses - hazmat;
         }
         int seed = _options.Seed;
-        Random NewRng(int i) => new(HashCode.Combine(seed, i, 0x7a11c));
+        // Not HashCode.Combine: it is salted per process, and the bytes must not depend on the process.
+        Random NewRng(int i) => new(StreamSeed(seed, i));
         var port = PortEdge();
         for (int i = 0; i < taxis; i++)
         {
@@ -190,8 +197,49 @@ public sealed class FleetSimulator
             SetPlan(v, [port], v.Rng.NextDouble() * _net.LengthM(port));
             v.AwayEdge = PickDestination(v, 2000, 8000);
             v.Outbound = true;
+            if (_corridors) BuildCorridor(v);
             StartNextTrip(v, 0);
         }
+    }
+
+    // The approved corridor of a hazmat truck: the line of its route out and back, as the trips will drive it.
+    private void BuildCorridor(SimVehicle v)
+    {
+        var lons = new List<double>();
+        var lats = new List<double>();
+        var legs = new[] { (new EdgePosition(v.Edge, v.D), v.AwayEdge), (new EdgePosition(v.AwayEdge, _net.LengthM(v.AwayEdge) * 0.5), v.HomeEdge) };
+        Span<EdgePosition> target = stackalloc EdgePosition[1];
+        Span<double> dist = stackalloc double[1];
+        foreach (var (from, to) in legs)
+        {
+            target[0] = new EdgePosition(to, _net.LengthM(to) * 0.5);
+            _router.Run(from, target, 1e7, dist);
+            int n = _router.PathLength(0);
+            if (n < 1 || n > _path.Length) return;
+            _router.PathTo(0, _path);
+            for (int k = 0; k < n; k++)
+            {
+                var el = _net.ShapeLons(_path[k]);
+                var ea = _net.ShapeLats(_path[k]);
+                for (int i = lons.Count > 0 ? 1 : 0; i < el.Length; i++)
+                {
+                    lons.Add(el[i]);
+                    lats.Add(ea[i]);
+                }
+            }
+        }
+        v.CorridorId = "corridor-" + v.Id;
+        v.CorridorLon = [.. lons];
+        v.CorridorLat = [.. lats];
+    }
+
+    /// <summary>Distance from a point to a vehicle's corridor line, metres.</summary>
+    internal static double CorridorDistance(SimVehicle v, double lon, double lat)
+    {
+        double kx = GeoMath.MetresPerDegreeLon(lat), best = double.MaxValue;
+        for (int i = 0; i + 1 < v.CorridorLon.Length; i++)
+            best = Math.Min(best, GeoMath.ProjectOnSegment(lon, lat, v.CorridorLon[i], v.CorridorLat[i], v.CorridorLon[i + 1], v.CorridorLat[i + 1], kx, out _));
+        return best;
     }
 
     private SimVehicle Add(VehicleKind kind, string id, Random rng)
@@ -338,7 +386,7 @@ public sealed class FleetSimulator
                 var v = PickVehicle(spec, taken);
                 taken.Add(v);
                 string kind = spec.Kind;
-                var truth = new TruthEvent { Kind = kind, VehicleId = v.Id, Zone = spec.Zone };
+                var truth = new TruthEvent { Kind = kind, VehicleId = v.Id, Zone = spec.Kind == "hazmat_off_corridor" ? v.CorridorId : spec.Zone };
                 var ve = new VehicleEvent(spec, truth);
                 switch (kind)
                 {
@@ -361,9 +409,9 @@ public sealed class FleetSimulator
                         truth.ExpectedAlert = "signal_lost";
                         break;
                     case "hazmat_no_fix":
-                        truth.StartMs = startMs;
-                        truth.EndMs = startMs + (long)(spec.DurationS * 1000);
+                        // The span is set when it begins: the first moment after `start` that the truck is driving.
                         truth.ExpectedAlert = v.Hazmat != null ? "hazmat_no_fix" : null;
+                        truth.Values["duration_s"] = spec.DurationS;
                         break;
                     case "teleport":
                         truth.ExpectedAlert = "teleport";
@@ -375,6 +423,10 @@ public sealed class FleetSimulator
                         break;
                     case "wrong_way":
                         truth.ExpectedAlert = "wrong_way";
+                        break;
+                    case "hazmat_off_corridor":
+                        if (v.CorridorId == null) throw new InvalidDataException($"scenario: {v.Id} has no corridor (no route between its port and destination)");
+                        truth.ExpectedAlert = v.Hazmat != null ? "hazmat_off_corridor" : null;
                         break;
                     default: // zone, zone_dwell, hazmat_forbidden
                         var zone = _zones.FirstOrDefault(z => z.Id == spec.Zone)
@@ -501,6 +553,7 @@ public sealed class FleetSimulator
         v.D = arrived ? stopAt : v.D + move;
         while (v.I + 1 < v.Elems.Length && v.D >= v.Start[v.I + 1]) EnterNext(v, t);
         if (v.ZoneWatch is { } zw) WatchZone(v, zw, t + dt);
+        if (v.CorridorWatch is { } cw) WatchCorridor(v, cw, t + dt);
         if (!arrived) return;
 
         v.SpeedMs = 0;
@@ -543,6 +596,18 @@ public sealed class FleetSimulator
         }
     }
 
+    private void WatchCorridor(SimVehicle v, VehicleEvent e, double t)
+    {
+        var (lon, lat) = Position(v);
+        bool outside = CorridorDistance(v, lon, lat) > CorridorWidthM / 2;
+        if (outside && e.Truth.StartMs < 0) e.Truth.StartMs = (long)(t * 1000);
+        else if (!outside && e.Truth.StartMs >= 0 && v.Detour == null)
+        {
+            e.Truth.EndMs = (long)(t * 1000);
+            v.CorridorWatch = null;
+        }
+    }
+
     private void StepEvents(SimVehicle v, double t)
     {
         foreach (var e in v.Events)
@@ -552,6 +617,13 @@ public sealed class FleetSimulator
             {
                 e.Done = true;
                 v.PullOver = e;
+            }
+            else if (e.Spec.Kind == "hazmat_no_fix" && v.State == SimState.Driving && v.SpeedMs > 3)
+            {
+                // Moving while the unit reports no fix: start it while the truck drives.
+                e.Done = true;
+                e.Truth.StartMs = (long)Math.Ceiling(t * 1000);
+                e.Truth.EndMs = e.Truth.StartMs + (long)(e.Spec.DurationS * 1000);
             }
         }
     }
@@ -645,6 +717,12 @@ public sealed class FleetSimulator
         }
         v.State = SimState.Idle;
         v.Until = t;
+        if (v.Detour != null)
+        {
+            // Off the corridor and back to business: the interrupted trip goes on at once.
+            v.Detour = null;
+            return;
+        }
         switch (v.Kind)
         {
             case VehicleKind.Taxi:
@@ -669,6 +747,7 @@ public sealed class FleetSimulator
         v.DriverFactor = Math.Clamp(1 + (Gaussian(v.Rng) * 0.07), 0.85, 1.15);
         v.State = SimState.Driving;
         if (Pending(v, t, "wrong_way") is { } ww && PlanWrongWay(v, ww)) return;
+        if (Pending(v, t, "hazmat_off_corridor") is { } oc && PlanDetour(v, oc)) return;
         foreach (string k in (ReadOnlySpan<string>)["zone", "zone_dwell", "hazmat_forbidden"])
         {
             if (Pending(v, t, k) is { } z && PlanZone(v, z)) return;
@@ -799,6 +878,26 @@ public sealed class FleetSimulator
         return false;
     }
 
+    // A detour through a place 0.6–1.5 km off the corridor (a shortcut, a forbidden delivery), then back.
+    private bool PlanDetour(SimVehicle v, VehicleEvent ev)
+    {
+        var (lon, lat) = Position(v);
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int e = _mainEdges[v.Rng.Next(_mainEdges.Length)];
+            var (el, ea) = _net.PointAt(e, _net.LengthM(e) * 0.5);
+            if (GeoMath.FastDistance(lon, lat, el, ea) > 3000) continue;
+            double off = CorridorDistance(v, el, ea);
+            if (off < 600 || off > 1500) continue;
+            if (!RouteTo(v, e, _net.LengthM(e) * 0.5)) continue;
+            ev.Done = true;
+            v.Detour = ev;
+            v.CorridorWatch = ev;
+            return true;
+        }
+        return false;
+    }
+
     private bool PlanZone(SimVehicle v, VehicleEvent ev)
     {
         // The road point nearest the zone's centre that lies inside the zone.
@@ -849,7 +948,7 @@ public sealed class FleetSimulator
             v.NoFixLeft = v.Rng.Next(0, 3);
             fix = false;
         }
-        if (v.Events.Count > 0 && Active(v, t, "hazmat_no_fix") != null && v.HasLast) fix = false;
+        if (v.Events.Count > 0 && v.HasLast && NoFixNow(v, timeMs)) fix = false;
 
         double rLon = lon + (nx / GeoMath.MetresPerDegreeLon(lat)), rLat = lat + (ny / GeoMath.MetresPerDegree);
         if (v.Events.Count > 0)
@@ -880,6 +979,24 @@ public sealed class FleetSimulator
         output.Probe(v, timeMs, rLon, rLat, rSpeed, rHeading, fix, truth);
     }
 
+    /// <summary>The seed of vehicle <paramref name="index"/>'s random stream: a SplitMix64 mix of the run's seed and the index.</summary>
+    internal static int StreamSeed(int seed, int index)
+    {
+        ulong z = ((ulong)(uint)seed << 32 | (uint)index) + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
+    }
+
+    private static bool NoFixNow(SimVehicle v, long timeMs)
+    {
+        foreach (var e in v.Events)
+        {
+            if (e.Spec.Kind == "hazmat_no_fix" && e.Truth.StartMs >= 0 && timeMs >= e.Truth.StartMs && timeMs < e.Truth.EndMs) return true;
+        }
+        return false;
+    }
+
     internal static double Gaussian(Random rng)
     {
         // Box–Muller, one of the pair: simple and deterministic.
@@ -900,11 +1017,56 @@ public sealed class FleetSimulator
             w.WriteString("vehicle_id", v.Id);
             w.WriteString("class", v.ClassName);
             if (v.Hazmat != null) w.WriteString("hazmat", v.Hazmat);
+            if (v.CorridorId != null) w.WriteString("corridor", v.CorridorId);
             w.WriteString("company", v.Company);
             w.WriteEndObject();
             w.Flush();
             f.WriteByte((byte)'\n');
         }
+    }
+
+    // The scenario's zones and the generated corridors in one FeatureCollection.
+    private void WriteZones(string path)
+    {
+        using var f = new FileStream(path, FileMode.Create, FileAccess.Write);
+        using var w = new Utf8JsonWriter(f, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        w.WriteString("type", "FeatureCollection");
+        w.WriteStartArray("features");
+        if (_scenario.Zones != null)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_scenario.BaseDirectory, _scenario.Zones)));
+            foreach (var feature in doc.RootElement.GetProperty("features").EnumerateArray()) feature.WriteTo(w);
+        }
+        foreach (var v in _vehicles)
+        {
+            if (v.CorridorId == null) continue;
+            w.WriteStartObject();
+            w.WriteString("type", "Feature");
+            w.WriteStartObject("properties");
+            w.WriteString("id", v.CorridorId);
+            w.WriteString("name", "危险品运输走廊 " + v.Id);
+            w.WriteString("kind", "corridor");
+            w.WriteNumber("width_m", CorridorWidthM);
+            w.WriteEndObject();
+            w.WriteStartObject("geometry");
+            w.WriteString("type", "LineString");
+            w.WriteStartArray("coordinates");
+            for (int i = 0; i < v.CorridorLon.Length; i++)
+            {
+                w.WriteStartArray();
+                w.WriteNumberValue(Math.Round(v.CorridorLon[i], 7));
+                w.WriteNumberValue(Math.Round(v.CorridorLat[i], 7));
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+        f.WriteByte((byte)'\n');
     }
 
     // ---- Network structure ----

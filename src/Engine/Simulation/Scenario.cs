@@ -24,6 +24,9 @@ public sealed class Scenario
 
     public List<ScenarioEvent> Events { get; set; } = [];
 
+    /// <summary>Give every hazmat truck an approved corridor (always on when a <c>hazmat_off_corridor</c> event needs one).</summary>
+    public bool Corridors { get; set; }
+
     public FaultRates Faults { get; set; } = new();
 
     /// <summary>Where the scenario file lives: relative paths inside it resolve from here.</summary>
@@ -38,6 +41,7 @@ public sealed class Scenario
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         // YAML scalars arrive as JSON strings (YamlDotNet's JSON output quotes them): read numbers from them.
         NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        Converters = { new LenientBoolConverter() },
     };
 
     /// <summary>Reads a scenario from a <c>.yaml</c>/<c>.yml</c> or <c>.json</c> file.</summary>
@@ -97,6 +101,20 @@ public sealed class Scenario
     }
 }
 
+/// <summary>Booleans as JSON has them, or as strings (<c>"true"</c>) the way YAML's JSON output writes them.</summary>
+internal sealed class LenientBoolConverter : JsonConverter<bool>
+{
+    public override bool Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.True => true,
+        JsonTokenType.False => false,
+        JsonTokenType.String when bool.TryParse(reader.GetString(), out bool b) => b,
+        _ => throw new JsonException("expected true or false"),
+    };
+
+    public override void Write(Utf8JsonWriter writer, bool value, JsonSerializerOptions options) => writer.WriteBooleanValue(value);
+}
+
 public sealed class FleetMix
 {
     public int Taxis { get; set; }
@@ -135,7 +153,7 @@ public sealed class ScenarioEvent
     public static readonly string[] Kinds =
     [
         "congestion", "speeding", "wrong_way", "zone", "zone_dwell", "hazmat_forbidden", "hazmat_long_stop",
-        "long_stop", "hazmat_no_fix", "fatigue", "teleport", "signal_lost",
+        "long_stop", "hazmat_no_fix", "hazmat_off_corridor", "fatigue", "teleport", "signal_lost",
     ];
 
     public string Kind { get; set; } = "";

@@ -72,7 +72,6 @@ internal sealed class SimOutput : IDisposable
             if (r < _faults.Drop)
             {
                 WriteTruthProbe(v, absMs, -1, truth, fault: "dropped");
-                ReleaseHeld(v);
                 return;
             }
             r -= _faults.Drop;
@@ -80,7 +79,6 @@ internal sealed class SimOutput : IDisposable
             {
                 string variant = WriteMalformed(v, absMs, lon, lat, speedKmh, heading, fix);
                 WriteTruthProbe(v, absMs, _line, truth, fault: "malformed", variant);
-                ReleaseHeld(v);
                 return;
             }
             r -= _faults.Malformed;
@@ -97,6 +95,7 @@ internal sealed class SimOutput : IDisposable
             bool duplicate = r < _faults.Duplicate;
             WriteTruthProbe(v, absMs, _line, truth, duplicate ? "duplicated" : null);
             if (duplicate) WriteLine(line);
+            // Behind a readable later probe of the vehicle, so that it really is out of order.
             ReleaseHeld(v);
             return;
         }

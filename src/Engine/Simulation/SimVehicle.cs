@@ -86,10 +86,15 @@ internal sealed class SimVehicle(int index, string id, VehicleKind kind, Random 
     public int HomeEdge = -1;           // hazmat: the port; bus without GTFS: terminal A
     public int AwayEdge = -1;           // hazmat: the destination; bus: terminal B
     public bool Outbound;               // heading to AwayEdge
+    public string? CorridorId;          // hazmat: the approved corridor (a line zone), or null
+    public double[] CorridorLon = [];   // its line: the route port → destination → port
+    public double[] CorridorLat = [];
 
     // Scenario.
     public List<VehicleEvent> Events = [];
     public VehicleEvent? ZoneWatch;     // a zone event whose entry and exit the truth records
+    public VehicleEvent? Detour;        // an off-corridor event whose detour is the current plan
+    public VehicleEvent? CorridorWatch; // an off-corridor event whose exit and return the truth records
     public VehicleEvent? WrongWay;      // set while the plan ends with a wrong-way edge
     public VehicleEvent? PullOver;      // a long stop waiting for the vehicle to come to a halt
 

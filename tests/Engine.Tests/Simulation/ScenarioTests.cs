@@ -118,6 +118,48 @@ public sealed class ScenarioTests
     }
 
     [Fact]
+    public void HazmatOffCorridor_LeavesTheCorridor_AndOtherTrucksKeepToTheirs()
+    {
+        var registry = File.ReadLines(Path.Combine(Run.Dir, "vehicles.ndjson")).Select(l => JsonDocument.Parse(l).RootElement.Clone())
+            .Where(v => v.GetProperty("class").GetString() == "hazmat").ToList();
+        Assert.Equal(8, registry.Count);
+        using var zones = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Run.Dir, "zones.geojson")));
+        var lines = zones.RootElement.GetProperty("features").EnumerateArray()
+            .Where(f => f.GetProperty("properties").GetProperty("kind").GetString() == "corridor")
+            .ToDictionary(f => f.GetProperty("properties").GetProperty("id").GetString()!,
+                f => f.GetProperty("geometry").GetProperty("coordinates").EnumerateArray().Select(p => (p[0].GetDouble(), p[1].GetDouble())).ToArray());
+        var corridorOf = registry.ToDictionary(v => v.GetProperty("vehicle_id").GetString()!, v => lines[v.GetProperty("corridor").GetString()!]);
+
+        var e = Run.Event("hazmat_off_corridor");
+        string id = e.GetProperty("vehicle_id").GetString()!;
+        Assert.Equal("corridor-" + id, e.GetProperty("zone").GetString());
+        Assert.True(Probes(e).Max(t => Distance(corridorOf[id], t)) > 500);
+        Assert.All(Probes(e).Where(t => SimRun.Ms(t, "time") > SimRun.Ms(e, "start") + 15_000 && SimRun.Ms(t, "time") < SimRun.Ms(e, "end") - 15_000),
+            t => Assert.True(Distance(corridorOf[id], t) > 40));
+
+        // Trucks with no event that takes them elsewhere drive inside their corridor's band the whole time.
+        var elsewhere = Run.Events.Where(x => x.TryGetProperty("vehicle_id", out _) && x.GetProperty("kind").GetString() is "hazmat_forbidden" or "hazmat_off_corridor")
+            .Select(x => x.GetProperty("vehicle_id").GetString()).ToHashSet();
+        int checkedProbes = 0;
+        foreach (var t in Run.TruthProbes)
+        {
+            string v = t.GetProperty("vehicle_id").GetString()!;
+            if (!corridorOf.TryGetValue(v, out var line) || elsewhere.Contains(v)) continue;
+            Assert.True(Distance(line, t) <= 50, $"{v} {Distance(line, t):F0} m off its corridor");
+            checkedProbes++;
+        }
+        Assert.True(checkedProbes > 1000);
+    }
+
+    private static double Distance((double Lon, double Lat)[] line, JsonElement t)
+    {
+        double lon = t.GetProperty("lon").GetDouble(), lat = t.GetProperty("lat").GetDouble(), kx = GeoMath.MetresPerDegreeLon(lat);
+        double best = double.MaxValue;
+        for (int i = 0; i + 1 < line.Length; i++) best = Math.Min(best, GeoMath.ProjectOnSegment(lon, lat, line[i].Lon, line[i].Lat, line[i + 1].Lon, line[i + 1].Lat, kx, out _));
+        return best;
+    }
+
+    [Fact]
     public void SignalLost_LeavesAGap()
     {
         var e = Run.Event("signal_lost");
