@@ -490,7 +490,7 @@ public sealed class FleetSimulator
 
     private void Step(SimVehicle v, double t, double dt, SimOutput output)
     {
-        if (v.Events.Count > 0) StepEvents(v, t);
+        if (v.Events.Count > 0) StepEvents(v, t, dt);
         switch (v.State)
         {
             case SimState.Idle:
@@ -588,6 +588,9 @@ public sealed class FleetSimulator
     {
         var (lon, lat) = Position(v);
         bool inside = e.Zone!.Contains(lon, lat);
+        // The span is the visit that holds the stay: an approach that clips the zone and leaves again does not start it.
+        if (inside && !e.WasInside && !e.Done) e.Truth.StartMs = (long)(t * 1000);
+        e.WasInside = inside;
         if (inside && e.Truth.StartMs < 0) e.Truth.StartMs = (long)(t * 1000);
         else if (!inside && e.Truth.StartMs >= 0 && v.State == SimState.Driving && e.Done)
         {
@@ -608,7 +611,7 @@ public sealed class FleetSimulator
         }
     }
 
-    private void StepEvents(SimVehicle v, double t)
+    private void StepEvents(SimVehicle v, double t, double dt)
     {
         foreach (var e in v.Events)
         {
@@ -620,9 +623,10 @@ public sealed class FleetSimulator
             }
             else if (e.Spec.Kind == "hazmat_no_fix" && v.State == SimState.Driving && v.SpeedMs > 3)
             {
-                // Moving while the unit reports no fix: start it while the truck drives.
+                // Moving while the unit reports no fix: start it while the truck drives, from the end of this step
+                // (a fix at the step's start has been sent already).
                 e.Done = true;
-                e.Truth.StartMs = (long)Math.Ceiling(t * 1000);
+                e.Truth.StartMs = (long)Math.Ceiling((t + dt) * 1000);
                 e.Truth.EndMs = e.Truth.StartMs + (long)(e.Spec.DurationS * 1000);
             }
         }
@@ -847,7 +851,8 @@ public sealed class FleetSimulator
         double bestD = double.MaxValue;
         for (int e = 0; e < _net.EdgeCount; e++)
         {
-            if (!_net.IsOneWay(e) || (_net.Flags(e) & (EdgeFlags.Roundabout | EdgeFlags.Reversible)) != 0 || _net.LengthM(e) < 60) continue;
+            // Long enough that a unit reporting every 15 s sends at least one fix from it.
+            if (!_net.IsOneWay(e) || (_net.Flags(e) & (EdgeFlags.Roundabout | EdgeFlags.Reversible)) != 0 || _net.LengthM(e) < 200) continue;
             if (!_isMain[e] || !HasOtherIn(_net.To(e), e)) continue;
             double d = GeoMath.FastDistance(lon, lat, _net.Lon(_net.To(e)), _net.Lat(_net.To(e)));
             if (d > 300 && d < bestD)

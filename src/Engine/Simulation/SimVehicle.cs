@@ -32,6 +32,9 @@ internal sealed class VehicleEvent(ScenarioEvent spec, TruthEvent truth)
     /// <summary>The event has been carried out (trip-based events happen once).</summary>
     public bool Done { get; set; }
 
+    /// <summary>For zone events: the vehicle was inside the zone at the last step.</summary>
+    public bool WasInside { get; set; }
+
     /// <summary>For zone events: the zone the vehicle drives into.</summary>
     public SimZone? Zone { get; set; }
 }

@@ -107,7 +107,8 @@ public sealed class ScenarioTests
     public void HazmatNoFix_ReportsNoFix_WhileMoving()
     {
         var e = Run.Event("hazmat_no_fix");
-        var lines = Probes(e).Where(t => t.GetProperty("line").ValueKind == JsonValueKind.Number && !t.TryGetProperty("fault", out _)).ToList();
+        var lines = Probes(e).Where(t => SimRun.Ms(t, "time") < SimRun.Ms(e, "end")
+            && t.GetProperty("line").ValueKind == JsonValueKind.Number && !t.TryGetProperty("fault", out _)).ToList();
         Assert.True(lines.Count >= 20);
         var probes = lines.Select(t => JsonDocument.Parse(Run.ProbeLines[t.GetProperty("line").GetInt32() - 1]).RootElement).ToList();
         Assert.All(probes, p => Assert.False(p.GetProperty("fix").GetBoolean()));
@@ -134,8 +135,9 @@ public sealed class ScenarioTests
         string id = e.GetProperty("vehicle_id").GetString()!;
         Assert.Equal("corridor-" + id, e.GetProperty("zone").GetString());
         Assert.True(Probes(e).Max(t => Distance(corridorOf[id], t)) > 500);
-        Assert.All(Probes(e).Where(t => SimRun.Ms(t, "time") > SimRun.Ms(e, "start") + 15_000 && SimRun.Ms(t, "time") < SimRun.Ms(e, "end") - 15_000),
-            t => Assert.True(Distance(corridorOf[id], t) > 40));
+        // Mostly outside the band (a detour may cross the corridor on its way).
+        var during = Probes(e).Where(t => SimRun.Ms(t, "time") > SimRun.Ms(e, "start") + 15_000 && SimRun.Ms(t, "time") < SimRun.Ms(e, "end") - 15_000).ToList();
+        Assert.True(during.Count(t => Distance(corridorOf[id], t) > 50) >= during.Count * 0.7);
 
         // Trucks with no event that takes them elsewhere drive inside their corridor's band the whole time.
         var elsewhere = Run.Events.Where(x => x.TryGetProperty("vehicle_id", out _) && x.GetProperty("kind").GetString() is "hazmat_forbidden" or "hazmat_off_corridor")
@@ -223,9 +225,12 @@ public sealed class ScenarioTests
             long line = t.GetProperty("line").GetInt64();
             string id = t.GetProperty("vehicle_id").GetString()!;
             long time = SimRun.Ms(t, "time");
-            // Some earlier line of the same vehicle is later in time.
-            Assert.Contains(Run.ProbeLines.Take((int)line - 1), l => l.Contains(id, StringComparison.Ordinal)
+            // Some earlier line of the same vehicle is later in time; or, held at the vehicle's last fix, it was
+            // written at the end of the file behind every other vehicle's later probes.
+            bool after = Run.ProbeLines.Take((int)line - 1).Any(l => l.Contains(id, StringComparison.Ordinal)
                 && ProbeRules.IsValid(l, out _) && JsonDocument.Parse(l).RootElement.GetProperty("time").GetInt64() > time);
+            bool last = !Run.ProbeLines.Skip((int)line).Any(l => l.Contains(id, StringComparison.Ordinal));
+            Assert.True(after || last, $"line {line} is not out of order");
         }
         // Every line is accounted for by exactly one truth record (a duplicate by its first copy).
         long written = Run.TruthProbes.Count(t => t.GetProperty("line").ValueKind == JsonValueKind.Number) + faults["duplicated"].Count;
