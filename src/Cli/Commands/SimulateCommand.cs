@@ -45,9 +45,7 @@ internal static class SimulateCommand
             };
             var sim = new FleetSimulator(net, options);
             bool loud = !parse.GetValue(quiet);
-            var progress = loud && !Console.IsErrorRedirected
-                ? new Progress<double>(p => Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\rsimulated {p:P0}  ")))
-                : null;
+            var progress = loud && !Console.IsErrorRedirected ? new ConsoleProgress() : null;
             string outPath = parse.GetValue(output)!;
             var summary = sim.Run(outPath, progress);
             if (loud)
@@ -61,5 +59,11 @@ internal static class SimulateCommand
             return 0;
         });
         return command;
+    }
+
+    // Synchronous, unlike Progress<T>, whose callbacks run later on the thread pool and can land after the summary.
+    private sealed class ConsoleProgress : IProgress<double>
+    {
+        public void Report(double value) => Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\rsimulated {value:P0}  "));
     }
 }
