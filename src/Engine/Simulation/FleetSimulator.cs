@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Traffic.Geo;
@@ -1143,10 +1142,4 @@ public sealed class FleetSimulator
         }
         return seen;
     }
-
-    internal IReadOnlyList<SimVehicle> Vehicles => _vehicles;
-
-    internal RoadNetwork Network => _net;
-
-    internal static string Utf8(ReadOnlySpan<byte> b) => Encoding.UTF8.GetString(b);
 }
