@@ -49,6 +49,35 @@ public sealed class FleetSimulatorTests
     }
 
     [Fact]
+    public void ReportedSpeedAndHeading_CarryTheirOwnNoise()
+    {
+        var speedError = new List<double>();
+        var headingError = new List<double>();
+        var net = SimRun.Shenzhen;
+        foreach (var (probe, truth) in Pairs(s_clean.Value))
+        {
+            double trueSpeed = truth.GetProperty("speed_kmh").GetDouble();
+            if (trueSpeed < 10 || !probe.GetProperty("fix").GetBoolean()) continue; // away from the clamp at 0
+            speedError.Add(probe.GetProperty("speed_kmh").GetDouble() - trueSpeed);
+            // The true heading is the edge's bearing at the true offset, in the direction of travel.
+            int edge = truth.GetProperty("edge").GetInt32();
+            double bearing = net.BearingAt(edge, truth.GetProperty("offset_m").GetDouble());
+            if (truth.TryGetProperty("against_oneway", out _)) bearing = (bearing + 180) % 360;
+            double d = probe.GetProperty("heading").GetDouble() - bearing;
+            headingError.Add(((d % 360) + 540) % 360 - 180);
+        }
+        Assert.True(speedError.Count > 1000);
+        Assert.InRange(Sd(speedError), 0.9, 1.1);   // N(0, 1 km/h), then rounded to 0.1
+        Assert.InRange(Sd(headingError), 2.5, 3.6); // N(0, 3°); a fix right at a bend sees the next segment's bearing
+    }
+
+    private static double Sd(List<double> xs)
+    {
+        double mean = xs.Average();
+        return Math.Sqrt(xs.Sum(x => (x - mean) * (x - mean)) / (xs.Count - 1));
+    }
+
+    [Fact]
     public void Probes_AreInTimeOrder_AndEachHasItsTruth()
     {
         var run = s_clean.Value;
