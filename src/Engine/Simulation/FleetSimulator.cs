@@ -65,6 +65,7 @@ public sealed class FleetSimulator
     private readonly double _localMidnightS;  // sim seconds of the local midnight before the start
     private readonly int[] _path = new int[1 << 16];
     private readonly bool _corridors;         // hazmat trucks get approved corridors
+    private bool _ran;                        // the vehicles have been driven: a second run would continue, not repeat
 
     /// <summary>Width of a generated corridor band, metres (the INTERFACES.md default).</summary>
     public const double CorridorWidthM = 100;
@@ -93,7 +94,8 @@ public sealed class FleetSimulator
 
     /// <summary>
     /// Runs the simulation: probes to <paramref name="probesPath"/>, and beside it <c>truth.ndjson</c>,
-    /// <c>vehicles.ndjson</c> and (when the scenario has zones) <c>zones.geojson</c>.
+    /// <c>vehicles.ndjson</c> and (when the scenario has zones or corridors) <c>zones.geojson</c>.
+    /// A simulator runs once: the vehicles' state is the run's.
     /// </summary>
     public SimulationSummary Run(string probesPath, IProgress<double>? progress = null)
     {
@@ -112,6 +114,8 @@ public sealed class FleetSimulator
     {
         ArgumentNullException.ThrowIfNull(probes);
         ArgumentNullException.ThrowIfNull(truth);
+        if (_ran) throw new InvalidOperationException("a FleetSimulator runs once; make a new one for another run");
+        _ran = true;
         long startMs = _options.Start.ToUnixTimeMilliseconds();
         long endMs = (long)(_options.DurationS * 1000);
         using var output = new SimOutput(probes, truth, startMs, _scenario.Faults, _options.Seed);
