@@ -90,16 +90,14 @@ internal sealed class SimOutput : IDisposable
                 return;
             }
             r -= _faults.OutOfOrder;
-            byte[] line = FormatProbe(v, absMs, lon, lat, speedKmh, heading, fix);
-            WriteLine(line);
             bool duplicate = r < _faults.Duplicate;
-            WriteTruthProbe(v, absMs, _line, truth, duplicate ? "duplicated" : null);
-            if (duplicate) WriteLine(line);
+            WriteProbeLine(v, absMs, lon, lat, speedKmh, heading, fix, copies: duplicate ? 2 : 1);
+            WriteTruthProbe(v, absMs, _line - (duplicate ? 1 : 0), truth, duplicate ? "duplicated" : null);
             // Behind a readable later probe of the vehicle, so that it really is out of order.
             ReleaseHeld(v);
             return;
         }
-        WriteLine(FormatProbe(v, absMs, lon, lat, speedKmh, heading, fix));
+        WriteProbeLine(v, absMs, lon, lat, speedKmh, heading, fix, copies: 1);
         WriteTruthProbe(v, absMs, _line, truth, null);
     }
 
@@ -196,6 +194,26 @@ internal sealed class SimOutput : IDisposable
     // Fields in the order of INTERFACES.md; numbers rounded to what a unit reports, so runs compare byte for byte.
     private byte[] FormatProbe(SimVehicle v, long absMs, double lon, double lat, double speedKmh, double heading, bool fix)
     {
+        ProbeFields(v, absMs, lon, lat, speedKmh, heading, fix);
+        return EndToArray();
+    }
+
+    // The common path: format in the reused buffer and write, no array per line.
+    private void WriteProbeLine(SimVehicle v, long absMs, double lon, double lat, double speedKmh, double heading, bool fix, int copies)
+    {
+        ProbeFields(v, absMs, lon, lat, speedKmh, heading, fix);
+        _json.WriteEndObject();
+        _json.Flush();
+        for (int i = 0; i < copies; i++)
+        {
+            _probes.Write(_buffer.WrittenSpan);
+            _probes.WriteByte((byte)'\n');
+            _line++;
+        }
+    }
+
+    private void ProbeFields(SimVehicle v, long absMs, double lon, double lat, double speedKmh, double heading, bool fix)
+    {
         var w = Begin();
         w.WriteString("vehicle_id", v.Id);
         w.WriteNumber("time", absMs);
@@ -206,7 +224,6 @@ internal sealed class SimOutput : IDisposable
         w.WriteString("class", v.ClassName);
         if (v.Hazmat != null) w.WriteString("hazmat", v.Hazmat);
         w.WriteBoolean("fix", fix);
-        return EndToArray();
     }
 
     // Malformed as a broken unit or link really produces it: each variant fails INTERFACES.md's probe
@@ -265,10 +282,19 @@ internal sealed class SimOutput : IDisposable
         return name;
     }
 
-    private void WriteTruthProbe(SimVehicle v, long absMs, long line, in ProbeTruth t, string? fault, string? variant = null) =>
-        _truth.Write(FormatTruthProbe(v, absMs, line, t, fault, variant));
+    private void WriteTruthProbe(SimVehicle v, long absMs, long line, in ProbeTruth t, string? fault, string? variant = null)
+    {
+        TruthFields(v, absMs, line, t, fault, variant);
+        End(_truth);
+    }
 
     private byte[] FormatTruthProbe(SimVehicle v, long absMs, long line, in ProbeTruth t, string? fault, string? variant)
+    {
+        TruthFields(v, absMs, line, t, fault, variant);
+        return EndToArray();
+    }
+
+    private void TruthFields(SimVehicle v, long absMs, long line, in ProbeTruth t, string? fault, string? variant)
     {
         var w = Begin();
         w.WriteString("type", "probe");
@@ -288,6 +314,5 @@ internal sealed class SimOutput : IDisposable
         w.WriteString("state", t.State);
         if (fault != null) w.WriteString("fault", fault);
         if (variant != null) w.WriteString("variant", variant);
-        return EndToArray();
     }
 }
