@@ -146,6 +146,8 @@ public sealed class FleetSimulator
         {
             // Conditions still open at the end of the run end with it.
             if (e.StartMs >= 0 && (e.EndMs < 0 || e.EndMs > endMs)) e.EndMs = endMs;
+            // A zone rule with hours expects an alert only for a visit that begins within them.
+            if (e.ZoneRef != null && e.StartMs >= 0 && !e.ZoneRef.AppliesAt(LocalMinute(e.StartMs / 1000.0))) e.ExpectedAlert = null;
             output.Event(e);
         }
         probes.Flush();
@@ -435,6 +437,7 @@ public sealed class FleetSimulator
                         var zone = _zones.FirstOrDefault(z => z.Id == spec.Zone)
                             ?? throw new InvalidDataException($"scenario: no zone '{spec.Zone}' in the zones file");
                         ve.Zone = zone;
+                        truth.ZoneRef = zone;
                         truth.ExpectedAlert = zone.Kind switch
                         {
                             "hazmat_forbidden" when v.Hazmat != null => "hazmat_forbidden",
@@ -654,6 +657,8 @@ public sealed class FleetSimulator
         }
         return Math.Max(s, MinCruiseMs);
     }
+
+    private int LocalMinute(double t) => (int)(((((t - _localMidnightS) / 60) % 1440) + 1440) % 1440);
 
     // Rush hours are slower, nights faster: a simple factor of the local hour.
     private double HourFactor(double t)

@@ -12,6 +12,7 @@ internal sealed class TruthEvent
     public string? Road { get; init; }
     public long[]? WayIds { get; init; }
     public string? Zone { get; init; }
+    public SimZone? ZoneRef { get; set; }       // the zone of a zone event: its hours decide the expected alert
     public int Edge { get; set; } = -1;
     public long StartMs { get; set; } = -1;
     public long EndMs { get; set; } = -1;

@@ -5,6 +5,23 @@ namespace Traffic.Engine.Simulation;
 /// <summary>A polygon zone of a zones GeoJSON file (INTERFACES.md), as far as the simulator needs it.</summary>
 public sealed record SimZone(string Id, string Kind, string[]? Classes, double? MaxDwellS, List<(double Lon, double Lat)[]> Rings)
 {
+    /// <summary>When the rule applies, local minutes of the day [from, to) (wrapping past midnight); null: always.</summary>
+    public (int From, int To)? Hours { get; init; }
+
+    /// <summary>Whether the rule applies at a local minute of the day.</summary>
+    public bool AppliesAt(int minuteOfDay) => Hours is not { } h
+        || (h.From <= h.To ? minuteOfDay >= h.From && minuteOfDay < h.To : minuteOfDay >= h.From || minuteOfDay < h.To);
+
+    // "HH:MM-HH:MM", local time (INTERFACES.md).
+    private static (int, int)? ParseHours(string? text, string path)
+    {
+        if (text == null) return null;
+        var parts = text.Split('-');
+        if (parts.Length == 2 && TimeOnly.TryParseExact(parts[0].Trim(), "HH:mm", out var a) && TimeOnly.TryParseExact(parts[1].Trim(), "HH:mm", out var b))
+            return ((a.Hour * 60) + a.Minute, (b.Hour * 60) + b.Minute);
+        throw new InvalidDataException($"{path}: zone hours '{text}' are not HH:MM-HH:MM");
+    }
+
     /// <summary>Even-odd rule over all rings: holes of a polygon subtract, separate polygons add.</summary>
     public bool Contains(double lon, double lat)
     {
@@ -67,7 +84,11 @@ public sealed record SimZone(string Id, string Kind, string[]? Classes, double? 
                 string[]? classes = props.TryGetProperty("classes", out var c) && c.ValueKind == JsonValueKind.Array
                     ? [.. c.EnumerateArray().Select(x => x.GetString() ?? "")] : null;
                 double? dwell = props.TryGetProperty("max_dwell_s", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble() : null;
-                zones.Add(new SimZone(props.GetProperty("id").GetString() ?? "", props.GetProperty("kind").GetString() ?? "", classes, dwell, rings));
+                string? hours = props.TryGetProperty("hours", out var h) && h.ValueKind == JsonValueKind.String ? h.GetString() : null;
+                zones.Add(new SimZone(props.GetProperty("id").GetString() ?? "", props.GetProperty("kind").GetString() ?? "", classes, dwell, rings)
+                {
+                    Hours = ParseHours(hours, path),
+                });
             }
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Traffic.Engine.Simulation;
 using Traffic.Geo;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Simulation;
 
@@ -257,6 +258,24 @@ public sealed class ScenarioTests
         File.WriteAllText(Path.Combine(dir, "road.yaml"), "events:\n  - { kind: congestion, road: 不存在的路 }\n");
         var noRoad = new SimulationOptions { Scenario = Scenario.Load(Path.Combine(dir, "road.yaml")) };
         Assert.Contains("不存在的路", Assert.Throws<InvalidDataException>(() => new FleetSimulator(SimRun.Shenzhen, noRoad)).Message);
+    }
+
+    [Fact]
+    public void ZoneHours_DecideTheExpectedAlert()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "traffic-sim-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        // H1 of the example with night hours only: a morning visit expects nothing.
+        string zones = File.ReadAllText(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "zones.geojson")).Replace("07:00-22:00", "22:00-06:00", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir, "zones.geojson"), zones);
+        File.WriteAllText(Path.Combine(dir, "s.yaml"), "fleet: { taxis: 1, hazmat: 1 }\nzones: zones.geojson\nevents:\n  - { kind: hazmat_forbidden, zone: H1, duration_s: 60 }\n");
+        var run = SimRun.Run(SimRun.Shenzhen, new SimulationOptions { DurationS = 3600, Seed = 7, Scenario = Scenario.Load(Path.Combine(dir, "s.yaml")) });
+        var e = run.Event("hazmat_forbidden");
+        Assert.Equal(JsonValueKind.Number, e.GetProperty("start").ValueKind);
+        Assert.Equal(JsonValueKind.Null, e.GetProperty("expected_alert").ValueKind);
+        Assert.True(new SimZone("z", "restricted", null, null, []) { Hours = (22 * 60, 6 * 60) }.AppliesAt(23 * 60));
+        Assert.False(new SimZone("z", "restricted", null, null, []) { Hours = (22 * 60, 6 * 60) }.AppliesAt(12 * 60));
+        Assert.True(new SimZone("z", "restricted", null, null, []) { Hours = (7 * 60, 22 * 60) }.AppliesAt(12 * 60));
     }
 
     // Truth probes of the event's vehicle within its span.
