@@ -11,6 +11,7 @@ internal static class Program
         var root = new RootCommand("Traffic: a real-time traffic streaming engine (GPS probes → map matching → congestion and violation alerts).");
         root.Subcommands.Add(NetworkCommands.Create());
         root.Subcommands.Add(EvalCommands.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
         return CommandRunner.Invoke(root, args);
     }
 }
