@@ -198,6 +198,32 @@ public sealed class ScenarioTests
     }
 
     [Fact]
+    public async Task TheEnginesDecoder_RejectsExactlyTheInjectedMalformedLines()
+    {
+        var malformed = Run.TruthProbes.Where(t => t.TryGetProperty("fault", out var f) && f.GetString() == "malformed")
+            .Select(t => t.GetProperty("line").GetInt64()).ToHashSet();
+        var rejected = new RejectedLines();
+        var bytes = System.Text.Encoding.UTF8.GetBytes(string.Join("\n", Run.ProbeLines) + "\n");
+        var summary = await new Traffic.Engine.Probes.ProbeStreamReader(Traffic.Engine.Probes.ProbeFormat.NdJson, new Traffic.Engine.Probes.VehicleIds())
+            .ReadAsync(new MemoryStream(bytes), rejected);
+        Assert.NotEmpty(malformed);
+        Assert.Equal(malformed.Order(), rejected.Lines.Order());
+        Assert.Equal(Run.ProbeLines.Length - malformed.Count, summary.Accepted);
+    }
+
+    private sealed class RejectedLines : Traffic.Engine.Probes.IProbeHandler
+    {
+        public List<long> Lines { get; } = [];
+
+        public void OnProbe(in Traffic.Engine.Probes.Probe probe, in Traffic.Engine.Probes.RecordSource source)
+        {
+        }
+
+        public void OnRejected(in Traffic.Engine.Probes.DecodeError error, in Traffic.Engine.Probes.RecordSource source, ReadOnlySpan<byte> raw) =>
+            Lines.Add(source.Record);
+    }
+
+    [Fact]
     public void TransportFaults_AreInjected_AndRecorded()
     {
         var faults = Run.TruthProbes.Where(t => t.TryGetProperty("fault", out _)).GroupBy(t => t.GetProperty("fault").GetString()!).ToDictionary(g => g.Key, g => g.ToList());
