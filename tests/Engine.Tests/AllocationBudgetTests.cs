@@ -4,15 +4,18 @@ using Traffic.Testing;
 
 namespace Traffic.Engine.Tests;
 
-/// <summary>The Engine's hot-path operations in bench/allocation-budget.json (those starting with "Probe"), measured in bytes, never time.</summary>
+/// <summary>The Engine's hot-path operations in bench/allocation-budget.json (Probe*, ZoneSet.*), measured in bytes, never time.</summary>
 public class AllocationBudgetTests
 {
     public static TheoryData<string> Operations()
     {
         var data = new TheoryData<string>();
-        foreach (var name in AllocationBudget.Budgets().Keys.Where(k => k.StartsWith("Probe", StringComparison.Ordinal))) data.Add(name);
+        foreach (var name in AllocationBudget.Budgets().Keys.Where(IsEngine)) data.Add(name);
         return data;
     }
+
+    internal static bool IsEngine(string operation) =>
+        operation.StartsWith("Probe", StringComparison.Ordinal) || operation.StartsWith("ZoneSet.", StringComparison.Ordinal);
 
     [Theory]
     [MemberData(nameof(Operations))]
@@ -47,6 +50,12 @@ public class AllocationBudgetTests
                 var readIds = new VehicleIds();
                 long newest = long.MinValue;
                 return i => ProbeBinaryRecord.TryDecode(binary[i % binary.Length], readIds, ref newest, out _, out _);
+            }
+            case "ZoneSet.Containing":
+            {
+                var zones = Traffic.Engine.Zones.ZoneSet.Load(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "zones.geojson"));
+                int[] found = new int[8];
+                return i => zones.Containing(113.93 + (i % 100 * 0.0001), 22.54 + (i % 37 * 0.0002), found);
             }
             default:
                 throw new InvalidOperationException($"no measurement for budgeted operation '{name}'");

@@ -1,0 +1,274 @@
+using System.Globalization;
+using System.Text.Json;
+using NetTopologySuite.Features;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.IO.Converters;
+using Traffic.Engine.Probes;
+using Traffic.Geo;
+
+namespace Traffic.Engine.Zones;
+
+/// <summary>The zone kinds of INTERFACES.md.</summary>
+public enum ZoneKind : byte
+{
+    Restricted = 1,
+    HazmatForbidden = 2,
+    Corridor = 3,
+    PermittedStop = 4,
+}
+
+/// <summary>One zone and its rule.</summary>
+public sealed class Zone
+{
+    internal Zone(string id, string? name, ZoneKind kind, uint classMask, int fromMinute, int toMinute, double? maxDwellS, double widthM)
+    {
+        Id = id;
+        Name = name;
+        Kind = kind;
+        ClassMask = classMask;
+        FromMinute = fromMinute;
+        ToMinute = toMinute;
+        MaxDwellS = maxDwellS;
+        WidthM = widthM;
+    }
+
+    public string Id { get; }
+    public string? Name { get; }
+    public ZoneKind Kind { get; }
+
+    /// <summary>Bit (1 &lt;&lt; class) per vehicle class the rule applies to; all bits when the zone names none.</summary>
+    public uint ClassMask { get; }
+
+    /// <summary>Minutes of the local day (UTC+8) the rule applies from and to; -1: always.</summary>
+    public int FromMinute { get; }
+
+    public int ToMinute { get; }
+
+    public double? MaxDwellS { get; }
+
+    /// <summary>For a corridor given as a line: the band's width in metres.</summary>
+    public double WidthM { get; }
+
+    public bool AppliesTo(VehicleClass c) => (ClassMask & (1u << (int)(c == VehicleClass.Unspecified ? VehicleClass.Car : c))) != 0;
+
+    /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8; a window may wrap midnight).</summary>
+    public bool InForce(long timeMs)
+    {
+        if (FromMinute < 0) return true;
+        long local = timeMs + ZoneSet.LocalOffsetMs;
+        int minute = (int)((((local / 60_000) % 1440) + 1440) % 1440);
+        return FromMinute <= ToMinute ? minute >= FromMinute && minute < ToMinute : minute >= FromMinute || minute < ToMinute;
+    }
+}
+
+/// <summary>
+/// The zones of a run (<c>--zones</c>, a GeoJSON FeatureCollection read and validated with NetTopologySuite):
+/// polygons and multipolygons, and corridors given as a line with a width. <see cref="Containing"/> answers
+/// which zones hold a point with an envelope pre-check and a crossing test over the zone's rings held as
+/// flat coordinate arrays: NetTopologySuite's locators allocate per query, which the probe path may not.
+/// Immutable: safe to share between shards.
+/// </summary>
+public sealed class ZoneSet
+{
+    /// <summary>Zone <c>hours</c> are local time in UTC+8 (INTERFACES.md).</summary>
+    public const long LocalOffsetMs = 8L * 3600 * 1000;
+
+    private static readonly JsonSerializerOptions s_geoJson = new() { Converters = { new GeoJsonConverterFactory() } };
+
+    private readonly Zone[] _zones;
+    private readonly Envelope[] _envelopes;          // in degrees; for corridors, grown by the band's half-width
+    private readonly double[][]?[] _areas;               // per area zone: its rings (outer and holes of every part) as lon,lat pairs
+    private readonly double[][] _lines;              // corridor lines as lon,lat pairs (empty for areas)
+
+    private ZoneSet(Zone[] zones, Envelope[] envelopes, double[][]?[] areas, double[][] lines)
+    {
+        _zones = zones;
+        _envelopes = envelopes;
+        _areas = areas;
+        _lines = lines;
+    }
+
+    public IReadOnlyList<Zone> Zones => _zones;
+
+    public static ZoneSet Empty { get; } = new([], [], [], []);
+
+    /// <summary>Reads a zones file; a feature that breaks the format is refused with its index and id.</summary>
+    public static ZoneSet Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"zones file not found: {path}", path);
+        try
+        {
+            return Parse(File.ReadAllText(path));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    public static ZoneSet Parse(string geoJson)
+    {
+        FeatureCollection features;
+        try
+        {
+            features = JsonSerializer.Deserialize<FeatureCollection>(geoJson, s_geoJson)
+                ?? throw new InvalidDataException("not a GeoJSON FeatureCollection");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"not a GeoJSON FeatureCollection: {e.Message}", e);
+        }
+        var zones = new List<Zone>();
+        var envelopes = new List<Envelope>();
+        var areas = new List<double[][]?>();
+        var lines = new List<double[]>();
+        int index = 0;
+        foreach (IFeature f in features)
+        {
+            string where = $"feature {index++}";
+            IAttributesTable a = f.Attributes ?? throw new InvalidDataException($"{where}: no properties");
+            string id = Text(a, "id") ?? throw new InvalidDataException($"{where}: property 'id' missing");
+            where += $" ('{id}')";
+            ZoneKind kind = Text(a, "kind") switch
+            {
+                "restricted" => ZoneKind.Restricted,
+                "hazmat_forbidden" => ZoneKind.HazmatForbidden,
+                "corridor" => ZoneKind.Corridor,
+                "permitted_stop" => ZoneKind.PermittedStop,
+                var k => throw new InvalidDataException($"{where}: unknown kind '{k}'"),
+            };
+            uint mask = uint.MaxValue;
+            if (a.Exists("classes") && a["classes"] is object[] classes)
+            {
+                mask = 0;
+                foreach (object c in classes)
+                {
+                    if (c is not string s || !ProbeRules.TryParseClass(System.Text.Encoding.UTF8.GetBytes(s), out VehicleClass vc))
+                        throw new InvalidDataException($"{where}: unknown class '{c}'");
+                    mask |= 1u << (int)vc;
+                }
+            }
+            var (from, to) = Hours(Text(a, "hours"), where);
+            double? maxDwell = Number(a, "max_dwell_s");
+            double width = Number(a, "width_m") ?? 100;
+            Geometry g = f.Geometry ?? throw new InvalidDataException($"{where}: no geometry");
+            switch (g)
+            {
+                case Polygon or MultiPolygon:
+                    if (!g.IsValid) throw new InvalidDataException($"{where}: invalid polygon (self-intersecting or unclosed)");
+                    areas.Add(Rings(g));
+                    envelopes.Add(g.EnvelopeInternal);
+                    lines.Add([]);
+                    break;
+                case LineString line when kind == ZoneKind.Corridor:
+                    areas.Add(null);
+                    var coords = new double[line.NumPoints * 2];
+                    for (int i = 0; i < line.NumPoints; i++)
+                    {
+                        coords[2 * i] = line.Coordinates[i].X;
+                        coords[(2 * i) + 1] = line.Coordinates[i].Y;
+                    }
+                    lines.Add(coords);
+                    var env = new Envelope(line.EnvelopeInternal);
+                    double half = width / 2;
+                    env.ExpandBy(half / GeoMath.MetresPerDegreeLon(Math.Max(Math.Abs(env.MinY), Math.Abs(env.MaxY))), half / GeoMath.MetresPerDegree);
+                    envelopes.Add(env);
+                    break;
+                default:
+                    throw new InvalidDataException($"{where}: a {g.GeometryType} cannot be a '{Text(a, "kind")}' zone (Polygon, MultiPolygon, or a LineString corridor)");
+            }
+            zones.Add(new Zone(id, Text(a, "name"), kind, mask, from, to, maxDwell, width));
+        }
+        return new ZoneSet([.. zones], [.. envelopes], [.. areas], [.. lines]);
+    }
+
+    /// <summary>Writes the indices of the zones holding the point into <paramref name="found"/>; returns how many.</summary>
+    public int Containing(double lon, double lat, Span<int> found)
+    {
+        int n = 0;
+        for (int z = 0; z < _zones.Length && n < found.Length; z++)
+        {
+            if (!_envelopes[z].Contains(lon, lat)) continue;
+            if (Holds(z, lon, lat)) found[n++] = z;
+        }
+        return n;
+    }
+
+    /// <summary>Whether zone <paramref name="zone"/> holds the point.</summary>
+    public bool Holds(int zone, double lon, double lat)
+    {
+        if (!_envelopes[zone].Contains(lon, lat)) return false;
+        double[][]? rings = _areas[zone];
+        if (rings != null)
+        {
+            // Even-odd crossings over all rings: holes subtract, disjoint parts add (valid polygons only).
+            bool inside = false;
+            foreach (double[] r in rings)
+            {
+                for (int i = 0, j = r.Length - 2; i < r.Length; j = i, i += 2)
+                {
+                    double yi = r[i + 1], yj = r[j + 1];
+                    if ((yi > lat) != (yj > lat) && lon < ((r[j] - r[i]) * (lat - yi) / (yj - yi)) + r[i]) inside = !inside;
+                }
+            }
+            return inside;
+        }
+        double[] line = _lines[zone];
+        double half = _zones[zone].WidthM / 2, kx = GeoMath.MetresPerDegreeLon(lat);
+        for (int i = 0; i + 3 < line.Length; i += 2)
+        {
+            if (GeoMath.ProjectOnSegment(lon, lat, line[i], line[i + 1], line[i + 2], line[i + 3], kx, out _) <= half) return true;
+        }
+        return false;
+    }
+
+    private static double[][] Rings(Geometry g)
+    {
+        var rings = new List<double[]>();
+        for (int p = 0; p < g.NumGeometries; p++)
+        {
+            var polygon = (Polygon)g.GetGeometryN(p);
+            rings.Add(Flat(polygon.ExteriorRing));
+            for (int h = 0; h < polygon.NumInteriorRings; h++) rings.Add(Flat(polygon.GetInteriorRingN(h)));
+        }
+        return [.. rings];
+
+        static double[] Flat(LineString ring)
+        {
+            var xy = new double[ring.NumPoints * 2];
+            for (int i = 0; i < ring.NumPoints; i++)
+            {
+                xy[2 * i] = ring.GetCoordinateN(i).X;
+                xy[(2 * i) + 1] = ring.GetCoordinateN(i).Y;
+            }
+            return xy;
+        }
+    }
+
+    private static (int From, int To) Hours(string? hours, string where)
+    {
+        if (hours == null) return (-1, -1);
+        string[] parts = hours.Split('-');
+        if (parts.Length != 2 || !TryMinute(parts[0], out int from) || !TryMinute(parts[1], out int to) || from == to)
+            throw new InvalidDataException($"{where}: hours '{hours}' is not 'HH:MM-HH:MM'");
+        return (from, to);
+
+        static bool TryMinute(string s, out int minute)
+        {
+            minute = 0;
+            if (s.Trim() == "24:00")
+            {
+                minute = 1440;
+                return true;
+            }
+            if (!TimeOnly.TryParseExact(s.Trim(), "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly t)) return false;
+            minute = (t.Hour * 60) + t.Minute;
+            return true;
+        }
+    }
+
+    private static string? Text(IAttributesTable a, string name) => a.Exists(name) ? a[name] as string : null;
+
+    private static double? Number(IAttributesTable a, string name) =>
+        a.Exists(name) && a[name] is { } v && v is decimal or double or int or long ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : null;
+}

@@ -1,0 +1,76 @@
+using Traffic.Engine.Probes;
+using Traffic.Engine.Zones;
+using Traffic.Geo;
+using Traffic.Testing;
+
+namespace Traffic.Engine.Tests.Zones;
+
+public class ZoneSetTests
+{
+    private const string Zones = """
+        {"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"id":"Z1","name":"前海管控区","kind":"restricted","classes":["taxi","hazmat"]},
+           "geometry":{"type":"Polygon","coordinates":[[[113.931,22.545],[113.937,22.545],[113.937,22.551],[113.931,22.551],[113.931,22.545]],
+                                                       [[113.933,22.547],[113.935,22.547],[113.935,22.549],[113.933,22.549],[113.933,22.547]]]}},
+          {"type":"Feature","properties":{"id":"H1","kind":"hazmat_forbidden","hours":"22:00-06:00","max_dwell_s":300},
+           "geometry":{"type":"MultiPolygon","coordinates":[[[[114.0,22.5],[114.01,22.5],[114.01,22.51],[114.0,22.5]]],[[[114.02,22.5],[114.03,22.5],[114.03,22.51],[114.02,22.5]]]]}},
+          {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":100},
+           "geometry":{"type":"LineString","coordinates":[[113.9,22.52],[113.95,22.52]]}}
+        ]}
+        """;
+
+    [Fact]
+    public void Points_are_found_in_polygons_holes_multipolygons_and_corridor_bands()
+    {
+        var set = ZoneSet.Parse(Zones);
+        Assert.Equal(3, set.Zones.Count);
+        Span<int> found = stackalloc int[4];
+        Assert.Equal(1, set.Containing(113.932, 22.546, found));
+        Assert.Equal("Z1", set.Zones[found[0]].Id);
+        Assert.Equal(0, set.Containing(113.934, 22.548, found)); // in the hole
+        Assert.Equal(1, set.Containing(114.025, 22.502, found)); // second part of the multipolygon
+        Assert.Equal("H1", set.Zones[found[0]].Id);
+        // Corridor: 40 m from the line is inside a 100 m band, 60 m is not.
+        double dLat40 = 40 / GeoMath.MetresPerDegree, dLat60 = 60 / GeoMath.MetresPerDegree;
+        Assert.True(set.Holds(2, 113.92, 22.52 + dLat40));
+        Assert.False(set.Holds(2, 113.92, 22.52 + dLat60));
+        Assert.Equal(0, set.Containing(113.8, 22.52, found));
+    }
+
+    [Fact]
+    public void Classes_and_hours_decide_whether_a_rule_applies()
+    {
+        var set = ZoneSet.Parse(Zones);
+        Zone z1 = set.Zones[0], h1 = set.Zones[1];
+        Assert.True(z1.AppliesTo(VehicleClass.Taxi));
+        Assert.False(z1.AppliesTo(VehicleClass.Bus));
+        Assert.True(h1.AppliesTo(VehicleClass.Bus));
+        Assert.Equal(300, h1.MaxDwellS);
+        // 22:00-06:00 local (UTC+8) wraps midnight: 23:30 local = 15:30Z in force, 12:00 local = 04:00Z not.
+        Assert.True(h1.InForce(new DateTimeOffset(2025, 11, 25, 15, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()));
+        Assert.True(h1.InForce(new DateTimeOffset(2025, 11, 25, 21, 59, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()));
+        Assert.False(h1.InForce(new DateTimeOffset(2025, 11, 25, 4, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()));
+        Assert.True(z1.InForce(0));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"restricted"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "'id' missing")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"parking"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "unknown kind")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "cannot be")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","hours":"late"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "hours")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","classes":["tram"]},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "unknown class")]
+    [InlineData("""{"features": 3""", "FeatureCollection")]
+    public void A_bad_zone_is_refused_with_a_clear_message(string geoJson, string expected)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse(geoJson));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_example_zones_load()
+    {
+        var set = ZoneSet.Load(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "zones.geojson"));
+        Assert.Contains(set.Zones, z => z.Kind == ZoneKind.Corridor);
+        Assert.Contains(set.Zones, z => z.Kind == ZoneKind.HazmatForbidden);
+    }
+}
