@@ -1,0 +1,82 @@
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using Apache.Arrow.Types;
+using Traffic.Engine.Output;
+using Traffic.Engine.Probes;
+using Traffic.Geo.Evaluation;
+using Traffic.Geo.Import;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
+using Traffic.Testing;
+
+namespace Traffic.Engine.Tests.Output;
+
+public class MatchedProbeArrowWriterTests
+{
+    [Fact]
+    public void Matched_probes_roll_into_Arrow_files_that_read_back_with_their_schema()
+    {
+        var net = NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
+        var matcher = new OnlineMatcher(new EdgeIndex(net));
+        var ids = new VehicleIds();
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        var expected = new List<(string Vehicle, long Time, int Edge)>();
+        using (var writer = new MatchedProbeArrowWriter(dir, net, ids, rowsPerFile: 700))
+        {
+            var rng = new Random(4);
+            for (int v = 0; v < 3; v++)
+            {
+                int vehicle = ids.Intern($"粤B{v:D5}".AsSpan());
+                var sink = new Sink(writer, vehicle, expected, ids.Name(vehicle));
+                var state = matcher.NewState();
+                foreach (var tp in SyntheticTraces.Drive(net, rng, 4000, 2, 8).Probes) matcher.Push(state, tp.Probe, ref sink);
+                matcher.Flush(state, ref sink);
+            }
+        }
+        string[] files = Directory.GetFiles(dir, "matched-*.arrow").Order(StringComparer.Ordinal).ToArray();
+        Assert.True(files.Length >= 2, "rolled into several files");
+
+        var read = new List<(string Vehicle, long Time, int Edge)>();
+        foreach (string file in files)
+        {
+            using var stream = File.OpenRead(file);
+            using var reader = new ArrowFileReader(stream);
+            Assert.Equal(MatchedProbeArrowWriter.Schema.FieldsList.Select(f => f.Name), reader.Schema.FieldsList.Select(f => f.Name));
+            var time = Assert.IsType<TimestampType>(reader.Schema.GetFieldByName("time").DataType);
+            Assert.Equal(TimeUnit.Millisecond, time.Unit);
+            Assert.Equal("UTC", time.Timezone);
+            RecordBatch? batch;
+            while ((batch = reader.ReadNextRecordBatch()) != null)
+            {
+                var vehicles = (DictionaryArray)batch.Column("vehicle_id");
+                var names = (StringArray)vehicles.Dictionary;
+                var indices = (Int32Array)vehicles.Indices;
+                var times = (TimestampArray)batch.Column("time");
+                var edges = (Int32Array)batch.Column("edge");
+                var ways = (Int64Array)batch.Column("way_id");
+                var roads = (DictionaryArray)batch.Column("road");
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    int edge = edges.GetValue(i) ?? -1;
+                    read.Add((names.GetString(indices.GetValue(i)!.Value), times.GetTimestamp(i)!.Value.ToUnixTimeMilliseconds(), edge));
+                    if (edge >= 0)
+                    {
+                        Assert.Equal(net.WayId(edge), ways.GetValue(i));
+                        string? road = roads.Indices.IsNull(i) ? null : ((StringArray)roads.Dictionary).GetString(((Int32Array)roads.Indices).GetValue(i)!.Value);
+                        Assert.Equal(net.Name(edge).Length == 0 ? null : net.Name(edge), road);
+                    }
+                }
+            }
+        }
+        Assert.Equal(expected, read);
+    }
+
+    private readonly struct Sink(MatchedProbeArrowWriter writer, int vehicle, List<(string, long, int)> expected, string name) : IMatchSink
+    {
+        public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> route)
+        {
+            writer.Append(vehicle, match);
+            expected.Add((name, match.TimeMs, match.Edge));
+        }
+    }
+}
