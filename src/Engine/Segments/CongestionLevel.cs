@@ -1,0 +1,29 @@
+namespace Traffic.Engine.Segments;
+
+/// <summary>Congestion levels of GB/T 33171-2016, from the delay proportion 1 − v / v_free.</summary>
+public static class CongestionLevel
+{
+    /// <summary>1 smooth (畅通) … 5 severe (严重拥堵).</summary>
+    public static int Of(double speedKmh, double freeFlowKmh)
+    {
+        if (!(freeFlowKmh > 0) || double.IsNaN(speedKmh)) return 1;
+        double delay = 1 - (speedKmh / freeFlowKmh);
+        return delay switch
+        {
+            < 0.3 => 1,
+            < 0.5 => 2,
+            < 0.6 => 3,
+            < 0.7 => 4,
+            _ => 5,
+        };
+    }
+
+    public static string Name(int level) => level switch
+    {
+        1 => "畅通 smooth",
+        2 => "基本畅通 basically smooth",
+        3 => "轻度拥堵 light",
+        4 => "中度拥堵 moderate",
+        _ => "严重拥堵 severe",
+    };
+}

@@ -1,0 +1,126 @@
+using Traffic.Engine.Segments;
+using Traffic.Geo.Import;
+using Traffic.Geo.Network;
+using Traffic.Testing;
+
+namespace Traffic.Engine.Tests.Segments;
+
+public class SegmentAggregatorTests
+{
+    private static readonly Lazy<RoadNetwork> s_net = new(() => NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _));
+
+    // 2025-11-25 10:00 local (UTC+8): a peak-ish hour, not low-volume.
+    private static readonly long s_day = new DateTimeOffset(2025, 11, 25, 2, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static int LongEdge(RoadNetwork net) => Enumerable.Range(0, net.EdgeCount).First(e => net.LengthM(e) > 300 && net.SpeedLimitKmh(e) >= 50);
+
+    [Fact]
+    public void A_crawling_segment_is_severe_and_a_free_one_smooth()
+    {
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        var agg = new SegmentAggregator(net);
+        // Five vehicles crawl through at 8 km/h; free flow falls back to the limit × 0.9.
+        for (int v = 0; v < 5; v++) agg.Add(v, edge, 0, len, s_day + (v * 1000), s_day + (v * 1000) + (long)(len / (8 / 3.6) * 1000));
+        var published = new List<SegmentStat>();
+        agg.Advance(s_day + 3_600_000, published);
+        var stat = Assert.Single(published);
+        Assert.Equal(5, stat.Vehicles);
+        Assert.Equal(8, stat.SpeedKmh, 1);
+        Assert.Equal(net.SpeedLimitKmh(edge) * 0.9, stat.FreeFlowKmh, 3);
+        Assert.Equal(5, stat.Level);
+        Assert.Equal(len / (8 / 3.6), stat.TravelTimeS, 1);
+
+        var fast = new SegmentAggregator(net);
+        double free = net.SpeedLimitKmh(edge) * 0.85;
+        for (int v = 0; v < 3; v++) fast.Add(v, edge, 0, len, s_day, s_day + (long)(len / (free / 3.6) * 1000));
+        published.Clear();
+        fast.Advance(s_day + 3_600_000, published);
+        Assert.Equal(1, Assert.Single(published).Level);
+    }
+
+    [Fact]
+    public void Space_mean_speed_weights_slow_vehicles_by_their_time()
+    {
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        var agg = new SegmentAggregator(net);
+        long exit = s_day + 30_000; // all three leave the segment within one window
+        foreach (var (v, speed) in new[] { (0, 60.0), (1, 20.0), (2, 60.0) })
+            agg.Add(v, edge, 0, len, exit - (long)(len / (speed / 3.6) * 1000), exit);
+        var published = new List<SegmentStat>();
+        agg.Advance(s_day + 3_600_000, published);
+        // Harmonic mean of 60, 20, 60 is 36, not the arithmetic 46.7.
+        Assert.Equal(36, Assert.Single(published).SpeedKmh, 1);
+    }
+
+    [Fact]
+    public void Below_the_minimum_sample_nothing_is_published_and_one_vehicle_counts_once()
+    {
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        var agg = new SegmentAggregator(net);
+        for (int i = 0; i < 4; i++) agg.Add(7, edge, 0, len, s_day + (i * 10), s_day + 30_000 + (i * 10));
+        agg.Add(8, edge, 0, len, s_day, s_day + 30_000);
+        var published = new List<SegmentStat>();
+        agg.Advance(s_day + 3_600_000, published);
+        Assert.Empty(published);
+        Assert.Equal(1, agg.Suppressed);
+    }
+
+    [Fact]
+    public void Windows_close_on_the_watermark_in_order()
+    {
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        var agg = new SegmentAggregator(net);
+        long w0 = s_day - (s_day % 60_000);
+        for (int v = 0; v < 3; v++)
+        {
+            agg.Add(v, edge, 0, len, w0, w0 + 50_000);            // exits in window 0
+            agg.Add(v, edge, 0, len, w0 + 30_000, w0 + 70_000);   // exits in window 1
+        }
+        var published = new List<SegmentStat>();
+        agg.Advance(w0 + 59_999, published);
+        Assert.Empty(published);
+        agg.Advance(w0 + 60_000, published);
+        Assert.Equal(w0, Assert.Single(published).WindowStartMs);
+        agg.Advance(w0 + 120_000, published);
+        Assert.Equal([w0, w0 + 60_000], published.Select(p => p.WindowStartMs));
+    }
+
+    [Fact]
+    public void Free_flow_is_learned_from_low_volume_hours()
+    {
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        var agg = new SegmentAggregator(net);
+        long night = new DateTimeOffset(2025, 11, 25, 16, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(); // 00:00 local
+        var rng = new Random(9);
+        for (int v = 0; v < 100; v++)
+        {
+            double speed = 40 + (rng.NextDouble() * 20); // 40–60 km/h: p85 ≈ 57
+            agg.Add(v, edge, 0, len, night, night + (long)(len / (speed / 3.6) * 1000));
+        }
+        Assert.InRange(agg.FreeFlowKmh(edge), 55, 59);
+        // Daytime speeds do not teach free flow.
+        int other = Enumerable.Range(edge + 1, net.EdgeCount - edge - 1).First(e => net.LengthM(e) > 300);
+        for (int v = 0; v < 100; v++) agg.Add(v, other, 0, net.LengthM(other), s_day, s_day + 10_000);
+        Assert.Equal(net.SpeedLimitKmh(other) * 0.9, agg.FreeFlowKmh(other), 3);
+    }
+
+    [Theory]
+    [InlineData(50, 50, 1)]
+    [InlineData(36, 50, 1)]
+    [InlineData(34, 50, 2)]
+    [InlineData(24, 50, 3)]
+    [InlineData(19, 50, 4)]
+    [InlineData(15, 50, 5)]
+    [InlineData(0, 50, 5)]
+    public void Levels_follow_GB_T_33171(double speed, double free, int level) => Assert.Equal(level, CongestionLevel.Of(speed, free));
+}
