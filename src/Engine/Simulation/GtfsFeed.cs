@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.IO.Compression;
-using System.Text;
+using nietras.SeparatedValues;
 
 namespace Traffic.Engine.Simulation;
 
@@ -140,73 +140,25 @@ public sealed class GtfsFeed
             if (optional) yield break;
             throw new InvalidDataException($"GTFS feed has no {name}");
         }
-        using var reader = new StreamReader(entry.Open(), Encoding.UTF8);
-        var fields = new List<string>();
-        if (!ReadRecord(reader, fields)) yield break;
+        // GTFS files are RFC 4180 CSV (quoted fields may hold commas, doubled quotes and line breaks): Sep reads them.
+        using var stream = entry.Open();
+        using var reader = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true }).From(stream);
         var header = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < fields.Count; i++) header[fields[i].Trim().TrimStart('\uFEFF')] = i;
-        var row = new List<string>();
-        while (ReadRecord(reader, row))
+        for (int i = 0; i < reader.Header.ColNames.Count; i++) header[reader.Header.ColNames[i].Trim().TrimStart('\uFEFF')] = i;
+        while (NextRow(reader) is { } fields)
         {
-            if (row.Count == 1 && row[0].Length == 0) continue;
-            yield return new Row(name, header, row);
+            if (fields.Count == 1 && fields[0].Length == 0) continue;
+            yield return new Row(name, header, fields);
         }
     }
 
-    // One CSV record (quoted fields may hold commas, doubled quotes and line breaks).
-    private static bool ReadRecord(StreamReader reader, List<string> fields)
+    // A ref struct row cannot live across a yield: copy its cells out here.
+    private static List<string>? NextRow(SepReader reader)
     {
-        fields.Clear();
-        int c = reader.Read();
-        if (c < 0) return false;
-        var sb = new StringBuilder();
-        bool quoted = false;
-        while (true)
-        {
-            if (c < 0)
-            {
-                fields.Add(sb.ToString());
-                return true;
-            }
-            char ch = (char)c;
-            if (quoted)
-            {
-                if (ch == '"')
-                {
-                    if (reader.Peek() == '"')
-                    {
-                        sb.Append('"');
-                        reader.Read();
-                    }
-                    else
-                    {
-                        quoted = false;
-                    }
-                }
-                else
-                {
-                    sb.Append(ch);
-                }
-            }
-            else if (ch == '"')
-            {
-                quoted = true;
-            }
-            else if (ch == ',')
-            {
-                fields.Add(sb.ToString());
-                sb.Clear();
-            }
-            else if (ch == '\n')
-            {
-                fields.Add(sb.ToString());
-                return true;
-            }
-            else if (ch != '\r')
-            {
-                sb.Append(ch);
-            }
-            c = reader.Read();
-        }
+        if (!reader.MoveNext()) return null;
+        SepReader.Row row = reader.Current;
+        var fields = new List<string>(row.ColCount);
+        for (int i = 0; i < row.ColCount; i++) fields.Add(row[i].Span.ToString());
+        return fields;
     }
 }

@@ -54,11 +54,13 @@ public sealed class Zone
     /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8; a window may wrap midnight).</summary>
     public bool InForce(long timeMs)
     {
-        if (FromMinute < 0) return true;
         long local = timeMs + ZoneSet.LocalOffsetMs;
-        int minute = (int)((((local / 60_000) % 1440) + 1440) % 1440);
-        return FromMinute <= ToMinute ? minute >= FromMinute && minute < ToMinute : minute >= FromMinute || minute < ToMinute;
+        return InForceAtMinute((int)((((local / 60_000) % 1440) + 1440) % 1440));
     }
+
+    /// <summary>Whether the rule is in force at a minute of the local day, [0, 1440).</summary>
+    public bool InForceAtMinute(int minute) =>
+        FromMinute < 0 || (FromMinute <= ToMinute ? minute >= FromMinute && minute < ToMinute : minute >= FromMinute || minute < ToMinute);
 }
 
 /// <summary>
@@ -193,6 +195,24 @@ public sealed class ZoneSet
         }
         return n;
     }
+
+    /// <summary>The mean of the zone's outer ring's vertices (of its first part), or of its corridor line's.</summary>
+    public (double Lon, double Lat) Centre(int zone)
+    {
+        double[] xy = _areas[zone] is { } rings ? rings[0] : _lines[zone];
+        int n = xy.Length / 2;
+        if (_areas[zone] != null && n > 1 && xy[0] == xy[^2] && xy[1] == xy[^1]) n--; // closed ring: the last point repeats the first
+        double lon = 0, lat = 0;
+        for (int i = 0; i < n; i++)
+        {
+            lon += xy[2 * i];
+            lat += xy[(2 * i) + 1];
+        }
+        return (lon / n, lat / n);
+    }
+
+    /// <summary>Whether the zone is an area (a polygon or multipolygon) rather than a corridor line.</summary>
+    public bool IsArea(int zone) => _areas[zone] != null;
 
     /// <summary>Whether zone <paramref name="zone"/> holds the point.</summary>
     public bool Holds(int zone, double lon, double lat)

@@ -299,9 +299,11 @@ public sealed class ScenarioTests
         var e = run.Event("hazmat_forbidden");
         Assert.Equal(JsonValueKind.Number, e.GetProperty("start").ValueKind);
         Assert.Equal(JsonValueKind.Null, e.GetProperty("expected_alert").ValueKind);
-        Assert.True(new SimZone("z", "restricted", null, null, []) { Hours = (22 * 60, 6 * 60) }.AppliesAt(23 * 60));
-        Assert.False(new SimZone("z", "restricted", null, null, []) { Hours = (22 * 60, 6 * 60) }.AppliesAt(12 * 60));
-        Assert.True(new SimZone("z", "restricted", null, null, []) { Hours = (7 * 60, 22 * 60) }.AppliesAt(12 * 60));
+        static SimZone Zone(string hours) => SimZone.Parse(
+            $$$"""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"z","kind":"restricted","hours":"{{{hours}}}"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""").Single();
+        Assert.True(Zone("22:00-06:00").AppliesAt(23 * 60));
+        Assert.False(Zone("22:00-06:00").AppliesAt(12 * 60));
+        Assert.True(Zone("07:00-22:00").AppliesAt(12 * 60));
     }
 
     // Truth probes of the event's vehicle within its span.
