@@ -1,0 +1,138 @@
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Engine.Pipeline;
+
+/// <summary>What the per-vehicle stage hands on, in each vehicle's order.</summary>
+public interface IVehicleStageOutput
+{
+    /// <summary>A probe's decided match.</summary>
+    void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route);
+
+    /// <summary>A probe behind the watermark: not matched, kept for the late output.</summary>
+    void Late(in Probe probe, in RecordSource source);
+
+    /// <summary>A probe the matcher refused (a duplicate or one older than the vehicle's last), with the reason.</summary>
+    void Refused(in Probe probe, in RecordSource source, PushResult reason);
+}
+
+/// <summary>Options of the per-vehicle stage.</summary>
+public sealed record VehicleStageOptions
+{
+    /// <summary>Matcher options for each vehicle class (indexed by <see cref="VehicleClass"/>); the default for a class left null.</summary>
+    public MatcherOptions?[] MatcherByClass { get; init; } = DefaultMatchers();
+
+    /// <summary>A vehicle that has sent nothing for this long (by the watermark) is flushed: its pending probes are decided.</summary>
+    public long IdleFlushMs { get; init; } = 120_000;
+
+    /// <summary>Taxis' units are cheaper and noisier than buses': sigma per class (Newson &amp; Krumm use 4.07 m for clean units).</summary>
+    public static MatcherOptions?[] DefaultMatchers()
+    {
+        var o = new MatcherOptions?[(int)VehicleClass.Hazmat + 1];
+        o[(int)VehicleClass.Bus] = new MatcherOptions { SigmaM = 8 };
+        o[(int)VehicleClass.Taxi] = new MatcherOptions { SigmaM = 12 };
+        return o;
+    }
+}
+
+/// <summary>
+/// The per-vehicle stage of one shard: it owns the map-matching state of the vehicles keyed to it and
+/// runs on one thread, so no lock is taken. Probes behind the event-time watermark go to the late output;
+/// the rest are matched online (a matcher per vehicle class, so sigma follows the class) and their decided
+/// matches, with the edges driven, go on in order. An idle vehicle is flushed when the watermark passes it.
+/// </summary>
+public sealed class VehicleStage
+{
+    private readonly OnlineMatcher[] _matchers;
+    private readonly VehicleRegistry? _registry;
+    private readonly VehicleStageOptions _options;
+    private VehicleMatchState?[] _states = new VehicleMatchState?[256];
+    private VehicleClass[] _classes = new VehicleClass[256];
+    private readonly List<int> _active = [];
+    private long _watermark = long.MinValue;
+
+    public VehicleStage(EdgeIndex index, VehicleRegistry? registry = null, VehicleStageOptions? options = null)
+    {
+        _options = options ?? new VehicleStageOptions();
+        _registry = registry;
+        _matchers = new OnlineMatcher[(int)VehicleClass.Hazmat + 1];
+        for (int c = 0; c < _matchers.Length; c++)
+            _matchers[c] = new OnlineMatcher(index, c < _options.MatcherByClass.Length ? _options.MatcherByClass[c] : null);
+    }
+
+    public long Accepted { get; private set; }
+    public long LateCount { get; private set; }
+    public long RefusedCount { get; private set; }
+
+    /// <summary>Vehicles with state in this shard.</summary>
+    public int Vehicles => _active.Count;
+
+    public void Accept<TOutput>(in Probe p, in RecordSource source, TOutput output) where TOutput : IVehicleStageOutput
+    {
+        if (p.TimeMs < _watermark)
+        {
+            LateCount++;
+            output.Late(in p, in source);
+            return;
+        }
+        VehicleClass cls = _registry?.Resolve(in p).Class ?? (p.Class == VehicleClass.Unspecified ? VehicleClass.Car : p.Class);
+        VehicleMatchState state = State(p.Vehicle, cls);
+        var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
+        var gps = new GpsPoint(p.TimeMs, p.Lon, p.Lat) { SpeedKmh = p.SpeedKmh, Heading = p.Heading, Id = source.Record };
+        PushResult r = _matchers[(int)_classes[p.Vehicle]].Push(state, in gps, ref sink);
+        if (r == PushResult.Accepted) Accepted++;
+        else
+        {
+            RefusedCount++;
+            output.Refused(in p, in source, r);
+        }
+    }
+
+    /// <summary>Moves the watermark on and flushes the vehicles idle for longer than the option says.</summary>
+    public void AdvanceWatermark<TOutput>(long watermarkMs, TOutput output) where TOutput : IVehicleStageOutput
+    {
+        if (watermarkMs <= _watermark) return;
+        _watermark = watermarkMs;
+        foreach (int v in _active)
+        {
+            var sink = new Forward<TOutput>(output, v, _classes[v]);
+            _matchers[(int)_classes[v]].FlushIfIdle(_states[v]!, watermarkMs, _options.IdleFlushMs, ref sink);
+        }
+    }
+
+    /// <summary>End of input: every vehicle's pending probes are decided and handed on.</summary>
+    public void Complete<TOutput>(TOutput output) where TOutput : IVehicleStageOutput
+    {
+        foreach (int v in _active)
+        {
+            var sink = new Forward<TOutput>(output, v, _classes[v]);
+            _matchers[(int)_classes[v]].Flush(_states[v]!, ref sink);
+        }
+    }
+
+    private VehicleMatchState State(int vehicle, VehicleClass cls)
+    {
+        if (vehicle >= _states.Length)
+        {
+            int size = Math.Max(vehicle + 1, _states.Length * 2);
+            Array.Resize(ref _states, size);
+            Array.Resize(ref _classes, size);
+        }
+        VehicleMatchState? s = _states[vehicle];
+        if (s == null)
+        {
+            // A vehicle keeps the class it first came with: its matcher state is sized for that class's options.
+            _classes[vehicle] = cls;
+            _states[vehicle] = s = _matchers[(int)cls].NewState();
+            _active.Add(vehicle);
+        }
+        return s;
+    }
+
+    private readonly struct Forward<TOutput>(TOutput output, int vehicle, VehicleClass cls) : IMatchSink where TOutput : IVehicleStageOutput
+    {
+        public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> route) => output.Matched(vehicle, cls, in match, route);
+    }
+}
