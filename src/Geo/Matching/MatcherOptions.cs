@@ -39,7 +39,7 @@ public sealed record MatcherOptions
     /// most likely are kept: scoring more is cheap (one route search serves them all), keeping more costs
     /// every tracked vehicle memory.
     /// </summary>
-    public int SearchCandidates { get; init; } = 16;
+    public int SearchCandidates { get; init; } = 10;
 
     /// <summary>A time gap longer than this breaks the chain, seconds.</summary>
     public double MaxGapS { get; init; } = 180;
