@@ -63,5 +63,5 @@ public struct Probe
     };
 
     /// <summary>The UN class as written in the probe format ("3", "2.1"), or null.</summary>
-    public readonly string? HazmatText => Hazmat == 0 ? null : (Hazmat % 10 == 0 ? (Hazmat / 10).ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{Hazmat / 10}.{Hazmat % 10}");
+    public readonly string? HazmatText => ProbeRules.HazmatText(Hazmat);
 }

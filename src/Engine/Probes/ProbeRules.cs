@@ -57,6 +57,10 @@ public static class ProbeRules
         _ => "car",
     };
 
+    /// <summary>The UN class as the probe format writes it ("3", "2.1"), or null for none.</summary>
+    public static string? HazmatText(ushort un) =>
+        un == 0 ? null : (un % 10 == 0 ? (un / 10).ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{un / 10}.{un % 10}");
+
     /// <summary>
     /// Parses a UN dangerous-goods class ("1" … "9", or class.division such as "2.1", "5.2") into
     /// class × 10 + division; "" and "none" mean none (0).
