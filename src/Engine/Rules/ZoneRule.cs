@@ -1,0 +1,153 @@
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+using Traffic.Engine.Zones;
+
+namespace Traffic.Engine.Rules;
+
+/// <summary>Options of the zone rules.</summary>
+public sealed record ZoneRuleOptions
+{
+    /// <summary>Inside for this long before an entry counts (a fix jittering over the border is no entry).</summary>
+    public double EnterAfterS { get; init; } = 5;
+
+    /// <summary>Outside for this long before an exit counts.</summary>
+    public double ExitAfterS { get; init; } = 10;
+
+    /// <summary>A corridor vehicle off its corridor for this long raises <c>hazmat_off_corridor</c>.</summary>
+    public double OffCorridorAfterS { get; init; } = 60;
+}
+
+/// <summary>
+/// Zone rules per vehicle (INTERFACES.md): <c>zone</c> (inside a restricted zone whose rule applies to the
+/// vehicle's class at that hour: opens on entry, closes on exit), <c>zone_dwell</c> (a restricted zone with
+/// <c>max_dwell_s</c>: entry allowed, staying longer raises it), <c>hazmat_forbidden</c> (carrying dangerous
+/// goods inside a hazmat_forbidden zone) and <c>hazmat_off_corridor</c> (a vehicle assigned a corridor off
+/// it for longer than allowed). Entries and exits are debounced. One instance per shard.
+/// </summary>
+public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? registry = null, ZoneRuleOptions? options = null)
+{
+    private readonly ZoneRuleOptions _options = options ?? new ZoneRuleOptions();
+    private readonly int[] _inside = new int[32];
+    private Dictionary<int, Presence>?[] _presence = new Dictionary<int, Presence>?[256];
+    private Presence?[] _offCorridor = new Presence?[256]; // per vehicle with a corridor: time off it
+    private Dictionary<string, int>? _zoneIndex;
+
+    /// <summary>Feeds a vehicle's position (the matched point when there is one) at a time.</summary>
+    public void OnPosition(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, List<AlertEvent> alerts)
+    {
+        int n = zones.Containing(lon, lat, _inside);
+        var inside = _inside.AsSpan(0, n);
+        var presence = PresenceOf(vehicle);
+
+        // Entries and stays.
+        foreach (int z in inside)
+        {
+            if (!presence.TryGetValue(z, out Presence? p)) presence[z] = p = new Presence();
+            p.OutsideSinceMs = long.MinValue;
+            if (p.InsideSinceMs == long.MinValue) p.InsideSinceMs = timeMs;
+            if ((timeMs - p.InsideSinceMs) / 1000.0 < _options.EnterAfterS) continue;
+            Zone zone = zones.Zones[z];
+            string? kind = Violation(zone, cls, hazmat, timeMs, timeMs - p.InsideSinceMs);
+            if (kind != null && p.OpenId == null)
+            {
+                p.OpenId = $"{kind}:{ids.Name(vehicle)}:{zone.Id}:{p.InsideSinceMs}";
+                p.Kind = kind;
+                alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Open, timeMs, lon, lat, null, timeMs - p.InsideSinceMs));
+            }
+        }
+        // Exits.
+        foreach (var (z, p) in presence)
+        {
+            if (inside.Contains(z) || p.InsideSinceMs == long.MinValue) continue;
+            if (p.OutsideSinceMs == long.MinValue) p.OutsideSinceMs = timeMs;
+            if ((timeMs - p.OutsideSinceMs) / 1000.0 < _options.ExitAfterS) continue;
+            if (p.OpenId != null)
+                alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[z], AlertState.Close, timeMs, lon, lat, p.OutsideSinceMs, p.OutsideSinceMs - p.InsideSinceMs));
+            p.OpenId = null;
+            p.InsideSinceMs = long.MinValue;
+            p.OutsideSinceMs = long.MinValue;
+        }
+        OffCorridor(vehicle, cls, hazmat, timeMs, lon, lat, alerts);
+    }
+
+    private void OffCorridor(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, List<AlertEvent> alerts)
+    {
+        string? corridorId = registry?.Get(vehicle)?.Corridor;
+        if (corridorId == null) return;
+        _zoneIndex ??= Enumerable.Range(0, zones.Zones.Count).ToDictionary(i => zones.Zones[i].Id, StringComparer.Ordinal);
+        if (!_zoneIndex.TryGetValue(corridorId, out int corridor)) return;
+        if (vehicle >= _offCorridor.Length) Array.Resize(ref _offCorridor, Math.Max(vehicle + 1, _offCorridor.Length * 2));
+        Presence p = _offCorridor[vehicle] ??= new Presence();
+        if (zones.Holds(corridor, lon, lat))
+        {
+            p.InsideSinceMs = long.MinValue; // here "inside" tracks time off the corridor
+            if (p.OpenId != null)
+            {
+                alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Close, timeMs, lon, lat, timeMs, timeMs - p.OutsideSinceMs));
+                p.OpenId = null;
+            }
+            p.OutsideSinceMs = long.MinValue;
+            return;
+        }
+        if (p.OutsideSinceMs == long.MinValue) p.OutsideSinceMs = timeMs;
+        if (p.OpenId == null && (timeMs - p.OutsideSinceMs) / 1000.0 >= _options.OffCorridorAfterS)
+        {
+            p.Kind = "hazmat_off_corridor";
+            p.OpenId = $"hazmat_off_corridor:{ids.Name(vehicle)}:{corridorId}:{p.OutsideSinceMs}";
+            p.InsideSinceMs = p.OutsideSinceMs; // the condition's start
+            alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Open, timeMs, lon, lat, null, timeMs - p.OutsideSinceMs));
+        }
+    }
+
+    /// <summary>The alert kind the vehicle's presence in a zone raises now, or null.</summary>
+    private static string? Violation(Zone zone, VehicleClass cls, ushort hazmat, long timeMs, long dwellMs)
+    {
+        if (!zone.InForce(timeMs)) return null;
+        switch (zone.Kind)
+        {
+            case ZoneKind.HazmatForbidden:
+                return hazmat != 0 || cls == VehicleClass.Hazmat ? (zone.AppliesTo(cls) ? "hazmat_forbidden" : null) : null;
+            case ZoneKind.Restricted when zone.AppliesTo(cls):
+                if (zone.MaxDwellS is double max) return dwellMs / 1000.0 > max ? "zone_dwell" : null;
+                return "zone";
+            default:
+                return null;
+        }
+    }
+
+    private AlertEvent Event(Presence p, int vehicle, VehicleClass cls, ushort hazmat, Zone zone, AlertState state, long timeMs, double lon, double lat, long? end, long dwellMs) => new()
+    {
+        AlertId = p.OpenId!,
+        Kind = p.Kind!,
+        State = state,
+        TimeMs = timeMs,
+        StartMs = p.InsideSinceMs,
+        EndMs = end,
+        VehicleId = ids.Name(vehicle),
+        Class = ProbeRules.ClassName(cls),
+        Hazmat = ProbeRules.HazmatText(hazmat),
+        Zone = zone.Id,
+        Lon = lon,
+        Lat = lat,
+        Severity = p.Kind is "hazmat_forbidden" or "hazmat_off_corridor" ? 3 : 2,
+        Evidence = zone.MaxDwellS is double max && p.Kind == "zone_dwell"
+            ? new Dictionary<string, double> { ["dwell_s"] = dwellMs / 1000.0, ["max_dwell_s"] = max }
+            : new Dictionary<string, double> { ["duration_s"] = dwellMs / 1000.0 },
+    };
+
+    private Dictionary<int, Presence> PresenceOf(int vehicle)
+    {
+        if (vehicle >= _presence.Length) Array.Resize(ref _presence, Math.Max(vehicle + 1, _presence.Length * 2));
+        return _presence[vehicle] ??= [];
+    }
+
+    /// <summary>A vehicle's presence in one zone.</summary>
+    private sealed class Presence
+    {
+        public long InsideSinceMs = long.MinValue;
+        public long OutsideSinceMs = long.MinValue;
+        public string? OpenId;
+        public string? Kind;
+    }
+}
