@@ -12,6 +12,7 @@ internal static class Program
         root.Subcommands.Add(NetworkCommands.Create());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(SimulateCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         return CommandRunner.Invoke(root, args);
     }
 }

@@ -11,6 +11,9 @@ public enum ProbeFormat : byte
     NdJson = 0,
     /// <summary>Fixed 128-byte records (<see cref="ProbeBinaryRecord"/>).</summary>
     Binary = 1,
+
+    /// <summary>CSV with a header (<see cref="ProbeCsvReader"/>; not read by <see cref="ProbeStreamReader"/>).</summary>
+    Csv = 2,
 }
 
 /// <summary>Where a record came from: its 1-based line (text) or record number (binary) and its byte offset.</summary>
@@ -49,6 +52,7 @@ public sealed class ProbeStreamReader
 
     public ProbeStreamReader(ProbeFormat format, VehicleIds ids)
     {
+        if (format == ProbeFormat.Csv) throw new ArgumentException("CSV is read by ProbeCsvReader", nameof(format));
         _format = format;
         _json = new ProbeJsonDecoder(ids);
         Ids = ids;

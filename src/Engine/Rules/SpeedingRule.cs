@@ -32,8 +32,8 @@ public sealed record SpeedingOptions
 }
 
 /// <summary>
-/// Speeding, per vehicle: the vehicle's speed along its matched route (distance over time across the
-/// last few probes, never a single noisy fix) above the limit that applies to it × (1 + tolerance) for
+/// Speeding, per vehicle: the speed the unit reports or, without one, the vehicle's speed along its
+/// matched route (distance over time across the last few probes, never a single noisy fix) above the limit that applies to it × (1 + tolerance) for
 /// at least the debounce time opens an alert; a higher severity updates it; staying within the limit for
 /// the hysteresis time closes it. Severity: 1 up to 20 % over the limit, 2 up to 50 %, 3 beyond.
 /// One instance per shard (state per vehicle, no locks).
@@ -52,7 +52,8 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
         if (m.Break != ChainBreak.None) t.Reset();
         if (m.Edge < 0 || m.Outlier) return;
         t.Add(m.TimeMs, m.RouteDistanceM);
-        double speed = t.Speed(_options.SpeedWindowS);
+        // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
+        double speed = double.IsNaN(m.ReportedSpeedKmh) ? t.Speed(_options.SpeedWindowS) : m.ReportedSpeedKmh;
         if (double.IsNaN(speed)) return;
 
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);

@@ -80,7 +80,7 @@ public sealed class SegmentAggregator
             acc = new Accumulator();
             _open.Add((edge, window), acc);
         }
-        acc.Add(vehicle, length, seconds);
+        acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
 
         if (IsOffPeak(exitMs))
         {
@@ -108,7 +108,7 @@ public sealed class SegmentAggregator
                 Suppressed++;
                 continue;
             }
-            double speed = acc.Metres / acc.Seconds * 3.6;
+            double speed = acc.Millimetres / (double)acc.Milliseconds * 3.6;
             double free = FreeFlowKmh(key.Edge);
             published.Add(new SegmentStat(key.Edge, key.Window, key.Window + _options.WindowMs, acc.Vehicles, speed, free,
                 _network.LengthM(key.Edge) / (speed / 3.6), CongestionLevel.Of(speed, free)));
@@ -146,15 +146,16 @@ public sealed class SegmentAggregator
         private int[] _more = [];
         private int _distinct;
 
-        public double Metres;
-        public double Seconds;
+        // Integer sums: the same traversals give the same result in whatever order shards deliver them.
+        public long Millimetres;
+        public long Milliseconds;
 
         public int Vehicles => _distinct;
 
-        public void Add(int vehicle, double metres, double seconds)
+        public void Add(int vehicle, long millimetres, long milliseconds)
         {
-            Metres += metres;
-            Seconds += seconds;
+            Millimetres += millimetres;
+            Milliseconds += milliseconds;
             int known = Math.Min(_distinct, MaxTrackedVehicles);
             for (int i = 0; i < known; i++)
             {

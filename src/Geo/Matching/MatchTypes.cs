@@ -71,6 +71,9 @@ public readonly struct MatchedProbe
     /// <summary>Whether the match was decided by the lag bound rather than by all paths agreeing.</summary>
     public required bool Forced { get; init; }
 
+    /// <summary>The speed the unit reported with this fix, km/h; NaN when it reported none.</summary>
+    public required double ReportedSpeedKmh { get; init; }
+
     /// <summary>
     /// No route reached this fix from the one before while the probes around it connect: a bad fix (a
     /// teleport), placed where the vehicle was rather than where it claimed to be.

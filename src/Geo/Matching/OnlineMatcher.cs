@@ -207,6 +207,7 @@ public sealed class OnlineMatcher
         ref var col = ref s.Col(slot);
         col.Time = p.TimeMs;
         col.Id = p.Id;
+        col.ReportedSpeed = p.SpeedKmh;
         col.Count = count;
         col.Break = brk;
         s.SetPosition(slot, p.Lon, p.Lat);
@@ -593,6 +594,7 @@ public sealed class OnlineMatcher
         var match = new MatchedProbe
         {
             ProbeId = col.Id,
+            ReportedSpeedKmh = col.ReportedSpeed,
             TimeMs = col.Time,
             Edge = edge,
             OffsetM = offset,
@@ -757,6 +759,7 @@ public sealed class OnlineMatcher
             Confidence = 0,
             Break = ChainBreak.NoCandidates,
             Forced = false,
+            ReportedSpeedKmh = p.SpeedKmh,
         };
         sink.OnMatch(in match, []);
     }

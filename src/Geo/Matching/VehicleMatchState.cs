@@ -62,8 +62,8 @@ public sealed class VehicleMatchState
     /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array.</summary>
     public int SizeBytes => ObjectBytes + 24 + _blob.Length;
 
-    // The object: header, blob reference and fields, as BenchmarkDotNet measures it (904 bytes in all for
-    // the default options: 116 for the object, 24 + 764 for the array).
+    // The object: header, blob reference and fields (116 bytes as BenchmarkDotNet measured it with the
+    // default options), plus the array's header and payload counted below.
     private const int ObjectBytes = 116;
 
     /// <summary>From this lag on, the state grows with the trace instead of forcing decisions when full (offline).</summary>
@@ -155,7 +155,7 @@ public sealed class VehicleMatchState
     private static int BlobSize(int k, int capacity) =>
         (capacity * Unsafe.SizeOf<Column>()) + (capacity * k * Unsafe.SizeOf<Candidate>()) + (k * sizeof(float));
 
-    /// <summary>A probe column: 26 bytes, packed.</summary>
+    /// <summary>A probe column: 30 bytes, packed.</summary>
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
     internal struct Column
     {
@@ -163,6 +163,7 @@ public sealed class VehicleMatchState
         public long Id;
         public float DLon;           // degrees from the state's reference point
         public float DLat;
+        public float ReportedSpeed;  // the unit's own speed, km/h; NaN when it reported none
         public byte Count;           // candidates in the column, alive or not
         public ChainBreak Break;     // why a chain starts at this column (None inside a chain)
     }

@@ -21,7 +21,9 @@ public class SpeedingRuleTests
     }
 
     /// <summary>A vehicle driving the given speeds (km/h), one probe a second.</summary>
-    private static List<AlertEvent> Drive(VehicleClass cls, long start, params (double Kmh, int Seconds)[] legs)
+    private static List<AlertEvent> Drive(VehicleClass cls, long start, params (double Kmh, int Seconds)[] legs) => Drive(cls, start, reported: null, legs);
+
+    private static List<AlertEvent> Drive(VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs)
     {
         var ids = new VehicleIds();
         int vehicle = ids.Intern("琼A88888".AsSpan());
@@ -38,7 +40,7 @@ public class SpeedingRuleTests
                 {
                     ProbeId = 0, TimeMs = t, Edge = edge, OffsetM = 10, Lon = 113.9, Lat = 22.5, DistanceM = 2,
                     RouteDistanceM = first ? 0 : kmh / 3.6, SpeedKmh = first ? double.NaN : kmh, Confidence = 1,
-                    Break = first ? ChainBreak.Start : ChainBreak.None, Forced = false,
+                    Break = first ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = reported ?? double.NaN,
                 };
                 first = false;
                 rule.OnMatched(vehicle, cls, 0, m, alerts);
@@ -68,6 +70,13 @@ public class SpeedingRuleTests
     {
         Assert.Empty(Drive(VehicleClass.Car, s_day, (54, 120)));          // under limit × 1.1
         Assert.Empty(Drive(VehicleClass.Car, s_day, (50, 10), (90, 4), (45, 60))); // a burst shorter than the debounce
+    }
+
+    [Fact]
+    public void A_reported_speed_wins_over_the_speed_from_positions()
+    {
+        Assert.Equal(AlertState.Open, Drive(VehicleClass.Car, s_day, reported: 80, (50, 40))[0].State);
+        Assert.Empty(Drive(VehicleClass.Car, s_day, reported: 45, (80, 40)));
     }
 
     [Fact]

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Globalization;
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+using Traffic.Engine.Zones;
+using Traffic.Geo.Import;
+
+namespace Traffic.Cli.Commands;
+
+/// <summary><c>traffic replay</c>: the engine over a probe file.</summary>
+internal static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var network = new Option<string>("--network") { Description = "Road network: " + NetworkImport.Formats + ".", Required = true };
+        var input = new Option<string>("--input") { Description = "Probes: NDJSON (.ndjson, .jsonl), CSV (.csv) or binary records (.bin); formats in docs/probe-formats.md.", Required = true };
+        var vehicles = new Option<string?>("--vehicles") { Description = "Vehicle registry (NDJSON)." };
+        var zones = new Option<string?>("--zones") { Description = "Zones (GeoJSON FeatureCollection)." };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: alerts.ndjson, segments.ndjson, matched/ (Arrow), dead-letter.ndjson, late.ndjson, summary.json.", Required = true };
+        var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads).", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount - 1) };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors and the summary." };
+        var command = new Command("replay", "Run the engine over a probe file: map matching, segment speeds and congestion levels, speeding and zone alerts.")
+        {
+            network, input, vehicles, zones, output, shards, quiet,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            int shardCount = parse.GetValue(shards);
+            if (shardCount < 1) throw new ArgumentException("--shards must be at least 1");
+            var net = NetworkImport.Read(parse.GetValue(network)!, out _);
+            var ids = new VehicleIds();
+            VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
+            ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
+            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount });
+            bool isQuiet = parse.GetValue(quiet);
+            var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
+            var s = await engine.RunAsync(parse.GetValue(input)!, parse.GetValue(output)!, progress, cancel).ConfigureAwait(false);
+            if (progress != null) Console.Error.WriteLine();
+            var ci = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(ci, $"read {s.Read:N0} records: {s.Accepted:N0} accepted, {s.Rejected:N0} rejected, {s.Late:N0} late, {s.Refused:N0} refused (duplicates, out of order)"));
+            foreach (var (reason, n) in s.RejectedByReason.OrderByDescending(kv => kv.Value)) Console.WriteLine(string.Create(ci, $"  rejected {n:N0}: {reason}"));
+            Console.WriteLine(string.Create(ci, $"matched {s.Matched:N0} probes ({s.Unmatched:N0} off the network); {s.SegmentWindows:N0} segment windows published ({s.SegmentWindowsSuppressed:N0} below the minimum sample)"));
+            Console.WriteLine("alerts: " + (s.AlertsByKind.Count == 0 ? "none" : string.Join(", ", s.AlertsByKind.Select(kv => $"{kv.Key} {kv.Value}"))));
+            Console.WriteLine(string.Create(ci, $"{s.Seconds:N2} s, {s.ProbesPerSecond:N0} probes/s"));
+            return 0;
+        });
+        return command;
+    }
+}
