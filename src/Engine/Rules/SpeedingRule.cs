@@ -21,6 +21,12 @@ public sealed record SpeedingOptions
     /// <summary>Speed is measured over at least this much time of the vehicle's route (per-probe speeds are noisy).</summary>
     public double SpeedWindowS { get; init; } = 5;
 
+    /// <summary>
+    /// A probe whose match is less certain than this says nothing about speeding: the limit of a road the
+    /// vehicle may not be on (a service road beside an arterial) is no evidence.
+    /// </summary>
+    public double MinConfidence { get; init; } = 0.9;
+
     /// <summary>Passenger vehicles (buses, taxis) at night, 22:00–06:00 local time: the limit × this.</summary>
     public double NightFactor { get; init; } = 0.8;
 
@@ -56,6 +62,7 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
         double speed = double.IsNaN(m.ReportedSpeedKmh) ? t.Speed(_options.SpeedWindowS) : m.ReportedSpeedKmh;
         if (double.IsNaN(speed)) return;
 
+        if (m.Confidence < _options.MinConfidence) return; // unsure of the road: neither over nor under its limit
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);
         double allowed = limit * (1 + _options.Tolerance);
         if (speed > allowed)
