@@ -13,6 +13,7 @@ public class CommandLineTests
         new[] { "eval" },
         new[] { "eval", "kubicka" },
         new[] { "eval", "synthetic" },
+        new[] { "replay" },
     };
 
     [Theory]
@@ -65,6 +66,33 @@ public class CommandLineTests
         Assert.Contains("深南大道", output, StringComparison.Ordinal);
         Assert.Contains("one-way", output, StringComparison.Ordinal);
         Assert.Contains("bounding box", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Simulate_then_replay_writes_every_output_and_prints_a_summary()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string net = SharedData.Path("osm", "shenzhen-nanshan.osm");
+        var (exit, _, error) = CliRunner.Run("simulate", "--network", net, "--vehicles", "30", "--duration", "600", "--out", Path.Combine(dir, "probes.ndjson"), "-q");
+        Assert.True(exit == 0, error);
+        string outDir = Path.Combine(dir, "out");
+        (exit, string output, error) = CliRunner.Run("replay", "--network", net, "--input", Path.Combine(dir, "probes.ndjson"),
+            "--vehicles", Path.Combine(dir, "vehicles.ndjson"), "--out", outDir, "--shards", "2", "-q");
+        Assert.True(exit == 0, error);
+        Assert.Contains("accepted", output, StringComparison.Ordinal);
+        Assert.Contains("probes/s", output, StringComparison.Ordinal);
+        foreach (string f in new[] { "alerts.ndjson", "segments.ndjson", "dead-letter.ndjson", "late.ndjson", "summary.json" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(outDir, "matched"), "*.arrow", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Replay_of_a_missing_input_gives_one_clear_line()
+    {
+        var (exit, _, error) = CliRunner.Run("replay", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"), "--input", "/nonexistent/p.ndjson", "--out", Path.GetTempPath());
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("/nonexistent/p.ndjson", error, StringComparison.Ordinal);
     }
 
     [Fact]
