@@ -256,6 +256,8 @@ public sealed class ReplayEngine
         private readonly MatchedProbeArrowWriter _matched;
         private readonly SpeedingRule _speeding;
         private readonly ZoneRule? _zones;
+        private readonly VehicleConditionRules _conditions;
+        private ushort[] _hazmat = new ushort[256];   // per vehicle: the dangerous goods it last reported (or the registry's)
         private readonly List<AlertEvent> _scratch = [];
 
         public VehicleShard(ReplayEngine engine, int index, string matchedDir, Channel<SegmentMessage>[] segments)
@@ -267,6 +269,7 @@ public sealed class ReplayEngine
             _matched = new MatchedProbeArrowWriter(matchedDir, engine._network, engine._ids);
             _speeding = new SpeedingRule(engine._network, engine._ids);
             _zones = engine._zones is { Zones.Count: > 0 } z ? new ZoneRule(z, engine._ids, engine._registry) : null;
+            _conditions = new VehicleConditionRules(engine._ids, engine._zones);
         }
 
         public VehicleStage Stage { get; }
@@ -281,6 +284,10 @@ public sealed class ReplayEngine
             {
                 if (!m.IsWatermark)
                 {
+                    var (cls, hazmat) = _engine._registry?.Resolve(m.Probe) ?? (m.Probe.Class == VehicleClass.Unspecified ? VehicleClass.Car : m.Probe.Class, m.Probe.Hazmat);
+                    _conditions.OnProbe(m.Probe, cls, hazmat, Alerts);
+                    if (m.Probe.Vehicle >= _hazmat.Length) Array.Resize(ref _hazmat, Math.Max(m.Probe.Vehicle + 1, _hazmat.Length * 2));
+                    _hazmat[m.Probe.Vehicle] = hazmat;
                     Stage.Accept(m.Probe, m.Source, this);
                     continue;
                 }
@@ -305,7 +312,7 @@ public sealed class ReplayEngine
                 return;
             }
             MatchedCount++;
-            ushort hazmat = _engine._registry?.Get(vehicle)?.Hazmat ?? 0;
+            ushort hazmat = vehicle < _hazmat.Length ? _hazmat[vehicle] : (ushort)0;
             _scratch.Clear();
             _speeding.OnMatched(vehicle, vehicleClass, hazmat, in match, _scratch);
             if (!match.Outlier) _zones?.OnPosition(vehicle, vehicleClass, hazmat, match.TimeMs, match.Lon, match.Lat, _scratch);

@@ -81,12 +81,12 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         Presence p = _offCorridor[vehicle] ??= new Presence();
         if (zones.Holds(corridor, lon, lat))
         {
-            p.InsideSinceMs = long.MinValue; // here "inside" tracks time off the corridor
             if (p.OpenId != null)
             {
                 alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Close, timeMs, lon, lat, timeMs, timeMs - p.OutsideSinceMs));
                 p.OpenId = null;
             }
+            p.InsideSinceMs = long.MinValue; // for a corridor this holds the start of the time off it
             p.OutsideSinceMs = long.MinValue;
             return;
         }

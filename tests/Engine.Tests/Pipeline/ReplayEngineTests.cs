@@ -11,7 +11,7 @@ namespace Traffic.Engine.Tests.Pipeline;
 public class ReplayEngineTests
 {
     private static readonly Lazy<SimRun> s_run = new(() =>
-        SimRun.Run(SimRun.Shenzhen, new SimulationOptions { DurationS = 1800, Seed = 3, Scenario = Scenario.Load(SimRun.ExampleScenario) }));
+        SimRun.Run(SimRun.Shenzhen, new SimulationOptions { DurationS = 5400, Seed = 3, Scenario = Scenario.Load(SimRun.ExampleScenario) }));
 
     private static async Task<(ReplaySummary Summary, string Out)> Replay(int shards)
     {
@@ -26,7 +26,7 @@ public class ReplayEngineTests
     }
 
     [Fact]
-    public async Task A_simulated_scenario_replays_with_every_record_accounted_for_and_the_injected_alerts_raised()
+    public async Task A_simulated_scenario_replays_with_every_record_accounted_for_and_the_injected_vehicle_alerts_raised()
     {
         var run = s_run.Value;
         var (s, outDir) = await Replay(shards: 2);
@@ -45,7 +45,7 @@ public class ReplayEngineTests
         foreach (var e in run.Events)
         {
             string kind = e.GetProperty("kind").GetString()!;
-            if (kind is not ("speeding" or "zone" or "zone_dwell" or "hazmat_forbidden")) continue;
+            if (kind is not ("speeding" or "zone" or "zone_dwell" or "hazmat_forbidden" or "hazmat_long_stop" or "hazmat_no_fix" or "hazmat_off_corridor")) continue;
             if (e.GetProperty("expected_alert").ValueKind != JsonValueKind.String) continue;
             if (e.GetProperty("start").ValueKind != JsonValueKind.Number) continue; // the event did not happen within the run
             string vehicle = e.GetProperty("vehicle_id").GetString()!;

@@ -100,6 +100,7 @@ public class ZoneRuleTests
         var alerts = Visit(VehicleClass.Hazmat, 30, s_noon, "C1", ((113.92, near), 20), ((113.92, far), 90), ((113.92, near), 20));
         Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
         Assert.All(alerts, a => Assert.Equal(("hazmat_off_corridor", "C1"), (a.Kind, a.Zone)));
-        Assert.Equal(s_noon + 20_000, alerts[0].StartMs);
+        Assert.All(alerts, a => Assert.Equal(s_noon + 20_000, a.StartMs));
+        Assert.Equal(s_noon + 110_000, alerts[1].EndMs);
     }
 }

@@ -1,0 +1,50 @@
+namespace Traffic.Engine.Rules;
+
+/// <summary>
+/// The lifecycle of one per-vehicle condition: it opens once it has held for <c>openAfterMs</c>, closes once
+/// it has been false for <c>closeAfterMs</c> (debounce and hysteresis), and remembers when it began.
+/// </summary>
+internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
+{
+    private long _trueSince = long.MinValue;
+    private long _falseSince = long.MinValue;
+
+    public bool IsOpen { get; private set; }
+
+    /// <summary>When the condition began (the alert's start).</summary>
+    public long StartMs { get; private set; } = long.MinValue;
+
+    /// <summary>When it stopped holding (the alert's end, at a close).</summary>
+    public long EndMs => _falseSince;
+
+    /// <summary>Feeds the condition's value at a time; returns the transition it causes, if any.</summary>
+    public Alerts.AlertState? Update(bool active, long timeMs)
+    {
+        if (active)
+        {
+            _falseSince = long.MinValue;
+            if (_trueSince == long.MinValue) _trueSince = timeMs;
+            if (!IsOpen && timeMs - _trueSince >= openAfterMs)
+            {
+                IsOpen = true;
+                StartMs = _trueSince;
+                return Alerts.AlertState.Open;
+            }
+            return null;
+        }
+        _trueSince = long.MinValue;
+        if (!IsOpen) return null;
+        if (_falseSince == long.MinValue) _falseSince = timeMs;
+        if (timeMs - _falseSince < closeAfterMs) return null;
+        IsOpen = false;
+        return Alerts.AlertState.Close;
+    }
+
+    /// <summary>Resets after a close has been reported.</summary>
+    public void Clear()
+    {
+        _trueSince = long.MinValue;
+        _falseSince = long.MinValue;
+        StartMs = long.MinValue;
+    }
+}

@@ -1,0 +1,121 @@
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Zones;
+
+namespace Traffic.Engine.Rules;
+
+/// <summary>Options of the per-vehicle condition rules.</summary>
+public sealed record VehicleConditionOptions
+{
+    /// <summary>Moving faster than this (reported speed) counts as driving.</summary>
+    public double MovingKmh { get; init; } = 5;
+
+    /// <summary><c>hazmat_no_fix</c>: moving while the unit reports no fix for this long.</summary>
+    public double NoFixAfterS { get; init; } = 30;
+
+    /// <summary><c>hazmat_long_stop</c>: a dangerous-goods vehicle standing outside a <c>permitted_stop</c> zone this long.</summary>
+    public double LongStopAfterS { get; init; } = 20 * 60;
+
+    /// <summary><c>fatigue</c>: driving this long without a rest …</summary>
+    public double FatigueDrivingS { get; init; } = 4 * 3600;
+
+    /// <summary>… where a rest is standing (or silent) at least this long.</summary>
+    public double FatigueRestS { get; init; } = 20 * 60;
+}
+
+/// <summary>
+/// Rules on a vehicle's own reports, per probe in its order: <c>hazmat_no_fix</c> (a dangerous-goods vehicle
+/// moving while its unit reports no GNSS fix: such a unit repeats its last position while still reporting
+/// speed), <c>hazmat_long_stop</c> (standing too long outside a <c>permitted_stop</c> zone) and <c>fatigue</c>
+/// (over 4 hours of driving without a 20-minute rest). One instance per shard.
+/// </summary>
+public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
+{
+    private readonly VehicleConditionOptions _options = options ?? new VehicleConditionOptions();
+    private readonly int[] _found = new int[16];
+    private State?[] _states = new State?[256];
+
+    public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    {
+        State s = StateOf(p.Vehicle);
+        if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
+        bool moving = !float.IsNaN(p.SpeedKmh) && p.SpeedKmh > _options.MovingKmh;
+        bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
+
+        if (dangerous)
+        {
+            Report(s.NoFix, s.NoFix.Update(moving && !p.Fix, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
+            bool standing = !float.IsNaN(p.SpeedKmh) && p.SpeedKmh < 1 && !InPermittedStop(p.Lon, p.Lat);
+            Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
+        }
+
+        // Fatigue: driving time accumulates between rests; a rest is a stop (or silence) of 20 minutes.
+        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000) s.DrivingSinceMs = long.MinValue;
+        if (moving)
+        {
+            s.StandingSinceMs = long.MinValue;
+            if (s.DrivingSinceMs == long.MinValue) s.DrivingSinceMs = p.TimeMs;
+        }
+        else if (!float.IsNaN(p.SpeedKmh))
+        {
+            if (s.StandingSinceMs == long.MinValue) s.StandingSinceMs = p.TimeMs;
+            if (p.TimeMs - s.StandingSinceMs >= _options.FatigueRestS * 1000) s.DrivingSinceMs = long.MinValue;
+        }
+        bool tired = s.DrivingSinceMs != long.MinValue && p.TimeMs - s.DrivingSinceMs > _options.FatigueDrivingS * 1000;
+        Report(s.Fatigue, s.Fatigue.Update(tired, p.TimeMs), "fatigue", in p, cls, hazmat,
+            s.DrivingSinceMs == long.MinValue ? null : (p.TimeMs - s.DrivingSinceMs) / 1000.0, alerts);
+        s.LastMs = p.TimeMs;
+    }
+
+    private bool InPermittedStop(double lon, double lat)
+    {
+        if (zones == null) return false;
+        int n = zones.Containing(lon, lat, _found);
+        for (int i = 0; i < n; i++)
+        {
+            if (zones.Zones[_found[i]].Kind == ZoneKind.PermittedStop) return true;
+        }
+        return false;
+    }
+
+    private void Report(ConditionTracker c, AlertState? transition, string kind, in Probe p, VehicleClass cls, ushort hazmat, double? drivingS, List<AlertEvent> alerts)
+    {
+        if (transition is not AlertState state) return;
+        var evidence = new Dictionary<string, double> { ["duration_s"] = ((state == AlertState.Close ? c.EndMs : p.TimeMs) - c.StartMs) / 1000.0 };
+        if (!float.IsNaN(p.SpeedKmh)) evidence["speed_kmh"] = p.SpeedKmh;
+        if (drivingS is double d) evidence["driving_s"] = d;
+        alerts.Add(new AlertEvent
+        {
+            AlertId = $"{kind}:{ids.Name(p.Vehicle)}:{c.StartMs}",
+            Kind = kind,
+            State = state,
+            TimeMs = p.TimeMs,
+            StartMs = c.StartMs,
+            EndMs = state == AlertState.Close ? c.EndMs : null,
+            VehicleId = ids.Name(p.Vehicle),
+            Class = ProbeRules.ClassName(cls),
+            Hazmat = ProbeRules.HazmatText(hazmat),
+            Lon = p.Lon,
+            Lat = p.Lat,
+            Severity = kind == "fatigue" ? 2 : 3,
+            Evidence = evidence,
+        });
+        if (state == AlertState.Close) c.Clear();
+    }
+
+    private State StateOf(int vehicle)
+    {
+        if (vehicle >= _states.Length) Array.Resize(ref _states, Math.Max(vehicle + 1, _states.Length * 2));
+        return _states[vehicle] ??= new State(_options);
+    }
+
+    private sealed class State(VehicleConditionOptions o)
+    {
+        public readonly ConditionTracker NoFix = new((long)(o.NoFixAfterS * 1000), 10_000);
+        public readonly ConditionTracker LongStop = new((long)(o.LongStopAfterS * 1000), 10_000);
+        public readonly ConditionTracker Fatigue = new(0, 0);
+        public long LastMs = long.MinValue;
+        public long DrivingSinceMs = long.MinValue;
+        public long StandingSinceMs = long.MinValue;
+    }
+}
