@@ -292,7 +292,11 @@ public sealed class ReplayEngine
                     continue;
                 }
                 if (m.Watermark == long.MaxValue) Stage.Complete(this);
-                else Stage.AdvanceWatermark(m.Watermark, this);
+                else
+                {
+                    Stage.AdvanceWatermark(m.Watermark, this);
+                    _conditions.OnWatermark(m.Watermark, Alerts);
+                }
                 // Matches lag the watermark by up to the matcher's lag and the idle flush: segment windows wait for them.
                 long forward = m.Watermark == long.MaxValue ? long.MaxValue
                     : m.Watermark - _engine._options.Vehicles.IdleFlushMs - (long)(_engine._options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? 60) * 1000);

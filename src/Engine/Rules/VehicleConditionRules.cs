@@ -21,13 +21,26 @@ public sealed record VehicleConditionOptions
 
     /// <summary>… where a rest is standing (or silent) at least this long.</summary>
     public double FatigueRestS { get; init; } = 20 * 60;
+
+    /// <summary><c>teleport</c>: a jump between consecutive fixes implying more than this speed.</summary>
+    public double TeleportKmh { get; init; } = 200;
+
+    /// <summary>… and at least this far (two fixes a second apart and 60 m apart are no teleport).</summary>
+    public double TeleportMinM { get; init; } = 500;
+
+    /// <summary><c>signal_lost</c>: a vehicle last seen driving, silent (by the watermark) for this long.</summary>
+    public double SignalLostAfterS { get; init; } = 180;
 }
 
 /// <summary>
 /// Rules on a vehicle's own reports, per probe in its order: <c>hazmat_no_fix</c> (a dangerous-goods vehicle
 /// moving while its unit reports no GNSS fix: such a unit repeats its last position while still reporting
 /// speed), <c>hazmat_long_stop</c> (standing too long outside a <c>permitted_stop</c> zone) and <c>fatigue</c>
-/// (over 4 hours of driving without a 20-minute rest). One instance per shard.
+/// (over 4 hours of driving without a 20-minute rest), <c>teleport</c> (a fix that jumps faster than any
+/// vehicle drives: opens at the jump, closes at the jump back or the next plausible fix) and
+/// <c>signal_lost</c> (a vehicle last seen driving that has gone silent, raised from the event-time
+/// watermark since a silent vehicle sends nothing to react to; closes when it reports again). One
+/// instance per shard.
 /// </summary>
 public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
@@ -64,8 +77,79 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         bool tired = s.DrivingSinceMs != long.MinValue && p.TimeMs - s.DrivingSinceMs > _options.FatigueDrivingS * 1000;
         Report(s.Fatigue, s.Fatigue.Update(tired, p.TimeMs), "fatigue", in p, cls, hazmat,
             s.DrivingSinceMs == long.MinValue ? null : (p.TimeMs - s.DrivingSinceMs) / 1000.0, alerts);
+
+        Teleport(s, in p, cls, hazmat, alerts);
+        if (s.SignalLostId != null)
+        {
+            alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat,
+                new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 }));
+            s.SignalLostId = null;
+        }
         s.LastMs = p.TimeMs;
+        s.LastLon = p.Lon;
+        s.LastLat = p.Lat;
+        s.LastMoving = moving;
+        s.LastFix = p.Fix;
+        s.Class = cls;
+        s.Hazmat = hazmat;
     }
+
+    /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
+    public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
+    {
+        for (int v = 0; v < _states.Length; v++)
+        {
+            State? s = _states[v];
+            if (s == null || !s.LastMoving || s.SignalLostId != null || s.LastMs == long.MinValue) continue;
+            if (watermarkMs - s.LastMs < _options.SignalLostAfterS * 1000) continue;
+            s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,
+                new Dictionary<string, double> { ["silent_s"] = (watermarkMs - s.LastMs) / 1000.0 }, timeMs: watermarkMs));
+        }
+    }
+
+    private void Teleport(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    {
+        if (s.LastMs == long.MinValue) return;
+        // A unit without a fix repeats its last position: the jump when the fix returns is no teleport.
+        if (!p.Fix || !s.LastFix) return;
+        double metres = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
+        double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
+        double kmh = metres / seconds * 3.6;
+        bool jump = metres >= _options.TeleportMinM && kmh > _options.TeleportKmh;
+        var evidence = new Dictionary<string, double> { ["jump_m"] = metres, ["implied_kmh"] = kmh };
+        if (s.TeleportId == null)
+        {
+            if (!jump) return;
+            s.TeleportId = $"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}";
+            s.TeleportStartMs = p.TimeMs;
+            alerts.Add(Simple("teleport", s.TeleportId, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, evidence));
+            return;
+        }
+        // The jump back, or a plausible fix from the new place: the bad stretch is over.
+        alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, cls, hazmat, s.TeleportStartMs, p.TimeMs, p.Lon, p.Lat, evidence));
+        s.TeleportId = null;
+    }
+
+    private AlertEvent Simple(string kind, string id, AlertState state, in Probe p, VehicleClass cls, ushort hazmat, long start, long? end,
+        double lon, double lat, Dictionary<string, double> evidence, long? timeMs = null) => new()
+    {
+        AlertId = id,
+        Kind = kind,
+        State = state,
+        TimeMs = timeMs ?? p.TimeMs,
+        StartMs = start,
+        EndMs = end,
+        VehicleId = ids.Name(p.Vehicle),
+        Class = ProbeRules.ClassName(cls),
+        Hazmat = ProbeRules.HazmatText(hazmat),
+        Lon = lon,
+        Lat = lat,
+        Severity = 2,
+        Evidence = evidence,
+    };
 
     private bool InPermittedStop(double lon, double lat)
     {
@@ -115,6 +199,15 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public readonly ConditionTracker LongStop = new((long)(o.LongStopAfterS * 1000), 10_000);
         public readonly ConditionTracker Fatigue = new(0, 0);
         public long LastMs = long.MinValue;
+        public double LastLon;
+        public double LastLat;
+        public bool LastMoving;
+        public bool LastFix = true;
+        public VehicleClass Class;
+        public ushort Hazmat;
+        public string? TeleportId;
+        public long TeleportStartMs;
+        public string? SignalLostId;
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
     }

@@ -74,3 +74,93 @@ public class VehicleConditionRulesTests
         Assert.Single(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 600, Road), (50, true, 3600 + 600, Road)), a => a.State == AlertState.Open);
     }
 }
+
+public class TeleportAndSignalLostTests
+{
+    private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static Probe At(int vehicle, long t, double lon, double lat, float kmh)
+    {
+        var p = Probe.Empty;
+        p.Vehicle = vehicle;
+        p.TimeMs = t;
+        p.Lon = lon;
+        p.Lat = lat;
+        p.SpeedKmh = kmh;
+        return p;
+    }
+
+    [Fact]
+    public void A_fix_that_jumps_away_and_back_opens_and_closes_one_teleport()
+    {
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼T1".AsSpan());
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        double lon = 113.93;
+        for (int i = 0; i < 20; i++)
+        {
+            // 40 km/h eastwards, one fix every 5 s; fix 10 lands 5 km north.
+            double lat = i == 10 ? 22.59 : 22.545;
+            rules.OnProbe(At(v, s_t0 + (i * 5000), lon + (i * 0.0005), lat, 40), VehicleClass.Taxi, 0, alerts);
+        }
+        Assert.Equal([("teleport", AlertState.Open), ("teleport", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.True(alerts[0].Evidence["implied_kmh"] > 1000);
+        Assert.Equal(s_t0 + 50_000, alerts[0].StartMs);
+        Assert.Equal(s_t0 + 55_000, alerts[1].EndMs);
+    }
+
+    [Fact]
+    public void The_jump_when_a_lost_fix_returns_is_no_teleport()
+    {
+        var ids = new VehicleIds();
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        int v = ids.Intern("琼H3".AsSpan());
+        for (int i = 0; i < 30; i++)
+        {
+            // Driving 40 km/h; fixes 5–24 are lost: the unit repeats fix 4's position.
+            bool fix = i is < 5 or >= 25;
+            int shown = fix ? i : 4;
+            var p = At(v, s_t0 + (i * 10_000), 113.9 + (shown * 0.001), 22.5, 40);
+            p.Fix = fix;
+            rules.OnProbe(p, VehicleClass.Hazmat, 30, alerts);
+        }
+        Assert.DoesNotContain(alerts, a => a.Kind == "teleport");
+        Assert.Contains(alerts, a => a.Kind == "hazmat_no_fix");
+    }
+
+    [Fact]
+    public void A_fast_car_is_no_teleport()
+    {
+        var ids = new VehicleIds();
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        int v = ids.Intern("粤B1".AsSpan());
+        for (int i = 0; i < 60; i++)
+            rules.OnProbe(At(v, s_t0 + (i * 1000), 113.9 + (i * 0.0004), 22.5, 150), VehicleClass.Car, 0, alerts); // ~41 m/s
+        Assert.DoesNotContain(alerts, a => a.Kind == "teleport");
+    }
+
+    [Fact]
+    public void A_vehicle_that_goes_silent_while_driving_raises_signal_lost_until_it_reports_again()
+    {
+        var ids = new VehicleIds();
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        int driving = ids.Intern("琼S1".AsSpan()), parked = ids.Intern("琼S2".AsSpan());
+        rules.OnProbe(At(driving, s_t0, 113.9, 22.5, 45), VehicleClass.Taxi, 0, alerts);
+        rules.OnProbe(At(parked, s_t0, 113.8, 22.5, 0), VehicleClass.Taxi, 0, alerts);
+        rules.OnWatermark(s_t0 + 100_000, alerts);
+        Assert.Empty(alerts);
+        rules.OnWatermark(s_t0 + 200_000, alerts);
+        var open = Assert.Single(alerts);
+        Assert.Equal(("signal_lost", AlertState.Open, "琼S1"), (open.Kind, open.State, open.VehicleId));
+        Assert.Equal(s_t0, open.StartMs);
+        rules.OnWatermark(s_t0 + 300_000, alerts);
+        Assert.Single(alerts); // still the one alert
+        rules.OnProbe(At(driving, s_t0 + 310_000, 113.91, 22.5, 30), VehicleClass.Taxi, 0, alerts);
+        Assert.Equal(AlertState.Close, alerts[^1].State);
+        Assert.Equal(open.AlertId, alerts[^1].AlertId);
+    }
+}
