@@ -130,7 +130,7 @@ public sealed class ReplayEngine
         await Task.WhenAll(segmentTasks).ConfigureAwait(false);
 
         // Outputs, sorted so that the same input gives the same bytes whatever the threads did.
-        var alerts = vehicleShards.SelectMany(s => s.Alerts).OrderBy(a => a.TimeMs).ThenBy(a => a.AlertId, StringComparer.Ordinal).ThenBy(a => a.State).ToList();
+        var alerts = vehicleShards.SelectMany(s => s.Alerts).Concat(segmentShards.SelectMany(s => s.Alerts)).OrderBy(a => a.TimeMs).ThenBy(a => a.AlertId, StringComparer.Ordinal).ThenBy(a => a.State).ToList();
         await using (var alertStream = new FileStream(Path.Combine(outDir, "alerts.ndjson"), FileMode.Create, FileAccess.Write))
         {
             using var writer = new AlertWriter(alertStream);
@@ -341,8 +341,12 @@ public sealed class ReplayEngine
     {
         private readonly long[] _watermarks = Enumerable.Repeat(long.MinValue, vehicleShards).ToArray();
 
+        private readonly CongestionRule _congestion = new(network);
+        private int _judged;
+
         public SegmentAggregator Aggregator { get; } = new(network, options);
         public List<SegmentStat> Published { get; } = [];
+        public List<AlertEvent> Alerts { get; } = [];
 
         public async Task RunAsync(ChannelReader<SegmentMessage> reader)
         {
@@ -356,8 +360,16 @@ public sealed class ReplayEngine
                 }
                 _watermarks[m.FromShard] = Math.Max(_watermarks[m.FromShard], m.Watermark);
                 Aggregator.Advance(_watermarks.Min(), Published);
+                Judge();
             }
             Aggregator.Advance(long.MaxValue, Published);
+            Judge();
+        }
+
+        // Closed windows, in window order, feed the congestion and incident alerts.
+        private void Judge()
+        {
+            for (; _judged < Published.Count; _judged++) _congestion.OnWindow(Published[_judged], Alerts);
         }
     }
 }

@@ -40,7 +40,7 @@ public class ReplayEngineTests
 
         // The injected speeders, zone visits and dangerous-goods entry raise their alerts.
         var opened = File.ReadLines(Path.Combine(outDir, "alerts.ndjson")).Select(l => JsonDocument.Parse(l).RootElement)
-            .Where(a => a.GetProperty("state").GetString() == "open")
+            .Where(a => a.GetProperty("state").GetString() == "open" && a.TryGetProperty("vehicle_id", out _))
             .Select(a => (Kind: a.GetProperty("kind").GetString()!, Vehicle: a.GetProperty("vehicle_id").GetString()!)).ToHashSet();
         foreach (var e in run.Events)
         {
@@ -51,6 +51,14 @@ public class ReplayEngineTests
             string vehicle = e.GetProperty("vehicle_id").GetString()!;
             Assert.Contains((e.GetProperty("expected_alert").GetString()!, vehicle), opened);
         }
+
+        // The injected congestion on a named road raises a congestion alert on that road.
+        var congestion = run.Event("congestion");
+        string road = congestion.GetProperty("road").GetString()!;
+        var roadsCongested = File.ReadLines(Path.Combine(outDir, "alerts.ndjson")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(a => a.GetProperty("kind").GetString() == "congestion" && a.TryGetProperty("road", out _))
+            .Select(a => a.GetProperty("road").GetString()).ToHashSet();
+        Assert.Contains(road, roadsCongested);
 
         Assert.True(s.SegmentWindows > 0);
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(outDir, "matched"), "*.arrow", SearchOption.AllDirectories));
