@@ -49,7 +49,7 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
         bool collapse = !double.IsNaN(recent) && w.SpeedKmh < recent * _options.IncidentDropShare && w.Level >= _options.OpenLevel;
         if (collapse && s.IncidentId == null)
         {
-            s.IncidentId = $"incident:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{w.WindowStartMs}";
+            s.IncidentId = $"incident:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{w.Edge}:{w.WindowStartMs}";
             s.IncidentStart = w.WindowStartMs;
             alerts.Add(Event(s.IncidentId, "incident", AlertState.Open, in w, s.IncidentStart, null, recent));
         }
@@ -60,7 +60,7 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
             if (s.Congested++ == 0) s.RunStart = w.WindowStartMs;
             if (s.OpenId == null && s.Congested >= _options.OpenAfterWindows)
             {
-                s.OpenId = $"congestion:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{s.RunStart}";
+                s.OpenId = $"congestion:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{w.Edge}:{s.RunStart}";
                 s.Level = w.Level;
                 alerts.Add(Event(s.OpenId, "congestion", AlertState.Open, in w, s.RunStart, null, recent));
             }
