@@ -257,6 +257,7 @@ public sealed class ReplayEngine
         private readonly SpeedingRule _speeding;
         private readonly ZoneRule? _zones;
         private readonly VehicleConditionRules _conditions;
+        private readonly WrongWayRule _wrongWay;
         private ushort[] _hazmat = new ushort[256];   // per vehicle: the dangerous goods it last reported (or the registry's)
         private readonly List<AlertEvent> _scratch = [];
 
@@ -270,6 +271,7 @@ public sealed class ReplayEngine
             _speeding = new SpeedingRule(engine._network, engine._ids);
             _zones = engine._zones is { Zones.Count: > 0 } z ? new ZoneRule(z, engine._ids, engine._registry) : null;
             _conditions = new VehicleConditionRules(engine._ids, engine._zones);
+            _wrongWay = new WrongWayRule(engine._index, engine._ids);
         }
 
         public VehicleStage Stage { get; }
@@ -286,6 +288,7 @@ public sealed class ReplayEngine
                 {
                     var (cls, hazmat) = _engine._registry?.Resolve(m.Probe) ?? (m.Probe.Class == VehicleClass.Unspecified ? VehicleClass.Car : m.Probe.Class, m.Probe.Hazmat);
                     _conditions.OnProbe(m.Probe, cls, hazmat, Alerts);
+                    _wrongWay.OnProbe(m.Probe, cls, hazmat, Alerts);
                     if (m.Probe.Vehicle >= _hazmat.Length) Array.Resize(ref _hazmat, Math.Max(m.Probe.Vehicle + 1, _hazmat.Length * 2));
                     _hazmat[m.Probe.Vehicle] = hazmat;
                     Stage.Accept(m.Probe, m.Source, this);

@@ -22,8 +22,11 @@ public sealed record CongestionOptions
     /// <summary><c>incident</c>: speed below this share of the segment's recent level …</summary>
     public double IncidentDropShare { get; init; } = 0.5;
 
-    /// <summary>… where the recent level is the mean speed of up to this many published windows before.</summary>
+    /// <summary>… where the recent level is the mean speed of up to this many published windows before (at least 3).</summary>
     public int IncidentHistoryWindows { get; init; } = 5;
+
+    /// <summary>An incident needs this many distinct vehicles in the collapsed window (a few slow vehicles are no incident).</summary>
+    public int IncidentMinVehicles { get; init; } = 5;
 }
 
 /// <summary>
@@ -46,7 +49,8 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
         s.LastWindowEnd = w.WindowEndMs;
 
         double recent = s.RecentSpeed();
-        bool collapse = !double.IsNaN(recent) && w.SpeedKmh < recent * _options.IncidentDropShare && w.Level >= _options.OpenLevel;
+        bool collapse = !double.IsNaN(recent) && w.SpeedKmh < recent * _options.IncidentDropShare && w.Level >= _options.OpenLevel
+            && w.Vehicles >= _options.IncidentMinVehicles;
         if (collapse && s.IncidentId == null)
         {
             s.IncidentId = $"incident:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{w.Edge}:{w.WindowStartMs}";
@@ -138,7 +142,7 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
 
         public double RecentSpeed()
         {
-            if (_count < 2) return double.NaN;
+            if (_count < 3) return double.NaN;
             double sum = 0;
             for (int i = 0; i < _count; i++) sum += _speeds[i];
             return sum / _count;

@@ -1,0 +1,142 @@
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Probes;
+using Traffic.Geo;
+using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Engine.Rules;
+
+/// <summary>Options of the wrong-way rule.</summary>
+public sealed record WrongWayOptions
+{
+    /// <summary>A one-way road counts when it is this close to the fix.</summary>
+    public double NearM { get; init; } = 15;
+
+    /// <summary>Course against the road's direction by more than this many degrees.</summary>
+    public double AgainstDeg { get; init; } = 135;
+
+    /// <summary>A road within <see cref="AlongM"/> running within this many degrees of the course explains the fix: no wrong way.</summary>
+    public double AlongDeg { get; init; } = 45;
+
+    public double AlongM { get; init; } = 25;
+
+    /// <summary>Only while moving faster than this.</summary>
+    public double MinSpeedKmh { get; init; } = 10;
+
+    /// <summary>The condition must hold this long (and over two fixes) before the alert opens.</summary>
+    public double OpenAfterS { get; init; } = 8;
+
+    public double CloseAfterS { get; init; } = 10;
+}
+
+/// <summary>
+/// Wrong-way driving on one-way roads, from each vehicle's own course (the reported heading, else the
+/// direction between its last two fixes): the fix lies on a one-way road, the course runs against that road
+/// and no road near the fix runs along it. Judged on the fixes, not the map match, because the matcher
+/// keeps to the roads' directions and cannot follow a vehicle driving against one. One instance per shard.
+/// </summary>
+public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOptions? options = null)
+{
+    private readonly WrongWayOptions _options = options ?? new WrongWayOptions();
+    private readonly RoadNetwork _network = index.Network;
+    private readonly EdgeCandidate[] _near = new EdgeCandidate[8];
+    private State?[] _states = new State?[256];
+
+    public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    {
+        if (p.Vehicle >= _states.Length) Array.Resize(ref _states, Math.Max(p.Vehicle + 1, _states.Length * 2));
+        State s = _states[p.Vehicle] ??= new State(new ConditionTracker((long)(_options.OpenAfterS * 1000), (long)(_options.CloseAfterS * 1000)));
+        if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return;
+
+        // The course: the reported heading, else the direction from where the vehicle was 15 m or more ago.
+        double course = double.NaN;
+        if (!float.IsNaN(p.Heading)) course = p.Heading;
+        else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
+        {
+            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= 15)
+            {
+                s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
+                s.AnchorMs = long.MinValue;
+            }
+            course = s.Course;
+        }
+        if (s.AnchorMs == long.MinValue || p.TimeMs - s.AnchorMs > 30_000)
+        {
+            s.AnchorMs = p.TimeMs;
+            s.AnchorLon = p.Lon;
+            s.AnchorLat = p.Lat;
+        }
+        bool moving = !float.IsNaN(p.SpeedKmh) ? p.SpeedKmh > _options.MinSpeedKmh : !double.IsNaN(course);
+
+        int against = -1;
+        if (moving && !double.IsNaN(course) && p.Fix)
+        {
+            // The nearest road must be a one-way road driven against, and no road a little further may run
+            // along the course (a dual carriageway's other half lies a GPS error away).
+            int n = index.Within(p.Lon, p.Lat, _options.AlongM, _near);
+            bool along = false;
+            for (int i = 0; i < n; i++)
+            {
+                int e = _near[i].Edge;
+                double diff = GeoMath.BearingDifference(course, _network.BearingAt(e, _near[i].OffsetM));
+                if (diff <= _options.AlongDeg) along = true;
+                else if (i == 0 && _near[i].DistanceM <= _options.NearM && diff >= _options.AgainstDeg && IsStrictOneWay(e)) against = e;
+            }
+            if (along) against = -1;
+        }
+        bool active = against >= 0;
+        if (active)
+        {
+            s.Edge = against;
+            s.Fixes++;
+        }
+        else s.Fixes = 0;
+        AlertState? t = s.Condition.Update(active && s.Fixes >= 2, p.TimeMs);
+        if (t is AlertState state)
+        {
+            int e = s.Edge;
+            string road = _network.Name(e);
+            alerts.Add(new AlertEvent
+            {
+                AlertId = $"wrong_way:{ids.Name(p.Vehicle)}:{s.Condition.StartMs}",
+                Kind = "wrong_way",
+                State = state,
+                TimeMs = p.TimeMs,
+                StartMs = s.Condition.StartMs,
+                EndMs = state == AlertState.Close ? s.Condition.EndMs : null,
+                VehicleId = ids.Name(p.Vehicle),
+                Class = ProbeRules.ClassName(cls),
+                Hazmat = ProbeRules.HazmatText(hazmat),
+                Road = road.Length == 0 ? null : road,
+                WayId = _network.WayId(e),
+                Direction = _network.Direction(e),
+                Lon = p.Lon,
+                Lat = p.Lat,
+                Severity = 3,
+                Evidence = new Dictionary<string, double>
+                {
+                    ["course_deg"] = double.IsNaN(course) ? -1 : course,
+                    ["road_bearing_deg"] = _network.BearingAt(e, 0),
+                    ["speed_kmh"] = float.IsNaN(p.SpeedKmh) ? -1 : p.SpeedKmh,
+                },
+            });
+            if (state == AlertState.Close) s.Condition.Clear();
+        }
+        s.LastMs = p.TimeMs;
+    }
+
+    private bool IsStrictOneWay(int edge) =>
+        _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;
+
+    private sealed class State(ConditionTracker condition)
+    {
+        public readonly ConditionTracker Condition = condition;
+        public long LastMs = long.MinValue;
+        public int Edge;
+        public int Fixes;
+        public long AnchorMs = long.MinValue;   // where the course from positions is measured from
+        public double AnchorLon;
+        public double AnchorLat;
+        public double Course = double.NaN;
+    }
+}

@@ -1,0 +1,88 @@
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Rules;
+using Traffic.Engine.Tests.Simulation;
+using Traffic.Geo;
+using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Engine.Tests.Rules;
+
+public class WrongWayRuleTests
+{
+    private static readonly Lazy<EdgeIndex> s_index = new(() => new EdgeIndex(SimRun.Shenzhen));
+    private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 2, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    /// <summary>A one-way street (no twin) of 150 m or more with no road near its middle running the other way.</summary>
+    private static int OneWayStreet()
+    {
+        var net = SimRun.Shenzhen;
+        var near = new EdgeCandidate[16];
+        for (int e = 0; e < net.EdgeCount; e++)
+        {
+            if (net.Twin(e) >= 0 || !net.IsOneWay(e) || net.LengthM(e) < 150) continue;
+            if (net.Class(e) is not (RoadClass.Tertiary or RoadClass.Residential or RoadClass.Unclassified or RoadClass.Secondary)) continue;
+            double reverse = (net.BearingAt(e, net.LengthM(e) / 2) + 180) % 360;
+            var (lon, lat) = net.PointAt(e, net.LengthM(e) / 2);
+            int n = s_index.Value.Within(lon, lat, 30, near);
+            bool clear = true;
+            for (int i = 0; i < n; i++)
+            {
+                if (GeoMath.BearingDifference(reverse, net.BearingAt(near[i].Edge, near[i].OffsetM)) <= 60) clear = false;
+            }
+            if (clear) return e;
+        }
+        throw new InvalidOperationException("no suitable one-way street in the network");
+    }
+
+    private static List<AlertEvent> Drive(bool against, bool reportHeading)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = OneWayStreet();
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼W1".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        double len = net.LengthM(edge);
+        int i = 0;
+        for (double x = 5; x < len - 5; x += 8, i++)
+        {
+            double offset = against ? len - x : x; // 8 m every 1 s ≈ 29 km/h
+            var (lon, lat) = net.PointAt(edge, offset);
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = s_t0 + (i * 1000);
+            p.Lon = lon;
+            p.Lat = lat;
+            p.SpeedKmh = 29;
+            if (reportHeading) p.Heading = (float)((net.BearingAt(edge, offset) + (against ? 180 : 0)) % 360);
+            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
+        }
+        // Then the vehicle leaves the street: far away and quiet, so the alert closes.
+        for (int k = 0; k < 15; k++, i++)
+        {
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = s_t0 + (i * 1000);
+            p.Lon = 0.5;
+            p.Lat = 0.5;
+            p.SpeedKmh = 0;
+            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
+        }
+        return alerts;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Driving_against_a_one_way_street_opens_and_closes_one_alert(bool reportHeading)
+    {
+        var alerts = Drive(against: true, reportHeading);
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        Assert.All(alerts, a => Assert.Equal("wrong_way", a.Kind));
+        Assert.Equal(SimRun.Shenzhen.WayId(OneWayStreet()), alerts[0].WayId);
+    }
+
+    [Fact]
+    public void Driving_along_it_raises_nothing() => Assert.Empty(Drive(against: false, reportHeading: true));
+}
