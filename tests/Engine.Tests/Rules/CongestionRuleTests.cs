@@ -17,7 +17,7 @@ public class CongestionRuleTests
         for (int i = 0; i < speeds.Length; i++)
         {
             long start = s_t0 + (i * 60_000);
-            var w = new SegmentStat(5, start, start + 60_000, 4, speeds[i], 50, 30, CongestionLevel.Of(speeds[i], 50));
+            var w = new SegmentStat(5, start, start + 60_000, 6, speeds[i], 50, 30, CongestionLevel.Of(speeds[i], 50));
             rule.OnWindow(w, alerts);
         }
         return alerts;
