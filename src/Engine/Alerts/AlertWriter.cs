@@ -1,20 +1,17 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
+using Traffic.Engine.Output;
 
 namespace Traffic.Engine.Alerts;
 
 /// <summary>Writes alert events as NDJSON lines in the format of INTERFACES.md (times as RFC 3339 UTC).</summary>
 public sealed class AlertWriter(Stream stream) : IDisposable
 {
-    private readonly Utf8JsonWriter _writer = new(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    private readonly NdjsonWriter _lines = new(stream);
 
-    public long Count { get; private set; }
+    public long Count => _lines.Lines;
 
     public void Write(AlertEvent a)
     {
-        Count++;
-        var w = _writer;
-        w.WriteStartObject();
+        var w = _lines.Begin();
         w.WriteString("alert_id"u8, a.AlertId);
         w.WriteString("kind"u8, a.Kind);
         w.WriteString("state"u8, a.State switch { AlertState.Open => "open", AlertState.Update => "update", _ => "close" });
@@ -34,17 +31,10 @@ public sealed class AlertWriter(Stream stream) : IDisposable
         w.WriteStartObject("evidence"u8);
         foreach (var (name, value) in a.Evidence) w.WriteNumber(name, Math.Round(value, 3));
         w.WriteEndObject();
-        w.WriteEndObject();
-        w.Flush();
-        stream.WriteByte((byte)'\n');
-        w.Reset();
+        _lines.End();
     }
 
     public static string Rfc3339(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
-    public void Dispose()
-    {
-        _writer.Dispose();
-        stream.Flush();
-    }
+    public void Dispose() => _lines.Dispose();
 }

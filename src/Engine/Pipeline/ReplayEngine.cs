@@ -164,10 +164,10 @@ public sealed class ReplayEngine
     private void WriteSegments(string path, List<SegmentStat> segments)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        using var lines = new NdjsonWriter(stream);
         foreach (var s in segments)
         {
-            w.WriteStartObject();
+            var w = lines.Begin();
             w.WriteNumber("way_id"u8, _network.WayId(s.Edge));
             w.WriteString("direction"u8, _network.Direction(s.Edge));
             string road = _network.Name(s.Edge);
@@ -180,29 +180,23 @@ public sealed class ReplayEngine
             w.WriteNumber("free_flow_kmh"u8, Math.Round(s.FreeFlowKmh, 2));
             w.WriteNumber("travel_time_s"u8, Math.Round(s.TravelTimeS, 2));
             w.WriteNumber("level"u8, s.Level);
-            w.WriteEndObject();
-            w.Flush();
-            stream.WriteByte((byte)'\n');
-            w.Reset();
+            lines.End();
         }
     }
 
     private void WriteLate(string path, IEnumerable<(long Record, Probe Probe)> late)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        using var lines = new NdjsonWriter(stream);
         foreach (var (record, p) in late)
         {
-            w.WriteStartObject();
+            var w = lines.Begin();
             w.WriteString("vehicle_id"u8, _ids.Name(p.Vehicle));
             w.WriteNumber("time"u8, p.TimeMs);
             w.WriteNumber("lon"u8, p.Lon);
             w.WriteNumber("lat"u8, p.Lat);
             w.WriteNumber("record"u8, record);
-            w.WriteEndObject();
-            w.Flush();
-            stream.WriteByte((byte)'\n');
-            w.Reset();
+            lines.End();
         }
     }
 

@@ -1,6 +1,5 @@
-using System.Buffers;
-using System.Text.Json;
 using System.Text.Unicode;
+using Traffic.Engine.Output;
 
 namespace Traffic.Engine.Probes;
 
@@ -11,8 +10,7 @@ namespace Traffic.Engine.Probes;
 /// </summary>
 public sealed class DeadLetterWriter : IDisposable
 {
-    private readonly Utf8JsonWriter _writer;
-    private readonly Stream _stream;
+    private readonly NdjsonWriter _lines;
     private readonly string _origin;
     private readonly Dictionary<string, long> _byReason = new(StringComparer.Ordinal);
 
@@ -20,9 +18,8 @@ public sealed class DeadLetterWriter : IDisposable
     /// <param name="origin">The input's name, e.g. the file path, written with each record.</param>
     public DeadLetterWriter(Stream stream, string origin)
     {
-        _stream = stream;
+        _lines = new NdjsonWriter(stream);
         _origin = origin;
-        _writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = false });
     }
 
     public long Count { get; private set; }
@@ -35,25 +32,18 @@ public sealed class DeadLetterWriter : IDisposable
         Count++;
         string code = error.Code;
         _byReason[code] = _byReason.GetValueOrDefault(code) + 1;
-        _writer.WriteStartObject();
-        _writer.WriteString("reason"u8, error.ToString());
-        _writer.WriteString("code"u8, code);
-        _writer.WriteStartObject("source"u8);
-        _writer.WriteString("file"u8, _origin);
-        _writer.WriteNumber(binary ? "record"u8 : "line"u8, source.Record);
-        _writer.WriteNumber("offset"u8, source.Offset);
-        _writer.WriteEndObject();
-        if (!binary && Utf8.IsValid(raw)) _writer.WriteString("original"u8, raw);
-        else _writer.WriteBase64String("original_base64"u8, raw);
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _stream.WriteByte((byte)'\n');
-        _writer.Reset();
+        var w = _lines.Begin();
+        w.WriteString("reason"u8, error.ToString());
+        w.WriteString("code"u8, code);
+        w.WriteStartObject("source"u8);
+        w.WriteString("file"u8, _origin);
+        w.WriteNumber(binary ? "record"u8 : "line"u8, source.Record);
+        w.WriteNumber("offset"u8, source.Offset);
+        w.WriteEndObject();
+        if (!binary && Utf8.IsValid(raw)) w.WriteString("original"u8, raw);
+        else w.WriteBase64String("original_base64"u8, raw);
+        _lines.End();
     }
 
-    public void Dispose()
-    {
-        _writer.Dispose();
-        _stream.Flush();
-    }
+    public void Dispose() => _lines.Dispose();
 }
