@@ -252,6 +252,7 @@ public sealed class ReplayEngine
         private readonly ZoneRule? _zones;
         private readonly VehicleConditionRules _conditions;
         private readonly WrongWayRule _wrongWay;
+        private readonly long _matchDelayMs;
         private ushort[] _hazmat = new ushort[256];   // per vehicle: the dangerous goods it last reported (or the registry's)
         private readonly List<AlertEvent> _scratch = [];
 
@@ -260,7 +261,9 @@ public sealed class ReplayEngine
             _engine = engine;
             _index = index;
             _segments = segments;
-            Stage = new VehicleStage(engine._index, engine._registry, engine._options.Vehicles);
+            Stage = new VehicleStage(engine._index, engine._options.Vehicles);
+            // Matches trail the watermark by up to the matcher's lag and the idle flush: segment windows wait for them.
+            _matchDelayMs = engine._options.Vehicles.IdleFlushMs + (long)(engine._options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? new MatcherOptions().LagSeconds) * 1000);
             _matched = new MatchedProbeArrowWriter(matchedDir, engine._network, engine._ids);
             _speeding = new SpeedingRule(engine._network, engine._ids);
             _zones = engine._zones is { Zones.Count: > 0 } z ? new ZoneRule(z, engine._ids, engine._registry) : null;
@@ -280,12 +283,12 @@ public sealed class ReplayEngine
             {
                 if (!m.IsWatermark)
                 {
-                    var (cls, hazmat) = _engine._registry?.Resolve(m.Probe) ?? (m.Probe.Class == VehicleClass.Unspecified ? VehicleClass.Car : m.Probe.Class, m.Probe.Hazmat);
+                    var (cls, hazmat) = VehicleRegistry.Resolve(_engine._registry, m.Probe);
                     _conditions.OnProbe(m.Probe, cls, hazmat, Alerts);
                     _wrongWay.OnProbe(m.Probe, cls, hazmat, Alerts);
                     if (m.Probe.Vehicle >= _hazmat.Length) Array.Resize(ref _hazmat, Math.Max(m.Probe.Vehicle + 1, _hazmat.Length * 2));
                     _hazmat[m.Probe.Vehicle] = hazmat;
-                    Stage.Accept(m.Probe, m.Source, this);
+                    Stage.Accept(m.Probe, cls, m.Source, this);
                     continue;
                 }
                 if (m.Watermark == long.MaxValue) Stage.Complete(this);
@@ -294,9 +297,7 @@ public sealed class ReplayEngine
                     Stage.AdvanceWatermark(m.Watermark, this);
                     _conditions.OnWatermark(m.Watermark, Alerts);
                 }
-                // Matches lag the watermark by up to the matcher's lag and the idle flush: segment windows wait for them.
-                long forward = m.Watermark == long.MaxValue ? long.MaxValue
-                    : m.Watermark - _engine._options.Vehicles.IdleFlushMs - (long)(_engine._options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? 60) * 1000);
+                long forward = m.Watermark == long.MaxValue ? long.MaxValue : m.Watermark - _matchDelayMs;
                 foreach (var s in _segments) await s.Writer.WriteAsync(new SegmentMessage(_index, 0, default, forward, true)).ConfigureAwait(false);
             }
             _matched.Flush();

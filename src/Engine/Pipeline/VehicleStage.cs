@@ -46,17 +46,15 @@ public sealed record VehicleStageOptions
 public sealed class VehicleStage
 {
     private readonly OnlineMatcher[] _matchers;
-    private readonly VehicleRegistry? _registry;
     private readonly VehicleStageOptions _options;
     private VehicleMatchState?[] _states = new VehicleMatchState?[256];
     private VehicleClass[] _classes = new VehicleClass[256];
     private readonly List<int> _active = [];
     private long _watermark = long.MinValue;
 
-    public VehicleStage(EdgeIndex index, VehicleRegistry? registry = null, VehicleStageOptions? options = null)
+    public VehicleStage(EdgeIndex index, VehicleStageOptions? options = null)
     {
         _options = options ?? new VehicleStageOptions();
-        _registry = registry;
         _matchers = new OnlineMatcher[(int)VehicleClass.Hazmat + 1];
         for (int c = 0; c < _matchers.Length; c++)
             _matchers[c] = new OnlineMatcher(index, c < _options.MatcherByClass.Length ? _options.MatcherByClass[c] : null);
@@ -69,7 +67,8 @@ public sealed class VehicleStage
     /// <summary>Vehicles with state in this shard.</summary>
     public int Vehicles => _active.Count;
 
-    public void Accept<TOutput>(in Probe p, in RecordSource source, TOutput output) where TOutput : IVehicleStageOutput
+    /// <summary>Feeds a probe of a vehicle whose class the caller resolved (<see cref="VehicleRegistry.Resolve(VehicleRegistry?, in Probe)"/>).</summary>
+    public void Accept<TOutput>(in Probe p, VehicleClass cls, in RecordSource source, TOutput output) where TOutput : IVehicleStageOutput
     {
         if (p.TimeMs < _watermark)
         {
@@ -77,7 +76,6 @@ public sealed class VehicleStage
             output.Late(in p, in source);
             return;
         }
-        VehicleClass cls = _registry?.Resolve(in p).Class ?? (p.Class == VehicleClass.Unspecified ? VehicleClass.Car : p.Class);
         VehicleMatchState state = State(p.Vehicle, cls);
         var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
         var gps = new GpsPoint(p.TimeMs, p.Lon, p.Lat) { SpeedKmh = p.SpeedKmh, Heading = p.Heading, Id = source.Record };

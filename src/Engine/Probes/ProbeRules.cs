@@ -48,6 +48,12 @@ public static class ProbeRules
         return c != VehicleClass.Unspecified;
     }
 
+    /// <summary>Parses a class name given as text (configuration files).</summary>
+    public static bool TryParseClass(string text, out VehicleClass c) => TryParseClass(System.Text.Encoding.UTF8.GetBytes(text), out c);
+
+    /// <summary>Parses a UN class given as text (configuration files).</summary>
+    public static bool TryParseHazmat(string text, out ushort un) => TryParseHazmat(System.Text.Encoding.UTF8.GetBytes(text), out un);
+
     public static string ClassName(VehicleClass c) => c switch
     {
         VehicleClass.Bus => "bus",

@@ -26,9 +26,12 @@ public sealed class VehicleRegistry
     public VehicleInfo? Get(int vehicle) => (uint)vehicle < (uint)_info.Length ? _info[vehicle] : null;
 
     /// <summary>The class and hazardous cargo that apply to a probe: its own where given, else the registry's, else car.</summary>
-    public (VehicleClass Class, ushort Hazmat) Resolve(in Probe p)
+    public (VehicleClass Class, ushort Hazmat) Resolve(in Probe p) => Resolve(this, in p);
+
+    /// <summary>The same with or without a registry (without one: the probe's own, else car).</summary>
+    public static (VehicleClass Class, ushort Hazmat) Resolve(VehicleRegistry? registry, in Probe p)
     {
-        VehicleInfo? info = Get(p.Vehicle);
+        VehicleInfo? info = registry?.Get(p.Vehicle);
         VehicleClass c = p.Class != VehicleClass.Unspecified ? p.Class : info?.Class ?? VehicleClass.Car;
         ushort hazmat = p.Hazmat != 0 ? p.Hazmat : info?.Hazmat ?? 0;
         return (c == VehicleClass.Unspecified ? VehicleClass.Car : c, hazmat);
@@ -66,12 +69,12 @@ public sealed class VehicleRegistry
         if (id.Length == 0) throw new InvalidDataException("vehicle_id: required field missing");
         if (!root.TryGetProperty("class", out var cls) || cls.ValueKind != JsonValueKind.String)
             throw new InvalidDataException("class: required field missing");
-        if (!ProbeRules.TryParseClass(System.Text.Encoding.UTF8.GetBytes(cls.GetString()!), out VehicleClass c))
+        if (!ProbeRules.TryParseClass(cls.GetString()!, out VehicleClass c))
             throw new InvalidDataException($"class: unknown value '{cls.GetString()}'");
         ushort hazmat = 0;
         if (root.TryGetProperty("hazmat", out var hz) && hz.ValueKind != JsonValueKind.Null)
         {
-            if (hz.ValueKind != JsonValueKind.String || !ProbeRules.TryParseHazmat(System.Text.Encoding.UTF8.GetBytes(hz.GetString()!), out hazmat))
+            if (hz.ValueKind != JsonValueKind.String || !ProbeRules.TryParseHazmat(hz.GetString()!, out hazmat))
                 throw new InvalidDataException($"hazmat: not a UN class: {hz.GetRawText()}");
         }
         string? corridor = Text(root, "corridor");

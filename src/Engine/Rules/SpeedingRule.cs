@@ -1,6 +1,5 @@
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Probes;
-using Traffic.Engine.Zones;
 using Traffic.Geo.Matching;
 using Traffic.Geo.Network;
 
@@ -116,11 +115,7 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
         return limit;
     }
 
-    private static bool IsNight(long timeMs)
-    {
-        int hour = (int)((((timeMs + ZoneSet.LocalOffsetMs) / 3_600_000) % 24 + 24) % 24);
-        return hour >= 22 || hour < 6;
-    }
+    private static bool IsNight(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), 22, 6);
 
     private static int Severity(double speed, double limit) => speed <= limit * 1.2 ? 1 : speed <= limit * 1.5 ? 2 : 3;
 

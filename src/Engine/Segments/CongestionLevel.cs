@@ -17,13 +17,4 @@ public static class CongestionLevel
             _ => 5,
         };
     }
-
-    public static string Name(int level) => level switch
-    {
-        1 => "畅通 smooth",
-        2 => "基本畅通 basically smooth",
-        3 => "轻度拥堵 light",
-        4 => "中度拥堵 moderate",
-        _ => "严重拥堵 severe",
-    };
 }

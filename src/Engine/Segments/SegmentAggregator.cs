@@ -132,12 +132,7 @@ public sealed class SegmentAggregator
         return fallback;
     }
 
-    private bool IsOffPeak(long timeMs)
-    {
-        int hour = (int)((((timeMs + Zones.ZoneSet.LocalOffsetMs) / 3_600_000) % 24 + 24) % 24);
-        int from = _options.OffPeakFromHour, to = _options.OffPeakToHour;
-        return from <= to ? hour >= from && hour < to : hour >= from || hour < to;
-    }
+    private bool IsOffPeak(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), _options.OffPeakFromHour, _options.OffPeakToHour);
 
     /// <summary>Sums of one segment window; distinct vehicles counted exactly up to 64, then approximately.</summary>
     private sealed class Accumulator

@@ -42,7 +42,7 @@ public sealed class SimZone
     public (double Lon, double Lat) Centre() => _set.Centre(_index);
 
     public bool AppliesTo(string vehicleClass) =>
-        ProbeRules.TryParseClass(System.Text.Encoding.UTF8.GetBytes(vehicleClass), out VehicleClass c) && _zone.AppliesTo(c);
+        ProbeRules.TryParseClass(vehicleClass, out VehicleClass c) && _zone.AppliesTo(c);
 
     /// <summary>The area zones (polygons and multipolygons) of a file; corridor lines are left out.</summary>
     public static List<SimZone> Read(string path)

@@ -52,11 +52,7 @@ public sealed class Zone
     public bool AppliesTo(VehicleClass c) => (ClassMask & (1u << (int)(c == VehicleClass.Unspecified ? VehicleClass.Car : c))) != 0;
 
     /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8; a window may wrap midnight).</summary>
-    public bool InForce(long timeMs)
-    {
-        long local = timeMs + ZoneSet.LocalOffsetMs;
-        return InForceAtMinute((int)((((local / 60_000) % 1440) + 1440) % 1440));
-    }
+    public bool InForce(long timeMs) => InForceAtMinute(LocalTime.MinuteOfDay(timeMs));
 
     /// <summary>Whether the rule is in force at a minute of the local day, [0, 1440).</summary>
     public bool InForceAtMinute(int minute) =>
@@ -72,9 +68,6 @@ public sealed class Zone
 /// </summary>
 public sealed class ZoneSet
 {
-    /// <summary>Zone <c>hours</c> are local time in UTC+8 (INTERFACES.md).</summary>
-    public const long LocalOffsetMs = 8L * 3600 * 1000;
-
     private static readonly JsonSerializerOptions s_geoJson = new() { Converters = { new GeoJsonConverterFactory() } };
 
     private readonly Zone[] _zones;
@@ -145,7 +138,7 @@ public sealed class ZoneSet
                 mask = 0;
                 foreach (object c in classes)
                 {
-                    if (c is not string s || !ProbeRules.TryParseClass(System.Text.Encoding.UTF8.GetBytes(s), out VehicleClass vc))
+                    if (c is not string s || !ProbeRules.TryParseClass(s, out VehicleClass vc))
                         throw new InvalidDataException($"{where}: unknown class '{c}'");
                     mask |= 1u << (int)vc;
                 }

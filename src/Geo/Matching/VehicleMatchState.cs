@@ -56,9 +56,6 @@ public sealed class VehicleMatchState
     /// <summary>Probes received but not yet decided.</summary>
     public int Pending => Length - (HasAnchor ? 1 : 0);
 
-    /// <summary>Event time of the last probe accepted, epoch ms (long.MinValue before any).</summary>
-    public long LastProbeTimeMs => HasInput ? LastTime : long.MinValue;
-
     /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array.</summary>
     public int SizeBytes => ObjectBytes + 24 + _blob.Length;
 

@@ -68,19 +68,4 @@ public static class RoadClasses
         roadClass = RoadClass.Unknown;
         return false;
     }
-
-    /// <summary>Higher is more important; used to rank roads and break ties.</summary>
-    public static int Importance(RoadClass c) => c switch
-    {
-        RoadClass.Motorway => 10,
-        RoadClass.Trunk => 9,
-        RoadClass.Primary => 8,
-        RoadClass.Secondary => 7,
-        RoadClass.Tertiary => 6,
-        RoadClass.MotorwayLink or RoadClass.TrunkLink or RoadClass.PrimaryLink => 5,
-        RoadClass.SecondaryLink or RoadClass.TertiaryLink => 4,
-        RoadClass.Unclassified or RoadClass.Residential or RoadClass.Road or RoadClass.Busway => 3,
-        RoadClass.LivingStreet or RoadClass.Service => 2,
-        _ => 1,
-    };
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Simulation;
 using Traffic.Engine.Tests.Simulation;
@@ -67,19 +68,20 @@ public class VehicleStageTests
         p.Lat = lat;
         p.TimeMs = 1_764_028_800_000;
         stage.AdvanceWatermark(p.TimeMs + 1, output);
-        stage.Accept(p, new RecordSource(1, 0), output);
+        stage.Accept(p, VehicleClass.Car, new RecordSource(1, 0), output);
         Assert.Equal(1, stage.LateCount);
         Assert.Single(output.LateLines);
         p.TimeMs += 10;
-        stage.Accept(p, new RecordSource(2, 0), output);
-        stage.Accept(p, new RecordSource(3, 0), output);
+        stage.Accept(p, VehicleClass.Car, new RecordSource(2, 0), output);
+        stage.Accept(p, VehicleClass.Car, new RecordSource(3, 0), output);
         Assert.Equal(1, stage.RefusedCount); // the exact repeat
         Assert.Equal([(3L, PushResult.Duplicate)], output.RefusedLines);
     }
 
     private sealed class StageFeeder(VehicleStage stage, Collector output) : IProbeHandler
     {
-        public void OnProbe(in Probe probe, in RecordSource source) => stage.Accept(in probe, in source, output);
+        public void OnProbe(in Probe probe, in RecordSource source) =>
+            stage.Accept(in probe, VehicleRegistry.Resolve(null, in probe).Class, in source, output);
 
         public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw)
         {
