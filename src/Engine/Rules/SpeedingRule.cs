@@ -48,12 +48,12 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
     private const int History = 16;
 
     private readonly SpeedingOptions _options = options ?? new SpeedingOptions();
-    private VehicleTrack?[] _tracks = new VehicleTrack?[256];
+    private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
 
     /// <summary>Feeds one decided match of a vehicle; alert events go to <paramref name="alerts"/>.</summary>
     public void OnMatched(int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts)
     {
-        VehicleTrack t = Track(vehicle);
+        VehicleTrack t = _tracks[vehicle];
         if (m.Break != ChainBreak.None) t.Reset();
         if (m.Edge < 0 || m.Outlier) return;
         t.Add(m.TimeMs, m.RouteDistanceM);
@@ -147,12 +147,6 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
                 ["duration_s"] = ((end ?? m.TimeMs) - t.OverSinceMs) / 1000.0,
             },
         };
-    }
-
-    private VehicleTrack Track(int vehicle)
-    {
-        if (vehicle >= _tracks.Length) Array.Resize(ref _tracks, Math.Max(vehicle + 1, _tracks.Length * 2));
-        return _tracks[vehicle] ??= new VehicleTrack();
     }
 
     /// <summary>One vehicle's recent route progress and its speeding condition.</summary>

@@ -7,6 +7,8 @@ namespace Traffic.Engine.Rules;
 /// <summary>Options of the per-vehicle condition rules.</summary>
 public sealed record VehicleConditionOptions
 {
+    internal static readonly VehicleConditionOptions Default = new();
+
     /// <summary>Moving faster than this (reported speed) counts as driving.</summary>
     public double MovingKmh { get; init; } = 5;
 
@@ -44,13 +46,13 @@ public sealed record VehicleConditionOptions
 /// </summary>
 public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
-    private readonly VehicleConditionOptions _options = options ?? new VehicleConditionOptions();
+    private readonly VehicleConditionOptions _options = options ?? VehicleConditionOptions.Default;
+    private readonly PerVehicle<State> _states = new(() => new State(options ?? VehicleConditionOptions.Default));
     private readonly int[] _found = new int[16];
-    private State?[] _states = new State?[256];
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        State s = StateOf(p.Vehicle);
+        State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
         bool moving = !float.IsNaN(p.SpeedKmh) && p.SpeedKmh > _options.MovingKmh;
         bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
@@ -97,10 +99,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
-        for (int v = 0; v < _states.Length; v++)
+        foreach (var (v, s) in _states.All())
         {
-            State? s = _states[v];
-            if (s == null || !s.LastMoving || s.SignalLostId != null || s.LastMs == long.MinValue) continue;
+            if (!s.LastMoving || s.SignalLostId != null || s.LastMs == long.MinValue) continue;
             if (watermarkMs - s.LastMs < _options.SignalLostAfterS * 1000) continue;
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
             var p = Probe.Empty;
@@ -185,12 +186,6 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             Evidence = evidence,
         });
         if (state == AlertState.Close) c.Clear();
-    }
-
-    private State StateOf(int vehicle)
-    {
-        if (vehicle >= _states.Length) Array.Resize(ref _states, Math.Max(vehicle + 1, _states.Length * 2));
-        return _states[vehicle] ??= new State(_options);
     }
 
     private sealed class State(VehicleConditionOptions o)

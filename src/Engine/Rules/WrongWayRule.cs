@@ -9,6 +9,8 @@ namespace Traffic.Engine.Rules;
 /// <summary>Options of the wrong-way rule.</summary>
 public sealed record WrongWayOptions
 {
+    internal static readonly WrongWayOptions Default = new();
+
     /// <summary>A one-way road counts when it is this close to the fix.</summary>
     public double NearM { get; init; } = 15;
 
@@ -37,15 +39,15 @@ public sealed record WrongWayOptions
 /// </summary>
 public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOptions? options = null)
 {
-    private readonly WrongWayOptions _options = options ?? new WrongWayOptions();
+    private readonly WrongWayOptions _options = options ?? WrongWayOptions.Default;
     private readonly RoadNetwork _network = index.Network;
     private readonly EdgeCandidate[] _near = new EdgeCandidate[8];
-    private State?[] _states = new State?[256];
+    private readonly PerVehicle<State> _states = new(() => new State(new ConditionTracker(
+        (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000))));
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        if (p.Vehicle >= _states.Length) Array.Resize(ref _states, Math.Max(p.Vehicle + 1, _states.Length * 2));
-        State s = _states[p.Vehicle] ??= new State(new ConditionTracker((long)(_options.OpenAfterS * 1000), (long)(_options.CloseAfterS * 1000)));
+        State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return;
 
         // The course: the reported heading, else the direction from where the vehicle was 15 m or more ago.

@@ -29,8 +29,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
 {
     private readonly ZoneRuleOptions _options = options ?? new ZoneRuleOptions();
     private readonly int[] _inside = new int[32];
-    private Dictionary<int, Presence>?[] _presence = new Dictionary<int, Presence>?[256];
-    private Presence?[] _offCorridor = new Presence?[256]; // per vehicle with a corridor: time off it
+    private readonly PerVehicle<Dictionary<int, Presence>> _presence = new(() => []);
+    private readonly PerVehicle<Presence> _offCorridor = new(() => new Presence()); // per vehicle with a corridor: time off it
     private Dictionary<string, int>? _zoneIndex;
 
     /// <summary>Feeds a vehicle's position (the matched point when there is one) at a time.</summary>
@@ -38,7 +38,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     {
         int n = zones.Containing(lon, lat, _inside);
         var inside = _inside.AsSpan(0, n);
-        var presence = PresenceOf(vehicle);
+        var presence = _presence[vehicle];
 
         // Entries and stays.
         foreach (int z in inside)
@@ -77,8 +77,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         if (corridorId == null) return;
         _zoneIndex ??= Enumerable.Range(0, zones.Zones.Count).ToDictionary(i => zones.Zones[i].Id, StringComparer.Ordinal);
         if (!_zoneIndex.TryGetValue(corridorId, out int corridor)) return;
-        if (vehicle >= _offCorridor.Length) Array.Resize(ref _offCorridor, Math.Max(vehicle + 1, _offCorridor.Length * 2));
-        Presence p = _offCorridor[vehicle] ??= new Presence();
+        Presence p = _offCorridor[vehicle];
         if (zones.Holds(corridor, lon, lat))
         {
             if (p.OpenId != null)
@@ -135,12 +134,6 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             ? new Dictionary<string, double> { ["dwell_s"] = dwellMs / 1000.0, ["max_dwell_s"] = max }
             : new Dictionary<string, double> { ["duration_s"] = dwellMs / 1000.0 },
     };
-
-    private Dictionary<int, Presence> PresenceOf(int vehicle)
-    {
-        if (vehicle >= _presence.Length) Array.Resize(ref _presence, Math.Max(vehicle + 1, _presence.Length * 2));
-        return _presence[vehicle] ??= [];
-    }
 
     /// <summary>A vehicle's presence in one zone.</summary>
     private sealed class Presence
