@@ -284,11 +284,13 @@ public sealed class ReplayEngine
                 if (!m.IsWatermark)
                 {
                     var (cls, hazmat) = VehicleRegistry.Resolve(_engine._registry, m.Probe);
-                    _conditions.OnProbe(m.Probe, cls, hazmat, Alerts);
-                    _wrongWay.OnProbe(m.Probe, cls, hazmat, Alerts);
+                    // Set before the stage runs: its matches (this probe's or earlier ones') reach the rules at once.
                     if (m.Probe.Vehicle >= _hazmat.Length) Array.Resize(ref _hazmat, Math.Max(m.Probe.Vehicle + 1, _hazmat.Length * 2));
                     _hazmat[m.Probe.Vehicle] = hazmat;
-                    Stage.Accept(m.Probe, cls, m.Source, this);
+                    // A late probe goes to the late output only: the rules judge what the stage takes.
+                    if (!Stage.Accept(m.Probe, cls, m.Source, this)) continue;
+                    _conditions.OnProbe(m.Probe, cls, hazmat, Alerts);
+                    _wrongWay.OnProbe(m.Probe, cls, hazmat, Alerts);
                     continue;
                 }
                 if (m.Watermark == long.MaxValue) Stage.Complete(this);

@@ -67,14 +67,17 @@ public sealed class VehicleStage
     /// <summary>Vehicles with state in this shard.</summary>
     public int Vehicles => _active.Count;
 
-    /// <summary>Feeds a probe of a vehicle whose class the caller resolved (<see cref="VehicleRegistry.Resolve(VehicleRegistry?, in Probe)"/>).</summary>
-    public void Accept<TOutput>(in Probe p, VehicleClass cls, in RecordSource source, TOutput output) where TOutput : IVehicleStageOutput
+    /// <summary>
+    /// Feeds a probe of a vehicle whose class the caller resolved (<see cref="VehicleRegistry.Resolve(VehicleRegistry?, in Probe)"/>).
+    /// Returns false when the probe was behind the watermark and went to the late output.
+    /// </summary>
+    public bool Accept<TOutput>(in Probe p, VehicleClass cls, in RecordSource source, TOutput output) where TOutput : IVehicleStageOutput
     {
         if (p.TimeMs < _watermark)
         {
             LateCount++;
             output.Late(in p, in source);
-            return;
+            return false;
         }
         VehicleMatchState state = State(p.Vehicle, cls);
         var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
@@ -86,6 +89,7 @@ public sealed class VehicleStage
             RefusedCount++;
             output.Refused(in p, in source, r);
         }
+        return true;
     }
 
     /// <summary>Moves the watermark on and flushes the vehicles idle for longer than the option says.</summary>
