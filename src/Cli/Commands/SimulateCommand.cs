@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Traffic.Connectors.Kafka;
 using Traffic.Engine.Simulation;
 using Traffic.Geo.Import;
 using Traffic.Geo.Network;
@@ -21,10 +22,14 @@ internal static class SimulateCommand
         var seed = new Option<int>("--seed") { Description = "Random seed: the same seed gives the same bytes.", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out", "-o") { Description = "The probes file to write (NDJSON); truth.ndjson, vehicles.ndjson and zones.geojson go beside it.", Required = true };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
+        var toKafka = new Option<string?>("--to-kafka") { Description = "Write the probes to this Kafka topic (keyed by vehicle id) instead of the --out file; truth, vehicles and zones still go beside --out. Needs --bootstrap-servers (e.g. from 'traffic broker')." };
+        var speed = new Option<double>("--speed") { Description = "With --to-kafka: real time × this factor, paced by the probes' times; 0: as fast as possible.", DefaultValueFactory = _ => 0 };
+        var kafka = new KafkaOptions();
         var command = new Command("simulate", "Simulate a fleet on a road network: GPS probes as NDJSON and their ground truth.")
         {
-            network, gtfs, scenario, vehicles, duration, start, seed, output, quiet,
+            network, gtfs, scenario, vehicles, duration, start, seed, output, quiet, toKafka, speed,
         };
+        kafka.AddTo(command);
         command.SetAction(parse =>
         {
             if (!DateTimeOffset.TryParse(parse.GetValue(start), CultureInfo.InvariantCulture, DateTimeStyles.None, out var startTime))
@@ -47,13 +52,23 @@ internal static class SimulateCommand
             bool loud = !parse.GetValue(quiet);
             var progress = loud && !Console.IsErrorRedirected ? new ConsoleProgress() : null;
             string outPath = parse.GetValue(output)!;
-            var summary = sim.Run(outPath, progress);
+            SimulationSummary summary;
+            if (parse.GetValue(toKafka) is { } topic)
+            {
+                string bootstrap = kafka.BootstrapOf(parse) ?? throw new ArgumentException("--to-kafka needs --bootstrap-servers (start the embedded cluster with 'traffic broker')");
+                if (parse.GetValue(speed) < 0) throw new ArgumentException("--speed must not be negative");
+                using var writer = new KafkaProbeWriter(kafka.Connect(parse, bootstrap), topic, parse.GetValue(speed));
+                summary = sim.Run(outPath, progress, writer);
+                writer.Flush();
+                if (loud) Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"produced {writer.Produced:N0} messages to {topic} at {bootstrap}"));
+            }
+            else summary = sim.Run(outPath, progress);
             if (loud)
             {
                 if (progress != null) Console.Error.WriteLine();
                 double secs = clock.Elapsed.TotalSeconds;
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"wrote {outPath}: {summary.ProbeLines:N0} lines from {summary.ProbesGenerated:N0} probes of {summary.Vehicles:N0} vehicles, {summary.Events:N0} events in the truth; {secs:N1} s ({summary.ProbesGenerated / Math.Max(secs, 1e-9):N0} probes/s)"));
+                    $"wrote {(parse.GetValue(toKafka) is { } t ? "topic " + t : outPath)}: {summary.ProbeLines:N0} lines from {summary.ProbesGenerated:N0} probes of {summary.Vehicles:N0} vehicles, {summary.Events:N0} events in the truth; {secs:N1} s ({summary.ProbesGenerated / Math.Max(secs, 1e-9):N0} probes/s)"));
                 if (net.Source == NetworkSource.OpenStreetMap) Console.Out.WriteLine("Road data © OpenStreetMap contributors, ODbL 1.0.");
             }
             return 0;

@@ -37,6 +37,8 @@ public sealed partial class EmbeddedKafka : IDisposable
         Native.EnsureLoaded();
         nint conf = Native.ConfNew();
         var error = new byte[512];
+        // The hosting client has no brokers of its own to talk to: keep it from warning about that.
+        Native.ConfSet(conf, "log_level", "3", error, (nuint)error.Length);
         // rd_kafka_new takes ownership of conf, also on failure.
         nint client = Native.New(0 /* RD_KAFKA_PRODUCER */, conf, error, (nuint)error.Length);
         if (client == 0)
@@ -124,6 +126,9 @@ public sealed partial class EmbeddedKafka : IDisposable
 
         [LibraryImport(Lib, EntryPoint = "rd_kafka_conf_new")]
         public static partial nint ConfNew();
+
+        [LibraryImport(Lib, EntryPoint = "rd_kafka_conf_set", StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int ConfSet(nint conf, string name, string value, [Out] byte[] errstr, nuint errstrSize);
 
         [LibraryImport(Lib, EntryPoint = "rd_kafka_new")]
         public static partial nint New(int type, nint conf, [Out] byte[] errstr, nuint errstrSize);

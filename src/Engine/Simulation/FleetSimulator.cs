@@ -97,14 +97,16 @@ public sealed class FleetSimulator
     /// <c>vehicles.ndjson</c> and (when the scenario has zones or corridors) <c>zones.geojson</c>.
     /// A simulator runs once: the vehicles' state is the run's.
     /// </summary>
-    public SimulationSummary Run(string probesPath, IProgress<double>? progress = null)
+    /// <param name="probesTo">Where the probes go instead of <paramref name="probesPath"/> (e.g. a Kafka topic); the other files still go beside the path.</param>
+    public SimulationSummary Run(string probesPath, IProgress<double>? progress = null, Stream? probesTo = null)
     {
         string dir = Path.GetDirectoryName(Path.GetFullPath(probesPath)) ?? ".";
         Directory.CreateDirectory(dir);
         WriteRegistry(Path.Combine(dir, "vehicles.ndjson"));
         if (_corridors) WriteZones(Path.Combine(dir, "zones.geojson"));
         else if (_scenario.Zones != null) File.Copy(Path.Combine(_scenario.BaseDirectory, _scenario.Zones), Path.Combine(dir, "zones.geojson"), overwrite: true);
-        using var probes = new FileStream(probesPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
+        using var file = probesTo == null ? new FileStream(probesPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20) : null;
+        Stream probes = file ?? probesTo!;
         using var truth = new FileStream(Path.Combine(dir, "truth.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
         return Run(probes, truth, progress);
     }

@@ -1,0 +1,53 @@
+namespace Traffic.Connectors.Kafka;
+
+/// <summary>
+/// The topics of a Traffic deployment (docs/kafka.md). Names share a prefix so that several
+/// deployments can live on one cluster.
+/// </summary>
+public sealed record KafkaTopics
+{
+    /// <summary>Prefix of every topic name.</summary>
+    public string Prefix { get; init; } = "traffic";
+
+    /// <summary>Input: one probe per message (the NDJSON probe object), keyed by vehicle id.</summary>
+    public string Probes => $"{Prefix}.probes";
+
+    /// <summary>Repartition topic between the vehicle and the segment stage, keyed (partitioned) by segment.</summary>
+    public string Exchange => $"{Prefix}.exchange";
+
+    /// <summary>Alert lifecycle events (the alert JSON of INTERFACES.md), keyed by alert id.</summary>
+    public string Alerts => $"{Prefix}.alerts";
+
+    /// <summary>The navigation feed: segment statistics per window, keyed by segment and window.</summary>
+    public string Segments => $"{Prefix}.segments";
+
+    /// <summary>Matched probes as Arrow IPC stream messages, a batch per message.</summary>
+    public string Matched => $"{Prefix}.matched";
+
+    /// <summary>Rejected input: the original bytes, the reason in headers.</summary>
+    public string DeadLetter => $"{Prefix}.dead-letter";
+
+    /// <summary>Probes that arrived behind the watermark.</summary>
+    public string Late => $"{Prefix}.late";
+
+    /// <summary>Partitions of the probes topic (the unit of scale-out of the vehicle stage).</summary>
+    public int ProbePartitions { get; init; } = 8;
+
+    /// <summary>Partitions of the exchange topic (the unit of scale-out of the segment stage).</summary>
+    public int ExchangePartitions { get; init; } = 4;
+
+    /// <summary>Partitions of each output topic.</summary>
+    public int OutputPartitions { get; init; } = 4;
+
+    /// <summary>Every topic with its partition count.</summary>
+    public IEnumerable<(string Name, int Partitions)> All()
+    {
+        yield return (Probes, ProbePartitions);
+        yield return (Exchange, ExchangePartitions);
+        yield return (Alerts, OutputPartitions);
+        yield return (Segments, OutputPartitions);
+        yield return (Matched, OutputPartitions);
+        yield return (DeadLetter, OutputPartitions);
+        yield return (Late, OutputPartitions);
+    }
+}
