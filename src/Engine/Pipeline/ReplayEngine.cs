@@ -167,19 +167,7 @@ public sealed class ReplayEngine
         using var lines = new NdjsonWriter(stream);
         foreach (var s in segments)
         {
-            var w = lines.Begin();
-            w.WriteNumber("way_id"u8, _network.WayId(s.Edge));
-            w.WriteString("direction"u8, _network.Direction(s.Edge));
-            string road = _network.Name(s.Edge);
-            if (road.Length > 0) w.WriteString("road"u8, road);
-            w.WriteNumber("edge"u8, s.Edge);
-            w.WriteString("window_start"u8, AlertWriter.Rfc3339(s.WindowStartMs));
-            w.WriteString("window_end"u8, AlertWriter.Rfc3339(s.WindowEndMs));
-            w.WriteNumber("vehicles"u8, s.Vehicles);
-            w.WriteNumber("speed_kmh"u8, Math.Round(s.SpeedKmh, 2));
-            w.WriteNumber("free_flow_kmh"u8, Math.Round(s.FreeFlowKmh, 2));
-            w.WriteNumber("travel_time_s"u8, Math.Round(s.TravelTimeS, 2));
-            w.WriteNumber("level"u8, s.Level);
+            SegmentRow.WriteFields(lines.Begin(), _network, in s);
             lines.End();
         }
     }

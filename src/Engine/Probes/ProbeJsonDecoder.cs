@@ -16,6 +16,12 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
     /// <summary>Newest time accepted so far, epoch ms (the reference for "more than a day ahead").</summary>
     public long NewestMs => _newestMs;
 
+    /// <summary>
+    /// Whether this decoder checks "more than a day ahead" against the newest time it accepted. Off where
+    /// one decoder serves several independent inputs (Kafka partitions): the caller checks per input.
+    /// </summary>
+    public bool TrackNewest { get; init; } = true;
+
     public bool TryDecode(ReadOnlySpan<byte> record, out Probe probe, out DecodeError error)
     {
         probe = Probe.Empty;
@@ -27,9 +33,9 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
         {
             error = new(ProbeField.Record, DecodeReason.Malformed);
         }
-        if (!error.IsError) error = ProbeRules.Validate(in probe, _newestMs);
+        if (!error.IsError) error = ProbeRules.Validate(in probe, TrackNewest ? _newestMs : long.MinValue);
         if (error.IsError) return false;
-        if (probe.TimeMs > _newestMs) _newestMs = probe.TimeMs;
+        if (TrackNewest && probe.TimeMs > _newestMs) _newestMs = probe.TimeMs;
         return true;
     }
 

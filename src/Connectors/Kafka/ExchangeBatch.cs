@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+using Traffic.Geo.Matching;
+
+namespace Traffic.Connectors.Kafka;
+
+/// <summary>One record of the exchange between the vehicle and the segment stage.</summary>
+/// <param name="IsWatermark">A watermark of the sending partition rather than a traversal.</param>
+public readonly record struct ExchangeRecord(long Sequence, bool IsWatermark, long WatermarkMs, int VehicleKey, TraversedEdge Traversal);
+
+/// <summary>
+/// The binary value of an exchange-topic message: records that one vehicle-stage partition sends to one
+/// segment-stage partition, each with the sender's sequence number (a receiver drops what it has seen, so a
+/// sender that replays after a restart causes no double count). Little-endian:
+/// <code>
+/// header  : version u8 = 1, source partition u16, record count u16
+/// record  : kind u8 (1 traversal, 2 watermark), sequence i64,
+///           traversal: vehicle key i32, edge i32, from m f64, to m f64, enter ms i64, exit ms i64
+///           watermark: watermark ms i64
+/// </code>
+/// </summary>
+public sealed class ExchangeBatch
+{
+    private const byte Version = 1;
+    private const int HeaderBytes = 5;
+    private const int TraversalBytes = 1 + 8 + 4 + 4 + 8 + 8 + 8 + 8;
+    private const int WatermarkBytes = 1 + 8 + 8;
+
+    /// <summary>Most records per message.</summary>
+    public const int MaxRecords = 1024;
+
+    private readonly byte[] _buffer = new byte[HeaderBytes + MaxRecords * TraversalBytes];
+    private int _length = HeaderBytes;
+
+    public ExchangeBatch(int sourcePartition)
+    {
+        _buffer[0] = Version;
+        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(1), checked((ushort)sourcePartition));
+    }
+
+    public int Count { get; private set; }
+
+    public bool IsFull => Count >= MaxRecords;
+
+    public void AddTraversal(long sequence, int vehicleKey, in TraversedEdge t)
+    {
+        Span<byte> s = _buffer.AsSpan(_length, TraversalBytes);
+        s[0] = 1;
+        BinaryPrimitives.WriteInt64LittleEndian(s[1..], sequence);
+        BinaryPrimitives.WriteInt32LittleEndian(s[9..], vehicleKey);
+        BinaryPrimitives.WriteInt32LittleEndian(s[13..], t.Edge);
+        BinaryPrimitives.WriteDoubleLittleEndian(s[17..], t.FromOffsetM);
+        BinaryPrimitives.WriteDoubleLittleEndian(s[25..], t.ToOffsetM);
+        BinaryPrimitives.WriteInt64LittleEndian(s[33..], t.EnterTimeMs);
+        BinaryPrimitives.WriteInt64LittleEndian(s[41..], t.ExitTimeMs);
+        _length += TraversalBytes;
+        Count++;
+    }
+
+    public void AddWatermark(long sequence, long watermarkMs)
+    {
+        Span<byte> s = _buffer.AsSpan(_length, WatermarkBytes);
+        s[0] = 2;
+        BinaryPrimitives.WriteInt64LittleEndian(s[1..], sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(s[9..], watermarkMs);
+        _length += WatermarkBytes;
+        Count++;
+    }
+
+    /// <summary>The message's bytes; the batch is then empty again.</summary>
+    public byte[] Take()
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(3), (ushort)Count);
+        byte[] bytes = _buffer.AsSpan(0, _length).ToArray();
+        _length = HeaderBytes;
+        Count = 0;
+        return bytes;
+    }
+
+    /// <summary>Reads a message: the sender's partition and its records, handed to <paramref name="onRecord"/> in order.</summary>
+    /// <exception cref="InvalidDataException">Not an exchange message of this version, or truncated.</exception>
+    public static int Read<TState>(ReadOnlySpan<byte> message, ref TState state, RecordHandler<TState> onRecord)
+    {
+        if (message.Length < HeaderBytes || message[0] != Version) throw new InvalidDataException("exchange: not a version-1 exchange message");
+        int source = BinaryPrimitives.ReadUInt16LittleEndian(message[1..]);
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(message[3..]);
+        int at = HeaderBytes;
+        for (int i = 0; i < count; i++)
+        {
+            if (at >= message.Length) throw new InvalidDataException("exchange: truncated message");
+            byte kind = message[at];
+            int size = kind == 1 ? TraversalBytes : kind == 2 ? WatermarkBytes : throw new InvalidDataException($"exchange: unknown record kind {kind}");
+            if (at + size > message.Length) throw new InvalidDataException("exchange: truncated message");
+            ReadOnlySpan<byte> s = message.Slice(at, size);
+            long sequence = BinaryPrimitives.ReadInt64LittleEndian(s[1..]);
+            var record = kind == 2
+                ? new ExchangeRecord(sequence, true, BinaryPrimitives.ReadInt64LittleEndian(s[9..]), 0, default)
+                : new ExchangeRecord(sequence, false, 0, BinaryPrimitives.ReadInt32LittleEndian(s[9..]), new TraversedEdge(
+                    BinaryPrimitives.ReadInt32LittleEndian(s[13..]),
+                    BinaryPrimitives.ReadDoubleLittleEndian(s[17..]),
+                    BinaryPrimitives.ReadDoubleLittleEndian(s[25..]),
+                    BinaryPrimitives.ReadInt64LittleEndian(s[33..]),
+                    BinaryPrimitives.ReadInt64LittleEndian(s[41..])));
+            onRecord(ref state, source, in record);
+            at += size;
+        }
+        if (at != message.Length) throw new InvalidDataException("exchange: trailing bytes");
+        return source;
+    }
+
+    public delegate void RecordHandler<TState>(ref TState state, int sourcePartition, in ExchangeRecord record);
+}
