@@ -14,7 +14,7 @@ public sealed class AlertWriter(Stream stream) : IDisposable
         var w = _lines.Begin();
         w.WriteString("alert_id"u8, a.AlertId);
         w.WriteString("kind"u8, a.Kind);
-        w.WriteString("state"u8, a.State switch { AlertState.Open => "open", AlertState.Update => "update", _ => "close" });
+        w.WriteString("state"u8, StateName(a.State));
         w.WriteString("time"u8, Rfc3339(a.TimeMs));
         w.WriteString("start"u8, Rfc3339(a.StartMs));
         if (a.EndMs is long end) w.WriteString("end"u8, Rfc3339(end));
@@ -33,6 +33,9 @@ public sealed class AlertWriter(Stream stream) : IDisposable
         w.WriteEndObject();
         _lines.End();
     }
+
+    /// <summary>The state as written: <c>open</c>, <c>update</c>, <c>close</c>.</summary>
+    public static string StateName(AlertState state) => state switch { AlertState.Open => "open", AlertState.Update => "update", _ => "close" };
 
     public static string Rfc3339(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
