@@ -17,7 +17,7 @@ internal static class ReplayCommand
         var input = new Option<string>("--input") { Description = "Probes: NDJSON (.ndjson, .jsonl), CSV (.csv) or binary records (.bin); formats in docs/probe-formats.md.", Required = true };
         var vehicles = new Option<string?>("--vehicles") { Description = "Vehicle registry (NDJSON)." };
         var zones = new Option<string?>("--zones") { Description = "Zones (GeoJSON FeatureCollection)." };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder: alerts.ndjson, segments.ndjson, matched/ (Arrow), dead-letter.ndjson, late.ndjson, summary.json.", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: alerts.ndjson and alerts/ (Arrow), segments.ndjson and segments/ (Arrow), matched/ (Arrow), dead-letter.ndjson, late.ndjson, summary.json.", Required = true };
         var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads).", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount - 1) };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors and the summary." };
         var command = new Command("replay", "Run the engine over a probe file: map matching, segment speeds and congestion levels, speeding and zone alerts.")

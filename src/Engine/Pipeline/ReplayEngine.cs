@@ -136,8 +136,10 @@ public sealed class ReplayEngine
             using var writer = new AlertWriter(alertStream);
             foreach (var a in alerts) writer.Write(a);
         }
+        using (var arrow = new AlertArrowWriter(Path.Combine(outDir, "alerts"))) foreach (var a in alerts) arrow.Append(a);
         var segments = segmentShards.SelectMany(s => s.Published).OrderBy(s => s.WindowStartMs).ThenBy(s => s.Edge).ToList();
         WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
+        using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
 
         var summary = new ReplaySummary

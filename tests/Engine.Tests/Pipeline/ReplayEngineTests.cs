@@ -83,5 +83,7 @@ public class ReplayEngineTests
         var (_, two) = await Replay(shards: 2);
         Assert.Equal(File.ReadAllBytes(Path.Combine(one, "alerts.ndjson")), File.ReadAllBytes(Path.Combine(two, "alerts.ndjson")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(one, "segments.ndjson")), File.ReadAllBytes(Path.Combine(two, "segments.ndjson")));
+        foreach (string arrow in new[] { Path.Combine("alerts", "alerts-000001.arrow"), Path.Combine("segments", "segments-000001.arrow") })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(one, arrow)), File.ReadAllBytes(Path.Combine(two, arrow)));
     }
 }
