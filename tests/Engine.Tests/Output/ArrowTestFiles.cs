@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -49,8 +48,14 @@ internal static class ArrowTestFiles
     public static Dictionary<string, object?> FromJson(string line)
     {
         using var doc = JsonDocument.Parse(line);
+        return FromJson(doc.RootElement);
+    }
+
+    /// <summary>A JSON object's fields as plain values.</summary>
+    public static Dictionary<string, object?> FromJson(JsonElement obj)
+    {
         var row = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var p in doc.RootElement.EnumerateObject()) row[p.Name] = Plain(p.Value);
+        foreach (var p in obj.EnumerateObject()) row[p.Name] = Plain(p.Value);
         return row;
     }
 
@@ -150,7 +155,4 @@ internal static class ArrowTestFiles
             default: throw new NotSupportedException(array.Data.DataType.Name);
         }
     }
-
-    /// <summary>Epoch ms of an RFC 3339 string (for readable assertions).</summary>
-    public static long Ms(string rfc3339) => DateTimeOffset.Parse(rfc3339, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
 }
