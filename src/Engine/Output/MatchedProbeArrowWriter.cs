@@ -1,5 +1,4 @@
 using Apache.Arrow;
-using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using Traffic.Engine.Probes;
 using Traffic.Geo.Matching;
@@ -115,7 +114,11 @@ public sealed class MatchedProbeArrowWriter : IDisposable
     /// <summary>Writes the rows held so far as one file (nothing when there are none).</summary>
     public void Flush()
     {
-        if (_rows == 0) return;
+        if (_rows > 0) WriteFile();
+    }
+
+    private void WriteFile()
+    {
         var vehicleNames = new StringArray.Builder();
         for (int i = 0; i < _ids.Count; i++) vehicleNames.Append(_ids.Name(i));
         var roads = new StringArray.Builder();
@@ -137,19 +140,18 @@ public sealed class MatchedProbeArrowWriter : IDisposable
             new DictionaryArray(s_dictionary, _break.Build(), Strings(s_breaks)),
             _outlier.Build(),
         ];
-        var batch = new RecordBatch(Schema, columns, _rows);
         string path = Path.Combine(_directory, $"matched-{++_files:D6}.arrow");
-        using (var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
-        using (var writer = new ArrowFileWriter(stream, Schema))
-        {
-            writer.WriteRecordBatch(batch);
-            writer.WriteEnd();
-        }
+        using (var batch = new RecordBatch(Schema, columns, _rows)) ArrowOutput.WriteFile(path, batch);
         _written.Add(path);
         Reset();
     }
 
-    public void Dispose() => Flush();
+    /// <summary>Writes the rows held; a writer that wrote no file writes one without rows, so that the folder always carries the schema.</summary>
+    public void Dispose()
+    {
+        if (_rows == 0 && _files == 0) WriteFile();
+        else Flush();
+    }
 
     private static StringArray Strings(string[] values)
     {

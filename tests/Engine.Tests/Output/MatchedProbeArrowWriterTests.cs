@@ -71,6 +71,21 @@ public class MatchedProbeArrowWriterTests
         Assert.Equal(expected, read);
     }
 
+    [Fact]
+    public void A_writer_without_rows_leaves_one_empty_file_with_the_schema_and_no_partial_file()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        var writer = new MatchedProbeArrowWriter(dir, Simulation.SimRun.Shenzhen, new VehicleIds());
+        writer.Flush();
+        Assert.Empty(writer.Files);
+        writer.Dispose();
+        writer.Dispose();
+        var (schema, rows) = ArrowTestFiles.Read(Assert.Single(ArrowTestFiles.Files(dir)));
+        Assert.Equal(SegmentArrowWriterTests.Describe(MatchedProbeArrowWriter.Schema), SegmentArrowWriterTests.Describe(schema));
+        Assert.Empty(rows);
+        Assert.Empty(Directory.GetFiles(dir, "*.partial"));
+    }
+
     private readonly struct Sink(MatchedProbeArrowWriter writer, int vehicle, List<(string, long, int)> expected, string name) : IMatchSink
     {
         public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> route)
