@@ -1,10 +1,13 @@
 using System.Text;
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Output;
 using Traffic.Engine.Probes;
+using Traffic.Engine.Segments;
 using Traffic.Testing;
 
 namespace Traffic.Engine.Tests;
 
-/// <summary>The Engine's hot-path operations in bench/allocation-budget.json (Probe*, ZoneSet.*), measured in bytes, never time.</summary>
+/// <summary>The Engine's hot-path operations in bench/allocation-budget.json (Probe*, ZoneSet.*, the Arrow writers' Append), measured in bytes, never time.</summary>
 public class AllocationBudgetTests
 {
     public static TheoryData<string> Operations()
@@ -15,7 +18,8 @@ public class AllocationBudgetTests
     }
 
     internal static bool IsEngine(string operation) =>
-        operation.StartsWith("Probe", StringComparison.Ordinal) || operation.StartsWith("ZoneSet.", StringComparison.Ordinal);
+        operation.StartsWith("Probe", StringComparison.Ordinal) || operation.StartsWith("ZoneSet.", StringComparison.Ordinal)
+        || operation.StartsWith("SegmentArrowWriter.", StringComparison.Ordinal) || operation.StartsWith("AlertArrowWriter.", StringComparison.Ordinal);
 
     [Theory]
     [MemberData(nameof(Operations))]
@@ -56,6 +60,39 @@ public class AllocationBudgetTests
                 var zones = Traffic.Engine.Zones.ZoneSet.Load(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "zones.geojson"));
                 int[] found = new int[8];
                 return i => zones.Containing(113.93 + (i % 100 * 0.0001), 22.54 + (i % 37 * 0.0002), found);
+            }
+            case "SegmentArrowWriter.Append":
+            {
+                // Builders grown by a first file of 4,096 rows; the measured appends stay within it, no file is written.
+                var net = Simulation.SimRun.Shenzhen;
+                var writer = new SegmentArrowWriter(Directory.CreateTempSubdirectory().FullName, net, rowsPerFile: 4096);
+                var windows = Enumerable.Range(0, 64).Select(i => new SegmentStat(i * 7 % net.EdgeCount, i * 60_000L, (i + 1) * 60_000L, 3 + i % 5, 30.123 + i, 50, 12.5, 1 + i % 5)).ToArray();
+                for (int i = 0; i < 4096; i++) writer.Append(windows[i % windows.Length]);
+                return i => writer.Append(windows[i % windows.Length]);
+            }
+            case "AlertArrowWriter.Append":
+            {
+                var writer = new AlertArrowWriter(Directory.CreateTempSubdirectory().FullName, rowsPerFile: 4096);
+                var alerts = Enumerable.Range(0, 16).Select(i => new AlertEvent
+                {
+                    AlertId = $"speeding:琼A1000{i}:{i}",
+                    Kind = "speeding",
+                    State = (AlertState)(i % 3),
+                    TimeMs = 1764028800000 + i,
+                    StartMs = 1764028800000,
+                    EndMs = i % 3 == 2 ? 1764028800000 + i : null,
+                    VehicleId = $"琼A1000{i}",
+                    Class = "taxi",
+                    Road = "深南大道",
+                    WayId = 123 + i,
+                    Direction = "forward",
+                    Lon = 110.5,
+                    Lat = 20.5,
+                    Severity = 2,
+                    Evidence = new Dictionary<string, double> { ["speed_kmh"] = 90 + i, ["limit_kmh"] = 60 },
+                }).ToArray();
+                for (int i = 0; i < 4096; i++) writer.Append(alerts[i % alerts.Length]);
+                return i => writer.Append(alerts[i % alerts.Length]);
             }
             default:
                 throw new InvalidOperationException($"no measurement for budgeted operation '{name}'");
