@@ -73,6 +73,22 @@ public class SegmentArrowWriterTests
         }
         Assert.Equal([7, 7, 6], files.Select(f => ArrowTestFiles.Read(f).Rows.Count));
         Assert.Equal(windows.Count, rows.Count);
+        // The same rows as segments.ndjson writes them (SegmentRow), field by field ...
+        using (var ms = new MemoryStream())
+        {
+            using (var lines = new NdjsonWriter(ms))
+            {
+                foreach (var w in windows)
+                {
+                    SegmentRow.WriteFields(lines.Begin(), net, in w);
+                    lines.End();
+                }
+            }
+            string[] ndjson = System.Text.Encoding.UTF8.GetString(ms.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(windows.Count, ndjson.Length);
+            for (int i = 0; i < ndjson.Length; i++) ArrowTestFiles.AssertSameRow(ArrowTestFiles.FromJson(ndjson[i]), rows[i]);
+        }
+        // ... and as the windows hold them.
         for (int i = 0; i < windows.Count; i++)
         {
             var w = windows[i];
