@@ -13,6 +13,7 @@ internal static class Program
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(ScoreCommand.Create());
         return CommandRunner.Invoke(root, args);
     }
 }
