@@ -47,7 +47,9 @@ internal static class ScoreCommand
         int tp = r.Kinds.Sum(k => k.TruePositives), fp = r.Kinds.Sum(k => k.FalsePositives), expected = r.Kinds.Sum(k => k.Expected);
         o.WriteLine(string.Create(ci, $"| all | {expected} | {r.Kinds.Sum(k => k.Raised)} | {tp} | {fp} | {r.Kinds.Sum(k => k.FalseNegatives)} | {r.Kinds.Sum(k => k.Extra)} | {r.Kinds.Sum(k => k.Unplanned)} | {Ratio(tp + fp > 0 ? tp / (double)(tp + fp) : null)} | {Ratio(expected > 0 ? tp / (double)expected : null)} |"));
         o.WriteLine();
-        o.WriteLine(string.Create(ci, $"tolerance {r.Options.ToleranceS:0.###} s{(r.Options.Strict ? ", strict" : "")}; {r.EventsNotScored} injected events expect no alert or did not happen; extra: further alerts of an event already found; unplanned: no injected event, but the truth confirms the condition{(r.Options.Strict ? "" : " (--strict counts them as FP)")}; n/a: nothing to divide by"));
+        o.WriteLine(string.Create(ci, $"tolerance {r.Options.ToleranceS:0.###} s{(r.Options.Strict ? ", strict" : "")}; injected events not scored (no alert expected, or it never happened): {r.EventsNotScored}"));
+        o.WriteLine("extra: further alerts of an event already found; unplanned: no injected event, but the truth confirms the condition"
+            + (r.Options.Strict ? "" : " (--strict counts them as FP)") + "; n/a: nothing to divide by");
         var m = r.Matching;
         o.WriteLine(string.Create(ci, $"map matching: {m.ProbesCompared:N0} of {m.ProbesSent:N0} probes sent compared ({m.NotInOutput:N0} not in the output: refused or late); {m.Matched:N0} matched, {m.Unmatched:N0} with no match"));
         o.WriteLine(string.Create(ci, $"edge accuracy {Percent(m.EdgeAccuracy)} ({m.SameEdge:N0} of {m.Matched:N0} matched probes on their true edge); moving vehicles {Percent(m.EdgeAccuracyMoving)} ({m.SameEdgeMoving:N0} of {m.MatchedMoving:N0}); same OSM way {Percent(m.WayAccuracy)}"));

@@ -353,7 +353,7 @@ public class ScorerTests
     [Fact]
     public void Probe_lookup_by_time_finds_exact_times_only()
     {
-        TruthProbe[] track = [.. new[] { 10L, 20, 30, 40 }.Select(t => new TruthProbe(t, 0, 0, false, 0, 0, 0, 0, false, false, true))];
+        TruthProbe[] track = [.. new[] { 10L, 20, 30, 40 }.Select(t => new TruthProbe(t, 0, 0, 0, 0, 0, 0, false, false, false, true))];
         Assert.Equal(new[] { 0, 1, 2, 3, -1, -1, -1 }, new long[] { 10, 20, 30, 40, 5, 25, 45 }.Select(t => Scorer.IndexOf(track, t)));
         Assert.Equal(new[] { 0, 0, 1, 2, 4 }, new long[] { 5, 10, 11, 30, 41 }.Select(t => Scorer.LowerBound(track, t)));
         Assert.Equal(-1, Scorer.IndexOf([], 10));
