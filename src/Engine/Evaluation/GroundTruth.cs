@@ -90,7 +90,11 @@ public sealed class GroundTruth
     {
         string file = Directory.Exists(path) ? Path.Combine(path, "truth.ndjson") : path;
         if (!File.Exists(file)) throw new FileNotFoundException($"truth file not found: {file}", file);
-        zonesPath ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "zones.geojson") is var beside && File.Exists(beside) ? beside : null;
+        if (zonesPath == null)
+        {
+            string beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "zones.geojson");
+            if (File.Exists(beside)) zonesPath = beside;
+        }
         ZoneSet? zones = zonesPath != null ? ZoneSet.Load(zonesPath) : null;
         try
         {
