@@ -14,6 +14,7 @@ internal static class Program
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(BrokerCommand.Create());
+        root.Subcommands.Add(ScoreCommand.Create());
         return CommandRunner.Invoke(root, args);
     }
 }

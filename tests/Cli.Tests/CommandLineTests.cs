@@ -14,6 +14,7 @@ public class CommandLineTests
         new[] { "eval", "kubicka" },
         new[] { "eval", "synthetic" },
         new[] { "replay" },
+        new[] { "score" },
     };
 
     [Theory]
