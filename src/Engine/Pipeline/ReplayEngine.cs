@@ -54,11 +54,12 @@ public sealed record ReplaySummary
 }
 
 /// <summary>
-/// The engine over a file: decode (dead letters for bad records) → vehicle shards (one thread each, keyed
-/// by vehicle; map matching, speeding and zone rules) → an exchange keyed by segment → segment shards
-/// (windows, congestion level) → outputs. Stages are joined by bounded channels (back-pressure); the
-/// event-time watermark flows with the data. Outputs are deterministic for an input: alerts and segment
-/// rows are written sorted, matched probes per shard in each vehicle's order.
+/// The engine over a file: decode (dead letters for bad records) → vehicle shards (one <see cref="VehiclePartition"/>
+/// on a thread each, keyed by vehicle: map matching and the per-vehicle rules) → an exchange keyed by segment →
+/// segment shards (one <see cref="SegmentPartition"/> each: windows, congestion level and alerts) → outputs. Stages are
+/// joined by bounded channels (back-pressure); the event-time watermark, moved by the reader from the whole input,
+/// flows with the data. Outputs are deterministic for an input and the same for any number of shards: alerts and
+/// segment rows are written sorted, matched probes per shard in each vehicle's order.
 /// </summary>
 public sealed class ReplayEngine
 {
@@ -99,11 +100,16 @@ public sealed class ReplayEngine
         for (int i = 0; i < vs; i++) vehicleChannels[i] = Channel.CreateBounded<VehicleMessage>(new BoundedChannelOptions(_options.ChannelCapacity) { SingleReader = true, SingleWriter = true });
         for (int i = 0; i < ss; i++) segmentChannels[i] = Channel.CreateBounded<SegmentMessage>(new BoundedChannelOptions(_options.ChannelCapacity) { SingleReader = true, SingleWriter = false });
 
+        // The reader moves one watermark for all vehicle shards (Router): their partitions do not move their own.
+        var partitionOptions = new VehiclePartitionOptions { AllowedLatenessMs = _options.AllowedLatenessMs, WatermarkEveryProbes = 0, Vehicles = _options.Vehicles };
         var vehicleShards = new VehicleShard[vs];
         for (int i = 0; i < vs; i++)
-            vehicleShards[i] = new VehicleShard(this, i, Path.Combine(outDir, "matched", $"shard-{i}"), segmentChannels);
+        {
+            vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentChannels);
+        }
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(_network, _options.Segments, vs);
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments));
 
         var vehicleTasks = vehicleShards.Select((s, i) => Task.Run(() => s.RunAsync(vehicleChannels[i].Reader), cancel)).ToArray();
         var segmentTasks = segmentShards.Select((s, i) => Task.Run(() => s.RunAsync(segmentChannels[i].Reader), cancel)).ToArray();
@@ -148,12 +154,12 @@ public sealed class ReplayEngine
             Accepted = read.Accepted,
             Rejected = read.Rejected,
             RejectedByReason = rejectedByReason,
-            Late = vehicleShards.Sum(s => s.Stage.LateCount),
-            Refused = vehicleShards.Sum(s => s.Stage.RefusedCount),
-            Matched = vehicleShards.Sum(s => s.MatchedCount),
-            Unmatched = vehicleShards.Sum(s => s.UnmatchedCount),
+            Late = vehicleShards.Sum(s => s.Partition.Late),
+            Refused = vehicleShards.Sum(s => s.Partition.Refused),
+            Matched = vehicleShards.Sum(s => s.Partition.Matched),
+            Unmatched = vehicleShards.Sum(s => s.Partition.Unmatched),
             SegmentWindows = segments.Count,
-            SegmentWindowsSuppressed = segmentShards.Sum(s => s.Aggregator.Suppressed),
+            SegmentWindowsSuppressed = segmentShards.Sum(s => s.Partition.Suppressed),
             AlertsByKind = alerts.Where(a => a.State == AlertState.Open).GroupBy(a => a.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count()),
             Seconds = clock.Elapsed.TotalSeconds,
         };
@@ -192,24 +198,32 @@ public sealed class ReplayEngine
 
     private readonly record struct VehicleMessage(Probe Probe, RecordSource Source, long Watermark, bool IsWatermark);
 
-    private readonly record struct SegmentMessage(int FromShard, int Vehicle, TraversedEdge Traversal, long Watermark, bool IsWatermark);
+    private readonly record struct SegmentMessage(SegmentTraversal Traversal, SegmentWatermark Watermark, bool IsWatermark);
 
-    /// <summary>The reading side: routes probes to vehicle shards, dead-letters bad records, advances the watermark.</summary>
+    /// <summary>Waits for room when a channel is full (back-pressure) from the synchronous reader and partitions.</summary>
+    private static void Write<T>(Channel<T> channel, T message)
+    {
+        if (channel.Writer.TryWrite(message)) return;
+        channel.Writer.WriteAsync(message).AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// The reading side: routes probes to vehicle shards, dead-letters bad records, and moves one watermark for all
+    /// shards from the whole input (so the outputs are the same for any number of shards).
+    /// </summary>
     private sealed class Router(Channel<VehicleMessage>[] shards, DeadLetterWriter dead, long lateness, IProgress<long>? progress, bool binary) : IProbeHandler
     {
-        private long _maxTime = long.MinValue;
-        private long _count;
+        private const int WatermarkEvery = 1024;
+
+        private readonly EventTimeWatermark _clock = new(lateness, WatermarkEvery);
 
         public void OnProbe(in Probe probe, in RecordSource source)
         {
-            if (probe.TimeMs > _maxTime) _maxTime = probe.TimeMs;
+            bool due = _clock.Observe(probe.TimeMs, out long watermark);
             Write(shards[probe.Vehicle % shards.Length], new VehicleMessage(probe, source, 0, false));
-            if (++_count % 1024 == 0)
-            {
-                long watermark = _maxTime - lateness;
-                foreach (var s in shards) Write(s, new VehicleMessage(default, default, watermark, true));
-                progress?.Report(_count);
-            }
+            if (!due) return;
+            foreach (var s in shards) Write(s, new VehicleMessage(default, default, watermark, true));
+            progress?.Report(_clock.Probes);
         }
 
         public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) => dead.Write(in error, in source, raw, binary);
@@ -222,101 +236,39 @@ public sealed class ReplayEngine
                 s.Writer.Complete();
             }
         }
-
-        // The reader is synchronous: wait for room when a shard's channel is full (back-pressure).
-        private void Write(Channel<VehicleMessage> channel, VehicleMessage message)
-        {
-            if (channel.Writer.TryWrite(message)) return;
-            channel.Writer.WriteAsync(message).AsTask().GetAwaiter().GetResult();
-        }
     }
 
-    /// <summary>One vehicle shard: matching and per-vehicle rules for the vehicles keyed to it, on one thread.</summary>
-    private sealed class VehicleShard : IVehicleStageOutput, IDisposable
+    /// <summary>One vehicle shard: a <see cref="VehiclePartition"/> on its own thread, its outputs to the files and the exchange.</summary>
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, Channel<SegmentMessage>[] segments)
+        : IVehiclePartitionOutput, IDisposable
     {
-        private readonly ReplayEngine _engine;
-        private readonly int _index;
-        private readonly Channel<SegmentMessage>[] _segments;
-        private readonly MatchedProbeArrowWriter _matched;
-        private readonly SpeedingRule _speeding;
-        private readonly ZoneRule? _zones;
-        private readonly VehicleConditionRules _conditions;
-        private readonly WrongWayRule _wrongWay;
-        private readonly long _matchDelayMs;
-        private ushort[] _hazmat = new ushort[256];   // per vehicle: the dangerous goods it last reported (or the registry's)
-        private readonly List<AlertEvent> _scratch = [];
-
-        public VehicleShard(ReplayEngine engine, int index, string matchedDir, Channel<SegmentMessage>[] segments)
-        {
-            _engine = engine;
-            _index = index;
-            _segments = segments;
-            Stage = new VehicleStage(engine._index, engine._options.Vehicles);
-            // Matches trail the watermark by up to the matcher's lag and the idle flush: segment windows wait for them.
-            _matchDelayMs = engine._options.Vehicles.IdleFlushMs + (long)(engine._options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? new MatcherOptions().LagSeconds) * 1000);
-            _matched = new MatchedProbeArrowWriter(matchedDir, engine._network, engine._ids);
-            _speeding = new SpeedingRule(engine._network, engine._ids);
-            _zones = engine._zones is { Zones.Count: > 0 } z ? new ZoneRule(z, engine._ids, engine._registry) : null;
-            _conditions = new VehicleConditionRules(engine._ids, engine._zones);
-            _wrongWay = new WrongWayRule(engine._index, engine._ids);
-        }
-
-        public VehicleStage Stage { get; }
+        public VehiclePartition Partition { get; } = partition;
         public List<AlertEvent> Alerts { get; } = [];
         public List<(long Record, Probe Probe)> LateProbes { get; } = [];
-        public long MatchedCount { get; private set; }
-        public long UnmatchedCount { get; private set; }
 
         public async Task RunAsync(ChannelReader<VehicleMessage> reader)
         {
             await foreach (var m in reader.ReadAllAsync().ConfigureAwait(false))
             {
-                if (!m.IsWatermark)
-                {
-                    var (cls, hazmat) = VehicleRegistry.Resolve(_engine._registry, m.Probe);
-                    // Set before the stage runs: its matches (this probe's or earlier ones') reach the rules at once.
-                    if (m.Probe.Vehicle >= _hazmat.Length) Array.Resize(ref _hazmat, Math.Max(m.Probe.Vehicle + 1, _hazmat.Length * 2));
-                    _hazmat[m.Probe.Vehicle] = hazmat;
-                    // A late probe goes to the late output only: the rules judge what the stage takes.
-                    if (!Stage.Accept(m.Probe, cls, m.Source, this)) continue;
-                    _conditions.OnProbe(m.Probe, cls, hazmat, Alerts);
-                    _wrongWay.OnProbe(m.Probe, cls, hazmat, Alerts);
-                    continue;
-                }
-                if (m.Watermark == long.MaxValue) Stage.Complete(this);
-                else
-                {
-                    Stage.AdvanceWatermark(m.Watermark, this);
-                    _conditions.OnWatermark(m.Watermark, Alerts);
-                }
-                long forward = m.Watermark == long.MaxValue ? long.MaxValue : m.Watermark - _matchDelayMs;
-                foreach (var s in _segments) await s.Writer.WriteAsync(new SegmentMessage(_index, 0, default, forward, true)).ConfigureAwait(false);
+                if (!m.IsWatermark) Partition.OnProbe(m.Probe, m.Source, this);
+                else if (m.Watermark == long.MaxValue) Partition.OnEndOfInput(this);
+                else Partition.AdvanceWatermark(m.Watermark, this);
             }
-            _matched.Flush();
+            matched.Flush();
         }
 
-        public void Dispose() => _matched.Dispose();
+        public void Dispose() => matched.Dispose();
 
-        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route)
+        public void Alert(AlertEvent alert) => Alerts.Add(alert);
+
+        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => matched.Append(vehicle, in match);
+
+        public void Traversal(in SegmentTraversal traversal) =>
+            Write(segments[traversal.Edge.Edge % segments.Length], new SegmentMessage(traversal, default, false));
+
+        public void Watermark(in SegmentWatermark watermark)
         {
-            _matched.Append(vehicle, in match);
-            if (match.Edge < 0)
-            {
-                UnmatchedCount++;
-                return;
-            }
-            MatchedCount++;
-            ushort hazmat = vehicle < _hazmat.Length ? _hazmat[vehicle] : (ushort)0;
-            _scratch.Clear();
-            _speeding.OnMatched(vehicle, vehicleClass, hazmat, in match, _scratch);
-            if (!match.Outlier) _zones?.OnPosition(vehicle, vehicleClass, hazmat, match.TimeMs, match.Lon, match.Lat, _scratch);
-            Alerts.AddRange(_scratch);
-            foreach (var t in route)
-            {
-                var channel = _segments[t.Edge % _segments.Length];
-                var msg = new SegmentMessage(_index, vehicle, t, 0, false);
-                if (!channel.Writer.TryWrite(msg)) channel.Writer.WriteAsync(msg).AsTask().GetAwaiter().GetResult();
-            }
+            foreach (var s in segments) Write(s, new SegmentMessage(default, watermark, true));
         }
 
         public void Late(in Probe probe, in RecordSource source) => LateProbes.Add((source.Record, probe));
@@ -326,15 +278,10 @@ public sealed class ReplayEngine
         }
     }
 
-    /// <summary>One segment shard: windows for the segments keyed to it; its watermark is the least of the vehicle shards'.</summary>
-    private sealed class SegmentShard(RoadNetwork network, SegmentOptions options, int vehicleShards)
+    /// <summary>One segment shard: a <see cref="SegmentPartition"/> on its own thread, its windows and alerts kept for the files.</summary>
+    private sealed class SegmentShard(SegmentPartition partition) : ISegmentPartitionOutput
     {
-        private readonly long[] _watermarks = Enumerable.Repeat(long.MinValue, vehicleShards).ToArray();
-
-        private readonly CongestionRule _congestion = new(network);
-        private int _judged;
-
-        public SegmentAggregator Aggregator { get; } = new(network, options);
+        public SegmentPartition Partition { get; } = partition;
         public List<SegmentStat> Published { get; } = [];
         public List<AlertEvent> Alerts { get; } = [];
 
@@ -342,24 +289,14 @@ public sealed class ReplayEngine
         {
             await foreach (var m in reader.ReadAllAsync().ConfigureAwait(false))
             {
-                if (!m.IsWatermark)
-                {
-                    var t = m.Traversal;
-                    Aggregator.Add(m.Vehicle, t.Edge, t.FromOffsetM, t.ToOffsetM, t.EnterTimeMs, t.ExitTimeMs);
-                    continue;
-                }
-                _watermarks[m.FromShard] = Math.Max(_watermarks[m.FromShard], m.Watermark);
-                Aggregator.Advance(_watermarks.Min(), Published);
-                Judge();
+                if (m.IsWatermark) Partition.OnWatermark(m.Watermark, this);
+                else Partition.OnTraversal(m.Traversal, this);
             }
-            Aggregator.Advance(long.MaxValue, Published);
-            Judge();
+            Partition.OnEndOfInput(this);
         }
 
-        // Closed windows, in window order, feed the congestion and incident alerts.
-        private void Judge()
-        {
-            for (; _judged < Published.Count; _judged++) _congestion.OnWindow(Published[_judged], Alerts);
-        }
+        public void Window(in SegmentStat window) => Published.Add(window);
+
+        public void Alert(AlertEvent alert) => Alerts.Add(alert);
     }
 }

@@ -1,3 +1,4 @@
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 using Traffic.Geo.Matching;
@@ -67,6 +68,9 @@ public sealed class VehicleStage
     /// <summary>Vehicles with state in this shard.</summary>
     public int Vehicles => _active.Count;
 
+    /// <summary>The event-time watermark: probes older than this are late.</summary>
+    public long Watermark => _watermark;
+
     /// <summary>
     /// Feeds a probe of a vehicle whose class the caller resolved (<see cref="VehicleRegistry.Resolve(VehicleRegistry?, in Probe)"/>).
     /// Returns false when the probe was behind the watermark and went to the late output.
@@ -111,6 +115,43 @@ public sealed class VehicleStage
         {
             var sink = new Forward<TOutput>(output, v, _classes[v]);
             _matchers[(int)_classes[v]].Flush(_states[v]!, ref sink);
+        }
+    }
+
+    /// <summary>Writes the watermark, the counters and every vehicle's class and matcher state, in the order the vehicles came (checkpoint).</summary>
+    internal void Save(CheckpointWriter w)
+    {
+        BinaryWriter o = w.Out;
+        o.Write(_watermark);
+        o.Write(Accepted);
+        o.Write(LateCount);
+        o.Write(RefusedCount);
+        o.Write(_active.Count);
+        foreach (int v in _active)
+        {
+            w.Vehicle(v);
+            o.Write((byte)_classes[v]);
+            _states[v]!.WriteTo(o);
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh stage; each vehicle's state is read under its class's matcher options.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        BinaryReader i = r.In;
+        _watermark = i.ReadInt64();
+        Accepted = i.ReadInt64();
+        LateCount = i.ReadInt64();
+        RefusedCount = i.ReadInt64();
+        int n = r.Count();
+        for (int k = 0; k < n; k++)
+        {
+            int v = r.Vehicle();
+            var cls = (VehicleClass)i.ReadByte();
+            CheckpointReader.Check(cls is > VehicleClass.Unspecified and <= VehicleClass.Hazmat, "checkpoint malformed: a vehicle class out of range");
+            CheckpointReader.Check(v >= _states.Length || _states[v] == null, "checkpoint malformed: a vehicle's matcher state twice");
+            State(v, cls); // the vehicle, its class and its place in the order
+            _states[v] = VehicleMatchState.ReadFrom(i, _matchers[(int)cls].Options);
         }
     }
 

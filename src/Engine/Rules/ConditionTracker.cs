@@ -40,6 +40,23 @@ internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
         return Alerts.AlertState.Close;
     }
 
+    /// <summary>Writes the tracker's state (checkpoint); the thresholds come from the options.</summary>
+    public void Save(BinaryWriter w)
+    {
+        w.Write(_trueSince);
+        w.Write(_falseSince);
+        w.Write(IsOpen);
+        w.Write(StartMs);
+    }
+
+    public void Load(BinaryReader r)
+    {
+        _trueSince = r.ReadInt64();
+        _falseSince = r.ReadInt64();
+        IsOpen = r.ReadBoolean();
+        StartMs = r.ReadInt64();
+    }
+
     /// <summary>Resets after a close has been reported.</summary>
     public void Clear()
     {

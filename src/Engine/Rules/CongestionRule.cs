@@ -1,4 +1,5 @@
 using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Segments;
 using Traffic.Geo.Network;
 
@@ -88,6 +89,35 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
         s.Remember(w.SpeedKmh);
     }
 
+    /// <summary>Writes every segment's runs, recent speeds and open alerts (checkpoint).</summary>
+    internal void Save(CheckpointWriter w)
+    {
+        w.Out.Write(_options.IncidentHistoryWindows);
+        w.Out.Write(_segments.Count);
+        foreach (var (edge, s) in _segments)
+        {
+            w.Out.Write(edge);
+            s.Save(w);
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        int history = r.In.ReadInt32();
+        CheckpointReader.Check(history == _options.IncidentHistoryWindows,
+            $"checkpoint kept {history} windows of incident history; these options keep {_options.IncidentHistoryWindows}");
+        int n = r.Count();
+        for (int i = 0; i < n; i++)
+        {
+            int edge = r.In.ReadInt32();
+            CheckpointReader.Check((uint)edge < (uint)network.EdgeCount, "checkpoint malformed: a congestion segment outside the network");
+            var s = new SegmentState(history);
+            s.Load(r);
+            _segments[edge] = s;
+        }
+    }
+
     private AlertEvent Event(string id, string kind, AlertState state, in SegmentStat w, long start, long? end, double recent)
     {
         string road = network.Name(w.Edge);
@@ -132,6 +162,39 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
         public string? OpenId;
         public string? IncidentId;
         public long IncidentStart;
+
+        public void Save(CheckpointWriter w)
+        {
+            BinaryWriter o = w.Out;
+            o.Write(_count);
+            o.Write(_next);
+            foreach (double v in _speeds) o.Write(v);
+            o.Write(LastWindowEnd);
+            o.Write(Congested);
+            o.Write(Clear);
+            o.Write(RunStart);
+            o.Write(Level);
+            w.String(OpenId);
+            w.String(IncidentId);
+            o.Write(IncidentStart);
+        }
+
+        public void Load(CheckpointReader r)
+        {
+            BinaryReader i = r.In;
+            _count = i.ReadInt32();
+            _next = i.ReadInt32();
+            CheckpointReader.Check(_count >= 0 && _count <= _speeds.Length && _next >= 0 && _next < _speeds.Length, "checkpoint malformed: incident history out of range");
+            for (int k = 0; k < _speeds.Length; k++) _speeds[k] = i.ReadDouble();
+            LastWindowEnd = i.ReadInt64();
+            Congested = i.ReadInt32();
+            Clear = i.ReadInt32();
+            RunStart = i.ReadInt64();
+            Level = i.ReadInt32();
+            OpenId = r.String();
+            IncidentId = r.String();
+            IncidentStart = i.ReadInt64();
+        }
 
         public void Remember(double speed)
         {

@@ -1,4 +1,5 @@
 using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Geo.Matching;
 using Traffic.Geo.Network;
@@ -101,6 +102,24 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
         }
     }
 
+    /// <summary>Writes every vehicle's state, open alerts included (checkpoint).</summary>
+    internal void Save(CheckpointWriter w)
+    {
+        w.Out.Write(_tracks.Vehicles.Length);
+        foreach (int v in _tracks.Vehicles)
+        {
+            w.Vehicle(v);
+            _tracks.Existing(v).Save(w);
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        int n = r.Count();
+        for (int i = 0; i < n; i++) _tracks[r.Vehicle()].Load(r);
+    }
+
     /// <summary>The limit that applies to a vehicle on an edge at a time, km/h.</summary>
     public double Limit(int edge, VehicleClass cls, ushort hazmat, long timeMs)
     {
@@ -163,6 +182,43 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
         public double MaxSpeed;
         public string? OpenId;
         public int Severity;
+
+        public void Save(CheckpointWriter w)
+        {
+            BinaryWriter o = w.Out;
+            o.Write(_count);
+            o.Write(_next);
+            o.Write(_total);
+            for (int i = 0; i < History; i++)
+            {
+                o.Write(_time[i]);
+                o.Write(_distance[i]);
+            }
+            o.Write(OverSinceMs);
+            o.Write(UnderSinceMs);
+            o.Write(MaxSpeed);
+            w.String(OpenId);
+            o.Write(Severity);
+        }
+
+        public void Load(CheckpointReader r)
+        {
+            BinaryReader i = r.In;
+            _count = i.ReadInt32();
+            _next = i.ReadInt32();
+            CheckpointReader.Check(_count is >= 0 and <= History && _next is >= 0 and < History, "checkpoint malformed: speeding history out of range");
+            _total = i.ReadDouble();
+            for (int k = 0; k < History; k++)
+            {
+                _time[k] = i.ReadInt64();
+                _distance[k] = i.ReadDouble();
+            }
+            OverSinceMs = i.ReadInt64();
+            UnderSinceMs = i.ReadInt64();
+            MaxSpeed = i.ReadDouble();
+            OpenId = r.String();
+            Severity = i.ReadInt32();
+        }
 
         public void Reset()
         {

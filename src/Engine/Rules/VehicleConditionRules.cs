@@ -1,4 +1,5 @@
 using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Zones;
 
@@ -99,8 +100,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
-        foreach (var (v, s) in _states.All())
+        // In the order the vehicles came (not by dense id, which a restore renumbers): the same alerts in the same order.
+        foreach (int v in _states.Vehicles)
         {
+            State s = _states.Existing(v);
             if (!s.LastMoving || s.SignalLostId != null || s.LastMs == long.MinValue) continue;
             if (watermarkMs - s.LastMs < _options.SignalLostAfterS * 1000) continue;
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
@@ -109,6 +112,24 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,
                 new Dictionary<string, double> { ["silent_s"] = (watermarkMs - s.LastMs) / 1000.0 }, timeMs: watermarkMs));
         }
+    }
+
+    /// <summary>Writes every vehicle's state, open alerts included (checkpoint).</summary>
+    internal void Save(CheckpointWriter w)
+    {
+        w.Out.Write(_states.Vehicles.Length);
+        foreach (int v in _states.Vehicles)
+        {
+            w.Vehicle(v);
+            _states.Existing(v).Save(w);
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule set.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        int n = r.Count();
+        for (int i = 0; i < n; i++) _states[r.Vehicle()].Load(r);
     }
 
     private void Teleport(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
@@ -205,5 +226,45 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public string? SignalLostId;
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
+
+        public void Save(CheckpointWriter w)
+        {
+            BinaryWriter o = w.Out;
+            NoFix.Save(o);
+            LongStop.Save(o);
+            Fatigue.Save(o);
+            o.Write(LastMs);
+            o.Write(LastLon);
+            o.Write(LastLat);
+            o.Write(LastMoving);
+            o.Write(LastFix);
+            o.Write((byte)Class);
+            o.Write(Hazmat);
+            w.String(TeleportId);
+            o.Write(TeleportStartMs);
+            w.String(SignalLostId);
+            o.Write(DrivingSinceMs);
+            o.Write(StandingSinceMs);
+        }
+
+        public void Load(CheckpointReader r)
+        {
+            BinaryReader i = r.In;
+            NoFix.Load(i);
+            LongStop.Load(i);
+            Fatigue.Load(i);
+            LastMs = i.ReadInt64();
+            LastLon = i.ReadDouble();
+            LastLat = i.ReadDouble();
+            LastMoving = i.ReadBoolean();
+            LastFix = i.ReadBoolean();
+            Class = (VehicleClass)i.ReadByte();
+            Hazmat = i.ReadUInt16();
+            TeleportId = r.String();
+            TeleportStartMs = i.ReadInt64();
+            SignalLostId = r.String();
+            DrivingSinceMs = i.ReadInt64();
+            StandingSinceMs = i.ReadInt64();
+        }
     }
 }

@@ -1,4 +1,5 @@
 using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Geo;
 using Traffic.Geo.Network;
@@ -127,6 +128,29 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         s.LastMs = p.TimeMs;
     }
 
+    /// <summary>Writes every vehicle's state, open alerts included (checkpoint).</summary>
+    internal void Save(CheckpointWriter w)
+    {
+        w.Out.Write(_states.Vehicles.Length);
+        foreach (int v in _states.Vehicles)
+        {
+            w.Vehicle(v);
+            _states.Existing(v).Save(w.Out);
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        int n = r.Count();
+        for (int i = 0; i < n; i++)
+        {
+            State s = _states[r.Vehicle()];
+            s.Load(r.In);
+            CheckpointReader.Check((uint)s.Edge < (uint)_network.EdgeCount, "checkpoint malformed: a wrong-way edge outside the network");
+        }
+    }
+
     private bool IsStrictOneWay(int edge) =>
         _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;
 
@@ -140,5 +164,29 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public double AnchorLon;
         public double AnchorLat;
         public double Course = double.NaN;
+
+        public void Save(BinaryWriter o)
+        {
+            Condition.Save(o);
+            o.Write(LastMs);
+            o.Write(Edge);
+            o.Write(Fixes);
+            o.Write(AnchorMs);
+            o.Write(AnchorLon);
+            o.Write(AnchorLat);
+            o.Write(Course);
+        }
+
+        public void Load(BinaryReader i)
+        {
+            Condition.Load(i);
+            LastMs = i.ReadInt64();
+            Edge = i.ReadInt32();
+            Fixes = i.ReadInt32();
+            AnchorMs = i.ReadInt64();
+            AnchorLon = i.ReadDouble();
+            AnchorLat = i.ReadDouble();
+            Course = i.ReadDouble();
+        }
     }
 }

@@ -1,4 +1,5 @@
 using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 using Traffic.Engine.Zones;
@@ -75,8 +76,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     {
         string? corridorId = registry?.Get(vehicle)?.Corridor;
         if (corridorId == null) return;
-        _zoneIndex ??= Enumerable.Range(0, zones.Zones.Count).ToDictionary(i => zones.Zones[i].Id, StringComparer.Ordinal);
-        if (!_zoneIndex.TryGetValue(corridorId, out int corridor)) return;
+        if (!ZoneIndex().TryGetValue(corridorId, out int corridor)) return;
         Presence p = _offCorridor[vehicle];
         if (zones.Holds(corridor, lon, lat))
         {
@@ -97,6 +97,70 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             p.InsideSinceMs = p.OutsideSinceMs; // the condition's start
             alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Open, timeMs, lon, lat, null, timeMs - p.OutsideSinceMs));
         }
+    }
+
+    /// <summary>
+    /// Writes every vehicle's presence in zones and time off its corridor, open alerts included (checkpoint).
+    /// Zones are written by index and id, so a restore finds them even in a reordered zones file.
+    /// </summary>
+    internal void Save(CheckpointWriter w)
+    {
+        w.Out.Write(_presence.Vehicles.Length);
+        foreach (int v in _presence.Vehicles)
+        {
+            w.Vehicle(v);
+            var presence = _presence.Existing(v);
+            w.Out.Write(presence.Count);
+            // In the dictionary's order, which is the order of entry (nothing is ever removed): a restore keeps it.
+            foreach (var (z, p) in presence)
+            {
+                w.Out.Write(z);
+                w.Out.Write(zones.Zones[z].Id);
+                p.Save(w);
+            }
+        }
+        w.Out.Write(_offCorridor.Vehicles.Length);
+        foreach (int v in _offCorridor.Vehicles)
+        {
+            w.Vehicle(v);
+            _offCorridor.Existing(v).Save(w);
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule; a zone the zones given lack refuses the checkpoint.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        var index = ZoneIndex();
+        int n = r.Count();
+        for (int i = 0; i < n; i++)
+        {
+            var presence = _presence[r.Vehicle()];
+            int zonesIn = r.Count();
+            for (int k = 0; k < zonesIn; k++)
+            {
+                int z = r.In.ReadInt32();
+                string id = r.In.ReadString();
+                // The same zones file gives the same index; a reordered one is matched by id.
+                if ((uint)z >= (uint)zones.Zones.Count || zones.Zones[z].Id != id)
+                {
+                    if (!index.TryGetValue(id, out z)) throw new CheckpointException($"checkpoint refers to zone '{id}', which the zones given do not have");
+                }
+                var p = new Presence();
+                p.Load(r);
+                presence[z] = p;
+            }
+        }
+        n = r.Count();
+        for (int i = 0; i < n; i++) _offCorridor[r.Vehicle()].Load(r);
+    }
+
+    /// <summary>Zones by id (the first of a repeated id).</summary>
+    private Dictionary<string, int> ZoneIndex()
+    {
+        if (_zoneIndex != null) return _zoneIndex;
+        _zoneIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < zones.Zones.Count; i++) _zoneIndex.TryAdd(zones.Zones[i].Id, i);
+        return _zoneIndex;
     }
 
     /// <summary>The alert kind the vehicle's presence in a zone raises now, or null.</summary>
@@ -142,5 +206,21 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         public long OutsideSinceMs = long.MinValue;
         public string? OpenId;
         public string? Kind;
+
+        public void Save(CheckpointWriter w)
+        {
+            w.Out.Write(InsideSinceMs);
+            w.Out.Write(OutsideSinceMs);
+            w.String(OpenId);
+            w.String(Kind);
+        }
+
+        public void Load(CheckpointReader r)
+        {
+            InsideSinceMs = r.In.ReadInt64();
+            OutsideSinceMs = r.In.ReadInt64();
+            OpenId = r.String();
+            Kind = r.String();
+        }
     }
 }

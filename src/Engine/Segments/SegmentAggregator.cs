@@ -1,3 +1,4 @@
+using Traffic.Engine.Checkpoints;
 using Traffic.Geo.Network;
 
 namespace Traffic.Engine.Segments;
@@ -39,10 +40,16 @@ public sealed record SegmentOptions
 /// vehicles weigh as they should), distinct vehicles, the minimum sample, a free-flow speed learned per
 /// segment (85th percentile of speeds in low-volume hours, the limit × a factor until enough exist) and
 /// the GB/T 33171 level. Windows close on the event-time watermark, in order.
+/// <para>
+/// What a window publishes depends only on the traversals it holds, never on the order in which shards
+/// delivered them: sums are integers, distinct vehicles are counted from the set of their keys, and a
+/// window's low-volume speeds join its segment's free-flow sample when the window closes (not when they
+/// arrive, which would let one shard's later traversals into another's earlier windows).
+/// </para>
 /// </summary>
 public sealed class SegmentAggregator
 {
-    private const int MaxTrackedVehicles = 64;   // distinct vehicles counted exactly up to this per window
+    private const int MaxTrackedVehicles = 64;   // distinct vehicles counted exactly up to this per window, estimated beyond
     private const int SpeedBins = 200;           // 1 km/h bins for the free-flow percentile
 
     private readonly RoadNetwork _network;
@@ -63,7 +70,10 @@ public sealed class SegmentAggregator
     /// <summary>Traversals too short to count.</summary>
     public long Ignored { get; private set; }
 
-    /// <summary>Adds a vehicle's traversal of part of an edge, between entry and exit times.</summary>
+    /// <summary>
+    /// Adds a vehicle's traversal of part of an edge, between entry and exit times. <paramref name="vehicle"/> is any key
+    /// that tells vehicles apart, the same for a vehicle in every process (the exchange's vehicle key, a hash of its id).
+    /// </summary>
     public void Add(int vehicle, int edge, double fromOffsetM, double toOffsetM, long enterMs, long exitMs)
     {
         double length = toOffsetM - fromOffsetM;
@@ -81,13 +91,7 @@ public sealed class SegmentAggregator
             _open.Add((edge, window), acc);
         }
         acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
-
-        if (IsOffPeak(exitMs))
-        {
-            if (!_offPeakSpeeds.TryGetValue(edge, out int[]? bins)) _offPeakSpeeds[edge] = bins = new int[SpeedBins];
-            int bin = (int)Math.Clamp(length / seconds * 3.6, 0, SpeedBins - 1);
-            bins[bin]++;
-        }
+        if (IsOffPeak(exitMs)) acc.AddOffPeak((byte)Math.Clamp(length / seconds * 3.6, 0, SpeedBins - 1));
     }
 
     /// <summary>Closes every window that ends at or before the watermark and returns the published ones, oldest first.</summary>
@@ -103,6 +107,11 @@ public sealed class SegmentAggregator
         {
             Accumulator acc = _open[key];
             _open.Remove(key);
+            if (acc.OffPeakCount > 0)
+            {
+                if (!_offPeakSpeeds.TryGetValue(key.Edge, out int[]? bins)) _offPeakSpeeds[key.Edge] = bins = new int[SpeedBins];
+                acc.MergeOffPeak(bins);
+            }
             if (acc.Vehicles < _options.MinVehicles)
             {
                 Suppressed++;
@@ -132,40 +141,161 @@ public sealed class SegmentAggregator
         return fallback;
     }
 
+    /// <summary>Windows open now (traversals added, not yet closed by the watermark).</summary>
+    public int OpenWindows => _open.Count;
+
+    /// <summary>Writes the open windows, the free-flow samples and the counters (checkpoint).</summary>
+    internal void Save(CheckpointWriter w)
+    {
+        BinaryWriter o = w.Out;
+        o.Write(_options.WindowMs);
+        o.Write(Suppressed);
+        o.Write(Ignored);
+        o.Write(_open.Count);
+        foreach (var ((edge, window), acc) in _open)
+        {
+            o.Write(edge);
+            o.Write(window);
+            acc.Save(o);
+        }
+        o.Write(_offPeakSpeeds.Count);
+        foreach (var (edge, bins) in _offPeakSpeeds)
+        {
+            o.Write(edge);
+            o.Write(bins.Count(n => n != 0));
+            for (int b = 0; b < bins.Length; b++)
+            {
+                if (bins[b] == 0) continue;
+                o.Write((byte)b);
+                o.Write(bins[b]);
+            }
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this fresh aggregator.</summary>
+    internal void Load(CheckpointReader r)
+    {
+        BinaryReader i = r.In;
+        long windowMs = i.ReadInt64();
+        CheckpointReader.Check(windowMs == _options.WindowMs, $"checkpoint has windows of {windowMs} ms; these options use {_options.WindowMs} ms");
+        Suppressed = i.ReadInt64();
+        Ignored = i.ReadInt64();
+        int n = r.Count();
+        for (int k = 0; k < n; k++)
+        {
+            int edge = ReadEdge(i);
+            long window = i.ReadInt64();
+            var acc = new Accumulator();
+            acc.Load(i);
+            CheckpointReader.Check(_open.TryAdd((edge, window), acc), "checkpoint malformed: a window twice");
+        }
+        n = r.Count();
+        for (int k = 0; k < n; k++)
+        {
+            int edge = ReadEdge(i);
+            var bins = new int[SpeedBins];
+            int used = r.Count();
+            for (int b = 0; b < used; b++)
+            {
+                int bin = i.ReadByte();
+                CheckpointReader.Check(bin < SpeedBins, "checkpoint malformed: a speed bin out of range");
+                bins[bin] = i.ReadInt32();
+            }
+            CheckpointReader.Check(_offPeakSpeeds.TryAdd(edge, bins), "checkpoint malformed: a segment's free-flow sample twice");
+        }
+    }
+
+    private int ReadEdge(BinaryReader i)
+    {
+        int edge = i.ReadInt32();
+        CheckpointReader.Check((uint)edge < (uint)_network.EdgeCount, "checkpoint malformed: a segment outside the network");
+        return edge;
+    }
+
     private bool IsOffPeak(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), _options.OffPeakFromHour, _options.OffPeakToHour);
 
-    /// <summary>Sums of one segment window; distinct vehicles counted exactly up to 64, then approximately.</summary>
+    /// <summary>
+    /// Sums of one segment window. Distinct vehicles: the set of the smallest 64 vehicle keys seen (a bottom-k
+    /// sketch): exact up to 64 vehicles, beyond that estimated from the 64th smallest key; in either case the
+    /// same whatever order the traversals came in.
+    /// </summary>
     private sealed class Accumulator
     {
-        private readonly int[] _vehicles = new int[8];
-        private int[] _more = [];
-        private int _distinct;
+        private uint[] _keys = new uint[8];   // sorted ascending, distinct
+        private int _tracked;
+        private bool _beyond;                 // more distinct keys were seen than are kept
+        private byte[] _offPeak = [];         // speed bins of low-volume traversals, merged at close
+        private int _offPeakCount;
 
         // Integer sums: the same traversals give the same result in whatever order shards deliver them.
         public long Millimetres;
         public long Milliseconds;
 
-        public int Vehicles => _distinct;
+        public int Vehicles => !_beyond ? _tracked
+            : Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (_keys[MaxTrackedVehicles - 1] + 1.0)));
+
+        public int OffPeakCount => _offPeakCount;
 
         public void Add(int vehicle, long millimetres, long milliseconds)
         {
             Millimetres += millimetres;
             Milliseconds += milliseconds;
-            int known = Math.Min(_distinct, MaxTrackedVehicles);
-            for (int i = 0; i < known; i++)
+            uint key = (uint)vehicle;
+            int at = Array.BinarySearch(_keys, 0, _tracked, key);
+            if (at >= 0) return;
+            at = ~at;
+            if (_tracked == MaxTrackedVehicles)
             {
-                if ((i < _vehicles.Length ? _vehicles[i] : _more[i - _vehicles.Length]) == vehicle) return;
+                _beyond = true;
+                if (at == MaxTrackedVehicles) return; // larger than every key kept
+                _tracked--;                            // the largest key kept makes room
             }
-            if (_distinct < MaxTrackedVehicles)
+            if (_tracked == _keys.Length) Array.Resize(ref _keys, Math.Min(MaxTrackedVehicles, _keys.Length * 2));
+            Array.Copy(_keys, at, _keys, at + 1, _tracked - at);
+            _keys[at] = key;
+            _tracked++;
+        }
+
+        public void AddOffPeak(byte bin)
+        {
+            if (_offPeakCount == _offPeak.Length) Array.Resize(ref _offPeak, Math.Max(8, _offPeak.Length * 2));
+            _offPeak[_offPeakCount++] = bin;
+        }
+
+        public void MergeOffPeak(int[] bins)
+        {
+            for (int i = 0; i < _offPeakCount; i++) bins[_offPeak[i]]++;
+        }
+
+        public void Save(BinaryWriter o)
+        {
+            o.Write(Millimetres);
+            o.Write(Milliseconds);
+            o.Write(_beyond);
+            o.Write((byte)_tracked);
+            for (int i = 0; i < _tracked; i++) o.Write(_keys[i]);
+            o.Write(_offPeakCount);
+            o.Write(_offPeak, 0, _offPeakCount);
+        }
+
+        public void Load(BinaryReader i)
+        {
+            Millimetres = i.ReadInt64();
+            Milliseconds = i.ReadInt64();
+            _beyond = i.ReadBoolean();
+            _tracked = i.ReadByte();
+            CheckpointReader.Check(_tracked <= MaxTrackedVehicles && (!_beyond || _tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
+            _keys = new uint[Math.Max(8, _tracked)];
+            for (int k = 0; k < _tracked; k++)
             {
-                if (_distinct < _vehicles.Length) _vehicles[_distinct] = vehicle;
-                else
-                {
-                    if (_more.Length <= _distinct - _vehicles.Length) Array.Resize(ref _more, Math.Max(8, _more.Length * 2));
-                    _more[_distinct - _vehicles.Length] = vehicle;
-                }
+                _keys[k] = i.ReadUInt32();
+                CheckpointReader.Check(k == 0 || _keys[k] > _keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
             }
-            _distinct++;
+            _offPeakCount = i.ReadInt32();
+            CheckpointReader.Check(_offPeakCount >= 0 && _offPeakCount <= i.BaseStream.Length - i.BaseStream.Position, "checkpoint malformed: a window's speeds");
+            _offPeak = i.ReadBytes(_offPeakCount);
+            CheckpointReader.Check(_offPeak.Length == _offPeakCount, "checkpoint malformed: a window's speeds truncated");
+            foreach (byte b in _offPeak) CheckpointReader.Check(b < SpeedBins, "checkpoint malformed: a speed bin out of range");
         }
     }
 }

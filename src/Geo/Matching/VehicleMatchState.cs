@@ -134,6 +134,74 @@ public sealed class VehicleMatchState
         Start = 0;
     }
 
+    /// <summary>
+    /// Writes the whole state, exactly (for a checkpoint): <see cref="ReadFrom"/> under the same matcher options and
+    /// road network continues the vehicle as if nothing happened. The ring is copied byte for byte, little-endian.
+    /// </summary>
+    public void WriteTo(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write((byte)K);
+        writer.Write(_capacity);
+        writer.Write(Start);
+        writer.Write(Length);
+        writer.Write(HasAnchor);
+        writer.Write(_refLon);
+        writer.Write(_refLat);
+        writer.Write(HasInput);
+        writer.Write(LastTime);
+        writer.Write(LastLon);
+        writer.Write(LastLat);
+        writer.Write((byte)NextBreak);
+        writer.Write(Outliers);
+        writer.Write(KeptTime);
+        writer.Write(KeptLon);
+        writer.Write(KeptLat);
+        writer.Write(_blob.Length);
+        writer.Write(_blob);
+    }
+
+    /// <summary>
+    /// Reads a state written by <see cref="WriteTo"/> for a matcher with <paramref name="options"/>; a state written
+    /// under other options (candidates per probe, lag) or one that does not hold together is refused with
+    /// <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static VehicleMatchState ReadFrom(BinaryReader reader, MatcherOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(options);
+        var s = new VehicleMatchState(options);
+        int k = reader.ReadByte();
+        int capacity = reader.ReadInt32();
+        if (k != s.K) throw new InvalidDataException($"matcher state kept {k} candidates per probe; these matcher options keep {s.K}");
+        // An online ring is sized by the lag; an offline one may have grown from its initial size.
+        if (capacity != s._capacity && !(s.CanGrow && capacity > s._capacity))
+            throw new InvalidDataException($"matcher state has a ring of {capacity} probes; these matcher options use {s._capacity}");
+        s.Start = reader.ReadInt32();
+        s.Length = reader.ReadInt32();
+        s.HasAnchor = reader.ReadBoolean();
+        s._refLon = reader.ReadDouble();
+        s._refLat = reader.ReadDouble();
+        s.HasInput = reader.ReadBoolean();
+        s.LastTime = reader.ReadInt64();
+        s.LastLon = reader.ReadDouble();
+        s.LastLat = reader.ReadDouble();
+        s.NextBreak = (ChainBreak)reader.ReadByte();
+        s.Outliers = reader.ReadByte();
+        s.KeptTime = reader.ReadInt64();
+        s.KeptLon = reader.ReadDouble();
+        s.KeptLat = reader.ReadDouble();
+        int blobLength = reader.ReadInt32();
+        if (blobLength != BlobSize(k, capacity)) throw new InvalidDataException($"matcher state of {blobLength} bytes; a ring of {capacity} needs {BlobSize(k, capacity)}");
+        if ((uint)s.Start >= (uint)capacity || (uint)s.Length > (uint)capacity || (s.HasAnchor && s.Length == 0))
+            throw new InvalidDataException("matcher state ring out of range");
+        byte[] blob = reader.ReadBytes(blobLength);
+        if (blob.Length != blobLength) throw new EndOfStreamException("matcher state truncated");
+        s._blob = blob;
+        s._capacity = capacity;
+        return s;
+    }
+
     private void Rebase(double lon, double lat, int exceptSlot)
     {
         for (int c = 0; c < Length; c++)

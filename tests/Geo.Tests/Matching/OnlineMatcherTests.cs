@@ -207,6 +207,60 @@ public class OnlineMatcherTests
         return sink.Matches;
     }
 
+    [Fact]
+    public void A_state_written_and_read_back_mid_track_continues_exactly()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var straight = new Recorder { Matches = [], Routes = [] };
+        var state = matcher.NewState();
+        foreach (var p in track.Points) matcher.Push(state, p, ref straight);
+        matcher.Flush(state, ref straight);
+
+        // Cut at several points, each time with undecided probes in the ring: write, read into a new object, go on.
+        var resumed = new Recorder { Matches = [], Routes = [] };
+        state = matcher.NewState();
+        int cuts = 0;
+        for (int i = 0; i < track.Points.Length; i++)
+        {
+            matcher.Push(state, track.Points[i], ref resumed);
+            if (i % 7 != 3 || state.Pending == 0) continue;
+            var buffer = new MemoryStream();
+            using (var w = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) state.WriteTo(w);
+            buffer.Position = 0;
+            using var r = new BinaryReader(buffer);
+            state = VehicleMatchState.ReadFrom(r, matcher.Options);
+            Assert.Equal(buffer.Length, buffer.Position);
+            cuts++;
+        }
+        matcher.Flush(state, ref resumed);
+
+        Assert.True(cuts >= 10, $"{cuts} cuts with undecided probes");
+        Assert.Equal(straight.Matches.Count, resumed.Matches.Count);
+        for (int i = 0; i < straight.Matches.Count; i++)
+        {
+            var (a, b) = (straight.Matches[i], resumed.Matches[i]);
+            Assert.Equal((a.ProbeId, a.Edge, a.OffsetM, a.Lon, a.Lat, a.Confidence, a.Break, a.Forced), (b.ProbeId, b.Edge, b.OffsetM, b.Lon, b.Lat, b.Confidence, b.Break, b.Forced));
+            Assert.Equal(straight.Routes![i], resumed.Routes![i]);
+        }
+    }
+
+    [Fact]
+    public void A_state_written_under_other_options_is_refused()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) state.WriteTo(w);
+        buffer.Position = 0;
+        var e = Assert.Throws<InvalidDataException>(() => VehicleMatchState.ReadFrom(new BinaryReader(buffer), new MatcherOptions { MaxCandidates = 4 }));
+        Assert.Contains("candidates", e.Message, StringComparison.Ordinal);
+        buffer.Position = 0;
+        e = Assert.Throws<InvalidDataException>(() => VehicleMatchState.ReadFrom(new BinaryReader(buffer), new MatcherOptions { LagProbes = 20 }));
+        Assert.Contains("ring", e.Message, StringComparison.Ordinal);
+    }
+
     private struct Recorder : IMatchSink
     {
         public List<MatchedProbe> Matches;

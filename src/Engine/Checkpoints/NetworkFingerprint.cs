@@ -1,0 +1,35 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using Traffic.Geo.Network;
+
+namespace Traffic.Engine.Checkpoints;
+
+/// <summary>
+/// A 64-bit fingerprint of a road network's edges (ends, OSM way, length): state that names edges by their dense
+/// index is only restored into a process running the same network. Computed once per network object.
+/// </summary>
+internal static class NetworkFingerprint
+{
+    private static readonly ConditionalWeakTable<RoadNetwork, StrongBox<ulong>> s_cache = [];
+
+    public static ulong Of(RoadNetwork network) => s_cache.GetValue(network, n => new StrongBox<ulong>(Compute(n))).Value;
+
+    private static ulong Compute(RoadNetwork network)
+    {
+        var hash = new XxHash64();
+        Span<byte> record = stackalloc byte[24];
+        BinaryPrimitives.WriteInt32LittleEndian(record, network.NodeCount);
+        BinaryPrimitives.WriteInt32LittleEndian(record[4..], network.EdgeCount);
+        hash.Append(record[..8]);
+        for (int e = 0; e < network.EdgeCount; e++)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(record, network.From(e));
+            BinaryPrimitives.WriteInt32LittleEndian(record[4..], network.To(e));
+            BinaryPrimitives.WriteInt64LittleEndian(record[8..], network.WayId(e));
+            BinaryPrimitives.WriteDoubleLittleEndian(record[16..], network.LengthM(e));
+            hash.Append(record);
+        }
+        return hash.GetCurrentHashAsUInt64();
+    }
+}

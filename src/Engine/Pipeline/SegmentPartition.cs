@@ -1,0 +1,209 @@
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
+using Traffic.Engine.Rules;
+using Traffic.Engine.Segments;
+using Traffic.Geo.Network;
+
+namespace Traffic.Engine.Pipeline;
+
+/// <summary>What a <see cref="SegmentPartition"/> publishes, as it happens, in a deterministic order.</summary>
+public interface ISegmentPartitionOutput
+{
+    /// <summary>A closed segment window with enough distinct vehicles (windows close in window order, then by edge).</summary>
+    void Window(in SegmentStat window);
+
+    /// <summary>A lifecycle event of a <c>congestion</c> or <c>incident</c> alert, right after the window that caused it.</summary>
+    void Alert(AlertEvent alert);
+}
+
+/// <summary>
+/// The processor of one partition of the segment exchange (keyed by segment): it owns the windows, the free-flow
+/// learning and the congestion state of its segments and runs on one thread. It takes traversal and watermark
+/// messages from any number of vehicle partitions (the sources, numbered 0 to <see cref="Sources"/> − 1), drops a
+/// message whose sequence number it has already passed for that source (what a restored sender sends again), adds
+/// traversals to their windows (<see cref="SegmentAggregator"/>), and when the least watermark of all sources moves
+/// on, closes the windows behind it and publishes them with the congestion and incident alerts they raise
+/// (<see cref="CongestionRule"/>).
+/// <para>
+/// Its outputs depend only on each source's messages in that source's order, not on how the sources interleave;
+/// <see cref="Save"/> and <see cref="Load"/> carry its whole state to another process, where replaying its input from
+/// the checkpointed position continues exactly.
+/// </para>
+/// </summary>
+public sealed class SegmentPartition
+{
+    private readonly RoadNetwork _network;
+    private readonly SegmentAggregator _aggregator;
+    private readonly CongestionRule _congestion;
+    private readonly long[] _watermarks;      // per source: the newest watermark it sent
+    private readonly long[] _sequences;       // per source: the sequence number of the last message taken from it
+    private readonly List<SegmentStat> _closed = [];
+    private readonly List<AlertEvent> _alerts = [];
+    private long _watermark = long.MinValue;  // the least of the sources' watermarks
+
+    /// <param name="network">The road network.</param>
+    /// <param name="partition">This partition's id.</param>
+    /// <param name="sources">The number of vehicle partitions that send to it.</param>
+    /// <param name="options">Window options; defaults when null.</param>
+    /// <param name="congestion">Congestion alert options; defaults when null.</param>
+    public SegmentPartition(RoadNetwork network, int partition, int sources, SegmentOptions? options = null, CongestionOptions? congestion = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sources, 1);
+        _network = network;
+        Partition = partition;
+        Sources = sources;
+        _aggregator = new SegmentAggregator(network, options);
+        _congestion = new CongestionRule(network, congestion);
+        _watermarks = new long[sources];
+        Array.Fill(_watermarks, long.MinValue);
+        _sequences = new long[sources];
+    }
+
+    /// <summary>This partition's id.</summary>
+    public int Partition { get; }
+
+    /// <summary>The number of vehicle partitions that send to it.</summary>
+    public int Sources { get; }
+
+    /// <summary>The least watermark of all sources: every window that ends at or before it is closed.</summary>
+    public long WatermarkMs => _watermark;
+
+    /// <summary>Windows published.</summary>
+    public long Windows { get; private set; }
+
+    /// <summary>Windows closed without publishing (too few vehicles).</summary>
+    public long Suppressed => _aggregator.Suppressed;
+
+    /// <summary>Windows open now.</summary>
+    public int OpenWindows => _aggregator.OpenWindows;
+
+    /// <summary>Messages dropped as already seen.</summary>
+    public long Duplicates { get; private set; }
+
+    /// <summary>The sequence number of the last message taken from a source (0: none yet).</summary>
+    public long LastSequence(int source) => _sequences[source];
+
+    /// <summary>Takes a traversal; false when it was dropped as already seen.</summary>
+    public bool OnTraversal<TOutput>(in SegmentTraversal message, TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        if (!Fresh(message.Source, message.Sequence)) return false;
+        var t = message.Edge;
+        _aggregator.Add(message.VehicleKey, t.Edge, t.FromOffsetM, t.ToOffsetM, t.EnterTimeMs, t.ExitTimeMs);
+        return true;
+    }
+
+    /// <summary>Takes a watermark; windows behind the least of all sources' close and are published. False when dropped as already seen.</summary>
+    public bool OnWatermark<TOutput>(in SegmentWatermark message, TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        if (!Fresh(message.Source, message.Sequence)) return false;
+        if (message.WatermarkMs <= _watermarks[message.Source]) return true;
+        _watermarks[message.Source] = message.WatermarkMs;
+        long least = _watermarks[0];
+        for (int i = 1; i < _watermarks.Length; i++) least = Math.Min(least, _watermarks[i]);
+        if (least > _watermark)
+        {
+            _watermark = least;
+            Publish(least, output);
+        }
+        return true;
+    }
+
+    /// <summary>The end of a finite input (a file): every window closes and is published.</summary>
+    public void OnEndOfInput<TOutput>(TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        _watermark = long.MaxValue;
+        Publish(long.MaxValue, output);
+    }
+
+    /// <summary>
+    /// Writes the partition's whole state as a checkpoint (docs/checkpoint.md): every source's watermark and last
+    /// sequence number, the open windows, the free-flow samples, the congestion state with its open alerts, and the
+    /// counters. The caller stores the input position with it.
+    /// </summary>
+    public void Save(Stream checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        using var w = new CheckpointWriter();
+        BinaryWriter o = w.Out;
+        o.Write(Partition);
+        o.Write(Sources);
+        o.Write(NetworkFingerprint.Of(_network));
+        o.Write(_watermark);
+        for (int i = 0; i < Sources; i++)
+        {
+            o.Write(_watermarks[i]);
+            o.Write(_sequences[i]);
+        }
+        o.Write(Windows);
+        o.Write(Duplicates);
+        _aggregator.Save(w);
+        _congestion.Save(w);
+        w.WriteTo(checkpoint, CheckpointKind.SegmentPartition);
+    }
+
+    /// <summary>
+    /// Restores a partition from a checkpoint written by <see cref="Save"/>; the arguments are as for the constructor
+    /// and must describe the same configuration. A foreign, corrupt or truncated checkpoint, one of another partition,
+    /// for another number of sources, another road network or another window length is refused with a
+    /// <see cref="CheckpointException"/>.
+    /// </summary>
+    public static SegmentPartition Load(RoadNetwork network, int partition, int sources, Stream checkpoint, SegmentOptions? options = null,
+        CongestionOptions? congestion = null)
+    {
+        var p = new SegmentPartition(network, partition, sources, options, congestion);
+        return CheckpointReader.Restore(checkpoint, CheckpointKind.SegmentPartition, r =>
+        {
+            BinaryReader i = r.In;
+            int stored = i.ReadInt32();
+            CheckpointReader.Check(stored == partition, $"checkpoint of segment partition {stored}; this is partition {partition}");
+            int storedSources = i.ReadInt32();
+            CheckpointReader.Check(storedSources == sources, $"checkpoint has {storedSources} source partitions; this partition has {sources}");
+            CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(network), "checkpoint was written for another road network");
+            p._watermark = i.ReadInt64();
+            for (int k = 0; k < sources; k++)
+            {
+                p._watermarks[k] = i.ReadInt64();
+                p._sequences[k] = i.ReadInt64();
+            }
+            p.Windows = i.ReadInt64();
+            p.Duplicates = i.ReadInt64();
+            p._aggregator.Load(r);
+            p._congestion.Load(r);
+            return p;
+        });
+    }
+
+    /// <summary>Whether a message is new from its source (then it becomes the last seen), or one seen already.</summary>
+    private bool Fresh(int source, long sequence)
+    {
+        if ((uint)source >= (uint)Sources) ThrowSource(source);
+        if (sequence <= _sequences[source])
+        {
+            Duplicates++;
+            return false;
+        }
+        _sequences[source] = sequence;
+        return true;
+    }
+
+    private void Publish<TOutput>(long watermarkMs, TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        _closed.Clear();
+        _aggregator.Advance(watermarkMs, _closed);
+        // Closed windows, in window order, feed the congestion and incident alerts.
+        foreach (var w in _closed)
+        {
+            Windows++;
+            output.Window(in w);
+            _congestion.OnWindow(in w, _alerts);
+            foreach (var a in _alerts) output.Alert(a);
+            _alerts.Clear();
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowSource(int source) =>
+        throw new ArgumentOutOfRangeException(nameof(source), $"message from source partition {source}; this partition has sources 0 to {Sources - 1}");
+}

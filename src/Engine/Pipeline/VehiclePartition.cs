@@ -1,0 +1,336 @@
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+using Traffic.Engine.Rules;
+using Traffic.Engine.Zones;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Engine.Pipeline;
+
+/// <summary>What a <see cref="VehiclePartition"/> hands on, as it happens, in a deterministic order.</summary>
+public interface IVehiclePartitionOutput
+{
+    /// <summary>A lifecycle event of a vehicle alert (speeding, wrong way, zones, dangerous goods, fatigue, teleport, signal lost).</summary>
+    void Alert(AlertEvent alert);
+
+    /// <summary>A probe's decided match (edge −1: off the network), for the matched-probe output; in each vehicle's order.</summary>
+    void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match);
+
+    /// <summary>A traversal for the segment exchange, to the segment partition that owns <c>traversal.Edge.Edge</c>.</summary>
+    void Traversal(in SegmentTraversal traversal);
+
+    /// <summary>A watermark for the segment exchange, to every segment partition.</summary>
+    void Watermark(in SegmentWatermark watermark);
+
+    /// <summary>A probe behind the watermark: not matched, not judged, kept for the late output.</summary>
+    void Late(in Probe probe, in RecordSource source);
+
+    /// <summary>A probe the matcher refused (a duplicate, or older than the vehicle's last), with the reason.</summary>
+    void Refused(in Probe probe, in RecordSource source, PushResult reason);
+}
+
+/// <summary>Options of a vehicle partition.</summary>
+public sealed record VehiclePartitionOptions
+{
+    /// <summary>The watermark trails the newest event time seen by this much; probes behind it are late.</summary>
+    public long AllowedLatenessMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// The partition moves its watermark on every this many probes (deterministic: the same input moves it at the
+    /// same points). 0: only the caller moves it, through <see cref="VehiclePartition.AdvanceWatermark{TOutput}"/>
+    /// (a file replay, whose reader sees every partition's probes and keeps one watermark for all).
+    /// </summary>
+    public int WatermarkEveryProbes { get; init; } = 1024;
+
+    /// <summary>Map matching and idle flush.</summary>
+    public VehicleStageOptions Vehicles { get; init; } = new();
+
+    public SpeedingOptions? Speeding { get; init; }
+
+    public ZoneRuleOptions? Zones { get; init; }
+
+    public VehicleConditionOptions? Conditions { get; init; }
+
+    public WrongWayOptions? WrongWay { get; init; }
+}
+
+/// <summary>
+/// The processor of one input partition keyed by vehicle: it owns all state of the vehicles in it and runs on one
+/// thread (no locks). It takes decoded probes in partition order, matches them to the road (<see cref="VehicleStage"/>),
+/// runs the per-vehicle rules (speeding and zones on the matches; wrong way, dangerous goods, fatigue, teleport and
+/// signal lost on the probes), keeps its event-time watermark (the newest time less the allowed lateness, moved every
+/// so many probes), flushes idle vehicles on it, and sends traversals and watermarks to the segment exchange, each
+/// with this partition's id and the next number of its sequence.
+/// <para>
+/// Everything it does depends on its input only, never on time or thread scheduling; <see cref="Save"/> writes its
+/// whole state and <see cref="Load"/> restores it in another process (with other dense vehicle ids) so that replaying
+/// the input from the checkpointed position gives exactly the outputs of a run that never stopped. The caller keeps
+/// the input position with the checkpoint.
+/// </para>
+/// </summary>
+public sealed class VehiclePartition
+{
+    private readonly int _partition;
+    private readonly VehicleIds _ids;
+    private readonly VehicleRegistry? _registry;
+    private readonly VehicleStage _stage;
+    private readonly SpeedingRule _speeding;
+    private readonly ZoneRule? _zones;
+    private readonly VehicleConditionRules _conditions;
+    private readonly WrongWayRule _wrongWay;
+    private readonly EventTimeWatermark _clock;
+    private readonly long _matchDelayMs;         // matches trail the watermark by up to this: the exchange's watermark waits for them
+    private readonly List<AlertEvent> _alerts = []; // the rules' output, handed on at once
+    private readonly List<int> _vehicles = [];   // every vehicle seen, in the order it came (the checkpoint's vehicle table)
+    private Slot[] _slots = new Slot[256];        // per vehicle (dense id)
+    private long _sequence;                       // of the last message sent to the exchange
+    private bool _ended;
+
+    /// <param name="partition">This partition's id, sent with its exchange messages.</param>
+    /// <param name="index">The road network's edge index.</param>
+    /// <param name="ids">The vehicle ids the probes carry (the decoder's table; the registry keyed by the same).</param>
+    /// <param name="registry">The vehicle registry, or null.</param>
+    /// <param name="zones">Zones for the zone and dangerous-goods rules, or null.</param>
+    /// <param name="options">Options; defaults when null.</param>
+    public VehiclePartition(int partition, EdgeIndex index, VehicleIds ids, VehicleRegistry? registry, ZoneSet? zones, VehiclePartitionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        Options = options ?? new VehiclePartitionOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(Options.WatermarkEveryProbes);
+        _partition = partition;
+        _ids = ids;
+        _registry = registry;
+        Index = index;
+        Zones = zones;
+        _stage = new VehicleStage(index, Options.Vehicles);
+        _matchDelayMs = Options.Vehicles.IdleFlushMs + (long)(Options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? new MatcherOptions().LagSeconds) * 1000);
+        _speeding = new SpeedingRule(index.Network, ids, Options.Speeding);
+        _zones = zones is { Zones.Count: > 0 } ? new ZoneRule(zones, ids, registry, Options.Zones) : null;
+        _conditions = new VehicleConditionRules(ids, zones, Options.Conditions);
+        _wrongWay = new WrongWayRule(index, ids, Options.WrongWay);
+        _clock = new EventTimeWatermark(Options.AllowedLatenessMs, Options.WatermarkEveryProbes);
+    }
+
+    /// <summary>This partition's id.</summary>
+    public int Partition => _partition;
+
+    public VehiclePartitionOptions Options { get; }
+
+    public EdgeIndex Index { get; }
+
+    public ZoneSet? Zones { get; }
+
+    /// <summary>The event-time watermark: probes older are late (<see cref="long.MinValue"/> before the first move).</summary>
+    public long WatermarkMs => _ended ? long.MaxValue : _stage.Watermark;
+
+    /// <summary>The newest event time seen.</summary>
+    public long MaxEventTimeMs => _clock.MaxTimeMs;
+
+    /// <summary>Probes taken (late and refused ones included).</summary>
+    public long Probes => _clock.Probes;
+
+    /// <summary>The sequence number of the last message sent to the exchange (0: none yet).</summary>
+    public long Sequence => _sequence;
+
+    /// <summary>Vehicles seen.</summary>
+    public int Vehicles => _vehicles.Count;
+
+    /// <summary>Probes matched to an edge.</summary>
+    public long Matched { get; private set; }
+
+    /// <summary>Probes decided to lie off the network.</summary>
+    public long Unmatched { get; private set; }
+
+    /// <summary>Probes that came behind the watermark.</summary>
+    public long Late => _stage.LateCount;
+
+    /// <summary>Probes the matcher refused (duplicates, out of order).</summary>
+    public long Refused => _stage.RefusedCount;
+
+    /// <summary>
+    /// Takes the next probe of this partition; what follows from it goes to <paramref name="output"/> before this returns.
+    /// Every <see cref="VehiclePartitionOptions.WatermarkEveryProbes"/> probes, the watermark moves on afterwards.
+    /// </summary>
+    public void OnProbe<TOutput>(in Probe probe, in RecordSource source, TOutput output) where TOutput : IVehiclePartitionOutput
+    {
+        int v = probe.Vehicle;
+        if ((uint)v >= (uint)_ids.Count) ThrowUnknownVehicle(v);
+        if (v >= _slots.Length || !_slots[v].Seen) See(v);
+        var (cls, hazmat) = VehicleRegistry.Resolve(_registry, in probe);
+        // Set before the stage runs: its matches (this probe's or earlier ones') reach the rules at once.
+        _slots[v].Hazmat = hazmat;
+        // A late probe goes to the late output only: the rules judge what the stage takes.
+        if (_stage.Accept(in probe, cls, in source, new StageOutput<TOutput>(this, output)))
+        {
+            _conditions.OnProbe(in probe, cls, hazmat, _alerts);
+            _wrongWay.OnProbe(in probe, cls, hazmat, _alerts);
+            Hand(output);
+        }
+        if (_clock.Observe(probe.TimeMs, out long watermark)) AdvanceWatermark(watermark, output);
+    }
+
+    /// <summary>
+    /// Moves the watermark on (nothing when it is not ahead of the current one): idle vehicles are flushed, silent ones
+    /// raise <c>signal_lost</c>, and the exchange gets a watermark less the time matches may trail it. Called by the
+    /// partition itself, or by the caller when <see cref="VehiclePartitionOptions.WatermarkEveryProbes"/> is 0.
+    /// </summary>
+    public void AdvanceWatermark<TOutput>(long watermarkMs, TOutput output) where TOutput : IVehiclePartitionOutput
+    {
+        if (watermarkMs <= _stage.Watermark || _ended) return;
+        if (watermarkMs == long.MaxValue)
+        {
+            OnEndOfInput(output);
+            return;
+        }
+        _stage.AdvanceWatermark(watermarkMs, new StageOutput<TOutput>(this, output));
+        _conditions.OnWatermark(watermarkMs, _alerts);
+        Hand(output);
+        output.Watermark(new SegmentWatermark(_partition, ++_sequence, watermarkMs - _matchDelayMs));
+    }
+
+    /// <summary>
+    /// The end of a finite input (a file): every vehicle's pending probes are decided and handed on, and the exchange
+    /// gets the final watermark (<see cref="long.MaxValue"/>). Nothing is taken afterwards.
+    /// </summary>
+    public void OnEndOfInput<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
+    {
+        if (_ended) return;
+        var stage = new StageOutput<TOutput>(this, output);
+        _stage.Complete(stage);
+        _stage.AdvanceWatermark(long.MaxValue, stage);
+        _ended = true;
+        output.Watermark(new SegmentWatermark(_partition, ++_sequence, long.MaxValue));
+    }
+
+    /// <summary>
+    /// Writes the partition's whole state as a checkpoint (docs/checkpoint.md): watermark, sequence and counters, and per
+    /// vehicle, keyed by its id string: class and dangerous goods, matcher state, every rule's state with the alerts it
+    /// holds open. The caller stores the input position with it.
+    /// </summary>
+    public void Save(Stream checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        using var w = new CheckpointWriter();
+        BinaryWriter o = w.Out;
+        o.Write(_partition);
+        o.Write(NetworkFingerprint.Of(Index.Network));
+        w.VehicleTable(_ids, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles));
+        foreach (int v in _vehicles) o.Write(_slots[v].Hazmat);
+        o.Write(_clock.MaxTimeMs);
+        o.Write(_clock.Probes);
+        o.Write(_sequence);
+        o.Write(_ended);
+        o.Write(Matched);
+        o.Write(Unmatched);
+        _stage.Save(w);
+        _speeding.Save(w);
+        o.Write(_zones != null);
+        _zones?.Save(w);
+        _conditions.Save(w);
+        _wrongWay.Save(w);
+        w.WriteTo(checkpoint, CheckpointKind.VehiclePartition);
+    }
+
+    /// <summary>
+    /// Restores a partition from a checkpoint written by <see cref="Save"/>, in this process: vehicle ids are interned
+    /// into <paramref name="ids"/> (the table the decoder and registry use here) and each vehicle's state is placed at
+    /// its dense id here. The other arguments are as for the constructor and must describe the same configuration
+    /// (road network, zones, matcher options). A foreign, corrupt or truncated checkpoint, one of another partition
+    /// or one written for another road network is refused with a <see cref="CheckpointException"/>.
+    /// </summary>
+    public static VehiclePartition Load(int partition, EdgeIndex index, VehicleIds ids, VehicleRegistry? registry, ZoneSet? zones, Stream checkpoint,
+        VehiclePartitionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        var p = new VehiclePartition(partition, index, ids, registry, zones, options);
+        return CheckpointReader.Restore(checkpoint, CheckpointKind.VehiclePartition, r =>
+        {
+            BinaryReader i = r.In;
+            int stored = i.ReadInt32();
+            CheckpointReader.Check(stored == partition, $"checkpoint of vehicle partition {stored}; this is partition {partition}");
+            CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(index.Network), "checkpoint was written for another road network");
+            foreach (int v in r.VehicleTable(ids))
+            {
+                CheckpointReader.Check(v >= p._slots.Length || !p._slots[v].Seen, "checkpoint malformed: a vehicle twice in its table");
+                p.See(v);
+                p._slots[v].Hazmat = i.ReadUInt16();
+            }
+            p._clock.MaxTimeMs = i.ReadInt64();
+            p._clock.Probes = i.ReadInt64();
+            p._sequence = i.ReadInt64();
+            p._ended = i.ReadBoolean();
+            p.Matched = i.ReadInt64();
+            p.Unmatched = i.ReadInt64();
+            p._stage.Load(r);
+            p._speeding.Load(r);
+            bool hadZones = i.ReadBoolean();
+            CheckpointReader.Check(hadZones == (p._zones != null),
+                hadZones ? "checkpoint holds zone state, but no zones are given" : "checkpoint was written without zones, but zones are given");
+            p._zones?.Load(r);
+            p._conditions.Load(r);
+            p._wrongWay.Load(r);
+            return p;
+        });
+    }
+
+    /// <summary>A vehicle seen for the first time: its slot, its exchange key, its place in the order.</summary>
+    private void See(int vehicle)
+    {
+        if (vehicle >= _slots.Length) Array.Resize(ref _slots, Math.Max(vehicle + 1, _slots.Length * 2));
+        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)) };
+        _vehicles.Add(vehicle);
+    }
+
+    /// <summary>A decided match from the stage: the matched output, the rules on matches, the traversals to the exchange.</summary>
+    private void OnMatched<TOutput>(int vehicle, VehicleClass cls, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route, TOutput output)
+        where TOutput : IVehiclePartitionOutput
+    {
+        output.Matched(vehicle, cls, in match);
+        if (match.Edge < 0)
+        {
+            Unmatched++;
+            return;
+        }
+        Matched++;
+        ushort hazmat = _slots[vehicle].Hazmat;
+        _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts);
+        if (!match.Outlier) _zones?.OnPosition(vehicle, cls, hazmat, match.TimeMs, match.Lon, match.Lat, _alerts);
+        Hand(output);
+        int key = _slots[vehicle].Key;
+        foreach (var t in route) output.Traversal(new SegmentTraversal(_partition, ++_sequence, key, t));
+    }
+
+    private void Hand<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
+    {
+        if (_alerts.Count == 0) return;
+        foreach (var a in _alerts) output.Alert(a);
+        _alerts.Clear();
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowUnknownVehicle(int vehicle) =>
+        throw new ArgumentOutOfRangeException(nameof(vehicle), $"probe of vehicle {vehicle}, which the partition's VehicleIds ({_ids.Count} ids) does not hold");
+
+    /// <summary>What the partition keeps per vehicle besides the stage's and the rules' state.</summary>
+    private struct Slot
+    {
+        public bool Seen;
+        public ushort Hazmat;   // the dangerous goods it last reported (or the registry's)
+        public int Key;         // its exchange key
+    }
+
+    /// <summary>The stage's output, forwarded to the partition and its caller's output without virtual calls.</summary>
+    private readonly struct StageOutput<TOutput>(VehiclePartition partition, TOutput output) : IVehicleStageOutput where TOutput : IVehiclePartitionOutput
+    {
+        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route) =>
+            partition.OnMatched(vehicle, vehicleClass, in match, route, output);
+
+        public void Late(in Probe probe, in RecordSource source) => output.Late(in probe, in source);
+
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => output.Refused(in probe, in source, reason);
+    }
+}
