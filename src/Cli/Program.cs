@@ -15,6 +15,8 @@ internal static class Program
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
+        root.Subcommands.Add(EngineCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return CommandRunner.Invoke(root, args);
     }
 }

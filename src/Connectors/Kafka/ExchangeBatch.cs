@@ -1,11 +1,16 @@
 using System.Buffers.Binary;
+using Traffic.Engine.Pipeline;
 using Traffic.Geo.Matching;
 
 namespace Traffic.Connectors.Kafka;
 
-/// <summary>One record of the exchange between the vehicle and the segment stage.</summary>
-/// <param name="IsWatermark">A watermark of the sending partition rather than a traversal.</param>
-public readonly record struct ExchangeRecord(long Sequence, bool IsWatermark, long WatermarkMs, int VehicleKey, TraversedEdge Traversal);
+/// <summary>Receives the records of an exchange message, in order.</summary>
+public interface IExchangeHandler
+{
+    void Traversal(in SegmentTraversal traversal);
+
+    void Watermark(in SegmentWatermark watermark);
+}
 
 /// <summary>
 /// The binary value of an exchange-topic message: records that one vehicle-stage partition sends to one
@@ -41,12 +46,13 @@ public sealed class ExchangeBatch
 
     public bool IsFull => Count >= MaxRecords;
 
-    public void AddTraversal(long sequence, int vehicleKey, in TraversedEdge t)
+    public void AddTraversal(in SegmentTraversal traversal)
     {
         Span<byte> s = _buffer.AsSpan(_length, TraversalBytes);
+        TraversedEdge t = traversal.Edge;
         s[0] = 1;
-        BinaryPrimitives.WriteInt64LittleEndian(s[1..], sequence);
-        BinaryPrimitives.WriteInt32LittleEndian(s[9..], vehicleKey);
+        BinaryPrimitives.WriteInt64LittleEndian(s[1..], traversal.Sequence);
+        BinaryPrimitives.WriteInt32LittleEndian(s[9..], traversal.VehicleKey);
         BinaryPrimitives.WriteInt32LittleEndian(s[13..], t.Edge);
         BinaryPrimitives.WriteDoubleLittleEndian(s[17..], t.FromOffsetM);
         BinaryPrimitives.WriteDoubleLittleEndian(s[25..], t.ToOffsetM);
@@ -56,12 +62,12 @@ public sealed class ExchangeBatch
         Count++;
     }
 
-    public void AddWatermark(long sequence, long watermarkMs)
+    public void AddWatermark(in SegmentWatermark watermark)
     {
         Span<byte> s = _buffer.AsSpan(_length, WatermarkBytes);
         s[0] = 2;
-        BinaryPrimitives.WriteInt64LittleEndian(s[1..], sequence);
-        BinaryPrimitives.WriteInt64LittleEndian(s[9..], watermarkMs);
+        BinaryPrimitives.WriteInt64LittleEndian(s[1..], watermark.Sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(s[9..], watermark.WatermarkMs);
         _length += WatermarkBytes;
         Count++;
     }
@@ -76,9 +82,9 @@ public sealed class ExchangeBatch
         return bytes;
     }
 
-    /// <summary>Reads a message: the sender's partition and its records, handed to <paramref name="onRecord"/> in order.</summary>
+    /// <summary>Reads a message: its records, handed to <paramref name="handler"/> in order, with the sender's partition.</summary>
     /// <exception cref="InvalidDataException">Not an exchange message of this version, or truncated.</exception>
-    public static int Read<TState>(ReadOnlySpan<byte> message, ref TState state, RecordHandler<TState> onRecord)
+    public static void Read<THandler>(ReadOnlySpan<byte> message, ref THandler handler) where THandler : IExchangeHandler
     {
         if (message.Length < HeaderBytes || message[0] != Version) throw new InvalidDataException("exchange: not a version-1 exchange message");
         int source = BinaryPrimitives.ReadUInt16LittleEndian(message[1..]);
@@ -92,20 +98,18 @@ public sealed class ExchangeBatch
             if (at + size > message.Length) throw new InvalidDataException("exchange: truncated message");
             ReadOnlySpan<byte> s = message.Slice(at, size);
             long sequence = BinaryPrimitives.ReadInt64LittleEndian(s[1..]);
-            var record = kind == 2
-                ? new ExchangeRecord(sequence, true, BinaryPrimitives.ReadInt64LittleEndian(s[9..]), 0, default)
-                : new ExchangeRecord(sequence, false, 0, BinaryPrimitives.ReadInt32LittleEndian(s[9..]), new TraversedEdge(
+            if (kind == 2) handler.Watermark(new SegmentWatermark(source, sequence, BinaryPrimitives.ReadInt64LittleEndian(s[9..])));
+            else
+            {
+                handler.Traversal(new SegmentTraversal(source, sequence, BinaryPrimitives.ReadInt32LittleEndian(s[9..]), new TraversedEdge(
                     BinaryPrimitives.ReadInt32LittleEndian(s[13..]),
                     BinaryPrimitives.ReadDoubleLittleEndian(s[17..]),
                     BinaryPrimitives.ReadDoubleLittleEndian(s[25..]),
                     BinaryPrimitives.ReadInt64LittleEndian(s[33..]),
-                    BinaryPrimitives.ReadInt64LittleEndian(s[41..])));
-            onRecord(ref state, source, in record);
+                    BinaryPrimitives.ReadInt64LittleEndian(s[41..]))));
+            }
             at += size;
         }
         if (at != message.Length) throw new InvalidDataException("exchange: trailing bytes");
-        return source;
     }
-
-    public delegate void RecordHandler<TState>(ref TState state, int sourcePartition, in ExchangeRecord record);
 }

@@ -7,20 +7,18 @@ using Traffic.Geo.Network;
 namespace Traffic.Engine.Output;
 
 /// <summary>
-/// Writes matched probes as rolling Arrow IPC files (<c>matched-000001.arrow</c>, …), one record batch of up
-/// to <see cref="RowsPerFile"/> rows per file, in the schema of docs/outputs.md: timestamps as
-/// timestamp[ms, UTC], strings dictionary-encoded (vehicle ids against the decoders' dense ids, roads
-/// against the network's name table), OSM way id and direction on every matched row. Appending a row
-/// costs no allocation beyond the builders' amortised growth; each file is built and written at once.
+/// The columns of matched-probe rows (schema in docs/outputs.md), built row by row and turned into one
+/// record batch at a time. The caller chooses the dictionaries: the file writer uses the decoders' dense
+/// vehicle ids and the network's name table, the Kafka feed small per-batch dictionaries.
 /// </summary>
-public sealed class MatchedProbeArrowWriter : IDisposable
+public sealed class MatchedProbeColumns
 {
     private static readonly DictionaryType s_dictionary = new(Int32Type.Default, StringType.Default, false);
     private static readonly TimestampType s_time = new(TimeUnit.Millisecond, "UTC");
     private static readonly string[] s_directions = ["forward", "backward"];
     private static readonly string[] s_breaks = ["start", "no_candidates", "time_gap", "no_route"];
 
-    /// <summary>The schema of every matched-probe file.</summary>
+    /// <summary>The schema of every matched-probe batch.</summary>
     public static Schema Schema { get; } = new Schema.Builder()
         .Field(f => f.Name("vehicle_id").DataType(s_dictionary).Nullable(false))
         .Field(f => f.Name("time").DataType(s_time).Nullable(false))
@@ -38,11 +36,7 @@ public sealed class MatchedProbeArrowWriter : IDisposable
         .Field(f => f.Name("outlier").DataType(BooleanType.Default).Nullable(false))
         .Build();
 
-    private readonly string _directory;
     private readonly RoadNetwork _network;
-    private readonly VehicleIds _ids;
-    private int _files;
-
     private Int32Array.Builder _vehicle = new();
     private TimestampArray.Builder _timeB = new(s_time);
     private DoubleArray.Builder _lon = new();
@@ -57,28 +51,16 @@ public sealed class MatchedProbeArrowWriter : IDisposable
     private FloatArray.Builder _confidence = new();
     private Int32Array.Builder _break = new();
     private BooleanArray.Builder _outlier = new();
-    private int _rows;
 
-    public MatchedProbeArrowWriter(string directory, RoadNetwork network, VehicleIds ids, int rowsPerFile = 65_536)
+    public MatchedProbeColumns(RoadNetwork network) => _network = network;
+
+    public int Rows { get; private set; }
+
+    /// <param name="vehicleIndex">The vehicle's index in the vehicle dictionary given to <see cref="Build"/>.</param>
+    /// <param name="roadIndex">Maps the network's name index of the row's road to its index in the road dictionary.</param>
+    public void Append<TRoads>(int vehicleIndex, in MatchedProbe m, ref TRoads roadIndex) where TRoads : IIndexMap
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(rowsPerFile, 1);
-        Directory.CreateDirectory(directory);
-        _directory = directory;
-        _network = network;
-        _ids = ids;
-        RowsPerFile = rowsPerFile;
-    }
-
-    public int RowsPerFile { get; }
-
-    /// <summary>Files written so far.</summary>
-    public IReadOnlyList<string> Files => _written;
-
-    private readonly List<string> _written = [];
-
-    public void Append(int vehicle, in MatchedProbe m)
-    {
-        _vehicle.Append(vehicle);
+        _vehicle.Append(vehicleIndex);
         _timeB.Append(DateTimeOffset.FromUnixTimeMilliseconds(m.TimeMs));
         _lon.Append(m.Lon);
         _lat.Append(m.Lat);
@@ -88,7 +70,7 @@ public sealed class MatchedProbeArrowWriter : IDisposable
             _way.Append(_network.WayId(m.Edge));
             _direction.Append((_network.Flags(m.Edge) & EdgeFlags.Backward) != 0 ? 1 : 0);
             int name = _network.NameIndex(m.Edge);
-            if (name > 0) _road.Append(name);
+            if (name > 0) _road.Append(roadIndex.Map(name));
             else _road.AppendNull();
             _offset.Append((float)m.OffsetM);
             _distance.Append((float)m.DistanceM);
@@ -108,31 +90,22 @@ public sealed class MatchedProbeArrowWriter : IDisposable
         if (m.Break == ChainBreak.None) _break.AppendNull();
         else _break.Append((int)m.Break - 1);
         _outlier.Append(m.Outlier);
-        if (++_rows >= RowsPerFile) Flush();
+        Rows++;
     }
 
-    /// <summary>Writes the rows held so far as one file (nothing when there are none).</summary>
-    public void Flush()
+    /// <summary>The rows so far as one record batch, with the dictionaries given; the columns are then empty.</summary>
+    public RecordBatch Build(StringArray vehicles, StringArray roads)
     {
-        if (_rows > 0) WriteFile();
-    }
-
-    private void WriteFile()
-    {
-        var vehicleNames = new StringArray.Builder();
-        for (int i = 0; i < _ids.Count; i++) vehicleNames.Append(_ids.Name(i));
-        var roads = new StringArray.Builder();
-        foreach (string name in _network.Names) roads.Append(name);
         IArrowArray[] columns =
         [
-            new DictionaryArray(s_dictionary, _vehicle.Build(), vehicleNames.Build()),
+            new DictionaryArray(s_dictionary, _vehicle.Build(), vehicles),
             _timeB.Build(),
             _lon.Build(),
             _lat.Build(),
             _edge.Build(),
             _way.Build(),
             new DictionaryArray(s_dictionary, _direction.Build(), Strings(s_directions)),
-            new DictionaryArray(s_dictionary, _road.Build(), roads.Build()),
+            new DictionaryArray(s_dictionary, _road.Build(), roads),
             _offset.Build(),
             _distance.Build(),
             _speed.Build(),
@@ -140,20 +113,12 @@ public sealed class MatchedProbeArrowWriter : IDisposable
             new DictionaryArray(s_dictionary, _break.Build(), Strings(s_breaks)),
             _outlier.Build(),
         ];
-        string path = Path.Combine(_directory, $"matched-{++_files:D6}.arrow");
-        using (var batch = new RecordBatch(Schema, columns, _rows)) ArrowOutput.WriteFile(path, batch);
-        _written.Add(path);
+        var batch = new RecordBatch(Schema, columns, Rows);
         Reset();
+        return batch;
     }
 
-    /// <summary>Writes the rows held; a writer that wrote no file writes one without rows, so that the folder always carries the schema.</summary>
-    public void Dispose()
-    {
-        if (_rows == 0 && _files == 0) WriteFile();
-        else Flush();
-    }
-
-    private static StringArray Strings(string[] values)
+    public static StringArray Strings(IEnumerable<string> values)
     {
         var b = new StringArray.Builder();
         foreach (string v in values) b.Append(v);
@@ -162,7 +127,7 @@ public sealed class MatchedProbeArrowWriter : IDisposable
 
     private void Reset()
     {
-        _rows = 0;
+        Rows = 0;
         _vehicle = new();
         _timeB = new(s_time);
         _lon = new();
@@ -177,5 +142,81 @@ public sealed class MatchedProbeArrowWriter : IDisposable
         _confidence = new();
         _break = new();
         _outlier = new();
+    }
+}
+
+/// <summary>Maps one index space to another (a dictionary index), as a struct so that calls are not virtual.</summary>
+public interface IIndexMap
+{
+    int Map(int index);
+}
+
+/// <summary>
+/// Writes matched probes as rolling Arrow IPC files (<c>matched-000001.arrow</c>, …), one record batch of up
+/// to <see cref="RowsPerFile"/> rows per file, in the schema of docs/outputs.md: timestamps as
+/// timestamp[ms, UTC], strings dictionary-encoded (vehicle ids against the decoders' dense ids, roads
+/// against the network's name table), OSM way id and direction on every matched row. Appending a row
+/// costs no allocation beyond the builders' amortised growth; each file is built and written at once.
+/// </summary>
+public sealed class MatchedProbeArrowWriter : IDisposable
+{
+    private readonly string _directory;
+    private readonly RoadNetwork _network;
+    private readonly VehicleIds _ids;
+    private readonly MatchedProbeColumns _columns;
+    private readonly List<string> _written = [];
+    private int _files;
+
+    public MatchedProbeArrowWriter(string directory, RoadNetwork network, VehicleIds ids, int rowsPerFile = 65_536)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowsPerFile, 1);
+        Directory.CreateDirectory(directory);
+        _directory = directory;
+        _network = network;
+        _ids = ids;
+        _columns = new MatchedProbeColumns(network);
+        RowsPerFile = rowsPerFile;
+    }
+
+    /// <summary>The schema of every matched-probe file.</summary>
+    public static Schema Schema => MatchedProbeColumns.Schema;
+
+    public int RowsPerFile { get; }
+
+    /// <summary>Files written so far.</summary>
+    public IReadOnlyList<string> Files => _written;
+
+    public void Append(int vehicle, in MatchedProbe m)
+    {
+        var same = default(Identity);
+        _columns.Append(vehicle, in m, ref same);
+        if (_columns.Rows >= RowsPerFile) Flush();
+    }
+
+    /// <summary>Writes the rows held so far as one file (nothing when there are none).</summary>
+    public void Flush()
+    {
+        if (_columns.Rows > 0) WriteFile();
+    }
+
+    /// <summary>Writes the rows held; a writer that wrote no file writes one without rows, so that the folder always carries the schema.</summary>
+    public void Dispose()
+    {
+        if (_columns.Rows == 0 && _files == 0) WriteFile();
+        else Flush();
+    }
+
+    private void WriteFile()
+    {
+        var vehicleNames = new StringArray.Builder();
+        for (int i = 0; i < _ids.Count; i++) vehicleNames.Append(_ids.Name(i));
+        string path = Path.Combine(_directory, $"matched-{++_files:D6}.arrow");
+        using (var batch = _columns.Build(vehicleNames.Build(), MatchedProbeColumns.Strings(_network.Names))) ArrowOutput.WriteFile(path, batch);
+        _written.Add(path);
+    }
+
+    private struct Identity : IIndexMap
+    {
+        public readonly int Map(int index) => index;
     }
 }

@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+
+namespace Traffic.Connectors.Kafka;
+
+/// <summary>
+/// What a Kafka engine process has done so far, for the live view and the summary: updated by the stage
+/// threads, read by anyone (plain counters: a reader may see a value a moment old).
+/// </summary>
+public sealed class EngineCounters
+{
+    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _offsetJumps, _lostRecords, _checkpoints, _restored;
+
+    public long Consumed => Volatile.Read(ref _consumed);
+    public long Accepted => Volatile.Read(ref _accepted);
+    public long Rejected => Volatile.Read(ref _rejected);
+    public long Late => Volatile.Read(ref _late);
+
+    /// <summary>Probes the matcher refused (duplicates, older than the vehicle's last).</summary>
+    public long Refused => Volatile.Read(ref _refused);
+    public long Matched => Volatile.Read(ref _matched);
+    public long SegmentRows => Volatile.Read(ref _segmentRows);
+    public long ExchangeRecords => Volatile.Read(ref _exchangeRecords);
+
+    /// <summary>Exchange records dropped as repeats (sent again by a restarted sender).</summary>
+    public long DuplicatesDropped => Volatile.Read(ref _duplicatesDropped);
+
+    /// <summary>Times a partition's next record was not the one after the last: records lost (e.g. to retention).</summary>
+    public long OffsetJumps => Volatile.Read(ref _offsetJumps);
+
+    /// <summary>Records skipped by those jumps.</summary>
+    public long LostRecords => Volatile.Read(ref _lostRecords);
+
+    public long Checkpoints => Volatile.Read(ref _checkpoints);
+
+    /// <summary>Partitions resumed from a checkpoint.</summary>
+    public long Restored => Volatile.Read(ref _restored);
+
+    /// <summary>Rejected input by reason code.</summary>
+    public ConcurrentDictionary<string, long> RejectedByReason { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Alerts opened, by kind.</summary>
+    public ConcurrentDictionary<string, long> AlertsOpened { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Alerts open now, by kind.</summary>
+    public ConcurrentDictionary<string, long> AlertsOpen { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Per named road, its worst segment in the newest window published: (window start ms, level, speed km/h, free-flow km/h).</summary>
+    public ConcurrentDictionary<string, (long WindowStartMs, int Level, double SpeedKmh, double FreeFlowKmh)> Roads { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Consumer lag of the probes topic (records behind the end, all assigned partitions), as last seen.</summary>
+    public long ProbeLag { get; set; }
+
+    /// <summary>Newest event time processed, epoch ms.</summary>
+    public long NewestEventMs { get; set; } = long.MinValue;
+
+    internal void AddConsumed() => Interlocked.Increment(ref _consumed);
+    internal void AddAccepted() => Interlocked.Increment(ref _accepted);
+    internal void AddRefused() => Interlocked.Increment(ref _refused);
+    internal void AddLate() => Interlocked.Increment(ref _late);
+    internal void AddMatched() => Interlocked.Increment(ref _matched);
+    internal void AddSegmentRow(string road, long windowStartMs, int level, double speedKmh, double freeFlowKmh)
+    {
+        Interlocked.Increment(ref _segmentRows);
+        if (road.Length == 0) return;
+        Roads.AddOrUpdate(road, (windowStartMs, level, speedKmh, freeFlowKmh), (_, old) =>
+            windowStartMs > old.WindowStartMs || (windowStartMs == old.WindowStartMs && level > old.Level) ? (windowStartMs, level, speedKmh, freeFlowKmh) : old);
+    }
+    internal void AddExchange() => Interlocked.Increment(ref _exchangeRecords);
+    internal void AddDuplicate() => Interlocked.Increment(ref _duplicatesDropped);
+    internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
+    internal void AddRestored() => Interlocked.Increment(ref _restored);
+
+    internal void AddRejected(string code)
+    {
+        Interlocked.Increment(ref _rejected);
+        RejectedByReason.AddOrUpdate(code, 1, (_, n) => n + 1);
+    }
+
+    internal void AddJump(long lost)
+    {
+        Interlocked.Increment(ref _offsetJumps);
+        Interlocked.Add(ref _lostRecords, lost);
+    }
+
+    internal void OnAlert(string kind, Traffic.Engine.Alerts.AlertState state)
+    {
+        if (state == Traffic.Engine.Alerts.AlertState.Open)
+        {
+            AlertsOpened.AddOrUpdate(kind, 1, (_, n) => n + 1);
+            AlertsOpen.AddOrUpdate(kind, 1, (_, n) => n + 1);
+        }
+        else if (state == Traffic.Engine.Alerts.AlertState.Close) AlertsOpen.AddOrUpdate(kind, 0, (_, n) => Math.Max(0, n - 1));
+    }
+}

@@ -1,0 +1,124 @@
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+using Traffic.Engine.Segments;
+using Traffic.Engine.Zones;
+using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Connectors.Kafka;
+
+/// <summary>Options of a Kafka engine process.</summary>
+public sealed record KafkaEngineOptions
+{
+    public KafkaTopics Topics { get; init; } = new();
+
+    /// <summary>The consumer group of the vehicle stage; the segment stage's is this plus <c>-segments</c>.</summary>
+    public string GroupId { get; init; } = "traffic-engine";
+
+    /// <summary>Names this process's clients (client.id) in the brokers' logs.</summary>
+    public string ClientId { get; init; } = $"traffic-{Environment.ProcessId}";
+
+    /// <summary>Where checkpoints go: a directory that every engine process of the group can reach.</summary>
+    public required string StateDirectory { get; init; }
+
+    /// <summary>A vehicle-stage partition is checkpointed at every multiple of this many input records.</summary>
+    public long CheckpointEvery { get; init; } = 8192;
+
+    /// <summary>Matched probes leave in one Arrow batch per this many input records of a partition (divides <see cref="CheckpointEvery"/>).</summary>
+    public long MatchedBatchEvery { get; init; } = 2048;
+
+    /// <summary>
+    /// On stop, send the matched probes still waiting for their batch's end. For a run that ends the whole
+    /// pipeline (the demo); an engine process that hands its partitions on must not (the next owner's batches
+    /// would not repeat its own).
+    /// </summary>
+    public bool FlushOnStop { get; init; }
+
+    /// <summary>How often the segment stage checkpoints.</summary>
+    public TimeSpan SegmentCheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Matching, rules, lateness and watermarks of the vehicle stage: the same as a file replay's.</summary>
+    public VehiclePartitionOptions Vehicles { get; init; } = new();
+
+    /// <summary>Windows and minimum sample of the segment stage.</summary>
+    public SegmentOptions Segments { get; init; } = new();
+}
+
+/// <summary>
+/// The streaming engine on Kafka: the vehicle stage (consumer group on the probes topic, one
+/// <see cref="VehiclePartition"/> per assigned partition) and the segment stage (consumer group on the
+/// exchange topic, one <see cref="SegmentPartition"/> per assigned partition), each on its own thread.
+/// Several processes with the same options share the work; any of them may die and another resumes its
+/// partitions from their checkpoints (docs/kafka.md: delivery guarantee).
+/// </summary>
+public sealed class KafkaEngine
+{
+    private readonly KafkaEngineContext _context;
+
+    public KafkaEngine(KafkaConnection connection, RoadNetwork network, VehicleRegistry? registry, ZoneSet? zones, VehicleIds ids, KafkaEngineOptions options, Action<string>? log = null)
+    {
+        if (options.CheckpointEvery % options.MatchedBatchEvery != 0)
+            throw new ArgumentException("the checkpoint interval must be a multiple of the matched-batch interval");
+        _context = new KafkaEngineContext(connection, network, new EdgeIndex(network), registry, zones, ids, options, log ?? (_ => { }));
+    }
+
+    public EngineCounters Counters => _context.Counters;
+
+    /// <summary>Runs both stages until cancelled; a stage that fails stops the other and the exception is thrown.</summary>
+    public async Task RunAsync(CancellationToken cancel)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var vehicleSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-vehicles");
+        using var segmentSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-segments");
+        var vehicles = new VehicleStageHost(_context, vehicleSinks);
+        var segments = new SegmentStageHost(_context, segmentSinks);
+        Task Start(Action<CancellationToken> run) => Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                run(stop.Token);
+            }
+            catch
+            {
+                stop.Cancel();
+                throw;
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var tasks = new[] { Start(vehicles.Run), Start(segments.Run) };
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        finally
+        {
+            vehicles.Dispose();
+        }
+    }
+}
+
+/// <summary>What the stages of one engine process share (read-only after construction, but for the counters).</summary>
+internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork network, EdgeIndex index, VehicleRegistry? registry,
+    ZoneSet? zones, VehicleIds ids, KafkaEngineOptions options, Action<string> log)
+{
+    public KafkaConnection Connection { get; } = connection;
+    public RoadNetwork Network { get; } = network;
+    public EdgeIndex Index { get; } = index;
+    public VehicleRegistry? Registry { get; } = registry;
+    public ZoneSet? Zones { get; } = zones;
+    public VehicleIds Ids { get; } = ids;
+    public KafkaEngineOptions Options { get; } = options;
+    public KafkaTopics Topics => Options.Topics;
+    public CheckpointStore Checkpoints { get; } = new(options.StateDirectory);
+    public EngineCounters Counters { get; } = new();
+
+    public void Log(string message) => log(message);
+
+    public VehiclePartition NewVehiclePartition(int partition) => new(partition, Index, Ids, Registry, Zones, Options.Vehicles);
+
+    public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, Options.Vehicles);
+
+    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Network, partition, sources, Options.Segments);
+
+    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state) => SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
+}

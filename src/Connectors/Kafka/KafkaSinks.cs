@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Output;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Segments;
+using Traffic.Geo.Network;
+
+namespace Traffic.Connectors.Kafka;
+
+/// <summary>
+/// The engine's outputs to Kafka, through one idempotent producer (records of a partition stay in the order
+/// produced). Every record is keyed and its bytes derive from the input alone, so that a record produced
+/// again after a restart repeats the original byte for byte and a consumer, or a compacted topic, dedupes it
+/// by key: alerts by alert id (header <c>event</c> = state@time tells the lifecycle events apart), segment rows
+/// by segment and window, dead letters and late probes by their input position. Topics and schemas: docs/kafka.md.
+/// </summary>
+public sealed class KafkaSinks : IDisposable
+{
+    private readonly IProducer<byte[]?, byte[]> _producer;
+    private readonly KafkaTopics _topics;
+    private readonly RoadNetwork _network;
+    private readonly MemoryStream _line = new();
+    private readonly NdjsonWriter _json;
+    private readonly AlertWriter _alerts;
+    private readonly Action<DeliveryReport<byte[]?, byte[]>> _onDelivery;
+    private long _failed;
+    private string? _lastError;
+
+    public KafkaSinks(KafkaConnection connection, KafkaTopics topics, RoadNetwork network, string clientId)
+    {
+        _producer = new ProducerBuilder<byte[]?, byte[]>(connection.Producer(clientId)).Build();
+        _topics = topics;
+        _network = network;
+        _json = new NdjsonWriter(_line);
+        _alerts = new AlertWriter(_line);
+        _onDelivery = OnDelivery;
+    }
+
+    /// <summary>Called when the producer's queue is full, before waiting for room (the engine pauses its input then).</summary>
+    public Action? QueueFull { get; set; }
+
+    /// <summary>Called when room is back after <see cref="QueueFull"/>.</summary>
+    public Action? QueueDrained { get; set; }
+
+    public long Produced { get; private set; }
+
+    /// <summary>Records the brokers did not take (after the producer's own retries).</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    public void Alert(AlertEvent alert)
+    {
+        _alerts.Write(alert);
+        string state = alert.State switch { AlertState.Open => "open", AlertState.Update => "update", _ => "close" };
+        Produce(_topics.Alerts, Encoding.UTF8.GetBytes(alert.AlertId), TakeLine(),
+            new Headers { { "event", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{state}@{alert.TimeMs}")) } });
+    }
+
+    public void Segment(in SegmentStat s)
+    {
+        SegmentRow.WriteFields(_json.Begin(), _network, in s);
+        _json.End();
+        Produce(_topics.Segments, SegmentKey(in s), TakeLine(), null);
+    }
+
+    /// <summary>The key of a segment row: <c>way_id:direction:edge@window_start_ms</c>.</summary>
+    public byte[] SegmentKey(in SegmentStat s) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+        $"{_network.WayId(s.Edge)}:{_network.Direction(s.Edge)}:{s.Edge}@{s.WindowStartMs}"));
+
+    /// <summary>A rejected input record: its original bytes, the reason and where it came from in headers.</summary>
+    public void DeadLetter(ReadOnlySpan<byte> original, in DecodeError error, string topic, int partition, long offset)
+    {
+        string source = string.Create(CultureInfo.InvariantCulture, $"{topic}:{partition}:{offset}");
+        var headers = new Headers
+        {
+            { "reason", Encoding.UTF8.GetBytes(error.ToString()) },
+            { "code", Encoding.UTF8.GetBytes(error.Code) },
+            { "source", Encoding.UTF8.GetBytes(source) },
+        };
+        Produce(_topics.DeadLetter, Encoding.UTF8.GetBytes(source), original.ToArray(), headers);
+    }
+
+    /// <summary>A probe behind the watermark, as a probe JSON object plus where it came from.</summary>
+    public void Late(string vehicleId, in Probe p, string topic, int partition, long offset)
+    {
+        string source = string.Create(CultureInfo.InvariantCulture, $"{topic}:{partition}:{offset}");
+        var w = _json.Begin();
+        w.WriteString("vehicle_id"u8, vehicleId);
+        w.WriteNumber("time"u8, p.TimeMs);
+        w.WriteNumber("lon"u8, p.Lon);
+        w.WriteNumber("lat"u8, p.Lat);
+        w.WriteString("source"u8, source);
+        _json.End();
+        Produce(_topics.Late, Encoding.UTF8.GetBytes(source), TakeLine(), null);
+    }
+
+    /// <summary>An exchange message to the segment-stage partition that owns its segments.</summary>
+    public void Exchange(int partition, byte[] message) => Produce(new TopicPartition(_topics.Exchange, partition), null, message, null);
+
+    /// <summary>A batch of matched probes (an Arrow IPC stream), keyed by its input partition and batch number.</summary>
+    public void Matched(int inputPartition, long batch, byte[] arrowStream) =>
+        Produce(_topics.Matched, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{inputPartition}:{batch}")), arrowStream, null);
+
+    /// <summary>
+    /// Waits until every record produced so far is on the brokers. Throws when any was refused: a checkpoint
+    /// must not cover output that is not there.
+    /// </summary>
+    public void Flush(CancellationToken cancel = default)
+    {
+        while (_producer.Flush(TimeSpan.FromMilliseconds(200)) > 0) cancel.ThrowIfCancellationRequested();
+        if (Failed > 0) throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{Failed} output records were not delivered: {_lastError}"));
+    }
+
+    /// <summary>Serves delivery reports without waiting.</summary>
+    public void Poll() => _producer.Poll(TimeSpan.Zero);
+
+    public void Dispose()
+    {
+        _producer.Dispose();
+        _alerts.Dispose();
+        _json.Dispose();
+        _line.Dispose();
+    }
+
+    private byte[] TakeLine()
+    {
+        // The writers end each line with '\n': a message is the JSON object alone.
+        byte[] bytes = _line.GetBuffer().AsSpan(0, (int)_line.Length - 1).ToArray();
+        _line.SetLength(0);
+        return bytes;
+    }
+
+    private void Produce(string topic, byte[]? key, byte[] value, Headers? headers) =>
+        Produce(new TopicPartition(topic, Partition.Any), key, value, headers);
+
+    private void Produce(TopicPartition where, byte[]? key, byte[] value, Headers? headers)
+    {
+        var message = new Message<byte[]?, byte[]> { Key = key, Value = value, Headers = headers };
+        bool paused = false;
+        while (true)
+        {
+            try
+            {
+                _producer.Produce(where, message, _onDelivery);
+                break;
+            }
+            catch (ProduceException<byte[]?, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                if (!paused)
+                {
+                    QueueFull?.Invoke();
+                    paused = true;
+                }
+                _producer.Poll(TimeSpan.FromMilliseconds(20));
+            }
+        }
+        if (paused) QueueDrained?.Invoke();
+        Produced++;
+    }
+
+    private void OnDelivery(DeliveryReport<byte[]?, byte[]> report)
+    {
+        if (!report.Error.IsError) return;
+        Interlocked.Increment(ref _failed);
+        _lastError = $"{report.Topic}: {report.Error.Reason}";
+    }
+}

@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
+using Traffic.Geo.Matching;
+
+namespace Traffic.Connectors.Kafka;
+
+/// <summary>
+/// The vehicle stage of a Kafka engine process: a member of the engine's consumer group on the probes topic.
+/// Each assigned partition gets a <see cref="VehiclePartition"/> that owns the state of the vehicles keyed to
+/// it (matcher frontiers, rule state, open alerts, watermark); everything runs on the consumer's thread, so
+/// no lock is taken. Traversals go to the exchange topic, partitioned by segment; alerts, late probes and dead
+/// letters to their topics.
+/// </summary>
+/// <remarks>
+/// Checkpoints are taken at fixed input offsets (every <see cref="KafkaEngineOptions.CheckpointEvery"/>
+/// records of a partition): the outputs up to there are flushed to the brokers first, then the partition's
+/// state and the offset after it are written atomically to the state directory. A partition assigned to this
+/// process (at start, after a crash, on a rebalance) resumes from its checkpoint's state and offset, not from
+/// the group's committed offset, and replays: since checkpoints sit at offsets that do not depend on timing,
+/// every output record produced again, matched-probe batches included, repeats its original byte for byte.
+/// </remarks>
+internal sealed class VehicleStageHost : IDisposable
+{
+    private readonly KafkaEngineContext _context;
+    private readonly KafkaSinks _sinks;
+    private readonly VehicleIds _ids;
+    private readonly ProbeDeserializer _deserializer;
+    private readonly Dictionary<int, PartitionState> _partitions = [];
+    private readonly int _exchangePartitions;
+    private IConsumer<Ignore, ProbeRecord>? _consumer;
+
+    public VehicleStageHost(KafkaEngineContext context, KafkaSinks sinks)
+    {
+        _context = context;
+        _sinks = sinks;
+        _ids = context.Ids;
+        _deserializer = new ProbeDeserializer(_ids);
+        _exchangePartitions = context.Connection.PartitionCount(context.Topics.Exchange);
+        if (_exchangePartitions < 1) throw new InvalidOperationException($"Kafka: topic {context.Topics.Exchange} does not exist");
+    }
+
+    private EngineCounters Counters => _context.Counters;
+
+    private string Topic => _context.Topics.Probes;
+
+    /// <summary>Partitions this process owns now.</summary>
+    public IReadOnlyCollection<int> Assigned => _partitions.Keys;
+
+    public void Run(CancellationToken cancel)
+    {
+        var config = _context.Connection.Consumer(_context.Options.GroupId, $"{_context.Options.ClientId}-vehicles");
+        using var consumer = new ConsumerBuilder<Ignore, ProbeRecord>(config)
+            .SetValueDeserializer(_deserializer)
+            .SetPartitionsAssignedHandler((c, parts) => Assign(parts))
+            .SetPartitionsRevokedHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition)))
+            .SetPartitionsLostHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition)))
+            .SetErrorHandler((c, e) => _context.Log($"vehicle stage: Kafka: {e.Reason}"))
+            .Build();
+        _consumer = consumer;
+        _sinks.QueueFull = () => consumer.Pause(consumer.Assignment);
+        _sinks.QueueDrained = () => consumer.Resume(consumer.Assignment);
+        consumer.Subscribe(Topic);
+        var lagClock = Stopwatch.StartNew();
+        try
+        {
+            while (!cancel.IsCancellationRequested)
+            {
+                ConsumeResult<Ignore, ProbeRecord>? r;
+                try
+                {
+                    r = consumer.Consume(100);
+                }
+                catch (ConsumeException e)
+                {
+                    _context.Log($"vehicle stage: {e.Error.Reason}");
+                    continue;
+                }
+                if (lagClock.ElapsedMilliseconds > 1000)
+                {
+                    UpdateLag(consumer);
+                    lagClock.Restart();
+                }
+                if (r == null || r.IsPartitionEOF) continue;
+                if (!_partitions.TryGetValue(r.Partition.Value, out var part)) continue;
+                OnRecord(part, r);
+            }
+        }
+        finally
+        {
+            // Leaving the group: what was produced since the last checkpoint is produced again by the next owner.
+            if (_context.Options.FlushOnStop)
+            {
+                foreach (var part in _partitions.Values)
+                {
+                    part.Output.FlushExchange();
+                    part.Output.FlushMatched(part.NextOffset / _context.Options.MatchedBatchEvery + 1);
+                }
+                _sinks.Flush(CancellationToken.None);
+            }
+            _sinks.QueueFull = null;
+            _sinks.QueueDrained = null;
+            consumer.Close();
+            _consumer = null;
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private void OnRecord(PartitionState part, ConsumeResult<Ignore, ProbeRecord> r)
+    {
+        long offset = r.Offset.Value;
+        if (part.NextOffset >= 0 && offset != part.NextOffset)
+        {
+            if (offset < part.NextOffset) return;   // already processed (a fetch that overlapped a seek)
+            long lost = offset - part.NextOffset;
+            Counters.AddJump(lost);
+            _context.Log($"vehicle stage: {Topic}[{part.Partition}] jumped from offset {part.NextOffset} to {offset}: {lost} probes were lost before this engine read them (retention); they are not in any output");
+        }
+        part.NextOffset = offset + 1;
+        Counters.AddConsumed();
+        var source = new RecordSource(offset, offset);
+        ProbeRecord record = r.Message.Value;
+        Probe probe = record.Probe;
+        DecodeError error = record.Error;
+        bool ok = record.Ok;
+        // "More than a day ahead" is judged against this partition's own newest time: the same on every replay.
+        long newest = part.Processor.MaxEventTimeMs;
+        if (ok && newest != long.MinValue && record.Probe.TimeMs > newest + ProbeRules.MaxAheadMs)
+        {
+            ok = false;
+            error = new DecodeError(ProbeField.Time, DecodeReason.TimeInFuture);
+        }
+        if (!ok)
+        {
+            Counters.AddRejected(error.Code);
+            _sinks.DeadLetter(_deserializer.LastRaw, in error, Topic, part.Partition, offset);
+        }
+        else
+        {
+            Counters.AddAccepted();
+            if (probe.TimeMs > Counters.NewestEventMs) Counters.NewestEventMs = probe.TimeMs;
+            part.Output.Offset = offset;
+            part.Processor.OnProbe(in probe, in source, part.Output);
+        }
+        if (part.NextOffset % _context.Options.MatchedBatchEvery == 0) part.Output.FlushMatched(part.NextOffset / _context.Options.MatchedBatchEvery);
+        if (part.NextOffset % _context.Options.CheckpointEvery == 0) Checkpoint(part);
+    }
+
+    private void Checkpoint(PartitionState part)
+    {
+        part.Output.FlushExchange();
+        _sinks.Flush();
+        using var state = new MemoryStream();
+        part.Processor.Save(state);
+        _context.Checkpoints.Save(Topic, part.Partition, part.NextOffset, state.GetBuffer().AsSpan(0, (int)state.Length));
+        Counters.AddCheckpoint();
+        try
+        {
+            _consumer?.Commit([new TopicPartitionOffset(Topic, part.Partition, part.NextOffset)]);
+        }
+        catch (KafkaException e)
+        {
+            // The committed offset only shows lag to operators; restarts resume from the checkpoint.
+            _context.Log($"vehicle stage: commit of {Topic}[{part.Partition}] failed: {e.Error.Reason}");
+        }
+    }
+
+    private List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
+    {
+        var offsets = new List<TopicPartitionOffset>(parts.Count);
+        foreach (var tp in parts)
+        {
+            int p = tp.Partition.Value;
+            PartitionState part;
+            if (_context.Checkpoints.TryLoad(Topic, p, out long next, out byte[] bytes))
+            {
+                using var state = new MemoryStream(bytes);
+                part = new PartitionState(p, _context.LoadVehiclePartition(p, state), new Output(this, p)) { NextOffset = next };
+                Counters.AddRestored();
+                offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
+            }
+            else
+            {
+                part = new PartitionState(p, _context.NewVehiclePartition(p), new Output(this, p)) { NextOffset = -1 };
+                offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
+            }
+            _partitions[p] = part;
+        }
+        _context.Log($"vehicle stage: assigned {Topic} partitions [{string.Join(",", _partitions.Keys.Order())}]");
+        return offsets;
+    }
+
+    private void Revoke(IEnumerable<TopicPartition> parts)
+    {
+        // No checkpoint here: checkpoints sit at fixed offsets only, so that the next owner's output repeats ours exactly.
+        foreach (var tp in parts) _partitions.Remove(tp.Partition.Value);
+    }
+
+    private void UpdateLag(IConsumer<Ignore, ProbeRecord> consumer)
+    {
+        long lag = 0;
+        foreach (var (p, part) in _partitions)
+        {
+            var w = consumer.GetWatermarkOffsets(new TopicPartition(Topic, p));
+            if (w.High.Value >= 0) lag += Math.Max(0, w.High.Value - Math.Max(part.NextOffset, w.Low.Value));
+        }
+        Counters.ProbeLag = lag;
+    }
+
+    private sealed class PartitionState(int partition, VehiclePartition processor, Output output)
+    {
+        public int Partition { get; } = partition;
+        public VehiclePartition Processor { get; } = processor;
+        public Output Output { get; } = output;
+
+        /// <summary>The offset of the next record to process; -1 until the first is seen.</summary>
+        public long NextOffset { get; set; }
+    }
+
+    /// <summary>Where one partition's processor sends its results.</summary>
+    private sealed class Output(VehicleStageHost host, int partition) : IVehiclePartitionOutput
+    {
+        private readonly ExchangeBatch[] _batches = Enumerable.Range(0, host._exchangePartitions).Select(_ => new ExchangeBatch(partition)).ToArray();
+        private readonly MatchedBatchBuilder _matched = new(host._context.Network, host._ids);
+
+        /// <summary>The offset of the probe being processed.</summary>
+        public long Offset { get; set; }
+
+        public void Alert(AlertEvent alert)
+        {
+            host.Counters.OnAlert(alert.Kind, alert.State);
+            host._sinks.Alert(alert);
+        }
+
+        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match)
+        {
+            if (match.Edge >= 0) host.Counters.AddMatched();
+            _matched.Append(vehicle, in match);
+        }
+
+        public void Traversal(in SegmentTraversal traversal)
+        {
+            int target = traversal.Edge.Edge % _batches.Length;
+            var batch = _batches[target];
+            batch.AddTraversal(in traversal);
+            host.Counters.AddExchange();
+            if (batch.IsFull) host._sinks.Exchange(target, batch.Take());
+        }
+
+        public void Watermark(in SegmentWatermark watermark)
+        {
+            for (int i = 0; i < _batches.Length; i++)
+            {
+                _batches[i].AddWatermark(in watermark);
+                host._sinks.Exchange(i, _batches[i].Take());
+            }
+        }
+
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => host.Counters.AddRefused();
+
+        public void Late(in Probe probe, in RecordSource source)
+        {
+            host.Counters.AddLate();
+            host._sinks.Late(host._ids.Name(probe.Vehicle), in probe, host.Topic, partition, source.Record);
+        }
+
+        public void FlushExchange()
+        {
+            for (int i = 0; i < _batches.Length; i++)
+            {
+                if (_batches[i].Count > 0) host._sinks.Exchange(i, _batches[i].Take());
+            }
+        }
+
+        public void FlushMatched(long batchNumber)
+        {
+            if (_matched.Rows > 0) host._sinks.Matched(partition, batchNumber, _matched.TakeIpcStream());
+        }
+    }
+}
