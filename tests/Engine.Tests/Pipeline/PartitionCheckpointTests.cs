@@ -327,7 +327,7 @@ public class PartitionCheckpointTests
 
     private static bool Feed(SegmentPartition partition, object message, SegmentLog log) => message switch
     {
-        SegmentTraversal t => partition.OnTraversal(t, log),
+        SegmentTraversal t => partition.OnTraversal(t),
         SegmentWatermark w => partition.OnWatermark(w, log),
         _ => throw new InvalidOperationException(),
     };
