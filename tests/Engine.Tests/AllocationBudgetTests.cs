@@ -1,8 +1,13 @@
 using System.Text;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Output;
+using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Segments;
+using Traffic.Engine.Simulation;
+using Traffic.Engine.Tests.Simulation;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
 using Traffic.Testing;
 
 namespace Traffic.Engine.Tests;
@@ -19,7 +24,8 @@ public class AllocationBudgetTests
 
     internal static bool IsEngine(string operation) =>
         operation.StartsWith("Probe", StringComparison.Ordinal) || operation.StartsWith("ZoneSet.", StringComparison.Ordinal)
-        || operation.StartsWith("SegmentArrowWriter.", StringComparison.Ordinal) || operation.StartsWith("AlertArrowWriter.", StringComparison.Ordinal);
+        || operation.StartsWith("SegmentArrowWriter.", StringComparison.Ordinal) || operation.StartsWith("AlertArrowWriter.", StringComparison.Ordinal)
+        || operation.StartsWith("VehiclePartition.", StringComparison.Ordinal);
 
     [Theory]
     [MemberData(nameof(Operations))]
@@ -94,8 +100,64 @@ public class AllocationBudgetTests
                 for (int i = 0; i < 4096; i++) writer.Append(alerts[i % alerts.Length]);
                 return i => writer.Append(alerts[i % alerts.Length]);
             }
+            case "VehiclePartition.OnProbe":
+            {
+                // A fleet driving normally (no alert is due): probes through matching, the rules and the exchange, watermarks included.
+                var run = SimRun.Run(SimRun.Shenzhen, new SimulationOptions { Vehicles = 60, DurationS = 3000, Seed = 2 });
+                var decoded = new List<Probe>();
+                var probeIds = new VehicleIds();
+                new ProbeStreamReader(ProbeFormat.NdJson, probeIds).ReadAsync(File.OpenRead(Path.Combine(run.Dir, "probes.ndjson")), new Collect(decoded))
+                    .AsTask().GetAwaiter().GetResult();
+                if (decoded.Count < 8000) throw new InvalidOperationException($"{decoded.Count} probes: too few for warm-up and measurement");
+                var partition = new VehiclePartition(0, new EdgeIndex(SimRun.Shenzhen), probeIds, null, null);
+                var output = new NoOutput();
+                int n = 0;
+                return _ =>
+                {
+                    // Warm-up and measurement each take the next probes: the same probes again would be refused as out of order.
+                    int k = n++;
+                    partition.OnProbe(decoded[k], new RecordSource(k, 0), output);
+                    if (output.Alerts > 0) throw new InvalidOperationException("an alert in the measurement: the fleet must drive without one");
+                };
+            }
             default:
                 throw new InvalidOperationException($"no measurement for budgeted operation '{name}'");
+        }
+    }
+
+    private sealed class Collect(List<Probe> probes) : IProbeHandler
+    {
+        public void OnProbe(in Probe probe, in RecordSource source) => probes.Add(probe);
+
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw)
+        {
+        }
+    }
+
+    private sealed class NoOutput : IVehiclePartitionOutput
+    {
+        public int Alerts;
+
+        public void Alert(AlertEvent alert) => Alerts++;
+
+        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match)
+        {
+        }
+
+        public void Traversal(in SegmentTraversal traversal)
+        {
+        }
+
+        public void Watermark(in SegmentWatermark watermark)
+        {
+        }
+
+        public void Late(in Probe probe, in RecordSource source)
+        {
+        }
+
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason)
+        {
         }
     }
 }

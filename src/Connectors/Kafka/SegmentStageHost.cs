@@ -171,7 +171,7 @@ internal sealed class SegmentStageHost
     {
         public void Traversal(in SegmentTraversal traversal)
         {
-            if (!processor.OnTraversal(in traversal, host._output)) host.Counters.AddDuplicate();
+            if (!processor.OnTraversal(in traversal)) host.Counters.AddDuplicate();
         }
 
         public void Watermark(in SegmentWatermark watermark)

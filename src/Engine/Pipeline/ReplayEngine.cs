@@ -6,7 +6,6 @@ using Traffic.Engine.Alerts;
 using Traffic.Engine.Output;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
-using Traffic.Engine.Rules;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Zones;
 using Traffic.Geo.Matching;
@@ -290,7 +289,7 @@ public sealed class ReplayEngine
             await foreach (var m in reader.ReadAllAsync().ConfigureAwait(false))
             {
                 if (m.IsWatermark) Partition.OnWatermark(m.Watermark, this);
-                else Partition.OnTraversal(m.Traversal, this);
+                else Partition.OnTraversal(m.Traversal);
             }
             Partition.OnEndOfInput(this);
         }

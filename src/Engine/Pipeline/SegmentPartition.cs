@@ -85,8 +85,8 @@ public sealed class SegmentPartition
     /// <summary>The sequence number of the last message taken from a source (0: none yet).</summary>
     public long LastSequence(int source) => _sequences[source];
 
-    /// <summary>Takes a traversal; false when it was dropped as already seen.</summary>
-    public bool OnTraversal<TOutput>(in SegmentTraversal message, TOutput output) where TOutput : ISegmentPartitionOutput
+    /// <summary>Takes a traversal into its window (publishing waits for the watermark); false when it was dropped as already seen.</summary>
+    public bool OnTraversal(in SegmentTraversal message)
     {
         if (!Fresh(message.Source, message.Sequence)) return false;
         var t = message.Edge;

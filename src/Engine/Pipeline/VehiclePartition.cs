@@ -47,12 +47,16 @@ public sealed record VehiclePartitionOptions
     /// <summary>Map matching and idle flush.</summary>
     public VehicleStageOptions Vehicles { get; init; } = new();
 
+    /// <summary>Speeding rule options; defaults when null.</summary>
     public SpeedingOptions? Speeding { get; init; }
 
+    /// <summary>Zone rule options; defaults when null.</summary>
     public ZoneRuleOptions? Zones { get; init; }
 
+    /// <summary>Options of the rules on the vehicle's own reports (dangerous goods, fatigue, teleport, signal lost); defaults when null.</summary>
     public VehicleConditionOptions? Conditions { get; init; }
 
+    /// <summary>Wrong-way rule options; defaults when null.</summary>
     public WrongWayOptions? WrongWay { get; init; }
 }
 
@@ -118,10 +122,13 @@ public sealed class VehiclePartition
     /// <summary>This partition's id.</summary>
     public int Partition => _partition;
 
+    /// <summary>The options it runs with.</summary>
     public VehiclePartitionOptions Options { get; }
 
+    /// <summary>The road network's edge index.</summary>
     public EdgeIndex Index { get; }
 
+    /// <summary>The zones of the zone and dangerous-goods rules, or null.</summary>
     public ZoneSet? Zones { get; }
 
     /// <summary>The event-time watermark: probes older are late (<see cref="long.MinValue"/> before the first move).</summary>

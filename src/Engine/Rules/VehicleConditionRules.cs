@@ -141,19 +141,21 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
         double kmh = metres / seconds * 3.6;
         bool jump = metres >= _options.TeleportMinM && kmh > _options.TeleportKmh;
-        var evidence = new Dictionary<string, double> { ["jump_m"] = metres, ["implied_kmh"] = kmh };
         if (s.TeleportId == null)
         {
             if (!jump) return;
             s.TeleportId = $"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}";
             s.TeleportStartMs = p.TimeMs;
-            alerts.Add(Simple("teleport", s.TeleportId, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, evidence));
+            alerts.Add(Simple("teleport", s.TeleportId, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
             return;
         }
         // The jump back, or a plausible fix from the new place: the bad stretch is over.
-        alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, cls, hazmat, s.TeleportStartMs, p.TimeMs, p.Lon, p.Lat, evidence));
+        alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, cls, hazmat, s.TeleportStartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
         s.TeleportId = null;
     }
+
+    // Built only for an alert: every probe passes through Teleport.
+    private static Dictionary<string, double> Evidence(double jumpM, double impliedKmh) => new() { ["jump_m"] = jumpM, ["implied_kmh"] = impliedKmh };
 
     private AlertEvent Simple(string kind, string id, AlertState state, in Probe p, VehicleClass cls, ushort hazmat, long start, long? end,
         double lon, double lat, Dictionary<string, double> evidence, long? timeMs = null) => new()

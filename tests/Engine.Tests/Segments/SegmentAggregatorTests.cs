@@ -107,11 +107,44 @@ public class SegmentAggregatorTests
             double speed = 40 + (rng.NextDouble() * 20); // 40–60 km/h: p85 ≈ 57
             agg.Add(v, edge, 0, len, night, night + (long)(len / (speed / 3.6) * 1000));
         }
+        // The speeds join the sample when their window closes (so the order traversals arrive in cannot matter).
+        Assert.Equal(net.SpeedLimitKmh(edge) * 0.9, agg.FreeFlowKmh(edge), 3);
+        var published = new List<SegmentStat>();
+        agg.Advance(night + 3_600_000, published);
         Assert.InRange(agg.FreeFlowKmh(edge), 55, 59);
+        Assert.InRange(Assert.Single(published).FreeFlowKmh, 55, 59);
         // Daytime speeds do not teach free flow.
         int other = Enumerable.Range(edge + 1, net.EdgeCount - edge - 1).First(e => net.LengthM(e) > 300);
         for (int v = 0; v < 100; v++) agg.Add(v, other, 0, net.LengthM(other), s_day, s_day + 10_000);
         Assert.Equal(net.SpeedLimitKmh(other) * 0.9, agg.FreeFlowKmh(other), 3);
+    }
+
+    [Fact]
+    public void Distinct_vehicles_are_exact_to_64_estimated_beyond_and_the_same_in_any_order()
+    {
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        var rng = new Random(4);
+        foreach (int fleet in (int[])[3, 64, 65, 300, 3000])
+        {
+            // Vehicle keys as the exchange makes them (hashes of ids), each vehicle two or three times over the window.
+            int[] keys = Enumerable.Range(0, fleet).Select(i => Traffic.Engine.Pipeline.VehicleKey.Of($"琼A{i:D5}")).ToArray();
+            var visits = keys.SelectMany(k => Enumerable.Repeat(k, 2 + (k & 1))).ToList();
+            SegmentStat Window(IEnumerable<int> order)
+            {
+                var agg = new SegmentAggregator(net);
+                foreach (int k in order) agg.Add(k, edge, 0, len, s_day, s_day + 30_000);
+                var published = new List<SegmentStat>();
+                agg.Advance(s_day + 3_600_000, published);
+                return Assert.Single(published);
+            }
+            var a = Window(visits);
+            var b = Window(visits.OrderBy(_ => rng.Next()));
+            Assert.Equal(a, b);
+            if (fleet <= 64) Assert.Equal(fleet, a.Vehicles);
+            else Assert.InRange(a.Vehicles, Math.Max(65, fleet * 0.6), fleet * 1.4); // a bottom-64 sketch: about ±13 % (one sigma)
+        }
     }
 
     [Theory]
