@@ -15,6 +15,19 @@ internal static class NetworkFingerprint
 
     public static ulong Of(RoadNetwork network) => s_cache.GetValue(network, n => new StrongBox<ulong>(Compute(n))).Value;
 
+    /// <summary>Of a zone set: its zones' ids and kinds in order (0 for none), so that state kept per zone is not read against other zones.</summary>
+    public static ulong Of(Zones.ZoneSet? zones)
+    {
+        if (zones == null || zones.Zones.Count == 0) return 0;
+        var hash = new XxHash64();
+        foreach (var z in zones.Zones)
+        {
+            hash.Append(System.Text.Encoding.UTF8.GetBytes(z.Id));
+            hash.Append([(byte)z.Kind, 0]);
+        }
+        return hash.GetCurrentHashAsUInt64();
+    }
+
     private static ulong Compute(RoadNetwork network)
     {
         var hash = new XxHash64();

@@ -225,6 +225,7 @@ public sealed class VehiclePartition
         BinaryWriter o = w.Out;
         o.Write(_partition);
         o.Write(NetworkFingerprint.Of(Index.Network));
+        o.Write(NetworkFingerprint.Of(Zones));
         w.VehicleTable(_ids, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles));
         foreach (int v in _vehicles) o.Write(_slots[v].Hazmat);
         o.Write(_clock.MaxTimeMs);
@@ -260,6 +261,7 @@ public sealed class VehiclePartition
             int stored = i.ReadInt32();
             CheckpointReader.Check(stored == partition, $"checkpoint of vehicle partition {stored}; this is partition {partition}");
             CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(index.Network), "checkpoint was written for another road network");
+            CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(zones), "checkpoint was written for another zones file (zone ids and kinds differ)");
             foreach (int v in r.VehicleTable(ids))
             {
                 CheckpointReader.Check(v >= p._slots.Length || !p._slots[v].Seen, "checkpoint malformed: a vehicle twice in its table");

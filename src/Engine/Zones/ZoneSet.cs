@@ -74,6 +74,7 @@ public sealed class ZoneSet
     private readonly Envelope[] _envelopes;          // in degrees; for corridors, grown by the band's half-width
     private readonly double[][]?[] _areas;               // per area zone: its rings (outer and holes of every part) as lon,lat pairs
     private readonly double[][] _lines;              // corridor lines as lon,lat pairs (empty for areas)
+    private readonly int[] _areaZones;               // the zones that Containing looks at: every kind but corridors
 
     private ZoneSet(Zone[] zones, Envelope[] envelopes, double[][]?[] areas, double[][] lines)
     {
@@ -81,6 +82,7 @@ public sealed class ZoneSet
         _envelopes = envelopes;
         _areas = areas;
         _lines = lines;
+        _areaZones = [.. Enumerable.Range(0, zones.Length).Where(z => zones[z].Kind != ZoneKind.Corridor)];
     }
 
     public IReadOnlyList<Zone> Zones => _zones;
@@ -177,12 +179,18 @@ public sealed class ZoneSet
         return new ZoneSet([.. zones], [.. envelopes], [.. areas], [.. lines]);
     }
 
-    /// <summary>Writes the indices of the zones holding the point into <paramref name="found"/>; returns how many.</summary>
+    /// <summary>
+    /// Writes the indices of the area zones (restricted, hazardous-cargo forbidden, permitted stop) holding the point
+    /// into <paramref name="found"/>; returns how many. Corridors are left out: a corridor concerns only the vehicles
+    /// that name it, which ask <see cref="Holds"/> for theirs; scanning every truck's corridor (long lines whose
+    /// envelopes cover half a city) for every probe of every vehicle was most of the cost of the zone rules.
+    /// </summary>
     public int Containing(double lon, double lat, Span<int> found)
     {
         int n = 0;
-        for (int z = 0; z < _zones.Length && n < found.Length; z++)
+        foreach (int z in _areaZones)
         {
+            if (n >= found.Length) break;
             if (!_envelopes[z].Contains(lon, lat)) continue;
             if (Holds(z, lon, lat)) found[n++] = z;
         }
