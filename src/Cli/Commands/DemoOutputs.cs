@@ -6,45 +6,51 @@ using Traffic.Engine.Output;
 namespace Traffic.Cli.Commands;
 
 /// <summary>What the demo collected from the output topics.</summary>
-internal readonly record struct CollectedOutputs(int Alerts, int Segments, long MatchedRows, int DeadLetters);
+internal readonly record struct CollectedOutputs(int Alerts, int Segments, long MatchedRows, int DeadLetters, long Lost);
 
 /// <summary>
-/// The engine's output topics read back into the files of a replay run (alerts.ndjson, segments.ndjson,
-/// matched/*.arrow, dead-letter.ndjson), deduplicated by key as any consumer of the topics would: a record
-/// repeated after a restart is byte-identical to its original, so keeping the first is enough.
+/// The engine's output topics read back, while they are produced, into the files of a replay run
+/// (alerts.ndjson, segments.ndjson, matched/*.arrow, dead-letter.ndjson), deduplicated by key as any consumer
+/// of the topics would: a record repeated after a restart is byte-identical to its original, so keeping the
+/// first is enough. Reading as they come matters on the embedded cluster, which keeps only about 5 MiB per
+/// partition: the matched-probe batches of a long run would be gone by its end.
 /// </summary>
-internal static class DemoOutputs
+internal sealed class DemoOutputs : IDisposable
 {
-    public static CollectedOutputs Collect(KafkaConnection connection, KafkaTopics topics, string dir)
+    private readonly KafkaTopics _topics;
+    private readonly string _dir;
+    private readonly string _matchedDir;
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly List<byte[]> _alerts = [];
+    private readonly List<TopicRecord> _segments = [];
+    private readonly List<TopicRecord> _dead = [];
+    private readonly TopicFollower _follower;
+    private long _matchedRows;
+
+    public DemoOutputs(KafkaConnection connection, KafkaTopics topics, string dir)
     {
-        Directory.CreateDirectory(dir);
-        var alerts = Dedupe(TopicReader.ReadAll(connection, topics.Alerts), r => Key(r) + "|" + Header(r, "event"));
-        var ordered = alerts.Select(r => (Record: r, Doc: JsonDocument.Parse(r.Value)))
+        _topics = topics;
+        _dir = dir;
+        _matchedDir = Path.Combine(dir, "matched");
+        Directory.CreateDirectory(_matchedDir);
+        _follower = new TopicFollower(connection, [topics.Alerts, topics.Segments, topics.Matched, topics.DeadLetter], OnRecord);
+    }
+
+    /// <summary>Reads the topics to their current end, then writes the files.</summary>
+    public CollectedOutputs Finish()
+    {
+        _follower.Drain(TimeSpan.FromMinutes(2));
+        var ordered = _alerts.Select(v => (Value: v, Doc: JsonDocument.Parse(v)))
             .OrderBy(a => a.Doc.RootElement.GetProperty("time").GetString(), StringComparer.Ordinal)
-            .ThenBy(a => Key(a.Record), StringComparer.Ordinal)
+            .ThenBy(a => a.Doc.RootElement.GetProperty("alert_id").GetString(), StringComparer.Ordinal)
             .ThenBy(a => StateOrder(a.Doc.RootElement.GetProperty("state").GetString()))
-            .Select(a => a.Record.Value);
-        WriteLines(Path.Combine(dir, "alerts.ndjson"), ordered);
-
-        var segments = Dedupe(TopicReader.ReadAll(connection, topics.Segments), Key);
-        WriteLines(Path.Combine(dir, "segments.ndjson"), segments.OrderBy(r => WindowOf(r)).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value));
-
-        long matchedRows = 0;
-        string matchedDir = Path.Combine(dir, "matched");
-        Directory.CreateDirectory(matchedDir);
-        foreach (var r in Dedupe(TopicReader.ReadAll(connection, topics.Matched), Key))
-        {
-            // Each message is a whole Arrow IPC stream; written out in the Arrow file format, as a replay writes.
-            string name = "matched-" + Key(r).Replace(':', '-') + ".arrow";
-            using var file = File.Create(Path.Combine(matchedDir, name));
-            matchedRows += MatchedBatchBuilder.WriteAsFile(r.Value, file);
-        }
-
-        var dead = Dedupe(TopicReader.ReadAll(connection, topics.DeadLetter), Key);
-        using (var stream = File.Create(Path.Combine(dir, "dead-letter.ndjson")))
+            .Select(a => a.Value);
+        WriteLines(Path.Combine(_dir, "alerts.ndjson"), ordered);
+        WriteLines(Path.Combine(_dir, "segments.ndjson"), _segments.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value));
+        using (var stream = File.Create(Path.Combine(_dir, "dead-letter.ndjson")))
         using (var lines = new NdjsonWriter(stream))
         {
-            foreach (var r in dead)
+            foreach (var r in _dead)
             {
                 var w = lines.Begin();
                 w.WriteString("reason"u8, Header(r, "reason"));
@@ -55,13 +61,25 @@ internal static class DemoOutputs
                 lines.End();
             }
         }
-        return new CollectedOutputs(alerts.Count, segments.Count, matchedRows, dead.Count);
+        return new CollectedOutputs(_alerts.Count, _segments.Count, _matchedRows, _dead.Count, _follower.Lost);
     }
 
-    private static List<TopicRecord> Dedupe(List<TopicRecord> records, Func<TopicRecord, string> key)
+    public void Dispose() => _follower.Dispose();
+
+    // On the follower's thread.
+    private void OnRecord(TopicRecord r)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        return records.Where(r => seen.Add(key(r))).ToList();
+        string key = r.Topic + "|" + Key(r) + (r.Topic == _topics.Alerts ? "|" + Header(r, "event") : "");
+        if (!_seen.Add(key)) return;
+        if (r.Topic == _topics.Alerts) _alerts.Add(r.Value);
+        else if (r.Topic == _topics.Segments) _segments.Add(r);
+        else if (r.Topic == _topics.DeadLetter) _dead.Add(r);
+        else
+        {
+            // Each message is a whole Arrow IPC stream; written out in the Arrow file format, as a replay writes.
+            using var file = File.Create(Path.Combine(_matchedDir, "matched-" + Key(r).Replace(':', '-') + ".arrow"));
+            _matchedRows += MatchedBatchBuilder.WriteAsFile(r.Value, file);
+        }
     }
 
     private static string Key(TopicRecord r) => r.Key == null ? "" : Encoding.UTF8.GetString(r.Key);

@@ -754,6 +754,28 @@ public sealed class FleetSimulator
                 v.Until = t + (v.NoIdle ? 0 : v.Outbound ? 900 : 600 + (v.Rng.NextDouble() * 600));
                 break;
         }
+        if (v.State == SimState.Idle && !v.NoIdle) DriverBreak(v, t);
+    }
+
+    /// <summary>Minimum rest that resets the driving time (the fatigue rule's 20 minutes).</summary>
+    private const double RestS = 1200;
+
+    /// <summary>
+    /// Drivers take a meal or rest break of 25 to 40 minutes after 2.5 to 3.5 hours at the wheel, as working-time
+    /// rules and real shifts have them; only the fatigue scenario's driver never does. The shift and break lengths
+    /// derive from the vehicle's index, not its random stream, so that nothing before a driver's first break changes.
+    /// </summary>
+    private static void DriverBreak(SimVehicle v, double t)
+    {
+        if (v.Until - t >= RestS)
+        {
+            v.RestedAt = v.Until;
+            return;
+        }
+        double shiftS = 9000 + (v.Index * 7919 % 3600);
+        if (t - v.RestedAt < shiftS) return;
+        v.Until = t + 1500 + (v.Index * 104_729 % 900);
+        v.RestedAt = v.Until;
     }
 
     private void StartNextTrip(SimVehicle v, double t)

@@ -82,6 +82,7 @@ internal sealed class SimVehicle(int index, string id, VehicleKind kind, Random 
     public double SpeedMs;
     public double DriverFactor = 1;     // this trip's share of the road's speed: drivers differ
     public bool NoIdle;                 // fatigue scenario: trips back to back, never a break
+    public double RestedAt;             // end of the driver's last rest of 20 minutes or more, sim seconds
 
     // Class-specific plans.
     public GtfsTrip? Trip;

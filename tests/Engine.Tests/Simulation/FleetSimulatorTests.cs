@@ -157,3 +157,41 @@ public sealed class FleetSimulatorTests
         for (int i = 0; i < truths.Count; i++) yield return (JsonDocument.Parse(run.ProbeLines[i]).RootElement, truths[i]);
     }
 }
+
+/// <summary>Drivers rest as real shifts have them; only the fatigue scenario's driver never does.</summary>
+public sealed class DriverBreakTests
+{
+    [Fact]
+    public void Every_driver_rests_twenty_minutes_within_four_hours_but_the_fatigued_one()
+    {
+        var scenario = new Scenario { Fleet = new FleetMix { Taxis = 12, Buses = 3, Hazmat = 3 } };
+        scenario.Events.Add(new ScenarioEvent { Kind = "fatigue" });
+        var run = SimRun.Run(SimRun.Shenzhen, new SimulationOptions { DurationS = 5 * 3600, Seed = 4, Scenario = scenario });
+        string fatigued = run.Event("fatigue").GetProperty("vehicle_id").GetString()!;
+        var longest = new Dictionary<string, double>();
+        foreach (var track in run.TruthProbes.GroupBy(p => p.GetProperty("vehicle_id").GetString()!))
+        {
+            // The longest stretch without a stop of 20 minutes or more (a stop: true speed below 1 km/h throughout).
+            double best = 0, drivingSince = double.NaN, stoppedSince = double.NaN;
+            foreach (var p in track.OrderBy(p => p.GetProperty("time").GetInt64()))
+            {
+                double t = p.GetProperty("time").GetInt64() / 1000.0;
+                if (double.IsNaN(drivingSince)) drivingSince = t;
+                if (p.GetProperty("speed_kmh").GetDouble() < 1)
+                {
+                    if (double.IsNaN(stoppedSince)) stoppedSince = t;
+                    if (t - stoppedSince >= 1200) drivingSince = t;   // rested: the time at the wheel starts again
+                }
+                else
+                {
+                    stoppedSince = double.NaN;
+                    best = Math.Max(best, t - drivingSince);
+                }
+            }
+            longest[track.Key] = best;
+        }
+        Assert.True(longest[fatigued] > 4 * 3600, $"the fatigued driver drove at most {longest[fatigued] / 3600:N1} h without a rest");
+        var tired = longest.Where(kv => kv.Key != fatigued && kv.Value >= 4 * 3600).Select(kv => kv.Key).ToList();
+        Assert.True(tired.Count == 0, $"drivers without a 20-minute rest in 4 h: {string.Join(", ", tired)}");
+    }
+}
