@@ -516,6 +516,8 @@ public sealed class FleetSimulator
                     }
                     v.State = v.D >= v.PlanEnd - 1e-6 ? SimState.Idle : SimState.Driving;
                     v.Until = t;
+                    // A timetabled bus whose last stop is the end of its shape: the trip is over here.
+                    if (v.State == SimState.Idle && v.Trip != null) EndOfPlan(v, t);
                 }
                 return;
             case SimState.Off:
