@@ -14,7 +14,7 @@ internal static class SimulateCommand
     public static Command Create()
     {
         var network = new Option<string>("--network") { Description = "Road network: " + NetworkImport.Formats + ".", Required = true };
-        var gtfs = new Option<string?>("--gtfs") { Description = "A GTFS feed (.zip): buses run its trips of the simulated day along their shapes." };
+        var gtfs = new Option<string?>("--gtfs") { Description = "A GTFS feed (.zip): buses run its trips (blocks, frequencies, trips past midnight) along their shapes." };
         var scenario = new Option<string?>("--scenario") { Description = "A scenario file (.yaml, .yml or .json): fleet, events, faults (docs/simulator.md)." };
         var vehicles = new Option<int>("--vehicles") { Description = "Fleet size when the scenario gives none: 70 % taxis, 20 % buses, 10 % hazmat trucks.", DefaultValueFactory = _ => 100 };
         var duration = new Option<double>("--duration") { Description = "Simulated seconds.", DefaultValueFactory = _ => 3600 };
@@ -46,7 +46,7 @@ internal static class SimulateCommand
                 Start = startTime,
                 Seed = parse.GetValue(seed),
                 Scenario = parse.GetValue(scenario) is string s ? Scenario.Load(s) : new Scenario(),
-                Gtfs = parse.GetValue(gtfs) is string g ? GtfsFeed.Read(g, DateOnly.FromDateTime(startTime.DateTime)) : null,
+                Gtfs = parse.GetValue(gtfs) is string g ? GtfsFeed.ReadFor(g, startTime, seconds) : null,
             };
             var sim = new FleetSimulator(net, options);
             bool loud = !parse.GetValue(quiet);

@@ -302,64 +302,203 @@ public sealed class FleetSimulator
 
     // ---- GTFS buses ----
 
+    /// <summary>Farthest a bus moves from a run's end to the next run's first stop without driving there, metres.</summary>
+    private const double SameStopM = 25;
+
+    /// <summary>
+    /// One bus per duty: the runs of a block on its service date back to back, or a trip's run on its own.
+    /// Runs come from the service dates the window touches — the day before the start too, whose trips past
+    /// 24:00:00 run after midnight — and from each headway of a frequency-based trip.
+    /// </summary>
     private void AddGtfsBuses(GtfsFeed gtfs, Func<int, Random> newRng)
     {
-        var shapes = new Dictionary<string, ShapeRoute?>(StringComparer.Ordinal);
-        int n = 0;
-        foreach (var trip in gtfs.Trips)
+        var (first, last) = GtfsFeed.ServiceDates(_options.Start, _options.DurationS);
+        for (var date = first; date <= last; date = date.AddDays(1))
         {
-            double first = _localMidnightS + trip.Stops[0].DepartureS, last = _localMidnightS + trip.Stops[^1].ArrivalS;
-            if (last <= 0 || first - 60 >= _options.DurationS) continue;
-            if (!shapes.TryGetValue(trip.ShapeId, out var route)) shapes[trip.ShapeId] = route = ShapeRoute.Build(_net, _index, _router, gtfs.Shapes[trip.ShapeId]);
-            if (route == null) continue;
+            if (!gtfs.Services.ContainsKey(date))
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"the GTFS feed was read for other service dates than {first:yyyy-MM-dd}..{last:yyyy-MM-dd}, which this run needs (GtfsFeed.ReadFor)"));
+        }
+        var startDay = DateOnly.FromDateTime(_options.Start.DateTime);
+        var duties = new List<List<GtfsRun>>();
+        var blocks = new Dictionary<(DateOnly, string), List<GtfsRun>>();
+        for (var date = first; date <= last; date = date.AddDays(1))
+        {
+            // The fixed offset of --start is the local time zone: no daylight-saving change inside a run.
+            double midnight = _localMidnightS + ((date.DayNumber - startDay.DayNumber) * 86400.0);
+            foreach (var trip in gtfs.TripsOn(date))
+            {
+                foreach (int departure in trip.Departures())
+                {
+                    var run = new GtfsRun(trip, date, departure, midnight + departure - trip.Stops[0].DepartureS);
+                    if (trip.BlockId is not { } block) duties.Add([run]);
+                    else if (blocks.TryGetValue((date, block), out var list)) list.Add(run);
+                    else blocks[(date, block)] = [run];
+                }
+            }
+        }
+        foreach (var runs in blocks.Values)
+        {
+            // A block's runs one after the other; a run that leaves before the previous one is back (an
+            // inconsistent block, or a frequency trip in a block) goes to another bus of the block.
+            runs.Sort((a, b) => a.DepartS != b.DepartS ? a.DepartS.CompareTo(b.DepartS) : string.CompareOrdinal(a.Trip.TripId, b.Trip.TripId));
+            int firstDuty = duties.Count;
+            foreach (var run in runs)
+            {
+                int k = firstDuty;
+                while (k < duties.Count && duties[k][^1].EndS > run.DepartS) k++;
+                if (k == duties.Count) duties.Add([run]);
+                else duties[k].Add(run);
+            }
+        }
+
+        // Keep what the window sees: from the run under way (or next) at the start to the last run leaving before the end.
+        var routes = new Dictionary<string, ShapeRoute?>(StringComparer.Ordinal);
+        var buses = new List<(GtfsRun[] Runs, double PreviousEnd)>();
+        foreach (var duty in duties)
+        {
+            int from = 0;
+            while (from < duty.Count && duty[from].EndS <= 0) from++;
+            double previousEnd = from > 0 ? duty[from - 1].EndS : double.NaN;
+            var kept = new List<GtfsRun>();
+            for (int k = from; k < duty.Count && duty[k].DepartS - 60 < _options.DurationS; k++)
+            {
+                var run = duty[k];
+                if (!routes.TryGetValue(run.Trip.ShapeId, out var route))
+                    routes[run.Trip.ShapeId] = route = ShapeRoute.Build(_net, _index, _router, gtfs.Shapes[run.Trip.ShapeId]);
+                if (route != null) kept.Add(run with { Route = route });
+            }
+            if (kept.Count > 0) buses.Add(([.. kept], previousEnd));
+        }
+        // Ids in the order of the first run each bus drives in the window: dictionary order never reaches the output.
+        buses.Sort((a, b) =>
+        {
+            var (x, y) = (a.Runs[0], b.Runs[0]);
+            if (x.DepartS != y.DepartS) return x.DepartS.CompareTo(y.DepartS);
+            int c = string.CompareOrdinal(x.Trip.TripId, y.Trip.TripId);
+            return c != 0 ? c : x.ServiceDate.CompareTo(y.ServiceDate);
+        });
+
+        int n = 0;
+        foreach (var (runs, previousEnd) in buses)
+        {
             var v = Add(VehicleKind.Bus, string.Create(CultureInfo.InvariantCulture, $"琼AG{++n:D5}"), newRng(_vehicles.Count));
             v.Company = gtfs.AgencyName;
-            v.Trip = trip;
-            v.TripDayS = _localMidnightS;
-            v.Elems = route.Elems;
-            v.Start = route.Start;
-            double shapeTotal = route.ShapeLengthM;
-            double feedTotal = gtfs.Shapes[trip.ShapeId][^1].Dist;
-            var stops = new List<PlanStop>(trip.Stops.Length);
-            for (int k = 0; k < trip.Stops.Length; k++)
-            {
-                var s = trip.Stops[k];
-                // shape_dist_traveled is in the feed's own unit: scale it to the shape's length in metres.
-                double along = !double.IsNaN(s.ShapeDist) && feedTotal > 0 ? s.ShapeDist / feedTotal * shapeTotal : shapeTotal * k / (trip.Stops.Length - 1);
-                double at = Math.Max(route.RouteAt(along), stops.Count > 0 ? stops[^1].At : route.Start[0]);
-                at = Math.Min(at, route.Start[^1]);
-                stops.Add(new PlanStop(at, 15, _localMidnightS + s.ArrivalS, _localMidnightS + s.DepartureS, s.StopId, k + 1));
-            }
-            v.Stops = stops;
-            // Where the bus is at the start: at a stop, or between two by the timetable.
-            double now = 0;
+            v.Runs = runs;
+            BeginRun(v, 0, 0);
+            var stops = v.Stops;
+            // Where the bus is at the start: at the first stop (a layover if it has run before), or between two by the timetable.
             int next = 0;
-            while (next < stops.Count && stops[next].DepartS <= now) next++;
+            while (next < stops.Count && stops[next].DepartS <= 0) next++;
             if (next == 0)
             {
-                v.D = stops[0].At;
-                v.State = SimState.Dwelling;
-                v.Until = stops[0].DepartS;
-                v.NextStop = 1;
-                v.ArrivedS = stops[0].ArriveS;
-                // The unit comes on a minute before departure.
-                v.NextFixMs += Math.Max(0, (long)((first - 60) * 1000));
-                v.Now = Math.Max(0, v.NextFixMs / 1000.0 - 1);
+                if (double.IsNaN(previousEnd))
+                {
+                    // The unit comes on a minute before departure.
+                    v.NextFixMs += Math.Max(0, (long)((runs[0].DepartS - 60) * 1000));
+                    v.Now = Math.Max(0, v.NextFixMs / 1000.0 - 1);
+                }
+                else
+                {
+                    v.ArrivedS = previousEnd;
+                }
             }
             else
             {
                 var a = stops[next - 1];
                 var b = stops[Math.Min(next, stops.Count - 1)];
-                double share = b.ArriveS > a.DepartS ? Math.Clamp((now - a.DepartS) / (b.ArriveS - a.DepartS), 0, 1) : 1;
+                double share = b.ArriveS > a.DepartS ? Math.Clamp(-a.DepartS / (b.ArriveS - a.DepartS), 0, 1) : 1;
                 v.D = a.At + (share * (b.At - a.At));
                 v.NextStop = next;
                 v.State = SimState.Driving;
                 v.SpeedMs = b.ArriveS > a.DepartS ? (b.At - a.At) / (b.ArriveS - a.DepartS) : 0;
+                v.I = 0;
+                while (v.I + 1 < v.Elems.Length && v.D >= v.Start[v.I + 1]) v.I++;
+                v.TurnAhead = Turns(v, v.I);
             }
-            v.I = 0;
-            while (v.I + 1 < v.Elems.Length && v.D >= v.Start[v.I + 1]) v.I++;
-            v.TurnAhead = Turns(v, v.I);
         }
+    }
+
+    /// <summary>Puts a bus on run <paramref name="k"/>: its shape as the plan, the bus at the first stop until the scheduled departure.</summary>
+    private void BeginRun(SimVehicle v, int k, double t)
+    {
+        var run = v.Runs[k];
+        v.Run = k;
+        v.Trip = run.Trip;
+        v.Deadhead = false;
+        v.Elems = run.Route!.Elems;
+        v.Start = run.Route.Start;
+        var stops = RunStops(run);
+        v.Stops = stops;
+        v.D = stops[0].At;
+        v.I = 0;
+        while (v.I + 1 < v.Elems.Length && v.D >= v.Start[v.I + 1]) v.I++;
+        v.TurnAhead = Turns(v, v.I);
+        v.SpeedMs = 0;
+        v.State = SimState.Dwelling;
+        v.NextStop = 1;
+        v.ArrivedS = k == 0 ? stops[0].ArriveS : t;
+        v.Until = k == 0 ? stops[0].DepartS : t + StopDwell(v, stops[0], t);
+    }
+
+    /// <summary>A run's stops on its route: placed by <c>shape_dist_traveled</c>, timed by the run's timetable.</summary>
+    private List<PlanStop> RunStops(in GtfsRun run)
+    {
+        var route = run.Route!;
+        var trip = run.Trip;
+        double shapeTotal = route.ShapeLengthM;
+        double feedTotal = _options.Gtfs!.Shapes[trip.ShapeId][^1].Dist;
+        var stops = new List<PlanStop>(trip.Stops.Length);
+        for (int i = 0; i < trip.Stops.Length; i++)
+        {
+            var s = trip.Stops[i];
+            // shape_dist_traveled is in the feed's own unit: scale it to the shape's length in metres.
+            double along = !double.IsNaN(s.ShapeDist) && feedTotal > 0 ? s.ShapeDist / feedTotal * shapeTotal : shapeTotal * i / (trip.Stops.Length - 1);
+            double at = Math.Max(route.RouteAt(along), stops.Count > 0 ? stops[^1].At : route.Start[0]);
+            at = Math.Min(at, route.Start[^1]);
+            stops.Add(new PlanStop(at, 15, run.OffsetS + s.ArrivalS, run.OffsetS + s.DepartureS, s.StopId, i + 1));
+        }
+        return stops;
+    }
+
+    /// <summary>
+    /// A bus at the end of a run's shape: off duty after its last run; else it drives empty to the next run's first
+    /// stop and lays over there until the departure. With no road there the unit goes off until a minute before it.
+    /// </summary>
+    private void NextRun(SimVehicle v, double t)
+    {
+        if (v.Deadhead)
+        {
+            BeginRun(v, v.Run + 1, t);
+            return;
+        }
+        if (v.Run + 1 >= v.Runs.Length)
+        {
+            v.State = SimState.Off;
+            return;
+        }
+        var next = v.Runs[v.Run + 1];
+        var route = next.Route!;
+        double firstStop = RunStops(next)[0].At;
+        int k = 0;
+        while (k + 1 < route.Elems.Length && firstStop >= route.Start[k + 1]) k++;
+        int edge = route.Elems[k];
+        double offset = Math.Clamp(firstStop - route.Start[k], 0, _net.LengthM(edge));
+        var (lon, lat) = Position(v);
+        var (sl, sa) = _net.PointAt(edge, offset);
+        if (GeoMath.Distance(lon, lat, sl, sa) <= SameStopM)
+        {
+            BeginRun(v, v.Run + 1, t);
+            return;
+        }
+        if (RouteTo(v, edge, offset))
+        {
+            v.Deadhead = true;
+            v.State = SimState.Driving;
+            return;
+        }
+        BeginRun(v, v.Run + 1, t);
+        v.SilentUntil = Math.Max(t, next.DepartS - 60);
     }
 
     // ---- Scenario events ----
@@ -746,7 +885,7 @@ public sealed class FleetSimulator
                 if (!v.NoIdle && v.Rng.NextDouble() < 0.4) v.Until = t + 60 + (v.Rng.NextDouble() * 420);
                 break;
             case VehicleKind.Bus when v.Trip != null:
-                v.State = SimState.Off;
+                NextRun(v, t);
                 break;
             case VehicleKind.Bus:
                 v.Until = t + (v.NoIdle ? 0 : 60 + (v.Rng.NextDouble() * 60));
@@ -960,6 +1099,7 @@ public sealed class FleetSimulator
     {
         double t = timeMs / 1000.0;
         if (v.Events.Count > 0 && Active(v, t, "signal_lost") != null) return;
+        if (t < v.SilentUntil) return;
         int elem = v.Elems[v.I];
         int edge = elem >= 0 ? elem : ~elem;
         var (lon, lat) = Position(v);

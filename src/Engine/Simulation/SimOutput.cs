@@ -121,6 +121,13 @@ internal sealed class SimOutput : IDisposable
         w.WriteString("type", "stop");
         w.WriteString("vehicle_id", v.Id);
         w.WriteString("trip_id", v.Trip?.TripId);
+        if (v.Runs.Length > 0)
+        {
+            // GTFS-Realtime's trip descriptor: a trip's runs differ by service date (overnight) and start time (frequencies).
+            var run = v.Runs[v.Run];
+            w.WriteString("start_date", run.ServiceDate.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("start_time", GtfsFeed.FormatTime(run.StartS));
+        }
         w.WriteString("stop_id", stop.StopId);
         w.WriteNumber("seq", stop.Seq);
         if (!double.IsNaN(stop.ArriveS)) w.WriteNumber("scheduled_arrival", Ms(stop.ArriveS));

@@ -22,6 +22,22 @@ internal enum SimState : byte
 /// <summary>A stop on a plan: where (distance along it), how long, and for GTFS buses the timetable (sim seconds, NaN if none).</summary>
 internal readonly record struct PlanStop(double At, double DwellS, double ArriveS, double DepartS, string? StopId, int Seq);
 
+/// <summary>
+/// One run of a GTFS trip: its service date, its first departure (seconds after that day's midnight: a frequency
+/// trip has several runs) and the sim seconds to add to the trip's stop times for this run.
+/// </summary>
+internal readonly record struct GtfsRun(GtfsTrip Trip, DateOnly ServiceDate, int StartS, double OffsetS)
+{
+    /// <summary>The trip's shape laid on the network.</summary>
+    public ShapeRoute? Route { get; init; }
+
+    /// <summary>Scheduled departure from the first stop, sim seconds.</summary>
+    public double DepartS => OffsetS + Trip.Stops[0].DepartureS;
+
+    /// <summary>Scheduled arrival at the last stop, sim seconds.</summary>
+    public double EndS => OffsetS + Trip.Stops[^1].ArrivalS;
+}
+
 /// <summary>A scenario event bound to one vehicle, with the truth it records as it happens.</summary>
 internal sealed class VehicleEvent(ScenarioEvent spec, TruthEvent truth)
 {
@@ -85,8 +101,11 @@ internal sealed class SimVehicle(int index, string id, VehicleKind kind, Random 
     public double RestedAt;             // end of the driver's last rest of 20 minutes or more, sim seconds
 
     // Class-specific plans.
-    public GtfsTrip? Trip;
-    public double TripDayS;             // sim seconds of the service day's midnight
+    public GtfsTrip? Trip;              // GTFS: the trip of the run under way (or just driven, while deadheading)
+    public GtfsRun[] Runs = [];         // GTFS: the runs this bus drives, one or a block's back to back
+    public int Run;                     // GTFS: index in Runs of the run under way or next
+    public bool Deadhead;               // GTFS: driving empty from a run's end to the next run's first stop
+    public double SilentUntil;          // GTFS: the unit is off until then (no road from a run's end to the next run)
     public int HomeEdge = -1;           // hazmat: the port; bus without GTFS: terminal A
     public int AwayEdge = -1;           // hazmat: the destination; bus: terminal B
     public bool Outbound;               // heading to AwayEdge
