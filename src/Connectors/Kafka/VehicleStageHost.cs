@@ -60,8 +60,16 @@ internal sealed class VehicleStageHost : IDisposable
             .SetErrorHandler((c, e) => _context.Log($"vehicle stage: Kafka: {e.Reason}"))
             .Build();
         _consumer = consumer;
-        _sinks.QueueFull = () => consumer.Pause(consumer.Assignment);
-        _sinks.QueueDrained = () => consumer.Resume(consumer.Assignment);
+        _sinks.QueueFull = () =>
+        {
+            consumer.Pause(consumer.Assignment);
+            Counters.AddPause();
+        };
+        _sinks.QueueDrained = () =>
+        {
+            consumer.Resume(consumer.Assignment);
+            Counters.AddResume();
+        };
         consumer.Subscribe(Topic);
         var lagClock = Stopwatch.StartNew();
         try
