@@ -89,7 +89,7 @@ internal sealed class SegmentStageHost
     private void OnRecord(PartitionState part, ConsumeResult<Ignore, byte[]> r)
     {
         long offset = r.Offset.Value;
-        if (part.NextOffset >= 0 && offset != part.NextOffset)
+        if (offset != part.NextOffset)
         {
             if (offset < part.NextOffset) return;
             long lost = offset - part.NextOffset;
@@ -111,7 +111,6 @@ internal sealed class SegmentStageHost
 
     private void Checkpoint(PartitionState part)
     {
-        if (part.NextOffset < 0) return;
         _sinks.Flush();
         using var state = new MemoryStream();
         part.Processor.Save(state);
@@ -142,7 +141,8 @@ internal sealed class SegmentStageHost
             }
             else
             {
-                _partitions[p] = new PartitionState(p, _context.NewSegmentPartition(p, SourcePartitions)) { NextOffset = -1 };
+                // Nothing read yet: a first record after offset 0 means the ones before it were dropped unread.
+                _partitions[p] = new PartitionState(p, _context.NewSegmentPartition(p, SourcePartitions)) { NextOffset = 0 };
                 offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
             }
         }

@@ -122,7 +122,7 @@ internal sealed class VehicleStageHost : IDisposable
     private void OnRecord(PartitionState part, ConsumeResult<Ignore, ProbeRecord> r)
     {
         long offset = r.Offset.Value;
-        if (part.NextOffset >= 0 && offset != part.NextOffset)
+        if (offset != part.NextOffset)
         {
             if (offset < part.NextOffset) return;   // already processed (a fetch that overlapped a seek)
             long lost = offset - part.NextOffset;
@@ -194,7 +194,9 @@ internal sealed class VehicleStageHost : IDisposable
             }
             else
             {
-                part = new PartitionState(p, _context.NewVehiclePartition(p), new Output(this, p)) { NextOffset = -1 };
+                // Nothing read yet: the first record must be offset 0, and a later one means the cluster dropped the
+                // records before it unread (retention), which is reported like any other jump.
+                part = new PartitionState(p, _context.NewVehiclePartition(p), new Output(this, p)) { NextOffset = 0 };
                 offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
             }
             _partitions[p] = part;
@@ -226,7 +228,7 @@ internal sealed class VehicleStageHost : IDisposable
         public VehiclePartition Processor { get; } = processor;
         public Output Output { get; } = output;
 
-        /// <summary>The offset of the next record to process; -1 until the first is seen.</summary>
+        /// <summary>The offset of the next record to process: the checkpoint's, or 0 for a partition never processed.</summary>
         public long NextOffset { get; set; }
     }
 

@@ -1,0 +1,96 @@
+using System.Text;
+using Xunit.Abstractions;
+
+namespace Traffic.Connectors.Tests.Kafka;
+
+/// <summary>
+/// The embedded cluster keeps only about 5 MiB per partition. An engine that falls further behind finds its next
+/// offset gone ("Offset out of range"), and the consumer resets to the oldest record still there: the records in
+/// between are lost, and the engine must say so (counted and logged), never carry on silently.
+/// </summary>
+[Collection(KafkaEngineCollection.Name)]
+public sealed class RetentionJumpTests(ITestOutputHelper output)
+{
+    private const long T0 = 1_767_571_200_000;
+
+    private static string Probe(string vehicle, long i, int padding = 0) =>
+        $$"""{"vehicle_id":"{{vehicle}}","time":{{T0 + i * 1000}},"lon":{{113.93 + i % 100 * 1e-5:F5}},"lat":22.52,"speed_kmh":20""" +
+        (padding > 0 ? $",\"pad\":\"{new string('x', padding)}\"" : "") + "}";
+
+    // About 8 MiB of probes of 100 kB each: the partition can keep only the newest 5 MiB of them.
+    private static IEnumerable<string> Flood(long from) => Enumerable.Range(0, 80).Select(i => Probe("T1", from + i, 100_000));
+
+    [Fact]
+    public void Records_dropped_before_a_new_engine_first_read_its_partition_are_counted_and_logged()
+    {
+        using var kafka = new TestKafka(EngineHarness.Topics(probePartitions: 1));
+        EngineHarness.Produce(kafka, Flood(0));
+        var (low, high) = kafka.Watermarks(kafka.Topics.Probes, 0);
+        output.WriteLine($"probes partition 0 holds offsets {low} to {high}");
+        Assert.True(low > 0, "the cluster kept all 8 MiB: the test shows nothing");
+
+        using var engine = new EngineHarness(kafka, EngineHarness.Options(kafka));
+        try
+        {
+            engine.WaitUntilProcessed(high - low);
+            engine.Stop();
+        }
+        finally
+        {
+            foreach (string line in engine.Log) output.WriteLine(line);
+        }
+        Assert.Equal(high - low, engine.Counters.Consumed);
+        Assert.Equal(1, engine.Counters.OffsetJumps);
+        Assert.Equal(low, engine.Counters.LostRecords);
+        Assert.Contains(engine.Log, l => l.Contains($"jumped from offset 0 to {low}", StringComparison.Ordinal) && l.Contains($"{low} probes were lost", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_checkpoint_whose_offset_the_cluster_dropped_resumes_at_the_oldest_record_and_reports_the_gap()
+    {
+        using var kafka = new TestKafka(EngineHarness.Topics(probePartitions: 1));
+        var options = EngineHarness.Options(kafka) with { CheckpointEvery = 1024, MatchedBatchEvery = 512 };
+        long small = EngineHarness.Produce(kafka, Enumerable.Range(0, 1100).Select(i => Probe($"V{i % 5}", i)));
+        using (var first = new EngineHarness(kafka, options))
+        {
+            first.WaitUntilProcessed(small);
+            first.Stop();
+            Assert.Equal(0, first.Counters.OffsetJumps);
+            Assert.True(first.Counters.Checkpoints > 0);
+        }
+        Assert.True(new Traffic.Connectors.Kafka.CheckpointStore(kafka.StateDirectory).TryLoad(kafka.Topics.Probes, 0, out long next, out _));
+        Assert.Equal(1024, next);
+
+        // While no engine runs, the partition moves on far enough to drop the checkpoint's offset.
+        EngineHarness.Produce(kafka, Flood(1100));
+        var (low, high) = kafka.Watermarks(kafka.Topics.Probes, 0);
+        output.WriteLine($"probes partition 0 holds offsets {low} to {high}");
+        Assert.True(low > next, "the checkpoint's offset is still there: the test shows nothing");
+
+        using var second = new EngineHarness(kafka, options);
+        try
+        {
+            second.WaitUntilProcessed(high - low);
+            second.Stop();
+        }
+        finally
+        {
+            foreach (string line in second.Log) output.WriteLine(line);
+        }
+        Assert.True(second.Counters.Restored > 0);
+        Assert.Equal(high - low, second.Counters.Consumed);
+        Assert.Equal(1, second.Counters.OffsetJumps);
+        Assert.Equal(low - next, second.Counters.LostRecords);
+        Assert.Contains(second.Log, l => l.Contains($"jumped from offset {next} to {low}", StringComparison.Ordinal) && l.Contains("lost", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_flood_is_what_the_tests_say_it_is()
+    {
+        // A helper checked too: 80 valid probes of 100 kB each, one vehicle, times in order.
+        var lines = Flood(7).ToList();
+        Assert.Equal(80, lines.Count);
+        Assert.All(lines, l => Assert.True(SimulatedInput.Decodes(l), l[..80]));
+        Assert.InRange(lines.Sum(l => (long)Encoding.UTF8.GetByteCount(l)), 8_000_000, 8_200_000);
+    }
+}
