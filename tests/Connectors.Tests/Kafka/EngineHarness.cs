@@ -81,7 +81,9 @@ public sealed class EngineHarness : IDisposable
         var input = SimulatedInput.Instance;
         var ids = new VehicleIds();
         var connection = properties == null ? kafka.Connection : new KafkaConnection(kafka.BootstrapServers, properties);
-        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, Log.Enqueue);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options,
+            line => Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}"));
         _running = Task.Run(() => Engine.RunAsync(_stop.Token));
     }
 
@@ -98,7 +100,10 @@ public sealed class EngineHarness : IDisposable
         Vehicles = new VehiclePartitionOptions { WatermarkEveryProbes = 256 },
     };
 
-    public static KafkaTopics Topics(int probePartitions = 2) => new() { ProbePartitions = probePartitions, ExchangePartitions = 2, OutputPartitions = 2 };
+    public static KafkaTopics Topics(int probePartitions = 2) => new() { ProbePartitions = probePartitions, ExchangePartitions = 2 };
+
+    /// <summary>A cluster with the engine's input and exchange topics; the output topics are auto-created (4 partitions).</summary>
+    public static TestKafka Cluster(KafkaTopics topics) => new(topics, create: [topics.Probes, topics.Exchange]);
 
     public TestKafka Kafka { get; }
 

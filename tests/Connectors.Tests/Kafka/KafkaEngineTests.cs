@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace Traffic.Connectors.Tests.Kafka;
 
-[CollectionDefinition(Name, DisableParallelization = true)]
+[CollectionDefinition(Name)]
 public sealed class KafkaEngineCollection
 {
     public const string Name = "Kafka engine in process";
@@ -37,7 +37,7 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
 {
     internal static (EngineOutputs Outputs, EngineCounters Counters, long Produced) RunOnce(ITestOutputHelper output, IReadOnlyDictionary<string, string>? properties = null)
     {
-        using var kafka = new TestKafka(EngineHarness.Topics());
+        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
         long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
         using var engine = new EngineHarness(kafka, EngineHarness.Options(kafka), properties);
         try
@@ -164,8 +164,8 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
     public void A_full_output_queue_pauses_and_resumes_the_input_and_loses_nothing()
     {
         var expected = reference.Get(output);
-        var throttled = RunOnce(output, new Dictionary<string, string> { ["queue.buffering.max.messages"] = "4" });
-        Assert.True(throttled.Counters.BackPressurePauses > 0, "the output queue of 4 records never filled up");
+        var throttled = RunOnce(output, new Dictionary<string, string> { ["queue.buffering.max.messages"] = "6" });
+        Assert.True(throttled.Counters.BackPressurePauses > 0, "the output queue of 6 records never filled up");
         Assert.Equal(throttled.Counters.BackPressurePauses, throttled.Counters.BackPressureResumes);
         output.WriteLine($"paused and resumed {throttled.Counters.BackPressurePauses} times");
         Assert.Equal(0, throttled.Counters.OffsetJumps);

@@ -37,7 +37,7 @@ public class KafkaProbeWriterTests
     [Fact]
     public void Lines_split_across_any_writes_are_produced_whole_keyed_by_vehicle_id_and_blank_lines_skipped()
     {
-        using var kafka = new TestKafka(new KafkaTopics { ProbePartitions = 4 });
+        using var kafka = new TestKafka();
         var expected = new List<(string? Key, string Value)>();
         int variant = 0;
         using (var writer = new KafkaProbeWriter(kafka.Connection, kafka.Topics.Probes))
@@ -98,14 +98,14 @@ public class KafkaProbeWriterTests
     [Fact]
     public void A_last_line_without_newline_is_produced_on_flush_and_CRLF_lines_lose_their_CR()
     {
-        using var kafka = new TestKafka(new KafkaTopics { ProbePartitions = 1 });
+        using var kafka = new TestKafka();
         using (var writer = new KafkaProbeWriter(kafka.Connection, kafka.Topics.Probes))
         {
             writer.Write("""{"vehicle_id":"T1","time":1767571200000,"lon":113.93,"lat":22.52}"""u8);
             writer.Write("\r\n\r\n"u8);
             writer.Write("""{"vehicle_id":"T2","time":1767571200000,"lon":113.93,"lat":22.52}"""u8);
         }
-        var records = kafka.Read(kafka.Topics.Probes);
+        var records = kafka.Read(kafka.Topics.Probes).OrderBy(r => TestKafka.Text(r.Key), StringComparer.Ordinal).ToList();
         Assert.Equal(["T1", "T2"], records.Select(r => TestKafka.Text(r.Key)));
         Assert.Equal(
         [
@@ -117,9 +117,8 @@ public class KafkaProbeWriterTests
     [Fact]
     public void The_same_input_lands_the_same_way_every_time_unkeyed_lines_included()
     {
-        using var kafka = new TestKafka(new KafkaTopics { ProbePartitions = 4 });
-        kafka.CreateTopic("a.probes", 4);
-        kafka.CreateTopic("b.probes", 4);
+        // Both topics auto-created with 4 partitions.
+        using var kafka = new TestKafka();
         foreach (string topic in (string[])["a.probes", "b.probes"])
         {
             using var writer = new KafkaProbeWriter(kafka.Connection, topic);
@@ -142,7 +141,7 @@ public class KafkaProbeWriterTests
     [Fact]
     public void With_a_speed_the_lines_are_paced_by_their_own_times()
     {
-        using var kafka = new TestKafka(new KafkaTopics { ProbePartitions = 1 });
+        using var kafka = new TestKafka();
         // Two seconds of event time at five times real time: at least 400 ms (a lower bound only, never a timing benchmark).
         var text = new StringBuilder();
         for (int i = 0; i <= 4; i++) text.Append($$"""{"vehicle_id":"T1","time":{{1767571200000 + i * 500}},"lon":113.93,"lat":22.52}""").Append('\n');

@@ -7,7 +7,11 @@ using Traffic.Testing;
 
 namespace Traffic.Connectors.Tests.Kafka;
 
-/// <summary>An embedded cluster started by a test, with Traffic's topics and a state directory of its own.</summary>
+/// <summary>
+/// An embedded cluster started by a test, with a state directory of its own. Only the topics whose partition count
+/// matters are created (each creation is a request to the mock cluster's thread, which now and then serves it only
+/// after its one-second poll timeout); any other topic is auto-created with 4 partitions when first used.
+/// </summary>
 public sealed class TestKafka : IDisposable
 {
     private static readonly Lazy<RoadNetwork> s_shenzhen = new(() => NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _));
@@ -15,14 +19,17 @@ public sealed class TestKafka : IDisposable
     private readonly EmbeddedKafka _kafka;
     private IConsumer<byte[], byte[]>? _watermarks;
 
-    public TestKafka(KafkaTopics? topics = null, IReadOnlyDictionary<string, string>? properties = null, bool createTopics = true)
+    /// <param name="create">Topics of <paramref name="topics"/> to create with their partition counts.</param>
+    public TestKafka(KafkaTopics? topics = null, IReadOnlyDictionary<string, string>? properties = null, IEnumerable<string>? create = null)
     {
         _kafka = EmbeddedKafka.Start();
         Topics = topics ?? new KafkaTopics();
-        if (createTopics)
+        var names = (create ?? []).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, partitions) in Topics.All())
         {
-            foreach (var (name, partitions) in Topics.All()) _kafka.CreateTopic(name, partitions);
+            if (names.Remove(name)) _kafka.CreateTopic(name, partitions);
         }
+        if (names.Count > 0) throw new ArgumentException($"not a topic of {Topics.Prefix}: {string.Join(", ", names)}", nameof(create));
         Connection = new KafkaConnection(_kafka.BootstrapServers, properties);
         StateDirectory = Path.Combine(Path.GetTempPath(), "traffic-conn-tests-" + Guid.NewGuid().ToString("N")[..8]);
     }
