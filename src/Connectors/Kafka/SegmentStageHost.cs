@@ -91,12 +91,17 @@ internal sealed class SegmentStageHost
         long offset = r.Offset.Value;
         if (offset != part.NextOffset)
         {
-            if (offset < part.NextOffset) return;
+            if (offset < part.NextOffset)
+            {
+                if (part.AwaitingFirst) VehicleStageHost.ThrowCheckpointBeyondEnd(Topic, part.Partition, part.NextOffset, offset, _context.Checkpoints);
+                return;
+            }
             long lost = offset - part.NextOffset;
             Counters.AddJump(lost);
             _context.Log($"segment stage: {Topic}[{part.Partition}] jumped from offset {part.NextOffset} to {offset}: {lost} exchange messages were lost before this engine read them (retention)");
         }
         part.NextOffset = offset + 1;
+        part.AwaitingFirst = false;
         var handler = new Records(this, part.Processor);
         try
         {
@@ -164,6 +169,9 @@ internal sealed class SegmentStageHost
         public int Partition { get; } = partition;
         public SegmentPartition Processor { get; } = processor;
         public long NextOffset { get; set; }
+
+        /// <summary>No record taken since the partition was assigned.</summary>
+        public bool AwaitingFirst { get; set; } = true;
     }
 
     /// <summary>Hands an exchange message's records to the partition's processor; repeats are counted.</summary>

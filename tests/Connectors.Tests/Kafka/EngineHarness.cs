@@ -103,7 +103,7 @@ public sealed class EngineHarness : IDisposable
     public static KafkaTopics Topics(int probePartitions = 2) => new() { ProbePartitions = probePartitions, ExchangePartitions = 2 };
 
     /// <summary>A cluster with the engine's input and exchange topics; the output topics are auto-created (4 partitions).</summary>
-    public static TestKafka Cluster(KafkaTopics topics) => new(topics, create: [topics.Probes, topics.Exchange]);
+    public static TestKafka Cluster(KafkaTopics topics, string? stateDirectory = null) => new(topics, create: [topics.Probes, topics.Exchange], stateDirectory: stateDirectory);
 
     public TestKafka Kafka { get; }
 
@@ -157,6 +157,20 @@ public sealed class EngineHarness : IDisposable
             last = now;
             Thread.Sleep(150);
         }
+    }
+
+    /// <summary>The exception the engine stopped with, by itself, within <paramref name="timeout"/>.</summary>
+    public Exception Failure(TimeSpan timeout)
+    {
+        try
+        {
+            if (!_running.Wait(timeout)) throw new TimeoutException("the engine is still running; log:\n" + string.Join("\n", Log));
+        }
+        catch (AggregateException e)
+        {
+            return e.InnerException!;
+        }
+        throw new InvalidOperationException("the engine stopped without an error; log:\n" + string.Join("\n", Log));
     }
 
     /// <summary>Stops the engine (flushing what it holds) and waits for it.</summary>

@@ -87,6 +87,39 @@ public sealed class RetentionJumpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_checkpoint_beyond_the_end_of_its_partition_stops_the_engine_rather_than_skip_the_records_before_it()
+    {
+        // A checkpoint at offset 1024 of a cluster that is gone (an embedded cluster restarted with the state directory
+        // kept): the new cluster's partition holds only 500 records, the consumer resets to its start, and every record
+        // would look "already processed".
+        var topics = EngineHarness.Topics(probePartitions: 1);
+        string state;
+        using (var old = EngineHarness.Cluster(topics))
+        {
+            state = old.StateDirectory;
+            var options = EngineHarness.Options(old) with { CheckpointEvery = 1024, MatchedBatchEvery = 512 };
+            long produced = EngineHarness.Produce(old, Enumerable.Range(0, 1100).Select(i => Probe($"V{i % 5}", i)));
+            using var first = new EngineHarness(old, options);
+            first.WaitUntilProcessed(produced);
+            first.Stop();
+            // Kept beyond this cluster's life.
+            Directory.Move(state, state + ".kept");
+        }
+        using var kafka = EngineHarness.Cluster(topics, stateDirectory: state + ".kept");
+        Assert.True(new Traffic.Connectors.Kafka.CheckpointStore(kafka.StateDirectory).TryLoad(kafka.Topics.Probes, 0, out long next, out _));
+        Assert.Equal(1024, next);
+        EngineHarness.Produce(kafka, Enumerable.Range(0, 500).Select(i => Probe($"V{i % 5}", i)));
+
+        using var engine = new EngineHarness(kafka, EngineHarness.Options(kafka) with { CheckpointEvery = 1024, MatchedBatchEvery = 512 });
+        var e = engine.Failure(TimeSpan.FromSeconds(30));
+        foreach (string line in engine.Log) output.WriteLine(line);
+        output.WriteLine(e.ToString());
+        Assert.Contains("traffic.probes[0]", e.Message, StringComparison.Ordinal);
+        Assert.Contains("1024", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, engine.Counters.Accepted);
+    }
+
+    [Fact]
     public void The_flood_is_what_the_tests_say_it_is()
     {
         // A helper checked too: 80 valid probes of 100 kB each, one vehicle, times in order.

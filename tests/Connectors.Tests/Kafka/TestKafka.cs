@@ -20,7 +20,8 @@ public sealed class TestKafka : IDisposable
     private IConsumer<byte[], byte[]>? _watermarks;
 
     /// <param name="create">Topics of <paramref name="topics"/> to create with their partition counts.</param>
-    public TestKafka(KafkaTopics? topics = null, IReadOnlyDictionary<string, string>? properties = null, IEnumerable<string>? create = null)
+    /// <param name="stateDirectory">A state directory to use instead of a new one (deleted with this cluster all the same).</param>
+    public TestKafka(KafkaTopics? topics = null, IReadOnlyDictionary<string, string>? properties = null, IEnumerable<string>? create = null, string? stateDirectory = null)
     {
         _kafka = EmbeddedKafka.Start();
         Topics = topics ?? new KafkaTopics();
@@ -31,7 +32,7 @@ public sealed class TestKafka : IDisposable
         }
         if (names.Count > 0) throw new ArgumentException($"not a topic of {Topics.Prefix}: {string.Join(", ", names)}", nameof(create));
         Connection = new KafkaConnection(_kafka.BootstrapServers, properties);
-        StateDirectory = Path.Combine(Path.GetTempPath(), "traffic-conn-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        StateDirectory = stateDirectory ?? Path.Combine(Path.GetTempPath(), "traffic-conn-tests-" + Guid.NewGuid().ToString("N")[..8]);
     }
 
     /// <summary>The Shenzhen Nanshan network of ../shared/data, read once per test run.</summary>
