@@ -33,6 +33,7 @@ public sealed class ReferenceRun
 /// alerts, segment rows, matched-probe Arrow batches and dead letters out, keyed and the same on every run.
 /// </summary>
 [Collection(KafkaEngineCollection.Name)]
+[Trait("Category", "Slow")]
 public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper output) : IClassFixture<ReferenceRun>
 {
     internal static (EngineOutputs Outputs, EngineCounters Counters, long Produced) RunOnce(ITestOutputHelper output, IReadOnlyDictionary<string, string>? properties = null)

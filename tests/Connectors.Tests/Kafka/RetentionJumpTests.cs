@@ -21,6 +21,7 @@ public sealed class RetentionJumpTests(ITestOutputHelper output)
     private static IEnumerable<string> Flood(long from) => Enumerable.Range(0, 80).Select(i => Probe("T1", from + i, 100_000));
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Records_dropped_before_a_new_engine_first_read_its_partition_are_counted_and_logged()
     {
         using var kafka = EngineHarness.Cluster(EngineHarness.Topics(probePartitions: 1));
@@ -46,6 +47,7 @@ public sealed class RetentionJumpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void A_checkpoint_whose_offset_the_cluster_dropped_resumes_at_the_oldest_record_and_reports_the_gap()
     {
         using var kafka = EngineHarness.Cluster(EngineHarness.Topics(probePartitions: 1));
@@ -87,6 +89,7 @@ public sealed class RetentionJumpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void A_checkpoint_beyond_the_end_of_its_partition_stops_the_engine_rather_than_skip_the_records_before_it()
     {
         // A checkpoint at offset 1024 of a cluster that is gone (an embedded cluster restarted with the state directory
