@@ -30,6 +30,9 @@ public sealed class SimulatedInput
     /// <summary>Probes placed more than a day ahead of their vehicle's partition (judged by the engine, not the decoder).</summary>
     public required int FutureProbes { get; init; }
 
+    /// <summary>Probes of vehicles of their own, ten minutes behind their partition's watermark.</summary>
+    public required int LateProbes { get; init; }
+
     /// <summary>Lines that the engine must dead-letter: those the decoder refuses, and <see cref="FutureProbes"/>.</summary>
     public int Malformed => Lines.Count(l => !Decodes(l)) + FutureProbes;
 
@@ -45,9 +48,9 @@ public sealed class SimulatedInput
         string probes = Path.Combine(dir, "probes.ndjson");
         new FleetSimulator(TestKafka.Shenzhen, new SimulationOptions { DurationS = 900, Seed = 5, Scenario = scenario }).Run(probes);
         var lines = File.ReadAllLines(probes).Where(l => l.Length > 0).ToList();
-        // Our own refusals, spread through the input: lines no vehicle id can be read from (produced unkeyed), and probes
-        // of a real vehicle two days ahead of its partition's newest time.
-        int future = 0;
+        // Our own refusals, spread through the input: lines no vehicle id can be read from (produced unkeyed), probes of a
+        // real vehicle two days ahead of its partition's newest time, and probes ten minutes behind the watermark.
+        int future = 0, late = 0;
         for (int i = lines.Count - 500; i > 300; i -= 1500)
         {
             lines.Insert(i, i % 2 == 0 ? $"garbage line {i}" : $$"""{"vehicle_id":{{i}},"time":1767571200000}""");
@@ -58,6 +61,9 @@ public sealed class SimulatedInput
             long time = doc.RootElement.GetProperty("time").GetInt64() + 2 * 86_400_000L;
             lines.Insert(i, $$"""{"vehicle_id":"{{id}}","time":{{time}},"lon":113.93,"lat":22.52}""");
             future++;
+            if (i < 2000) continue;
+            lines.Insert(i, $$"""{"vehicle_id":"LATE{{i}}","time":{{time - 2 * 86_400_000L - 600_000}},"lon":113.93,"lat":22.52}""");
+            late++;
         }
         return new SimulatedInput
         {
@@ -65,6 +71,7 @@ public sealed class SimulatedInput
             Registry = Path.Combine(dir, "vehicles.ndjson"),
             Zones = Path.Combine(dir, "zones.geojson"),
             FutureProbes = future,
+            LateProbes = late,
         };
     }
 }

@@ -38,6 +38,8 @@ public class EngineHarnessTests
         var input = SimulatedInput.Instance;
         Assert.True(input.Lines.Length > 5000);
         Assert.True(input.FutureProbes >= 3);
+        Assert.True(input.LateProbes >= 2);
+        Assert.True(input.Lines.Count(l => l.StartsWith("{\"vehicle_id\":\"LATE", StringComparison.Ordinal)) == input.LateProbes);
         Assert.True(input.Malformed > input.FutureProbes + 10);
         static bool Ours(string l) => l.StartsWith("garbage line", StringComparison.Ordinal)
             || (l.StartsWith("{\"vehicle_id\":", StringComparison.Ordinal) && char.IsAsciiDigit(l["{\"vehicle_id\":".Length]));
