@@ -8,7 +8,7 @@ namespace Traffic.Connectors.Kafka;
 /// </summary>
 public sealed class EngineCounters
 {
-    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _offsetJumps, _lostRecords, _checkpoints, _restored;
+    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _offsetJumps, _lostRecords, _checkpoints, _restored, _pauses, _resumes;
 
     public long Consumed => Volatile.Read(ref _consumed);
     public long Accepted => Volatile.Read(ref _accepted);
@@ -31,6 +31,12 @@ public sealed class EngineCounters
     public long LostRecords => Volatile.Read(ref _lostRecords);
 
     public long Checkpoints => Volatile.Read(ref _checkpoints);
+
+    /// <summary>Times the vehicle stage paused its input partitions because the output producer's queue was full.</summary>
+    public long BackPressurePauses => Volatile.Read(ref _pauses);
+
+    /// <summary>Times it resumed them once the queue had room again.</summary>
+    public long BackPressureResumes => Volatile.Read(ref _resumes);
 
     /// <summary>Partitions resumed from a checkpoint.</summary>
     public long Restored => Volatile.Read(ref _restored);
@@ -69,6 +75,8 @@ public sealed class EngineCounters
     internal void AddDuplicate() => Interlocked.Increment(ref _duplicatesDropped);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
     internal void AddRestored() => Interlocked.Increment(ref _restored);
+    internal void AddPause() => Interlocked.Increment(ref _pauses);
+    internal void AddResume() => Interlocked.Increment(ref _resumes);
 
     internal void AddRejected(string code)
     {

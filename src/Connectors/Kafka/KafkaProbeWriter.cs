@@ -10,7 +10,8 @@ namespace Traffic.Connectors.Kafka;
 /// keyed by its <c>vehicle_id</c> (so that a vehicle's probes stay in one partition, in order). Paced by
 /// the probes' own <c>time</c> at real time × <see cref="Speed"/>, or as fast as possible when the speed
 /// is 0. A line without a readable vehicle id (a malformed message, on purpose or not) is produced
-/// unkeyed: the engine dead-letters it.
+/// unkeyed: the engine dead-letters it. Where each line lands depends on the input alone (the same lines give
+/// the same partitions and offsets, hence the same engine outputs), unkeyed lines included.
 /// </summary>
 public sealed class KafkaProbeWriter : Stream
 {
@@ -26,7 +27,12 @@ public sealed class KafkaProbeWriter : Stream
     /// <param name="speed">Real time × this factor; 0 or less: as fast as possible.</param>
     public KafkaProbeWriter(KafkaConnection connection, string topic, double speed = 0, CancellationToken cancel = default)
     {
-        _producer = new ProducerBuilder<byte[]?, byte[]>(connection.Producer("traffic-simulate")).Build();
+        var config = connection.Producer("traffic-simulate");
+        // CRC32 of the key as librdkafka's default does, but unkeyed lines all to one partition rather than a random
+        // one: a random partition would move every later offset of two partitions, and with them the dead-letter and
+        // late keys and the matched batches, from one run of the same input to the next.
+        config.Partitioner = Partitioner.Consistent;
+        _producer = new ProducerBuilder<byte[]?, byte[]>(config).Build();
         _topic = topic;
         Speed = speed;
         _cancel = cancel;
@@ -106,6 +112,8 @@ public sealed class KafkaProbeWriter : Stream
 
     private void Produce(ReadOnlySpan<byte> line)
     {
+        // A CRLF line ends before its CR: the message is the JSON object alone, as from an LF file.
+        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         if (line.IsEmpty || line.IndexOfAnyExcept((byte)' ', (byte)'\r', (byte)'\t') < 0) return;
         if (_deliveryError != null) throw new IOException($"Kafka: a probe was not delivered to {_topic}: {_deliveryError.Message}", _deliveryError);
         var (key, timeMs) = KeyAndTime(line);

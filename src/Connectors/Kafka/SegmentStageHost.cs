@@ -89,14 +89,19 @@ internal sealed class SegmentStageHost
     private void OnRecord(PartitionState part, ConsumeResult<Ignore, byte[]> r)
     {
         long offset = r.Offset.Value;
-        if (part.NextOffset >= 0 && offset != part.NextOffset)
+        if (offset != part.NextOffset)
         {
-            if (offset < part.NextOffset) return;
+            if (offset < part.NextOffset)
+            {
+                if (part.AwaitingFirst) VehicleStageHost.ThrowCheckpointBeyondEnd(Topic, part.Partition, part.NextOffset, offset, _context.Checkpoints);
+                return;
+            }
             long lost = offset - part.NextOffset;
             Counters.AddJump(lost);
             _context.Log($"segment stage: {Topic}[{part.Partition}] jumped from offset {part.NextOffset} to {offset}: {lost} exchange messages were lost before this engine read them (retention)");
         }
         part.NextOffset = offset + 1;
+        part.AwaitingFirst = false;
         var handler = new Records(this, part.Processor);
         try
         {
@@ -111,7 +116,6 @@ internal sealed class SegmentStageHost
 
     private void Checkpoint(PartitionState part)
     {
-        if (part.NextOffset < 0) return;
         _sinks.Flush();
         using var state = new MemoryStream();
         part.Processor.Save(state);
@@ -142,7 +146,8 @@ internal sealed class SegmentStageHost
             }
             else
             {
-                _partitions[p] = new PartitionState(p, _context.NewSegmentPartition(p, SourcePartitions)) { NextOffset = -1 };
+                // Nothing read yet: a first record after offset 0 means the ones before it were dropped unread.
+                _partitions[p] = new PartitionState(p, _context.NewSegmentPartition(p, SourcePartitions)) { NextOffset = 0 };
                 offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
             }
         }
@@ -164,6 +169,9 @@ internal sealed class SegmentStageHost
         public int Partition { get; } = partition;
         public SegmentPartition Processor { get; } = processor;
         public long NextOffset { get; set; }
+
+        /// <summary>No record taken since the partition was assigned.</summary>
+        public bool AwaitingFirst { get; set; } = true;
     }
 
     /// <summary>Hands an exchange message's records to the partition's processor; repeats are counted.</summary>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using Confluent.Kafka;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Pipeline;
@@ -60,8 +62,16 @@ internal sealed class VehicleStageHost : IDisposable
             .SetErrorHandler((c, e) => _context.Log($"vehicle stage: Kafka: {e.Reason}"))
             .Build();
         _consumer = consumer;
-        _sinks.QueueFull = () => consumer.Pause(consumer.Assignment);
-        _sinks.QueueDrained = () => consumer.Resume(consumer.Assignment);
+        _sinks.QueueFull = () =>
+        {
+            consumer.Pause(consumer.Assignment);
+            Counters.AddPause();
+        };
+        _sinks.QueueDrained = () =>
+        {
+            consumer.Resume(consumer.Assignment);
+            Counters.AddResume();
+        };
         consumer.Subscribe(Topic);
         var lagClock = Stopwatch.StartNew();
         try
@@ -114,14 +124,19 @@ internal sealed class VehicleStageHost : IDisposable
     private void OnRecord(PartitionState part, ConsumeResult<Ignore, ProbeRecord> r)
     {
         long offset = r.Offset.Value;
-        if (part.NextOffset >= 0 && offset != part.NextOffset)
+        if (offset != part.NextOffset)
         {
-            if (offset < part.NextOffset) return;   // already processed (a fetch that overlapped a seek)
+            if (offset < part.NextOffset)
+            {
+                if (part.AwaitingFirst) ThrowCheckpointBeyondEnd(Topic, part.Partition, part.NextOffset, offset, _context.Checkpoints);
+                return;   // already processed
+            }
             long lost = offset - part.NextOffset;
             Counters.AddJump(lost);
             _context.Log($"vehicle stage: {Topic}[{part.Partition}] jumped from offset {part.NextOffset} to {offset}: {lost} probes were lost before this engine read them (retention); they are not in any output");
         }
         part.NextOffset = offset + 1;
+        part.AwaitingFirst = false;
         Counters.AddConsumed();
         var source = new RecordSource(offset, offset);
         ProbeRecord record = r.Message.Value;
@@ -150,6 +165,16 @@ internal sealed class VehicleStageHost : IDisposable
         if (part.NextOffset % _context.Options.MatchedBatchEvery == 0) part.Output.FlushMatched(part.NextOffset / _context.Options.MatchedBatchEvery);
         if (part.NextOffset % _context.Options.CheckpointEvery == 0) Checkpoint(part);
     }
+
+    /// <summary>
+    /// The first record after a restore lies before the checkpoint's offset: the consumer found that offset beyond the
+    /// partition's end and reset to its start, so the topic is not the one the checkpoint was taken on (deleted and
+    /// created again, another cluster). Going on would skip its records as processed, silently.
+    /// </summary>
+    [DoesNotReturn]
+    internal static void ThrowCheckpointBeyondEnd(string topic, int partition, long checkpointOffset, long offset, CheckpointStore checkpoints) =>
+        throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+            $"{topic}[{partition}]: the checkpoint resumes at offset {checkpointOffset}, beyond the partition's end, and its records start again at offset {offset}: the topic is not the one the checkpoint was taken on (deleted and created again, or another cluster). Its records are not skipped as processed: remove {checkpoints.PathOf(topic, partition)} (or the whole state directory) to process the partition from its start"));
 
     private void Checkpoint(PartitionState part)
     {
@@ -186,7 +211,9 @@ internal sealed class VehicleStageHost : IDisposable
             }
             else
             {
-                part = new PartitionState(p, _context.NewVehiclePartition(p), new Output(this, p)) { NextOffset = -1 };
+                // Nothing read yet: the first record must be offset 0, and a later one means the cluster dropped the
+                // records before it unread (retention), which is reported like any other jump.
+                part = new PartitionState(p, _context.NewVehiclePartition(p), new Output(this, p)) { NextOffset = 0 };
                 offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
             }
             _partitions[p] = part;
@@ -218,8 +245,11 @@ internal sealed class VehicleStageHost : IDisposable
         public VehiclePartition Processor { get; } = processor;
         public Output Output { get; } = output;
 
-        /// <summary>The offset of the next record to process; -1 until the first is seen.</summary>
+        /// <summary>The offset of the next record to process: the checkpoint's, or 0 for a partition never processed.</summary>
         public long NextOffset { get; set; }
+
+        /// <summary>No record taken since the partition was assigned.</summary>
+        public bool AwaitingFirst { get; set; } = true;
     }
 
     /// <summary>Where one partition's processor sends its results.</summary>

@@ -1,0 +1,232 @@
+using System.Text;
+using System.Text.Json;
+using Apache.Arrow.Ipc;
+using Traffic.Connectors.Kafka;
+using Traffic.Engine.Probes;
+using Xunit.Abstractions;
+
+namespace Traffic.Connectors.Tests.Kafka;
+
+[CollectionDefinition(Name)]
+public sealed class KafkaEngineCollection
+{
+    public const string Name = "Kafka engine in process";
+}
+
+/// <summary>The run of the simulated input that the engine tests compare with, made once.</summary>
+public sealed class ReferenceRun
+{
+    private readonly Lock _gate = new();
+    private (EngineOutputs Outputs, EngineCounters Counters, long Produced)? _run;
+
+    public (EngineOutputs Outputs, EngineCounters Counters, long Produced) Get(ITestOutputHelper output)
+    {
+        lock (_gate)
+        {
+            return _run ??= KafkaEngineTests.RunOnce(output);
+        }
+    }
+}
+
+/// <summary>
+/// <see cref="KafkaEngine"/> in this process on an embedded cluster started by the test: a simulated fleet's probes in;
+/// alerts, segment rows, matched-probe Arrow batches and dead letters out, keyed and the same on every run.
+/// </summary>
+[Collection(KafkaEngineCollection.Name)]
+[Trait("Category", "Slow")]
+public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper output) : IClassFixture<ReferenceRun>
+{
+    internal static (EngineOutputs Outputs, EngineCounters Counters, long Produced) RunOnce(ITestOutputHelper output, IReadOnlyDictionary<string, string>? properties = null)
+    {
+        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
+        long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
+        using var engine = new EngineHarness(kafka, EngineHarness.Options(kafka), properties);
+        try
+        {
+            engine.WaitUntilProcessed(produced);
+            engine.Stop();
+        }
+        finally
+        {
+            foreach (string line in engine.Log) output.WriteLine(line);
+        }
+        var outputs = EngineOutputs.Read(kafka);
+        output.WriteLine($"{produced} probes in: {outputs.Describe()}; {outputs.Repeats} repeats");
+        return (outputs, engine.Counters, produced);
+    }
+
+    [Fact]
+    public void A_simulated_input_gives_alerts_segments_matched_batches_and_dead_letters()
+    {
+        var (outputs, counters, produced) = reference.Get(output);
+        var input = SimulatedInput.Instance;
+        Assert.Equal(input.Lines.Length, produced);
+        Assert.Equal(produced, counters.Consumed);
+        Assert.Equal(0, counters.OffsetJumps);
+        Assert.True(counters.Checkpoints > 0);
+        Assert.Empty(outputs.DifferentRepeats);
+
+        // Alerts: keyed by alert id, the lifecycle event in a header that matches the value.
+        var alerts = outputs.Records["alerts"].Values.ToList();
+        var kinds = new HashSet<string>();
+        foreach (var r in alerts)
+        {
+            using var json = JsonDocument.Parse(r.Value);
+            var a = json.RootElement;
+            Assert.Equal(a.GetProperty("alert_id").GetString(), TestKafka.Text(r.Key));
+            long time = DateTimeOffset.Parse(a.GetProperty("time").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            Assert.Equal($"{a.GetProperty("state").GetString()}@{time}", TestKafka.Text(r.Headers["event"]));
+            if (a.GetProperty("state").GetString() == "open") kinds.Add(a.GetProperty("kind").GetString()!);
+        }
+        foreach (string kind in (string[])["speeding", "zone", "zone_dwell"])
+            Assert.True(kinds.Contains(kind), $"no {kind} alert among {string.Join(", ", kinds)}");
+        // Every alert's open comes before its updates and close in its partition.
+        foreach (var alert in alerts.GroupBy(r => TestKafka.Text(r.Key)))
+        {
+            Assert.Single(alert.Select(r => r.Partition).Distinct());
+            var ordered = alert.OrderBy(r => r.Offset).Select(r => TestKafka.Text(r.Headers["event"])).ToList();
+            if (ordered.Any(e => e.StartsWith("open@", StringComparison.Ordinal))) Assert.StartsWith("open@", ordered[0], StringComparison.Ordinal);
+        }
+
+        // Segment rows: aggregates only, at least the minimum sample, keyed by segment and window.
+        var segments = outputs.Records["segments"].Values.ToList();
+        Assert.True(segments.Count > 20, $"only {segments.Count} segment rows");
+        var fields = new HashSet<string>();
+        int atMinimum = 0;
+        foreach (var r in segments)
+        {
+            using var json = JsonDocument.Parse(r.Value);
+            var s = json.RootElement;
+            foreach (var p in s.EnumerateObject()) fields.Add(p.Name);
+            int vehicles = s.GetProperty("vehicles").GetInt32();
+            Assert.True(vehicles >= 3, $"a segment row of {vehicles} vehicles was published: {TestKafka.Text(r.Value)}");
+            if (vehicles == 3) atMinimum++;
+            long start = DateTimeOffset.Parse(s.GetProperty("window_start").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            Assert.Equal($"{s.GetProperty("way_id").GetInt64()}:{s.GetProperty("direction").GetString()}:{s.GetProperty("edge").GetInt32()}@{start}", TestKafka.Text(r.Key));
+        }
+        Assert.True(atMinimum > 0, "no row at the minimum sample: the test does not show that the minimum is the limit");
+        Assert.DoesNotContain("vehicle_id", fields);
+        Assert.Subset(new HashSet<string> { "way_id", "direction", "road", "edge", "window_start", "window_end", "vehicles", "speed_kmh", "free_flow_kmh", "travel_time_s", "level" }, fields);
+
+        // Matched probes: one Arrow IPC stream per input partition and batch of 512 input records.
+        long rows = 0;
+        foreach (var r in outputs.Records["matched"].Values)
+        {
+            string[] key = TestKafka.Text(r.Key).Split(':');
+            Assert.Equal(2, key.Length);
+            Assert.InRange(int.Parse(key[0], System.Globalization.CultureInfo.InvariantCulture), 0, 1);
+            using var reader = new ArrowStreamReader(new MemoryStream(r.Value));
+            var batch = reader.ReadNextRecordBatch();
+            Assert.NotNull(batch);
+            Assert.True(batch.Length is > 0 and <= 512 * 2, $"a batch of {batch.Length} rows");
+            rows += batch.Length;
+            Assert.Null(reader.ReadNextRecordBatch());
+        }
+        Assert.True(outputs.Records["matched"].Count >= produced / 512 - 2, $"{outputs.Records["matched"].Count} matched batches for {produced} probes");
+        Assert.InRange(rows, counters.Accepted * 9 / 10, counters.Accepted);
+
+        // Late probes: each with its vehicle, time and input position.
+        var late = outputs.Records["late"].Values.ToList();
+        Assert.Equal(input.LateProbes, late.Count);
+        Assert.Equal(input.LateProbes, counters.Late);
+        foreach (var r in late)
+        {
+            using var json = JsonDocument.Parse(r.Value);
+            Assert.StartsWith("LATE", json.RootElement.GetProperty("vehicle_id").GetString(), StringComparison.Ordinal);
+            Assert.Equal(TestKafka.Text(r.Key), json.RootElement.GetProperty("source").GetString());
+        }
+
+        // Dead letters: exactly the malformed probes, each with its original bytes, reason and position.
+        var deadLetters = outputs.Records["dead-letter"].Values.ToList();
+        Assert.Equal(input.Malformed, deadLetters.Count);
+        Assert.Equal(input.Malformed, counters.Rejected);
+        Assert.Contains(deadLetters, r => r.Headers["code"].AsSpan().SequenceEqual("time:in_the_future"u8));
+        Assert.Contains(deadLetters, r => r.Headers["code"].AsSpan().SequenceEqual("record:malformed"u8));
+        var malformed = input.Lines.Where(l => !SimulatedInput.Decodes(l)).ToHashSet();
+        foreach (var r in deadLetters)
+        {
+            string text = TestKafka.Text(r.Value);
+            string code = TestKafka.Text(r.Headers["code"]);
+            Assert.Equal(TestKafka.Text(r.Key), TestKafka.Text(r.Headers["source"]));
+            Assert.Matches(@"^traffic\.probes:[01]:\d+$", TestKafka.Text(r.Key));
+            Assert.False(string.IsNullOrEmpty(TestKafka.Text(r.Headers["reason"])));
+            if (code == "time:in_the_future") Assert.True(SimulatedInput.Decodes(text));
+            else
+            {
+                Assert.Contains(text, malformed);
+                Assert.False(new ProbeJsonDecoder(new VehicleIds()) { TrackNewest = false }.TryDecode(r.Value, out _, out var error));
+                Assert.Equal(error.Code, code);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_same_input_on_two_clusters_gives_byte_identical_keyed_records()
+    {
+        var first = reference.Get(output);
+        var second = RunOnce(output);
+        Assert.Empty(second.Outputs.DifferentRepeats);
+        var differences = first.Outputs.Differences(second.Outputs);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        foreach (string topic in EngineOutputs.TopicNames)
+            Assert.True(first.Outputs.Records[topic].Count > 0, $"no {topic} records to compare");
+    }
+
+    [Fact]
+    public void An_engine_stopped_mid_stream_and_restarted_from_its_checkpoints_loses_nothing_and_repeats_only_identical_records()
+    {
+        var expected = reference.Get(output);
+        var lines = SimulatedInput.Instance.Lines;
+        int cut = lines.Length * 6 / 10;
+        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
+        var store = new CheckpointStore(kafka.StateDirectory);
+        long produced = EngineHarness.Produce(kafka, lines.Take(cut));
+        // The first process hands its partitions on: it does not flush the matched probes of an unfinished batch.
+        var handOver = EngineHarness.Options(kafka) with { FlushOnStop = false };
+        using (var first = new EngineHarness(kafka, handOver))
+        {
+            first.WaitUntilProcessed(produced);
+            first.Stop();
+            foreach (string line in first.Log) output.WriteLine("first: " + line);
+        }
+        produced += EngineHarness.Produce(kafka, lines.Skip(cut));
+        long resumeAt = 0;
+        for (int p = 0; p < kafka.Topics.ProbePartitions; p++)
+        {
+            Assert.True(store.TryLoad(kafka.Topics.Probes, p, out long next, out _));
+            resumeAt += next;
+        }
+        Assert.True(resumeAt < cut, "the checkpoints are at the cut: nothing is replayed");
+
+        // Another group: the checkpoints hold the positions, and the cluster notices the first engine's members left only at their session timeout.
+        using (var second = new EngineHarness(kafka, EngineHarness.Options(kafka) with { GroupId = "traffic-engine-second" }))
+        {
+            second.WaitUntilProcessed(produced - resumeAt);
+            second.Stop();
+            foreach (string line in second.Log) output.WriteLine("second: " + line);
+            Assert.Equal(kafka.Topics.ProbePartitions + kafka.Topics.ExchangePartitions, second.Counters.Restored);
+            Assert.True(second.Counters.DuplicatesDropped > 0, "the segment stage dropped no exchange record sent again");
+            Assert.Equal(0, second.Counters.OffsetJumps);
+        }
+        var resumed = EngineOutputs.Read(kafka);
+        output.WriteLine($"resumed: {resumed.Describe()}; {resumed.Repeats} repeats");
+        Assert.True(resumed.Repeats > 0, "the restart repeated no record: the test shows nothing");
+        Assert.Empty(resumed.DifferentRepeats);
+        var differences = expected.Outputs.Differences(resumed);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+
+    [Fact]
+    public void A_full_output_queue_pauses_and_resumes_the_input_and_loses_nothing()
+    {
+        var expected = reference.Get(output);
+        var throttled = RunOnce(output, new Dictionary<string, string> { ["queue.buffering.max.messages"] = "6" });
+        Assert.True(throttled.Counters.BackPressurePauses > 0, "the output queue of 6 records never filled up");
+        Assert.Equal(throttled.Counters.BackPressurePauses, throttled.Counters.BackPressureResumes);
+        output.WriteLine($"paused and resumed {throttled.Counters.BackPressurePauses} times");
+        Assert.Equal(0, throttled.Counters.OffsetJumps);
+        Assert.Equal(expected.Counters.Consumed, throttled.Counters.Consumed);
+        var differences = expected.Outputs.Differences(throttled.Outputs);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+}
