@@ -6,7 +6,7 @@ namespace Traffic.Connectors.Tests.Kafka;
 /// <summary>The engine tests' helpers, tested too: the comparison of two runs' outputs and the simulated input.</summary>
 public class EngineHarnessTests
 {
-    private static TopicRecord Record(string key, string value, string? header = null) => new(0, 0, Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value),
+    private static TopicRecord Record(string key, string value, string? header = null) => new("t", 0, 0, Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value),
         header == null ? new Dictionary<string, byte[]>() : new Dictionary<string, byte[]> { ["event"] = Encoding.UTF8.GetBytes(header) });
 
     private static EngineOutputs Outputs(params (string Topic, TopicRecord Record)[] records)
