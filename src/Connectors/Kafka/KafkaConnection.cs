@@ -39,18 +39,14 @@ public sealed class KafkaConnection
     /// A producer that keeps each partition's records in the order they were produced, also across retries
     /// (idempotence), so that a replayed stretch of output repeats the original byte for byte and in order.
     /// </summary>
-    public ProducerConfig Producer(string clientId)
+    public ProducerConfig Producer(string clientId) => Overlay(new ProducerConfig(Base(clientId))
     {
-        var c = new ProducerConfig(With(clientId))
-        {
-            EnableIdempotence = true,
-            Acks = Acks.All,
-            LingerMs = 5,
-            BatchNumMessages = 10_000,
-            CompressionType = CompressionType.None,
-        };
-        return c;
-    }
+        EnableIdempotence = true,
+        Acks = Acks.All,
+        LingerMs = 5,
+        BatchNumMessages = 10_000,
+        CompressionType = CompressionType.None,
+    });
 
     /// <summary>
     /// A consumer of a Traffic consumer group. Offsets are not committed automatically: the engine seeks to the
@@ -59,7 +55,7 @@ public sealed class KafkaConnection
     /// the engine resumes after back-pressure wait for the fetch in flight, which at librdkafka's 500 ms default
     /// stalled the input half a second per pause.
     /// </summary>
-    public ConsumerConfig Consumer(string groupId, string clientId) => new(With(clientId))
+    public ConsumerConfig Consumer(string groupId, string clientId) => Overlay(new ConsumerConfig(Base(clientId))
     {
         GroupId = groupId,
         AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -72,9 +68,9 @@ public sealed class KafkaConnection
         FetchWaitMaxMs = 100,
         FetchMaxBytes = 4 << 20,
         MaxPartitionFetchBytes = 1 << 20,
-    };
+    });
 
-    public AdminClientConfig Admin() => new(With("traffic-admin"));
+    public AdminClientConfig Admin() => Overlay(new AdminClientConfig(Base("traffic-admin")));
 
     /// <summary>
     /// Makes sure every topic exists: the ones missing are created with the admin API and the partition counts
@@ -109,14 +105,16 @@ public sealed class KafkaConnection
         return meta is { Error.Code: ErrorCode.NoError } ? meta.Partitions.Count : 0;
     }
 
-    private Dictionary<string, string> With(string clientId)
+    private Dictionary<string, string> Base(string clientId) => new(StringComparer.Ordinal)
     {
-        var d = new Dictionary<string, string>(_properties, StringComparer.Ordinal)
-        {
-            ["bootstrap.servers"] = BootstrapServers,
-            ["client.id"] = clientId,
-        };
-        foreach (var (k, v) in _properties) d[k] = v;
-        return d;
+        ["bootstrap.servers"] = BootstrapServers,
+        ["client.id"] = clientId,
+    };
+
+    // The properties given (-X) win over Traffic's defaults: they pass through unchanged.
+    private T Overlay<T>(T config) where T : ClientConfig
+    {
+        foreach (var (key, value) in _properties) config.Set(key, value);
+        return config;
     }
 }
