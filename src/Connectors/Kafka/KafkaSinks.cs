@@ -25,12 +25,16 @@ public sealed class KafkaSinks : IDisposable
     private readonly NdjsonWriter _json;
     private readonly AlertWriter _alerts;
     private readonly Action<DeliveryReport<byte[]?, byte[]>> _onDelivery;
+    private readonly int _queueLimit;     // the producer's queue.buffering.max.messages
+    private bool _full;                   // QueueFull was called and QueueDrained not yet
     private long _failed;
     private string? _lastError;
 
     public KafkaSinks(KafkaConnection connection, KafkaTopics topics, RoadNetwork network, string clientId)
     {
-        _producer = new ProducerBuilder<byte[]?, byte[]>(connection.Producer(clientId)).Build();
+        var config = connection.Producer(clientId);
+        _queueLimit = config.QueueBufferingMaxMessages ?? 100_000;
+        _producer = new ProducerBuilder<byte[]?, byte[]>(config).Build();
         _topics = topics;
         _network = network;
         _json = new NdjsonWriter(_line);
@@ -45,6 +49,9 @@ public sealed class KafkaSinks : IDisposable
     public Action? QueueDrained { get; set; }
 
     public long Produced { get; private set; }
+
+    /// <summary>Between <see cref="QueueFull"/> and <see cref="QueueDrained"/>.</summary>
+    public bool Paused => _full;
 
     /// <summary>Records the brokers did not take (after the producer's own retries).</summary>
     public long Failed => Interlocked.Read(ref _failed);
@@ -109,11 +116,27 @@ public sealed class KafkaSinks : IDisposable
     public void Flush(CancellationToken cancel = default)
     {
         while (_producer.Flush(TimeSpan.FromMilliseconds(200)) > 0) cancel.ThrowIfCancellationRequested();
+        if (_full) Drained();
         if (Failed > 0) throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{Failed} output records were not delivered: {_lastError}"));
     }
 
-    /// <summary>Serves delivery reports without waiting.</summary>
-    public void Poll() => _producer.Poll(TimeSpan.Zero);
+    /// <summary>
+    /// Serves delivery reports without waiting and, after <see cref="QueueFull"/>, calls <see cref="QueueDrained"/>
+    /// once the queue is down to half its size: with hysteresis, so that sustained back-pressure does not pause and
+    /// resume the input on every record (each resume throws away what the consumer had fetched). The input's loop
+    /// calls it between records.
+    /// </summary>
+    public void Poll()
+    {
+        _producer.Poll(TimeSpan.Zero);
+        if (_full && _producer.Flush(TimeSpan.Zero) <= _queueLimit / 2) Drained();
+    }
+
+    private void Drained()
+    {
+        _full = false;
+        QueueDrained?.Invoke();
+    }
 
     public void Dispose()
     {
@@ -137,7 +160,6 @@ public sealed class KafkaSinks : IDisposable
     private void Produce(TopicPartition where, byte[]? key, byte[] value, Headers? headers)
     {
         var message = new Message<byte[]?, byte[]> { Key = key, Value = value, Headers = headers };
-        bool paused = false;
         while (true)
         {
             try
@@ -147,15 +169,14 @@ public sealed class KafkaSinks : IDisposable
             }
             catch (ProduceException<byte[]?, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
-                if (!paused)
+                if (!_full)
                 {
+                    _full = true;
                     QueueFull?.Invoke();
-                    paused = true;
                 }
                 _producer.Poll(TimeSpan.FromMilliseconds(20));
             }
         }
-        if (paused) QueueDrained?.Invoke();
         Produced++;
     }
 

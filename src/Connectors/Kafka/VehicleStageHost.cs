@@ -88,6 +88,7 @@ internal sealed class VehicleStageHost : IDisposable
                     _context.Log($"vehicle stage: {e.Error.Reason}");
                     continue;
                 }
+                if (_sinks.Paused) _sinks.Poll();
                 if (lagClock.ElapsedMilliseconds > 1000)
                 {
                     UpdateLag(consumer);
@@ -110,6 +111,7 @@ internal sealed class VehicleStageHost : IDisposable
                 }
                 _sinks.Flush(CancellationToken.None);
             }
+            else if (_sinks.Paused) _sinks.Flush(CancellationToken.None);   // every pause has its resume
             _sinks.QueueFull = null;
             _sinks.QueueDrained = null;
             consumer.Close();
