@@ -32,6 +32,31 @@ public sealed record ReplayOptions
     public VehicleStageOptions Vehicles { get; init; } = new();
 
     public SegmentOptions Segments { get; init; } = new();
+
+    /// <summary>
+    /// 0: read as fast as the engine takes the probes. Otherwise the recorded speed times this: a probe is handed on
+    /// no earlier than its event time after the first probe's, divided by this (a live feed, for latency measurements).
+    /// </summary>
+    public double Speed { get; init; }
+
+    /// <summary>Sees every probe as it is read and every alert as it is handed to the output (measurements); null: none.</summary>
+    public IReplayObserver? Observer { get; init; }
+}
+
+/// <summary>
+/// Watches a replay from inside (the end-to-end harness measures latency with it). Called on the engine's threads:
+/// <see cref="ProbeRead"/> on the reading thread, <see cref="AlertRaised"/> on the shard that raised the alert.
+/// </summary>
+public interface IReplayObserver
+{
+    /// <summary>A probe read and decoded, right before it is handed to its vehicle shard.</summary>
+    void ProbeRead(in Probe probe, in RecordSource source);
+
+    /// <summary>
+    /// An alert event handed to the output. <paramref name="record"/> is the input record whose processing raised it,
+    /// 0 when the watermark did (signal lost, idle vehicles' last matches, closed segment windows).
+    /// </summary>
+    void AlertRaised(AlertEvent alert, long record);
 }
 
 /// <summary>What a replay did, printed at the end and written as <c>summary.json</c>.</summary>
@@ -105,10 +130,10 @@ public sealed class ReplayEngine
         for (int i = 0; i < vs; i++)
         {
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
-                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentChannels);
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentChannels, _options.Observer);
         }
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments));
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments), _options.Observer);
 
         var vehicleTasks = vehicleShards.Select((s, i) => Task.Run(() => s.RunAsync(vehicleChannels[i].Reader), cancel)).ToArray();
         var segmentTasks = segmentShards.Select((s, i) => Task.Run(() => s.RunAsync(segmentChannels[i].Reader), cancel)).ToArray();
@@ -119,7 +144,7 @@ public sealed class ReplayEngine
         await using (var deadStream = new FileStream(Path.Combine(outDir, "dead-letter.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
         {
             using var dead = new DeadLetterWriter(deadStream, input);
-            var router = new Router(vehicleChannels, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary);
+            var router = new Router(vehicleChannels, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary, _options.Speed, _options.Observer);
             await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
             {
                 ProbeFormat format = FormatOf(input);
@@ -210,14 +235,19 @@ public sealed class ReplayEngine
     /// The reading side: routes probes to vehicle shards, dead-letters bad records, and moves one watermark for all
     /// shards from the whole input (so the outputs are the same for any number of shards).
     /// </summary>
-    private sealed class Router(Channel<VehicleMessage>[] shards, DeadLetterWriter dead, long lateness, IProgress<long>? progress, bool binary) : IProbeHandler
+    private sealed class Router(Channel<VehicleMessage>[] shards, DeadLetterWriter dead, long lateness, IProgress<long>? progress, bool binary,
+        double speed, IReplayObserver? observer) : IProbeHandler
     {
         private const int WatermarkEvery = 1024;
 
         private readonly EventTimeWatermark _clock = new(lateness, WatermarkEvery);
+        private long _firstEventMs = long.MinValue;  // paced replay: the first probe's event time …
+        private long _firstWall;                     // … and when it was read (Stopwatch ticks)
 
         public void OnProbe(in Probe probe, in RecordSource source)
         {
+            if (speed > 0) Pace(probe.TimeMs);
+            observer?.ProbeRead(in probe, in source);
             bool due = _clock.Observe(probe.TimeMs, out long watermark);
             Write(shards[probe.Vehicle % shards.Length], new VehicleMessage(probe, source, 0, false));
             if (!due) return;
@@ -226,6 +256,25 @@ public sealed class ReplayEngine
         }
 
         public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) => dead.Write(in error, in source, raw, binary);
+
+        /// <summary>Waits until a probe's event time, relative to the first probe's and divided by the speed, has passed on the wall clock.</summary>
+        private void Pace(long timeMs)
+        {
+            if (_firstEventMs == long.MinValue)
+            {
+                _firstEventMs = timeMs;
+                _firstWall = Stopwatch.GetTimestamp();
+                return;
+            }
+            long due = _firstWall + (long)((timeMs - _firstEventMs) / speed * Stopwatch.Frequency / 1000);
+            while (true)
+            {
+                long early = due - Stopwatch.GetTimestamp();
+                if (early <= 0) return;
+                if (early * 1000 > 2 * Stopwatch.Frequency) Thread.Sleep((int)(early * 1000 / Stopwatch.Frequency) - 1);
+                else Thread.Yield();
+            }
+        }
 
         public async Task CompleteAsync()
         {
@@ -238,9 +287,11 @@ public sealed class ReplayEngine
     }
 
     /// <summary>One vehicle shard: a <see cref="VehiclePartition"/> on its own thread, its outputs to the files and the exchange.</summary>
-    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, Channel<SegmentMessage>[] segments)
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, Channel<SegmentMessage>[] segments, IReplayObserver? observer)
         : IVehiclePartitionOutput, IDisposable
     {
+        private long _record;   // the input record being processed (0: a watermark), for the observer
+
         public VehiclePartition Partition { get; } = partition;
         public List<AlertEvent> Alerts { get; } = [];
         public List<(long Record, Probe Probe)> LateProbes { get; } = [];
@@ -249,6 +300,7 @@ public sealed class ReplayEngine
         {
             await foreach (var m in reader.ReadAllAsync().ConfigureAwait(false))
             {
+                _record = m.IsWatermark ? 0 : m.Source.Record;
                 if (!m.IsWatermark) Partition.OnProbe(m.Probe, m.Source, this);
                 else if (m.Watermark == long.MaxValue) Partition.OnEndOfInput(this);
                 else Partition.AdvanceWatermark(m.Watermark, this);
@@ -258,7 +310,11 @@ public sealed class ReplayEngine
 
         public void Dispose() => matched.Dispose();
 
-        public void Alert(AlertEvent alert) => Alerts.Add(alert);
+        public void Alert(AlertEvent alert)
+        {
+            Alerts.Add(alert);
+            observer?.AlertRaised(alert, _record);
+        }
 
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => matched.Append(vehicle, in match);
 
@@ -278,7 +334,7 @@ public sealed class ReplayEngine
     }
 
     /// <summary>One segment shard: a <see cref="SegmentPartition"/> on its own thread, its windows and alerts kept for the files.</summary>
-    private sealed class SegmentShard(SegmentPartition partition) : ISegmentPartitionOutput
+    private sealed class SegmentShard(SegmentPartition partition, IReplayObserver? observer) : ISegmentPartitionOutput
     {
         public SegmentPartition Partition { get; } = partition;
         public List<SegmentStat> Published { get; } = [];
@@ -296,6 +352,10 @@ public sealed class ReplayEngine
 
         public void Window(in SegmentStat window) => Published.Add(window);
 
-        public void Alert(AlertEvent alert) => Alerts.Add(alert);
+        public void Alert(AlertEvent alert)
+        {
+            Alerts.Add(alert);
+            observer?.AlertRaised(alert, 0);
+        }
     }
 }
