@@ -103,7 +103,13 @@ internal static class E2eHarness
     }
 
     /// <summary>What one replay run measured.</summary>
-    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest);
+    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, double CpuSeconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest)
+    {
+        public double ProbesPerSecond => Summary.Read / Seconds;
+
+        /// <summary>CPU time of the whole process (every thread) per probe.</summary>
+        public double CpuMicrosecondsPerProbe => CpuSeconds * 1e6 / Summary.Read;
+    }
 
     private static RunResult Replay(RoadNetwork network, Options o, string input, int shards, string outDir, IReplayObserver? observer = null, double speed = 0)
     {
@@ -118,11 +124,13 @@ internal static class E2eHarness
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         TimeSpan pause = GC.GetTotalPauseDuration();
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long start = Stopwatch.GetTimestamp();
         ReplaySummary summary = engine.RunAsync(input, outDir).GetAwaiter().GetResult();
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
-        return new RunResult(summary, seconds, allocated, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2,
+        return new RunResult(summary, seconds, cpuSeconds, allocated, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2,
             GC.GetTotalPauseDuration() - pause, Digest(outDir));
     }
 
@@ -154,19 +162,20 @@ internal static class E2eHarness
                     var r = Replay(network, o, inputs[format], shards, Path.Combine(o.Out, $"run-{format}-{shards}"));
                     (results.TryGetValue((format, shards), out var list) ? list : results[(format, shards)] = []).Add(r);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.Summary.Read / r.Seconds,9:N0} probes/s, {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, outputs {r.Digest}, load {LoadAverage()}"));
+                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, outputs {r.Digest}, load {LoadAverage()}"));
                 }
             }
         }
         Console.WriteLine();
-        Console.WriteLine("| format | vehicle shards | median wall | probes/s (median) | best | allocated per probe | GC gen0/1/2 | outputs |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+        Console.WriteLine("| format | vehicle shards | median wall | probes/s (median) | best | CPU per probe (median) | allocated per probe | GC gen0/1/2 | outputs |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
         foreach (var ((format, shards), runs) in results)
         {
             var sorted = runs.OrderBy(r => r.Seconds).ToList();
             var median = sorted[sorted.Count / 2];
+            double cpu = runs.Select(r => r.CpuMicrosecondsPerProbe).Order().ElementAt(runs.Count / 2);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {format} | {shards} | {median.Seconds:F2} s | {median.Summary.Read / median.Seconds:N0} | {sorted[0].Summary.Read / sorted[0].Seconds:N0} | {median.Allocated / (double)median.Summary.Read:F1} B | {median.Gen0}/{median.Gen1}/{median.Gen2} | {string.Join(",", runs.Select(r => r.Digest).Distinct())} |"));
+                $"| {format} | {shards} | {median.Seconds:F2} s | {median.ProbesPerSecond:N0} | {sorted[0].ProbesPerSecond:N0} | {cpu:F2} µs | {median.Allocated / (double)median.Summary.Read:F1} B | {median.Gen0}/{median.Gen1}/{median.Gen2} | {string.Join(",", runs.Select(r => r.Digest).Distinct())} |"));
         }
         if (results.Values.SelectMany(r => r).Select(r => r.Digest).Distinct().Count() > 1)
         {
