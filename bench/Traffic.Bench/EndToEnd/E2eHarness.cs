@@ -318,6 +318,7 @@ internal static class E2eHarness
         Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, load {LoadAverage()}, input {o.Input}, one thread per stage in turn");
 
         var collect = new Collect();
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
         long t = Stopwatch.GetTimestamp();
         using (var stream = File.OpenRead(o.Input)) new ProbeStreamReader(ProbeFormat.NdJson, ids).ReadAsync(stream, collect).AsTask().GetAwaiter().GetResult();
         Report("read and decode (NDJSON)", t, collect.Probes.Count, collect.Probes.Count);
@@ -325,12 +326,14 @@ internal static class E2eHarness
         var probes = collect.Probes;
         var recorded = new Recorded();
         var partition = new VehiclePartition(0, index, ids, registry, zones);
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
         t = Stopwatch.GetTimestamp();
         for (int i = 0; i < probes.Count; i++) partition.OnProbe(probes[i].Probe, probes[i].Source, recorded);
         partition.OnEndOfInput(recorded);
         Report("vehicle partition (matching, rules, exchange)", t, probes.Count, probes.Count);
 
         var segments = new SegmentPartition(network, 0, 1);
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
         t = Stopwatch.GetTimestamp();
         foreach (var m in recorded.Messages)
         {
@@ -342,6 +345,7 @@ internal static class E2eHarness
 
         string dir = Path.Combine(o.Out, "stages-matched");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
         t = Stopwatch.GetTimestamp();
         using (var writer = new MatchedProbeArrowWriter(dir, network, ids))
         {
@@ -351,10 +355,15 @@ internal static class E2eHarness
         return 0;
     }
 
+    private static long s_allocated;
+
     private static void Report(string stage, long start, int probes, int items)
     {
         double s = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{stage,-50} {s,7:F2} s  {s * 1e9 / probes,8:F0} ns/probe  ({items:N0} items)"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{stage,-50} {s,7:F2} s  {s * 1e9 / probes,8:F0} ns/probe  {(allocated - s_allocated) / (double)probes,7:F1} B/probe  ({items:N0} items)"));
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
     }
 
     private sealed class Collect : IProbeHandler
