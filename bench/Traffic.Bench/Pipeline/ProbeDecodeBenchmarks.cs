@@ -13,6 +13,7 @@ public class ProbeDecodeBenchmarks
 {
     private ReplayBenchData _data = null!;
     private ProbeJsonDecoder _json = null!;
+    private ProbeJsonDecoder _jsonFull = null!;
     private long _newest;
 
     [GlobalSetup]
@@ -20,13 +21,20 @@ public class ProbeDecodeBenchmarks
     {
         _data = ReplayBenchData.Simulate(3000, 600);
         _json = new ProbeJsonDecoder(_data.Ids);
+        _jsonFull = new ProbeJsonDecoder(_data.Ids) { Compact = false };
         _newest = long.MinValue;
     }
 
     private const int Probes = 138_000;
 
     [Benchmark(Description = "NDJSON record decode", OperationsPerInvoke = Probes)]
-    public long DecodeNdjson()
+    public long DecodeNdjson() => Decode(_json);
+
+    /// <summary>The same records through <see cref="System.Text.Json.Utf8JsonReader"/> only (the decoder before its compact fast path).</summary>
+    [Benchmark(Description = "NDJSON record decode, Utf8JsonReader only", OperationsPerInvoke = Probes)]
+    public long DecodeNdjsonFull() => Decode(_jsonFull);
+
+    private long Decode(ProbeJsonDecoder decoder)
     {
         long sum = 0;
         var lines = _data.Lines;
@@ -34,7 +42,7 @@ public class ProbeDecodeBenchmarks
         for (int i = 0; i < Probes; i++)
         {
             var (start, length) = lines[i % lines.Length];
-            if (_json.TryDecode(bytes.AsSpan(start, length), out Probe p, out _)) sum += p.Vehicle;
+            if (decoder.TryDecode(bytes.AsSpan(start, length), out Probe p, out _)) sum += p.Vehicle;
         }
         return sum;
     }
