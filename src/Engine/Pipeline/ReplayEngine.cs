@@ -184,7 +184,10 @@ public sealed class ReplayEngine
             foreach (var a in alerts) writer.Write(a);
         }
         using (var arrow = new AlertArrowWriter(Path.Combine(outDir, "alerts"))) foreach (var a in alerts) arrow.Append(a);
-        var segments = segmentShards.SelectMany(s => s.Published).OrderBy(s => s.WindowStartMs).ThenBy(s => s.Edge).ToList();
+        // One window per segment and start, each segment in one shard: the order is total, an in-place sort gives it.
+        var segments = new List<SegmentStat>(segmentShards.Sum(s => s.Published.Count));
+        foreach (var shard in segmentShards) segments.AddRange(shard.Published);
+        segments.Sort(static (a, b) => a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge));
         WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
         using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
