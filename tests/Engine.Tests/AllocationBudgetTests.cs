@@ -25,7 +25,8 @@ public class AllocationBudgetTests
     internal static bool IsEngine(string operation) =>
         operation.StartsWith("Probe", StringComparison.Ordinal) || operation.StartsWith("ZoneSet.", StringComparison.Ordinal)
         || operation.StartsWith("SegmentArrowWriter.", StringComparison.Ordinal) || operation.StartsWith("AlertArrowWriter.", StringComparison.Ordinal)
-        || operation.StartsWith("VehiclePartition.", StringComparison.Ordinal);
+        || operation.StartsWith("VehiclePartition.", StringComparison.Ordinal) || operation.StartsWith("SegmentPartition.", StringComparison.Ordinal)
+        || operation.StartsWith("MatchedProbeArrowWriter.", StringComparison.Ordinal) || operation.StartsWith("BatchQueue.", StringComparison.Ordinal);
 
     [Theory]
     [MemberData(nameof(Operations))]
@@ -120,6 +121,65 @@ public class AllocationBudgetTests
                     if (output.Alerts > 0) throw new InvalidOperationException("an alert in the measurement: the fleet must drive without one");
                 };
             }
+            case "MatchedProbeArrowWriter.Append":
+            {
+                // Builders grown by a first file of 16,384 rows; the measured appends stay within the second, no file is written.
+                var net = SimRun.Shenzhen;
+                var writer = new MatchedProbeArrowWriter(Directory.CreateTempSubdirectory().FullName, net, ids, rowsPerFile: 16_384);
+                for (int i = 0; i < 10; i++) ids.Intern($"琼A1000{i}".AsSpan());
+                var matches = Enumerable.Range(0, 64).Select(i => new MatchedProbe
+                {
+                    ProbeId = i,
+                    TimeMs = 1764028800000 + (i * 1000),
+                    Edge = i % 7 == 0 ? -1 : i * 13 % net.EdgeCount,
+                    OffsetM = i,
+                    Lon = 113.93,
+                    Lat = 22.54,
+                    DistanceM = 3.5,
+                    RouteDistanceM = 12,
+                    SpeedKmh = i % 5 == 0 ? double.NaN : 30 + i,
+                    Confidence = 0.9,
+                    Break = i % 9 == 0 ? ChainBreak.Start : ChainBreak.None,
+                    Forced = false,
+                    ReportedSpeedKmh = double.NaN,
+                    Outlier = i % 11 == 0,
+                }).ToArray();
+                for (int i = 0; i < 16_384; i++) writer.Append(i % 10, matches[i % matches.Length]);
+                return i => writer.Append(i % 10, matches[i % matches.Length]);
+            }
+            case "SegmentPartition.OnTraversal":
+            {
+                // Traversals of 8 segments at about 90 km/h by 7 vehicles, one a second, with a watermark every 64 that closes
+                // the windows behind it: windows open, fill, close and publish (accumulators reused), congestion judged on each.
+                var net = SimRun.Shenzhen;
+                var partition = new SegmentPartition(net, 0, 1);
+                var output = new NoOutput();
+                int[] edges = [.. Enumerable.Range(0, net.EdgeCount).Where(e => net.LengthM(e) > 100).Take(8)];
+                long sequence = 0;
+                return i =>
+                {
+                    long t = 1764028800000 + (i * 1000L);
+                    int e = edges[i % edges.Length];
+                    var edge = new TraversedEdge(e, 0, net.LengthM(e), t - 4000, t);
+                    partition.OnTraversal(new SegmentTraversal(0, ++sequence, i % 7, edge));
+                    if (i % 64 == 63) partition.OnWatermark(new SegmentWatermark(0, ++sequence, t - 120_000), output);
+                    if (output.Alerts > 0) throw new InvalidOperationException("an alert in the measurement: the segments must flow freely");
+                    if (i == 1000 && output.Windows == 0) throw new InvalidOperationException("no window published: the measurement must close and publish windows");
+                };
+            }
+            case "BatchQueue.RoundTrip":
+            {
+                // A batch rented, filled, sent, taken and given back (one thread plays both sides).
+                var queue = new BatchQueue<long>(4, 64);
+                return i =>
+                {
+                    var batch = queue.Rent();
+                    batch.Add(i);
+                    queue.Send(batch);
+                    if (!queue.TryTake(out var taken) || taken.Messages[0] != i) throw new InvalidOperationException("the batch sent is not the batch taken");
+                    queue.Return(taken);
+                };
+            }
             default:
                 throw new InvalidOperationException($"no measurement for budgeted operation '{name}'");
         }
@@ -134,9 +194,12 @@ public class AllocationBudgetTests
         }
     }
 
-    private sealed class NoOutput : IVehiclePartitionOutput
+    private sealed class NoOutput : IVehiclePartitionOutput, ISegmentPartitionOutput
     {
         public int Alerts;
+        public int Windows;
+
+        public void Window(in SegmentStat window) => Windows++;
 
         public void Alert(AlertEvent alert) => Alerts++;
 

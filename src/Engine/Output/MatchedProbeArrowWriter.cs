@@ -37,20 +37,22 @@ public sealed class MatchedProbeColumns
         .Build();
 
     private readonly RoadNetwork _network;
-    private Int32Array.Builder _vehicle = new();
-    private TimestampArray.Builder _timeB = new(s_time);
-    private DoubleArray.Builder _lon = new();
-    private DoubleArray.Builder _lat = new();
-    private Int32Array.Builder _edge = new();
-    private Int64Array.Builder _way = new();
-    private Int32Array.Builder _direction = new();
-    private Int32Array.Builder _road = new();
-    private FloatArray.Builder _offset = new();
-    private FloatArray.Builder _distance = new();
-    private FloatArray.Builder _speed = new();
-    private FloatArray.Builder _confidence = new();
-    private Int32Array.Builder _break = new();
-    private BooleanArray.Builder _outlier = new();
+    // Built into a batch and cleared, never replaced: they keep the capacity they have grown to, so appending a row
+    // allocates nothing once the first batch is built (Build copies the values out).
+    private readonly Int32Array.Builder _vehicle = new();
+    private readonly TimestampArray.Builder _timeB = new(s_time);
+    private readonly DoubleArray.Builder _lon = new();
+    private readonly DoubleArray.Builder _lat = new();
+    private readonly Int32Array.Builder _edge = new();
+    private readonly Int64Array.Builder _way = new();
+    private readonly Int32Array.Builder _direction = new();
+    private readonly Int32Array.Builder _road = new();
+    private readonly FloatArray.Builder _offset = new();
+    private readonly FloatArray.Builder _distance = new();
+    private readonly FloatArray.Builder _speed = new();
+    private readonly FloatArray.Builder _confidence = new();
+    private readonly Int32Array.Builder _break = new();
+    private readonly BooleanArray.Builder _outlier = new();
 
     public MatchedProbeColumns(RoadNetwork network) => _network = network;
 
@@ -128,20 +130,20 @@ public sealed class MatchedProbeColumns
     private void Reset()
     {
         Rows = 0;
-        _vehicle = new();
-        _timeB = new(s_time);
-        _lon = new();
-        _lat = new();
-        _edge = new();
-        _way = new();
-        _direction = new();
-        _road = new();
-        _offset = new();
-        _distance = new();
-        _speed = new();
-        _confidence = new();
-        _break = new();
-        _outlier = new();
+        _vehicle.Clear();
+        _timeB.Clear();
+        _lon.Clear();
+        _lat.Clear();
+        _edge.Clear();
+        _way.Clear();
+        _direction.Clear();
+        _road.Clear();
+        _offset.Clear();
+        _distance.Clear();
+        _speed.Clear();
+        _confidence.Clear();
+        _break.Clear();
+        _outlier.Clear();
     }
 }
 

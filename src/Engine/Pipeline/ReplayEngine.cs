@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Threading.Channels;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Output;
 using Traffic.Engine.Probes;
@@ -26,12 +25,40 @@ public sealed record ReplayOptions
     /// <summary>The watermark trails the newest event time by this much; probes behind it are late.</summary>
     public long AllowedLatenessMs { get; init; } = 30_000;
 
-    /// <summary>Bound of each channel between stages (back-pressure).</summary>
+    /// <summary>Messages each queue between stages holds at most (back-pressure), in batches of <see cref="BatchSize"/>.</summary>
     public int ChannelCapacity { get; init; } = 8192;
+
+    /// <summary>Messages handed from one stage to the next at once (probes to a vehicle shard, traversals to a segment shard).</summary>
+    public int BatchSize { get; init; } = 512;
 
     public VehicleStageOptions Vehicles { get; init; } = new();
 
     public SegmentOptions Segments { get; init; } = new();
+
+    /// <summary>
+    /// 0: read as fast as the engine takes the probes. Otherwise the recorded speed times this: a probe is handed on
+    /// no earlier than its event time after the first probe's, divided by this (a live feed, for latency measurements).
+    /// </summary>
+    public double Speed { get; init; }
+
+    /// <summary>Sees every probe as it is read and every alert as it is handed to the output (measurements); null: none.</summary>
+    public IReplayObserver? Observer { get; init; }
+}
+
+/// <summary>
+/// Watches a replay from inside (the end-to-end harness measures latency with it). Called on the engine's threads:
+/// <see cref="ProbeRead"/> on the reading thread, <see cref="AlertRaised"/> on the shard that raised the alert.
+/// </summary>
+public interface IReplayObserver
+{
+    /// <summary>A probe read and decoded, right before it is handed to its vehicle shard.</summary>
+    void ProbeRead(in Probe probe, in RecordSource source);
+
+    /// <summary>
+    /// An alert event handed to the output. <paramref name="record"/> is the input record whose processing raised it,
+    /// 0 when the watermark did (signal lost, idle vehicles' last matches, closed segment windows).
+    /// </summary>
+    void AlertRaised(AlertEvent alert, long record);
 }
 
 /// <summary>What a replay did, printed at the end and written as <c>summary.json</c>.</summary>
@@ -94,10 +121,12 @@ public sealed class ReplayEngine
         Directory.CreateDirectory(outDir);
         var clock = Stopwatch.StartNew();
         int vs = _options.VehicleShards, ss = _options.SegmentShards;
-        var vehicleChannels = new Channel<VehicleMessage>[vs];
-        var segmentChannels = new Channel<SegmentMessage>[ss];
-        for (int i = 0; i < vs; i++) vehicleChannels[i] = Channel.CreateBounded<VehicleMessage>(new BoundedChannelOptions(_options.ChannelCapacity) { SingleReader = true, SingleWriter = true });
-        for (int i = 0; i < ss; i++) segmentChannels[i] = Channel.CreateBounded<SegmentMessage>(new BoundedChannelOptions(_options.ChannelCapacity) { SingleReader = true, SingleWriter = false });
+        int batches = Math.Max(2, _options.ChannelCapacity / _options.BatchSize);
+        var vehicleQueues = new BatchQueue<VehicleMessage>[vs];
+        var segmentQueues = new BatchQueue<SegmentMessage>[ss];
+        for (int i = 0; i < vs; i++) vehicleQueues[i] = new BatchQueue<VehicleMessage>(batches, _options.BatchSize);
+        // Every vehicle shard sends to every segment shard: room for each to fill one batch while others wait.
+        for (int i = 0; i < ss; i++) segmentQueues[i] = new BatchQueue<SegmentMessage>(Math.Max(batches, vs + 2), _options.BatchSize);
 
         // The reader moves one watermark for all vehicle shards (Router): their partitions do not move their own.
         var partitionOptions = new VehiclePartitionOptions { AllowedLatenessMs = _options.AllowedLatenessMs, WatermarkEveryProbes = 0, Vehicles = _options.Vehicles };
@@ -105,33 +134,46 @@ public sealed class ReplayEngine
         for (int i = 0; i < vs; i++)
         {
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
-                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentChannels);
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, _options.Observer);
         }
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments));
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments), _options.Observer);
 
-        var vehicleTasks = vehicleShards.Select((s, i) => Task.Run(() => s.RunAsync(vehicleChannels[i].Reader), cancel)).ToArray();
-        var segmentTasks = segmentShards.Select((s, i) => Task.Run(() => s.RunAsync(segmentChannels[i].Reader), cancel)).ToArray();
+        // One thread per shard, each its own (not the thread pool's): a shard blocks while it waits for a batch.
+        var vehicleTasks = vehicleShards.Select((s, i) => Dedicated(() => s.Run(vehicleQueues[i]), cancel)).ToArray();
+        var segmentTasks = segmentShards.Select((s, i) => Dedicated(() => s.Run(segmentQueues[i]), cancel)).ToArray();
 
         // Read on this task: decode, dead-letter, route each probe to its vehicle's shard.
         ReadSummary read;
         Dictionary<string, long> rejectedByReason;
-        await using (var deadStream = new FileStream(Path.Combine(outDir, "dead-letter.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
+        try
         {
+            await using var deadStream = new FileStream(Path.Combine(outDir, "dead-letter.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             using var dead = new DeadLetterWriter(deadStream, input);
-            var router = new Router(vehicleChannels, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary);
+            var router = new Router(vehicleQueues, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary, _options.Speed, _options.Observer);
             await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
             {
                 ProbeFormat format = FormatOf(input);
                 if (format == ProbeFormat.Csv) read = await Task.Run(() => new ProbeCsvReader(_ids).Read(stream, router), cancel).ConfigureAwait(false);
                 else read = await new ProbeStreamReader(format, _ids).ReadAsync(stream, router, cancel).ConfigureAwait(false);
             }
-            await router.CompleteAsync().ConfigureAwait(false);
+            router.Complete();
             rejectedByReason = new Dictionary<string, long>(dead.ByReason);
         }
-        await Task.WhenAll(vehicleTasks).ConfigureAwait(false);
+        finally
+        {
+            // Whatever happened to the reader, the shards end once they have drained their queues.
+            foreach (var q in vehicleQueues) q.Complete();
+        }
+        try
+        {
+            await Task.WhenAll(vehicleTasks).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var q in segmentQueues) q.Complete();
+        }
         foreach (var shard in vehicleShards) shard.Dispose();
-        foreach (var c in segmentChannels) c.Writer.Complete();
         await Task.WhenAll(segmentTasks).ConfigureAwait(false);
 
         // Outputs, sorted so that the same input gives the same bytes whatever the threads did.
@@ -142,7 +184,10 @@ public sealed class ReplayEngine
             foreach (var a in alerts) writer.Write(a);
         }
         using (var arrow = new AlertArrowWriter(Path.Combine(outDir, "alerts"))) foreach (var a in alerts) arrow.Append(a);
-        var segments = segmentShards.SelectMany(s => s.Published).OrderBy(s => s.WindowStartMs).ThenBy(s => s.Edge).ToList();
+        // One window per segment and start, each segment in one shard: the order is total, an in-place sort gives it.
+        var segments = new List<SegmentStat>(segmentShards.Sum(s => s.Published.Count));
+        foreach (var shard in segmentShards) segments.AddRange(shard.Published);
+        segments.Sort(static (a, b) => a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge));
         WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
         using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
@@ -195,79 +240,180 @@ public sealed class ReplayEngine
         }
     }
 
-    private readonly record struct VehicleMessage(Probe Probe, RecordSource Source, long Watermark, bool IsWatermark);
-
-    private readonly record struct SegmentMessage(SegmentTraversal Traversal, SegmentWatermark Watermark, bool IsWatermark);
-
-    /// <summary>Waits for room when a channel is full (back-pressure) from the synchronous reader and partitions.</summary>
-    private static void Write<T>(Channel<T> channel, T message)
+    /// <summary>A probe or a watermark for a vehicle shard (fields, not properties: read in place by reference).</summary>
+    private readonly struct VehicleMessage(Probe probe, RecordSource source, long watermark, bool isWatermark)
     {
-        if (channel.Writer.TryWrite(message)) return;
-        channel.Writer.WriteAsync(message).AsTask().GetAwaiter().GetResult();
+        public readonly Probe Probe = probe;
+        public readonly RecordSource Source = source;
+        public readonly long Watermark = watermark;
+        public readonly bool IsWatermark = isWatermark;
     }
 
+    /// <summary>A traversal or a watermark for a segment shard.</summary>
+    private readonly struct SegmentMessage(SegmentTraversal traversal, SegmentWatermark watermark, bool isWatermark)
+    {
+        public readonly SegmentTraversal Traversal = traversal;
+        public readonly SegmentWatermark Watermark = watermark;
+        public readonly bool IsWatermark = isWatermark;
+    }
+
+    /// <summary>Runs a shard's loop on a thread of its own; the task ends with it.</summary>
+    private static Task Dedicated(Action loop, CancellationToken cancel) =>
+        Task.Factory.StartNew(loop, cancel, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+
     /// <summary>
-    /// The reading side: routes probes to vehicle shards, dead-letters bad records, and moves one watermark for all
-    /// shards from the whole input (so the outputs are the same for any number of shards).
+    /// The reading side: routes probes to vehicle shards in batches, dead-letters bad records, and moves one watermark
+    /// for all shards from the whole input (so the outputs are the same for any number of shards).
     /// </summary>
-    private sealed class Router(Channel<VehicleMessage>[] shards, DeadLetterWriter dead, long lateness, IProgress<long>? progress, bool binary) : IProbeHandler
+    private sealed class Router : IProbeHandler
     {
         private const int WatermarkEvery = 1024;
 
-        private readonly EventTimeWatermark _clock = new(lateness, WatermarkEvery);
+        private readonly BatchQueue<VehicleMessage>[] _shards;
+        private readonly Batch<VehicleMessage>[] _filling;  // per shard: the batch being filled
+        private readonly DeadLetterWriter _dead;
+        private readonly IProgress<long>? _progress;
+        private readonly bool _binary;
+        private readonly double _speed;
+        private readonly IReplayObserver? _observer;
+        private readonly EventTimeWatermark _clock;
+        private long _firstEventMs = long.MinValue;  // paced replay: the first probe's event time …
+        private long _firstWall;                     // … and when it was read (Stopwatch ticks)
+
+        public Router(BatchQueue<VehicleMessage>[] shards, DeadLetterWriter dead, long lateness, IProgress<long>? progress, bool binary,
+            double speed, IReplayObserver? observer)
+        {
+            _shards = shards;
+            _filling = [.. shards.Select(s => s.Rent())];
+            _dead = dead;
+            _progress = progress;
+            _binary = binary;
+            _speed = speed;
+            _observer = observer;
+            _clock = new EventTimeWatermark(lateness, WatermarkEvery);
+        }
 
         public void OnProbe(in Probe probe, in RecordSource source)
         {
+            if (_speed > 0) Pace(probe.TimeMs);
+            _observer?.ProbeRead(in probe, in source);
             bool due = _clock.Observe(probe.TimeMs, out long watermark);
-            Write(shards[probe.Vehicle % shards.Length], new VehicleMessage(probe, source, 0, false));
+            Add(probe.Vehicle % _shards.Length, new VehicleMessage(probe, source, 0, false));
             if (!due) return;
-            foreach (var s in shards) Write(s, new VehicleMessage(default, default, watermark, true));
-            progress?.Report(_clock.Probes);
+            for (int i = 0; i < _shards.Length; i++) Add(i, new VehicleMessage(default, default, watermark, true));
+            _progress?.Report(_clock.Probes);
         }
 
-        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) => dead.Write(in error, in source, raw, binary);
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) => _dead.Write(in error, in source, raw, _binary);
 
-        public async Task CompleteAsync()
+        /// <summary>The end of the input: the final watermark to every shard and the last batches sent.</summary>
+        public void Complete()
         {
-            foreach (var s in shards)
+            for (int i = 0; i < _shards.Length; i++)
             {
-                await s.Writer.WriteAsync(new VehicleMessage(default, default, long.MaxValue, true)).ConfigureAwait(false);
-                s.Writer.Complete();
+                _filling[i].Add(new VehicleMessage(default, default, long.MaxValue, true));
+                _shards[i].Send(_filling[i]);
+                _filling[i] = null!;
+            }
+        }
+
+        private void Add(int shard, in VehicleMessage message)
+        {
+            Batch<VehicleMessage> batch = _filling[shard];
+            batch.Add(in message);
+            if (!batch.IsFull) return;
+            _shards[shard].Send(batch);
+            _filling[shard] = _shards[shard].Rent();
+        }
+
+        /// <summary>Sends the batches being filled as they are (before the reader waits: nothing read stays behind).</summary>
+        private void Flush()
+        {
+            for (int i = 0; i < _shards.Length; i++)
+            {
+                if (_filling[i].Count == 0) continue;
+                _shards[i].Send(_filling[i]);
+                _filling[i] = _shards[i].Rent();
+            }
+        }
+
+        /// <summary>Waits until a probe's event time, relative to the first probe's and divided by the speed, has passed on the wall clock.</summary>
+        private void Pace(long timeMs)
+        {
+            if (_firstEventMs == long.MinValue)
+            {
+                _firstEventMs = timeMs;
+                _firstWall = Stopwatch.GetTimestamp();
+                return;
+            }
+            long due = _firstWall + (long)((timeMs - _firstEventMs) / _speed * Stopwatch.Frequency / 1000);
+            if (due <= Stopwatch.GetTimestamp()) return;
+            Flush();
+            while (true)
+            {
+                long early = due - Stopwatch.GetTimestamp();
+                if (early <= 0) return;
+                if (early * 1000 > 2 * Stopwatch.Frequency) Thread.Sleep((int)(early * 1000 / Stopwatch.Frequency) - 1);
+                else Thread.Yield();
             }
         }
     }
 
-    /// <summary>One vehicle shard: a <see cref="VehiclePartition"/> on its own thread, its outputs to the files and the exchange.</summary>
-    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, Channel<SegmentMessage>[] segments)
+    /// <summary>
+    /// One vehicle shard: a <see cref="VehiclePartition"/> on its own thread, its outputs to the files and the exchange.
+    /// Traversals and watermarks for the segment shards are batched too, and what a batch of probes caused is sent
+    /// when that batch is done, so nothing waits for a batch to fill.
+    /// </summary>
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, IReplayObserver? observer)
         : IVehiclePartitionOutput, IDisposable
     {
+        private readonly Batch<SegmentMessage>?[] _filling = new Batch<SegmentMessage>?[segments.Length]; // per segment shard
+        private long _record;   // the input record being processed (0: a watermark), for the observer
+
         public VehiclePartition Partition { get; } = partition;
         public List<AlertEvent> Alerts { get; } = [];
         public List<(long Record, Probe Probe)> LateProbes { get; } = [];
 
-        public async Task RunAsync(ChannelReader<VehicleMessage> reader)
+        public void Run(BatchQueue<VehicleMessage> input)
         {
-            await foreach (var m in reader.ReadAllAsync().ConfigureAwait(false))
+            try
             {
-                if (!m.IsWatermark) Partition.OnProbe(m.Probe, m.Source, this);
-                else if (m.Watermark == long.MaxValue) Partition.OnEndOfInput(this);
-                else Partition.AdvanceWatermark(m.Watermark, this);
+                while (input.TryTake(out var batch))
+                {
+                    foreach (ref readonly var m in batch.Messages)
+                    {
+                        _record = m.IsWatermark ? 0 : m.Source.Record;
+                        if (!m.IsWatermark) Partition.OnProbe(in m.Probe, in m.Source, this);
+                        else if (m.Watermark == long.MaxValue) Partition.OnEndOfInput(this);
+                        else Partition.AdvanceWatermark(m.Watermark, this);
+                    }
+                    input.Return(batch);
+                    Flush();
+                }
+                matched.Flush();
             }
-            matched.Flush();
+            catch
+            {
+                input.Abort();
+                throw;
+            }
         }
 
         public void Dispose() => matched.Dispose();
 
-        public void Alert(AlertEvent alert) => Alerts.Add(alert);
+        public void Alert(AlertEvent alert)
+        {
+            Alerts.Add(alert);
+            observer?.AlertRaised(alert, _record);
+        }
 
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => matched.Append(vehicle, in match);
 
-        public void Traversal(in SegmentTraversal traversal) =>
-            Write(segments[traversal.Edge.Edge % segments.Length], new SegmentMessage(traversal, default, false));
+        public void Traversal(in SegmentTraversal traversal) => Add(traversal.Edge.Edge % segments.Length, new SegmentMessage(traversal, default, false));
 
         public void Watermark(in SegmentWatermark watermark)
         {
-            foreach (var s in segments) Write(s, new SegmentMessage(default, watermark, true));
+            for (int i = 0; i < segments.Length; i++) Add(i, new SegmentMessage(default, watermark, true));
         }
 
         public void Late(in Probe probe, in RecordSource source) => LateProbes.Add((source.Record, probe));
@@ -275,27 +421,62 @@ public sealed class ReplayEngine
         public void Refused(in Probe probe, in RecordSource source, PushResult reason)
         {
         }
+
+        private void Add(int shard, in SegmentMessage message)
+        {
+            Batch<SegmentMessage> batch = _filling[shard] ??= segments[shard].Rent();
+            batch.Add(in message);
+            if (!batch.IsFull) return;
+            segments[shard].Send(batch);
+            _filling[shard] = null;
+        }
+
+        private void Flush()
+        {
+            for (int i = 0; i < segments.Length; i++)
+            {
+                if (_filling[i] is not { } batch) continue;
+                segments[i].Send(batch);
+                _filling[i] = null;
+            }
+        }
     }
 
     /// <summary>One segment shard: a <see cref="SegmentPartition"/> on its own thread, its windows and alerts kept for the files.</summary>
-    private sealed class SegmentShard(SegmentPartition partition) : ISegmentPartitionOutput
+    private sealed class SegmentShard(SegmentPartition partition, IReplayObserver? observer) : ISegmentPartitionOutput
     {
         public SegmentPartition Partition { get; } = partition;
         public List<SegmentStat> Published { get; } = [];
         public List<AlertEvent> Alerts { get; } = [];
 
-        public async Task RunAsync(ChannelReader<SegmentMessage> reader)
+        public void Run(BatchQueue<SegmentMessage> input)
         {
-            await foreach (var m in reader.ReadAllAsync().ConfigureAwait(false))
+            try
             {
-                if (m.IsWatermark) Partition.OnWatermark(m.Watermark, this);
-                else Partition.OnTraversal(m.Traversal);
+                while (input.TryTake(out var batch))
+                {
+                    foreach (ref readonly var m in batch.Messages)
+                    {
+                        if (m.IsWatermark) Partition.OnWatermark(in m.Watermark, this);
+                        else Partition.OnTraversal(in m.Traversal);
+                    }
+                    input.Return(batch);
+                }
+                Partition.OnEndOfInput(this);
             }
-            Partition.OnEndOfInput(this);
+            catch
+            {
+                input.Abort();
+                throw;
+            }
         }
 
         public void Window(in SegmentStat window) => Published.Add(window);
 
-        public void Alert(AlertEvent alert) => Alerts.Add(alert);
+        public void Alert(AlertEvent alert)
+        {
+            Alerts.Add(alert);
+            observer?.AlertRaised(alert, 0);
+        }
     }
 }

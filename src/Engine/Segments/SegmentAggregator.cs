@@ -57,6 +57,7 @@ public sealed class SegmentAggregator
     private readonly Dictionary<(int Edge, long Window), Accumulator> _open = [];
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
     private readonly List<(int Edge, long Window)> _closing = [];
+    private readonly Stack<Accumulator> _spare = new();   // closed windows' accumulators, reused: opening a window allocates nothing
 
     public SegmentAggregator(RoadNetwork network, SegmentOptions? options = null)
     {
@@ -87,7 +88,7 @@ public sealed class SegmentAggregator
         long window = exitMs - (((exitMs % _options.WindowMs) + _options.WindowMs) % _options.WindowMs);
         if (!_open.TryGetValue((edge, window), out Accumulator? acc))
         {
-            acc = new Accumulator();
+            acc = _spare.Count > 0 ? _spare.Pop() : new Accumulator();
             _open.Add((edge, window), acc);
         }
         acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
@@ -112,14 +113,17 @@ public sealed class SegmentAggregator
                 if (!_offPeakSpeeds.TryGetValue(key.Edge, out int[]? bins)) _offPeakSpeeds[key.Edge] = bins = new int[SpeedBins];
                 acc.MergeOffPeak(bins);
             }
-            if (acc.Vehicles < _options.MinVehicles)
+            int vehicles = acc.Vehicles;
+            double speed = acc.Millimetres / (double)acc.Milliseconds * 3.6;
+            acc.Clear();
+            _spare.Push(acc);
+            if (vehicles < _options.MinVehicles)
             {
                 Suppressed++;
                 continue;
             }
-            double speed = acc.Millimetres / (double)acc.Milliseconds * 3.6;
             double free = FreeFlowKmh(key.Edge);
-            published.Add(new SegmentStat(key.Edge, key.Window, key.Window + _options.WindowMs, acc.Vehicles, speed, free,
+            published.Add(new SegmentStat(key.Edge, key.Window, key.Window + _options.WindowMs, vehicles, speed, free,
                 _network.LengthM(key.Edge) / (speed / 3.6), CongestionLevel.Of(speed, free)));
         }
     }
@@ -235,6 +239,16 @@ public sealed class SegmentAggregator
             : Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (_keys[MaxTrackedVehicles - 1] + 1.0)));
 
         public int OffPeakCount => _offPeakCount;
+
+        /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
+        public void Clear()
+        {
+            _tracked = 0;
+            _beyond = false;
+            _offPeakCount = 0;
+            Millimetres = 0;
+            Milliseconds = 0;
+        }
 
         public void Add(int vehicle, long millimetres, long milliseconds)
         {

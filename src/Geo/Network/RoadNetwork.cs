@@ -63,6 +63,10 @@ public sealed class RoadNetwork
 
     internal readonly string[] NameTable;
 
+    // Bearing of the shape segment from point i to point i + 1, made on the first BearingAt: the matcher asks for
+    // the bearing of every candidate of every probe, and a bearing costs three sines, four cosines and an atan2.
+    private double[]? _segmentBearing;
+
     internal RoadNetwork(
         NetworkSource source,
         double[] nodeLon, double[] nodeLat, int[] firstOut,
@@ -163,7 +167,19 @@ public sealed class RoadNetwork
         int s = ShapeStart[edge], e = ShapeStart[edge + 1] - 1;
         int i = s;
         while (i < e - 1 && ShapeOffsetM[i + 1] < offsetM) i++;
-        return GeoMath.Bearing(ShapeLon[i], ShapeLat[i], ShapeLon[i + 1], ShapeLat[i + 1]);
+        return (_segmentBearing ?? SegmentBearings())[i];
+    }
+
+    /// <summary>
+    /// <see cref="GeoMath.Bearing"/> of every pair of consecutive shape points, computed once (8 bytes a shape point).
+    /// Threads that race here compute the same values; one array is kept.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private double[] SegmentBearings()
+    {
+        var bearings = new double[ShapeLon.Length];
+        for (int i = 0; i + 1 < ShapeLon.Length; i++) bearings[i] = GeoMath.Bearing(ShapeLon[i], ShapeLat[i], ShapeLon[i + 1], ShapeLat[i + 1]);
+        return Interlocked.CompareExchange(ref _segmentBearing, bearings, null) ?? bearings;
     }
 
     /// <summary>Bounding box of all nodes and shape points.</summary>

@@ -169,7 +169,10 @@ public sealed class BoundedDijkstra
                 else
                 {
                     s.Kind = TargetKind.Pending;
-                    Touch(t.Edge).IsTarget = true;
+                    // Chained from its edge, so that reaching the edge visits its targets only, not every target.
+                    ref EdgeState te = ref Touch(t.Edge);
+                    s.NextOnEdge = te.Target - 1;
+                    te.Target = i + 1;
                     pending++;
                     if (s.Threshold > limit) limit = s.Threshold;
                 }
@@ -297,7 +300,7 @@ public sealed class BoundedDijkstra
                 ref EdgeState s = ref edges[f];
                 if (s.Stamp == generation)
                 {
-                    if (s.IsTarget)
+                    if (s.Target != 0)
                     {
                         // With no penalty a U-turn offer is as final as any other.
                         OfferTargets(f, e, atStart, isUTurn && penalty > 0);
@@ -316,7 +319,7 @@ public sealed class BoundedDijkstra
                     double nd = atStart + edgeLength[f];
                     if (nd > limit || IsDone(marks, edgeTo[f], doneAt, generation)) continue;
                     s.Stamp = generation;
-                    s.IsTarget = false;
+                    s.Target = 0;
                     s.DistanceM = nd;
                     s.Pred = e;
                     SiftUp(_heapCount++, f, nd);
@@ -340,11 +343,12 @@ public sealed class BoundedDijkstra
     private void OfferTargets(int f, int via, double atStart, bool isUTurn)
     {
         TargetState[] ts = _targets;
-        bool changed = false, open = false;
-        for (int i = 0; i < _targetCount; i++)
+        bool open = false, limitMoves = false;
+        double limit = _limit;
+        for (int i = _edges[f].Target - 1; i >= 0; i = ts[i].NextOnEdge)
         {
             ref TargetState t = ref ts[i];
-            if (t.Kind != TargetKind.Pending || t.Edge != f) continue;
+            if (t.Kind != TargetKind.Pending) continue;
             double candidate = WithinBound(_prefix + atStart + t.OffsetM, _maxDistanceM);
             if (candidate < t.DistanceM)
             {
@@ -353,24 +357,25 @@ public sealed class BoundedDijkstra
             }
             if (!isUTurn)
             {
+                // Only a target holding the limit can move it when it leaves: another holds it otherwise.
+                limitMoves |= t.Threshold >= limit;
                 t.Kind = TargetKind.Reached;
                 _pending--;
-                changed = true;
             }
             else
             {
                 if (atStart < t.Threshold)
                 {
+                    limitMoves |= t.Threshold >= limit;
                     t.Threshold = atStart;
-                    changed = true;
                 }
                 open = true;
             }
         }
-        if (!open) _edges[f].IsTarget = false;
-        if (changed && _pending > 0)
+        if (!open) _edges[f].Target = 0;
+        if (limitMoves && _pending > 0)
         {
-            double limit = double.NegativeInfinity;
+            limit = double.NegativeInfinity;
             for (int i = 0; i < _targetCount; i++)
             {
                 if (ts[i].Kind == TargetKind.Pending && ts[i].Threshold > limit) limit = ts[i].Threshold;
@@ -395,7 +400,7 @@ public sealed class BoundedDijkstra
             s.Stamp = _generation;
             s.DistanceM = double.PositiveInfinity;
             s.HeapPos = NotQueued;
-            s.IsTarget = false;
+            s.Target = 0;
         }
         return ref s;
     }
@@ -516,7 +521,7 @@ public sealed class BoundedDijkstra
         public int Pred;             // edge before this one on the best path; -1 for the source edge
         public int Stamp;            // run generation that wrote this state; anything else is stale
         public int HeapPos;          // index in the heap, Settled or NotQueued
-        public bool IsTarget;        // some pending target lies on this edge
+        public int Target;           // 1 + the first pending target on this edge (the rest chained by NextOnEdge); 0: none
     }
 
     private struct NodeMark
@@ -542,5 +547,6 @@ public sealed class BoundedDijkstra
         public double Threshold;     // largest key of an edge into the start of the target's edge that can still improve it
         public double DistanceM;     // best distance so far (final unless Pending), +inf beyond the bound
         public TargetKind Kind;
+        public int NextOnEdge;       // the next pending target on the same edge, or -1
     }
 }

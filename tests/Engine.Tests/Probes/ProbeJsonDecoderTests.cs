@@ -112,4 +112,128 @@ public class ProbeJsonDecoderTests
         Assert.True(d.TryDecode("""{"vehicle_id":"\u743cA1","time":1764028800000,"lon":1,"lat":1}"""u8, out var p2, out _));
         Assert.Equal(p1.Vehicle, p2.Vehicle);
     }
+
+    [Fact]
+    public void The_compact_fast_path_decodes_exactly_what_the_full_reader_does()
+    {
+        // Records as producers write them, with numbers in every form, then the same records damaged at random: each
+        // decoded by a decoder with the fast path and one without, in the same order. Same outcome, same error, the
+        // same probe to the bit, the same vehicle ids interned in the same order.
+        var rng = new Random(20261125);
+        var records = new List<byte[]>();
+        for (int i = 0; i < 20_000; i++)
+        {
+            string record = CompactRecord(rng);
+            records.Add(Encoding.UTF8.GetBytes(record));
+            records.Add(Damage(Encoding.UTF8.GetBytes(record), rng));
+        }
+        var fastIds = new VehicleIds();
+        var fullIds = new VehicleIds();
+        var fast = new ProbeJsonDecoder(fastIds);
+        var full = new ProbeJsonDecoder(fullIds) { Compact = false };
+        int accepted = 0, compact = 0;
+        foreach (byte[] r in records)
+        {
+            var probe = Probe.Empty;
+            if (CompactProbeJson.TryRead(r, new VehicleIds(), ref probe)) compact++;
+            string text = Encoding.UTF8.GetString(r);
+            bool a = fast.TryDecode(r, out Probe pa, out DecodeError ea);
+            bool b = full.TryDecode(r, out Probe pb, out DecodeError eb);
+            Assert.True(a == b, text);
+            Assert.True(ea.ToString() == eb.ToString(), text);
+            if (!a) continue;
+            accepted++;
+            Assert.True(Same(pa, pb), text);
+        }
+        Assert.Equal(fullIds.Count, fastIds.Count);
+        for (int v = 0; v < fullIds.Count; v++) Assert.Equal(fullIds.Name(v), fastIds.Name(v));
+        // Both kinds are well represented: records the fast path takes, and records it leaves to the full reader.
+        Assert.InRange(compact, 3_000, 30_000);
+        Assert.InRange(accepted, 2_000, 40_000);
+    }
+
+    private static bool Same(Probe a, Probe b) =>
+        a.Vehicle == b.Vehicle && a.TimeMs == b.TimeMs && BitConverter.DoubleToInt64Bits(a.Lon) == BitConverter.DoubleToInt64Bits(b.Lon)
+        && BitConverter.DoubleToInt64Bits(a.Lat) == BitConverter.DoubleToInt64Bits(b.Lat)
+        && BitConverter.SingleToInt32Bits(a.SpeedKmh) == BitConverter.SingleToInt32Bits(b.SpeedKmh)
+        && BitConverter.SingleToInt32Bits(a.Heading) == BitConverter.SingleToInt32Bits(b.Heading)
+        && BitConverter.SingleToInt32Bits(a.AccuracyM) == BitConverter.SingleToInt32Bits(b.AccuracyM)
+        && a.Alarm == b.Alarm && a.Status == b.Status && a.Hazmat == b.Hazmat && a.Class == b.Class && a.Fix == b.Fix
+        && a.HasAlarm == b.HasAlarm && a.HasStatus == b.HasStatus;
+
+    private static string CompactRecord(Random rng)
+    {
+        var fields = new List<string>
+        {
+            $"\"vehicle_id\":\"{Id(rng)}\"",
+            $"\"time\":{1764028800000 + rng.Next(-1000, 100_000_000)}",
+            $"\"lon\":{Number(rng, 113.9)}",
+            $"\"lat\":{Number(rng, 22.5)}",
+        };
+        if (rng.Next(4) > 0) fields.Add($"\"speed_kmh\":{(rng.Next(10) == 0 ? "null" : Number(rng, 40))}");
+        if (rng.Next(4) > 0) fields.Add($"\"heading\":{(rng.Next(10) == 0 ? "null" : Number(rng, 180))}");
+        if (rng.Next(3) == 0) fields.Add($"\"accuracy_m\":{Number(rng, 5)}");
+        if (rng.Next(2) == 0) fields.Add("\"class\":" + Pick(rng, "\"taxi\"", "\"bus\"", "\"hazmat\"", "\"car\"", "\"truck\"", "null", "\"boat\""));
+        if (rng.Next(4) == 0) fields.Add("\"hazmat\":" + Pick(rng, "\"3\"", "\"2.1\"", "\"\"", "\"none\"", "null", "\"12\""));
+        if (rng.Next(2) == 0) fields.Add("\"fix\":" + Pick(rng, "true", "false", "null"));
+        if (rng.Next(4) == 0) fields.Add("\"alarm\":" + Pick(rng, "0", "4", "4294967295", "4294967296", "-1", "null", "1.0"));
+        if (rng.Next(4) == 0) fields.Add($"\"status\":{rng.Next()}");
+        if (rng.Next(20) == 0) fields.Add("\"extra\":1");
+        if (rng.Next(30) == 0) fields.Add(fields[rng.Next(fields.Count)]);
+        // Fields in any order.
+        var shuffled = fields.OrderBy(_ => rng.Next()).ToList();
+        return "{" + string.Join(",", shuffled) + "}";
+    }
+
+    private static string Pick(Random rng, params string[] values) => values[rng.Next(values.Length)];
+
+    private static string Id(Random rng) => rng.Next(12) switch
+    {
+        0 => "",
+        1 => "\\u743cA" + rng.Next(100),
+        2 => new string('x', 65),
+        3 => "琼A\t1",
+        _ => (rng.Next(2) == 0 ? "琼AT" : "粤B") + rng.Next(300).ToString("D5", System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>A number near <paramref name="around"/>, written in one of the forms JSON allows (and a few it does not).</summary>
+    private static string Number(Random rng, double around)
+    {
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        double v = around + ((rng.NextDouble() - 0.5) * 2 * around);
+        return rng.Next(16) switch
+        {
+            0 => ((long)v).ToString(ci),
+            1 => v.ToString("R", ci),
+            2 => v.ToString("E3", ci),
+            3 => "-" + v.ToString("F7", ci),
+            4 => "0",
+            5 => "-0",
+            6 => "0.0000001",
+            7 => v.ToString("F20", ci),
+            8 => "1e999",
+            9 => "01.5",
+            10 => rng.NextInt64().ToString(ci) + "." + rng.Next(1000).ToString(ci),
+            11 => "12345678901234567.5",
+            12 => "9007199254740993",
+            _ => v.ToString("F" + rng.Next(1, 9).ToString(ci), ci),
+        };
+    }
+
+    /// <summary>The record with one byte deleted, replaced or inserted, or a space, an escape or garbage added.</summary>
+    private static byte[] Damage(byte[] r, Random rng)
+    {
+        var list = r.ToList();
+        int at = rng.Next(list.Count);
+        byte[] interesting = "{}[],:\" 0-.e\\nt"u8.ToArray();
+        switch (rng.Next(5))
+        {
+            case 0: list.RemoveAt(at); break;
+            case 1: list[at] = interesting[rng.Next(interesting.Length)]; break;
+            case 2: list.Insert(at, interesting[rng.Next(interesting.Length)]); break;
+            case 3: list.AddRange(" "u8.ToArray()); break;
+            default: list.InsertRange(at, "\u0041"u8.ToArray()); break;
+        }
+        return [.. list];
+    }
 }

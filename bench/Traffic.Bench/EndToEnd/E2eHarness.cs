@@ -1,0 +1,457 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Output;
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Registry;
+using Traffic.Engine.Segments;
+using Traffic.Engine.Zones;
+using Traffic.Geo.Import;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Bench.EndToEnd;
+
+/// <summary>
+/// The end-to-end harness: the replay engine in this process over a probe file, timed as a whole (not under
+/// BenchmarkDotNet: one run takes seconds and writes files). Modes:
+/// <list type="bullet">
+/// <item><c>throughput</c>: probes per second for each shard count and input format (NDJSON, and the same probes
+/// as binary records), in interleaved rounds so that the machine's noise hits every configuration alike; bytes
+/// allocated per probe, whole run and steady state (the difference between the whole input and its first quarter,
+/// over the probes between them); GC counts and pauses; the outputs of every run compared byte for byte.</item>
+/// <item><c>latency</c>: the input replayed at its recorded speed × a factor, so the engine is not saturated; for
+/// each alert opened, the wall time from the read of the probe that raised it to its hand-off to the output.</item>
+/// <item><c>stages</c>: each stage alone on one thread over the whole input (read and decode, vehicle partition,
+/// segment partition, matched-probe writer), for profiling.</item>
+/// </list>
+/// </summary>
+internal static class E2eHarness
+{
+    private const string Usage = """
+        dotnet run -c Release --project bench/Traffic.Bench -- e2e <mode> --network <file> --input <probes.ndjson> [options]
+          modes: throughput | latency | stages
+          --vehicles <ndjson>    vehicle registry
+          --zones <geojson>      zones
+          --shards 1,2           vehicle shard counts (throughput, latency: the first)
+          --formats ndjson,bin   input formats; bin is converted once from the NDJSON input (throughput)
+          --rounds 3             interleaved rounds (throughput)
+          --steady               also measure steady-state allocation per probe (throughput)
+          --speed 10             replay at the recorded speed times this (latency)
+          --minutes <m>          only the input's first m minutes of event time (latency)
+          --out <dir>            where runs write their outputs (default: a temporary folder)
+        """;
+
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var o = Options.Parse(args);
+        return o.Mode switch
+        {
+            "throughput" => Throughput(o),
+            "latency" => Latency(o),
+            "stages" => Stages(o),
+            _ => throw new ArgumentException($"unknown mode '{o.Mode}'\n{Usage}"),
+        };
+    }
+
+    private sealed class Options
+    {
+        public string Mode = "";
+        public string Network = "";
+        public string Input = "";
+        public string? Vehicles;
+        public string? Zones;
+        public int[] Shards = [1, 2];
+        public string[] Formats = ["ndjson"];
+        public int Rounds = 3;
+        public bool Steady;
+        public double Speed = 10;
+        public double Minutes = double.PositiveInfinity;
+        public string Out = Path.Combine(Path.GetTempPath(), "traffic-e2e");
+
+        public static Options Parse(string[] args)
+        {
+            var o = new Options { Mode = args[0] };
+            for (int i = 1; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--network": o.Network = Next(); break;
+                    case "--input": o.Input = Next(); break;
+                    case "--vehicles": o.Vehicles = Next(); break;
+                    case "--zones": o.Zones = Next(); break;
+                    case "--shards": o.Shards = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
+                    case "--formats": o.Formats = Next().Split(','); break;
+                    case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--steady": o.Steady = true; break;
+                    case "--speed": o.Speed = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--out": o.Out = Next(); break;
+                    default: throw new ArgumentException($"unknown option {args[i]}\n{Usage}");
+                }
+            }
+            if (o.Network.Length == 0 || o.Input.Length == 0) throw new ArgumentException($"--network and --input are required\n{Usage}");
+            return o;
+        }
+    }
+
+    /// <summary>What one replay run measured.</summary>
+    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, double CpuSeconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest)
+    {
+        public double ProbesPerSecond => Summary.Read / Seconds;
+
+        /// <summary>CPU time of the whole process (every thread) per probe.</summary>
+        public double CpuMicrosecondsPerProbe => CpuSeconds * 1e6 / Summary.Read;
+    }
+
+    private static RunResult Replay(RoadNetwork network, Options o, string input, int shards, string outDir, IReplayObserver? observer = null, double speed = 0)
+    {
+        var ids = new VehicleIds();
+        VehicleRegistry? registry = o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null;
+        ZoneSet? zones = o.Zones != null ? ZoneSet.Load(o.Zones) : null;
+        var engine = new ReplayEngine(network, registry, zones, ids, new ReplayOptions { VehicleShards = shards, Speed = speed, Observer = observer });
+        if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
+        TimeSpan pause = GC.GetTotalPauseDuration();
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        long start = Stopwatch.GetTimestamp();
+        ReplaySummary summary = engine.RunAsync(input, outDir).GetAwaiter().GetResult();
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        return new RunResult(summary, seconds, cpuSeconds, allocated, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2,
+            GC.GetTotalPauseDuration() - pause, Digest(outDir));
+    }
+
+    /// <summary>A hash of the outputs that must not depend on shards, format or speed: alerts, segments, late probes, dead letters.</summary>
+    private static string Digest(string outDir)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (string name in (string[])["alerts.ndjson", "segments.ndjson", "late.ndjson"])
+            sha.AppendData(File.ReadAllBytes(Path.Combine(outDir, name)));
+        // Dead letters name the input file (NDJSON or its binary copy): only their count and reasons are compared.
+        sha.AppendData(Encoding.UTF8.GetBytes(File.ReadAllLines(Path.Combine(outDir, "dead-letter.ndjson")).Length.ToString(CultureInfo.InvariantCulture)));
+        return Convert.ToHexString(sha.GetHashAndReset())[..16];
+    }
+
+    // ---- throughput ----
+
+    private static int Throughput(Options o)
+    {
+        var network = NetworkImport.Read(o.Network, out _);
+        var inputs = o.Formats.ToDictionary(f => f, f => InputIn(o.Input, f, o.Out));
+        var results = new Dictionary<(string Format, int Shards), List<RunResult>>();
+        Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, {Environment.ProcessorCount} cores, load {LoadAverage()}, input {o.Input}");
+        for (int round = 1; round <= o.Rounds; round++)
+        {
+            foreach (string format in o.Formats)
+            {
+                foreach (int shards in o.Shards)
+                {
+                    var r = Replay(network, o, inputs[format], shards, Path.Combine(o.Out, $"run-{format}-{shards}"));
+                    (results.TryGetValue((format, shards), out var list) ? list : results[(format, shards)] = []).Add(r);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, outputs {r.Digest}, load {LoadAverage()}"));
+                }
+            }
+        }
+        Console.WriteLine();
+        Console.WriteLine("| format | vehicle shards | median wall | probes/s (median) | best | CPU per probe (median) | allocated per probe | GC gen0/1/2 | outputs |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+        foreach (var ((format, shards), runs) in results)
+        {
+            var sorted = runs.OrderBy(r => r.Seconds).ToList();
+            var median = sorted[sorted.Count / 2];
+            double cpu = runs.Select(r => r.CpuMicrosecondsPerProbe).Order().ElementAt(runs.Count / 2);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {format} | {shards} | {median.Seconds:F2} s | {median.ProbesPerSecond:N0} | {sorted[0].ProbesPerSecond:N0} | {cpu:F2} µs | {median.Allocated / (double)median.Summary.Read:F1} B | {median.Gen0}/{median.Gen1}/{median.Gen2} | {string.Join(",", runs.Select(r => r.Digest).Distinct())} |"));
+        }
+        if (results.Values.SelectMany(r => r).Select(r => r.Digest).Distinct().Count() > 1)
+        {
+            Console.WriteLine("outputs DIFFER between configurations");
+            return 1;
+        }
+        if (o.Steady) SteadyAllocation(network, o);
+        return 0;
+    }
+
+    /// <summary>
+    /// Allocation per probe in steady state: the whole input less its first quarter, over the probes between them, so
+    /// what a run allocates once (network index, shards, channels, writers, first-time vehicle state) cancels out.
+    /// </summary>
+    private static void SteadyAllocation(RoadNetwork network, Options o)
+    {
+        string quarter = Path.Combine(o.Out, "quarter-" + Path.GetFileName(o.Input));
+        string[] lines = File.ReadAllLines(o.Input);
+        File.WriteAllLines(quarter, lines.Take(lines.Length / 4));
+        foreach (int shards in o.Shards)
+        {
+            var small = Replay(network, o, quarter, shards, Path.Combine(o.Out, "steady-quarter"));
+            var whole = Replay(network, o, o.Input, shards, Path.Combine(o.Out, "steady-whole"));
+            double perProbe = (whole.Allocated - small.Allocated) / (double)(whole.Summary.Read - small.Summary.Read);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"steady state, shards {shards}: {perProbe:F1} B/probe ({small.Allocated / 1e6:F1} MB for {small.Summary.Read:N0} probes, {whole.Allocated / 1e6:F1} MB for {whole.Summary.Read:N0})"));
+        }
+    }
+
+    /// <summary>The input in a format: the NDJSON file itself, or binary records converted from it once.</summary>
+    private static string InputIn(string ndjson, string format, string outDir)
+    {
+        if (format == "ndjson") return ndjson;
+        if (format != "bin") throw new ArgumentException($"unknown format '{format}' (ndjson, bin)");
+        Directory.CreateDirectory(outDir);
+        string bin = Path.Combine(outDir, Path.GetFileNameWithoutExtension(ndjson) + ".bin");
+        if (File.Exists(bin) && File.GetLastWriteTimeUtc(bin) >= File.GetLastWriteTimeUtc(ndjson)) return bin;
+        var ids = new VehicleIds();
+        var decoder = new ProbeJsonDecoder(ids);
+        byte[] record = new byte[ProbeBinaryRecord.Size];
+        using var output = new FileStream(bin, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        foreach (string line in File.ReadLines(ndjson))
+        {
+            if (line.Length == 0) continue;
+            if (!decoder.TryDecode(Encoding.UTF8.GetBytes(line), out Probe p, out DecodeError e)) throw new InvalidDataException($"input record rejected ({e}): the binary copy would not hold the same records");
+            ProbeBinaryRecord.TryWrite(in p, Encoding.UTF8.GetBytes(ids.Name(p.Vehicle)), record);
+            output.Write(record);
+        }
+        return bin;
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    // ---- latency ----
+
+    private static int Latency(Options o)
+    {
+        var network = NetworkImport.Read(o.Network, out _);
+        string input = o.Input;
+        // Every probe's record number by vehicle and time, to find the probe an alert is about.
+        var ids = new VehicleIds();
+        var decoder = new ProbeJsonDecoder(ids);
+        var recordOf = new Dictionary<(int Vehicle, long TimeMs), long>();
+        var lines = new List<string>();
+        long first = long.MinValue;
+        foreach (string line in File.ReadLines(o.Input))
+        {
+            if (decoder.TryDecode(Encoding.UTF8.GetBytes(line), out Probe p, out _))
+            {
+                if (first == long.MinValue) first = p.TimeMs;
+                if (p.TimeMs - first >= o.Minutes * 60_000) break;
+                recordOf.TryAdd((p.Vehicle, p.TimeMs), lines.Count + 1);
+            }
+            lines.Add(line);
+        }
+        if (double.IsFinite(o.Minutes))
+        {
+            Directory.CreateDirectory(o.Out);
+            input = Path.Combine(o.Out, string.Create(CultureInfo.InvariantCulture, $"first-{o.Minutes}-min-{Path.GetFileName(o.Input)}"));
+            File.WriteAllLines(input, lines);
+        }
+        var observer = new LatencyObserver(lines.Count);
+        int shards = o.Shards[0];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, {Environment.ProcessorCount} cores, load {LoadAverage()}, input {input} at {o.Speed}x recorded speed, {shards} vehicle shard(s)"));
+        var r = Replay(network, o, input, shards, Path.Combine(o.Out, "latency"), observer, o.Speed);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{r.Summary.Read:N0} probes in {r.Seconds:F1} s ({r.Summary.Read / r.Seconds:N0} probes/s offered and taken, CPU {r.CpuSeconds / r.Seconds * 100:F0} % of one core), outputs {r.Digest}"));
+
+        var rows = new List<(string Group, string Kind, double FromEmitting, double FromSubject, double FromDue)>();
+        foreach (var (alert, record, at) in observer.Alerts)
+        {
+            if (alert.State != AlertState.Open) continue;
+            double fromEmitting = record > 0 ? Stopwatch.GetElapsedTime(observer.ReadAt[record], at).TotalMilliseconds : double.NaN;
+            double fromSubject = double.NaN;
+            if (record > 0 && alert.VehicleId != null && ids.TryGet(alert.VehicleId, out int v) && recordOf.TryGetValue((v, alert.TimeMs), out long subject))
+                fromSubject = Stopwatch.GetElapsedTime(observer.ReadAt[subject], at).TotalMilliseconds;
+            // When the input's event time first reached the alert's time: the earliest moment it could be known.
+            long due = observer.FirstRecordReaching(alert.TimeMs);
+            double fromDue = due > 0 ? Stopwatch.GetElapsedTime(observer.ReadAt[due], at).TotalMilliseconds : double.NaN;
+            rows.Add((record > 0 ? "probe-driven" : "watermark-driven", alert.Kind, fromEmitting, fromSubject, fromDue));
+        }
+        Console.WriteLine();
+        Console.WriteLine("| alerts | opened | from the probe that raised it: p50 | p99 | max | from the probe it is about: p50 | p99 | from the input reaching the alert's time: p50 | p99 |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var g in rows.GroupBy(x => x.Group).OrderBy(g => g.Key, StringComparer.Ordinal)
+                     .SelectMany(g => new[] { (Name: g.Key, Rows: g.ToList()) }.Concat(g.GroupBy(x => x.Kind).OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => (Name: "  " + k.Key, Rows: k.ToList())))))
+        {
+            var emitting = g.Rows.Select(x => x.FromEmitting).Where(double.IsFinite).Order().ToArray();
+            var subject = g.Rows.Select(x => x.FromSubject).Where(double.IsFinite).Order().ToArray();
+            var fromDue = g.Rows.Select(x => x.FromDue).Where(double.IsFinite).Order().ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {g.Name} | {g.Rows.Count} | {Ms(Percentile(emitting, 0.5))} | {Ms(Percentile(emitting, 0.99))} | {Ms(emitting.LastOrDefault(double.NaN))} | {Ms(Percentile(subject, 0.5))} | {Ms(Percentile(subject, 0.99))} | {Ms(Percentile(fromDue, 0.5))} | {Ms(Percentile(fromDue, 0.99))} |"));
+        }
+        return 0;
+    }
+
+    private static string Ms(double ms) => double.IsNaN(ms) ? "–" : ms >= 1000 ? string.Create(CultureInfo.InvariantCulture, $"{ms / 1000:F1} s") : string.Create(CultureInfo.InvariantCulture, $"{ms:F1} ms");
+
+    private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+
+    /// <summary>Read times by record number (one preallocated array, nothing allocated per probe) and alerts with their hand-off times.</summary>
+    private sealed class LatencyObserver(long records) : IReplayObserver
+    {
+        public long[] ReadAt { get; } = new long[records + 1];
+        private readonly long[] _newestAt = new long[records + 1];   // the newest event time read up to each record
+        private long _newest = long.MinValue;
+        public List<(AlertEvent Alert, long Record, long At)> Alerts { get; } = new(4096);
+        private readonly Lock _lock = new();
+
+        private long _last;                                          // the last record seen (rejected ones in between are filled in)
+
+        public void ProbeRead(in Probe probe, in RecordSource source)
+        {
+            long now = Stopwatch.GetTimestamp();
+            for (long r = _last + 1; r < source.Record; r++)
+            {
+                ReadAt[r] = now;
+                _newestAt[r] = _newest;
+            }
+            _last = source.Record;
+            ReadAt[source.Record] = now;
+            if (probe.TimeMs > _newest) _newest = probe.TimeMs;
+            _newestAt[source.Record] = _newest;
+        }
+
+        /// <summary>The first record by which the input's newest event time had reached <paramref name="timeMs"/>; 0: never.</summary>
+        public long FirstRecordReaching(long timeMs)
+        {
+            int lo = 1, hi = _newestAt.Length - 1;
+            if (hi < 1 || _newestAt[hi] < timeMs) return 0;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) / 2;
+                if (_newestAt[mid] >= timeMs) hi = mid;
+                else lo = mid + 1;
+            }
+            return lo;
+        }
+
+        public void AlertRaised(AlertEvent alert, long record)
+        {
+            long at = Stopwatch.GetTimestamp();
+            lock (_lock) Alerts.Add((alert, record, at));
+        }
+    }
+
+    // ---- stages ----
+
+    private static int Stages(Options o)
+    {
+        var network = NetworkImport.Read(o.Network, out _);
+        var ids = new VehicleIds();
+        VehicleRegistry? registry = o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null;
+        ZoneSet? zones = o.Zones != null ? ZoneSet.Load(o.Zones) : null;
+        var index = new EdgeIndex(network);
+        Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, load {LoadAverage()}, input {o.Input}, one thread per stage in turn");
+
+        var collect = new Collect();
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
+        long t = Stopwatch.GetTimestamp();
+        using (var stream = File.OpenRead(o.Input)) new ProbeStreamReader(ProbeFormat.NdJson, ids).ReadAsync(stream, collect).AsTask().GetAwaiter().GetResult();
+        Report("read and decode (NDJSON)", t, collect.Probes.Count, collect.Probes.Count);
+
+        var probes = collect.Probes;
+        var recorded = new Recorded();
+        var partition = new VehiclePartition(0, index, ids, registry, zones);
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
+        t = Stopwatch.GetTimestamp();
+        for (int i = 0; i < probes.Count; i++) partition.OnProbe(probes[i].Probe, probes[i].Source, recorded);
+        partition.OnEndOfInput(recorded);
+        Report("vehicle partition (matching, rules, exchange)", t, probes.Count, probes.Count);
+
+        var segments = new SegmentPartition(network, 0, 1);
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
+        t = Stopwatch.GetTimestamp();
+        foreach (var m in recorded.Messages)
+        {
+            if (m.IsWatermark) segments.OnWatermark(m.Watermark, recorded);
+            else segments.OnTraversal(m.Traversal);
+        }
+        segments.OnEndOfInput(recorded);
+        Report($"segment partition ({recorded.Messages.Count:N0} messages)", t, probes.Count, recorded.Messages.Count);
+
+        string dir = Path.Combine(o.Out, "stages-matched");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
+        t = Stopwatch.GetTimestamp();
+        using (var writer = new MatchedProbeArrowWriter(dir, network, ids))
+        {
+            foreach (var (vehicle, m) in recorded.Matches) writer.Append(vehicle, in m);
+        }
+        Report("matched-probe Arrow files", t, probes.Count, recorded.Matches.Count);
+        return 0;
+    }
+
+    private static long s_allocated;
+
+    private static void Report(string stage, long start, int probes, int items)
+    {
+        double s = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{stage,-50} {s,7:F2} s  {s * 1e9 / probes,8:F0} ns/probe  {(allocated - s_allocated) / (double)probes,7:F1} B/probe  ({items:N0} items)"));
+        s_allocated = GC.GetAllocatedBytesForCurrentThread();
+    }
+
+    private sealed class Collect : IProbeHandler
+    {
+        public List<(Probe Probe, RecordSource Source)> Probes { get; } = new(1 << 20);
+
+        public void OnProbe(in Probe probe, in RecordSource source) => Probes.Add((probe, source));
+
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw)
+        {
+        }
+    }
+
+    private sealed class Recorded : IVehiclePartitionOutput, ISegmentPartitionOutput
+    {
+        public List<(SegmentTraversal Traversal, SegmentWatermark Watermark, bool IsWatermark)> Messages { get; } = new(1 << 22);
+        public List<(int Vehicle, MatchedProbe Match)> Matches { get; } = new(1 << 20);
+
+        public void Alert(AlertEvent alert)
+        {
+        }
+
+        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => Matches.Add((vehicle, match));
+
+        public void Traversal(in SegmentTraversal traversal) => Messages.Add((traversal, default, false));
+
+        public void Watermark(in SegmentWatermark watermark) => Messages.Add((default, watermark, true));
+
+        public void Late(in Probe probe, in RecordSource source)
+        {
+        }
+
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason)
+        {
+        }
+
+        public void Window(in SegmentStat window)
+        {
+        }
+    }
+}
