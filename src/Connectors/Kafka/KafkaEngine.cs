@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
@@ -113,6 +114,27 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
     public EngineCounters Counters { get; } = new();
 
     public void Log(string message) => log(message);
+
+    /// <summary>
+    /// Writes a partition's checkpoint (its state and the offset after it; the caller has flushed the outputs up to
+    /// there), then commits that offset to the group. The commit only shows lag to operators: restarts resume from
+    /// the checkpoint, so a failed commit is logged, not thrown.
+    /// </summary>
+    public void Checkpoint<TKey, TValue>(IConsumer<TKey, TValue>? consumer, string stage, string topic, int partition, long nextOffset, Action<Stream> save)
+    {
+        using var state = new MemoryStream();
+        save(state);
+        Checkpoints.Save(topic, partition, nextOffset, state.GetBuffer().AsSpan(0, (int)state.Length));
+        Counters.AddCheckpoint();
+        try
+        {
+            consumer?.Commit([new TopicPartitionOffset(topic, partition, nextOffset)]);
+        }
+        catch (KafkaException e)
+        {
+            Log($"{stage}: commit of {topic}[{partition}] failed: {e.Error.Reason}");
+        }
+    }
 
     public VehiclePartition NewVehiclePartition(int partition) => new(partition, Index, Ids, Registry, Zones, Options.Vehicles);
 

@@ -117,18 +117,7 @@ internal sealed class SegmentStageHost
     private void Checkpoint(PartitionState part)
     {
         _sinks.Flush();
-        using var state = new MemoryStream();
-        part.Processor.Save(state);
-        _context.Checkpoints.Save(Topic, part.Partition, part.NextOffset, state.GetBuffer().AsSpan(0, (int)state.Length));
-        Counters.AddCheckpoint();
-        try
-        {
-            _consumer?.Commit([new TopicPartitionOffset(Topic, part.Partition, part.NextOffset)]);
-        }
-        catch (KafkaException e)
-        {
-            _context.Log($"segment stage: commit of {Topic}[{part.Partition}] failed: {e.Error.Reason}");
-        }
+        _context.Checkpoint(_consumer, "segment stage", Topic, part.Partition, part.NextOffset, part.Processor.Save);
     }
 
     private List<TopicPartitionOffset> Assign(List<TopicPartition> parts)

@@ -182,19 +182,7 @@ internal sealed class VehicleStageHost : IDisposable
     {
         part.Output.FlushExchange();
         _sinks.Flush();
-        using var state = new MemoryStream();
-        part.Processor.Save(state);
-        _context.Checkpoints.Save(Topic, part.Partition, part.NextOffset, state.GetBuffer().AsSpan(0, (int)state.Length));
-        Counters.AddCheckpoint();
-        try
-        {
-            _consumer?.Commit([new TopicPartitionOffset(Topic, part.Partition, part.NextOffset)]);
-        }
-        catch (KafkaException e)
-        {
-            // The committed offset only shows lag to operators; restarts resume from the checkpoint.
-            _context.Log($"vehicle stage: commit of {Topic}[{part.Partition}] failed: {e.Error.Reason}");
-        }
+        _context.Checkpoint(_consumer, "vehicle stage", Topic, part.Partition, part.NextOffset, part.Processor.Save);
     }
 
     private List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
