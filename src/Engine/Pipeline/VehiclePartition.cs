@@ -112,7 +112,7 @@ public sealed class VehiclePartition
         Zones = zones;
         _stage = new VehicleStage(index, Options.Vehicles);
         _matchDelayMs = Options.Vehicles.IdleFlushMs + (long)(Options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? new MatcherOptions().LagSeconds) * 1000);
-        _speeding = new SpeedingRule(index.Network, ids, Options.Speeding);
+        _speeding = new SpeedingRule(index, ids, Options.Speeding);
         _zones = zones is { Zones.Count: > 0 } ? new ZoneRule(zones, ids, registry, Options.Zones) : null;
         _conditions = new VehicleConditionRules(ids, zones, Options.Conditions);
         _wrongWay = new WrongWayRule(index, ids, Options.WrongWay);
@@ -304,7 +304,7 @@ public sealed class VehiclePartition
         }
         Matched++;
         ushort hazmat = _slots[vehicle].Hazmat;
-        _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts);
+        _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts, route);
         if (!match.Outlier) _zones?.OnPosition(vehicle, cls, hazmat, match.TimeMs, match.Lon, match.Lat, _alerts);
         Hand(output);
         int key = _slots[vehicle].Key;
