@@ -305,7 +305,7 @@ public sealed class VehiclePartition
         Matched++;
         ushort hazmat = _slots[vehicle].Hazmat;
         _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts, route);
-        if (!match.Outlier) _zones?.OnPosition(vehicle, cls, hazmat, match.TimeMs, match.Lon, match.Lat, _alerts);
+        _zones?.OnMatched(vehicle, cls, hazmat, in match, _alerts);
         Hand(output);
         int key = _slots[vehicle].Key;
         foreach (var t in route) output.Traversal(new SegmentTraversal(_partition, ++_sequence, key, t));
