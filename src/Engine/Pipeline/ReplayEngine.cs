@@ -68,6 +68,7 @@ public sealed class ReplayEngine
     private readonly VehicleIds _ids;
     private readonly ReplayOptions _options;
     private readonly EdgeIndex _index;
+    private readonly RoadGroups _roads;     // the exchange routes by road: a road's segments meet in one partition
 
     /// <param name="ids">The vehicle ids the registry was loaded with (the decoders intern into the same table).</param>
     public ReplayEngine(RoadNetwork network, VehicleRegistry? registry, ZoneSet? zones, VehicleIds ids, ReplayOptions? options = null)
@@ -78,6 +79,7 @@ public sealed class ReplayEngine
         _ids = ids;
         _options = options ?? new ReplayOptions();
         _index = new EdgeIndex(network);
+        _roads = new RoadGroups(network);
     }
 
     public static ProbeFormat FormatOf(string path)
@@ -105,10 +107,10 @@ public sealed class ReplayEngine
         for (int i = 0; i < vs; i++)
         {
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
-                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentChannels);
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentChannels, _roads);
         }
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments));
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, _options.Segments));
 
         var vehicleTasks = vehicleShards.Select((s, i) => Task.Run(() => s.RunAsync(vehicleChannels[i].Reader), cancel)).ToArray();
         var segmentTasks = segmentShards.Select((s, i) => Task.Run(() => s.RunAsync(segmentChannels[i].Reader), cancel)).ToArray();
@@ -238,7 +240,7 @@ public sealed class ReplayEngine
     }
 
     /// <summary>One vehicle shard: a <see cref="VehiclePartition"/> on its own thread, its outputs to the files and the exchange.</summary>
-    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, Channel<SegmentMessage>[] segments)
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, Channel<SegmentMessage>[] segments, RoadGroups roads)
         : IVehiclePartitionOutput, IDisposable
     {
         public VehiclePartition Partition { get; } = partition;
@@ -263,7 +265,7 @@ public sealed class ReplayEngine
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => matched.Append(vehicle, in match);
 
         public void Traversal(in SegmentTraversal traversal) =>
-            Write(segments[traversal.Edge.Edge % segments.Length], new SegmentMessage(traversal, default, false));
+            Write(segments[roads.PartitionOf(traversal.Edge.Edge, segments.Length)], new SegmentMessage(traversal, default, false));
 
         public void Watermark(in SegmentWatermark watermark)
         {
