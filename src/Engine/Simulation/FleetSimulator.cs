@@ -856,7 +856,7 @@ public sealed class FleetSimulator
     /// <summary>
     /// Plans a wrong-way drive: to the far end of a stretch of one-way road nearby and along it backwards. The stretch is
     /// one edge or several consecutive edges of one road, long enough for the vehicle's unit to send at least
-    /// <see cref="WrongWayFixes"/> fixes from it at the road's speed, and with no road alongside that runs the way the
+    /// <see cref="WrongWayFixes"/> fixes from it at the road's speed, and with no road alongside (within 40 m) that runs the way the
     /// vehicle drives (the other carriageway of a dual carriageway, a parallel one-way street): within GPS error of
     /// such a road a fix cannot tell driving against the one-way from driving the other road legally, so no engine could
     /// judge the drive. Falls back to the nearest one-way edge of 200 m when the network has no such stretch.
@@ -932,7 +932,7 @@ public sealed class FleetSimulator
     }
 
     /// <summary>
-    /// Whether a road other than the stretch runs within 30 m of it (every 20 m along it) in the direction of the
+    /// Whether a road other than the stretch runs within 40 m of it (every 20 m along it) in the direction of the
     /// wrong-way drive, within 45°: a road a fix of the drive could equally lie on.
     /// </summary>
     private bool AnythingAlongside(List<int> stretch)
@@ -945,7 +945,7 @@ public sealed class FleetSimulator
             {
                 var (plon, plat) = _net.PointAt(e, x);
                 double reverse = (_net.BearingAt(e, x) + 180) % 360;
-                int n = _index.Within(plon, plat, 30, near);
+                int n = _index.Within(plon, plat, 40, near);
                 for (int i = 0; i < n; i++)
                 {
                     if (stretch.Contains(near[i].Edge)) continue;
