@@ -105,6 +105,9 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
     public KafkaConnection Connection { get; } = connection;
     public RoadNetwork Network { get; } = network;
     public EdgeIndex Index { get; } = index;
+
+    /// <summary>The network's roads: the exchange sends every segment of a road to one partition, which joins them into congestion runs.</summary>
+    public RoadGroups Roads { get; } = new(network);
     public VehicleRegistry? Registry { get; } = registry;
     public ZoneSet? Zones { get; } = zones;
     public VehicleIds Ids { get; } = ids;
@@ -140,7 +143,7 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
 
     public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, Options.Vehicles);
 
-    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Network, partition, sources, Options.Segments);
+    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments);
 
     public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state) => SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
 }

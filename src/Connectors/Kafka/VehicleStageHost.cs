@@ -265,7 +265,7 @@ internal sealed class VehicleStageHost : IDisposable
 
         public void Traversal(in SegmentTraversal traversal)
         {
-            int target = traversal.Edge.Edge % _batches.Length;
+            int target = host._context.Roads.PartitionOf(traversal.Edge.Edge, _batches.Length); // a road's segments in one partition
             var batch = _batches[target];
             batch.AddTraversal(in traversal);
             host.Counters.AddExchange();

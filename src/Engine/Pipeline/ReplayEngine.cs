@@ -95,6 +95,7 @@ public sealed class ReplayEngine
     private readonly VehicleIds _ids;
     private readonly ReplayOptions _options;
     private readonly EdgeIndex _index;
+    private readonly RoadGroups _roads;     // the exchange routes by road: a road's segments meet in one partition
 
     /// <param name="ids">The vehicle ids the registry was loaded with (the decoders intern into the same table).</param>
     public ReplayEngine(RoadNetwork network, VehicleRegistry? registry, ZoneSet? zones, VehicleIds ids, ReplayOptions? options = null)
@@ -105,6 +106,7 @@ public sealed class ReplayEngine
         _ids = ids;
         _options = options ?? new ReplayOptions();
         _index = new EdgeIndex(network);
+        _roads = new RoadGroups(network);
     }
 
     public static ProbeFormat FormatOf(string path)
@@ -134,10 +136,10 @@ public sealed class ReplayEngine
         for (int i = 0; i < vs; i++)
         {
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
-                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, _options.Observer);
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, _options.Observer, _roads);
         }
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_network, i, vs, _options.Segments), _options.Observer);
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, _options.Segments), _options.Observer);
 
         // One thread per shard, each its own (not the thread pool's): a shard blocks while it waits for a batch.
         var vehicleTasks = vehicleShards.Select((s, i) => Dedicated(() => s.Run(vehicleQueues[i]), cancel)).ToArray();
@@ -364,7 +366,7 @@ public sealed class ReplayEngine
     /// Traversals and watermarks for the segment shards are batched too, and what a batch of probes caused is sent
     /// when that batch is done, so nothing waits for a batch to fill.
     /// </summary>
-    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, IReplayObserver? observer)
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, IReplayObserver? observer, RoadGroups roads)
         : IVehiclePartitionOutput, IDisposable
     {
         private readonly Batch<SegmentMessage>?[] _filling = new Batch<SegmentMessage>?[segments.Length]; // per segment shard
@@ -409,7 +411,8 @@ public sealed class ReplayEngine
 
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => matched.Append(vehicle, in match);
 
-        public void Traversal(in SegmentTraversal traversal) => Add(traversal.Edge.Edge % segments.Length, new SegmentMessage(traversal, default, false));
+        public void Traversal(in SegmentTraversal traversal) =>
+            Add(roads.PartitionOf(traversal.Edge.Edge, segments.Length), new SegmentMessage(traversal, default, false));
 
         public void Watermark(in SegmentWatermark watermark)
         {

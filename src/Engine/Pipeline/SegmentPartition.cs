@@ -17,7 +17,8 @@ public interface ISegmentPartitionOutput
 }
 
 /// <summary>
-/// The processor of one partition of the segment exchange (keyed by segment): it owns the windows, the free-flow
+/// The processor of one partition of the segment exchange (keyed by road: <see cref="RoadGroups.PartitionOf"/>, so
+/// that one partition sees every segment of a road and can join them into runs): it owns the windows, the free-flow
 /// learning and the congestion state of its segments and runs on one thread. It takes traversal and watermark
 /// messages from any number of vehicle partitions (the sources, numbered 0 to <see cref="Sources"/> − 1), drops a
 /// message whose sequence number it has already passed for that source (what a restored sender sends again), adds
@@ -47,15 +48,26 @@ public sealed class SegmentPartition
     /// <param name="options">Window options; defaults when null.</param>
     /// <param name="congestion">Congestion alert options; defaults when null.</param>
     public SegmentPartition(RoadNetwork network, int partition, int sources, SegmentOptions? options = null, CongestionOptions? congestion = null)
+        : this(new RoadGroups(network), partition, sources, options, congestion)
     {
-        ArgumentNullException.ThrowIfNull(network);
+    }
+
+    /// <param name="roads">The network's roads: every segment of one road must be sent to the same partition (<see cref="RoadGroups.PartitionOf"/>).</param>
+    /// <param name="partition">This partition's id.</param>
+    /// <param name="sources">The number of vehicle partitions that send to it.</param>
+    /// <param name="options">Window options; defaults when null.</param>
+    /// <param name="congestion">Congestion alert options; defaults when null.</param>
+    public SegmentPartition(RoadGroups roads, int partition, int sources, SegmentOptions? options = null, CongestionOptions? congestion = null)
+    {
+        ArgumentNullException.ThrowIfNull(roads);
+        RoadNetwork network = roads.Network;
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfLessThan(sources, 1);
         _network = network;
         Partition = partition;
         Sources = sources;
         _aggregator = new SegmentAggregator(network, options);
-        _congestion = new CongestionRule(network, congestion);
+        _congestion = new CongestionRule(roads, congestion);
         _watermarks = new long[sources];
         Array.Fill(_watermarks, long.MinValue);
         _sequences = new long[sources];
@@ -193,14 +205,28 @@ public sealed class SegmentPartition
         _closed.Clear();
         _aggregator.Advance(watermarkMs, _closed);
         // Closed windows, in window order, feed the congestion and incident alerts.
+        long period = long.MinValue;
         foreach (var w in _closed)
         {
+            // The windows of a period are all out before the next period's first: its congestion runs are judged then,
+            // whichever watermark closed them (the same alerts in the same place for any batching of the input).
+            if (w.WindowStartMs != period)
+            {
+                period = w.WindowStartMs;
+                _congestion.EndOfWindows(_alerts);
+                foreach (var a in _alerts) output.Alert(a);
+                _alerts.Clear();
+            }
             Windows++;
             output.Window(in w);
             _congestion.OnWindow(in w, _alerts);
             foreach (var a in _alerts) output.Alert(a);
             _alerts.Clear();
         }
+        // Every window up to the watermark is out: the congestion runs of the last period are judged.
+        _congestion.EndOfWindows(_alerts);
+        foreach (var a in _alerts) output.Alert(a);
+        _alerts.Clear();
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

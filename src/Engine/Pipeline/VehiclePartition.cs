@@ -58,6 +58,14 @@ public sealed record VehiclePartitionOptions
 
     /// <summary>Wrong-way rule options; defaults when null.</summary>
     public WrongWayOptions? WrongWay { get; init; }
+
+    /// <summary>
+    /// Standing: the unit reports this speed or less (without a reported speed: the step since the last fix is this slow).
+    /// A vehicle standing at both ends of a step sends no traversal to the exchange: its fixes scatter round where it
+    /// stands and the matcher reads the scatter as creeping along the roads there (on a junction's short edges, a crawl
+    /// that would make a waiting taxi a congested road). A queue shows in the steps of the vehicles moving through it.
+    /// </summary>
+    public double StandingKmh { get; init; } = 3;
 }
 
 /// <summary>
@@ -112,7 +120,7 @@ public sealed class VehiclePartition
         Zones = zones;
         _stage = new VehicleStage(index, Options.Vehicles);
         _matchDelayMs = Options.Vehicles.IdleFlushMs + (long)(Options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? new MatcherOptions().LagSeconds) * 1000);
-        _speeding = new SpeedingRule(index.Network, ids, Options.Speeding);
+        _speeding = new SpeedingRule(index, ids, Options.Speeding);
         _zones = zones is { Zones.Count: > 0 } ? new ZoneRule(zones, ids, registry, Options.Zones) : null;
         _conditions = new VehicleConditionRules(ids, zones, Options.Conditions);
         _wrongWay = new WrongWayRule(index, ids, Options.WrongWay);
@@ -227,7 +235,11 @@ public sealed class VehiclePartition
         o.Write(NetworkFingerprint.Of(Index.Network));
         o.Write(NetworkFingerprint.Of(Zones));
         w.VehicleTable(_ids, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles));
-        foreach (int v in _vehicles) o.Write(_slots[v].Hazmat);
+        foreach (int v in _vehicles)
+        {
+            o.Write(_slots[v].Hazmat);
+            o.Write(_slots[v].WasStanding);
+        }
         o.Write(_clock.MaxTimeMs);
         o.Write(_clock.Probes);
         o.Write(_sequence);
@@ -267,6 +279,7 @@ public sealed class VehiclePartition
                 CheckpointReader.Check(v >= p._slots.Length || !p._slots[v].Seen, "checkpoint malformed: a vehicle twice in its table");
                 p.See(v);
                 p._slots[v].Hazmat = i.ReadUInt16();
+                p._slots[v].WasStanding = i.ReadBoolean();
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -306,11 +319,22 @@ public sealed class VehiclePartition
         }
         Matched++;
         ushort hazmat = _slots[vehicle].Hazmat;
-        _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts);
-        if (!match.Outlier) _zones?.OnPosition(vehicle, cls, hazmat, match.TimeMs, match.Lon, match.Lat, _alerts);
+        _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts, route);
+        _zones?.OnMatched(vehicle, cls, hazmat, in match, _alerts);
         Hand(output);
+        if (StandingStep(ref _slots[vehicle], in match)) return;
         int key = _slots[vehicle].Key;
         foreach (var t in route) output.Traversal(new SegmentTraversal(_partition, ++_sequence, key, t));
+    }
+
+    /// <summary>Whether the vehicle stood through the step that ends at this match (see <see cref="VehiclePartitionOptions.StandingKmh"/>).</summary>
+    private bool StandingStep(ref Slot slot, in MatchedProbe match)
+    {
+        bool reported = !double.IsNaN(match.ReportedSpeedKmh);
+        bool standing = reported ? match.ReportedSpeedKmh <= Options.StandingKmh : match.SpeedKmh <= Options.StandingKmh;
+        bool step = standing && (slot.WasStanding || !reported);
+        slot.WasStanding = standing;
+        return step;
     }
 
     private void Hand<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
@@ -330,6 +354,7 @@ public sealed class VehiclePartition
         public bool Seen;
         public ushort Hazmat;   // the dangerous goods it last reported (or the registry's)
         public int Key;         // its exchange key
+        public bool WasStanding;   // at its last match
     }
 
     /// <summary>The stage's output, forwarded to the partition and its caller's output without virtual calls.</summary>

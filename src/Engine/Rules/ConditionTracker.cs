@@ -18,12 +18,18 @@ internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
     public long EndMs => _falseSince;
 
     /// <summary>Feeds the condition's value at a time; returns the transition it causes, if any.</summary>
-    public Alerts.AlertState? Update(bool active, long timeMs)
+    public Alerts.AlertState? Update(bool active, long timeMs) => Update(active, timeMs, timeMs);
+
+    /// <summary>
+    /// Feeds the condition's value at a time, where a condition that starts holding now is known to have begun at
+    /// <paramref name="beganMs"/> (the first of the fixes that confirm it); returns the transition it causes, if any.
+    /// </summary>
+    public Alerts.AlertState? Update(bool active, long timeMs, long beganMs)
     {
         if (active)
         {
             _falseSince = long.MinValue;
-            if (_trueSince == long.MinValue) _trueSince = timeMs;
+            if (_trueSince == long.MinValue) _trueSince = beganMs;
             if (!IsOpen && timeMs - _trueSince >= openAfterMs)
             {
                 IsOpen = true;

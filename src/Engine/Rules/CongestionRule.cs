@@ -11,14 +11,26 @@ public sealed record CongestionOptions
     /// <summary>Level (GB/T 33171) at or above which a window counts as congested: 4, moderate.</summary>
     public int OpenLevel { get; init; } = 4;
 
-    /// <summary>Consecutive congested windows before the alert opens.</summary>
+    /// <summary>Windows with congestion on a run of a road (not necessarily the same segment, nor back to back) before its alert opens.</summary>
     public int OpenAfterWindows { get; init; } = 3;
 
-    /// <summary>Level at or below which a window counts as clear (hysteresis: between the two, the alert holds).</summary>
+    /// <summary>Level at or below which a window counts as clear (hysteresis: between the two, the segment holds its state).</summary>
     public int CloseLevel { get; init; } = 2;
 
-    /// <summary>Consecutive clear windows before the alert closes.</summary>
+    /// <summary>Clear windows of a congested segment before it counts as clear again.</summary>
     public int CloseAfterWindows { get; init; } = 2;
+
+    /// <summary>
+    /// A congested segment that publishes no window (too few vehicles) stays congested this many windows after its last
+    /// congested one: a queue that thins out below the minimum sample has not cleared; then it lapses.
+    /// </summary>
+    public int HoldWindows { get; init; } = 5;
+
+    /// <summary>
+    /// Congested segments of one road join one run across up to this many metres of the road's segments in between that
+    /// show no clear window (their vehicles were too few to publish: unseen, not free-flowing).
+    /// </summary>
+    public double JoinGapM { get; init; } = 300;
 
     /// <summary><c>incident</c>: speed below this share of the segment's recent level …</summary>
     public double IncidentDropShare { get; init; } = 0.5;
@@ -28,124 +40,546 @@ public sealed record CongestionOptions
 
     /// <summary>An incident needs this many distinct vehicles in the collapsed window (a few slow vehicles are no incident).</summary>
     public int IncidentMinVehicles { get; init; } = 5;
+
+    /// <summary>Consecutive collapsed windows before an incident opens (debounce).</summary>
+    public int IncidentAfterWindows { get; init; } = 2;
 }
 
 /// <summary>
-/// Congestion alerts per directed segment from its published windows (in window order): <c>congestion</c>
-/// opens when the segment stays moderate or worse for 3 windows, updates when the level rises, closes after
-/// 2 windows at basically smooth or better; <c>incident</c> opens when the speed collapses below half of its
-/// recent level into a congested window (a possible accident) and closes with the congestion it began.
-/// Severity is the GB/T 33171 level. One instance per segment shard.
+/// Congestion alerts per connected run of one road, from the published segment windows (in window order).
+/// <para>
+/// A window's level is judged robustly: from the higher of its space-mean speed and its median vehicle's speed, so that
+/// one vehicle standing on a segment among moving ones (a taxi waiting for a fare, a bus at its stop) is not a
+/// congested road. A segment becomes congested with a window at moderate (level 4) or worse and clears after 2 windows
+/// at basically smooth or better (hysteresis); windows in between, and missing windows for up to
+/// <see cref="CongestionOptions.HoldWindows"/>, hold its state.
+/// </para>
+/// <para>
+/// The congested segments of one road (<see cref="RoadGroups"/>: same name, or same way) that connect head to tail,
+/// directly or across up to <see cref="CongestionOptions.JoinGapM"/> of the road's segments without a clear window, form
+/// a run: one <c>congestion</c> alert per run, not per segment. It opens when the run has had congested windows in
+/// 3 window periods, updates when its level rises, closes when all its segments have cleared. Runs that merge keep the
+/// older alert (of two as old, the longer run's; the other closes); a run that splits keeps its alert on the part that
+/// holds most of it. Severity is
+/// the run's GB/T 33171 level (its length-weighted travel speed over free flow); the evidence names the road's ways and
+/// the run's length. The alert's way is the run's most congested segment's when it opened.
+/// </para>
+/// <para>
+/// <c>incident</c> opens on a segment when the speed collapses below half of its recent level into a congested window
+/// for 2 windows in a row (a possible accident) and closes when the segment clears.
+/// </para>
+/// The runs are evaluated for each window period once all its windows are in (<see cref="EndOfWindows"/>), road by road,
+/// and only for roads with a window in that period: a partition must own every segment of a road
+/// (<see cref="RoadGroups.PartitionOf"/>), and what it publishes does not depend on the other roads it owns. One
+/// instance per segment partition.
 /// </summary>
-public sealed class CongestionRule(RoadNetwork network, CongestionOptions? options = null)
+public sealed class CongestionRule
 {
-    private readonly CongestionOptions _options = options ?? new CongestionOptions();
+    private readonly RoadNetwork _network;
+    private readonly RoadGroups _roadGroups;
+    private readonly CongestionOptions _options;
     private readonly Dictionary<int, SegmentState> _segments = [];
+    private readonly Dictionary<int, RoadState> _roads = [];
+    private readonly List<int> _pendingRoads = [];      // roads with a window in the period being taken in
+    private long _pendingPeriod = long.MinValue;        // window start of that period
+    private long _windowMs;                             // window length, from the windows
+    private readonly List<int> _hot = [];               // scratch: a road's congested segments
+    private readonly Dictionary<int, int> _parent = []; // scratch: union-find over them
+    private readonly Dictionary<int, double> _joined = []; // scratch: gap metres joined per root
+    private readonly Queue<(int Edge, double Gap)> _queue = new();
+    private readonly HashSet<int> _visited = [];
 
-    public void OnWindow(in SegmentStat w, List<AlertEvent> alerts)
+    /// <param name="roads">The roads of the network (which segments form one road).</param>
+    /// <param name="options">Options; defaults when null.</param>
+    public CongestionRule(RoadGroups roads, CongestionOptions? options = null)
     {
-        if (!_segments.TryGetValue(w.Edge, out SegmentState? s)) _segments[w.Edge] = s = new SegmentState(_options.IncidentHistoryWindows);
-        // A gap in the segment's windows (too few vehicles) breaks a run of congested windows.
-        if (s.LastWindowEnd != long.MinValue && w.WindowStartMs != s.LastWindowEnd) s.Congested = 0;
-        s.LastWindowEnd = w.WindowEndMs;
-
-        double recent = s.RecentSpeed();
-        bool collapse = !double.IsNaN(recent) && w.SpeedKmh < recent * _options.IncidentDropShare && w.Level >= _options.OpenLevel
-            && w.Vehicles >= _options.IncidentMinVehicles;
-        if (collapse && s.IncidentId == null)
-        {
-            s.IncidentId = $"incident:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{w.Edge}:{w.WindowStartMs}";
-            s.IncidentStart = w.WindowStartMs;
-            alerts.Add(Event(s.IncidentId, "incident", AlertState.Open, in w, s.IncidentStart, null, recent));
-        }
-
-        if (w.Level >= _options.OpenLevel)
-        {
-            s.Clear = 0;
-            if (s.Congested++ == 0) s.RunStart = w.WindowStartMs;
-            if (s.OpenId == null && s.Congested >= _options.OpenAfterWindows)
-            {
-                s.OpenId = $"congestion:{network.WayId(w.Edge)}:{network.Direction(w.Edge)}:{w.Edge}:{s.RunStart}";
-                s.Level = w.Level;
-                alerts.Add(Event(s.OpenId, "congestion", AlertState.Open, in w, s.RunStart, null, recent));
-            }
-            else if (s.OpenId != null && w.Level > s.Level)
-            {
-                s.Level = w.Level;
-                alerts.Add(Event(s.OpenId, "congestion", AlertState.Update, in w, s.RunStart, null, recent));
-            }
-        }
-        else
-        {
-            s.Congested = 0;
-            if (w.Level <= _options.CloseLevel && ++s.Clear >= _options.CloseAfterWindows)
-            {
-                if (s.OpenId != null) alerts.Add(Event(s.OpenId, "congestion", AlertState.Close, in w, s.RunStart, w.WindowEndMs, recent));
-                if (s.IncidentId != null) alerts.Add(Event(s.IncidentId, "incident", AlertState.Close, in w, s.IncidentStart, w.WindowEndMs, recent));
-                s.OpenId = null;
-                s.IncidentId = null;
-            }
-        }
-        s.Remember(w.SpeedKmh);
+        ArgumentNullException.ThrowIfNull(roads);
+        _roadGroups = roads;
+        _network = roads.Network;
+        _options = options ?? new CongestionOptions();
     }
 
-    /// <summary>Writes every segment's runs, recent speeds and open alerts (checkpoint).</summary>
+    /// <summary>A rule with road groups of its own (tests; partitions share the engine's).</summary>
+    public CongestionRule(RoadNetwork network, CongestionOptions? options = null) : this(new RoadGroups(network), options)
+    {
+    }
+
+    /// <summary>Takes one published window (windows come in window order, then by edge).</summary>
+    public void OnWindow(in SegmentStat w, List<AlertEvent> alerts)
+    {
+        if (w.WindowStartMs != _pendingPeriod)
+        {
+            EndOfWindows(alerts);
+            _pendingPeriod = w.WindowStartMs;
+        }
+        _windowMs = w.WindowEndMs - w.WindowStartMs;
+        if (!_segments.TryGetValue(w.Edge, out SegmentState? s)) _segments[w.Edge] = s = new SegmentState(_options.IncidentHistoryWindows);
+        int road = _roadGroups.Key(w.Edge);
+        if (!_roads.TryGetValue(road, out RoadState? r)) _roads[road] = r = new RoadState();
+        if (r.PendingPeriod != w.WindowStartMs)
+        {
+            r.PendingPeriod = w.WindowStartMs;
+            _pendingRoads.Add(road);
+        }
+
+        // A congested segment silent for too long lapsed: this window starts afresh, not as part of the old run.
+        if (s.Hot && w.WindowStartMs - s.LastCongestedStart >= _options.HoldWindows * _windowMs)
+        {
+            s.Hot = false;
+            r.RunOf.Remove(w.Edge);
+        }
+        bool consecutive = s.LastWindowEnd == w.WindowStartMs;
+        s.LastWindowEnd = w.WindowEndMs;
+        double speed = RobustSpeed(in w);
+        int level = CongestionLevel.Of(speed, w.FreeFlowKmh);
+        s.LastLevel = level;
+
+        // Incident: a collapse below half the recent speed into a congested window, held for the debounce.
+        double recent = s.RecentSpeed();
+        bool collapse = !double.IsNaN(recent) && speed < recent * _options.IncidentDropShare && level >= _options.OpenLevel
+            && w.Vehicles >= _options.IncidentMinVehicles;
+        if (collapse)
+        {
+            if (s.Collapsed == 0 || !consecutive)
+            {
+                s.Collapsed = 0;
+                s.CollapseStart = w.WindowStartMs;
+                s.CollapseFrom = recent;
+            }
+            s.Collapsed++;
+        }
+        else if (s.IncidentId == null) s.Collapsed = 0;
+        if (collapse && s.IncidentId == null && s.Collapsed >= _options.IncidentAfterWindows)
+        {
+            s.IncidentId = $"incident:{_network.WayId(w.Edge)}:{_network.Direction(w.Edge)}:{w.Edge}:{s.CollapseStart}";
+            s.IncidentStart = s.CollapseStart;
+            alerts.Add(IncidentEvent(s, w.Edge, AlertState.Open, w.WindowEndMs, null, speed, w.FreeFlowKmh, w.Vehicles, level));
+        }
+        if (!collapse) s.Remember(speed); // the recent level is the level before the collapse
+
+        if (level >= _options.OpenLevel)
+        {
+            if (!s.Hot)
+            {
+                s.Hot = true;
+                s.HotSince = w.WindowStartMs;
+            }
+            s.Clear = 0;
+            s.LastCongestedStart = w.WindowStartMs;
+            s.LastCongestedEnd = w.WindowEndMs;
+            s.Level = level;
+            s.SpeedKmh = speed;
+            s.FreeFlowKmh = w.FreeFlowKmh;
+            s.Vehicles = w.Vehicles;
+        }
+        else if (level <= _options.CloseLevel && s.Hot && ++s.Clear >= _options.CloseAfterWindows)
+        {
+            s.Hot = false;
+        }
+    }
+
+    /// <summary>
+    /// The windows of the latest period are all in (the partition published every window up to its watermark): the runs
+    /// of the roads that had a window in it are found and their alerts opened, updated or closed.
+    /// </summary>
+    public void EndOfWindows(List<AlertEvent> alerts)
+    {
+        if (_pendingRoads.Count == 0) return;
+        _pendingRoads.Sort();
+        foreach (int road in _pendingRoads) Evaluate(road, _roads[road], _pendingPeriod, alerts);
+        _pendingRoads.Clear();
+    }
+
+    /// <summary>The speed a window's level is judged by: the higher of its space-mean speed and its median vehicle's.</summary>
+    private static double RobustSpeed(in SegmentStat w) =>
+        double.IsNaN(w.VehicleMedianKmh) ? w.SpeedKmh : Math.Max(w.SpeedKmh, w.VehicleMedianKmh);
+
+    private void Evaluate(int roadKey, RoadState road, long period, List<AlertEvent> alerts)
+    {
+        long hold = _options.HoldWindows * _windowMs;
+        // The road's congested segments; those silent too long lapse, and their incidents close with them.
+        _hot.Clear();
+        foreach (int e in _roadGroups.Edges(roadKey))
+        {
+            if (!_segments.TryGetValue(e, out SegmentState? s)) continue;
+            if (s.Hot && period - s.LastCongestedStart >= hold) s.Hot = false;
+            if (s.Hot) _hot.Add(e);
+            else if (s.IncidentId != null)
+            {
+                alerts.Add(IncidentEvent(s, e, AlertState.Close, period, s.LastCongestedEnd, s.SpeedKmh, s.FreeFlowKmh, s.Vehicles, s.Level));
+                s.IncidentId = null;
+                s.Collapsed = 0;
+            }
+        }
+
+        // Runs: congested segments joined head to tail along the road, across gaps that show no clear window.
+        _parent.Clear();
+        _joined.Clear();
+        foreach (int e in _hot) _parent[e] = e;
+        foreach (int e in _hot) JoinForward(e, roadKey, period);
+
+        // The runs, in order of their first segment. A previous run goes on in the run that holds most of its segments;
+        // a run that holds several previous ones (they merged) goes on as the oldest of them.
+        var components = new SortedDictionary<int, List<int>>();
+        foreach (int e in _hot)
+        {
+            int root = Find(e);
+            if (!components.TryGetValue(root, out var members)) components[root] = members = [];
+            members.Add(e);
+        }
+        var ordered = components.Values.OrderBy(m => m[0]).ToList();
+        var assigned = new Dictionary<Run, (int Component, int Shared)>();
+        for (int c = 0; c < ordered.Count; c++)
+        {
+            var shared = new Dictionary<Run, int>();
+            foreach (int e in ordered[c])
+            {
+                if (road.RunOf.TryGetValue(e, out Run? previous)) shared[previous] = shared.GetValueOrDefault(previous) + 1;
+            }
+            foreach (var (previous, count) in shared)
+            {
+                if (!assigned.TryGetValue(previous, out var a) || count > a.Shared) assigned[previous] = (c, count);
+            }
+        }
+        var taken = new HashSet<Run>();
+        var next = new List<Run>();
+        for (int c = 0; c < ordered.Count; c++)
+        {
+            List<int> members = ordered[c];
+            Run? best = null;
+            foreach (var (previous, a) in assigned)
+            {
+                if (a.Component != c) continue;
+                if (best == null || Older(previous, best)) best = previous;
+            }
+            Run run;
+            if (best != null)
+            {
+                run = best;
+                taken.Add(best);
+            }
+            else
+            {
+                run = new Run { StartMs = long.MaxValue, FirstEdge = members[0] };
+                foreach (int e in members) run.StartMs = Math.Min(run.StartMs, _segments[e].HotSince);
+            }
+            run.Edges = members;
+            run.JoinedM = _joined.GetValueOrDefault(Find(members[0]));
+            bool evidence = false;
+            foreach (int e in members) evidence |= _segments[e].LastCongestedStart == period;
+            if (evidence) run.Windows++;
+            next.Add(run);
+        }
+
+        // Runs gone or merged into an older one: their alerts close.
+        foreach (Run old in road.Runs)
+        {
+            if (taken.Contains(old) || old.OpenId == null) continue;
+            alerts.Add(RunEvent(old, AlertState.Close, period, old.LastEndMs));
+        }
+        road.Runs = next;
+        road.RunOf.Clear();
+        foreach (Run run in next)
+        {
+            foreach (int e in run.Edges) road.RunOf[e] = run;
+            Measure(run);
+            if (run.OpenId == null)
+            {
+                if (run.Windows < _options.OpenAfterWindows) continue;
+                int principal = run.Principal;
+                run.OpenId = $"congestion:{_network.WayId(principal)}:{_network.Direction(principal)}:{principal}:{run.StartMs}";
+                run.WayEdge = principal;
+                run.Reported = run.Level;
+                alerts.Add(RunEvent(run, AlertState.Open, period, null));
+            }
+            else if (run.Level > run.Reported)
+            {
+                run.Reported = run.Level;
+                alerts.Add(RunEvent(run, AlertState.Update, period, null));
+            }
+        }
+    }
+
+    /// <summary>Which of two runs goes on when they merge: the one that began first; of two that began together, the longer.</summary>
+    private static bool Older(Run a, Run b) =>
+        a.StartMs != b.StartMs ? a.StartMs < b.StartMs : a.Edges.Count != b.Edges.Count ? a.Edges.Count > b.Edges.Count : a.FirstEdge < b.FirstEdge;
+
+    /// <summary>From a congested segment, along the road's successors: joins the congested segments reached within the gap.</summary>
+    private void JoinForward(int from, int roadKey, long period)
+    {
+        _queue.Clear();
+        _visited.Clear();
+        _queue.Enqueue((from, 0));
+        _visited.Add(from);
+        while (_queue.Count > 0)
+        {
+            var (e, gap) = _queue.Dequeue();
+            int node = _network.To(e);
+            for (int f = _network.FirstOutEdge(node); f < _network.EndOutEdge(node); f++)
+            {
+                if (f == _network.Twin(e) || _roadGroups.Key(f) != roadKey || !_visited.Add(f)) continue;
+                if (_parent.ContainsKey(f))
+                {
+                    int a = Find(from), b = Find(f);
+                    if (a == b) continue;
+                    double joined = _joined.GetValueOrDefault(a) + _joined.GetValueOrDefault(b) + gap;
+                    int root = Math.Min(a, b);
+                    _parent[Math.Max(a, b)] = root;
+                    _joined[root] = joined;
+                    continue;
+                }
+                // A segment seen clear lately (within the hysteresis) ends the search; one unseen, seen clear longer ago
+                // or between the levels may be bridged.
+                if (_segments.TryGetValue(f, out SegmentState? s) && s.LastLevel <= _options.CloseLevel
+                    && period - (s.LastWindowEnd - _windowMs) < _options.CloseAfterWindows * _windowMs) continue;
+                double g = gap + _network.LengthM(f);
+                if (g <= _options.JoinGapM) _queue.Enqueue((f, g));
+            }
+        }
+    }
+
+    private int Find(int e)
+    {
+        while (_parent[e] != e) e = _parent[e];
+        return e;
+    }
+
+    /// <summary>The run's level and evidence from its segments' latest congested windows.</summary>
+    private void Measure(Run run)
+    {
+        double length = 0, time = 0, freeTime = 0;
+        int vehicles = 0, principal = run.Edges[0], worst = -1;
+        long end = long.MinValue;
+        foreach (int e in run.Edges)
+        {
+            SegmentState s = _segments[e];
+            double l = _network.LengthM(e);
+            length += l;
+            time += l / Math.Max(s.SpeedKmh, 0.1);
+            freeTime += l / Math.Max(s.FreeFlowKmh, 0.1);
+            vehicles = Math.Max(vehicles, s.Vehicles);
+            end = Math.Max(end, s.LastCongestedEnd);
+            if (s.Level > worst)
+            {
+                worst = s.Level;
+                principal = e;
+            }
+        }
+        run.SpeedKmh = length / time;
+        run.FreeFlowKmh = length / freeTime;
+        run.Level = CongestionLevel.Of(run.SpeedKmh, run.FreeFlowKmh);
+        run.LengthM = length + run.JoinedM;
+        run.Vehicles = vehicles;
+        run.LastEndMs = end;
+        run.Principal = principal;
+    }
+
+    /// <summary>Writes every segment's state, the roads' runs and the alerts open (checkpoint).</summary>
     internal void Save(CheckpointWriter w)
     {
-        w.Out.Write(_options.IncidentHistoryWindows);
-        w.Out.Write(_segments.Count);
-        foreach (var (edge, s) in _segments)
+        BinaryWriter o = w.Out;
+        o.Write(_options.IncidentHistoryWindows);
+        o.Write(_windowMs);
+        o.Write(_pendingPeriod);
+        o.Write(_pendingRoads.Count);
+        foreach (int road in _pendingRoads) o.Write(road);
+        o.Write(_segments.Count);
+        foreach (var (edge, s) in _segments.OrderBy(kv => kv.Key))
         {
-            w.Out.Write(edge);
+            o.Write(edge);
             s.Save(w);
+        }
+        o.Write(_roads.Count);
+        foreach (var (key, road) in _roads.OrderBy(kv => kv.Key))
+        {
+            o.Write(key);
+            o.Write(road.PendingPeriod);
+            o.Write(road.Runs.Count);
+            foreach (Run run in road.Runs) run.Save(w);
         }
     }
 
     /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
     internal void Load(CheckpointReader r)
     {
-        int history = r.In.ReadInt32();
+        BinaryReader i = r.In;
+        int history = i.ReadInt32();
         CheckpointReader.Check(history == _options.IncidentHistoryWindows,
             $"checkpoint kept {history} windows of incident history; these options keep {_options.IncidentHistoryWindows}");
+        _windowMs = i.ReadInt64();
+        _pendingPeriod = i.ReadInt64();
         int n = r.Count();
-        for (int i = 0; i < n; i++)
+        for (int k = 0; k < n; k++) _pendingRoads.Add(i.ReadInt32());
+        n = r.Count();
+        for (int k = 0; k < n; k++)
         {
-            int edge = r.In.ReadInt32();
-            CheckpointReader.Check((uint)edge < (uint)network.EdgeCount, "checkpoint malformed: a congestion segment outside the network");
+            int edge = ReadEdge(i);
             var s = new SegmentState(history);
             s.Load(r);
             _segments[edge] = s;
         }
+        n = r.Count();
+        for (int k = 0; k < n; k++)
+        {
+            int key = i.ReadInt32();
+            var road = new RoadState { PendingPeriod = i.ReadInt64() };
+            int runs = r.Count();
+            for (int j = 0; j < runs; j++)
+            {
+                var run = Run.Load(r, ReadEdge);
+                road.Runs.Add(run);
+                foreach (int e in run.Edges) road.RunOf[e] = run;
+            }
+            _roads[key] = road;
+        }
     }
 
-    private AlertEvent Event(string id, string kind, AlertState state, in SegmentStat w, long start, long? end, double recent)
+    private int ReadEdge(BinaryReader i)
     {
-        string road = network.Name(w.Edge);
-        var (lon, lat) = network.PointAt(w.Edge, network.LengthM(w.Edge) / 2);
+        int edge = i.ReadInt32();
+        CheckpointReader.Check((uint)edge < (uint)_network.EdgeCount, "checkpoint malformed: a congestion segment outside the network");
+        return edge;
+    }
+
+    private AlertEvent RunEvent(Run run, AlertState state, long period, long? end)
+    {
+        int e = run.WayEdge;
+        string road = _network.Name(e);
+        var (lon, lat) = _network.PointAt(run.Principal, _network.LengthM(run.Principal) / 2);
         var evidence = new Dictionary<string, double>
         {
-            ["speed_kmh"] = w.SpeedKmh,
-            ["free_flow_kmh"] = w.FreeFlowKmh,
-            ["vehicles"] = w.Vehicles,
-            ["level"] = w.Level,
+            ["speed_kmh"] = run.SpeedKmh,
+            ["free_flow_kmh"] = run.FreeFlowKmh,
+            ["vehicles"] = run.Vehicles,
+            ["level"] = run.Level,
+            ["segments"] = run.Edges.Count,
+            ["length_m"] = run.LengthM,
         };
-        if (!double.IsNaN(recent)) evidence["recent_speed_kmh"] = recent;
+        // The OSM ways of the run, in ascending order (way ids are integers: exact in a double).
+        var ways = new SortedSet<long>();
+        foreach (int s in run.Edges) ways.Add(_network.WayId(s));
+        int k = 1;
+        foreach (long way in ways) evidence[$"way_id_{k++}"] = way;
         return new AlertEvent
         {
-            AlertId = id,
-            Kind = kind,
+            AlertId = run.OpenId!,
+            Kind = "congestion",
             State = state,
-            TimeMs = w.WindowEndMs,
-            StartMs = start,
+            TimeMs = period + _windowMs,
+            StartMs = run.StartMs,
             EndMs = end,
             Road = road.Length == 0 ? null : road,
-            WayId = network.WayId(w.Edge),
-            Direction = network.Direction(w.Edge),
+            WayId = _network.WayId(e),
+            Direction = _network.Direction(e),
             Lon = lon,
             Lat = lat,
-            Severity = w.Level,
+            Severity = run.Level,
             Evidence = evidence,
         };
+    }
+
+    private AlertEvent IncidentEvent(SegmentState s, int edge, AlertState state, long timeMs, long? end, double speed, double freeFlow, int vehicles, int level)
+    {
+        string road = _network.Name(edge);
+        var (lon, lat) = _network.PointAt(edge, _network.LengthM(edge) / 2);
+        return new AlertEvent
+        {
+            AlertId = s.IncidentId!,
+            Kind = "incident",
+            State = state,
+            TimeMs = timeMs,
+            StartMs = s.IncidentStart,
+            EndMs = end,
+            Road = road.Length == 0 ? null : road,
+            WayId = _network.WayId(edge),
+            Direction = _network.Direction(edge),
+            Lon = lon,
+            Lat = lat,
+            Severity = level,
+            Evidence = new Dictionary<string, double>
+            {
+                ["speed_kmh"] = speed,
+                ["free_flow_kmh"] = freeFlow,
+                ["vehicles"] = vehicles,
+                ["level"] = level,
+                ["recent_speed_kmh"] = s.CollapseFrom,
+            },
+        };
+    }
+
+    /// <summary>A road's runs and the period it was last listed for evaluation in.</summary>
+    private sealed class RoadState
+    {
+        public long PendingPeriod = long.MinValue;
+        public List<Run> Runs = [];                      // its runs after the last evaluation, in order
+        public readonly Dictionary<int, Run> RunOf = []; // segment → run
+    }
+
+    /// <summary>A connected run of congested segments of one road, and its alert.</summary>
+    private sealed class Run
+    {
+        public long StartMs;            // the first congested window's start
+        public int FirstEdge;           // its first segment when it began (a tie-break between runs of one start)
+        public int Windows;             // window periods with a congested window on the run
+        public string? OpenId;
+        public int Reported;            // the level last reported
+        public int WayEdge;             // the segment whose way the alert names (the principal one at the open)
+        public List<int> Edges = [];    // its congested segments, in edge order
+        public double JoinedM;          // metres of gaps bridged between them
+        // Measured at each evaluation:
+        public int Principal;
+        public int Level;
+        public double SpeedKmh;
+        public double FreeFlowKmh;
+        public double LengthM;
+        public int Vehicles;
+        public long LastEndMs;
+
+        public void Save(CheckpointWriter w)
+        {
+            BinaryWriter o = w.Out;
+            o.Write(StartMs);
+            o.Write(FirstEdge);
+            o.Write(Windows);
+            w.String(OpenId);
+            o.Write(Reported);
+            o.Write(WayEdge);
+            o.Write(JoinedM);
+            o.Write(Edges.Count);
+            foreach (int e in Edges) o.Write(e);
+            o.Write(Principal);
+            o.Write(Level);
+            o.Write(SpeedKmh);
+            o.Write(FreeFlowKmh);
+            o.Write(LengthM);
+            o.Write(Vehicles);
+            o.Write(LastEndMs);
+        }
+
+        public static Run Load(CheckpointReader r, Func<BinaryReader, int> edge)
+        {
+            BinaryReader i = r.In;
+            var run = new Run
+            {
+                StartMs = i.ReadInt64(),
+                FirstEdge = edge(i),
+                Windows = i.ReadInt32(),
+                OpenId = r.String(),
+                Reported = i.ReadInt32(),
+                WayEdge = edge(i),
+                JoinedM = i.ReadDouble(),
+            };
+            int n = r.Count();
+            for (int k = 0; k < n; k++) run.Edges.Add(edge(i));
+            run.Principal = edge(i);
+            run.Level = i.ReadInt32();
+            run.SpeedKmh = i.ReadDouble();
+            run.FreeFlowKmh = i.ReadDouble();
+            run.LengthM = i.ReadDouble();
+            run.Vehicles = i.ReadInt32();
+            run.LastEndMs = i.ReadInt64();
+            return run;
+        }
     }
 
     private sealed class SegmentState(int history)
@@ -155,11 +589,19 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
         private int _next;
 
         public long LastWindowEnd = long.MinValue;
-        public int Congested;
-        public int Clear;
-        public long RunStart;
-        public int Level;
-        public string? OpenId;
+        public int LastLevel;               // level of its last window
+        public bool Hot;                    // congested (with hysteresis)
+        public long HotSince;               // start of the first congested window of this spell
+        public long LastCongestedStart = long.MinValue;
+        public long LastCongestedEnd = long.MinValue;
+        public int Clear;                   // clear windows since the last congested one
+        public int Level;                   // of the last congested window, with its speeds and vehicles
+        public double SpeedKmh;
+        public double FreeFlowKmh;
+        public int Vehicles;
+        public int Collapsed;               // consecutive collapsed windows
+        public long CollapseStart;
+        public double CollapseFrom;         // the recent speed the collapse fell from
         public string? IncidentId;
         public long IncidentStart;
 
@@ -170,11 +612,19 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
             o.Write(_next);
             foreach (double v in _speeds) o.Write(v);
             o.Write(LastWindowEnd);
-            o.Write(Congested);
+            o.Write(LastLevel);
+            o.Write(Hot);
+            o.Write(HotSince);
+            o.Write(LastCongestedStart);
+            o.Write(LastCongestedEnd);
             o.Write(Clear);
-            o.Write(RunStart);
             o.Write(Level);
-            w.String(OpenId);
+            o.Write(SpeedKmh);
+            o.Write(FreeFlowKmh);
+            o.Write(Vehicles);
+            o.Write(Collapsed);
+            o.Write(CollapseStart);
+            o.Write(CollapseFrom);
             w.String(IncidentId);
             o.Write(IncidentStart);
         }
@@ -187,11 +637,19 @@ public sealed class CongestionRule(RoadNetwork network, CongestionOptions? optio
             CheckpointReader.Check(_count >= 0 && _count <= _speeds.Length && _next >= 0 && _next < _speeds.Length, "checkpoint malformed: incident history out of range");
             for (int k = 0; k < _speeds.Length; k++) _speeds[k] = i.ReadDouble();
             LastWindowEnd = i.ReadInt64();
-            Congested = i.ReadInt32();
+            LastLevel = i.ReadInt32();
+            Hot = i.ReadBoolean();
+            HotSince = i.ReadInt64();
+            LastCongestedStart = i.ReadInt64();
+            LastCongestedEnd = i.ReadInt64();
             Clear = i.ReadInt32();
-            RunStart = i.ReadInt64();
             Level = i.ReadInt32();
-            OpenId = r.String();
+            SpeedKmh = i.ReadDouble();
+            FreeFlowKmh = i.ReadDouble();
+            Vehicles = i.ReadInt32();
+            Collapsed = i.ReadInt32();
+            CollapseStart = i.ReadInt64();
+            CollapseFrom = i.ReadDouble();
             IncidentId = r.String();
             IncidentStart = i.ReadInt64();
         }

@@ -3,6 +3,7 @@ using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Geo.Matching;
 using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
 
 namespace Traffic.Engine.Rules;
 
@@ -27,6 +28,22 @@ public sealed record SpeedingOptions
     /// </summary>
     public double MinConfidence { get; init; } = 0.9;
 
+    /// <summary>
+    /// Benefit of the doubt: a fix is judged against the highest limit of the roads within this distance of it (its
+    /// matched road among them). A GPS fix cannot tell a service road from the arterial beside it, nor the side road a
+    /// vehicle is leaving from the faster road it has already turned onto.
+    /// </summary>
+    public double AmbiguityM { get; init; } = 25;
+
+    /// <summary>A fix farther than this from its matched road is not judged: the match does not explain it.</summary>
+    public double MaxMatchDistanceM { get; init; } = 50;
+
+    /// <summary>
+    /// A fix that repeats the previous one's position exactly while the unit reports a speed above this is stale (a
+    /// unit without a fix repeats its last position): its position says nothing about the road the vehicle is on.
+    /// </summary>
+    public double StaleAboveKmh { get; init; } = 5;
+
     /// <summary>Passenger vehicles (buses, taxis) at night, 22:00–06:00 local time: the limit × this.</summary>
     public double NightFactor { get; init; } = 0.8;
 
@@ -38,32 +55,74 @@ public sealed record SpeedingOptions
 }
 
 /// <summary>
-/// Speeding, per vehicle: the speed the unit reports or, without one, the vehicle's speed along its
-/// matched route (distance over time across the last few probes, never a single noisy fix) above the limit that applies to it × (1 + tolerance) for
-/// at least the debounce time opens an alert; a higher severity updates it; staying within the limit for
-/// the hysteresis time closes it. Severity: 1 up to 20 % over the limit, 2 up to 50 %, 3 beyond.
+/// Speeding, per vehicle: the speed the unit reports or, without one, the vehicle's speed along its matched route
+/// (distance over time across the last few probes, never a single noisy fix) above the limit that applies to it ×
+/// (1 + tolerance) for at least the debounce time opens an alert; a higher severity updates it; staying within the
+/// limit for the hysteresis time closes it. Severity: 1 up to 20 % over the limit, 2 up to 50 %, 3 beyond.
+/// <para>
+/// The limit is that of the road the vehicle is on, given the benefit of the doubt: the highest of the matched road's
+/// and every road within <see cref="SpeedingOptions.AmbiguityM"/> of the fix; a speed measured along the route is
+/// judged against the limits of the edges the route drove, weighted by length (the time the stretch takes at its
+/// limits), so a vehicle leaving a 20 km/h service road for a 60 km/h road is not judged by the service road alone.
+/// A fix that is not judged (unsure match, far from its road, a stale repeated position) neither opens nor closes.
+/// </para>
 /// One instance per shard (state per vehicle, no locks).
 /// </summary>
-public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOptions? options = null)
+public sealed class SpeedingRule
 {
-    private const int History = 16;
+    private const int History = 8;
 
-    private readonly SpeedingOptions _options = options ?? new SpeedingOptions();
+    private readonly RoadNetwork _network;
+    private readonly EdgeIndex _index;
+    private readonly VehicleIds _ids;
+    private readonly SpeedingOptions _options;
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
+    private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
 
-    /// <summary>Feeds one decided match of a vehicle; alert events go to <paramref name="alerts"/>.</summary>
-    public void OnMatched(int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts)
+    public SpeedingRule(EdgeIndex index, VehicleIds ids, SpeedingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(ids);
+        _index = index;
+        _network = index.Network;
+        _ids = ids;
+        _options = options ?? new SpeedingOptions();
+    }
+
+    /// <summary>A rule with its own edge index of <paramref name="network"/> (tests; the engine shares the partition's).</summary>
+    public SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOptions? options = null) : this(new EdgeIndex(network), ids, options)
+    {
+    }
+
+    /// <summary>
+    /// Feeds one decided match of a vehicle and the edges its route drove since the previous match (empty at a chain
+    /// start); alert events go to <paramref name="alerts"/>.
+    /// </summary>
+    public void OnMatched(int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route = default)
     {
         VehicleTrack t = _tracks[vehicle];
         if (m.Break != ChainBreak.None) t.Reset();
+        bool hasFix = m.ProbeLon != 0 || m.ProbeLat != 0;
+        bool stale = hasFix && t.HasLast && m.ProbeLon == t.LastLon && m.ProbeLat == t.LastLat
+            && !double.IsNaN(m.ReportedSpeedKmh) && m.ReportedSpeedKmh > _options.StaleAboveKmh;
+        if (hasFix)
+        {
+            t.HasLast = true;
+            t.LastLon = m.ProbeLon;
+            t.LastLat = m.ProbeLat;
+        }
         if (m.Edge < 0 || m.Outlier) return;
-        t.Add(m.TimeMs, m.RouteDistanceM);
+        t.Add(m.TimeMs, m.RouteDistanceM, RouteLimitSeconds(in m, route, cls, hazmat));
         // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
-        double speed = double.IsNaN(m.ReportedSpeedKmh) ? t.Speed(_options.SpeedWindowS) : m.ReportedSpeedKmh;
+        bool reported = !double.IsNaN(m.ReportedSpeedKmh);
+        double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, out _);
         if (double.IsNaN(speed)) return;
+        if (m.Confidence < _options.MinConfidence || stale || !(m.DistanceM <= _options.MaxMatchDistanceM)) return; // unsure of the road: neither over nor under
 
-        if (m.Confidence < _options.MinConfidence) return; // unsure of the road: neither over nor under its limit
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);
+        if (!reported && t.RouteLimit(_options.SpeedWindowS) is double along && along > limit) limit = along;
+        // Over the road's limit: give the benefit of the doubt to any faster road the fix may lie on.
+        if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat));
         double allowed = limit * (1 + _options.Tolerance);
         if (speed > allowed)
         {
@@ -74,7 +133,7 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
             if (t.OpenId == null)
             {
                 if ((m.TimeMs - t.OverSinceMs) / 1000.0 < _options.MinDurationS) return;
-                t.OpenId = $"speeding:{ids.Name(vehicle)}:{t.OverSinceMs}";
+                t.OpenId = $"speeding:{_ids.Name(vehicle)}:{t.OverSinceMs}";
                 t.Severity = severity;
                 alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Open, limit, allowed, null));
             }
@@ -123,15 +182,38 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
     /// <summary>The limit that applies to a vehicle on an edge at a time, km/h.</summary>
     public double Limit(int edge, VehicleClass cls, ushort hazmat, long timeMs)
     {
-        double limit = network.SpeedLimitKmh(edge);
+        double limit = _network.SpeedLimitKmh(edge);
         if (hazmat != 0 || cls == VehicleClass.Hazmat)
         {
-            RoadClass rc = network.Class(edge);
+            RoadClass rc = _network.Class(edge);
             bool fast = rc is RoadClass.Motorway or RoadClass.MotorwayLink or RoadClass.Trunk or RoadClass.TrunkLink;
             limit = Math.Min(limit, fast ? _options.HazmatMotorwayKmh : _options.HazmatOtherKmh);
         }
         if (cls is VehicleClass.Bus or VehicleClass.Taxi && IsNight(timeMs)) limit *= _options.NightFactor;
         return limit;
+    }
+
+    /// <summary>The highest limit applying to the vehicle on any road within <see cref="SpeedingOptions.AmbiguityM"/> of the fix.</summary>
+    private double NearbyLimit(in MatchedProbe m, bool hasFix, VehicleClass cls, ushort hazmat)
+    {
+        double lon = hasFix ? m.ProbeLon : m.Lon, lat = hasFix ? m.ProbeLat : m.Lat;
+        int n = _index.Within(lon, lat, _options.AmbiguityM, _near);
+        double best = 0;
+        for (int i = 0; i < n; i++) best = Math.Max(best, Limit(_near[i].Edge, cls, hazmat, m.TimeMs));
+        return best;
+    }
+
+    /// <summary>Seconds the route's stretch since the previous match takes at the limits of the edges it drove.</summary>
+    private double RouteLimitSeconds(in MatchedProbe m, ReadOnlySpan<TraversedEdge> route, VehicleClass cls, ushort hazmat)
+    {
+        if (route.IsEmpty) return m.RouteDistanceM / (Limit(m.Edge, cls, hazmat, m.TimeMs) / 3.6);
+        double seconds = 0;
+        foreach (var e in route)
+        {
+            double length = e.ToOffsetM - e.FromOffsetM;
+            if (length > 0) seconds += length / (Limit(e.Edge, cls, hazmat, m.TimeMs) / 3.6);
+        }
+        return seconds;
     }
 
     private static bool IsNight(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), 22, 6);
@@ -140,7 +222,7 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
 
     private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, AlertState state, double limit, double allowed, long? end)
     {
-        string road = network.Name(m.Edge);
+        string road = _network.Name(m.Edge);
         return new AlertEvent
         {
             AlertId = t.OpenId!,
@@ -149,12 +231,12 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
             TimeMs = m.TimeMs,
             StartMs = t.OverSinceMs,
             EndMs = end,
-            VehicleId = ids.Name(vehicle),
+            VehicleId = _ids.Name(vehicle),
             Class = ProbeRules.ClassName(cls),
             Hazmat = ProbeRules.HazmatText(hazmat),
             Road = road.Length == 0 ? null : road,
-            WayId = network.WayId(m.Edge),
-            Direction = network.Direction(m.Edge),
+            WayId = _network.WayId(m.Edge),
+            Direction = _network.Direction(m.Edge),
             Lon = m.Lon,
             Lat = m.Lat,
             Severity = t.Severity,
@@ -172,16 +254,21 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
     private sealed class VehicleTrack
     {
         private readonly long[] _time = new long[History];
-        private readonly double[] _distance = new double[History]; // cumulative route distance
+        private readonly double[] _distance = new double[History]; // cumulative route distance, metres
+        private readonly double[] _atLimit = new double[History];  // cumulative seconds the route takes at its limits
         private int _count;
         private int _next;
         private double _total;
+        private double _totalAtLimit;
 
         public long OverSinceMs = long.MinValue;
         public long UnderSinceMs = long.MinValue;
         public double MaxSpeed;
         public string? OpenId;
         public int Severity;
+        public bool HasLast;      // the last fix's own position, to see a unit repeat it
+        public double LastLon;
+        public double LastLat;
 
         public void Save(CheckpointWriter w)
         {
@@ -189,16 +276,21 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
             o.Write(_count);
             o.Write(_next);
             o.Write(_total);
+            o.Write(_totalAtLimit);
             for (int i = 0; i < History; i++)
             {
                 o.Write(_time[i]);
                 o.Write(_distance[i]);
+                o.Write(_atLimit[i]);
             }
             o.Write(OverSinceMs);
             o.Write(UnderSinceMs);
             o.Write(MaxSpeed);
             w.String(OpenId);
             o.Write(Severity);
+            o.Write(HasLast);
+            o.Write(LastLon);
+            o.Write(LastLat);
         }
 
         public void Load(CheckpointReader r)
@@ -208,16 +300,21 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
             _next = i.ReadInt32();
             CheckpointReader.Check(_count is >= 0 and <= History && _next is >= 0 and < History, "checkpoint malformed: speeding history out of range");
             _total = i.ReadDouble();
+            _totalAtLimit = i.ReadDouble();
             for (int k = 0; k < History; k++)
             {
                 _time[k] = i.ReadInt64();
                 _distance[k] = i.ReadDouble();
+                _atLimit[k] = i.ReadDouble();
             }
             OverSinceMs = i.ReadInt64();
             UnderSinceMs = i.ReadInt64();
             MaxSpeed = i.ReadDouble();
             OpenId = r.String();
             Severity = i.ReadInt32();
+            HasLast = i.ReadBoolean();
+            LastLon = i.ReadDouble();
+            LastLat = i.ReadDouble();
         }
 
         public void Reset()
@@ -225,28 +322,50 @@ public sealed class SpeedingRule(RoadNetwork network, VehicleIds ids, SpeedingOp
             _count = 0;
             _next = 0;
             _total = 0;
+            _totalAtLimit = 0;
         }
 
-        public void Add(long timeMs, double routeDistanceM)
+        public void Add(long timeMs, double routeDistanceM, double atLimitS)
         {
             _total += routeDistanceM;
+            _totalAtLimit += atLimitS;
             _time[_next] = timeMs;
             _distance[_next] = _total;
+            _atLimit[_next] = _totalAtLimit;
             _next = (_next + 1) % History;
             if (_count < History) _count++;
         }
 
         /// <summary>Distance over time from the newest sample back to the first one at least <paramref name="windowS"/> older; NaN when none is.</summary>
-        public double Speed(double windowS)
+        public double Speed(double windowS, out int back)
         {
             int newest = (_next - 1 + History) % History;
             for (int k = 1; k < _count; k++)
             {
                 int i = (newest - k + History) % History;
                 double dt = (_time[newest] - _time[i]) / 1000.0;
-                if (dt >= windowS) return (_distance[newest] - _distance[i]) / dt * 3.6;
+                if (dt >= windowS)
+                {
+                    back = i;
+                    return (_distance[newest] - _distance[i]) / dt * 3.6;
+                }
             }
+            back = -1;
             return double.NaN;
+        }
+
+        /// <summary>
+        /// The limit of the stretch <see cref="Speed"/> measures, weighted by length: its distance over the time it takes
+        /// at the limits of its edges (km/h); null when there is no such stretch or it has no length.
+        /// </summary>
+        public double? RouteLimit(double windowS)
+        {
+            Speed(windowS, out int i);
+            if (i < 0) return null;
+            int newest = (_next - 1 + History) % History;
+            double d = _distance[newest] - _distance[i], s = _atLimit[newest] - _atLimit[i];
+            // Rounded: over one edge it is that edge's limit, not a hair above it from the sums' rounding.
+            return d > 0 && s > 0 ? Math.Round(d / s * 3.6, 3) : null;
         }
     }
 }

@@ -22,8 +22,17 @@ public sealed record VehicleConditionOptions
     /// <summary><c>fatigue</c>: driving this long without a rest …</summary>
     public double FatigueDrivingS { get; init; } = 4 * 3600;
 
-    /// <summary>… where a rest is standing (or silent) at least this long.</summary>
+    /// <summary>… where a rest is standing (or silent) at least this long …</summary>
     public double FatigueRestS { get; init; } = 20 * 60;
+
+    /// <summary>
+    /// … or breaks adding up to this much since the driving began: the rest of a taxi or bus driver comes in pieces
+    /// (waiting for a fare, at a terminal), while a driver who never stops gathers none.
+    /// </summary>
+    public double FatigueBreaksS { get; init; } = 10 * 60;
+
+    /// <summary>A break is standing at least this long (waiting at a junction or a stop is no break).</summary>
+    public double FatigueBreakMinS { get; init; } = 60;
 
     /// <summary><c>teleport</c>: a jump between consecutive fixes implying more than this speed.</summary>
     public double TeleportKmh { get; init; } = 200;
@@ -39,7 +48,7 @@ public sealed record VehicleConditionOptions
 /// Rules on a vehicle's own reports, per probe in its order: <c>hazmat_no_fix</c> (a dangerous-goods vehicle
 /// moving while its unit reports no GNSS fix: such a unit repeats its last position while still reporting
 /// speed), <c>hazmat_long_stop</c> (standing too long outside a <c>permitted_stop</c> zone) and <c>fatigue</c>
-/// (over 4 hours of driving without a 20-minute rest), <c>teleport</c> (a fix that jumps faster than any
+/// (over 4 hours of driving without a rest: a 20-minute stop, or breaks of a minute or more adding up to 10 minutes), <c>teleport</c> (a fix that jumps faster than any
 /// vehicle drives: opens at the jump, closes at the jump back or the next plausible fix) and
 /// <c>signal_lost</c> (a vehicle last seen driving that has gone silent, raised from the event-time
 /// watermark since a silent vehicle sends nothing to react to; closes when it reports again). One
@@ -65,17 +74,34 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
 
-        // Fatigue: driving time accumulates between rests; a rest is a stop (or silence) of 20 minutes.
-        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000) s.DrivingSinceMs = long.MinValue;
+        // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
+        // minutes, or breaks of a minute or more adding up to 10 minutes since the driving began.
+        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000)
+        {
+            s.DrivingSinceMs = long.MinValue;
+            s.StandingSinceMs = long.MinValue;
+        }
         if (moving)
         {
+            if (s.StandingSinceMs != long.MinValue && s.DrivingSinceMs != long.MinValue)
+            {
+                long spell = s.LastMs - s.StandingSinceMs;
+                if (spell >= _options.FatigueBreakMinS * 1000) s.BreaksMs += spell;
+            }
             s.StandingSinceMs = long.MinValue;
-            if (s.DrivingSinceMs == long.MinValue) s.DrivingSinceMs = p.TimeMs;
+            if (s.DrivingSinceMs == long.MinValue)
+            {
+                s.DrivingSinceMs = p.TimeMs;
+                s.BreaksMs = 0;
+            }
         }
         else if (!float.IsNaN(p.SpeedKmh))
         {
             if (s.StandingSinceMs == long.MinValue) s.StandingSinceMs = p.TimeMs;
-            if (p.TimeMs - s.StandingSinceMs >= _options.FatigueRestS * 1000) s.DrivingSinceMs = long.MinValue;
+            long spell = p.TimeMs - s.StandingSinceMs;
+            bool rested = spell >= _options.FatigueRestS * 1000
+                || (spell >= _options.FatigueBreakMinS * 1000 && s.BreaksMs + spell >= _options.FatigueBreaksS * 1000);
+            if (rested) s.DrivingSinceMs = long.MinValue;
         }
         bool tired = s.DrivingSinceMs != long.MinValue && p.TimeMs - s.DrivingSinceMs > _options.FatigueDrivingS * 1000;
         Report(s.Fatigue, s.Fatigue.Update(tired, p.TimeMs), "fatigue", in p, cls, hazmat,
@@ -228,6 +254,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public string? SignalLostId;
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
+        public long BreaksMs;   // breaks taken since the driving began
 
         public void Save(CheckpointWriter w)
         {
@@ -247,6 +274,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             w.String(SignalLostId);
             o.Write(DrivingSinceMs);
             o.Write(StandingSinceMs);
+            o.Write(BreaksMs);
         }
 
         public void Load(CheckpointReader r)
@@ -267,6 +295,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             SignalLostId = r.String();
             DrivingSinceMs = i.ReadInt64();
             StandingSinceMs = i.ReadInt64();
+            BreaksMs = i.ReadInt64();
         }
     }
 }

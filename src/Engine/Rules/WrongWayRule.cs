@@ -13,7 +13,7 @@ public sealed record WrongWayOptions
     internal static readonly WrongWayOptions Default = new();
 
     /// <summary>A one-way road counts when it is this close to the fix.</summary>
-    public double NearM { get; init; } = 15;
+    public double NearM { get; init; } = 20;
 
     /// <summary>Course against the road's direction by more than this many degrees.</summary>
     public double AgainstDeg { get; init; } = 135;
@@ -21,12 +21,12 @@ public sealed record WrongWayOptions
     /// <summary>A road within <see cref="AlongM"/> running within this many degrees of the course explains the fix: no wrong way.</summary>
     public double AlongDeg { get; init; } = 45;
 
-    public double AlongM { get; init; } = 25;
+    public double AlongM { get; init; } = 35;
 
     /// <summary>Only while moving faster than this.</summary>
     public double MinSpeedKmh { get; init; } = 10;
 
-    /// <summary>The condition must hold this long (and over two fixes) before the alert opens.</summary>
+    /// <summary>The condition must hold this long from its first fix (and over two fixes) before the alert opens.</summary>
     public double OpenAfterS { get; init; } = 8;
 
     public double CloseAfterS { get; init; } = 10;
@@ -91,10 +91,11 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         if (active)
         {
             s.Edge = against;
-            s.Fixes++;
+            if (s.Fixes++ == 0) s.FirstMs = p.TimeMs;
         }
         else s.Fixes = 0;
-        AlertState? t = s.Condition.Update(active && s.Fixes >= 2, p.TimeMs);
+        // Two fixes against the road confirm the drive from the first of them: at 15 s a unit's second fix opens it.
+        AlertState? t = s.Condition.Update(active && s.Fixes >= 2, p.TimeMs, s.FirstMs);
         if (t is AlertState state)
         {
             int e = s.Edge;
@@ -160,6 +161,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public long LastMs = long.MinValue;
         public int Edge;
         public int Fixes;
+        public long FirstMs;                    // the first fix of the run of fixes against the road
         public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
         public double AnchorLat;
@@ -171,6 +173,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             o.Write(LastMs);
             o.Write(Edge);
             o.Write(Fixes);
+            o.Write(FirstMs);
             o.Write(AnchorMs);
             o.Write(AnchorLon);
             o.Write(AnchorLat);
@@ -183,6 +186,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             LastMs = i.ReadInt64();
             Edge = i.ReadInt32();
             Fixes = i.ReadInt32();
+            FirstMs = i.ReadInt64();
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();
             AnchorLat = i.ReadDouble();

@@ -3,6 +3,7 @@ using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 using Traffic.Engine.Zones;
+using Traffic.Geo.Matching;
 
 namespace Traffic.Engine.Rules;
 
@@ -17,6 +18,27 @@ public sealed record ZoneRuleOptions
 
     /// <summary>A corridor vehicle off its corridor for this long raises <c>hazmat_off_corridor</c>.</summary>
     public double OffCorridorAfterS { get; init; } = 60;
+
+    /// <summary>
+    /// A vehicle reporting this speed or less stands: where it is, is the mean of its fixes since it stopped, not its
+    /// snapped point (which jumps between the roads round a standing vehicle as its fixes scatter).
+    /// </summary>
+    public double StandingKmh { get; init; } = 3;
+
+    /// <summary>A fix that repeats the previous one's position exactly while the unit reports a speed above this is stale: no evidence.</summary>
+    public double StaleAboveKmh { get; init; } = 5;
+
+    /// <summary>
+    /// A moving vehicle's matched point within this distance of a zone's border is no evidence of being inside or
+    /// outside (it may lie on the wrong one of two roads along the border).
+    /// </summary>
+    public double BorderMarginM { get; init; } = 10;
+
+    /// <summary>
+    /// The same for a standing vehicle's mean position after one fix; the margin shrinks with the square root of the
+    /// fixes averaged, as the mean's error does (GPS error of fleet units: about 10 m a fix).
+    /// </summary>
+    public double StandingBorderMarginM { get; init; } = 25;
 }
 
 /// <summary>
@@ -24,26 +46,74 @@ public sealed record ZoneRuleOptions
 /// vehicle's class at that hour: opens on entry, closes on exit), <c>zone_dwell</c> (a restricted zone with
 /// <c>max_dwell_s</c>: entry allowed, staying longer raises it), <c>hazmat_forbidden</c> (carrying dangerous
 /// goods inside a hazmat_forbidden zone) and <c>hazmat_off_corridor</c> (a vehicle assigned a corridor off
-/// it for longer than allowed). Entries and exits are debounced. One instance per shard.
+/// it for longer than allowed). Entries and exits are debounced. A moving vehicle is where its matched point is; a
+/// standing one where its fixes since it stopped lie on average (a vehicle standing beside a zone's border is not
+/// taken inside by a snapped point that jumped to a road over the border); a stale fix (a unit without a fix repeating
+/// its last position while it drives on) is no evidence. One instance per shard.
 /// </summary>
 public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? registry = null, ZoneRuleOptions? options = null)
 {
     private readonly ZoneRuleOptions _options = options ?? new ZoneRuleOptions();
     private readonly int[] _inside = new int[32];
+    private readonly int[] _sureInside = new int[32];
     private readonly PerVehicle<Dictionary<int, Presence>> _presence = new(() => []);
     private readonly PerVehicle<Presence> _offCorridor = new(() => new Presence()); // per vehicle with a corridor: time off it
+    private readonly PerVehicle<Standing> _standing = new(() => new Standing());   // per vehicle: its fixes since it stopped
     private Dictionary<string, int>? _zoneIndex;
 
-    /// <summary>Feeds a vehicle's position (the matched point when there is one) at a time.</summary>
-    public void OnPosition(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, List<AlertEvent> alerts)
+    /// <summary>
+    /// Feeds a vehicle's decided match: its position is the matched point while it moves, the mean of its fixes since it
+    /// stopped while it stands; an outlier or a stale fix is skipped.
+    /// </summary>
+    public void OnMatched(int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts)
+    {
+        Standing st = _standing[vehicle];
+        bool hasFix = m.ProbeLon != 0 || m.ProbeLat != 0;
+        double fixLon = hasFix ? m.ProbeLon : m.Lon, fixLat = hasFix ? m.ProbeLat : m.Lat;
+        bool reported = !double.IsNaN(m.ReportedSpeedKmh);
+        bool stale = hasFix && st.HasLast && fixLon == st.LastLon && fixLat == st.LastLat && reported && m.ReportedSpeedKmh > _options.StaleAboveKmh;
+        st.HasLast = hasFix;
+        st.LastLon = fixLon;
+        st.LastLat = fixLat;
+        if (stale || m.Outlier) return;
+        bool standing = reported ? m.ReportedSpeedKmh <= _options.StandingKmh : m.Break == ChainBreak.None && m.RouteDistanceM < 1;
+        if (!standing)
+        {
+            st.Count = 0;
+            if (m.Edge >= 0) Judge(vehicle, cls, hazmat, m.TimeMs, m.Lon, m.Lat, _options.BorderMarginM, alerts);
+            return;
+        }
+        if (st.Count == 0)
+        {
+            st.SumLon = 0;
+            st.SumLat = 0;
+        }
+        st.Count++;
+        st.SumLon += fixLon;
+        st.SumLat += fixLat;
+        Judge(vehicle, cls, hazmat, m.TimeMs, st.SumLon / st.Count, st.SumLat / st.Count, _options.StandingBorderMarginM / Math.Sqrt(st.Count), alerts);
+    }
+
+    /// <summary>Feeds a vehicle's exact position at a time (the engine feeds matches through <see cref="OnMatched"/>).</summary>
+    public void OnPosition(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, List<AlertEvent> alerts) =>
+        Judge(vehicle, cls, hazmat, timeMs, lon, lat, 0, alerts);
+
+    /// <summary>
+    /// Judges a position known to within <paramref name="marginM"/>: inside a zone by more than that is evidence of being
+    /// in it, outside by more than that evidence of being out; nearer the border it is no evidence either way.
+    /// </summary>
+    private void Judge(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, double marginM, List<AlertEvent> alerts)
     {
         int n = zones.Containing(lon, lat, _inside);
         var inside = _inside.AsSpan(0, n);
         var presence = _presence[vehicle];
 
-        // Entries and stays.
+        // Entries and stays: inside by more than the margin.
+        int sure = 0;
         foreach (int z in inside)
         {
+            if (marginM > 0 && zones.SignedDistanceM(z, lon, lat) < marginM) continue; // too near the border to tell
+            _sureInside[sure++] = z;
             if (!presence.TryGetValue(z, out Presence? p)) presence[z] = p = new Presence();
             p.OutsideSinceMs = long.MinValue;
             if (p.InsideSinceMs == long.MinValue) p.InsideSinceMs = timeMs;
@@ -57,10 +127,14 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
                 alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Open, timeMs, lon, lat, null, timeMs - p.InsideSinceMs));
             }
         }
-        // Exits.
+        // Exits: outside by more than the margin. Nearer the border a position tells nothing: an exit already seen
+        // goes on (a vehicle last seen outside is taken to be outside), none begins.
+        var sureInside = _sureInside.AsSpan(0, sure);
         foreach (var (z, p) in presence)
         {
-            if (inside.Contains(z) || p.InsideSinceMs == long.MinValue) continue;
+            if (sureInside.Contains(z) || p.InsideSinceMs == long.MinValue) continue;
+            bool uncertain = inside.Contains(z) || (marginM > 0 && zones.SignedDistanceM(z, lon, lat) > -marginM);
+            if (uncertain && p.OutsideSinceMs == long.MinValue) continue;
             if (p.OutsideSinceMs == long.MinValue) p.OutsideSinceMs = timeMs;
             if ((timeMs - p.OutsideSinceMs) / 1000.0 < _options.ExitAfterS) continue;
             if (p.OpenId != null)
@@ -69,16 +143,18 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             p.InsideSinceMs = long.MinValue;
             p.OutsideSinceMs = long.MinValue;
         }
-        OffCorridor(vehicle, cls, hazmat, timeMs, lon, lat, alerts);
+        OffCorridor(vehicle, cls, hazmat, timeMs, lon, lat, marginM, alerts);
     }
 
-    private void OffCorridor(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, List<AlertEvent> alerts)
+    private void OffCorridor(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, double marginM, List<AlertEvent> alerts)
     {
         string? corridorId = registry?.Get(vehicle)?.Corridor;
         if (corridorId == null) return;
         if (!ZoneIndex().TryGetValue(corridorId, out int corridor)) return;
         Presence p = _offCorridor[vehicle];
-        if (zones.Holds(corridor, lon, lat))
+        // Off the corridor only when outside its band by more than the position's uncertainty.
+        bool on = marginM > 0 ? zones.SignedDistanceM(corridor, lon, lat) > -marginM : zones.Holds(corridor, lon, lat);
+        if (on)
         {
             if (p.OpenId != null)
             {
@@ -125,6 +201,12 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             w.Vehicle(v);
             _offCorridor.Existing(v).Save(w);
         }
+        w.Out.Write(_standing.Vehicles.Length);
+        foreach (int v in _standing.Vehicles)
+        {
+            w.Vehicle(v);
+            _standing.Existing(v).Save(w.Out);
+        }
     }
 
     /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule; a zone the zones given lack refuses the checkpoint.</summary>
@@ -152,6 +234,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         }
         n = r.Count();
         for (int i = 0; i < n; i++) _offCorridor[r.Vehicle()].Load(r);
+        n = r.Count();
+        for (int i = 0; i < n; i++) _standing[r.Vehicle()].Load(r.In);
     }
 
     /// <summary>Zones by id (the first of a repeated id).</summary>
@@ -198,6 +282,38 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             ? new Dictionary<string, double> { ["dwell_s"] = dwellMs / 1000.0, ["max_dwell_s"] = max }
             : new Dictionary<string, double> { ["duration_s"] = dwellMs / 1000.0 },
     };
+
+    /// <summary>A vehicle's fixes since it stopped, and its last fix (to see a unit repeat it).</summary>
+    private sealed class Standing
+    {
+        public int Count;
+        public double SumLon;
+        public double SumLat;
+        public bool HasLast;
+        public double LastLon;
+        public double LastLat;
+
+        public void Save(BinaryWriter o)
+        {
+            o.Write(Count);
+            o.Write(SumLon);
+            o.Write(SumLat);
+            o.Write(HasLast);
+            o.Write(LastLon);
+            o.Write(LastLat);
+        }
+
+        public void Load(BinaryReader i)
+        {
+            Count = i.ReadInt32();
+            CheckpointReader.Check(Count >= 0, "checkpoint malformed: a negative count of standing fixes");
+            SumLon = i.ReadDouble();
+            SumLat = i.ReadDouble();
+            HasLast = i.ReadBoolean();
+            LastLon = i.ReadDouble();
+            LastLat = i.ReadDouble();
+        }
+    }
 
     /// <summary>A vehicle's presence in one zone.</summary>
     private sealed class Presence

@@ -5,7 +5,16 @@ namespace Traffic.Engine.Segments;
 
 /// <summary>One published window of one directed segment (INTERFACES.md "Segment statistics").</summary>
 public readonly record struct SegmentStat(
-    int Edge, long WindowStartMs, long WindowEndMs, int Vehicles, double SpeedKmh, double FreeFlowKmh, double TravelTimeS, int Level);
+    int Edge, long WindowStartMs, long WindowEndMs, int Vehicles, double SpeedKmh, double FreeFlowKmh, double TravelTimeS, int Level)
+{
+    /// <summary>
+    /// The median of the vehicles' own speeds in the window (the upper one of an even count), km/h; NaN when not known.
+    /// The space-mean speed weighs each vehicle by the time it spent, so one vehicle standing on the segment (a taxi
+    /// waiting for a fare, its fixes jittering round it) drags the window down; the median tells whether most
+    /// vehicles were slow. Not published (the segment rows carry the space-mean speed); the congestion alerts use it.
+    /// </summary>
+    public double VehicleMedianKmh { get; init; } = double.NaN;
+}
 
 /// <summary>Options of the per-segment stage.</summary>
 public sealed record SegmentOptions
@@ -58,6 +67,7 @@ public sealed class SegmentAggregator
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
     private readonly List<(int Edge, long Window)> _closing = [];
     private readonly Stack<Accumulator> _spare = new();   // closed windows' accumulators, reused: opening a window allocates nothing
+    private readonly double[] _speeds = new double[MaxTrackedVehicles]; // scratch for a window's vehicle speeds
 
     public SegmentAggregator(RoadNetwork network, SegmentOptions? options = null)
     {
@@ -115,6 +125,7 @@ public sealed class SegmentAggregator
             }
             int vehicles = acc.Vehicles;
             double speed = acc.Millimetres / (double)acc.Milliseconds * 3.6;
+            double median = acc.MedianVehicleKmh(_speeds);
             acc.Clear();
             _spare.Push(acc);
             if (vehicles < _options.MinVehicles)
@@ -124,7 +135,7 @@ public sealed class SegmentAggregator
             }
             double free = FreeFlowKmh(key.Edge);
             published.Add(new SegmentStat(key.Edge, key.Window, key.Window + _options.WindowMs, vehicles, speed, free,
-                _network.LengthM(key.Edge) / (speed / 3.6), CongestionLevel.Of(speed, free)));
+                _network.LengthM(key.Edge) / (speed / 3.6), CongestionLevel.Of(speed, free)) { VehicleMedianKmh = median });
         }
     }
 
@@ -226,6 +237,8 @@ public sealed class SegmentAggregator
     private sealed class Accumulator
     {
         private uint[] _keys = new uint[8];   // sorted ascending, distinct
+        private long[] _vehicleMm = new long[8];   // per tracked key: its distance and time, for the median vehicle's speed
+        private long[] _vehicleMs = new long[8];
         private int _tracked;
         private bool _beyond;                 // more distinct keys were seen than are kept
         private byte[] _offPeak = [];         // speed bins of low-volume traversals, merged at close
@@ -256,7 +269,12 @@ public sealed class SegmentAggregator
             Milliseconds += milliseconds;
             uint key = (uint)vehicle;
             int at = Array.BinarySearch(_keys, 0, _tracked, key);
-            if (at >= 0) return;
+            if (at >= 0)
+            {
+                _vehicleMm[at] += millimetres;
+                _vehicleMs[at] += milliseconds;
+                return;
+            }
             at = ~at;
             if (_tracked == MaxTrackedVehicles)
             {
@@ -264,10 +282,33 @@ public sealed class SegmentAggregator
                 if (at == MaxTrackedVehicles) return; // larger than every key kept
                 _tracked--;                            // the largest key kept makes room
             }
-            if (_tracked == _keys.Length) Array.Resize(ref _keys, Math.Min(MaxTrackedVehicles, _keys.Length * 2));
+            if (_tracked == _keys.Length)
+            {
+                int size = Math.Min(MaxTrackedVehicles, _keys.Length * 2);
+                Array.Resize(ref _keys, size);
+                Array.Resize(ref _vehicleMm, size);
+                Array.Resize(ref _vehicleMs, size);
+            }
             Array.Copy(_keys, at, _keys, at + 1, _tracked - at);
+            Array.Copy(_vehicleMm, at, _vehicleMm, at + 1, _tracked - at);
+            Array.Copy(_vehicleMs, at, _vehicleMs, at + 1, _tracked - at);
             _keys[at] = key;
+            _vehicleMm[at] = millimetres;
+            _vehicleMs[at] = milliseconds;
             _tracked++;
+        }
+
+        /// <summary>The upper median of the tracked vehicles' speeds (km/h), sorted in <paramref name="scratch"/>; NaN when none.</summary>
+        public double MedianVehicleKmh(double[] scratch)
+        {
+            int n = 0;
+            for (int i = 0; i < _tracked; i++)
+            {
+                if (_vehicleMs[i] > 0) scratch[n++] = _vehicleMm[i] / (double)_vehicleMs[i] * 3.6;
+            }
+            if (n == 0) return double.NaN;
+            Array.Sort(scratch, 0, n);
+            return scratch[n / 2];
         }
 
         public void AddOffPeak(byte bin)
@@ -287,7 +328,12 @@ public sealed class SegmentAggregator
             o.Write(Milliseconds);
             o.Write(_beyond);
             o.Write((byte)_tracked);
-            for (int i = 0; i < _tracked; i++) o.Write(_keys[i]);
+            for (int i = 0; i < _tracked; i++)
+            {
+                o.Write(_keys[i]);
+                o.Write(_vehicleMm[i]);
+                o.Write(_vehicleMs[i]);
+            }
             o.Write(_offPeakCount);
             o.Write(_offPeak, 0, _offPeakCount);
         }
@@ -300,10 +346,14 @@ public sealed class SegmentAggregator
             _tracked = i.ReadByte();
             CheckpointReader.Check(_tracked <= MaxTrackedVehicles && (!_beyond || _tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
             _keys = new uint[Math.Max(8, _tracked)];
+            _vehicleMm = new long[_keys.Length];
+            _vehicleMs = new long[_keys.Length];
             for (int k = 0; k < _tracked; k++)
             {
                 _keys[k] = i.ReadUInt32();
                 CheckpointReader.Check(k == 0 || _keys[k] > _keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
+                _vehicleMm[k] = i.ReadInt64();
+                _vehicleMs[k] = i.ReadInt64();
             }
             _offPeakCount = i.ReadInt32();
             CheckpointReader.Check(_offPeakCount >= 0 && _offPeakCount <= i.BaseStream.Length - i.BaseStream.Position, "checkpoint malformed: a window's speeds");

@@ -859,7 +859,7 @@ public sealed class FleetSimulator
     {
         if (v.WrongWay is { } ww)
         {
-            if (ww.Truth.EndMs < 0) ww.Truth.EndMs = (long)(t * 1000);
+            if (ww.Truth.EndMs < 0 || v.Elems[v.I] < 0) ww.Truth.EndMs = (long)(t * 1000);
             v.WrongWay = null;
         }
         if (v.ZoneWatch is { } zw && !zw.Done)
@@ -1016,35 +1016,107 @@ public sealed class FleetSimulator
         return v.PlanEnd > v.D;
     }
 
+    /// <summary>
+    /// Plans a wrong-way drive: to the far end of a stretch of one-way road nearby and along it backwards. The stretch is
+    /// one edge or several consecutive edges of one road, long enough for the vehicle's unit to send at least
+    /// <see cref="WrongWayFixes"/> fixes from it at the road's speed, and with no road alongside (within 40 m) that runs the way the
+    /// vehicle drives (the other carriageway of a dual carriageway, a parallel one-way street): within GPS error of
+    /// such a road a fix cannot tell driving against the one-way from driving the other road legally, so no engine could
+    /// judge the drive. Falls back to the nearest one-way edge of 200 m when the network has no such stretch.
+    /// </summary>
     private bool PlanWrongWay(SimVehicle v, VehicleEvent ev)
     {
         var (lon, lat) = Position(v);
-        // A one-way street nearby, long enough to be seen on, not a roundabout.
-        int best = -1;
+        int[]? best = null;
         double bestD = double.MaxValue;
+        bool bestObservable = false;
+        var stretch = new List<int>();
         for (int e = 0; e < _net.EdgeCount; e++)
         {
-            // Long enough that a unit reporting every 15 s sends at least one fix from it.
-            if (!_net.IsOneWay(e) || (_net.Flags(e) & (EdgeFlags.Roundabout | EdgeFlags.Reversible)) != 0 || _net.LengthM(e) < 200) continue;
-            if (!_isMain[e] || !HasOtherIn(_net.To(e), e)) continue;
+            if (!IsWrongWayCandidate(e) || !HasOtherIn(_net.To(e), e)) continue;
             double d = GeoMath.FastDistance(lon, lat, _net.Lon(_net.To(e)), _net.Lat(_net.To(e)));
-            if (d > 300 && d < bestD)
+            if (d <= 300 || (bestObservable && d >= bestD)) continue;
+            // The stretch driven backwards from the end of e: e, then the road's one-way edges before it.
+            double need = WrongWayFixes * (v.IntervalMs / 1000.0) * (_net.SpeedLimitKmh(e) / 3.6) + 30;
+            stretch.Clear();
+            stretch.Add(e);
+            double length = _net.LengthM(e);
+            while (length < need && Before(stretch[^1]) is int p && !stretch.Contains(p))
             {
-                bestD = d;
-                best = e;
+                stretch.Add(p);
+                length += _net.LengthM(p);
             }
+            bool observable = length >= need && !AnythingAlongside(stretch);
+            // Failing an observable stretch anywhere, the nearest one-way edge of 200 m (the drive as it used to be).
+            if (!observable && (bestObservable || _net.LengthM(e) < 200 || d >= bestD)) continue;
+            best = observable ? [.. stretch] : [e];
+            bestD = d;
+            bestObservable = observable;
         }
-        if (best < 0) return false;
+        if (best == null) return false;
+        int first = best[0];
         int into = -1;
-        int node = _net.To(best);
+        int node = _net.To(first);
         for (int k = _inFirst[node]; k < _inFirst[node + 1] && into < 0; k++)
         {
-            if (_inEdges[k] != best && _isMain[_inEdges[k]]) into = _inEdges[k];
+            if (_inEdges[k] != first && _isMain[_inEdges[k]]) into = _inEdges[k];
         }
-        if (into < 0 || !RouteTo(v, into, _net.LengthM(into), ~best)) return false;
+        if (into < 0 || !RouteTo(v, into, _net.LengthM(into), ~first)) return false;
+        if (best.Length > 1)
+        {
+            // Append the rest of the stretch, each edge driven backwards.
+            int[] elems = [.. v.Elems, .. best.Skip(1).Select(x => ~x)];
+            SetPlan(v, elems, v.D);
+        }
         ev.Done = true;
         v.WrongWay = ev;
         return true;
+    }
+
+    /// <summary>Fixes a unit should send from a wrong-way stretch: two to judge by, one to spare.</summary>
+    internal const int WrongWayFixes = 3;
+
+    private bool IsWrongWayCandidate(int e) =>
+        _net.IsOneWay(e) && _net.Twin(e) < 0 && (_net.Flags(e) & (EdgeFlags.Roundabout | EdgeFlags.Reversible)) == 0 && _isMain[e];
+
+    /// <summary>The one-way edge of the same road (same name; unnamed: same way) that leads into <paramref name="e"/>, when there is exactly one.</summary>
+    private int? Before(int e)
+    {
+        int node = _net.From(e), found = -1;
+        for (int k = _inFirst[node]; k < _inFirst[node + 1]; k++)
+        {
+            int p = _inEdges[k];
+            bool sameRoad = _net.NameIndex(e) != 0 ? _net.NameIndex(p) == _net.NameIndex(e) : _net.WayId(p) == _net.WayId(e);
+            if (!sameRoad || !IsWrongWayCandidate(p)) continue;
+            if (found >= 0) return null;
+            found = p;
+        }
+        return found >= 0 ? found : null;
+    }
+
+    /// <summary>
+    /// Whether a road other than the stretch runs within 40 m of it (every 20 m along it) in the direction of the
+    /// wrong-way drive, within 45°: a road a fix of the drive could equally lie on.
+    /// </summary>
+    private bool AnythingAlongside(List<int> stretch)
+    {
+        Span<EdgeCandidate> near = stackalloc EdgeCandidate[16];
+        foreach (int e in stretch)
+        {
+            double len = _net.LengthM(e);
+            for (double x = 0; x <= len; x += 20)
+            {
+                var (plon, plat) = _net.PointAt(e, x);
+                double reverse = (_net.BearingAt(e, x) + 180) % 360;
+                int n = _index.Within(plon, plat, 40, near);
+                for (int i = 0; i < n; i++)
+                {
+                    if (stretch.Contains(near[i].Edge)) continue;
+                    if (GeoMath.BearingDifference(reverse, _net.BearingAt(near[i].Edge, near[i].OffsetM)) <= 45) return true;
+                }
+            }
+        }
+        return false;
     }
 
     private bool HasOtherIn(int node, int except)

@@ -243,6 +243,31 @@ public sealed class ZoneSet
         return false;
     }
 
+    /// <summary>
+    /// How far the point lies inside zone <paramref name="zone"/>, metres: its distance to the zone's border (a ring of
+    /// an area, the edge of a corridor's band), positive inside and negative outside.
+    /// </summary>
+    public double SignedDistanceM(int zone, double lon, double lat)
+    {
+        double kx = GeoMath.MetresPerDegreeLon(lat);
+        double[][]? rings = _areas[zone];
+        if (rings != null)
+        {
+            double nearest = double.MaxValue;
+            foreach (double[] r in rings)
+            {
+                for (int i = 0; i + 3 < r.Length; i += 2)
+                    nearest = Math.Min(nearest, GeoMath.ProjectOnSegment(lon, lat, r[i], r[i + 1], r[i + 2], r[i + 3], kx, out _));
+            }
+            return Holds(zone, lon, lat) ? nearest : -nearest;
+        }
+        double[] line = _lines[zone];
+        double toLine = double.MaxValue;
+        for (int i = 0; i + 3 < line.Length; i += 2)
+            toLine = Math.Min(toLine, GeoMath.ProjectOnSegment(lon, lat, line[i], line[i + 1], line[i + 2], line[i + 3], kx, out _));
+        return (_zones[zone].WidthM / 2) - toLine;
+    }
+
     private static double[][] Rings(Geometry g)
     {
         var rings = new List<double[]>();

@@ -57,6 +57,15 @@ public readonly struct MatchedProbe
     /// <summary>Distance from the probe to the snapped point, metres.</summary>
     public required double DistanceM { get; init; }
 
+    /// <summary>
+    /// The probe's own position (what the unit reported), which the rules weigh against the snapped point: a standing
+    /// vehicle's fixes scatter round where it stands while its snapped point may jump to another road. Both 0 when
+    /// the producer of the match did not set them (the rules then use the snapped point).
+    /// </summary>
+    public double ProbeLon { get; init; }
+
+    public double ProbeLat { get; init; }
+
     /// <summary>Route distance from the previous matched probe of the chain, metres (0 at a chain start).</summary>
     public required double RouteDistanceM { get; init; }
 

@@ -147,8 +147,8 @@ public class PartitionCheckpointTests
         }
         Refused(() => LoadVehicle(Encoding.UTF8.GetBytes("{\"vehicle_id\":\"琼A12345\",\"time\":1764028800000,\"lon\":113.9,\"lat\":22.5}")), "not a Traffic checkpoint");
         byte[] future = (byte[])vehicle.Clone();
-        future[8] = 2;
-        Refused(() => LoadVehicle(future), "format version 2 is not supported");
+        future[8] = (byte)(CheckpointFile.Version + 1);
+        Refused(() => LoadVehicle(future), $"format version {CheckpointFile.Version + 1} is not supported");
         Refused(() => LoadVehicle(segment), "this is a segment-partition checkpoint; expected a vehicle-partition checkpoint");
         Refused(() => SegmentPartition.Load(world.Network, 1, VehicleParts, new MemoryStream(vehicle)), "expected a segment-partition checkpoint");
 

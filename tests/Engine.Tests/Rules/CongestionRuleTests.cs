@@ -2,6 +2,7 @@ using Traffic.Engine.Alerts;
 using Traffic.Engine.Rules;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Tests.Simulation;
+using Traffic.Geo.Network;
 
 namespace Traffic.Engine.Tests.Rules;
 
@@ -10,17 +11,53 @@ public class CongestionRuleTests
     private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 2, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
     /// <summary>One-minute windows of one segment at the given speeds (free flow 50 km/h).</summary>
-    private static List<AlertEvent> Windows(params double[] speeds)
+    private static List<AlertEvent> Windows(params double[] speeds) =>
+        Periods(speeds.Select(v => new[] { (5, v, double.NaN) }).ToArray());
+
+    /// <summary>
+    /// One-minute periods, each with the windows of the given segments: (edge, space-mean speed, median vehicle's
+    /// speed), free flow 50 km/h, 6 vehicles; the rule judges each period once its windows are in, as a partition does.
+    /// </summary>
+    private static List<AlertEvent> Periods(params (int Edge, double Speed, double Median)[][] periods)
     {
         var rule = new CongestionRule(SimRun.Shenzhen);
         var alerts = new List<AlertEvent>();
-        for (int i = 0; i < speeds.Length; i++)
+        for (int i = 0; i < periods.Length; i++)
         {
             long start = s_t0 + (i * 60_000);
-            var w = new SegmentStat(5, start, start + 60_000, 6, speeds[i], 50, 30, CongestionLevel.Of(speeds[i], 50));
-            rule.OnWindow(w, alerts);
+            foreach (var (edge, speed, median) in periods[i].OrderBy(w => w.Edge))
+            {
+                var w = new SegmentStat(edge, start, start + 60_000, 6, speed, 50, 30, CongestionLevel.Of(speed, 50)) { VehicleMedianKmh = median };
+                rule.OnWindow(w, alerts);
+            }
+            rule.EndOfWindows(alerts);
         }
         return alerts;
+    }
+
+    /// <summary>Three edges of one named road, each leading into the next (not U-turns).</summary>
+    private static int[] ThreeInARow()
+    {
+        var net = SimRun.Shenzhen;
+        for (int a = 0; a < net.EdgeCount; a++)
+        {
+            if (net.NameIndex(a) == 0 || net.LengthM(a) < 30) continue;
+            int b = Next(net, a), c = b >= 0 ? Next(net, b) : -1;
+            if (c >= 0 && c != a) return [a, b, c];
+        }
+        throw new InvalidOperationException("no road of three edges in a row in the network");
+
+        static int Next(RoadNetwork net, int e)
+        {
+            int found = -1;
+            for (int f = net.FirstOutEdge(net.To(e)); f < net.EndOutEdge(net.To(e)); f++)
+            {
+                if (f == net.Twin(e) || net.NameIndex(f) != net.NameIndex(e) || net.LengthM(f) < 30) continue;
+                if (found >= 0) return -1;
+                found = f;
+            }
+            return found;
+        }
     }
 
     [Fact]
@@ -33,6 +70,7 @@ public class CongestionRuleTests
         Assert.Equal(s_t0 + (2 * 60_000), congestion[0].StartMs);
         Assert.Equal(5, congestion[1].Severity);
         Assert.Single(congestion.Select(a => a.AlertId).Distinct());
+        Assert.Equal(s_t0 + (7 * 60_000), congestion[2].EndMs); // the end of the last congested window
     }
 
     [Fact]
@@ -43,12 +81,84 @@ public class CongestionRuleTests
     }
 
     [Fact]
-    public void A_sudden_collapse_raises_an_incident()
+    public void Congested_segments_of_one_road_raise_one_alert_for_their_run()
+    {
+        var run = ThreeInARow();
+        var net = SimRun.Shenzhen;
+        var jam = run.Select(e => (e, 10.0, 10.0)).ToArray();
+        var free = run.Select(e => (e, 45.0, 45.0)).ToArray();
+        var alerts = Periods(jam, jam, jam, jam, free, free).Where(a => a.Kind == "congestion").ToList();
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        var open = alerts[0];
+        Assert.Equal(net.Name(run[0]), open.Road);
+        Assert.Equal(3, open.Evidence["segments"]);
+        Assert.Equal(run.Sum(net.LengthM), open.Evidence["length_m"], 3);
+        var ways = open.Evidence.Where(kv => kv.Key.StartsWith("way_id_", StringComparison.Ordinal)).Select(kv => (long)kv.Value).ToHashSet();
+        Assert.Equal(run.Select(net.WayId).ToHashSet(), ways);
+    }
+
+    [Fact]
+    public void A_queue_moving_along_a_road_with_thin_windows_is_one_congestion()
+    {
+        // Too few vehicles for every segment to publish every minute: one congested window a minute, each on another
+        // segment of the run. No segment is congested three windows running, but the road's run is.
+        var run = ThreeInARow();
+        var alerts = Periods([(run[0], 10, 10)], [(run[1], 10, 10)], [(run[2], 10, 10)]);
+        var open = Assert.Single(alerts, a => a.Kind == "congestion");
+        Assert.Equal(s_t0, open.StartMs);
+        // The same windows on three different roads are three slowdowns of one window each: nothing.
+        Assert.DoesNotContain(Periods([(run[0], 10, 10)], [(OtherRoad(run[0], 1), 10, 10)], [(OtherRoad(run[0], 2), 10, 10)]), a => a.Kind == "congestion");
+    }
+
+    [Fact]
+    public void Segments_of_two_roads_raise_two_alerts()
+    {
+        var run = ThreeInARow();
+        int other = OtherRoad(run[0], 1);
+        var jam = new[] { (run[0], 10.0, 10.0), (other, 10.0, 10.0) };
+        var alerts = Periods(jam, jam, jam).Where(a => a.Kind == "congestion").ToList();
+        Assert.Equal(2, alerts.Count);
+        Assert.NotEqual(alerts[0].Road, alerts[1].Road);
+    }
+
+    [Fact]
+    public void A_vehicle_standing_among_moving_ones_is_no_congestion()
+    {
+        // A taxi waiting on the segment drags the space-mean speed to 8 km/h; most vehicles drive at 40: no congestion.
+        var alerts = Periods(Enumerable.Repeat(new[] { (5, 8.0, 40.0) }, 6).ToArray());
+        Assert.Empty(alerts);
+        // Most vehicles at 10 km/h: congestion.
+        Assert.Contains(Periods(Enumerable.Repeat(new[] { (5, 8.0, 10.0) }, 6).ToArray()), a => a.Kind == "congestion");
+    }
+
+    [Fact]
+    public void A_congested_segment_silent_too_long_lapses()
+    {
+        // Congested for two windows, then no window for ten minutes, then one congested window: the spell lapsed in
+        // between, so it is not the third window of one congestion.
+        var gap = Enumerable.Repeat(Array.Empty<(int, double, double)>(), 10);
+        var periods = new[] { new[] { (5, 10.0, 10.0) }, [(5, 10.0, 10.0)] }.Concat(gap).Append([(5, 10.0, 10.0)]).ToArray();
+        Assert.Empty(Periods(periods));
+    }
+
+    [Fact]
+    public void A_sudden_collapse_held_for_two_windows_raises_an_incident()
     {
         var alerts = Windows(48, 46, 47, 8, 8, 8, 45, 45);
         var incident = alerts.Where(a => a.Kind == "incident").ToList();
         Assert.Equal([AlertState.Open, AlertState.Close], incident.Select(a => a.State));
         Assert.True(incident[0].Evidence["recent_speed_kmh"] > 40);
+        Assert.Equal(s_t0 + (3 * 60_000), incident[0].StartMs);
+        Assert.DoesNotContain(Windows(48, 46, 47, 8, 45, 45), a => a.Kind == "incident");          // one window: a blip
         Assert.DoesNotContain(Windows(30, 24, 20, 17, 15, 14), a => a.Kind == "incident"); // a gradual slowdown is congestion, not an incident
+    }
+
+    /// <summary>The <paramref name="n"/>-th edge (of 30 m or more) of another named road than <paramref name="edge"/>'s, each of a road of its own.</summary>
+    private static int OtherRoad(int edge, int n)
+    {
+        var net = SimRun.Shenzhen;
+        return Enumerable.Range(0, net.EdgeCount)
+            .Where(e => net.NameIndex(e) != 0 && net.NameIndex(e) != net.NameIndex(edge) && net.LengthM(e) >= 30)
+            .GroupBy(e => net.NameIndex(e)).Select(g => g.First()).ElementAt(n);
     }
 }

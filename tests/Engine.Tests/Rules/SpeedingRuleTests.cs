@@ -5,6 +5,7 @@ using Traffic.Engine.Probes;
 using Traffic.Engine.Rules;
 using Traffic.Engine.Tests.Simulation;
 using Traffic.Geo.Matching;
+using Traffic.Geo.Spatial;
 
 namespace Traffic.Engine.Tests.Rules;
 
@@ -14,31 +15,70 @@ public class SpeedingRuleTests
     private static readonly long s_day = new DateTimeOffset(2025, 11, 25, 2, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
     private static readonly long s_night = new DateTimeOffset(2025, 11, 25, 15, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(); // 23:00 local
 
+    private static readonly Lazy<EdgeIndex> s_index = new(() => new EdgeIndex(SimRun.Shenzhen));
+
+    /// <summary>The highest limit of the roads within <paramref name="radiusM"/> of a point.</summary>
+    private static double FastestNear(double lon, double lat, double radiusM)
+    {
+        var near = new EdgeCandidate[32];
+        int n = s_index.Value.Within(lon, lat, radiusM, near);
+        double best = 0;
+        for (int i = 0; i < n; i++) best = Math.Max(best, SimRun.Shenzhen.SpeedLimitKmh(near[i].Edge));
+        return best;
+    }
+
+    /// <summary>A 50 km/h road of 200 m or more with no faster road within 40 m of its middle.</summary>
     private static int Edge50()
     {
         var net = SimRun.Shenzhen;
-        return Enumerable.Range(0, net.EdgeCount).First(e => net.SpeedLimitKmh(e) == 50 && net.LengthM(e) > 200);
+        return Enumerable.Range(0, net.EdgeCount).First(e =>
+        {
+            if (net.SpeedLimitKmh(e) != 50 || net.LengthM(e) <= 200) return false;
+            var (lon, lat) = net.PointAt(e, net.LengthM(e) / 2);
+            return FastestNear(lon, lat, 40) <= 50;
+        });
+    }
+
+    /// <summary>A 20 km/h service road whose middle lies within 15 m of a road of 50 km/h or more: a fix there may be on either.</summary>
+    private static (int Edge, double Faster) ServiceRoadBesideAFasterOne()
+    {
+        var net = SimRun.Shenzhen;
+        foreach (int e in Enumerable.Range(0, net.EdgeCount))
+        {
+            if (net.SpeedLimitKmh(e) != 20 || net.LengthM(e) < 60) continue;
+            var (lon, lat) = net.PointAt(e, net.LengthM(e) / 2);
+            double faster = FastestNear(lon, lat, 15);
+            if (faster >= 50) return (e, faster);
+        }
+        throw new InvalidOperationException("no service road beside a faster road in the network");
     }
 
     /// <summary>A vehicle driving the given speeds (km/h), one probe a second.</summary>
     private static List<AlertEvent> Drive(VehicleClass cls, long start, params (double Kmh, int Seconds)[] legs) => Drive(cls, start, reported: null, legs);
 
-    private static List<AlertEvent> Drive(VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs)
+    private static List<AlertEvent> Drive(VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs) =>
+        DriveOn(Edge50(), cls, start, reported, legs);
+
+    /// <summary>Probes matched to the middle of <paramref name="edge"/>, one a second, the fix on the matched point.</summary>
+    private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs)
     {
         var ids = new VehicleIds();
         int vehicle = ids.Intern("琼A88888".AsSpan());
-        var rule = new SpeedingRule(SimRun.Shenzhen, ids);
+        var rule = new SpeedingRule(s_index.Value, ids);
         var alerts = new List<AlertEvent>();
-        int edge = Edge50();
+        var (lon, lat) = SimRun.Shenzhen.PointAt(edge, SimRun.Shenzhen.LengthM(edge) / 2);
         long t = start;
         bool first = true;
         foreach (var (kmh, seconds) in legs)
         {
             for (int s = 0; s < seconds; s++, t += 1000)
             {
+                // The fix wanders by a few centimetres, as a unit's does (a repeated position is a stale one).
+                double jitter = (s % 7) * 1e-7;
                 var m = new MatchedProbe
                 {
-                    ProbeId = 0, TimeMs = t, Edge = edge, OffsetM = 10, Lon = 113.9, Lat = 22.5, DistanceM = 2,
+                    ProbeId = 0, TimeMs = t, Edge = edge, OffsetM = SimRun.Shenzhen.LengthM(edge) / 2, Lon = lon, Lat = lat, DistanceM = 2,
+                    ProbeLon = lon + jitter, ProbeLat = lat,
                     RouteDistanceM = first ? 0 : kmh / 3.6, SpeedKmh = first ? double.NaN : kmh, Confidence = 1,
                     Break = first ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = reported ?? double.NaN,
                 };
@@ -107,5 +147,77 @@ public class SpeedingRuleTests
         Assert.True(DateTimeOffset.Parse(r.GetProperty("end").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.Parse(r.GetProperty("start").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Contains(r.GetProperty("direction").GetString(), new[] { "forward", "backward" });
         Assert.True(r.GetProperty("evidence").GetProperty("limit_kmh").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void A_fix_beside_a_faster_road_is_judged_by_the_faster_road()
+    {
+        // Matched to a 20 km/h service road, 35 km/h reported: a fix there may be on the arterial beside it, where
+        // 35 km/h is legal. Well over that road's limit too, it is speeding.
+        var (service, faster) = ServiceRoadBesideAFasterOne();
+        Assert.Empty(DriveOn(service, VehicleClass.Taxi, s_day, reported: 35, (35, 60)));
+        var alerts = DriveOn(service, VehicleClass.Taxi, s_day, reported: faster * 1.5, (faster * 1.5, 60));
+        Assert.Equal(faster, Assert.Single(alerts).Evidence["limit_kmh"]);
+    }
+
+    [Fact]
+    public void A_route_across_a_slow_and_a_fast_road_is_judged_by_the_limits_it_drove()
+    {
+        // No reported speed, and the match still on the 20 km/h road the vehicle is leaving: the speed along the route
+        // (125 m in each step, 10 m of it on the slow road and 115 m on a 50 km/h one) is judged against the
+        // length-weighted limit of what it drove (the time the stretch takes at its limits: 44.6 km/h), not 20.
+        var net = SimRun.Shenzhen;
+        int slow = Enumerable.Range(0, net.EdgeCount).First(e => net.SpeedLimitKmh(e) == 20 && net.LengthM(e) > 40);
+        int fast = Edge50();
+        List<AlertEvent> Run(double kmh)
+        {
+            var ids = new VehicleIds();
+            int v = ids.Intern("琼A1".AsSpan());
+            var rule = new SpeedingRule(s_index.Value, ids, new SpeedingOptions { AmbiguityM = 0.01 });
+            var alerts = new List<AlertEvent>();
+            var (lon, lat) = net.PointAt(slow, net.LengthM(slow) / 2);
+            long step = (long)(125 / (kmh / 3.6) * 1000), t = s_day;
+            for (int k = 0; k < 6; k++, t += step)
+            {
+                TraversedEdge[] route = k == 0 ? [] : [new TraversedEdge(slow, 0, 10, t - step, t - (step * 115 / 125)), new TraversedEdge(fast, 0, 115, t - (step * 115 / 125), t)];
+                var m = new MatchedProbe
+                {
+                    ProbeId = k, TimeMs = t, Edge = slow, OffsetM = net.LengthM(slow) / 2, Lon = lon, Lat = lat, ProbeLon = lon + (k * 1e-7), ProbeLat = lat,
+                    DistanceM = 1, RouteDistanceM = k == 0 ? 0 : 125, SpeedKmh = k == 0 ? double.NaN : kmh, Confidence = 1,
+                    Break = k == 0 ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = double.NaN,
+                };
+                rule.OnMatched(v, VehicleClass.Car, 0, m, alerts, route);
+            }
+            return alerts;
+        }
+        Assert.Empty(Run(40));                  // over 20 × 1.1, within 44.6 × 1.1
+        var open = Run(60)[0];
+        Assert.Equal(AlertState.Open, open.State);
+        Assert.Equal(44.6, open.Evidence["limit_kmh"], 1);
+    }
+
+    [Fact]
+    public void A_stale_fix_says_nothing_about_the_road()
+    {
+        // A unit without a fix repeats its last position while reporting its live speed: the position is no evidence of
+        // the road, so 40 km/h there on a "20 km/h road" is not judged; the same fixes moving are.
+        var (service, _) = ServiceRoadBesideAFasterOne();
+        var net = SimRun.Shenzhen;
+        var (lon, lat) = net.PointAt(service, 5);
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼A2".AsSpan());
+        var rule = new SpeedingRule(s_index.Value, ids, new SpeedingOptions { AmbiguityM = 0 });
+        var alerts = new List<AlertEvent>();
+        for (int k = 0; k < 30; k++)
+        {
+            var m = new MatchedProbe
+            {
+                ProbeId = k, TimeMs = s_day + (k * 1000L), Edge = service, OffsetM = 5, Lon = lon, Lat = lat, ProbeLon = lon, ProbeLat = lat, DistanceM = 1,
+                RouteDistanceM = 0, SpeedKmh = 0, Confidence = 1, Break = k == 0 ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = 40,
+            };
+            rule.OnMatched(v, VehicleClass.Taxi, 0, m, alerts);
+        }
+        // Only the first fix is fresh: one fix is not the 10 s an alert needs.
+        Assert.Empty(alerts);
     }
 }

@@ -70,8 +70,20 @@ public class VehicleConditionRulesTests
         Assert.True(alerts[0].Evidence["driving_s"] > 4 * 3600);
         // Two long stints split by a 25-minute rest: never four hours in a row.
         Assert.Empty(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 1500, Road), (50, true, 3 * 3600, Road)));
-        // A 10-minute stop is no rest.
-        Assert.Single(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 600, Road), (50, true, 3600 + 600, Road)), a => a.State == AlertState.Open);
+        // A 5-minute stop is no rest.
+        Assert.Single(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 300, Road), (50, true, 3600 + 600, Road)), a => a.State == AlertState.Open);
+    }
+
+    [Fact]
+    public void Breaks_adding_up_to_ten_minutes_are_a_rest_but_halts_under_a_minute_are_not()
+    {
+        // A taxi's working day: 40 minutes of driving, a 3-minute wait for a fare, for 5 hours; the waits add up to
+        // 10 minutes within two hours, so the driving never reaches 4 hours.
+        var taxi = Enumerable.Range(0, 8).SelectMany(_ => new[] { (50.0, true, 2400, Road), (0.0, true, 180, Road) }).ToArray();
+        Assert.DoesNotContain(Reports(VehicleClass.Taxi, 0, taxi), a => a.Kind == "fatigue");
+        // Halts of 30 s every 20 minutes (a junction, a drop-off) add up to as much but are no breaks: fatigue.
+        var driver = Enumerable.Range(0, 15).SelectMany(_ => new[] { (50.0, true, 1200, Road), (0.0, true, 30, Road) }).ToArray();
+        Assert.Contains(Reports(VehicleClass.Taxi, 0, driver), a => a.Kind == "fatigue" && a.State == AlertState.Open);
     }
 }
 

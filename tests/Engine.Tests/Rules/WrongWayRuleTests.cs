@@ -24,7 +24,7 @@ public class WrongWayRuleTests
             if (net.Class(e) is not (RoadClass.Tertiary or RoadClass.Residential or RoadClass.Unclassified or RoadClass.Secondary)) continue;
             double reverse = (net.BearingAt(e, net.LengthM(e) / 2) + 180) % 360;
             var (lon, lat) = net.PointAt(e, net.LengthM(e) / 2);
-            int n = s_index.Value.Within(lon, lat, 30, near);
+            int n = s_index.Value.Within(lon, lat, 40, near);
             bool clear = true;
             for (int i = 0; i < n; i++)
             {
@@ -85,4 +85,52 @@ public class WrongWayRuleTests
 
     [Fact]
     public void Driving_along_it_raises_nothing() => Assert.Empty(Drive(against: false, reportHeading: true));
+
+    /// <summary>A taxi's fixes every 15 s at the given shares of the one-way street's length, driving against it, then gone.</summary>
+    private static List<AlertEvent> Fixes(params double[] shares)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = OneWayStreet();
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼W2".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        long t = s_t0;
+        foreach (double share in shares)
+        {
+            double offset = share * net.LengthM(edge);
+            var (lon, lat) = net.PointAt(edge, offset);
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = t;
+            p.Lon = lon;
+            p.Lat = lat;
+            p.SpeedKmh = 30;
+            p.Heading = (float)((net.BearingAt(edge, offset) + 180) % 360);
+            rule.OnProbe(p, VehicleClass.Taxi, 0, alerts);
+            t += 15_000;
+        }
+        var away = Probe.Empty;
+        away.Vehicle = v;
+        away.Lon = 0.5;
+        away.Lat = 0.5;
+        away.SpeedKmh = 0;
+        for (int k = 0; k < 3; k++, t += 15_000)
+        {
+            away.TimeMs = t;
+            rule.OnProbe(away, VehicleClass.Taxi, 0, alerts);
+        }
+        return alerts;
+    }
+
+    [Fact]
+    public void Two_fixes_15_s_apart_against_a_one_way_street_raise_wrong_way()
+    {
+        // A taxi's unit reports every 15 s: two fixes against the street are the drive, from the first of them.
+        var alerts = Fixes(0.8, 0.2);
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        Assert.Equal(s_t0, alerts[0].StartMs);
+        // One fix is not enough.
+        Assert.Empty(Fixes(0.5));
+    }
 }

@@ -4,6 +4,7 @@ using Traffic.Engine.Registry;
 using Traffic.Engine.Rules;
 using Traffic.Engine.Zones;
 using Traffic.Geo;
+using Traffic.Geo.Matching;
 
 namespace Traffic.Engine.Tests.Rules;
 
@@ -102,5 +103,53 @@ public class ZoneRuleTests
         Assert.All(alerts, a => Assert.Equal(("hazmat_off_corridor", "C1"), (a.Kind, a.Zone)));
         Assert.All(alerts, a => Assert.Equal(s_noon + 20_000, a.StartMs));
         Assert.Equal(s_noon + 110_000, alerts[1].EndMs);
+    }
+
+    /// <summary>
+    /// A taxi's decided matches every 15 s, through <see cref="ZoneRule.OnMatched"/>: its fixes scattered round
+    /// <paramref name="at"/> (10 m a fix, fixed seed), its matched point <paramref name="matched"/>, its reported speed.
+    /// </summary>
+    private static List<AlertEvent> Matches((double Lon, double Lat) at, (double Lon, double Lat) matched, double kmh, int fixes, double scatterM = 10)
+    {
+        var ids = new VehicleIds();
+        int vehicle = ids.Intern("琼T1".AsSpan());
+        var rule = new ZoneRule(ZoneSet.Parse(Zones), ids);
+        var alerts = new List<AlertEvent>();
+        var random = new Random(42);
+        double Gauss() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        for (int k = 0; k < fixes; k++)
+        {
+            double lon = at.Lon + (scatterM * Gauss() / GeoMath.MetresPerDegreeLon(at.Lat)), lat = at.Lat + (scatterM * Gauss() / GeoMath.MetresPerDegree);
+            var m = new MatchedProbe
+            {
+                ProbeId = k, TimeMs = s_noon + (k * 15_000L), Edge = 0, OffsetM = 0, Lon = matched.Lon, Lat = matched.Lat, ProbeLon = lon, ProbeLat = lat,
+                DistanceM = GeoMath.Distance(lon, lat, matched.Lon, matched.Lat), RouteDistanceM = kmh / 3.6 * 15, SpeedKmh = kmh, Confidence = 1,
+                Break = k == 0 ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = kmh,
+            };
+            rule.OnMatched(vehicle, VehicleClass.Taxi, 0, m, alerts);
+        }
+        return alerts;
+    }
+
+    /// <summary>A point <paramref name="metres"/> north of Z1's southern border (negative: south of it, outside).</summary>
+    private static (double Lon, double Lat) FromZ1South(double metres) => (113.934, 22.545 + (metres / GeoMath.MetresPerDegree));
+
+    [Fact]
+    public void A_taxi_standing_beside_a_zone_is_not_taken_inside_by_its_scattered_fixes_or_a_wrong_match()
+    {
+        // Waiting 12 m outside Z1 for 10 minutes: fixes scatter over the border and the matcher snaps them to a road
+        // 20 m inside. Where it stands is the mean of its fixes, which stays outside.
+        Assert.Empty(Matches(FromZ1South(-12), FromZ1South(20), kmh: 0, fixes: 40));
+        // Standing 40 m inside, it is inside.
+        var alerts = Matches(FromZ1South(40), FromZ1South(40), kmh: 0, fixes: 40);
+        Assert.Equal(("zone", "Z1", AlertState.Open), (alerts[0].Kind, alerts[0].Zone, alerts[0].State));
+    }
+
+    [Fact]
+    public void A_matched_point_within_the_border_margin_is_no_entry()
+    {
+        // Driving on a road 5 m inside the border (a road along it): no evidence either way. 30 m inside: an entry.
+        Assert.Empty(Matches(FromZ1South(5), FromZ1South(5), kmh: 30, fixes: 20, scatterM: 1));
+        Assert.Equal(AlertState.Open, Assert.Single(Matches(FromZ1South(30), FromZ1South(30), kmh: 30, fixes: 20, scatterM: 1)).State);
     }
 }

@@ -52,6 +52,32 @@ public sealed class ScenarioTests
     }
 
     [Fact]
+    public void WrongWay_LastsAtLeastThreeFixes_WithNoRoadAlongside()
+    {
+        // Long enough for the taxi's unit (a fix every 15 s) to send three fixes from the wrong-way stretch while moving,
+        // and no road within 40 m running the way it drives: a drive any engine could judge.
+        var e = Run.Event("wrong_way");
+        var moving = Probes(e).Where(t => t.TryGetProperty("against_oneway", out _) && t.GetProperty("state").GetString() == "moving").ToList();
+        Assert.True(moving.Count >= 3, $"{moving.Count} fixes moving against the one-way road");
+        var net = SimRun.Shenzhen;
+        var index = new Traffic.Geo.Spatial.EdgeIndex(net);
+        var near = new Traffic.Geo.Spatial.EdgeCandidate[16];
+        var stretch = moving.Select(t => t.GetProperty("edge").GetInt32()).ToHashSet();
+        foreach (var t in moving)
+        {
+            int edge = t.GetProperty("edge").GetInt32();
+            double lon = t.GetProperty("lon").GetDouble(), lat = t.GetProperty("lat").GetDouble();
+            double course = (net.BearingAt(edge, t.GetProperty("offset_m").GetDouble()) + 180) % 360;
+            int n = index.Within(lon, lat, 40, near);
+            for (int i = 0; i < n; i++)
+            {
+                if (stretch.Contains(near[i].Edge)) continue;
+                Assert.True(GeoMath.BearingDifference(course, net.BearingAt(near[i].Edge, near[i].OffsetM)) > 45, $"edge {near[i].Edge} runs alongside");
+            }
+        }
+    }
+
+    [Fact]
     public void Speeders_TrueSpeed_ExceedsTheLimit()
     {
         var speeders = Run.Events.Where(e => e.GetProperty("kind").GetString() == "speeding").ToList();

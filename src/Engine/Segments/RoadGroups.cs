@@ -1,0 +1,147 @@
+using Traffic.Geo.Network;
+
+namespace Traffic.Engine.Segments;
+
+/// <summary>
+/// The road each directed edge belongs to, for congestion along a road (<see cref="Rules.CongestionRule"/>) and for the
+/// segment exchange, which sends every segment of one road to one partition so that its congested segments can be
+/// joined into runs there:
+/// <list type="bullet">
+/// <item>a named edge belongs to its name (both carriageways of a dual carriageway: runs follow the connections);</item>
+/// <item>an unnamed link (a slip road: the <c>*_link</c> classes) to the named road it joins, found ahead through
+/// unnamed links, else to the one it leaves: a queue on a slip road is the queue of the road it merges into, and a
+/// fix of that road's traffic that the matcher puts on the slip road beside it is that road's;</item>
+/// <item>any other unnamed edge to its OSM way.</item>
+/// </list>
+/// Keys: a name's index (positive) or −1 − a dense index of the way. Built once per network; immutable, safe to share.
+/// </summary>
+public sealed class RoadGroups
+{
+    private const int LinkSearchDepth = 4;
+
+    private readonly int[] _key;                          // per edge
+    private readonly Dictionary<int, int[]> _edges = [];  // key → its edges, ascending
+
+    public RoadGroups(RoadNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        Network = network;
+        int n = network.EdgeCount;
+        _key = new int[n];
+        var ways = new Dictionary<long, int>();
+        for (int e = 0; e < n; e++)
+        {
+            int name = network.NameIndex(e);
+            if (name != 0) _key[e] = name;
+            else
+            {
+                long way = network.WayId(e);
+                if (!ways.TryGetValue(way, out int w)) ways[way] = w = ways.Count;
+                _key[e] = -1 - w;
+            }
+        }
+        // Unnamed links take the name of the road they join (ahead) or leave (behind).
+        var (inFirst, inEdges) = InAdjacency(network);
+        var named = new int[n];
+        for (int e = 0; e < n; e++)
+        {
+            named[e] = network.NameIndex(e) == 0 && IsLink(network.Class(e))
+                ? NamedAhead(network, e) is int ahead and > 0 ? ahead : NamedBehind(network, e, inFirst, inEdges)
+                : 0;
+        }
+        for (int e = 0; e < n; e++)
+        {
+            if (named[e] > 0) _key[e] = named[e];
+        }
+        foreach (var group in Enumerable.Range(0, n).GroupBy(e => _key[e])) _edges[group.Key] = [.. group];
+    }
+
+    /// <summary>The network the groups are of.</summary>
+    public RoadNetwork Network { get; }
+
+    /// <summary>The key of the road an edge belongs to.</summary>
+    public int Key(int edge) => _key[edge];
+
+    /// <summary>The edges of a road, ascending.</summary>
+    public ReadOnlySpan<int> Edges(int key) => _edges.TryGetValue(key, out int[]? edges) ? edges : [];
+
+    /// <summary>The partition of <paramref name="partitions"/> that owns an edge's segment: the same for every segment of a road.</summary>
+    public int PartitionOf(int edge, int partitions)
+    {
+        int key = _key[edge];
+        return (int)((uint)(key >= 0 ? key : -1 - key) % (uint)partitions);
+    }
+
+    private static bool IsLink(RoadClass c) =>
+        c is RoadClass.MotorwayLink or RoadClass.TrunkLink or RoadClass.PrimaryLink or RoadClass.SecondaryLink or RoadClass.TertiaryLink;
+
+    /// <summary>The name of the nearest named edge ahead, through unnamed links (breadth first, lowest edge first); 0 when none.</summary>
+    private static int NamedAhead(RoadNetwork network, int from)
+    {
+        var level = new List<int> { from };
+        var seen = new HashSet<int> { from };
+        for (int depth = 0; depth < LinkSearchDepth && level.Count > 0; depth++)
+        {
+            var next = new List<int>();
+            int best = int.MaxValue, name = 0;
+            foreach (int e in level)
+            {
+                int node = network.To(e);
+                for (int f = network.FirstOutEdge(node); f < network.EndOutEdge(node); f++)
+                {
+                    if (f == network.Twin(e) || !seen.Add(f)) continue;
+                    if (network.NameIndex(f) != 0)
+                    {
+                        if (f < best) (best, name) = (f, network.NameIndex(f));
+                    }
+                    else if (IsLink(network.Class(f))) next.Add(f);
+                }
+            }
+            if (name != 0) return name;
+            next.Sort();
+            level = next;
+        }
+        return 0;
+    }
+
+    /// <summary>The same behind (the roads leading into the link).</summary>
+    private static int NamedBehind(RoadNetwork network, int from, int[] inFirst, int[] inEdges)
+    {
+        var level = new List<int> { from };
+        var seen = new HashSet<int> { from };
+        for (int depth = 0; depth < LinkSearchDepth && level.Count > 0; depth++)
+        {
+            var next = new List<int>();
+            int best = int.MaxValue, name = 0;
+            foreach (int e in level)
+            {
+                int node = network.From(e);
+                for (int k = inFirst[node]; k < inFirst[node + 1]; k++)
+                {
+                    int f = inEdges[k];
+                    if (f == network.Twin(e) || !seen.Add(f)) continue;
+                    if (network.NameIndex(f) != 0)
+                    {
+                        if (f < best) (best, name) = (f, network.NameIndex(f));
+                    }
+                    else if (IsLink(network.Class(f))) next.Add(f);
+                }
+            }
+            if (name != 0) return name;
+            next.Sort();
+            level = next;
+        }
+        return 0;
+    }
+
+    private static (int[] First, int[] Edges) InAdjacency(RoadNetwork network)
+    {
+        var first = new int[network.NodeCount + 1];
+        for (int e = 0; e < network.EdgeCount; e++) first[network.To(e) + 1]++;
+        for (int i = 0; i < network.NodeCount; i++) first[i + 1] += first[i];
+        var edges = new int[network.EdgeCount];
+        var next = (int[])first.Clone();
+        for (int e = 0; e < network.EdgeCount; e++) edges[next[network.To(e)]++] = e;
+        return (first, edges);
+    }
+}
