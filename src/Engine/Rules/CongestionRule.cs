@@ -212,6 +212,9 @@ public sealed class CongestionRule
             }
         }
 
+        // A free-flowing road without runs (the common case) has nothing to join, open or close: no work, no allocation.
+        if (_hot.Count == 0 && road.Runs.Count == 0) return;
+
         // Runs: congested segments joined head to tail along the road, across gaps that show no clear window.
         _parent.Clear();
         _joined.Clear();
