@@ -84,7 +84,8 @@ public sealed record ReplaySummary
 /// The engine over a file: decode (dead letters for bad records) → vehicle shards (one <see cref="VehiclePartition"/>
 /// on a thread each, keyed by vehicle: map matching and the per-vehicle rules) → an exchange keyed by segment →
 /// segment shards (one <see cref="SegmentPartition"/> each: windows, congestion level and alerts) → outputs. Stages are
-/// joined by bounded channels (back-pressure); the event-time watermark, moved by the reader from the whole input,
+/// joined by bounded queues that hand over batches of messages (<see cref="BatchQueue{T}"/>: back-pressure, nothing allocated
+/// per message); the event-time watermark, moved by the reader from the whole input,
 /// flows with the data. Outputs are deterministic for an input and the same for any number of shards: alerts and
 /// segment rows are written sorted, matched probes per shard in each vehicle's order.
 /// </summary>
