@@ -37,7 +37,8 @@ public sealed record ReplayOptions
 
     /// <summary>
     /// 0: read as fast as the engine takes the probes. Otherwise the recorded speed times this: a probe is handed on
-    /// no earlier than its event time after the first probe's, divided by this (a live feed, for latency measurements).
+    /// when its event time after the first probe's, divided by this, has passed (to the millisecond: a live feed, for
+    /// latency measurements).
     /// </summary>
     public double Speed { get; init; }
 
@@ -83,7 +84,8 @@ public sealed record ReplaySummary
 /// The engine over a file: decode (dead letters for bad records) → vehicle shards (one <see cref="VehiclePartition"/>
 /// on a thread each, keyed by vehicle: map matching and the per-vehicle rules) → an exchange keyed by segment →
 /// segment shards (one <see cref="SegmentPartition"/> each: windows, congestion level and alerts) → outputs. Stages are
-/// joined by bounded channels (back-pressure); the event-time watermark, moved by the reader from the whole input,
+/// joined by bounded queues that hand over batches of messages (<see cref="BatchQueue{T}"/>: back-pressure, nothing allocated
+/// per message); the event-time watermark, moved by the reader from the whole input,
 /// flows with the data. Outputs are deterministic for an input and the same for any number of shards: alerts and
 /// segment rows are written sorted, matched probes per shard in each vehicle's order.
 /// </summary>
@@ -351,12 +353,13 @@ public sealed class ReplayEngine
             long due = _firstWall + (long)((timeMs - _firstEventMs) / _speed * Stopwatch.Frequency / 1000);
             if (due <= Stopwatch.GetTimestamp()) return;
             Flush();
+            // Sleeps, never spins (a spinning reader would take a core from the shards): a probe may be handed on up to
+            // a millisecond before its time.
             while (true)
             {
-                long early = due - Stopwatch.GetTimestamp();
-                if (early <= 0) return;
-                if (early * 1000 > 2 * Stopwatch.Frequency) Thread.Sleep((int)(early * 1000 / Stopwatch.Frequency) - 1);
-                else Thread.Yield();
+                long earlyMs = (due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
+                if (earlyMs < 1) return;
+                Thread.Sleep((int)Math.Min(earlyMs, 1000));
             }
         }
     }

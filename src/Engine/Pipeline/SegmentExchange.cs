@@ -7,7 +7,7 @@ namespace Traffic.Engine.Pipeline;
 
 /// <summary>
 /// A traversal on its way from a <see cref="VehiclePartition"/> to the <see cref="SegmentPartition"/> that owns its
-/// segment (the exchange: a channel in one process, a repartition topic keyed by segment across processes).
+/// segment (the exchange: a batch queue in one process, a repartition topic keyed by segment across processes).
 /// </summary>
 /// <param name="Source">The sending vehicle partition.</param>
 /// <param name="Sequence">

@@ -1,0 +1,49 @@
+using System.Text;
+using Traffic.Engine.Probes;
+
+namespace Traffic.Engine.Tests.Probes;
+
+public class VehicleIdsTests
+{
+    [Fact]
+    public void Bytes_and_strings_intern_to_the_same_dense_ids_in_the_order_they_first_came()
+    {
+        // Thousands of ids (the UTF-8 index grows several times), interned alternately as strings and as UTF-8 bytes.
+        var ids = new VehicleIds();
+        var names = Enumerable.Range(0, 5000).Select(i => i % 3 == 0 ? $"琼AT{i:D5}" : i % 3 == 1 ? $"粤B-{i}" : $"T{i}").ToArray();
+        for (int i = 0; i < names.Length; i++)
+        {
+            int v = i % 2 == 0 ? ids.Intern(names[i].AsSpan()) : ids.Intern(Encoding.UTF8.GetBytes(names[i]));
+            Assert.Equal(i, v);
+        }
+        for (int i = 0; i < names.Length; i++)
+        {
+            Assert.Equal(i, ids.Intern(Encoding.UTF8.GetBytes(names[i])));
+            Assert.Equal(i, ids.Intern(names[i].AsSpan()));
+            Assert.Equal(names[i], ids.Name(i));
+        }
+        Assert.Equal(names.Length, ids.Count);
+    }
+
+    [Fact]
+    public void Invalid_UTF8_is_refused_and_odd_ids_behave_as_their_strings_do()
+    {
+        var ids = new VehicleIds();
+        Assert.Equal(-1, ids.Intern(new byte[] { 0x41, 0xFF, 0x42 }));
+        Assert.Equal(-1, ids.Intern(new byte[] { 0xC0, 0x80 })); // overlong NUL
+        Assert.Equal(0, ids.Count);
+
+        // A string that is not valid UTF-16 has no UTF-8 form: the replacement character's bytes are another id.
+        int lone = ids.Intern("A\uD800".AsSpan());
+        int replaced = ids.Intern(Encoding.UTF8.GetBytes("A\uFFFD"));
+        Assert.NotEqual(lone, replaced);
+        Assert.Equal(replaced, ids.Intern("A\uFFFD".AsSpan()));
+
+        // The empty id, and one of 64 bytes, by either form.
+        int empty = ids.Intern(ReadOnlySpan<char>.Empty);
+        Assert.Equal(empty, ids.Intern(ReadOnlySpan<byte>.Empty));
+        string longest = new('x', VehicleIds.MaxIdBytes);
+        int v = ids.Intern(Encoding.UTF8.GetBytes(longest));
+        Assert.Equal(v, ids.Intern(longest.AsSpan()));
+    }
+}
