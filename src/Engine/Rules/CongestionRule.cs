@@ -11,7 +11,7 @@ public sealed record CongestionOptions
     /// <summary>Level (GB/T 33171) at or above which a window counts as congested: 4, moderate.</summary>
     public int OpenLevel { get; init; } = 4;
 
-    /// <summary>Windows with congestion on a run of a road (not necessarily the same segment, nor back to back) before its alert opens.</summary>
+    /// <summary>Periods in a row in which a run's windows, taken together, are congested before its alert opens (periods without a window on it skipped).</summary>
     public int OpenAfterWindows { get; init; } = 3;
 
     /// <summary>Level at or below which a window counts as clear (hysteresis: between the two, the segment holds its state).</summary>
@@ -57,12 +57,13 @@ public sealed record CongestionOptions
 /// <para>
 /// The congested segments of one road (<see cref="RoadGroups"/>: same name, or same way) that connect head to tail,
 /// directly or across up to <see cref="CongestionOptions.JoinGapM"/> of the road's segments without a clear window, form
-/// a run: one <c>congestion</c> alert per run, not per segment. It opens when the run has had congested windows in
-/// 3 window periods, updates when its level rises, closes when all its segments have cleared. Runs that merge keep the
-/// older alert (of two as old, the longer run's; the other closes); a run that splits keeps its alert on the part that
-/// holds most of it. Severity is
-/// the run's GB/T 33171 level (its length-weighted travel speed over free flow); the evidence names the road's ways and
-/// the run's length. The alert's way is the run's most congested segment's when it opened.
+/// a run: one <c>congestion</c> alert per run, not per segment. It opens when the run stays moderate or worse: its
+/// windows of a period over its whole extent, taken together, at level 4 or worse in 3 periods in a row (periods
+/// without a window on the run neither count nor break the row); it updates when its level rises and closes when all
+/// its segments have cleared. Runs that merge keep the older alert (of two as old, the longer run's; the other
+/// closes); a run that splits keeps its alert on the part that holds most of it. Severity is the run's GB/T 33171
+/// level (its length-weighted travel speed over free flow); the evidence names the road's ways and the run's length.
+/// The alert's way is the run's most congested segment's when it opened.
 /// </para>
 /// <para>
 /// <c>incident</c> opens on a segment when the speed collapses below half of its recent level into a congested window
@@ -85,9 +86,9 @@ public sealed class CongestionRule
     private long _windowMs;                             // window length, from the windows
     private readonly List<int> _hot = [];               // scratch: a road's congested segments
     private readonly Dictionary<int, int> _parent = []; // scratch: union-find over them
-    private readonly Dictionary<int, double> _joined = []; // scratch: gap metres joined per root
+    private readonly List<(int From, int Edge)> _bridges = []; // scratch: segments bridged between congested ones
     private readonly Queue<(int Edge, double Gap)> _queue = new();
-    private readonly HashSet<int> _visited = [];
+    private readonly Dictionary<int, int> _cameFrom = [];   // scratch: the search's tree
 
     /// <param name="roads">The roads of the network (which segments form one road).</param>
     /// <param name="options">Options; defaults when null.</param>
@@ -133,6 +134,8 @@ public sealed class CongestionRule
         double speed = RobustSpeed(in w);
         int level = CongestionLevel.Of(speed, w.FreeFlowKmh);
         s.LastLevel = level;
+        s.LastSpeedKmh = speed;
+        s.LastFreeFlowKmh = w.FreeFlowKmh;
 
         // Incident: a collapse below half the recent speed into a congested window, held for the debounce.
         double recent = s.RecentSpeed();
@@ -217,7 +220,7 @@ public sealed class CongestionRule
 
         // Runs: congested segments joined head to tail along the road, across gaps that show no clear window.
         _parent.Clear();
-        _joined.Clear();
+        _bridges.Clear();
         foreach (int e in _hot) _parent[e] = e;
         foreach (int e in _hot) JoinForward(e, roadKey, period);
 
@@ -267,10 +270,19 @@ public sealed class CongestionRule
                 foreach (int e in members) run.StartMs = Math.Min(run.StartMs, _segments[e].HotSince);
             }
             run.Edges = members;
-            run.JoinedM = _joined.GetValueOrDefault(Find(members[0]));
-            bool evidence = false;
-            foreach (int e in members) evidence |= _segments[e].LastCongestedStart == period;
-            if (evidence) run.Windows++;
+            int root = Find(members[0]);
+            var extent = new SortedSet<int>(members);
+            foreach (var (a, x) in _bridges)
+            {
+                if (Find(a) == root) extent.Add(x);
+            }
+            run.Extent = [.. extent];
+            // Does the run stay congested? Its windows of this period, over its whole extent, judged together.
+            if (PeriodLevel(run.Extent, period) is int level)
+            {
+                if (level >= _options.OpenLevel) run.Windows++;
+                else if (run.OpenId == null) run.Windows = 0;
+            }
             next.Add(run);
         }
 
@@ -303,32 +315,51 @@ public sealed class CongestionRule
         }
     }
 
+    /// <summary>
+    /// The level of a run's windows of one period taken together (the length-weighted travel speed of the segments with a
+    /// window in it over their free flow), or null when none of its segments published one.
+    /// </summary>
+    private int? PeriodLevel(int[] extent, long period)
+    {
+        double length = 0, time = 0, freeTime = 0;
+        foreach (int e in extent)
+        {
+            if (!_segments.TryGetValue(e, out SegmentState? s) || s.LastWindowEnd - _windowMs != period) continue;
+            double l = _network.LengthM(e);
+            length += l;
+            time += l / Math.Max(s.LastSpeedKmh, 0.1);
+            freeTime += l / Math.Max(s.LastFreeFlowKmh, 0.1);
+        }
+        return length > 0 ? CongestionLevel.Of(length / time, length / freeTime) : null;
+    }
+
     /// <summary>Which of two runs goes on when they merge: the one that began first; of two that began together, the longer.</summary>
     private static bool Older(Run a, Run b) =>
         a.StartMs != b.StartMs ? a.StartMs < b.StartMs : a.Edges.Count != b.Edges.Count ? a.Edges.Count > b.Edges.Count : a.FirstEdge < b.FirstEdge;
 
-    /// <summary>From a congested segment, along the road's successors: joins the congested segments reached within the gap.</summary>
+    /// <summary>
+    /// From a congested segment, along the road's successors: joins the congested segments reached within the gap, and
+    /// notes the segments bridged on the way to each (the run's extent between its congested segments).
+    /// </summary>
     private void JoinForward(int from, int roadKey, long period)
     {
         _queue.Clear();
-        _visited.Clear();
+        _cameFrom.Clear();
         _queue.Enqueue((from, 0));
-        _visited.Add(from);
+        _cameFrom[from] = -1;
         while (_queue.Count > 0)
         {
             var (e, gap) = _queue.Dequeue();
             int node = _network.To(e);
             for (int f = _network.FirstOutEdge(node); f < _network.EndOutEdge(node); f++)
             {
-                if (f == _network.Twin(e) || _roadGroups.Key(f) != roadKey || !_visited.Add(f)) continue;
+                if (f == _network.Twin(e) || _roadGroups.Key(f) != roadKey || !_cameFrom.TryAdd(f, e)) continue;
                 if (_parent.ContainsKey(f))
                 {
                     int a = Find(from), b = Find(f);
                     if (a == b) continue;
-                    double joined = _joined.GetValueOrDefault(a) + _joined.GetValueOrDefault(b) + gap;
-                    int root = Math.Min(a, b);
-                    _parent[Math.Max(a, b)] = root;
-                    _joined[root] = joined;
+                    _parent[Math.Max(a, b)] = Math.Min(a, b);
+                    for (int x = e; x != from; x = _cameFrom[x]) _bridges.Add((from, x));
                     continue;
                 }
                 // A segment seen clear lately (within the hysteresis) ends the search; one unseen, seen clear longer ago
@@ -371,7 +402,11 @@ public sealed class CongestionRule
         run.SpeedKmh = length / time;
         run.FreeFlowKmh = length / freeTime;
         run.Level = CongestionLevel.Of(run.SpeedKmh, run.FreeFlowKmh);
-        run.LengthM = length + run.JoinedM;
+        foreach (int e in run.Extent)
+        {
+            if (!_segments.TryGetValue(e, out SegmentState? s) || !s.Hot) length += _network.LengthM(e);
+        }
+        run.LengthM = length;
         run.Vehicles = vehicles;
         run.LastEndMs = end;
         run.Principal = principal;
@@ -523,12 +558,12 @@ public sealed class CongestionRule
     {
         public long StartMs;            // the first congested window's start
         public int FirstEdge;           // its first segment when it began (a tie-break between runs of one start)
-        public int Windows;             // window periods with a congested window on the run
+        public int Windows;             // periods in a row in which the run's windows were congested (not reset once open)
         public string? OpenId;
         public int Reported;            // the level last reported
         public int WayEdge;             // the segment whose way the alert names (the principal one at the open)
         public List<int> Edges = [];    // its congested segments, in edge order
-        public double JoinedM;          // metres of gaps bridged between them
+        public int[] Extent = [];       // those and the segments bridged between them, in edge order
         // Measured at each evaluation:
         public int Principal;
         public int Level;
@@ -547,9 +582,10 @@ public sealed class CongestionRule
             w.String(OpenId);
             o.Write(Reported);
             o.Write(WayEdge);
-            o.Write(JoinedM);
             o.Write(Edges.Count);
             foreach (int e in Edges) o.Write(e);
+            o.Write(Extent.Length);
+            foreach (int e in Extent) o.Write(e);
             o.Write(Principal);
             o.Write(Level);
             o.Write(SpeedKmh);
@@ -570,10 +606,12 @@ public sealed class CongestionRule
                 OpenId = r.String(),
                 Reported = i.ReadInt32(),
                 WayEdge = edge(i),
-                JoinedM = i.ReadDouble(),
             };
             int n = r.Count();
             for (int k = 0; k < n; k++) run.Edges.Add(edge(i));
+            n = r.Count();
+            run.Extent = new int[n];
+            for (int k = 0; k < n; k++) run.Extent[k] = edge(i);
             run.Principal = edge(i);
             run.Level = i.ReadInt32();
             run.SpeedKmh = i.ReadDouble();
@@ -592,7 +630,9 @@ public sealed class CongestionRule
         private int _next;
 
         public long LastWindowEnd = long.MinValue;
-        public int LastLevel;               // level of its last window
+        public int LastLevel;               // level of its last window, from its speed judged robustly
+        public double LastSpeedKmh;
+        public double LastFreeFlowKmh;
         public bool Hot;                    // congested (with hysteresis)
         public long HotSince;               // start of the first congested window of this spell
         public long LastCongestedStart = long.MinValue;
@@ -616,6 +656,8 @@ public sealed class CongestionRule
             foreach (double v in _speeds) o.Write(v);
             o.Write(LastWindowEnd);
             o.Write(LastLevel);
+            o.Write(LastSpeedKmh);
+            o.Write(LastFreeFlowKmh);
             o.Write(Hot);
             o.Write(HotSince);
             o.Write(LastCongestedStart);
@@ -641,6 +683,8 @@ public sealed class CongestionRule
             for (int k = 0; k < _speeds.Length; k++) _speeds[k] = i.ReadDouble();
             LastWindowEnd = i.ReadInt64();
             LastLevel = i.ReadInt32();
+            LastSpeedKmh = i.ReadDouble();
+            LastFreeFlowKmh = i.ReadDouble();
             Hot = i.ReadBoolean();
             HotSince = i.ReadInt64();
             LastCongestedStart = i.ReadInt64();

@@ -42,6 +42,12 @@ public sealed record VehicleConditionOptions
 
     /// <summary><c>signal_lost</c>: a vehicle last seen driving, silent (by the watermark) for this long.</summary>
     public double SignalLostAfterS { get; init; } = 180;
+
+    /// <summary>
+    /// … and a vehicle last seen standing that reports again after such a silence this far away: it drove while its
+    /// unit was silent (a parked vehicle's unit may go quiet; a moving one's should not). Raised when it reappears.
+    /// </summary>
+    public double SignalLostMovedM { get; init; } = 300;
 }
 
 /// <summary>
@@ -51,8 +57,8 @@ public sealed record VehicleConditionOptions
 /// (over 4 hours of driving without a rest: a 20-minute stop, or breaks of a minute or more adding up to 10 minutes), <c>teleport</c> (a fix that jumps faster than any
 /// vehicle drives: opens at the jump, closes at the jump back or the next plausible fix) and
 /// <c>signal_lost</c> (a vehicle last seen driving that has gone silent, raised from the event-time
-/// watermark since a silent vehicle sends nothing to react to; closes when it reports again). One
-/// instance per shard.
+/// watermark since a silent vehicle sends nothing to react to; closes when it reports again; or, for a
+/// vehicle last seen standing, raised when it reports again far from where it stood). One instance per shard.
 /// </summary>
 public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
@@ -108,6 +114,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             s.DrivingSinceMs == long.MinValue ? null : (p.TimeMs - s.DrivingSinceMs) / 1000.0, alerts);
 
         Teleport(s, in p, cls, hazmat, alerts);
+        SilentWhileMoving(s, in p, cls, hazmat, alerts);
         if (s.SignalLostId != null)
         {
             alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat,
@@ -156,6 +163,22 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     {
         int n = r.Count();
         for (int i = 0; i < n; i++) _states[r.Vehicle()].Load(r);
+    }
+
+    /// <summary>
+    /// A vehicle last seen standing, silent for <see cref="VehicleConditionOptions.SignalLostAfterS"/> and back far away:
+    /// its unit was silent while it drove. The alert opens and closes as it reappears, spanning the silence.
+    /// </summary>
+    private void SilentWhileMoving(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    {
+        if (s.SignalLostId != null || s.LastMs == long.MinValue || s.LastMoving || !p.Fix || !s.LastFix) return;
+        if (p.TimeMs - s.LastMs < _options.SignalLostAfterS * 1000) return;
+        double moved = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
+        if (moved < _options.SignalLostMovedM) return;
+        string id = $"signal_lost:{ids.Name(p.Vehicle)}:{s.LastMs}";
+        var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0, ["moved_m"] = moved };
+        alerts.Add(Simple("signal_lost", id, AlertState.Open, in p, cls, hazmat, s.LastMs, null, s.LastLon, s.LastLat, evidence));
+        alerts.Add(Simple("signal_lost", id, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, p.Lon, p.Lat, evidence));
     }
 
     private void Teleport(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)

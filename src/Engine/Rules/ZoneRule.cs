@@ -29,8 +29,9 @@ public sealed record ZoneRuleOptions
     public double StaleAboveKmh { get; init; } = 5;
 
     /// <summary>
-    /// A moving vehicle's matched point within this distance of a zone's border is no evidence of being inside or
-    /// outside (it may lie on the wrong one of two roads along the border).
+    /// A moving vehicle's matched point within this distance of a zone's border, or within its own distance from the
+    /// fix if that is more, is no evidence of being inside or outside (it may lie on the wrong one of two roads along
+    /// the border).
     /// </summary>
     public double BorderMarginM { get; init; } = 10;
 
@@ -80,7 +81,10 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         if (!standing)
         {
             st.Count = 0;
-            if (m.Edge >= 0) Judge(vehicle, cls, hazmat, m.TimeMs, m.Lon, m.Lat, _options.BorderMarginM, alerts);
+            // The matched point is known no better than its distance from the fix: a point snapped 25 m onto a road
+            // inside a zone from a fix outside it is no entry.
+            double margin = double.IsFinite(m.DistanceM) ? Math.Max(_options.BorderMarginM, m.DistanceM) : _options.BorderMarginM;
+            if (m.Edge >= 0) Judge(vehicle, cls, hazmat, m.TimeMs, m.Lon, m.Lat, margin, alerts);
             return;
         }
         if (st.Count == 0)

@@ -111,6 +111,16 @@ public class CongestionRuleTests
     }
 
     [Fact]
+    public void A_road_slow_now_and_then_between_lighter_windows_raises_nothing()
+    {
+        // Slow windows here and there along the road, each followed by a lighter one (level 3) on the run: the run does
+        // not stay moderate or worse, however many slow windows it collects.
+        var run = ThreeInARow();
+        var alerts = Periods([(run[0], 10, 10)], [(run[0], 24, 24)], [(run[1], 10, 10)], [(run[1], 24, 24)], [(run[2], 10, 10)], [(run[2], 24, 24)], [(run[0], 10, 10)]);
+        Assert.DoesNotContain(alerts, a => a.Kind == "congestion");
+    }
+
+    [Fact]
     public void Segments_of_two_roads_raise_two_alerts()
     {
         var run = ThreeInARow();

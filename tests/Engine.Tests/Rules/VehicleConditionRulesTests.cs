@@ -155,6 +155,31 @@ public class TeleportAndSignalLostTests
     }
 
     [Fact]
+    public void A_vehicle_silent_while_it_moves_away_from_where_it_stood_raises_signal_lost_when_it_reappears()
+    {
+        // Standing, then silent for 15 minutes, then back 1.5 km away: its unit was silent while it drove. Back where it
+        // stood (a parked vehicle whose unit went quiet), nothing.
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼S2".AsSpan());
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        rules.OnProbe(At(v, s_t0, 113.93, 22.54, 30), VehicleClass.Taxi, 0, alerts);
+        rules.OnProbe(At(v, s_t0 + 15_000, 113.931, 22.54, 0), VehicleClass.Taxi, 0, alerts);
+        rules.OnWatermark(s_t0 + 900_000, alerts);                       // standing when it went quiet: no alert yet
+        Assert.Empty(alerts);
+        rules.OnProbe(At(v, s_t0 + 915_000, 113.946, 22.54, 40), VehicleClass.Taxi, 0, alerts);
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        Assert.All(alerts, a => Assert.Equal(("signal_lost", s_t0 + 15_000), (a.Kind, a.StartMs)));
+        Assert.Equal(s_t0 + 915_000, alerts[1].EndMs);
+
+        var parked = new List<AlertEvent>();
+        int w = ids.Intern("琼S3".AsSpan());
+        rules.OnProbe(At(w, s_t0, 113.93, 22.55, 0), VehicleClass.Taxi, 0, parked);
+        rules.OnProbe(At(w, s_t0 + 900_000, 113.9301, 22.55, 20), VehicleClass.Taxi, 0, parked);
+        Assert.Empty(parked);
+    }
+
+    [Fact]
     public void A_vehicle_that_goes_silent_while_driving_raises_signal_lost_until_it_reports_again()
     {
         var ids = new VehicleIds();

@@ -146,6 +146,15 @@ public class ZoneRuleTests
     }
 
     [Fact]
+    public void A_matched_point_far_from_its_fix_is_no_entry()
+    {
+        // Driving 12 m outside Z1, its fixes snapped to a road 20 m inside: the snapped point is no closer to the truth
+        // than its 32 m from the fix. Matched there with the fixes there too, it is an entry.
+        Assert.Empty(Matches(FromZ1South(-12), FromZ1South(20), kmh: 30, fixes: 20, scatterM: 1));
+        Assert.Equal(AlertState.Open, Assert.Single(Matches(FromZ1South(20), FromZ1South(20), kmh: 30, fixes: 20, scatterM: 1)).State);
+    }
+
+    [Fact]
     public void A_matched_point_within_the_border_margin_is_no_entry()
     {
         // Driving on a road 5 m inside the border (a road along it): no evidence either way. 30 m inside: an entry.
