@@ -107,7 +107,7 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
     public EdgeIndex Index { get; } = index;
 
     /// <summary>The network's roads: the exchange sends every segment of a road to one partition, which joins them into congestion runs.</summary>
-    public RoadGroups Roads { get; } = new(network);
+    public RoadGroups Roads { get; } = new(network, index);
     public VehicleRegistry? Registry { get; } = registry;
     public ZoneSet? Zones { get; } = zones;
     public VehicleIds Ids { get; } = ids;

@@ -108,7 +108,7 @@ public sealed class ReplayEngine
         _ids = ids;
         _options = options ?? new ReplayOptions();
         _index = new EdgeIndex(network);
-        _roads = new RoadGroups(network);
+        _roads = new RoadGroups(network, _index);
     }
 
     public static ProbeFormat FormatOf(string path)

@@ -482,7 +482,9 @@ public sealed class CongestionRule
     private AlertEvent RunEvent(Run run, AlertState state, long period, long? end)
     {
         int e = run.WayEdge;
-        string road = _network.Name(e);
+        // The road's name: an unnamed segment that belongs to a named road (beside it, or its slip road) is that road.
+        int key = _roadGroups.Key(e);
+        string road = key > 0 ? _network.Names[key] : _network.Name(e);
         var (lon, lat) = _network.PointAt(run.Principal, _network.LengthM(run.Principal) / 2);
         var evidence = new Dictionary<string, double>
         {

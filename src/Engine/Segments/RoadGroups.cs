@@ -8,9 +8,11 @@ namespace Traffic.Engine.Segments;
 /// joined into runs there:
 /// <list type="bullet">
 /// <item>a named edge belongs to its name (both carriageways of a dual carriageway: runs follow the connections);</item>
+/// <item>an unnamed edge that runs alongside a named road, the same way and within GPS error of it (20 m) over
+/// two thirds of its length, to that road: a fix cannot tell which of the two a vehicle drives, and the matcher
+/// puts part of the named road's traffic on it (a side lane, a parallel slip road);</item>
 /// <item>an unnamed link (a slip road: the <c>*_link</c> classes) to the named road it joins, found ahead through
-/// unnamed links, else to the one it leaves: a queue on a slip road is the queue of the road it merges into, and a
-/// fix of that road's traffic that the matcher puts on the slip road beside it is that road's;</item>
+/// unnamed links, else to the one it leaves: a queue on a slip road is the queue of the road it merges into;</item>
 /// <item>any other unnamed edge to its OSM way.</item>
 /// </list>
 /// Keys: a name's index (positive) or −1 − a dense index of the way. Built once per network; immutable, safe to share.
@@ -18,13 +20,20 @@ namespace Traffic.Engine.Segments;
 public sealed class RoadGroups
 {
     private const int LinkSearchDepth = 4;
+    private const double AlongsideM = 20;          // within GPS error of a named road …
+    private const double AlongsideDeg = 30;        // … running its way …
+    private const double AlongsideShare = 2.0 / 3; // … over this share of the edge
+    private const double SampleM = 20;             // the edge is looked at every this many metres
 
     private readonly int[] _key;                          // per edge
     private readonly Dictionary<int, int[]> _edges = [];  // key → its edges, ascending
 
-    public RoadGroups(RoadNetwork network)
+    /// <param name="network">The road network.</param>
+    /// <param name="index">Its edge index, or null to build one.</param>
+    public RoadGroups(RoadNetwork network, Traffic.Geo.Spatial.EdgeIndex? index = null)
     {
         ArgumentNullException.ThrowIfNull(network);
+        index ??= new Traffic.Geo.Spatial.EdgeIndex(network);
         Network = network;
         int n = network.EdgeCount;
         _key = new int[n];
@@ -43,11 +52,13 @@ public sealed class RoadGroups
         // Unnamed links take the name of the road they join (ahead) or leave (behind).
         var (inFirst, inEdges) = InAdjacency(network);
         var named = new int[n];
+        var near = new Traffic.Geo.Spatial.EdgeCandidate[16];
         for (int e = 0; e < n; e++)
         {
-            named[e] = network.NameIndex(e) == 0 && IsLink(network.Class(e))
-                ? NamedAhead(network, e) is int ahead and > 0 ? ahead : NamedBehind(network, e, inFirst, inEdges)
-                : 0;
+            if (network.NameIndex(e) != 0) continue;
+            named[e] = Alongside(network, index, e, near);
+            if (named[e] == 0 && IsLink(network.Class(e)))
+                named[e] = NamedAhead(network, e) is int ahead and > 0 ? ahead : NamedBehind(network, e, inFirst, inEdges);
         }
         for (int e = 0; e < n; e++)
         {
@@ -70,6 +81,31 @@ public sealed class RoadGroups
     {
         int key = _key[edge];
         return (int)((uint)(key >= 0 ? key : -1 - key) % (uint)partitions);
+    }
+
+    /// <summary>The name of the named road an unnamed edge runs alongside over most of its length, or 0.</summary>
+    private static int Alongside(RoadNetwork network, Traffic.Geo.Spatial.EdgeIndex index, int e, Traffic.Geo.Spatial.EdgeCandidate[] near)
+    {
+        double length = network.LengthM(e);
+        int samples = Math.Max(3, (int)(length / SampleM) + 1);
+        var counts = new Dictionary<int, int>();
+        for (int k = 0; k < samples; k++)
+        {
+            double x = length * k / (samples - 1);
+            var (lon, lat) = network.PointAt(e, x);
+            double bearing = network.BearingAt(e, x);
+            int found = index.Within(lon, lat, AlongsideM, near), name = 0;
+            for (int i = 0; i < found && name == 0; i++)
+            {
+                int f = near[i].Edge;
+                if (network.NameIndex(f) != 0 && Traffic.Geo.GeoMath.BearingDifference(bearing, network.BearingAt(f, near[i].OffsetM)) <= AlongsideDeg)
+                    name = network.NameIndex(f);
+            }
+            if (name != 0) counts[name] = counts.GetValueOrDefault(name) + 1;
+        }
+        foreach (var (name, count) in counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key))
+            return count >= AlongsideShare * samples ? name : 0;
+        return 0;
     }
 
     private static bool IsLink(RoadClass c) =>
