@@ -26,12 +26,12 @@ public sealed record VehicleConditionOptions
     public double FatigueRestS { get; init; } = 20 * 60;
 
     /// <summary>
-    /// … or breaks adding up to this much since the driving began: the rest of a taxi or bus driver comes in pieces
-    /// (waiting for a fare, at a terminal), while a driver who never stops gathers none.
+    /// … or, when above 0, breaks adding up to this much since the driving began (a rest taken in pieces, as the
+    /// EU's split break allows; e.g. 600). 0, the default: China's rule, one rest of <see cref="FatigueRestS"/>.
     /// </summary>
-    public double FatigueBreaksS { get; init; } = 10 * 60;
+    public double FatigueBreaksS { get; init; }
 
-    /// <summary>A break is standing at least this long (waiting at a junction or a stop is no break).</summary>
+    /// <summary>With <see cref="FatigueBreaksS"/>: a break is standing at least this long (waiting at a junction or a stop is no break).</summary>
     public double FatigueBreakMinS { get; init; } = 60;
 
     /// <summary><c>teleport</c>: a jump between consecutive fixes implying more than this speed.</summary>
@@ -54,7 +54,7 @@ public sealed record VehicleConditionOptions
 /// Rules on a vehicle's own reports, per probe in its order: <c>hazmat_no_fix</c> (a dangerous-goods vehicle
 /// moving while its unit reports no GNSS fix: such a unit repeats its last position while still reporting
 /// speed), <c>hazmat_long_stop</c> (standing too long outside a <c>permitted_stop</c> zone) and <c>fatigue</c>
-/// (over 4 hours of driving without a rest: a 20-minute stop, or breaks of a minute or more adding up to 10 minutes), <c>teleport</c> (a fix that jumps faster than any
+/// (over 4 hours of driving without a 20-minute rest, or optionally breaks adding up to one), <c>teleport</c> (a fix that jumps faster than any
 /// vehicle drives: opens at the jump, closes at the jump back or the next plausible fix) and
 /// <c>signal_lost</c> (a vehicle last seen driving that has gone silent, raised from the event-time
 /// watermark since a silent vehicle sends nothing to react to; closes when it reports again; or, for a
@@ -81,7 +81,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         }
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
-        // minutes, or breaks of a minute or more adding up to 10 minutes since the driving began.
+        // minutes, or (when the options allow split breaks) breaks adding up to the same since the driving began.
         if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000)
         {
             s.DrivingSinceMs = long.MinValue;
@@ -100,18 +100,20 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
                 s.DrivingSinceMs = p.TimeMs;
                 s.BreaksMs = 0;
             }
+            s.DrivenUntilMs = p.TimeMs;
         }
         else if (!float.IsNaN(p.SpeedKmh))
         {
             if (s.StandingSinceMs == long.MinValue) s.StandingSinceMs = p.TimeMs;
             long spell = p.TimeMs - s.StandingSinceMs;
             bool rested = spell >= _options.FatigueRestS * 1000
-                || (spell >= _options.FatigueBreakMinS * 1000 && s.BreaksMs + spell >= _options.FatigueBreaksS * 1000);
+                || (_options.FatigueBreaksS > 0 && spell >= _options.FatigueBreakMinS * 1000 && s.BreaksMs + spell >= _options.FatigueBreaksS * 1000);
             if (rested) s.DrivingSinceMs = long.MinValue;
         }
-        bool tired = s.DrivingSinceMs != long.MinValue && p.TimeMs - s.DrivingSinceMs > _options.FatigueDrivingS * 1000;
+        // Driving time runs to the last report moving: a driver who stopped before 4 hours is resting, not tired.
+        bool tired = s.DrivingSinceMs != long.MinValue && s.DrivenUntilMs - s.DrivingSinceMs > _options.FatigueDrivingS * 1000;
         Report(s.Fatigue, s.Fatigue.Update(tired, p.TimeMs), "fatigue", in p, cls, hazmat,
-            s.DrivingSinceMs == long.MinValue ? null : (p.TimeMs - s.DrivingSinceMs) / 1000.0, alerts);
+            s.DrivingSinceMs == long.MinValue ? null : (s.DrivenUntilMs - s.DrivingSinceMs) / 1000.0, alerts);
 
         Teleport(s, in p, cls, hazmat, alerts);
         SilentWhileMoving(s, in p, cls, hazmat, alerts);
@@ -278,6 +280,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
         public long BreaksMs;   // breaks taken since the driving began
+        public long DrivenUntilMs = long.MinValue; // its last report moving
 
         public void Save(CheckpointWriter w)
         {
@@ -298,6 +301,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(DrivingSinceMs);
             o.Write(StandingSinceMs);
             o.Write(BreaksMs);
+            o.Write(DrivenUntilMs);
         }
 
         public void Load(CheckpointReader r)
@@ -319,6 +323,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             DrivingSinceMs = i.ReadInt64();
             StandingSinceMs = i.ReadInt64();
             BreaksMs = i.ReadInt64();
+            DrivenUntilMs = i.ReadInt64();
         }
     }
 }

@@ -17,11 +17,14 @@ public class VehicleConditionRulesTests
     private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
     /// <summary>Reports every 10 s: (speed km/h, fix, seconds, where).</summary>
-    private static List<AlertEvent> Reports(VehicleClass cls, ushort hazmat, params (double Kmh, bool Fix, int Seconds, double Lon)[] legs)
+    private static List<AlertEvent> Reports(VehicleClass cls, ushort hazmat, params (double Kmh, bool Fix, int Seconds, double Lon)[] legs) =>
+        Reports(null, cls, hazmat, legs);
+
+    private static List<AlertEvent> Reports(VehicleConditionOptions? options, VehicleClass cls, ushort hazmat, params (double Kmh, bool Fix, int Seconds, double Lon)[] legs)
     {
         var ids = new VehicleIds();
         int v = ids.Intern("琼H1".AsSpan());
-        var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones));
+        var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones), options);
         var alerts = new List<AlertEvent>();
         long t = s_t0;
         foreach (var (kmh, fix, seconds, lon) in legs)
@@ -70,20 +73,32 @@ public class VehicleConditionRulesTests
         Assert.True(alerts[0].Evidence["driving_s"] > 4 * 3600);
         // Two long stints split by a 25-minute rest: never four hours in a row.
         Assert.Empty(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 1500, Road), (50, true, 3 * 3600, Road)));
-        // A 5-minute stop is no rest.
-        Assert.Single(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 300, Road), (50, true, 3600 + 600, Road)), a => a.State == AlertState.Open);
+        // A 10-minute stop is no rest.
+        Assert.Single(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 600, Road), (50, true, 3600 + 600, Road)), a => a.State == AlertState.Open);
     }
 
     [Fact]
-    public void Breaks_adding_up_to_ten_minutes_are_a_rest_but_halts_under_a_minute_are_not()
+    public void A_driver_who_stops_before_four_hours_is_resting_not_tired()
     {
-        // A taxi's working day: 40 minutes of driving, a 3-minute wait for a fare, for 5 hours; the waits add up to
-        // 10 minutes within two hours, so the driving never reaches 4 hours.
+        // 3 h 50 min at the wheel, then a 25-minute rest that runs past the 4-hour mark: no fatigue (the time standing is
+        // no driving). Ten minutes more at the wheel first, and it is.
+        Assert.DoesNotContain(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600 + 3000, Road), (0, true, 1500, Road), (50, true, 600, Road)), a => a.Kind == "fatigue");
+        Assert.Contains(Reports(VehicleClass.Taxi, 0, (50, true, 4 * 3600 + 600, Road), (0, true, 1500, Road)), a => a.Kind == "fatigue");
+    }
+
+    [Fact]
+    public void Split_breaks_when_allowed_add_up_to_a_rest_but_halts_under_a_minute_do_not()
+    {
+        // A taxi's working day: 40 minutes of driving, a 3-minute wait for a fare, for 5 hours. By China's rule (the
+        // default: one 20-minute rest) that is fatigue; with split breaks allowed (10 minutes of breaks of a minute or
+        // more), the waits add up to a rest within two hours and the driving never reaches 4 hours.
+        var split = new VehicleConditionOptions { FatigueBreaksS = 600, FatigueBreakMinS = 60 };
         var taxi = Enumerable.Range(0, 8).SelectMany(_ => new[] { (50.0, true, 2400, Road), (0.0, true, 180, Road) }).ToArray();
-        Assert.DoesNotContain(Reports(VehicleClass.Taxi, 0, taxi), a => a.Kind == "fatigue");
+        Assert.Contains(Reports(VehicleClass.Taxi, 0, taxi), a => a.Kind == "fatigue");
+        Assert.DoesNotContain(Reports(split, VehicleClass.Taxi, 0, taxi), a => a.Kind == "fatigue");
         // Halts of 30 s every 20 minutes (a junction, a drop-off) add up to as much but are no breaks: fatigue.
         var driver = Enumerable.Range(0, 15).SelectMany(_ => new[] { (50.0, true, 1200, Road), (0.0, true, 30, Road) }).ToArray();
-        Assert.Contains(Reports(VehicleClass.Taxi, 0, driver), a => a.Kind == "fatigue" && a.State == AlertState.Open);
+        Assert.Contains(Reports(split, VehicleClass.Taxi, 0, driver), a => a.Kind == "fatigue" && a.State == AlertState.Open);
     }
 }
 
