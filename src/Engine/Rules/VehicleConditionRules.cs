@@ -13,8 +13,11 @@ public sealed record VehicleConditionOptions
     /// <summary>Moving faster than this (reported speed) counts as driving.</summary>
     public double MovingKmh { get; init; } = 5;
 
-    /// <summary><c>hazmat_no_fix</c>: moving while the unit reports no fix for this long.</summary>
-    public double NoFixAfterS { get; init; } = 30;
+    /// <summary>
+    /// <c>hazmat_no_fix</c>: moving while the unit reports no fix for this long. A fix lost for half a minute (a tunnel,
+    /// an overpass, a street canyon) is ordinary; a minute or more is not.
+    /// </summary>
+    public double NoFixAfterS { get; init; } = 60;
 
     /// <summary><c>hazmat_long_stop</c>: a dangerous-goods vehicle standing outside a <c>permitted_stop</c> zone this long.</summary>
     public double LongStopAfterS { get; init; } = 20 * 60;

@@ -54,6 +54,7 @@ public class VehicleConditionRulesTests
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (0, false, 600, Road)));     // standing without a fix: nothing moves
         Assert.Empty(Reports(VehicleClass.Taxi, 0, (40, false, 600, Road)));       // not carrying dangerous goods
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (40, false, 20, Road), (40, true, 60, Road))); // a short loss
+        Assert.Empty(Reports(VehicleClass.Hazmat, 30, (40, false, 40, Road), (40, true, 60, Road))); // two short losses run together (40 s)
     }
 
     [Fact]
