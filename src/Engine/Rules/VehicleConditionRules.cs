@@ -13,8 +13,12 @@ public sealed record VehicleConditionOptions
     /// <summary>Moving faster than this (reported speed) counts as driving.</summary>
     public double MovingKmh { get; init; } = 5;
 
-    /// <summary><c>hazmat_no_fix</c>: moving while the unit reports no fix for this long.</summary>
-    public double NoFixAfterS { get; init; } = 30;
+    /// <summary>
+    /// <c>hazmat_no_fix</c>: a fix lost while moving and not back for this long (the vehicle may stop meanwhile: where it
+    /// stopped is unknown too). A fix lost for half a minute (a tunnel, an overpass, a street canyon) is ordinary; a
+    /// minute is not.
+    /// </summary>
+    public double NoFixAfterS { get; init; } = 60;
 
     /// <summary><c>hazmat_long_stop</c>: a dangerous-goods vehicle standing outside a <c>permitted_stop</c> zone this long.</summary>
     public double LongStopAfterS { get; init; } = 20 * 60;
@@ -75,7 +79,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
 
         if (dangerous)
         {
-            Report(s.NoFix, s.NoFix.Update(moving && !p.Fix, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
+            // Lost while moving, and not back: the spell goes on if the vehicle stops (where it stopped is unknown too).
+            if (p.Fix) s.NoFixMoving = false;
+            else if (moving) s.NoFixMoving = true;
+            Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
             bool standing = !float.IsNaN(p.SpeedKmh) && p.SpeedKmh < 1 && !InPermittedStop(p.Lon, p.Lat);
             Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
@@ -281,6 +288,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public long StandingSinceMs = long.MinValue;
         public long BreaksMs;   // breaks taken since the driving began
         public long DrivenUntilMs = long.MinValue; // its last report moving
+        public bool NoFixMoving;                   // its fix was lost while it moved and is not back
 
         public void Save(CheckpointWriter w)
         {
@@ -302,6 +310,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(StandingSinceMs);
             o.Write(BreaksMs);
             o.Write(DrivenUntilMs);
+            o.Write(NoFixMoving);
         }
 
         public void Load(CheckpointReader r)
@@ -324,6 +333,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             StandingSinceMs = i.ReadInt64();
             BreaksMs = i.ReadInt64();
             DrivenUntilMs = i.ReadInt64();
+            NoFixMoving = i.ReadBoolean();
         }
     }
 }

@@ -25,13 +25,10 @@ public sealed record ZoneRuleOptions
     /// </summary>
     public double StandingKmh { get; init; } = 3;
 
-    /// <summary>A fix that repeats the previous one's position exactly while the unit reports a speed above this is stale: no evidence.</summary>
-    public double StaleAboveKmh { get; init; } = 5;
-
     /// <summary>
-    /// A moving vehicle's matched point within this distance of a zone's border, or within its own distance from the
-    /// fix if that is more, is no evidence of being inside or outside (it may lie on the wrong one of two roads along
-    /// the border).
+    /// A moving vehicle's matched point inside a zone but within this distance of its border, or within its own distance
+    /// from the fix if that is more, is no evidence of being inside (it may lie on the wrong one of two roads along the
+    /// border). Any position outside is evidence of being out.
     /// </summary>
     public double BorderMarginM { get; init; } = 10;
 
@@ -50,7 +47,8 @@ public sealed record ZoneRuleOptions
 /// it for longer than allowed). Entries and exits are debounced. A moving vehicle is where its matched point is; a
 /// standing one where its fixes since it stopped lie on average (a vehicle standing beside a zone's border is not
 /// taken inside by a snapped point that jumped to a road over the border); a stale fix (a unit without a fix repeating
-/// its last position while it drives on) is no evidence. One instance per shard.
+/// its last position while it drives on) is no evidence. An entry needs a position inside by more than its
+/// uncertainty; an exit, any position outside. One instance per shard.
 /// </summary>
 public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? registry = null, ZoneRuleOptions? options = null)
 {
@@ -60,6 +58,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     private readonly PerVehicle<Dictionary<int, Presence>> _presence = new(() => []);
     private readonly PerVehicle<Presence> _offCorridor = new(() => new Presence()); // per vehicle with a corridor: time off it
     private readonly PerVehicle<Standing> _standing = new(() => new Standing());   // per vehicle: its fixes since it stopped
+    private const long StopGapMs = 120_000;   // a standing vehicle silent longer may have moved: its stop starts afresh
+    private const double StopRadiusM = 60;    // a standing vehicle's fix this far from its mean: it has moved
     private Dictionary<string, int>? _zoneIndex;
 
     /// <summary>
@@ -72,7 +72,9 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         bool hasFix = m.ProbeLon != 0 || m.ProbeLat != 0;
         double fixLon = hasFix ? m.ProbeLon : m.Lon, fixLat = hasFix ? m.ProbeLat : m.Lat;
         bool reported = !double.IsNaN(m.ReportedSpeedKmh);
-        bool stale = hasFix && st.HasLast && fixLon == st.LastLon && fixLat == st.LastLat && reported && m.ReportedSpeedKmh > _options.StaleAboveKmh;
+        // A position repeated exactly is no news: a unit without a fix repeats its last one while the vehicle drives on (and
+        // may stop somewhere else), a standing unit that pins its position adds nothing to the mean.
+        bool stale = hasFix && st.HasLast && fixLon == st.LastLon && fixLat == st.LastLat;
         st.HasLast = hasFix;
         st.LastLon = fixLon;
         st.LastLat = fixLat;
@@ -87,11 +89,17 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             if (m.Edge >= 0) Judge(vehicle, cls, hazmat, m.TimeMs, m.Lon, m.Lat, margin, alerts);
             return;
         }
+        // The mean is of one stop: a new chain, a silence, or a fix far from the mean (the vehicle moved while reporting
+        // no speed) starts it afresh.
+        if (st.Count > 0 && (m.Break != ChainBreak.None || m.TimeMs - st.LastMs > StopGapMs
+            || Traffic.Geo.GeoMath.Distance(st.SumLon / st.Count, st.SumLat / st.Count, fixLon, fixLat) > StopRadiusM))
+            st.Count = 0;
         if (st.Count == 0)
         {
             st.SumLon = 0;
             st.SumLat = 0;
         }
+        st.LastMs = m.TimeMs;
         st.Count++;
         st.SumLon += fixLon;
         st.SumLat += fixLat;
@@ -131,14 +139,14 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
                 alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Open, timeMs, lon, lat, null, timeMs - p.InsideSinceMs));
             }
         }
-        // Exits: outside by more than the margin. Nearer the border a position tells nothing: an exit already seen
-        // goes on (a vehicle last seen outside is taken to be outside), none begins.
+        // Exits: any position outside. The doubt goes the vehicle's way: an entry needs a position surely inside, an exit
+        // only one outside (a vehicle that leaves and parks just outside the border has left). A position inside but
+        // too near the border to be sure lets an exit already seen go on and begins none.
         var sureInside = _sureInside.AsSpan(0, sure);
         foreach (var (z, p) in presence)
         {
             if (sureInside.Contains(z) || p.InsideSinceMs == long.MinValue) continue;
-            bool uncertain = inside.Contains(z) || (marginM > 0 && zones.SignedDistanceM(z, lon, lat) > -marginM);
-            if (uncertain && p.OutsideSinceMs == long.MinValue) continue;
+            if (inside.Contains(z) && p.OutsideSinceMs == long.MinValue) continue;
             if (p.OutsideSinceMs == long.MinValue) p.OutsideSinceMs = timeMs;
             if ((timeMs - p.OutsideSinceMs) / 1000.0 < _options.ExitAfterS) continue;
             if (p.OpenId != null)
@@ -291,6 +299,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     private sealed class Standing
     {
         public int Count;
+        public long LastMs;
         public double SumLon;
         public double SumLat;
         public bool HasLast;
@@ -300,6 +309,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         public void Save(BinaryWriter o)
         {
             o.Write(Count);
+            o.Write(LastMs);
             o.Write(SumLon);
             o.Write(SumLat);
             o.Write(HasLast);
@@ -311,6 +321,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         {
             Count = i.ReadInt32();
             CheckpointReader.Check(Count >= 0, "checkpoint malformed: a negative count of standing fixes");
+            LastMs = i.ReadInt64();
             SumLon = i.ReadDouble();
             SumLat = i.ReadDouble();
             HasLast = i.ReadBoolean();

@@ -54,6 +54,9 @@ public class VehicleConditionRulesTests
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (0, false, 600, Road)));     // standing without a fix: nothing moves
         Assert.Empty(Reports(VehicleClass.Taxi, 0, (40, false, 600, Road)));       // not carrying dangerous goods
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (40, false, 20, Road), (40, true, 60, Road))); // a short loss
+        Assert.Empty(Reports(VehicleClass.Hazmat, 30, (40, false, 40, Road), (40, true, 60, Road))); // two short losses run together (four fixes over 30 s)
+        // Driving 50 s without a fix, then standing without one: the fix was lost while it moved, and is not back.
+        Assert.Contains(Reports(VehicleClass.Hazmat, 30, (40, true, 20, Road), (40, false, 60, Road), (0, false, 120, Road)), a => a.Kind == "hazmat_no_fix");
     }
 
     [Fact]

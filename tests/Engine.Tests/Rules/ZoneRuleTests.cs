@@ -161,4 +161,54 @@ public class ZoneRuleTests
         Assert.Empty(Matches(FromZ1South(5), FromZ1South(5), kmh: 30, fixes: 20, scatterM: 1));
         Assert.Equal(AlertState.Open, Assert.Single(Matches(FromZ1South(30), FromZ1South(30), kmh: 30, fixes: 20, scatterM: 1)).State);
     }
+
+    /// <summary>A car's decided matches in legs: each (where it is, where it is matched, its speed, fixes 15 s apart, silence before the leg).</summary>
+    private static List<AlertEvent> Legs(params ((double Lon, double Lat) At, (double Lon, double Lat) Matched, double Kmh, int Fixes, long SilenceMs)[] legs)
+    {
+        var ids = new VehicleIds();
+        int vehicle = ids.Intern("琼C1".AsSpan());
+        var rule = new ZoneRule(ZoneSet.Parse(Zones), ids);
+        var alerts = new List<AlertEvent>();
+        var random = new Random(7);
+        long t = s_noon;
+        int k = 0;
+        foreach (var (at, matched, kmh, fixes, silence) in legs)
+        {
+            t += silence;
+            for (int f = 0; f < fixes; f++, k++, t += 15_000)
+            {
+                double lon = at.Lon + ((random.NextDouble() - 0.5) * 1e-5), lat = at.Lat + ((random.NextDouble() - 0.5) * 1e-5); // a metre of scatter
+                var m = new MatchedProbe
+                {
+                    ProbeId = k, TimeMs = t, Edge = 0, OffsetM = 0, Lon = matched.Lon, Lat = matched.Lat, ProbeLon = lon, ProbeLat = lat,
+                    DistanceM = GeoMath.Distance(lon, lat, matched.Lon, matched.Lat), RouteDistanceM = kmh / 3.6 * 15, SpeedKmh = kmh, Confidence = 1,
+                    Break = k == 0 || (f == 0 && silence > 0) ? ChainBreak.TimeGap : ChainBreak.None, Forced = false, ReportedSpeedKmh = kmh,
+                };
+                rule.OnMatched(vehicle, VehicleClass.Car, 0, m, alerts);
+            }
+        }
+        return alerts;
+    }
+
+    /// <summary>A point <paramref name="metres"/> north of D1's southern border (negative: outside).</summary>
+    private static (double Lon, double Lat) FromD1South(double metres) => (113.953, 22.545 + (metres / GeoMath.MetresPerDegree));
+
+    [Fact]
+    public void A_vehicle_that_leaves_a_zone_and_parks_just_outside_it_has_left()
+    {
+        // Through D1 (60 s allowed) for 45 s, then parked 3 m outside its border for 10 minutes: it left, so no
+        // zone_dwell (an exit needs no margin, only a position outside). Parked 30 m inside, it stayed.
+        var through = (FromD1South(80), FromD1South(80), 30.0, 4, 0L);
+        Assert.Empty(Legs(through, (FromD1South(-3), FromD1South(-3), 0, 40, 0)));
+        Assert.Contains(Legs(through, (FromD1South(30), FromD1South(30), 0, 40, 0)), a => a.Kind == "zone_dwell");
+    }
+
+    [Fact]
+    public void A_stop_after_a_silence_is_a_new_stop()
+    {
+        // Standing 150 m inside D1 for 45 s, silent for 15 minutes, then standing 300 m outside it: where it stands now
+        // is not the mean of both stops (which would lie inside D1 for its first fixes and make its stay 15 minutes).
+        var outside = FromD1South(-300);
+        Assert.Empty(Legs((FromD1South(150), FromD1South(150), 0, 4, 0), (outside, outside, 0, 20, 900_000)));
+    }
 }
