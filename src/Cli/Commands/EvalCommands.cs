@@ -31,7 +31,7 @@ internal static class EvalCommands
             double routeM = parse.GetValue(length) * 1000;
             var ci = CultureInfo.InvariantCulture;
             int[] intervals = [1, 5, 15, 30, 60];
-            Console.WriteLine(string.Create(ci, $"Online matching (sigma set to the noise, search radius max(50 m, 4 sigma), min move 2 sigma) of {n} vehicles per cell, {routeM / 1000:N0} km random routes: probes on their true edge % / route accuracy % (1 − mismatch length fraction)."));
+            Console.WriteLine(string.Create(ci, $"Online matching (sigma set to the noise, search radius max(50 m, 4 sigma), min move 2 sigma) of {n} vehicles per cell, {routeM / 1000:N0} km random routes. Each cell: probes matched to their true edge % / route accuracy % (1 − route mismatch fraction, edge by edge, length-weighted, over the route driven from the first probe to the last)."));
             Console.WriteLine("| noise sigma | " + string.Join(" | ", intervals.Select(i => i.ToString(ci) + " s")) + " |");
             Console.WriteLine("| --- |" + string.Concat(intervals.Select(_ => " ---: |")));
             foreach (double sigma in new[] { 5.0, 10.0, 20.0 })
