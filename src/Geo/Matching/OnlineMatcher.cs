@@ -295,14 +295,6 @@ public sealed class OnlineMatcher
             {
                 score[j] += best[j];
                 any = true;
-                // Backward jitter is no move: the vehicle stays where its path had it, so that the next probe
-                // measures from there and a run of small backward steps cannot walk it back along the road.
-                ref readonly var from = ref prev[back[j]];
-                if (from.Edge == _found[j].Edge)
-                {
-                    double fromOffset = DecodeOffset(in from);
-                    if (_found[j].OffsetM < fromOffset && fromOffset - _found[j].OffsetM <= _backwardM) _found[j].OffsetM = fromOffset;
-                }
             }
         }
         return any;
