@@ -159,8 +159,10 @@ public static class SyntheticTraces
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 
-    private static (double Lon, double Lat) Noise(Random rng, double lon, double lat, double sigmaM)
+    /// <summary>A position moved by Gaussian noise of <paramref name="sigmaM"/> metres on each axis.</summary>
+    public static (double Lon, double Lat) Noise(Random rng, double lon, double lat, double sigmaM)
     {
+        ArgumentNullException.ThrowIfNull(rng);
         // Box–Muller: two independent standard normals.
         double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
         double r = Math.Sqrt(-2.0 * Math.Log(u1));
