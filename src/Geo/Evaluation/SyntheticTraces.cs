@@ -147,7 +147,7 @@ public static class SyntheticTraces
         ranges[edge] = ranges.TryGetValue(edge, out var r) ? (Math.Min(r.From, from), Math.Max(r.To, to)) : (from, to);
     }
 
-    /// <summary>Metres a U-turn costs a trip: more than driving round a block, so that trips turn round only at dead ends.</summary>
+    /// <summary>Metres a U-turn costs a trip: more than driving round a block, so that trips turn round only where they must (a dead end, an exit with no way back near).</summary>
     private const double UTurnPenaltyM = 2000;
 
     /// <summary>Speed on an edge: 80 % of its limit, at least 20 km/h.</summary>
