@@ -13,7 +13,10 @@ public readonly record struct SyntheticScore(int Probes, int CorrectEdges, doubl
     /// <summary>Share of probes matched to their true edge.</summary>
     public double EdgeAccuracy => Probes > 0 ? (double)CorrectEdges / Probes : 0;
 
-    /// <summary>1 − route mismatch fraction (Newson &amp; Krumm), over the route driven between the first and last probe.</summary>
+    /// <summary>
+    /// 1 − route mismatch fraction (Newson &amp; Krumm, Kubicka), edge by edge and weighted by length, over the route
+    /// driven between the first probe and the last.
+    /// </summary>
     public double RouteAccuracy => TruthRouteM > 0 ? 1 - (RouteErrorM / TruthRouteM) : 0;
 
     public static SyntheticScore operator +(SyntheticScore a, SyntheticScore b) =>
@@ -37,8 +40,10 @@ public static class SyntheticTraces
         long startMs = 1_700_000_000_000, bool reportCourse = false)
     {
         // Trips as vehicles drive them: shortest paths to random destinations 1–3 km away, one after another.
+        // Drivers turn round where they must (a dead end), not wherever it saves a few metres: without the
+        // penalty a trip often ran 10 m into a side street and straight back out, a detour no fix can show.
         var route = new List<int> { rng.Next(net.EdgeCount) };
-        var router = new Routing.BoundedDijkstra(net);
+        var router = new Routing.BoundedDijkstra(net) { UTurnPenaltyM = UTurnPenaltyM };
         Span<Routing.EdgePosition> target = stackalloc Routing.EdgePosition[1];
         Span<double> distance = stackalloc double[1];
         var path = new int[4096];
@@ -91,7 +96,12 @@ public static class SyntheticTraces
         return ([.. probes], [.. route]);
     }
 
-    /// <summary>Matches each trace online (default lag) and scores probes by edge and the route by length.</summary>
+    /// <summary>
+    /// Matches each trace online (default lag) and scores probes by edge and the route by length. The route is
+    /// what was driven between the first probe and the last: the first and last edges count only from the first
+    /// probe's position and up to the last one's, in the truth and in the match alike, so that the match of the
+    /// last probe a few metres into a long edge is not scored as the whole edge driven.
+    /// </summary>
     public static SyntheticScore OnlineAccuracy(EdgeIndex index, IEnumerable<(TruthProbe[] Probes, int[] Route)> vehicles, MatcherOptions? options = null)
     {
         var net = index.Network;
@@ -102,28 +112,43 @@ public static class SyntheticTraces
             if (trace.Length == 0) continue;
             var truth = new Dictionary<long, int>(trace.Length);
             foreach (var tp in trace) truth[tp.Probe.Id] = tp.TrueEdge;
-            var sink = new Scorer(truth, []);
+            var sink = new Scorer(truth, [], []);
             var state = matcher.NewState();
             foreach (var tp in trace) matcher.Push(state, tp.Probe, ref sink);
             matcher.Flush(state, ref sink);
 
-            // Truth route: the distinct edges driven from the first probe's edge to the last one's.
-            var truthEdges = new HashSet<int>();
-            for (int i = trace[0].RouteIndex; i <= trace[^1].RouteIndex; i++) truthEdges.Add(route[i]);
-            double truthM = 0, errorM = 0;
-            foreach (int e in truthEdges)
+            // Truth route: the edges driven from the first probe's position to the last one's.
+            var truthRanges = new Dictionary<int, (double From, double To)>();
+            int first = trace[0].RouteIndex, last = trace[^1].RouteIndex;
+            for (int i = first; i <= last; i++)
             {
-                truthM += net.LengthM(e);
-                if (!sink.Route.Contains(e)) errorM += net.LengthM(e);
+                double from = i == first ? trace[0].TrueOffsetM : 0;
+                double to = i == last ? trace[^1].TrueOffsetM : net.LengthM(route[i]);
+                Cover(truthRanges, route[i], from, to);
             }
-            foreach (int e in sink.Route)
+            double truthM = 0, errorM = 0;
+            foreach (var (e, r) in truthRanges)
             {
-                if (!truthEdges.Contains(e)) errorM += net.LengthM(e);
+                truthM += r.To - r.From;
+                if (!sink.Drove(e)) errorM += r.To - r.From;
+            }
+            foreach (var (e, r) in sink.Route)
+            {
+                if (!truthRanges.ContainsKey(e) && sink.Drove(e)) errorM += r.To - r.From;
             }
             total += new SyntheticScore(trace.Length, sink.Correct, truthM, errorM);
         }
         return total;
     }
+
+    /// <summary>Widens an edge's covered range (the part of it a route drove) to include [from, to].</summary>
+    private static void Cover(Dictionary<int, (double From, double To)> ranges, int edge, double from, double to)
+    {
+        ranges[edge] = ranges.TryGetValue(edge, out var r) ? (Math.Min(r.From, from), Math.Max(r.To, to)) : (from, to);
+    }
+
+    /// <summary>Metres a U-turn costs a trip: more than driving round a block, so that trips turn round only where they must (a dead end, an exit with no way back near).</summary>
+    private const double UTurnPenaltyM = 2000;
 
     /// <summary>Speed on an edge: 80 % of its limit, at least 20 km/h.</summary>
     private static double SpeedMs(RoadNetwork net, int edge) => Math.Max(20, net.SpeedLimitKmh(edge) * 0.8) / 3.6;
@@ -134,8 +159,10 @@ public static class SyntheticTraces
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 
-    private static (double Lon, double Lat) Noise(Random rng, double lon, double lat, double sigmaM)
+    /// <summary>A position moved by Gaussian noise of <paramref name="sigmaM"/> metres on each axis.</summary>
+    public static (double Lon, double Lat) Noise(Random rng, double lon, double lat, double sigmaM)
     {
+        ArgumentNullException.ThrowIfNull(rng);
         // Box–Muller: two independent standard normals.
         double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
         double r = Math.Sqrt(-2.0 * Math.Log(u1));
@@ -143,21 +170,25 @@ public static class SyntheticTraces
         return (lon + (dx / GeoMath.MetresPerDegreeLon(lat)), lat + (dy / GeoMath.MetresPerDegree));
     }
 
-    private struct Scorer(Dictionary<long, int> truth, HashSet<int> route) : IMatchSink
+    private struct Scorer(Dictionary<long, int> truth, Dictionary<int, (double From, double To)> route, HashSet<int> matched) : IMatchSink
     {
         public int Correct;
 
-        public readonly HashSet<int> Route => route;
+        /// <summary>The matched route: each edge with the part of it driven.</summary>
+        public readonly Dictionary<int, (double From, double To)> Route => route;
+
+        /// <summary>Whether the match drove some of an edge or placed a probe on it (a route touching its end node does not count).</summary>
+        public readonly bool Drove(int edge) => matched.Contains(edge) || (route.TryGetValue(edge, out var r) && r.To > r.From);
 
         public void OnMatch(in MatchedProbe match, ReadOnlySpan<TraversedEdge> traversed)
         {
             if (truth.TryGetValue(match.ProbeId, out int edge) && edge == match.Edge) Correct++;
-            if (match.Edge >= 0) route.Add(match.Edge);
-            foreach (var t in traversed)
+            if (match.Edge >= 0)
             {
-                // Count an edge driven only if some of it was driven (not a zero-length touch at a node).
-                if (t.ToOffsetM > t.FromOffsetM || traversed.Length == 1) route.Add(t.Edge);
+                matched.Add(match.Edge);
+                Cover(route, match.Edge, match.OffsetM, match.OffsetM);
             }
+            foreach (var t in traversed) Cover(route, t.Edge, t.FromOffsetM, t.ToOffsetM);
         }
     }
 }

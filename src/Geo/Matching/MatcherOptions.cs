@@ -49,7 +49,10 @@ public sealed record MatcherOptions
 
     /// <summary>
     /// Backward movement along one edge up to this many metres is GPS noise, not a U-turn or a loop
-    /// around the block: a vehicle standing still or crawling does not jump back and forth.
+    /// around the block: a vehicle standing still or crawling does not jump back and forth. The noise of two
+    /// fixes reaches further when <see cref="SigmaM"/> is large: a step back up to 2√2 σ (twice the spread of
+    /// the difference of two fixes' along-road errors) is noise too, taken as standing still (no route driven),
+    /// so that a path along the wrong direction of a two-way road pays at every step.
     /// </summary>
     public double BackwardToleranceM { get; init; } = 10;
 

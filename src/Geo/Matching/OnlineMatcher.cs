@@ -26,6 +26,7 @@ public sealed class OnlineMatcher
     private readonly MatcherOptions _options;
     private readonly double _invSigma2;
     private readonly double _invHeadingSigma2;
+    private readonly double _backwardM;      // backward movement along one edge taken as noise, metres
 
     // Scratch, reused for every probe.
     private readonly EdgeCandidate[] _found;
@@ -52,6 +53,8 @@ public sealed class OnlineMatcher
         _router = new BoundedDijkstra(_net) { UTurnPenaltyM = _options.UTurnPenaltyM };
         _invSigma2 = 1.0 / (_options.SigmaM * _options.SigmaM);
         _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
+        // Two fixes' along-road errors differ by sigma·√2 (standard deviation): up to twice that is noise.
+        _backwardM = Math.Max(_options.BackwardToleranceM, 2 * Math.Sqrt(2) * _options.SigmaM);
         int k = _options.MaxCandidates;
         int search = Math.Max(k, _options.SearchCandidates);
         _found = new EdgeCandidate[search];
@@ -304,8 +307,14 @@ public sealed class OnlineMatcher
         for (int j = 0; j < targets.Length; j++)
         {
             if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM
-                && from.OffsetM - targets[j].OffsetM <= _options.BackwardToleranceM)
-                dist[j] = from.OffsetM - targets[j].OffsetM;
+                && from.OffsetM - targets[j].OffsetM <= _backwardM)
+            {
+                // Jitter up to the tolerance counts as the distance moved (a crawling vehicle); a larger step back,
+                // which only the noise of two fixes explains, as standing still, so that a path driving the
+                // wrong way along a two-way road pays the great-circle distance at every step.
+                double back = from.OffsetM - targets[j].OffsetM;
+                dist[j] = back <= _options.BackwardToleranceM ? back : 0;
+            }
         }
     }
 
@@ -636,7 +645,7 @@ public sealed class OnlineMatcher
     private double BuildPath(EdgePosition from, EdgePosition to)
     {
         _legX = 0;
-        if (from.Edge == to.Edge && to.OffsetM >= from.OffsetM - _options.BackwardToleranceM && to.OffsetM <= from.OffsetM)
+        if (from.Edge == to.Edge && to.OffsetM >= from.OffsetM - _backwardM && to.OffsetM <= from.OffsetM)
             return SinglePathEdge(from.Edge, from.OffsetM, from.OffsetM);
         if (from.Edge == to.Edge && to.OffsetM >= from.OffsetM)
             return SinglePathEdge(from.Edge, from.OffsetM, to.OffsetM);

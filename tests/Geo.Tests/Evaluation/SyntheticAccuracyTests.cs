@@ -15,11 +15,14 @@ public class SyntheticAccuracyTests
     private static readonly Lazy<EdgeIndex> s_index = new(() =>
         new EdgeIndex(NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _)));
 
+    // Measured with these 10 vehicles (seed 1): 99.97 % at 5 m / 5 s, 98.2 % at 10 m / 5 s, 97.8 % at 10 m / 15 s,
+    // 97.3 % at 5 m / 30 s, 84.6 % at 10 m / 1 s (79.1 % before steps back of up to 2√2 sigma were taken as noise).
     [Theory]
-    [InlineData(5, 5, 0.96)]
-    [InlineData(10, 5, 0.93)]
-    [InlineData(10, 15, 0.90)]
-    [InlineData(5, 30, 0.90)]
+    [InlineData(5, 5, 0.995)]
+    [InlineData(10, 5, 0.975)]
+    [InlineData(10, 15, 0.965)]
+    [InlineData(5, 30, 0.96)]
+    [InlineData(10, 1, 0.82)]
     public void Route_accuracy_meets_its_floor(double sigma, int intervalS, double floor)
     {
         var score = Run(sigma, intervalS);
@@ -41,6 +44,25 @@ public class SyntheticAccuracyTests
             var rng = new Random(3);
             return [.. Enumerable.Range(0, 10).Select(_ => SyntheticTraces.Drive(net, rng, 5000, 5, 20, reportCourse: reportCourse))];
         }
+    }
+
+    [Fact]
+    public void Trips_seldom_turn_round()
+    {
+        // Shortest paths with free U-turns turned round about once every 5 km (42 times in 220 km), often 10 m into
+        // a side street; trips now turn round only where going on would cost more than 2 km (7 times in these 100 km).
+        var net = s_index.Value.Network;
+        var rng = new Random(7);
+        int turns = 0;
+        for (int v = 0; v < 10; v++)
+        {
+            var route = SyntheticTraces.Drive(net, rng, 10_000, 5, 10).Route;
+            for (int i = 0; i + 1 < route.Length; i++)
+            {
+                if (route[i + 1] == net.Twin(route[i])) turns++;
+            }
+        }
+        Assert.True(turns <= 10, $"{turns} U-turns in 100 km");
     }
 
     [Fact]

@@ -1,0 +1,68 @@
+using System.Text.RegularExpressions;
+using Traffic.Cli.Commands;
+using Traffic.Geo.Import;
+using Traffic.Testing;
+
+namespace Traffic.Cli.Tests;
+
+/// <summary><c>traffic eval synthetic</c> on the fleet simulator's taxis, and the truth it reads back from the simulator.</summary>
+public class SyntheticEvalTests
+{
+    private static readonly Lazy<Traffic.Geo.Network.RoadNetwork> s_net = new(() =>
+        NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _));
+
+    [Fact]
+    public void Simulated_drives_are_connected_routes_that_the_samples_follow()
+    {
+        var net = s_net.Value;
+        var drives = SimulatedDrives.Run(net, 4, 600, 3);
+        Assert.Equal(4, drives.Count);
+        foreach (var d in drives)
+        {
+            Assert.Equal(600, d.Samples.Length); // one a second
+            for (int i = 0; i + 1 < d.Route.Length; i++)
+                Assert.True(net.To(d.Route[i]) == net.From(d.Route[i + 1]), $"route breaks between edges {d.Route[i]} and {d.Route[i + 1]}");
+            for (int i = 0; i < d.Samples.Length; i++)
+            {
+                var s = d.Samples[i];
+                Assert.Equal(s.Edge, d.Route[s.RouteIndex]);
+                if (i > 0) Assert.True(s.RouteIndex >= d.Samples[i - 1].RouteIndex);
+                var (lon, lat) = net.PointAt(s.Edge, s.OffsetM);
+                Assert.True(Traffic.Geo.GeoMath.Distance(lon, lat, s.Lon, s.Lat) < 0.5, "the truth's position is on its edge at its offset");
+            }
+        }
+        // Taxis drive and also stand (at ranks between fares, at the end of a trip).
+        var all = drives.SelectMany(d => d.Samples.Zip(d.Samples.Skip(1))).ToList();
+        Assert.Contains(all, p => p.First.Edge == p.Second.Edge && p.First.OffsetM == p.Second.OffsetM);
+        Assert.True(drives.Sum(d => d.Route.Length) > 40, "the taxis drove");
+    }
+
+    [Fact]
+    public void Sampling_keeps_every_nth_second_with_noise()
+    {
+        var drive = SimulatedDrives.Run(s_net.Value, 1, 300, 5)[0];
+        var (probes, route) = drive.Probes(15, 10, new Random(1));
+        Assert.Equal(20, probes.Length);
+        Assert.Same(drive.Route, route);
+        for (int i = 0; i < probes.Length; i++)
+        {
+            var s = drive.Samples[15 * i];
+            Assert.Equal(s.TimeMs, probes[i].Probe.TimeMs);
+            Assert.Equal(s.Edge, probes[i].TrueEdge);
+            Assert.True(Traffic.Geo.GeoMath.Distance(s.Lon, s.Lat, probes[i].Probe.Lon, probes[i].Probe.Lat) < 60);
+        }
+        Assert.Contains(probes, p => p.Probe.Lon != drive.Samples[(int)p.Probe.Id].Lon);
+    }
+
+    [Fact]
+    public void Eval_synthetic_prints_a_table_from_the_simulator()
+    {
+        string osm = SharedData.Path("osm", "shenzhen-nanshan.osm");
+        var (exit, output, error) = CliRunner.Run("eval", "synthetic", osm, "--vehicles", "4", "--minutes", "10");
+        Assert.True(exit == 0, error);
+        Assert.Contains("4 simulated taxis, 10 minutes each", output, StringComparison.Ordinal);
+        var rows = output.Split('\n').Where(l => Regex.IsMatch(l, @"^\| \d+ m \|")).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.All(rows, r => Assert.Equal(5, Regex.Count(r, @"\d+\.\d / \d+\.\d")));
+    }
+}
