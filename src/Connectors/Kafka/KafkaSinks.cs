@@ -71,6 +71,22 @@ public sealed class KafkaSinks : IDisposable
         Produce(_topics.Segments, SegmentKey(in s), TakeLine(), null);
     }
 
+    /// <summary>A sliding view of a segment, to the smoothed feed, keyed like a segment row.</summary>
+    public void SegmentView(in SegmentStat s)
+    {
+        SegmentRow.WriteFields(_json.Begin(), _network, in s);
+        _json.End();
+        Produce(_topics.SegmentViews, SegmentKey(in s), TakeLine(), null);
+    }
+
+    /// <summary>A window of the network index, keyed by its start (epoch ms).</summary>
+    public void NetworkIndex(in NetworkIndexValue v)
+    {
+        NetworkIndexRow.WriteFields(_json.Begin(), in v);
+        _json.End();
+        Produce(_topics.Tpi, Encoding.UTF8.GetBytes(v.WindowStartMs.ToString(CultureInfo.InvariantCulture)), TakeLine(), null);
+    }
+
     /// <summary>The key of a segment row: <c>way_id:direction:edge@window_start_ms</c>.</summary>
     public byte[] SegmentKey(in SegmentStat s) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $"{_network.WayId(s.Edge)}:{_network.Direction(s.Edge)}:{s.Edge}@{s.WindowStartMs}"));

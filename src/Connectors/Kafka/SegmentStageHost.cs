@@ -25,6 +25,8 @@ internal sealed class SegmentStageHost
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly Output _output;
     private IConsumer<Ignore, byte[]>? _consumer;
+    private long _nextIndexWindow = long.MinValue;   // the start of the next window of the network index to publish
+    private bool _indexElsewhere;                    // logged once: this process does not own every exchange partition
 
     public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks)
     {
@@ -33,7 +35,11 @@ internal sealed class SegmentStageHost
         _output = new Output(this);
         SourcePartitions = context.Connection.PartitionCount(context.Topics.Probes);
         if (SourcePartitions < 1) throw new InvalidOperationException($"Kafka: topic {context.Topics.Probes} does not exist");
+        ExchangePartitions = context.Connection.PartitionCount(context.Topics.Exchange);
     }
+
+    /// <summary>Partitions of the exchange topic: the network index of a window needs every one's part.</summary>
+    public int ExchangePartitions { get; }
 
     /// <summary>Partitions of the probes topic: the senders whose watermarks a window waits for.</summary>
     public int SourcePartitions { get; }
@@ -174,6 +180,55 @@ internal sealed class SegmentStageHost
         public void Watermark(in SegmentWatermark watermark)
         {
             if (!processor.OnWatermark(in watermark, host._output)) host.Counters.AddDuplicate();
+            else host.PublishNetworkIndex();
+        }
+    }
+
+    /// <summary>
+    /// Publishes the network index of every window that all exchange partitions have closed: the sum of each partition's
+    /// part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint), so that a restart publishes the same
+    /// records again, never a part of one. Only a process that owns every exchange partition can: with several engine
+    /// processes there is no single figure here (docs/kafka.md).
+    /// </summary>
+    private void PublishNetworkIndex()
+    {
+        if (_partitions.Count < ExchangePartitions)
+        {
+            if (!_indexElsewhere && _partitions.Count > 0)
+            {
+                _indexElsewhere = true;
+                _context.Log($"segment stage: owns {_partitions.Count} of {ExchangePartitions} partitions of {Topic}: no network index from this process");
+            }
+            return;
+        }
+        long least = long.MaxValue, newest = long.MinValue, from = long.MinValue, window = 0;
+        foreach (var part in _partitions.Values)
+        {
+            SegmentPartition p = part.Processor;
+            window = p.WindowMs;
+            least = Math.Min(least, p.WatermarkMs);
+            if (p.NewestNetworkWindow == long.MinValue) continue;
+            newest = Math.Max(newest, p.NewestNetworkWindow);
+            // The oldest window every partition still keeps: a restarted process starts there (and repeats what it published).
+            from = Math.Max(from, p.NewestNetworkWindow - ((SegmentPartition.RecentNetworkWindows - 1) * p.WindowMs));
+        }
+        if (newest == long.MinValue) return;
+        if (_nextIndexWindow == long.MinValue) _nextIndexWindow = from;
+        while (_nextIndexWindow <= newest && _nextIndexWindow <= least - window)
+        {
+            var total = new NetworkSums(_nextIndexWindow, _nextIndexWindow + window);
+            bool any = false;
+            foreach (var part in _partitions.Values)
+            {
+                if (!part.Processor.TryNetworkSums(_nextIndexWindow, out NetworkSums sums)) continue;
+                total.Add(in sums);
+                any = true;
+            }
+            _nextIndexWindow += window;
+            if (!any) continue;
+            NetworkIndexValue value = NetworkIndex.Of(in total);
+            Counters.AddNetworkIndex(value.WindowStartMs, value.Tpi, value.Level);
+            _sinks.NetworkIndex(in value);
         }
     }
 
@@ -189,6 +244,17 @@ internal sealed class SegmentStageHost
         {
             host.Counters.OnAlert(alert.Kind, alert.State);
             host._sinks.Alert(alert);
+        }
+
+        public void View(in SegmentStat view)
+        {
+            host.Counters.AddSegmentView();
+            host._sinks.SegmentView(in view);
+        }
+
+        // The host combines the partitions' parts from what each keeps (PublishNetworkIndex), not from these calls.
+        public void Network(in NetworkSums sums)
+        {
         }
     }
 }
