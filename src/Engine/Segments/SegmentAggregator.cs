@@ -91,6 +91,7 @@ public sealed class SegmentAggregator
     private readonly SegmentOptions _options;
     private readonly Dictionary<(int Edge, long Window), Accumulator> _open = [];
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
+    private readonly Dictionary<int, double> _learned = [];   // per segment with enough low-volume speeds: their 85th percentile
     private readonly List<(int Edge, long Window)> _closing = [];
     private readonly Stack<Accumulator> _spare = new();   // closed windows' accumulators, reused: opening a window allocates nothing
     private readonly double[] _speeds = new double[MaxTrackedVehicles]; // scratch for a window's vehicle speeds
@@ -99,7 +100,7 @@ public sealed class SegmentAggregator
     private readonly Dictionary<int, SlidingSegment> _sliding = [];
     private readonly Stack<SlidingSegment> _spareSliding = new();  // segments whose span emptied, reused
     private readonly List<int> _expired = [];                      // scratch: segments whose span emptied in this advance
-    private readonly uint[] _union;                                // scratch: the span's vehicle keys, merged
+    private readonly uint[] _union;                                // scratch: the span's smallest distinct vehicle keys
     private long _swept = long.MinValue;                           // the last window end the sliding views were swept to
 
     public SegmentAggregator(RoadNetwork network, SegmentOptions? options = null)
@@ -107,7 +108,7 @@ public sealed class SegmentAggregator
         _network = network;
         _options = options ?? new SegmentOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
-        _union = new uint[Math.Max(1, _options.SlidingWindows) * MaxTrackedVehicles];
+        _union = new uint[MaxTrackedVehicles + 1];
     }
 
     /// <summary>Sliding views below the minimum sample, not published.</summary>
@@ -182,6 +183,7 @@ public sealed class SegmentAggregator
             {
                 if (!_offPeakSpeeds.TryGetValue(key.Edge, out int[]? bins)) _offPeakSpeeds[key.Edge] = bins = new int[SpeedBins];
                 acc.MergeOffPeak(bins);
+                Learn(key.Edge, bins);
             }
             span?.Push(key.Window, w, acc);
             int vehicles = acc.Vehicles;
@@ -261,20 +263,26 @@ public sealed class SegmentAggregator
     }
 
     /// <summary>The segment's free-flow speed: the learned 85th percentile of low-volume speeds, else the limit × factor.</summary>
-    public double FreeFlowKmh(int edge)
+    public double FreeFlowKmh(int edge) =>
+        _learned.TryGetValue(edge, out double learned) ? learned : _network.SpeedLimitKmh(edge) * _options.FreeFlowLimitFactor;
+
+    /// <summary>
+    /// Updates the segment's learned free flow from its sample, when that changed (a window with low-volume speeds closed):
+    /// every row and view asks for it, the sample changes once a window at most.
+    /// </summary>
+    private void Learn(int edge, int[] bins)
     {
-        double fallback = _network.SpeedLimitKmh(edge) * _options.FreeFlowLimitFactor;
-        if (!_offPeakSpeeds.TryGetValue(edge, out int[]? bins)) return fallback;
         int total = 0;
         foreach (int n in bins) total += n;
-        if (total < _options.FreeFlowMinSamples) return fallback;
+        if (total < _options.FreeFlowMinSamples) return;
         int target = (int)Math.Ceiling(0.85 * total), seen = 0;
         for (int b = 0; b < bins.Length; b++)
         {
             seen += bins[b];
-            if (seen >= target) return b + 0.5;
+            if (seen < target) continue;
+            _learned[edge] = b + 0.5;
+            return;
         }
-        return fallback;
     }
 
     /// <summary>Windows open now (traversals added, not yet closed by the watermark).</summary>
@@ -346,6 +354,7 @@ public sealed class SegmentAggregator
                 bins[bin] = i.ReadInt32();
             }
             CheckpointReader.Check(_offPeakSpeeds.TryAdd(edge, bins), "checkpoint malformed: a segment's free-flow sample twice");
+            Learn(edge, bins);
         }
         int sliding = i.ReadInt32();
         CheckpointReader.Check(sliding == _options.SlidingWindows,
@@ -443,7 +452,8 @@ public sealed class SegmentAggregator
             _beyond[slot] |= acc.Beyond;
             ReadOnlySpan<uint> add = acc.Keys;
             int count = _count[slot];
-            if (count + add.Length > _keys[slot].Length) Array.Resize(ref _keys[slot], Math.Max(_keys[slot].Length * 2, count + add.Length));
+            // Grown straight to the most a window keeps: the arrays pass from segment to segment, and grow once.
+            if (count + add.Length > _keys[slot].Length) Array.Resize(ref _keys[slot], Math.Max(MaxTrackedVehicles, count + add.Length));
             add.CopyTo(_keys[slot].AsSpan(count));
             if (count > 0)
             {
@@ -469,31 +479,45 @@ public sealed class SegmentAggregator
         /// Sums the windows that start in [<paramref name="fromMs"/>, <paramref name="toMs"/>): distance and time, and the
         /// distinct vehicles of their union (exact up to 64, estimated from the 64 smallest keys beyond).
         /// </summary>
+        [System.Runtime.CompilerServices.SkipLocalsInit]
         public int Sum(long fromMs, long toMs, uint[] union, out long millimetres, out long milliseconds)
         {
             millimetres = 0;
             milliseconds = 0;
-            int n = 0;
             bool beyond = false;
+            Span<int> next = stackalloc int[_start.Length];   // per slot: its next key to merge; -1: not in the span
             for (int i = 0; i < _start.Length; i++)
             {
+                next[i] = -1;
                 if (_start[i] < fromMs || _start[i] >= toMs) continue;
                 millimetres += _millimetres[i];
                 milliseconds += _milliseconds[i];
                 beyond |= _beyond[i];
-                _keys[i].AsSpan(0, _count[i]).CopyTo(union.AsSpan(n));
-                n += _count[i];
+                next[i] = 0;
             }
-            Span<uint> keys = union.AsSpan(0, n);
-            keys.Sort();
+            // The slots' keys are sorted: merge them, smallest first, dropping repeats, up to one past the kept 64.
             int distinct = 0;
-            for (int i = 0; i < keys.Length; i++)
+            while (distinct <= MaxTrackedVehicles)
             {
-                if (distinct == 0 || keys[i] != keys[distinct - 1]) keys[distinct++] = keys[i];
+                int from = -1;
+                uint least = 0;
+                for (int i = 0; i < next.Length; i++)
+                {
+                    if (next[i] < 0 || next[i] >= _count[i]) continue;
+                    uint key = _keys[i][next[i]];
+                    if (from < 0 || key < least)
+                    {
+                        from = i;
+                        least = key;
+                    }
+                }
+                if (from < 0) break;
+                next[from]++;
+                if (distinct == 0 || least != union[distinct - 1]) union[distinct++] = least;
             }
             if (!beyond && distinct <= MaxTrackedVehicles) return distinct;
             // The same estimate as a window's (Accumulator.Vehicles), from the 64th smallest key of the union.
-            return Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (keys[MaxTrackedVehicles - 1] + 1.0)));
+            return Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (union[MaxTrackedVehicles - 1] + 1.0)));
         }
 
         public void Save(BinaryWriter o)
