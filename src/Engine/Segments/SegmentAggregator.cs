@@ -221,11 +221,11 @@ public sealed class SegmentAggregator
                 _spareSliding.Push(span);
             }
         }
-        if (views != null && views.Count - firstView > 1) views.Sort(firstView, views.Count - firstView, s_byEndThenEdge);
+        // Sorted as a span with a static comparison: List.Sort with a comparer wraps it in a new delegate every call.
+        if (views != null && views.Count - firstView > 1)
+            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(views)[firstView..].Sort(static (a, b) =>
+                a.WindowEndMs != b.WindowEndMs ? a.WindowEndMs.CompareTo(b.WindowEndMs) : a.Edge.CompareTo(b.Edge));
     }
-
-    private static readonly Comparer<SegmentStat> s_byEndThenEdge = Comparer<SegmentStat>.Create(static (a, b) =>
-        a.WindowEndMs != b.WindowEndMs ? a.WindowEndMs.CompareTo(b.WindowEndMs) : a.Edge.CompareTo(b.Edge));
 
     private SlidingSegment SlidingOf(int edge)
     {
