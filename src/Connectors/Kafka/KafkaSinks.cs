@@ -14,7 +14,8 @@ namespace Traffic.Connectors.Kafka;
 /// produced). Every record is keyed and its bytes derive from the input alone, so that a record produced
 /// again after a restart repeats the original byte for byte and a consumer, or a compacted topic, dedupes it
 /// by key: alerts by alert id (header <c>event</c> = state@time tells the lifecycle events apart), segment rows
-/// by segment and window, dead letters and late probes by their input position. Topics and schemas: docs/kafka.md.
+/// and sliding views by segment and window, the network index by window, dead letters and late probes by their
+/// input position. Topics and schemas: docs/kafka.md.
 /// </summary>
 public sealed class KafkaSinks : IDisposable
 {

@@ -9,8 +9,9 @@ namespace Traffic.Connectors.Kafka;
 /// <summary>
 /// The segment stage of a Kafka engine process: a member of the segment consumer group on the exchange
 /// (repartition) topic, so that each segment has exactly one owner across all processes. Each assigned
-/// partition gets a <see cref="SegmentPartition"/>: windows, space-mean speeds, free-flow learning,
-/// congestion and incident alerts. It drops exchange records it has seen (by the sender's sequence), so a
+/// partition gets a <see cref="SegmentPartition"/>: windows, space-mean speeds, sliding views, free-flow learning,
+/// congestion and incident alerts; the network index of a window is the sum of every partition's part, published
+/// here when this process owns them all. It drops exchange records it has seen (by the sender's sequence), so a
 /// vehicle stage that replays after a restart causes no double count.
 /// </summary>
 /// <remarks>
