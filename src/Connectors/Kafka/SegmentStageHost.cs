@@ -27,6 +27,14 @@ internal sealed class SegmentStageHost
     private readonly Output _output;
     private IConsumer<Ignore, byte[]>? _consumer;
     private long _nextIndexWindow = long.MinValue;   // the start of the next window of the network index to publish
+
+    /// <summary>
+    /// A window's network index waits this long past the window's end in every partition's watermark. A vehicle's
+    /// traversals interpolated across a gap in its reports can reach a segment partition after it closed their window
+    /// (the window opens again and its rows come out late); whether they came before or after the close depends on how
+    /// the senders' records interleave, so an index published at the close could count them in one run and not another.
+    /// </summary>
+    private const long IndexGraceMs = 120_000;
     private bool _indexElsewhere;                    // logged once: this process does not own every exchange partition
 
     public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks)
@@ -186,13 +194,22 @@ internal sealed class SegmentStageHost
     }
 
     /// <summary>
-    /// Publishes the network index of every window that all exchange partitions have closed: the sum of each partition's
-    /// part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint), so that a restart publishes the same
-    /// records again, never a part of one. Only a process that owns every exchange partition can: with several engine
-    /// processes there is no single figure here (docs/kafka.md).
+    /// Publishes the network index of every window that all exchange partitions have closed, <see cref="IndexGraceMs"/>
+    /// ago: the sum of each partition's part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint until
+    /// published here), then lets the partitions forget those parts. A restart publishes the windows not yet forgotten
+    /// again, the same bytes. Only a process that owns every exchange partition can: with several engine processes there
+    /// is no single figure here (docs/kafka.md), and its partitions forget their parts as their windows close.
     /// </summary>
     private void PublishNetworkIndex()
     {
+        long least = long.MaxValue, oldest = long.MaxValue, window = 0;
+        foreach (var part in _partitions.Values)
+        {
+            SegmentPartition p = part.Processor;
+            window = p.WindowMs;
+            least = Math.Min(least, p.WatermarkMs);
+            if (p.OldestNetworkWindow != long.MinValue) oldest = Math.Min(oldest, p.OldestNetworkWindow);
+        }
         if (_partitions.Count < ExchangePartitions)
         {
             if (!_indexElsewhere && _partitions.Count > 0)
@@ -200,22 +217,13 @@ internal sealed class SegmentStageHost
                 _indexElsewhere = true;
                 _context.Log($"segment stage: owns {_partitions.Count} of {ExchangePartitions} partitions of {Topic}: no network index from this process");
             }
+            if (least != long.MinValue) foreach (var part in _partitions.Values) part.Processor.ForgetNetworkSums(least - window + 1);
             return;
         }
-        long least = long.MaxValue, newest = long.MinValue, from = long.MinValue, window = 0;
-        foreach (var part in _partitions.Values)
-        {
-            SegmentPartition p = part.Processor;
-            window = p.WindowMs;
-            least = Math.Min(least, p.WatermarkMs);
-            if (p.NewestNetworkWindow == long.MinValue) continue;
-            newest = Math.Max(newest, p.NewestNetworkWindow);
-            // The oldest window every partition still keeps: a restarted process starts there (and repeats what it published).
-            from = Math.Max(from, p.NewestNetworkWindow - ((SegmentPartition.RecentNetworkWindows - 1) * p.WindowMs));
-        }
-        if (newest == long.MinValue) return;
-        if (_nextIndexWindow == long.MinValue) _nextIndexWindow = from;
-        while (_nextIndexWindow <= newest && _nextIndexWindow <= least - window)
+        if (oldest == long.MaxValue || least == long.MinValue) return;
+        // Windows before the oldest part kept were published (or had no rows): go on from there.
+        if (_nextIndexWindow < oldest) _nextIndexWindow = oldest;
+        while (_nextIndexWindow <= least - window - IndexGraceMs)
         {
             var total = new NetworkSums(_nextIndexWindow, _nextIndexWindow + window);
             bool any = false;
@@ -231,6 +239,7 @@ internal sealed class SegmentStageHost
             Counters.AddNetworkIndex(value.WindowStartMs, value.Tpi, value.Level);
             _sinks.NetworkIndex(in value);
         }
+        foreach (var part in _partitions.Values) part.Processor.ForgetNetworkSums(_nextIndexWindow);
     }
 
     private sealed class Output(SegmentStageHost host) : ISegmentPartitionOutput

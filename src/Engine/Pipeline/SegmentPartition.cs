@@ -54,7 +54,7 @@ public sealed class SegmentPartition
     private readonly List<SegmentStat> _closed = [];
     private readonly List<SegmentStat> _views = [];
     private readonly List<AlertEvent> _alerts = [];
-    private readonly NetworkSums[] _recent = new NetworkSums[RecentNetworkWindows]; // ring by window: the newest windows' network sums
+    private readonly List<NetworkSums> _parts = [];   // network sums of the windows a combiner has not forgotten yet, by window
     private long _watermark = long.MinValue;  // the least of the sources' watermarks
 
     /// <param name="network">The road network.</param>
@@ -89,8 +89,11 @@ public sealed class SegmentPartition
         _sequences = new long[sources];
     }
 
-    /// <summary>Windows whose network sums a partition keeps (<see cref="TryNetworkSums"/>), for a combiner that waits for every partition.</summary>
-    public const int RecentNetworkWindows = 64;
+    /// <summary>
+    /// The most windows whose network sums a partition keeps until a combiner forgets them (<see cref="ForgetNetworkSums"/>):
+    /// a day of 1-minute windows. Partitions of one topic can be that far apart while one catches up.
+    /// </summary>
+    public const int MaxNetworkWindows = 1440;
 
     /// <summary>This partition's id.</summary>
     public int Partition { get; }
@@ -119,24 +122,41 @@ public sealed class SegmentPartition
     /// <summary>The window length (the network index's period).</summary>
     public long WindowMs { get; }
 
-    /// <summary>The start of the newest window with network sums (<see cref="ISegmentPartitionOutput.Network"/>); long.MinValue when none.</summary>
-    public long NewestNetworkWindow { get; private set; } = long.MinValue;
+    /// <summary>The start of the oldest window whose network sums are kept; long.MinValue when none.</summary>
+    public long OldestNetworkWindow => _parts.Count > 0 ? _parts[0].WindowStartMs : long.MinValue;
 
     /// <summary>
-    /// This partition's network sums of a window, kept for the newest <see cref="RecentNetworkWindows"/> windows (in the
-    /// checkpoint too). False when the partition published no row in that window (its part is zero) or the window is
-    /// older than those kept (<see cref="NewestNetworkWindow"/> tells which).
+    /// This partition's network sums of a window (<see cref="ISegmentPartitionOutput.Network"/>), kept, in the checkpoint
+    /// too, until <see cref="ForgetNetworkSums"/>. False when the partition published no row in that window (its part is
+    /// zero) or the window was forgotten.
     /// </summary>
     public bool TryNetworkSums(long windowStartMs, out NetworkSums sums)
     {
-        sums = _recent[RecentSlot(windowStartMs)];
-        return sums.WindowStartMs == windowStartMs && sums.WindowEndMs > sums.WindowStartMs;
+        int at = FindParts(windowStartMs);
+        sums = at >= 0 ? _parts[at] : default;
+        return at >= 0;
     }
 
-    private int RecentSlot(long windowStartMs)
+    /// <summary>Drops the network sums of the windows that start before <paramref name="windowStartMs"/> (a combiner has used them).</summary>
+    public void ForgetNetworkSums(long windowStartMs)
     {
-        long index = windowStartMs >= 0 ? windowStartMs / WindowMs : ((windowStartMs + 1) / WindowMs) - 1;
-        return (int)(((index % RecentNetworkWindows) + RecentNetworkWindows) % RecentNetworkWindows);
+        int n = 0;
+        while (n < _parts.Count && _parts[n].WindowStartMs < windowStartMs) n++;
+        if (n > 0) _parts.RemoveRange(0, n);
+    }
+
+    private int FindParts(long windowStartMs)
+    {
+        int lo = 0, hi = _parts.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            long start = _parts[mid].WindowStartMs;
+            if (start == windowStartMs) return mid;
+            if (start < windowStartMs) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        return ~lo;
     }
 
     /// <summary>Messages dropped as already seen.</summary>
@@ -199,11 +219,9 @@ public sealed class SegmentPartition
         o.Write(Windows);
         o.Write(Duplicates);
         o.Write(Views);
-        o.Write(NewestNetworkWindow);
-        o.Write(_recent.Count(r => r.WindowEndMs > r.WindowStartMs));
-        foreach (ref readonly NetworkSums r in _recent.AsSpan())
+        o.Write(_parts.Count);
+        foreach (NetworkSums r in _parts)
         {
-            if (r.WindowEndMs <= r.WindowStartMs) continue;
             o.Write(r.WindowStartMs);
             o.Write(r.WindowEndMs);
             for (int g = 0; g < NetworkIndex.Grades; g++)
@@ -246,15 +264,15 @@ public sealed class SegmentPartition
             p.Windows = i.ReadInt64();
             p.Duplicates = i.ReadInt64();
             p.Views = i.ReadInt64();
-            p.NewestNetworkWindow = i.ReadInt64();
-            int recent = r.Count();
-            CheckpointReader.Check(recent <= RecentNetworkWindows, "checkpoint malformed: too many windows of network sums");
-            for (int k = 0; k < recent; k++)
+            int parts = r.Count();
+            CheckpointReader.Check(parts <= MaxNetworkWindows, "checkpoint malformed: too many windows of network sums");
+            for (int k = 0; k < parts; k++)
             {
                 var sums = new NetworkSums(i.ReadInt64(), i.ReadInt64());
-                CheckpointReader.Check(sums.WindowEndMs > sums.WindowStartMs && sums.WindowStartMs <= p.NewestNetworkWindow, "checkpoint malformed: a window of network sums");
+                CheckpointReader.Check(sums.WindowEndMs > sums.WindowStartMs && (k == 0 || sums.WindowStartMs > p._parts[^1].WindowStartMs),
+                    "checkpoint malformed: a window of network sums");
                 for (int g = 0; g < NetworkIndex.Grades; g++) sums.Grades[g] = new GradeSums(i.ReadInt64(), i.ReadInt64(), i.ReadInt64(), i.ReadInt32());
-                p._recent[p.RecentSlot(sums.WindowStartMs)] = sums;
+                p._parts.Add(sums);
             }
             p._aggregator.Load(r);
             p._congestion.Load(r);
@@ -323,12 +341,15 @@ public sealed class SegmentPartition
 
     private void EndNetworkWindow<TOutput>(in NetworkSums sums, TOutput output) where TOutput : ISegmentPartitionOutput
     {
-        ref NetworkSums slot = ref _recent[RecentSlot(sums.WindowStartMs)];
         // A window closed twice (a late traversal reopened it) adds to what the first close kept; the output gets the
         // addition, so that a sum of what it got is the window's.
-        if (slot.WindowStartMs == sums.WindowStartMs && slot.WindowEndMs > slot.WindowStartMs) slot.Add(in sums);
-        else slot = sums;
-        NewestNetworkWindow = Math.Max(NewestNetworkWindow, sums.WindowStartMs);
+        int at = FindParts(sums.WindowStartMs);
+        if (at >= 0) System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_parts)[at].Add(in sums);
+        else
+        {
+            _parts.Insert(~at, sums);
+            if (_parts.Count > MaxNetworkWindows) _parts.RemoveAt(0);
+        }
         output.Network(in sums);
     }
 

@@ -103,16 +103,23 @@ public class SegmentPartitionViewTests
             var log = new Log();
             var first = new SegmentPartition(s_roads.Value, 0, 2);
             Feed(first, messages.Take(cut), log);
-            long newest = first.NewestNetworkWindow;
-            Assert.NotEqual(long.MinValue, newest);
+            long oldest = first.OldestNetworkWindow;
+            Assert.NotEqual(long.MinValue, oldest);
+            // A combiner has used the windows before the newest few: they are forgotten, the rest kept.
+            long newest = messages.Take(cut).Where(m => m.IsWatermark).Max(m => m.Watermark.WatermarkMs) - (3 * Minute);
+            newest -= newest % Minute;
+            first.ForgetNetworkSums(newest);
+            Assert.False(first.TryNetworkSums(oldest, out _));
             using var checkpoint = new MemoryStream();
             first.Save(checkpoint);
             // The restored partition keeps the recent windows' network sums for a combiner, and goes on as if never stopped.
             var restored = SegmentPartition.Load(s_net.Value, 0, 2, new MemoryStream(checkpoint.ToArray()));
-            Assert.Equal(newest, restored.NewestNetworkWindow);
-            Assert.True(first.TryNetworkSums(newest, out var a));
-            Assert.True(restored.TryNetworkSums(newest, out var b));
+            Assert.Equal(first.OldestNetworkWindow, restored.OldestNetworkWindow);
+            Assert.True(restored.OldestNetworkWindow >= newest);
+            Assert.True(first.TryNetworkSums(first.OldestNetworkWindow, out var a));
+            Assert.True(restored.TryNetworkSums(first.OldestNetworkWindow, out var b));
             Assert.Equal(NetworkIndex.Of(in a), NetworkIndex.Of(in b));
+            Assert.False(restored.TryNetworkSums(oldest, out _));
             Feed(restored, messages.Skip(cut), log);
             Assert.Equal(whole.Lines, log.Lines);
             Assert.Equal(p.Views, restored.Views);
