@@ -65,19 +65,16 @@ public sealed class KafkaSinks : IDisposable
             new Headers { { "event", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{state}@{alert.TimeMs}")) } });
     }
 
-    public void Segment(in SegmentStat s)
-    {
-        SegmentRow.WriteFields(_json.Begin(), _network, in s);
-        _json.End();
-        Produce(_topics.Segments, SegmentKey(in s), TakeLine(), null);
-    }
+    public void Segment(in SegmentStat s) => SegmentRowTo(_topics.Segments, in s);
 
     /// <summary>A sliding view of a segment, to the smoothed feed, keyed like a segment row.</summary>
-    public void SegmentView(in SegmentStat s)
+    public void SegmentView(in SegmentStat s) => SegmentRowTo(_topics.SegmentViews, in s);
+
+    private void SegmentRowTo(string topic, in SegmentStat s)
     {
         SegmentRow.WriteFields(_json.Begin(), _network, in s);
         _json.End();
-        Produce(_topics.SegmentViews, SegmentKey(in s), TakeLine(), null);
+        Produce(topic, SegmentKey(in s), TakeLine(), null);
     }
 
     /// <summary>A window of the network index, keyed by its start (epoch ms).</summary>

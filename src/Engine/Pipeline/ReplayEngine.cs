@@ -220,7 +220,7 @@ public sealed class ReplayEngine
         // One window per segment and start, each segment in one shard: the order is total, an in-place sort gives it.
         var segments = new List<SegmentStat>(segmentShards.Sum(s => s.Published.Count));
         foreach (var shard in segmentShards) segments.AddRange(shard.Published);
-        segments.Sort(static (a, b) => a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge));
+        segments.Sort(s_byStartThenEdge);
         WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
         using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
         // The sliding views: one per segment and end, sorted the same way.
@@ -228,7 +228,7 @@ public sealed class ReplayEngine
         if (_options.Segments.SlidingWindows > 0)
         {
             foreach (var shard in segmentShards) views.AddRange(shard.Views);
-            views.Sort(static (a, b) => a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge));
+            views.Sort(s_byStartThenEdge);
             string name = _options.Segments.SlidingName;
             WriteSegments(Path.Combine(outDir, name + ".ndjson"), views);
             using var arrow = new SegmentArrowWriter(Path.Combine(outDir, name), _network, name: name);
@@ -265,6 +265,10 @@ public sealed class ReplayEngine
         await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(summary, s_json), cancel).ConfigureAwait(false);
         return summary;
     }
+
+    // Segment rows and views: one per segment and start, each segment in one shard, so the order is total.
+    private static readonly Comparison<SegmentStat> s_byStartThenEdge = static (a, b) =>
+        a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 

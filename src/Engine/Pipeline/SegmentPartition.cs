@@ -122,6 +122,13 @@ public sealed class SegmentPartition
     /// <summary>The window length (the network index's period).</summary>
     public long WindowMs { get; }
 
+    /// <summary>
+    /// Whether the partition keeps its network sums for a combiner (<see cref="TryNetworkSums"/>) until it forgets them: set
+    /// by a host that combines the partitions' parts as windows close (the Kafka segment stage). Off, the parts only go to
+    /// the output (a replay adds them up at the end) and nothing accumulates.
+    /// </summary>
+    public bool KeepsNetworkSums { get; set; }
+
     /// <summary>The start of the oldest window whose network sums are kept; long.MinValue when none.</summary>
     public long OldestNetworkWindow => _parts.Count > 0 ? _parts[0].WindowStartMs : long.MinValue;
 
@@ -343,6 +350,8 @@ public sealed class SegmentPartition
     {
         // A window closed twice (a late traversal reopened it) adds to what the first close kept; the output gets the
         // addition, so that a sum of what it got is the window's.
+        output.Network(in sums);
+        if (!KeepsNetworkSums) return;
         int at = FindParts(sums.WindowStartMs);
         if (at >= 0) System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_parts)[at].Add(in sums);
         else
@@ -350,7 +359,6 @@ public sealed class SegmentPartition
             _parts.Insert(~at, sums);
             if (_parts.Count > MaxNetworkWindows) _parts.RemoveAt(0);
         }
-        output.Network(in sums);
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

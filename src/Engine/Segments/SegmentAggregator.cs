@@ -377,6 +377,10 @@ public sealed class SegmentAggregator
         return edge;
     }
 
+    /// <summary>Distinct vehicles estimated from the 64th smallest of their 32-bit keys (a bottom-k sketch), beyond the 64 kept.</summary>
+    private static int Estimated(uint kthSmallest) =>
+        Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (kthSmallest + 1.0)));
+
     private bool IsOffPeak(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), _options.OffPeakFromHour, _options.OffPeakToHour);
 
     /// <summary>
@@ -516,8 +520,7 @@ public sealed class SegmentAggregator
                 if (distinct == 0 || least != union[distinct - 1]) union[distinct++] = least;
             }
             if (!beyond && distinct <= MaxTrackedVehicles) return distinct;
-            // The same estimate as a window's (Accumulator.Vehicles), from the 64th smallest key of the union.
-            return Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (union[MaxTrackedVehicles - 1] + 1.0)));
+            return Estimated(union[MaxTrackedVehicles - 1]);
         }
 
         public void Save(BinaryWriter o)
@@ -580,8 +583,7 @@ public sealed class SegmentAggregator
         public long Millimetres;
         public long Milliseconds;
 
-        public int Vehicles => !_beyond ? _tracked
-            : Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (_keys[MaxTrackedVehicles - 1] + 1.0)));
+        public int Vehicles => !_beyond ? _tracked : Estimated(_keys[MaxTrackedVehicles - 1]);
 
         public int OffPeakCount => _offPeakCount;
 

@@ -101,7 +101,7 @@ public class SegmentPartitionViewTests
         foreach (int cut in new[] { messages.Count / 5, messages.Count / 2, messages.Count * 4 / 5 })
         {
             var log = new Log();
-            var first = new SegmentPartition(s_roads.Value, 0, 2);
+            var first = new SegmentPartition(s_roads.Value, 0, 2) { KeepsNetworkSums = true };
             Feed(first, messages.Take(cut), log);
             long oldest = first.OldestNetworkWindow;
             Assert.NotEqual(long.MinValue, oldest);
@@ -114,6 +114,7 @@ public class SegmentPartitionViewTests
             first.Save(checkpoint);
             // The restored partition keeps the recent windows' network sums for a combiner, and goes on as if never stopped.
             var restored = SegmentPartition.Load(s_net.Value, 0, 2, new MemoryStream(checkpoint.ToArray()));
+            restored.KeepsNetworkSums = true;
             Assert.Equal(first.OldestNetworkWindow, restored.OldestNetworkWindow);
             Assert.True(restored.OldestNetworkWindow >= newest);
             Assert.True(first.TryNetworkSums(first.OldestNetworkWindow, out var a));
