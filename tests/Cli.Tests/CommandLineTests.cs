@@ -82,9 +82,28 @@ public class CommandLineTests
         Assert.True(exit == 0, error);
         Assert.Contains("accepted", output, StringComparison.Ordinal);
         Assert.Contains("probes/s", output, StringComparison.Ordinal);
-        foreach (string f in new[] { "alerts.ndjson", "segments.ndjson", "dead-letter.ndjson", "late.ndjson", "summary.json" })
+        foreach (string f in new[] { "alerts.ndjson", "segments.ndjson", "segments-5m.ndjson", "tpi.ndjson", "dead-letter.ndjson", "late.ndjson", "summary.json" })
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(outDir, "matched"), "*.arrow", SearchOption.AllDirectories));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(outDir, "segments-5m"), "*.arrow"));
+        Assert.Contains("sliding views published", output, StringComparison.Ordinal);
+        Assert.Contains("network traffic performance index", output, StringComparison.Ordinal);
+
+        // Another span names its outputs after it; 0 turns the view off; out of range is one clear line.
+        string three = Path.Combine(dir, "out3");
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", Path.Combine(dir, "probes.ndjson"), "--out", three, "--sliding-minutes", "3", "-q");
+        Assert.True(exit == 0, error);
+        Assert.True(File.Exists(Path.Combine(three, "segments-3m.ndjson")));
+        Assert.False(File.Exists(Path.Combine(three, "segments-5m.ndjson")));
+        string none = Path.Combine(dir, "out0");
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", Path.Combine(dir, "probes.ndjson"), "--out", none, "--sliding-minutes", "0", "-q");
+        Assert.True(exit == 0, error);
+        Assert.Empty(Directory.GetFiles(none, "segments-*"));
+        Assert.True(File.Exists(Path.Combine(none, "tpi.ndjson")));
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", Path.Combine(dir, "probes.ndjson"), "--out", none, "--sliding-minutes", "61", "-q");
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("--sliding-minutes", error, StringComparison.Ordinal);
     }
 
     [Fact]

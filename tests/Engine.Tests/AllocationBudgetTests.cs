@@ -203,6 +203,12 @@ public class AllocationBudgetTests
 
         public void Alert(AlertEvent alert) => Alerts++;
 
+        public void View(in SegmentStat view) => Windows++;
+
+        public void Network(in NetworkSums sums)
+        {
+        }
+
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match)
         {
         }

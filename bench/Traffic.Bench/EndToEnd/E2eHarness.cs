@@ -459,5 +459,13 @@ internal static class E2eHarness
         public void Window(in SegmentStat window)
         {
         }
+
+        public void View(in SegmentStat view)
+        {
+        }
+
+        public void Network(in NetworkSums sums)
+        {
+        }
     }
 }

@@ -142,6 +142,12 @@ public class PipelineStageBenchmarks
         }
 
         public void Window(in SegmentStat window) => Windows++;
+
+        public void View(in SegmentStat view) => Windows++;
+
+        public void Network(in NetworkSums sums)
+        {
+        }
     }
 
     private sealed class Recorded : IVehiclePartitionOutput

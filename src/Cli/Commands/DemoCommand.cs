@@ -157,7 +157,9 @@ internal static class Demo
         // 6. Outputs back from their topics into files, then scored against the truth.
         var collected = outputs.Finish();
         Say(string.Create(ci, $"streamed {produced:N0} probes in {streamSeconds:N1} s ({produced / Math.Max(streamSeconds, 1e-9):N0} probes/s through Kafka); engine: {engine.Counters.Accepted:N0} accepted, {engine.Counters.Rejected:N0} rejected, {engine.Counters.Late:N0} late, {engine.Counters.Matched:N0} matched"));
-        Say(string.Create(ci, $"outputs in {runDir}: {collected.Alerts:N0} alert events, {collected.Segments:N0} segment rows, {collected.MatchedRows:N0} matched probes, {collected.DeadLetters:N0} dead letters"));
+        Say(string.Create(ci, $"outputs in {runDir}: {collected.Alerts:N0} alert events, {collected.Segments:N0} segment rows, {collected.SegmentViews:N0} 5-minute views, {collected.NetworkIndex:N0} windows of the network index, {collected.MatchedRows:N0} matched probes, {collected.DeadLetters:N0} dead letters"));
+        var (indexWindows, indexMean, indexPeak) = engine.Counters.NetworkIndexSummary;
+        if (indexWindows > 0) Say(string.Create(ci, $"network traffic performance index (0-10): mean {indexMean:F2}, peak {indexPeak:F2} over {indexWindows:N0} windows"));
         if (engine.Counters.OffsetJumps > 0) Say(string.Create(ci, $"WARNING: {engine.Counters.LostRecords:N0} input records were lost to the embedded cluster's retention before the engine read them"));
         if (collected.Lost > 0) Say(string.Create(ci, $"WARNING: {collected.Lost:N0} output records were lost to the embedded cluster's retention before they were collected"));
         int status = DemoScore.Print(simDir, runDir, run.OutDir);

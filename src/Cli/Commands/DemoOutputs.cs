@@ -6,11 +6,11 @@ using Traffic.Engine.Output;
 namespace Traffic.Cli.Commands;
 
 /// <summary>What the demo collected from the output topics.</summary>
-internal readonly record struct CollectedOutputs(int Alerts, int Segments, long MatchedRows, int DeadLetters, long Lost);
+internal readonly record struct CollectedOutputs(int Alerts, int Segments, int SegmentViews, int NetworkIndex, long MatchedRows, int DeadLetters, long Lost);
 
 /// <summary>
 /// The engine's output topics read back, while they are produced, into the files of a replay run
-/// (alerts.ndjson, segments.ndjson, matched/*.arrow, dead-letter.ndjson), deduplicated by key as any consumer
+/// (alerts.ndjson, segments.ndjson, segments-5m.ndjson, tpi.ndjson, matched/*.arrow, dead-letter.ndjson), deduplicated by key as any consumer
 /// of the topics would: a record repeated after a restart is byte-identical to its original, so keeping the
 /// first is enough. Reading as they come matters on the embedded cluster, which keeps only about 5 MiB per
 /// partition: the matched-probe batches of a long run would be gone by its end.
@@ -23,6 +23,8 @@ internal sealed class DemoOutputs : IDisposable
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private readonly List<byte[]> _alerts = [];
     private readonly List<TopicRecord> _segments = [];
+    private readonly List<TopicRecord> _views = [];
+    private readonly List<TopicRecord> _index = [];
     private readonly List<TopicRecord> _dead = [];
     private readonly TopicFollower _follower;
     private long _matchedRows;
@@ -33,7 +35,7 @@ internal sealed class DemoOutputs : IDisposable
         _dir = dir;
         _matchedDir = Path.Combine(dir, "matched");
         Directory.CreateDirectory(_matchedDir);
-        _follower = new TopicFollower(connection, [topics.Alerts, topics.Segments, topics.Matched, topics.DeadLetter], OnRecord);
+        _follower = new TopicFollower(connection, [topics.Alerts, topics.Segments, topics.SegmentViews, topics.Tpi, topics.Matched, topics.DeadLetter], OnRecord);
     }
 
     /// <summary>Reads the topics to their current end, then writes the files.</summary>
@@ -47,6 +49,8 @@ internal sealed class DemoOutputs : IDisposable
             .Select(a => a.Value);
         WriteLines(Path.Combine(_dir, "alerts.ndjson"), ordered);
         WriteLines(Path.Combine(_dir, "segments.ndjson"), _segments.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value));
+        WriteLines(Path.Combine(_dir, _topics.SegmentViewsName + ".ndjson"), _views.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value));
+        WriteLines(Path.Combine(_dir, "tpi.ndjson"), _index.OrderBy(r => long.Parse(Key(r), System.Globalization.CultureInfo.InvariantCulture)).Select(r => r.Value));
         using (var stream = File.Create(Path.Combine(_dir, "dead-letter.ndjson")))
         using (var lines = new NdjsonWriter(stream))
         {
@@ -61,7 +65,7 @@ internal sealed class DemoOutputs : IDisposable
                 lines.End();
             }
         }
-        return new CollectedOutputs(_alerts.Count, _segments.Count, _matchedRows, _dead.Count, _follower.Lost);
+        return new CollectedOutputs(_alerts.Count, _segments.Count, _views.Count, _index.Count, _matchedRows, _dead.Count, _follower.Lost);
     }
 
     public void Dispose() => _follower.Dispose();
@@ -73,6 +77,8 @@ internal sealed class DemoOutputs : IDisposable
         if (!_seen.Add(key)) return;
         if (r.Topic == _topics.Alerts) _alerts.Add(r.Value);
         else if (r.Topic == _topics.Segments) _segments.Add(r);
+        else if (r.Topic == _topics.SegmentViews) _views.Add(r);
+        else if (r.Topic == _topics.Tpi) _index.Add(r);
         else if (r.Topic == _topics.DeadLetter) _dead.Add(r);
         else
         {

@@ -6,8 +6,8 @@ using Traffic.Connectors.Kafka;
 namespace Traffic.Cli.Commands;
 
 /// <summary>
-/// The demo's live terminal view (Spectre.Console): throughput, consumer lag, rejected and late counts,
-/// open alerts by kind and the most congested roads by name; or a plain status line when the output is not a terminal.
+/// The demo's live terminal view (Spectre.Console): throughput, consumer lag, rejected and late counts, the network
+/// traffic performance index of the newest window, open alerts by kind and the most congested roads by name; or a plain status line when the output is not a terminal.
 /// </summary>
 internal sealed class DemoView(EngineCounters counters)
 {
@@ -77,7 +77,13 @@ internal sealed class DemoView(EngineCounters counters)
     }
 
     private string StatusLine(double rate, long expected) => string.Create(s_ci,
-        $"consumed {counters.Consumed:N0}/{expected:N0} ({rate:N0}/s), lag {counters.ProbeLag:N0}, rejected {counters.Rejected:N0}, late {counters.Late:N0}, open alerts: {OpenAlerts()}");
+        $"consumed {counters.Consumed:N0}/{expected:N0} ({rate:N0}/s), lag {counters.ProbeLag:N0}, rejected {counters.Rejected:N0}, late {counters.Late:N0}, network index {IndexText()}, open alerts: {OpenAlerts()}");
+
+    private string IndexText()
+    {
+        var index = counters.NetworkIndex;
+        return index.WindowStartMs == long.MinValue ? "-" : string.Create(s_ci, $"{index.Tpi:F1} (level {index.Level}) at {Local(index.WindowStartMs)}");
+    }
 
     private string OpenAlerts()
     {
@@ -95,6 +101,11 @@ internal sealed class DemoView(EngineCounters counters)
         stats.AddRow("late", string.Create(s_ci, $"{counters.Late:N0}"));
         stats.AddRow("matched", string.Create(s_ci, $"{counters.Matched:N0}"));
         stats.AddRow("segment windows published", string.Create(s_ci, $"{counters.SegmentRows:N0}"));
+        stats.AddRow("5-minute views published", string.Create(s_ci, $"{counters.SegmentViews:N0}"));
+        var index = counters.NetworkIndex;
+        var (_, _, peak) = counters.NetworkIndexSummary;
+        stats.AddRow("network index (TPI 0-10)", index.WindowStartMs == long.MinValue ? "-"
+            : string.Create(s_ci, $"{index.Tpi:F1} {Level(index.Level)} at {Local(index.WindowStartMs)}, peak {peak:F1}"));
         stats.AddRow("event time", counters.NewestEventMs == long.MinValue ? "-" : DateTimeOffset.FromUnixTimeMilliseconds(counters.NewestEventMs).ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm", s_ci));
         stats.AddRow("elapsed", string.Create(s_ci, $"{seconds:N0} s"));
 
@@ -113,6 +124,8 @@ internal sealed class DemoView(EngineCounters counters)
         grid.AddRow(roads, new Text(""));
         return grid;
     }
+
+    private static string Local(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToOffset(TimeSpan.FromHours(8)).ToString("HH:mm", s_ci);
 
     private static string Level(int level) => level switch
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using Traffic.Connectors.Kafka;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
+using Traffic.Engine.Segments;
 using Traffic.Engine.Zones;
 using Traffic.Geo.Import;
 
@@ -23,22 +24,24 @@ internal static class EngineCommand
         var group = new Option<string>("--group") { Description = "Consumer group of the engine processes.", DefaultValueFactory = _ => "traffic-engine" };
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint a probes partition every this many records (a multiple of 2048).", DefaultValueFactory = _ => 8192 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
+        var sliding = ReplayCommand.SlidingMinutesOption();
         var kafka = new KafkaOptions();
         var command = new Command("engine", "Run one engine process on Kafka: probes topic in; alerts, segment speeds, matched probes, dead letters out. Runs until stopped (Ctrl+C, SIGTERM).")
         {
-            network, vehicles, zones, state, group, checkpointEvery, quiet,
+            network, vehicles, zones, state, group, checkpointEvery, sliding, quiet,
         };
         kafka.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
             string bootstrap = kafka.BootstrapOf(parse) ?? throw new ArgumentException("traffic engine needs --bootstrap-servers (start the embedded cluster with 'traffic broker', or run 'traffic demo')");
             if (parse.GetValue(checkpointEvery) is var every && (every < 2048 || every % 2048 != 0)) throw new ArgumentException("--checkpoint-every must be a multiple of 2048");
+            var segments = new SegmentOptions { SlidingWindows = ReplayCommand.SlidingWindows(parse.GetValue(sliding)) };
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
             var connection = kafka.Connect(parse, bootstrap);
-            var topics = new KafkaTopics { Prefix = parse.GetValue(kafka.Prefix)! };
+            var topics = new KafkaTopics { Prefix = parse.GetValue(kafka.Prefix)!, SegmentViewsName = segments.SlidingName };
             await connection.EnsureTopicsAsync(topics.All()).ConfigureAwait(false);
             bool loud = !parse.GetValue(quiet);
             var options = new KafkaEngineOptions
@@ -47,6 +50,7 @@ internal static class EngineCommand
                 GroupId = parse.GetValue(group)!,
                 StateDirectory = parse.GetValue(state)!,
                 CheckpointEvery = every,
+                Segments = segments,
             };
             var engine = new KafkaEngine(connection, net, registry, zoneSet, ids, options, line => { if (loud) Console.Error.WriteLine(line); });
             using var status = loud ? new Timer(_ => Console.Error.WriteLine(Status(engine.Counters)), null, 5000, 5000) : null;
@@ -58,5 +62,5 @@ internal static class EngineCommand
     }
 
     private static string Status(EngineCounters c) => string.Create(CultureInfo.InvariantCulture,
-        $"consumed {c.Consumed:N0}: {c.Accepted:N0} accepted, {c.Rejected:N0} rejected, {c.Late:N0} late; matched {c.Matched:N0}; {c.SegmentRows:N0} segment rows; lag {c.ProbeLag:N0}; checkpoints {c.Checkpoints:N0}; lost {c.LostRecords:N0}");
+        $"consumed {c.Consumed:N0}: {c.Accepted:N0} accepted, {c.Rejected:N0} rejected, {c.Late:N0} late; matched {c.Matched:N0}; {c.SegmentRows:N0} segment rows, {c.SegmentViews:N0} sliding views, network index {c.NetworkIndex.Tpi:F1}; lag {c.ProbeLag:N0}; checkpoints {c.Checkpoints:N0}; lost {c.LostRecords:N0}");
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
+using Traffic.Engine.Segments;
 using Traffic.Engine.Zones;
 using Traffic.Geo.Import;
 
@@ -17,22 +18,24 @@ internal static class ReplayCommand
         var input = new Option<string>("--input") { Description = "Probes: NDJSON (.ndjson, .jsonl), CSV (.csv) or binary records (.bin); formats in docs/probe-formats.md.", Required = true };
         var vehicles = new Option<string?>("--vehicles") { Description = "Vehicle registry (NDJSON)." };
         var zones = new Option<string?>("--zones") { Description = "Zones (GeoJSON FeatureCollection)." };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder: alerts.ndjson and alerts/ (Arrow), segments.ndjson and segments/ (Arrow), matched/ (Arrow), dead-letter.ndjson, late.ndjson, summary.json.", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: alerts.ndjson and alerts/ (Arrow), segments.ndjson and segments/ (Arrow), segments-5m.ndjson and segments-5m/ (the sliding view, Arrow), tpi.ndjson (network index), matched/ (Arrow), dead-letter.ndjson, late.ndjson, summary.json.", Required = true };
+        var sliding = SlidingMinutesOption();
         var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads).", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount - 1) };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors and the summary." };
         var command = new Command("replay", "Run the engine over a probe file: map matching, segment speeds and congestion levels, speeding and zone alerts.")
         {
-            network, input, vehicles, zones, output, shards, quiet,
+            network, input, vehicles, zones, output, shards, sliding, quiet,
         };
         command.SetAction(async (parse, cancel) =>
         {
             int shardCount = parse.GetValue(shards);
             if (shardCount < 1) throw new ArgumentException("--shards must be at least 1");
+            int slidingWindows = SlidingWindows(parse.GetValue(sliding));
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
-            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount });
+            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Segments = new SegmentOptions { SlidingWindows = slidingWindows } });
             bool isQuiet = parse.GetValue(quiet);
             var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
             var s = await engine.RunAsync(parse.GetValue(input)!, parse.GetValue(output)!, progress, cancel).ConfigureAwait(false);
@@ -41,10 +44,23 @@ internal static class ReplayCommand
             Console.WriteLine(string.Create(ci, $"read {s.Read:N0} records: {s.Accepted:N0} accepted, {s.Rejected:N0} rejected, {s.Late:N0} late, {s.Refused:N0} refused (duplicates, out of order)"));
             foreach (var (reason, n) in s.RejectedByReason.OrderByDescending(kv => kv.Value)) Console.WriteLine(string.Create(ci, $"  rejected {n:N0}: {reason}"));
             Console.WriteLine(string.Create(ci, $"matched {s.Matched:N0} probes ({s.Unmatched:N0} off the network); {s.SegmentWindows:N0} segment windows published ({s.SegmentWindowsSuppressed:N0} below the minimum sample)"));
+            if (s.SegmentViews + s.SegmentViewsSuppressed > 0) Console.WriteLine(string.Create(ci, $"{s.SegmentViews:N0} sliding views published ({s.SegmentViewsSuppressed:N0} below the minimum sample)"));
+            if (s.Tpi.Windows > 0) Console.WriteLine(string.Create(ci, $"network traffic performance index (0-10): mean {s.Tpi.Mean:F2}, peak {s.Tpi.Peak:F2} at {s.Tpi.PeakWindowStart} over {s.Tpi.Windows:N0} windows"));
             Console.WriteLine("alerts: " + (s.AlertsByKind.Count == 0 ? "none" : string.Join(", ", s.AlertsByKind.Select(kv => $"{kv.Key} {kv.Value}"))));
             Console.WriteLine(string.Create(ci, $"{s.Seconds:N2} s, {s.ProbesPerSecond:N0} probes/s"));
             return 0;
         });
         return command;
     }
+
+    /// <summary>The <c>--sliding-minutes</c> option, shared with <c>traffic engine</c>.</summary>
+    internal static Option<int> SlidingMinutesOption() => new("--sliding-minutes")
+    {
+        Description = "Span of the sliding view of each segment (segments-<N>m), in 1-minute windows; 0: none.",
+        DefaultValueFactory = _ => new SegmentOptions().SlidingWindows,
+    };
+
+    /// <summary>Windows of the sliding view for <c>--sliding-minutes</c> (the tumbling window is a minute).</summary>
+    internal static int SlidingWindows(int minutes) =>
+        minutes is >= 0 and <= 60 ? minutes : throw new ArgumentException("--sliding-minutes must be from 0 (no sliding view) to 60");
 }

@@ -8,6 +8,11 @@ namespace Traffic.Connectors.Kafka;
 /// </summary>
 public sealed class EngineCounters
 {
+    private readonly Lock _indexLock = new();
+    private (long WindowStartMs, double Tpi, int Level) _index = (long.MinValue, 0, 0);
+    private int _indexWindows;
+    private double _indexSum, _indexPeak;
+    private long _segmentViews;
     private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _offsetJumps, _lostRecords, _checkpoints, _restored, _pauses, _resumes;
 
     public long Consumed => Volatile.Read(ref _consumed);
@@ -53,6 +58,27 @@ public sealed class EngineCounters
     /// <summary>Per named road, its worst segment in the newest window published: (window start ms, level, speed km/h, free-flow km/h).</summary>
     public ConcurrentDictionary<string, (long WindowStartMs, int Level, double SpeedKmh, double FreeFlowKmh)> Roads { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Sliding views published (the smoothed feed).</summary>
+    public long SegmentViews => Volatile.Read(ref _segmentViews);
+
+    /// <summary>The newest window of the network index: (window start ms, index, level); window start long.MinValue before the first.</summary>
+    public (long WindowStartMs, double Tpi, int Level) NetworkIndex
+    {
+        get
+        {
+            lock (_indexLock) return _index;
+        }
+    }
+
+    /// <summary>Windows of the network index published, their mean index and the peak.</summary>
+    public (int Windows, double Mean, double Peak) NetworkIndexSummary
+    {
+        get
+        {
+            lock (_indexLock) return (_indexWindows, _indexWindows == 0 ? 0 : _indexSum / _indexWindows, _indexPeak);
+        }
+    }
+
     /// <summary>Consumer lag of the probes topic (records behind the end, all assigned partitions), as last seen.</summary>
     public long ProbeLag { get; set; }
 
@@ -71,6 +97,21 @@ public sealed class EngineCounters
         Roads.AddOrUpdate(road, (windowStartMs, level, speedKmh, freeFlowKmh), (_, old) =>
             windowStartMs > old.WindowStartMs || (windowStartMs == old.WindowStartMs && level > old.Level) ? (windowStartMs, level, speedKmh, freeFlowKmh) : old);
     }
+    internal void AddSegmentView() => Interlocked.Increment(ref _segmentViews);
+
+    internal void AddNetworkIndex(long windowStartMs, double tpi, int level)
+    {
+        lock (_indexLock)
+        {
+            // A restarted stage publishes its last windows again: they count once.
+            if (windowStartMs <= _index.WindowStartMs) return;
+            _index = (windowStartMs, tpi, level);
+            _indexWindows++;
+            _indexSum += tpi;
+            _indexPeak = Math.Max(_indexPeak, tpi);
+        }
+    }
+
     internal void AddExchange() => Interlocked.Increment(ref _exchangeRecords);
     internal void AddDuplicate() => Interlocked.Increment(ref _duplicatesDropped);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);

@@ -143,7 +143,13 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
 
     public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, Options.Vehicles);
 
-    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments);
+    // The segment stage combines the partitions' network sums as windows close (SegmentStageHost.PublishNetworkIndex).
+    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments) { KeepsNetworkSums = true };
 
-    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state) => SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
+    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state)
+    {
+        var p = SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
+        p.KeepsNetworkSums = true;
+        return p;
+    }
 }

@@ -14,7 +14,8 @@ namespace Traffic.Connectors.Kafka;
 /// produced). Every record is keyed and its bytes derive from the input alone, so that a record produced
 /// again after a restart repeats the original byte for byte and a consumer, or a compacted topic, dedupes it
 /// by key: alerts by alert id (header <c>event</c> = state@time tells the lifecycle events apart), segment rows
-/// by segment and window, dead letters and late probes by their input position. Topics and schemas: docs/kafka.md.
+/// and sliding views by segment and window, the network index by window, dead letters and late probes by their
+/// input position. Topics and schemas: docs/kafka.md.
 /// </summary>
 public sealed class KafkaSinks : IDisposable
 {
@@ -64,11 +65,24 @@ public sealed class KafkaSinks : IDisposable
             new Headers { { "event", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{state}@{alert.TimeMs}")) } });
     }
 
-    public void Segment(in SegmentStat s)
+    public void Segment(in SegmentStat s) => SegmentRowTo(_topics.Segments, in s);
+
+    /// <summary>A sliding view of a segment, to the smoothed feed, keyed like a segment row.</summary>
+    public void SegmentView(in SegmentStat s) => SegmentRowTo(_topics.SegmentViews, in s);
+
+    private void SegmentRowTo(string topic, in SegmentStat s)
     {
         SegmentRow.WriteFields(_json.Begin(), _network, in s);
         _json.End();
-        Produce(_topics.Segments, SegmentKey(in s), TakeLine(), null);
+        Produce(topic, SegmentKey(in s), TakeLine(), null);
+    }
+
+    /// <summary>A window of the network index, keyed by its start (epoch ms).</summary>
+    public void NetworkIndex(in NetworkIndexValue v)
+    {
+        NetworkIndexRow.WriteFields(_json.Begin(), in v);
+        _json.End();
+        Produce(_topics.Tpi, Encoding.UTF8.GetBytes(v.WindowStartMs.ToString(CultureInfo.InvariantCulture)), TakeLine(), null);
     }
 
     /// <summary>The key of a segment row: <c>way_id:direction:edge@window_start_ms</c>.</summary>

@@ -21,6 +21,18 @@ public sealed record KafkaTopics
     /// <summary>The navigation feed: segment statistics per window, keyed by segment and window.</summary>
     public string Segments => $"{Prefix}.segments";
 
+    /// <summary>
+    /// The name after the prefix of the smoothed feed, the sliding view (<see cref="Traffic.Engine.Segments.SegmentOptions.SlidingName"/>:
+    /// <c>segments-5m</c> for the default 5-minute span).
+    /// </summary>
+    public string SegmentViewsName { get; init; } = "segments-5m";
+
+    /// <summary>The smoothed navigation feed: sliding views of the segments, keyed like <see cref="Segments"/>.</summary>
+    public string SegmentViews => $"{Prefix}.{SegmentViewsName}";
+
+    /// <summary>The network-wide traffic performance index, one message per window, keyed by the window's start.</summary>
+    public string Tpi => $"{Prefix}.tpi";
+
     /// <summary>Matched probes as Arrow IPC stream messages, a batch per message.</summary>
     public string Matched => $"{Prefix}.matched";
 
@@ -46,6 +58,9 @@ public sealed record KafkaTopics
         yield return (Exchange, ExchangePartitions);
         yield return (Alerts, OutputPartitions);
         yield return (Segments, OutputPartitions);
+        yield return (SegmentViews, OutputPartitions);
+        // One partition: the index is one series, read in window order.
+        yield return (Tpi, 1);
         yield return (Matched, OutputPartitions);
         yield return (DeadLetter, OutputPartitions);
         yield return (Late, OutputPartitions);

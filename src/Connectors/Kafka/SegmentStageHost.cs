@@ -9,8 +9,9 @@ namespace Traffic.Connectors.Kafka;
 /// <summary>
 /// The segment stage of a Kafka engine process: a member of the segment consumer group on the exchange
 /// (repartition) topic, so that each segment has exactly one owner across all processes. Each assigned
-/// partition gets a <see cref="SegmentPartition"/>: windows, space-mean speeds, free-flow learning,
-/// congestion and incident alerts. It drops exchange records it has seen (by the sender's sequence), so a
+/// partition gets a <see cref="SegmentPartition"/>: windows, space-mean speeds, sliding views, free-flow learning,
+/// congestion and incident alerts; the network index of a window is the sum of every partition's part, published
+/// here when this process owns them all. It drops exchange records it has seen (by the sender's sequence), so a
 /// vehicle stage that replays after a restart causes no double count.
 /// </summary>
 /// <remarks>
@@ -25,6 +26,16 @@ internal sealed class SegmentStageHost
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly Output _output;
     private IConsumer<Ignore, byte[]>? _consumer;
+    private long _nextIndexWindow = long.MinValue;   // the start of the next window of the network index to publish
+
+    /// <summary>
+    /// A window's network index waits this long past the window's end in every partition's watermark. A vehicle's
+    /// traversals interpolated across a gap in its reports can reach a segment partition after it closed their window
+    /// (the window opens again and its rows come out late); whether they came before or after the close depends on how
+    /// the senders' records interleave, so an index published at the close could count them in one run and not another.
+    /// </summary>
+    private const long IndexGraceMs = 120_000;
+    private bool _indexElsewhere;                    // logged once: this process does not own every exchange partition
 
     public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks)
     {
@@ -33,7 +44,11 @@ internal sealed class SegmentStageHost
         _output = new Output(this);
         SourcePartitions = context.Connection.PartitionCount(context.Topics.Probes);
         if (SourcePartitions < 1) throw new InvalidOperationException($"Kafka: topic {context.Topics.Probes} does not exist");
+        ExchangePartitions = context.Connection.PartitionCount(context.Topics.Exchange);
     }
+
+    /// <summary>Partitions of the exchange topic: the network index of a window needs every one's part.</summary>
+    public int ExchangePartitions { get; }
 
     /// <summary>Partitions of the probes topic: the senders whose watermarks a window waits for.</summary>
     public int SourcePartitions { get; }
@@ -174,7 +189,57 @@ internal sealed class SegmentStageHost
         public void Watermark(in SegmentWatermark watermark)
         {
             if (!processor.OnWatermark(in watermark, host._output)) host.Counters.AddDuplicate();
+            else host.PublishNetworkIndex();
         }
+    }
+
+    /// <summary>
+    /// Publishes the network index of every window that all exchange partitions have closed, <see cref="IndexGraceMs"/>
+    /// ago: the sum of each partition's part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint until
+    /// published here), then lets the partitions forget those parts. A restart publishes the windows not yet forgotten
+    /// again, the same bytes. Only a process that owns every exchange partition can: with several engine processes there
+    /// is no single figure here (docs/kafka.md), and its partitions forget their parts as their windows close.
+    /// </summary>
+    private void PublishNetworkIndex()
+    {
+        long least = long.MaxValue, oldest = long.MaxValue, window = 0;
+        foreach (var part in _partitions.Values)
+        {
+            SegmentPartition p = part.Processor;
+            window = p.WindowMs;
+            least = Math.Min(least, p.WatermarkMs);
+            if (p.OldestNetworkWindow != long.MinValue) oldest = Math.Min(oldest, p.OldestNetworkWindow);
+        }
+        if (_partitions.Count < ExchangePartitions)
+        {
+            if (!_indexElsewhere && _partitions.Count > 0)
+            {
+                _indexElsewhere = true;
+                _context.Log($"segment stage: owns {_partitions.Count} of {ExchangePartitions} partitions of {Topic}: no network index from this process");
+            }
+            if (least != long.MinValue) foreach (var part in _partitions.Values) part.Processor.ForgetNetworkSums(least - window + 1);
+            return;
+        }
+        if (oldest == long.MaxValue || least == long.MinValue) return;
+        // Windows before the oldest part kept were published (or had no rows): go on from there.
+        if (_nextIndexWindow < oldest) _nextIndexWindow = oldest;
+        while (_nextIndexWindow <= least - window - IndexGraceMs)
+        {
+            var total = new NetworkSums(_nextIndexWindow, _nextIndexWindow + window);
+            bool any = false;
+            foreach (var part in _partitions.Values)
+            {
+                if (!part.Processor.TryNetworkSums(_nextIndexWindow, out NetworkSums sums)) continue;
+                total.Add(in sums);
+                any = true;
+            }
+            _nextIndexWindow += window;
+            if (!any) continue;
+            NetworkIndexValue value = NetworkIndex.Of(in total);
+            Counters.AddNetworkIndex(value.WindowStartMs, value.Tpi, value.Level);
+            _sinks.NetworkIndex(in value);
+        }
+        foreach (var part in _partitions.Values) part.Processor.ForgetNetworkSums(_nextIndexWindow);
     }
 
     private sealed class Output(SegmentStageHost host) : ISegmentPartitionOutput
@@ -189,6 +254,17 @@ internal sealed class SegmentStageHost
         {
             host.Counters.OnAlert(alert.Kind, alert.State);
             host._sinks.Alert(alert);
+        }
+
+        public void View(in SegmentStat view)
+        {
+            host.Counters.AddSegmentView();
+            host._sinks.SegmentView(in view);
+        }
+
+        // The host combines the partitions' parts from what each keeps (PublishNetworkIndex), not from these calls.
+        public void Network(in NetworkSums sums)
+        {
         }
     }
 }

@@ -75,9 +75,38 @@ public sealed record ReplaySummary
     public long Unmatched { get; init; }
     public long SegmentWindows { get; init; }
     public long SegmentWindowsSuppressed { get; init; }
+
+    /// <summary>Sliding views published (<c>segments-5m</c>) and those below the minimum sample over their span.</summary>
+    public long SegmentViews { get; init; }
+    public long SegmentViewsSuppressed { get; init; }
+
+    /// <summary>The network index over the run's windows (<c>tpi.ndjson</c>).</summary>
+    public NetworkIndexSummary Tpi { get; init; } = new();
     public IReadOnlyDictionary<string, long> AlertsByKind { get; init; } = new Dictionary<string, long>();
     public double Seconds { get; init; }
     public double ProbesPerSecond => Seconds > 0 ? Read / Seconds : 0;
+}
+
+/// <summary>The network index over a run: windows with an index, their mean and the peak (the first window that reached it).</summary>
+public sealed record NetworkIndexSummary
+{
+    public int Windows { get; init; }
+    public double Mean { get; init; }
+    public double Peak { get; init; }
+    public string? PeakWindowStart { get; init; }
+
+    public static NetworkIndexSummary Of(IReadOnlyList<NetworkIndexValue> series)
+    {
+        if (series.Count == 0) return new NetworkIndexSummary();
+        NetworkIndexValue peak = series[0];
+        double sum = 0;
+        foreach (var v in series)
+        {
+            sum += v.Tpi;
+            if (v.Tpi > peak.Tpi) peak = v;
+        }
+        return new NetworkIndexSummary { Windows = series.Count, Mean = Math.Round(sum / series.Count, 2), Peak = peak.Tpi, PeakWindowStart = AlertWriter.Rfc3339(peak.WindowStartMs) };
+    }
 }
 
 /// <summary>
@@ -191,9 +220,28 @@ public sealed class ReplayEngine
         // One window per segment and start, each segment in one shard: the order is total, an in-place sort gives it.
         var segments = new List<SegmentStat>(segmentShards.Sum(s => s.Published.Count));
         foreach (var shard in segmentShards) segments.AddRange(shard.Published);
-        segments.Sort(static (a, b) => a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge));
+        segments.Sort(s_byStartThenEdge);
         WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
         using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
+        // The sliding views: one per segment and end, sorted the same way.
+        var views = new List<SegmentStat>(segmentShards.Sum(s => s.Views.Count));
+        if (_options.Segments.SlidingWindows > 0)
+        {
+            foreach (var shard in segmentShards) views.AddRange(shard.Views);
+            views.Sort(s_byStartThenEdge);
+            string name = _options.Segments.SlidingName;
+            WriteSegments(Path.Combine(outDir, name + ".ndjson"), views);
+            using var arrow = new SegmentArrowWriter(Path.Combine(outDir, name), _network, name: name);
+            foreach (var s in views) arrow.Append(s);
+        }
+        // The network index: every shard's sums of a window added up (integers: the same for any number of shards).
+        var tpi = segmentShards.SelectMany(s => s.NetworkParts).GroupBy(n => n.WindowStartMs).OrderBy(g => g.Key).Select(g =>
+        {
+            var total = new NetworkSums(g.Key, g.First().WindowEndMs);
+            foreach (var part in g) total.Add(in part);
+            return NetworkIndex.Of(in total);
+        }).ToList();
+        WriteNetworkIndex(Path.Combine(outDir, "tpi.ndjson"), tpi);
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
 
         var summary = new ReplaySummary
@@ -208,12 +256,19 @@ public sealed class ReplayEngine
             Unmatched = vehicleShards.Sum(s => s.Partition.Unmatched),
             SegmentWindows = segments.Count,
             SegmentWindowsSuppressed = segmentShards.Sum(s => s.Partition.Suppressed),
+            SegmentViews = views.Count,
+            SegmentViewsSuppressed = segmentShards.Sum(s => s.Partition.ViewsSuppressed),
+            Tpi = NetworkIndexSummary.Of(tpi),
             AlertsByKind = alerts.Where(a => a.State == AlertState.Open).GroupBy(a => a.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count()),
             Seconds = clock.Elapsed.TotalSeconds,
         };
         await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(summary, s_json), cancel).ConfigureAwait(false);
         return summary;
     }
+
+    // Segment rows and views: one per segment and start, each segment in one shard, so the order is total.
+    private static readonly Comparison<SegmentStat> s_byStartThenEdge = static (a, b) =>
+        a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -224,6 +279,17 @@ public sealed class ReplayEngine
         foreach (var s in segments)
         {
             SegmentRow.WriteFields(lines.Begin(), _network, in s);
+            lines.End();
+        }
+    }
+
+    private static void WriteNetworkIndex(string path, List<NetworkIndexValue> series)
+    {
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
+        using var lines = new NdjsonWriter(stream);
+        foreach (var v in series)
+        {
+            NetworkIndexRow.WriteFields(lines.Begin(), in v);
             lines.End();
         }
     }
@@ -453,6 +519,8 @@ public sealed class ReplayEngine
     {
         public SegmentPartition Partition { get; } = partition;
         public List<SegmentStat> Published { get; } = [];
+        public List<SegmentStat> Views { get; } = [];
+        public List<NetworkSums> NetworkParts { get; } = [];
         public List<AlertEvent> Alerts { get; } = [];
 
         public void Run(BatchQueue<SegmentMessage> input)
@@ -478,6 +546,10 @@ public sealed class ReplayEngine
         }
 
         public void Window(in SegmentStat window) => Published.Add(window);
+
+        public void View(in SegmentStat view) => Views.Add(view);
+
+        public void Network(in NetworkSums sums) => NetworkParts.Add(sums);
 
         public void Alert(AlertEvent alert)
         {

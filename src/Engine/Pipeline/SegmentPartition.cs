@@ -14,6 +14,19 @@ public interface ISegmentPartitionOutput
 
     /// <summary>A lifecycle event of a <c>congestion</c> or <c>incident</c> alert, right after the window that caused it.</summary>
     void Alert(AlertEvent alert);
+
+    /// <summary>
+    /// A sliding view of a segment (<see cref="SegmentOptions.SlidingWindows"/> windows up to a window end) with enough
+    /// distinct vehicles over its span: by end, then edge, after the windows (and their alerts and network sums) that end
+    /// with it and before those that end later.
+    /// </summary>
+    void View(in SegmentStat view);
+
+    /// <summary>
+    /// This partition's part of the network index of a window with published rows: its published segments summed per road
+    /// grade, after that window's rows (windows in order). The network's index sums every partition's part of the window.
+    /// </summary>
+    void Network(in NetworkSums sums);
 }
 
 /// <summary>
@@ -39,7 +52,9 @@ public sealed class SegmentPartition
     private readonly long[] _watermarks;      // per source: the newest watermark it sent
     private readonly long[] _sequences;       // per source: the sequence number of the last message taken from it
     private readonly List<SegmentStat> _closed = [];
+    private readonly List<SegmentStat> _views = [];
     private readonly List<AlertEvent> _alerts = [];
+    private readonly List<NetworkSums> _parts = [];   // network sums of the windows a combiner has not forgotten yet, by window
     private long _watermark = long.MinValue;  // the least of the sources' watermarks
 
     /// <param name="network">The road network.</param>
@@ -67,11 +82,18 @@ public sealed class SegmentPartition
         Partition = partition;
         Sources = sources;
         _aggregator = new SegmentAggregator(network, options);
+        WindowMs = (options ?? new SegmentOptions()).WindowMs;
         _congestion = new CongestionRule(roads, congestion);
         _watermarks = new long[sources];
         Array.Fill(_watermarks, long.MinValue);
         _sequences = new long[sources];
     }
+
+    /// <summary>
+    /// The most windows whose network sums a partition keeps until a combiner forgets them (<see cref="ForgetNetworkSums"/>):
+    /// a day of 1-minute windows. Partitions of one topic can be that far apart while one catches up.
+    /// </summary>
+    public const int MaxNetworkWindows = 1440;
 
     /// <summary>This partition's id.</summary>
     public int Partition { get; }
@@ -90,6 +112,59 @@ public sealed class SegmentPartition
 
     /// <summary>Windows open now.</summary>
     public int OpenWindows => _aggregator.OpenWindows;
+
+    /// <summary>Sliding views published.</summary>
+    public long Views { get; private set; }
+
+    /// <summary>Sliding views not published (too few distinct vehicles over the span).</summary>
+    public long ViewsSuppressed => _aggregator.SlidingSuppressed;
+
+    /// <summary>The window length (the network index's period).</summary>
+    public long WindowMs { get; }
+
+    /// <summary>
+    /// Whether the partition keeps its network sums for a combiner (<see cref="TryNetworkSums"/>) until it forgets them: set
+    /// by a host that combines the partitions' parts as windows close (the Kafka segment stage). Off, the parts only go to
+    /// the output (a replay adds them up at the end) and nothing accumulates.
+    /// </summary>
+    public bool KeepsNetworkSums { get; set; }
+
+    /// <summary>The start of the oldest window whose network sums are kept; long.MinValue when none.</summary>
+    public long OldestNetworkWindow => _parts.Count > 0 ? _parts[0].WindowStartMs : long.MinValue;
+
+    /// <summary>
+    /// This partition's network sums of a window (<see cref="ISegmentPartitionOutput.Network"/>), kept, in the checkpoint
+    /// too, until <see cref="ForgetNetworkSums"/>. False when the partition published no row in that window (its part is
+    /// zero) or the window was forgotten.
+    /// </summary>
+    public bool TryNetworkSums(long windowStartMs, out NetworkSums sums)
+    {
+        int at = FindParts(windowStartMs);
+        sums = at >= 0 ? _parts[at] : default;
+        return at >= 0;
+    }
+
+    /// <summary>Drops the network sums of the windows that start before <paramref name="windowStartMs"/> (a combiner has used them).</summary>
+    public void ForgetNetworkSums(long windowStartMs)
+    {
+        int n = 0;
+        while (n < _parts.Count && _parts[n].WindowStartMs < windowStartMs) n++;
+        if (n > 0) _parts.RemoveRange(0, n);
+    }
+
+    private int FindParts(long windowStartMs)
+    {
+        int lo = 0, hi = _parts.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            long start = _parts[mid].WindowStartMs;
+            if (start == windowStartMs) return mid;
+            if (start < windowStartMs) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        return ~lo;
+    }
 
     /// <summary>Messages dropped as already seen.</summary>
     public long Duplicates { get; private set; }
@@ -150,6 +225,20 @@ public sealed class SegmentPartition
         }
         o.Write(Windows);
         o.Write(Duplicates);
+        o.Write(Views);
+        o.Write(_parts.Count);
+        foreach (NetworkSums r in _parts)
+        {
+            o.Write(r.WindowStartMs);
+            o.Write(r.WindowEndMs);
+            for (int g = 0; g < NetworkIndex.Grades; g++)
+            {
+                o.Write(r.Grades[g].VehicleMm);
+                o.Write(r.Grades[g].LengthMm);
+                o.Write(r.Grades[g].SevereLengthMm);
+                o.Write(r.Grades[g].Segments);
+            }
+        }
         _aggregator.Save(w);
         _congestion.Save(w);
         w.WriteTo(checkpoint, CheckpointKind.SegmentPartition);
@@ -181,6 +270,17 @@ public sealed class SegmentPartition
             }
             p.Windows = i.ReadInt64();
             p.Duplicates = i.ReadInt64();
+            p.Views = i.ReadInt64();
+            int parts = r.Count();
+            CheckpointReader.Check(parts <= MaxNetworkWindows, "checkpoint malformed: too many windows of network sums");
+            for (int k = 0; k < parts; k++)
+            {
+                var sums = new NetworkSums(i.ReadInt64(), i.ReadInt64());
+                CheckpointReader.Check(sums.WindowEndMs > sums.WindowStartMs && (k == 0 || sums.WindowStartMs > p._parts[^1].WindowStartMs),
+                    "checkpoint malformed: a window of network sums");
+                for (int g = 0; g < NetworkIndex.Grades; g++) sums.Grades[g] = new GradeSums(i.ReadInt64(), i.ReadInt64(), i.ReadInt64(), i.ReadInt32());
+                p._parts.Add(sums);
+            }
             p._aggregator.Load(r);
             p._congestion.Load(r);
             return p;
@@ -203,30 +303,62 @@ public sealed class SegmentPartition
     private void Publish<TOutput>(long watermarkMs, TOutput output) where TOutput : ISegmentPartitionOutput
     {
         _closed.Clear();
-        _aggregator.Advance(watermarkMs, _closed);
-        // Closed windows, in window order, feed the congestion and incident alerts.
+        _views.Clear();
+        _aggregator.Advance(watermarkMs, _closed, _views);
+        // Closed windows, in window order, feed the congestion and incident alerts and the network sums. The views go
+        // between them by time: those that end before a period's end ahead of its windows, those that end with it after
+        // them (the same lines in the same order for any batching of the input).
         long period = long.MinValue;
+        int view = 0;
+        var network = default(NetworkSums);
         foreach (var w in _closed)
         {
             // The windows of a period are all out before the next period's first: its congestion runs are judged then,
             // whichever watermark closed them (the same alerts in the same place for any batching of the input).
             if (w.WindowStartMs != period)
             {
+                if (period != long.MinValue) EndNetworkWindow(in network, output);
                 period = w.WindowStartMs;
+                network = new NetworkSums(w.WindowStartMs, w.WindowEndMs);
                 _congestion.EndOfWindows(_alerts);
                 foreach (var a in _alerts) output.Alert(a);
                 _alerts.Clear();
+                for (; view < _views.Count && _views[view].WindowEndMs < w.WindowEndMs; view++) View(_views[view], output);
             }
             Windows++;
             output.Window(in w);
+            network.Add(_network, in w);
             _congestion.OnWindow(in w, _alerts);
             foreach (var a in _alerts) output.Alert(a);
             _alerts.Clear();
         }
+        if (period != long.MinValue) EndNetworkWindow(in network, output);
         // Every window up to the watermark is out: the congestion runs of the last period are judged.
         _congestion.EndOfWindows(_alerts);
         foreach (var a in _alerts) output.Alert(a);
         _alerts.Clear();
+        for (; view < _views.Count; view++) View(_views[view], output);
+    }
+
+    private void View<TOutput>(in SegmentStat view, TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        Views++;
+        output.View(in view);
+    }
+
+    private void EndNetworkWindow<TOutput>(in NetworkSums sums, TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        // A window closed twice (a late traversal reopened it) adds to what the first close kept; the output gets the
+        // addition, so that a sum of what it got is the window's.
+        output.Network(in sums);
+        if (!KeepsNetworkSums) return;
+        int at = FindParts(sums.WindowStartMs);
+        if (at >= 0) System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_parts)[at].Add(in sums);
+        else
+        {
+            _parts.Insert(~at, sums);
+            if (_parts.Count > MaxNetworkWindows) _parts.RemoveAt(0);
+        }
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

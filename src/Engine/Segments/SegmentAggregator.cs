@@ -14,6 +14,12 @@ public readonly record struct SegmentStat(
     /// vehicles were slow. Not published (the segment rows carry the space-mean speed); the congestion alerts use it.
     /// </summary>
     public double VehicleMedianKmh { get; init; } = double.NaN;
+
+    /// <summary>
+    /// The distance the window's traversals covered, in millimetres (probe vehicle-kilometres × 10⁶): an integer, so that
+    /// sums over segments and partitions are the same in any order. Not published; the network index weighs by it.
+    /// </summary>
+    public long VehicleMm { get; init; }
 }
 
 /// <summary>Options of the per-segment stage.</summary>
@@ -35,6 +41,26 @@ public sealed record SegmentOptions
 
     /// <summary>Speeds observed in low-volume hours before the learned 85th percentile replaces the fallback.</summary>
     public int FreeFlowMinSamples { get; init; } = 30;
+
+    /// <summary>
+    /// The sliding view spans this many tumbling windows (5 × 1 min by default) and slides by one window; 0: no view.
+    /// </summary>
+    public int SlidingWindows { get; init; } = 5;
+
+    /// <summary>
+    /// The name of the sliding view's outputs, after its span: <c>segments-5m</c> (whole minutes; else seconds,
+    /// <c>segments-90s</c>): the folder, file stem and topic suffix (docs/outputs.md, docs/kafka.md).
+    /// </summary>
+    public string SlidingName
+    {
+        get
+        {
+            long span = WindowMs * SlidingWindows;
+            return span % 60_000 == 0
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"segments-{span / 60_000}m")
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"segments-{span / 1000}s");
+        }
+    }
 
     /// <summary>Low-volume hours, local time UTC+8: from this hour …</summary>
     public int OffPeakFromHour { get; init; } = 21;
@@ -65,15 +91,31 @@ public sealed class SegmentAggregator
     private readonly SegmentOptions _options;
     private readonly Dictionary<(int Edge, long Window), Accumulator> _open = [];
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
+    private readonly Dictionary<int, double> _learned = [];   // per segment with enough low-volume speeds: their 85th percentile
     private readonly List<(int Edge, long Window)> _closing = [];
     private readonly Stack<Accumulator> _spare = new();   // closed windows' accumulators, reused: opening a window allocates nothing
     private readonly double[] _speeds = new double[MaxTrackedVehicles]; // scratch for a window's vehicle speeds
+
+    // The sliding view: per segment with a closed window in the span, the span's windows (a ring of N slots).
+    private readonly Dictionary<int, SlidingSegment> _sliding = [];
+    private readonly Stack<SlidingSegment> _spareSliding = new();  // segments whose span emptied, reused
+    private readonly List<int> _expired = [];                      // scratch: segments whose span emptied in this advance
+    private readonly uint[] _union;                                // scratch: the span's smallest distinct vehicle keys
+    private long _swept = long.MinValue;                           // the last window end the sliding views were swept to
 
     public SegmentAggregator(RoadNetwork network, SegmentOptions? options = null)
     {
         _network = network;
         _options = options ?? new SegmentOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
+        _union = new uint[MaxTrackedVehicles + 1];
     }
+
+    /// <summary>Sliding views below the minimum sample, not published.</summary>
+    public long SlidingSuppressed { get; private set; }
+
+    /// <summary>Segments whose sliding span holds a closed window now.</summary>
+    public int SlidingSegments => _sliding.Count;
 
     /// <summary>Windows below the minimum sample, closed without publishing.</summary>
     public long Suppressed { get; private set; }
@@ -106,26 +148,48 @@ public sealed class SegmentAggregator
     }
 
     /// <summary>Closes every window that ends at or before the watermark and returns the published ones, oldest first.</summary>
-    public void Advance(long watermarkMs, List<SegmentStat> published)
+    public void Advance(long watermarkMs, List<SegmentStat> published) => Advance(watermarkMs, published, null);
+
+    /// <summary>
+    /// Closes every window that ends at or before the watermark and returns the published ones, oldest first (by window,
+    /// then edge); with <paramref name="views"/>, also the sliding views that end at or before the watermark, ordered by
+    /// their end, then edge (<see cref="SegmentOptions.SlidingWindows"/>: a view of a segment at every window end whose
+    /// span holds one of its closed windows, published above the minimum sample of distinct vehicles over the span).
+    /// </summary>
+    public void Advance(long watermarkMs, List<SegmentStat> published, List<SegmentStat>? views)
     {
+        long w = _options.WindowMs;
+        int firstView = views?.Count ?? 0;
         _closing.Clear();
         foreach (var key in _open.Keys)
         {
-            if (key.Window + _options.WindowMs <= watermarkMs) _closing.Add(key);
+            if (key.Window + w <= watermarkMs) _closing.Add(key);
         }
-        _closing.Sort((a, b) => a.Window != b.Window ? a.Window.CompareTo(b.Window) : a.Edge.CompareTo(b.Edge));
+        _closing.Sort(static (a, b) => a.Window != b.Window ? a.Window.CompareTo(b.Window) : a.Edge.CompareTo(b.Edge));
+        bool sliding = _options.SlidingWindows > 0;
         foreach (var key in _closing)
         {
             Accumulator acc = _open[key];
             _open.Remove(key);
+            SlidingSegment? span = null;
+            if (sliding)
+            {
+                // The views that end before this window are out first: they see the free flow learned from the
+                // segment's earlier windows only, whichever watermark closed them (the same bytes for any batching).
+                span = SlidingOf(key.Edge);
+                EmitViews(key.Edge, span, key.Window, views);
+            }
             if (acc.OffPeakCount > 0)
             {
                 if (!_offPeakSpeeds.TryGetValue(key.Edge, out int[]? bins)) _offPeakSpeeds[key.Edge] = bins = new int[SpeedBins];
                 acc.MergeOffPeak(bins);
+                Learn(key.Edge, bins);
             }
+            span?.Push(key.Window, w, acc);
             int vehicles = acc.Vehicles;
             double speed = acc.Millimetres / (double)acc.Milliseconds * 3.6;
             double median = acc.MedianVehicleKmh(_speeds);
+            long millimetres = acc.Millimetres;
             acc.Clear();
             _spare.Push(acc);
             if (vehicles < _options.MinVehicles)
@@ -134,26 +198,91 @@ public sealed class SegmentAggregator
                 continue;
             }
             double free = FreeFlowKmh(key.Edge);
-            published.Add(new SegmentStat(key.Edge, key.Window, key.Window + _options.WindowMs, vehicles, speed, free,
-                _network.LengthM(key.Edge) / (speed / 3.6), CongestionLevel.Of(speed, free)) { VehicleMedianKmh = median });
+            published.Add(new SegmentStat(key.Edge, key.Window, key.Window + w, vehicles, speed, free,
+                _network.LengthM(key.Edge) / (speed / 3.6), CongestionLevel.Of(speed, free)) { VehicleMedianKmh = median, VehicleMm = millimetres });
+        }
+        if (!sliding) return;
+        // Every view that ends at or before the watermark: only when the watermark passed another window end or windows
+        // closed (a watermark inside the window the last one reached has no view to add).
+        long reached = watermarkMs == long.MaxValue ? long.MaxValue : watermarkMs - (((watermarkMs % w) + w) % w);
+        if (reached > _swept || _closing.Count > 0)
+        {
+            _swept = Math.Max(_swept, reached);
+            _expired.Clear();
+            foreach (var (edge, span) in _sliding)
+            {
+                EmitViews(edge, span, watermarkMs, views);
+                if (span.NextEnd > span.NewestStart + (w * _options.SlidingWindows)) _expired.Add(edge);
+            }
+            foreach (int edge in _expired)
+            {
+                _sliding.Remove(edge, out SlidingSegment? span);
+                span!.Clear();
+                _spareSliding.Push(span);
+            }
+        }
+        // Sorted as a span with a static comparison: List.Sort with a comparer wraps it in a new delegate every call.
+        if (views != null && views.Count - firstView > 1)
+            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(views)[firstView..].Sort(static (a, b) =>
+                a.WindowEndMs != b.WindowEndMs ? a.WindowEndMs.CompareTo(b.WindowEndMs) : a.Edge.CompareTo(b.Edge));
+    }
+
+    private SlidingSegment SlidingOf(int edge)
+    {
+        if (!_sliding.TryGetValue(edge, out SlidingSegment? span))
+        {
+            span = _spareSliding.Count > 0 ? _spareSliding.Pop() : new SlidingSegment(_options.SlidingWindows);
+            _sliding.Add(edge, span);
+        }
+        return span;
+    }
+
+    /// <summary>Publishes the segment's views that end at or before <paramref name="limitMs"/> and still hold a window of it.</summary>
+    private void EmitViews(int edge, SlidingSegment span, long limitMs, List<SegmentStat>? views)
+    {
+        if (span.NewestStart == long.MinValue) return;
+        long w = _options.WindowMs;
+        long spanMs = w * _options.SlidingWindows;
+        long last = span.NewestStart + spanMs;     // the last view whose span holds the newest window
+        while (span.NextEnd <= limitMs && span.NextEnd <= last)
+        {
+            long end = span.NextEnd;
+            span.NextEnd += w;
+            int vehicles = span.Sum(end - spanMs, end, _union, out long millimetres, out long milliseconds);
+            if (milliseconds <= 0) continue;
+            if (vehicles < _options.MinVehicles)
+            {
+                SlidingSuppressed++;
+                continue;
+            }
+            double speed = millimetres / (double)milliseconds * 3.6;
+            double free = FreeFlowKmh(edge);
+            views?.Add(new SegmentStat(edge, end - spanMs, end, vehicles, speed, free, _network.LengthM(edge) / (speed / 3.6),
+                CongestionLevel.Of(speed, free)) { VehicleMm = millimetres });
         }
     }
 
     /// <summary>The segment's free-flow speed: the learned 85th percentile of low-volume speeds, else the limit × factor.</summary>
-    public double FreeFlowKmh(int edge)
+    public double FreeFlowKmh(int edge) =>
+        _learned.TryGetValue(edge, out double learned) ? learned : _network.SpeedLimitKmh(edge) * _options.FreeFlowLimitFactor;
+
+    /// <summary>
+    /// Updates the segment's learned free flow from its sample, when that changed (a window with low-volume speeds closed):
+    /// every row and view asks for it, the sample changes once a window at most.
+    /// </summary>
+    private void Learn(int edge, int[] bins)
     {
-        double fallback = _network.SpeedLimitKmh(edge) * _options.FreeFlowLimitFactor;
-        if (!_offPeakSpeeds.TryGetValue(edge, out int[]? bins)) return fallback;
         int total = 0;
         foreach (int n in bins) total += n;
-        if (total < _options.FreeFlowMinSamples) return fallback;
+        if (total < _options.FreeFlowMinSamples) return;
         int target = (int)Math.Ceiling(0.85 * total), seen = 0;
         for (int b = 0; b < bins.Length; b++)
         {
             seen += bins[b];
-            if (seen >= target) return b + 0.5;
+            if (seen < target) continue;
+            _learned[edge] = b + 0.5;
+            return;
         }
-        return fallback;
     }
 
     /// <summary>Windows open now (traversals added, not yet closed by the watermark).</summary>
@@ -184,6 +313,14 @@ public sealed class SegmentAggregator
                 o.Write((byte)b);
                 o.Write(bins[b]);
             }
+        }
+        o.Write(_options.SlidingWindows);
+        o.Write(SlidingSuppressed);
+        o.Write(_sliding.Count);
+        foreach (var (edge, span) in _sliding)
+        {
+            o.Write(edge);
+            span.Save(o);
         }
     }
 
@@ -217,6 +354,19 @@ public sealed class SegmentAggregator
                 bins[bin] = i.ReadInt32();
             }
             CheckpointReader.Check(_offPeakSpeeds.TryAdd(edge, bins), "checkpoint malformed: a segment's free-flow sample twice");
+            Learn(edge, bins);
+        }
+        int sliding = i.ReadInt32();
+        CheckpointReader.Check(sliding == _options.SlidingWindows,
+            $"checkpoint has a sliding view of {sliding} windows; these options use {_options.SlidingWindows}");
+        SlidingSuppressed = i.ReadInt64();
+        n = r.Count();
+        for (int k = 0; k < n; k++)
+        {
+            int edge = ReadEdge(i);
+            var span = new SlidingSegment(_options.SlidingWindows);
+            span.Load(i);
+            CheckpointReader.Check(_sliding.TryAdd(edge, span), "checkpoint malformed: a segment's sliding view twice");
         }
     }
 
@@ -227,7 +377,192 @@ public sealed class SegmentAggregator
         return edge;
     }
 
+    /// <summary>Distinct vehicles estimated from the 64th smallest of their 32-bit keys (a bottom-k sketch), beyond the 64 kept.</summary>
+    private static int Estimated(uint kthSmallest) =>
+        Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (kthSmallest + 1.0)));
+
     private bool IsOffPeak(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), _options.OffPeakFromHour, _options.OffPeakToHour);
+
+    /// <summary>
+    /// The closed windows of one segment inside the sliding span: a ring of one slot per window of the span, each with
+    /// the window's integer sums and its kept vehicle keys (a bottom-64 set), so that a view sums the span's traversals
+    /// exactly and counts distinct vehicles over the whole span from the union of the windows' keys (a vehicle seen in
+    /// three windows counts once; the union of bottom-k sets is the bottom-k set of the union, so the estimate beyond 64
+    /// holds too). Mutable state reused across segments: <see cref="Clear"/> keeps the arrays.
+    /// </summary>
+    private sealed class SlidingSegment
+    {
+        private readonly long[] _start;        // per slot: its window's start, long.MinValue when empty
+        private readonly long[] _millimetres;  // per slot: the window's summed distance and time
+        private readonly long[] _milliseconds;
+        private readonly uint[][] _keys;       // per slot: kept vehicle keys, ascending, distinct
+        private readonly int[] _count;         // per slot: keys kept
+        private readonly bool[] _beyond;       // per slot: more keys were seen than kept
+
+        public SlidingSegment(int windows)
+        {
+            _start = new long[windows];
+            _millimetres = new long[windows];
+            _milliseconds = new long[windows];
+            _keys = new uint[windows][];
+            for (int i = 0; i < windows; i++) _keys[i] = new uint[8];
+            _count = new int[windows];
+            _beyond = new bool[windows];
+            Clear();
+        }
+
+        /// <summary>Start of the newest window pushed; long.MinValue when none.</summary>
+        public long NewestStart { get; private set; } = long.MinValue;
+
+        /// <summary>The end of the next view to publish.</summary>
+        public long NextEnd { get; set; } = long.MinValue;
+
+        public void Clear()
+        {
+            Array.Fill(_start, long.MinValue);
+            NewestStart = long.MinValue;
+            NextEnd = long.MinValue;
+        }
+
+        private int Slot(long start, long windowMs)
+        {
+            long index = start >= 0 ? start / windowMs : ((start + 1) / windowMs) - 1;
+            int n = _start.Length;
+            return (int)(((index % n) + n) % n);
+        }
+
+        /// <summary>Adds a closed window's sums and keys (a window closed twice, after a late traversal, adds up).</summary>
+        public void Push(long start, long windowMs, Accumulator acc)
+        {
+            long spanMs = windowMs * _start.Length;
+            if (start > NewestStart)
+            {
+                // A fresh span, or one whose every view is out: its views start with the first that holds this window.
+                if (NewestStart == long.MinValue || NextEnd > NewestStart + spanMs) NextEnd = Math.Max(NextEnd, start + windowMs);
+                NewestStart = start;
+            }
+            else if (start <= NewestStart - spanMs) return;   // older than any view still to come
+            int slot = Slot(start, windowMs);
+            if (_start[slot] != start)
+            {
+                _start[slot] = start;
+                _millimetres[slot] = 0;
+                _milliseconds[slot] = 0;
+                _count[slot] = 0;
+                _beyond[slot] = false;
+            }
+            _millimetres[slot] += acc.Millimetres;
+            _milliseconds[slot] += acc.Milliseconds;
+            _beyond[slot] |= acc.Beyond;
+            ReadOnlySpan<uint> add = acc.Keys;
+            int count = _count[slot];
+            // Grown straight to the most a window keeps: the arrays pass from segment to segment, and grow once.
+            if (count + add.Length > _keys[slot].Length) Array.Resize(ref _keys[slot], Math.Max(MaxTrackedVehicles, count + add.Length));
+            add.CopyTo(_keys[slot].AsSpan(count));
+            if (count > 0)
+            {
+                // Only a window closed twice merges: sort, drop repeats, keep the smallest 64.
+                Span<uint> all = _keys[slot].AsSpan(0, count + add.Length);
+                all.Sort();
+                int distinct = 0;
+                for (int i = 0; i < all.Length; i++)
+                {
+                    if (distinct == 0 || all[i] != all[distinct - 1]) all[distinct++] = all[i];
+                }
+                if (distinct > MaxTrackedVehicles)
+                {
+                    _beyond[slot] = true;
+                    distinct = MaxTrackedVehicles;
+                }
+                _count[slot] = distinct;
+            }
+            else _count[slot] = add.Length;
+        }
+
+        /// <summary>
+        /// Sums the windows that start in [<paramref name="fromMs"/>, <paramref name="toMs"/>): distance and time, and the
+        /// distinct vehicles of their union (exact up to 64, estimated from the 64 smallest keys beyond).
+        /// </summary>
+        [System.Runtime.CompilerServices.SkipLocalsInit]
+        public int Sum(long fromMs, long toMs, uint[] union, out long millimetres, out long milliseconds)
+        {
+            millimetres = 0;
+            milliseconds = 0;
+            bool beyond = false;
+            Span<int> next = stackalloc int[_start.Length];   // per slot: its next key to merge; -1: not in the span
+            for (int i = 0; i < _start.Length; i++)
+            {
+                next[i] = -1;
+                if (_start[i] < fromMs || _start[i] >= toMs) continue;
+                millimetres += _millimetres[i];
+                milliseconds += _milliseconds[i];
+                beyond |= _beyond[i];
+                next[i] = 0;
+            }
+            // The slots' keys are sorted: merge them, smallest first, dropping repeats, up to one past the kept 64.
+            int distinct = 0;
+            while (distinct <= MaxTrackedVehicles)
+            {
+                int from = -1;
+                uint least = 0;
+                for (int i = 0; i < next.Length; i++)
+                {
+                    if (next[i] < 0 || next[i] >= _count[i]) continue;
+                    uint key = _keys[i][next[i]];
+                    if (from < 0 || key < least)
+                    {
+                        from = i;
+                        least = key;
+                    }
+                }
+                if (from < 0) break;
+                next[from]++;
+                if (distinct == 0 || least != union[distinct - 1]) union[distinct++] = least;
+            }
+            if (!beyond && distinct <= MaxTrackedVehicles) return distinct;
+            return Estimated(union[MaxTrackedVehicles - 1]);
+        }
+
+        public void Save(BinaryWriter o)
+        {
+            o.Write(NewestStart);
+            o.Write(NextEnd);
+            for (int i = 0; i < _start.Length; i++)
+            {
+                o.Write(_start[i]);
+                if (_start[i] == long.MinValue) continue;
+                o.Write(_millimetres[i]);
+                o.Write(_milliseconds[i]);
+                o.Write(_beyond[i]);
+                o.Write((byte)_count[i]);
+                for (int k = 0; k < _count[i]; k++) o.Write(_keys[i][k]);
+            }
+        }
+
+        public void Load(BinaryReader i)
+        {
+            NewestStart = i.ReadInt64();
+            NextEnd = i.ReadInt64();
+            for (int s = 0; s < _start.Length; s++)
+            {
+                _start[s] = i.ReadInt64();
+                if (_start[s] == long.MinValue) continue;
+                CheckpointReader.Check(_start[s] <= NewestStart, "checkpoint malformed: a sliding window after the newest");
+                _millimetres[s] = i.ReadInt64();
+                _milliseconds[s] = i.ReadInt64();
+                _beyond[s] = i.ReadBoolean();
+                int count = i.ReadByte();
+                CheckpointReader.Check(count <= MaxTrackedVehicles && (!_beyond[s] || count == MaxTrackedVehicles), "checkpoint malformed: a sliding window's vehicles");
+                if (_keys[s].Length < count) _keys[s] = new uint[count];
+                for (int k = 0; k < count; k++)
+                {
+                    _keys[s][k] = i.ReadUInt32();
+                    CheckpointReader.Check(k == 0 || _keys[s][k] > _keys[s][k - 1], "checkpoint malformed: a sliding window's vehicle keys out of order");
+                }
+                _count[s] = count;
+            }
+        }
+    }
 
     /// <summary>
     /// Sums of one segment window. Distinct vehicles: the set of the smallest 64 vehicle keys seen (a bottom-k
@@ -248,10 +583,15 @@ public sealed class SegmentAggregator
         public long Millimetres;
         public long Milliseconds;
 
-        public int Vehicles => !_beyond ? _tracked
-            : Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (_keys[MaxTrackedVehicles - 1] + 1.0)));
+        public int Vehicles => !_beyond ? _tracked : Estimated(_keys[MaxTrackedVehicles - 1]);
 
         public int OffPeakCount => _offPeakCount;
+
+        /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
+        public ReadOnlySpan<uint> Keys => _keys.AsSpan(0, _tracked);
+
+        /// <summary>More distinct keys were seen than are kept.</summary>
+        public bool Beyond => _beyond;
 
         /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
         public void Clear()

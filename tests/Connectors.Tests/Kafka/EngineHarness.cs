@@ -208,7 +208,7 @@ public sealed class EngineHarness : IDisposable
 /// <summary>The keyed records of a run's output topics, as a consumer that dedupes by key sees them.</summary>
 public sealed class EngineOutputs
 {
-    public static readonly string[] TopicNames = ["alerts", "segments", "matched", "dead-letter", "late"];
+    public static readonly string[] TopicNames = ["alerts", "segments", "segments-5m", "tpi", "matched", "dead-letter", "late"];
 
     /// <summary>Per topic: dedup key (the record key, plus <c>|event</c> for alerts) → the record.</summary>
     public Dictionary<string, Dictionary<string, TopicRecord>> Records { get; } = [];
@@ -222,7 +222,7 @@ public sealed class EngineOutputs
     {
         var result = new EngineOutputs();
         var topics = kafka.Topics;
-        foreach (var (name, topic) in TopicNames.Zip([topics.Alerts, topics.Segments, topics.Matched, topics.DeadLetter, topics.Late]))
+        foreach (var (name, topic) in TopicNames.Zip([topics.Alerts, topics.Segments, topics.SegmentViews, topics.Tpi, topics.Matched, topics.DeadLetter, topics.Late]))
         {
             var records = new Dictionary<string, TopicRecord>(StringComparer.Ordinal);
             foreach (var r in kafka.Read(topic))

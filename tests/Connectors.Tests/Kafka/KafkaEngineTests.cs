@@ -108,6 +108,39 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
         Assert.DoesNotContain("vehicle_id", fields);
         Assert.Subset(new HashSet<string> { "way_id", "direction", "road", "edge", "window_start", "window_end", "vehicles", "speed_kmh", "free_flow_kmh", "travel_time_s", "level" }, fields);
 
+        // The smoothed feed: the same fields, 5-minute spans keyed like the segment rows, at least the minimum sample.
+        var views = outputs.Records["segments-5m"].Values.ToList();
+        Assert.True(views.Count >= segments.Count, $"{views.Count} views for {segments.Count} segment rows");
+        foreach (var r in views)
+        {
+            using var json = JsonDocument.Parse(r.Value);
+            var v = json.RootElement;
+            Assert.Subset(fields, v.EnumerateObject().Select(p => p.Name).ToHashSet());
+            Assert.True(v.GetProperty("vehicles").GetInt32() >= 3);
+            long start = DateTimeOffset.Parse(v.GetProperty("window_start").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            long end = DateTimeOffset.Parse(v.GetProperty("window_end").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            Assert.Equal(300_000, end - start);
+            Assert.Equal($"{v.GetProperty("way_id").GetInt64()}:{v.GetProperty("direction").GetString()}:{v.GetProperty("edge").GetInt32()}@{start}", TestKafka.Text(r.Key));
+        }
+
+        // The network index: one record per window with segment rows (this process owns every exchange partition),
+        // keyed by the window's start, counting that window's rows.
+        var rowsPerWindow = segments.GroupBy(r => TestKafka.Text(r.Key).Split('@')[1]).ToDictionary(g => g.Key, g => g.Count());
+        var index = outputs.Records["tpi"].Values.ToList();
+        Assert.NotEmpty(index);
+        foreach (var r in index)
+        {
+            using var json = JsonDocument.Parse(r.Value);
+            var t = json.RootElement;
+            long start = DateTimeOffset.Parse(t.GetProperty("window_start").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            Assert.Equal(start.ToString(System.Globalization.CultureInfo.InvariantCulture), TestKafka.Text(r.Key));
+            Assert.Equal(rowsPerWindow[TestKafka.Text(r.Key)], t.GetProperty("segments").GetInt32());
+            Assert.InRange(t.GetProperty("tpi").GetDouble(), 0, 10);
+        }
+        // Every window but those still open at the end (the watermark trails the input) has its index.
+        Assert.True(index.Count >= rowsPerWindow.Count - 3, $"{index.Count} index windows for {rowsPerWindow.Count} windows with rows");
+        Assert.Equal(index.Count, counters.NetworkIndexSummary.Windows);
+
         // Matched probes: one Arrow IPC stream per input partition and batch of 512 input records.
         long rows = 0;
         foreach (var r in outputs.Records["matched"].Values)

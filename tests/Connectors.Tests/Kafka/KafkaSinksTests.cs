@@ -103,6 +103,41 @@ public class KafkaSinksTests
     }
 
     [Fact]
+    public void A_sliding_view_goes_to_the_smoothed_feed_keyed_like_a_segment_row_and_the_network_index_by_its_window()
+    {
+        var topics = new KafkaTopics { SegmentViewsName = new SegmentOptions { SlidingWindows = 10 }.SlidingName };
+        using var kafka = new TestKafka(topics);
+        var net = TestKafka.Shenzhen;
+        int edge = Enumerable.Range(0, net.EdgeCount).First(e => net.Name(e).Length > 0);
+        var view = new SegmentStat(edge, 1_767_571_200_000, 1_767_571_800_000, 7, 31.5, 50, 20.25, 2);
+        var sums = new NetworkSums(1_767_571_740_000, 1_767_571_800_000);
+        sums.Grades[(int)RoadGrade.Arterial] = new GradeSums(5_000_000, 1_000_000, 150_000, 4);
+        var index = NetworkIndex.Of(in sums);
+        using (var sinks = new KafkaSinks(kafka.Connection, kafka.Topics, net, "test"))
+        {
+            sinks.SegmentView(in view);
+            sinks.NetworkIndex(in index);
+            sinks.Flush();
+        }
+        Assert.Equal("traffic.segments-10m", kafka.Topics.SegmentViews);
+        var r = Assert.Single(kafka.Read(kafka.Topics.SegmentViews));
+        Assert.Equal($"{net.WayId(edge)}:{net.Direction(edge)}:{edge}@1767571200000", TestKafka.Text(r.Key));
+        using (var stream = new MemoryStream())
+        {
+            using (var json = new NdjsonWriter(stream))
+            {
+                SegmentRow.WriteFields(json.Begin(), net, in view);
+                json.End();
+            }
+            Assert.Equal(Encoding.UTF8.GetString(stream.ToArray()).TrimEnd('\n'), TestKafka.Text(r.Value));
+        }
+        var t = Assert.Single(kafka.Read(kafka.Topics.Tpi));
+        Assert.Equal("1767571740000", TestKafka.Text(t.Key));
+        // 15 % of the mileage severe, all of it arterial: 8 + 2 × 0.01 / 0.10.
+        Assert.Equal("""{"window_start":"2026-01-05T00:09:00.000Z","window_end":"2026-01-05T00:10:00.000Z","tpi":8.2,"level":5,"severe_share":0.15,"segments":4,"vehicle_km":5,"length_km":1}""", TestKafka.Text(t.Value));
+    }
+
+    [Fact]
     public void A_dead_letter_carries_the_original_bytes_and_the_reason_code_and_source_in_headers()
     {
         using var kafka = new TestKafka();

@@ -50,6 +50,7 @@ public class ArrowJsCheckTests(ITestOutputHelper output)
         {
             ["matched"] = MatchedProbeArrowWriter.Schema,
             ["segments"] = SegmentArrowWriter.Schema,
+            ["segments-5m"] = SegmentArrowWriter.Schema,
             ["alerts"] = AlertArrowWriter.Schema,
         };
         foreach (var (folder, schema) in written)
@@ -81,6 +82,7 @@ public class ArrowJsCheckTests(ITestOutputHelper output)
             {
                 "matched" => summary.Matched + summary.Unmatched,
                 "segments" => summary.SegmentWindows,
+                "segments-5m" => summary.SegmentViews,
                 _ => ndjson!.Length,
             };
             Assert.Equal(expected, rows);

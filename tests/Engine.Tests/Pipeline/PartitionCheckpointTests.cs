@@ -522,6 +522,10 @@ public class PartitionCheckpointTests
         public void Window(in SegmentStat window) => Lines.Add((Tag, "window " + window));
 
         public void Alert(AlertEvent alert) => Lines.Add((Tag, "alert " + Json(alert)));
+
+        public void View(in SegmentStat view) => Lines.Add((Tag, "view " + view));
+
+        public void Network(in NetworkSums sums) => Lines.Add((Tag, "network " + NetworkIndex.Of(in sums)));
     }
 }
 

@@ -83,7 +83,45 @@ public class ReplayEngineTests
         var (_, two) = await Replay(shards: 2);
         Assert.Equal(File.ReadAllBytes(Path.Combine(one, "alerts.ndjson")), File.ReadAllBytes(Path.Combine(two, "alerts.ndjson")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(one, "segments.ndjson")), File.ReadAllBytes(Path.Combine(two, "segments.ndjson")));
-        foreach (string arrow in new[] { Path.Combine("alerts", "alerts-000001.arrow"), Path.Combine("segments", "segments-000001.arrow") })
+        foreach (string arrow in new[] { Path.Combine("alerts", "alerts-000001.arrow"), Path.Combine("segments", "segments-000001.arrow"), Path.Combine("segments-5m", "segments-5m-000001.arrow") })
             Assert.Equal(File.ReadAllBytes(Path.Combine(one, arrow)), File.ReadAllBytes(Path.Combine(two, arrow)));
+        // The sliding view and the network index too: each shard's part of a window adds up to the same figures.
+        Assert.NotEmpty(File.ReadAllLines(Path.Combine(one, "segments-5m.ndjson")));
+        Assert.NotEmpty(File.ReadAllLines(Path.Combine(one, "tpi.ndjson")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(one, "segments-5m.ndjson")), File.ReadAllBytes(Path.Combine(two, "segments-5m.ndjson")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(one, "tpi.ndjson")), File.ReadAllBytes(Path.Combine(two, "tpi.ndjson")));
+    }
+
+    [Fact]
+    public async Task The_sliding_view_and_the_network_index_follow_the_segment_windows()
+    {
+        var (s, outDir) = await Replay(shards: 2);
+        static JsonElement[] Lines(string path) => File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+        static long Ms(JsonElement w, string name) => DateTimeOffset.Parse(w.GetProperty(name).GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        var windows = Lines(Path.Combine(outDir, "segments.ndjson"));
+        var views = Lines(Path.Combine(outDir, "segments-5m.ndjson"));
+        var tpi = Lines(Path.Combine(outDir, "tpi.ndjson"));
+        Assert.Equal(s.SegmentViews, views.Length);
+        // The same columns as the segment rows; a 5-minute span ending on a window end.
+        Assert.Equal(windows[0].EnumerateObject().Select(p => p.Name).Where(n => n != "road"), views[0].EnumerateObject().Select(p => p.Name).Where(n => n != "road"));
+        Assert.All(views, v => Assert.Equal(300_000, Ms(v, "window_end") - Ms(v, "window_start")));
+        Assert.All(views, v => Assert.True(v.GetProperty("vehicles").GetInt32() >= 3));
+        // A segment's published window lies in the span of a view that ends at its end, with at least its vehicles.
+        var viewByEnd = views.ToDictionary(v => (v.GetProperty("edge").GetInt32(), Ms(v, "window_end")));
+        foreach (var w in windows)
+        {
+            var v = viewByEnd[(w.GetProperty("edge").GetInt32(), Ms(w, "window_end"))];
+            Assert.True(v.GetProperty("vehicles").GetInt32() >= w.GetProperty("vehicles").GetInt32());
+        }
+        // One index per window with published rows, counting those rows.
+        var rowsPerWindow = windows.GroupBy(w => Ms(w, "window_start")).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(rowsPerWindow.Keys.Order(), tpi.Select(t => Ms(t, "window_start")));
+        Assert.All(tpi, t => Assert.Equal(rowsPerWindow[Ms(t, "window_start")], t.GetProperty("segments").GetInt32()));
+        Assert.All(tpi, t => Assert.InRange(t.GetProperty("tpi").GetDouble(), 0, 10));
+        Assert.Equal(tpi.Length, s.Tpi.Windows);
+        Assert.Equal(tpi.Max(t => t.GetProperty("tpi").GetDouble()), s.Tpi.Peak);
+        Assert.Equal(Math.Round(tpi.Average(t => t.GetProperty("tpi").GetDouble()), 2), s.Tpi.Mean);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")));
+        Assert.Equal(s.Tpi.Peak, summary.RootElement.GetProperty("tpi").GetProperty("peak").GetDouble());
     }
 }
