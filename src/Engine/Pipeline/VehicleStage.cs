@@ -61,6 +61,15 @@ public sealed class VehicleStage
             _matchers[c] = new OnlineMatcher(index, c < _options.MatcherByClass.Length ? _options.MatcherByClass[c] : null);
     }
 
+    /// <summary>
+    /// Has every matcher's candidate search fill <paramref name="alongside"/> at each probe's position too (see
+    /// <see cref="OnlineMatcher.Alongside"/>), so that a rule asking it for the same probe does not search again.
+    /// </summary>
+    public void SearchAlongside(NearbySearch alongside)
+    {
+        foreach (var m in _matchers) m.Alongside = alongside;
+    }
+
     public long Accepted { get; private set; }
     public long LateCount { get; private set; }
     public long RefusedCount { get; private set; }

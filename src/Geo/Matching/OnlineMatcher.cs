@@ -67,6 +67,12 @@ public sealed class OnlineMatcher
 
     public RoadNetwork Network => _net;
 
+    /// <summary>
+    /// A smaller search (a rule's roads around the fix) that each candidate search fills at the same point in the
+    /// same pass over the grid, or null. It changes nothing here: the matcher's own candidates are the same.
+    /// </summary>
+    public NearbySearch? Alongside { get; set; }
+
     /// <summary>A fresh state for a vehicle, sized for these options.</summary>
     public VehicleMatchState NewState() => new(_options);
 
@@ -112,7 +118,7 @@ public sealed class OnlineMatcher
             }
         }
 
-        int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found);
+        int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found, Alongside);
         if (found == 0)
         {
             FlushPending(s, ref sink);
