@@ -31,6 +31,7 @@ public sealed class OnlineMatcher
     private readonly EdgeCandidate[] _found;
     private readonly EdgePosition[] _targets;
     private readonly double[] _distances;
+    private readonly double[] _reach;
     private readonly float[] _newScore;
     private readonly byte[] _newBack;
     private readonly int[] _order;
@@ -57,6 +58,7 @@ public sealed class OnlineMatcher
         _found = new EdgeCandidate[search];
         _targets = new EdgePosition[search];
         _distances = new double[search];
+        _reach = new double[search];
         _newScore = new float[search];
         _newBack = new byte[search];
         _order = new int[search];
@@ -273,12 +275,14 @@ public sealed class OnlineMatcher
         // A decided column (the anchor) has one candidate of score 0; the newest pending one has its scores.
         bool isAnchor = s.HasAnchor && prevSlot == s.Slot(0);
         var prevScores = s.NewestScores;
+        Span<double> reach = _reach.AsSpan(0, found);
         for (int i = 0; i < prev.Length; i++)
         {
             if (!prev[i].Alive) continue;
             float prevScore = isAnchor ? 0 : prevScores[i];
+            if (!WinnableRoutes(prevScore, best, gc, invBeta, reach)) continue;
             var from = new EdgePosition(prev[i].Edge, DecodeOffset(in prev[i]));
-            RouteDistances(from, targets, bound, dist);
+            RouteDistances(from, targets, bound, reach, dist);
             for (int j = 0; j < found; j++)
             {
                 if (double.IsPositiveInfinity(dist[j])) continue;
@@ -303,10 +307,30 @@ public sealed class OnlineMatcher
         return any;
     }
 
-    /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
-    private void RouteDistances(EdgePosition from, ReadOnlySpan<EdgePosition> targets, double bound, Span<double> dist)
+    /// <summary>
+    /// The longest route to each new candidate by which a predecessor scoring <paramref name="prevScore"/> could still
+    /// beat the best transition found so far (<paramref name="best"/>), into <paramref name="reach"/>; false when it can
+    /// beat none. A transition scores prevScore − |d − gc|/β (less a reported-speed term, never negative) and must be
+    /// strictly better to count, so a route longer than gc + (prevScore − best)·β cannot count: searching no further
+    /// changes nothing (1 m more for the rounding to float). A predecessor no better than the best cannot win at all.
+    /// </summary>
+    private static bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, double gc, double invBeta, Span<double> reach)
     {
-        _router.Run(from, targets, bound, dist);
+        bool any = false;
+        for (int j = 0; j < reach.Length; j++)
+        {
+            if (best[j] == Dead) reach[j] = double.PositiveInfinity;
+            else if (prevScore <= best[j]) reach[j] = -1;
+            else reach[j] = gc + (((double)prevScore - best[j]) / invBeta) + 1;
+            any |= reach[j] >= 0;
+        }
+        return any;
+    }
+
+    /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
+    private void RouteDistances(EdgePosition from, ReadOnlySpan<EdgePosition> targets, double bound, ReadOnlySpan<double> reach, Span<double> dist)
+    {
+        _router.Run(from, targets, bound, reach, dist);
         for (int j = 0; j < targets.Length; j++)
         {
             if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM
