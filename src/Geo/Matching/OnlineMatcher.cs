@@ -259,7 +259,7 @@ public sealed class OnlineMatcher
 
         // The spread of |route − great circle| grows with the distance between probes (turns, detours
         // around blocks), so beta does too: a fixed share of the distance on top of the base.
-        double invBeta = 1.0 / (_options.BetaM + (_options.BetaPerMetre * gc));
+        double beta = _options.BetaM + (_options.BetaPerMetre * gc), invBeta = 1.0 / beta;
         // A reported speed says how far the vehicle drove: compare the route with that too (the
         // distance is uncertain by the speed's own error and by acceleration over the interval).
         bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
@@ -280,7 +280,7 @@ public sealed class OnlineMatcher
         {
             if (!prev[i].Alive) continue;
             float prevScore = isAnchor ? 0 : prevScores[i];
-            if (!WinnableRoutes(prevScore, best, gc, invBeta, reach)) continue;
+            if (!WinnableRoutes(prevScore, best, gc, beta, reach)) continue;
             var from = new EdgePosition(prev[i].Edge, DecodeOffset(in prev[i]));
             RouteDistances(from, targets, bound, reach, dist);
             for (int j = 0; j < found; j++)
@@ -314,14 +314,14 @@ public sealed class OnlineMatcher
     /// strictly better to count, so a route longer than gc + (prevScore − best)·β cannot count: searching no further
     /// changes nothing (1 m more for the rounding to float). A predecessor no better than the best cannot win at all.
     /// </summary>
-    private static bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, double gc, double invBeta, Span<double> reach)
+    private static bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, double gc, double beta, Span<double> reach)
     {
         bool any = false;
         for (int j = 0; j < reach.Length; j++)
         {
             if (best[j] == Dead) reach[j] = double.PositiveInfinity;
             else if (prevScore <= best[j]) reach[j] = -1;
-            else reach[j] = gc + (((double)prevScore - best[j]) / invBeta) + 1;
+            else reach[j] = gc + (((double)prevScore - best[j]) * beta) + 1;
             any |= reach[j] >= 0;
         }
         return any;

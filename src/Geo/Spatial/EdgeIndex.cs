@@ -238,7 +238,7 @@ public sealed class EdgeIndex
         if (alongside == null || alongside.Index != this || !(alongside.RadiusM <= radiusM) || results.IsEmpty)
             return Within(lon, lat, radiusM, results);
         var q = new Collector(this, lon, lat, radiusM, results, ownerTest: true);
-        var inner = new Collector(this, lon, lat, alongside.RadiusM, alongside.Buffer, ownerTest: true);
+        var inner = new Collector(this, lon, lat, q.Kx, alongside.RadiusM, alongside.Buffer, ownerTest: true);
         if (!Box(ref q, radiusM, out int x0, out int y0, out int x1, out int y1))
         {
             alongside.Kept(lon, lat, 0);
@@ -434,6 +434,12 @@ public sealed class EdgeIndex
         private int _count;
 
         public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
+            : this(index, lon, lat, GeoMath.MetresPerDegreeLon(lat), radiusM, results, ownerTest)
+        {
+        }
+
+        /// <summary>A collector whose point's <paramref name="kx"/> is known (another collector's at the same point).</summary>
+        public Collector(EdgeIndex index, double lon, double lat, double kx, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
         {
             _ownerTest = ownerTest;
             _qx0 = 0;
@@ -441,7 +447,7 @@ public sealed class EdgeIndex
             _index = index;
             Lon = lon;
             Lat = lat;
-            Kx = GeoMath.MetresPerDegreeLon(lat);
+            Kx = kx;
             _results = results;
             _radius2 = radiusM * radiusM;
             _limit2 = _radius2;
