@@ -124,6 +124,8 @@ public sealed class VehiclePartition
         _zones = zones is { Zones.Count: > 0 } ? new ZoneRule(zones, ids, registry, Options.Zones) : null;
         _conditions = new VehicleConditionRules(ids, zones, Options.Conditions);
         _wrongWay = new WrongWayRule(index, ids, Options.WrongWay);
+        // The wrong-way rule looks at the roads around each moving fix: the matcher's candidate search finds them too.
+        _stage.SearchAlongside(_wrongWay.Nearby);
         _clock = new EventTimeWatermark(Options.AllowedLatenessMs, Options.WatermarkEveryProbes);
     }
 

@@ -50,6 +50,9 @@ public sealed class VehicleStage
     private readonly VehicleStageOptions _options;
     private VehicleMatchState?[] _states = new VehicleMatchState?[256];
     private VehicleClass[] _classes = new VehicleClass[256];
+    // Per vehicle: the time of the last probe its matcher accepted (the state's own last time), or long.MinValue when
+    // not known here (restored from a checkpoint): a watermark need not look at a vehicle that is not idle.
+    private long[] _lastMs = new long[256];
     private readonly List<int> _active = [];
     private long _watermark = long.MinValue;
 
@@ -59,6 +62,15 @@ public sealed class VehicleStage
         _matchers = new OnlineMatcher[(int)VehicleClass.Hazmat + 1];
         for (int c = 0; c < _matchers.Length; c++)
             _matchers[c] = new OnlineMatcher(index, c < _options.MatcherByClass.Length ? _options.MatcherByClass[c] : null);
+    }
+
+    /// <summary>
+    /// Has every matcher's candidate search fill <paramref name="alongside"/> at each probe's position too (see
+    /// <see cref="OnlineMatcher.Alongside"/>), so that a rule asking it for the same probe does not search again.
+    /// </summary>
+    public void SearchAlongside(NearbySearch alongside)
+    {
+        foreach (var m in _matchers) m.Alongside = alongside;
     }
 
     public long Accepted { get; private set; }
@@ -87,7 +99,11 @@ public sealed class VehicleStage
         var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
         var gps = new GpsPoint(p.TimeMs, p.Lon, p.Lat) { SpeedKmh = p.SpeedKmh, Heading = p.Heading, Id = source.Record };
         PushResult r = _matchers[(int)_classes[p.Vehicle]].Push(state, in gps, ref sink);
-        if (r == PushResult.Accepted) Accepted++;
+        if (r == PushResult.Accepted)
+        {
+            Accepted++;
+            _lastMs[p.Vehicle] = p.TimeMs;
+        }
         else
         {
             RefusedCount++;
@@ -103,6 +119,9 @@ public sealed class VehicleStage
         _watermark = watermarkMs;
         foreach (int v in _active)
         {
+            // Sent a probe within the idle time: FlushIfIdle would find it so, without reading its state.
+            long last = _lastMs[v];
+            if (last != long.MinValue && watermarkMs - last < _options.IdleFlushMs) continue;
             var sink = new Forward<TOutput>(output, v, _classes[v]);
             _matchers[(int)_classes[v]].FlushIfIdle(_states[v]!, watermarkMs, _options.IdleFlushMs, ref sink);
         }
@@ -152,6 +171,7 @@ public sealed class VehicleStage
             CheckpointReader.Check(v >= _states.Length || _states[v] == null, "checkpoint malformed: a vehicle's matcher state twice");
             State(v, cls); // the vehicle, its class and its place in the order
             _states[v] = VehicleMatchState.ReadFrom(i, _matchers[(int)cls].Options);
+            _lastMs[v] = long.MinValue; // its last time is in its state
         }
     }
 
@@ -162,12 +182,14 @@ public sealed class VehicleStage
             int size = Math.Max(vehicle + 1, _states.Length * 2);
             Array.Resize(ref _states, size);
             Array.Resize(ref _classes, size);
+            Array.Resize(ref _lastMs, size);
         }
         VehicleMatchState? s = _states[vehicle];
         if (s == null)
         {
             // A vehicle keeps the class it first came with: its matcher state is sized for that class's options.
             _classes[vehicle] = cls;
+            _lastMs[vehicle] = long.MinValue;
             _states[vehicle] = s = _matchers[(int)cls].NewState();
             _active.Add(vehicle);
         }

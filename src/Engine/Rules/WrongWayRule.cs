@@ -42,9 +42,13 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
 {
     private readonly WrongWayOptions _options = options ?? WrongWayOptions.Default;
     private readonly RoadNetwork _network = index.Network;
-    private readonly EdgeCandidate[] _near = new EdgeCandidate[8];
+    // The roads within AlongM of a fix, the nearest 8; the map matcher's candidate search fills it for the same fix.
+    private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 8);
     private readonly PerVehicle<State> _states = new(() => new State(new ConditionTracker(
         (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000))));
+
+    /// <summary>The rule's search for the roads around a fix, which a map matcher's candidate search may fill for it.</summary>
+    public NearbySearch Nearby => _nearby;
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
@@ -76,14 +80,14 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         {
             // The nearest road must be a one-way road driven against, and no road a little further may run
             // along the course (a dual carriageway's other half lies a GPS error away).
-            int n = index.Within(p.Lon, p.Lat, _options.AlongM, _near);
+            ReadOnlySpan<EdgeCandidate> near = _nearby.Within(p.Lon, p.Lat);
             bool along = false;
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < near.Length; i++)
             {
-                int e = _near[i].Edge;
-                double diff = GeoMath.BearingDifference(course, _network.BearingAt(e, _near[i].OffsetM));
+                int e = near[i].Edge;
+                double diff = GeoMath.BearingDifference(course, _network.BearingAt(e, near[i].OffsetM));
                 if (diff <= _options.AlongDeg) along = true;
-                else if (i == 0 && _near[i].DistanceM <= _options.NearM && diff >= _options.AgainstDeg && IsStrictOneWay(e)) against = e;
+                else if (i == 0 && near[i].DistanceM <= _options.NearM && diff >= _options.AgainstDeg && IsStrictOneWay(e)) against = e;
             }
             if (along) against = -1;
         }

@@ -32,6 +32,7 @@ public sealed class OnlineMatcher
     private readonly EdgeCandidate[] _found;
     private readonly EdgePosition[] _targets;
     private readonly double[] _distances;
+    private readonly double[] _reach;
     private readonly float[] _newScore;
     private readonly byte[] _newBack;
     private readonly int[] _order;
@@ -60,6 +61,7 @@ public sealed class OnlineMatcher
         _found = new EdgeCandidate[search];
         _targets = new EdgePosition[search];
         _distances = new double[search];
+        _reach = new double[search];
         _newScore = new float[search];
         _newBack = new byte[search];
         _order = new int[search];
@@ -69,6 +71,12 @@ public sealed class OnlineMatcher
     public MatcherOptions Options => _options;
 
     public RoadNetwork Network => _net;
+
+    /// <summary>
+    /// A smaller search (a rule's roads around the fix) that each candidate search fills at the same point in the
+    /// same pass over the grid, or null. It changes nothing here: the matcher's own candidates are the same.
+    /// </summary>
+    public NearbySearch? Alongside { get; set; }
 
     /// <summary>A fresh state for a vehicle, sized for these options.</summary>
     public VehicleMatchState NewState() => new(_options);
@@ -115,7 +123,7 @@ public sealed class OnlineMatcher
             }
         }
 
-        int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found);
+        int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found, Alongside);
         if (found == 0)
         {
             FlushPending(s, ref sink);
@@ -254,7 +262,7 @@ public sealed class OnlineMatcher
 
         // The spread of |route − great circle| grows with the distance between probes (turns, detours
         // around blocks), so beta does too: a fixed share of the distance on top of the base.
-        double invBeta = 1.0 / (_options.BetaM + (_options.BetaPerMetre * gc));
+        double beta = _options.BetaM + (_options.BetaPerMetre * gc), invBeta = 1.0 / beta;
         // A reported speed says how far the vehicle drove: compare the route with that too (the
         // distance is uncertain by the speed's own error and by acceleration over the interval).
         bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
@@ -270,12 +278,14 @@ public sealed class OnlineMatcher
         // A decided column (the anchor) has one candidate of score 0; the newest pending one has its scores.
         bool isAnchor = s.HasAnchor && prevSlot == s.Slot(0);
         var prevScores = s.NewestScores;
+        Span<double> reach = _reach.AsSpan(0, found);
         for (int i = 0; i < prev.Length; i++)
         {
             if (!prev[i].Alive) continue;
             float prevScore = isAnchor ? 0 : prevScores[i];
+            if (!WinnableRoutes(prevScore, best, gc, beta, reach)) continue;
             var from = new EdgePosition(prev[i].Edge, DecodeOffset(in prev[i]));
-            RouteDistances(from, targets, bound, dist);
+            RouteDistances(from, targets, bound, reach, dist);
             for (int j = 0; j < found; j++)
             {
                 if (double.IsPositiveInfinity(dist[j])) continue;
@@ -300,10 +310,30 @@ public sealed class OnlineMatcher
         return any;
     }
 
-    /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
-    private void RouteDistances(EdgePosition from, ReadOnlySpan<EdgePosition> targets, double bound, Span<double> dist)
+    /// <summary>
+    /// The longest route to each new candidate by which a predecessor scoring <paramref name="prevScore"/> could still
+    /// beat the best transition found so far (<paramref name="best"/>), into <paramref name="reach"/>; false when it can
+    /// beat none. A transition scores prevScore − |d − gc|/β (less a reported-speed term, never negative) and must be
+    /// strictly better to count, so a route longer than gc + (prevScore − best)·β cannot count: searching no further
+    /// changes nothing (1 m more for the rounding to float). A predecessor no better than the best cannot win at all.
+    /// </summary>
+    private static bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, double gc, double beta, Span<double> reach)
     {
-        _router.Run(from, targets, bound, dist);
+        bool any = false;
+        for (int j = 0; j < reach.Length; j++)
+        {
+            if (best[j] == Dead) reach[j] = double.PositiveInfinity;
+            else if (prevScore <= best[j]) reach[j] = -1;
+            else reach[j] = gc + (((double)prevScore - best[j]) * beta) + 1;
+            any |= reach[j] >= 0;
+        }
+        return any;
+    }
+
+    /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
+    private void RouteDistances(EdgePosition from, ReadOnlySpan<EdgePosition> targets, double bound, ReadOnlySpan<double> reach, Span<double> dist)
+    {
+        _router.Run(from, targets, bound, reach, dist);
         for (int j = 0; j < targets.Length; j++)
         {
             if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM

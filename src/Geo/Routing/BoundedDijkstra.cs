@@ -65,7 +65,6 @@ public sealed class BoundedDijkstra
     private int _pending;
     private double _limit;
     private double _prefix;
-    private double _maxDistanceM;
 
     public BoundedDijkstra(RoadNetwork network)
     {
@@ -109,11 +108,23 @@ public sealed class BoundedDijkstra
     /// <c>(length - source.OffsetM) + edges in between + U-turn penalties + target.OffsetM</c>. Offsets are
     /// not clamped.
     /// </summary>
-    public void Run(EdgePosition source, ReadOnlySpan<EdgePosition> targets, double maxDistanceM, Span<double> distances)
+    public void Run(EdgePosition source, ReadOnlySpan<EdgePosition> targets, double maxDistanceM, Span<double> distances) =>
+        Run(source, targets, maxDistanceM, default, distances);
+
+    /// <summary>
+    /// <see cref="Run(EdgePosition, ReadOnlySpan{EdgePosition}, double, Span{double})"/> with a bound of its own for each
+    /// target as well: target i is looked for no further than the smaller of <paramref name="maxDistanceM"/> and
+    /// <c>targetMaxM[i]</c> (a negative bound: not at all), so the search stops as soon as no target can still be found
+    /// within its own bound. A target's distance within its bound is the same as without the other bounds.
+    /// <paramref name="targetMaxM"/> empty: no bounds of their own.
+    /// </summary>
+    public void Run(EdgePosition source, ReadOnlySpan<EdgePosition> targets, double maxDistanceM, ReadOnlySpan<double> targetMaxM, Span<double> distances)
     {
         int edgeCount = _edgeTo.Length;
         if ((uint)source.Edge >= (uint)edgeCount) ThrowEdgeOutOfRange(nameof(source));
         if (distances.Length < targets.Length) ThrowDistancesTooShort(nameof(distances));
+        bool ownBounds = !targetMaxM.IsEmpty;
+        if (ownBounds && targetMaxM.Length < targets.Length) ThrowBoundsTooShort(nameof(targetMaxM));
         if (targets.Length > _targets.Length) GrowTargets(targets.Length);
 
         NextGeneration();
@@ -127,8 +138,6 @@ public sealed class BoundedDijkstra
         double penalty = _uTurnPenaltyM;
         // Distance from the source position to the end of its edge: every path but the direct one pays it.
         double prefix = _edgeLength[sourceEdge] - source.OffsetM;
-        // Keys (from the end of the source edge) beyond this cannot give a target within the bound.
-        double keyBound = maxDistanceM - prefix;
 
         // Classify targets; those that need the search mark their edge and raise the search limit.
         int pending = 0;
@@ -142,24 +151,28 @@ public sealed class BoundedDijkstra
             s.Edge = t.Edge;
             s.OffsetM = t.OffsetM;
             s.Pred = sourceEdge;
+            // NaN counts as no bound of its own; a negative one finds nothing.
+            double maxM = ownBounds && targetMaxM[i] < maxDistanceM ? targetMaxM[i] : maxDistanceM;
+            s.MaxM = maxM;
             if (t.Edge == sourceEdge && t.OffsetM >= source.OffsetM)
             {
                 s.Kind = TargetKind.SameEdge;
-                s.DistanceM = WithinBound(t.OffsetM - source.OffsetM, maxDistanceM);
+                s.DistanceM = WithinBound(t.OffsetM - source.OffsetM, maxM);
             }
             else if (_edgeFrom[t.Edge] == start && (t.Edge != uTurn || penalty == 0))
             {
                 // Fast path: the target's edge leaves the node the source edge ends at, without a U-turn,
                 // so nothing can beat driving straight onto it.
                 s.Kind = TargetKind.Reached;
-                s.DistanceM = WithinBound(prefix + t.OffsetM, maxDistanceM);
+                s.DistanceM = WithinBound(prefix + t.OffsetM, maxM);
             }
             else
             {
                 // Everything else, the source edge's twin included (a loop back to the start node may
                 // beat the U-turn penalty), is resolved by the search when an edge into the start of the
-                // target's edge is settled with a key no greater than this.
-                s.Threshold = keyBound - t.OffsetM;
+                // target's edge is settled with a key no greater than this (keys run from the end of the
+                // source edge).
+                s.Threshold = (maxM - prefix) - t.OffsetM;
                 s.DistanceM = double.PositiveInfinity;
                 if (s.Threshold < 0)
                 {
@@ -184,7 +197,6 @@ public sealed class BoundedDijkstra
             _pending = pending;
             _limit = limit;
             _prefix = prefix;
-            _maxDistanceM = maxDistanceM;
             Search(sourceEdge);
         }
 
@@ -349,7 +361,7 @@ public sealed class BoundedDijkstra
         {
             ref TargetState t = ref ts[i];
             if (t.Kind != TargetKind.Pending) continue;
-            double candidate = WithinBound(_prefix + atStart + t.OffsetM, _maxDistanceM);
+            double candidate = WithinBound(_prefix + atStart + t.OffsetM, t.MaxM);
             if (candidate < t.DistanceM)
             {
                 t.DistanceM = candidate;
@@ -505,6 +517,10 @@ public sealed class BoundedDijkstra
         throw new ArgumentException("distances must have room for every target", paramName);
 
     [DoesNotReturn]
+    private static void ThrowBoundsTooShort(string paramName) =>
+        throw new ArgumentException("targetMaxM must have a bound for every target, or none", paramName);
+
+    [DoesNotReturn]
     private static void ThrowTargetIndex(string paramName) =>
         throw new ArgumentOutOfRangeException(paramName, "no such target in the last run");
 
@@ -546,6 +562,7 @@ public sealed class BoundedDijkstra
         public int Pred;             // edge driven before the target's edge: the source edge, or a settled edge
         public double Threshold;     // largest key of an edge into the start of the target's edge that can still improve it
         public double DistanceM;     // best distance so far (final unless Pending), +inf beyond the bound
+        public double MaxM;          // its bound: the run's, or its own when smaller
         public TargetKind Kind;
         public int NextOnEdge;       // the next pending target on the same edge, or -1
     }

@@ -227,6 +227,46 @@ public sealed class EdgeIndex
     }
 
     /// <summary>
+    /// <see cref="Within(double, double, double, Span{EdgeCandidate})"/>, and in the same pass over the grid the
+    /// search <paramref name="alongside"/> stands for at the same point, when its radius is no larger: each segment's
+    /// distance is computed once for both. The second result is exactly what its own query would give (the cells of
+    /// its box are a subset of this box's, visited in the same order, each segment tested in its own owner cell for
+    /// each box), and is kept in <paramref name="alongside"/> for the point. Otherwise only the first search is made.
+    /// </summary>
+    public int Within(double lon, double lat, double radiusM, Span<EdgeCandidate> results, NearbySearch? alongside)
+    {
+        if (alongside == null || alongside.Index != this || !(alongside.RadiusM <= radiusM) || results.IsEmpty)
+            return Within(lon, lat, radiusM, results);
+        var q = new Collector(this, lon, lat, radiusM, results, ownerTest: true);
+        var inner = new Collector(this, lon, lat, q.Kx, alongside.RadiusM, alongside.Buffer, ownerTest: true);
+        if (!Box(ref q, radiusM, out int x0, out int y0, out int x1, out int y1))
+        {
+            alongside.Kept(lon, lat, 0);
+            return 0;
+        }
+        // The inner box lies within the outer one: its radius is no larger, and both are clamped alike.
+        if (!Box(ref inner, alongside.RadiusM, out int ix0, out int iy0, out int ix1, out int iy1))
+        {
+            ix0 = iy0 = 0;
+            ix1 = iy1 = -1;
+        }
+        q.SetBoxOrigin(x0, y0);
+        inner.SetBoxOrigin(ix0, iy0);
+        for (int y = y0; y <= y1; y++)
+        {
+            int c = y * _nx;
+            bool row = y >= iy0 && y <= iy1;
+            for (int x = x0; x <= x1; x++)
+            {
+                if (row && x >= ix0 && x <= ix1) q.ScanWith(ref inner, _cellStart[c + x], _cellStart[c + x + 1], x, y);
+                else q.Scan(_cellStart[c + x], _cellStart[c + x + 1], x, y);
+            }
+        }
+        alongside.Kept(lon, lat, inner.Count);
+        return q.Count;
+    }
+
+    /// <summary>
     /// The <c>results.Length</c> nearest edges within <paramref name="maxRadiusM"/> metres, sorted by
     /// distance; returns how many were found. Searches rings of cells outwards from the point and stops
     /// as soon as the buffer is full of edges nearer than any unvisited cell.
@@ -394,6 +434,12 @@ public sealed class EdgeIndex
         private int _count;
 
         public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
+            : this(index, lon, lat, GeoMath.MetresPerDegreeLon(lat), radiusM, results, ownerTest)
+        {
+        }
+
+        /// <summary>A collector whose point's <paramref name="kx"/> is known (another collector's at the same point).</summary>
+        public Collector(EdgeIndex index, double lon, double lat, double kx, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
         {
             _ownerTest = ownerTest;
             _qx0 = 0;
@@ -401,7 +447,7 @@ public sealed class EdgeIndex
             _index = index;
             Lon = lon;
             Lat = lat;
-            Kx = GeoMath.MetresPerDegreeLon(lat);
+            Kx = kx;
             _results = results;
             _radius2 = radiusM * radiusM;
             _limit2 = _radius2;
@@ -456,6 +502,53 @@ public sealed class EdgeIndex
                 double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
                 Offer(edge, unique, d, en.Offset0M + (u * en.LengthM), lon, lat);
                 if (en.Twin >= 0) Offer(en.Twin, unique, d, en.TwinOffset1M + ((1 - u) * en.LengthM), lon, lat);
+            }
+        }
+
+        /// <summary>
+        /// <see cref="Scan"/> for this collector and <paramref name="inner"/> (same point, no larger radius) at once:
+        /// each collector applies its own owner test and its own limit to each entry, in the order its own scan would.
+        /// </summary>
+        public void ScanWith(ref Collector inner, int from, int to, int cx, int cy)
+        {
+            Entry[] entries = _index._entries;
+            int qx0 = _qx0, qy0 = _qy0, ix0 = inner._qx0, iy0 = inner._qy0;
+            double px = Lon, py = Lat, kx = Kx;
+            const double Ky = GeoMath.MetresPerDegree;
+            for (int k = from; k < to; k++)
+            {
+                ref readonly Entry en = ref entries[k];
+                int mx = en.MinX, my = en.MinY;
+                bool outerOwns = mx < 0 || ((mx > qx0 ? mx : qx0) == cx && (my > qy0 ? my : qy0) == cy);
+                bool innerOwns = mx < 0 || ((mx > ix0 ? mx : ix0) == cx && (my > iy0 ? my : iy0) == cy);
+                if (!outerOwns && !innerOwns) continue;
+                // The arithmetic of Scan, to the bit.
+                double x1 = (en.Lon0 - px) * kx, y1 = (en.Lat0 - py) * Ky;
+                double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
+                double len2 = (dx * dx) + (dy * dy);
+                double u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
+                u = u < 0 ? 0 : (u > 1 ? 1 : u);
+                double qx = x1 + (u * dx), qy = y1 + (u * dy);
+                double d2 = (qx * qx) + (qy * qy);
+                bool toOuter = outerOwns && d2 <= _limit2, toInner = innerOwns && d2 <= inner._limit2;
+                if (!toOuter && !toInner) continue;
+                double d = Math.Sqrt(d2);
+                int edge = en.Edge;
+                bool unique = edge < 0;
+                if (unique) edge = ~edge;
+                double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
+                double offset = en.Offset0M + (u * en.LengthM);
+                double twinOffset = en.TwinOffset1M + ((1 - u) * en.LengthM);
+                if (toOuter)
+                {
+                    Offer(edge, unique, d, offset, lon, lat);
+                    if (en.Twin >= 0) Offer(en.Twin, unique, d, twinOffset, lon, lat);
+                }
+                if (toInner)
+                {
+                    inner.Offer(edge, unique, d, offset, lon, lat);
+                    if (en.Twin >= 0) inner.Offer(en.Twin, unique, d, twinOffset, lon, lat);
+                }
             }
         }
 

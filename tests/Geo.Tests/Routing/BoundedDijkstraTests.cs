@@ -15,6 +15,57 @@ public class BoundedDijkstraTests
 
     private static RoadNetwork Net(string name) => name == "cebu" ? s_cebu.Value : s_belgium.Value;
 
+    /// <summary>
+    /// Each target's own bound: a target is found exactly as without the others' bounds (the same double) when its
+    /// distance is within its own, and not otherwise; a negative bound finds nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("cebu", 0.0)]
+    [InlineData("cebu", 50.0)]
+    [InlineData("belgium", 50.0)]
+    public void Own_bounds_per_target_change_nothing_within_them(string network, double uTurnPenaltyM)
+    {
+        var net = Net(network);
+        var rng = new Random(7);
+        var dijkstra = new BoundedDijkstra(net) { UTurnPenaltyM = uTurnPenaltyM };
+        var targets = new List<EdgePosition>();
+        var all = new double[16];
+        var own = new double[16];
+        var bounds = new double[16];
+        int within = 0, beyond = 0;
+        for (int s = 0; s < 300; s++)
+        {
+            int sourceEdge = rng.Next(net.EdgeCount);
+            var source = new EdgePosition(sourceEdge, rng.NextDouble() * net.LengthM(sourceEdge));
+            double[] cost = PlainEdgeCosts(net, sourceEdge, uTurnPenaltyM, 1000);
+            PickTargets(net, rng, source, cost, targets);
+            var t = targets.ToArray();
+            dijkstra.Run(source, t, 1000, all);
+            for (int i = 0; i < t.Length; i++)
+            {
+                // Around the target's own distance (when it has one), or anywhere, or no bound, or none at all.
+                double d = double.IsPositiveInfinity(all[i]) ? 500 : all[i];
+                bounds[i] = rng.Next(5) switch { 0 => double.NaN, 1 => -1, 2 => rng.NextDouble() * 1200, _ => d + ((rng.NextDouble() - 0.5) * 40) };
+            }
+            dijkstra.Run(source, t, 1000, bounds.AsSpan(0, t.Length), own);
+            for (int i = 0; i < t.Length; i++)
+            {
+                double limit = double.IsNaN(bounds[i]) ? 1000 : Math.Min(1000, bounds[i]);
+                if (all[i] <= limit)
+                {
+                    Assert.True(all[i].Equals(own[i]), $"source {source}, target {t[i]}, own bound {bounds[i]}: {own[i]}, without bounds {all[i]}");
+                    within++;
+                }
+                else
+                {
+                    Assert.True(double.IsPositiveInfinity(own[i]), $"source {source}, target {t[i]}, own bound {bounds[i]}: {own[i]}, without bounds {all[i]}");
+                    beyond++;
+                }
+            }
+        }
+        Assert.True(within > 300 && beyond > 300, $"{within} within their bounds, {beyond} beyond");
+    }
+
     [Theory]
     [InlineData("cebu", 0.0, 400)]
     [InlineData("cebu", 75.0, 200)]
