@@ -160,6 +160,7 @@ internal static class Demo
         Say(string.Create(ci, $"outputs in {runDir}: {collected.Alerts:N0} alert events, {collected.Segments:N0} segment rows, {collected.SegmentViews:N0} 5-minute views, {collected.NetworkIndex:N0} windows of the network index, {collected.MatchedRows:N0} matched probes, {collected.DeadLetters:N0} dead letters"));
         var (indexWindows, indexMean, indexPeak) = engine.Counters.NetworkIndexSummary;
         if (indexWindows > 0) Say(string.Create(ci, $"network traffic performance index (0-10): mean {indexMean:F2}, peak {indexPeak:F2} over {indexWindows:N0} windows"));
+        if (engine.Counters.LateTraversals > 0) Say(string.Create(ci, $"{engine.Counters.LateTraversals:N0} traversals came after their window had passed their sender's watermark and were not aggregated"));
         if (engine.Counters.OffsetJumps > 0) Say(string.Create(ci, $"WARNING: {engine.Counters.LostRecords:N0} input records were lost to the embedded cluster's retention before the engine read them"));
         if (collected.Lost > 0) Say(string.Create(ci, $"WARNING: {collected.Lost:N0} output records were lost to the embedded cluster's retention before they were collected"));
         int status = DemoScore.Print(simDir, runDir, run.OutDir);

@@ -13,7 +13,7 @@ public sealed class EngineCounters
     private int _indexWindows;
     private double _indexSum, _indexPeak;
     private long _segmentViews;
-    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _offsetJumps, _lostRecords, _checkpoints, _restored, _pauses, _resumes;
+    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _checkpoints, _restored, _pauses, _resumes;
 
     public long Consumed => Volatile.Read(ref _consumed);
     public long Accepted => Volatile.Read(ref _accepted);
@@ -28,6 +28,9 @@ public sealed class EngineCounters
 
     /// <summary>Exchange records dropped as repeats (sent again by a restarted sender).</summary>
     public long DuplicatesDropped => Volatile.Read(ref _duplicatesDropped);
+
+    /// <summary>Traversals not aggregated: their window had passed their own sender's watermark (<see cref="Traffic.Engine.Pipeline.SegmentPartition.LateTraversals"/>).</summary>
+    public long LateTraversals => Volatile.Read(ref _lateTraversals);
 
     /// <summary>Times a partition's next record was not the one after the last: records lost (e.g. to retention).</summary>
     public long OffsetJumps => Volatile.Read(ref _offsetJumps);
@@ -114,6 +117,7 @@ public sealed class EngineCounters
 
     internal void AddExchange() => Interlocked.Increment(ref _exchangeRecords);
     internal void AddDuplicate() => Interlocked.Increment(ref _duplicatesDropped);
+    internal void AddLateTraversal() => Interlocked.Increment(ref _lateTraversals);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
     internal void AddRestored() => Interlocked.Increment(ref _restored);
     internal void AddPause() => Interlocked.Increment(ref _pauses);

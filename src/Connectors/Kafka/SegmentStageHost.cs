@@ -183,7 +183,9 @@ internal sealed class SegmentStageHost
     {
         public void Traversal(in SegmentTraversal traversal)
         {
+            long late = processor.LateTraversals;
             if (!processor.OnTraversal(in traversal)) host.Counters.AddDuplicate();
+            else if (processor.LateTraversals != late) host.Counters.AddLateTraversal();
         }
 
         public void Watermark(in SegmentWatermark watermark)

@@ -76,6 +76,9 @@ public sealed record ReplaySummary
     public long SegmentWindows { get; init; }
     public long SegmentWindowsSuppressed { get; init; }
 
+    /// <summary>Traversals that reached their segment after their own vehicle shard's watermark had passed their window (not aggregated).</summary>
+    public long LateTraversals { get; init; }
+
     /// <summary>Sliding views published (<c>segments-5m</c>) and those below the minimum sample over their span.</summary>
     public long SegmentViews { get; init; }
     public long SegmentViewsSuppressed { get; init; }
@@ -256,6 +259,7 @@ public sealed class ReplayEngine
             Unmatched = vehicleShards.Sum(s => s.Partition.Unmatched),
             SegmentWindows = segments.Count,
             SegmentWindowsSuppressed = segmentShards.Sum(s => s.Partition.Suppressed),
+            LateTraversals = segmentShards.Sum(s => s.Partition.LateTraversals),
             SegmentViews = views.Count,
             SegmentViewsSuppressed = segmentShards.Sum(s => s.Partition.ViewsSuppressed),
             Tpi = NetworkIndexSummary.Of(tpi),

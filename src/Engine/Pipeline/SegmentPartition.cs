@@ -166,6 +166,11 @@ public sealed class SegmentPartition
         return ~lo;
     }
 
+    /// <summary>Traversals dropped because their window had passed their own source's watermark (see <see cref="OnTraversal"/>).</summary>
+    public long LateTraversals { get; private set; }
+
+    private long WindowEnd(long timeMs) => timeMs - (((timeMs % WindowMs) + WindowMs) % WindowMs) + WindowMs;
+
     /// <summary>Messages dropped as already seen.</summary>
     public long Duplicates { get; private set; }
 
@@ -177,6 +182,16 @@ public sealed class SegmentPartition
     {
         if (!Fresh(message.Source, message.Sequence)) return false;
         var t = message.Edge;
+        // A traversal in a window its own source has already declared past (its exit at or before that source's last
+        // watermark, e.g. a route filled in across a long gap in a vehicle's reports) is late. Whether that window is
+        // still open here depends on how the other sources' messages interleaved, so taking it would make the rows
+        // depend on timing; dropping it, counted, depends only on this source's own order.
+        long sourceWatermark = _watermarks[message.Source];
+        if (sourceWatermark != long.MinValue && WindowEnd(t.ExitTimeMs) <= sourceWatermark)
+        {
+            LateTraversals++;
+            return true;
+        }
         _aggregator.Add(message.VehicleKey, t.Edge, t.FromOffsetM, t.ToOffsetM, t.EnterTimeMs, t.ExitTimeMs);
         return true;
     }
@@ -226,6 +241,7 @@ public sealed class SegmentPartition
         o.Write(Windows);
         o.Write(Duplicates);
         o.Write(Views);
+        o.Write(LateTraversals);
         o.Write(_parts.Count);
         foreach (NetworkSums r in _parts)
         {
@@ -271,6 +287,8 @@ public sealed class SegmentPartition
             p.Windows = i.ReadInt64();
             p.Duplicates = i.ReadInt64();
             p.Views = i.ReadInt64();
+            p.LateTraversals = i.ReadInt64();
+            CheckpointReader.Check(p.LateTraversals >= 0, "checkpoint malformed: a negative count of late traversals");
             int parts = r.Count();
             CheckpointReader.Check(parts <= MaxNetworkWindows, "checkpoint malformed: too many windows of network sums");
             for (int k = 0; k < parts; k++)
@@ -348,8 +366,8 @@ public sealed class SegmentPartition
 
     private void EndNetworkWindow<TOutput>(in NetworkSums sums, TOutput output) where TOutput : ISegmentPartitionOutput
     {
-        // A window closed twice (a late traversal reopened it) adds to what the first close kept; the output gets the
-        // addition, so that a sum of what it got is the window's.
+        // A window closed twice adds to what the first close kept; the output gets the addition, so that a sum of what it
+        // got is the window's. (A late traversal cannot reopen a window any more: OnTraversal drops it; kept for safety.)
         output.Network(in sums);
         if (!KeepsNetworkSums) return;
         int at = FindParts(sums.WindowStartMs);

@@ -181,4 +181,48 @@ public class SegmentPartitionViewTests
         Assert.NotEmpty(jam);
         Assert.True(jam.Average(v => v.Tpi) > calm.Average(v => v.Tpi) + 1, $"jam {jam.Average(v => v.Tpi):F2}, calm {calm.Average(v => v.Tpi):F2}");
     }
+
+    [Fact]
+    public void A_traversal_behind_its_own_sources_watermark_is_dropped_and_counted_whatever_the_interleaving()
+    {
+        // Source 0 declares 10 minutes past, then sends a traversal of minute 3 (a route filled in across a gap). Whether
+        // source 1's watermark got ahead first decides whether minute 3 is still open; the rows must not depend on it.
+        var net = s_net.Value;
+        int edge = Enumerable.Range(0, net.EdgeCount).First(e => net.LengthM(e) > 150);
+        double len = net.LengthM(edge);
+        SegmentTraversal Pass(int source, long sequence, int vehicle, long exit) =>
+            new(source, sequence, VehicleKey.Of($"粤B{vehicle:D4}"), new TraversedEdge(edge, 0, len, exit - 20_000, exit));
+        long minute3 = s_w0 + (3 * Minute) + 30_000;
+        var fromSource0 = new List<(bool, SegmentTraversal, SegmentWatermark)>
+        {
+            (false, Pass(0, 1, 1, minute3), default),
+            (false, Pass(0, 2, 2, minute3), default),
+            (true, default, new SegmentWatermark(0, 3, s_w0 + (10 * Minute))),
+            (false, Pass(0, 4, 3, minute3), default), // late: minute 3 ended before source 0's watermark
+        };
+        var fromSource1 = new List<(bool, SegmentTraversal, SegmentWatermark)>
+        {
+            (false, Pass(1, 1, 4, minute3), default),
+            (true, default, new SegmentWatermark(1, 2, s_w0 + (10 * Minute))),
+        };
+        var end = new List<(bool, SegmentTraversal, SegmentWatermark)>
+        {
+            (true, default, new SegmentWatermark(0, 5, long.MaxValue)),
+            (true, default, new SegmentWatermark(1, 3, long.MaxValue)),
+        };
+        var rows = new List<List<string>>();
+        var late = new List<long>();
+        foreach (bool source1First in new[] { true, false })
+        {
+            var p = new SegmentPartition(s_roads.Value, 0, 2);
+            var log = new Log();
+            Feed(p, (source1First ? fromSource1.Concat(fromSource0) : fromSource0.Concat(fromSource1)).Concat(end), log);
+            rows.Add(log.Lines.Where(l => l.StartsWith("window ", StringComparison.Ordinal)).ToList());
+            late.Add(p.LateTraversals);
+        }
+        Assert.Equal([1L, 1L], late);
+        Assert.Equal(rows[0], rows[1]);
+        var row = Assert.Single(rows[0]);
+        Assert.Contains("Vehicles = 3", row, StringComparison.Ordinal); // vehicles 1, 2 and 4; not the late 3
+    }
 }
