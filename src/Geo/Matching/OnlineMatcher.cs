@@ -114,8 +114,12 @@ public sealed class OnlineMatcher
             // evidence (GPS error is correlated while standing): it follows that probe's match.
             // Online, a run of followers must leave room in the ring for the next probe the model uses,
             // so that they are placed on the route to it rather than forced out where the last one was.
-            if (GeoMath.FastDistance(s.KeptLon, s.KeptLat, p.Lon, p.Lat) < _options.MinMoveM
-                && (s.CanGrow || TrailingFollowers(s) < s.Capacity - 3))
+            // A unit that reports standing (speed at most StandingSpeedKmh) follows too while it is within
+            // 8 sigma of it (two fixes' noise rarely reaches 4 sigma): its match stays where it is, and a ring
+            // full of such followers decides the oldest rather than turning a noisy fix into evidence.
+            double moved = GeoMath.FastDistance(s.KeptLon, s.KeptLat, p.Lon, p.Lat);
+            bool standing = p.SpeedKmh <= _options.StandingSpeedKmh && moved < 8 * _options.SigmaM;
+            if (standing || (moved < _options.MinMoveM && (s.CanGrow || TrailingFollowers(s) < s.Capacity - 3)))
             {
                 AppendFollower(s, in p);
                 Decide(s, ref sink); // only the lag or a full ring decides a follower before the next real probe
