@@ -104,6 +104,14 @@ public class CommandLineTests
         Assert.NotEqual(0, exit);
         Assert.Single(error.Trim().Split('\n'));
         Assert.Contains("--sliding-minutes", error, StringComparison.Ordinal);
+
+        // The matcher's decision lag: a shorter one runs; none at all is one clear line.
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", Path.Combine(dir, "probes.ndjson"), "--out", Path.Combine(dir, "lag"), "--match-lag", "2", "--match-lag-seconds", "20", "-q");
+        Assert.True(exit == 0, error);
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", Path.Combine(dir, "probes.ndjson"), "--out", Path.Combine(dir, "lag"), "--match-lag", "0", "-q");
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("--match-lag", error, StringComparison.Ordinal);
     }
 
     [Fact]

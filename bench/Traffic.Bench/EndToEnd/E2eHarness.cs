@@ -44,6 +44,8 @@ internal static class E2eHarness
           --steady               also measure steady-state allocation per probe (throughput)
           --speed 10             replay at the recorded speed times this (latency)
           --minutes <m>          only the input's first m minutes of event time (latency)
+          --match-lag <probes>   the matcher decides a probe at most this many probes later (default 8)
+          --match-lag-seconds <s> ... or this many seconds of event time later (default 60)
           --out <dir>            where runs write their outputs (default: a temporary folder)
         """;
 
@@ -77,6 +79,8 @@ internal static class E2eHarness
         public bool Steady;
         public double Speed = 10;
         public double Minutes = double.PositiveInfinity;
+        public int? MatchLag;
+        public double? MatchLagSeconds;
         public string Out = Path.Combine(Path.GetTempPath(), "traffic-e2e");
 
         public static Options Parse(string[] args)
@@ -97,6 +101,8 @@ internal static class E2eHarness
                     case "--steady": o.Steady = true; break;
                     case "--speed": o.Speed = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--match-lag": o.MatchLag = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--match-lag-seconds": o.MatchLagSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--out": o.Out = Next(); break;
                     default: throw new ArgumentException($"unknown option {args[i]}\n{Usage}");
                 }
@@ -120,7 +126,13 @@ internal static class E2eHarness
         var ids = new VehicleIds();
         VehicleRegistry? registry = o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null;
         ZoneSet? zones = o.Zones != null ? ZoneSet.Load(o.Zones) : null;
-        var engine = new ReplayEngine(network, registry, zones, ids, new ReplayOptions { VehicleShards = shards, Speed = speed, Observer = observer });
+        var engine = new ReplayEngine(network, registry, zones, ids, new ReplayOptions
+        {
+            VehicleShards = shards,
+            Speed = speed,
+            Observer = observer,
+            Vehicles = new VehicleStageOptions().WithMatchLag(o.MatchLag, o.MatchLagSeconds),
+        });
         if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
         GC.Collect();
         GC.WaitForPendingFinalizers();

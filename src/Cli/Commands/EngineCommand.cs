@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Traffic.Connectors.Kafka;
+using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 using Traffic.Engine.Segments;
@@ -25,16 +26,19 @@ internal static class EngineCommand
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint a probes partition every this many records (a multiple of 2048).", DefaultValueFactory = _ => 8192 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var sliding = ReplayCommand.SlidingMinutesOption();
+        var lag = ReplayCommand.MatchLagOption();
+        var lagSeconds = ReplayCommand.MatchLagSecondsOption();
         var kafka = new KafkaOptions();
         var command = new Command("engine", "Run one engine process on Kafka: probes topic in; alerts, segment speeds, matched probes, dead letters out. Runs until stopped (Ctrl+C, SIGTERM).")
         {
-            network, vehicles, zones, state, group, checkpointEvery, sliding, quiet,
+            network, vehicles, zones, state, group, checkpointEvery, sliding, lag, lagSeconds, quiet,
         };
         kafka.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
             string bootstrap = kafka.BootstrapOf(parse) ?? throw new ArgumentException("traffic engine needs --bootstrap-servers (start the embedded cluster with 'traffic broker', or run 'traffic demo')");
             if (parse.GetValue(checkpointEvery) is var every && (every < 2048 || every % 2048 != 0)) throw new ArgumentException("--checkpoint-every must be a multiple of 2048");
+            var vehicleOptions = ReplayCommand.MatchLag(parse, lag, lagSeconds);
             var segments = new SegmentOptions { SlidingWindows = ReplayCommand.SlidingWindows(parse.GetValue(sliding)) };
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
@@ -51,6 +55,7 @@ internal static class EngineCommand
                 StateDirectory = parse.GetValue(state)!,
                 CheckpointEvery = every,
                 Segments = segments,
+                Vehicles = new VehiclePartitionOptions { Vehicles = vehicleOptions },
             };
             var engine = new KafkaEngine(connection, net, registry, zoneSet, ids, options, line => { if (loud) Console.Error.WriteLine(line); });
             using var status = loud ? new Timer(_ => Console.Error.WriteLine(Status(engine.Counters)), null, 5000, 5000) : null;

@@ -6,6 +6,7 @@ using Traffic.Engine.Registry;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Zones;
 using Traffic.Geo.Import;
+using Traffic.Geo.Matching;
 
 namespace Traffic.Cli.Commands;
 
@@ -20,22 +21,25 @@ internal static class ReplayCommand
         var zones = new Option<string?>("--zones") { Description = "Zones (GeoJSON FeatureCollection)." };
         var output = new Option<string>("--out", "-o") { Description = "Output folder: alerts.ndjson and alerts/ (Arrow), segments.ndjson and segments/ (Arrow), segments-5m.ndjson and segments-5m/ (the sliding view, Arrow), tpi.ndjson (network index), matched/ (Arrow), dead-letter.ndjson, late.ndjson, summary.json.", Required = true };
         var sliding = SlidingMinutesOption();
+        var lag = MatchLagOption();
+        var lagSeconds = MatchLagSecondsOption();
         var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads).", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount - 1) };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors and the summary." };
         var command = new Command("replay", "Run the engine over a probe file: map matching, segment speeds and congestion levels, speeding and zone alerts.")
         {
-            network, input, vehicles, zones, output, shards, sliding, quiet,
+            network, input, vehicles, zones, output, shards, sliding, lag, lagSeconds, quiet,
         };
         command.SetAction(async (parse, cancel) =>
         {
             int shardCount = parse.GetValue(shards);
             if (shardCount < 1) throw new ArgumentException("--shards must be at least 1");
             int slidingWindows = SlidingWindows(parse.GetValue(sliding));
+            var vehicleOptions = MatchLag(parse, lag, lagSeconds);
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
-            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Segments = new SegmentOptions { SlidingWindows = slidingWindows } });
+            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows } });
             bool isQuiet = parse.GetValue(quiet);
             var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
             var s = await engine.RunAsync(parse.GetValue(input)!, parse.GetValue(output)!, progress, cancel).ConfigureAwait(false);
@@ -60,6 +64,28 @@ internal static class ReplayCommand
         Description = "Span of the sliding view of each segment (segments-<N>m), in 1-minute windows; 0: none.",
         DefaultValueFactory = _ => new SegmentOptions().SlidingWindows,
     };
+
+    /// <summary>The <c>--match-lag</c> option, shared with <c>traffic engine</c>.</summary>
+    internal static Option<int?> MatchLagOption() => new("--match-lag")
+    {
+        Description = $"Decide each probe's road at most this many probes later (default {new MatcherOptions().LagProbes}); map-based alerts (speeding, zones) wait for the decision. Lower: sooner alerts, less accurate matches.",
+    };
+
+    /// <summary>The <c>--match-lag-seconds</c> option, shared with <c>traffic engine</c>.</summary>
+    internal static Option<double?> MatchLagSecondsOption() => new("--match-lag-seconds")
+    {
+        Description = $"Decide each probe's road at most this many seconds (event time) later (default {new MatcherOptions().LagSeconds:0}).",
+    };
+
+    /// <summary>The vehicle stage's options with <c>--match-lag</c> and <c>--match-lag-seconds</c> applied.</summary>
+    internal static VehicleStageOptions MatchLag(ParseResult parse, Option<int?> probes, Option<double?> seconds)
+    {
+        int? p = parse.GetValue(probes);
+        double? s = parse.GetValue(seconds);
+        if (p is < 1) throw new ArgumentException("--match-lag must be at least 1 probe");
+        if (s is not null && !(s > 0)) throw new ArgumentException("--match-lag-seconds must be more than 0");
+        return new VehicleStageOptions().WithMatchLag(p, s);
+    }
 
     /// <summary>Windows of the sliding view for <c>--sliding-minutes</c> (the tumbling window is a minute).</summary>
     internal static int SlidingWindows(int minutes) =>

@@ -28,6 +28,26 @@ public sealed record VehicleStageOptions
     /// <summary>A vehicle that has sent nothing for this long (by the watermark) is flushed: its pending probes are decided.</summary>
     public long IdleFlushMs { get; init; } = 120_000;
 
+    /// <summary>
+    /// These options with every class's matcher deciding a probe at most <paramref name="probes"/> probes or
+    /// <paramref name="seconds"/> later (<see cref="MatcherOptions.LagProbes"/>, <see cref="MatcherOptions.LagSeconds"/>):
+    /// the rules judge a match only once it is decided, so this bounds how long after its fix a map-based alert can come,
+    /// at some cost in accuracy. Null leaves that bound as it is.
+    /// </summary>
+    public VehicleStageOptions WithMatchLag(int? probes, double? seconds)
+    {
+        if (probes is < 1) throw new ArgumentOutOfRangeException(nameof(probes), probes, "the match lag is at least one probe");
+        if (seconds is not null && !(seconds > 0)) throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "the match lag is more than 0 s");
+        if (probes is null && seconds is null) return this;
+        var byClass = new MatcherOptions?[MatcherByClass.Length];
+        for (int c = 0; c < byClass.Length; c++)
+        {
+            MatcherOptions o = MatcherByClass[c] ?? new MatcherOptions();
+            byClass[c] = o with { LagProbes = probes ?? o.LagProbes, LagSeconds = seconds ?? o.LagSeconds };
+        }
+        return this with { MatcherByClass = byClass };
+    }
+
     /// <summary>Taxis' units are cheaper and noisier than buses': sigma per class (Newson &amp; Krumm use 4.07 m for clean units).</summary>
     public static MatcherOptions?[] DefaultMatchers()
     {

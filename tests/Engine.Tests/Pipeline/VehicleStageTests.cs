@@ -78,6 +78,47 @@ public class VehicleStageTests
         Assert.Equal([(3L, PushResult.Duplicate)], output.RefusedLines);
     }
 
+    [Fact]
+    public async Task A_match_lag_of_one_probe_decides_each_probe_when_the_next_arrives()
+    {
+        var run = s_run.Value;
+        var probes = new ProbeList();
+        await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(File.OpenRead(Path.Combine(run.Dir, "probes.ndjson")), probes);
+        int vehicle = probes.Items.GroupBy(p => p.Probe.Vehicle).OrderByDescending(g => g.Count()).First().Key;
+        var track = probes.Items.Where(p => p.Probe.Vehicle == vehicle).ToList();
+
+        // Behind: how many of the vehicle's probes are still undecided, at worst, after each one is taken.
+        long MostPending(VehicleStageOptions options)
+        {
+            var stage = new VehicleStage(new EdgeIndex(SimRun.Shenzhen), options);
+            var output = new Collector();
+            long most = 0, taken = 0;
+            foreach (var (probe, source) in track)
+            {
+                stage.Accept(in probe, VehicleRegistry.Resolve(null, in probe).Class, in source, output);
+                taken++;
+                most = Math.Max(most, taken - stage.RefusedCount - output.Matches.Count);
+            }
+            return most;
+        }
+
+        Assert.True(track.Count > 50);
+        Assert.Equal(1L, MostPending(new VehicleStageOptions().WithMatchLag(1, null)));
+        Assert.True(MostPending(new VehicleStageOptions()) > 1); // by default the matcher waits for later fixes to agree
+        Assert.Throws<ArgumentOutOfRangeException>(() => new VehicleStageOptions().WithMatchLag(0, null));
+    }
+
+    private sealed class ProbeList : IProbeHandler
+    {
+        public List<(Probe Probe, RecordSource Source)> Items { get; } = [];
+
+        public void OnProbe(in Probe probe, in RecordSource source) => Items.Add((probe, source));
+
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw)
+        {
+        }
+    }
+
     private sealed class StageFeeder(VehicleStage stage, Collector output) : IProbeHandler
     {
         public void OnProbe(in Probe probe, in RecordSource source) =>
