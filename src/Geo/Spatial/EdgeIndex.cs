@@ -477,7 +477,6 @@ public sealed class EdgeIndex
             bool ownerTest = _ownerTest;
             int qx0 = _qx0, qy0 = _qy0;
             double px = Lon, py = Lat, kx = Kx;
-            const double Ky = GeoMath.MetresPerDegree;
             for (int k = from; k < to; k++)
             {
                 ref readonly Entry en = ref entries[k];
@@ -486,14 +485,7 @@ public sealed class EdgeIndex
                     int mx = en.MinX, my = en.MinY;
                     if (mx >= 0 && ((mx > qx0 ? mx : qx0) != cx || (my > qy0 ? my : qy0) != cy)) continue;
                 }
-                // Same arithmetic as GeoMath.ProjectOnSegment, but compared squared: most entries fail.
-                double x1 = (en.Lon0 - px) * kx, y1 = (en.Lat0 - py) * Ky;
-                double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
-                double len2 = (dx * dx) + (dy * dy);
-                double u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
-                u = u < 0 ? 0 : (u > 1 ? 1 : u);
-                double qx = x1 + (u * dx), qy = y1 + (u * dy);
-                double d2 = (qx * qx) + (qy * qy);
+                double d2 = Project(in en, px, py, kx, out double u);
                 if (d2 > _limit2) continue;
                 double d = Math.Sqrt(d2);
                 int edge = en.Edge;
@@ -506,6 +498,23 @@ public sealed class EdgeIndex
         }
 
         /// <summary>
+        /// The squared distance in metres from the point to an entry's segment, and where along it the nearest point lies
+        /// (0–1). The arithmetic of GeoMath.ProjectOnSegment, but squared: most entries fail the limit before a root.
+        /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static double Project(in Entry en, double px, double py, double kx, out double u)
+        {
+            const double Ky = GeoMath.MetresPerDegree;
+            double x1 = (en.Lon0 - px) * kx, y1 = (en.Lat0 - py) * Ky;
+            double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
+            double len2 = (dx * dx) + (dy * dy);
+            u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
+            u = u < 0 ? 0 : (u > 1 ? 1 : u);
+            double qx = x1 + (u * dx), qy = y1 + (u * dy);
+            return (qx * qx) + (qy * qy);
+        }
+
+        /// <summary>
         /// <see cref="Scan"/> for this collector and <paramref name="inner"/> (same point, no larger radius) at once:
         /// each collector applies its own owner test and its own limit to each entry, in the order its own scan would.
         /// </summary>
@@ -514,7 +523,6 @@ public sealed class EdgeIndex
             Entry[] entries = _index._entries;
             int qx0 = _qx0, qy0 = _qy0, ix0 = inner._qx0, iy0 = inner._qy0;
             double px = Lon, py = Lat, kx = Kx;
-            const double Ky = GeoMath.MetresPerDegree;
             for (int k = from; k < to; k++)
             {
                 ref readonly Entry en = ref entries[k];
@@ -522,14 +530,7 @@ public sealed class EdgeIndex
                 bool outerOwns = mx < 0 || ((mx > qx0 ? mx : qx0) == cx && (my > qy0 ? my : qy0) == cy);
                 bool innerOwns = mx < 0 || ((mx > ix0 ? mx : ix0) == cx && (my > iy0 ? my : iy0) == cy);
                 if (!outerOwns && !innerOwns) continue;
-                // The arithmetic of Scan, to the bit.
-                double x1 = (en.Lon0 - px) * kx, y1 = (en.Lat0 - py) * Ky;
-                double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
-                double len2 = (dx * dx) + (dy * dy);
-                double u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
-                u = u < 0 ? 0 : (u > 1 ? 1 : u);
-                double qx = x1 + (u * dx), qy = y1 + (u * dy);
-                double d2 = (qx * qx) + (qy * qy);
+                double d2 = Project(in en, px, py, kx, out double u); // the arithmetic of Scan, to the bit
                 bool toOuter = outerOwns && d2 <= _limit2, toInner = innerOwns && d2 <= inner._limit2;
                 if (!toOuter && !toInner) continue;
                 double d = Math.Sqrt(d2);
