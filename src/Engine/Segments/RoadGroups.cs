@@ -58,7 +58,7 @@ public sealed class RoadGroups
             if (network.NameIndex(e) != 0) continue;
             named[e] = Alongside(network, index, e, near);
             if (named[e] == 0 && IsLink(network.Class(e)))
-                named[e] = NamedAhead(network, e) is int ahead and > 0 ? ahead : NamedBehind(network, e, inFirst, inEdges);
+                named[e] = NamedAlong(network, e, ahead: true, inFirst, inEdges) is int ahead and > 0 ? ahead : NamedAlong(network, e, ahead: false, inFirst, inEdges);
         }
         for (int e = 0; e < n; e++)
         {
@@ -111,8 +111,11 @@ public sealed class RoadGroups
     private static bool IsLink(RoadClass c) =>
         c is RoadClass.MotorwayLink or RoadClass.TrunkLink or RoadClass.PrimaryLink or RoadClass.SecondaryLink or RoadClass.TertiaryLink;
 
-    /// <summary>The name of the nearest named edge ahead, through unnamed links (breadth first, lowest edge first); 0 when none.</summary>
-    private static int NamedAhead(RoadNetwork network, int from)
+    /// <summary>
+    /// The name of the nearest named edge ahead of <paramref name="from"/> (or, with <paramref name="ahead"/> false, behind
+    /// it: the roads leading into it), through unnamed links (breadth first, lowest edge first); 0 when none.
+    /// </summary>
+    private static int NamedAlong(RoadNetwork network, int from, bool ahead, int[] inFirst, int[] inEdges)
     {
         var level = new List<int> { from };
         var seen = new HashSet<int> { from };
@@ -122,39 +125,12 @@ public sealed class RoadGroups
             int best = int.MaxValue, name = 0;
             foreach (int e in level)
             {
-                int node = network.To(e);
-                for (int f = network.FirstOutEdge(node); f < network.EndOutEdge(node); f++)
+                int node = ahead ? network.To(e) : network.From(e);
+                int first = ahead ? network.FirstOutEdge(node) : inFirst[node];
+                int end = ahead ? network.EndOutEdge(node) : inFirst[node + 1];
+                for (int k = first; k < end; k++)
                 {
-                    if (f == network.Twin(e) || !seen.Add(f)) continue;
-                    if (network.NameIndex(f) != 0)
-                    {
-                        if (f < best) (best, name) = (f, network.NameIndex(f));
-                    }
-                    else if (IsLink(network.Class(f))) next.Add(f);
-                }
-            }
-            if (name != 0) return name;
-            next.Sort();
-            level = next;
-        }
-        return 0;
-    }
-
-    /// <summary>The same behind (the roads leading into the link).</summary>
-    private static int NamedBehind(RoadNetwork network, int from, int[] inFirst, int[] inEdges)
-    {
-        var level = new List<int> { from };
-        var seen = new HashSet<int> { from };
-        for (int depth = 0; depth < LinkSearchDepth && level.Count > 0; depth++)
-        {
-            var next = new List<int>();
-            int best = int.MaxValue, name = 0;
-            foreach (int e in level)
-            {
-                int node = network.From(e);
-                for (int k = inFirst[node]; k < inFirst[node + 1]; k++)
-                {
-                    int f = inEdges[k];
+                    int f = ahead ? k : inEdges[k];
                     if (f == network.Twin(e) || !seen.Add(f)) continue;
                     if (network.NameIndex(f) != 0)
                     {
