@@ -27,14 +27,6 @@ internal sealed class SegmentStageHost
     private readonly Output _output;
     private IConsumer<Ignore, byte[]>? _consumer;
     private long _nextIndexWindow = long.MinValue;   // the start of the next window of the network index to publish
-
-    /// <summary>
-    /// A window's network index waits this long past the window's end in every partition's watermark. A vehicle's
-    /// traversals interpolated across a gap in its reports can reach a segment partition after it closed their window
-    /// (the window opens again and its rows come out late); whether they came before or after the close depends on how
-    /// the senders' records interleave, so an index published at the close could count them in one run and not another.
-    /// </summary>
-    private const long IndexGraceMs = 120_000;
     private bool _indexElsewhere;                    // logged once: this process does not own every exchange partition
 
     public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks)
@@ -196,8 +188,7 @@ internal sealed class SegmentStageHost
     }
 
     /// <summary>
-    /// Publishes the network index of every window that all exchange partitions have closed, <see cref="IndexGraceMs"/>
-    /// ago: the sum of each partition's part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint until
+    /// Publishes the network index of every window that all exchange partitions have closed: the sum of each partition's part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint until
     /// published here), then lets the partitions forget those parts. A restart publishes the windows not yet forgotten
     /// again, the same bytes. Only a process that owns every exchange partition can: with several engine processes there
     /// is no single figure here (docs/kafka.md), and its partitions forget their parts as their windows close.
@@ -225,7 +216,7 @@ internal sealed class SegmentStageHost
         if (oldest == long.MaxValue || least == long.MinValue) return;
         // Windows before the oldest part kept were published (or had no rows): go on from there.
         if (_nextIndexWindow < oldest) _nextIndexWindow = oldest;
-        while (_nextIndexWindow <= least - window - IndexGraceMs)
+        while (_nextIndexWindow <= least - window)
         {
             var total = new NetworkSums(_nextIndexWindow, _nextIndexWindow + window);
             bool any = false;
