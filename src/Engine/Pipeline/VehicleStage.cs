@@ -70,9 +70,6 @@ public sealed class VehicleStage
     private readonly VehicleStageOptions _options;
     private VehicleMatchState?[] _states = new VehicleMatchState?[256];
     private VehicleClass[] _classes = new VehicleClass[256];
-    // Per vehicle: the time of the last probe its matcher accepted (the state's own last time), or long.MinValue when
-    // not known here (restored from a checkpoint): a watermark need not look at a vehicle that is not idle.
-    private long[] _lastMs = new long[256];
     private readonly List<int> _active = [];
     private long _watermark = long.MinValue;
 
@@ -119,11 +116,7 @@ public sealed class VehicleStage
         var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
         var gps = new GpsPoint(p.TimeMs, p.Lon, p.Lat) { SpeedKmh = p.SpeedKmh, Heading = p.Heading, Id = source.Record };
         PushResult r = _matchers[(int)_classes[p.Vehicle]].Push(state, in gps, ref sink);
-        if (r == PushResult.Accepted)
-        {
-            Accepted++;
-            _lastMs[p.Vehicle] = p.TimeMs;
-        }
+        if (r == PushResult.Accepted) Accepted++;
         else
         {
             RefusedCount++;
@@ -139,9 +132,6 @@ public sealed class VehicleStage
         _watermark = watermarkMs;
         foreach (int v in _active)
         {
-            // Sent a probe within the idle time: FlushIfIdle would find it so, without reading its state.
-            long last = _lastMs[v];
-            if (last != long.MinValue && watermarkMs - last < _options.IdleFlushMs) continue;
             var sink = new Forward<TOutput>(output, v, _classes[v]);
             _matchers[(int)_classes[v]].FlushIfIdle(_states[v]!, watermarkMs, _options.IdleFlushMs, ref sink);
         }
@@ -191,7 +181,6 @@ public sealed class VehicleStage
             CheckpointReader.Check(v >= _states.Length || _states[v] == null, "checkpoint malformed: a vehicle's matcher state twice");
             State(v, cls); // the vehicle, its class and its place in the order
             _states[v] = VehicleMatchState.ReadFrom(i, _matchers[(int)cls].Options);
-            _lastMs[v] = long.MinValue; // its last time is in its state
         }
     }
 
@@ -202,14 +191,12 @@ public sealed class VehicleStage
             int size = Math.Max(vehicle + 1, _states.Length * 2);
             Array.Resize(ref _states, size);
             Array.Resize(ref _classes, size);
-            Array.Resize(ref _lastMs, size);
         }
         VehicleMatchState? s = _states[vehicle];
         if (s == null)
         {
             // A vehicle keeps the class it first came with: its matcher state is sized for that class's options.
             _classes[vehicle] = cls;
-            _lastMs[vehicle] = long.MinValue;
             _states[vehicle] = s = _matchers[(int)cls].NewState();
             _active.Add(vehicle);
         }
