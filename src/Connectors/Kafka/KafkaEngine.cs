@@ -14,7 +14,7 @@ public sealed record KafkaEngineOptions
 {
     public KafkaTopics Topics { get; init; } = new();
 
-    /// <summary>The consumer group of the vehicle stage; the segment stage's is this plus <c>-segments</c>.</summary>
+    /// <summary>The consumer group of the vehicle stage; the segment stage's is this plus <c>-segments</c>, the network-index stage's plus <c>-tpi</c>.</summary>
     public string GroupId { get; init; } = "traffic-engine";
 
     /// <summary>Names this process's clients (client.id) in the brokers' logs.</summary>
@@ -48,8 +48,9 @@ public sealed record KafkaEngineOptions
 
 /// <summary>
 /// The streaming engine on Kafka: the vehicle stage (consumer group on the probes topic, one
-/// <see cref="VehiclePartition"/> per assigned partition) and the segment stage (consumer group on the
-/// exchange topic, one <see cref="SegmentPartition"/> per assigned partition), each on its own thread.
+/// <see cref="VehiclePartition"/> per assigned partition), the segment stage (consumer group on the
+/// exchange topic, one <see cref="SegmentPartition"/> per assigned partition) and the network-index stage
+/// (consumer group on the parts topic, which one process owns), each on its own thread.
 /// Several processes with the same options share the work; any of them may die and another resumes its
 /// partitions from their checkpoints (docs/kafka.md: delivery guarantee).
 /// </summary>
@@ -66,14 +67,16 @@ public sealed class KafkaEngine
 
     public EngineCounters Counters => _context.Counters;
 
-    /// <summary>Runs both stages until cancelled; a stage that fails stops the other and the exception is thrown.</summary>
+    /// <summary>Runs the stages until cancelled; a stage that fails stops the others and the exception is thrown.</summary>
     public async Task RunAsync(CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         using var vehicleSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-vehicles");
         using var segmentSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-segments");
+        using var indexSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-tpi");
         var vehicles = new VehicleStageHost(_context, vehicleSinks);
         var segments = new SegmentStageHost(_context, segmentSinks);
+        var index = new NetworkIndexStage(_context, indexSinks);
         Task Start(Action<CancellationToken> run) => Task.Factory.StartNew(() =>
         {
             try
@@ -86,7 +89,7 @@ public sealed class KafkaEngine
                 throw;
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        var tasks = new[] { Start(vehicles.Run), Start(segments.Run) };
+        var tasks = new[] { Start(vehicles.Run), Start(segments.Run), Start(index.Run) };
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -143,13 +146,7 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
 
     public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, Options.Vehicles);
 
-    // The segment stage combines the partitions' network sums as windows close (SegmentStageHost.PublishNetworkIndex).
-    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments) { KeepsNetworkSums = true };
+    public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments);
 
-    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state)
-    {
-        var p = SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
-        p.KeepsNetworkSums = true;
-        return p;
-    }
+    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state) => SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
 }

@@ -85,6 +85,9 @@ public sealed class KafkaSinks : IDisposable
         Produce(_topics.Tpi, Encoding.UTF8.GetBytes(v.WindowStartMs.ToString(CultureInfo.InvariantCulture)), TakeLine(), null);
     }
 
+    /// <summary>A message of the network-index parts topic; all go to its partition 0, in order, whatever its partition count.</summary>
+    public void NetworkParts(byte[] message) => Produce(new TopicPartition(_topics.TpiParts, 0), null, message, null);
+
     /// <summary>The key of a segment row: <c>way_id:direction:edge@window_start_ms</c>.</summary>
     public byte[] SegmentKey(in SegmentStat s) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $"{_network.WayId(s.Edge)}:{_network.Direction(s.Edge)}:{s.Edge}@{s.WindowStartMs}"));

@@ -33,6 +33,12 @@ public sealed record KafkaTopics
     /// <summary>The network-wide traffic performance index, one message per window, keyed by the window's start.</summary>
     public string Tpi => $"{Prefix}.tpi";
 
+    /// <summary>
+    /// Internal: each exchange partition's parts of the network index with its watermark (<see cref="NetworkIndexParts"/>),
+    /// all on partition 0, for the one process that adds them up (<see cref="NetworkIndexStage"/>).
+    /// </summary>
+    public string TpiParts => $"{Prefix}.tpi-parts";
+
     /// <summary>Matched probes as Arrow IPC stream messages, a batch per message.</summary>
     public string Matched => $"{Prefix}.matched";
 
@@ -61,6 +67,7 @@ public sealed record KafkaTopics
         yield return (SegmentViews, OutputPartitions);
         // One partition: the index is one series, read in window order.
         yield return (Tpi, 1);
+        yield return (TpiParts, 1);
         yield return (Matched, OutputPartitions);
         yield return (DeadLetter, OutputPartitions);
         yield return (Late, OutputPartitions);

@@ -10,8 +10,8 @@ namespace Traffic.Connectors.Kafka;
 /// The segment stage of a Kafka engine process: a member of the segment consumer group on the exchange
 /// (repartition) topic, so that each segment has exactly one owner across all processes. Each assigned
 /// partition gets a <see cref="SegmentPartition"/>: windows, space-mean speeds, sliding views, free-flow learning,
-/// congestion and incident alerts; the network index of a window is the sum of every partition's part, published
-/// here when this process owns them all. It drops exchange records it has seen (by the sender's sequence), so a
+/// congestion and incident alerts, and each partition's part of the network index, which it sends to the parts topic
+/// for <see cref="NetworkIndexStage"/> to add up with the other partitions', wherever they run. It drops exchange records it has seen (by the sender's sequence), so a
 /// vehicle stage that replays after a restart causes no double count.
 /// </summary>
 /// <remarks>
@@ -26,8 +26,7 @@ internal sealed class SegmentStageHost
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly Output _output;
     private IConsumer<Ignore, byte[]>? _consumer;
-    private long _nextIndexWindow = long.MinValue;   // the start of the next window of the network index to publish
-    private bool _indexElsewhere;                    // logged once: this process does not own every exchange partition
+    private readonly List<NetworkSums> _closing = [];  // the network parts of the windows the record being taken closed
 
     public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks)
     {
@@ -36,11 +35,7 @@ internal sealed class SegmentStageHost
         _output = new Output(this);
         SourcePartitions = context.Connection.PartitionCount(context.Topics.Probes);
         if (SourcePartitions < 1) throw new InvalidOperationException($"Kafka: topic {context.Topics.Probes} does not exist");
-        ExchangePartitions = context.Connection.PartitionCount(context.Topics.Exchange);
     }
-
-    /// <summary>Partitions of the exchange topic: the network index of a window needs every one's part.</summary>
-    public int ExchangePartitions { get; }
 
     /// <summary>Partitions of the probes topic: the senders whose watermarks a window waits for.</summary>
     public int SourcePartitions { get; }
@@ -119,6 +114,7 @@ internal sealed class SegmentStageHost
             // Only Traffic writes this topic: a foreign message is reported and skipped, never guessed at.
             _context.Log($"segment stage: {Topic}[{part.Partition}]@{offset}: {e.Message}");
         }
+        ReportNetworkParts(part);
     }
 
     private void Checkpoint(PartitionState part)
@@ -166,6 +162,9 @@ internal sealed class SegmentStageHost
         public SegmentPartition Processor { get; } = processor;
         public long NextOffset { get; set; }
 
+        /// <summary>The watermark last sent with the partition's network parts.</summary>
+        public long ReportedWatermark { get; set; } = processor.WatermarkMs;
+
         /// <summary>No record taken since the partition was assigned.</summary>
         public bool AwaitingFirst { get; set; } = true;
     }
@@ -183,57 +182,27 @@ internal sealed class SegmentStageHost
         public void Watermark(in SegmentWatermark watermark)
         {
             if (!processor.OnWatermark(in watermark, host._output)) host.Counters.AddDuplicate();
-            else host.PublishNetworkIndex();
         }
     }
 
     /// <summary>
-    /// Publishes the network index of every window that all exchange partitions have closed: the sum of each partition's part (<see cref="SegmentPartition.TryNetworkSums"/>, kept in its checkpoint until
-    /// published here), then lets the partitions forget those parts. A restart publishes the windows not yet forgotten
-    /// again, the same bytes. Only a process that owns every exchange partition can: with several engine processes there
-    /// is no single figure here (docs/kafka.md), and its partitions forget their parts as their windows close.
+    /// Sends the partition's parts of the network index (the windows it closed since the last report, which its output
+    /// collected) with its watermark to the parts topic, for <see cref="NetworkIndexStage"/> to add up: whenever the
+    /// watermark has passed the end of another window. A restored partition sends from its restored watermark on; what
+    /// it sends again after a crash between a report and its checkpoint the combiner knows as a repeat.
     /// </summary>
-    private void PublishNetworkIndex()
+    private void ReportNetworkParts(PartitionState part)
     {
-        long least = long.MaxValue, oldest = long.MaxValue, window = 0;
-        foreach (var part in _partitions.Values)
-        {
-            SegmentPartition p = part.Processor;
-            window = p.WindowMs;
-            least = Math.Min(least, p.WatermarkMs);
-            if (p.OldestNetworkWindow != long.MinValue) oldest = Math.Min(oldest, p.OldestNetworkWindow);
-        }
-        if (_partitions.Count < ExchangePartitions)
-        {
-            if (!_indexElsewhere && _partitions.Count > 0)
-            {
-                _indexElsewhere = true;
-                _context.Log($"segment stage: owns {_partitions.Count} of {ExchangePartitions} partitions of {Topic}: no network index from this process");
-            }
-            if (least != long.MinValue) foreach (var part in _partitions.Values) part.Processor.ForgetNetworkSums(least - window + 1);
-            return;
-        }
-        if (oldest == long.MaxValue || least == long.MinValue) return;
-        // Windows before the oldest part kept were published (or had no rows): go on from there.
-        if (_nextIndexWindow < oldest) _nextIndexWindow = oldest;
-        while (_nextIndexWindow <= least - window)
-        {
-            var total = new NetworkSums(_nextIndexWindow, _nextIndexWindow + window);
-            bool any = false;
-            foreach (var part in _partitions.Values)
-            {
-                if (!part.Processor.TryNetworkSums(_nextIndexWindow, out NetworkSums sums)) continue;
-                total.Add(in sums);
-                any = true;
-            }
-            _nextIndexWindow += window;
-            if (!any) continue;
-            NetworkIndexValue value = NetworkIndex.Of(in total);
-            Counters.AddNetworkIndex(value.WindowStartMs, value.Tpi, value.Level);
-            _sinks.NetworkIndex(in value);
-        }
-        foreach (var part in _partitions.Values) part.Processor.ForgetNetworkSums(_nextIndexWindow);
+        SegmentPartition p = part.Processor;
+        long watermark = p.WatermarkMs;
+        if (_closing.Count == 0 && WindowsBefore(watermark, p.WindowMs) <= WindowsBefore(part.ReportedWatermark, p.WindowMs)) return;
+        _sinks.NetworkParts(NetworkIndexParts.Write(part.Partition, watermark, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_closing)));
+        _closing.Clear();
+        part.ReportedWatermark = watermark;
     }
+
+    // Windows of the epoch-aligned grid that end at or before a time (probe times are after 1970).
+    private static long WindowsBefore(long timeMs, long windowMs) => timeMs < 0 ? long.MinValue : timeMs / windowMs;
 
     private sealed class Output(SegmentStageHost host) : ISegmentPartitionOutput
     {
@@ -255,9 +224,7 @@ internal sealed class SegmentStageHost
             host._sinks.SegmentView(in view);
         }
 
-        // The host combines the partitions' parts from what each keeps (PublishNetworkIndex), not from these calls.
-        public void Network(in NetworkSums sums)
-        {
-        }
+        // Collected for the partition being fed, and reported once it has taken the record (ReportNetworkParts).
+        public void Network(in NetworkSums sums) => host._closing.Add(sums);
     }
 }

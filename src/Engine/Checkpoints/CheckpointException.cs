@@ -28,4 +28,7 @@ public enum CheckpointKind : byte
 
     /// <summary>The state of one <see cref="Pipeline.SegmentPartition"/>.</summary>
     SegmentPartition = 2,
+
+    /// <summary>The state of a <see cref="Segments.NetworkIndexCombiner"/>: the network index's parts of windows not yet complete.</summary>
+    NetworkIndexCombiner = 3,
 }

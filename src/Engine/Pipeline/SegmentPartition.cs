@@ -54,7 +54,6 @@ public sealed class SegmentPartition
     private readonly List<SegmentStat> _closed = [];
     private readonly List<SegmentStat> _views = [];
     private readonly List<AlertEvent> _alerts = [];
-    private readonly List<NetworkSums> _parts = [];   // network sums of the windows a combiner has not forgotten yet, by window
     private long _watermark = long.MinValue;  // the least of the sources' watermarks
 
     /// <param name="network">The road network.</param>
@@ -89,12 +88,6 @@ public sealed class SegmentPartition
         _sequences = new long[sources];
     }
 
-    /// <summary>
-    /// The most windows whose network sums a partition keeps until a combiner forgets them (<see cref="ForgetNetworkSums"/>):
-    /// a day of 1-minute windows. Partitions of one topic can be that far apart while one catches up.
-    /// </summary>
-    public const int MaxNetworkWindows = 1440;
-
     /// <summary>This partition's id.</summary>
     public int Partition { get; }
 
@@ -121,50 +114,6 @@ public sealed class SegmentPartition
 
     /// <summary>The window length (the network index's period).</summary>
     public long WindowMs { get; }
-
-    /// <summary>
-    /// Whether the partition keeps its network sums for a combiner (<see cref="TryNetworkSums"/>) until it forgets them: set
-    /// by a host that combines the partitions' parts as windows close (the Kafka segment stage). Off, the parts only go to
-    /// the output (a replay adds them up at the end) and nothing accumulates.
-    /// </summary>
-    public bool KeepsNetworkSums { get; set; }
-
-    /// <summary>The start of the oldest window whose network sums are kept; long.MinValue when none.</summary>
-    public long OldestNetworkWindow => _parts.Count > 0 ? _parts[0].WindowStartMs : long.MinValue;
-
-    /// <summary>
-    /// This partition's network sums of a window (<see cref="ISegmentPartitionOutput.Network"/>), kept, in the checkpoint
-    /// too, until <see cref="ForgetNetworkSums"/>. False when the partition published no row in that window (its part is
-    /// zero) or the window was forgotten.
-    /// </summary>
-    public bool TryNetworkSums(long windowStartMs, out NetworkSums sums)
-    {
-        int at = FindParts(windowStartMs);
-        sums = at >= 0 ? _parts[at] : default;
-        return at >= 0;
-    }
-
-    /// <summary>Drops the network sums of the windows that start before <paramref name="windowStartMs"/> (a combiner has used them).</summary>
-    public void ForgetNetworkSums(long windowStartMs)
-    {
-        int n = 0;
-        while (n < _parts.Count && _parts[n].WindowStartMs < windowStartMs) n++;
-        if (n > 0) _parts.RemoveRange(0, n);
-    }
-
-    private int FindParts(long windowStartMs)
-    {
-        int lo = 0, hi = _parts.Count - 1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            long start = _parts[mid].WindowStartMs;
-            if (start == windowStartMs) return mid;
-            if (start < windowStartMs) lo = mid + 1;
-            else hi = mid - 1;
-        }
-        return ~lo;
-    }
 
     /// <summary>Traversals dropped because their window had passed their own source's watermark (see <see cref="OnTraversal"/>).</summary>
     public long LateTraversals { get; private set; }
@@ -242,19 +191,6 @@ public sealed class SegmentPartition
         o.Write(Duplicates);
         o.Write(Views);
         o.Write(LateTraversals);
-        o.Write(_parts.Count);
-        foreach (NetworkSums r in _parts)
-        {
-            o.Write(r.WindowStartMs);
-            o.Write(r.WindowEndMs);
-            for (int g = 0; g < NetworkIndex.Grades; g++)
-            {
-                o.Write(r.Grades[g].VehicleMm);
-                o.Write(r.Grades[g].LengthMm);
-                o.Write(r.Grades[g].SevereLengthMm);
-                o.Write(r.Grades[g].Segments);
-            }
-        }
         _aggregator.Save(w);
         _congestion.Save(w);
         w.WriteTo(checkpoint, CheckpointKind.SegmentPartition);
@@ -289,16 +225,6 @@ public sealed class SegmentPartition
             p.Views = i.ReadInt64();
             p.LateTraversals = i.ReadInt64();
             CheckpointReader.Check(p.LateTraversals >= 0, "checkpoint malformed: a negative count of late traversals");
-            int parts = r.Count();
-            CheckpointReader.Check(parts <= MaxNetworkWindows, "checkpoint malformed: too many windows of network sums");
-            for (int k = 0; k < parts; k++)
-            {
-                var sums = new NetworkSums(i.ReadInt64(), i.ReadInt64());
-                CheckpointReader.Check(sums.WindowEndMs > sums.WindowStartMs && (k == 0 || sums.WindowStartMs > p._parts[^1].WindowStartMs),
-                    "checkpoint malformed: a window of network sums");
-                for (int g = 0; g < NetworkIndex.Grades; g++) sums.Grades[g] = new GradeSums(i.ReadInt64(), i.ReadInt64(), i.ReadInt64(), i.ReadInt32());
-                p._parts.Add(sums);
-            }
             p._aggregator.Load(r);
             p._congestion.Load(r);
             return p;
@@ -335,7 +261,7 @@ public sealed class SegmentPartition
             // whichever watermark closed them (the same alerts in the same place for any batching of the input).
             if (w.WindowStartMs != period)
             {
-                if (period != long.MinValue) EndNetworkWindow(in network, output);
+                if (period != long.MinValue) output.Network(in network);
                 period = w.WindowStartMs;
                 network = new NetworkSums(w.WindowStartMs, w.WindowEndMs);
                 _congestion.EndOfWindows(_alerts);
@@ -350,7 +276,7 @@ public sealed class SegmentPartition
             foreach (var a in _alerts) output.Alert(a);
             _alerts.Clear();
         }
-        if (period != long.MinValue) EndNetworkWindow(in network, output);
+        if (period != long.MinValue) output.Network(in network);
         // Every window up to the watermark is out: the congestion runs of the last period are judged.
         _congestion.EndOfWindows(_alerts);
         foreach (var a in _alerts) output.Alert(a);
@@ -362,21 +288,6 @@ public sealed class SegmentPartition
     {
         Views++;
         output.View(in view);
-    }
-
-    private void EndNetworkWindow<TOutput>(in NetworkSums sums, TOutput output) where TOutput : ISegmentPartitionOutput
-    {
-        // A window closed twice adds to what the first close kept; the output gets the addition, so that a sum of what it
-        // got is the window's. (A late traversal cannot reopen a window any more: OnTraversal drops it; kept for safety.)
-        output.Network(in sums);
-        if (!KeepsNetworkSums) return;
-        int at = FindParts(sums.WindowStartMs);
-        if (at >= 0) System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_parts)[at].Add(in sums);
-        else
-        {
-            _parts.Insert(~at, sums);
-            if (_parts.Count > MaxNetworkWindows) _parts.RemoveAt(0);
-        }
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

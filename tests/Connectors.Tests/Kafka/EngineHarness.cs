@@ -109,8 +109,9 @@ public sealed class EngineHarness : IDisposable
 
     public static KafkaTopics Topics(int probePartitions = 2) => new() { ProbePartitions = probePartitions, ExchangePartitions = 2 };
 
-    /// <summary>A cluster with the engine's input and exchange topics; the output topics are auto-created (4 partitions).</summary>
-    public static TestKafka Cluster(KafkaTopics topics, string? stateDirectory = null) => new(topics, create: [topics.Probes, topics.Exchange], stateDirectory: stateDirectory);
+    /// <summary>A cluster with the engine's input, exchange and network-index parts topics; the output topics are auto-created (4 partitions).</summary>
+    public static TestKafka Cluster(KafkaTopics topics, string? stateDirectory = null) =>
+        new(topics, create: [topics.Probes, topics.Exchange, topics.TpiParts], stateDirectory: stateDirectory);
 
     public TestKafka Kafka { get; }
 
@@ -130,39 +131,62 @@ public sealed class EngineHarness : IDisposable
     }
 
     /// <summary>
-    /// Waits until the vehicle stage has consumed <paramref name="records"/> probes and the segment stage has taken every
-    /// exchange message (its checkpoints are at the exchange's end), unchanged over a few looks.
+    /// Waits until the vehicle stage has consumed <paramref name="records"/> probes, the segment stage has taken every
+    /// exchange message and the network-index stage every parts message (their checkpoints are at the topics' ends),
+    /// unchanged over a few looks.
     /// </summary>
-    public void WaitUntilProcessed(long records, TimeSpan? timeout = null)
+    public void WaitUntilProcessed(long records, TimeSpan? timeout = null) => WaitUntilProcessed([this], records, timeout);
+
+    /// <summary>The same for engine processes that share the work: <paramref name="records"/> probes between them.</summary>
+    public static void WaitUntilProcessed(IReadOnlyList<EngineHarness> engines, long records, TimeSpan? timeout = null)
     {
+        var kafka = engines[0].Kafka;
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(40));
-        var store = new CheckpointStore(Kafka.StateDirectory);
+        var store = new CheckpointStore(kafka.StateDirectory);
         string last = "";
         int same = 0;
         while (true)
         {
-            if (_running.IsCompleted)
+            foreach (var engine in engines)
             {
-                _running.GetAwaiter().GetResult();
-                throw new InvalidOperationException("the engine stopped by itself:\n" + string.Join("\n", Log));
+                if (!engine._running.IsCompleted) continue;
+                engine._running.GetAwaiter().GetResult();
+                throw new InvalidOperationException("the engine stopped by itself:\n" + string.Join("\n", engine.Log));
             }
+            long consumed = engines.Sum(e => e.Counters.Consumed);
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"consumed {Counters.Consumed} of {records} probes; engine log:\n{string.Join("\n", Log)}");
+                throw new TimeoutException($"consumed {consumed} of {records} probes; engine logs:\n{string.Join("\n", engines.SelectMany(e => e.Log))}");
             string now = "";
-            bool exchangeDone = true;
-            for (int p = 0; p < Kafka.Topics.ExchangePartitions; p++)
+            bool done = true;
+            var internalTopics = Enumerable.Range(0, kafka.Topics.ExchangePartitions).Select(p => (kafka.Topics.Exchange, p)).Append((kafka.Topics.TpiParts, 0));
+            foreach (var (topic, p) in internalTopics)
             {
-                long high = Kafka.Watermarks(Kafka.Topics.Exchange, p).High;
-                long taken = store.TryLoad(Kafka.Topics.Exchange, p, out long next, out _) ? next : 0;
-                exchangeDone &= taken == high;
+                long high = kafka.Watermarks(topic, p).High;
+                long taken = store.TryLoad(topic, p, out long next, out _) ? next : 0;
+                done &= taken == high;
                 now += $"{high},";
             }
-            now += $"{Counters.Consumed},{Counters.SegmentRows},{Counters.ExchangeRecords}";
-            if (Counters.Consumed >= records && exchangeDone && now == last) same++;
+            now += $"{consumed},{engines.Sum(e => e.Counters.SegmentRows)},{engines.Sum(e => e.Counters.ExchangeRecords)}";
+            if (consumed >= records && done && now == last) same++;
             else same = 0;
             if (same >= 3) return;
             last = now;
             Thread.Sleep(150);
+        }
+    }
+
+    /// <summary>Waits until each engine's latest assignment in the vehicle and the segment stage is one partition of each topic.</summary>
+    public static void WaitUntilShared(IReadOnlyList<EngineHarness> engines, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        static bool One(EngineHarness e, string stage) =>
+            e.Log.LastOrDefault(l => l.Contains(stage + ": assigned", StringComparison.Ordinal)) is string line
+            && System.Text.RegularExpressions.Regex.IsMatch(line, @"\[\d+\]$");
+        while (!engines.All(e => One(e, "vehicle stage") && One(e, "segment stage")))
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("the engines did not share the partitions; logs:\n" + string.Join("\n", engines.SelectMany(e => e.Log)));
+            Thread.Sleep(100);
         }
     }
 

@@ -123,8 +123,7 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
             Assert.Equal($"{v.GetProperty("way_id").GetInt64()}:{v.GetProperty("direction").GetString()}:{v.GetProperty("edge").GetInt32()}@{start}", TestKafka.Text(r.Key));
         }
 
-        // The network index: one record per window with segment rows (this process owns every exchange partition),
-        // keyed by the window's start, counting that window's rows.
+        // The network index: one record per window with segment rows, keyed by the window's start, counting that window's rows.
         var rowsPerWindow = segments.GroupBy(r => TestKafka.Text(r.Key).Split('@')[1]).ToDictionary(g => g.Key, g => g.Count());
         var index = outputs.Records["tpi"].Values.ToList();
         Assert.NotEmpty(index);
@@ -237,7 +236,8 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
             second.WaitUntilProcessed(produced - resumeAt);
             second.Stop();
             foreach (string line in second.Log) output.WriteLine("second: " + line);
-            Assert.Equal(kafka.Topics.ProbePartitions + kafka.Topics.ExchangePartitions, second.Counters.Restored);
+            // Every partition resumes from its checkpoint: the probes', the exchange's and the network-index parts'.
+            Assert.Equal(kafka.Topics.ProbePartitions + kafka.Topics.ExchangePartitions + 1, second.Counters.Restored);
             Assert.True(second.Counters.DuplicatesDropped > 0, "the segment stage dropped no exchange record sent again");
             Assert.Equal(0, second.Counters.OffsetJumps);
         }
@@ -246,6 +246,43 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
         Assert.True(resumed.Repeats > 0, "the restart repeated no record: the test shows nothing");
         Assert.Empty(resumed.DifferentRepeats);
         var differences = expected.Outputs.Differences(resumed);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+
+    [Fact]
+    public void Two_engine_processes_sharing_the_partitions_give_the_records_of_one_network_index_included()
+    {
+        var expected = reference.Get(output);
+        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
+        // One group, one state directory: the processes split the probe and exchange partitions between them, and one
+        // of them owns the parts topic and adds up the network index of exchange partitions that run in both. The
+        // input comes once both hold a partition of each, so that neither takes it all before the other joins.
+        var options = EngineHarness.Options(kafka);
+        using var first = new EngineHarness(kafka, options with { ClientId = "test-a" });
+        using var second = new EngineHarness(kafka, options with { ClientId = "test-b" });
+        try
+        {
+            EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
+            long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
+            EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
+            // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. (One after
+            // the other would hand the first one's partitions to the second, whose last batches then wait for more input.)
+            Parallel.Invoke(first.Stop, second.Stop);
+        }
+        finally
+        {
+            foreach (string line in first.Log) output.WriteLine("a: " + line);
+            foreach (string line in second.Log) output.WriteLine("b: " + line);
+        }
+        Assert.True(first.Counters.Consumed > 0 && second.Counters.Consumed > 0,
+            $"the processes did not share the probes: {first.Counters.Consumed} and {second.Counters.Consumed}");
+        Assert.True(first.Counters.SegmentRows > 0 && second.Counters.SegmentRows > 0,
+            $"the processes did not share the exchange: {first.Counters.SegmentRows} and {second.Counters.SegmentRows} segment rows");
+        var shared = EngineOutputs.Read(kafka);
+        output.WriteLine($"two processes: {shared.Describe()}; {shared.Repeats} repeats");
+        Assert.Empty(shared.DifferentRepeats);
+        Assert.Equal(expected.Outputs.Records["tpi"].Count, shared.Records["tpi"].Count);
+        var differences = expected.Outputs.Differences(shared);
         Assert.True(differences.Count == 0, string.Join("\n", differences));
     }
 

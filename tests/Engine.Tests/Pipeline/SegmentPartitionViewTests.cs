@@ -101,26 +101,12 @@ public class SegmentPartitionViewTests
         foreach (int cut in new[] { messages.Count / 5, messages.Count / 2, messages.Count * 4 / 5 })
         {
             var log = new Log();
-            var first = new SegmentPartition(s_roads.Value, 0, 2) { KeepsNetworkSums = true };
+            var first = new SegmentPartition(s_roads.Value, 0, 2);
             Feed(first, messages.Take(cut), log);
-            long oldest = first.OldestNetworkWindow;
-            Assert.NotEqual(long.MinValue, oldest);
-            // A combiner has used the windows before the newest few: they are forgotten, the rest kept.
-            long newest = messages.Take(cut).Where(m => m.IsWatermark).Max(m => m.Watermark.WatermarkMs) - (3 * Minute);
-            newest -= newest % Minute;
-            first.ForgetNetworkSums(newest);
-            Assert.False(first.TryNetworkSums(oldest, out _));
             using var checkpoint = new MemoryStream();
             first.Save(checkpoint);
-            // The restored partition keeps the recent windows' network sums for a combiner, and goes on as if never stopped.
+            // The restored partition goes on as if never stopped: the same views and network sums after the cut.
             var restored = SegmentPartition.Load(s_net.Value, 0, 2, new MemoryStream(checkpoint.ToArray()));
-            restored.KeepsNetworkSums = true;
-            Assert.Equal(first.OldestNetworkWindow, restored.OldestNetworkWindow);
-            Assert.True(restored.OldestNetworkWindow >= newest);
-            Assert.True(first.TryNetworkSums(first.OldestNetworkWindow, out var a));
-            Assert.True(restored.TryNetworkSums(first.OldestNetworkWindow, out var b));
-            Assert.Equal(NetworkIndex.Of(in a), NetworkIndex.Of(in b));
-            Assert.False(restored.TryNetworkSums(oldest, out _));
             Feed(restored, messages.Skip(cut), log);
             Assert.Equal(whole.Lines, log.Lines);
             Assert.Equal(p.Views, restored.Views);
