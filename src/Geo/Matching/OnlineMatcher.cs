@@ -283,12 +283,24 @@ public sealed class OnlineMatcher
         bool isAnchor = s.HasAnchor && prevSlot == s.Slot(0);
         var prevScores = s.NewestScores;
         Span<double> reach = _reach.AsSpan(0, found);
+        // The best score (emission and transition) of any new candidate so far: a candidate that cannot come within
+        // the pruning margin of it will be dead whatever its route, so its route need not be looked for.
+        float leader = Dead;
         for (int i = 0; i < prev.Length; i++)
         {
             if (!prev[i].Alive) continue;
             float prevScore = isAnchor ? 0 : prevScores[i];
-            if (!WinnableRoutes(prevScore, best, gc, beta, reach)) continue;
             var from = new EdgePosition(prev[i].Edge, DecodeOffset(in prev[i]));
+            // The routes known without a search (along the same edge, onto an edge leaving its end) set the leader
+            // before this predecessor's search, which the first search would otherwise run with nothing to bound it.
+            for (int j = 0; j < found; j++)
+            {
+                double d = DirectRoute(from, targets[j], bound);
+                if (double.IsNaN(d)) continue;
+                float v = prevScore - (float)((Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta));
+                leader = Math.Max(leader, score[j] + v);
+            }
+            if (!WinnableRoutes(prevScore, best, score, leader, gc, beta, reach)) continue;
             RouteDistances(from, targets, bound, reach, dist);
             for (int j = 0; j < found; j++)
             {
@@ -298,6 +310,7 @@ public sealed class OnlineMatcher
                 {
                     best[j] = v;
                     back[j] = (byte)i;
+                    leader = Math.Max(leader, score[j] + v);
                 }
             }
         }
@@ -321,17 +334,49 @@ public sealed class OnlineMatcher
     /// strictly better to count, so a route longer than gc + (prevScore − best)·β cannot count: searching no further
     /// changes nothing (1 m more for the rounding to float). A predecessor no better than the best cannot win at all.
     /// </summary>
-    private static bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, double gc, double beta, Span<double> reach)
+    /// <remarks>
+    /// A candidate also counts only if it can stay alive: a score more than <see cref="MatcherOptions.PruneLogProbability"/>
+    /// below the best one makes it dead (inert: the alive candidates, their order and scores are the same whatever the
+    /// dead ones scored), and the best score is at least <paramref name="leader"/>, the best reached so far. So from this
+    /// predecessor a route to candidate j longer than gc + (prevScore + emission_j − leader + prune)·β cannot matter
+    /// either (a margin of 0.01 in score for the float arithmetic, and 1 m).
+    /// </remarks>
+    private bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, float leader, double gc, double beta, Span<double> reach)
     {
         bool any = false;
+        double alive = _options.PruneLogProbability + 0.01 - leader + prevScore;
         for (int j = 0; j < reach.Length; j++)
         {
-            if (best[j] == Dead) reach[j] = double.PositiveInfinity;
+            // With no leader yet (−∞), alive is +∞ and so is this bound.
+            double live = gc + ((alive + emission[j]) * beta) + 1;
+            if (best[j] == Dead) reach[j] = live;
             else if (prevScore <= best[j]) reach[j] = -1;
-            else reach[j] = gc + (((double)prevScore - best[j]) * beta) + 1;
+            else reach[j] = Math.Min(gc + (((double)prevScore - best[j]) * beta) + 1, live);
             any |= reach[j] >= 0;
         }
         return any;
+    }
+
+    /// <summary>
+    /// The route distance <see cref="RouteDistances"/> gives for a target that needs no search: ahead on the source's
+    /// edge, jitter behind on it, or on an edge leaving the source edge's end without a U-turn (the route search's own
+    /// shortcuts, to the bit); NaN for any other target, or one beyond the bound.
+    /// </summary>
+    private double DirectRoute(EdgePosition from, EdgePosition to, double bound)
+    {
+        if (to.Edge == from.Edge)
+        {
+            if (to.OffsetM >= from.OffsetM) return to.OffsetM - from.OffsetM <= bound ? to.OffsetM - from.OffsetM : double.NaN;
+            double back = from.OffsetM - to.OffsetM;
+            if (back <= _backwardM) return back <= _options.BackwardToleranceM ? back : 0;
+            return double.NaN;
+        }
+        if (_net.EdgeFrom[to.Edge] == _net.EdgeTo[from.Edge] && (to.Edge != _net.EdgeTwin[from.Edge] || _router.UTurnPenaltyM == 0))
+        {
+            double d = _net.EdgeLengthM[from.Edge] - from.OffsetM + to.OffsetM;
+            return d <= bound ? d : double.NaN;
+        }
+        return double.NaN;
     }
 
     /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
