@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Confluent.Kafka;
 using Traffic.Engine.Segments;
 
@@ -15,71 +14,31 @@ namespace Traffic.Connectors.Kafka;
 /// The combiner's state is checkpointed with the offset it has read to, after the index published so far is flushed,
 /// so that a restart publishes again only windows it had published since, with the same bytes.
 /// </remarks>
-internal sealed class NetworkIndexStage
+internal sealed class NetworkIndexStage : CheckpointedStage
 {
     private const int PartsPartition = 0;
 
-    private readonly KafkaEngineContext _context;
     private readonly KafkaSinks _sinks;
     private readonly int _exchangePartitions;
     private NetworkIndexCombiner? _combiner;   // while partition 0 of the parts topic is assigned here
     private long _nextOffset;
     private bool _awaitingFirst;
-    private IConsumer<Ignore, byte[]>? _consumer;
 
-    public NetworkIndexStage(KafkaEngineContext context, KafkaSinks sinks)
+    public NetworkIndexStage(KafkaEngineContext context, KafkaSinks sinks) : base(context, "network index stage", "-tpi")
     {
-        _context = context;
         _sinks = sinks;
         _exchangePartitions = context.Connection.PartitionCount(context.Topics.Exchange);
         if (_exchangePartitions < 1) throw new InvalidOperationException($"Kafka: topic {context.Topics.Exchange} does not exist");
     }
 
-    private string Topic => _context.Topics.TpiParts;
+    protected override string Topic => Context.Topics.TpiParts;
 
-    public void Run(CancellationToken cancel)
+    // The parts topic is the engine's own: created on first use where the brokers allow it (docs/kafka.md).
+    protected override void Configure(ConsumerConfig config) => config.AllowAutoCreateTopics = true;
+
+    protected override void OnRecord(ConsumeResult<Ignore, byte[]> record)
     {
-        var config = _context.Connection.Consumer(_context.Options.GroupId + "-tpi", $"{_context.Options.ClientId}-tpi");
-        // The parts topic is the engine's own: created on first use where the brokers allow it (docs/kafka.md).
-        config.AllowAutoCreateTopics = true;
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
-            .SetPartitionsAssignedHandler((c, parts) => Assign(parts))
-            .SetPartitionsRevokedHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition), save: true))
-            .SetPartitionsLostHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition), save: false))
-            .SetErrorHandler((c, e) => _context.Log($"network index stage: Kafka: {e.Reason}"))
-            .Build();
-        _consumer = consumer;
-        consumer.Subscribe(Topic);
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            while (!cancel.IsCancellationRequested)
-            {
-                ConsumeResult<Ignore, byte[]>? r;
-                try
-                {
-                    r = consumer.Consume(100);
-                }
-                catch (ConsumeException e)
-                {
-                    _context.Log($"network index stage: {e.Error.Reason}");
-                    continue;
-                }
-                if (clock.Elapsed >= _context.Options.SegmentCheckpointInterval)
-                {
-                    Checkpoint();
-                    clock.Restart();
-                }
-                if (r == null || r.IsPartitionEOF || r.Partition.Value != PartsPartition || _combiner == null) continue;
-                OnRecord(_combiner, r);
-            }
-            Checkpoint();
-        }
-        finally
-        {
-            consumer.Close();
-            _consumer = null;
-        }
+        if (record.Partition.Value == PartsPartition && _combiner != null) OnRecord(_combiner, record);
     }
 
     private void OnRecord(NetworkIndexCombiner combiner, ConsumeResult<Ignore, byte[]> r)
@@ -87,14 +46,14 @@ internal sealed class NetworkIndexStage
         long offset = r.Offset.Value;
         if (offset < _nextOffset)
         {
-            if (_awaitingFirst) VehicleStageHost.ThrowCheckpointBeyondEnd(Topic, PartsPartition, _nextOffset, offset, _context.Checkpoints);
+            if (_awaitingFirst) VehicleStageHost.ThrowCheckpointBeyondEnd(Topic, PartsPartition, _nextOffset, offset, Context.Checkpoints);
             return;
         }
         if (offset > _nextOffset)
         {
             long lost = offset - _nextOffset;
-            _context.Counters.AddJump(lost);
-            _context.Log($"network index stage: {Topic}[{PartsPartition}] jumped from offset {_nextOffset} to {offset}: {lost} messages were lost before this engine read them (retention); windows they completed are published with the parts left");
+            Context.Counters.AddJump(lost);
+            Context.Log($"{Name}: {Topic}[{PartsPartition}] jumped from offset {_nextOffset} to {offset}: {lost} messages were lost before this engine read them (retention); windows they completed are published with the parts left");
         }
         _nextOffset = offset + 1;
         _awaitingFirst = false;
@@ -103,7 +62,7 @@ internal sealed class NetworkIndexStage
             var (partition, watermark, parts) = NetworkIndexParts.Read(r.Message.Value);
             if (partition >= combiner.Partitions)
             {
-                _context.Log($"network index stage: {Topic}@{offset}: parts of exchange partition {partition}, but the exchange has {combiner.Partitions}");
+                Context.Log($"{Name}: {Topic}@{offset}: parts of exchange partition {partition}, but the exchange has {combiner.Partitions}");
                 return;
             }
             combiner.Add(partition, watermark, parts);
@@ -111,7 +70,7 @@ internal sealed class NetworkIndexStage
         catch (InvalidDataException e)
         {
             // Only Traffic writes this topic: a foreign message is reported and skipped, never guessed at.
-            _context.Log($"network index stage: {Topic}@{offset}: {e.Message}");
+            Context.Log($"{Name}: {Topic}@{offset}: {e.Message}");
             return;
         }
         combiner.Drain(Publish);
@@ -120,18 +79,18 @@ internal sealed class NetworkIndexStage
     private void Publish(NetworkSums sums)
     {
         NetworkIndexValue value = NetworkIndex.Of(in sums);
-        _context.Counters.AddNetworkIndex(value.WindowStartMs, value.Tpi, value.Level);
+        Context.Counters.AddNetworkIndex(value.WindowStartMs, value.Tpi, value.Level);
         _sinks.NetworkIndex(in value);
     }
 
-    private void Checkpoint()
+    protected override void CheckpointAll()
     {
         if (_combiner == null) return;
         _sinks.Flush();
-        _context.Checkpoint(_consumer, "network index stage", Topic, PartsPartition, _nextOffset, _combiner.Save);
+        Context.Checkpoint(Consumer, Name, Topic, PartsPartition, _nextOffset, _combiner.Save);
     }
 
-    private List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
+    protected override List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
     {
         var offsets = new List<TopicPartitionOffset>(parts.Count);
         foreach (var tp in parts)
@@ -142,12 +101,12 @@ internal sealed class NetworkIndexStage
                 offsets.Add(new TopicPartitionOffset(tp, Offset.End));
                 continue;
             }
-            if (_context.Checkpoints.TryLoad(Topic, PartsPartition, out long next, out byte[] bytes))
+            if (Context.Checkpoints.TryLoad(Topic, PartsPartition, out long next, out byte[] bytes))
             {
                 using var state = new MemoryStream(bytes);
                 _combiner = NetworkIndexCombiner.Load(_exchangePartitions, state);
                 _nextOffset = next;
-                _context.Counters.AddRestored();
+                Context.Counters.AddRestored();
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
             }
             else
@@ -157,15 +116,15 @@ internal sealed class NetworkIndexStage
                 offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
             }
             _awaitingFirst = true;
-            _context.Log($"network index stage: assigned {Topic}[{PartsPartition}]: this process publishes the network index");
+            Context.Log($"{Name}: assigned {Topic}[{PartsPartition}]: this process publishes the network index");
         }
         return offsets;
     }
 
-    private void Revoke(IEnumerable<TopicPartition> parts, bool save)
+    protected override void Revoke(IEnumerable<TopicPartition> parts, bool save)
     {
         if (_combiner == null || !parts.Any(p => p.Partition.Value == PartsPartition)) return;
-        if (save) Checkpoint();
+        if (save) CheckpointAll();
         _combiner = null;
     }
 }

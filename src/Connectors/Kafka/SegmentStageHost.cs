@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Confluent.Kafka;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Pipeline;
@@ -19,18 +18,15 @@ namespace Traffic.Connectors.Kafka;
 /// be taken at any moment: every <see cref="KafkaEngineOptions.SegmentCheckpointInterval"/> and when a
 /// partition is revoked, after the outputs so far are flushed to the brokers.
 /// </remarks>
-internal sealed class SegmentStageHost
+internal sealed class SegmentStageHost : CheckpointedStage
 {
-    private readonly KafkaEngineContext _context;
     private readonly KafkaSinks _sinks;
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly Output _output;
-    private IConsumer<Ignore, byte[]>? _consumer;
     private readonly List<NetworkSums> _closing = [];  // the network parts of the windows the record being taken closed
 
-    public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks)
+    public SegmentStageHost(KafkaEngineContext context, KafkaSinks sinks) : base(context, "segment stage", "-segments")
     {
-        _context = context;
         _sinks = sinks;
         _output = new Output(this);
         SourcePartitions = context.Connection.PartitionCount(context.Topics.Probes);
@@ -40,52 +36,18 @@ internal sealed class SegmentStageHost
     /// <summary>Partitions of the probes topic: the senders whose watermarks a window waits for.</summary>
     public int SourcePartitions { get; }
 
-    private string Topic => _context.Topics.Exchange;
+    protected override string Topic => Context.Topics.Exchange;
 
-    private EngineCounters Counters => _context.Counters;
+    private EngineCounters Counters => Context.Counters;
 
-    public void Run(CancellationToken cancel)
+    protected override void CheckpointAll()
     {
-        var config = _context.Connection.Consumer(_context.Options.GroupId + "-segments", $"{_context.Options.ClientId}-segments");
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
-            .SetPartitionsAssignedHandler((c, parts) => Assign(parts))
-            .SetPartitionsRevokedHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition), save: true))
-            .SetPartitionsLostHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition), save: false))
-            .SetErrorHandler((c, e) => _context.Log($"segment stage: Kafka: {e.Reason}"))
-            .Build();
-        _consumer = consumer;
-        consumer.Subscribe(Topic);
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            while (!cancel.IsCancellationRequested)
-            {
-                ConsumeResult<Ignore, byte[]>? r;
-                try
-                {
-                    r = consumer.Consume(100);
-                }
-                catch (ConsumeException e)
-                {
-                    _context.Log($"segment stage: {e.Error.Reason}");
-                    continue;
-                }
-                if (clock.Elapsed >= _context.Options.SegmentCheckpointInterval)
-                {
-                    foreach (var part in _partitions.Values) Checkpoint(part);
-                    clock.Restart();
-                }
-                if (r == null || r.IsPartitionEOF) continue;
-                if (!_partitions.TryGetValue(r.Partition.Value, out var p)) continue;
-                OnRecord(p, r);
-            }
-            foreach (var part in _partitions.Values) Checkpoint(part);
-        }
-        finally
-        {
-            consumer.Close();
-            _consumer = null;
-        }
+        foreach (var part in _partitions.Values) Checkpoint(part);
+    }
+
+    protected override void OnRecord(ConsumeResult<Ignore, byte[]> record)
+    {
+        if (_partitions.TryGetValue(record.Partition.Value, out var p)) OnRecord(p, record);
     }
 
     private void OnRecord(PartitionState part, ConsumeResult<Ignore, byte[]> r)
@@ -95,12 +57,12 @@ internal sealed class SegmentStageHost
         {
             if (offset < part.NextOffset)
             {
-                if (part.AwaitingFirst) VehicleStageHost.ThrowCheckpointBeyondEnd(Topic, part.Partition, part.NextOffset, offset, _context.Checkpoints);
+                if (part.AwaitingFirst) VehicleStageHost.ThrowCheckpointBeyondEnd(Topic, part.Partition, part.NextOffset, offset, Context.Checkpoints);
                 return;
             }
             long lost = offset - part.NextOffset;
             Counters.AddJump(lost);
-            _context.Log($"segment stage: {Topic}[{part.Partition}] jumped from offset {part.NextOffset} to {offset}: {lost} exchange messages were lost before this engine read them (retention)");
+            Context.Log($"segment stage: {Topic}[{part.Partition}] jumped from offset {part.NextOffset} to {offset}: {lost} exchange messages were lost before this engine read them (retention)");
         }
         part.NextOffset = offset + 1;
         part.AwaitingFirst = false;
@@ -112,7 +74,7 @@ internal sealed class SegmentStageHost
         catch (InvalidDataException e)
         {
             // Only Traffic writes this topic: a foreign message is reported and skipped, never guessed at.
-            _context.Log($"segment stage: {Topic}[{part.Partition}]@{offset}: {e.Message}");
+            Context.Log($"segment stage: {Topic}[{part.Partition}]@{offset}: {e.Message}");
         }
         ReportNetworkParts(part);
     }
@@ -120,34 +82,34 @@ internal sealed class SegmentStageHost
     private void Checkpoint(PartitionState part)
     {
         _sinks.Flush();
-        _context.Checkpoint(_consumer, "segment stage", Topic, part.Partition, part.NextOffset, part.Processor.Save);
+        Context.Checkpoint(Consumer, Name, Topic, part.Partition, part.NextOffset, part.Processor.Save);
     }
 
-    private List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
+    protected override List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
     {
         var offsets = new List<TopicPartitionOffset>(parts.Count);
         foreach (var tp in parts)
         {
             int p = tp.Partition.Value;
-            if (_context.Checkpoints.TryLoad(Topic, p, out long next, out byte[] bytes))
+            if (Context.Checkpoints.TryLoad(Topic, p, out long next, out byte[] bytes))
             {
                 using var state = new MemoryStream(bytes);
-                _partitions[p] = new PartitionState(p, _context.LoadSegmentPartition(p, SourcePartitions, state)) { NextOffset = next };
+                _partitions[p] = new PartitionState(p, Context.LoadSegmentPartition(p, SourcePartitions, state)) { NextOffset = next };
                 Counters.AddRestored();
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
             }
             else
             {
                 // Nothing read yet: a first record after offset 0 means the ones before it were dropped unread.
-                _partitions[p] = new PartitionState(p, _context.NewSegmentPartition(p, SourcePartitions)) { NextOffset = 0 };
+                _partitions[p] = new PartitionState(p, Context.NewSegmentPartition(p, SourcePartitions)) { NextOffset = 0 };
                 offsets.Add(new TopicPartitionOffset(tp, Offset.Beginning));
             }
         }
-        _context.Log($"segment stage: assigned {Topic} partitions [{string.Join(",", _partitions.Keys.Order())}]");
+        Context.Log($"segment stage: assigned {Topic} partitions [{string.Join(",", _partitions.Keys.Order())}]");
         return offsets;
     }
 
-    private void Revoke(IEnumerable<TopicPartition> parts, bool save)
+    protected override void Revoke(IEnumerable<TopicPartition> parts, bool save)
     {
         foreach (var tp in parts)
         {
@@ -208,7 +170,7 @@ internal sealed class SegmentStageHost
     {
         public void Window(in SegmentStat window)
         {
-            host.Counters.AddSegmentRow(host._context.Network.Name(window.Edge), window.WindowStartMs, window.Level, window.SpeedKmh, window.FreeFlowKmh);
+            host.Counters.AddSegmentRow(host.Context.Network.Name(window.Edge), window.WindowStartMs, window.Level, window.SpeedKmh, window.FreeFlowKmh);
             host._sinks.Segment(in window);
         }
 
