@@ -64,5 +64,18 @@ public class SyntheticEvalTests
         var rows = output.Split('\n').Where(l => Regex.IsMatch(l, @"^\| \d+ m \|")).ToList();
         Assert.Equal(3, rows.Count);
         Assert.All(rows, r => Assert.Equal(5, Regex.Count(r, @"\d+\.\d / \d+\.\d")));
+        Assert.StartsWith("Online matching", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Eval_synthetic_matches_offline_when_asked()
+    {
+        string osm = SharedData.Path("osm", "shenzhen-nanshan.osm");
+        var (exit, output, error) = CliRunner.Run("eval", "synthetic", osm, "--source", "trips", "--vehicles", "2", "--route-km", "2", "--mode", "offline");
+        Assert.True(exit == 0, error);
+        Assert.StartsWith("Offline matching", output, StringComparison.Ordinal);
+        Assert.Equal(3, output.Split('\n').Count(l => Regex.IsMatch(l, @"^\| \d+ m \|")));
+        (exit, _, _) = CliRunner.Run("eval", "synthetic", osm, "--mode", "sideways");
+        Assert.NotEqual(0, exit);
     }
 }

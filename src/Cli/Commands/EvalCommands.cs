@@ -29,9 +29,11 @@ internal static class EvalCommands
         var length = new Option<double>("--route-km") { Description = "trips: length of each vehicle's random route, km.", DefaultValueFactory = _ => 10 };
         var minutes = new Option<double>("--minutes") { Description = "simulator: minutes each taxi is simulated.", DefaultValueFactory = _ => 30 };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("synthetic", "Online edge-level accuracy on vehicles driven on a network with Gaussian noise (sigma 5, 10, 20 m) sampled every 1, 5, 15, 30, 60 s.")
+        var mode = new Option<string>("--mode") { Description = "online (probe by probe, default lag) or offline (whole trace).", DefaultValueFactory = _ => "online" };
+        mode.AcceptOnlyFromAmong("online", "offline");
+        var cmd = new Command("synthetic", "Edge-level accuracy on vehicles driven on a network with Gaussian noise (sigma 5, 10, 20 m) sampled every 1, 5, 15, 30, 60 s.")
         {
-            network, source, vehicles, length, minutes, seed,
+            network, source, vehicles, length, minutes, seed, mode,
         };
         cmd.SetAction(parse =>
         {
@@ -40,6 +42,7 @@ internal static class EvalCommands
             int n = parse.GetValue(vehicles);
             int seedValue = parse.GetValue(seed);
             bool simulator = parse.GetValue(source) == "simulator";
+            bool online = parse.GetValue(mode) == "online";
             double routeM = parse.GetValue(length) * 1000;
             // The simulator drives once (exact positions every second); each cell samples and adds noise to that.
             var drives = simulator ? SimulatedDrives.Run(net, n, parse.GetValue(minutes) * 60, seedValue) : null;
@@ -48,7 +51,7 @@ internal static class EvalCommands
             string what = simulator
                 ? string.Create(ci, $"{n} simulated taxis, {parse.GetValue(minutes):N0} minutes each ({drives!.Sum(d => DrivenM(net, d)) / 1000:N0} km driven in all)")
                 : string.Create(ci, $"{n} vehicles per cell, {routeM / 1000:N0} km constant-speed trips each");
-            Console.WriteLine(string.Create(ci, $"Online matching (sigma set to the noise, search radius max(50 m, 4 sigma), min move 2 sigma) of {what}. Each cell: probes matched to their true edge % / route accuracy % (1 − route mismatch fraction, edge by edge, length-weighted, over the route driven from the first probe to the last)."));
+            Console.WriteLine(string.Create(ci, $"{(online ? "Online" : "Offline")} matching (sigma set to the noise, search radius max(50 m, 4 sigma), min move 2 sigma) of {what}. Each cell: probes matched to their true edge % / route accuracy % (1 − route mismatch fraction, edge by edge, length-weighted, over the route driven from the first probe to the last)."));
             Console.WriteLine("| noise sigma | " + string.Join(" | ", intervals.Select(i => i.ToString(ci) + " s")) + " |");
             Console.WriteLine("| --- |" + string.Concat(intervals.Select(_ => " ---: |")));
             foreach (double sigma in new[] { 5.0, 10.0, 20.0 })
@@ -62,6 +65,7 @@ internal static class EvalCommands
                         : Enumerable.Range(0, n).Select(_ => SyntheticTraces.Drive(net, rng, routeM, interval, sigma)).ToList();
                     // The matcher is told the noise of the source, as a deployment configures it per source.
                     var options = new MatcherOptions { SigmaM = sigma, SearchRadiusM = Math.Max(50, 4 * sigma), MinMoveM = 2 * sigma };
+                    if (!online) options = options.AsOffline();
                     var score = SyntheticTraces.OnlineAccuracy(index, traces, options);
                     cells.Add(string.Create(ci, $"{100 * score.EdgeAccuracy:F1} / {100 * score.RouteAccuracy:F1}"));
                 }

@@ -66,7 +66,11 @@ public sealed record MatcherOptions
     /// </summary>
     public double PruneLogProbability { get; init; } = 20;
 
-    /// <summary>Online: a probe is decided at the latest this many probes after it arrived.</summary>
+    /// <summary>
+    /// Online: a probe is decided at the latest when this many probes that carry evidence have arrived after it.
+    /// Followers (see <see cref="MinMoveM"/>) do not count: one is decided with the next probe the model uses, or by
+    /// <see cref="LagSeconds"/>, or when the vehicle's ring of probes is full.
+    /// </summary>
     public int LagProbes { get; init; } = 8;
 
     /// <summary>Online: a probe is decided at the latest this long after it was taken, seconds.</summary>

@@ -97,6 +97,17 @@ public sealed class OnlineMatcher
                 s.NextBreak = ChainBreak.TimeGap;
             }
         }
+        if (!s.Accommodates(p.TimeMs, p.Id))
+        {
+            // Ids more than 2^31 apart, or a chain over 24 days old: the compact columns cannot hold both. Decide what
+            // is pending; a chain that old ends, as after a time gap.
+            FlushAll(s, ref sink);
+            if (!s.Accommodates(p.TimeMs, p.Id))
+            {
+                s.Clear();
+                s.NextBreak = ChainBreak.TimeGap;
+            }
+        }
         s.HasInput = true;
         s.LastTime = p.TimeMs;
         s.LastLon = p.Lon;
@@ -189,6 +200,7 @@ public sealed class OnlineMatcher
         if (s.Length == 1) s.NextBreak = ChainBreak.Start;
         var cands = s.Cands(slot);
         var scores = s.NewestScores;
+        var offsets = s.NewestOffsets;
         double sum = 0;
         for (int j = 0; j < found; j++)
         {
@@ -201,7 +213,7 @@ public sealed class OnlineMatcher
             ref var c = ref cands[j];
             int o = order[j];
             c.Edge = _found[o].Edge;
-            c.Offset = EncodeOffset(c.Edge, _found[o].OffsetM);
+            offsets[j] = EncodeOffset(c.Edge, _found[o].OffsetM);
             c.Back = scores[j] == Dead ? VehicleMatchState.Candidate.Dead : back[o];
             c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * Math.Exp(scores[j]) / sum);
         }
@@ -220,11 +232,12 @@ public sealed class OnlineMatcher
         int slot = s.Slot(s.Length);
         s.Length++;
         ref var col = ref s.Col(slot);
-        col.Time = p.TimeMs;
-        col.Id = p.Id;
+        s.SetId(slot, p.Id);
         col.ReportedSpeed = p.SpeedKmh;
         col.Count = count;
         col.Break = brk;
+        if (count > 0) s.TakeBlock(slot);
+        s.SetTime(slot, p.TimeMs);
         s.SetPosition(slot, p.Lon, p.Lat);
         return slot;
     }
@@ -282,6 +295,7 @@ public sealed class OnlineMatcher
         // A decided column (the anchor) has one candidate of score 0; the newest pending one has its scores.
         bool isAnchor = s.HasAnchor && prevSlot == s.Slot(0);
         var prevScores = s.NewestScores;
+        var prevOffsets = s.NewestOffsets;
         Span<double> reach = _reach.AsSpan(0, found);
         // The best score (emission and transition) of any new candidate so far: a candidate that cannot come within
         // the pruning margin of it will be dead whatever its route, so its route need not be looked for.
@@ -290,7 +304,7 @@ public sealed class OnlineMatcher
         {
             if (!prev[i].Alive) continue;
             float prevScore = isAnchor ? 0 : prevScores[i];
-            var from = new EdgePosition(prev[i].Edge, DecodeOffset(in prev[i]));
+            var from = new EdgePosition(prev[i].Edge, DecodeOffset(prev[i].Edge, isAnchor ? s.DecidedOffset : prevOffsets[i]));
             // The routes known without a search (along the same edge, onto an edge leaving its end) set the leader
             // before this predecessor's search, which the first search would otherwise run with nothing to bound it.
             for (int j = 0; j < found; j++)
@@ -397,6 +411,21 @@ public sealed class OnlineMatcher
         }
     }
 
+    /// <summary>
+    /// Where along its edge candidate <paramref name="cand"/> of column <paramref name="column"/> lies, metres: the
+    /// anchor's decided offset, the newest column's kept offsets, or the probe's projection on the edge (what the
+    /// candidate search found for it, from the stored position).
+    /// </summary>
+    private double CandidateOffset(VehicleMatchState s, int column, int cand)
+    {
+        int slot = s.Slot(column);
+        int edge = s.Cands(slot)[cand].Edge;
+        if (s.HasAnchor && column == 0) return DecodeOffset(edge, s.DecidedOffset);
+        if (column == NewestReal(s)) return DecodeOffset(edge, s.NewestOffsets[cand]);
+        var (lon, lat) = s.Position(slot);
+        return DecodeOffset(edge, EncodeOffset(edge, ProjectOnEdge(edge, lon, lat)));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort EncodeOffset(int edge, double offsetM)
     {
@@ -406,7 +435,26 @@ public sealed class OnlineMatcher
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private double DecodeOffset(in VehicleMatchState.Candidate c) => c.Offset * _net.EdgeLengthM[c.Edge] / ushort.MaxValue;
+    private double DecodeOffset(int edge, ushort offset) => offset * _net.EdgeLengthM[edge] / ushort.MaxValue;
+
+    /// <summary>The offset along an edge of its point nearest to a position, metres (the candidate search's projection).</summary>
+    private double ProjectOnEdge(int edge, double lon, double lat)
+    {
+        var lons = _net.ShapeLons(edge);
+        var lats = _net.ShapeLats(edge);
+        int s0 = _net.ShapeStart[edge];
+        double kx = GeoMath.MetresPerDegreeLon(lat), bestD = double.MaxValue, best = 0;
+        for (int j = 0; j + 1 < lons.Length; j++)
+        {
+            double d = GeoMath.ProjectOnSegment(lon, lat, lons[j], lats[j], lons[j + 1], lats[j + 1], kx, out double t);
+            if (d < bestD)
+            {
+                bestD = d;
+                best = _net.ShapeOffsetM[s0 + j] + (t * (_net.ShapeOffsetM[s0 + j + 1] - _net.ShapeOffsetM[s0 + j]));
+            }
+        }
+        return Math.Clamp(best, 0, _net.EdgeLengthM[edge]);
+    }
 
     private static int TrailingFollowers(VehicleMatchState s)
     {
@@ -466,7 +514,7 @@ public sealed class OnlineMatcher
         while (s.Pending > 0)
         {
             first = s.HasAnchor ? 1 : 0;
-            long waitedMs = s.Col(s.Slot(s.Length - 1)).Time - s.Col(s.Slot(first)).Time;
+            long waitedMs = s.Time(s.Slot(s.Length - 1)) - s.Time(s.Slot(first));
             if ((s.CanGrow || s.Length < s.Capacity) && RealPending(s) <= _options.LagProbes && waitedMs <= _options.LagSeconds * 1000) break;
             if (s.Col(s.Slot(first)).Count == 0) EmitFollowers(s, first, ref sink);
             else EmitThrough(s, first, BestPathCandidate(s, first), forced: true, ref sink);
@@ -521,7 +569,7 @@ public sealed class OnlineMatcher
             int slot = s.Slot(s.Length - 1);
             ref var col = ref s.Col(slot);
             var (lon, lat) = s.Position(slot);
-            var last = new GpsPoint(col.Time, lon, lat) { Id = col.Id };
+            var last = new GpsPoint(s.Time(slot), lon, lat) { Id = s.Id(slot) };
             s.Length--;
             Accept(s, in last, allowFollower: false, ref sink);
         }
@@ -602,8 +650,8 @@ public sealed class OnlineMatcher
         _legX = 0;
         while (c < s.Length && s.Col(s.Slot(c)).Count == 0)
         {
-            ref var anchor = ref s.Cands(s.Slot(c - 1))[0];
-            double offset = DecodeOffset(in anchor);
+            ref var anchor = ref s.Decided;
+            double offset = DecodeOffset(anchor.Edge, s.DecidedOffset);
             _pathLength = 1;
             _path[0] = anchor.Edge;
             _legFrom[0] = offset;
@@ -633,7 +681,7 @@ public sealed class OnlineMatcher
     private void EmitLeg<TSink>(VehicleMatchState s, int followers, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         ref var target = ref s.Cands(s.Slot(column))[cand];
-        var to = new EdgePosition(target.Edge, DecodeOffset(in target));
+        var to = new EdgePosition(target.Edge, CandidateOffset(s, column, cand));
         byte confidence = target.Confidence;
         if (column == 0 || s.Col(s.Slot(column)).Break != ChainBreak.None)
         {
@@ -646,8 +694,8 @@ public sealed class OnlineMatcher
             EmitAt(s, column, 0, confidence, forced, ref sink);
             return;
         }
-        ref var prev = ref s.Cands(s.Slot(followers - 1))[0];
-        double total = BuildPath(new EdgePosition(prev.Edge, DecodeOffset(in prev)), to);
+        // The previous column is emitted already (or the anchor): its match is the decided one.
+        double total = BuildPath(new EdgePosition(s.Decided.Edge, DecodeOffset(s.Decided.Edge, s.DecidedOffset)), to);
         double x = 0;
         for (int c = followers; c < column; c++)
         {
@@ -670,20 +718,21 @@ public sealed class OnlineMatcher
         ref var col = ref s.Col(slot);
         int prevSlot = s.Slot(Math.Max(0, column - 1));
         bool hasPrev = column > 0 && col.Break is ChainBreak.None or OutlierMark;
-        long prevTime = hasPrev ? s.Col(prevSlot).Time : col.Time;
+        long time = s.Time(slot);
+        long prevTime = hasPrev ? s.Time(prevSlot) : time;
         double prevX = hasPrev ? _legX : x;
-        int routeLength = hasPrev ? Slice(prevX, x, prevTime, col.Time) : 0;
+        int routeLength = hasPrev ? Slice(prevX, x, prevTime, time) : 0;
 
         var (edge, offset) = PositionAt(x);
         var (lon, lat) = _net.PointAt(edge, offset);
         var (probeLon, probeLat) = s.Position(slot);
         double driven = Math.Max(0, x - prevX);
-        double dt = (col.Time - prevTime) / 1000.0;
+        double dt = (time - prevTime) / 1000.0;
         var match = new MatchedProbe
         {
-            ProbeId = col.Id,
+            ProbeId = s.Id(slot),
             ReportedSpeedKmh = col.ReportedSpeed,
-            TimeMs = col.Time,
+            TimeMs = time,
             Edge = edge,
             OffsetM = offset,
             Lon = lon,
@@ -701,11 +750,12 @@ public sealed class OnlineMatcher
         _legX = x; // the next slice starts here (each new path starts again at 0)
 
         bool follower = col.Count == 0;
-        ref var own = ref s.Cands(slot)[0];
+        // The match becomes the decided one, the start of the next leg (and the anchor's, once this column is it).
+        ref var own = ref s.Decided;
         own.Edge = edge;
-        own.Offset = EncodeOffset(edge, offset);
         own.Back = 0;
         own.Confidence = confidence;
+        s.DecidedOffset = EncodeOffset(edge, offset);
         col.Count = 1;
         if (follower)
         {

@@ -4,23 +4,34 @@ using System.Runtime.InteropServices;
 namespace Traffic.Geo.Matching;
 
 /// <summary>
-/// One vehicle's Viterbi frontier: a ring of probe columns (the last decided one, the anchor, then
-/// the undecided ones), each with up to K candidates. Everything lives in one packed byte array so
-/// that a tracked vehicle costs under a kilobyte online; an offline match lets the ring grow to the
-/// whole trace.
+/// One vehicle's Viterbi frontier: a ring of probe columns (the last decided one, the anchor, then the undecided
+/// ones). Only the probes the model uses carry candidates (up to K each, in a ring of candidate blocks of their own);
+/// a follower is a column without candidates (id, time, position), so the same bytes hold more probes when most of
+/// them are followers (dense sampling, slow or standing vehicles). Everything lives in one packed byte array so that
+/// a tracked vehicle costs under a kilobyte online; an offline match lets the ring grow to the whole trace.
 /// </summary>
 public sealed class VehicleMatchState
 {
     /// <summary>Positions are stored as float offsets from a reference point, re-based beyond this many degrees.</summary>
     private const double RebaseDegrees = 0.25;
 
-    private byte[] _blob;            // [columns: Capacity × Column][candidates: Capacity × K × Candidate][scores: K × float]
-    private int _capacity;
+    /// <summary>The memory an online state is sized to stay within (the requirement: under 1 KB a vehicle).</summary>
+    internal const int BudgetBytes = 1023;
 
-    internal readonly int K;
+    // [columns: Capacity × Column][blocks: Blocks × K × Candidate][decided: Candidate, ushort offset]
+    // [newest: K × float score][newest: K × ushort offset]
+    private byte[] _blob;
+    private int _capacity;           // columns the ring holds (probes, followers included)
+    private readonly byte _k;        // candidates per column, at most
+    private readonly byte _blocks;   // candidate blocks (one per probe with candidates that may be pending), 0: one per column
+    private long _timeBase;          // column times are milliseconds after this
+    private long _idBase;            // column probe ids are offsets from this
+
+    internal int K => _k;
     internal int Start;              // ring slot of the oldest column
     internal int Length;             // columns held, anchor included
-    internal bool HasAnchor;         // column 0 is the last decided one (a single candidate)
+    internal bool HasAnchor;         // column 0 is the last decided one (its match in the decided slot)
+    internal byte NextBlock;         // the candidate block the next column with candidates takes (compact rings)
     private double _refLon;          // reference point of the stored float positions
     private double _refLat;
 
@@ -37,31 +48,35 @@ public sealed class VehicleMatchState
     internal double KeptLon;
     internal double KeptLat;
 
-    public VehicleMatchState(MatcherOptions options) : this(options.MaxCandidates, OnlineCapacity(options))
+    public VehicleMatchState(MatcherOptions options) : this(options.MaxCandidates, OnlineCapacity(options), OnlineBlocks(options))
     {
         CanGrow = options.LagProbes >= GrowableLag;
     }
 
-    internal VehicleMatchState(int k, int capacity)
+    /// <summary>A state of <paramref name="capacity"/> columns; <paramref name="blocks"/> candidate blocks, or 0 for one per column.</summary>
+    internal VehicleMatchState(int k, int capacity, int blocks = 0)
     {
         if (k is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(k), "between 1 and 32 candidates");
-        K = k;
+        if (blocks is < 0 or > byte.MaxValue) throw new ArgumentOutOfRangeException(nameof(blocks), "a byte's block index");
+        _k = (byte)k;
         _capacity = capacity;
-        _blob = new byte[BlobSize(k, capacity)];
+        _blocks = (byte)blocks;
+        _blob = new byte[BlobSize(k, capacity, BlockCount)];
     }
 
-    /// <summary>Columns the ring holds before it must decide or grow.</summary>
+    /// <summary>Columns (probes, followers included) the ring holds before it must decide or grow.</summary>
     public int Capacity => _capacity;
 
     /// <summary>Probes received but not yet decided.</summary>
     public int Pending => Length - (HasAnchor ? 1 : 0);
 
-    /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array.</summary>
-    public int SizeBytes => ObjectBytes + 24 + _blob.Length;
+    /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array, each padded to 8 bytes.</summary>
+    public int SizeBytes => ObjectBytes + Align8(ArrayHeaderBytes + _blob.Length);
 
-    // The object: header, blob reference and fields (116 bytes as BenchmarkDotNet measured it with the
-    // default options), plus the array's header and payload counted below.
-    private const int ObjectBytes = 116;
+    // The object: header, blob reference and fields, padded (128 bytes as BenchmarkDotNet measures it); the
+    // array's header and payload are counted apart.
+    private const int ObjectBytes = 128;
+    private const int ArrayHeaderBytes = 24;
 
     /// <summary>From this lag on, the state grows with the trace instead of forcing decisions when full (offline).</summary>
     internal const int GrowableLag = 1024;
@@ -69,8 +84,34 @@ public sealed class VehicleMatchState
     /// <summary>Whether the ring grows when full (offline) rather than forcing the oldest decision (online).</summary>
     internal bool CanGrow { get; }
 
-    internal static int OnlineCapacity(MatcherOptions o) =>
-        o.LagProbes >= GrowableLag ? 64 : o.LagProbes + 2; // anchor + lag + the new column
+    /// <summary>Whether each column has a candidate block of its own (its ring slot) rather than one from the block ring.</summary>
+    private bool Direct => _blocks == 0;
+
+    private int BlockCount => Direct ? _capacity : _blocks;
+
+    /// <summary>
+    /// Columns of an online ring: the anchor, the lag and the new column at least, and as many more as the
+    /// memory budget leaves room for (followers need no candidates). Offline, 64 to start with.
+    /// </summary>
+    internal static int OnlineCapacity(MatcherOptions o)
+    {
+        if (o.LagProbes >= GrowableLag) return 64;
+        int min = o.LagProbes + 2; // anchor + lag + the new column
+        int blocks = OnlineBlocks(o);
+        if (blocks == 0) return min;
+        int h = min;
+        while (ObjectBytes + Align8(ArrayHeaderBytes + BlobSize(o.MaxCandidates, h + 1, blocks)) <= BudgetBytes) h++;
+        return h;
+    }
+
+    /// <summary>
+    /// Candidate blocks of an online ring: one for each probe with candidates that may be pending (the lag and the new
+    /// one; the anchor's match has a slot of its own), or 0 (one per column) offline or beyond a byte's block index.
+    /// </summary>
+    internal static int OnlineBlocks(MatcherOptions o) =>
+        o.LagProbes >= GrowableLag || o.LagProbes + 1 > byte.MaxValue ? 0 : o.LagProbes + 1;
+
+    private static int Align8(int n) => (n + 7) & ~7;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int Slot(int column) => (Start + column) % _capacity;
@@ -80,17 +121,96 @@ public sealed class VehicleMatchState
     internal ref Column Col(int slot) =>
         ref Unsafe.As<byte, Column>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blob), slot * Unsafe.SizeOf<Column>()));
 
-    /// <summary>The candidates of the column in a ring slot (K of them, <see cref="Column.Count"/> in use).</summary>
+    /// <summary>
+    /// The candidates of the column in a ring slot (<see cref="Column.Count"/> in use): the anchor's one decided
+    /// match, or the column's block of K.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal Span<Candidate> Cands(int slot) =>
-        MemoryMarshal.Cast<byte, Candidate>(_blob.AsSpan((_capacity * Unsafe.SizeOf<Column>()) + (slot * K * Unsafe.SizeOf<Candidate>()), K * Unsafe.SizeOf<Candidate>()));
+    internal Span<Candidate> Cands(int slot)
+    {
+        if (HasAnchor && slot == Start) return MemoryMarshal.CreateSpan(ref Decided, 1);
+        int block = Direct ? slot : Col(slot).Block;
+        return MemoryMarshal.Cast<byte, Candidate>(_blob.AsSpan(BlocksOffset + (block * K * Unsafe.SizeOf<Candidate>()), K * Unsafe.SizeOf<Candidate>()));
+    }
+
+    private int BlocksOffset => _capacity * Unsafe.SizeOf<Column>();
+
+    private int DecidedOffsetAt => BlocksOffset + (BlockCount * K * Unsafe.SizeOf<Candidate>());
+
+    /// <summary>The match of the last probe emitted (the anchor's, once it is one): edge and confidence.</summary>
+    internal ref Candidate Decided =>
+        ref Unsafe.As<byte, Candidate>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blob), DecidedOffsetAt));
+
+    /// <summary>The offset along its edge of the last probe emitted, in 1/65535 of the edge's length (8 cm on a 5 km edge).</summary>
+    internal ref ushort DecidedOffset =>
+        ref Unsafe.As<byte, ushort>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blob), DecidedOffsetAt + Unsafe.SizeOf<Candidate>()));
+
+    private int NewestAt => DecidedOffsetAt + Unsafe.SizeOf<Candidate>() + sizeof(ushort);
 
     /// <summary>
     /// Path scores (log probability, best 0) of the newest column with candidates: the only column whose
     /// scores the model still needs; older columns keep just their back pointers.
     /// </summary>
-    internal Span<float> NewestScores =>
-        MemoryMarshal.Cast<byte, float>(_blob.AsSpan(_capacity * (Unsafe.SizeOf<Column>() + (K * Unsafe.SizeOf<Candidate>())), K * sizeof(float)));
+    internal Span<float> NewestScores => MemoryMarshal.Cast<byte, float>(_blob.AsSpan(NewestAt, K * sizeof(float)));
+
+    /// <summary>
+    /// Offsets along their edges (in 1/65535 of the edge's length) of the newest column's candidates, where the next
+    /// transition starts; an older column's offsets are found again from its position when it is emitted.
+    /// </summary>
+    internal Span<ushort> NewestOffsets => MemoryMarshal.Cast<byte, ushort>(_blob.AsSpan(NewestAt + (K * sizeof(float)), K * sizeof(ushort)));
+
+    /// <summary>The time of a column's probe, Unix milliseconds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal long Time(int slot) => _timeBase + Col(slot).Time;
+
+    internal void SetTime(int slot, long time)
+    {
+        if (Length <= 1) _timeBase = time;
+        else if (time - _timeBase > int.MaxValue) RebaseTime();
+        Col(slot).Time = (int)(time - _timeBase);
+    }
+
+    /// <summary>The id of a column's probe.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal long Id(int slot) => _idBase + Col(slot).Id;
+
+    internal void SetId(int slot, long id)
+    {
+        if (Length <= 1 || !FitsInt(id - _idBase)) RebaseIds(id);
+        Col(slot).Id = (int)(id - _idBase);
+    }
+
+    /// <summary>
+    /// Whether a probe's time and id can join the columns held: within 2^31 milliseconds of the oldest (24 days) and
+    /// with ids within 2^31 of one another (a caller's sequence numbers or offsets are). The anchor's id is no longer
+    /// needed (it was emitted), so it does not count.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Accommodates(long time, long id) =>
+        Length == 0 || (FitsInt(id - _idBase) && time - _timeBase <= int.MaxValue) || AccommodatesAfterRebase(time, id);
+
+    private bool AccommodatesAfterRebase(long time, long id)
+    {
+        if (time - Time(Slot(0)) > int.MaxValue) return false;
+        long min = id, max = id;
+        for (int c = HasAnchor ? 1 : 0; c < Length; c++)
+        {
+            long v = Id(Slot(c));
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+        }
+        return (ulong)(max - min) <= int.MaxValue; // max ≥ min: their difference fits an unsigned long
+    }
+
+    private static bool FitsInt(long v) => v is >= 0 and <= int.MaxValue;
+
+    /// <summary>The candidate block a new column with candidates in a ring slot takes.</summary>
+    internal void TakeBlock(int slot)
+    {
+        if (Direct) return;
+        Col(slot).Block = NextBlock;
+        NextBlock = (byte)(NextBlock + 1 == _blocks ? 0 : NextBlock + 1);
+    }
 
     /// <summary>Longitude and latitude of a column's probe.</summary>
     internal (double Lon, double Lat) Position(int slot)
@@ -116,11 +236,11 @@ public sealed class VehicleMatchState
         HasAnchor = false;
     }
 
-    /// <summary>Doubles the ring, keeping column order (offline matching only).</summary>
+    /// <summary>Doubles the ring, keeping column order (offline matching only: one block per column).</summary>
     internal void Grow()
     {
         int newCap = _capacity * 2;
-        var blob = new byte[BlobSize(K, newCap)];
+        var blob = new byte[BlobSize(K, newCap, newCap)];
         int colSize = Unsafe.SizeOf<Column>(), candBytes = K * Unsafe.SizeOf<Candidate>();
         for (int c = 0; c < Length; c++)
         {
@@ -128,7 +248,8 @@ public sealed class VehicleMatchState
             _blob.AsSpan(s * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
             _blob.AsSpan((_capacity * colSize) + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
         }
-        NewestScores.CopyTo(MemoryMarshal.Cast<byte, float>(blob.AsSpan(newCap * (colSize + candBytes), K * sizeof(float))));
+        int tail = _blob.Length - DecidedOffsetAt; // the decided match and the newest column's scores and offsets
+        _blob.AsSpan(DecidedOffsetAt, tail).CopyTo(blob.AsSpan(blob.Length - tail));
         _blob = blob;
         _capacity = newCap;
         Start = 0;
@@ -146,6 +267,9 @@ public sealed class VehicleMatchState
         writer.Write(Start);
         writer.Write(Length);
         writer.Write(HasAnchor);
+        writer.Write(NextBlock);
+        writer.Write(_timeBase);
+        writer.Write(_idBase);
         writer.Write(_refLon);
         writer.Write(_refLat);
         writer.Write(HasInput);
@@ -180,6 +304,9 @@ public sealed class VehicleMatchState
         s.Start = reader.ReadInt32();
         s.Length = reader.ReadInt32();
         s.HasAnchor = reader.ReadBoolean();
+        s.NextBlock = reader.ReadByte();
+        s._timeBase = reader.ReadInt64();
+        s._idBase = reader.ReadInt64();
         s._refLon = reader.ReadDouble();
         s._refLat = reader.ReadDouble();
         s.HasInput = reader.ReadBoolean();
@@ -192,8 +319,10 @@ public sealed class VehicleMatchState
         s.KeptLon = reader.ReadDouble();
         s.KeptLat = reader.ReadDouble();
         int blobLength = reader.ReadInt32();
-        if (blobLength != BlobSize(k, capacity)) throw new InvalidDataException($"matcher state of {blobLength} bytes; a ring of {capacity} needs {BlobSize(k, capacity)}");
-        if ((uint)s.Start >= (uint)capacity || (uint)s.Length > (uint)capacity || (s.HasAnchor && s.Length == 0))
+        int blocks = s.Direct ? capacity : s._blocks;
+        if (blobLength != BlobSize(k, capacity, blocks)) throw new InvalidDataException($"matcher state of {blobLength} bytes; a ring of {capacity} needs {BlobSize(k, capacity, blocks)}");
+        if ((uint)s.Start >= (uint)capacity || (uint)s.Length > (uint)capacity || (s.HasAnchor && s.Length == 0)
+            || (!s.Direct && (uint)s.NextBlock >= (uint)s._blocks))
             throw new InvalidDataException("matcher state ring out of range");
         byte[] blob = reader.ReadBytes(blobLength);
         if (blob.Length != blobLength) throw new EndOfStreamException("matcher state truncated");
@@ -217,30 +346,55 @@ public sealed class VehicleMatchState
         _refLat = lat;
     }
 
-    private static int BlobSize(int k, int capacity) =>
-        (capacity * Unsafe.SizeOf<Column>()) + (capacity * k * Unsafe.SizeOf<Candidate>()) + (k * sizeof(float));
+    /// <summary>Shifts the time base to the oldest column's time when a new time lies too far after it (see <see cref="Accommodates"/>).</summary>
+    private void RebaseTime()
+    {
+        long oldest = Time(Slot(0));
+        int shift = (int)(oldest - _timeBase);
+        for (int c = 0; c < Length - 1; c++) Col(Slot(c)).Time -= shift; // the last column is the one being set
+        _timeBase = oldest;
+    }
 
-    /// <summary>A probe column: 30 bytes, packed.</summary>
+    /// <summary>
+    /// Shifts the id base to the smallest id of the pending columns and the new one (<paramref name="id"/>, of the
+    /// last column); <see cref="Accommodates"/> has checked that they all fit.
+    /// </summary>
+    private void RebaseIds(long id)
+    {
+        long min = id;
+        for (int c = HasAnchor ? 1 : 0; c < Length - 1; c++) min = Math.Min(min, Id(Slot(c)));
+        for (int c = HasAnchor ? 1 : 0; c < Length - 1; c++) Col(Slot(c)).Id = (int)(Id(Slot(c)) - min);
+        _idBase = min;
+    }
+
+    private static int BlobSize(int k, int capacity, int blocks) =>
+        (capacity * Unsafe.SizeOf<Column>()) + (blocks * k * Unsafe.SizeOf<Candidate>())
+        + Unsafe.SizeOf<Candidate>() + sizeof(ushort) + (k * (sizeof(float) + sizeof(ushort)));
+
+    /// <summary>A probe column: 23 bytes, packed.</summary>
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
     internal struct Column
     {
-        public long Time;
-        public long Id;
+        public int Time;             // milliseconds after the state's time base
+        public int Id;               // the probe's id, from the state's id base
         public float DLon;           // degrees from the state's reference point
         public float DLat;
         public float ReportedSpeed;  // the unit's own speed, km/h; NaN when it reported none
-        public byte Count;           // candidates in the column, alive or not
+        public byte Count;           // candidates in the column, alive or not (0: a follower)
         public ChainBreak Break;     // why a chain starts at this column (None inside a chain)
+        public byte Block;           // its candidate block, in a compact ring (columns with candidates only)
     }
 
-    /// <summary>A candidate: 8 bytes, packed.</summary>
+    /// <summary>
+    /// A candidate: 6 bytes, packed. Its offset along the edge is not kept: it is the probe's projection on the edge,
+    /// found again when the column is emitted (the newest column keeps its offsets for the next transition).
+    /// </summary>
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
     internal struct Candidate
     {
         public const byte Dead = 255;
 
         public int Edge;
-        public ushort Offset;        // along the edge, in 1/65535 of its length (8 cm on a 5 km edge)
         public byte Back;            // candidate index in the previous column on that path; Dead: pruned
         public byte Confidence;      // share of the column's forward probability on arrival, in 1/255
 

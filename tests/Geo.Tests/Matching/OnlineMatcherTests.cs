@@ -7,6 +7,9 @@ namespace Traffic.Geo.Tests.Matching;
 
 public class OnlineMatcherTests
 {
+    private static readonly Lazy<EdgeIndex> s_shenzhen = new(() =>
+        new EdgeIndex(Traffic.Geo.Import.NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _)));
+
     private static readonly Lazy<KubickaTrack> s_belgium = new(() => KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000015"))!));
 
     [Fact]
@@ -51,6 +54,50 @@ public class OnlineMatcherTests
         var track = s_belgium.Value;
         var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
         Assert.True(matcher.NewState().SizeBytes < 1024, $"state is {matcher.NewState().SizeBytes} bytes");
+    }
+
+    [Fact]
+    public void Followers_leave_room_for_more_probes_than_the_lag()
+    {
+        // Followers keep no candidates, so the bytes the lag's columns need hold more probes besides.
+        var options = new MatcherOptions();
+        var state = new VehicleMatchState(options);
+        Assert.True(state.Capacity >= 2 * (options.LagProbes + 2), $"{state.Capacity} probes for a lag of {options.LagProbes}");
+    }
+
+    [Fact]
+    public void A_lag_of_one_probe_decides_each_probe_that_moves_when_the_next_arrives()
+    {
+        // Every probe a move (no min move, no reported speed): none is a follower, so the lag counts them all.
+        var index = s_shenzhen.Value;
+        var matcher = new OnlineMatcher(index, new MatcherOptions { LagProbes = 1, MinMoveM = 0 });
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var trace = SyntheticTraces.Drive(index.Network, new Random(2), 5000, 5, 10).Probes;
+        foreach (var p in trace)
+        {
+            matcher.Push(state, p.Probe, ref sink);
+            Assert.True(state.Pending <= 1, $"{state.Pending} probes pending");
+        }
+        matcher.Flush(state, ref sink);
+        Assert.Equal(trace.Select(p => p.Probe.Id), sink.Matches.Select(m => m.ProbeId));
+    }
+
+    [Theory]
+    [InlineData(1L << 33, 0L)]             // ids further apart than an int spans
+    [InlineData(-1L, long.MaxValue)]       // falling ids
+    [InlineData(7_919L, long.MinValue)]    // from the bottom of the range
+    [InlineData(1L, long.MaxValue - 100)]  // wrapping round to the bottom
+    public void Probe_ids_come_back_exactly_however_far_apart(long step, long first)
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var ids = track.Points.Select((_, i) => unchecked(first + (i * step))).ToArray();
+        for (int i = 0; i < track.Points.Length; i++) matcher.Push(state, track.Points[i] with { Id = ids[i] }, ref sink);
+        matcher.Flush(state, ref sink);
+        Assert.Equal(ids, sink.Matches.Select(m => m.ProbeId));
     }
 
     [Fact]
