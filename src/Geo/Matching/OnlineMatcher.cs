@@ -569,7 +569,8 @@ public sealed class OnlineMatcher
             int slot = s.Slot(s.Length - 1);
             ref var col = ref s.Col(slot);
             var (lon, lat) = s.Position(slot);
-            var last = new GpsPoint(s.Time(slot), lon, lat) { Id = s.Id(slot) };
+            // Its reported speed goes with it: the matched probe carries it, and the transition may use it.
+            var last = new GpsPoint(s.Time(slot), lon, lat) { Id = s.Id(slot), SpeedKmh = col.ReportedSpeed };
             s.Length--;
             Accept(s, in last, allowFollower: false, ref sink);
         }

@@ -221,6 +221,22 @@ public class OnlineMatcherTests
     }
 
     [Fact]
+    public void Every_probe_comes_back_with_its_reported_speed_the_trailing_follower_of_a_flush_too()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var state = matcher.NewState();
+        var sink = new Recorder { Matches = [] };
+        var pts = track.Points.Skip(400).Take(30).ToList();
+        // The last fixes repeat the last position: followers, the newest of which the flush makes a column of its own.
+        for (int i = 0; i < 4; i++) pts.Add(pts[^1] with { TimeMs = pts[^1].TimeMs + 1000 });
+        for (int i = 0; i < pts.Count; i++) matcher.Push(state, pts[i] with { Id = i, SpeedKmh = 10 + i }, ref sink);
+        matcher.Flush(state, ref sink);
+        Assert.Equal(pts.Count, sink.Matches.Count);
+        foreach (var m in sink.Matches) Assert.Equal(10 + m.ProbeId, m.ReportedSpeedKmh);
+    }
+
+    [Fact]
     public void One_teleported_fix_does_not_break_or_corrupt_the_match()
     {
         var track = s_belgium.Value;
