@@ -113,7 +113,7 @@ internal static class E2eHarness
     }
 
     /// <summary>What one replay run measured.</summary>
-    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, double CpuSeconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest)
+    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, double CpuSeconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest, TimeSpan Jit, long JitMethods)
     {
         public double ProbesPerSecond => Summary.Read / Seconds;
 
@@ -140,6 +140,8 @@ internal static class E2eHarness
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         TimeSpan pause = GC.GetTotalPauseDuration();
+        TimeSpan jit = System.Runtime.JitInfo.GetCompilationTime();
+        long jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long start = Stopwatch.GetTimestamp();
         ReplaySummary summary = engine.RunAsync(input, outDir).GetAwaiter().GetResult();
@@ -147,7 +149,8 @@ internal static class E2eHarness
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         return new RunResult(summary, seconds, cpuSeconds, allocated, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2,
-            GC.GetTotalPauseDuration() - pause, Digest(outDir));
+            GC.GetTotalPauseDuration() - pause, Digest(outDir), System.Runtime.JitInfo.GetCompilationTime() - jit,
+            System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods);
     }
 
     /// <summary>A hash of the outputs that must not depend on shards, format or speed: alerts, segments, late probes, dead letters.</summary>
@@ -184,7 +187,7 @@ internal static class E2eHarness
                     var r = Replay(network, o, inputs[format], shards, Path.Combine(o.Out, $"run-{format}-{shards}"));
                     (results.TryGetValue((format, shards), out var list) ? list : results[(format, shards)] = []).Add(r);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, outputs {r.Digest}, load {LoadAverage()}"));
+                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, JIT {r.Jit.TotalMilliseconds:F0} ms ({r.JitMethods} methods), outputs {r.Digest}, load {LoadAverage()}"));
                 }
             }
         }
