@@ -42,6 +42,7 @@ internal static class E2eHarness
           --formats ndjson,bin   input formats; bin is converted once from the NDJSON input (throughput)
           --rounds 3             interleaved rounds (throughput)
           --steady               also measure steady-state allocation per probe (throughput)
+          --allocations          what the timed runs allocate, by type (GC allocation ticks; throughput)
           --speed 10             replay at the recorded speed times this (latency)
           --minutes <m>          only the input's first m minutes of event time (latency)
           --match-lag <probes>   the matcher decides a probe at most this many probes later (default 8)
@@ -77,6 +78,7 @@ internal static class E2eHarness
         public string[] Formats = ["ndjson"];
         public int Rounds = 3;
         public bool Steady;
+        public bool Allocations;
         public double Speed = 10;
         public double Minutes = double.PositiveInfinity;
         public int? MatchLag;
@@ -99,6 +101,7 @@ internal static class E2eHarness
                     case "--formats": o.Formats = Next().Split(','); break;
                     case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--steady": o.Steady = true; break;
+                    case "--allocations": o.Allocations = true; break;
                     case "--speed": o.Speed = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--match-lag": o.MatchLag = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -178,6 +181,7 @@ internal static class E2eHarness
         string warmup = Path.Combine(o.Out, "warmup-" + Path.GetFileName(o.Input));
         File.WriteAllLines(warmup, File.ReadLines(o.Input).Take(100_000));
         foreach (string format in o.Formats) Replay(network, o, InputIn(warmup, format, o.Out), o.Shards.Max(), Path.Combine(o.Out, "warmup"));
+        using AllocationTicks? ticks = o.Allocations ? new AllocationTicks() : null;
         for (int round = 1; round <= o.Rounds; round++)
         {
             foreach (string format in o.Formats)
@@ -207,6 +211,7 @@ internal static class E2eHarness
             Console.WriteLine("outputs DIFFER between configurations");
             return 1;
         }
+        ticks?.Print(Console.Out);
         if (o.Steady) SteadyAllocation(network, o);
         return 0;
     }
