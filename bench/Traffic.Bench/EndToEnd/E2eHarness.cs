@@ -42,6 +42,7 @@ internal static class E2eHarness
           --formats ndjson,bin   input formats; bin is converted once from the NDJSON input (throughput)
           --rounds 3             interleaved rounds (throughput)
           --steady               also measure steady-state allocation per probe (throughput)
+          --allocations          what the timed runs allocate, by type (GC allocation ticks; throughput)
           --speed 10             replay at the recorded speed times this (latency)
           --minutes <m>          only the input's first m minutes of event time (latency)
           --match-lag <probes>   the matcher decides a probe at most this many probes later (default 8)
@@ -77,6 +78,7 @@ internal static class E2eHarness
         public string[] Formats = ["ndjson"];
         public int Rounds = 3;
         public bool Steady;
+        public bool Allocations;
         public double Speed = 10;
         public double Minutes = double.PositiveInfinity;
         public int? MatchLag;
@@ -99,6 +101,7 @@ internal static class E2eHarness
                     case "--formats": o.Formats = Next().Split(','); break;
                     case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--steady": o.Steady = true; break;
+                    case "--allocations": o.Allocations = true; break;
                     case "--speed": o.Speed = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--match-lag": o.MatchLag = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -113,7 +116,7 @@ internal static class E2eHarness
     }
 
     /// <summary>What one replay run measured.</summary>
-    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, double CpuSeconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest)
+    private readonly record struct RunResult(ReplaySummary Summary, double Seconds, double CpuSeconds, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Pause, string Digest, TimeSpan Jit, long JitMethods)
     {
         public double ProbesPerSecond => Summary.Read / Seconds;
 
@@ -140,6 +143,8 @@ internal static class E2eHarness
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         TimeSpan pause = GC.GetTotalPauseDuration();
+        TimeSpan jit = System.Runtime.JitInfo.GetCompilationTime();
+        long jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long start = Stopwatch.GetTimestamp();
         ReplaySummary summary = engine.RunAsync(input, outDir).GetAwaiter().GetResult();
@@ -147,7 +152,8 @@ internal static class E2eHarness
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         return new RunResult(summary, seconds, cpuSeconds, allocated, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2,
-            GC.GetTotalPauseDuration() - pause, Digest(outDir));
+            GC.GetTotalPauseDuration() - pause, Digest(outDir), System.Runtime.JitInfo.GetCompilationTime() - jit,
+            System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods);
     }
 
     /// <summary>A hash of the outputs that must not depend on shards, format or speed: alerts, segments, late probes, dead letters.</summary>
@@ -175,6 +181,7 @@ internal static class E2eHarness
         string warmup = Path.Combine(o.Out, "warmup-" + Path.GetFileName(o.Input));
         File.WriteAllLines(warmup, File.ReadLines(o.Input).Take(100_000));
         foreach (string format in o.Formats) Replay(network, o, InputIn(warmup, format, o.Out), o.Shards.Max(), Path.Combine(o.Out, "warmup"));
+        using AllocationTicks? ticks = o.Allocations ? new AllocationTicks() : null;
         for (int round = 1; round <= o.Rounds; round++)
         {
             foreach (string format in o.Formats)
@@ -184,7 +191,7 @@ internal static class E2eHarness
                     var r = Replay(network, o, inputs[format], shards, Path.Combine(o.Out, $"run-{format}-{shards}"));
                     (results.TryGetValue((format, shards), out var list) ? list : results[(format, shards)] = []).Add(r);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, outputs {r.Digest}, load {LoadAverage()}"));
+                        $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, JIT {r.Jit.TotalMilliseconds:F0} ms ({r.JitMethods} methods), outputs {r.Digest}, load {LoadAverage()}"));
                 }
             }
         }
@@ -204,6 +211,7 @@ internal static class E2eHarness
             Console.WriteLine("outputs DIFFER between configurations");
             return 1;
         }
+        ticks?.Print(Console.Out);
         if (o.Steady) SteadyAllocation(network, o);
         return 0;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using Traffic.Engine.Probes;
@@ -37,22 +38,37 @@ public sealed class MatchedProbeColumns
         .Build();
 
     private readonly RoadNetwork _network;
-    // Built into a batch and cleared, never replaced: they keep the capacity they have grown to, so appending a row
-    // allocates nothing once the first batch is built (Build copies the values out).
-    private readonly Int32Array.Builder _vehicle = new();
-    private readonly TimestampArray.Builder _timeB = new(s_time);
-    private readonly DoubleArray.Builder _lon = new();
-    private readonly DoubleArray.Builder _lat = new();
-    private readonly Int32Array.Builder _edge = new();
-    private readonly Int64Array.Builder _way = new();
-    private readonly Int32Array.Builder _direction = new();
-    private readonly Int32Array.Builder _road = new();
-    private readonly FloatArray.Builder _offset = new();
-    private readonly FloatArray.Builder _distance = new();
-    private readonly FloatArray.Builder _speed = new();
-    private readonly FloatArray.Builder _confidence = new();
-    private readonly Int32Array.Builder _break = new();
-    private readonly BooleanArray.Builder _outlier = new();
+    // The rows as plain arrays, all of one capacity, grown together and kept from batch to batch: appending a row is a
+    // few stores. Build copies them into Arrow buffers through the reused buffer builders below, so the buffers (sizes,
+    // padding, validity bitmaps only where a column has nulls) are those the Arrow array builders made before.
+    private int[] _vehicle = new int[InitialRows];
+    private long[] _time = new long[InitialRows];
+    private double[] _lon = new double[InitialRows];
+    private double[] _lat = new double[InitialRows];
+    private int[] _edge = new int[InitialRows];
+    private long[] _way = new long[InitialRows];
+    private int[] _direction = new int[InitialRows];
+    private int[] _road = new int[InitialRows];
+    private float[] _offset = new float[InitialRows];
+    private float[] _distance = new float[InitialRows];
+    private float[] _speed = new float[InitialRows];
+    private float[] _confidence = new float[InitialRows];
+    private int[] _break = new int[InitialRows];
+    // Bitmaps, one bit a row (Arrow's order: bit i of byte i / 8), cleared as far as used when a batch is built.
+    private byte[] _outlier = new byte[InitialRows / 8];
+    private byte[] _matchedValid = new byte[InitialRows / 8]; // edge, way, direction, offset, distance
+    private byte[] _roadValid = new byte[InitialRows / 8];
+    private byte[] _speedValid = new byte[InitialRows / 8];
+    private byte[] _breakValid = new byte[InitialRows / 8];
+    private int _unmatched, _roadNulls, _speedNulls, _breakNulls;
+    // Reused by Build: they keep their capacity, so a batch allocates only the Arrow buffers themselves.
+    private readonly ArrowBuffer.Builder<int> _ints = new();
+    private readonly ArrowBuffer.Builder<long> _longs = new();
+    private readonly ArrowBuffer.Builder<double> _doubles = new();
+    private readonly ArrowBuffer.Builder<float> _floats = new();
+    private readonly ArrowBuffer.Builder<byte> _bytes = new();
+
+    private const int InitialRows = 1024;
 
     public MatchedProbeColumns(RoadNetwork network) => _network = network;
 
@@ -62,63 +78,139 @@ public sealed class MatchedProbeColumns
     /// <param name="roadIndex">Maps the network's name index of the row's road to its index in the road dictionary.</param>
     public void Append<TRoads>(int vehicleIndex, in MatchedProbe m, ref TRoads roadIndex) where TRoads : IIndexMap
     {
-        _vehicle.Append(vehicleIndex);
-        _timeB.Append(DateTimeOffset.FromUnixTimeMilliseconds(m.TimeMs));
-        _lon.Append(m.Lon);
-        _lat.Append(m.Lat);
+        int i = Rows;
+        if (i == _time.Length) Grow();
+        int bitByte = i >> 3;
+        byte bit = (byte)(1 << (i & 7));
+        _vehicle[i] = vehicleIndex;
+        _time[i] = m.TimeMs;
+        _lon[i] = m.Lon;
+        _lat[i] = m.Lat;
         if (m.Edge >= 0)
         {
-            _edge.Append(m.Edge);
-            _way.Append(_network.WayId(m.Edge));
-            _direction.Append((_network.Flags(m.Edge) & EdgeFlags.Backward) != 0 ? 1 : 0);
+            _edge[i] = m.Edge;
+            _way[i] = _network.WayId(m.Edge);
+            _direction[i] = (_network.Flags(m.Edge) & EdgeFlags.Backward) != 0 ? 1 : 0;
+            _matchedValid[bitByte] |= bit;
             int name = _network.NameIndex(m.Edge);
-            if (name > 0) _road.Append(roadIndex.Map(name));
-            else _road.AppendNull();
-            _offset.Append((float)m.OffsetM);
-            _distance.Append((float)m.DistanceM);
+            if (name > 0)
+            {
+                _road[i] = roadIndex.Map(name);
+                _roadValid[bitByte] |= bit;
+            }
+            else
+            {
+                _road[i] = 0;
+                _roadNulls++;
+            }
+            _offset[i] = (float)m.OffsetM;
+            _distance[i] = (float)m.DistanceM;
         }
         else
         {
-            _edge.AppendNull();
-            _way.AppendNull();
-            _direction.AppendNull();
-            _road.AppendNull();
-            _offset.AppendNull();
-            _distance.AppendNull();
+            // A null holds the value's default, as Arrow's builders wrote it.
+            _edge[i] = 0;
+            _way[i] = 0;
+            _direction[i] = 0;
+            _road[i] = 0;
+            _offset[i] = 0;
+            _distance[i] = 0;
+            _unmatched++;
+            _roadNulls++;
         }
-        if (double.IsNaN(m.SpeedKmh)) _speed.AppendNull();
-        else _speed.Append((float)m.SpeedKmh);
-        _confidence.Append((float)m.Confidence);
-        if (m.Break == ChainBreak.None) _break.AppendNull();
-        else _break.Append((int)m.Break - 1);
-        _outlier.Append(m.Outlier);
-        Rows++;
+        if (double.IsNaN(m.SpeedKmh))
+        {
+            _speed[i] = 0;
+            _speedNulls++;
+        }
+        else
+        {
+            _speed[i] = (float)m.SpeedKmh;
+            _speedValid[bitByte] |= bit;
+        }
+        _confidence[i] = (float)m.Confidence;
+        if (m.Break == ChainBreak.None)
+        {
+            _break[i] = 0;
+            _breakNulls++;
+        }
+        else
+        {
+            _break[i] = (int)m.Break - 1;
+            _breakValid[bitByte] |= bit;
+        }
+        if (m.Outlier) _outlier[bitByte] |= bit;
+        Rows = i + 1;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow()
+    {
+        int rows = _time.Length * 2;
+        System.Array.Resize(ref _vehicle, rows);
+        System.Array.Resize(ref _time, rows);
+        System.Array.Resize(ref _lon, rows);
+        System.Array.Resize(ref _lat, rows);
+        System.Array.Resize(ref _edge, rows);
+        System.Array.Resize(ref _way, rows);
+        System.Array.Resize(ref _direction, rows);
+        System.Array.Resize(ref _road, rows);
+        System.Array.Resize(ref _offset, rows);
+        System.Array.Resize(ref _distance, rows);
+        System.Array.Resize(ref _speed, rows);
+        System.Array.Resize(ref _confidence, rows);
+        System.Array.Resize(ref _break, rows);
+        System.Array.Resize(ref _outlier, rows / 8);
+        System.Array.Resize(ref _matchedValid, rows / 8);
+        System.Array.Resize(ref _roadValid, rows / 8);
+        System.Array.Resize(ref _speedValid, rows / 8);
+        System.Array.Resize(ref _breakValid, rows / 8);
     }
 
     /// <summary>The rows so far as one record batch, with the dictionaries given; the columns are then empty.</summary>
     public RecordBatch Build(StringArray vehicles, StringArray roads)
     {
+        int n = Rows;
         IArrowArray[] columns =
         [
-            new DictionaryArray(s_dictionary, _vehicle.Build(), vehicles),
-            _timeB.Build(),
-            _lon.Build(),
-            _lat.Build(),
-            _edge.Build(),
-            _way.Build(),
-            new DictionaryArray(s_dictionary, _direction.Build(), Strings(s_directions)),
-            new DictionaryArray(s_dictionary, _road.Build(), roads),
-            _offset.Build(),
-            _distance.Build(),
-            _speed.Build(),
-            _confidence.Build(),
-            new DictionaryArray(s_dictionary, _break.Build(), Strings(s_breaks)),
-            _outlier.Build(),
+            new DictionaryArray(s_dictionary, new Int32Array(Ints(_vehicle), ArrowBuffer.Empty, n, 0, 0), vehicles),
+            new TimestampArray(s_time, Buffer(_longs, _time), ArrowBuffer.Empty, n, 0, 0),
+            new DoubleArray(Buffer(_doubles, _lon), ArrowBuffer.Empty, n, 0, 0),
+            new DoubleArray(Buffer(_doubles, _lat), ArrowBuffer.Empty, n, 0, 0),
+            new Int32Array(Ints(_edge), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
+            new Int64Array(Buffer(_longs, _way), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
+            new DictionaryArray(s_dictionary, new Int32Array(Ints(_direction), Validity(_matchedValid, _unmatched), n, _unmatched, 0), Strings(s_directions)),
+            new DictionaryArray(s_dictionary, new Int32Array(Ints(_road), Validity(_roadValid, _roadNulls), n, _roadNulls, 0), roads),
+            new FloatArray(Buffer(_floats, _offset), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
+            new FloatArray(Buffer(_floats, _distance), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
+            new FloatArray(Buffer(_floats, _speed), Validity(_speedValid, _speedNulls), n, _speedNulls, 0),
+            new FloatArray(Buffer(_floats, _confidence), ArrowBuffer.Empty, n, 0, 0),
+            new DictionaryArray(s_dictionary, new Int32Array(Ints(_break), Validity(_breakValid, _breakNulls), n, _breakNulls, 0), Strings(s_breaks)),
+            new BooleanArray(Bits(_outlier), ArrowBuffer.Empty, n, 0, 0),
         ];
-        var batch = new RecordBatch(Schema, columns, Rows);
+        var batch = new RecordBatch(Schema, columns, n);
         Reset();
         return batch;
     }
+
+    private ArrowBuffer Ints(int[] values) => Buffer(_ints, values);
+
+    private ArrowBuffer Buffer<T>(ArrowBuffer.Builder<T> builder, T[] values) where T : struct
+    {
+        builder.Clear();
+        builder.Append(values.AsSpan(0, Rows));
+        return builder.Build();
+    }
+
+    private ArrowBuffer Bits(byte[] bitmap)
+    {
+        _bytes.Clear();
+        _bytes.Append(bitmap.AsSpan(0, (Rows + 7) >> 3));
+        return _bytes.Build();
+    }
+
+    // A validity bitmap only where the column has a null, as Arrow's builders do.
+    private ArrowBuffer Validity(byte[] bitmap, int nulls) => nulls > 0 ? Bits(bitmap) : ArrowBuffer.Empty;
 
     public static StringArray Strings(IEnumerable<string> values)
     {
@@ -129,21 +221,14 @@ public sealed class MatchedProbeColumns
 
     private void Reset()
     {
+        int used = (Rows + 7) >> 3;
+        System.Array.Clear(_outlier, 0, used);
+        System.Array.Clear(_matchedValid, 0, used);
+        System.Array.Clear(_roadValid, 0, used);
+        System.Array.Clear(_speedValid, 0, used);
+        System.Array.Clear(_breakValid, 0, used);
+        _unmatched = _roadNulls = _speedNulls = _breakNulls = 0;
         Rows = 0;
-        _vehicle.Clear();
-        _timeB.Clear();
-        _lon.Clear();
-        _lat.Clear();
-        _edge.Clear();
-        _way.Clear();
-        _direction.Clear();
-        _road.Clear();
-        _offset.Clear();
-        _distance.Clear();
-        _speed.Clear();
-        _confidence.Clear();
-        _break.Clear();
-        _outlier.Clear();
     }
 }
 
@@ -158,7 +243,7 @@ public interface IIndexMap
 /// to <see cref="RowsPerFile"/> rows per file, in the schema of docs/outputs.md: timestamps as
 /// timestamp[ms, UTC], strings dictionary-encoded (vehicle ids against the decoders' dense ids, roads
 /// against the network's name table), OSM way id and direction on every matched row. Appending a row
-/// costs no allocation beyond the builders' amortised growth; each file is built and written at once.
+/// costs a few array stores and no allocation beyond the columns' amortised growth; each file is built and written at once.
 /// </summary>
 public sealed class MatchedProbeArrowWriter : IDisposable
 {
