@@ -171,18 +171,20 @@ public sealed class MatchedProbeColumns
     public RecordBatch Build(StringArray vehicles, StringArray roads)
     {
         int n = Rows;
+        // Edge, way, direction, offset and distance are null together (an unmatched probe): one validity buffer for all.
+        ArrowBuffer matched = Validity(_matchedValid, _unmatched);
         IArrowArray[] columns =
         [
             new DictionaryArray(s_dictionary, new Int32Array(Ints(_vehicle), ArrowBuffer.Empty, n, 0, 0), vehicles),
             new TimestampArray(s_time, Buffer(_longs, _time), ArrowBuffer.Empty, n, 0, 0),
             new DoubleArray(Buffer(_doubles, _lon), ArrowBuffer.Empty, n, 0, 0),
             new DoubleArray(Buffer(_doubles, _lat), ArrowBuffer.Empty, n, 0, 0),
-            new Int32Array(Ints(_edge), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
-            new Int64Array(Buffer(_longs, _way), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
-            new DictionaryArray(s_dictionary, new Int32Array(Ints(_direction), Validity(_matchedValid, _unmatched), n, _unmatched, 0), Strings(s_directions)),
+            new Int32Array(Ints(_edge), matched, n, _unmatched, 0),
+            new Int64Array(Buffer(_longs, _way), matched, n, _unmatched, 0),
+            new DictionaryArray(s_dictionary, new Int32Array(Ints(_direction), matched, n, _unmatched, 0), Strings(s_directions)),
             new DictionaryArray(s_dictionary, new Int32Array(Ints(_road), Validity(_roadValid, _roadNulls), n, _roadNulls, 0), roads),
-            new FloatArray(Buffer(_floats, _offset), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
-            new FloatArray(Buffer(_floats, _distance), Validity(_matchedValid, _unmatched), n, _unmatched, 0),
+            new FloatArray(Buffer(_floats, _offset), matched, n, _unmatched, 0),
+            new FloatArray(Buffer(_floats, _distance), matched, n, _unmatched, 0),
             new FloatArray(Buffer(_floats, _speed), Validity(_speedValid, _speedNulls), n, _speedNulls, 0),
             new FloatArray(Buffer(_floats, _confidence), ArrowBuffer.Empty, n, 0, 0),
             new DictionaryArray(s_dictionary, new Int32Array(Ints(_break), Validity(_breakValid, _breakNulls), n, _breakNulls, 0), Strings(s_breaks)),

@@ -381,9 +381,7 @@ public sealed class OnlineMatcher
         if (to.Edge == from.Edge)
         {
             if (to.OffsetM >= from.OffsetM) return to.OffsetM - from.OffsetM <= bound ? to.OffsetM - from.OffsetM : double.NaN;
-            double back = from.OffsetM - to.OffsetM;
-            if (back <= _backwardM) return back <= _options.BackwardToleranceM ? back : 0;
-            return double.NaN;
+            return Jitter(from, to);
         }
         if (_net.EdgeFrom[to.Edge] == _net.EdgeTo[from.Edge] && (to.Edge != _net.EdgeTwin[from.Edge] || _router.UTurnPenaltyM == 0))
         {
@@ -399,16 +397,21 @@ public sealed class OnlineMatcher
         _router.Run(from, targets, bound, reach, dist);
         for (int j = 0; j < targets.Length; j++)
         {
-            if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM
-                && from.OffsetM - targets[j].OffsetM <= _backwardM)
-            {
-                // Jitter up to the tolerance counts as the distance moved (a crawling vehicle); a larger step back,
-                // which only the noise of two fixes explains, as standing still, so that a path driving the
-                // wrong way along a two-way road pays the great-circle distance at every step.
-                double back = from.OffsetM - targets[j].OffsetM;
-                dist[j] = back <= _options.BackwardToleranceM ? back : 0;
-            }
+            if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM && Jitter(from, targets[j]) is var d && !double.IsNaN(d)) dist[j] = d;
         }
+    }
+
+    /// <summary>
+    /// The distance counted for a target behind the source on its edge: jitter up to the tolerance counts as the distance
+    /// moved (a crawling vehicle); a larger step back, up to what only the noise of two fixes explains, as standing still,
+    /// so that a path driving the wrong way along a two-way road pays the great-circle distance at every step; NaN
+    /// beyond (the route search's loop).
+    /// </summary>
+    private double Jitter(EdgePosition from, EdgePosition to)
+    {
+        double back = from.OffsetM - to.OffsetM;
+        if (back > _backwardM) return double.NaN;
+        return back <= _options.BackwardToleranceM ? back : 0;
     }
 
     /// <summary>
@@ -440,20 +443,31 @@ public sealed class OnlineMatcher
     /// <summary>The offset along an edge of its point nearest to a position, metres (the candidate search's projection).</summary>
     private double ProjectOnEdge(int edge, double lon, double lat)
     {
+        NearestOnEdge(edge, lon, lat, GeoMath.MetresPerDegreeLon(lat), 0, _net.EdgeLengthM[edge], out double offset);
+        return offset;
+    }
+
+    /// <summary>
+    /// The point of an edge's shape nearest to a position: its distance in metres, and its offset along the edge
+    /// clamped to [<paramref name="from"/>, <paramref name="to"/>] (the first of equally near points).
+    /// </summary>
+    private double NearestOnEdge(int edge, double lon, double lat, double kx, double from, double to, out double offset)
+    {
         var lons = _net.ShapeLons(edge);
         var lats = _net.ShapeLats(edge);
         int s0 = _net.ShapeStart[edge];
-        double kx = GeoMath.MetresPerDegreeLon(lat), bestD = double.MaxValue, best = 0;
+        double bestD = double.MaxValue;
+        offset = from;
         for (int j = 0; j + 1 < lons.Length; j++)
         {
             double d = GeoMath.ProjectOnSegment(lon, lat, lons[j], lats[j], lons[j + 1], lats[j + 1], kx, out double t);
             if (d < bestD)
             {
                 bestD = d;
-                best = _net.ShapeOffsetM[s0 + j] + (t * (_net.ShapeOffsetM[s0 + j + 1] - _net.ShapeOffsetM[s0 + j]));
+                offset = Math.Clamp(_net.ShapeOffsetM[s0 + j] + (t * (_net.ShapeOffsetM[s0 + j + 1] - _net.ShapeOffsetM[s0 + j])), from, to);
             }
         }
-        return Math.Clamp(best, 0, _net.EdgeLengthM[edge]);
+        return bestD;
     }
 
     private static int TrailingFollowers(VehicleMatchState s)
@@ -841,20 +855,11 @@ public sealed class OnlineMatcher
         double bestD = double.MaxValue, bestX = 0, kx = GeoMath.MetresPerDegreeLon(lat);
         for (int i = 0; i < _pathLength; i++)
         {
-            int e = _path[i];
-            var lons = _net.ShapeLons(e);
-            var lats = _net.ShapeLats(e);
-            int s0 = _net.ShapeStart[e];
-            for (int j = 0; j + 1 < lons.Length; j++)
+            double d = NearestOnEdge(_path[i], lon, lat, kx, _legFrom[i], _legTo[i], out double off);
+            if (d < bestD)
             {
-                double d = GeoMath.ProjectOnSegment(lon, lat, lons[j], lats[j], lons[j + 1], lats[j + 1], kx, out double t);
-                double off = _net.ShapeOffsetM[s0 + j] + (t * (_net.ShapeOffsetM[s0 + j + 1] - _net.ShapeOffsetM[s0 + j]));
-                off = Math.Clamp(off, _legFrom[i], _legTo[i]);
-                if (d < bestD)
-                {
-                    bestD = d;
-                    bestX = _legStart[i] + (off - _legFrom[i]);
-                }
+                bestD = d;
+                bestX = _legStart[i] + (off - _legFrom[i]);
             }
         }
         return bestX;
