@@ -97,6 +97,25 @@ public sealed record MatcherOptions
     /// </summary>
     public bool UseReportedSpeed { get; init; }
 
+    /// <summary>
+    /// Speed plausibility (the temporal term of ST-Matching, Lou et al. 2009): a vehicle drives an edge at most this many
+    /// times its speed limit. A route that even so takes longer than the time between the two probes pays, in the
+    /// transition, the Gaussian tail of the metres it could not have driven in that time: excess² / 2s², where s² = 2σ²
+    /// (the spread of a route length between two fixes) + (<see cref="PlausibleSpeedSpread"/> × the metres drivable)².
+    /// Only limits the network knows count: a <c>maxspeed</c> tag or an OSM road
+    /// class's default; an edge with <c>maxspeed=none</c> or of class road or unknown untagged (Kubicka's arcs) limits
+    /// nothing, and a network without limits is matched as without the term. 0 or less: off.
+    /// </summary>
+    public double PlausibleSpeedFactor { get; init; } = 1.5;
+
+    /// <summary>
+    /// How uncertain the distance a vehicle can drive at <see cref="PlausibleSpeedFactor"/> times the limits is, as a share
+    /// of it: limits are often a class's default and drivers differ. Its square adds to the route length's own spread (σ√2),
+    /// so that over long intervals a route a little too long for the limits costs little (and a chain is not broken by one
+    /// wrong limit), while over a few seconds the fixes' noise decides.
+    /// </summary>
+    public double PlausibleSpeedSpread { get; init; } = 0.2;
+
     /// <summary>Defaults for an offline match: decide nothing before the end of the trace.</summary>
     public MatcherOptions AsOffline() => this with { LagProbes = int.MaxValue, LagSeconds = double.PositiveInfinity };
 }

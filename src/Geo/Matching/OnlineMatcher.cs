@@ -27,6 +27,11 @@ public sealed class OnlineMatcher
     private readonly double _invSigma2;
     private readonly double _invHeadingSigma2;
     private readonly double _backwardM;      // backward movement along one edge taken as noise, metres
+    // Speed plausibility: per edge, the seconds a metre of it takes at the most plausible speed (0: no known limit), and
+    // the largest of them. Null when the network knows no limit.
+    private readonly float[]? _slowness;
+    private readonly double _maxSlowness;
+    private readonly double _noise2;          // 2 sigma^2: the variance of a route length between two fixes
 
     // Scratch, reused for every probe.
     private readonly EdgeCandidate[] _found;
@@ -56,6 +61,8 @@ public sealed class OnlineMatcher
         _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
         // Two fixes' along-road errors differ by sigma·√2 (standard deviation): up to twice that is noise.
         _backwardM = Math.Max(_options.BackwardToleranceM, 2 * Math.Sqrt(2) * _options.SigmaM);
+        (_slowness, _maxSlowness) = Slowness(_net, _options.PlausibleSpeedFactor);
+        _noise2 = 2 * _options.SigmaM * _options.SigmaM;
         int k = _options.MaxCandidates;
         int search = Math.Max(k, _options.SearchCandidates);
         _found = new EdgeCandidate[search];
@@ -285,6 +292,7 @@ public sealed class OnlineMatcher
         bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
         double driven = useSpeed ? p.SpeedKmh / 3.6 * dt : 0;
         double invSpeedBeta = useSpeed ? 1.0 / (_options.BetaM + (0.25 * driven)) : 0;
+        bool limits = _slowness is not null && dt > 0;
         Span<EdgePosition> targets = _targets.AsSpan(0, found);
         for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
         Span<double> dist = _distances.AsSpan(0, found);
@@ -311,7 +319,8 @@ public sealed class OnlineMatcher
             {
                 double d = DirectRoute(from, targets[j], bound);
                 if (double.IsNaN(d)) continue;
-                float v = prevScore - (float)((Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta));
+                double late = limits ? DirectLimitCost(from, targets[j], d, dt) : 0;
+                float v = prevScore - (float)((Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta) + late);
                 leader = Math.Max(leader, score[j] + v);
             }
             if (!WinnableRoutes(prevScore, best, score, leader, gc, beta, reach)) continue;
@@ -319,7 +328,8 @@ public sealed class OnlineMatcher
             for (int j = 0; j < found; j++)
             {
                 if (double.IsPositiveInfinity(dist[j])) continue;
-                float v = prevScore - (float)((Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta));
+                double late = limits ? SearchedLimitCost(from, targets[j], j, dist[j], dt) : 0;
+                float v = prevScore - (float)((Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta) + late);
                 if (v > best[j])
                 {
                     best[j] = v;
@@ -389,6 +399,64 @@ public sealed class OnlineMatcher
             return d <= bound ? d : double.NaN;
         }
         return double.NaN;
+    }
+
+    /// <summary>
+    /// Per edge, the seconds a metre takes at <paramref name="factor"/> times its speed limit, 0 where the network knows no
+    /// limit (<c>maxspeed=none</c>, or class road or unknown without a tag: Kubicka's arcs), and the largest; null when
+    /// no edge has a limit or the factor is off.
+    /// </summary>
+    private static (float[]? Slowness, double Max) Slowness(RoadNetwork net, double factor)
+    {
+        if (!(factor > 0) || double.IsPositiveInfinity(factor)) return (null, 0);
+        var slowness = new float[net.EdgeCount];
+        double max = 0;
+        for (int e = 0; e < slowness.Length; e++)
+        {
+            var flags = net.Flags(e);
+            var cls = net.Class(e);
+            float limit = net.SpeedLimitKmh(e);
+            bool known = (flags & EdgeFlags.NoSpeedLimit) == 0 && limit > 0 && float.IsFinite(limit)
+                && ((flags & EdgeFlags.SpeedLimitTagged) != 0 || cls is not (RoadClass.Unknown or RoadClass.Road));
+            if (!known) continue;
+            slowness[e] = (float)(3.6 / (factor * limit));
+            max = Math.Max(max, slowness[e]);
+        }
+        return max > 0 ? (slowness, max) : (null, 0);
+    }
+
+    /// <summary>
+    /// The cost (natural log) of a route of <paramref name="lengthM"/> metres that takes <paramref name="seconds"/> at the
+    /// most plausible speeds when the probes are <paramref name="dt"/> apart: the metres it could not have driven in dt at
+    /// the route's own plausible speed, as the Gaussian tail of a spread whose variance is the route length's (2σ²) and
+    /// that of the drivable distance (<see cref="MatcherOptions.PlausibleSpeedSpread"/> of it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double LimitCost(double seconds, double lengthM, double dt)
+    {
+        if (seconds <= dt) return 0;
+        double reach = dt * lengthM / seconds; // metres drivable in dt at the route's most plausible speed
+        double excess = lengthM - reach, spread = _options.PlausibleSpeedSpread * reach;
+        return excess * excess / (2 * (_noise2 + (spread * spread)));
+    }
+
+    /// <summary>The speed-plausibility cost of a route <see cref="DirectRoute"/> gave (distance <paramref name="d"/>).</summary>
+    private double DirectLimitCost(EdgePosition from, EdgePosition to, double d, double dt)
+    {
+        if (d * _maxSlowness <= dt) return 0;
+        var w = _slowness!;
+        if (to.Edge == from.Edge) return to.OffsetM >= from.OffsetM ? LimitCost(d * w[from.Edge], d, dt) : 0; // behind: jitter, standing
+        double head = _net.EdgeLengthM[from.Edge] - from.OffsetM;
+        return LimitCost((head * w[from.Edge]) + (to.OffsetM * w[to.Edge]), d, dt);
+    }
+
+    /// <summary>The speed-plausibility cost of the route the last search found to target <paramref name="j"/> (distance <paramref name="d"/>, U-turn penalties included).</summary>
+    private double SearchedLimitCost(EdgePosition from, EdgePosition to, int j, double d, double dt)
+    {
+        if (d * _maxSlowness <= dt) return 0;
+        if (to.Edge == from.Edge && to.OffsetM < from.OffsetM && !double.IsNaN(Jitter(from, to))) return 0; // jitter: standing
+        double seconds = _router.PathSum(j, _slowness, out double length);
+        return double.IsNaN(seconds) ? 0 : LimitCost(seconds, length, dt);
     }
 
     /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>

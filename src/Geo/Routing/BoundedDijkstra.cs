@@ -58,6 +58,7 @@ public sealed class BoundedDijkstra
 
     // The last run: its source and per-target outcome, read by PathTo.
     private int _sourceEdge = -1;
+    private double _sourceOffset;
     private TargetState[] _targets = new TargetState[16];
     private int _targetCount;
 
@@ -130,6 +131,7 @@ public sealed class BoundedDijkstra
         NextGeneration();
         _heapCount = 0;
         _sourceEdge = source.Edge;
+        _sourceOffset = source.OffsetM;
         _targetCount = targets.Length;
 
         int sourceEdge = source.Edge;
@@ -252,6 +254,40 @@ public sealed class BoundedDijkstra
             e = _edges[e].Pred;
         }
         return count;
+    }
+
+    /// <summary>
+    /// After <see cref="Run"/>: the sum over the path to target <paramref name="targetIndex"/> of each edge's
+    /// <paramref name="perMetre"/> times the metres of it driven (the source edge from the source on, the target's edge up
+    /// to the target), and in <paramref name="lengthM"/> the metres driven (U-turn penalties not included). With seconds
+    /// per metre, the time the path takes. NaN (and 0 m) when the target was not reachable within the bound.
+    /// Walks the path's predecessor chain: no allocation.
+    /// </summary>
+    public double PathSum(int targetIndex, ReadOnlySpan<float> perMetre, out double lengthM)
+    {
+        if ((uint)targetIndex >= (uint)_targetCount) ThrowTargetIndex(nameof(targetIndex));
+        ref TargetState s = ref _targets[targetIndex];
+        lengthM = 0;
+        switch (s.Kind)
+        {
+            case TargetKind.SameEdge:
+                lengthM = s.OffsetM - _sourceOffset;
+                return lengthM * perMetre[_sourceEdge];
+            case TargetKind.Reached:
+                double head = _edgeLength[_sourceEdge] - _sourceOffset;
+                double sum = (head * perMetre[_sourceEdge]) + (s.OffsetM * perMetre[s.Edge]);
+                double length = head + s.OffsetM;
+                for (int e = s.Pred; e != _sourceEdge; e = _edges[e].Pred)
+                {
+                    double len = _edgeLength[e];
+                    sum += len * perMetre[e];
+                    length += len;
+                }
+                lengthM = length;
+                return sum;
+            default:
+                return double.NaN;
+        }
     }
 
     private void Search(int sourceEdge)
