@@ -19,16 +19,40 @@ public class OnlineMatcherBenchmarks
     private VehicleMatchState _state = null!;
     private long _shift;
 
-    /// <summary>00000042: Cebu, 101,128 arcs, 7,739 probes; 00000015: Belgium, 6,854 probes.</summary>
-    [Params("00000042", "00000015")]
+    /// <summary>
+    /// 00000042: Cebu, 101,128 arcs, 7,739 probes; 00000015: Belgium, 6,854 probes (Kubicka: no speed limits). shenzhen:
+    /// 20 synthetic trips of 5 km on the Nanshan OSM network (2,610 edges with class limits), a fix every 5 s with 10 m
+    /// noise (the matcher's default sigma), one after another as one vehicle's trace.
+    /// </summary>
+    [Params("00000042", "00000015", "shenzhen")]
     public string Track { get; set; } = "00000042";
 
     [GlobalSetup]
     public void Setup()
     {
-        var track = KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka(Track))!);
-        _points = track.Points;
-        var index = new EdgeIndex(track.Network);
+        Traffic.Geo.Network.RoadNetwork network;
+        if (Track == "shenzhen")
+        {
+            network = Traffic.Geo.Import.NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
+            var rng = new Random(1);
+            var points = new List<GpsPoint>();
+            long start = 1_700_000_000_000;
+            for (int v = 0; v < 20; v++)
+            {
+                // Each trip starts 10 minutes after the one before ended: a time gap, so a new chain.
+                var (probes, _) = SyntheticTraces.Drive(network, rng, 5000, 5, 10, start);
+                foreach (var tp in probes) points.Add(tp.Probe with { Id = points.Count });
+                start = probes[^1].Probe.TimeMs + 600_000;
+            }
+            _points = [.. points];
+        }
+        else
+        {
+            var track = KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka(Track))!);
+            _points = track.Points;
+            network = track.Network;
+        }
+        var index = new EdgeIndex(network);
         _matcher = new OnlineMatcher(index);
         _offline = new OnlineMatcher(index, new MatcherOptions().AsOffline());
         _state = _matcher.NewState();
