@@ -319,8 +319,10 @@ public sealed class OnlineMatcher
             {
                 double d = DirectRoute(from, targets[j], bound);
                 if (double.IsNaN(d)) continue;
-                double late = limits ? DirectLimitCost(from, targets[j], d, dt) : 0;
-                float v = prevScore - (float)((Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta) + late);
+                double cost = (Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta);
+                // The speed-plausibility cost is never negative: look for it only when the route could still lead.
+                if (limits && score[j] + (prevScore - (float)cost) > leader) cost += DirectLimitCost(from, targets[j], d, dt);
+                float v = prevScore - (float)cost;
                 leader = Math.Max(leader, score[j] + v);
             }
             if (!WinnableRoutes(prevScore, best, score, leader, gc, beta, reach)) continue;
@@ -328,8 +330,10 @@ public sealed class OnlineMatcher
             for (int j = 0; j < found; j++)
             {
                 if (double.IsPositiveInfinity(dist[j])) continue;
-                double late = limits ? SearchedLimitCost(from, targets[j], j, dist[j], dt) : 0;
-                float v = prevScore - (float)((Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta) + late);
+                double cost = (Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta);
+                // Nor here: a route that does not beat the best so far without it cannot with it.
+                if (limits && prevScore - (float)cost > best[j]) cost += SearchedLimitCost(from, targets[j], j, dist[j], dt);
+                float v = prevScore - (float)cost;
                 if (v > best[j])
                 {
                     best[j] = v;
