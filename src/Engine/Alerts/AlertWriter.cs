@@ -3,10 +3,13 @@ using Traffic.Engine.Output;
 
 namespace Traffic.Engine.Alerts;
 
-/// <summary>Writes alert events as NDJSON lines in the format of INTERFACES.md (times as RFC 3339 UTC).</summary>
-public sealed class AlertWriter(Stream stream) : IDisposable
+/// <summary>
+/// Writes alert events as NDJSON lines in the format of INTERFACES.md (times as RFC 3339 UTC); <c>lineByLine</c>: as
+/// <see cref="NdjsonWriter"/>'s.
+/// </summary>
+public sealed class AlertWriter(Stream stream, bool lineByLine = false) : IDisposable
 {
-    private readonly NdjsonWriter _lines = new(stream);
+    private readonly NdjsonWriter _lines = new(stream, lineByLine);
 
     public long Count => _lines.Lines;
 
