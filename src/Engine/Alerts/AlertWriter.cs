@@ -60,32 +60,19 @@ public sealed class AlertWriter(Stream stream, bool lineByLine = false) : IDispo
     public static Span<byte> Rfc3339(long ms, Span<byte> utf8)
     {
         DateTime t = DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime;
+        long date = (t.Year * 10_000L) + (t.Month * 100) + t.Day;                                     // yyyyMMdd
+        long time = (t.Hour * 10_000_000L) + (t.Minute * 100_000) + (t.Second * 1_000) + t.Millisecond;  // HHmmssfff
+        long digits = (date * 1_000_000_000) + time;
         utf8 = utf8[..Rfc3339Length];
-        Digits(utf8[..4], t.Year);
-        utf8[4] = (byte)'-';
-        Digits(utf8.Slice(5, 2), t.Month);
-        utf8[7] = (byte)'-';
-        Digits(utf8.Slice(8, 2), t.Day);
-        utf8[10] = (byte)'T';
-        Digits(utf8.Slice(11, 2), t.Hour);
-        utf8[13] = (byte)':';
-        Digits(utf8.Slice(14, 2), t.Minute);
-        utf8[16] = (byte)':';
-        Digits(utf8.Slice(17, 2), t.Second);
-        utf8[19] = (byte)'.';
-        Digits(utf8.Slice(20, 3), t.Millisecond);
-        utf8[23] = (byte)'Z';
-        return utf8;
-    }
-
-    // Writes a non-negative value in exactly the span's length of decimal digits, leading zeros included.
-    private static void Digits(Span<byte> digits, int value)
-    {
-        for (int i = digits.Length - 1; i >= 0; i--)
+        "0000-00-00T00:00:00.000Z"u8.CopyTo(utf8);
+        // The digits of yyyyMMddHHmmssfff from the last, into the template's zeros (its separators are no digit).
+        for (int i = Rfc3339Length - 2; i >= 0; i--)
         {
-            digits[i] = (byte)('0' + (value % 10));
-            value /= 10;
+            if (utf8[i] != (byte)'0') continue;
+            utf8[i] = (byte)('0' + (digits % 10));
+            digits /= 10;
         }
+        return utf8;
     }
 
     public void Dispose() => _lines.Dispose();
