@@ -38,8 +38,8 @@ public sealed class KafkaSinks : IDisposable
         _producer = new ProducerBuilder<byte[]?, byte[]>(config).Build();
         _topics = topics;
         _network = network;
-        _json = new NdjsonWriter(_line);
-        _alerts = new AlertWriter(_line);
+        _json = new NdjsonWriter(_line, lineByLine: true);
+        _alerts = new AlertWriter(_line, lineByLine: true);
         _onDelivery = OnDelivery;
     }
 

@@ -10,8 +10,9 @@ public static class NetworkIndexRow
     /// <summary>Writes the row's fields into an object that the caller has started.</summary>
     public static void WriteFields(Utf8JsonWriter w, in NetworkIndexValue v)
     {
-        w.WriteString("window_start"u8, AlertWriter.Rfc3339(v.WindowStartMs));
-        w.WriteString("window_end"u8, AlertWriter.Rfc3339(v.WindowEndMs));
+        Span<byte> time = stackalloc byte[AlertWriter.Rfc3339Length];
+        w.WriteString("window_start"u8, AlertWriter.Rfc3339(v.WindowStartMs, time));
+        w.WriteString("window_end"u8, AlertWriter.Rfc3339(v.WindowEndMs, time));
         w.WriteNumber("tpi"u8, v.Tpi);
         w.WriteNumber("level"u8, v.Level);
         w.WriteNumber("severe_share"u8, v.SevereShare);

@@ -16,8 +16,9 @@ public static class SegmentRow
         string road = network.Name(s.Edge);
         if (road.Length > 0) w.WriteString("road"u8, road);
         w.WriteNumber("edge"u8, s.Edge);
-        w.WriteString("window_start"u8, AlertWriter.Rfc3339(s.WindowStartMs));
-        w.WriteString("window_end"u8, AlertWriter.Rfc3339(s.WindowEndMs));
+        Span<byte> time = stackalloc byte[AlertWriter.Rfc3339Length];
+        w.WriteString("window_start"u8, AlertWriter.Rfc3339(s.WindowStartMs, time));
+        w.WriteString("window_end"u8, AlertWriter.Rfc3339(s.WindowEndMs, time));
         w.WriteNumber("vehicles"u8, s.Vehicles);
         w.WriteNumber("speed_kmh"u8, Math.Round(s.SpeedKmh, 2));
         w.WriteNumber("free_flow_kmh"u8, Math.Round(s.FreeFlowKmh, 2));

@@ -212,7 +212,9 @@ public sealed class ReplayEngine
         foreach (var shard in vehicleShards) shard.Dispose();
         await Task.WhenAll(segmentTasks).ConfigureAwait(false);
 
-        // Outputs, sorted so that the same input gives the same bytes whatever the threads did.
+        // Outputs, sorted so that the same input gives the same bytes whatever the threads did. The sliding views, the
+        // largest, are written on another thread beside the rest: the shards are done, and no two outputs share a file.
+        Task<int> viewsWritten = Task.Run(() => WriteViews(segmentShards, outDir), cancel);
         var alerts = vehicleShards.SelectMany(s => s.Alerts).Concat(segmentShards.SelectMany(s => s.Alerts)).OrderBy(a => a.TimeMs).ThenBy(a => a.AlertId, StringComparer.Ordinal).ThenBy(a => a.State).ToList();
         await using (var alertStream = new FileStream(Path.Combine(outDir, "alerts.ndjson"), FileMode.Create, FileAccess.Write))
         {
@@ -226,17 +228,6 @@ public sealed class ReplayEngine
         segments.Sort(s_byStartThenEdge);
         WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
         using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
-        // The sliding views: one per segment and end, sorted the same way.
-        var views = new List<SegmentStat>(segmentShards.Sum(s => s.Views.Count));
-        if (_options.Segments.SlidingWindows > 0)
-        {
-            foreach (var shard in segmentShards) views.AddRange(shard.Views);
-            views.Sort(s_byStartThenEdge);
-            string name = _options.Segments.SlidingName;
-            WriteSegments(Path.Combine(outDir, name + ".ndjson"), views);
-            using var arrow = new SegmentArrowWriter(Path.Combine(outDir, name), _network, name: name);
-            foreach (var s in views) arrow.Append(s);
-        }
         // The network index: every shard's sums of a window added up (integers: the same for any number of shards).
         var tpi = segmentShards.SelectMany(s => s.NetworkParts).GroupBy(n => n.WindowStartMs).OrderBy(g => g.Key).Select(g =>
         {
@@ -246,6 +237,7 @@ public sealed class ReplayEngine
         }).ToList();
         WriteNetworkIndex(Path.Combine(outDir, "tpi.ndjson"), tpi);
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
+        int views = await viewsWritten.ConfigureAwait(false);
 
         var summary = new ReplaySummary
         {
@@ -260,7 +252,7 @@ public sealed class ReplayEngine
             SegmentWindows = segments.Count,
             SegmentWindowsSuppressed = segmentShards.Sum(s => s.Partition.Suppressed),
             LateTraversals = segmentShards.Sum(s => s.Partition.LateTraversals),
-            SegmentViews = views.Count,
+            SegmentViews = views,
             SegmentViewsSuppressed = segmentShards.Sum(s => s.Partition.ViewsSuppressed),
             Tpi = NetworkIndexSummary.Of(tpi),
             AlertsByKind = alerts.Where(a => a.State == AlertState.Open).GroupBy(a => a.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count()),
@@ -275,6 +267,20 @@ public sealed class ReplayEngine
         a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    // The sliding views: one per segment and end, sorted as the segment rows; returns how many.
+    private int WriteViews(SegmentShard[] segmentShards, string outDir)
+    {
+        if (_options.Segments.SlidingWindows <= 0) return 0;
+        var views = new List<SegmentStat>(segmentShards.Sum(s => s.Views.Count));
+        foreach (var shard in segmentShards) views.AddRange(shard.Views);
+        views.Sort(s_byStartThenEdge);
+        string name = _options.Segments.SlidingName;
+        WriteSegments(Path.Combine(outDir, name + ".ndjson"), views);
+        using var arrow = new SegmentArrowWriter(Path.Combine(outDir, name), _network, name: name);
+        foreach (var s in views) arrow.Append(s);
+        return views.Count;
+    }
 
     private void WriteSegments(string path, List<SegmentStat> segments)
     {

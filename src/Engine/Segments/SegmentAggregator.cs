@@ -608,7 +608,7 @@ public sealed class SegmentAggregator
             Millimetres += millimetres;
             Milliseconds += milliseconds;
             uint key = (uint)vehicle;
-            int at = Array.BinarySearch(_keys, 0, _tracked, key);
+            int at = Keys.BinarySearch(key); // the span's search: no comparer to look up, unlike Array.BinarySearch
             if (at >= 0)
             {
                 _vehicleMm[at] += millimetres;
@@ -629,9 +629,10 @@ public sealed class SegmentAggregator
                 Array.Resize(ref _vehicleMm, size);
                 Array.Resize(ref _vehicleMs, size);
             }
-            Array.Copy(_keys, at, _keys, at + 1, _tracked - at);
-            Array.Copy(_vehicleMm, at, _vehicleMm, at + 1, _tracked - at);
-            Array.Copy(_vehicleMs, at, _vehicleMs, at + 1, _tracked - at);
+            int after = _tracked - at;
+            _keys.AsSpan(at, after).CopyTo(_keys.AsSpan(at + 1));
+            _vehicleMm.AsSpan(at, after).CopyTo(_vehicleMm.AsSpan(at + 1));
+            _vehicleMs.AsSpan(at, after).CopyTo(_vehicleMs.AsSpan(at + 1));
             _keys[at] = key;
             _vehicleMm[at] = millimetres;
             _vehicleMs[at] = milliseconds;

@@ -480,11 +480,8 @@ public sealed class EdgeIndex
             for (int k = from; k < to; k++)
             {
                 ref readonly Entry en = ref entries[k];
-                if (ownerTest)
-                {
-                    int mx = en.MinX, my = en.MinY;
-                    if (mx >= 0 && ((mx > qx0 ? mx : qx0) != cx || (my > qy0 ? my : qy0) != cy)) continue;
-                }
+                int mx = en.MinX, my = en.MinY;
+                if (ownerTest & (mx >= 0) & ((Math.Max(mx, qx0) != cx) | (Math.Max(my, qy0) != cy))) continue; // flags, as in ScanWith
                 double d2 = Project(in en, px, py, kx, out double u);
                 if (d2 > _limit2) continue;
                 double d = Math.Sqrt(d2);
@@ -527,12 +524,13 @@ public sealed class EdgeIndex
             {
                 ref readonly Entry en = ref entries[k];
                 int mx = en.MinX, my = en.MinY;
-                bool outerOwns = mx < 0 || ((mx > qx0 ? mx : qx0) == cx && (my > qy0 ? my : qy0) == cy);
-                bool innerOwns = mx < 0 || ((mx > ix0 ? mx : ix0) == cx && (my > iy0 ? my : iy0) == cy);
-                if (!outerOwns && !innerOwns) continue;
+                // Without short-circuits: flags, not branches, so that whether a copy is the owner is not predicted.
+                bool outerOwns = (mx < 0) | ((Math.Max(mx, qx0) == cx) & (Math.Max(my, qy0) == cy));
+                bool innerOwns = (mx < 0) | ((Math.Max(mx, ix0) == cx) & (Math.Max(my, iy0) == cy));
+                if (!(outerOwns | innerOwns)) continue;
                 double d2 = Project(in en, px, py, kx, out double u); // the arithmetic of Scan, to the bit
-                bool toOuter = outerOwns && d2 <= _limit2, toInner = innerOwns && d2 <= inner._limit2;
-                if (!toOuter && !toInner) continue;
+                bool toOuter = outerOwns & (d2 <= _limit2), toInner = innerOwns & (d2 <= inner._limit2);
+                if (!(toOuter | toInner)) continue;
                 double d = Math.Sqrt(d2);
                 int edge = en.Edge;
                 bool unique = edge < 0;

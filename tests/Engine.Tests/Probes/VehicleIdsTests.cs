@@ -46,4 +46,26 @@ public class VehicleIdsTests
         int v = ids.Intern(Encoding.UTF8.GetBytes(longest));
         Assert.Equal(v, ids.Intern(longest.AsSpan()));
     }
+
+    [Fact]
+    public void Ids_without_a_UTF8_form_in_the_table_leave_the_others_intact()
+    {
+        // Ids too long to be looked up by their bytes, or not valid UTF-16, between ordinary ones, across table growths.
+        var ids = new VehicleIds();
+        var names = Enumerable.Range(0, 2000).Select(i => (i % 7) switch
+        {
+            0 => new string('路', 30 + (i % 5)),       // 90 UTF-8 bytes or more
+            1 => $"T{i}\uDC00",                       // a lone surrogate
+            2 => i == 2 ? "" : $"琼AT{i:D5}",
+            _ => $"V{i}",
+        }).Distinct().ToArray();
+        for (int i = 0; i < names.Length; i++) Assert.Equal(i, ids.Intern(names[i].AsSpan()));
+        for (int i = 0; i < names.Length; i++)
+        {
+            Assert.Equal(i, ids.Intern(names[i].AsSpan()));
+            byte[] utf8 = Encoding.UTF8.GetBytes(names[i]);
+            if (!names[i].Contains('\uDC00')) Assert.Equal(i, ids.Intern(utf8));
+        }
+        Assert.Equal(names.Length, ids.Count);
+    }
 }
