@@ -116,23 +116,6 @@ public sealed record MatcherOptions
     /// </summary>
     public double PlausibleSpeedSpread { get; init; } = 0.2;
 
-    /// <summary>
-    /// Standard deviation of a unit's reported speed, km/h (GNSS Doppler: a few km/h, independent of the position's noise).
-    /// When both probes of a transition report a speed, the speed-plausibility term judges a route by the distance the
-    /// vehicle drove: the mean of the two speeds times the time between them (variance from this error and from
-    /// <see cref="ReportedAccelerationMs2"/>), combined with the route length (variance 2σ²) by inverse variance. At 5 s
-    /// and σ 10 m the reported distance carries most of the weight, so a taxi reporting 45 km/h pays on a 20 km/h service
-    /// road even when its fixes' projections make the route look short. 0 or less: reported speeds are not used there.
-    /// Neutral without reported speeds.
-    /// </summary>
-    public double ReportedSpeedSigmaKmh { get; init; } = 2;
-
-    /// <summary>
-    /// Acceleration a vehicle may have within the interval, m/s²: the mean of the speeds at its two ends misses the mean
-    /// speed over the interval by up to a·Δt/4 (slowing down, then speeding up); half that is taken as the standard deviation.
-    /// </summary>
-    public double ReportedAccelerationMs2 { get; init; } = 2;
-
     /// <summary>Defaults for an offline match: decide nothing before the end of the trace.</summary>
     public MatcherOptions AsOffline() => this with { LagProbes = int.MaxValue, LagSeconds = double.PositiveInfinity };
 }

@@ -32,9 +32,6 @@ public sealed class OnlineMatcher
     private readonly float[]? _slowness;
     private readonly double _maxSlowness;
     private readonly double _noise2;          // 2 sigma^2: the variance of a route length between two fixes
-    // The distance driven between the two probes of the transition being scored, from their reported speeds: its weight
-    // against the route length (0: no reported speed, the route length alone) and variance.
-    private double _reportedM, _reportedWeight, _drivenVar;
 
     // Scratch, reused for every probe.
     private readonly EdgeCandidate[] _found;
@@ -296,7 +293,6 @@ public sealed class OnlineMatcher
         double driven = useSpeed ? p.SpeedKmh / 3.6 * dt : 0;
         double invSpeedBeta = useSpeed ? 1.0 / (_options.BetaM + (0.25 * driven)) : 0;
         bool limits = _slowness is not null && dt > 0;
-        if (limits) ReportedDistance(s.Col(prevSlot).ReportedSpeed, p.SpeedKmh, dt);
         Span<EdgePosition> targets = _targets.AsSpan(0, found);
         for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
         Span<double> dist = _distances.AsSpan(0, found);
@@ -434,64 +430,24 @@ public sealed class OnlineMatcher
     }
 
     /// <summary>
-    /// Sets what the two probes' reported speeds say about the distance driven between them (see
-    /// <see cref="MatcherOptions.ReportedSpeedSigmaKmh"/>): their mean times <paramref name="dt"/>, with a variance from the
-    /// speeds' error and from acceleration within dt, weighed against a route's length (variance 2σ²) by inverse variance.
-    /// Without a speed from both probes (or with the option off) the route length alone, as before.
-    /// </summary>
-    private void ReportedDistance(float before, float after, double dt)
-    {
-        _reportedWeight = 0;
-        _drivenVar = _noise2;
-        double sv = _options.ReportedSpeedSigmaKmh;
-        if (!(sv > 0) || !float.IsFinite(before) || !float.IsFinite(after) || before < 0 || after < 0) return;
-        // Mean of two speeds each off by sv: sv/√2; acceleration a within dt moves the mean speed from the two ends' mean
-        // by up to a·dt/4 (slow down, then speed up again): half that as a standard deviation.
-        double speedSd = sv / 3.6 / Math.Sqrt(2) * dt, accelSd = _options.ReportedAccelerationMs2 * dt * dt / 8;
-        double var = (speedSd * speedSd) + (accelSd * accelSd);
-        _reportedM = (before + after) / 2.0 / 3.6 * dt;
-        _reportedWeight = _noise2 / (_noise2 + var);
-        _drivenVar = _noise2 * var / (_noise2 + var);
-    }
-
-    /// <summary>
     /// The cost (natural log) of a route of <paramref name="lengthM"/> metres that takes <paramref name="seconds"/> at the
-    /// most plausible speeds when the probes are <paramref name="dt"/> apart: the metres the vehicle drove (the route length,
-    /// or with reported speeds the estimate that combines both) beyond what it could have driven in dt at the route's own
-    /// plausible speed, as the Gaussian tail of a spread whose variance is the driven distance's (2σ² for the route length
-    /// alone) and that of the drivable distance (<see cref="MatcherOptions.PlausibleSpeedSpread"/> of it).
+    /// most plausible speeds when the probes are <paramref name="dt"/> apart: the metres it could not have driven in dt at
+    /// the route's own plausible speed, as the Gaussian tail of a spread whose variance is the route length's (2σ²) and
+    /// that of the drivable distance (<see cref="MatcherOptions.PlausibleSpeedSpread"/> of it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private double LimitCost(double seconds, double lengthM, double dt)
     {
-        if (!(seconds > 0)) return 0;
+        if (seconds <= dt) return 0;
         double reach = dt * lengthM / seconds; // metres drivable in dt at the route's most plausible speed
-        double spread = _options.PlausibleSpeedSpread * reach, spread2 = spread * spread;
-        double cost = 0;
-        if (seconds > dt)
-        {
-            double excess = lengthM - reach;
-            cost = excess * excess / (2 * (_noise2 + spread2));
-        }
-        if (_reportedWeight > 0)
-        {
-            // The distance the vehicle drove by its reported speeds (combined with the route length) judged the same way;
-            // never less than the route length's own cost, so a route much longer than the reported distance does not
-            // get cheaper for it.
-            double driven = Driven(lengthM);
-            if (driven > reach) cost = Math.Max(cost, (driven - reach) * (driven - reach) / (2 * (_drivenVar + spread2)));
-        }
-        return cost;
+        double excess = lengthM - reach, spread = _options.PlausibleSpeedSpread * reach;
+        return excess * excess / (2 * (_noise2 + (spread * spread)));
     }
-
-    /// <summary>The distance driven along a route of <paramref name="lengthM"/>: its length, or combined with the reported speeds'.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private double Driven(double lengthM) => lengthM + (_reportedWeight * (_reportedM - lengthM));
 
     /// <summary>The speed-plausibility cost of a route <see cref="DirectRoute"/> gave (distance <paramref name="d"/>).</summary>
     private double DirectLimitCost(EdgePosition from, EdgePosition to, double d, double dt)
     {
-        if (Math.Max(d, Driven(d)) * _maxSlowness <= dt) return 0;
+        if (d * _maxSlowness <= dt) return 0;
         var w = _slowness!;
         if (to.Edge == from.Edge) return to.OffsetM >= from.OffsetM ? LimitCost(d * w[from.Edge], d, dt) : 0; // behind: jitter, standing
         double head = _net.EdgeLengthM[from.Edge] - from.OffsetM;
@@ -501,7 +457,7 @@ public sealed class OnlineMatcher
     /// <summary>The speed-plausibility cost of the route the last search found to target <paramref name="j"/> (distance <paramref name="d"/>, U-turn penalties included).</summary>
     private double SearchedLimitCost(EdgePosition from, EdgePosition to, int j, double d, double dt)
     {
-        if (Math.Max(d, Driven(d)) * _maxSlowness <= dt) return 0;
+        if (d * _maxSlowness <= dt) return 0;
         if (to.Edge == from.Edge && to.OffsetM < from.OffsetM && !double.IsNaN(Jitter(from, to))) return 0; // jitter: standing
         double seconds = _router.PathSum(j, _slowness, out double length);
         return double.IsNaN(seconds) ? 0 : LimitCost(seconds, length, dt);

@@ -42,8 +42,7 @@ public class SpeedPlausibilityTests
     /// <paramref name="southM"/> south of the primary (nearer the service road, 9 m south), elsewhere on the road.
     /// Returns the edge matched for each fix beside the pair.
     /// </summary>
-    /// <remarks>With <paramref name="reportedKmh"/>, every probe reports that speed (the fixes still move at <paramref name="kmh"/>).</remarks>
-    private static List<int> Drive(EdgeIndex index, double kmh, double southM, MatcherOptions options, float reportedKmh = float.NaN)
+    private static List<int> Drive(EdgeIndex index, double kmh, double southM, MatcherOptions options)
     {
         var points = new List<GpsPoint>();
         for (int i = 0; ; i++)
@@ -51,7 +50,7 @@ public class SpeedPlausibilityTests
             double x = 5 + (kmh / 3.6 * 5 * i);
             if (x > 795) break;
             double y = x is > 240 and < 560 ? -southM : (i % 2 == 0 ? 1 : -1);
-            points.Add(new GpsPoint(1_700_000_000_000 + (5000L * i), Lon(x), Lat(y)) { Id = i, SpeedKmh = reportedKmh });
+            points.Add(new GpsPoint(1_700_000_000_000 + (5000L * i), Lon(x), Lat(y)) { Id = i });
         }
         var matcher = new OnlineMatcher(index, options);
         var state = matcher.NewState();
@@ -84,25 +83,6 @@ public class SpeedPlausibilityTests
         var matched = Drive(index, 18, 8, new MatcherOptions());
         Assert.True(matched.Count >= 10);
         Assert.All(matched, e => Assert.Equal(RoadClass.Service, index.Network.Class(e)));
-    }
-
-    [Fact]
-    public void A_vehicle_reporting_45_kmh_beside_a_service_road_is_matched_on_the_primary_though_its_fixes_look_slow()
-    {
-        var index = Network(RoadClass.Service, 20);
-        // Fixes 35 m apart every 5 s (25 km/h: within the 30 km/h that 1.5 x 20 allows), as noise along the road can make a few
-        // steps look, and 1 m from the service road; the unit reports 45 km/h (62 m in 5 s), which the service road does not allow.
-        var matched = Drive(index, 25, 8, new MatcherOptions(), reportedKmh: 45);
-        Assert.True(matched.Count >= 8);
-        Assert.All(matched, e => Assert.Equal(RoadClass.Primary, index.Network.Class(e)));
-
-        // Judged by the route length alone (reported speed not used, or not reported), the service road is plausible and nearer.
-        var byLength = Drive(index, 25, 8, new MatcherOptions { ReportedSpeedSigmaKmh = 0 }, reportedKmh: 45);
-        Assert.All(byLength, e => Assert.Equal(RoadClass.Service, index.Network.Class(e)));
-        Assert.Equal(byLength, Drive(index, 25, 8, new MatcherOptions()));
-
-        // Reporting the 25 km/h its fixes show, it stays on the service road.
-        Assert.All(Drive(index, 25, 8, new MatcherOptions(), reportedKmh: 25), e => Assert.Equal(RoadClass.Service, index.Network.Class(e)));
     }
 
     [Fact]
