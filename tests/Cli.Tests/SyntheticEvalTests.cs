@@ -55,6 +55,37 @@ public class SyntheticEvalTests
     }
 
     [Fact]
+    public void Reported_speed_and_heading_leave_positions_as_they_were()
+    {
+        var net = s_net.Value;
+        var drive = SimulatedDrives.Run(net, 1, 600, 5)[0];
+        var (plain, _) = drive.Probes(5, 10, new Random(1));
+        var (reported, _) = drive.Probes(5, 10, new Random(1), net, Traffic.Geo.Evaluation.ReportedCourse.Speed | Traffic.Geo.Evaluation.ReportedCourse.Heading, new Random(2));
+        Assert.Equal(plain.Length, reported.Length);
+        for (int i = 0; i < plain.Length; i++)
+        {
+            var s = drive.Samples[(int)plain[i].Probe.Id];
+            Assert.Equal(plain[i].Probe.Lon, reported[i].Probe.Lon);
+            Assert.Equal(plain[i].Probe.Lat, reported[i].Probe.Lat);
+            Assert.True(float.IsNaN(plain[i].Probe.SpeedKmh) && float.IsNaN(plain[i].Probe.Heading));
+            if (s.SpeedKmh == 0)
+            {
+                // Standing: speed 0, no heading, as units report.
+                Assert.Equal(0, reported[i].Probe.SpeedKmh);
+                Assert.True(float.IsNaN(reported[i].Probe.Heading));
+            }
+            else
+            {
+                Assert.InRange(reported[i].Probe.SpeedKmh, Math.Max(0, s.SpeedKmh - 10), s.SpeedKmh + 10); // 2 km/h noise: 5 sigma
+                double d = Traffic.Geo.GeoMath.BearingDifference(reported[i].Probe.Heading, net.BearingAt(s.Edge, s.OffsetM));
+                Assert.True(Math.Abs(d) < 25, $"heading off by {d}°"); // 5° noise: 5 sigma
+            }
+        }
+        Assert.Contains(reported, p => p.Probe.SpeedKmh > 10);
+        Assert.Contains(reported, p => p.Probe.SpeedKmh == 0);
+    }
+
+    [Fact]
     public void Eval_synthetic_prints_a_table_from_the_simulator()
     {
         string osm = SharedData.Path("osm", "shenzhen-nanshan.osm");
@@ -77,5 +108,9 @@ public class SyntheticEvalTests
         Assert.Equal(3, output.Split('\n').Count(l => Regex.IsMatch(l, @"^\| \d+ m \|")));
         (exit, _, _) = CliRunner.Run("eval", "synthetic", osm, "--mode", "sideways");
         Assert.NotEqual(0, exit);
+        (exit, output, error) = CliRunner.Run("eval", "synthetic", osm, "--source", "trips", "--vehicles", "2", "--route-km", "2", "--reported", "speed,heading");
+        Assert.True(exit == 0, error);
+        Assert.StartsWith("Probes report Speed, Heading", output, StringComparison.Ordinal);
+        Assert.Equal(3, output.Split('\n').Count(l => Regex.IsMatch(l, @"^\| \d+ m \|")));
     }
 }

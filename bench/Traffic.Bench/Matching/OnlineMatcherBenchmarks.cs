@@ -22,16 +22,17 @@ public class OnlineMatcherBenchmarks
     /// <summary>
     /// 00000042: Cebu, 101,128 arcs, 7,739 probes; 00000015: Belgium, 6,854 probes (Kubicka: no speed limits). shenzhen:
     /// 20 synthetic trips of 5 km on the Nanshan OSM network (2,610 edges with class limits), a fix every 5 s with 10 m
-    /// noise (the matcher's default sigma), one after another as one vehicle's trace.
+    /// noise (the matcher's default sigma), one after another as one vehicle's trace; shenzhen-reported: the same trips whose probes
+    /// also report speed (± 2 km/h) and heading (± 5°), as `eval synthetic --reported speed,heading`.
     /// </summary>
-    [Params("00000042", "00000015", "shenzhen")]
+    [Params("00000042", "00000015", "shenzhen", "shenzhen-reported")]
     public string Track { get; set; } = "00000042";
 
     [GlobalSetup]
     public void Setup()
     {
         Traffic.Geo.Network.RoadNetwork network;
-        if (Track == "shenzhen")
+        if (Track.StartsWith("shenzhen", StringComparison.Ordinal))
         {
             network = Traffic.Geo.Import.NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
             var rng = new Random(1);
@@ -40,7 +41,8 @@ public class OnlineMatcherBenchmarks
             for (int v = 0; v < 20; v++)
             {
                 // Each trip starts 10 minutes after the one before ended: a time gap, so a new chain.
-                var (probes, _) = SyntheticTraces.Drive(network, rng, 5000, 5, 10, start);
+                var (probes, _) = SyntheticTraces.Drive(network, rng, 5000, 5, 10, start,
+                    reported: Track == "shenzhen-reported" ? ReportedCourse.Speed | ReportedCourse.Heading : ReportedCourse.None);
                 foreach (var tp in probes) points.Add(tp.Probe with { Id = points.Count });
                 start = probes[^1].Probe.TimeMs + 600_000;
             }

@@ -31,9 +31,14 @@ internal static class EvalCommands
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
         var mode = new Option<string>("--mode") { Description = "online (probe by probe, default lag) or offline (whole trace).", DefaultValueFactory = _ => "online" };
         mode.AcceptOnlyFromAmong("online", "offline");
+        var reported = new Option<string>("--reported")
+        {
+            Description = "What probes report besides position: none (default), speed, heading or speed,heading. Speed: the true instantaneous speed ± 2 km/h (Gaussian), clamped at 0, 0 when standing; heading: the road's bearing ± 5°, none when standing.",
+            DefaultValueFactory = _ => "none",
+        };
         var cmd = new Command("synthetic", "Edge-level accuracy on vehicles driven on a network with Gaussian noise (sigma 5, 10, 20 m) sampled every 1, 5, 15, 30, 60 s.")
         {
-            network, source, vehicles, length, minutes, seed, mode,
+            network, source, vehicles, length, minutes, seed, mode, reported,
         };
         cmd.SetAction(parse =>
         {
@@ -44,6 +49,7 @@ internal static class EvalCommands
             bool simulator = parse.GetValue(source) == "simulator";
             bool online = parse.GetValue(mode) == "online";
             double routeM = parse.GetValue(length) * 1000;
+            var report = SyntheticTraces.ParseReported(parse.GetValue(reported));
             // The simulator drives once (exact positions every second); each cell samples and adds noise to that.
             var drives = simulator ? SimulatedDrives.Run(net, n, parse.GetValue(minutes) * 60, seedValue) : null;
             var ci = CultureInfo.InvariantCulture;
@@ -51,6 +57,7 @@ internal static class EvalCommands
             string what = simulator
                 ? string.Create(ci, $"{n} simulated taxis, {parse.GetValue(minutes):N0} minutes each ({drives!.Sum(d => DrivenM(net, d)) / 1000:N0} km driven in all)")
                 : string.Create(ci, $"{n} vehicles per cell, {routeM / 1000:N0} km constant-speed trips each");
+            if (report != ReportedCourse.None) Console.WriteLine($"Probes report {report} (speed ± {SyntheticTraces.ReportedSpeedSigmaKmh} km/h, heading ± {SyntheticTraces.ReportedHeadingSigmaDeg}°).");
             Console.WriteLine(string.Create(ci, $"{(online ? "Online" : "Offline")} matching (sigma set to the noise, search radius max(50 m, 4 sigma), min move 2 sigma) of {what}. Each cell: probes matched to their true edge % / route accuracy % (1 − route mismatch fraction, edge by edge, length-weighted, over the route driven from the first probe to the last)."));
             Console.WriteLine("| noise sigma | " + string.Join(" | ", intervals.Select(i => i.ToString(ci) + " s")) + " |");
             Console.WriteLine("| --- |" + string.Concat(intervals.Select(_ => " ---: |")));
@@ -60,9 +67,10 @@ internal static class EvalCommands
                 foreach (int interval in intervals)
                 {
                     var rng = new Random(seedValue);
+                    var courseRng = new Random(seedValue + 7919); // the reported values' noise, apart from the positions'
                     var traces = simulator
-                        ? drives!.Select(d => d.Probes(interval, sigma, rng)).ToList()
-                        : Enumerable.Range(0, n).Select(_ => SyntheticTraces.Drive(net, rng, routeM, interval, sigma)).ToList();
+                        ? drives!.Select(d => d.Probes(interval, sigma, rng, net, report, courseRng)).ToList()
+                        : Enumerable.Range(0, n).Select(_ => SyntheticTraces.Drive(net, rng, routeM, interval, sigma, reported: report)).ToList();
                     // The matcher is told the noise of the source, as a deployment configures it per source.
                     var options = new MatcherOptions { SigmaM = sigma, SearchRadiusM = Math.Max(50, 4 * sigma), MinMoveM = 2 * sigma };
                     if (!online) options = options.AsOffline();

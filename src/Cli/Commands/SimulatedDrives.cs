@@ -11,20 +11,24 @@ namespace Traffic.Cli.Commands;
 internal sealed record SimulatedDrive(SimulatedDrive.Sample[] Samples, int[] Route)
 {
     /// <summary>The truth at one second: edge, offset, exact position and the index of the edge in <see cref="Route"/>.</summary>
-    internal readonly record struct Sample(long TimeMs, int Edge, double OffsetM, double Lon, double Lat, int RouteIndex);
+    internal readonly record struct Sample(long TimeMs, int Edge, double OffsetM, double Lon, double Lat, int RouteIndex, double SpeedKmh);
 
     /// <summary>
     /// The probes a unit sampling every <paramref name="everyS"/> seconds with Gaussian noise of <paramref name="sigmaM"/>
-    /// would send, with their truth (positions only: no reported speed or heading).
+    /// would send, with their truth; with <paramref name="reported"/>, also the speed and heading a unit reports
+    /// (<see cref="SyntheticTraces.Report"/>, noise from <paramref name="courseRng"/>, so positions do not change).
     /// </summary>
-    public (TruthProbe[] Probes, int[] Route) Probes(int everyS, double sigmaM, Random rng)
+    public (TruthProbe[] Probes, int[] Route) Probes(int everyS, double sigmaM, Random rng, RoadNetwork? net = null, ReportedCourse reported = ReportedCourse.None, Random? courseRng = null)
     {
         var probes = new List<TruthProbe>(Samples.Length / Math.Max(1, everyS) + 1);
         for (int i = 0; i < Samples.Length; i += Math.Max(1, everyS))
         {
             var s = Samples[i];
             var (lon, lat) = SyntheticTraces.Noise(rng, s.Lon, s.Lat, sigmaM);
-            probes.Add(new TruthProbe(new GpsPoint(s.TimeMs, lon, lat) { Id = i }, s.Edge, s.OffsetM, s.RouteIndex));
+            var probe = new GpsPoint(s.TimeMs, lon, lat) { Id = i };
+            if (reported != ReportedCourse.None)
+                probe = SyntheticTraces.Report(probe, reported, s.SpeedKmh, net!.BearingAt(s.Edge, s.OffsetM), courseRng!);
+            probes.Add(new TruthProbe(probe, s.Edge, s.OffsetM, s.RouteIndex));
         }
         return ([.. probes], Route);
     }
@@ -45,7 +49,7 @@ internal static class SimulatedDrives
         using var truth = new MemoryStream();
         sim.Run(Stream.Null, truth);
 
-        var byVehicle = new Dictionary<string, List<(long Time, int Edge, double Offset, double Lon, double Lat)>>();
+        var byVehicle = new Dictionary<string, List<(long Time, int Edge, double Offset, double Lon, double Lat, double Speed)>>();
         foreach (var line in new StreamReader(new MemoryStream(truth.GetBuffer(), 0, (int)truth.Length)).ReadToEnd().Split('\n'))
         {
             if (line.Length == 0) continue;
@@ -55,7 +59,7 @@ internal static class SimulatedDrives
             string id = r.GetProperty("vehicle_id").GetString()!;
             if (!byVehicle.TryGetValue(id, out var list)) byVehicle[id] = list = [];
             list.Add((r.GetProperty("time").GetInt64(), r.GetProperty("edge").GetInt32(), r.GetProperty("offset_m").GetDouble(),
-                r.GetProperty("lon").GetDouble(), r.GetProperty("lat").GetDouble()));
+                r.GetProperty("lon").GetDouble(), r.GetProperty("lat").GetDouble(), r.GetProperty("speed_kmh").GetDouble()));
         }
 
         // The truth names the edge at each second; the edges driven between two seconds (short ones at a junction)
@@ -71,7 +75,7 @@ internal static class SimulatedDrives
             var outSamples = new SimulatedDrive.Sample[samples.Count];
             for (int i = 0; i < samples.Count; i++)
             {
-                var (time, edge, offset, lon, lat) = samples[i];
+                var (time, edge, offset, lon, lat, speed) = samples[i];
                 if (route.Count == 0) route.Add(edge);
                 else if (edge != route[^1])
                 {
@@ -89,7 +93,7 @@ internal static class SimulatedDrives
                     }
                     route.Add(edge);
                 }
-                outSamples[i] = new SimulatedDrive.Sample(time, edge, offset, lon, lat, route.Count - 1);
+                outSamples[i] = new SimulatedDrive.Sample(time, edge, offset, lon, lat, route.Count - 1, speed);
             }
             drives.Add(new SimulatedDrive(outSamples, [.. route]));
         }

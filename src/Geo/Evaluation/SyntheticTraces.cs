@@ -23,6 +23,20 @@ public readonly record struct SyntheticScore(int Probes, int CorrectEdges, doubl
         new(a.Probes + b.Probes, a.CorrectEdges + b.CorrectEdges, a.TruthRouteM + b.TruthRouteM, a.RouteErrorM + b.RouteErrorM);
 }
 
+/// <summary>What synthetic probes report besides their position, as JT/T 808 units do (speed from GNSS Doppler, course).</summary>
+[Flags]
+public enum ReportedCourse
+{
+    /// <summary>Positions only.</summary>
+    None = 0,
+
+    /// <summary>The instantaneous speed at the fix, with Gaussian noise of <see cref="SyntheticTraces.ReportedSpeedSigmaKmh"/>, clamped at 0; 0 when standing.</summary>
+    Speed = 1,
+
+    /// <summary>The road's bearing at the fix, with Gaussian noise of <see cref="SyntheticTraces.ReportedHeadingSigmaDeg"/>; none when standing.</summary>
+    Heading = 2,
+}
+
 /// <summary>
 /// Vehicles driving trips (shortest paths between random places) at a share of each road's limit, sampled every
 /// <c>interval</c> seconds with Gaussian position noise: ground truth for edge-level matching accuracy.
@@ -37,7 +51,7 @@ public static class SyntheticTraces
     /// the same either way.
     /// </remarks>
     public static (TruthProbe[] Probes, int[] Route) Drive(RoadNetwork net, Random rng, double routeLengthM, double intervalS, double sigmaM,
-        long startMs = 1_700_000_000_000, bool reportCourse = false)
+        long startMs = 1_700_000_000_000, bool reportCourse = false, ReportedCourse reported = ReportedCourse.None)
     {
         // Trips as vehicles drive them: shortest paths to random destinations 1–3 km away, one after another.
         // Drivers turn round where they must (a dead end), not wherever it saves a few metres: without the
@@ -91,9 +105,54 @@ public static class SyntheticTraces
                 double heading = (net.BearingAt(e, offset) + (10 * Gaussian(courseRng)) + 360) % 360;
                 probe = probe with { SpeedKmh = (float)(SpeedMs(net, e) * 3.6 * (1 + (0.05 * Gaussian(courseRng)))), Heading = (float)heading };
             }
+            else if (reported != ReportedCourse.None)
+            {
+                probe = Report(probe, reported, SpeedMs(net, e) * 3.6, net.BearingAt(e, offset), courseRng);
+            }
             probes.Add(new TruthProbe(probe, e, offset, i));
         }
         return ([.. probes], [.. route]);
+    }
+
+    /// <summary>Standard deviation of a synthetic unit's reported speed, km/h (GNSS Doppler speed is good to a few km/h).</summary>
+    public const double ReportedSpeedSigmaKmh = 2;
+
+    /// <summary>Standard deviation of a synthetic unit's reported heading, degrees (Doppler course while moving).</summary>
+    public const double ReportedHeadingSigmaDeg = 5;
+
+    /// <summary>
+    /// A probe with what a unit reports besides its position: speed (the true instantaneous speed with Gaussian noise of
+    /// <see cref="ReportedSpeedSigmaKmh"/>, clamped at 0; exactly 0 when the vehicle stands, as units report) and heading
+    /// (the road's bearing with noise of <see cref="ReportedHeadingSigmaDeg"/>; none when standing). Noise is drawn from
+    /// <paramref name="rng"/> whatever is reported, a generator apart from the positions' so positions stay the same.
+    /// </summary>
+    public static GpsPoint Report(GpsPoint probe, ReportedCourse reported, double trueSpeedKmh, double bearingDeg, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        double ns = Gaussian(rng), nh = Gaussian(rng);
+        bool standing = trueSpeedKmh <= 0;
+        if ((reported & ReportedCourse.Speed) != 0)
+            probe = probe with { SpeedKmh = standing ? 0 : (float)Math.Max(0, trueSpeedKmh + (ReportedSpeedSigmaKmh * ns)) };
+        if ((reported & ReportedCourse.Heading) != 0 && !standing)
+            probe = probe with { Heading = (float)(((bearingDeg + (ReportedHeadingSigmaDeg * nh)) % 360 + 360) % 360) };
+        return probe;
+    }
+
+    /// <summary>Parses "speed", "heading", "speed,heading" or "none".</summary>
+    public static ReportedCourse ParseReported(string? text)
+    {
+        var r = ReportedCourse.None;
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            r |= part.ToLowerInvariant() switch
+            {
+                "speed" => ReportedCourse.Speed,
+                "heading" => ReportedCourse.Heading,
+                "none" => ReportedCourse.None,
+                _ => throw new ArgumentException($"unknown reported field '{part}' (speed, heading)"),
+            };
+        }
+        return r;
     }
 
     /// <summary>
