@@ -89,10 +89,10 @@ public sealed class SegmentAggregator
 
     private readonly RoadNetwork _network;
     private readonly SegmentOptions _options;
-    private readonly Dictionary<(int Edge, long Window), Accumulator> _open = [];
+    private readonly OpenWindowTable _open;
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
     private readonly Dictionary<int, double> _learned = [];   // per segment with enough low-volume speeds: their 85th percentile
-    private readonly List<(int Edge, long Window)> _closing = [];
+    private readonly List<(long Window, int Edge, int Slot)> _closing = [];   // scratch: the windows to close
     private readonly Stack<Accumulator> _spare = new();   // closed windows' accumulators, reused: opening a window allocates nothing
     private readonly double[] _speeds = new double[MaxTrackedVehicles]; // scratch for a window's vehicle speeds
 
@@ -109,6 +109,7 @@ public sealed class SegmentAggregator
         _options = options ?? new SegmentOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
         _union = new uint[MaxTrackedVehicles + 1];
+        _open = new OpenWindowTable(network.EdgeCount);
     }
 
     /// <summary>Sliding views below the minimum sample, not published.</summary>
@@ -138,10 +139,13 @@ public sealed class SegmentAggregator
             return;
         }
         long window = exitMs - (((exitMs % _options.WindowMs) + _options.WindowMs) % _options.WindowMs);
-        if (!_open.TryGetValue((edge, window), out Accumulator? acc))
+        int slot = _open.Find(edge, window);
+        Accumulator acc;
+        if (slot >= 0) acc = _open.Acc(slot);
+        else
         {
             acc = _spare.Count > 0 ? _spare.Pop() : new Accumulator();
-            _open.Add((edge, window), acc);
+            _open.Add(edge, window, acc);
         }
         acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
         if (IsOffPeak(exitMs)) acc.AddOffPeak((byte)Math.Clamp(length / seconds * 3.6, 0, SpeedBins - 1));
@@ -161,16 +165,18 @@ public sealed class SegmentAggregator
         long w = _options.WindowMs;
         int firstView = views?.Count ?? 0;
         _closing.Clear();
-        foreach (var key in _open.Keys)
+        long[] windows = _open.Windows;
+        int[] edges = _open.Edges;
+        for (int s = 0; s < _open.Slots; s++)
         {
-            if (key.Window + w <= watermarkMs) _closing.Add(key);
+            if (_open.Used(s) && windows[s] + w <= watermarkMs) _closing.Add((windows[s], edges[s], s));
         }
         _closing.Sort(static (a, b) => a.Window != b.Window ? a.Window.CompareTo(b.Window) : a.Edge.CompareTo(b.Edge));
         bool sliding = _options.SlidingWindows > 0;
         foreach (var key in _closing)
         {
-            Accumulator acc = _open[key];
-            _open.Remove(key);
+            Accumulator acc = _open.Acc(key.Slot);
+            _open.Remove(key.Slot);
             SlidingSegment? span = null;
             if (sliding)
             {
@@ -296,11 +302,12 @@ public sealed class SegmentAggregator
         o.Write(Suppressed);
         o.Write(Ignored);
         o.Write(_open.Count);
-        foreach (var ((edge, window), acc) in _open)
+        for (int s = 0; s < _open.Slots; s++)
         {
-            o.Write(edge);
-            o.Write(window);
-            acc.Save(o);
+            if (!_open.Used(s)) continue;
+            o.Write(_open.Edges[s]);
+            o.Write(_open.Windows[s]);
+            _open.Acc(s).Save(o);
         }
         o.Write(_offPeakSpeeds.Count);
         foreach (var (edge, bins) in _offPeakSpeeds)
@@ -339,7 +346,8 @@ public sealed class SegmentAggregator
             long window = i.ReadInt64();
             var acc = new Accumulator();
             acc.Load(i);
-            CheckpointReader.Check(_open.TryAdd((edge, window), acc), "checkpoint malformed: a window twice");
+            CheckpointReader.Check(_open.Find(edge, window) < 0, "checkpoint malformed: a window twice");
+            _open.Add(edge, window, acc);
         }
         n = r.Count();
         for (int k = 0; k < n; k++)
@@ -382,6 +390,85 @@ public sealed class SegmentAggregator
         Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (kthSmallest + 1.0)));
 
     private bool IsOffPeak(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), _options.OffPeakFromHour, _options.OffPeakToHour);
+
+    /// <summary>
+    /// The open windows, found by edge: per edge the first of its open windows' slots, the slots of an edge chained (an
+    /// edge has one or two open at a time), so that a traversal finds its window with a few array reads instead of
+    /// hashing (edge, window). Slots are used as a <see cref="Dictionary{TKey,TValue}"/> uses its entries (a new window
+    /// takes the most recently freed slot, else the next unused one) and visited in slot order, so the checkpoint lists
+    /// the windows in the same order as the dictionary did: the same bytes.
+    /// </summary>
+    private sealed class OpenWindowTable
+    {
+        private readonly int[] _head;              // per edge: its first open window's slot, -1 when none
+        private int[] _next = new int[64];         // per slot: the edge's next open window's slot, -1 at the end
+        private Accumulator?[] _acc = new Accumulator?[64];   // per slot: null when free
+        private readonly Stack<int> _free = new(); // freed slots, the most recent on top
+        public long[] Windows = new long[64];      // per slot: the window's start
+        public int[] Edges = new int[64];          // per slot: the edge
+
+        public OpenWindowTable(int edges)
+        {
+            _head = new int[edges];
+            Array.Fill(_head, -1);
+        }
+
+        /// <summary>Slots ever used: the open windows are among 0 … Slots − 1.</summary>
+        public int Slots { get; private set; }
+
+        public int Count { get; private set; }
+
+        public bool Used(int slot) => _acc[slot] != null;
+
+        public Accumulator Acc(int slot) => _acc[slot]!;
+
+        /// <summary>The slot of the edge's window starting at <paramref name="window"/>; -1 when not open.</summary>
+        public int Find(int edge, long window)
+        {
+            int s = _head[edge];
+            while (s >= 0 && Windows[s] != window) s = _next[s];
+            return s;
+        }
+
+        public void Add(int edge, long window, Accumulator acc)
+        {
+            int s;
+            if (_free.Count > 0) s = _free.Pop();
+            else
+            {
+                s = Slots++;
+                if (s == _acc.Length)
+                {
+                    int size = _acc.Length * 2;
+                    Array.Resize(ref _acc, size);
+                    Array.Resize(ref _next, size);
+                    Array.Resize(ref Windows, size);
+                    Array.Resize(ref Edges, size);
+                }
+            }
+            _acc[s] = acc;
+            Windows[s] = window;
+            Edges[s] = edge;
+            _next[s] = _head[edge];
+            _head[edge] = s;
+            Count++;
+        }
+
+        public void Remove(int slot)
+        {
+            int edge = Edges[slot];
+            if (_head[edge] == slot) _head[edge] = _next[slot];
+            else
+            {
+                int s = _head[edge];
+                while (_next[s] != slot) s = _next[s];
+                _next[s] = _next[slot];
+            }
+            _acc[slot] = null;
+            _free.Push(slot);
+            Count--;
+        }
+    }
 
     /// <summary>
     /// The closed windows of one segment inside the sliding span: a ring of one slot per window of the span, each with
