@@ -223,11 +223,7 @@ public sealed class ReplayEngine
         }
         using (var arrow = new AlertArrowWriter(Path.Combine(outDir, "alerts"))) foreach (var a in alerts) arrow.Append(a);
         // One window per segment and start, each segment in one shard: the order is total, an in-place sort gives it.
-        var segments = new List<SegmentStat>(segmentShards.Sum(s => s.Published.Count));
-        foreach (var shard in segmentShards) segments.AddRange(shard.Published);
-        segments.Sort(s_byStartThenEdge);
-        WriteSegments(Path.Combine(outDir, "segments.ndjson"), segments);
-        using (var arrow = new SegmentArrowWriter(Path.Combine(outDir, "segments"), _network)) foreach (var s in segments) arrow.Append(s);
+        var segments = WriteSegmentRows(segmentShards.Select(s => s.Published), outDir, "segments");
         // The network index: every shard's sums of a window added up (integers: the same for any number of shards).
         var tpi = segmentShards.SelectMany(s => s.NetworkParts).GroupBy(n => n.WindowStartMs).OrderBy(g => g.Key).Select(g =>
         {
@@ -269,17 +265,20 @@ public sealed class ReplayEngine
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     // The sliding views: one per segment and end, sorted as the segment rows; returns how many.
-    private int WriteViews(SegmentShard[] segmentShards, string outDir)
+    private int WriteViews(SegmentShard[] segmentShards, string outDir) =>
+        _options.Segments.SlidingWindows <= 0 ? 0
+            : WriteSegmentRows(segmentShards.Select(s => s.Views), outDir, _options.Segments.SlidingName).Count;
+
+    // Every shard's rows, sorted by window start then edge, as <name>.ndjson and the Arrow files <name>/.
+    private List<SegmentStat> WriteSegmentRows(IEnumerable<List<SegmentStat>> shards, string outDir, string name)
     {
-        if (_options.Segments.SlidingWindows <= 0) return 0;
-        var views = new List<SegmentStat>(segmentShards.Sum(s => s.Views.Count));
-        foreach (var shard in segmentShards) views.AddRange(shard.Views);
-        views.Sort(s_byStartThenEdge);
-        string name = _options.Segments.SlidingName;
-        WriteSegments(Path.Combine(outDir, name + ".ndjson"), views);
+        var rows = new List<SegmentStat>(shards.Sum(s => s.Count));
+        foreach (var shard in shards) rows.AddRange(shard);
+        rows.Sort(s_byStartThenEdge);
+        WriteSegments(Path.Combine(outDir, name + ".ndjson"), rows);
         using var arrow = new SegmentArrowWriter(Path.Combine(outDir, name), _network, name: name);
-        foreach (var s in views) arrow.Append(s);
-        return views.Count;
+        foreach (var s in rows) arrow.Append(s);
+        return rows;
     }
 
     private void WriteSegments(string path, List<SegmentStat> segments)
