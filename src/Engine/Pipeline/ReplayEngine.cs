@@ -172,8 +172,11 @@ public sealed class ReplayEngine
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
                 new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, _options.Observer, _roads);
         }
+        // Segment rows and views are written as the shards make them final, in the order of a whole run's sort.
+        using var windowRows = new SegmentRowMerge(_network, ss, outDir, "segments");
+        using var viewRows = _options.Segments.SlidingWindows > 0 ? new SegmentRowMerge(_network, ss, outDir, _options.Segments.SlidingName) : null;
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, _options.Segments), _options.Observer);
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, _options.Segments), i, windowRows, viewRows, _options.Observer);
 
         // One thread per shard, each its own (not the thread pool's): a shard blocks while it waits for a batch.
         var vehicleTasks = vehicleShards.Select((s, i) => Dedicated(() => s.Run(vehicleQueues[i]), cancel)).ToArray();
@@ -212,9 +215,7 @@ public sealed class ReplayEngine
         foreach (var shard in vehicleShards) shard.Dispose();
         await Task.WhenAll(segmentTasks).ConfigureAwait(false);
 
-        // Outputs, sorted so that the same input gives the same bytes whatever the threads did. The sliding views, the
-        // largest, are written on another thread beside the rest: the shards are done, and no two outputs share a file.
-        Task<int> viewsWritten = Task.Run(() => WriteViews(segmentShards, outDir), cancel);
+        // The other outputs, sorted so that the same input gives the same bytes whatever the threads did.
         var alerts = vehicleShards.SelectMany(s => s.Alerts).Concat(segmentShards.SelectMany(s => s.Alerts)).OrderBy(a => a.TimeMs).ThenBy(a => a.AlertId, StringComparer.Ordinal).ThenBy(a => a.State).ToList();
         await using (var alertStream = new FileStream(Path.Combine(outDir, "alerts.ndjson"), FileMode.Create, FileAccess.Write))
         {
@@ -222,8 +223,6 @@ public sealed class ReplayEngine
             foreach (var a in alerts) writer.Write(a);
         }
         using (var arrow = new AlertArrowWriter(Path.Combine(outDir, "alerts"))) foreach (var a in alerts) arrow.Append(a);
-        // One window per segment and start, each segment in one shard: the order is total, an in-place sort gives it.
-        var segments = WriteSegmentRows(segmentShards.Select(s => s.Published), outDir, "segments");
         // The network index: every shard's sums of a window added up (integers: the same for any number of shards).
         var tpi = segmentShards.SelectMany(s => s.NetworkParts).GroupBy(n => n.WindowStartMs).OrderBy(g => g.Key).Select(g =>
         {
@@ -233,7 +232,6 @@ public sealed class ReplayEngine
         }).ToList();
         WriteNetworkIndex(Path.Combine(outDir, "tpi.ndjson"), tpi);
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
-        int views = await viewsWritten.ConfigureAwait(false);
 
         var summary = new ReplaySummary
         {
@@ -245,10 +243,10 @@ public sealed class ReplayEngine
             Refused = vehicleShards.Sum(s => s.Partition.Refused),
             Matched = vehicleShards.Sum(s => s.Partition.Matched),
             Unmatched = vehicleShards.Sum(s => s.Partition.Unmatched),
-            SegmentWindows = segments.Count,
+            SegmentWindows = windowRows.Rows,
             SegmentWindowsSuppressed = segmentShards.Sum(s => s.Partition.Suppressed),
             LateTraversals = segmentShards.Sum(s => s.Partition.LateTraversals),
-            SegmentViews = views,
+            SegmentViews = viewRows?.Rows ?? 0,
             SegmentViewsSuppressed = segmentShards.Sum(s => s.Partition.ViewsSuppressed),
             Tpi = NetworkIndexSummary.Of(tpi),
             AlertsByKind = alerts.Where(a => a.State == AlertState.Open).GroupBy(a => a.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count()),
@@ -258,39 +256,7 @@ public sealed class ReplayEngine
         return summary;
     }
 
-    // Segment rows and views: one per segment and start, each segment in one shard, so the order is total.
-    private static readonly Comparison<SegmentStat> s_byStartThenEdge = static (a, b) =>
-        a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
-
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    // The sliding views: one per segment and end, sorted as the segment rows; returns how many.
-    private int WriteViews(SegmentShard[] segmentShards, string outDir) =>
-        _options.Segments.SlidingWindows <= 0 ? 0
-            : WriteSegmentRows(segmentShards.Select(s => s.Views), outDir, _options.Segments.SlidingName).Count;
-
-    // Every shard's rows, sorted by window start then edge, as <name>.ndjson and the Arrow files <name>/.
-    private List<SegmentStat> WriteSegmentRows(IEnumerable<List<SegmentStat>> shards, string outDir, string name)
-    {
-        var rows = new List<SegmentStat>(shards.Sum(s => s.Count));
-        foreach (var shard in shards) rows.AddRange(shard);
-        rows.Sort(s_byStartThenEdge);
-        WriteSegments(Path.Combine(outDir, name + ".ndjson"), rows);
-        using var arrow = new SegmentArrowWriter(Path.Combine(outDir, name), _network, name: name);
-        foreach (var s in rows) arrow.Append(s);
-        return rows;
-    }
-
-    private void WriteSegments(string path, List<SegmentStat> segments)
-    {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
-        using var lines = new NdjsonWriter(stream);
-        foreach (var s in segments)
-        {
-            SegmentRow.WriteFields(lines.Begin(), _network, in s);
-            lines.End();
-        }
-    }
 
     private static void WriteNetworkIndex(string path, List<NetworkIndexValue> series)
     {
@@ -523,12 +489,14 @@ public sealed class ReplayEngine
         }
     }
 
-    /// <summary>One segment shard: a <see cref="SegmentPartition"/> on its own thread, its windows and alerts kept for the files.</summary>
-    private sealed class SegmentShard(SegmentPartition partition, IReplayObserver? observer) : ISegmentPartitionOutput
+    /// <summary>
+    /// One segment shard: a <see cref="SegmentPartition"/> on its own thread. Its windows and views go to the merges as they
+    /// are published, and are handed over after each batch of messages; its alerts and network sums are kept for the files.
+    /// </summary>
+    private sealed class SegmentShard(SegmentPartition partition, int index, SegmentRowMerge windows, SegmentRowMerge? views, IReplayObserver? observer)
+        : ISegmentPartitionOutput
     {
         public SegmentPartition Partition { get; } = partition;
-        public List<SegmentStat> Published { get; } = [];
-        public List<SegmentStat> Views { get; } = [];
         public List<NetworkSums> NetworkParts { get; } = [];
         public List<AlertEvent> Alerts { get; } = [];
 
@@ -544,8 +512,10 @@ public sealed class ReplayEngine
                         else Partition.OnTraversal(in m.Traversal);
                     }
                     input.Return(batch);
+                    Through(Partition.WatermarkMs);
                 }
                 Partition.OnEndOfInput(this);
+                Through(long.MaxValue);
             }
             catch
             {
@@ -554,9 +524,15 @@ public sealed class ReplayEngine
             }
         }
 
-        public void Window(in SegmentStat window) => Published.Add(window);
+        private void Through(long watermarkMs)
+        {
+            windows.Through(index, watermarkMs);
+            views?.Through(index, watermarkMs);
+        }
 
-        public void View(in SegmentStat view) => Views.Add(view);
+        public void Window(in SegmentStat window) => windows.Add(index, in window);
+
+        public void View(in SegmentStat view) => views?.Add(index, in view);
 
         public void Network(in NetworkSums sums) => NetworkParts.Add(sums);
 

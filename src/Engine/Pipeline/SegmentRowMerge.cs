@@ -1,0 +1,92 @@
+using Traffic.Engine.Output;
+using Traffic.Engine.Segments;
+using Traffic.Geo.Network;
+
+namespace Traffic.Engine.Pipeline;
+
+/// <summary>
+/// One output of segment rows (the windows, or the sliding views) from every segment shard of a replay, written while
+/// the run goes on and in the order a sort of the whole run would give: by window start, then edge. Written as
+/// <c>&lt;name&gt;.ndjson</c> and the rolling Arrow files <c>&lt;name&gt;/</c>.
+/// </summary>
+/// <remarks>
+/// A shard's rows are final once its partition has passed a watermark: windows and views close when their end is at or
+/// before the partition's watermark, and a traversal is taken only into a window that ends after it (see
+/// <see cref="SegmentPartition.OnTraversal"/>), so every row a shard publishes later ends after that watermark. Rows
+/// of one output all span the same time, so ordering by start is ordering by end: the rows that end at or before the
+/// least of the shards' watermarks, sorted, come before everything still to come, and are written. Each shard adds to
+/// a list of its own without a lock; <see cref="Through"/> takes the lock once per batch of messages. The lists keep
+/// their capacity, so a long run allocates nothing per row once they have grown to a window's rows.
+/// </remarks>
+internal sealed class SegmentRowMerge : IDisposable
+{
+    private readonly RoadNetwork _network;
+    private readonly List<SegmentStat>[] _incoming;   // per shard: added since its last Through, its thread's own
+    private readonly long[] _through;                 // per shard: every row it adds later ends after this
+    private readonly List<SegmentStat> _pending = []; // handed over, not yet final (some shard is behind)
+    private readonly Lock _gate = new();
+    private readonly FileStream _stream;
+    private readonly NdjsonWriter _ndjson;
+    private readonly SegmentArrowWriter _arrow;
+    private long _written = long.MinValue;            // the least watermark the written rows were final for
+
+    private static readonly Comparison<SegmentStat> s_byStartThenEdge = static (a, b) =>
+        a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
+
+    public SegmentRowMerge(RoadNetwork network, int shards, string outDir, string name)
+    {
+        _network = network;
+        _incoming = new List<SegmentStat>[shards];
+        for (int i = 0; i < shards; i++) _incoming[i] = [];
+        _through = new long[shards];
+        Array.Fill(_through, long.MinValue);
+        _stream = new FileStream(Path.Combine(outDir, name + ".ndjson"), FileMode.Create, FileAccess.Write);
+        _ndjson = new NdjsonWriter(_stream);
+        _arrow = new SegmentArrowWriter(Path.Combine(outDir, name), network, name: name);
+    }
+
+    /// <summary>Rows written.</summary>
+    public long Rows { get; private set; }
+
+    /// <summary>A row published by a shard (on that shard's thread).</summary>
+    public void Add(int shard, in SegmentStat row) => _incoming[shard].Add(row);
+
+    /// <summary>
+    /// The shard's partition has passed <paramref name="watermarkMs"/>: its rows so far are handed over, and whatever
+    /// every shard has made final is written.
+    /// </summary>
+    public void Through(int shard, long watermarkMs)
+    {
+        lock (_gate)
+        {
+            List<SegmentStat> mine = _incoming[shard];
+            _pending.AddRange(mine);
+            mine.Clear();
+            _through[shard] = Math.Max(_through[shard], watermarkMs);
+            long least = _through[0];
+            for (int i = 1; i < _through.Length; i++) least = Math.Min(least, _through[i]);
+            if (least <= _written || _pending.Count == 0) return;
+            _written = least;
+            Span<SegmentStat> rows = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending);
+            rows.Sort(s_byStartThenEdge);
+            int final = 0;
+            while (final < rows.Length && rows[final].WindowEndMs <= least) final++;
+            foreach (ref readonly SegmentStat row in rows[..final])
+            {
+                SegmentRow.WriteFields(_ndjson.Begin(), _network, in row);
+                _ndjson.End();
+                _arrow.Append(in row);
+            }
+            Rows += final;
+            _pending.RemoveRange(0, final);
+        }
+    }
+
+    /// <summary>Closes the files (every row is written once every shard has passed the end of the input).</summary>
+    public void Dispose()
+    {
+        _ndjson.Dispose();
+        _stream.Dispose();
+        _arrow.Dispose();
+    }
+}
