@@ -658,9 +658,11 @@ public sealed class SegmentAggregator
     /// </summary>
     private sealed class Accumulator
     {
-        private uint[] _keys = new uint[8];   // sorted ascending, distinct
-        private long[] _vehicleMm = new long[8];   // per tracked key: its distance and time, for the median vehicle's speed
-        private long[] _vehicleMs = new long[8];
+        // Made at the most they keep (1.3 KB): accumulators are reused from window to window and segment to segment,
+        // so a long run allocates nothing for them once it has as many as it keeps windows open.
+        private readonly uint[] _keys = new uint[MaxTrackedVehicles];   // sorted ascending, distinct
+        private readonly long[] _vehicleMm = new long[MaxTrackedVehicles];   // per tracked key: its distance and time, for the median vehicle's speed
+        private readonly long[] _vehicleMs = new long[MaxTrackedVehicles];
         private int _tracked;
         private bool _beyond;                 // more distinct keys were seen than are kept
         private byte[] _offPeak = [];         // speed bins of low-volume traversals, merged at close
@@ -708,13 +710,6 @@ public sealed class SegmentAggregator
                 _beyond = true;
                 if (at == MaxTrackedVehicles) return; // larger than every key kept
                 _tracked--;                            // the largest key kept makes room
-            }
-            if (_tracked == _keys.Length)
-            {
-                int size = Math.Min(MaxTrackedVehicles, _keys.Length * 2);
-                Array.Resize(ref _keys, size);
-                Array.Resize(ref _vehicleMm, size);
-                Array.Resize(ref _vehicleMs, size);
             }
             int after = _tracked - at;
             _keys.AsSpan(at, after).CopyTo(_keys.AsSpan(at + 1));
@@ -773,9 +768,6 @@ public sealed class SegmentAggregator
             _beyond = i.ReadBoolean();
             _tracked = i.ReadByte();
             CheckpointReader.Check(_tracked <= MaxTrackedVehicles && (!_beyond || _tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
-            _keys = new uint[Math.Max(8, _tracked)];
-            _vehicleMm = new long[_keys.Length];
-            _vehicleMs = new long[_keys.Length];
             for (int k = 0; k < _tracked; k++)
             {
                 _keys[k] = i.ReadUInt32();
