@@ -21,7 +21,9 @@ internal static class ArrowOutput
     public static void WriteFile(string path, RecordBatch batch)
     {
         string partial = path + ".partial";
-        using (var stream = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        // Unbuffered: the writer hands over whole buffers and a few small pieces (a few hundred writes a file), and a
+        // FileStream's own buffer would be a new 64 KB array for every file of a long run.
+        using (var stream = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         using (var writer = new ArrowFileWriter(stream, batch.Schema))
         {
             writer.WriteRecordBatch(batch);
@@ -58,6 +60,9 @@ internal sealed class StringDictionaryColumn
         }
         _indices.Append(code);
     }
+
+    /// <summary>Makes room for this many values (the dictionary grows with the distinct ones).</summary>
+    public void Reserve(int values) => _indices.Reserve(values);
 
     /// <summary>The column so far (the builders copy out: call <see cref="Clear"/> before reusing).</summary>
     public DictionaryArray Build() => new(ArrowOutput.Dictionary, _indices.Build(), _values.Build());

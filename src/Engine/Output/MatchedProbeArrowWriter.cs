@@ -254,6 +254,8 @@ public sealed class MatchedProbeArrowWriter : IDisposable
     private readonly VehicleIds _ids;
     private readonly MatchedProbeColumns _columns;
     private readonly List<string> _written = [];
+    private readonly StringArray.Builder _vehicleNames = new();  // the dictionaries, rebuilt for each file in reused builders
+    private readonly StringArray.Builder _roadNames = new();
     private int _files;
 
     public MatchedProbeArrowWriter(string directory, RoadNetwork network, VehicleIds ids, int rowsPerFile = 65_536)
@@ -297,10 +299,12 @@ public sealed class MatchedProbeArrowWriter : IDisposable
 
     private void WriteFile()
     {
-        var vehicleNames = new StringArray.Builder();
-        for (int i = 0; i < _ids.Count; i++) vehicleNames.Append(_ids.Name(i));
+        _vehicleNames.Clear();
+        for (int i = 0; i < _ids.Count; i++) _vehicleNames.Append(_ids.Name(i));
+        _roadNames.Clear();
+        foreach (string name in _network.Names) _roadNames.Append(name);
         string path = Path.Combine(_directory, $"matched-{++_files:D6}.arrow");
-        using (var batch = _columns.Build(vehicleNames.Build(), MatchedProbeColumns.Strings(_network.Names))) ArrowOutput.WriteFile(path, batch);
+        using (var batch = _columns.Build(_vehicleNames.Build(), _roadNames.Build())) ArrowOutput.WriteFile(path, batch);
         _written.Add(path);
     }
 
