@@ -42,6 +42,7 @@ internal static class E2eHarness
           --formats ndjson,bin   input formats; bin is converted once from the NDJSON input (throughput)
           --rounds 3             interleaved rounds (throughput)
           --steady               also measure steady-state allocation per probe (throughput)
+          --steady-base 0.25     ... as the whole input less this leading share of it
           --allocations          what the timed runs allocate, by type (GC allocation ticks; throughput)
           --speed 10             replay at the recorded speed times this (latency)
           --minutes <m>          only the input's first m minutes of event time (latency)
@@ -78,6 +79,7 @@ internal static class E2eHarness
         public string[] Formats = ["ndjson"];
         public int Rounds = 3;
         public bool Steady;
+        public double SteadyBase = 0.25;
         public bool Allocations;
         public double Speed = 10;
         public double Minutes = double.PositiveInfinity;
@@ -101,6 +103,7 @@ internal static class E2eHarness
                     case "--formats": o.Formats = Next().Split(','); break;
                     case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--steady": o.Steady = true; break;
+                    case "--steady-base": o.SteadyBase = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--allocations": o.Allocations = true; break;
                     case "--speed": o.Speed = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -217,14 +220,16 @@ internal static class E2eHarness
     }
 
     /// <summary>
-    /// Allocation per probe in steady state: the whole input less its first quarter, over the probes between them, so
-    /// what a run allocates once (network index, shards, channels, writers, first-time vehicle state) cancels out.
+    /// Allocation per probe in steady state: the whole input less its first quarter (<c>--steady-base</c>), over the
+    /// probes between them, so what a run allocates once (network index, shards, channels, writers, first-time vehicle
+    /// and segment state) cancels out.
     /// </summary>
     private static void SteadyAllocation(RoadNetwork network, Options o)
     {
+        if (!(o.SteadyBase > 0 && o.SteadyBase < 1)) throw new ArgumentException("--steady-base is a share of the input between 0 and 1");
         string quarter = Path.Combine(o.Out, "quarter-" + Path.GetFileName(o.Input));
         string[] lines = File.ReadAllLines(o.Input);
-        File.WriteAllLines(quarter, lines.Take(lines.Length / 4));
+        File.WriteAllLines(quarter, lines.Take((int)(lines.Length * o.SteadyBase)));
         foreach (int shards in o.Shards)
         {
             var small = Replay(network, o, quarter, shards, Path.Combine(o.Out, "steady-quarter"));
