@@ -483,8 +483,8 @@ public sealed class EdgeIndex
             {
                 ref readonly Entry en = ref entries[k];
                 int mx = en.MinX, my = en.MinY;
-                if (ownerTest & (mx >= 0) & ((Math.Max(mx, qx0) != cx) | (Math.Max(my, qy0) != cy))) continue; // flags, as in ScanWith
-                if (BoxDistance2(in en, px, py, kx) > _boxLimit2) continue;
+                bool owns = !(ownerTest & (mx >= 0) & ((Math.Max(mx, qx0) != cx) | (Math.Max(my, qy0) != cy))); // flags, as in ScanWith
+                if (!(owns & (BoxDistance2(in en, px, py, kx) <= _boxLimit2))) continue;
                 double d2 = Project(in en, px, py, kx, out double u);
                 if (d2 > _limit2) continue;
                 double d = Math.Sqrt(d2);
