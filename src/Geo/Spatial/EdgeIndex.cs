@@ -473,17 +473,22 @@ public sealed class EdgeIndex
         /// With the owner test, a box-inserted segment counts only in the first cell of its box that lies
         /// in the query box, so it is measured once although it sits in several of the cells visited.
         /// </summary>
+        /// <remarks>
+        /// That cell is (max(MinX, qx0), max(MinY, qy0)). A box-inserted entry of cell (cx, cy) has MinX ≤ cx, so the
+        /// column matches when MinX == cx or when cx is the query box's first column (qx0 ≤ MinX or MinX &lt; qx0 = cx),
+        /// rows alike: the same answer without the two Math.Max, which the JIT compiles to branches.
+        /// </remarks>
         public void Scan(int from, int to, int cx, int cy)
         {
             Entry[] entries = _index._entries;
             bool ownerTest = _ownerTest;
-            int qx0 = _qx0, qy0 = _qy0;
+            bool firstX = cx == _qx0, firstY = cy == _qy0;
             double px = Lon, py = Lat, kx = Kx;
             for (int k = from; k < to; k++)
             {
                 ref readonly Entry en = ref entries[k];
                 int mx = en.MinX, my = en.MinY;
-                bool owns = !(ownerTest & (mx >= 0) & ((Math.Max(mx, qx0) != cx) | (Math.Max(my, qy0) != cy))); // flags, as in ScanWith
+                bool owns = !ownerTest | (mx < 0) | (((mx == cx) | firstX) & ((my == cy) | firstY)); // flags, as in ScanWith
                 if (!(owns & (BoxDistance2(in en, px, py, kx) <= _boxLimit2))) continue;
                 double d2 = Project(in en, px, py, kx, out double u);
                 if (d2 > _limit2) continue;
@@ -546,15 +551,15 @@ public sealed class EdgeIndex
         public void ScanWith(ref Collector inner, int from, int to, int cx, int cy)
         {
             Entry[] entries = _index._entries;
-            int qx0 = _qx0, qy0 = _qy0, ix0 = inner._qx0, iy0 = inner._qy0;
+            bool outerFirstX = cx == _qx0, outerFirstY = cy == _qy0, innerFirstX = cx == inner._qx0, innerFirstY = cy == inner._qy0;
             double px = Lon, py = Lat, kx = Kx;
             for (int k = from; k < to; k++)
             {
                 ref readonly Entry en = ref entries[k];
                 int mx = en.MinX, my = en.MinY;
                 // Without short-circuits: flags, not branches, so that whether a copy is the owner is not predicted.
-                bool outerOwns = (mx < 0) | ((Math.Max(mx, qx0) == cx) & (Math.Max(my, qy0) == cy));
-                bool innerOwns = (mx < 0) | ((Math.Max(mx, ix0) == cx) & (Math.Max(my, iy0) == cy));
+                bool outerOwns = (mx < 0) | (((mx == cx) | outerFirstX) & ((my == cy) | outerFirstY));
+                bool innerOwns = (mx < 0) | (((mx == cx) | innerFirstX) & ((my == cy) | innerFirstY));
                 double b2 = BoxDistance2(in en, px, py, kx);
                 if (!((outerOwns & (b2 <= _boxLimit2)) | (innerOwns & (b2 <= inner._boxLimit2)))) continue;
                 double d2 = Project(in en, px, py, kx, out double u); // the arithmetic of Scan, to the bit
