@@ -585,7 +585,9 @@ public sealed class EdgeIndex
             }
         }
 
-        [MethodImpl(MethodImplOptions.NoInlining)]
+        // Inlined: a call in the scan loop makes the JIT keep the loop's invariants on the stack (every vector register
+        // is the caller's to save), reloading them for each entry; about 20 offers a query measured 4–7 % of the search.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Offer(int edge, bool unique, double d, double offsetM, double lon, double lat)
         {
             Span<EdgeCandidate> r = _results;
