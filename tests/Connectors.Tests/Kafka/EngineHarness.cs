@@ -89,8 +89,11 @@ public sealed class EngineHarness : IDisposable
         var ids = new VehicleIds();
         var connection = properties == null ? kafka.Connection : new KafkaConnection(kafka.BootstrapServers, properties);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options,
-            line => Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}"));
+        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, line =>
+        {
+            Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}");
+            if (StopWhen?.Invoke(line) == true) _stop.Cancel();
+        });
         _running = Task.Run(() => Engine.RunAsync(_stop.Token));
     }
 
@@ -120,6 +123,12 @@ public sealed class EngineHarness : IDisposable
     public EngineCounters Counters => Engine.Counters;
 
     public ConcurrentQueue<string> Log { get; } = new();
+
+    /// <summary>
+    /// Stops the engine the moment it logs a line that this accepts: on the stage's own thread, before the stage takes
+    /// another record (a rebalance's "assigned" line, say). <see cref="Stop"/> then waits for it.
+    /// </summary>
+    public Func<string, bool>? StopWhen { get; set; }
 
     /// <summary>Produces lines to the probes topic (a connection of its own: the engine's may be throttled).</summary>
     public static long Produce(TestKafka kafka, IEnumerable<string> lines)
@@ -187,6 +196,17 @@ public sealed class EngineHarness : IDisposable
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException("the engines did not share the partitions; logs:\n" + string.Join("\n", engines.SelectMany(e => e.Log)));
             Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>Waits until the engine has logged a line that <paramref name="match"/> accepts.</summary>
+    public void WaitUntilLogged(Func<string, bool> match, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Log.Any(match))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the line did not come; log:\n" + string.Join("\n", Log));
+            Thread.Sleep(50);
         }
     }
 

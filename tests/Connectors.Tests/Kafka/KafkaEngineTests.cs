@@ -287,6 +287,40 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
     }
 
     [Fact]
+    public void A_process_stopped_while_its_partner_takes_over_its_partitions_still_ends_the_whole_pipeline()
+    {
+        var expected = reference.Get(output);
+        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
+        var options = EngineHarness.Options(kafka);
+        using var first = new EngineHarness(kafka, options with { ClientId = "test-a" });
+        using var second = new EngineHarness(kafka, options with { ClientId = "test-b" });
+        // The second process is stopped the moment the first one's leaving has handed it every probe partition: its own
+        // partition's unfinished batch went with the revocation, and neither partition has been replayed from its
+        // checkpoint yet. Stopping must still end the whole pipeline, as if both had stopped at once.
+        string takesAll = $"vehicle stage: assigned {kafka.Topics.Probes} partitions [0,1]";
+        try
+        {
+            EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
+            long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
+            EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
+            second.StopWhen = line => line.Contains(takesAll, StringComparison.Ordinal);
+            first.Stop();
+            second.WaitUntilLogged(line => line.Contains(takesAll, StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            second.Stop();
+        }
+        finally
+        {
+            foreach (string line in first.Log) output.WriteLine("a: " + line);
+            foreach (string line in second.Log) output.WriteLine("b: " + line);
+        }
+        var shared = EngineOutputs.Read(kafka);
+        output.WriteLine($"one after the other: {shared.Describe()}; {shared.Repeats} repeats");
+        Assert.Empty(shared.DifferentRepeats);
+        var differences = expected.Outputs.Differences(shared);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+
+    [Fact]
     public void A_full_output_queue_pauses_and_resumes_the_input_and_loses_nothing()
     {
         var expected = reference.Get(output);
