@@ -249,8 +249,9 @@ internal sealed class VehicleStageHost : IDisposable
     {
         // No checkpoint here: checkpoints sit at fixed offsets only, so that the next owner's output repeats ours exactly.
         // Nor a flush: an unfinished batch is sent only by the owner at the end of the whole pipeline (the drain).
-        foreach (var tp in parts) _partitions.Remove(tp.Partition.Value);
+        var revoked = parts.Select(tp => tp.Partition.Value).Where(_partitions.Remove).Order().ToList();
         _revoked = true;
+        if (revoked.Count > 0) _context.Log($"vehicle stage: revoked {Topic} partitions [{string.Join(",", revoked)}]");
     }
 
     private void UpdateLag(IConsumer<Ignore, ProbeRecord> consumer)

@@ -81,6 +81,7 @@ public sealed class EngineHarness : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _running;
+    private readonly ManualResetEventSlim _stoppedWhen = new();
 
     public EngineHarness(TestKafka kafka, KafkaEngineOptions options, IReadOnlyDictionary<string, string>? properties = null)
     {
@@ -92,7 +93,9 @@ public sealed class EngineHarness : IDisposable
         Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, line =>
         {
             Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}");
-            if (StopWhen?.Invoke(line) == true) _stop.Cancel();
+            if (StopWhen?.Invoke(line) != true || _stoppedWhen.IsSet) return;
+            _stop.Cancel();
+            _stoppedWhen.Set();
         });
         _running = Task.Run(() => Engine.RunAsync(_stop.Token));
     }
@@ -199,15 +202,10 @@ public sealed class EngineHarness : IDisposable
         }
     }
 
-    /// <summary>Waits until the engine has logged a line that <paramref name="match"/> accepts.</summary>
-    public void WaitUntilLogged(Func<string, bool> match, TimeSpan timeout)
+    /// <summary>Waits until <see cref="StopWhen"/> has accepted a line (the engine is stopping then).</summary>
+    public void WaitUntilStoppedWhen(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!Log.Any(match))
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the line did not come; log:\n" + string.Join("\n", Log));
-            Thread.Sleep(50);
-        }
+        if (!_stoppedWhen.Wait(timeout)) throw new TimeoutException("the line to stop at did not come; log:\n" + string.Join("\n", Log));
     }
 
     /// <summary>The exception the engine stopped with, by itself, within <paramref name="timeout"/>.</summary>
@@ -246,6 +244,7 @@ public sealed class EngineHarness : IDisposable
             }
         }
         _stop.Dispose();
+        _stoppedWhen.Dispose();
     }
 }
 

@@ -286,26 +286,28 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
         Assert.True(differences.Count == 0, string.Join("\n", differences));
     }
 
-    [Fact]
-    public void A_process_stopped_while_its_partner_takes_over_its_partitions_still_ends_the_whole_pipeline()
+    [Theory]
+    [InlineData("vehicle stage: revoked")]
+    [InlineData("vehicle stage: assigned traffic.probes partitions [0,1]")]
+    public void A_process_stopped_while_its_partner_hands_over_its_partitions_still_ends_the_whole_pipeline(string stopAt)
     {
         var expected = reference.Get(output);
         using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
         var options = EngineHarness.Options(kafka);
         using var first = new EngineHarness(kafka, options with { ClientId = "test-a" });
         using var second = new EngineHarness(kafka, options with { ClientId = "test-b" });
-        // The second process is stopped the moment the first one's leaving has handed it every probe partition: its own
-        // partition's unfinished batch went with the revocation, and neither partition has been replayed from its
-        // checkpoint yet. Stopping must still end the whole pipeline, as if both had stopped at once.
-        string takesAll = $"vehicle stage: assigned {kafka.Topics.Probes} partitions [0,1]";
         try
         {
             EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
             long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
             EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
-            second.StopWhen = line => line.Contains(takesAll, StringComparison.Ordinal);
+            // The second process is stopped in the rebalance that the first one's leaving causes, on its vehicle stage's
+            // thread: once its own partition, with its unfinished batch, is revoked, or once it holds every probe
+            // partition, restored from the checkpoints but not yet replayed. Stopping must still end the whole pipeline,
+            // as if both had stopped at once.
+            second.StopWhen = line => line.Contains(stopAt, StringComparison.Ordinal);
             first.Stop();
-            second.WaitUntilLogged(line => line.Contains(takesAll, StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            second.WaitUntilStoppedWhen(TimeSpan.FromSeconds(60));
             second.Stop();
         }
         finally
