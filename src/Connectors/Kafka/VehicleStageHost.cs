@@ -82,21 +82,29 @@ internal sealed class VehicleStageHost : IDisposable
         consumer.Subscribe(Topic);
         var lagClock = Stopwatch.StartNew();
         Stopwatch? draining = null;
+        bool stopped = false;   // the loop ended on the stop: not on an exception, nor on another stage's failure
         try
         {
             while (true)
             {
                 if (cancel.IsCancellationRequested)
                 {
-                    if (!_context.Options.FlushOnStop || failed.IsCancellationRequested) break;
+                    if (failed.IsCancellationRequested) break;
+                    if (!_context.Options.FlushOnStop)
+                    {
+                        stopped = true;
+                        break;
+                    }
                     if (draining == null)
                     {
                         draining = Stopwatch.StartNew();
                         _context.Log($"vehicle stage: draining {Topic} partitions [{string.Join(",", _partitions.Keys.Order())}] to their ends");
                     }
-                    if (!_revoked && _partitions.Values.All(p => p.AtEnd)) break;
+                    stopped = !_revoked && _partitions.Values.All(p => p.AtEnd);
+                    if (stopped) break;
                     if (draining.Elapsed > _context.Options.DrainTimeout)
                     {
+                        stopped = true;
                         _context.Log($"vehicle stage: drain stopped after {_context.Options.DrainTimeout.TotalSeconds:0} s short of the end of {Topic} partitions [{string.Join(",", _partitions.Where(p => !p.Value.AtEnd).Select(p => p.Key).Order())}]{(_revoked ? " (a rebalance was under way)" : "")}: their unfinished batches are not sent");
                         break;
                     }
@@ -133,7 +141,7 @@ internal sealed class VehicleStageHost : IDisposable
             // Leaving the group: what was produced since the last checkpoint is produced again by the next owner. At
             // the end of the whole pipeline, the partitions drained to their ends send their unfinished batches: the
             // same records as any other owner's at that end, so a partner that took them over sends only repeats.
-            if (_context.Options.FlushOnStop && !failed.IsCancellationRequested)
+            if (_context.Options.FlushOnStop && stopped)
             {
                 foreach (var part in _partitions.Values)
                 {
