@@ -265,8 +265,9 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
             EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
             long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
             EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
-            // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. (One after
-            // the other would hand the first one's partitions to the second, whose last batches then wait for more input.)
+            // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. The one that
+            // leaves first rebalances the other, which drains what it is handed to its end as well (the test below stops
+            // them one after the other).
             Parallel.Invoke(first.Stop, second.Stop);
         }
         finally
