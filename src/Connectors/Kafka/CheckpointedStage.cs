@@ -60,8 +60,11 @@ internal abstract class CheckpointedStage(KafkaEngineContext context, string nam
         }
         finally
         {
-            consumer.Close();
+            // Close revokes the partitions, and the revocation checkpoints them once more: without the commit, which
+            // from the rebalance callback of Close can wait for librdkafka's reply forever (the segment and network-index
+            // stages were seen hung there). The checkpoint holds the position; the commit only shows lag.
             Consumer = null;
+            consumer.Close();
         }
     }
 

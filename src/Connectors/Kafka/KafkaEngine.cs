@@ -30,11 +30,15 @@ public sealed record KafkaEngineOptions
     public long MatchedBatchEvery { get; init; } = 2048;
 
     /// <summary>
-    /// On stop, send the matched probes still waiting for their batch's end. For a run that ends the whole
-    /// pipeline (the demo); an engine process that hands its partitions on must not (the next owner's batches
-    /// would not repeat its own).
+    /// On stop, end the whole pipeline: drain (take every probes partition held to its end, also one that a partner's
+    /// leaving hands over meanwhile) and send the matched probes still waiting for their batch's end, before leaving
+    /// the group. For a run whose input has ended (the demo, the tests); an engine process that hands its partitions
+    /// on must not (the next owner's batches would not repeat its own).
     /// </summary>
     public bool FlushOnStop { get; init; }
+
+    /// <summary>How long a stop with <see cref="FlushOnStop"/> waits for its partitions' ends; those not reached by then are not flushed.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often the segment stage checkpoints.</summary>
     public TimeSpan SegmentCheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
@@ -71,6 +75,7 @@ public sealed class KafkaEngine
     public async Task RunAsync(CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var failed = new CancellationTokenSource();   // a stage failed: no drain, the others just stop
         using var vehicleSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-vehicles");
         using var segmentSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-segments");
         using var indexSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-tpi");
@@ -85,11 +90,12 @@ public sealed class KafkaEngine
             }
             catch
             {
+                failed.Cancel();
                 stop.Cancel();
                 throw;
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        var tasks = new[] { Start(vehicles.Run), Start(segments.Run), Start(index.Run) };
+        var tasks = new[] { Start(token => vehicles.Run(token, failed.Token)), Start(segments.Run), Start(index.Run) };
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);

@@ -23,6 +23,10 @@ namespace Traffic.Connectors.Kafka;
 /// process (at start, after a crash, on a rebalance) resumes from its checkpoint's state and offset, not from
 /// the group's committed offset, and replays: since checkpoints sit at offsets that do not depend on timing,
 /// every output record produced again, matched-probe batches included, repeats its original byte for byte.
+/// A stop that ends the whole pipeline (<see cref="KafkaEngineOptions.FlushOnStop"/>) drains first: it takes every
+/// partition held to its end, and only then sends the unfinished batches and leaves the group. A partner process
+/// that leaves meanwhile revokes and hands over partitions as at any rebalance; the drain takes the new assignment
+/// to its end too, so that whichever process holds a partition last sends its unfinished batch, complete.
 /// </remarks>
 internal sealed class VehicleStageHost : IDisposable
 {
@@ -33,6 +37,7 @@ internal sealed class VehicleStageHost : IDisposable
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly int _exchangePartitions;
     private IConsumer<Ignore, ProbeRecord>? _consumer;
+    private bool _revoked;   // partitions were revoked and the group's next assignment has not come yet
 
     public VehicleStageHost(KafkaEngineContext context, KafkaSinks sinks)
     {
@@ -51,9 +56,11 @@ internal sealed class VehicleStageHost : IDisposable
     /// <summary>Partitions this process owns now.</summary>
     public IReadOnlyCollection<int> Assigned => _partitions.Keys;
 
-    public void Run(CancellationToken cancel)
+    /// <summary>Runs until <paramref name="cancel"/>, then drains if the options ask for it and <paramref name="failed"/> is not set.</summary>
+    public void Run(CancellationToken cancel, CancellationToken failed)
     {
         var config = _context.Connection.Consumer(_context.Options.GroupId, $"{_context.Options.ClientId}-vehicles");
+        config.EnablePartitionEof = true;   // the drain knows a partition's end by it, whatever -X says
         using var consumer = new ConsumerBuilder<Ignore, ProbeRecord>(config)
             .SetValueDeserializer(_deserializer)
             .SetPartitionsAssignedHandler((c, parts) => Assign(parts))
@@ -74,10 +81,34 @@ internal sealed class VehicleStageHost : IDisposable
         };
         consumer.Subscribe(Topic);
         var lagClock = Stopwatch.StartNew();
+        Stopwatch? draining = null;
+        bool stopped = false;   // the loop ended on the stop: not on an exception, nor on another stage's failure
         try
         {
-            while (!cancel.IsCancellationRequested)
+            while (true)
             {
+                if (cancel.IsCancellationRequested)
+                {
+                    if (failed.IsCancellationRequested) break;
+                    if (!_context.Options.FlushOnStop)
+                    {
+                        stopped = true;
+                        break;
+                    }
+                    if (draining == null)
+                    {
+                        draining = Stopwatch.StartNew();
+                        _context.Log($"vehicle stage: draining {Topic} partitions [{string.Join(",", _partitions.Keys.Order())}] to their ends");
+                    }
+                    stopped = !_revoked && _partitions.Values.All(p => p.AtEnd);
+                    if (stopped) break;
+                    if (draining.Elapsed > _context.Options.DrainTimeout)
+                    {
+                        stopped = true;
+                        _context.Log($"vehicle stage: drain stopped after {_context.Options.DrainTimeout.TotalSeconds:0} s short of the end of {Topic} partitions [{string.Join(",", _partitions.Where(p => !p.Value.AtEnd).Select(p => p.Key).Order())}]{(_revoked ? " (a rebalance was under way)" : "")}: their unfinished batches are not sent");
+                        break;
+                    }
+                }
                 ConsumeResult<Ignore, ProbeRecord>? r;
                 try
                 {
@@ -94,18 +125,27 @@ internal sealed class VehicleStageHost : IDisposable
                     UpdateLag(consumer);
                     lagClock.Restart();
                 }
-                if (r == null || r.IsPartitionEOF) continue;
+                if (r == null) continue;
                 if (!_partitions.TryGetValue(r.Partition.Value, out var part)) continue;
+                if (r.IsPartitionEOF)
+                {
+                    part.AtEnd = true;
+                    continue;
+                }
+                part.AtEnd = false;
                 OnRecord(part, r);
             }
         }
         finally
         {
-            // Leaving the group: what was produced since the last checkpoint is produced again by the next owner.
-            if (_context.Options.FlushOnStop)
+            // Leaving the group: what was produced since the last checkpoint is produced again by the next owner. At
+            // the end of the whole pipeline, the partitions drained to their ends send their unfinished batches: the
+            // same records as any other owner's at that end, so a partner that took them over sends only repeats.
+            if (_context.Options.FlushOnStop && stopped)
             {
                 foreach (var part in _partitions.Values)
                 {
+                    if (!part.AtEnd) continue;
                     part.Output.FlushExchange();
                     part.Output.FlushMatched(part.NextOffset / _context.Options.MatchedBatchEvery + 1);
                 }
@@ -208,6 +248,7 @@ internal sealed class VehicleStageHost : IDisposable
             }
             _partitions[p] = part;
         }
+        _revoked = false;
         _context.Log($"vehicle stage: assigned {Topic} partitions [{string.Join(",", _partitions.Keys.Order())}]");
         return offsets;
     }
@@ -215,7 +256,10 @@ internal sealed class VehicleStageHost : IDisposable
     private void Revoke(IEnumerable<TopicPartition> parts)
     {
         // No checkpoint here: checkpoints sit at fixed offsets only, so that the next owner's output repeats ours exactly.
-        foreach (var tp in parts) _partitions.Remove(tp.Partition.Value);
+        // Nor a flush: an unfinished batch is sent only by the owner at the end of the whole pipeline (the drain).
+        var revoked = parts.Select(tp => tp.Partition.Value).Where(_partitions.Remove).Order().ToList();
+        _revoked = true;
+        if (revoked.Count > 0) _context.Log($"vehicle stage: revoked {Topic} partitions [{string.Join(",", revoked)}]");
     }
 
     private void UpdateLag(IConsumer<Ignore, ProbeRecord> consumer)
@@ -240,6 +284,9 @@ internal sealed class VehicleStageHost : IDisposable
 
         /// <summary>No record taken since the partition was assigned.</summary>
         public bool AwaitingFirst { get; set; } = true;
+
+        /// <summary>The consumer reported the partition's end after the last record taken (or, for none, since the assignment).</summary>
+        public bool AtEnd { get; set; }
     }
 
     /// <summary>Where one partition's processor sends its results.</summary>

@@ -81,6 +81,7 @@ public sealed class EngineHarness : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _running;
+    private readonly ManualResetEventSlim _stoppedWhen = new();
 
     public EngineHarness(TestKafka kafka, KafkaEngineOptions options, IReadOnlyDictionary<string, string>? properties = null)
     {
@@ -89,8 +90,13 @@ public sealed class EngineHarness : IDisposable
         var ids = new VehicleIds();
         var connection = properties == null ? kafka.Connection : new KafkaConnection(kafka.BootstrapServers, properties);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options,
-            line => Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}"));
+        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, line =>
+        {
+            Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}");
+            if (StopWhen?.Invoke(line) != true || _stoppedWhen.IsSet) return;
+            _stop.Cancel();
+            _stoppedWhen.Set();
+        });
         _running = Task.Run(() => Engine.RunAsync(_stop.Token));
     }
 
@@ -120,6 +126,12 @@ public sealed class EngineHarness : IDisposable
     public EngineCounters Counters => Engine.Counters;
 
     public ConcurrentQueue<string> Log { get; } = new();
+
+    /// <summary>
+    /// Stops the engine the moment it logs a line that this accepts: on the stage's own thread, before the stage takes
+    /// another record (a rebalance's "assigned" line, say). <see cref="Stop"/> then waits for it.
+    /// </summary>
+    public Func<string, bool>? StopWhen { get; set; }
 
     /// <summary>Produces lines to the probes topic (a connection of its own: the engine's may be throttled).</summary>
     public static long Produce(TestKafka kafka, IEnumerable<string> lines)
@@ -190,6 +202,12 @@ public sealed class EngineHarness : IDisposable
         }
     }
 
+    /// <summary>Waits until <see cref="StopWhen"/> has accepted a line (the engine is stopping then).</summary>
+    public void WaitUntilStoppedWhen(TimeSpan timeout)
+    {
+        if (!_stoppedWhen.Wait(timeout)) throw new TimeoutException("the line to stop at did not come; log:\n" + string.Join("\n", Log));
+    }
+
     /// <summary>The exception the engine stopped with, by itself, within <paramref name="timeout"/>.</summary>
     public Exception Failure(TimeSpan timeout)
     {
@@ -226,6 +244,7 @@ public sealed class EngineHarness : IDisposable
             }
         }
         _stop.Dispose();
+        _stoppedWhen.Dispose();
     }
 }
 

@@ -265,8 +265,9 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
             EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
             long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
             EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
-            // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. (One after
-            // the other would hand the first one's partitions to the second, whose last batches then wait for more input.)
+            // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. The one that
+            // leaves first rebalances the other, which drains what it is handed to its end as well (the test below stops
+            // them one after the other).
             Parallel.Invoke(first.Stop, second.Stop);
         }
         finally
@@ -282,6 +283,42 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
         output.WriteLine($"two processes: {shared.Describe()}; {shared.Repeats} repeats");
         Assert.Empty(shared.DifferentRepeats);
         Assert.Equal(expected.Outputs.Records["tpi"].Count, shared.Records["tpi"].Count);
+        var differences = expected.Outputs.Differences(shared);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+
+    [Theory]
+    [InlineData("vehicle stage: revoked")]
+    [InlineData("vehicle stage: assigned traffic.probes partitions [0,1]")]
+    public void A_process_stopped_while_its_partner_hands_over_its_partitions_still_ends_the_whole_pipeline(string stopAt)
+    {
+        var expected = reference.Get(output);
+        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
+        var options = EngineHarness.Options(kafka);
+        using var first = new EngineHarness(kafka, options with { ClientId = "test-a" });
+        using var second = new EngineHarness(kafka, options with { ClientId = "test-b" });
+        try
+        {
+            EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
+            long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
+            EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
+            // The second process is stopped in the rebalance that the first one's leaving causes, on its vehicle stage's
+            // thread: once its own partition, with its unfinished batch, is revoked, or once it holds every probe
+            // partition, restored from the checkpoints but not yet replayed. Stopping must still end the whole pipeline,
+            // as if both had stopped at once.
+            second.StopWhen = line => line.Contains(stopAt, StringComparison.Ordinal);
+            first.Stop();
+            second.WaitUntilStoppedWhen(TimeSpan.FromSeconds(60));
+            second.Stop();
+        }
+        finally
+        {
+            foreach (string line in first.Log) output.WriteLine("a: " + line);
+            foreach (string line in second.Log) output.WriteLine("b: " + line);
+        }
+        var shared = EngineOutputs.Read(kafka);
+        output.WriteLine($"one after the other: {shared.Describe()}; {shared.Repeats} repeats");
+        Assert.Empty(shared.DifferentRepeats);
         var differences = expected.Outputs.Differences(shared);
         Assert.True(differences.Count == 0, string.Join("\n", differences));
     }
