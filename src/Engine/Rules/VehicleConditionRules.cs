@@ -72,6 +72,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
     // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
     private long[] _silentFrom = [];
+    // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
+    private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
@@ -218,6 +220,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         if (s.LastMs == long.MinValue) return;
         // A unit without a fix repeats its last position: the jump when the fix returns is no teleport.
         if (!p.Fix || !s.LastFix) return;
+        // No open jump and a step too short for one: no need of the distance (a great circle is no longer than the way
+        // along a parallel then a meridian, R × (Δlon + Δlat) in radians, and the bound leaves a tenth to spare).
+        if (s.TeleportId == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
         double metres = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
         double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
         double kmh = metres / seconds * 3.6;
