@@ -70,7 +70,11 @@ public sealed class VehicleStage
     private readonly VehicleStageOptions _options;
     private VehicleMatchState?[] _states = new VehicleMatchState?[256];
     private VehicleClass[] _classes = new VehicleClass[256];
+    // Per vehicle: the time of its last accepted probe, the matcher state's last time (NoLastTime when not known, after a
+    // restore): a watermark tests every vehicle for idleness from this dense array, not from its state object.
+    private long[] _lastTimes = new long[256];
     private readonly List<int> _active = [];
+    private const long NoLastTime = long.MinValue;
     private long _watermark = long.MinValue;
 
     public VehicleStage(EdgeIndex index, VehicleStageOptions? options = null)
@@ -116,7 +120,11 @@ public sealed class VehicleStage
         var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
         var gps = new GpsPoint(p.TimeMs, p.Lon, p.Lat) { SpeedKmh = p.SpeedKmh, Heading = p.Heading, Id = source.Record };
         PushResult r = _matchers[(int)_classes[p.Vehicle]].Push(state, in gps, ref sink);
-        if (r == PushResult.Accepted) Accepted++;
+        if (r == PushResult.Accepted)
+        {
+            Accepted++;
+            _lastTimes[p.Vehicle] = p.TimeMs;   // what an accepted probe makes the state's last time
+        }
         else
         {
             RefusedCount++;
@@ -130,10 +138,16 @@ public sealed class VehicleStage
     {
         if (watermarkMs <= _watermark) return;
         _watermark = watermarkMs;
+        long idleMs = _options.IdleFlushMs;
+        long[] lastTimes = _lastTimes;
         foreach (int v in _active)
         {
+            // The matcher's own test (FlushIfIdle) on the copy of its last time: most vehicles are not idle, and their
+            // state objects stay out of the cache. Not known: the matcher tests.
+            long last = lastTimes[v];
+            if (last != NoLastTime && watermarkMs - last < idleMs) continue;
             var sink = new Forward<TOutput>(output, v, _classes[v]);
-            _matchers[(int)_classes[v]].FlushIfIdle(_states[v]!, watermarkMs, _options.IdleFlushMs, ref sink);
+            _matchers[(int)_classes[v]].FlushIfIdle(_states[v]!, watermarkMs, idleMs, ref sink);
         }
     }
 
@@ -191,12 +205,14 @@ public sealed class VehicleStage
             int size = Math.Max(vehicle + 1, _states.Length * 2);
             Array.Resize(ref _states, size);
             Array.Resize(ref _classes, size);
+            Array.Resize(ref _lastTimes, size);
         }
         VehicleMatchState? s = _states[vehicle];
         if (s == null)
         {
             // A vehicle keeps the class it first came with: its matcher state is sized for that class's options.
             _classes[vehicle] = cls;
+            _lastTimes[vehicle] = NoLastTime;   // no probe yet, or restored: the matcher's state knows
             _states[vehicle] = s = _matchers[(int)cls].NewState();
             _active.Add(vehicle);
         }

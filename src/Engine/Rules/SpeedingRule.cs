@@ -253,9 +253,9 @@ public sealed class SpeedingRule
     /// <summary>One vehicle's recent route progress and its speeding condition.</summary>
     private sealed class VehicleTrack
     {
-        private readonly long[] _time = new long[History];
-        private readonly double[] _distance = new double[History]; // cumulative route distance, metres
-        private readonly double[] _atLimit = new double[History];  // cumulative seconds the route takes at its limits
+        // The last History samples, a ring inside this object: a probe reads and writes one cache line or two of the
+        // vehicle's track, not three arrays of their own. Mutable struct: don't make this readonly.
+        private Samples _samples;
         private int _count;
         private int _next;
         private double _total;
@@ -279,9 +279,9 @@ public sealed class SpeedingRule
             o.Write(_totalAtLimit);
             for (int i = 0; i < History; i++)
             {
-                o.Write(_time[i]);
-                o.Write(_distance[i]);
-                o.Write(_atLimit[i]);
+                o.Write(_samples[i].Time);
+                o.Write(_samples[i].Distance);
+                o.Write(_samples[i].AtLimit);
             }
             o.Write(OverSinceMs);
             o.Write(UnderSinceMs);
@@ -303,9 +303,9 @@ public sealed class SpeedingRule
             _totalAtLimit = i.ReadDouble();
             for (int k = 0; k < History; k++)
             {
-                _time[k] = i.ReadInt64();
-                _distance[k] = i.ReadDouble();
-                _atLimit[k] = i.ReadDouble();
+                _samples[k].Time = i.ReadInt64();
+                _samples[k].Distance = i.ReadDouble();
+                _samples[k].AtLimit = i.ReadDouble();
             }
             OverSinceMs = i.ReadInt64();
             UnderSinceMs = i.ReadInt64();
@@ -329,9 +329,9 @@ public sealed class SpeedingRule
         {
             _total += routeDistanceM;
             _totalAtLimit += atLimitS;
-            _time[_next] = timeMs;
-            _distance[_next] = _total;
-            _atLimit[_next] = _totalAtLimit;
+            _samples[_next].Time = timeMs;
+            _samples[_next].Distance = _total;
+            _samples[_next].AtLimit = _totalAtLimit;
             _next = (_next + 1) % History;
             if (_count < History) _count++;
         }
@@ -343,11 +343,11 @@ public sealed class SpeedingRule
             for (int k = 1; k < _count; k++)
             {
                 int i = (newest - k + History) % History;
-                double dt = (_time[newest] - _time[i]) / 1000.0;
+                double dt = (_samples[newest].Time - _samples[i].Time) / 1000.0;
                 if (dt >= windowS)
                 {
                     back = i;
-                    return (_distance[newest] - _distance[i]) / dt * 3.6;
+                    return (_samples[newest].Distance - _samples[i].Distance) / dt * 3.6;
                 }
             }
             back = -1;
@@ -363,9 +363,22 @@ public sealed class SpeedingRule
             Speed(windowS, out int i);
             if (i < 0) return null;
             int newest = (_next - 1 + History) % History;
-            double d = _distance[newest] - _distance[i], s = _atLimit[newest] - _atLimit[i];
+            double d = _samples[newest].Distance - _samples[i].Distance, s = _samples[newest].AtLimit - _samples[i].AtLimit;
             // Rounded: over one edge it is that edge's limit, not a hair above it from the sums' rounding.
             return d > 0 && s > 0 ? Math.Round(d / s * 3.6, 3) : null;
+        }
+
+        private struct Sample
+        {
+            public long Time;
+            public double Distance;   // cumulative route distance, metres
+            public double AtLimit;    // cumulative seconds the route takes at its limits
+        }
+
+        [System.Runtime.CompilerServices.InlineArray(History)]
+        private struct Samples
+        {
+            private Sample _element;
         }
     }
 }

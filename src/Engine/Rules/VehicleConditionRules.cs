@@ -69,6 +69,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     private readonly VehicleConditionOptions _options = options ?? VehicleConditionOptions.Default;
     private readonly PerVehicle<State> _states = new(() => new State(options ?? VehicleConditionOptions.Default));
     private readonly int[] _found = new int[16];
+    // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
+    // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
+    private long[] _silentFrom = [];
+    // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
+    private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
@@ -137,18 +142,32 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         s.LastFix = p.Fix;
         s.Class = cls;
         s.Hazmat = hazmat;
+        Watch(p.Vehicle, s);
+    }
+
+    /// <summary>Copies what <see cref="OnWatermark"/> tests first of a vehicle's state, after that changed.</summary>
+    private void Watch(int vehicle, State s)
+    {
+        if (vehicle >= _silentFrom.Length) Array.Resize(ref _silentFrom, Math.Max(vehicle + 1, Math.Max(256, _silentFrom.Length * 2)));
+        _silentFrom[vehicle] = s.LastMoving && s.SignalLostId == null ? s.LastMs : long.MinValue;
     }
 
     /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         // In the order the vehicles came (not by dense id, which a restore renumbers): the same alerts in the same order.
+        double afterMs = _options.SignalLostAfterS * 1000;
+        long[] silentFrom = _silentFrom;
         foreach (int v in _states.Vehicles)
         {
+            // The test below on the copy first: most vehicles are not silent, and their state objects stay out of the cache.
+            long from = silentFrom[v];
+            if (from == long.MinValue || watermarkMs - from < afterMs) continue;
             State s = _states.Existing(v);
             if (!s.LastMoving || s.SignalLostId != null || s.LastMs == long.MinValue) continue;
             if (watermarkMs - s.LastMs < _options.SignalLostAfterS * 1000) continue;
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
+            silentFrom[v] = long.MinValue;
             var p = Probe.Empty;
             p.Vehicle = v;
             alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,
@@ -171,7 +190,13 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     internal void Load(CheckpointReader r)
     {
         int n = r.Count();
-        for (int i = 0; i < n; i++) _states[r.Vehicle()].Load(r);
+        for (int i = 0; i < n; i++)
+        {
+            int v = r.Vehicle();
+            State s = _states[v];
+            s.Load(r);
+            Watch(v, s);
+        }
     }
 
     /// <summary>
@@ -195,6 +220,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         if (s.LastMs == long.MinValue) return;
         // A unit without a fix repeats its last position: the jump when the fix returns is no teleport.
         if (!p.Fix || !s.LastFix) return;
+        // No open jump and a step too short for one: no need of the distance (a great circle is no longer than the way
+        // along a parallel then a meridian, R × (Δlon + Δlat) in radians, and the bound leaves a tenth to spare).
+        if (s.TeleportId == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
         double metres = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
         double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
         double kmh = metres / seconds * 3.6;

@@ -80,16 +80,18 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         {
             // The nearest road must be a one-way road driven against, and no road a little further may run
             // along the course (a dual carriageway's other half lies a GPS error away).
+            // The nearest first, its cheap tests before its bearing: most fixes are near no one-way road driven against,
+            // and then the roads further away need no bearing at all.
             ReadOnlySpan<EdgeCandidate> near = _nearby.Within(p.Lon, p.Lat);
-            bool along = false;
-            for (int i = 0; i < near.Length; i++)
+            if (near.Length > 0 && near[0].DistanceM <= _options.NearM && IsStrictOneWay(near[0].Edge))
             {
-                int e = near[i].Edge;
-                double diff = GeoMath.BearingDifference(course, _network.BearingAt(e, near[i].OffsetM));
-                if (diff <= _options.AlongDeg) along = true;
-                else if (i == 0 && near[i].DistanceM <= _options.NearM && diff >= _options.AgainstDeg && IsStrictOneWay(e)) against = e;
+                double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
+                if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
+                for (int i = 1; i < near.Length && against >= 0; i++)
+                {
+                    if (GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) <= _options.AlongDeg) against = -1;
+                }
             }
-            if (along) against = -1;
         }
         bool active = against >= 0;
         if (active)

@@ -576,38 +576,48 @@ public sealed class SegmentAggregator
             millimetres = 0;
             milliseconds = 0;
             bool beyond = false;
-            Span<int> next = stackalloc int[_start.Length];   // per slot: its next key to merge; -1: not in the span
+            // The slots' keys are sorted and distinct: each slot in the span is merged into the union so far, two lists at
+            // a time (one comparison per key, where a merge of all the slots at once scans every slot per key), smallest
+            // first, dropping repeats, up to one past the kept 64. The union is the same whatever the order of merging.
+            Span<uint> other = stackalloc uint[MaxTrackedVehicles + 1];
+            Span<uint> first = union.AsSpan(0, MaxTrackedVehicles + 1);
+            bool inFirst = true;   // the union so far is in first, else in other: each merge writes to the other one
+            int distinct = 0;
             for (int i = 0; i < _start.Length; i++)
             {
-                next[i] = -1;
                 if (_start[i] < fromMs || _start[i] >= toMs) continue;
                 millimetres += _millimetres[i];
                 milliseconds += _milliseconds[i];
                 beyond |= _beyond[i];
-                next[i] = 0;
-            }
-            // The slots' keys are sorted: merge them, smallest first, dropping repeats, up to one past the kept 64.
-            int distinct = 0;
-            while (distinct <= MaxTrackedVehicles)
-            {
-                int from = -1;
-                uint least = 0;
-                for (int i = 0; i < next.Length; i++)
+                ReadOnlySpan<uint> keys = _keys[i].AsSpan(0, _count[i]);
+                if (distinct == 0)
                 {
-                    if (next[i] < 0 || next[i] >= _count[i]) continue;
-                    uint key = _keys[i][next[i]];
-                    if (from < 0 || key < least)
-                    {
-                        from = i;
-                        least = key;
-                    }
+                    keys.CopyTo(first);   // at most 64: the first slot is the union so far
+                    distinct = keys.Length;
+                    inFirst = true;
+                    continue;
                 }
-                if (from < 0) break;
-                next[from]++;
-                if (distinct == 0 || least != union[distinct - 1]) union[distinct++] = least;
+                distinct = inFirst ? MergeDistinct(first[..distinct], keys, other) : MergeDistinct(other[..distinct], keys, first);
+                inFirst = !inFirst;
             }
             if (!beyond && distinct <= MaxTrackedVehicles) return distinct;
-            return Estimated(union[MaxTrackedVehicles - 1]);
+            return Estimated(inFirst ? first[MaxTrackedVehicles - 1] : other[MaxTrackedVehicles - 1]);
+        }
+
+        /// <summary>Merges two ascending lists of distinct keys into <paramref name="into"/>, each key once, as many as it holds.</summary>
+        private static int MergeDistinct(ReadOnlySpan<uint> a, ReadOnlySpan<uint> b, Span<uint> into)
+        {
+            int i = 0, j = 0, n = 0;
+            while (i < a.Length && j < b.Length && n < into.Length)
+            {
+                uint x = a[i], y = b[j];
+                into[n++] = x <= y ? x : y;
+                if (x <= y) i++;
+                if (y <= x) j++;
+            }
+            while (i < a.Length && n < into.Length) into[n++] = a[i++];
+            while (j < b.Length && n < into.Length) into[n++] = b[j++];
+            return n;
         }
 
         public void Save(BinaryWriter o)
