@@ -253,33 +253,13 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
     public void Two_engine_processes_sharing_the_partitions_give_the_records_of_one_network_index_included()
     {
         var expected = reference.Get(output);
-        using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
-        // One group, one state directory: the processes split the probe and exchange partitions between them, and one
-        // of them owns the parts topic and adds up the network index of exchange partitions that run in both. The
-        // input comes once both hold a partition of each, so that neither takes it all before the other joins.
-        var options = EngineHarness.Options(kafka);
-        using var first = new EngineHarness(kafka, options with { ClientId = "test-a" });
-        using var second = new EngineHarness(kafka, options with { ClientId = "test-b" });
-        try
-        {
-            EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
-            long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
-            EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
-            // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. The one that
-            // leaves first rebalances the other, which drains what it is handed to its end as well (the test below stops
-            // them one after the other).
-            Parallel.Invoke(first.Stop, second.Stop);
-        }
-        finally
-        {
-            foreach (string line in first.Log) output.WriteLine("a: " + line);
-            foreach (string line in second.Log) output.WriteLine("b: " + line);
-        }
-        Assert.True(first.Counters.Consumed > 0 && second.Counters.Consumed > 0,
-            $"the processes did not share the probes: {first.Counters.Consumed} and {second.Counters.Consumed}");
-        Assert.True(first.Counters.SegmentRows > 0 && second.Counters.SegmentRows > 0,
-            $"the processes did not share the exchange: {first.Counters.SegmentRows} and {second.Counters.SegmentRows} segment rows");
-        var shared = EngineOutputs.Read(kafka);
+        // Both at once: the end of the whole pipeline, each flushing its partition's last matched batch. The one that
+        // leaves first rebalances the other, which drains what it is handed to its end as well (the test below stops
+        // them one after the other).
+        var (first, second, shared) = TwoProcesses((first, second) => Parallel.Invoke(first.Stop, second.Stop));
+        Assert.True(first.Consumed > 0 && second.Consumed > 0, $"the processes did not share the probes: {first.Consumed} and {second.Consumed}");
+        Assert.True(first.SegmentRows > 0 && second.SegmentRows > 0,
+            $"the processes did not share the exchange: {first.SegmentRows} and {second.SegmentRows} segment rows");
         output.WriteLine($"two processes: {shared.Describe()}; {shared.Repeats} repeats");
         Assert.Empty(shared.DifferentRepeats);
         Assert.Equal(expected.Outputs.Records["tpi"].Count, shared.Records["tpi"].Count);
@@ -293,6 +273,32 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
     public void A_process_stopped_while_its_partner_hands_over_its_partitions_still_ends_the_whole_pipeline(string stopAt)
     {
         var expected = reference.Get(output);
+        // The second process is stopped in the rebalance that the first one's leaving causes, on its vehicle stage's
+        // thread: once its own partition, with its unfinished batch, is revoked, or once it holds every probe
+        // partition, restored from the checkpoints but not yet replayed. Stopping must still end the whole pipeline,
+        // as if both had stopped at once.
+        var (_, _, shared) = TwoProcesses((first, second) =>
+        {
+            second.StopWhen = line => line.Contains(stopAt, StringComparison.Ordinal);
+            first.Stop();
+            second.WaitUntilStoppedWhen(TimeSpan.FromSeconds(60));
+            second.Stop();
+        });
+        output.WriteLine($"one after the other: {shared.Describe()}; {shared.Repeats} repeats");
+        Assert.Empty(shared.DifferentRepeats);
+        var differences = expected.Outputs.Differences(shared);
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+
+    /// <summary>
+    /// Two engine processes in one group and one state directory, splitting the probe and exchange partitions between
+    /// them (one also owns the parts topic and adds up the network index); the input comes once both hold a partition of
+    /// each, so that neither takes it all before the other joins. When all is processed, <paramref name="stop"/> stops
+    /// them. Returns what each consumed and published, and the outputs on the cluster.
+    /// </summary>
+    private ((long Consumed, long SegmentRows) First, (long Consumed, long SegmentRows) Second, EngineOutputs Shared) TwoProcesses(
+        Action<EngineHarness, EngineHarness> stop)
+    {
         using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
         var options = EngineHarness.Options(kafka);
         using var first = new EngineHarness(kafka, options with { ClientId = "test-a" });
@@ -302,25 +308,14 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
             EngineHarness.WaitUntilShared([first, second], TimeSpan.FromSeconds(60));
             long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
             EngineHarness.WaitUntilProcessed([first, second], produced, TimeSpan.FromSeconds(90));
-            // The second process is stopped in the rebalance that the first one's leaving causes, on its vehicle stage's
-            // thread: once its own partition, with its unfinished batch, is revoked, or once it holds every probe
-            // partition, restored from the checkpoints but not yet replayed. Stopping must still end the whole pipeline,
-            // as if both had stopped at once.
-            second.StopWhen = line => line.Contains(stopAt, StringComparison.Ordinal);
-            first.Stop();
-            second.WaitUntilStoppedWhen(TimeSpan.FromSeconds(60));
-            second.Stop();
+            stop(first, second);
         }
         finally
         {
             foreach (string line in first.Log) output.WriteLine("a: " + line);
             foreach (string line in second.Log) output.WriteLine("b: " + line);
         }
-        var shared = EngineOutputs.Read(kafka);
-        output.WriteLine($"one after the other: {shared.Describe()}; {shared.Repeats} repeats");
-        Assert.Empty(shared.DifferentRepeats);
-        var differences = expected.Outputs.Differences(shared);
-        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        return ((first.Counters.Consumed, first.Counters.SegmentRows), (second.Counters.Consumed, second.Counters.SegmentRows), EngineOutputs.Read(kafka));
     }
 
     [Fact]
