@@ -145,7 +145,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         Watch(p.Vehicle, s);
     }
 
-    /// <summary>Copies what <see cref="OnWatermark"/> tests first of a vehicle's state, after that changed.</summary>
+    /// <summary>
+    /// Copies what <see cref="OnWatermark"/> tests of a vehicle's state (last seen moving, no signal_lost open: since when),
+    /// after every change of it: at each probe and each restore, and when signal_lost opens.
+    /// </summary>
     private void Watch(int vehicle, State s)
     {
         if (vehicle >= _silentFrom.Length) Array.Resize(ref _silentFrom, Math.Max(vehicle + 1, Math.Max(256, _silentFrom.Length * 2)));
@@ -160,12 +163,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         long[] silentFrom = _silentFrom;
         foreach (int v in _states.Vehicles)
         {
-            // The test below on the copy first: most vehicles are not silent, and their state objects stay out of the cache.
+            // On the copy (Watch): most vehicles are not silent, and their state objects stay out of the cache.
             long from = silentFrom[v];
             if (from == long.MinValue || watermarkMs - from < afterMs) continue;
             State s = _states.Existing(v);
-            if (!s.LastMoving || s.SignalLostId != null || s.LastMs == long.MinValue) continue;
-            if (watermarkMs - s.LastMs < _options.SignalLostAfterS * 1000) continue;
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
             silentFrom[v] = long.MinValue;
             var p = Probe.Empty;
