@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Traffic.Cli.Commands;
 using Traffic.Geo.Import;
@@ -112,5 +113,37 @@ public class SyntheticEvalTests
         Assert.True(exit == 0, error);
         Assert.StartsWith("Probes report Speed, Heading", output, StringComparison.Ordinal);
         Assert.Equal(3, output.Split('\n').Count(l => Regex.IsMatch(l, @"^\| \d+ m \|")));
+    }
+
+    [Fact]
+    public void Eval_synthetic_runs_the_cells_asked_for_and_breaks_their_errors_down()
+    {
+        string osm = SharedData.Path("osm", "shenzhen-nanshan.osm");
+        var (exit, output, error) = CliRunner.Run("eval", "synthetic", osm, "--source", "trips", "--vehicles", "4", "--route-km", "3",
+            "--noise", "20", "--interval", "15", "30", "--errors");
+        Assert.True(exit == 0, error);
+        Assert.Contains("| noise sigma | 15 s | 30 s |", output, StringComparison.Ordinal);
+        var row = Assert.Single(output.Split('\n'), l => Regex.IsMatch(l, @"^\| \d+ m \|"));
+        Assert.StartsWith("| 20 m |", row, StringComparison.Ordinal);
+        var cells = Regex.Matches(row, @"(\d+\.\d) / (\d+\.\d)");
+        Assert.Equal(2, cells.Count);
+
+        // One block a cell; its total agrees with the cell's route accuracy and with its table by road class.
+        var totals = Regex.Matches(output, @"\n(20 m / (?:15|30) s): (\d+) m of route error over (\d+) m driven");
+        Assert.Equal(["20 m / 15 s", "20 m / 30 s"], totals.Select(m => m.Groups[1].Value));
+        for (int i = 0; i < 2; i++)
+        {
+            double errorM = double.Parse(totals[i].Groups[2].Value, CultureInfo.InvariantCulture);
+            double drivenM = double.Parse(totals[i].Groups[3].Value, CultureInfo.InvariantCulture);
+            double accuracy = double.Parse(cells[i].Groups[2].Value, CultureInfo.InvariantCulture);
+            Assert.InRange(100 * (1 - (errorM / drivenM)), accuracy - 0.06, accuracy + 0.06);
+            string block = output[totals[i].Index..(i == 0 ? totals[1].Index : output.Length)];
+            var byClass = block.Split('\n').SkipWhile(l => !l.StartsWith("| road class |", StringComparison.Ordinal)).Skip(2)
+                .TakeWhile(l => l.StartsWith('|')).Select(l => l.Split('|', StringSplitOptions.TrimEntries)).ToList();
+            Assert.NotEmpty(byClass);
+            double sum = byClass.Sum(c => double.Parse(c[2], CultureInfo.InvariantCulture) + double.Parse(c[3], CultureInfo.InvariantCulture));
+            Assert.InRange(sum, errorM - byClass.Count, errorM + byClass.Count); // each figure rounded to the metre
+            Assert.Contains("| trace | missed m | matched, not driven m |", block, StringComparison.Ordinal);
+        }
     }
 }

@@ -36,9 +36,22 @@ internal static class EvalCommands
             Description = "What probes report besides position: none (default), speed, heading or speed,heading. Speed: the true instantaneous speed ± 2 km/h (Gaussian), clamped at 0, 0 when standing; heading: the road's bearing ± 5°, none when standing.",
             DefaultValueFactory = _ => "none",
         };
+        var noises = new Option<double[]>("--noise")
+        {
+            Description = "Noise sigmas to run, metres (default 5 10 20).",
+            DefaultValueFactory = _ => [5, 10, 20],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var intervals = new Option<int[]>("--interval")
+        {
+            Description = "Sampling intervals to run, seconds (default 1 5 15 30 60).",
+            DefaultValueFactory = _ => [1, 5, 15, 30, 60],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var errors = new Option<bool>("--errors") { Description = "After the table, each cell's route errors by road class and by road: metres of true route missed and of route matched that was not driven." };
         var cmd = new Command("synthetic", "Edge-level accuracy on vehicles driven on a network with Gaussian noise (sigma 5, 10, 20 m) sampled every 1, 5, 15, 30, 60 s.")
         {
-            network, source, vehicles, length, minutes, seed, mode, reported,
+            network, source, vehicles, length, minutes, seed, mode, reported, noises, intervals, errors,
         };
         cmd.SetAction(parse =>
         {
@@ -53,18 +66,19 @@ internal static class EvalCommands
             // The simulator drives once (exact positions every second); each cell samples and adds noise to that.
             var drives = simulator ? SimulatedDrives.Run(net, n, parse.GetValue(minutes) * 60, seedValue) : null;
             var ci = CultureInfo.InvariantCulture;
-            int[] intervals = [1, 5, 15, 30, 60];
+            int[] intervalValues = parse.GetValue(intervals)!;
             string what = simulator
                 ? string.Create(ci, $"{n} simulated taxis, {parse.GetValue(minutes):N0} minutes each ({drives!.Sum(d => DrivenM(net, d)) / 1000:N0} km driven in all)")
                 : string.Create(ci, $"{n} vehicles per cell, {routeM / 1000:N0} km constant-speed trips each");
             if (report != ReportedCourse.None) Console.WriteLine($"Probes report {report} (speed ± {SyntheticTraces.ReportedSpeedSigmaKmh} km/h, heading ± {SyntheticTraces.ReportedHeadingSigmaDeg}°).");
             Console.WriteLine(string.Create(ci, $"{(online ? "Online" : "Offline")} matching (sigma set to the noise, search radius max(50 m, 4 sigma), min move 2 sigma) of {what}. Each cell: probes matched to their true edge % / route accuracy % (1 − route mismatch fraction, edge by edge, length-weighted, over the route driven from the first probe to the last)."));
-            Console.WriteLine("| noise sigma | " + string.Join(" | ", intervals.Select(i => i.ToString(ci) + " s")) + " |");
-            Console.WriteLine("| --- |" + string.Concat(intervals.Select(_ => " ---: |")));
-            foreach (double sigma in new[] { 5.0, 10.0, 20.0 })
+            Console.WriteLine("| noise sigma | " + string.Join(" | ", intervalValues.Select(i => i.ToString(ci) + " s")) + " |");
+            Console.WriteLine("| --- |" + string.Concat(intervalValues.Select(_ => " ---: |")));
+            var errorReports = new List<string>();
+            foreach (double sigma in parse.GetValue(noises)!)
             {
                 var cells = new List<string>();
-                foreach (int interval in intervals)
+                foreach (int interval in intervalValues)
                 {
                     var rng = new Random(seedValue);
                     var courseRng = new Random(seedValue + 7919); // the reported values' noise, apart from the positions'
@@ -74,14 +88,40 @@ internal static class EvalCommands
                     // The matcher is told the noise of the source, as a deployment configures it per source.
                     var options = new MatcherOptions { SigmaM = sigma, SearchRadiusM = Math.Max(50, 4 * sigma), MinMoveM = 2 * sigma };
                     if (!online) options = options.AsOffline();
-                    var score = SyntheticTraces.OnlineAccuracy(index, traces, options);
+                    var cellErrors = parse.GetValue(errors) ? new List<(int Trace, int Edge, double M, bool Missed)>() : null;
+                    var score = SyntheticTraces.OnlineAccuracy(index, traces, options,
+                        cellErrors is null ? null : (t, e, m, missed) => cellErrors.Add((t, e, m, missed)));
+                    if (cellErrors is not null) errorReports.Add(ErrorReport(net, string.Create(ci, $"{sigma:F0} m / {interval} s"), score, cellErrors));
                     cells.Add(string.Create(ci, $"{100 * score.EdgeAccuracy:F1} / {100 * score.RouteAccuracy:F1}"));
                 }
                 Console.WriteLine(string.Create(ci, $"| {sigma:F0} m | ") + string.Join(" | ", cells) + " |");
             }
+            foreach (string cellReport in errorReports) Console.Write(cellReport);
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>A cell's route errors: by road class, by road (name and class) and by trace, largest first.</summary>
+    private static string ErrorReport(Traffic.Geo.Network.RoadNetwork net, string cell, SyntheticScore score, List<(int Trace, int Edge, double M, bool Missed)> errors)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(string.Create(ci, $"\n{cell}: {score.RouteErrorM:F0} m of route error over {score.TruthRouteM:F0} m driven\n"));
+        void Table(string title, Func<(int Trace, int Edge, double M, bool Missed), string> key, int top)
+        {
+            text.AppendLine(string.Create(ci, $"| {title} | missed m | matched, not driven m |"));
+            text.AppendLine("| --- | ---: | ---: |");
+            foreach (var g in errors.GroupBy(key).OrderByDescending(g => g.Sum(e => e.M)).Take(top))
+            {
+                text.AppendLine(string.Create(ci, $"| {g.Key} | {g.Where(e => e.Missed).Sum(e => e.M):F0} | {g.Where(e => !e.Missed).Sum(e => e.M):F0} |"));
+            }
+            text.AppendLine();
+        }
+        Table("road class", e => Traffic.Geo.Network.RoadClasses.Name(net.Class(e.Edge)), 20);
+        Table("road", e => $"{net.Name(e.Edge)} ({Traffic.Geo.Network.RoadClasses.Name(net.Class(e.Edge))})", 15);
+        Table("trace", e => e.Trace.ToString(ci), 10);
+        return text.ToString();
     }
 
     private static double DrivenM(Traffic.Geo.Network.RoadNetwork net, SimulatedDrive d)

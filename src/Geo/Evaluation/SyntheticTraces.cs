@@ -161,13 +161,18 @@ public static class SyntheticTraces
     /// probe's position and up to the last one's, in the truth and in the match alike, so that the match of the
     /// last probe a few metres into a long edge is not scored as the whole edge driven.
     /// </summary>
-    public static SyntheticScore OnlineAccuracy(EdgeIndex index, IEnumerable<(TruthProbe[] Probes, int[] Route)> vehicles, MatcherOptions? options = null)
+    /// <param name="errors">When given, receives each trace's mismatched edges, those with metres of error: (trace number,
+    /// edge, metres, true when a driven edge was missed, false when the match drove an edge the vehicle did not).</param>
+    public static SyntheticScore OnlineAccuracy(EdgeIndex index, IEnumerable<(TruthProbe[] Probes, int[] Route)> vehicles, MatcherOptions? options = null,
+        Action<int, int, double, bool>? errors = null)
     {
         var net = index.Network;
         var matcher = new OnlineMatcher(index, options);
         var total = default(SyntheticScore);
+        int traceNumber = -1;
         foreach (var (trace, route) in vehicles)
         {
+            traceNumber++;
             if (trace.Length == 0) continue;
             var truth = new Dictionary<long, int>(trace.Length);
             foreach (var tp in trace) truth[tp.Probe.Id] = tp.TrueEdge;
@@ -189,11 +194,15 @@ public static class SyntheticTraces
             foreach (var (e, r) in truthRanges)
             {
                 truthM += r.To - r.From;
-                if (!sink.Drove(e)) errorM += r.To - r.From;
+                if (sink.Drove(e)) continue;
+                errorM += r.To - r.From;
+                if (r.To > r.From) errors?.Invoke(traceNumber, e, r.To - r.From, true);
             }
             foreach (var (e, r) in sink.Route)
             {
-                if (!truthRanges.ContainsKey(e) && sink.Drove(e)) errorM += r.To - r.From;
+                if (truthRanges.ContainsKey(e) || !sink.Drove(e)) continue;
+                errorM += r.To - r.From;
+                if (r.To > r.From) errors?.Invoke(traceNumber, e, r.To - r.From, false);
             }
             total += new SyntheticScore(trace.Length, sink.Correct, truthM, errorM);
         }

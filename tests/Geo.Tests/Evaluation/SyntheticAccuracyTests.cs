@@ -95,6 +95,25 @@ public class SyntheticAccuracyTests
     }
 
     [Fact]
+    public void The_errors_reported_are_the_route_error()
+    {
+        // 20 m noise every 15 s: enough error to check the parts against the whole.
+        var net = s_index.Value.Network;
+        var rng = new Random(3);
+        var traces = Enumerable.Range(0, 5).Select(_ => SyntheticTraces.Drive(net, rng, 5_000, 15, 20)).ToList();
+        var errors = new List<(int Trace, int Edge, double M, bool Missed)>();
+        var score = SyntheticTraces.OnlineAccuracy(s_index.Value, traces, new MatcherOptions { SigmaM = 20, SearchRadiusM = 80, MinMoveM = 40 },
+            (t, e, m, missed) => errors.Add((t, e, m, missed)));
+        Assert.True(score.RouteErrorM > 100, $"only {score.RouteErrorM:F0} m of error");
+        Assert.Equal(score.RouteErrorM, errors.Sum(e => e.M), 6);
+        Assert.All(errors, e => Assert.True(e.M > 0));
+        // A missed edge is on the trace's route; an edge matched but not driven is not.
+        Assert.All(errors, e => Assert.Equal(e.Missed, traces[e.Trace].Route.Contains(e.Edge)));
+        Assert.Contains(errors, e => e.Missed);
+        Assert.Contains(errors, e => !e.Missed);
+    }
+
+    [Fact]
     public void Noise_has_the_configured_sigma()
     {
         var net = s_index.Value.Network;
