@@ -28,6 +28,26 @@ public sealed record MatcherOptions
     /// <summary>Beta grows by this many metres per metre between consecutive probes (see <see cref="BetaM"/>).</summary>
     public double BetaPerMetre { get; init; } = 0.05;
 
+    /// <summary>
+    /// Beta also grows by this times σ² / max(d, σ), with σ = <see cref="SigmaM"/> and d the great-circle distance between
+    /// the probes: how far the two fixes' noise across the road stretches the straight line between them beyond the
+    /// distance driven (the line is √(d² + Δp²) with Δp of variance 2σ², on average about σ²/d longer). It matters where
+    /// probes are close together for their noise (dense sampling, slow vehicles); 0 turns it off.
+    /// </summary>
+    public double BetaNoiseFactor { get; init; } = 1;
+
+    /// <summary>
+    /// A probe the model uses is placed, for the model, at the mean of its fix and of up to this many followers just
+    /// before it (within <see cref="SmoothWindowS"/>, outliers left out): where fixes come faster than the vehicle
+    /// moves by the noise, the model probe is otherwise whichever fix the noise first carried past
+    /// <see cref="MinMoveM"/>, as often across the road as along it. The probe's own position (what the match reports)
+    /// stays its fix. 0 turns it off.
+    /// </summary>
+    public int SmoothFollowers { get; init; } = 2;
+
+    /// <summary>Followers older than this, seconds, before the probe are not averaged into it (<see cref="SmoothFollowers"/>): the vehicle may have moved off since.</summary>
+    public double SmoothWindowS { get; init; } = 10;
+
     /// <summary>Radius of the candidate search around a probe, metres.</summary>
     public double SearchRadiusM { get; init; } = 50;
 

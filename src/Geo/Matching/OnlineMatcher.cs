@@ -32,6 +32,7 @@ public sealed class OnlineMatcher
     private readonly float[]? _slowness;
     private readonly double _maxSlowness;
     private readonly double _noise2;          // 2 sigma^2: the variance of a route length between two fixes
+    private readonly double _betaNoise;       // BetaNoiseFactor sigma^2: beta's noise term is this over the distance
 
     // Scratch, reused for every probe.
     private readonly EdgeCandidate[] _found;
@@ -63,6 +64,7 @@ public sealed class OnlineMatcher
         _backwardM = Math.Max(_options.BackwardToleranceM, 2 * Math.Sqrt(2) * _options.SigmaM);
         (_slowness, _maxSlowness) = Slowness(_net, _options.PlausibleSpeedFactor);
         _noise2 = 2 * _options.SigmaM * _options.SigmaM;
+        _betaNoise = _options.BetaNoiseFactor * _options.SigmaM * _options.SigmaM;
         int k = _options.MaxCandidates;
         int search = Math.Max(k, _options.SearchCandidates);
         _found = new EdgeCandidate[search];
@@ -145,12 +147,61 @@ public sealed class OnlineMatcher
             }
         }
 
+        if (s.Length > 0 && _options.SmoothFollowers > 0)
+        {
+            // The model sees the fix averaged with the followers just before it; the column keeps the fix itself.
+            var (lon, lat) = ModelPosition(s, s.Length, p.Lon, p.Lat, p.TimeMs);
+            var smoothed = p with { Lon = lon, Lat = lat };
+            AcceptModel(s, in p, in smoothed, ref sink);
+        }
+        else
+        {
+            AcceptModel(s, in p, in p, ref sink);
+        }
+    }
+
+    /// <summary>
+    /// Where the model places the probe of column <paramref name="column"/> (fix <paramref name="lon"/>,
+    /// <paramref name="lat"/> at <paramref name="timeMs"/>; the column need not exist yet): the mean of the fix and of the
+    /// followers just before it, at most <see cref="MatcherOptions.SmoothFollowers"/>, none older than
+    /// <see cref="MatcherOptions.SmoothWindowS"/>, outliers left out; the fix alone when that mean is further from it
+    /// than the search radius. The same at emission as when the probe was accepted: followers are decided only after
+    /// the model probe that follows them.
+    /// </summary>
+    private (double Lon, double Lat) ModelPosition(VehicleMatchState s, int column, double lon, double lat, long timeMs)
+    {
+        double sumLon = lon, sumLat = lat;
+        int n = 1;
+        long oldest = timeMs - (long)(_options.SmoothWindowS * 1000);
+        for (int c = column - 1; c >= 0 && n <= _options.SmoothFollowers; c--)
+        {
+            int slot = s.Slot(c);
+            ref var col = ref s.Col(slot);
+            if (col.Count != 0 || s.Time(slot) < oldest) break;
+            if (col.Break == OutlierMark) continue;
+            var (fLon, fLat) = s.Position(slot);
+            sumLon += fLon;
+            sumLat += fLat;
+            n++;
+        }
+        if (n == 1) return (lon, lat);
+        double meanLon = sumLon / n, meanLat = sumLat / n;
+        // A fix far from the followers before it jumped (a bad fix, or the first after a gap): it stands alone.
+        return GeoMath.FastDistance(lon, lat, meanLon, meanLat) <= _options.SearchRadiusM ? (meanLon, meanLat) : (lon, lat);
+    }
+
+    /// <summary>
+    /// Adds a probe the model uses (not a follower): <paramref name="fix"/> as the unit reported it, which its column
+    /// keeps, and <paramref name="p"/>, where the model places it (<see cref="ModelPosition"/>).
+    /// </summary>
+    private void AcceptModel<TSink>(VehicleMatchState s, in GpsPoint fix, in GpsPoint p, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
         int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found, Alongside);
         if (found == 0)
         {
             FlushPending(s, ref sink);
             s.Clear();
-            EmitUnmatched(p, ref sink);
+            EmitUnmatched(fix, ref sink);
             s.NextBreak = ChainBreak.NoCandidates;
             return;
         }
@@ -167,7 +218,7 @@ public sealed class OnlineMatcher
                 // among the candidates). Keep it as a follower, placed on the route the chain takes next,
                 // and break only if the next probes do not reconnect either.
                 s.Outliers++;
-                AppendFollower(s, in p);
+                AppendFollower(s, in fix);
                 s.Col(s.Slot(s.Length - 1)).Break = OutlierMark;
                 Decide(s, ref sink);
                 return;
@@ -199,7 +250,7 @@ public sealed class OnlineMatcher
         // Normalise so that the best is 0: scores stay small in float over any trace length.
         float max = score[order[0]];
 
-        int slot = AppendColumn(s, in p, (byte)found, s.Length == 0 ? s.NextBreak : ChainBreak.None);
+        int slot = AppendColumn(s, in fix, (byte)found, s.Length == 0 ? s.NextBreak : ChainBreak.None);
         s.KeptTime = p.TimeMs;
         s.KeptLon = p.Lon;
         s.KeptLat = p.Lat;
@@ -285,8 +336,10 @@ public sealed class OnlineMatcher
         if (dt > 0) bound = Math.Min(bound, (_options.MaxSpeedKmh / 3.6 * dt) + (2 * _options.SearchRadiusM));
 
         // The spread of |route − great circle| grows with the distance between probes (turns, detours
-        // around blocks), so beta does too: a fixed share of the distance on top of the base.
-        double beta = _options.BetaM + (_options.BetaPerMetre * gc), invBeta = 1.0 / beta;
+        // around blocks), so beta does too: a fixed share of the distance on top of the base. Noise across
+        // the road stretches the straight line between two fixes by about sigma²/distance on average: close
+        // probes (dense sampling, slow vehicles) need the larger scale.
+        double beta = _options.BetaM + (_options.BetaPerMetre * gc) + (_betaNoise / Math.Max(gc, _options.SigmaM)), invBeta = 1.0 / beta;
         // A reported speed says how far the vehicle drove: compare the route with that too (the
         // distance is uncertain by the speed's own error and by acceleration over the interval).
         bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
@@ -488,8 +541,8 @@ public sealed class OnlineMatcher
 
     /// <summary>
     /// Where along its edge candidate <paramref name="cand"/> of column <paramref name="column"/> lies, metres: the
-    /// anchor's decided offset, the newest column's kept offsets, or the probe's projection on the edge (what the
-    /// candidate search found for it, from the stored position).
+    /// anchor's decided offset, the newest column's kept offsets, or the projection on the edge of where the model
+    /// placed the probe (what the candidate search found for it, from the stored positions).
     /// </summary>
     private double CandidateOffset(VehicleMatchState s, int column, int cand)
     {
@@ -498,6 +551,7 @@ public sealed class OnlineMatcher
         if (s.HasAnchor && column == 0) return DecodeOffset(edge, s.DecidedOffset);
         if (column == NewestReal(s)) return DecodeOffset(edge, s.NewestOffsets[cand]);
         var (lon, lat) = s.Position(slot);
+        if (_options.SmoothFollowers > 0) (lon, lat) = ModelPosition(s, column, lon, lat, s.Time(slot));
         return DecodeOffset(edge, EncodeOffset(edge, ProjectOnEdge(edge, lon, lat)));
     }
 
