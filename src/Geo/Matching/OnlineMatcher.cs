@@ -32,9 +32,10 @@ public sealed class OnlineMatcher
     private readonly float[]? _slowness;
     private readonly double _maxSlowness;
     private readonly double _noise2;          // 2 sigma^2: the variance of a route length between two fixes
-    private readonly double _betaNoise;       // BetaNoiseFactor sigma^2: beta's noise term is this over the distance
+    private readonly double _betaNoise;       // BetaNoiseFactor sigma^2: beta's noise term is this over the distance (and the fixes averaged)
 
     // Scratch, reused for every probe.
+    private int _modelFixes = 1;              // fixes averaged into the probe being added (ModelPosition)
     private readonly EdgeCandidate[] _found;
     private readonly EdgePosition[] _targets;
     private readonly double[] _distances;
@@ -150,12 +151,13 @@ public sealed class OnlineMatcher
         if (s.Length > 0 && _options.SmoothFollowers > 0)
         {
             // The model sees the fix averaged with the followers just before it; the column keeps the fix itself.
-            var (lon, lat) = ModelPosition(s, s.Length, p.Lon, p.Lat, p.TimeMs);
+            var (lon, lat) = ModelPosition(s, s.Length, p.Lon, p.Lat, p.TimeMs, out _modelFixes);
             var smoothed = p with { Lon = lon, Lat = lat };
             AcceptModel(s, in p, in smoothed, ref sink);
         }
         else
         {
+            _modelFixes = 1;
             AcceptModel(s, in p, in p, ref sink);
         }
     }
@@ -168,8 +170,12 @@ public sealed class OnlineMatcher
     /// than the search radius. The same at emission as when the probe was accepted: followers are decided only after
     /// the model probe that follows them.
     /// </summary>
-    private (double Lon, double Lat) ModelPosition(VehicleMatchState s, int column, double lon, double lat, long timeMs)
+    private (double Lon, double Lat) ModelPosition(VehicleMatchState s, int column, double lon, double lat, long timeMs) => ModelPosition(s, column, lon, lat, timeMs, out _);
+
+    /// <summary><see cref="ModelPosition(VehicleMatchState, int, double, double, long)"/>, with the number of fixes averaged.</summary>
+    private (double Lon, double Lat) ModelPosition(VehicleMatchState s, int column, double lon, double lat, long timeMs, out int fixes)
     {
+        fixes = 1;
         double sumLon = lon, sumLat = lat;
         int n = 1;
         long oldest = timeMs - (long)(_options.SmoothWindowS * 1000);
@@ -187,7 +193,9 @@ public sealed class OnlineMatcher
         if (n == 1) return (lon, lat);
         double meanLon = sumLon / n, meanLat = sumLat / n;
         // A fix far from the followers before it jumped (a bad fix, or the first after a gap): it stands alone.
-        return GeoMath.FastDistance(lon, lat, meanLon, meanLat) <= _options.SearchRadiusM ? (meanLon, meanLat) : (lon, lat);
+        if (GeoMath.FastDistance(lon, lat, meanLon, meanLat) > _options.SearchRadiusM) return (lon, lat);
+        fixes = n;
+        return (meanLon, meanLat);
     }
 
     /// <summary>
@@ -338,8 +346,9 @@ public sealed class OnlineMatcher
         // The spread of |route − great circle| grows with the distance between probes (turns, detours
         // around blocks), so beta does too: a fixed share of the distance on top of the base. Noise across
         // the road stretches the straight line between two fixes by about sigma²/distance on average: close
-        // probes (dense sampling, slow vehicles) need the larger scale.
-        double beta = _options.BetaM + (_options.BetaPerMetre * gc) + (_betaNoise / Math.Max(gc, _options.SigmaM)), invBeta = 1.0 / beta;
+        // probes (dense sampling, slow vehicles) need the larger scale. A position averaged from n fixes has
+        // 1/n of the variance (the probe before taken to be averaged alike).
+        double beta = _options.BetaM + (_options.BetaPerMetre * gc) + (_betaNoise / _modelFixes / Math.Max(gc, _options.SigmaM)), invBeta = 1.0 / beta;
         // A reported speed says how far the vehicle drove: compare the route with that too (the
         // distance is uncertain by the speed's own error and by acceleration over the interval).
         bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
