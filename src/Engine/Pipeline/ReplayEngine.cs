@@ -511,8 +511,13 @@ public sealed class ReplayEngine
             {
                 while (input.TryTake(out var batch))
                 {
-                    foreach (ref readonly var m in batch.Messages)
+                    ReadOnlySpan<SegmentMessage> messages = batch.Messages;
+                    for (int i = 0; i < messages.Length; i++)
                     {
+                        // The windows of the traversals two and one ahead, so that their cache misses overlap this one's work.
+                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.Prefetch(in messages[i + 2].Traversal, contents: false);
+                        if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) Partition.Prefetch(in messages[i + 1].Traversal, contents: true);
+                        ref readonly SegmentMessage m = ref messages[i];
                         if (m.IsWatermark) Partition.OnWatermark(in m.Watermark, this);
                         else Partition.OnTraversal(in m.Traversal);
                     }
