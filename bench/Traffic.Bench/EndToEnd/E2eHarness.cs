@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -86,6 +87,7 @@ internal static class E2eHarness
         public int? MatchLag;
         public double? MatchLagSeconds;
         public string Out = Path.Combine(Path.GetTempPath(), "traffic-e2e");
+        public bool OutGiven;   // --out named: the runs' outputs are kept there
 
         public static Options Parse(string[] args)
         {
@@ -109,7 +111,7 @@ internal static class E2eHarness
                     case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--match-lag": o.MatchLag = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--match-lag-seconds": o.MatchLagSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--out": o.Out = Next(); break;
+                    case "--out": o.Out = Next(); o.OutGiven = true; break;
                     default: throw new ArgumentException($"unknown option {args[i]}\n{Usage}");
                 }
             }
@@ -180,10 +182,14 @@ internal static class E2eHarness
         Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, {Environment.ProcessorCount} cores, load {LoadAverage()}, input {o.Input}");
         // A warm-up replay of the input's first 100,000 records in every format, untimed: the timed runs measure the
         // engine's code compiled and tiered, not the JIT (a run lasts seconds; its first one would carry the compilation).
-        Directory.CreateDirectory(o.Out);
-        string warmup = Path.Combine(o.Out, "warmup-" + Path.GetFileName(o.Input));
+        // The runs write into a folder of this process's own: harness processes of other builds (or other people) on the
+        // same machine share the default --out, and a run whose files another process overwrites hashes differently.
+        // The binary copy of the input stays shared (made once).
+        string own = o.OutGiven ? o.Out : Path.Combine(o.Out, $"process-{Environment.ProcessId}");
+        Directory.CreateDirectory(own);
+        string warmup = Path.Combine(own, "warmup-" + Path.GetFileName(o.Input));
         File.WriteAllLines(warmup, File.ReadLines(o.Input).Take(100_000));
-        foreach (string format in o.Formats) Replay(network, o, InputIn(warmup, format, o.Out), o.Shards.Max(), Path.Combine(o.Out, "warmup"));
+        foreach (string format in o.Formats) Replay(network, o, InputIn(warmup, format, own), o.Shards.Max(), Path.Combine(own, "warmup"));
         using AllocationTicks? ticks = o.Allocations ? new AllocationTicks() : null;
         for (int round = 1; round <= o.Rounds; round++)
         {
@@ -191,7 +197,7 @@ internal static class E2eHarness
             {
                 foreach (int shards in o.Shards)
                 {
-                    var r = Replay(network, o, inputs[format], shards, Path.Combine(o.Out, $"run-{format}-{shards}"));
+                    var r = Replay(network, o, inputs[format], shards, Path.Combine(own, $"run-{format}-{shards}"));
                     (results.TryGetValue((format, shards), out var list) ? list : results[(format, shards)] = []).Add(r);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"round {round} {format,-6} shards {shards}: {r.Seconds,6:F2} s, {r.ProbesPerSecond,9:N0} probes/s, CPU {r.CpuSeconds,6:F2} s ({r.CpuMicrosecondsPerProbe:F2} µs/probe), {r.Allocated / (double)r.Summary.Read,7:F1} B/probe allocated, GC {r.Gen0}/{r.Gen1}/{r.Gen2} pause {r.Pause.TotalMilliseconds:F0} ms, JIT {r.Jit.TotalMilliseconds:F0} ms ({r.JitMethods} methods), outputs {r.Digest}, load {LoadAverage()}"));
@@ -209,6 +215,7 @@ internal static class E2eHarness
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {format} | {shards} | {median.Seconds:F2} s | {median.ProbesPerSecond:N0} | {sorted[0].ProbesPerSecond:N0} | {cpu:F2} µs | {median.Allocated / (double)median.Summary.Read:F1} B | {median.Gen0}/{median.Gen1}/{median.Gen2} | {string.Join(",", runs.Select(r => r.Digest).Distinct())} |"));
         }
+        if (!o.OutGiven) Directory.Delete(own, recursive: true);
         if (results.Values.SelectMany(r => r).Select(r => r.Digest).Distinct().Count() > 1)
         {
             Console.WriteLine("outputs DIFFER between configurations");
@@ -417,7 +424,13 @@ internal static class E2eHarness
         s_allocated = GC.GetAllocatedBytesForCurrentThread();
         s_cpu = Process.GetCurrentProcess().TotalProcessorTime;
         t = Stopwatch.GetTimestamp();
-        for (int i = 0; i < probes.Count; i++) partition.OnProbe(probes[i].Probe, probes[i].Source, recorded);
+        for (int i = 0; i < probes.Count; i++)
+        {
+            // As a vehicle shard drives it: the state of the vehicles of the probes two and one ahead is asked for first.
+            if (i + 2 < probes.Count) partition.PrefetchState(probes[i + 2].Probe.Vehicle);
+            if (i + 1 < probes.Count) partition.PrefetchStateContents(probes[i + 1].Probe.Vehicle);
+            partition.OnProbe(probes[i].Probe, probes[i].Source, recorded);
+        }
         partition.OnEndOfInput(recorded);
         Report("vehicle partition (matching, rules, exchange)", t, probes.Count, probes.Count);
 
@@ -425,8 +438,13 @@ internal static class E2eHarness
         s_allocated = GC.GetAllocatedBytesForCurrentThread();
         s_cpu = Process.GetCurrentProcess().TotalProcessorTime;
         t = Stopwatch.GetTimestamp();
-        foreach (var m in recorded.Messages)
+        var messages = CollectionsMarshal.AsSpan(recorded.Messages);
+        for (int i = 0; i < messages.Length; i++)
         {
+            // As a segment shard drives it: the windows of the traversals two and one ahead are asked for first.
+            if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) segments.Prefetch(in messages[i + 2].Traversal, contents: false);
+            if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) segments.Prefetch(in messages[i + 1].Traversal, contents: true);
+            ref var m = ref messages[i];
             if (m.IsWatermark) segments.OnWatermark(m.Watermark, recorded);
             else segments.OnTraversal(m.Traversal);
         }

@@ -426,8 +426,13 @@ public sealed class ReplayEngine
             {
                 while (input.TryTake(out var batch))
                 {
-                    foreach (ref readonly var m in batch.Messages)
+                    ReadOnlySpan<VehicleMessage> messages = batch.Messages;
+                    for (int i = 0; i < messages.Length; i++)
                     {
+                        // The state of the vehicles two probes and one probe ahead, so that its cache misses overlap this probe's work.
+                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.PrefetchState(messages[i + 2].Probe.Vehicle);
+                        if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) Partition.PrefetchStateContents(messages[i + 1].Probe.Vehicle);
+                        ref readonly VehicleMessage m = ref messages[i];
                         _record = m.IsWatermark ? 0 : m.Source.Record;
                         if (!m.IsWatermark) Partition.OnProbe(in m.Probe, in m.Source, this);
                         else if (m.Watermark == long.MaxValue) Partition.OnEndOfInput(this);
@@ -506,8 +511,13 @@ public sealed class ReplayEngine
             {
                 while (input.TryTake(out var batch))
                 {
-                    foreach (ref readonly var m in batch.Messages)
+                    ReadOnlySpan<SegmentMessage> messages = batch.Messages;
+                    for (int i = 0; i < messages.Length; i++)
                     {
+                        // The windows of the traversals two and one ahead, so that their cache misses overlap this one's work.
+                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.Prefetch(in messages[i + 2].Traversal, contents: false);
+                        if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) Partition.Prefetch(in messages[i + 1].Traversal, contents: true);
+                        ref readonly SegmentMessage m = ref messages[i];
                         if (m.IsWatermark) Partition.OnWatermark(in m.Watermark, this);
                         else Partition.OnTraversal(in m.Traversal);
                     }

@@ -145,6 +145,12 @@ public sealed class SegmentPartition
         return true;
     }
 
+    /// <summary>
+    /// Asks for the state a traversal coming soon will update (<see cref="SegmentAggregator.Prefetch"/>): with
+    /// <paramref name="contents"/> false for one two messages ahead, true for the next. Changes nothing.
+    /// </summary>
+    public void Prefetch(in SegmentTraversal message, bool contents) => _aggregator.Prefetch(message.Edge.Edge, message.Edge.ExitTimeMs, contents);
+
     /// <summary>Takes a watermark; windows behind the least of all sources' close and are published. False when dropped as already seen.</summary>
     public bool OnWatermark<TOutput>(in SegmentWatermark message, TOutput output) where TOutput : ISegmentPartitionOutput
     {

@@ -191,6 +191,25 @@ public sealed class VehiclePartition
     }
 
     /// <summary>
+    /// Asks for the state of the vehicle of a probe that comes two probes from now (<see cref="Traffic.Geo.CacheHint"/>):
+    /// its matcher state and rule state objects, without reading them. Changes nothing; a shard that knows its next
+    /// probes overlaps the cache misses of each vehicle's scattered state with the work on the probes before.
+    /// </summary>
+    public void PrefetchState(int vehicle)
+    {
+        _stage.PrefetchState(vehicle);
+        _conditions.Prefetch(vehicle);
+        _wrongWay.Prefetch(vehicle);
+        _speeding.Prefetch(vehicle);
+    }
+
+    /// <summary>
+    /// Asks for what the state objects of the vehicle of the next probe point to (its matcher ring), reading the objects
+    /// that <see cref="PrefetchState"/> asked for a probe before. Changes nothing.
+    /// </summary>
+    public void PrefetchStateContents(int vehicle) => _stage.PrefetchRing(vehicle);
+
+    /// <summary>
     /// Moves the watermark on (nothing when it is not ahead of the current one): idle vehicles are flushed, silent ones
     /// raise <c>signal_lost</c>, and the exchange gets a watermark less the time matches may trail it. Called by the
     /// partition itself, or by the caller when <see cref="VehiclePartitionOptions.WatermarkEveryProbes"/> is 0.

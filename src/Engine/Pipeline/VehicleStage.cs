@@ -133,6 +133,20 @@ public sealed class VehicleStage
         return true;
     }
 
+    /// <summary>Asks for a vehicle's matcher state object ahead of its probe (see <see cref="VehicleMatchState.Prefetch"/>).</summary>
+    public void PrefetchState(int vehicle)
+    {
+        VehicleMatchState?[] states = _states;
+        if ((uint)vehicle < (uint)states.Length) VehicleMatchState.Prefetch(states[vehicle]);
+    }
+
+    /// <summary>Asks for the ring of a vehicle's matcher state ahead of its probe; reads the state object.</summary>
+    public void PrefetchRing(int vehicle)
+    {
+        VehicleMatchState?[] states = _states;
+        if ((uint)vehicle < (uint)states.Length) states[vehicle]?.PrefetchRing();
+    }
+
     /// <summary>Moves the watermark on and flushes the vehicles idle for longer than the option says.</summary>
     public void AdvanceWatermark<TOutput>(long watermarkMs, TOutput output) where TOutput : IVehicleStageOutput
     {

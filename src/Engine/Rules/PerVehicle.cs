@@ -25,6 +25,13 @@ internal sealed class PerVehicle<T>(Func<T> create) where T : class
         }
     }
 
+    /// <summary>Asks for the first <paramref name="bytes"/> of the vehicle's state object ahead of use, if it has one (<see cref="Traffic.Geo.CacheHint"/>).</summary>
+    public void Prefetch(int vehicle, int bytes)
+    {
+        T?[] items = _items;
+        if ((uint)vehicle < (uint)items.Length) Traffic.Geo.CacheHint.Object(items[vehicle], bytes);
+    }
+
     /// <summary>Vehicles with state, in the order it was created (valid until the next vehicle is added).</summary>
     public ReadOnlySpan<int> Vehicles => CollectionsMarshal.AsSpan(_order);
 

@@ -94,6 +94,9 @@ public sealed class SpeedingRule
     {
     }
 
+    /// <summary>Asks for a vehicle's track ahead of its matches (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
+    public void Prefetch(int vehicle) => _tracks.Prefetch(vehicle, 320);
+
     /// <summary>
     /// Feeds one decided match of a vehicle and the edges its route drove since the previous match (empty at a chain
     /// start); alert events go to <paramref name="alerts"/>.

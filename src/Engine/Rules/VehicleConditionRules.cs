@@ -75,6 +75,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
     private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
 
+    /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
+    public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 160);
+
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         State s = _states[p.Vehicle];

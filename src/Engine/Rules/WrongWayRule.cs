@@ -50,6 +50,9 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     /// <summary>The rule's search for the roads around a fix, which a map matcher's candidate search may fill for it.</summary>
     public NearbySearch Nearby => _nearby;
 
+    /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
+    public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 96);
+
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         State s = _states[p.Vehicle];

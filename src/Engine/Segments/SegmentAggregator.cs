@@ -151,6 +151,23 @@ public sealed class SegmentAggregator
         if (IsOffPeak(exitMs)) acc.AddOffPeak((byte)Math.Clamp(length / seconds * 3.6, 0, SpeedBins - 1));
     }
 
+    /// <summary>
+    /// Asks for the accumulator a traversal of <paramref name="edge"/> leaving at <paramref name="exitMs"/> would go to, if
+    /// its window is open (<see cref="Traffic.Geo.CacheHint"/>): with <paramref name="contents"/> false its object, without
+    /// reading it (a shard does it two traversals ahead); true, the arrays it points to, which reads it (one ahead).
+    /// Changes nothing.
+    /// </summary>
+    public void Prefetch(int edge, long exitMs, bool contents)
+    {
+        if ((uint)edge >= (uint)_network.EdgeCount) return;
+        long window = exitMs - (((exitMs % _options.WindowMs) + _options.WindowMs) % _options.WindowMs);
+        int slot = _open.Find(edge, window);
+        if (slot < 0) return;
+        Accumulator acc = _open.Acc(slot);
+        if (contents) acc.Prefetch();
+        else Traffic.Geo.CacheHint.Object(acc, 64);
+    }
+
     /// <summary>Closes every window that ends at or before the watermark and returns the published ones, oldest first.</summary>
     public void Advance(long watermarkMs, List<SegmentStat> published) => Advance(watermarkMs, published, null);
 
@@ -691,6 +708,17 @@ public sealed class SegmentAggregator
 
         /// <summary>More distinct keys were seen than are kept.</summary>
         public bool Beyond => _beyond;
+
+        /// <summary>
+        /// Asks for what <see cref="Add"/> reads (<see cref="Traffic.Geo.CacheHint"/>): the kept keys and the start of the
+        /// per-vehicle sums (a window keeps few vehicles, so an insertion moves few of them).
+        /// </summary>
+        public void Prefetch()
+        {
+            Traffic.Geo.CacheHint.Object(_keys, 16 + (4 * MaxTrackedVehicles));
+            Traffic.Geo.CacheHint.Object(_vehicleMm, 128);
+            Traffic.Geo.CacheHint.Object(_vehicleMs, 128);
+        }
 
         /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
         public void Clear()

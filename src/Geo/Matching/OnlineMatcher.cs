@@ -435,9 +435,29 @@ public sealed class OnlineMatcher
     {
         bool any = false;
         double alive = _options.PruneLogProbability + 0.01 - leader + prevScore;
+        if (!(beta > 0)) return WinnableRoutesAnyBeta(prevScore, best, emission, alive, gc, beta, reach);
         for (int j = 0; j < reach.Length; j++)
         {
             // With no leader yet (−∞), alive is +∞ and so is this bound.
+            double live = gc + ((alive + emission[j]) * beta) + 1;
+            // With no transition yet (best −∞) the first bound is +∞ (β > 0) and the smaller is live, to the bit; a
+            // predecessor no better than the best gets −1. Selected without branches: which candidates have a transition
+            // yet, and which this predecessor can beat, follow the data.
+            double r = Math.Min(gc + (((double)prevScore - best[j]) * beta) + 1, live);
+            long beaten = -(long)Unsafe.BitCast<bool, byte>(prevScore <= best[j]); // all ones when it cannot win
+            r = BitConverter.Int64BitsToDouble((BitConverter.DoubleToInt64Bits(-1.0) & beaten) | (BitConverter.DoubleToInt64Bits(r) & ~beaten));
+            reach[j] = r;
+            any |= r >= 0;
+        }
+        return any;
+    }
+
+    /// <summary><see cref="WinnableRoutes"/> for any β (0 or NaN too, where ∞·β is no longer ∞), with branches.</summary>
+    private static bool WinnableRoutesAnyBeta(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, double alive, double gc, double beta, Span<double> reach)
+    {
+        bool any = false;
+        for (int j = 0; j < reach.Length; j++)
+        {
             double live = gc + ((alive + emission[j]) * beta) + 1;
             if (best[j] == Dead) reach[j] = live;
             else if (prevScore <= best[j]) reach[j] = -1;

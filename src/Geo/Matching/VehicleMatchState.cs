@@ -64,6 +64,15 @@ public sealed class VehicleMatchState
         _blob = new byte[BlobSize(k, capacity, BlockCount)];
     }
 
+    /// <summary>
+    /// Asks for a state's object ahead of use (<see cref="CacheHint"/>), without reading it: a shard does it for the vehicle
+    /// of the probe after next, and <see cref="PrefetchRing"/> for the next one, whose object is then in the cache.
+    /// </summary>
+    public static void Prefetch(VehicleMatchState? state) => CacheHint.Object(state, ObjectBytes);
+
+    /// <summary>Asks for the ring's bytes ahead of use: a probe reads most of them (columns, candidates, scores).</summary>
+    public void PrefetchRing() => CacheHint.Array(_blob);
+
     /// <summary>Columns (probes, followers included) the ring holds before it must decide or grow.</summary>
     public int Capacity => _capacity;
 

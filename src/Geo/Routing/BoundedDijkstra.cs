@@ -205,10 +205,14 @@ public sealed class BoundedDijkstra
         for (int i = 0; i < targets.Length; i++)
         {
             ref TargetState s = ref ts[i];
-            // Still pending: nothing within the bound beat its best candidate, if it has one.
-            if (s.Kind == TargetKind.Pending) s.Kind = TargetKind.Reached;
-            if (double.IsPositiveInfinity(s.DistanceM)) s.Kind = TargetKind.Unreachable;
-            distances[i] = s.DistanceM;
+            // Still pending: nothing within the bound beat its best candidate, if it has one (Pending, 0, becomes
+            // Reached, 2); beyond the bound: Unreachable (3, all bits). Or-ed in without a branch: which targets are
+            // still pending or beyond reach follows the data and is not predicted.
+            double d = s.DistanceM;
+            int kind = (int)s.Kind;
+            kind |= (Unsafe.BitCast<bool, byte>(kind == (int)TargetKind.Pending) << 1) | (Unsafe.BitCast<bool, byte>(d == double.PositiveInfinity) * 3);
+            s.Kind = (TargetKind)kind;
+            distances[i] = d;
         }
     }
 
@@ -583,12 +587,13 @@ public sealed class BoundedDijkstra
         public byte Entered;         // edges into this node settled and relaxed: 1, or 2 after the twin fix-up
     }
 
+    // The values are bits that Run's last loop ors together: Pending | 2 is Reached, anything | 3 is Unreachable.
     private enum TargetKind : byte
     {
-        Pending,
-        SameEdge,
-        Reached,
-        Unreachable,
+        Pending = 0,
+        SameEdge = 1,
+        Reached = 2,
+        Unreachable = 3,
     }
 
     private struct TargetState
