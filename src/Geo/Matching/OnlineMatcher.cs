@@ -35,7 +35,6 @@ public sealed class OnlineMatcher
     private readonly double _betaNoise;       // BetaNoiseFactor sigma^2: beta's noise term is this over the distance (and the fixes averaged)
 
     // Scratch, reused for every probe.
-    private int _modelFixes = 1;              // fixes averaged into the probe being added (ModelPosition)
     private readonly EdgeCandidate[] _found;
     private readonly EdgePosition[] _targets;
     private readonly double[] _distances;
@@ -148,17 +147,16 @@ public sealed class OnlineMatcher
             }
         }
 
-        if (s.Length > 0 && _options.SmoothFollowers > 0)
+        // The model sees the fix averaged with the followers just before it; the column keeps the fix itself.
+        var (lon, lat) = ModelPosition(s, s.Length, p.Lon, p.Lat, p.TimeMs, out int fixes);
+        if (fixes == 1)
         {
-            // The model sees the fix averaged with the followers just before it; the column keeps the fix itself.
-            var (lon, lat) = ModelPosition(s, s.Length, p.Lon, p.Lat, p.TimeMs, out _modelFixes);
-            var smoothed = p with { Lon = lon, Lat = lat };
-            AcceptModel(s, in p, in smoothed, ref sink);
+            AcceptModel(s, in p, in p, fixes, ref sink);
         }
         else
         {
-            _modelFixes = 1;
-            AcceptModel(s, in p, in p, ref sink);
+            var averaged = p with { Lon = lon, Lat = lat };
+            AcceptModel(s, in p, in averaged, fixes, ref sink);
         }
     }
 
@@ -170,9 +168,6 @@ public sealed class OnlineMatcher
     /// than the search radius. The same at emission as when the probe was accepted: followers are decided only after
     /// the model probe that follows them.
     /// </summary>
-    private (double Lon, double Lat) ModelPosition(VehicleMatchState s, int column, double lon, double lat, long timeMs) => ModelPosition(s, column, lon, lat, timeMs, out _);
-
-    /// <summary><see cref="ModelPosition(VehicleMatchState, int, double, double, long)"/>, with the number of fixes averaged.</summary>
     private (double Lon, double Lat) ModelPosition(VehicleMatchState s, int column, double lon, double lat, long timeMs, out int fixes)
     {
         fixes = 1;
@@ -200,9 +195,10 @@ public sealed class OnlineMatcher
 
     /// <summary>
     /// Adds a probe the model uses (not a follower): <paramref name="fix"/> as the unit reported it, which its column
-    /// keeps, and <paramref name="p"/>, where the model places it (<see cref="ModelPosition"/>).
+    /// keeps, and <paramref name="p"/>, where the model places it (<see cref="ModelPosition"/>), the mean of
+    /// <paramref name="fixes"/> fixes.
     /// </summary>
-    private void AcceptModel<TSink>(VehicleMatchState s, in GpsPoint fix, in GpsPoint p, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    private void AcceptModel<TSink>(VehicleMatchState s, in GpsPoint fix, in GpsPoint p, int fixes, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found, Alongside);
         if (found == 0)
@@ -218,7 +214,7 @@ public sealed class OnlineMatcher
         Span<byte> back = _newBack.AsSpan(0, found);
         for (int j = 0; j < found; j++) score[j] = (float)Emission(in _found[j], in p);
 
-        if (s.Length > 0 && !Transition(s, in p, found, score, back))
+        if (s.Length > 0 && !Transition(s, in p, fixes, found, score, back))
         {
             if (s.Outliers < _options.MaxOutliers)
             {
@@ -335,7 +331,7 @@ public sealed class OnlineMatcher
     /// Viterbi step from the newest column to the new candidates (in <see cref="_found"/>): adds the best
     /// predecessor's score and transition to each emission score. False when nothing connects.
     /// </summary>
-    private bool Transition(VehicleMatchState s, in GpsPoint p, int found, Span<float> score, Span<byte> back)
+    private bool Transition(VehicleMatchState s, in GpsPoint p, int fixes, int found, Span<float> score, Span<byte> back)
     {
         int prevSlot = s.Slot(NewestReal(s));
         double gc = GeoMath.Distance(s.KeptLon, s.KeptLat, p.Lon, p.Lat);
@@ -348,7 +344,7 @@ public sealed class OnlineMatcher
         // the road stretches the straight line between two fixes by about sigma²/distance on average: close
         // probes (dense sampling, slow vehicles) need the larger scale. A position averaged from n fixes has
         // 1/n of the variance (the probe before taken to be averaged alike).
-        double beta = _options.BetaM + (_options.BetaPerMetre * gc) + (_betaNoise / _modelFixes / Math.Max(gc, _options.SigmaM)), invBeta = 1.0 / beta;
+        double beta = _options.BetaM + (_options.BetaPerMetre * gc) + (_betaNoise / fixes / Math.Max(gc, _options.SigmaM)), invBeta = 1.0 / beta;
         // A reported speed says how far the vehicle drove: compare the route with that too (the
         // distance is uncertain by the speed's own error and by acceleration over the interval).
         bool useSpeed = _options.UseReportedSpeed && dt > 0 && p.SpeedKmh >= _options.HeadingMinSpeedKmh && float.IsFinite(p.SpeedKmh);
@@ -580,7 +576,7 @@ public sealed class OnlineMatcher
         if (s.HasAnchor && column == 0) return DecodeOffset(edge, s.DecidedOffset);
         if (column == NewestReal(s)) return DecodeOffset(edge, s.NewestOffsets[cand]);
         var (lon, lat) = s.Position(slot);
-        if (_options.SmoothFollowers > 0) (lon, lat) = ModelPosition(s, column, lon, lat, s.Time(slot));
+        (lon, lat) = ModelPosition(s, column, lon, lat, s.Time(slot), out _);
         return DecodeOffset(edge, EncodeOffset(edge, ProjectOnEdge(edge, lon, lat)));
     }
 
