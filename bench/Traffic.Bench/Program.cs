@@ -1,3 +1,4 @@
+using System.CommandLine;
 using BenchmarkDotNet.Running;
 using Traffic.Bench.EndToEnd;
 
@@ -11,11 +12,10 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "e2e") return E2eHarness.Run(args[1..]);
-        if (args.Length > 0 && args[0] == "kafka")
+        if (args.Length > 0 && args[0] is "e2e" or "kafka")
         {
-            KafkaHarness.Run(args[1..]);
-            return 0;
+            var root = new RootCommand("End-to-end harnesses (BenchmarkDotNet suites: any other arguments).") { E2eHarness.Command(), KafkaHarness.Command() };
+            return root.Parse(args).Invoke();
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

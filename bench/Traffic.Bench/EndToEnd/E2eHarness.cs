@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using System.Diagnostics;
 using System.Globalization;
@@ -34,90 +35,108 @@ namespace Traffic.Bench.EndToEnd;
 /// </summary>
 internal static class E2eHarness
 {
-    private const string Usage = """
-        dotnet run -c Release --project bench/Traffic.Bench -- e2e <mode> --network <file> --input <probes.ndjson> [options]
-          modes: throughput | latency | stages
-          --vehicles <ndjson>    vehicle registry
-          --zones <geojson>      zones
-          --shards 1,2           vehicle shard counts (throughput, latency: the first)
-          --formats ndjson,bin   input formats; bin is converted once from the NDJSON input (throughput)
-          --rounds 3             interleaved rounds (throughput)
-          --steady               also measure steady-state allocation per probe (throughput)
-          --steady-base 0.25     ... as the whole input less this leading share of it
-          --allocations          what the timed runs allocate, by type (GC allocation ticks; throughput)
-          --speed 10             replay at the recorded speed times this (latency)
-          --minutes <m>          only the input's first m minutes of event time (latency)
-          --match-lag <probes>   the matcher decides a probe at most this many probes later (default 8)
-          --match-lag-seconds <s> ... or this many seconds of event time later (default 60)
-          --out <dir>            where runs write their outputs (default: a temporary folder)
-        """;
-
-    public static int Run(string[] args)
+    /// <summary>The <c>e2e</c> command: <c>dotnet run -c Release --project bench/Traffic.Bench -- e2e --help</c>.</summary>
+    public static Command Command()
     {
-        if (args.Length == 0 || args[0] is "--help" or "-h")
+        var mode = new Argument<string>("mode") { Description = "throughput, latency or stages." };
+        mode.AcceptOnlyFromAmong("throughput", "latency", "stages");
+        var network = new Option<string>("--network") { Description = "The road network (.tnet or OSM).", Required = true };
+        var input = new Option<string>("--input") { Description = "Probes, NDJSON.", Required = true };
+        var vehicles = new Option<string?>("--vehicles") { Description = "Vehicle registry." };
+        var zones = new Option<string?>("--zones") { Description = "Zones, GeoJSON." };
+        var shards = CommaList<int>("--shards", "Vehicle shard counts (throughput; latency and stages: the first).", [1, 2]);
+        var formats = CommaList<string>("--formats", "Input formats, ndjson and bin; bin is converted once from the NDJSON input (throughput).", ["ndjson"]);
+        formats.Validators.Add(r =>
         {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
-        var o = Options.Parse(args);
-        return o.Mode switch
+            foreach (string f in r.GetValueOrDefault<string[]>() ?? []) if (f is not ("ndjson" or "bin")) r.AddError($"--formats: '{f}' is neither ndjson nor bin");
+        });
+        var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds (throughput).", DefaultValueFactory = _ => 3 };
+        var steady = new Option<bool>("--steady") { Description = "Also measure steady-state allocation per probe (throughput)." };
+        var steadyBase = new Option<double>("--steady-base") { Description = "... as the whole input less this leading share of it.", DefaultValueFactory = _ => 0.25 };
+        var allocations = new Option<bool>("--allocations") { Description = "What the timed runs allocate, by type (GC allocation ticks; throughput)." };
+        var speed = new Option<double>("--speed") { Description = "Replay at the recorded speed times this (latency).", DefaultValueFactory = _ => 10 };
+        var minutes = new Option<double?>("--minutes") { Description = "Only the input's first minutes of event time (latency)." };
+        var matchLag = new Option<int?>("--match-lag") { Description = "The matcher decides a probe at most this many probes later (default 8)." };
+        var matchLagSeconds = new Option<double?>("--match-lag-seconds") { Description = "... or this many seconds of event time later (default 60)." };
+        var output = new Option<string?>("--out") { Description = "Where runs write their outputs and are kept (default: under the temporary folder, where throughput runs delete theirs)." };
+        var cmd = new Command("e2e", "The replay engine in this process over a probe file, timed as a whole.")
         {
-            "throughput" => Throughput(o),
-            "latency" => Latency(o),
-            "stages" => Stages(o),
-            _ => throw new ArgumentException($"unknown mode '{o.Mode}'\n{Usage}"),
+            mode, network, input, vehicles, zones, shards, formats, rounds, steady, steadyBase, allocations, speed, minutes, matchLag, matchLagSeconds, output,
+        };
+        cmd.SetAction(parse =>
+        {
+            string? outDir = parse.GetValue(output);
+            var o = new Options
+            {
+                Network = parse.GetValue(network)!,
+                Input = parse.GetValue(input)!,
+                Vehicles = parse.GetValue(vehicles),
+                Zones = parse.GetValue(zones),
+                Shards = parse.GetValue(shards)!,
+                Formats = parse.GetValue(formats)!,
+                Rounds = parse.GetValue(rounds),
+                Steady = parse.GetValue(steady),
+                SteadyBase = parse.GetValue(steadyBase),
+                Allocations = parse.GetValue(allocations),
+                Speed = parse.GetValue(speed),
+                Minutes = parse.GetValue(minutes) ?? double.PositiveInfinity,
+                MatchLag = parse.GetValue(matchLag),
+                MatchLagSeconds = parse.GetValue(matchLagSeconds),
+                Out = outDir ?? Path.Combine(Path.GetTempPath(), "traffic-e2e"),
+                OutGiven = outDir != null,
+            };
+            return parse.GetValue(mode) switch
+            {
+                "throughput" => Throughput(o),
+                "latency" => Latency(o),
+                _ => Stages(o),
+            };
+        });
+        return cmd;
+    }
+
+    /// <summary>An option taking a list, written either comma-separated (<c>--shards 1,2</c>) or as separate values.</summary>
+    private static Option<T[]> CommaList<T>(string name, string description, T[] defaults) where T : IParsable<T>
+    {
+        return new Option<T[]>(name)
+        {
+            Description = description,
+            DefaultValueFactory = _ => defaults,
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var values = new List<T>();
+                foreach (var token in result.Tokens)
+                {
+                    foreach (string part in token.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (T.TryParse(part, CultureInfo.InvariantCulture, out T? v)) values.Add(v);
+                        else result.AddError($"{name}: '{part}' is not a valid value");
+                    }
+                }
+                return [.. values];
+            },
         };
     }
 
     private sealed class Options
     {
-        public string Mode = "";
-        public string Network = "";
-        public string Input = "";
+        public required string Network;
+        public required string Input;
         public string? Vehicles;
         public string? Zones;
-        public int[] Shards = [1, 2];
-        public string[] Formats = ["ndjson"];
-        public int Rounds = 3;
+        public required int[] Shards;
+        public required string[] Formats;
+        public int Rounds;
         public bool Steady;
-        public double SteadyBase = 0.25;
+        public double SteadyBase;
         public bool Allocations;
-        public double Speed = 10;
-        public double Minutes = double.PositiveInfinity;
+        public double Speed;
+        public double Minutes;
         public int? MatchLag;
         public double? MatchLagSeconds;
-        public string Out = Path.Combine(Path.GetTempPath(), "traffic-e2e");
+        public required string Out;
         public bool OutGiven;   // --out named: the runs' outputs are kept there
-
-        public static Options Parse(string[] args)
-        {
-            var o = new Options { Mode = args[0] };
-            for (int i = 1; i < args.Length; i++)
-            {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-                switch (args[i])
-                {
-                    case "--network": o.Network = Next(); break;
-                    case "--input": o.Input = Next(); break;
-                    case "--vehicles": o.Vehicles = Next(); break;
-                    case "--zones": o.Zones = Next(); break;
-                    case "--shards": o.Shards = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
-                    case "--formats": o.Formats = Next().Split(','); break;
-                    case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--steady": o.Steady = true; break;
-                    case "--steady-base": o.SteadyBase = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--allocations": o.Allocations = true; break;
-                    case "--speed": o.Speed = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--minutes": o.Minutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--match-lag": o.MatchLag = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--match-lag-seconds": o.MatchLagSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--out": o.Out = Next(); o.OutGiven = true; break;
-                    default: throw new ArgumentException($"unknown option {args[i]}\n{Usage}");
-                }
-            }
-            if (o.Network.Length == 0 || o.Input.Length == 0) throw new ArgumentException($"--network and --input are required\n{Usage}");
-            return o;
-        }
     }
 
     /// <summary>What one replay run measured.</summary>

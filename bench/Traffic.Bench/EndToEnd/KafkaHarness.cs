@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Traffic.Connectors.Kafka;
@@ -20,9 +21,17 @@ namespace Traffic.Bench.EndToEnd;
 /// </summary>
 internal static class KafkaHarness
 {
-    public static void Run(string[] args)
+    /// <summary>The <c>kafka</c> command.</summary>
+    public static Command Command()
     {
-        double minutes = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 15;
+        var minutes = new Argument<double>("minutes") { Description = "Minutes of simulated traffic to fill the probes topic with.", DefaultValueFactory = _ => 15 };
+        var cmd = new Command("kafka", "The engine through Kafka (the embedded cluster): drain throughput, then recovery after a kill.") { minutes };
+        cmd.SetAction(parse => Run(parse.GetValue(minutes)));
+        return cmd;
+    }
+
+    private static void Run(double minutes)
+    {
         var ci = CultureInfo.InvariantCulture;
         string dir = Path.Combine(Path.GetTempPath(), "traffic-kafka-bench-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
