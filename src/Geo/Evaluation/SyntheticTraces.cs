@@ -46,12 +46,11 @@ public static class SyntheticTraces
 {
     /// <summary>Drives one vehicle for at least <paramref name="routeLengthM"/> metres (fewer where the network is too small to find trips).</summary>
     /// <remarks>
-    /// With <paramref name="reportCourse"/>, probes carry the speed and heading a unit reports (speed
-    /// ± 5 %, heading ± 10° of the road's bearing), drawn from a generator of their own, so positions are
-    /// the same either way.
+    /// With <paramref name="reported"/>, probes carry the speed and heading a unit reports (<see cref="Report"/>), drawn
+    /// from a generator of their own, so positions are the same whatever is reported.
     /// </remarks>
     public static (TruthProbe[] Probes, int[] Route) Drive(RoadNetwork net, Random rng, double routeLengthM, double intervalS, double sigmaM,
-        long startMs = 1_700_000_000_000, bool reportCourse = false, ReportedCourse reported = ReportedCourse.None)
+        long startMs = 1_700_000_000_000, ReportedCourse reported = ReportedCourse.None)
     {
         // Trips as vehicles drive them: shortest paths to random destinations 1–3 km away, one after another.
         // Drivers turn round where they must (a dead end), not wherever it saves a few metres: without the
@@ -83,7 +82,7 @@ public static class SyntheticTraces
         }
 
         var probes = new List<TruthProbe>();
-        var courseRng = new Random(rng.Next()); // drawn either way, so positions do not depend on reportCourse
+        var courseRng = new Random(rng.Next()); // drawn either way, so positions do not depend on what is reported
         double step = Math.Max(intervalS, 0.001), entered = 0; // time the vehicle entered route[i]
         int i = 0;
         long id = 0;
@@ -100,15 +99,7 @@ public static class SyntheticTraces
             var (lon, lat) = net.PointAt(e, offset);
             var (nLon, nLat) = Noise(rng, lon, lat, sigmaM);
             var probe = new GpsPoint(startMs + (long)Math.Round(time * 1000), nLon, nLat) { Id = id++ };
-            if (reportCourse)
-            {
-                double heading = (net.BearingAt(e, offset) + (10 * Gaussian(courseRng)) + 360) % 360;
-                probe = probe with { SpeedKmh = (float)(SpeedMs(net, e) * 3.6 * (1 + (0.05 * Gaussian(courseRng)))), Heading = (float)heading };
-            }
-            else if (reported != ReportedCourse.None)
-            {
-                probe = Report(probe, reported, SpeedMs(net, e) * 3.6, net.BearingAt(e, offset), courseRng);
-            }
+            if (reported != ReportedCourse.None) probe = Report(probe, reported, SpeedMs(net, e) * 3.6, net.BearingAt(e, offset), courseRng);
             probes.Add(new TruthProbe(probe, e, offset, i));
         }
         return ([.. probes], [.. route]);
