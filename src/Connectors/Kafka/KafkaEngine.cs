@@ -148,9 +148,12 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
         }
     }
 
-    public VehiclePartition NewVehiclePartition(int partition) => new(partition, Index, Ids, Registry, Zones, Options.Vehicles);
+    public VehiclePartition NewVehiclePartition(int partition) => new(partition, Index, Ids, Registry, Zones, PartitionOptions);
 
-    public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, Options.Vehicles);
+    public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, PartitionOptions);
+
+    /// <summary>The vehicle partitions' options, told the segment stage's window.</summary>
+    private VehiclePartitionOptions PartitionOptions => Options.Vehicles with { SegmentWindowMs = Options.Segments.WindowMs };
 
     public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments);
 

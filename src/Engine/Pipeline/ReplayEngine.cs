@@ -165,7 +165,7 @@ public sealed class ReplayEngine
         for (int i = 0; i < ss; i++) segmentQueues[i] = new BatchQueue<SegmentMessage>(Math.Max(batches, vs + 2), _options.BatchSize);
 
         // The reader moves one watermark for all vehicle shards (Router): their partitions do not move their own.
-        var partitionOptions = new VehiclePartitionOptions { AllowedLatenessMs = _options.AllowedLatenessMs, WatermarkEveryProbes = 0, Vehicles = _options.Vehicles };
+        var partitionOptions = new VehiclePartitionOptions { AllowedLatenessMs = _options.AllowedLatenessMs, WatermarkEveryProbes = 0, Vehicles = _options.Vehicles, SegmentWindowMs = _options.Segments.WindowMs };
         var vehicleShards = new VehicleShard[vs];
         for (int i = 0; i < vs; i++)
         {
@@ -351,11 +351,16 @@ public sealed class ReplayEngine
 
         public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) => _dead.Write(in error, in source, raw, _binary);
 
-        /// <summary>The end of the input: the final watermark to every shard and the last batches sent.</summary>
+        /// <summary>
+        /// The end of the input: the watermark its newest time allows (what went silent long enough before the end is
+        /// judged, as it would be had the input gone on), then the final one, to every shard, and the last batches sent.
+        /// </summary>
         public void Complete()
         {
+            long last = _clock.WatermarkMs;
             for (int i = 0; i < _shards.Length; i++)
             {
+                if (last != long.MinValue) Add(i, new VehicleMessage(default, default, last, true));
                 _filling[i].Add(new VehicleMessage(default, default, long.MaxValue, true));
                 _shards[i].Send(_filling[i]);
                 _filling[i] = null!;

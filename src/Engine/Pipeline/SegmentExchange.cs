@@ -53,22 +53,35 @@ public static class VehicleKey
 
 /// <summary>
 /// An event-time watermark from a stream of probe times: the newest time seen less the allowed lateness, moved on
-/// every so many probes, never by the wall clock, so the same input moves it at the same points.
+/// every so many probes and whenever the newest time passes a multiple of <see cref="StepMs"/> (so that a small or
+/// sparse input moves it as event time goes on, not only a large one), never by the wall clock: the same input moves
+/// it at the same points, and nothing but the newest time and the count decides them.
 /// </summary>
 internal sealed class EventTimeWatermark(long latenessMs, int every)
 {
+    /// <summary>Event time between moves at most, whatever the count of probes.</summary>
+    public const long StepMs = 5_000;
+
     /// <summary>The newest event time seen.</summary>
     public long MaxTimeMs { get; set; } = long.MinValue;
 
     /// <summary>Probes seen.</summary>
     public long Probes { get; set; }
 
-    /// <summary>Sees a probe's time; true when the watermark is due to move on (every <c>every</c> probes; never when 0), with its value.</summary>
+    /// <summary>
+    /// Sees a probe's time; true when the watermark is due to move on (every <c>every</c> probes, or the newest time
+    /// entered another step of event time; never when <c>every</c> is 0: the caller moves it), with its value.
+    /// </summary>
     public bool Observe(long timeMs, out long watermarkMs)
     {
+        long before = MaxTimeMs;
         if (timeMs > MaxTimeMs) MaxTimeMs = timeMs;
         watermarkMs = MaxTimeMs - latenessMs;
         Probes++;
-        return every > 0 && Probes % every == 0;
+        bool stepped = before != long.MinValue && MaxTimeMs / StepMs != before / StepMs;
+        return every > 0 && (Probes % every == 0 || stepped);
     }
+
+    /// <summary>The watermark now: the newest time less the lateness (<see cref="long.MinValue"/> before any probe).</summary>
+    public long WatermarkMs => MaxTimeMs == long.MinValue ? long.MinValue : MaxTimeMs - latenessMs;
 }

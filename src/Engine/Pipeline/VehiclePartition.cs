@@ -38,11 +38,18 @@ public sealed record VehiclePartitionOptions
     public long AllowedLatenessMs { get; init; } = 30_000;
 
     /// <summary>
-    /// The partition moves its watermark on every this many probes (deterministic: the same input moves it at the
-    /// same points). 0: only the caller moves it, through <see cref="VehiclePartition.AdvanceWatermark{TOutput}"/>
-    /// (a file replay, whose reader sees every partition's probes and keeps one watermark for all).
+    /// The partition moves its watermark on every this many probes, and whenever the newest event time enters another
+    /// 5 s (deterministic: the same input moves it at the same points). 0: only the caller moves it, through
+    /// <see cref="VehiclePartition.AdvanceWatermark{TOutput}"/> (a file replay, whose reader sees every partition's
+    /// probes and keeps one watermark for all).
     /// </summary>
     public int WatermarkEveryProbes { get; init; } = 1024;
+
+    /// <summary>
+    /// The segment stage's window (<see cref="Segments.SegmentOptions.WindowMs"/>): the exchange is sent a watermark
+    /// only when the one it would get enters another window, since the stage acts on window ends alone.
+    /// </summary>
+    public long SegmentWindowMs { get; init; } = 60_000;
 
     /// <summary>Map matching and idle flush.</summary>
     public VehicleStageOptions Vehicles { get; init; } = new();
@@ -222,10 +229,14 @@ public sealed class VehiclePartition
             OnEndOfInput(output);
             return;
         }
+        long before = _stage.Watermark;
         _stage.AdvanceWatermark(watermarkMs, new StageOutput<TOutput>(this, output));
         _conditions.OnWatermark(watermarkMs, _alerts);
         Hand(output);
-        output.Watermark(new SegmentWatermark(_partition, ++_sequence, watermarkMs - _matchDelayMs));
+        // Decided by the watermarks alone (restored with the state), so a restored partition sends the same messages.
+        long window = Options.SegmentWindowMs;
+        if (before == long.MinValue || Math.Floor((double)(before - _matchDelayMs) / window) != Math.Floor((double)(watermarkMs - _matchDelayMs) / window))
+            output.Watermark(new SegmentWatermark(_partition, ++_sequence, watermarkMs - _matchDelayMs));
     }
 
     /// <summary>

@@ -31,9 +31,14 @@ public sealed record SegmentOptions
     /// <summary>Fewer distinct vehicles than this in a window: nothing is published (no single vehicle can be traced).</summary>
     public int MinVehicles { get; init; } = 3;
 
-    /// <summary>A traversal counts when it covers at least this share of the edge, or <see cref="MinTraversalM"/>.</summary>
+    /// <summary>
+    /// A vehicle counts in a window of a segment (a distinct vehicle, its distance and time in the speed) when its
+    /// traversals of the segment in that window cover at least this share of it, or <see cref="MinTraversalM"/>: summed,
+    /// since a unit reporting every second or two sends a piece of a few metres per step.
+    /// </summary>
     public double MinTraversalShare { get; init; } = 0.3;
 
+    /// <summary>... or at least this many metres (<see cref="MinTraversalShare"/>).</summary>
     public double MinTraversalM { get; init; } = 50;
 
     /// <summary>Free flow falls back to the limit times this until enough low-volume speeds are seen.</summary>
@@ -121,8 +126,11 @@ public sealed class SegmentAggregator
     /// <summary>Windows below the minimum sample, closed without publishing.</summary>
     public long Suppressed { get; private set; }
 
-    /// <summary>Traversals too short to count.</summary>
+    /// <summary>Traversals going back along the segment or taking no time (two fixes at one time), not counted.</summary>
     public long Ignored { get; private set; }
+
+    /// <summary>Vehicles left out of a closed window because their traversals in it covered too little of the segment (<see cref="SegmentOptions.MinTraversalShare"/>).</summary>
+    public long Uncovered { get; private set; }
 
     /// <summary>
     /// Adds a vehicle's traversal of part of an edge, between entry and exit times. <paramref name="vehicle"/> is any key
@@ -130,10 +138,10 @@ public sealed class SegmentAggregator
     /// </summary>
     public void Add(int vehicle, int edge, double fromOffsetM, double toOffsetM, long enterMs, long exitMs)
     {
+        // A piece of no length still took its time: a vehicle the matcher held in place for a step or two while it crawled
+        // on (standing vehicles send nothing: VehiclePartition).
         double length = toOffsetM - fromOffsetM;
-        double seconds = (exitMs - enterMs) / 1000.0;
-        double edgeLength = _network.LengthM(edge);
-        if (length <= 0 || seconds <= 0 || (length < _options.MinTraversalShare * edgeLength && length < _options.MinTraversalM))
+        if (length < 0 || exitMs <= enterMs)
         {
             Ignored++;
             return;
@@ -148,7 +156,6 @@ public sealed class SegmentAggregator
             _open.Add(edge, window, acc);
         }
         acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
-        if (IsOffPeak(exitMs)) acc.AddOffPeak((byte)Math.Clamp(length / seconds * 3.6, 0, SpeedBins - 1));
     }
 
     /// <summary>
@@ -202,10 +209,14 @@ public sealed class SegmentAggregator
                 span = SlidingOf(key.Edge);
                 EmitViews(key.Edge, span, key.Window, views);
             }
-            if (acc.OffPeakCount > 0)
+            // Each vehicle by what it covered in the window, all its pieces together; a low-volume window's vehicles' speeds
+            // join the segment's free-flow sample.
+            double coverM = Math.Min(_options.MinTraversalShare * _network.LengthM(key.Edge), _options.MinTraversalM);
+            Uncovered += acc.KeepCovering((long)Math.Ceiling(coverM * 1000));
+            if (IsOffPeak(key.Window) && acc.Keys.Length > 0)
             {
                 if (!_offPeakSpeeds.TryGetValue(key.Edge, out int[]? bins)) _offPeakSpeeds[key.Edge] = bins = new int[SpeedBins];
-                acc.MergeOffPeak(bins);
+                acc.AddSpeeds(bins);
                 Learn(key.Edge, bins);
             }
             span?.Push(key.Window, w, acc);
@@ -318,6 +329,7 @@ public sealed class SegmentAggregator
         o.Write(_options.WindowMs);
         o.Write(Suppressed);
         o.Write(Ignored);
+        o.Write(Uncovered);
         o.Write(_open.Count);
         for (int s = 0; s < _open.Slots; s++)
         {
@@ -356,6 +368,7 @@ public sealed class SegmentAggregator
         CheckpointReader.Check(windowMs == _options.WindowMs, $"checkpoint has windows of {windowMs} ms; these options use {_options.WindowMs} ms");
         Suppressed = i.ReadInt64();
         Ignored = i.ReadInt64();
+        Uncovered = i.ReadInt64();
         int n = r.Count();
         for (int k = 0; k < n; k++)
         {
@@ -692,16 +705,12 @@ public sealed class SegmentAggregator
         private readonly long[] _vehicleMs = new long[MaxTrackedVehicles];
         private int _tracked;
         private bool _beyond;                 // more distinct keys were seen than are kept
-        private byte[] _offPeak = [];         // speed bins of low-volume traversals, merged at close
-        private int _offPeakCount;
 
         // Integer sums: the same traversals give the same result in whatever order shards deliver them.
         public long Millimetres;
         public long Milliseconds;
 
         public int Vehicles => !_beyond ? _tracked : Estimated(_keys[MaxTrackedVehicles - 1]);
-
-        public int OffPeakCount => _offPeakCount;
 
         /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
         public ReadOnlySpan<uint> Keys => _keys.AsSpan(0, _tracked);
@@ -725,7 +734,6 @@ public sealed class SegmentAggregator
         {
             _tracked = 0;
             _beyond = false;
-            _offPeakCount = 0;
             Millimetres = 0;
             Milliseconds = 0;
         }
@@ -772,15 +780,40 @@ public sealed class SegmentAggregator
             return scratch[n / 2];
         }
 
-        public void AddOffPeak(byte bin)
+        /// <summary>
+        /// Leaves out the vehicles whose distance falls short of <paramref name="minMillimetres"/>: their keys, and their
+        /// distance and time from the sums. Returns how many. Exact while every vehicle is kept; past the 64 kept
+        /// (<see cref="Beyond"/>) the sums hold vehicles not kept, so none is left out and the estimate stands.
+        /// </summary>
+        public int KeepCovering(long minMillimetres)
         {
-            if (_offPeakCount == _offPeak.Length) Array.Resize(ref _offPeak, Math.Max(8, _offPeak.Length * 2));
-            _offPeak[_offPeakCount++] = bin;
+            if (_beyond) return 0;
+            int kept = 0;
+            for (int i = 0; i < _tracked; i++)
+            {
+                if (_vehicleMm[i] < minMillimetres)
+                {
+                    Millimetres -= _vehicleMm[i];
+                    Milliseconds -= _vehicleMs[i];
+                    continue;
+                }
+                _keys[kept] = _keys[i];
+                _vehicleMm[kept] = _vehicleMm[i];
+                _vehicleMs[kept] = _vehicleMs[i];
+                kept++;
+            }
+            int left = _tracked - kept;
+            _tracked = kept;
+            return left;
         }
 
-        public void MergeOffPeak(int[] bins)
+        /// <summary>Counts each kept vehicle's speed over the window (its distance over its time) into 1 km/h bins.</summary>
+        public void AddSpeeds(int[] bins)
         {
-            for (int i = 0; i < _offPeakCount; i++) bins[_offPeak[i]]++;
+            for (int i = 0; i < _tracked; i++)
+            {
+                if (_vehicleMs[i] > 0) bins[(int)Math.Clamp(_vehicleMm[i] / (double)_vehicleMs[i] * 3.6, 0, SpeedBins - 1)]++;
+            }
         }
 
         public void Save(BinaryWriter o)
@@ -795,8 +828,6 @@ public sealed class SegmentAggregator
                 o.Write(_vehicleMm[i]);
                 o.Write(_vehicleMs[i]);
             }
-            o.Write(_offPeakCount);
-            o.Write(_offPeak, 0, _offPeakCount);
         }
 
         public void Load(BinaryReader i)
@@ -813,11 +844,6 @@ public sealed class SegmentAggregator
                 _vehicleMm[k] = i.ReadInt64();
                 _vehicleMs[k] = i.ReadInt64();
             }
-            _offPeakCount = i.ReadInt32();
-            CheckpointReader.Check(_offPeakCount >= 0 && _offPeakCount <= i.BaseStream.Length - i.BaseStream.Position, "checkpoint malformed: a window's speeds");
-            _offPeak = i.ReadBytes(_offPeakCount);
-            CheckpointReader.Check(_offPeak.Length == _offPeakCount, "checkpoint malformed: a window's speeds truncated");
-            foreach (byte b in _offPeak) CheckpointReader.Check(b < SpeedBins, "checkpoint malformed: a speed bin out of range");
         }
     }
 }

@@ -72,6 +72,38 @@ public class SegmentAggregatorTests
     }
 
     [Fact]
+    public void A_vehicle_counts_by_what_it_covered_in_the_window_however_many_steps_it_took()
+    {
+        // A unit reporting every second sends a piece of the segment per step, a couple of metres at a crawl: the pieces
+        // of one vehicle in one window are judged together, and a vehicle that only clipped the segment does not count.
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        var agg = new SegmentAggregator(net);
+        long w0 = s_day - (s_day % 60_000);
+        double step = 8 / 3.6; // 8 km/h, one fix a second: 122 m in 55 s
+        for (int v = 0; v < 3; v++)
+        {
+            for (int k = 0; k < 55; k++) agg.Add(v, edge, k * step, (k + 1) * step, w0 + (k * 1000), w0 + ((k + 1) * 1000));
+        }
+        // A fourth covers 20 m at 60 km/h, under both 50 m and 30 % of the segment: neither a vehicle nor a speed here.
+        for (int k = 0; k < 4; k++) agg.Add(9, edge, 300 + (k * 5), 305 + (k * 5), w0 + (k * 300), w0 + ((k + 1) * 300));
+        var published = new List<SegmentStat>();
+        agg.Advance(w0 + 60_000, published);
+        var stat = Assert.Single(published);
+        Assert.Equal(3, stat.Vehicles);
+        Assert.Equal(8, stat.SpeedKmh, 2); // each piece's distance in whole millimetres
+        Assert.Equal(8, stat.VehicleMedianKmh, 2);
+
+        // Alone, the clipper's window is not published and counts as below the minimum sample.
+        var clipped = new SegmentAggregator(net);
+        for (int v = 0; v < 3; v++) clipped.Add(v, edge, 0, 20, w0, w0 + 1_000);
+        published.Clear();
+        clipped.Advance(w0 + 60_000, published);
+        Assert.Empty(published);
+        Assert.Equal(1, clipped.Suppressed);
+    }
+
+    [Fact]
     public void Windows_close_on_the_watermark_in_order()
     {
         var net = s_net.Value;

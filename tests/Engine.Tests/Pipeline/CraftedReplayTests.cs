@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json;
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
+using Traffic.Engine.Tests.Simulation;
+using Traffic.Geo.Network;
+
+namespace Traffic.Engine.Tests.Pipeline;
+
+/// <summary>
+/// Small inputs written by hand, as a user's scenario would be: a few vehicles reporting every second or few seconds
+/// along one road of the Shenzhen network, a few hundred probes in all.
+/// </summary>
+public class CraftedReplayTests
+{
+    // 2026-03-02 09:00 local (UTC+8).
+    private static readonly long s_start = new DateTimeOffset(2026, 3, 2, 1, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    /// <summary>The longest edge with a limit of 40 km/h or more: a road to drive along for minutes.</summary>
+    private static int Road(RoadNetwork net) =>
+        Enumerable.Range(0, net.EdgeCount).Where(e => net.SpeedLimitKmh(e) >= 40).MaxBy(net.LengthM);
+
+    /// <summary>One vehicle at a constant speed along the edge from 5 m in, a fix every <paramref name="stepS"/> for <paramref name="seconds"/>.</summary>
+    private static IEnumerable<(long Time, string Line)> Drive(RoadNetwork net, int edge, string id, double kmh, long startMs, double stepS, double seconds)
+    {
+        for (double t = 0; t <= seconds; t += stepS)
+        {
+            var (lon, lat) = net.PointAt(edge, Math.Min(net.LengthM(edge), 5 + (kmh / 3.6 * t)));
+            long time = startMs + (long)(t * 1000);
+            yield return (time, string.Create(CultureInfo.InvariantCulture,
+                $"{{\"vehicle_id\":\"{id}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7},\"speed_kmh\":{kmh}}}"));
+        }
+    }
+
+    private static async Task<(ReplaySummary Summary, string Out)> Replay(IEnumerable<(long Time, string Line)> probes)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "traffic-crafted-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        string input = Path.Combine(dir, "probes.ndjson");
+        File.WriteAllLines(input, probes.OrderBy(p => p.Time).Select(p => p.Line));
+        var engine = new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions());
+        var summary = await engine.RunAsync(input, Path.Combine(dir, "out"));
+        return (summary, Path.Combine(dir, "out"));
+    }
+
+    private static JsonElement[] Lines(string path) => [.. File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public async Task A_road_crawling_in_units_reporting_every_few_seconds_is_published_and_raises_congestion(double stepS)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        // Six cars crawl along the road at 8 km/h for ten minutes: a step is 2–11 m, far under a traversal's 50 m, so
+        // the segment learns their speed only by adding up each car's steps in a window.
+        var probes = Enumerable.Range(0, 6).SelectMany(i => Drive(net, edge, $"粤B-JAM{i:00}", 8, s_start + (i * 7_000), stepS, 600));
+        var (summary, outDir) = await Replay(probes);
+
+        var rows = Lines(Path.Combine(outDir, "segments.ndjson")).Where(r => r.GetProperty("edge").GetInt32() == edge).ToArray();
+        Assert.True(rows.Length >= 8, $"{rows.Length} windows of the road published");
+        Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), 7, 9));
+        Assert.All(rows, r => Assert.True(r.GetProperty("level").GetInt32() >= 4));
+        var congestion = Lines(Path.Combine(outDir, "alerts.ndjson")).Where(a => a.GetProperty("kind").GetString() == "congestion").ToArray();
+        Assert.Contains(congestion, a => a.GetProperty("state").GetString() == "open");
+        Assert.Equal(0, summary.Rejected);
+    }
+
+    [Fact]
+    public async Task A_unit_silent_while_driving_raises_signal_lost_in_a_small_input_and_one_that_reports_on_none()
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        // Two cars report every second for six and a half minutes, a third stops reporting after one minute while driving:
+        // 841 probes, fewer than the 1,024 the watermark once waited for, so event time alone must move it.
+        var probes = Drive(net, edge, "粤B-A0001", 15, s_start, 1, 390)
+            .Concat(Drive(net, edge, "粤B-A0002", 15, s_start + 500, 1, 390))
+            .Concat(Drive(net, edge, "粤B-GONE1", 15, s_start + 200, 1, 60)).ToArray();
+        Assert.True(probes.Length < 1024);
+        var (_, outDir) = await Replay(probes);
+
+        var lost = Lines(Path.Combine(outDir, "alerts.ndjson")).Where(a => a.GetProperty("kind").GetString() == "signal_lost").ToArray();
+        var open = Assert.Single(lost, a => a.GetProperty("state").GetString() == "open");
+        Assert.Equal("粤B-GONE1", open.GetProperty("vehicle_id").GetString());
+        Assert.All(lost, a => Assert.Equal("粤B-GONE1", a.GetProperty("vehicle_id").GetString()));
+    }
+}
