@@ -35,6 +35,15 @@ public sealed record ReplayOptions
 
     public SegmentOptions Segments { get; init; } = new();
 
+    /// <summary>The order the file's probes are replayed in (<see cref="InputOrder"/>).</summary>
+    public InputOrder Order { get; init; } = InputOrder.Auto;
+
+    /// <summary>
+    /// <see cref="InputOrder.Auto"/>: a file with more than this share of its records behind the watermark in file order
+    /// was not written in time order (one vehicle's trace after another's) and is replayed again, sorted by event time.
+    /// </summary>
+    public double ReorderLateShare { get; init; } = 0.1;
+
     /// <summary>
     /// 0: read as fast as the engine takes the probes. Otherwise the recorded speed times this: a probe is handed on
     /// when its event time after the first probe's, divided by this, has passed (to the millisecond: a live feed, for
@@ -62,6 +71,22 @@ public interface IReplayObserver
     void AlertRaised(AlertEvent alert, long record);
 }
 
+/// <summary>The order a replay hands a file's probes on in.</summary>
+public enum InputOrder
+{
+    /// <summary>
+    /// File order, as a stream would bring them (probes behind the watermark are late); but a file with more than
+    /// <see cref="ReplayOptions.ReorderLateShare"/> of its records late is replayed again in <see cref="Time"/> order.
+    /// </summary>
+    Auto,
+
+    /// <summary>File order, whatever is late.</summary>
+    File,
+
+    /// <summary>Sorted by event time (ties in file order): every probe is held until the file is read.</summary>
+    Time,
+}
+
 /// <summary>What a replay did, printed at the end and written as <c>summary.json</c>.</summary>
 public sealed record ReplaySummary
 {
@@ -70,6 +95,13 @@ public sealed record ReplaySummary
     public long Rejected { get; init; }
     public IReadOnlyDictionary<string, long> RejectedByReason { get; init; } = new Dictionary<string, long>();
     public long Late { get; init; }
+
+    /// <summary>The probes were replayed sorted by event time (<see cref="InputOrder"/>).</summary>
+    public bool SortedByTime { get; init; }
+
+    /// <summary>When a file was replayed again sorted (<see cref="InputOrder.Auto"/>): its records behind the watermark in file order.</summary>
+    public long LateInFileOrder { get; init; }
+
     public long Refused { get; init; }
     public long Matched { get; init; }
     public long Unmatched { get; init; }
@@ -154,6 +186,29 @@ public sealed class ReplayEngine
     public async Task<ReplaySummary> RunAsync(string input, string outDir, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         if (!File.Exists(input)) throw new FileNotFoundException($"input not found: {input}", input);
+        var clock = Stopwatch.StartNew();
+        var summary = await RunOnceAsync(input, outDir, _options.Order == InputOrder.Time, progress, cancel).ConfigureAwait(false);
+        if (_options.Order != InputOrder.Auto || summary.Late <= summary.Read * _options.ReorderLateShare) return summary;
+        // Replayed as a stream, most of the file would be late: it lists traces one after another, not probes in time order.
+        ClearOutputs(outDir);
+        summary = await RunOnceAsync(input, outDir, sorted: true, progress, cancel).ConfigureAwait(false) with { LateInFileOrder = summary.Late };
+        summary = summary with { Seconds = clock.Elapsed.TotalSeconds }; // both runs
+        await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(summary, s_json), cancel).ConfigureAwait(false);
+        return summary;
+    }
+
+    /// <summary>Removes the folders of rolling Arrow files a run wrote (its single files are written anew by the next).</summary>
+    private void ClearOutputs(string outDir)
+    {
+        foreach (string folder in new[] { "matched", "segments", "alerts", _options.Segments.SlidingName })
+        {
+            string path = Path.Combine(outDir, folder);
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+    }
+
+    private async Task<ReplaySummary> RunOnceAsync(string input, string outDir, bool sorted, IProgress<long>? progress, CancellationToken cancel)
+    {
         Directory.CreateDirectory(outDir);
         var clock = Stopwatch.StartNew();
         int vs = _options.VehicleShards, ss = _options.SegmentShards;
@@ -190,12 +245,15 @@ public sealed class ReplayEngine
             await using var deadStream = new FileStream(Path.Combine(outDir, "dead-letter.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             using var dead = new DeadLetterWriter(deadStream, input);
             var router = new Router(vehicleQueues, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary, _options.Speed, _options.Observer);
+            var timeOrder = sorted ? new TimeOrder(router) : null;
+            IProbeHandler handler = timeOrder != null ? timeOrder : router;
             await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
             {
                 ProbeFormat format = FormatOf(input);
-                if (format == ProbeFormat.Csv) read = await Task.Run(() => new ProbeCsvReader(_ids).Read(stream, router), cancel).ConfigureAwait(false);
-                else read = await new ProbeStreamReader(format, _ids).ReadAsync(stream, router, cancel).ConfigureAwait(false);
+                if (format == ProbeFormat.Csv) read = await Task.Run(() => new ProbeCsvReader(_ids).Read(stream, handler), cancel).ConfigureAwait(false);
+                else read = await new ProbeStreamReader(format, _ids).ReadAsync(stream, handler, cancel).ConfigureAwait(false);
             }
+            timeOrder?.Release();
             router.Complete();
             rejectedByReason = new Dictionary<string, long>(dead.ByReason);
         }
@@ -240,6 +298,7 @@ public sealed class ReplayEngine
             Rejected = read.Rejected,
             RejectedByReason = rejectedByReason,
             Late = vehicleShards.Sum(s => s.Partition.Late),
+            SortedByTime = sorted,
             Refused = vehicleShards.Sum(s => s.Partition.Refused),
             Matched = vehicleShards.Sum(s => s.Partition.Matched),
             Unmatched = vehicleShards.Sum(s => s.Partition.Unmatched),
@@ -282,6 +341,27 @@ public sealed class ReplayEngine
             w.WriteNumber("lat"u8, p.Lat);
             w.WriteNumber("record"u8, record);
             lines.End();
+        }
+    }
+
+    /// <summary>
+    /// Holds every accepted probe of a file, then hands them on sorted by event time, ties in file order
+    /// (<see cref="InputOrder.Time"/>); rejected records go straight on.
+    /// </summary>
+    private sealed class TimeOrder(IProbeHandler next) : IProbeHandler
+    {
+        private readonly List<(Probe Probe, RecordSource Source)> _held = [];
+
+        public void OnProbe(in Probe probe, in RecordSource source) => _held.Add((probe, source));
+
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) => next.OnRejected(in error, in source, raw);
+
+        public void Release()
+        {
+            var held = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_held);
+            held.Sort(static (a, b) => a.Probe.TimeMs != b.Probe.TimeMs ? a.Probe.TimeMs.CompareTo(b.Probe.TimeMs) : a.Source.Record.CompareTo(b.Source.Record));
+            foreach (ref readonly var h in held) next.OnProbe(in h.Probe, in h.Source);
+            _held.Clear();
         }
     }
 

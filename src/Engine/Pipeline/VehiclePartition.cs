@@ -120,6 +120,7 @@ public sealed class VehiclePartition
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         Options = options ?? new VehiclePartitionOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(Options.WatermarkEveryProbes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.SegmentWindowMs);
         _partition = partition;
         _ids = ids;
         _registry = registry;
@@ -234,9 +235,9 @@ public sealed class VehiclePartition
         _conditions.OnWatermark(watermarkMs, _alerts);
         Hand(output);
         // Decided by the watermarks alone (restored with the state), so a restored partition sends the same messages.
-        long window = Options.SegmentWindowMs;
-        if (before == long.MinValue || Math.Floor((double)(before - _matchDelayMs) / window) != Math.Floor((double)(watermarkMs - _matchDelayMs) / window))
-            output.Watermark(new SegmentWatermark(_partition, ++_sequence, watermarkMs - _matchDelayMs));
+        long window = Options.SegmentWindowMs, segmentMs = watermarkMs - _matchDelayMs;
+        if (before == long.MinValue || (before - _matchDelayMs) / window != segmentMs / window)
+            output.Watermark(new SegmentWatermark(_partition, ++_sequence, segmentMs));
     }
 
     /// <summary>

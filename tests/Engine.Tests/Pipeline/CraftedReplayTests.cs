@@ -32,13 +32,17 @@ public class CraftedReplayTests
         }
     }
 
-    private static async Task<(ReplaySummary Summary, string Out)> Replay(IEnumerable<(long Time, string Line)> probes)
+    private static Task<(ReplaySummary Summary, string Out)> Replay(IEnumerable<(long Time, string Line)> probes) =>
+        ReplayAsListed(probes.OrderBy(p => p.Time), InputOrder.Auto);
+
+    /// <summary>Replays the probes in the order given (a file written as listed).</summary>
+    private static async Task<(ReplaySummary Summary, string Out)> ReplayAsListed(IEnumerable<(long Time, string Line)> probes, InputOrder order)
     {
         string dir = Path.Combine(Path.GetTempPath(), "traffic-crafted-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         string input = Path.Combine(dir, "probes.ndjson");
-        File.WriteAllLines(input, probes.OrderBy(p => p.Time).Select(p => p.Line));
-        var engine = new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions());
+        File.WriteAllLines(input, probes.Select(p => p.Line));
+        var engine = new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions { Order = order });
         var summary = await engine.RunAsync(input, Path.Combine(dir, "out"));
         return (summary, Path.Combine(dir, "out"));
     }
@@ -83,5 +87,40 @@ public class CraftedReplayTests
         var open = Assert.Single(lost, a => a.GetProperty("state").GetString() == "open");
         Assert.Equal("粤B-GONE1", open.GetProperty("vehicle_id").GetString());
         Assert.All(lost, a => Assert.Equal("粤B-GONE1", a.GetProperty("vehicle_id").GetString()));
+    }
+
+    [Fact]
+    public async Task A_file_of_traces_one_after_another_is_replayed_in_time_order_unless_told_to_keep_the_file_order()
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        double limit = net.SpeedLimitKmh(edge);
+        // Written vehicle by vehicle, as a scenario often is: every trace after the first lies behind the watermark.
+        var probes = Drive(net, edge, "粤B-CALM1", limit * 0.8, s_start, 2, 120)
+            .Concat(Drive(net, edge, "粤B-FAST1", limit * 1.5, s_start + 1_000, 2, 60))
+            .Concat(Drive(net, edge, "粤B-CALM2", limit * 0.8, s_start + 2_000, 2, 120)).ToArray();
+
+        var (auto, autoOut) = await ReplayAsListed(probes, InputOrder.Auto);
+        Assert.True(auto.SortedByTime);
+        Assert.True(auto.LateInFileOrder > auto.Read / 10, $"{auto.LateInFileOrder} of {auto.Read} late as listed"); // 75 of 153
+        Assert.Equal(0, auto.Late);
+        Assert.Equal(auto.Read, auto.Matched);
+        var speeding = Lines(Path.Combine(autoOut, "alerts.ndjson")).Where(a => a.GetProperty("kind").GetString() == "speeding").ToArray();
+        Assert.NotEmpty(speeding);
+        Assert.All(speeding, a => Assert.Equal("粤B-FAST1", a.GetProperty("vehicle_id").GetString()));
+        using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(autoOut, "summary.json"))))
+            Assert.Equal(auto.LateInFileOrder, summary.RootElement.GetProperty("late_in_file_order").GetInt64());
+
+        // Kept in file order, the later traces are late: counted, written to late.ndjson, and not matched.
+        var (asListed, listedOut) = await ReplayAsListed(probes, InputOrder.File);
+        Assert.False(asListed.SortedByTime);
+        Assert.Equal(auto.LateInFileOrder, asListed.Late);
+        Assert.Equal(asListed.Late, File.ReadLines(Path.Combine(listedOut, "late.ndjson")).Count());
+        Assert.DoesNotContain(Lines(Path.Combine(listedOut, "alerts.ndjson")), a => a.GetProperty("kind").GetString() == "speeding");
+
+        // A file in time order is replayed as a stream, once.
+        var (inOrder, _) = await ReplayAsListed(probes.OrderBy(p => p.Time), InputOrder.Auto);
+        Assert.False(inOrder.SortedByTime);
+        Assert.Equal(0, inOrder.LateInFileOrder);
     }
 }
