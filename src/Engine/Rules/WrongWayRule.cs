@@ -90,9 +90,10 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             {
                 double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
-                for (int i = 1; i < near.Length && against >= 0; i++)
+                for (int i = 0; i < near.Length && against >= 0; i++)
                 {
-                    if (GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) <= _options.AlongDeg) against = -1;
+                    if ((i > 0 && GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) <= _options.AlongDeg)
+                        || RunsAlong(near[i].Edge, p.Lon, p.Lat, course)) against = -1;
                 }
             }
         }
@@ -159,6 +160,23 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             s.Load(r.In);
             CheckpointReader.Check((uint)s.Edge < (uint)_network.EdgeCount, "checkpoint malformed: a wrong-way edge outside the network");
         }
+    }
+
+    /// <summary>
+    /// Whether any part of the edge within <see cref="WrongWayOptions.AlongM"/> of the fix runs along the course. The
+    /// search gives each road's nearest point only, and a winding road (a hairpin, a loop, a ramp that turns back) can
+    /// pass the fix twice: the nearest part running against the course, and the part the vehicle drives a little further.
+    /// </summary>
+    private bool RunsAlong(int edge, double lon, double lat, double course)
+    {
+        ReadOnlySpan<double> lons = _network.ShapeLons(edge), lats = _network.ShapeLats(edge);
+        double kx = GeoMath.MetresPerDegreeLon(lat);
+        for (int k = 0; k + 1 < lons.Length; k++)
+        {
+            if (GeoMath.ProjectOnSegment(lon, lat, lons[k], lats[k], lons[k + 1], lats[k + 1], kx, out _) > _options.AlongM) continue;
+            if (GeoMath.BearingDifference(course, GeoMath.Bearing(lons[k], lats[k], lons[k + 1], lats[k + 1])) <= _options.AlongDeg) return true;
+        }
+        return false;
     }
 
     private bool IsStrictOneWay(int edge) =>
