@@ -157,14 +157,7 @@ public class WrongWayRuleTests
             (1767572261623, 7.3980946, 43.7209342, 20.2f, 291.4f),
         })
         {
-            var p = Probe.Empty;
-            p.Vehicle = v;
-            p.TimeMs = time;
-            p.Lon = lon;
-            p.Lat = lat;
-            p.SpeedKmh = speed;
-            p.Heading = heading;
-            rule.OnProbe(p, VehicleClass.Taxi, 0, alerts);
+            rule.OnProbe(Probe.Empty with { Vehicle = v, TimeMs = time, Lon = lon, Lat = lat, SpeedKmh = speed, Heading = heading }, VehicleClass.Taxi, 0, alerts);
         }
         Assert.Empty(alerts);
     }
