@@ -188,11 +188,14 @@ public sealed class ReplayEngine
         if (!File.Exists(input)) throw new FileNotFoundException($"input not found: {input}", input);
         var clock = Stopwatch.StartNew();
         var summary = await RunOnceAsync(input, outDir, _options.Order == InputOrder.Time, progress, cancel).ConfigureAwait(false);
-        if (_options.Order != InputOrder.Auto || summary.Late <= summary.Read * _options.ReorderLateShare) return summary;
-        // Replayed as a stream, most of the file would be late: it lists traces one after another, not probes in time order.
-        ClearOutputs(outDir);
-        summary = await RunOnceAsync(input, outDir, sorted: true, progress, cancel).ConfigureAwait(false) with { LateInFileOrder = summary.Late };
-        summary = summary with { Seconds = clock.Elapsed.TotalSeconds }; // both runs
+        if (_options.Order == InputOrder.Auto && summary.Late > summary.Read * _options.ReorderLateShare)
+        {
+            // Replayed as a stream, most of the file would be late: it lists traces one after another, not probes in time order.
+            ClearOutputs(outDir);
+            long lateAsListed = summary.Late;
+            summary = await RunOnceAsync(input, outDir, sorted: true, progress, cancel).ConfigureAwait(false) with { LateInFileOrder = lateAsListed };
+        }
+        summary = summary with { Seconds = clock.Elapsed.TotalSeconds }; // both runs, when the file was replayed again
         await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(summary, s_json), cancel).ConfigureAwait(false);
         return summary;
     }
@@ -210,7 +213,6 @@ public sealed class ReplayEngine
     private async Task<ReplaySummary> RunOnceAsync(string input, string outDir, bool sorted, IProgress<long>? progress, CancellationToken cancel)
     {
         Directory.CreateDirectory(outDir);
-        var clock = Stopwatch.StartNew();
         int vs = _options.VehicleShards, ss = _options.SegmentShards;
         int batches = Math.Max(2, _options.ChannelCapacity / _options.BatchSize);
         var vehicleQueues = new BatchQueue<VehicleMessage>[vs];
@@ -309,9 +311,7 @@ public sealed class ReplayEngine
             SegmentViewsSuppressed = segmentShards.Sum(s => s.Partition.ViewsSuppressed),
             Tpi = NetworkIndexSummary.Of(tpi),
             AlertsByKind = alerts.Where(a => a.State == AlertState.Open).GroupBy(a => a.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count()),
-            Seconds = clock.Elapsed.TotalSeconds,
         };
-        await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(summary, s_json), cancel).ConfigureAwait(false);
         return summary;
     }
 

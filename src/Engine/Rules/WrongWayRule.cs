@@ -92,8 +92,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
                 for (int i = 0; i < near.Length && against >= 0; i++)
                 {
-                    if ((i > 0 && GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) <= _options.AlongDeg)
-                        || RunsAlong(near[i].Edge, p.Lon, p.Lat, course)) against = -1;
+                    if (RunsAlong(near[i].Edge, p.Lon, p.Lat, course)) against = -1;
                 }
             }
         }

@@ -149,15 +149,7 @@ public sealed class OnlineMatcher
 
         // The model sees the fix averaged with the followers just before it; the column keeps the fix itself.
         var (lon, lat) = ModelPosition(s, s.Length, p.Lon, p.Lat, p.TimeMs, out int fixes);
-        if (fixes == 1)
-        {
-            AcceptModel(s, in p, in p, fixes, ref sink);
-        }
-        else
-        {
-            var averaged = p with { Lon = lon, Lat = lat };
-            AcceptModel(s, in p, in averaged, fixes, ref sink);
-        }
+        AcceptModel(s, in p, p with { Lon = lon, Lat = lat }, fixes, ref sink);
     }
 
     /// <summary>

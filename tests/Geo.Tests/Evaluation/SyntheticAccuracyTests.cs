@@ -57,8 +57,7 @@ public class SyntheticAccuracyTests
         // and +2.2 points. Over 100 trips a seed, seeds 1–5: +2.7 to +3.8 points at 20 m / 1 s, −0.1 to +0.7 at 10 m / 1 s.
         var with = Run(20, 1, vehicles: 60, seed: 3);
         var without = Run(20, 1, betaNoise: 0, vehicles: 60, seed: 3);
-        Assert.True(with.RouteAccuracy > without.RouteAccuracy + 0.02 && with.EdgeAccuracy > without.EdgeAccuracy,
-            $"route accuracy {with.RouteAccuracy:P1} with the term, {without.RouteAccuracy:P1} without; edge {with.EdgeAccuracy:P1} and {without.EdgeAccuracy:P1}");
+        AssertBetter(with, without, routePoints: 0.02, "the term");
     }
 
     [Fact]
@@ -69,8 +68,7 @@ public class SyntheticAccuracyTests
         // 85.3 / 81.2 % averaging up to two followers, 74.3 / 74.0 % without.
         var with = Run(20, 1, vehicles: 30, seed: 2);
         var without = Run(20, 1, vehicles: 30, seed: 2, smooth: 0);
-        Assert.True(with.RouteAccuracy > without.RouteAccuracy + 0.05 && with.EdgeAccuracy > without.EdgeAccuracy,
-            $"route accuracy {with.RouteAccuracy:P1} averaging, {without.RouteAccuracy:P1} without; edge {with.EdgeAccuracy:P1} and {without.EdgeAccuracy:P1}");
+        AssertBetter(with, without, routePoints: 0.05, "averaging");
     }
 
     [Fact]
@@ -168,6 +166,11 @@ public class SyntheticAccuracyTests
         double sigma = Math.Sqrt(sum2 / n / 2);
         Assert.InRange(sigma, 9.5, 10.5);
     }
+
+    /// <summary>Route accuracy higher by more than <paramref name="routePoints"/> with the change, and edge accuracy higher too.</summary>
+    private static void AssertBetter(SyntheticScore with, SyntheticScore without, double routePoints, string change) =>
+        Assert.True(with.RouteAccuracy > without.RouteAccuracy + routePoints && with.EdgeAccuracy > without.EdgeAccuracy,
+            $"route accuracy {with.RouteAccuracy:P1} with {change}, {without.RouteAccuracy:P1} without; edge {with.EdgeAccuracy:P1} and {without.EdgeAccuracy:P1}");
 
     private static SyntheticScore Run(double sigma, int intervalS, bool offline = false, double betaNoise = 1, int vehicles = 10, int seed = 1, int smooth = 2)
     {
