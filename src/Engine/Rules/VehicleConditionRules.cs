@@ -44,8 +44,18 @@ public sealed record VehicleConditionOptions
     /// <summary>… and at least this far (two fixes a second apart and 60 m apart are no teleport).</summary>
     public double TeleportMinM { get; init; } = 500;
 
-    /// <summary><c>signal_lost</c>: a vehicle last seen driving, silent (by the watermark) for this long.</summary>
+    /// <summary>
+    /// <c>signal_lost</c>: a vehicle last seen driving that reports again after a silence this long (its return shows the
+    /// unit was silent while the vehicle went on).
+    /// </summary>
     public double SignalLostAfterS { get; init; } = 180;
+
+    /// <summary>
+    /// … and a vehicle last seen driving that is still silent this long by the event-time watermark: raised without its
+    /// return. Longer than <see cref="SignalLostAfterS"/> because until the vehicle reports again its silence cannot be
+    /// told from a trace that simply ends (a vehicle leaving the area a feed covers, a trip's last fix).
+    /// </summary>
+    public double SignalLostUnconfirmedAfterS { get; init; } = 600;
 
     /// <summary>
     /// … and a vehicle last seen standing that reports again after such a silence this far away: it drove while its
@@ -60,9 +70,9 @@ public sealed record VehicleConditionOptions
 /// speed), <c>hazmat_long_stop</c> (standing too long outside a <c>permitted_stop</c> zone) and <c>fatigue</c>
 /// (over 4 hours of driving without a 20-minute rest, or optionally breaks adding up to one), <c>teleport</c> (a fix that jumps faster than any
 /// vehicle drives: opens at the jump, closes at the jump back or the next plausible fix) and
-/// <c>signal_lost</c> (a vehicle last seen driving that has gone silent, raised from the event-time
-/// watermark since a silent vehicle sends nothing to react to; closes when it reports again; or, for a
-/// vehicle last seen standing, raised when it reports again far from where it stood). One instance per shard.
+/// <c>signal_lost</c> (a vehicle last seen driving that has gone silent: raised when it reports again after 3 minutes,
+/// or from the event-time watermark after 10 minutes since a silent vehicle sends nothing to react to, then closing
+/// when it reports again; a vehicle last seen standing, when it reports again far from where it stood). One instance per shard.
 /// </summary>
 public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
@@ -162,7 +172,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         // In the order the vehicles came (not by dense id, which a restore renumbers): the same alerts in the same order.
-        double afterMs = _options.SignalLostAfterS * 1000;
+        double afterMs = _options.SignalLostUnconfirmedAfterS * 1000;
         long[] silentFrom = _silentFrom;
         foreach (int v in _states.Vehicles)
         {
@@ -204,17 +214,20 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     }
 
     /// <summary>
-    /// A vehicle last seen standing, silent for <see cref="VehicleConditionOptions.SignalLostAfterS"/> and back far away:
-    /// its unit was silent while it drove. The alert opens and closes as it reappears, spanning the silence.
+    /// A vehicle back after a silence of <see cref="VehicleConditionOptions.SignalLostAfterS"/> that the watermark has not
+    /// yet raised: last seen driving, or last seen standing and back far away. Its unit was silent while it drove. The
+    /// alert opens and closes as it reappears, spanning the silence.
     /// </summary>
     private void SilentWhileMoving(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        if (s.SignalLostId != null || s.LastMs == long.MinValue || s.LastMoving || !p.Fix || !s.LastFix) return;
+        if (s.SignalLostId != null || s.LastMs == long.MinValue) return;
         if (p.TimeMs - s.LastMs < _options.SignalLostAfterS * 1000) return;
-        double moved = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
-        if (moved < _options.SignalLostMovedM) return;
+        bool located = p.Fix && s.LastFix;
+        double moved = located ? Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat) : double.NaN;
+        if (!s.LastMoving && !(moved >= _options.SignalLostMovedM)) return;
         string id = $"signal_lost:{ids.Name(p.Vehicle)}:{s.LastMs}";
-        var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0, ["moved_m"] = moved };
+        var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 };
+        if (located) evidence["moved_m"] = moved;
         alerts.Add(Simple("signal_lost", id, AlertState.Open, in p, cls, hazmat, s.LastMs, null, s.LastLon, s.LastLat, evidence));
         alerts.Add(Simple("signal_lost", id, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, p.Lon, p.Lat, evidence));
     }

@@ -71,15 +71,17 @@ public class CraftedReplayTests
     }
 
     [Fact]
-    public async Task A_unit_silent_while_driving_raises_signal_lost_in_a_small_input_and_one_that_reports_on_none()
+    public async Task A_unit_silent_while_driving_raises_signal_lost_in_a_small_input_and_a_trace_that_ends_raises_none()
     {
         var net = SimRun.Shenzhen;
         int edge = Road(net);
-        // Two cars report every second for six and a half minutes, a third stops reporting after one minute while driving:
-        // 841 probes, fewer than the 1,024 the watermark once waited for, so event time alone must move it.
-        var probes = Drive(net, edge, "粤B-A0001", 15, s_start, 1, 390)
-            .Concat(Drive(net, edge, "粤B-A0002", 15, s_start + 500, 1, 390))
-            .Concat(Drive(net, edge, "粤B-GONE1", 15, s_start + 200, 1, 60)).ToArray();
+        // Two cars report every 2 s for thirteen minutes, a third stops reporting after one minute while driving: 813
+        // probes, fewer than the 1,024 the watermark once waited for, so event time alone must move it. A fourth stops
+        // after eight minutes, five before the file ends: until it comes back that is a trace that ended, not a lost unit.
+        var probes = Drive(net, edge, "粤B-A0001", 15, s_start, 2, 780)
+            .Concat(Drive(net, edge, "粤B-A0002", 15, s_start + 500, 2, 780))
+            .Concat(Drive(net, edge, "粤B-GONE1", 15, s_start + 200, 1, 60))
+            .Concat(Drive(net, edge, "粤B-ENDS1", 15, s_start + 300, 5, 480)).ToArray();
         Assert.True(probes.Length < 1024);
         var (_, outDir) = await Replay(probes);
 

@@ -29,7 +29,7 @@ public class PartitionCheckpointTests
     private const int SegmentParts = 2;
 
     /// <summary>Cut points, as shares of each partition's input.</summary>
-    private static readonly double[] s_cuts = [0.12, 0.35, 0.43, 0.62, 0.86];
+    private static readonly double[] s_cuts = [0.12, 0.35, 0.46, 0.62, 0.86];
 
     private static readonly Lazy<World> s_world = new(World.Create);
     private static readonly Lazy<Outcome> s_straight = new(() => Straight(s_world.Value));
