@@ -31,9 +31,23 @@ public sealed record SpeedingOptions
     /// <summary>
     /// Benefit of the doubt: a fix is judged against the highest limit of the roads within this distance of it (its
     /// matched road among them). A GPS fix cannot tell a service road from the arterial beside it, nor the side road a
-    /// vehicle is leaving from the faster road it has already turned onto. 3.5 σ of a fleet unit's error (10 m).
+    /// vehicle is leaving from the faster road it has already turned onto. 3.5 σ of a fleet unit's error (10 m). The
+    /// most: a unit shown to be more precise gets <see cref="AmbiguitySigmas"/> of its own error.
     /// </summary>
     public double AmbiguityM { get; init; } = 35;
+
+    /// <summary>
+    /// The distance of <see cref="AmbiguityM"/> for a unit whose error is known: this many times its error σ, estimated
+    /// from its recent fixes' distances to their matched roads (mean distance × √(π/2)), at least
+    /// <see cref="AmbiguityMinM"/>. A unit of 3 m error beside a faster road 30 m away is on its own road.
+    /// </summary>
+    public double AmbiguitySigmas { get; init; } = 3.5;
+
+    /// <summary>The least distance of the benefit of the doubt, however precise the unit.</summary>
+    public double AmbiguityMinM { get; init; } = 10;
+
+    /// <summary>Matched fixes a unit has sent before its error is estimated from them (until then: <see cref="AmbiguityM"/>).</summary>
+    public int ErrorMinFixes { get; init; } = 10;
 
     /// <summary>A fix farther than this from its matched road is not judged: the match does not explain it.</summary>
     public double MaxMatchDistanceM { get; init; } = 50;
@@ -116,6 +130,7 @@ public sealed class SpeedingRule
         }
         if (m.Edge < 0 || m.Outlier) return;
         t.Add(m.TimeMs, m.RouteDistanceM, RouteLimitSeconds(in m, route, cls, hazmat));
+        if (hasFix && !stale) t.AddError(m.DistanceM);
         // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
         bool reported = !double.IsNaN(m.ReportedSpeedKmh);
         double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, out _);
@@ -125,7 +140,7 @@ public sealed class SpeedingRule
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);
         if (!reported && t.RouteLimit(_options.SpeedWindowS) is double along && along > limit) limit = along;
         // Over the road's limit: give the benefit of the doubt to any faster road the fix may lie on.
-        if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat));
+        if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat, Ambiguity(t)));
         double allowed = limit * (1 + _options.Tolerance);
         if (speed > allowed)
         {
@@ -196,11 +211,16 @@ public sealed class SpeedingRule
         return limit;
     }
 
-    /// <summary>The highest limit applying to the vehicle on any road within <see cref="SpeedingOptions.AmbiguityM"/> of the fix.</summary>
-    private double NearbyLimit(in MatchedProbe m, bool hasFix, VehicleClass cls, ushort hazmat)
+    /// <summary>How far from a fix of this vehicle's unit another road may be the one it is on (<see cref="SpeedingOptions.AmbiguitySigmas"/>).</summary>
+    private double Ambiguity(VehicleTrack t) =>
+        t.ErrorFixes < _options.ErrorMinFixes ? _options.AmbiguityM
+            : Math.Clamp(_options.AmbiguitySigmas * t.ErrorSigmaM, _options.AmbiguityMinM, _options.AmbiguityM);
+
+    /// <summary>The highest limit applying to the vehicle on any road within <paramref name="radiusM"/> of the fix.</summary>
+    private double NearbyLimit(in MatchedProbe m, bool hasFix, VehicleClass cls, ushort hazmat, double radiusM)
     {
         double lon = hasFix ? m.ProbeLon : m.Lon, lat = hasFix ? m.ProbeLat : m.Lat;
-        int n = _index.Within(lon, lat, _options.AmbiguityM, _near);
+        int n = _index.Within(lon, lat, radiusM, _near);
         double best = 0;
         for (int i = 0; i < n; i++) best = Math.Max(best, Limit(_near[i].Edge, cls, hazmat, m.TimeMs));
         return best;
@@ -272,6 +292,20 @@ public sealed class SpeedingRule
         public bool HasLast;      // the last fix's own position, to see a unit repeat it
         public double LastLon;
         public double LastLat;
+        public int ErrorFixes;    // fixes in the unit's error estimate, up to ErrorSpan
+        public double MeanDistanceM; // their mean distance to their matched roads, the last ErrorSpan weighted alike
+
+        // The error estimate follows about this many recent fixes: a unit's error changes with where it is.
+        private const int ErrorSpan = 32;
+
+        /// <summary>The unit's error σ per axis, from the mean distance of its fixes to their roads (half-normal).</summary>
+        public double ErrorSigmaM => MeanDistanceM * 1.2533141373155003;
+
+        public void AddError(double distanceM)
+        {
+            if (ErrorFixes < ErrorSpan) ErrorFixes++;
+            MeanDistanceM += (distanceM - MeanDistanceM) / ErrorFixes;
+        }
 
         public void Save(CheckpointWriter w)
         {
@@ -294,6 +328,8 @@ public sealed class SpeedingRule
             o.Write(HasLast);
             o.Write(LastLon);
             o.Write(LastLat);
+            o.Write(ErrorFixes);
+            o.Write(MeanDistanceM);
         }
 
         public void Load(CheckpointReader r)
@@ -318,6 +354,9 @@ public sealed class SpeedingRule
             HasLast = i.ReadBoolean();
             LastLon = i.ReadDouble();
             LastLat = i.ReadDouble();
+            ErrorFixes = i.ReadInt32();
+            CheckpointReader.Check(ErrorFixes is >= 0 and <= ErrorSpan, "checkpoint malformed: speeding error count out of range");
+            MeanDistanceM = i.ReadDouble();
         }
 
         public void Reset()

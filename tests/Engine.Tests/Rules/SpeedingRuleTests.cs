@@ -39,16 +39,19 @@ public class SpeedingRuleTests
         });
     }
 
-    /// <summary>A 20 km/h service road whose middle lies within 15 m of a road of 50 km/h or more: a fix there may be on either.</summary>
-    private static (int Edge, double Faster) ServiceRoadBesideAFasterOne()
+    /// <summary>
+    /// A 20 km/h service road whose middle lies within <paramref name="withinM"/> of a road of 50 km/h or more, and no
+    /// nearer than <paramref name="notWithinM"/> of any faster road: a fix there may be on either.
+    /// </summary>
+    private static (int Edge, double Faster) ServiceRoadBesideAFasterOne(double withinM = 15, double notWithinM = 0)
     {
         var net = SimRun.Shenzhen;
         foreach (int e in Enumerable.Range(0, net.EdgeCount))
         {
             if (net.SpeedLimitKmh(e) != 20 || net.LengthM(e) < 60) continue;
             var (lon, lat) = net.PointAt(e, net.LengthM(e) / 2);
-            double faster = FastestNear(lon, lat, 15);
-            if (faster >= 50) return (e, faster);
+            double faster = FastestNear(lon, lat, withinM);
+            if (faster >= 50 && FastestNear(lon, lat, notWithinM) <= 20) return (e, faster);
         }
         throw new InvalidOperationException("no service road beside a faster road in the network");
     }
@@ -59,8 +62,14 @@ public class SpeedingRuleTests
     private static List<AlertEvent> Drive(VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs) =>
         DriveOn(Edge50(), cls, start, reported, legs);
 
-    /// <summary>Probes matched to the middle of <paramref name="edge"/>, one a second, the fix on the matched point.</summary>
-    private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs)
+    /// <summary>
+    /// Probes matched to the middle of <paramref name="edge"/>, one a second, the fix on the matched point, from a unit
+    /// whose fixes lie <paramref name="errorM"/> from their road.
+    /// </summary>
+    private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs) =>
+        DriveOn(edge, cls, start, reported, errorM: 2, legs);
+
+    private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, double errorM, params (double Kmh, int Seconds)[] legs)
     {
         var ids = new VehicleIds();
         int vehicle = ids.Intern("琼A88888".AsSpan());
@@ -77,7 +86,7 @@ public class SpeedingRuleTests
                 double jitter = (s % 7) * 1e-7;
                 var m = new MatchedProbe
                 {
-                    ProbeId = 0, TimeMs = t, Edge = edge, OffsetM = SimRun.Shenzhen.LengthM(edge) / 2, Lon = lon, Lat = lat, DistanceM = 2,
+                    ProbeId = 0, TimeMs = t, Edge = edge, OffsetM = SimRun.Shenzhen.LengthM(edge) / 2, Lon = lon, Lat = lat, DistanceM = errorM,
                     ProbeLon = lon + jitter, ProbeLat = lat,
                     RouteDistanceM = first ? 0 : kmh / 3.6, SpeedKmh = first ? double.NaN : kmh, Confidence = 1,
                     Break = first ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = reported ?? double.NaN,
@@ -152,12 +161,26 @@ public class SpeedingRuleTests
     [Fact]
     public void A_fix_beside_a_faster_road_is_judged_by_the_faster_road()
     {
-        // Matched to a 20 km/h service road, 35 km/h reported: a fix there may be on the arterial beside it, where
-        // 35 km/h is legal. Well over that road's limit too, it is speeding.
+        // Matched to a 20 km/h service road, 35 km/h reported, from a taxi's unit (its fixes 8 m from their road: σ 10 m):
+        // a fix there may be on the arterial beside it, where 35 km/h is legal. Well over that road's limit too, it is speeding.
         var (service, faster) = ServiceRoadBesideAFasterOne();
-        Assert.Empty(DriveOn(service, VehicleClass.Taxi, s_day, reported: 35, (35, 60)));
-        var alerts = DriveOn(service, VehicleClass.Taxi, s_day, reported: faster * 1.5, (faster * 1.5, 60));
+        Assert.Empty(DriveOn(service, VehicleClass.Taxi, s_day, reported: 35, errorM: 8, (35, 60)));
+        var alerts = DriveOn(service, VehicleClass.Taxi, s_day, reported: faster * 1.5, errorM: 8, (faster * 1.5, 60));
         Assert.Equal(faster, Assert.Single(alerts).Evidence["limit_kmh"]);
+    }
+
+    [Fact]
+    public void A_precise_unit_beside_a_faster_road_is_judged_by_its_own_road()
+    {
+        // The same scene with a faster road 12–30 m away, from a unit whose fixes lie 2 m from their road (σ 2.5 m): the
+        // benefit of the doubt reaches 10 m, not the other road. 35 km/h on the 20 km/h road is speeding, against 20 —
+        // but only once ten fixes have shown how precise the unit is.
+        var (service, _) = ServiceRoadBesideAFasterOne(withinM: 30, notWithinM: 12);
+        var alerts = DriveOn(service, VehicleClass.Taxi, s_day, reported: 35, errorM: 2, (35, 60));
+        var open = Assert.Single(alerts);
+        Assert.Equal(20, open.Evidence["limit_kmh"]);
+        Assert.Equal(s_day + 9_000, open.StartMs); // the tenth fix
+        Assert.Empty(DriveOn(service, VehicleClass.Taxi, s_day, reported: 35, errorM: 9, (35, 60)));
     }
 
     [Fact]
