@@ -115,6 +115,35 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void Replay_at_a_multiple_of_the_recorded_speed_takes_the_span_over_the_factor_and_gives_the_same_outputs()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string net = SharedData.Path("osm", "shenzhen-nanshan.osm");
+        string probes = Path.Combine(dir, "probes.ndjson");
+        var (exit, _, error) = CliRunner.Run("simulate", "--network", net, "--vehicles", "12", "--duration", "160", "--out", probes, "-q");
+        Assert.True(exit == 0, error);
+        var times = File.ReadLines(probes).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("time").GetInt64()).ToArray();
+        double spanS = (times.Max() - times.Min()) / 1000.0;
+        Assert.True(spanS > 120, $"{spanS} s of probes");
+
+        string fast = Path.Combine(dir, "fast"), paced = Path.Combine(dir, "paced");
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", probes, "--out", fast, "-q");
+        Assert.True(exit == 0, error);
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", probes, "--out", paced, "--speed", "50", "-q");
+        Assert.True(exit == 0, error);
+        // The last probe is handed on no sooner than the span over the factor after the first (the reader sleeps).
+        double seconds = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(paced, "summary.json"))).RootElement.GetProperty("seconds").GetDouble();
+        Assert.True(seconds >= (spanS / 50) - 0.01, $"{seconds} s for {spanS} s of probes at 50x");
+        foreach (string f in new[] { "alerts.ndjson", "segments.ndjson", "late.ndjson" })
+            Assert.Equal(File.ReadAllText(Path.Combine(fast, f)), File.ReadAllText(Path.Combine(paced, f)));
+
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", probes, "--out", paced, "--speed", "-2", "-q");
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("--speed", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Replay_of_a_missing_input_gives_one_clear_line()
     {
         var (exit, _, error) = CliRunner.Run("replay", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"), "--input", "/nonexistent/p.ndjson", "--out", Path.GetTempPath());

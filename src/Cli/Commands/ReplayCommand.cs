@@ -30,21 +30,28 @@ internal static class ReplayCommand
             Description = "The order probes are replayed in. auto: as the file lists them, as a stream would bring them (probes behind the watermark are late), but a file with over a tenth of its records late (traces one after another) is replayed again sorted by time; file: as listed, whatever is late; time: sorted by event time.",
             DefaultValueFactory = _ => InputOrder.Auto,
         };
+        var speed = new Option<double>("--speed")
+        {
+            Description = "Hand the probes on at the recorded speed times this (1: real time, 60: an hour a minute), as a live feed would bring them; 0: as fast as the engine takes them. Paced, auto keeps the file's order (a live feed cannot be sorted afterwards).",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("replay", "Run the engine over a probe file: map matching, segment speeds and congestion levels, speeding and zone alerts.")
         {
-            network, input, vehicles, zones, output, shards, sliding, lag, lagSeconds, order, quiet,
+            network, input, vehicles, zones, output, shards, sliding, lag, lagSeconds, order, speed, quiet,
         };
         command.SetAction(async (parse, cancel) =>
         {
             int shardCount = parse.GetValue(shards);
             if (shardCount < 1) throw new ArgumentException("--shards must be at least 1");
             int slidingWindows = SlidingWindows(parse.GetValue(sliding));
+            double pace = parse.GetValue(speed);
+            if (!(pace >= 0) || double.IsInfinity(pace)) throw new ArgumentException("--speed must be 0 (as fast as possible) or a positive factor of real time");
             var vehicleOptions = MatchLag(parse, lag, lagSeconds);
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
-            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows }, Order = parse.GetValue(order) });
+            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows }, Order = parse.GetValue(order), Speed = pace });
             bool isQuiet = parse.GetValue(quiet);
             var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
             var s = await engine.RunAsync(parse.GetValue(input)!, parse.GetValue(output)!, progress, cancel).ConfigureAwait(false);

@@ -76,7 +76,8 @@ public enum InputOrder
 {
     /// <summary>
     /// File order, as a stream would bring them (probes behind the watermark are late); but a file with more than
-    /// <see cref="ReplayOptions.ReorderLateShare"/> of its records late is replayed again in <see cref="Time"/> order.
+    /// <see cref="ReplayOptions.ReorderLateShare"/> of its records late is replayed again in <see cref="Time"/> order,
+    /// unless the replay is paced (<see cref="ReplayOptions.Speed"/>): a live feed is not sorted afterwards.
     /// </summary>
     Auto,
 
@@ -188,7 +189,7 @@ public sealed class ReplayEngine
         if (!File.Exists(input)) throw new FileNotFoundException($"input not found: {input}", input);
         var clock = Stopwatch.StartNew();
         var summary = await RunOnceAsync(input, outDir, _options.Order == InputOrder.Time, progress, cancel).ConfigureAwait(false);
-        if (_options.Order == InputOrder.Auto && summary.Late > summary.Read * _options.ReorderLateShare)
+        if (_options.Order == InputOrder.Auto && _options.Speed == 0 && summary.Late > summary.Read * _options.ReorderLateShare)
         {
             // Replayed as a stream, most of the file would be late: it lists traces one after another, not probes in time order.
             ClearOutputs(outDir);
