@@ -118,7 +118,7 @@ public static class ProbeBinaryRecord
             error = new(ProbeField.Heading, DecodeReason.NotFinite);
             return false;
         }
-        error = ProbeRules.Validate(in p, newestMs);
+        error = ProbeRules.Validate(ref p, newestMs);
         if (error.IsError) return false;
         if (p.TimeMs > newestMs) newestMs = p.TimeMs;
         return true;

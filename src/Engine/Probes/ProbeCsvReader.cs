@@ -40,7 +40,7 @@ public sealed class ProbeCsvReader(VehicleIds ids)
             Probe p = Probe.Empty;
             if (row.ColCount < needed) error = new(ProbeField.Record, DecodeReason.Malformed);
             else error = Decode(row, col, ref p);
-            if (!error.IsError) error = ProbeRules.Validate(in p, _newestMs);
+            if (!error.IsError) error = ProbeRules.Validate(ref p, _newestMs);
             if (!error.IsError)
             {
                 if (p.TimeMs > _newestMs) _newestMs = p.TimeMs;

@@ -43,7 +43,7 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                 error = new(ProbeField.Record, DecodeReason.Malformed);
             }
         }
-        if (!error.IsError) error = ProbeRules.Validate(in probe, TrackNewest ? _newestMs : long.MinValue);
+        if (!error.IsError) error = ProbeRules.Validate(ref probe, TrackNewest ? _newestMs : long.MinValue);
         if (error.IsError) return false;
         if (TrackNewest && probe.TimeMs > _newestMs) _newestMs = probe.TimeMs;
         return true;

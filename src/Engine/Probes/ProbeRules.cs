@@ -15,8 +15,11 @@ public static class ProbeRules
     /// <summary>How far ahead of the newest accepted time a fix may be.</summary>
     public const long MaxAheadMs = 24L * 3600 * 1000;
 
-    /// <summary>Range and consistency checks on a decoded probe; <paramref name="newestMs"/> is the newest time accepted so far.</summary>
-    public static DecodeError Validate(in Probe p, long newestMs)
+    /// <summary>
+    /// Range and consistency checks on a decoded probe; <paramref name="newestMs"/> is the newest time accepted so far.
+    /// A heading of exactly 360° is north, as many units write it, and becomes 0.
+    /// </summary>
+    public static DecodeError Validate(ref Probe p, long newestMs)
     {
         if (!double.IsFinite(p.Lon)) return new(ProbeField.Lon, DecodeReason.NotFinite);
         if (!double.IsFinite(p.Lat)) return new(ProbeField.Lat, DecodeReason.NotFinite);
@@ -27,6 +30,7 @@ public static class ProbeRules
         if (float.IsInfinity(p.SpeedKmh)) return new(ProbeField.SpeedKmh, DecodeReason.NotFinite);
         if (p.SpeedKmh < 0) return new(ProbeField.SpeedKmh, DecodeReason.OutOfRange);
         if (float.IsInfinity(p.Heading)) return new(ProbeField.Heading, DecodeReason.NotFinite);
+        if (p.Heading == 360) p.Heading = 0;
         if (p.Heading is < 0 or >= 360) return new(ProbeField.Heading, DecodeReason.OutOfRange);
         if (float.IsInfinity(p.AccuracyM)) return new(ProbeField.AccuracyM, DecodeReason.NotFinite);
         if (p.AccuracyM < 0) return new(ProbeField.AccuracyM, DecodeReason.OutOfRange);

@@ -149,6 +149,7 @@ public sealed class ProbeStreamReader
     private void Record<THandler>(THandler handler, ReadOnlySpan<byte> line) where THandler : IProbeHandler
     {
         if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
+        if (_offset == 0 && line.StartsWith("\uFEFF"u8)) line = line[3..]; // a UTF-8 byte order mark, as Windows tools write
         if (line.Trim(" \t"u8).IsEmpty)
         {
             _records++; // a blank line is counted as a line but is no record

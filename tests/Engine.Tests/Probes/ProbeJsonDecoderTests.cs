@@ -42,6 +42,20 @@ public class ProbeJsonDecoderTests
         Assert.Equal(0, p.Hazmat);
     }
 
+    [Fact]
+    public void A_heading_of_360_is_north_and_null_optional_fields_are_absent()
+    {
+        var d = new ProbeJsonDecoder(new VehicleIds());
+        Assert.True(d.TryDecode("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"heading":360}"""u8, out var p, out var e), e.ToString());
+        Assert.Equal(0f, p.Heading);
+        Assert.True(d.TryDecode("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"speed_kmh":null,"heading":null,"class":null,"hazmat":null,"fix":null,"accuracy_m":null,"alarm":null,"status":null}"""u8, out p, out e), e.ToString());
+        Assert.True(float.IsNaN(p.SpeedKmh) && float.IsNaN(p.Heading) && float.IsNaN(p.AccuracyM));
+        Assert.Equal(VehicleClass.Unspecified, p.Class);
+        Assert.Equal(0, p.Hazmat);
+        Assert.True(p.Fix);
+        Assert.False(p.HasAlarm || p.HasStatus);
+    }
+
     [Theory]
     [InlineData("""{"time":1764028800000,"lon":1,"lat":1}""", "vehicle_id:missing")]
     [InlineData("""{"vehicle_id":"a","lon":1,"lat":1}""", "time:missing")]
@@ -55,7 +69,8 @@ public class ProbeJsonDecoderTests
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":-90.5}""", "lat:out_of_range")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"speed_kmh":-3}""", "speed_kmh:out_of_range")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"speed_kmh":1e999}""", "speed_kmh:not_finite")]
-    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"heading":360}""", "heading:out_of_range")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"heading":360.5}""", "heading:out_of_range")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"heading":-0.5}""", "heading:out_of_range")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"class":"tram"}""", "class:unknown_value")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"12"}""", "hazmat:unknown_value")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":3}""", "hazmat:wrong_type")]

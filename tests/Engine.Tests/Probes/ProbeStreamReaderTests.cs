@@ -55,6 +55,26 @@ public class ProbeStreamReaderTests
         Assert.Equal(whole.Rejected, split.Rejected);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public async Task A_file_with_a_byte_order_mark_and_CRLF_lines_reads_every_record(int segment)
+    {
+        // As Windows tools write text: a UTF-8 byte order mark before the first record, CRLF at every line's end.
+        byte[] bytes = [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(s_file.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal))];
+        var pipe = new Pipe(new PipeOptions(minimumSegmentSize: 1, pauseWriterThreshold: 0));
+        var writing = Task.Run(async () =>
+        {
+            for (int i = 0; i < bytes.Length; i += segment) await pipe.Writer.WriteAsync(bytes.AsMemory(i, Math.Min(segment, bytes.Length - i)));
+            await pipe.Writer.CompleteAsync();
+        });
+        var sink = new Collector();
+        await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(pipe.Reader, sink);
+        await writing;
+        Assert.Equal([1, 4, 6], sink.Accepted.Select(a => a.Line));
+        Assert.Equal([(3L, "lat:out_of_range"), (5L, "record:malformed")], sink.Rejected.Select(r => (r.Line, r.Code)));
+    }
+
     [Fact]
     public async Task A_last_line_without_a_newline_is_read()
     {
