@@ -40,6 +40,8 @@ public enum DecodeReason : byte
     TimeInFuture,
     /// <summary>Longer than the format allows (a vehicle id over 64 bytes).</summary>
     TooLong,
+    /// <summary>A date and time without a UTC offset: which zone it meant would be a guess.</summary>
+    NoUtcOffset,
 }
 
 /// <summary>A decoding error: the field and the reason, with no allocation until it is printed.</summary>
@@ -77,6 +79,7 @@ public readonly record struct DecodeError(ProbeField Field, DecodeReason Reason)
         DecodeReason.TimeTooEarly => "before_2000",
         DecodeReason.TimeInFuture => "in_the_future",
         DecodeReason.TooLong => "too_long",
+        DecodeReason.NoUtcOffset => "no_utc_offset",
         _ => "none",
     };
 
@@ -91,6 +94,7 @@ public readonly record struct DecodeError(ProbeField Field, DecodeReason Reason)
         DecodeReason.TimeTooEarly => "time: before 2000-01-01",
         DecodeReason.TimeInFuture => "time: more than a day ahead of the newest accepted time",
         DecodeReason.TooLong => $"{FieldName(Field)}: too long",
+        DecodeReason.NoUtcOffset => $"{FieldName(Field)}: no UTC offset (Z or +08:00)",
         _ => "no error",
     };
 }

@@ -74,8 +74,11 @@ public sealed class ProbeCsvReader(VehicleIds ids)
         ReadOnlySpan<char> time = row[col[1]].Span;
         if (time.IsEmpty) return new(ProbeField.Time, DecodeReason.Missing);
         if (long.TryParse(time, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ms)) p.TimeMs = ms;
-        else if (DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)) p.TimeMs = t.ToUnixTimeMilliseconds();
-        else return new(ProbeField.Time, DecodeReason.Malformed);
+        else if (double.TryParse(time, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+        {
+            if (!ProbeRules.TryTimeFromNumber(d, out p.TimeMs)) return new(ProbeField.Time, DecodeReason.OutOfRange);
+        }
+        else if (ProbeRules.ParseTimeText(time, out p.TimeMs) is var why && why != DecodeReason.None) return new(ProbeField.Time, why);
 
         DecodeError e;
         if ((e = Number(row, col[2], ProbeField.Lon, required: true, out double lon)).IsError) return e;

@@ -181,13 +181,20 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
         switch (reader.TokenType)
         {
             case JsonTokenType.Number:
-                if (!reader.TryGetInt64(out long ms)) return new(ProbeField.Time, DecodeReason.WrongType);
-                p.TimeMs = ms;
+                if (reader.TryGetInt64(out long ms)) p.TimeMs = ms;
+                else if (!reader.TryGetDouble(out double d)) return new(ProbeField.Time, DecodeReason.WrongType);
+                else if (!ProbeRules.TryTimeFromNumber(d, out p.TimeMs)) return new(ProbeField.Time, DecodeReason.OutOfRange);
                 return default;
             case JsonTokenType.String:
-                if (!reader.TryGetDateTimeOffset(out DateTimeOffset t)) return new(ProbeField.Time, DecodeReason.Malformed);
-                p.TimeMs = t.ToUnixTimeMilliseconds();
-                return default;
+            {
+                // RFC 3339 is at most some 40 characters; anything longer is no time.
+                int length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+                if (length > 64) return new(ProbeField.Time, DecodeReason.Malformed);
+                Span<char> text = stackalloc char[64];
+                int n = reader.CopyString(text);
+                DecodeReason why = ProbeRules.ParseTimeText(text[..n], out p.TimeMs);
+                return why == DecodeReason.None ? default : new(ProbeField.Time, why);
+            }
             default:
                 return new(ProbeField.Time, DecodeReason.WrongType);
         }

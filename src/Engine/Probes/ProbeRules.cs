@@ -37,6 +37,73 @@ public static class ProbeRules
         return default;
     }
 
+    /// <summary>
+    /// Epoch milliseconds from a number of them: an integer, or a number with an integral value written as a float
+    /// (<c>1772413200000.0</c>, <c>1.7724132e12</c>, as JSON writers of floats do); a fraction of a millisecond is dropped.
+    /// False for a number that is no time at all (not finite, beyond ±2^53).
+    /// </summary>
+    public static bool TryTimeFromNumber(double ms, out long timeMs)
+    {
+        const double Max = 9_007_199_254_740_992; // 2^53: every integer below it is exact in a double
+        timeMs = 0;
+        if (!(Math.Abs(ms) < Max)) return false;
+        timeMs = (long)Math.Floor(ms);
+        return true;
+    }
+
+    /// <summary>
+    /// The time field given as text, into epoch milliseconds: an RFC 3339 date-time (<c>2026-03-02T09:00:00+08:00</c>,
+    /// <c>…Z</c>, with a fraction of a second, digits beyond milliseconds dropped; <c>t</c>/<c>z</c> in lower case, or a
+    /// space for the <c>T</c>, which RFC 3339 §5.6 allows), or the epoch milliseconds themselves as digits (as int64
+    /// values are written in JSON by protobuf's mapping). A date and time without a UTC offset is
+    /// <see cref="DecodeReason.NoUtcOffset"/>: which zone it meant would be a guess.
+    /// </summary>
+    public static DecodeReason ParseTimeText(ReadOnlySpan<char> s, out long timeMs)
+    {
+        timeMs = 0;
+        if (s.Length is > 0 and <= 18 && long.TryParse(s, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out timeMs))
+            return DecodeReason.None;
+        if (s.Length < 19 || s[4] != '-' || s[7] != '-' || s[10] is not ('T' or 't' or ' ') || s[13] != ':' || s[16] != ':') return DecodeReason.Malformed;
+        if (!Digits(s[..4], out int year) || !Digits(s.Slice(5, 2), out int month) || !Digits(s.Slice(8, 2), out int day)
+            || !Digits(s.Slice(11, 2), out int hour) || !Digits(s.Slice(14, 2), out int minute) || !Digits(s.Slice(17, 2), out int second))
+            return DecodeReason.Malformed;
+        int i = 19, millis = 0;
+        if (i < s.Length && s[i] == '.')
+        {
+            int start = ++i;
+            while (i < s.Length && char.IsAsciiDigit(s[i]))
+            {
+                if (i - start < 3) millis = (millis * 10) + (s[i] - '0');
+                i++;
+            }
+            if (i == start) return DecodeReason.Malformed;
+            for (int k = i - start; k < 3; k++) millis *= 10;
+        }
+        if (i >= s.Length) return DecodeReason.NoUtcOffset;
+        int offsetMinutes;
+        if (s[i] is 'Z' or 'z' && i == s.Length - 1) offsetMinutes = 0;
+        else if (s[i] is '+' or '-' && i == s.Length - 6 && s[i + 3] == ':' && Digits(s.Slice(i + 1, 2), out int oh) && Digits(s.Slice(i + 4, 2), out int om)
+                 && oh <= 23 && om <= 59)
+            offsetMinutes = (s[i] == '-' ? -1 : 1) * ((oh * 60) + om);
+        else return DecodeReason.Malformed;
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return DecodeReason.Malformed;
+        if (second == 60) second = 59; // a leap second: the last whole second before it
+        long local = new DateTimeOffset(year, month, day, hour, minute, second, TimeSpan.Zero).ToUnixTimeMilliseconds() + millis;
+        timeMs = local - (offsetMinutes * 60_000L);
+        return DecodeReason.None;
+
+        static bool Digits(ReadOnlySpan<char> d, out int v)
+        {
+            v = 0;
+            foreach (char c in d)
+            {
+                if (!char.IsAsciiDigit(c)) return false;
+                v = (v * 10) + (c - '0');
+            }
+            return true;
+        }
+    }
+
     /// <summary>Parses a class name of the probe format.</summary>
     public static bool TryParseClass(ReadOnlySpan<byte> utf8, out VehicleClass c)
     {
