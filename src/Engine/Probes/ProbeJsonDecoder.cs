@@ -110,12 +110,19 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                     break;
                 case ProbeField.Hazmat:
                     if (t == JsonTokenType.Null) break;
+                    // A number is read by its digits, as the string would be: 3 is "3", 2.1 is "2.1".
+                    if (t == JsonTokenType.Number && !reader.HasValueSequence)
+                    {
+                        if (!ProbeRules.TryParseHazmat(reader.ValueSpan, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
+                        break;
+                    }
                     if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
                     if (reader.ValueIsEscaped || !ProbeRules.TryParseHazmat(reader.ValueSpan, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
                     break;
                 case ProbeField.Fix:
                     if (t == JsonTokenType.True) p.Fix = true;
                     else if (t == JsonTokenType.False) p.Fix = false;
+                    else if (t == JsonTokenType.Number && reader.TryGetInt32(out int bit) && bit is 0 or 1) p.Fix = bit == 1; // as CSV and JT/T 808's status bit
                     else if (t != JsonTokenType.Null) return new(field, DecodeReason.WrongType);
                     break;
                 case ProbeField.Alarm:

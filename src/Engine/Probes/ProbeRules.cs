@@ -104,16 +104,16 @@ public static class ProbeRules
         }
     }
 
-    /// <summary>Parses a class name of the probe format.</summary>
+    /// <summary>Parses a class name of the probe format, in any case (<c>taxi</c>, <c>Taxi</c>, <c>TAXI</c>).</summary>
     public static bool TryParseClass(ReadOnlySpan<byte> utf8, out VehicleClass c)
     {
         c = utf8 switch
         {
-            _ when utf8.SequenceEqual("bus"u8) => VehicleClass.Bus,
-            _ when utf8.SequenceEqual("taxi"u8) => VehicleClass.Taxi,
-            _ when utf8.SequenceEqual("truck"u8) => VehicleClass.Truck,
-            _ when utf8.SequenceEqual("hazmat"u8) => VehicleClass.Hazmat,
-            _ when utf8.SequenceEqual("car"u8) => VehicleClass.Car,
+            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "bus"u8) => VehicleClass.Bus,
+            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "taxi"u8) => VehicleClass.Taxi,
+            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "truck"u8) => VehicleClass.Truck,
+            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "hazmat"u8) => VehicleClass.Hazmat,
+            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "car"u8) => VehicleClass.Car,
             _ => VehicleClass.Unspecified,
         };
         return c != VehicleClass.Unspecified;

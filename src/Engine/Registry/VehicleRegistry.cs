@@ -74,7 +74,8 @@ public sealed class VehicleRegistry
         ushort hazmat = 0;
         if (root.TryGetProperty("hazmat", out var hz) && hz.ValueKind != JsonValueKind.Null)
         {
-            if (hz.ValueKind != JsonValueKind.String || !ProbeRules.TryParseHazmat(hz.GetString()!, out hazmat))
+            string? un = hz.ValueKind switch { JsonValueKind.String => hz.GetString(), JsonValueKind.Number => hz.GetRawText(), _ => null }; // 3 is "3"
+            if (un == null || !ProbeRules.TryParseHazmat(un, out hazmat))
                 throw new InvalidDataException($"hazmat: not a UN class: {hz.GetRawText()}");
         }
         string? corridor = Text(root, "corridor");

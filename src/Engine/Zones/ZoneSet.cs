@@ -68,7 +68,10 @@ public sealed class Zone
 /// </summary>
 public sealed class ZoneSet
 {
-    private static readonly JsonSerializerOptions s_geoJson = new() { Converters = { new GeoJsonConverterFactory() } };
+    // The name the reader keeps a feature's own GeoJSON "id" under (GetOptionalId): the zone's id when its properties name none.
+    private const string FeatureIdAttribute = "_feature_id";
+
+    private static readonly JsonSerializerOptions s_geoJson = new() { Converters = { new GeoJsonConverterFactory(false, FeatureIdAttribute) } };
 
     private readonly Zone[] _zones;
     private readonly Envelope[] _envelopes;          // in degrees; for corridors, grown by the band's half-width
@@ -124,9 +127,10 @@ public sealed class ZoneSet
         {
             string where = $"feature {index++}";
             IAttributesTable a = f.Attributes ?? throw new InvalidDataException($"{where}: no properties");
-            string id = Text(a, "id") ?? throw new InvalidDataException($"{where}: property 'id' missing");
+            // The id in the properties, as INTERFACES.md puts it, else the feature's own; a number reads as its digits.
+            string id = Id(a, "id") ?? IdText(f.GetOptionalId(FeatureIdAttribute)) ?? throw new InvalidDataException($"{where}: property 'id' missing");
             where += $" ('{id}')";
-            ZoneKind kind = Text(a, "kind") switch
+            ZoneKind kind = Text(a, "kind")?.ToLowerInvariant() switch
             {
                 "restricted" => ZoneKind.Restricted,
                 "hazmat_forbidden" => ZoneKind.HazmatForbidden,
@@ -135,8 +139,15 @@ public sealed class ZoneSet
                 var k => throw new InvalidDataException($"{where}: unknown kind '{k}'"),
             };
             uint mask = uint.MaxValue;
-            if (a.Exists("classes") && a["classes"] is object[] classes)
+            if (a.Exists("classes") && a["classes"] != null)
             {
+                // An array of class names; one name alone, or names separated by commas, read the same.
+                object[] classes = a["classes"] switch
+                {
+                    object[] list => list,
+                    string one => one.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                    var other => throw new InvalidDataException($"{where}: classes must be an array of class names, not '{other}'"),
+                };
                 mask = 0;
                 foreach (object c in classes)
                 {
@@ -146,8 +157,8 @@ public sealed class ZoneSet
                 }
             }
             var (from, to) = Hours(Text(a, "hours"), where);
-            double? maxDwell = Number(a, "max_dwell_s");
-            double width = Number(a, "width_m") ?? 100;
+            double? maxDwell = Number(a, "max_dwell_s", where);
+            double width = Number(a, "width_m", where) ?? 100;
             Geometry g = f.Geometry ?? throw new InvalidDataException($"{where}: no geometry");
             switch (g)
             {
@@ -294,7 +305,8 @@ public sealed class ZoneSet
     private static (int From, int To) Hours(string? hours, string where)
     {
         if (hours == null) return (-1, -1);
-        string[] parts = hours.Split('-');
+        // "22:00-06:00"; an en dash, a tilde or 至 between the two read the same, and an hour may have one digit.
+        string[] parts = hours.Split(['-', '–', '~', '至']);
         if (parts.Length != 2 || !TryMinute(parts[0], out int from) || !TryMinute(parts[1], out int to) || from == to)
             throw new InvalidDataException($"{where}: hours '{hours}' is not 'HH:MM-HH:MM'");
         return (from, to);
@@ -307,7 +319,7 @@ public sealed class ZoneSet
                 minute = 1440;
                 return true;
             }
-            if (!TimeOnly.TryParseExact(s.Trim(), "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly t)) return false;
+            if (!TimeOnly.TryParseExact(s.Trim(), ["HH:mm", "H:mm"], CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly t)) return false;
             minute = (t.Hour * 60) + t.Minute;
             return true;
         }
@@ -315,6 +327,21 @@ public sealed class ZoneSet
 
     private static string? Text(IAttributesTable a, string name) => a.Exists(name) ? a[name] as string : null;
 
-    private static double? Number(IAttributesTable a, string name) =>
-        a.Exists(name) && a[name] is { } v && v is decimal or double or int or long ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : null;
+    private static string? Id(IAttributesTable a, string name) => a.Exists(name) ? IdText(a[name]) : null;
+
+    private static string? IdText(object? value) => value switch
+    {
+        string s when s.Length > 0 => s,
+        decimal or double or int or long => Convert.ToString(value, CultureInfo.InvariantCulture),
+        _ => null,
+    };
+
+    /// <summary>A number property; a string of a number reads as the number, anything else is refused (not ignored).</summary>
+    private static double? Number(IAttributesTable a, string name, string where)
+    {
+        if (!a.Exists(name) || a[name] is not { } v) return null;
+        if (v is decimal or double or int or long) return Convert.ToDouble(v, CultureInfo.InvariantCulture);
+        if (v is string s && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)) return d;
+        throw new InvalidDataException($"{where}: {name} must be a number, not '{v}'");
+    }
 }

@@ -43,6 +43,16 @@ public class ProbeJsonDecoderTests
     }
 
     [Fact]
+    public void Class_names_in_any_case_UN_classes_as_numbers_and_fix_as_0_or_1_read_as_the_format_says()
+    {
+        var d = new ProbeJsonDecoder(new VehicleIds());
+        Assert.True(d.TryDecode("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"class":"Taxi","hazmat":3,"fix":0}"""u8, out var p, out var e), e.ToString());
+        Assert.Equal((VehicleClass.Taxi, (ushort)30, false), (p.Class, p.Hazmat, p.Fix));
+        Assert.True(d.TryDecode("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"class":"HAZMAT","hazmat":2.1,"fix":1}"""u8, out p, out e), e.ToString());
+        Assert.Equal((VehicleClass.Hazmat, (ushort)21, true), (p.Class, p.Hazmat, p.Fix));
+    }
+
+    [Fact]
     public void A_heading_of_360_is_north_and_null_optional_fields_are_absent()
     {
         var d = new ProbeJsonDecoder(new VehicleIds());
@@ -73,7 +83,10 @@ public class ProbeJsonDecoderTests
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"heading":-0.5}""", "heading:out_of_range")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"class":"tram"}""", "class:unknown_value")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"12"}""", "hazmat:unknown_value")]
-    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":3}""", "hazmat:wrong_type")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":12}""", "hazmat:unknown_value")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":2.15}""", "hazmat:unknown_value")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":true}""", "hazmat:wrong_type")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"fix":2}""", "fix:wrong_type")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"fix":"no"}""", "fix:wrong_type")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"alarm":-1}""", "alarm:out_of_range")]
     [InlineData("""{"vehicle_id":"a","time":900000000000,"lon":1,"lat":1}""", "time:before_2000")]

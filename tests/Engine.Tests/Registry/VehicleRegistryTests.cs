@@ -27,7 +27,22 @@ public class VehicleRegistryTests
         Assert.Equal((VehicleClass.Car, (ushort)0), registry.Resolve(unknown));
     }
 
+    [Fact]
+    public void A_UN_class_written_as_a_number_and_a_class_in_capitals_read_as_the_format_says()
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        File.WriteAllText(path, """
+            {"vehicle_id":"琼A1","class":"Truck","hazmat":3}
+            {"vehicle_id":"琼A2","class":"TRUCK","hazmat":2.1}
+            """);
+        var ids = new VehicleIds();
+        var registry = VehicleRegistry.Load(path, ids);
+        Assert.Equal((VehicleClass.Truck, (ushort)30), (registry.Get(ids.Intern("琼A1".AsSpan()))!.Value.Class, registry.Get(ids.Intern("琼A1".AsSpan()))!.Value.Hazmat));
+        Assert.Equal((ushort)21, registry.Get(ids.Intern("琼A2".AsSpan()))!.Value.Hazmat);
+    }
+
     [Theory]
+    [InlineData("""{"vehicle_id":"a","class":"truck","hazmat":12}""", "hazmat")]
     [InlineData("""{"class":"bus"}""", "vehicle_id")]
     [InlineData("""{"vehicle_id":"a"}""", "class")]
     [InlineData("""{"vehicle_id":"a","class":"tram"}""", "class")]

@@ -53,7 +53,32 @@ public class ZoneSetTests
         Assert.True(z1.InForce(0));
     }
 
+    [Fact]
+    public void Common_ways_of_writing_a_zone_read_as_the_format_says()
+    {
+        // The feature's own GeoJSON id, numbers for ids, one class as a string, numbers as strings, "至" and one-digit hours.
+        var set = ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","id":"Z-1","properties":{"kind":"restricted","classes":"truck","max_dwell_s":"300","hours":"7:00至9:30"},
+               "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}},
+              {"type":"Feature","id":7,"properties":{"kind":"Corridor","width_m":"60"},"geometry":{"type":"LineString","coordinates":[[0,0],[1,0]]}},
+              {"type":"Feature","id":"ignored","properties":{"id":8,"kind":"permitted_stop","classes":"taxi, bus"},
+               "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}
+            ]}
+            """);
+        Zone z = set.Zones[0], c = set.Zones[1], p = set.Zones[2];
+        Assert.Equal(("Z-1", "7", "8"), (z.Id, c.Id, p.Id));
+        Assert.True(z.AppliesTo(VehicleClass.Truck));
+        Assert.False(z.AppliesTo(VehicleClass.Taxi));
+        Assert.Equal(300, z.MaxDwellS);
+        Assert.True(z.InForce(new DateTimeOffset(2025, 11, 25, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()));  // 08:00 local
+        Assert.False(z.InForce(new DateTimeOffset(2025, 11, 25, 2, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds())); // 10:00 local
+        Assert.Equal((ZoneKind.Corridor, 60.0), (c.Kind, c.WidthM));
+        Assert.True(p.AppliesTo(VehicleClass.Taxi) && p.AppliesTo(VehicleClass.Bus) && !p.AppliesTo(VehicleClass.Truck));
+    }
+
     [Theory]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","max_dwell_s":"long"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "max_dwell_s must be a number")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"restricted"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "'id' missing")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"parking"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "unknown kind")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "cannot be")]
