@@ -86,6 +86,12 @@ public sealed class VehicleRegistry
         _info[vehicle] = new VehicleInfo(c, hazmat, corridor, company);
     }
 
-    private static string? Text(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+    // A string, or a number read by its digits (a corridor's zone id may be one: 7 names the zone with id 7).
+    private static string? Text(JsonElement root, string name) => !root.TryGetProperty(name, out var e) ? null : e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString(),
+        JsonValueKind.Number => e.GetRawText(),
+        JsonValueKind.Null => null,
+        _ => throw new InvalidDataException($"{name}: wrong type: {e.GetRawText()}"),
+    };
 }

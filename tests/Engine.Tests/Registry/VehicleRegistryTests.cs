@@ -33,16 +33,17 @@ public class VehicleRegistryTests
         string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
         File.WriteAllText(path, """
             {"vehicle_id":"琼A1","class":"Truck","hazmat":3}
-            {"vehicle_id":"琼A2","class":"TRUCK","hazmat":2.1}
+            {"vehicle_id":"琼A2","class":"TRUCK","hazmat":2.1,"corridor":7}
             """);
         var ids = new VehicleIds();
         var registry = VehicleRegistry.Load(path, ids);
         Assert.Equal((VehicleClass.Truck, (ushort)30), (registry.Get(ids.Intern("琼A1".AsSpan()))!.Value.Class, registry.Get(ids.Intern("琼A1".AsSpan()))!.Value.Hazmat));
-        Assert.Equal((ushort)21, registry.Get(ids.Intern("琼A2".AsSpan()))!.Value.Hazmat);
+        Assert.Equal(((ushort)21, "7"), (registry.Get(ids.Intern("琼A2".AsSpan()))!.Value.Hazmat, registry.Get(ids.Intern("琼A2".AsSpan()))!.Value.Corridor));
     }
 
     [Theory]
     [InlineData("""{"vehicle_id":"a","class":"truck","hazmat":12}""", "hazmat")]
+    [InlineData("""{"vehicle_id":"a","class":"truck","corridor":["C1"]}""", "corridor")]
     [InlineData("""{"class":"bus"}""", "vehicle_id")]
     [InlineData("""{"vehicle_id":"a"}""", "class")]
     [InlineData("""{"vehicle_id":"a","class":"tram"}""", "class")]
