@@ -51,6 +51,7 @@ internal static class ReplayCommand
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
+            WarnMissingCorridors(registry, zoneSet);
             var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows }, Order = parse.GetValue(order), Speed = pace });
             bool isQuiet = parse.GetValue(quiet);
             var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
@@ -70,6 +71,19 @@ internal static class ReplayCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Warns, on stderr, of corridors the registry assigns that the zones file lacks (the run goes on: those vehicles'
+    /// corridor rule has nothing to judge by). Shared with <c>traffic engine</c>.
+    /// </summary>
+    internal static void WarnMissingCorridors(VehicleRegistry? registry, ZoneSet? zones)
+    {
+        if (registry == null) return;
+        var missing = registry.MissingCorridors(zones);
+        if (missing.Count == 0) return;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"warning: {missing.Sum(m => m.Vehicles):N0} vehicles are assigned corridors that {(zones == null ? "no zones file (--zones) gives" : "the zones file lacks")}, so hazmat_off_corridor cannot judge them: {string.Join(", ", missing.Take(10).Select(m => $"{m.Corridor} ({m.Vehicles})"))}{(missing.Count > 10 ? ", ..." : "")}"));
     }
 
     /// <summary>The <c>--sliding-minutes</c> option, shared with <c>traffic engine</c>.</summary>

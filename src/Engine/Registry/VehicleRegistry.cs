@@ -37,6 +37,17 @@ public sealed class VehicleRegistry
         return (c == VehicleClass.Unspecified ? VehicleClass.Car : c, hazmat);
     }
 
+    /// <summary>
+    /// The corridors vehicles are assigned that no zone of <paramref name="zones"/> has (none at all without zones),
+    /// with how many vehicles name each: their <c>hazmat_off_corridor</c> rule has nothing to judge by.
+    /// </summary>
+    public IReadOnlyList<(string Corridor, int Vehicles)> MissingCorridors(Zones.ZoneSet? zones)
+    {
+        var known = new HashSet<string>(zones?.Zones.Select(z => z.Id) ?? [], StringComparer.Ordinal);
+        return [.. _info.Where(i => i?.Corridor is { } c && !known.Contains(c)).GroupBy(i => i!.Value.Corridor!, StringComparer.Ordinal)
+            .Select(g => (g.Key, g.Count())).OrderBy(g => g.Key, StringComparer.Ordinal)];
+    }
+
     /// <summary>Loads a registry file; a bad line is refused with its file and line number.</summary>
     public static VehicleRegistry Load(string path, VehicleIds ids)
     {

@@ -41,6 +41,24 @@ public class VehicleRegistryTests
         Assert.Equal(((ushort)21, "7"), (registry.Get(ids.Intern("琼A2".AsSpan()))!.Value.Hazmat, registry.Get(ids.Intern("琼A2".AsSpan()))!.Value.Corridor));
     }
 
+    [Fact]
+    public void Corridors_the_zones_lack_are_named_with_their_vehicles()
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        File.WriteAllText(path, """
+            {"vehicle_id":"a","class":"truck","hazmat":"3","corridor":"C1"}
+            {"vehicle_id":"b","class":"truck","hazmat":"3","corridor":"C9"}
+            {"vehicle_id":"c","class":"truck","hazmat":"3","corridor":"C9"}
+            {"vehicle_id":"d","class":"bus"}
+            """);
+        var registry = VehicleRegistry.Load(path, new VehicleIds());
+        var zones = Traffic.Engine.Zones.ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"C1","kind":"corridor"},"geometry":{"type":"LineString","coordinates":[[0,0],[1,0]]}}]}
+            """);
+        Assert.Equal([("C9", 2)], registry.MissingCorridors(zones));
+        Assert.Equal([("C1", 1), ("C9", 2)], registry.MissingCorridors(null));
+    }
+
     [Theory]
     [InlineData("""{"vehicle_id":"a","class":"truck","hazmat":12}""", "hazmat")]
     [InlineData("""{"vehicle_id":"a","class":"truck","corridor":["C1"]}""", "corridor")]
