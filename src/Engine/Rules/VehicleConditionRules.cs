@@ -52,10 +52,12 @@ public sealed record VehicleConditionOptions
 
     /// <summary>
     /// … and a vehicle last seen driving that is still silent this long by the event-time watermark: raised without its
-    /// return. Longer than <see cref="SignalLostAfterS"/> because until the vehicle reports again its silence cannot be
-    /// told from a trace that simply ends (a vehicle leaving the area a feed covers, a trip's last fix).
+    /// return. Far longer than <see cref="SignalLostAfterS"/> because until the vehicle reports again its silence cannot be
+    /// told from a trace that simply ends (a vehicle leaving the area a feed covers, a trip's last fix): a scenario
+    /// file of vehicles driving a road one after another for twenty minutes, with 10 minutes here, raised it for every
+    /// vehicle that finished its road ten minutes before the file did.
     /// </summary>
-    public double SignalLostUnconfirmedAfterS { get; init; } = 600;
+    public double SignalLostUnconfirmedAfterS { get; init; } = 1800;
 
     /// <summary>
     /// … and a vehicle last seen standing that reports again after such a silence this far away: it drove while its
@@ -71,7 +73,7 @@ public sealed record VehicleConditionOptions
 /// (over 4 hours of driving without a 20-minute rest, or optionally breaks adding up to one), <c>teleport</c> (a fix that jumps faster than any
 /// vehicle drives: opens at the jump, closes at the jump back or the next plausible fix) and
 /// <c>signal_lost</c> (a vehicle last seen driving that has gone silent: raised when it reports again after 3 minutes,
-/// or from the event-time watermark after 10 minutes since a silent vehicle sends nothing to react to, then closing
+/// or from the event-time watermark after 30 minutes since a silent vehicle sends nothing to react to, then closing
 /// when it reports again; a vehicle last seen standing, when it reports again far from where it stood). One instance per shard.
 /// </summary>
 public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)

@@ -75,11 +75,11 @@ public class CraftedReplayTests
     {
         var net = SimRun.Shenzhen;
         int edge = Road(net);
-        // Two cars report every 2 s for thirteen minutes, a third stops reporting after one minute while driving: 813
-        // probes, fewer than the 1,024 the watermark once waited for, so event time alone must move it. A fourth stops
-        // after eight minutes, five before the file ends: until it comes back that is a trace that ended, not a lost unit.
-        var probes = Drive(net, edge, "粤B-A0001", 15, s_start, 2, 780)
-            .Concat(Drive(net, edge, "粤B-A0002", 15, s_start + 500, 2, 780))
+        // Two cars report every 5 s for 32 minutes, a third stops reporting after one minute while driving: 928 probes,
+        // fewer than the 1,024 the watermark once waited for, so event time alone must move it. A fourth stops after
+        // eight minutes, 24 before the file ends: until it comes back that is a trace that ended, not a lost unit.
+        var probes = Drive(net, edge, "粤B-A0001", 15, s_start, 5, 1920)
+            .Concat(Drive(net, edge, "粤B-A0002", 15, s_start + 500, 5, 1920))
             .Concat(Drive(net, edge, "粤B-GONE1", 15, s_start + 200, 1, 60))
             .Concat(Drive(net, edge, "粤B-ENDS1", 15, s_start + 300, 5, 480)).ToArray();
         Assert.True(probes.Length < 1024);

@@ -409,6 +409,9 @@ public class PartitionCheckpointTests
             // (which needs four hours) is raised.
             var scenario = Scenario.Load(SimRun.ExampleScenario);
             scenario.Fleet = new FleetMix { Taxis = 110, Buses = 14, Hazmat = 8 };
+            // A unit silent from 30 minutes in nearly to the end: the watermark raises signal_lost after 30 minutes of
+            // it, and the alert is open across the last cut.
+            foreach (var e in scenario.Events.Where(e => e.Kind == "signal_lost")) e.DurationS = 3500;
             var run = SimRun.Run(SimRun.Shenzhen, new SimulationOptions
             {
                 DurationS = 5400,

@@ -206,29 +206,30 @@ public class TeleportAndSignalLostTests
         int driving = ids.Intern("琼S1".AsSpan()), parked = ids.Intern("琼S2".AsSpan());
         rules.OnProbe(At(driving, s_t0, 113.9, 22.5, 45), VehicleClass.Taxi, 0, alerts);
         rules.OnProbe(At(parked, s_t0, 113.8, 22.5, 0), VehicleClass.Taxi, 0, alerts);
-        // Until 10 minutes, a silence that has not ended may be a trace that ended: nothing.
+        // Until 30 minutes, a silence that has not ended may be a trace that ended: nothing.
         rules.OnWatermark(s_t0 + 200_000, alerts);
-        rules.OnWatermark(s_t0 + 599_000, alerts);
+        rules.OnWatermark(s_t0 + 1_799_000, alerts);
         Assert.Empty(alerts);
-        rules.OnWatermark(s_t0 + 600_000, alerts);
+        rules.OnWatermark(s_t0 + 1_800_000, alerts);
         var open = Assert.Single(alerts);
         Assert.Equal(("signal_lost", AlertState.Open, "琼S1"), (open.Kind, open.State, open.VehicleId));
         Assert.Equal(s_t0, open.StartMs);
-        rules.OnWatermark(s_t0 + 700_000, alerts);
+        rules.OnWatermark(s_t0 + 1_900_000, alerts);
         Assert.Single(alerts); // still the one alert
-        rules.OnProbe(At(driving, s_t0 + 710_000, 113.91, 22.5, 30), VehicleClass.Taxi, 0, alerts);
+        rules.OnProbe(At(driving, s_t0 + 1_910_000, 113.91, 22.5, 30), VehicleClass.Taxi, 0, alerts);
         Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
         Assert.Equal(open.AlertId, alerts[^1].AlertId);
-        Assert.Equal(s_t0 + 710_000, alerts[^1].EndMs);
+        Assert.Equal(s_t0 + 1_910_000, alerts[^1].EndMs);
     }
 
     [Theory]
     [InlineData(180, true)]
     [InlineData(400, true)]
+    [InlineData(1000, true)]
     [InlineData(170, false)]
     public void A_vehicle_back_after_a_silence_while_driving_raises_signal_lost_as_it_reports_again(int silentS, bool raised)
     {
-        // Driving, silent, back: its return shows the unit was silent while it drove, before the watermark's 10 minutes.
+        // Driving, silent, back: its return shows the unit was silent while it drove, before the watermark's 30 minutes.
         var ids = new VehicleIds();
         var rules = new VehicleConditionRules(ids, null);
         var alerts = new List<AlertEvent>();
