@@ -130,7 +130,7 @@ public sealed class SpeedingRule
         }
         if (m.Edge < 0 || m.Outlier) return;
         t.Add(m.TimeMs, m.RouteDistanceM, RouteLimitSeconds(in m, route, cls, hazmat));
-        if (hasFix && !stale) t.AddError(m.DistanceM);
+        if (hasFix && !stale) t.Error.Add(m.DistanceM);
         // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
         bool reported = !double.IsNaN(m.ReportedSpeedKmh);
         double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, out _);
@@ -213,8 +213,7 @@ public sealed class SpeedingRule
 
     /// <summary>How far from a fix of this vehicle's unit another road may be the one it is on (<see cref="SpeedingOptions.AmbiguitySigmas"/>).</summary>
     private double Ambiguity(VehicleTrack t) =>
-        t.ErrorFixes < _options.ErrorMinFixes ? _options.AmbiguityM
-            : Math.Clamp(_options.AmbiguitySigmas * t.ErrorSigmaM, _options.AmbiguityMinM, _options.AmbiguityM);
+        t.Error.Radius(_options.ErrorMinFixes, _options.AmbiguitySigmas, _options.AmbiguityMinM, _options.AmbiguityM);
 
     /// <summary>The highest limit applying to the vehicle on any road within <paramref name="radiusM"/> of the fix.</summary>
     private double NearbyLimit(in MatchedProbe m, bool hasFix, VehicleClass cls, ushort hazmat, double radiusM)
@@ -292,20 +291,7 @@ public sealed class SpeedingRule
         public bool HasLast;      // the last fix's own position, to see a unit repeat it
         public double LastLon;
         public double LastLat;
-        public int ErrorFixes;    // fixes in the unit's error estimate, up to ErrorSpan
-        public double MeanDistanceM; // their mean distance to their matched roads, the last ErrorSpan weighted alike
-
-        // The error estimate follows about this many recent fixes: a unit's error changes with where it is.
-        private const int ErrorSpan = 32;
-
-        /// <summary>The unit's error σ per axis, from the mean distance of its fixes to their roads (half-normal).</summary>
-        public double ErrorSigmaM => MeanDistanceM * 1.2533141373155003;
-
-        public void AddError(double distanceM)
-        {
-            if (ErrorFixes < ErrorSpan) ErrorFixes++;
-            MeanDistanceM += (distanceM - MeanDistanceM) / ErrorFixes;
-        }
+        public UnitError Error;   // the unit's error, from its fixes' distances to their matched roads
 
         public void Save(CheckpointWriter w)
         {
@@ -328,8 +314,7 @@ public sealed class SpeedingRule
             o.Write(HasLast);
             o.Write(LastLon);
             o.Write(LastLat);
-            o.Write(ErrorFixes);
-            o.Write(MeanDistanceM);
+            Error.Save(o);
         }
 
         public void Load(CheckpointReader r)
@@ -354,9 +339,7 @@ public sealed class SpeedingRule
             HasLast = i.ReadBoolean();
             LastLon = i.ReadDouble();
             LastLat = i.ReadDouble();
-            ErrorFixes = i.ReadInt32();
-            CheckpointReader.Check(ErrorFixes is >= 0 and <= ErrorSpan, "checkpoint malformed: speeding error count out of range");
-            MeanDistanceM = i.ReadDouble();
+            Error.Load(i);
         }
 
         public void Reset()

@@ -21,7 +21,25 @@ public sealed record WrongWayOptions
     /// <summary>A road within <see cref="AlongM"/> running within this many degrees of the course explains the fix: no wrong way.</summary>
     public double AlongDeg { get; init; } = 45;
 
+    /// <summary>
+    /// The most: 3.5 σ of a fleet unit's 10 m error, within which another road running along the course may be the one
+    /// the vehicle is on. A unit shown to be more precise gets <see cref="AlongSigmas"/> of its own error.
+    /// </summary>
     public double AlongM { get; init; } = 35;
+
+    /// <summary>
+    /// The distance of <see cref="AlongM"/> for a unit whose error is known: this many times its error σ, at least
+    /// <see cref="AlongMinM"/>. The error is the larger of two estimates from the unit's own moving fixes: their
+    /// distance to the nearest road, and their distance off the line through the fixes before and after (which needs
+    /// no map, so a vehicle on the wrong carriageway, nearer the other, does not make its unit look worse than it is).
+    /// </summary>
+    public double AlongSigmas { get; init; } = 3.5;
+
+    /// <summary>The least distance of <see cref="AlongM"/>, however precise the unit.</summary>
+    public double AlongMinM { get; init; } = 10;
+
+    /// <summary>Samples of each estimate of a unit's error before it is used (until then: <see cref="AlongM"/>).</summary>
+    public int ErrorMinFixes { get; init; } = 10;
 
     /// <summary>Only while moving faster than this.</summary>
     public double MinSpeedKmh { get; init; } = 10;
@@ -77,6 +95,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             s.AnchorLat = p.Lat;
         }
         bool moving = !float.IsNaN(p.SpeedKmh) ? p.SpeedKmh > _options.MinSpeedKmh : !double.IsNaN(course);
+        if (moving && p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
+        else s.Line = 0;
 
         int against = -1;
         if (moving && !double.IsNaN(course) && p.Fix)
@@ -86,13 +106,17 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             // The nearest first, its cheap tests before its bearing: most fixes are near no one-way road driven against,
             // and then the roads further away need no bearing at all.
             ReadOnlySpan<EdgeCandidate> near = _nearby.Within(p.Lon, p.Lat);
+            if (near.Length > 0) s.Nearest.Add(near[0].DistanceM);
             if (near.Length > 0 && near[0].DistanceM <= _options.NearM && IsStrictOneWay(near[0].Edge))
             {
                 double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
-                for (int i = 0; i < near.Length && against >= 0; i++)
+                double alongM = Math.Max(
+                    s.Nearest.Radius(_options.ErrorMinFixes, _options.AlongSigmas, _options.AlongMinM, _options.AlongM),
+                    s.OffLine.Radius(_options.ErrorMinFixes, _options.AlongSigmas, _options.AlongMinM, _options.AlongM));
+                for (int i = 0; i < near.Length && against >= 0 && near[i].DistanceM <= alongM; i++)
                 {
-                    if (RunsAlong(near[i].Edge, p.Lon, p.Lat, course)) against = -1;
+                    if (RunsAlong(near[i].Edge, p.Lon, p.Lat, course, alongM)) against = -1;
                 }
             }
         }
@@ -162,17 +186,17 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     }
 
     /// <summary>
-    /// Whether any part of the edge within <see cref="WrongWayOptions.AlongM"/> of the fix runs along the course. The
-    /// search gives each road's nearest point only, and a winding road (a hairpin, a loop, a ramp that turns back) can
-    /// pass the fix twice: the nearest part running against the course, and the part the vehicle drives a little further.
+    /// Whether any part of the edge within <paramref name="alongM"/> of the fix runs along the course. The search gives
+    /// each road's nearest point only, and a winding road (a hairpin, a loop, a ramp that turns back) can pass the fix
+    /// twice: the nearest part running against the course, and the part the vehicle drives a little further.
     /// </summary>
-    private bool RunsAlong(int edge, double lon, double lat, double course)
+    private bool RunsAlong(int edge, double lon, double lat, double course, double alongM)
     {
         ReadOnlySpan<double> lons = _network.ShapeLons(edge), lats = _network.ShapeLats(edge);
         double kx = GeoMath.MetresPerDegreeLon(lat);
         for (int k = 0; k + 1 < lons.Length; k++)
         {
-            if (GeoMath.ProjectOnSegment(lon, lat, lons[k], lats[k], lons[k + 1], lats[k + 1], kx, out _) > _options.AlongM) continue;
+            if (GeoMath.ProjectOnSegment(lon, lat, lons[k], lats[k], lons[k + 1], lats[k + 1], kx, out _) > alongM) continue;
             if (GeoMath.BearingDifference(course, GeoMath.Bearing(lons[k], lats[k], lons[k + 1], lats[k + 1])) <= _options.AlongDeg) return true;
         }
         return false;
@@ -192,6 +216,41 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public double AnchorLon;
         public double AnchorLat;
         public double Course = double.NaN;
+        public UnitError Nearest;               // the unit's error, from its moving fixes' distances to the nearest road
+        public UnitError OffLine;               // … from each moving fix's distance off the line through its neighbours
+        public int Line;                        // moving fixes in a row held below (0–2), the last in Line1
+        public long Line1Ms;
+        public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
+
+        /// <summary>
+        /// Takes a moving fix C: the fix B before it lies off the line from the fix A before that to C by B's error, on
+        /// top of A's and C's share of theirs, for a vehicle going straight: σ²(1 + t² + (1 − t)²) across the line, with B
+        /// at t of the way from A to C. Scaled to one fix's, it is a sample of the unit's error. Bends only add to it.
+        /// </summary>
+        public void Wiggle(double lon, double lat, long timeMs)
+        {
+            if (Line > 0 && timeMs - Line1Ms > 30_000) Line = 0;
+            if (Line == 2)
+            {
+                double kx = GeoMath.MetresPerDegreeLon(lat), ky = GeoMath.MetresPerDegree;
+                double ax = (Line0Lon - lon) * kx, ay = (Line0Lat - lat) * ky, bx = (Line1Lon - lon) * kx, by = (Line1Lat - lat) * ky;
+                double len2 = (ax * ax) + (ay * ay);
+                if (len2 >= 100) // A and C 10 m apart or more: C is the origin, A at (ax, ay)
+                {
+                    double t = 1 - (((ax * bx) + (ay * by)) / len2), across = Math.Abs((ax * by) - (ay * bx)) / Math.Sqrt(len2);
+                    if (t is > 0.1 and < 0.9) OffLine.Add(across / Math.Sqrt(1 + (t * t) + ((1 - t) * (1 - t))));
+                }
+            }
+            if (Line == 2 || Line == 1)
+            {
+                Line0Lon = Line1Lon;
+                Line0Lat = Line1Lat;
+            }
+            Line1Lon = lon;
+            Line1Lat = lat;
+            Line1Ms = timeMs;
+            Line = Math.Min(Line + 1, 2);
+        }
 
         public void Save(BinaryWriter o)
         {
@@ -204,6 +263,14 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             o.Write(AnchorLon);
             o.Write(AnchorLat);
             o.Write(Course);
+            Nearest.Save(o);
+            OffLine.Save(o);
+            o.Write(Line);
+            o.Write(Line1Ms);
+            o.Write(Line0Lon);
+            o.Write(Line0Lat);
+            o.Write(Line1Lon);
+            o.Write(Line1Lat);
         }
 
         public void Load(BinaryReader i)
@@ -217,6 +284,15 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             AnchorLon = i.ReadDouble();
             AnchorLat = i.ReadDouble();
             Course = i.ReadDouble();
+            Nearest.Load(i);
+            OffLine.Load(i);
+            Line = i.ReadInt32();
+            CheckpointReader.Check(Line is >= 0 and <= 2, "checkpoint malformed: wrong-way fixes in a row out of range");
+            Line1Ms = i.ReadInt64();
+            Line0Lon = i.ReadDouble();
+            Line0Lat = i.ReadDouble();
+            Line1Lon = i.ReadDouble();
+            Line1Lat = i.ReadDouble();
         }
     }
 }

@@ -72,6 +72,64 @@ public class WrongWayRuleTests
         return alerts;
     }
 
+    /// <summary>
+    /// One carriageway of a dual carriageway: a one-way edge of 200 m or more whose middle has the other carriageway,
+    /// running the other way, 15–30 m off, and nothing running that way nearer.
+    /// </summary>
+    private static (int Edge, double OtherM) Carriageway()
+    {
+        var net = SimRun.Shenzhen;
+        var near = new EdgeCandidate[16];
+        for (int e = 0; e < net.EdgeCount; e++)
+        {
+            if (net.Twin(e) >= 0 || !net.IsOneWay(e) || net.LengthM(e) < 200) continue;
+            double reverse = (net.BearingAt(e, net.LengthM(e) / 2) + 180) % 360;
+            var (lon, lat) = net.PointAt(e, net.LengthM(e) / 2);
+            int n = s_index.Value.Within(lon, lat, 40, near);
+            double other = double.PositiveInfinity;
+            for (int i = 0; i < n; i++)
+            {
+                if (GeoMath.BearingDifference(reverse, net.BearingAt(near[i].Edge, near[i].OffsetM)) <= 45) other = Math.Min(other, near[i].DistanceM);
+            }
+            if (other is >= 15 and <= 30) return (e, other);
+        }
+        throw new InvalidOperationException("no dual carriageway in the network");
+    }
+
+    [Theory]
+    [InlineData(2, true)]
+    [InlineData(10, false)]
+    public void Driving_against_one_carriageway_is_wrong_way_from_a_unit_precise_enough_to_tell_it_from_the_other(double sigmaM, bool raised)
+    {
+        // A car drives against one half of a dual carriageway, the other half (which runs its way) 15–30 m off. A unit of
+        // 2 m error shows, within ten fixes, that its fixes lie on the half it drives against; from a taxi's 10 m unit
+        // they may as well lie on the other half, driven legally: the benefit of the doubt, as before.
+        var net = SimRun.Shenzhen;
+        var (edge, otherM) = Carriageway();
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼W3".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        var random = new Random(7);
+        double len = net.LengthM(edge), kx = GeoMath.MetresPerDegreeLon(22.5);
+        int i = 0;
+        for (double x = 5; x < len - 5; x += 8, i++)
+        {
+            var (lon, lat) = net.PointAt(edge, len - x);
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = s_t0 + (i * 1000);
+            p.Lon = lon + (Gaussian(random) * sigmaM / kx);
+            p.Lat = lat + (Gaussian(random) * sigmaM / GeoMath.MetresPerDegree);
+            p.SpeedKmh = 29;
+            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
+        }
+        Assert.True(i >= 24, $"{i} fixes on {len:F0} m (the other carriageway {otherM:F0} m off)");
+        Assert.Equal(raised, alerts.Any(a => a.Kind == "wrong_way" && a.State == AlertState.Open));
+
+        static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
