@@ -66,8 +66,9 @@ public sealed record CongestionOptions
 /// The alert's way is the run's most congested segment's when it opened.
 /// </para>
 /// <para>
-/// <c>incident</c> opens on a segment when the speed collapses below half of its recent level into a congested window
-/// for 2 windows in a row (a possible accident) and closes when the segment clears.
+/// <c>incident</c> opens when a segment's speed collapses below half of its recent level into a congested window for 2
+/// windows in a row (a possible accident): one per run, the segments that collapse after it in the same run joining
+/// it; it closes when the last of them has cleared.
 /// </para>
 /// The runs are evaluated for each window period once all its windows are in (<see cref="EndOfWindows"/>), road by road,
 /// and only for roads with a window in that period: a partition must own every segment of a road
@@ -152,13 +153,7 @@ public sealed class CongestionRule
             s.Collapsed++;
         }
         else if (s.IncidentId == null) s.Collapsed = 0;
-        if (collapse && s.IncidentId == null && s.Collapsed >= _options.IncidentAfterWindows)
-        {
-            s.IncidentId = $"incident:{_network.WayId(w.Edge)}:{_network.Direction(w.Edge)}:{w.Edge}:{s.CollapseStart}";
-            s.IncidentStart = s.CollapseStart;
-            alerts.Add(IncidentEvent(s, w.Edge, AlertState.Open, w.WindowEndMs, null, speed, w.FreeFlowKmh, w.Vehicles, level));
-        }
-        if (!collapse) s.Remember(speed); // the recent level is the level before the collapse
+        if (!collapse) s.Remember(speed); // the recent level is the level before the collapse (the incident opens with the runs)
 
         if (level >= _options.OpenLevel)
         {
@@ -207,11 +202,12 @@ public sealed class CongestionRule
             if (!_segments.TryGetValue(e, out SegmentState? s)) continue;
             if (s.Hot && period - s.LastCongestedStart >= hold) s.Hot = false;
             if (s.Hot) _hot.Add(e);
-            else if (s.IncidentId != null)
+            else if (s.IncidentId is { } incident)
             {
-                alerts.Add(IncidentEvent(s, e, AlertState.Close, period, s.LastCongestedEnd, s.SpeedKmh, s.FreeFlowKmh, s.Vehicles, s.Level));
+                // The segment cleared; the incident closes with the last of its segments.
                 s.IncidentId = null;
                 s.Collapsed = 0;
+                if (!HeldOnRoad(roadKey, incident)) alerts.Add(IncidentEvent(incident, s, e, AlertState.Close, period, s.LastCongestedEnd));
             }
         }
 
@@ -313,6 +309,57 @@ public sealed class CongestionRule
                 alerts.Add(RunEvent(run, AlertState.Update, period, null));
             }
         }
+        foreach (Run run in next) Incident(run, period, alerts);
+    }
+
+    /// <summary>
+    /// One incident per run, however many of its segments collapse: a crash collapses the segment it is on and then, as
+    /// the queue grows, one segment behind it after another. The first to collapse opens it (the earliest collapse, of
+    /// two as early the first in the run); the others join it; it closes when the last of them has cleared.
+    /// </summary>
+    private void Incident(Run run, long period, List<AlertEvent> alerts)
+    {
+        string? id = null;
+        long start = 0;
+        int first = -1;
+        foreach (int e in run.Edges)
+        {
+            SegmentState s = _segments[e];
+            if (s.IncidentId != null)
+            {
+                if (id == null) (id, start) = (s.IncidentId, s.IncidentStart);
+            }
+            else if (Collapsed(s, period) && (first < 0 || s.CollapseStart < _segments[first].CollapseStart)) first = e;
+        }
+        if (id == null)
+        {
+            if (first < 0) return;
+            SegmentState f = _segments[first];
+            id = $"incident:{_network.WayId(first)}:{_network.Direction(first)}:{first}:{f.CollapseStart}";
+            start = f.CollapseStart;
+            f.IncidentId = id;
+            f.IncidentStart = start;
+            alerts.Add(IncidentEvent(id, f, first, AlertState.Open, period + _windowMs, null));
+        }
+        foreach (int e in run.Edges)
+        {
+            SegmentState s = _segments[e];
+            if (s.IncidentId == null && Collapsed(s, period)) (s.IncidentId, s.IncidentStart) = (id, start);
+        }
+    }
+
+    /// <summary>The segment's window of this period is the last of enough collapsed ones in a row.</summary>
+    private bool Collapsed(SegmentState s, long period) =>
+        s.Collapsed >= _options.IncidentAfterWindows && s.LastWindowEnd - _windowMs == period;
+
+    /// <summary>Whether a segment of the road still holds the incident.</summary>
+    private bool HeldOnRoad(int roadKey, string incident)
+    {
+        foreach (int e in _roadGroups.Edges(roadKey))
+        {
+            if (_segments.TryGetValue(e, out SegmentState? s) && s.IncidentId == incident) return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -518,13 +565,16 @@ public sealed class CongestionRule
         };
     }
 
-    private AlertEvent IncidentEvent(SegmentState s, int edge, AlertState state, long timeMs, long? end, double speed, double freeFlow, int vehicles, int level)
+    /// <summary>An incident's event, with the values of the segment's last congested window.</summary>
+    private AlertEvent IncidentEvent(string id, SegmentState s, int edge, AlertState state, long timeMs, long? end)
     {
         string road = _network.Name(edge);
         var (lon, lat) = _network.PointAt(edge, _network.LengthM(edge) / 2);
+        double speed = s.SpeedKmh, freeFlow = s.FreeFlowKmh;
+        int vehicles = s.Vehicles, level = s.Level;
         return new AlertEvent
         {
-            AlertId = s.IncidentId!,
+            AlertId = id,
             Kind = "incident",
             State = state,
             TimeMs = timeMs,

@@ -125,9 +125,16 @@ public class ProbeJsonDecoderTests
         Assert.Equal(0, pa.Vehicle);
         Assert.Equal(1, pb.Vehicle);
         for (int i = 0; i < 1000; i++) d.TryDecode(a, out _, out _);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) d.TryDecode(i % 2 == 0 ? a : b, out _, out _);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The runtime may allocate once on this thread while it moves the decoder to its optimised code (tiering): the
+        // steady state is a pass of 1,000 decodes that allocates nothing, within three.
+        long allocated = long.MaxValue;
+        for (int pass = 0; pass < 3 && allocated != 0; pass++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++) d.TryDecode(i % 2 == 0 ? a : b, out _, out _);
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        Assert.Equal(0, allocated);
         Assert.Equal(2, ids.Count);
     }
 

@@ -163,6 +163,26 @@ public class CongestionRuleTests
         Assert.DoesNotContain(Windows(30, 24, 20, 17, 15, 14), a => a.Kind == "incident"); // a gradual slowdown is congestion, not an incident
     }
 
+    [Fact]
+    public void A_collapse_spreading_back_along_a_road_is_one_incident_until_its_last_segment_clears()
+    {
+        // A crash on c: c collapses first, then b behind it, then a; they clear front first. One incident, from c's
+        // collapse to when a clears; before, one incident per segment.
+        int[] r = ThreeInARow();
+        int a = r[0], b = r[1], c = r[2];
+        (int, double, double)[] Period(double va, double vb, double vc) => [(a, va, double.NaN), (b, vb, double.NaN), (c, vc, double.NaN)];
+        var alerts = Periods(
+            Period(48, 47, 46), Period(47, 48, 47), Period(46, 47, 48),
+            Period(47, 46, 8), Period(46, 9, 8), Period(8, 8, 8), Period(8, 8, 8),
+            Period(9, 8, 45), Period(8, 45, 46), Period(45, 46, 47), Period(46, 45, 46), Period(47, 46, 45));
+        var incident = alerts.Where(x => x.Kind == "incident").ToList();
+        Assert.Equal([AlertState.Open, AlertState.Close], incident.Select(x => x.State));
+        Assert.Single(incident.Select(x => x.AlertId).Distinct());
+        Assert.Equal(s_t0 + (3 * 60_000), incident[0].StartMs); // c's collapse
+        Assert.EndsWith($":{c}:{s_t0 + (3 * 60_000)}", incident[0].AlertId, StringComparison.Ordinal); // opened on c
+        Assert.True(incident[1].TimeMs >= s_t0 + (10 * 60_000), "closes once a, the last, has cleared");
+    }
+
     /// <summary>The <paramref name="n"/>-th edge (of 30 m or more) of another named road than <paramref name="edge"/>'s, each of a road of its own.</summary>
     private static int OtherRoad(int edge, int n)
     {
