@@ -1,6 +1,7 @@
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
+using Traffic.Geo;
 using Traffic.Geo.Matching;
 using Traffic.Geo.Network;
 using Traffic.Geo.Spatial;
@@ -21,6 +22,12 @@ public sealed record SpeedingOptions
 
     /// <summary>Speed is measured over at least this much time of the vehicle's route (per-probe speeds are noisy).</summary>
     public double SpeedWindowS { get; init; } = 5;
+
+    /// <summary>
+    /// … and over as much of its last 8 matches as lies within this (the longer, the less the fixes' errors weigh: at
+    /// 1 Hz, 7 s instead of 5).
+    /// </summary>
+    public double SpeedWindowMaxS { get; init; } = 30;
 
     /// <summary>
     /// A probe whose match is less certain than this says nothing about speeding: the limit of a road the
@@ -129,16 +136,22 @@ public sealed class SpeedingRule
             t.LastLat = m.ProbeLat;
         }
         if (m.Edge < 0 || m.Outlier) return;
-        t.Add(m.TimeMs, m.RouteDistanceM, RouteLimitSeconds(in m, route, cls, hazmat));
+        t.Add(m.TimeMs, m.RouteDistanceM, RouteLimitSeconds(in m, route, cls, hazmat), hasFix ? m.ProbeLon : double.NaN, m.ProbeLat);
         if (hasFix && !stale) t.Error.Add(m.DistanceM);
         // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
         bool reported = !double.IsNaN(m.ReportedSpeedKmh);
-        double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, out _);
+        int back = -1;
+        double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, _options.SpeedWindowMaxS, out back);
         if (double.IsNaN(speed)) return;
+        if (!reported)
+        {
+            if (!Plausible(t, back)) return; // a route far longer than the fixes moved: the match jumped, not the vehicle
+            speed = LowerBound(t, back, speed);
+        }
         if (m.Confidence < _options.MinConfidence || stale || !(m.DistanceM <= _options.MaxMatchDistanceM)) return; // unsure of the road: neither over nor under
 
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);
-        if (!reported && t.RouteLimit(_options.SpeedWindowS) is double along && along > limit) limit = along;
+        if (!reported && t.RouteLimit(back) is double along && along > limit) limit = along;
         // Over the road's limit: give the benefit of the doubt to any faster road the fix may lie on.
         if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat, Ambiguity(t)));
         double allowed = limit * (1 + _options.Tolerance);
@@ -209,6 +222,32 @@ public sealed class SpeedingRule
         }
         if (cls is VehicleClass.Bus or VehicleClass.Taxi && IsNight(timeMs)) limit *= _options.NightFactor;
         return limit;
+    }
+
+    /// <summary>
+    /// Whether the route the matches drove since sample <paramref name="back"/> is one the fixes could have driven: no
+    /// longer than 1.5 times the straight line between the two fixes (bends), nor than that line and what two of the
+    /// unit's fixes may stray (3.5 σ √2). A standing vehicle's matches that jump 170 m to another road in 2 s read
+    /// as 305 km/h; its fixes moved 30 m.
+    /// </summary>
+    private static bool Plausible(VehicleTrack t, int back)
+    {
+        double route = t.RouteSince(back), chord = t.ChordSince(back);
+        if (double.IsNaN(chord)) return true;
+        double sigma = t.Error.Known(10) ? t.Error.SigmaM : 10;
+        return route <= Math.Max(1.5 * chord, chord + (3.5 * Math.Sqrt(2) * sigma));
+    }
+
+    /// <summary>
+    /// A speed measured along the route, less what the unit's error can add to it: each end of the stretch lies up to
+    /// σ along the road from where the vehicle was, so the stretch may read 2 √2 σ too long (20 km/h over 5 s from a
+    /// 10 m unit, 6 km/h from a 3 m one). Judged by this, a car crawling at 45 km/h in a 50 zone whose 15 m unit read
+    /// 67 km/h over 5 s is not speeding; one doing 90 in a 60 zone is, from a 10 m unit or better.
+    /// </summary>
+    private static double LowerBound(VehicleTrack t, int back, double speedKmh)
+    {
+        double seconds = t.SecondsSince(back), sigma = t.Error.Known(10) ? t.Error.SigmaM : 10;
+        return Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * sigma / seconds * 3.6));
     }
 
     /// <summary>How far from a fix of this vehicle's unit another road may be the one it is on (<see cref="SpeedingOptions.AmbiguitySigmas"/>).</summary>
@@ -305,6 +344,8 @@ public sealed class SpeedingRule
                 o.Write(_samples[i].Time);
                 o.Write(_samples[i].Distance);
                 o.Write(_samples[i].AtLimit);
+                o.Write(_samples[i].Lon);
+                o.Write(_samples[i].Lat);
             }
             o.Write(OverSinceMs);
             o.Write(UnderSinceMs);
@@ -330,6 +371,8 @@ public sealed class SpeedingRule
                 _samples[k].Time = i.ReadInt64();
                 _samples[k].Distance = i.ReadDouble();
                 _samples[k].AtLimit = i.ReadDouble();
+                _samples[k].Lon = i.ReadDouble();
+                _samples[k].Lat = i.ReadDouble();
             }
             OverSinceMs = i.ReadInt64();
             UnderSinceMs = i.ReadInt64();
@@ -350,45 +393,59 @@ public sealed class SpeedingRule
             _totalAtLimit = 0;
         }
 
-        public void Add(long timeMs, double routeDistanceM, double atLimitS)
+        public void Add(long timeMs, double routeDistanceM, double atLimitS, double fixLon, double fixLat)
         {
             _total += routeDistanceM;
             _totalAtLimit += atLimitS;
             _samples[_next].Time = timeMs;
             _samples[_next].Distance = _total;
             _samples[_next].AtLimit = _totalAtLimit;
+            _samples[_next].Lon = fixLon;
+            _samples[_next].Lat = fixLat;
             _next = (_next + 1) % History;
             if (_count < History) _count++;
         }
 
-        /// <summary>Distance over time from the newest sample back to the first one at least <paramref name="windowS"/> older; NaN when none is.</summary>
-        public double Speed(double windowS, out int back)
+        /// <summary>
+        /// Distance over time from the newest sample back to the oldest one at most <paramref name="maxS"/> older, which
+        /// must be at least <paramref name="minS"/> older; NaN (and <paramref name="back"/> -1) when none is.
+        /// </summary>
+        public double Speed(double minS, double maxS, out int back)
         {
             int newest = (_next - 1 + History) % History;
+            back = -1;
             for (int k = 1; k < _count; k++)
             {
                 int i = (newest - k + History) % History;
                 double dt = (_samples[newest].Time - _samples[i].Time) / 1000.0;
-                if (dt >= windowS)
-                {
-                    back = i;
-                    return (_samples[newest].Distance - _samples[i].Distance) / dt * 3.6;
-                }
+                if (dt > maxS) break;
+                if (dt >= minS) back = i;
             }
-            back = -1;
-            return double.NaN;
+            return back < 0 ? double.NaN : RouteSince(back) / SecondsSince(back) * 3.6;
+        }
+
+        /// <summary>The time from sample <paramref name="back"/> to the newest, seconds.</summary>
+        public double SecondsSince(int back) => (_samples[(_next - 1 + History) % History].Time - _samples[back].Time) / 1000.0;
+
+        /// <summary>The route distance from sample <paramref name="back"/> to the newest, metres.</summary>
+        public double RouteSince(int back) => _samples[(_next - 1 + History) % History].Distance - _samples[back].Distance;
+
+        /// <summary>The straight line from sample <paramref name="back"/>'s fix to the newest's, metres; NaN when either had none.</summary>
+        public double ChordSince(int back)
+        {
+            ref readonly Sample a = ref _samples[back], b = ref _samples[(_next - 1 + History) % History];
+            return double.IsNaN(a.Lon) || double.IsNaN(b.Lon) ? double.NaN : GeoMath.Distance(a.Lon, a.Lat, b.Lon, b.Lat);
         }
 
         /// <summary>
-        /// The limit of the stretch <see cref="Speed"/> measures, weighted by length: its distance over the time it takes
-        /// at the limits of its edges (km/h); null when there is no such stretch or it has no length.
+        /// The limit of the stretch from sample <paramref name="back"/>, weighted by length: its distance over the time it
+        /// takes at the limits of its edges (km/h); null when there is no such stretch or it has no length.
         /// </summary>
-        public double? RouteLimit(double windowS)
+        public double? RouteLimit(int back)
         {
-            Speed(windowS, out int i);
-            if (i < 0) return null;
+            if (back < 0) return null;
             int newest = (_next - 1 + History) % History;
-            double d = _samples[newest].Distance - _samples[i].Distance, s = _samples[newest].AtLimit - _samples[i].AtLimit;
+            double d = _samples[newest].Distance - _samples[back].Distance, s = _samples[newest].AtLimit - _samples[back].AtLimit;
             // Rounded: over one edge it is that edge's limit, not a hair above it from the sums' rounding.
             return d > 0 && s > 0 ? Math.Round(d / s * 3.6, 3) : null;
         }
@@ -398,6 +455,8 @@ public sealed class SpeedingRule
             public long Time;
             public double Distance;   // cumulative route distance, metres
             public double AtLimit;    // cumulative seconds the route takes at its limits
+            public double Lon;        // the unit's own fix (NaN: none), to check the route against
+            public double Lat;
         }
 
         [System.Runtime.CompilerServices.InlineArray(History)]

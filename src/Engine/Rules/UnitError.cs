@@ -20,6 +20,9 @@ internal struct UnitError
         _mean += (distanceM - _mean) / _samples;
     }
 
+    /// <summary>Whether this many samples have shown the unit's error.</summary>
+    public readonly bool Known(int minSamples) => _samples >= minSamples;
+
     /// <summary>The unit's error σ per axis, metres.</summary>
     public readonly double SigmaM => _mean * 1.2533141373155003;
 

@@ -76,15 +76,23 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return;
 
-        // The course: the reported heading, else the direction from where the vehicle was 15 m or more ago.
+        // The course: the reported heading, else the direction from where the vehicle was 15 m or more ago, and further
+        // than two of its unit's fixes stray from each other (3.5 σ √2: 49 m from a 10 m unit), or a standing vehicle's
+        // scattered fixes give it random courses, and, without a reported speed, make it look as if it moved.
+        // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
+        // its error as much as a moving one's.
+        if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
+        double scatter = s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : FleetSigma;
         double course = double.NaN;
-        if (!float.IsNaN(p.Heading)) course = p.Heading;
+        bool ownCourse = false; // a course of this fix's own: its reported heading, or a displacement it completed
+        if (!float.IsNaN(p.Heading)) (course, ownCourse) = (p.Heading, true);
         else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
         {
-            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= 15)
+            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
             {
                 s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
                 s.AnchorMs = long.MinValue;
+                ownCourse = true;
             }
             course = s.Course;
         }
@@ -94,12 +102,16 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             s.AnchorLon = p.Lon;
             s.AnchorLat = p.Lat;
         }
-        bool moving = !float.IsNaN(p.SpeedKmh) ? p.SpeedKmh > _options.MinSpeedKmh : !double.IsNaN(course);
-        if (moving && p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
-        else s.Line = 0;
+        // Without a reported speed, only a displacement beyond the scatter shows that the vehicle moves; a fix between two
+        // such displacements (its course an earlier fix's) is looked at for the unit's error but not judged: it neither
+        // confirms a drive against the road nor clears one.
+        bool reported = !float.IsNaN(p.SpeedKmh);
+        bool moving = reported ? p.SpeedKmh > _options.MinSpeedKmh : ownCourse;
+        bool judged = reported || ownCourse || double.IsNaN(course);
+        double sigma = UnitSigma(s);
 
         int against = -1;
-        if (moving && !double.IsNaN(course) && p.Fix)
+        if ((moving || !judged) && !double.IsNaN(course) && p.Fix)
         {
             // The nearest road must be a one-way road driven against, and no road a little further may run
             // along the course (a dual carriageway's other half lies a GPS error away).
@@ -107,22 +119,27 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             // and then the roads further away need no bearing at all.
             ReadOnlySpan<EdgeCandidate> near = _nearby.Within(p.Lon, p.Lat);
             if (near.Length > 0) s.Nearest.Add(near[0].DistanceM);
-            if (near.Length > 0 && near[0].DistanceM <= _options.NearM && IsStrictOneWay(near[0].Edge))
+            if (judged && near.Length > 0 && near[0].DistanceM <= _options.NearM && IsStrictOneWay(near[0].Edge))
             {
                 double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
-                double alongM = Math.Max(
-                    s.Nearest.Radius(_options.ErrorMinFixes, _options.AlongSigmas, _options.AlongMinM, _options.AlongM),
-                    s.OffLine.Radius(_options.ErrorMinFixes, _options.AlongSigmas, _options.AlongMinM, _options.AlongM));
+                double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
                 for (int i = 0; i < near.Length && against >= 0 && near[i].DistanceM <= alongM; i++)
                 {
                     if (RunsAlong(near[i].Edge, p.Lon, p.Lat, course, alongM)) against = -1;
                 }
             }
         }
+        if (!judged)
+        {
+            s.LastMs = p.TimeMs;
+            return;
+        }
         bool active = against >= 0;
         if (active)
         {
+            // The second fix against the road must come within 30 s of the first to confirm it.
+            if (s.Fixes > 0 && p.TimeMs - s.FirstMs > 30_000 && s.Condition.StartMs == long.MinValue) s.Fixes = 0;
             s.Edge = against;
             if (s.Fixes++ == 0) s.FirstMs = p.TimeMs;
         }
@@ -202,6 +219,18 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         return false;
     }
 
+    /// <summary>
+    /// The unit's error σ: the larger of its two estimates once both are known, else a fleet unit's
+    /// (<see cref="WrongWayOptions.AlongM"/> over <see cref="WrongWayOptions.AlongSigmas"/>: 10 m).
+    /// </summary>
+    private double UnitSigma(State s) =>
+        s.Nearest.Known(_options.ErrorMinFixes) && s.OffLine.Known(_options.ErrorMinFixes)
+            ? Math.Max(s.Nearest.SigmaM, s.OffLine.SigmaM)
+            : FleetSigma;
+
+    /// <summary>A fleet unit's error, the unit's until its own is known: <see cref="WrongWayOptions.AlongM"/> over <see cref="WrongWayOptions.AlongSigmas"/> (10 m).</summary>
+    private double FleetSigma => _options.AlongM / _options.AlongSigmas;
+
     private bool IsStrictOneWay(int edge) =>
         _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;
 
@@ -218,12 +247,12 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public double Course = double.NaN;
         public UnitError Nearest;               // the unit's error, from its moving fixes' distances to the nearest road
         public UnitError OffLine;               // … from each moving fix's distance off the line through its neighbours
-        public int Line;                        // moving fixes in a row held below (0–2), the last in Line1
+        public int Line;                        // fixes in a row held below (0–2), the last in Line1
         public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
 
         /// <summary>
-        /// Takes a moving fix C: the fix B before it lies off the line from the fix A before that to C by B's error, on
+        /// Takes a fix C: the fix B before it lies off the line from the fix A before that to C by B's error, on
         /// top of A's and C's share of theirs, for a vehicle going straight: σ²(1 + t² + (1 − t)²) across the line, with B
         /// at t of the way from A to C. Scaled to one fix's, it is a sample of the unit's error. Bends only add to it.
         /// </summary>
