@@ -14,6 +14,15 @@ public sealed record VehicleConditionOptions
     public double MovingKmh { get; init; } = 5;
 
     /// <summary>
+    /// A unit that reports no speed is judged from its fixes: over each span of at least this long, moved less than
+    /// <see cref="PositionStandM"/> is standing, more is driving at the span's mean speed (unknown until the first span).
+    /// </summary>
+    public double PositionSpanS { get; init; } = 30;
+
+    /// <summary>… where a unit's scatter stays within this (3 σ of a 10 m unit).</summary>
+    public double PositionStandM { get; init; } = 30;
+
+    /// <summary>
     /// <c>hazmat_no_fix</c>: a fix lost while moving and not back for this long (the vehicle may stop meanwhile: where it
     /// stopped is unknown too). A fix lost for half a minute (a tunnel, an overpass, a street canyon) is ordinary; a
     /// minute is not.
@@ -94,7 +103,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     {
         State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
-        bool moving = !float.IsNaN(p.SpeedKmh) && p.SpeedKmh > _options.MovingKmh;
+        // The unit's own speed, else (a unit that reports positions only) one from how far its fixes moved.
+        float speed = float.IsNaN(p.SpeedKmh) ? s.SpeedFromFixes(in p, _options) : p.SpeedKmh;
+        bool moving = !float.IsNaN(speed) && speed > _options.MovingKmh;
         bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
 
         if (dangerous)
@@ -103,7 +114,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (p.Fix) s.NoFixMoving = false;
             else if (moving) s.NoFixMoving = true;
             Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
-            bool standing = !float.IsNaN(p.SpeedKmh) && p.SpeedKmh < 1 && !InPermittedStop(p.Lon, p.Lat);
+            bool standing = !float.IsNaN(speed) && speed < 1 && !InPermittedStop(p.Lon, p.Lat);
             Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
 
@@ -129,7 +140,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             }
             s.DrivenUntilMs = p.TimeMs;
         }
-        else if (!float.IsNaN(p.SpeedKmh))
+        else if (!float.IsNaN(speed))
         {
             if (s.StandingSinceMs == long.MinValue) s.StandingSinceMs = p.TimeMs;
             long spell = p.TimeMs - s.StandingSinceMs;
@@ -336,6 +347,31 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public long BreaksMs;   // breaks taken since the driving began
         public long DrivenUntilMs = long.MinValue; // its last report moving
         public bool NoFixMoving;                   // its fix was lost while it moved and is not back
+        public long SpanMs = long.MinValue;        // a unit without a reported speed: where its current span began …
+        public double SpanLon;
+        public double SpanLat;
+        public float SpanKmh = float.NaN;          // … and the speed of its last span (0: standing)
+
+        /// <summary>
+        /// The speed of a unit that reports none, from its fixes: at the end of each span of
+        /// <see cref="VehicleConditionOptions.PositionSpanS"/> or more, 0 if it moved less than
+        /// <see cref="VehicleConditionOptions.PositionStandM"/>, else the span's mean speed; the last span's in between.
+        /// </summary>
+        public float SpeedFromFixes(in Probe p, VehicleConditionOptions o)
+        {
+            if (!p.Fix) return SpanKmh;
+            if (SpanMs == long.MinValue || p.TimeMs < SpanMs)
+            {
+                (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
+                return SpanKmh;
+            }
+            double seconds = (p.TimeMs - SpanMs) / 1000.0;
+            if (seconds < o.PositionSpanS) return SpanKmh;
+            double moved = Traffic.Geo.GeoMath.Distance(SpanLon, SpanLat, p.Lon, p.Lat);
+            SpanKmh = moved < o.PositionStandM ? 0 : (float)(moved / seconds * 3.6);
+            (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
+            return SpanKmh;
+        }
 
         public void Save(CheckpointWriter w)
         {
@@ -358,6 +394,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(BreaksMs);
             o.Write(DrivenUntilMs);
             o.Write(NoFixMoving);
+            o.Write(SpanMs);
+            o.Write(SpanLon);
+            o.Write(SpanLat);
+            o.Write(SpanKmh);
         }
 
         public void Load(CheckpointReader r)
@@ -381,6 +421,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             BreaksMs = i.ReadInt64();
             DrivenUntilMs = i.ReadInt64();
             NoFixMoving = i.ReadBoolean();
+            SpanMs = i.ReadInt64();
+            SpanLon = i.ReadDouble();
+            SpanLat = i.ReadDouble();
+            SpanKmh = i.ReadSingle();
         }
     }
 }

@@ -68,6 +68,45 @@ public class VehicleConditionRulesTests
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (0, true, 900, Road), (30, true, 60, Road))); // 15 minutes
     }
 
+    /// <summary>
+    /// Positions only, every 10 s, no speed: (km/h, seconds) legs eastwards from <paramref name="lon"/>, each fix off by
+    /// up to 6 m (a standing unit's scatter).
+    /// </summary>
+    private static List<AlertEvent> Positions(VehicleClass cls, ushort hazmat, double lon, params (double Kmh, int Seconds)[] legs)
+    {
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼H2".AsSpan());
+        var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones));
+        var alerts = new List<AlertEvent>();
+        var random = new Random(3);
+        double metresPerDegreeLon = Traffic.Geo.GeoMath.MetresPerDegreeLon(22.505), east = 0;
+        long t = s_t0;
+        foreach (var (kmh, seconds) in legs)
+        {
+            for (int s = 0; s < seconds; s += 10, t += 10_000, east += kmh / 3.6 * 10)
+            {
+                var p = Probe.Empty;
+                p.Vehicle = v;
+                p.TimeMs = t;
+                p.Lon = lon + ((east + ((random.NextDouble() - 0.5) * 12)) / metresPerDegreeLon);
+                p.Lat = 22.505 + ((random.NextDouble() - 0.5) * 12 / Traffic.Geo.GeoMath.MetresPerDegree);
+                rules.OnProbe(p, cls, hazmat, alerts);
+            }
+        }
+        return alerts;
+    }
+
+    [Fact]
+    public void A_hazmat_truck_whose_unit_reports_positions_only_is_judged_standing_from_its_fixes()
+    {
+        // No speed in the reports: 25 minutes on the spot outside a permitted stop is a long stop all the same.
+        var alerts = Positions(VehicleClass.Hazmat, 30, Road, (40, 60), (0, 1500), (40, 120));
+        Assert.Equal([("hazmat_long_stop", AlertState.Open), ("hazmat_long_stop", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Empty(Positions(VehicleClass.Hazmat, 30, Depot, (0, 3000)));             // in a permitted stop zone
+        Assert.Empty(Positions(VehicleClass.Hazmat, 30, Road, (0, 900), (30, 120)));     // 15 minutes
+        Assert.Empty(Positions(VehicleClass.Hazmat, 30, Road, (40, 1800)));             // driving
+    }
+
     [Fact]
     public void Four_hours_of_driving_without_a_rest_raise_fatigue_and_a_rest_resets_it()
     {
