@@ -250,6 +250,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public int Line;                        // fixes in a row held below (0–2), the last in Line1
         public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
+        private double _kx, _kxLat = double.NaN;   // not saved: taken again after a restore
 
         /// <summary>
         /// Takes a fix C: the fix B before it lies off the line from the fix A before that to C by B's error, on
@@ -261,7 +262,9 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             if (Line > 0 && timeMs - Line1Ms > 30_000) Line = 0;
             if (Line == 2)
             {
-                double kx = GeoMath.MetresPerDegreeLon(lat), ky = GeoMath.MetresPerDegree;
+                // Metres per degree of longitude, taken again only when the vehicle has gone some way north or south.
+                if (!(Math.Abs(lat - _kxLat) < 0.01)) (_kx, _kxLat) = (GeoMath.MetresPerDegreeLon(lat), lat);
+                double kx = _kx, ky = GeoMath.MetresPerDegree;
                 double ax = (Line0Lon - lon) * kx, ay = (Line0Lat - lat) * ky, bx = (Line1Lon - lon) * kx, by = (Line1Lat - lat) * ky;
                 double len2 = (ax * ax) + (ay * ay);
                 if (len2 >= 100) // A and C 10 m apart or more: C is the origin, A at (ax, ay)
