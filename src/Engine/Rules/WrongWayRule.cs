@@ -142,10 +142,17 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             if (s.Fixes > 0 && p.TimeMs - s.FirstMs > 30_000 && s.Condition.StartMs == long.MinValue) s.Fixes = 0;
             s.Edge = against;
             if (s.Fixes++ == 0) s.FirstMs = p.TimeMs;
+            s.Clear = 0;
         }
-        else s.Fixes = 0;
-        // Two fixes against the road confirm the drive from the first of them: at 15 s a unit's second fix opens it.
-        AlertState? t = s.Condition.Update(active && s.Fixes >= 2, p.TimeMs, s.FirstMs);
+        else
+        {
+            s.Fixes = 0;
+            s.Clear++;
+        }
+        // Two fixes against the road confirm the drive from the first of them: at 15 s a unit's second fix opens it. Two
+        // that are not, in a row, end it: one fix at a junction, or across a bend, is no end of a drive against the road.
+        bool open = s.Condition.StartMs != long.MinValue;
+        AlertState? t = s.Condition.Update((active && s.Fixes >= 2) || (open && s.Clear < 2), p.TimeMs, s.FirstMs);
         if (t is AlertState state)
         {
             int e = s.Edge;
@@ -240,6 +247,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public long LastMs = long.MinValue;
         public int Edge;
         public int Fixes;
+        public int Clear;                       // judged fixes in a row not against the road
         public long FirstMs;                    // the first fix of the run of fixes against the road
         public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
@@ -290,6 +298,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             o.Write(LastMs);
             o.Write(Edge);
             o.Write(Fixes);
+            o.Write(Clear);
             o.Write(FirstMs);
             o.Write(AnchorMs);
             o.Write(AnchorLon);
@@ -311,6 +320,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             LastMs = i.ReadInt64();
             Edge = i.ReadInt32();
             Fixes = i.ReadInt32();
+            Clear = i.ReadInt32();
             FirstMs = i.ReadInt64();
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();

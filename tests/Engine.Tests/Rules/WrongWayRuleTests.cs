@@ -226,6 +226,36 @@ public class WrongWayRuleTests
     public void Driving_along_it_raises_nothing() => Assert.Empty(Drive(against: false, reportHeading: true));
 
     /// <summary>A taxi's fixes every 15 s at the given shares of the one-way street's length, driving against it, then gone.</summary>
+    [Fact]
+    public void One_fix_that_is_not_against_the_road_does_not_split_a_drive_against_it_in_two()
+    {
+        // Every 10 s against a one-way street (a unit reporting that sparsely, or positions only, whose course is had every
+        // other fix), the third fix's heading 90° off (a bend, a junction): one alert. With 10 s between fixes, the one
+        // fix not against the road held the condition false for the 10 s that close it, and the drive made two alerts.
+        var net = SimRun.Shenzhen;
+        int edge = OneWayStreet();
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼W5".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        double len = net.LengthM(edge);
+        int k = 0;
+        for (double x = 5; x < len - 5; x += 30, k++)
+        {
+            var (lon, lat) = net.PointAt(edge, len - x);
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = s_t0 + (k * 10_000L);
+            p.Lon = lon;
+            p.Lat = lat;
+            p.SpeedKmh = 11;
+            p.Heading = (float)((net.BearingAt(edge, len - x) + (k == 2 ? 90 : 180)) % 360);
+            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
+        }
+        Assert.True(k >= 5, $"{k} fixes");
+        Assert.Single(alerts, a => a.State == AlertState.Open);
+    }
+
     private static List<AlertEvent> Fixes(params double[] shares)
     {
         var net = SimRun.Shenzhen;
