@@ -7,6 +7,7 @@ using Traffic.Engine.Tests.Simulation;
 using Traffic.Geo;
 using Traffic.Geo.Matching;
 using Traffic.Geo.Spatial;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Rules;
 
@@ -140,7 +141,7 @@ public class SpeedingRuleTests
         double bearing = net.BearingAt(edge, net.LengthM(edge) / 2) * Math.PI / 180, previousAlong = 0;
         for (int k = 0; k < seconds; k++)
         {
-            double along = (k * kmh / 3.6) + (Gaussian(random) * sigmaM), across = Gaussian(random) * sigmaM;
+            double along = (k * kmh / 3.6) + (GpsNoise.Gaussian(random) * sigmaM), across = GpsNoise.Gaussian(random) * sigmaM;
             double east = (along * Math.Sin(bearing)) + (across * Math.Cos(bearing)), north = (along * Math.Cos(bearing)) - (across * Math.Sin(bearing));
             var m = new MatchedProbe
             {
@@ -153,8 +154,6 @@ public class SpeedingRuleTests
             rule.OnMatched(vehicle, VehicleClass.Car, 0, m, alerts);
         }
         return alerts;
-
-        static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
     }
 
     [Theory]

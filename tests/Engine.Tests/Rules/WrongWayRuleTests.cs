@@ -5,6 +5,7 @@ using Traffic.Engine.Tests.Simulation;
 using Traffic.Geo;
 using Traffic.Geo.Network;
 using Traffic.Geo.Spatial;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Rules;
 
@@ -110,14 +111,11 @@ public class WrongWayRuleTests
             var p = Probe.Empty;
             p.Vehicle = v;
             p.TimeMs = s_t0 + (i * 2000);
-            p.Lon = lon + (Gaussian(random) * sigmaM / GeoMath.MetresPerDegreeLon(lat));
-            p.Lat = lat + (Gaussian(random) * sigmaM / GeoMath.MetresPerDegree);
+            (p.Lon, p.Lat) = GpsNoise.Scatter(lon, lat, sigmaM, random);
             p.SpeedKmh = 35;
             rule.OnProbe(p, VehicleClass.Car, 0, alerts);
         }
         return alerts;
-
-        static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
     }
 
     [Theory]
@@ -141,13 +139,10 @@ public class WrongWayRuleTests
             var p = Probe.Empty;
             p.Vehicle = v;
             p.TimeMs = s_t0 + (i * everyS * 1000L);
-            p.Lon = lon0 + (Gaussian(random) * sigmaM / GeoMath.MetresPerDegreeLon(lat0));
-            p.Lat = lat0 + (Gaussian(random) * sigmaM / GeoMath.MetresPerDegree);
+            (p.Lon, p.Lat) = GpsNoise.Scatter(lon0, lat0, sigmaM, random);
             rule.OnProbe(p, VehicleClass.Car, 0, alerts);
         }
         Assert.Empty(alerts);
-
-        static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
     }
 
     [Theory]
@@ -192,7 +187,7 @@ public class WrongWayRuleTests
         var rule = new WrongWayRule(s_index.Value, ids);
         var alerts = new List<AlertEvent>();
         var random = new Random(7);
-        double len = net.LengthM(edge), kx = GeoMath.MetresPerDegreeLon(22.5);
+        double len = net.LengthM(edge);
         int i = 0;
         for (double x = 5; x < len - 5; x += 8, i++)
         {
@@ -200,15 +195,12 @@ public class WrongWayRuleTests
             var p = Probe.Empty;
             p.Vehicle = v;
             p.TimeMs = s_t0 + (i * 1000);
-            p.Lon = lon + (Gaussian(random) * sigmaM / kx);
-            p.Lat = lat + (Gaussian(random) * sigmaM / GeoMath.MetresPerDegree);
+            (p.Lon, p.Lat) = GpsNoise.Scatter(lon, lat, sigmaM, random);
             p.SpeedKmh = 29;
             rule.OnProbe(p, VehicleClass.Car, 0, alerts);
         }
         Assert.True(i >= 24, $"{i} fixes on {len:F0} m (the other carriageway {otherM:F0} m off)");
         Assert.Equal(raised, alerts.Any(a => a.Kind == "wrong_way" && a.State == AlertState.Open));
-
-        static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
     }
 
     [Theory]
