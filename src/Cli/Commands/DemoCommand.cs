@@ -162,6 +162,8 @@ internal static class Demo
         if (indexWindows > 0) Say(string.Create(ci, $"network traffic performance index (0-10): mean {indexMean:F2}, peak {indexPeak:F2} over {indexWindows:N0} windows"));
         if (engine.Counters.LateTraversals > 0) Say(string.Create(ci, $"{engine.Counters.LateTraversals:N0} traversals came after their window had passed their sender's watermark and were not aggregated"));
         if (engine.Counters.OffsetJumps > 0) Say(string.Create(ci, $"WARNING: {engine.Counters.LostRecords:N0} input records were lost to the embedded cluster's retention before the engine read them"));
+        long unaccounted = simSummary.ProbeLines - engine.Counters.Consumed - engine.Counters.LostRecords;
+        if (unaccounted > 0) Say(string.Create(ci, $"WARNING: {unaccounted:N0} of the {simSummary.ProbeLines:N0} probe messages never reached the engine (the embedded cluster's retention, at a --speed the engine could not keep up with)"));
         if (collected.Lost > 0) Say(string.Create(ci, $"WARNING: {collected.Lost:N0} output records were lost to the embedded cluster's retention before they were collected"));
         int status = DemoScore.Print(simDir, runDir, run.OutDir);
         Say(string.Create(ci, $"demo done in {clock.Elapsed.TotalSeconds:N0} s"));

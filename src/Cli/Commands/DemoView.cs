@@ -19,16 +19,21 @@ internal sealed class DemoView(EngineCounters counters)
         var clock = Stopwatch.StartNew();
         long lastConsumed = 0;
         double lastTime = 0, rate = 0;
-        long idleSince = -1;
+        long idleSince = -1, stillSince = -1, stillAt = -1;
         bool Done()
         {
             if (engine.IsCompleted || cancel.IsCancellationRequested) return true;
             if (!producer.IsCompleted) return false;
-            // Caught up: nothing left in the probes topic and the counters stand still for a moment.
-            if (counters.Consumed >= expected && counters.ProbeLag == 0)
+            // Caught up: nothing left in the probes topic and the counters stand still for a moment. Every probe read, or
+            // lost to the embedded cluster's retention (the engine saw the offsets jump), or none read for 10 s with
+            // nothing left to read (a loss it could not see): the summary says what was lost.
+            long consumed = counters.Consumed, now = clock.ElapsedMilliseconds;
+            if (consumed != stillAt) (stillAt, stillSince) = (consumed, now);
+            bool all = consumed + counters.LostRecords >= expected || now - stillSince > 10_000;
+            if (all && counters.ProbeLag == 0)
             {
-                if (idleSince < 0) idleSince = clock.ElapsedMilliseconds;
-                return clock.ElapsedMilliseconds - idleSince > 3000;
+                if (idleSince < 0) idleSince = now;
+                return now - idleSince > 3000;
             }
             idleSince = -1;
             return false;
