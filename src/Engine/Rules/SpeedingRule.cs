@@ -56,6 +56,9 @@ public sealed record SpeedingOptions
     /// <summary>Matched fixes a unit has sent before its error is estimated from them (until then: <see cref="AmbiguityM"/>).</summary>
     public int ErrorMinFixes { get; init; } = 10;
 
+    /// <summary>A unit's error σ until its fixes have shown its own: a fleet unit's.</summary>
+    public double FleetErrorM { get; init; } = 10;
+
     /// <summary>A fix farther than this from its matched road is not judged: the match does not explain it.</summary>
     public double MaxMatchDistanceM { get; init; } = 50;
 
@@ -230,12 +233,10 @@ public sealed class SpeedingRule
     /// unit's fixes may stray (3.5 σ √2). A standing vehicle's matches that jump 170 m to another road in 2 s read
     /// as 305 km/h; its fixes moved 30 m.
     /// </summary>
-    private static bool Plausible(VehicleTrack t, int back)
+    private bool Plausible(VehicleTrack t, int back)
     {
         double route = t.RouteSince(back), chord = t.ChordSince(back);
-        if (double.IsNaN(chord)) return true;
-        double sigma = t.Error.Known(10) ? t.Error.SigmaM : 10;
-        return route <= Math.Max(1.5 * chord, chord + (3.5 * Math.Sqrt(2) * sigma));
+        return double.IsNaN(chord) || route <= Math.Max(1.5 * chord, chord + (3.5 * Math.Sqrt(2) * UnitSigma(t)));
     }
 
     /// <summary>
@@ -244,11 +245,11 @@ public sealed class SpeedingRule
     /// 10 m unit, 6 km/h from a 3 m one). Judged by this, a car crawling at 45 km/h in a 50 zone whose 15 m unit read
     /// 67 km/h over 5 s is not speeding; one doing 90 in a 60 zone is, from a 10 m unit or better.
     /// </summary>
-    private static double LowerBound(VehicleTrack t, int back, double speedKmh)
-    {
-        double seconds = t.SecondsSince(back), sigma = t.Error.Known(10) ? t.Error.SigmaM : 10;
-        return Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * sigma / seconds * 3.6));
-    }
+    private double LowerBound(VehicleTrack t, int back, double speedKmh) =>
+        Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * UnitSigma(t) / t.SecondsSince(back) * 3.6));
+
+    /// <summary>The unit's error σ once its fixes have shown it, else <see cref="SpeedingOptions.FleetErrorM"/>.</summary>
+    private double UnitSigma(VehicleTrack t) => t.Error.Known(_options.ErrorMinFixes) ? t.Error.SigmaM : _options.FleetErrorM;
 
     /// <summary>How far from a fix of this vehicle's unit another road may be the one it is on (<see cref="SpeedingOptions.AmbiguitySigmas"/>).</summary>
     private double Ambiguity(VehicleTrack t) =>

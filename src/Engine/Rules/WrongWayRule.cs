@@ -29,9 +29,9 @@ public sealed record WrongWayOptions
 
     /// <summary>
     /// The distance of <see cref="AlongM"/> for a unit whose error is known: this many times its error σ, at least
-    /// <see cref="AlongMinM"/>. The error is the larger of two estimates from the unit's own moving fixes: their
-    /// distance to the nearest road, and their distance off the line through the fixes before and after (which needs
-    /// no map, so a vehicle on the wrong carriageway, nearer the other, does not make its unit look worse than it is).
+    /// <see cref="AlongMinM"/>. The error is the larger of two estimates from the unit's own fixes: the moving fixes'
+    /// distance to the nearest road, and every fix's distance off the line through the fixes before and after (which
+    /// needs no map, so a vehicle on the wrong carriageway, nearer the other, does not make its unit look worse than it is).
     /// </summary>
     public double AlongSigmas { get; init; } = 3.5;
 
@@ -76,32 +76,10 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return;
 
-        // The course: the reported heading, else the direction from where the vehicle was 15 m or more ago, and further
-        // than two of its unit's fixes stray from each other (3.5 σ √2: 49 m from a 10 m unit), or a standing vehicle's
-        // scattered fixes give it random courses, and, without a reported speed, make it look as if it moved.
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
         if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
-        double scatter = s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : FleetSigma;
-        double course = double.NaN;
-        bool ownCourse = false; // a course of this fix's own: its reported heading, or a displacement it completed
-        if (!float.IsNaN(p.Heading)) (course, ownCourse) = (p.Heading, true);
-        else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
-        {
-            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
-            {
-                s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
-                s.AnchorMs = long.MinValue;
-                ownCourse = true;
-            }
-            course = s.Course;
-        }
-        if (s.AnchorMs == long.MinValue || p.TimeMs - s.AnchorMs > 30_000)
-        {
-            s.AnchorMs = p.TimeMs;
-            s.AnchorLon = p.Lon;
-            s.AnchorLat = p.Lat;
-        }
+        double course = Course(s, in p, out bool ownCourse);
         // Without a reported speed, only a displacement beyond the scatter shows that the vehicle moves; a fix between two
         // such displacements (its course an earlier fix's) is looked at for the unit's error but not judged: it neither
         // confirms a drive against the road nor clears one.
@@ -227,6 +205,38 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     }
 
     /// <summary>
+    /// The vehicle's course: the reported heading, else the direction from where it was 15 m or more ago, and further
+    /// than two of its unit's fixes stray from each other (3.5 σ √2 of its scatter: 49 m from a 10 m unit), or a standing
+    /// vehicle's scattered fixes give it random courses and, without a reported speed, make it look as if it moved.
+    /// <paramref name="own"/>: the course is this fix's own (its heading, or a displacement it completed), not an
+    /// earlier fix's held on.
+    /// </summary>
+    private double Course(State s, in Probe p, out bool own)
+    {
+        own = false;
+        double course = double.NaN;
+        if (!float.IsNaN(p.Heading)) (course, own) = (p.Heading, true);
+        else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
+        {
+            double scatter = s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : FleetSigma;
+            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
+            {
+                s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
+                s.AnchorMs = long.MinValue;
+                own = true;
+            }
+            course = s.Course;
+        }
+        if (s.AnchorMs == long.MinValue || p.TimeMs - s.AnchorMs > 30_000)
+        {
+            s.AnchorMs = p.TimeMs;
+            s.AnchorLon = p.Lon;
+            s.AnchorLat = p.Lat;
+        }
+        return course;
+    }
+
+    /// <summary>
     /// The unit's error σ: the larger of its two estimates once both are known, else a fleet unit's
     /// (<see cref="WrongWayOptions.AlongM"/> over <see cref="WrongWayOptions.AlongSigmas"/>: 10 m).
     /// </summary>
@@ -254,7 +264,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public double AnchorLat;
         public double Course = double.NaN;
         public UnitError Nearest;               // the unit's error, from its moving fixes' distances to the nearest road
-        public UnitError OffLine;               // … from each moving fix's distance off the line through its neighbours
+        public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
         public int Line;                        // fixes in a row held below (0–2), the last in Line1
         public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
