@@ -5,6 +5,7 @@ using Traffic.Engine.Alerts;
 using Traffic.Engine.Output;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Segments;
+using Traffic.Geo.Matching;
 using Traffic.Geo.Network;
 
 namespace Traffic.Connectors.Kafka;
@@ -106,7 +107,7 @@ public sealed class KafkaSinks : IDisposable
     }
 
     /// <summary>A probe behind the watermark, as a probe JSON object plus where it came from.</summary>
-    public void Late(string vehicleId, in Probe p, string topic, int partition, long offset)
+    public void Late(string vehicleId, in Probe p, string topic, int partition, long offset, PushResult why = PushResult.Accepted)
     {
         string source = string.Create(CultureInfo.InvariantCulture, $"{topic}:{partition}:{offset}");
         var w = _json.Begin();
@@ -115,6 +116,7 @@ public sealed class KafkaSinks : IDisposable
         w.WriteNumber("lon"u8, p.Lon);
         w.WriteNumber("lat"u8, p.Lat);
         w.WriteString("source"u8, source);
+        w.WriteString("reason"u8, LateReasons.Of(why));
         _json.End();
         Produce(_topics.Late, Encoding.UTF8.GetBytes(source), TakeLine(), null);
     }

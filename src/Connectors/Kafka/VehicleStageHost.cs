@@ -328,7 +328,11 @@ internal sealed class VehicleStageHost : IDisposable
             }
         }
 
-        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => host.Counters.AddRefused();
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason)
+        {
+            host.Counters.AddRefused();
+            host._sinks.Late(host._ids.Name(probe.Vehicle), in probe, host.Topic, partition, source.Record, reason);
+        }
 
         public void Late(in Probe probe, in RecordSource source)
         {

@@ -329,11 +329,11 @@ public sealed class ReplayEngine
         }
     }
 
-    private void WriteLate(string path, IEnumerable<(long Record, Probe Probe)> late)
+    private void WriteLate(string path, IEnumerable<(long Record, Probe Probe, PushResult Why)> late)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
         using var lines = new NdjsonWriter(stream);
-        foreach (var (record, p) in late)
+        foreach (var (record, p, why) in late)
         {
             var w = lines.Begin();
             w.WriteString("vehicle_id"u8, _ids.Name(p.Vehicle));
@@ -341,6 +341,7 @@ public sealed class ReplayEngine
             w.WriteNumber("lon"u8, p.Lon);
             w.WriteNumber("lat"u8, p.Lat);
             w.WriteNumber("record"u8, record);
+            w.WriteString("reason"u8, LateReasons.Of(why));
             lines.End();
         }
     }
@@ -504,7 +505,8 @@ public sealed class ReplayEngine
 
         public VehiclePartition Partition { get; } = partition;
         public List<AlertEvent> Alerts { get; } = [];
-        public List<(long Record, Probe Probe)> LateProbes { get; } = [];
+        /// <summary>Probes behind the watermark (<see cref="PushResult.Accepted"/>) and those the vehicle's matcher refused.</summary>
+        public List<(long Record, Probe Probe, PushResult Why)> LateProbes { get; } = [];
 
         public void Run(BatchQueue<VehicleMessage> input)
         {
@@ -554,11 +556,9 @@ public sealed class ReplayEngine
             for (int i = 0; i < segments.Length; i++) Add(i, new SegmentMessage(default, watermark, true));
         }
 
-        public void Late(in Probe probe, in RecordSource source) => LateProbes.Add((source.Record, probe));
+        public void Late(in Probe probe, in RecordSource source) => LateProbes.Add((source.Record, probe, PushResult.Accepted));
 
-        public void Refused(in Probe probe, in RecordSource source, PushResult reason)
-        {
-        }
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => LateProbes.Add((source.Record, probe, reason));
 
         private void Add(int shard, in SegmentMessage message)
         {

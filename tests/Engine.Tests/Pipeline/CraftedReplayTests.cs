@@ -92,6 +92,24 @@ public class CraftedReplayTests
     }
 
     [Fact]
+    public async Task A_repeated_and_an_out_of_order_probe_go_to_the_late_output_with_their_reasons()
+    {
+        // A unit sends one report twice and one 5 s behind the one before it: neither can be matched, and neither vanishes.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        var probes = Drive(net, edge, "粤B-R0001", 30, s_start, 5, 120).ToList();
+        probes.Insert(4, probes[3]);
+        probes.Insert(9, probes[6]);
+        var (summary, outDir) = await ReplayAsListed(probes, InputOrder.File);
+
+        Assert.Equal(2, summary.Refused);
+        var late = Lines(Path.Combine(outDir, "late.ndjson"));
+        Assert.Equal(["duplicate", "out_of_order"], late.Select(l => l.GetProperty("reason").GetString()));
+        Assert.Equal([5L, 10L], late.Select(l => l.GetProperty("record").GetInt64()));
+        Assert.All(late, l => Assert.Equal("粤B-R0001", l.GetProperty("vehicle_id").GetString()));
+    }
+
+    [Fact]
     public async Task A_file_of_traces_one_after_another_is_replayed_in_time_order_unless_told_to_keep_the_file_order()
     {
         var net = SimRun.Shenzhen;
