@@ -36,14 +36,14 @@ public sealed class ReferenceRun
 [Trait("Category", "Slow")]
 public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper output) : IClassFixture<ReferenceRun>
 {
-    internal static (EngineOutputs Outputs, EngineCounters Counters, long Produced) RunOnce(ITestOutputHelper output, IReadOnlyDictionary<string, string>? properties = null)
+    internal static (EngineOutputs Outputs, EngineCounters Counters, long Produced) RunOnce(ITestOutputHelper output, IReadOnlyDictionary<string, string>? properties = null, TimeSpan? timeout = null)
     {
         using var kafka = EngineHarness.Cluster(EngineHarness.Topics());
         long produced = EngineHarness.Produce(kafka, SimulatedInput.Instance.Lines);
         using var engine = new EngineHarness(kafka, EngineHarness.Options(kafka), properties);
         try
         {
-            engine.WaitUntilProcessed(produced);
+            engine.WaitUntilProcessed(produced, timeout);
             engine.Stop();
         }
         finally
@@ -157,16 +157,21 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
         Assert.True(outputs.Records["matched"].Count >= produced / 512 - 2, $"{outputs.Records["matched"].Count} matched batches for {produced} probes");
         Assert.InRange(rows, counters.Accepted * 9 / 10, counters.Accepted);
 
-        // Late probes: each with its vehicle, time and input position.
+        // Late probes, each with its vehicle, time, input position and reason: those behind the watermark (the LATE
+        // vehicles), and the repeated and out-of-order reports the matchers refused (the input's faults).
         var late = outputs.Records["late"].Values.ToList();
-        Assert.Equal(input.LateProbes, late.Count);
+        Assert.Equal(input.LateProbes + counters.Refused, late.Count);
         Assert.Equal(input.LateProbes, counters.Late);
+        Assert.True(counters.Refused > 0, "the input's repeated and out-of-order reports were refused");
         foreach (var r in late)
         {
             using var json = JsonDocument.Parse(r.Value);
-            Assert.StartsWith("LATE", json.RootElement.GetProperty("vehicle_id").GetString(), StringComparison.Ordinal);
+            string reason = json.RootElement.GetProperty("reason").GetString()!;
+            if (reason == "late") Assert.StartsWith("LATE", json.RootElement.GetProperty("vehicle_id").GetString(), StringComparison.Ordinal);
+            else Assert.Contains(reason, new[] { "duplicate", "out_of_order" });
             Assert.Equal(TestKafka.Text(r.Key), json.RootElement.GetProperty("source").GetString());
         }
+        Assert.Equal(input.LateProbes, late.Count(r => TestKafka.Text(r.Value).Contains("\"reason\":\"late\"", StringComparison.Ordinal)));
 
         // Dead letters: exactly the malformed probes, each with its original bytes, reason and position.
         var deadLetters = outputs.Records["dead-letter"].Values.ToList();
@@ -322,7 +327,8 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
     public void A_full_output_queue_pauses_and_resumes_the_input_and_loses_nothing()
     {
         var expected = reference.Get(output);
-        var throttled = RunOnce(output, new Dictionary<string, string> { ["queue.buffering.max.messages"] = "6" });
+        // Slow by design (every output record waits for room in a queue of 6): the time it takes is no measure here.
+        var throttled = RunOnce(output, new Dictionary<string, string> { ["queue.buffering.max.messages"] = "6" }, TimeSpan.FromSeconds(150));
         Assert.True(throttled.Counters.BackPressurePauses > 0, "the output queue of 6 records never filled up");
         Assert.Equal(throttled.Counters.BackPressurePauses, throttled.Counters.BackPressureResumes);
         output.WriteLine($"paused and resumed {throttled.Counters.BackPressurePauses} times");

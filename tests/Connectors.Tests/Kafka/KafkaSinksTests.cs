@@ -184,7 +184,7 @@ public class KafkaSinksTests
         }
         var late = Assert.Single(kafka.Read(kafka.Topics.Late));
         Assert.Equal("traffic.probes:2:99", TestKafka.Text(late.Key));
-        Assert.Equal("""{"vehicle_id":"粤B7","time":1767571200000,"lon":113.9,"lat":22.5,"source":"traffic.probes:2:99"}""", TestKafka.Text(late.Value));
+        Assert.Equal("""{"vehicle_id":"粤B7","time":1767571200000,"lon":113.9,"lat":22.5,"source":"traffic.probes:2:99","reason":"late"}""", TestKafka.Text(late.Value));
 
         var matched = Assert.Single(kafka.Read(kafka.Topics.Matched));
         Assert.Equal("3:7", TestKafka.Text(matched.Key));
