@@ -4,6 +4,7 @@ using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Tests.Simulation;
 using Traffic.Geo.Network;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Pipeline;
 
@@ -89,6 +90,46 @@ public class CraftedReplayTests
         var open = Assert.Single(lost, a => a.GetProperty("state").GetString() == "open");
         Assert.Equal("粤B-GONE1", open.GetProperty("vehicle_id").GetString());
         Assert.All(lost, a => Assert.Equal("粤B-GONE1", a.GetProperty("vehicle_id").GetString()));
+    }
+
+    /// <summary>
+    /// Positions only (no speed, no heading): a vehicle driving the edge at <paramref name="kmh"/> for 60 s, standing 90 s,
+    /// and so on for 15 minutes, its fixes off by N(0, σ) per axis; it stands at the edge's end once it gets there.
+    /// </summary>
+    private static IEnumerable<(long Time, string Line)> StopAndGo(RoadNetwork net, int edge, string id, double kmh, long startMs, double stepS, double sigmaM, int seed)
+    {
+        var random = new Random(seed);
+        double along = 5;
+        for (double t = 0; t <= 900; t += stepS)
+        {
+            if (t % 150 < 60) along += kmh / 3.6 * stepS;
+            var (lon, lat) = net.PointAt(edge, Math.Min(net.LengthM(edge), along));
+            (lon, lat) = GpsNoise.Scatter(lon, lat, sigmaM, random);
+            long time = startMs + (long)(t * 1000);
+            yield return (time, string.Create(CultureInfo.InvariantCulture, $"{{\"vehicle_id\":\"{id}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7}}}"));
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 15)]
+    [InlineData(2, 10)]
+    [InlineData(5, 10)]
+    public async Task Cars_stopping_and_going_whose_units_report_positions_only_raise_no_speeding_nor_wrong_way_and_a_speeder_does(double stepS, double sigmaM)
+    {
+        // Four cars at 90 % of the limit, stopping every minute for a minute and a half, from noisy units that report
+        // positions only, and a car at 160 %: speeds from positions are judged by their lower bound, so the near miss
+        // raises nothing and the speeder is caught; standing cars' scattered fixes make no course, so no wrong way.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        double limit = net.SpeedLimitKmh(edge);
+        var probes = Enumerable.Range(0, 4).SelectMany(i => StopAndGo(net, edge, $"粤B-C{i}", 0.9 * limit, s_start + (i * 7000), stepS, sigmaM, i))
+            .Concat(StopAndGo(net, edge, "粤B-FAST", 1.6 * limit, s_start + 3000, stepS, sigmaM, 9)).ToArray();
+        var (_, outDir) = await Replay(probes);
+
+        var opened = Lines(Path.Combine(outDir, "alerts.ndjson")).Where(a => a.GetProperty("state").GetString() == "open")
+            .Select(a => (Kind: a.GetProperty("kind").GetString(), Vehicle: a.GetProperty("vehicle_id").GetString())).ToArray();
+        Assert.DoesNotContain(opened, a => a.Vehicle!.StartsWith("粤B-C", StringComparison.Ordinal));
+        Assert.Contains(("speeding", "粤B-FAST"), opened);
     }
 
     [Fact]

@@ -162,8 +162,8 @@ public class SpeedingRuleTests
     [InlineData(15)]
     public void From_positions_only_a_noisy_unit_within_the_limit_is_not_speeding_and_one_well_over_it_is(double sigmaM)
     {
-        // 45 km/h on a 50 road, read over 5–7 s from fixes σ off: single readings run to 70 km/h and more from a 15 m
-        // unit. The speed judged is what the reading is at least, less what two fixes' errors can add; 90 km/h is caught.
+        // 45 km/h on a 50 road, read over 5–7 s from fixes σ off: the speed judged is what the reading is at least, less
+        // what two fixes' errors can add, and stays within the limit; 90 km/h is caught all the same.
         for (int seed = 1; seed <= 5; seed++)
         {
             Assert.Empty(NoisyDrive(45, sigmaM, 300, seed));
