@@ -249,7 +249,7 @@ public sealed class SpeedingRule
         Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * UnitSigma(t) / t.SecondsSince(back) * 3.6));
 
     /// <summary>The unit's error σ once its fixes have shown it, else <see cref="SpeedingOptions.FleetErrorM"/>.</summary>
-    private double UnitSigma(VehicleTrack t) => t.Error.Known(_options.ErrorMinFixes) ? t.Error.SigmaM : _options.FleetErrorM;
+    private double UnitSigma(VehicleTrack t) => t.Error.SigmaOr(_options.ErrorMinFixes, _options.FleetErrorM);
 
     /// <summary>How far from a fix of this vehicle's unit another road may be the one it is on (<see cref="SpeedingOptions.AmbiguitySigmas"/>).</summary>
     private double Ambiguity(VehicleTrack t) =>

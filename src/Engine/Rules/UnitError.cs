@@ -26,6 +26,9 @@ internal struct UnitError
     /// <summary>The unit's error σ per axis, metres.</summary>
     public readonly double SigmaM => _mean * 1.2533141373155003;
 
+    /// <summary>The unit's error σ once <paramref name="minSamples"/> samples have shown it, else <paramref name="fallbackM"/>.</summary>
+    public readonly double SigmaOr(int minSamples, double fallbackM) => _samples < minSamples ? fallbackM : SigmaM;
+
     /// <summary>
     /// <paramref name="sigmas"/> times the unit's error within [<paramref name="minM"/>, <paramref name="maxM"/>] once
     /// <paramref name="minSamples"/> samples have shown it; <paramref name="maxM"/> until then.

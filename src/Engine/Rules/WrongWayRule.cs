@@ -218,7 +218,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         if (!float.IsNaN(p.Heading)) (course, own) = (p.Heading, true);
         else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
         {
-            double scatter = s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : FleetSigma;
+            double scatter = s.OffLine.SigmaOr(_options.ErrorMinFixes, FleetSigma);
             if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
             {
                 s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
@@ -263,7 +263,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public double AnchorLon;
         public double AnchorLat;
         public double Course = double.NaN;
-        public UnitError Nearest;               // the unit's error, from its moving fixes' distances to the nearest road
+        public UnitError Nearest;               // the unit's error, from the distances to the nearest road of the fixes looked at
         public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
         public int Line;                        // fixes in a row held below (0–2), the last in Line1
         public long Line1Ms;
