@@ -116,6 +116,12 @@ internal sealed class BatchQueue<T>
 
     private void ThrowIfAborted()
     {
-        if (_aborted) throw new OperationCanceledException("the stage consuming this queue has failed");
+        if (_aborted) throw new ConsumerFailedException();
     }
 }
+
+/// <summary>
+/// A producer's send or rent on a queue whose consumer has failed (<see cref="BatchQueue{T}.Abort"/>): the consumer's own
+/// exception is the cause, and the one to report.
+/// </summary>
+public sealed class ConsumerFailedException() : OperationCanceledException("the stage consuming this queue has failed");

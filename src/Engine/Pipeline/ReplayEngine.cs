@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Diagnostics;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -241,8 +242,9 @@ public sealed class ReplayEngine
         var segmentTasks = segmentShards.Select((s, i) => Dedicated(() => s.Run(segmentQueues[i]), cancel)).ToArray();
 
         // Read on this task: decode, dead-letter, route each probe to its vehicle's shard.
-        ReadSummary read;
-        Dictionary<string, long> rejectedByReason;
+        ReadSummary read = default;
+        Dictionary<string, long> rejectedByReason = [];
+        bool readerStopped = false;
         try
         {
             await using var deadStream = new FileStream(Path.Combine(outDir, "dead-letter.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
@@ -260,6 +262,10 @@ public sealed class ReplayEngine
             router.Complete();
             rejectedByReason = new Dictionary<string, long>(dead.ByReason);
         }
+        catch (ConsumerFailedException)
+        {
+            readerStopped = true;   // a vehicle shard failed: its exception, thrown below, is the cause
+        }
         finally
         {
             // Whatever happened to the reader, the shards end once they have drained their queues.
@@ -269,12 +275,25 @@ public sealed class ReplayEngine
         {
             await Task.WhenAll(vehicleTasks).ConfigureAwait(false);
         }
+        catch (Exception) when (vehicleTasks.Any(t => t.IsFaulted))
+        {
+            // Observed below with the segment shards': a segment shard's failure stops the vehicle shards sending to it.
+        }
         finally
         {
             foreach (var q in segmentQueues) q.Complete();
         }
         foreach (var shard in vehicleShards) shard.Dispose();
-        await Task.WhenAll(segmentTasks).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(segmentTasks).ConfigureAwait(false);
+        }
+        catch (Exception) when (segmentTasks.Any(t => t.IsFaulted))
+        {
+            // Thrown below, as the cause.
+        }
+        ThrowCause(segmentTasks, vehicleTasks);
+        if (readerStopped) throw new InvalidOperationException("the reader stopped on a failed vehicle shard, but no shard failed");
 
         // The other outputs, sorted so that the same input gives the same bytes whatever the threads did.
         var alerts = vehicleShards.SelectMany(s => s.Alerts).Concat(segmentShards.SelectMany(s => s.Alerts)).OrderBy(a => a.TimeMs).ThenBy(a => a.AlertId, StringComparer.Ordinal).ThenBy(a => a.State).ToList();
@@ -385,6 +404,29 @@ public sealed class ReplayEngine
     }
 
     /// <summary>Runs a shard's loop on a thread of its own; the task ends with it.</summary>
+    /// <summary>
+    /// Throws the first failure that is a cause, not a consequence: a stage fails, its queue aborts, and the stages feeding it
+    /// stop with <see cref="ConsumerFailedException"/>, so the deepest stage's own exception is the one to report
+    /// (segment shards first, then vehicle shards).
+    /// </summary>
+    private static void ThrowCause(params Task[][] stages)
+    {
+        Exception? consequence = null;
+        foreach (Task[] tasks in stages)
+        {
+            foreach (Task t in tasks)
+            {
+                if (t.Exception is not { } failure) continue;
+                foreach (Exception e in failure.Flatten().InnerExceptions)
+                {
+                    if (e is not ConsumerFailedException) ExceptionDispatchInfo.Throw(e);
+                    consequence ??= e;
+                }
+            }
+        }
+        if (consequence != null) ExceptionDispatchInfo.Throw(consequence);
+    }
+
     private static Task Dedicated(Action loop, CancellationToken cancel) =>
         Task.Factory.StartNew(loop, cancel, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
 

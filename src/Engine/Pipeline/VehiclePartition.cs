@@ -67,12 +67,20 @@ public sealed record VehiclePartitionOptions
     public WrongWayOptions? WrongWay { get; init; }
 
     /// <summary>
-    /// Standing: the unit reports this speed or less (without a reported speed: the step since the last fix is this slow).
+    /// Standing: the unit reports <see cref="StandingReportedKmh"/> or less; without a reported speed, the step since the
+    /// last fix is this slow.
     /// A vehicle standing at both ends of a step sends no traversal to the exchange: its fixes scatter round where it
     /// stands and the matcher reads the scatter as creeping along the roads there (on a junction's short edges, a crawl
     /// that would make a waiting taxi a congested road). A queue shows in the steps of the vehicles moving through it.
     /// </summary>
     public double StandingKmh { get; init; } = 3;
+
+    /// <summary>
+    /// Standing by the unit's own reported speed: this or less. A receiver's Doppler speed is good to a few tenths of a
+    /// km/h and reads 0 at a standstill, so a unit reporting 2 km/h is crawling in a queue, not standing (with 3, a road
+    /// jammed at 2 km/h published nothing).
+    /// </summary>
+    public double StandingReportedKmh { get; init; } = 1;
 }
 
 /// <summary>
@@ -364,7 +372,7 @@ public sealed class VehiclePartition
     private bool StandingStep(ref Slot slot, in MatchedProbe match)
     {
         bool reported = !double.IsNaN(match.ReportedSpeedKmh);
-        bool standing = reported ? match.ReportedSpeedKmh <= Options.StandingKmh : match.SpeedKmh <= Options.StandingKmh;
+        bool standing = reported ? match.ReportedSpeedKmh <= Options.StandingReportedKmh : match.SpeedKmh <= Options.StandingKmh;
         bool step = standing && (slot.WasStanding || !reported);
         slot.WasStanding = standing;
         return step;

@@ -41,6 +41,19 @@ public sealed record SegmentOptions
     /// <summary>... or at least this many metres (<see cref="MinTraversalShare"/>).</summary>
     public double MinTraversalM { get; init; } = 50;
 
+    /// <summary>
+    /// ... or took at least this many seconds at <see cref="MinCrawlKmh"/> or more: a vehicle crawling in a queue (2 km/h
+    /// is 33 m a minute) is measured over a long time, and it is the queue the window must show.
+    /// </summary>
+    public double MinTraversalS { get; init; } = 30;
+
+    /// <summary>
+    /// The slowest crawl <see cref="MinTraversalS"/> counts. Standing vehicles send nothing
+    /// (<c>VehiclePartitionOptions.StandingKmh</c>), but a unit whose reported speed jitters above that while it stands
+    /// sends the time the matcher holds it in place: pieces of no length, which must not make a jam.
+    /// </summary>
+    public double MinCrawlKmh { get; init; } = 1;
+
     /// <summary>Free flow falls back to the limit times this until enough low-volume speeds are seen.</summary>
     public double FreeFlowLimitFactor { get; init; } = 0.9;
 
@@ -212,7 +225,7 @@ public sealed class SegmentAggregator
             // Each vehicle by what it covered in the window, all its pieces together; a low-volume window's vehicles' speeds
             // join the segment's free-flow sample.
             double coverM = Math.Min(_options.MinTraversalShare * _network.LengthM(key.Edge), _options.MinTraversalM);
-            Uncovered += acc.KeepCovering((long)Math.Ceiling(coverM * 1000));
+            Uncovered += acc.KeepCovering((long)Math.Ceiling(coverM * 1000), (long)Math.Ceiling(_options.MinTraversalS * 1000), _options.MinCrawlKmh / 3.6);
             if (IsOffPeak(key.Window) && acc.Keys.Length > 0)
             {
                 if (!_offPeakSpeeds.TryGetValue(key.Edge, out int[]? bins)) _offPeakSpeeds[key.Edge] = bins = new int[SpeedBins];
@@ -226,7 +239,7 @@ public sealed class SegmentAggregator
             long millimetres = acc.Millimetres;
             acc.Clear();
             _spare.Push(acc);
-            if (vehicles < _options.MinVehicles)
+            if (vehicles < _options.MinVehicles || millimetres <= 0)
             {
                 Suppressed++;
                 continue;
@@ -283,7 +296,7 @@ public sealed class SegmentAggregator
             long end = span.NextEnd;
             span.NextEnd += w;
             int vehicles = span.Sum(end - spanMs, end, _union, out long millimetres, out long milliseconds);
-            if (milliseconds <= 0) continue;
+            if (milliseconds <= 0 || millimetres <= 0) continue;
             if (vehicles < _options.MinVehicles)
             {
                 SlidingSuppressed++;
@@ -781,17 +794,19 @@ public sealed class SegmentAggregator
         }
 
         /// <summary>
-        /// Leaves out the vehicles whose distance falls short of <paramref name="minMillimetres"/>: their keys, and their
+        /// Leaves out the vehicles whose distance falls short of <paramref name="minMillimetres"/>, unless they crawled on for
+        /// <paramref name="minMilliseconds"/> at <paramref name="minMetresPerSecond"/> or more: their keys, and their
         /// distance and time from the sums. Returns how many. Exact while every vehicle is kept; past the 64 kept
         /// (<see cref="Beyond"/>) the sums hold vehicles not kept, so none is left out and the estimate stands.
         /// </summary>
-        public int KeepCovering(long minMillimetres)
+        public int KeepCovering(long minMillimetres, long minMilliseconds, double minMetresPerSecond)
         {
             if (_beyond) return 0;
             int kept = 0;
             for (int i = 0; i < _tracked; i++)
             {
-                if (_vehicleMm[i] < minMillimetres)
+                bool crawled = _vehicleMs[i] >= minMilliseconds && _vehicleMm[i] >= _vehicleMs[i] * minMetresPerSecond;
+                if (_vehicleMm[i] < minMillimetres && !crawled)
                 {
                     Millimetres -= _vehicleMm[i];
                     Milliseconds -= _vehicleMs[i];

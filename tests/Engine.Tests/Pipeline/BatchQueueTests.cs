@@ -58,8 +58,8 @@ public class BatchQueueTests
         var blocked = Task.Run(queue.Rent);
         Assert.NotSame(blocked, await Task.WhenAny(blocked, Task.Delay(200)));
         queue.Abort();
-        await Assert.ThrowsAsync<OperationCanceledException>(() => blocked.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Throws<OperationCanceledException>(() => queue.Send(third));
+        await Assert.ThrowsAsync<ConsumerFailedException>(() => blocked.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Throws<ConsumerFailedException>(() => queue.Send(third));
     }
 
     [Fact]

@@ -33,17 +33,18 @@ public class CraftedReplayTests
         }
     }
 
-    private static Task<(ReplaySummary Summary, string Out)> Replay(IEnumerable<(long Time, string Line)> probes) =>
-        ReplayAsListed(probes.OrderBy(p => p.Time), InputOrder.Auto);
+    private static Task<(ReplaySummary Summary, string Out)> Replay(IEnumerable<(long Time, string Line)> probes, IReplayObserver? observer = null) =>
+        ReplayAsListed(probes.OrderBy(p => p.Time), InputOrder.Auto, observer);
 
     /// <summary>Replays the probes in the order given (a file written as listed).</summary>
-    private static async Task<(ReplaySummary Summary, string Out)> ReplayAsListed(IEnumerable<(long Time, string Line)> probes, InputOrder order)
+    private static async Task<(ReplaySummary Summary, string Out)> ReplayAsListed(IEnumerable<(long Time, string Line)> probes, InputOrder order,
+        IReplayObserver? observer = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "traffic-crafted-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         string input = Path.Combine(dir, "probes.ndjson");
         File.WriteAllLines(input, probes.Select(p => p.Line));
-        var engine = new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions { Order = order });
+        var engine = new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions { Order = order, Observer = observer });
         var summary = await engine.RunAsync(input, Path.Combine(dir, "out"));
         return (summary, Path.Combine(dir, "out"));
     }
@@ -51,24 +52,99 @@ public class CraftedReplayTests
     private static JsonElement[] Lines(string path) => [.. File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(5)]
-    public async Task A_road_crawling_in_units_reporting_every_few_seconds_is_published_and_raises_congestion(double stepS)
+    [InlineData(1, 8)]
+    [InlineData(5, 8)]
+    [InlineData(1, 2)]
+    [InlineData(5, 2)]
+    public async Task A_road_crawling_in_units_reporting_every_few_seconds_is_published_and_raises_congestion(double stepS, double kmh)
     {
         var net = SimRun.Shenzhen;
         int edge = Road(net);
-        // Six cars crawl along the road at 8 km/h for ten minutes: a step is 2–11 m, far under a traversal's 50 m, so
-        // the segment learns their speed only by adding up each car's steps in a window.
-        var probes = Enumerable.Range(0, 6).SelectMany(i => Drive(net, edge, $"粤B-JAM{i:00}", 8, s_start + (i * 7_000), stepS, 600));
+        // Six cars crawl along the road for ten minutes: at 8 km/h a step is 2–11 m, far under a traversal's 50 m, so
+        // the segment learns their speed only by adding up each car's steps in a window; at 2 km/h (a unit reporting 2,
+        // not standing) a car covers 33 m a minute, and counts by the time it took.
+        var probes = Enumerable.Range(0, 6).SelectMany(i => Drive(net, edge, $"粤B-JAM{i:00}", kmh, s_start + (i * 7_000), stepS, 600));
         var (summary, outDir) = await Replay(probes);
 
         var rows = Lines(Path.Combine(outDir, "segments.ndjson")).Where(r => r.GetProperty("edge").GetInt32() == edge).ToArray();
         Assert.True(rows.Length >= 8, $"{rows.Length} windows of the road published");
-        Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), 7, 9));
+        Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), kmh * 0.85, kmh * 1.15));
         Assert.All(rows, r => Assert.True(r.GetProperty("level").GetInt32() >= 4));
         var congestion = Lines(Path.Combine(outDir, "alerts.ndjson")).Where(a => a.GetProperty("kind").GetString() == "congestion").ToArray();
         Assert.Contains(congestion, a => a.GetProperty("state").GetString() == "open");
         Assert.Equal(0, summary.Rejected);
+    }
+
+    /// <summary>
+    /// A car in a queue that stands for 20 s (its unit reporting 0) and moves on at 6 km/h for 20 s, over and over, and a
+    /// taxi standing where it waits, its unit's speed jittering round 0 (up to 3 km/h) and its fixes round where it stands.
+    /// </summary>
+    private static IEnumerable<(long Time, string Line)> Queue(RoadNetwork net, int edge, string id, double startM, bool moves, int seed)
+    {
+        var random = new Random(seed);
+        double along = startM;
+        for (int t = 0; t <= 900; t++)
+        {
+            bool going = moves && t % 40 >= 20;
+            if (going) along += 6 / 3.6;
+            double speed = going ? 6 : moves ? 0 : Math.Round(Math.Abs(random.NextDouble() * 3), 1);
+            var (lon, lat) = net.PointAt(edge, Math.Min(net.LengthM(edge), along));
+            (lon, lat) = GpsNoise.Scatter(lon, lat, 3, random);
+            long time = s_start + (t * 1000L);
+            yield return (time, string.Create(CultureInfo.InvariantCulture,
+                $"{{\"vehicle_id\":\"{id}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7},\"speed_kmh\":{speed}}}"));
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_queue_stopping_and_going_raises_congestion_and_taxis_standing_at_a_rank_raise_none(bool queue)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        // Eight cars 40 m apart: a queue moving 3 km/h on average, half of it standing; or eight taxis waiting in line.
+        var probes = Enumerable.Range(0, 8).SelectMany(i => Queue(net, edge, $"粤B-Q{i:00}", 20 + (i * 40), queue, i));
+        var (_, outDir) = await Replay(probes);
+
+        var rows = Lines(Path.Combine(outDir, "segments.ndjson")).Where(r => r.GetProperty("edge").GetInt32() == edge).ToArray();
+        var congestion = Lines(Path.Combine(outDir, "alerts.ndjson")).Where(a => a.GetProperty("kind").GetString() == "congestion").ToArray();
+        if (queue)
+        {
+            // A car moves 20 s or 40 s of a minute: in the windows of 20 s (33 m) it is left out, so every other one publishes.
+            Assert.True(rows.Length >= 6, $"{rows.Length} windows of the queue's road published");
+            Assert.All(rows, r => Assert.Equal(5, r.GetProperty("level").GetInt32()));
+            Assert.Contains(congestion, a => a.GetProperty("state").GetString() == "open");
+        }
+        else
+        {
+            Assert.Empty(rows);
+            Assert.Empty(congestion);
+        }
+    }
+
+    /// <summary>Fails on the first alert of one kind, on whichever shard raises it.</summary>
+    private sealed class FailingObserver(string kind) : IReplayObserver
+    {
+        public void ProbeRead(in Probe probe, in RecordSource source) { }
+
+        public void AlertRaised(Traffic.Engine.Alerts.AlertEvent alert, long record)
+        {
+            if (alert.Kind == kind) throw new InvalidOperationException($"failed on {kind}");
+        }
+    }
+
+    [Theory]
+    [InlineData("congestion")]   // a segment shard fails: the vehicle shards sending to it stop, then the reader
+    [InlineData("speeding")]     // a vehicle shard fails: the reader sending to it stops
+    public async Task A_stage_that_fails_ends_the_replay_with_its_own_exception_not_the_stop_of_those_feeding_it(string kind)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        var probes = Enumerable.Range(0, 6).SelectMany(i => Drive(net, edge, $"粤B-JAM{i:00}", 8, s_start + (i * 7_000), 1, 600))
+            .Concat(Drive(net, edge, "粤B-FAST", 150, s_start + 300_000, 1, 20));
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => Replay(probes, new FailingObserver(kind)));
+        Assert.Equal($"failed on {kind}", failure.Message);
     }
 
     [Fact]

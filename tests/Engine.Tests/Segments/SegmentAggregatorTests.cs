@@ -104,6 +104,42 @@ public class SegmentAggregatorTests
     }
 
     [Fact]
+    public void A_vehicle_crawling_for_half_a_window_counts_though_it_covered_little_and_one_held_in_place_does_not()
+    {
+        // 2 km/h, one fix a second for 40 s: 22 m, under both 50 m and 30 % of the segment, but measured over 40 s.
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        long w0 = s_day - (s_day % 60_000);
+        double step = 2 / 3.6;
+        var agg = new SegmentAggregator(net);
+        for (int v = 0; v < 3; v++)
+        {
+            for (int k = 0; k < 40; k++) agg.Add(v, edge, 10 + (k * step), 10 + ((k + 1) * step), w0 + (k * 1000), w0 + ((k + 1) * 1000));
+        }
+        // A fourth crawls for 20 s only (11 m): too little of both, left out.
+        for (int k = 0; k < 20; k++) agg.Add(9, edge, 10 + (k * step), 10 + ((k + 1) * step), w0 + (k * 1000), w0 + ((k + 1) * 1000));
+        var published = new List<SegmentStat>();
+        agg.Advance(w0 + 60_000, published);
+        var stat = Assert.Single(published);
+        Assert.Equal(3, stat.Vehicles);
+        Assert.Equal(2, stat.SpeedKmh, 1);
+        Assert.Equal(5, stat.Level);
+        Assert.Equal(1, agg.Uncovered);
+
+        // Three units the matcher held in place for the whole window (pieces of no length, a speed jittering above
+        // standing): no crawl, no window, and no infinite travel time.
+        var held = new SegmentAggregator(net);
+        for (int v = 0; v < 3; v++)
+        {
+            for (int k = 0; k < 55; k++) held.Add(v, edge, 10, 10, w0 + (k * 1000), w0 + ((k + 1) * 1000));
+        }
+        published.Clear();
+        held.Advance(w0 + 60_000, published);
+        Assert.Empty(published);
+        Assert.Equal(1, held.Suppressed);
+    }
+
+    [Fact]
     public void Windows_close_on_the_watermark_in_order()
     {
         var net = s_net.Value;
