@@ -28,7 +28,7 @@ public interface IProbeHandler
     void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw);
 }
 
-/// <summary>What a stream held.</summary>
+/// <summary>What a stream held: its records (blank lines are none), those accepted and rejected, and its length.</summary>
 public readonly record struct ReadSummary(long Records, long Accepted, long Rejected, long Bytes);
 
 /// <summary>
@@ -44,7 +44,8 @@ public sealed class ProbeStreamReader
     private readonly ProbeFormat _format;
     private readonly ProbeJsonDecoder _json;
     private long _newestMs = long.MinValue;
-    private long _records;
+    private long _records;   // lines so far, blank ones included: a record's line number
+    private long _blank;
     private long _accepted;
     private long _rejected;
     private long _offset;
@@ -72,7 +73,7 @@ public sealed class ProbeStreamReader
             if (result.IsCompleted) break;
         }
         await reader.CompleteAsync().ConfigureAwait(false);
-        return new ReadSummary(_records, _accepted, _rejected, _offset);
+        return new ReadSummary(_records - _blank, _accepted, _rejected, _offset);
     }
 
     /// <summary>Reads a whole stream (a file) through a pipe.</summary>
@@ -153,6 +154,7 @@ public sealed class ProbeStreamReader
         if (line.Trim(" \t"u8).IsEmpty)
         {
             _records++; // a blank line is counted as a line but is no record
+            _blank++;
             return;
         }
         _records++;

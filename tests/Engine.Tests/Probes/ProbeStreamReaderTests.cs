@@ -22,6 +22,7 @@ public class ProbeStreamReaderTests
         var summary = await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(new MemoryStream(Encoding.UTF8.GetBytes(s_file)), sink);
         Assert.Equal(3, summary.Accepted);
         Assert.Equal(2, summary.Rejected);
+        Assert.Equal(5, summary.Records); // the blank line is no record, though it counts in the line numbers
         Assert.Equal([1, 4, 6], sink.Accepted.Select(a => a.Line));
         Assert.Equal([(3L, "lat:out_of_range"), (5L, "record:malformed")], sink.Rejected.Select(r => (r.Line, r.Code)));
         Assert.Equal("{broken", sink.Rejected[1].Raw);
