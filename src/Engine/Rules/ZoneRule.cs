@@ -134,9 +134,18 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             string? kind = Violation(zone, cls, hazmat, timeMs, timeMs - p.InsideSinceMs);
             if (kind != null && p.OpenId == null)
             {
-                p.OpenId = $"{kind}:{ids.Name(vehicle)}:{zone.Id}:{p.InsideSinceMs}";
+                // The condition starts at the entry, or when the zone's hours began with the vehicle already inside.
+                p.StartMs = kind == "zone_dwell" ? p.InsideSinceMs : zone.InForceSinceMs(p.InsideSinceMs, timeMs);
+                p.OpenId = $"{kind}:{ids.Name(vehicle)}:{zone.Id}:{p.StartMs}";
                 p.Kind = kind;
-                alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Open, timeMs, lon, lat, null, timeMs - p.InsideSinceMs));
+                alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Open, timeMs, lon, lat, null, timeMs - p.StartMs));
+            }
+            else if (kind == null && p.OpenId != null && !zone.InForce(timeMs))
+            {
+                // The zone's hours ended with the vehicle still inside: it is allowed there now.
+                long end = Math.Max(p.StartMs, zone.LastEndMs(timeMs));
+                alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Close, timeMs, lon, lat, end, end - p.StartMs));
+                p.OpenId = null;
             }
         }
         // Exits: any position outside. The doubt goes the vehicle's way: an entry needs a position surely inside, an exit
@@ -150,7 +159,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             if (p.OutsideSinceMs == long.MinValue) p.OutsideSinceMs = timeMs;
             if ((timeMs - p.OutsideSinceMs) / 1000.0 < _options.ExitAfterS) continue;
             if (p.OpenId != null)
-                alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[z], AlertState.Close, timeMs, lon, lat, p.OutsideSinceMs, p.OutsideSinceMs - p.InsideSinceMs));
+                alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[z], AlertState.Close, timeMs, lon, lat, p.OutsideSinceMs, p.OutsideSinceMs - p.StartMs));
             p.OpenId = null;
             p.InsideSinceMs = long.MinValue;
             p.OutsideSinceMs = long.MinValue;
@@ -183,6 +192,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             p.Kind = "hazmat_off_corridor";
             p.OpenId = $"hazmat_off_corridor:{ids.Name(vehicle)}:{corridorId}:{p.OutsideSinceMs}";
             p.InsideSinceMs = p.OutsideSinceMs; // the condition's start
+            p.StartMs = p.OutsideSinceMs;
             alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Open, timeMs, lon, lat, null, timeMs - p.OutsideSinceMs));
         }
     }
@@ -281,7 +291,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         Kind = p.Kind!,
         State = state,
         TimeMs = timeMs,
-        StartMs = p.InsideSinceMs,
+        StartMs = p.StartMs,
         EndMs = end,
         VehicleId = ids.Name(vehicle),
         Class = ProbeRules.ClassName(cls),
@@ -335,6 +345,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     {
         public long InsideSinceMs = long.MinValue;
         public long OutsideSinceMs = long.MinValue;
+        public long StartMs = long.MinValue;   // the open alert's start: the entry, or when the zone's hours began
         public string? OpenId;
         public string? Kind;
 
@@ -342,6 +353,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         {
             w.Out.Write(InsideSinceMs);
             w.Out.Write(OutsideSinceMs);
+            w.Out.Write(StartMs);
             w.String(OpenId);
             w.String(Kind);
         }
@@ -350,6 +362,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         {
             InsideSinceMs = r.In.ReadInt64();
             OutsideSinceMs = r.In.ReadInt64();
+            StartMs = r.In.ReadInt64();
             OpenId = r.String();
             Kind = r.String();
         }

@@ -57,6 +57,24 @@ public sealed class Zone
     /// <summary>Whether the rule is in force at a minute of the local day, [0, 1440).</summary>
     public bool InForceAtMinute(int minute) =>
         FromMinute < 0 || (FromMinute <= ToMinute ? minute >= FromMinute && minute < ToMinute : minute >= FromMinute || minute < ToMinute);
+
+    /// <summary>
+    /// For a rule in force at <paramref name="timeMs"/>: since when it has applied to a vehicle there since
+    /// <paramref name="sinceMs"/>, the later of that and the start of its hours (a truck inside at 21:50 is in a zone
+    /// closed to it from 22:00).
+    /// </summary>
+    public long InForceSinceMs(long sinceMs, long timeMs) => FromMinute < 0 ? sinceMs : Math.Max(sinceMs, LastMinuteMs(timeMs, FromMinute));
+
+    /// <summary>For a rule not in force at <paramref name="timeMs"/>: when its hours last ended.</summary>
+    public long LastEndMs(long timeMs) => LastMinuteMs(timeMs, ToMinute);
+
+    /// <summary>The last time at or before <paramref name="timeMs"/> that the local clock read <paramref name="minute"/>.</summary>
+    private static long LastMinuteMs(long timeMs, int minute)
+    {
+        long minuteStart = timeMs - (((timeMs % 60_000) + 60_000) % 60_000);   // UTC+8 is whole minutes from UTC
+        int back = ((LocalTime.MinuteOfDay(timeMs) - minute) % 1440 + 1440) % 1440;
+        return minuteStart - (back * 60_000L);
+    }
 }
 
 /// <summary>

@@ -93,6 +93,29 @@ public class ZoneRuleTests
     }
 
     [Fact]
+    public void A_vehicle_inside_when_the_zones_hours_begin_is_in_breach_from_then_and_until_they_end()
+    {
+        long before22 = new DateTimeOffset(2025, 11, 25, 13, 50, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(); // 21:50 local
+        long at22 = before22 + 600_000;
+        // In the zone from 21:50 for 20 minutes, then out: forbidden from 22:00 only.
+        var evening = Visit(VehicleClass.Hazmat, 30, before22, null, (s_inH1, 1200), (s_outside, 30));
+        Assert.Equal([AlertState.Open, AlertState.Close], evening.Select(a => a.State));
+        Assert.Equal(at22, evening[0].TimeMs);
+        Assert.Equal(at22, evening[0].StartMs);
+        Assert.Equal(before22 + 1_200_000, evening[1].EndMs);
+        Assert.Equal(600, evening[1].Evidence["duration_s"]);
+
+        // In the zone from 05:50 for 20 minutes: the alert closes at 06:00, though the truck stays.
+        long before6 = new DateTimeOffset(2025, 11, 25, 21, 50, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(); // 05:50 local
+        var morning = Visit(VehicleClass.Hazmat, 30, before6, null, (s_inH1, 1200), (s_outside, 30));
+        Assert.Equal([AlertState.Open, AlertState.Close], morning.Select(a => a.State));
+        Assert.Equal(before6, morning[0].StartMs);
+        Assert.Equal(before6 + 600_000, morning[1].EndMs);
+        Assert.Equal(before6 + 600_000, morning[1].TimeMs);
+        Assert.NotEqual(evening[0].AlertId, morning[0].AlertId);
+    }
+
+    [Fact]
     public void A_corridor_vehicle_off_its_corridor_too_long_raises_hazmat_off_corridor()
     {
         double near = 22.52 + (40 / GeoMath.MetresPerDegree), far = 22.52 + (300 / GeoMath.MetresPerDegree);
