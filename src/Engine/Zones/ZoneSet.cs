@@ -136,6 +136,11 @@ public sealed class ZoneSet
         {
             throw new InvalidDataException($"not a GeoJSON FeatureCollection: {e.Message}", e);
         }
+        catch (ArgumentException e)
+        {
+            // NetTopologySuite refuses a geometry as it reads it: a ring that does not end where it began, too few points.
+            throw new InvalidDataException($"a geometry is not valid GeoJSON: {e.Message} (a polygon's ring must end at its first point)", e);
+        }
         var zones = new List<Zone>();
         var envelopes = new List<Envelope>();
         var areas = new List<double[][]?>();

@@ -85,6 +85,7 @@ public class ZoneSetTests
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","hours":"late"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "hours")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","classes":["tram"]},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "unknown class")]
     [InlineData("""{"features": 3""", "FeatureCollection")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}]}""", "must end at its first point")]
     public void A_bad_zone_is_refused_with_a_clear_message(string geoJson, string expected)
     {
         var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse(geoJson));
