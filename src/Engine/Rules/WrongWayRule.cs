@@ -48,6 +48,36 @@ public sealed record WrongWayOptions
     public double OpenAfterS { get; init; } = 8;
 
     public double CloseAfterS { get; init; } = 10;
+
+    /// <summary>
+    /// The evidence, in nats, that opens an alert where a fix alone cannot: a vehicle driving against one half of a dual
+    /// carriageway whose other half, running along its course, lies within the doubt (3.5 σ) of each fix. The recent fixes
+    /// (<see cref="ErrorCorrelationS"/>) together are that much likelier on the road driven against than on the nearest road
+    /// running along the course: for a fix a metres from the one and l from the other, D = a + l apart, its position past
+    /// their midpoint is u = (l − a) / 2, and n fixes with mean u and D are D u / (s² + σ² / n) nats of evidence, σ the
+    /// unit's error and s the slow part of it that they share (<see cref="SlowErrorM"/>).
+    /// </summary>
+    public double OpenNats { get; init; } = 20;
+
+    /// <summary>An alert opened on the evidence holds while it stays above this (hysteresis: a noisy fix or two does not split it).</summary>
+    public double HoldNats { get; init; } = 10;
+
+    /// <summary>
+    /// The slow part of any unit's error, and of the map's, in metres: an offset that fixes a few seconds apart share, so
+    /// that no number of them tells two roads apart by more than D² / 2s² nats (two halves 8 m apart: 14, never enough;
+    /// 15 m: 50). With 2, drives against a carriageway 16–20 m from the other half by 5 and 8 m units every second were
+    /// caught 7 and 5 times of 8 instead of 8 and 8 (bench/RESULTS.md).
+    /// </summary>
+    public double SlowErrorM { get; init; } = 1.5;
+
+    /// <summary>How long fixes count towards the evidence: each weighs e^(−age / this).</summary>
+    public double ErrorCorrelationS { get; init; } = 30;
+
+    /// <summary>
+    /// Fixes add up as evidence only from a unit whose error shows no slow part beyond <see cref="SlowErrorM"/>: the error
+    /// estimated from their distance to the road at most this many times the one from their scatter about their neighbours.
+    /// </summary>
+    public double WhiteRatio { get; init; } = 1.3;
 }
 
 /// <summary>
@@ -89,6 +119,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         double sigma = UnitSigma(s);
 
         int against = -1;
+        double passed = double.NaN, apart = 0;   // this fix's u and D (Evidence), when it is judged on the evidence
+        int evidenceEdge = -1;
         if ((moving || !judged) && !double.IsNaN(course) && p.Fix)
         {
             // The nearest road must be a one-way road driven against, and no road a little further may run
@@ -104,14 +136,29 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
                 double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
                 for (int i = 0; i < near.Length && against >= 0 && near[i].DistanceM <= alongM; i++)
                 {
-                    if (RunsAlong(near[i].Edge, p.Lon, p.Lat, course, alongM)) against = -1;
+                    if (AlongDistance(near[i].Edge, p.Lon, p.Lat, course, alongM) <= alongM) against = -1;
                 }
             }
+            if (judged && moving && WhiteError(s)) passed = PastMidpoint(near, p.Lon, p.Lat, course, out apart, out evidenceEdge);
         }
         if (!judged)
         {
             s.LastMs = p.TimeMs;
             return;
+        }
+        if (!double.IsNaN(passed))
+        {
+            // The recent fixes' u and D, each weighed by its age; restarted after 30 s without a judged fix.
+            double decay = s.EvidenceMs == long.MinValue || p.TimeMs - s.EvidenceMs > 30_000
+                ? 0 : Math.Exp(-(p.TimeMs - s.EvidenceMs) / (1000 * _options.ErrorCorrelationS));
+            if (s.EvidenceWeight * decay < 1e-9 || s.EvidenceNats <= 0) s.EvidenceSinceMs = p.TimeMs;
+            s.EvidenceWeight = (s.EvidenceWeight * decay) + 1;
+            s.EvidencePassed = (s.EvidencePassed * decay) + passed;
+            s.EvidenceApart = (s.EvidenceApart * decay) + apart;
+            s.EvidenceMs = p.TimeMs;
+            double n = s.EvidenceWeight, slow = _options.SlowErrorM, sg = Math.Max(sigma, _options.AlongMinM / _options.AlongSigmas);
+            s.EvidenceNats = s.EvidenceApart / n * (s.EvidencePassed / n) / ((slow * slow) + (sg * sg / n));
+            if (passed > 0 && against < 0 && s.Condition.StartMs == long.MinValue) s.Edge = evidenceEdge;
         }
         bool active = against >= 0;
         if (active)
@@ -129,8 +176,13 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         }
         // Two fixes against the road confirm the drive from the first of them: at 15 s a unit's second fix opens it. Two
         // that are not, in a row, end it: one fix at a junction, or across a bend, is no end of a drive against the road.
+        // Or the evidence of the fixes together: open above OpenNats, held above HoldNats.
         bool open = s.Condition.StartMs != long.MinValue;
-        AlertState? t = s.Condition.Update((active && s.Fixes >= 2) || (open && s.Clear < 2), p.TimeMs, s.FirstMs);
+        // Only a moving fix judged on the evidence keeps it: one standing, or off the roads, counts towards a close as before.
+        bool weighed = !double.IsNaN(passed);
+        bool byFixes = active && s.Fixes >= 2, byEvidence = weighed && s.EvidenceNats >= _options.OpenNats && s.EvidenceWeight >= 2;
+        bool held = open && (s.Clear < 2 || (weighed && s.EvidenceNats > _options.HoldNats));
+        AlertState? t = s.Condition.Update(byFixes || byEvidence || held, p.TimeMs, byFixes || !byEvidence ? s.FirstMs : s.EvidenceSinceMs);
         if (t is AlertState state)
         {
             int e = s.Edge;
@@ -188,20 +240,51 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     }
 
     /// <summary>
-    /// Whether any part of the edge within <paramref name="alongM"/> of the fix runs along the course. The search gives
-    /// each road's nearest point only, and a winding road (a hairpin, a loop, a ramp that turns back) can pass the fix
-    /// twice: the nearest part running against the course, and the part the vehicle drives a little further.
+    /// How far from the fix the nearest part of the edge within <paramref name="alongM"/> that runs along the course lies;
+    /// infinity when none. The search gives each road's nearest point only, and a winding road (a hairpin, a loop, a ramp
+    /// that turns back) can pass the fix twice: the nearest part running against the course, and the part the vehicle
+    /// drives a little further.
     /// </summary>
-    private bool RunsAlong(int edge, double lon, double lat, double course, double alongM)
+    private double AlongDistance(int edge, double lon, double lat, double course, double alongM)
     {
         ReadOnlySpan<double> lons = _network.ShapeLons(edge), lats = _network.ShapeLats(edge);
-        double kx = GeoMath.MetresPerDegreeLon(lat);
+        double kx = GeoMath.MetresPerDegreeLon(lat), nearest = double.PositiveInfinity;
         for (int k = 0; k + 1 < lons.Length; k++)
         {
-            if (GeoMath.ProjectOnSegment(lon, lat, lons[k], lats[k], lons[k + 1], lats[k + 1], kx, out _) > alongM) continue;
-            if (GeoMath.BearingDifference(course, GeoMath.Bearing(lons[k], lats[k], lons[k + 1], lats[k + 1])) <= _options.AlongDeg) return true;
+            double d = GeoMath.ProjectOnSegment(lon, lat, lons[k], lats[k], lons[k + 1], lats[k + 1], kx, out _);
+            if (d > alongM || d >= nearest) continue;
+            if (GeoMath.BearingDifference(course, GeoMath.Bearing(lons[k], lats[k], lons[k + 1], lats[k + 1])) <= _options.AlongDeg) nearest = d;
         }
-        return false;
+        return nearest;
+    }
+
+    /// <summary>
+    /// How far past the midpoint between the nearest road running along the course (within <see cref="WrongWayOptions.AlongM"/>,
+    /// that distance when none) and the nearest one-way road it could be driving against (within
+    /// <see cref="WrongWayOptions.NearM"/>) the fix lies, towards the latter: u = (l − a) / 2, and <paramref name="apart"/>
+    /// D = l + a. Near no one-way road driven against, a fix counts as on a road along its course with the nearest such
+    /// road beyond <see cref="WrongWayOptions.NearM"/>: u = −D / 2, D that distance.
+    /// </summary>
+    private double PastMidpoint(ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, out double apart, out int edge)
+    {
+        edge = -1;
+        double against = 0;
+        for (int i = 0; i < near.Length && near[i].DistanceM <= _options.NearM; i++)
+        {
+            if (!IsStrictOneWay(near[i].Edge)) continue;
+            if (GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) < _options.AgainstDeg) continue;
+            (edge, against) = (near[i].Edge, near[i].DistanceM);
+            break;
+        }
+        if (edge < 0)
+        {
+            apart = _options.NearM;
+            return -apart / 2;
+        }
+        double along = _options.AlongM;
+        for (int i = 0; i < near.Length && near[i].DistanceM < along; i++) along = Math.Min(along, AlongDistance(near[i].Edge, lon, lat, course, along));
+        apart = along + against;
+        return (along - against) / 2;
     }
 
     /// <summary>
@@ -245,6 +328,17 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             ? Math.Max(s.Nearest.SigmaM, s.OffLine.SigmaM)
             : FleetSigma;
 
+    /// <summary>
+    /// Whether the unit's error is known and shows no slow part: its fixes lie no further from their roads than they stray
+    /// from the line through their neighbours (within <see cref="WrongWayOptions.WhiteRatio"/>). Only then are its fixes'
+    /// errors independent enough to add up as evidence: a unit whose position wanders off the road and stays off for a
+    /// minute (multipath in a street canyon, a lane far from the road's line) shows the same few metres in fix after fix,
+    /// and a sum of them would make a legal car on one half of a dual carriageway look as if it drove the other.
+    /// </summary>
+    private bool WhiteError(State s) =>
+        s.Nearest.Known(_options.ErrorMinFixes) && s.OffLine.Known(_options.ErrorMinFixes)
+        && s.Nearest.SigmaM <= _options.WhiteRatio * s.OffLine.SigmaM;
+
     /// <summary>A fleet unit's error, the unit's until its own is known: <see cref="WrongWayOptions.AlongM"/> over <see cref="WrongWayOptions.AlongSigmas"/> (10 m).</summary>
     private double FleetSigma => _options.AlongM / _options.AlongSigmas;
 
@@ -265,6 +359,12 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public double Course = double.NaN;
         public UnitError Nearest;               // the unit's error, from the distances to the nearest road of the fixes looked at
         public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
+        public double EvidenceNats;             // the recent fixes' evidence for driving against a one-way road
+        public double EvidenceWeight;           // their weights summed (n), and their u and D weighed
+        public double EvidencePassed;
+        public double EvidenceApart;
+        public long EvidenceSinceMs;            // when that evidence last rose above 0
+        public long EvidenceMs = long.MinValue; // the last fix it took
         public int Line;                        // fixes in a row held below (0–2), the last in Line1
         public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
@@ -316,6 +416,12 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             o.Write(Course);
             Nearest.Save(o);
             OffLine.Save(o);
+            o.Write(EvidenceNats);
+            o.Write(EvidenceWeight);
+            o.Write(EvidencePassed);
+            o.Write(EvidenceApart);
+            o.Write(EvidenceSinceMs);
+            o.Write(EvidenceMs);
             o.Write(Line);
             o.Write(Line1Ms);
             o.Write(Line0Lon);
@@ -338,6 +444,12 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             Course = i.ReadDouble();
             Nearest.Load(i);
             OffLine.Load(i);
+            EvidenceNats = i.ReadDouble();
+            EvidenceWeight = i.ReadDouble();
+            EvidencePassed = i.ReadDouble();
+            EvidenceApart = i.ReadDouble();
+            EvidenceSinceMs = i.ReadInt64();
+            EvidenceMs = i.ReadInt64();
             Line = i.ReadInt32();
             CheckpointReader.Check(Line is >= 0 and <= 2, "checkpoint malformed: wrong-way fixes in a row out of range");
             Line1Ms = i.ReadInt64();
