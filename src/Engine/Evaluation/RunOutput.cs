@@ -22,6 +22,10 @@ public sealed record RaisedAlert
 
     public string? VehicleId { get; init; }
     public string? Class { get; init; }
+
+    /// <summary>The dangerous goods the vehicle carried (UN class), when it did.</summary>
+    public string? Hazmat { get; init; }
+
     public string? Road { get; init; }
     public long? WayId { get; init; }
 
@@ -87,6 +91,7 @@ public static class RunOutput
                     EndMs = end,
                     VehicleId = JsonFields.String(r, "vehicle_id"),
                     Class = JsonFields.String(r, "class"),
+                    Hazmat = JsonFields.String(r, "hazmat"),
                     Road = JsonFields.String(r, "road"),
                     WayId = JsonFields.Int64(r, "way_id"),
                     Direction = JsonFields.String(r, "direction"),

@@ -250,7 +250,7 @@ public static class Scorer
         {
             var zone = truth.Zones!.Zones[z];
             if (!zone.InForce(p.TimeMs) || !truth.Zones.Holds(z, p.Lon, p.Lat)) return false;
-            return zone.Kind != ZoneKind.Restricted || a.Class == null || !ProbeRules.TryParseClass(a.Class, out VehicleClass c) || zone.AppliesTo(c);
+            return zone.Kind != ZoneKind.Restricted || a.Class == null || !ProbeRules.TryParseClass(a.Class, out VehicleClass c) || zone.AppliesTo(c, a.Hazmat != null);
         }
 
         // Inside without a break for the zone's allowed stay (less the tolerance), within the window.

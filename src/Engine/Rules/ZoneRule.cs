@@ -276,8 +276,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         switch (zone.Kind)
         {
             case ZoneKind.HazmatForbidden:
-                return hazmat != 0 || cls == VehicleClass.Hazmat ? (zone.AppliesTo(cls) ? "hazmat_forbidden" : null) : null;
-            case ZoneKind.Restricted when zone.AppliesTo(cls):
+                return hazmat != 0 || cls == VehicleClass.Hazmat ? (zone.AppliesTo(cls, dangerousGoods: true) ? "hazmat_forbidden" : null) : null;
+            case ZoneKind.Restricted when zone.AppliesTo(cls, hazmat != 0):
                 if (zone.MaxDwellS is double max) return dwellMs / 1000.0 > max ? "zone_dwell" : null;
                 return "zone";
             default:

@@ -41,8 +41,9 @@ public sealed class SimZone
     /// <summary>Mean of the outer ring's vertices: a point to drive to (the simulator's zones are convex-ish).</summary>
     public (double Lon, double Lat) Centre() => _set.Centre(_index);
 
+    /// <summary>Whether the zone's rule applies to a simulated vehicle of this class (its hazmat trucks carry dangerous goods).</summary>
     public bool AppliesTo(string vehicleClass) =>
-        ProbeRules.TryParseClass(vehicleClass, out VehicleClass c) && _zone.AppliesTo(c);
+        ProbeRules.TryParseClass(vehicleClass, out VehicleClass c) && _zone.AppliesTo(c, dangerousGoods: c == VehicleClass.Hazmat);
 
     /// <summary>The area zones (polygons and multipolygons) of a file; corridor lines are left out.</summary>
     public static List<SimZone> Read(string path)

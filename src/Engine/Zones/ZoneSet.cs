@@ -51,6 +51,16 @@ public sealed class Zone
 
     public bool AppliesTo(VehicleClass c) => (ClassMask & (1u << (int)(c == VehicleClass.Unspecified ? VehicleClass.Car : c))) != 0;
 
+    /// <summary>
+    /// Whether the rule applies to a vehicle of this class, carrying dangerous goods or not: a rule for trucks holds for
+    /// dangerous-goods vehicles (class <c>hazmat</c>, trucks too), and a rule for class <c>hazmat</c> for any vehicle that
+    /// carries dangerous goods (a <c>truck</c> whose probe or registry entry names a UN class).
+    /// </summary>
+    public bool AppliesTo(VehicleClass c, bool dangerousGoods) =>
+        AppliesTo(c)
+        || (c == VehicleClass.Hazmat && AppliesTo(VehicleClass.Truck))
+        || (dangerousGoods && AppliesTo(VehicleClass.Hazmat));
+
     /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8; a window may wrap midnight).</summary>
     public bool InForce(long timeMs) => InForceAtMinute(LocalTime.MinuteOfDay(timeMs));
 

@@ -18,6 +18,10 @@ public class ZoneRuleTests
            "geometry":{"type":"Polygon","coordinates":[[[113.95,22.545],[113.956,22.545],[113.956,22.551],[113.95,22.551],[113.95,22.545]]]}},
           {"type":"Feature","properties":{"id":"H1","kind":"hazmat_forbidden","hours":"22:00-06:00"},
            "geometry":{"type":"Polygon","coordinates":[[[114.0,22.5],[114.01,22.5],[114.01,22.51],[114.0,22.51],[114.0,22.5]]]}},
+          {"type":"Feature","properties":{"id":"T1","kind":"restricted","classes":["truck"]},
+           "geometry":{"type":"Polygon","coordinates":[[[113.96,22.545],[113.966,22.545],[113.966,22.551],[113.96,22.551],[113.96,22.545]]]}},
+          {"type":"Feature","properties":{"id":"G1","kind":"restricted","classes":["hazmat"]},
+           "geometry":{"type":"Polygon","coordinates":[[[113.97,22.545],[113.976,22.545],[113.976,22.551],[113.97,22.551],[113.97,22.545]]]}},
           {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":100},
            "geometry":{"type":"LineString","coordinates":[[113.9,22.52],[113.95,22.52]]}}
         ]}
@@ -72,6 +76,18 @@ public class ZoneRuleTests
         Assert.Empty(Visit(VehicleClass.Car, 0, s_noon, null, (s_inD1, 50), (s_outside, 30)));  // within the allowed dwell
         Assert.Empty(Visit(VehicleClass.Hazmat, 30, s_noon, null, (s_inH1, 60), (s_outside, 30))); // outside the zone's hours
         Assert.Empty(Visit(VehicleClass.Car, 0, s_late, null, (s_inH1, 60), (s_outside, 30)));   // carries nothing dangerous
+    }
+
+    [Fact]
+    public void A_dangerous_goods_vehicle_is_a_truck_and_a_truck_carrying_dangerous_goods_is_one()
+    {
+        (double, double) inT1 = (113.963, 22.548), inG1 = (113.973, 22.548);
+        // A class hazmat vehicle in a zone closed to trucks; a truck whose probes name a UN class in a zone closed to hazmat.
+        Assert.Equal(["zone", "zone"], Visit(VehicleClass.Hazmat, 30, s_noon, null, (inT1, 60), (s_outside, 30)).Select(a => a.Kind));
+        Assert.Equal(["zone", "zone"], Visit(VehicleClass.Truck, 30, s_noon, null, (inG1, 60), (s_outside, 30)).Select(a => a.Kind));
+        // Near misses: a truck carrying nothing in the zone closed to hazmat; a taxi in the one closed to trucks.
+        Assert.Empty(Visit(VehicleClass.Truck, 0, s_noon, null, (inG1, 60), (s_outside, 30)));
+        Assert.Empty(Visit(VehicleClass.Taxi, 0, s_noon, null, (inT1, 60), (s_outside, 30)));
     }
 
     [Fact]
