@@ -241,6 +241,10 @@ public sealed class VehiclePartition
         long before = _stage.Watermark;
         _stage.AdvanceWatermark(watermarkMs, new StageOutput<TOutput>(this, output));
         _conditions.OnWatermark(watermarkMs, _alerts);
+        // Vehicles silent too long: their speeding alerts (on matches, which trail the watermark by up to the match
+        // delay) and wrong-way alerts (on the vehicles' own fixes) close.
+        _speeding.OnWatermark(watermarkMs - _matchDelayMs, _alerts);
+        _wrongWay.OnWatermark(watermarkMs, _alerts);
         Hand(output);
         // Decided by the watermarks alone (restored with the state), so a restored partition sends the same messages.
         long window = Options.SegmentWindowMs, segmentMs = watermarkMs - _matchDelayMs;

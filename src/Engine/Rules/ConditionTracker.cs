@@ -63,6 +63,13 @@ internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
         StartMs = r.ReadInt64();
     }
 
+    /// <summary>Closes an open condition whatever it last held (the vehicle went silent), ready to begin again.</summary>
+    public void Close()
+    {
+        IsOpen = false;
+        Clear();
+    }
+
     /// <summary>Resets after a close has been reported.</summary>
     public void Clear()
     {

@@ -76,6 +76,13 @@ public sealed record SpeedingOptions
 
     /// <summary>… and this elsewhere (China's rules for dangerous-goods transport).</summary>
     public double HazmatOtherKmh { get; init; } = 60;
+
+    /// <summary>
+    /// An open alert of a vehicle that has sent nothing for this long closes, its end the last fix seen over the limit:
+    /// a silent vehicle cannot be judged, and a console should not show it speeding until it reports again (a trace that
+    /// ends while speeding left the alert open for good). Judged on the event-time watermark, past the matcher's delay.
+    /// </summary>
+    public double SilentCloseS { get; init; } = 300;
 }
 
 /// <summary>
@@ -102,6 +109,7 @@ public sealed class SpeedingRule
     private readonly SpeedingOptions _options;
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
+    private long[] _openSeen = [];   // per dense id: the last match of a vehicle with an open alert, else long.MinValue
 
     public SpeedingRule(EdgeIndex index, VehicleIds ids, SpeedingOptions? options = null)
     {
@@ -128,6 +136,49 @@ public sealed class SpeedingRule
     public void OnMatched(int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route = default)
     {
         VehicleTrack t = _tracks[vehicle];
+        Judge(vehicle, t, cls, hazmat, in m, alerts, route);
+        t.Class = cls;
+        t.Hazmat = hazmat;
+        t.SeenMs = m.TimeMs;
+        Watch(vehicle, t);
+    }
+
+    /// <summary>
+    /// The watermark moved on: the open alerts of vehicles silent for <see cref="SpeedingOptions.SilentCloseS"/> close, in
+    /// the order the vehicles came (the same alerts in the same order after a restore).
+    /// </summary>
+    public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
+    {
+        long silentMs = (long)(_options.SilentCloseS * 1000);
+        long[] seen = _openSeen;
+        foreach (int v in _tracks.Vehicles)
+        {
+            if (v >= seen.Length || seen[v] == long.MinValue || watermarkMs - seen[v] < silentMs) continue;
+            VehicleTrack t = _tracks.Existing(v);
+            alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, watermarkMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
+                t.OverLimit * (1 + _options.Tolerance), t.OverMs));
+            t.OpenId = null;
+            t.OverSinceMs = long.MinValue;
+            t.UnderSinceMs = long.MinValue;
+            t.MaxSpeed = 0;
+            seen[v] = long.MinValue;
+        }
+    }
+
+    /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's track: at each match and each restore.</summary>
+    private void Watch(int vehicle, VehicleTrack t)
+    {
+        if (vehicle >= _openSeen.Length)
+        {
+            int old = _openSeen.Length;
+            Array.Resize(ref _openSeen, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
+            _openSeen.AsSpan(old).Fill(long.MinValue);
+        }
+        _openSeen[vehicle] = t.OpenId != null ? t.SeenMs : long.MinValue;
+    }
+
+    private void Judge(int vehicle, VehicleTrack t, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route)
+    {
         if (m.Break != ChainBreak.None) t.Reset();
         bool hasFix = m.ProbeLon != 0 || m.ProbeLat != 0;
         bool stale = hasFix && t.HasLast && m.ProbeLon == t.LastLon && m.ProbeLat == t.LastLat
@@ -163,6 +214,7 @@ public sealed class SpeedingRule
             t.UnderSinceMs = long.MinValue;
             if (t.OverSinceMs == long.MinValue) t.OverSinceMs = m.TimeMs;
             t.MaxSpeed = Math.Max(t.MaxSpeed, speed);
+            (t.OverMs, t.OverEdge, t.OverLon, t.OverLat, t.OverLimit) = (m.TimeMs, m.Edge, m.Lon, m.Lat, limit);
             int severity = Severity(t.MaxSpeed, limit);
             if (t.OpenId == null)
             {
@@ -210,7 +262,14 @@ public sealed class SpeedingRule
     internal void Load(CheckpointReader r)
     {
         int n = r.Count();
-        for (int i = 0; i < n; i++) _tracks[r.Vehicle()].Load(r);
+        for (int i = 0; i < n; i++)
+        {
+            int v = r.Vehicle();
+            VehicleTrack t = _tracks[v];
+            t.Load(r);
+            CheckpointReader.Check((uint)t.OverEdge < (uint)_network.EdgeCount || t.OpenId == null, "checkpoint malformed: a speeding edge outside the network");
+            Watch(v, t);
+        }
     }
 
     /// <summary>The limit that applies to a vehicle on an edge at a time, km/h.</summary>
@@ -282,32 +341,36 @@ public sealed class SpeedingRule
 
     private static int Severity(double speed, double limit) => speed <= limit * 1.2 ? 1 : speed <= limit * 1.5 ? 2 : 3;
 
-    private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, AlertState state, double limit, double allowed, long? end)
+    private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, AlertState state, double limit, double allowed, long? end) =>
+        Event(t, vehicle, cls, hazmat, m.Edge, m.TimeMs, m.Lon, m.Lat, state, limit, allowed, end);
+
+    private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, int edge, long timeMs, double lon, double lat,
+        AlertState state, double limit, double allowed, long? end)
     {
-        string road = _network.Name(m.Edge);
+        string road = _network.Name(edge);
         return new AlertEvent
         {
             AlertId = t.OpenId!,
             Kind = "speeding",
             State = state,
-            TimeMs = m.TimeMs,
+            TimeMs = timeMs,
             StartMs = t.OverSinceMs,
             EndMs = end,
             VehicleId = _ids.Name(vehicle),
             Class = ProbeRules.ClassName(cls),
             Hazmat = ProbeRules.HazmatText(hazmat),
             Road = road.Length == 0 ? null : road,
-            WayId = _network.WayId(m.Edge),
-            Direction = _network.Direction(m.Edge),
-            Lon = m.Lon,
-            Lat = m.Lat,
+            WayId = _network.WayId(edge),
+            Direction = _network.Direction(edge),
+            Lon = lon,
+            Lat = lat,
             Severity = t.Severity,
             Evidence = new Dictionary<string, double>
             {
                 ["max_speed_kmh"] = t.MaxSpeed,
                 ["limit_kmh"] = limit,
                 ["allowed_kmh"] = allowed,
-                ["duration_s"] = ((end ?? m.TimeMs) - t.OverSinceMs) / 1000.0,
+                ["duration_s"] = ((end ?? timeMs) - t.OverSinceMs) / 1000.0,
             },
         };
     }
@@ -332,6 +395,14 @@ public sealed class SpeedingRule
         public double LastLon;
         public double LastLat;
         public UnitError Error;   // the unit's error, from its fixes' distances to their matched roads
+        public long SeenMs;       // its last match
+        public VehicleClass Class;
+        public ushort Hazmat;
+        public long OverMs;       // its last match over the limit: where, and the limit there
+        public int OverEdge;
+        public double OverLon;
+        public double OverLat;
+        public double OverLimit;
 
         public void Save(CheckpointWriter w)
         {
@@ -357,6 +428,14 @@ public sealed class SpeedingRule
             o.Write(LastLon);
             o.Write(LastLat);
             Error.Save(o);
+            o.Write(SeenMs);
+            o.Write((byte)Class);
+            o.Write(Hazmat);
+            o.Write(OverMs);
+            o.Write(OverEdge);
+            o.Write(OverLon);
+            o.Write(OverLat);
+            o.Write(OverLimit);
         }
 
         public void Load(CheckpointReader r)
@@ -384,6 +463,14 @@ public sealed class SpeedingRule
             LastLon = i.ReadDouble();
             LastLat = i.ReadDouble();
             Error.Load(i);
+            SeenMs = i.ReadInt64();
+            Class = (VehicleClass)i.ReadByte();
+            Hazmat = i.ReadUInt16();
+            OverMs = i.ReadInt64();
+            OverEdge = i.ReadInt32();
+            OverLon = i.ReadDouble();
+            OverLat = i.ReadDouble();
+            OverLimit = i.ReadDouble();
         }
 
         public void Reset()

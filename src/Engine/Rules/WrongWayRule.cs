@@ -50,6 +50,12 @@ public sealed record WrongWayOptions
     public double CloseAfterS { get; init; } = 10;
 
     /// <summary>
+    /// An open alert of a vehicle that has sent nothing for this long closes, its end the vehicle's last fix: a silent
+    /// vehicle cannot be judged (a trace that ends on the wrong road left the alert open for good).
+    /// </summary>
+    public double SilentCloseS { get; init; } = 300;
+
+    /// <summary>
     /// The evidence, in nats, that opens an alert where a fix alone cannot: a vehicle driving against one half of a dual
     /// carriageway whose other half, running along its course, lies within the doubt (3.5 σ) of each fix. The recent fixes
     /// (<see cref="ErrorCorrelationS"/>) together are that much likelier on the road driven against than on the nearest road
@@ -92,6 +98,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     private readonly RoadNetwork _network = index.Network;
     // The roads within AlongM of a fix, the nearest 8; the map matcher's candidate search fills it for the same fix.
     private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 8);
+    private long[] _openSeen = [];   // per dense id: the last probe of a vehicle with an open alert, else long.MinValue
     private readonly PerVehicle<State> _states = new(() => new State(new ConditionTracker(
         (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000))));
 
@@ -105,6 +112,45 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     {
         State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return;
+        Judge(s, in p, cls, hazmat, alerts);
+        (s.Class, s.Hazmat) = (cls, hazmat);
+        Watch(p.Vehicle, s);
+    }
+
+    /// <summary>
+    /// The watermark moved on: the open alerts of vehicles silent for <see cref="WrongWayOptions.SilentCloseS"/> close, in
+    /// the order the vehicles came (the same alerts in the same order after a restore).
+    /// </summary>
+    public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
+    {
+        long silentMs = (long)(_options.SilentCloseS * 1000);
+        long[] seen = _openSeen;
+        foreach (int v in _states.Vehicles)
+        {
+            if (v >= seen.Length || seen[v] == long.MinValue || watermarkMs - seen[v] < silentMs) continue;
+            State s = _states.Existing(v);
+            alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, watermarkMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
+            s.Condition.Close();
+            s.Fixes = 0;
+            s.EvidenceNats = s.EvidenceWeight = s.EvidencePassed = s.EvidenceApart = 0;
+            seen[v] = long.MinValue;
+        }
+    }
+
+    /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's state: at each probe and each restore.</summary>
+    private void Watch(int vehicle, State s)
+    {
+        if (vehicle >= _openSeen.Length)
+        {
+            int old = _openSeen.Length;
+            Array.Resize(ref _openSeen, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
+            _openSeen.AsSpan(old).Fill(long.MinValue);
+        }
+        _openSeen[vehicle] = s.Condition.IsOpen ? s.LastMs : long.MinValue;
+    }
+
+    private void Judge(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    {
 
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
@@ -185,35 +231,41 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         AlertState? t = s.Condition.Update(byFixes || byEvidence || held, p.TimeMs, byFixes || !byEvidence ? s.FirstMs : s.EvidenceSinceMs);
         if (t is AlertState state)
         {
-            int e = s.Edge;
-            string road = _network.Name(e);
-            alerts.Add(new AlertEvent
-            {
-                AlertId = $"wrong_way:{ids.Name(p.Vehicle)}:{s.Condition.StartMs}",
-                Kind = "wrong_way",
-                State = state,
-                TimeMs = p.TimeMs,
-                StartMs = s.Condition.StartMs,
-                EndMs = state == AlertState.Close ? s.Condition.EndMs : null,
-                VehicleId = ids.Name(p.Vehicle),
-                Class = ProbeRules.ClassName(cls),
-                Hazmat = ProbeRules.HazmatText(hazmat),
-                Road = road.Length == 0 ? null : road,
-                WayId = _network.WayId(e),
-                Direction = _network.Direction(e),
-                Lon = p.Lon,
-                Lat = p.Lat,
-                Severity = 3,
-                Evidence = new Dictionary<string, double>
-                {
-                    ["course_deg"] = double.IsNaN(course) ? -1 : course,
-                    ["road_bearing_deg"] = _network.BearingAt(e, 0),
-                    ["speed_kmh"] = float.IsNaN(p.SpeedKmh) ? -1 : p.SpeedKmh,
-                },
-            });
+            alerts.Add(Event(s, p.Vehicle, cls, hazmat, state, p.TimeMs, state == AlertState.Close ? s.Condition.EndMs : null, p.Lon, p.Lat, course, p.SpeedKmh));
             if (state == AlertState.Close) s.Condition.Clear();
         }
         s.LastMs = p.TimeMs;
+    }
+
+    private AlertEvent Event(State s, int vehicle, VehicleClass cls, ushort hazmat, AlertState state, long timeMs, long? endMs, double lon, double lat,
+        double course, float speedKmh)
+    {
+        int e = s.Edge;
+        string road = _network.Name(e);
+        return new AlertEvent
+        {
+            AlertId = $"wrong_way:{ids.Name(vehicle)}:{s.Condition.StartMs}",
+            Kind = "wrong_way",
+            State = state,
+            TimeMs = timeMs,
+            StartMs = s.Condition.StartMs,
+            EndMs = endMs,
+            VehicleId = ids.Name(vehicle),
+            Class = ProbeRules.ClassName(cls),
+            Hazmat = ProbeRules.HazmatText(hazmat),
+            Road = road.Length == 0 ? null : road,
+            WayId = _network.WayId(e),
+            Direction = _network.Direction(e),
+            Lon = lon,
+            Lat = lat,
+            Severity = 3,
+            Evidence = new Dictionary<string, double>
+            {
+                ["course_deg"] = double.IsNaN(course) ? -1 : course,
+                ["road_bearing_deg"] = _network.BearingAt(e, 0),
+                ["speed_kmh"] = float.IsNaN(speedKmh) ? -1 : speedKmh,
+            },
+        };
     }
 
     /// <summary>Writes every vehicle's state, open alerts included (checkpoint).</summary>
@@ -233,9 +285,11 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         int n = r.Count();
         for (int i = 0; i < n; i++)
         {
-            State s = _states[r.Vehicle()];
+            int v = r.Vehicle();
+            State s = _states[v];
             s.Load(r.In);
             CheckpointReader.Check((uint)s.Edge < (uint)_network.EdgeCount, "checkpoint malformed: a wrong-way edge outside the network");
+            Watch(v, s);
         }
     }
 
@@ -349,6 +403,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     {
         public readonly ConditionTracker Condition = condition;
         public long LastMs = long.MinValue;
+        public VehicleClass Class;
+        public ushort Hazmat;
         public int Edge;
         public int Fixes;
         public int Clear;                       // judged fixes in a row not against the road
@@ -406,6 +462,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         {
             Condition.Save(o);
             o.Write(LastMs);
+            o.Write((byte)Class);
+            o.Write(Hazmat);
             o.Write(Edge);
             o.Write(Fixes);
             o.Write(Clear);
@@ -434,6 +492,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         {
             Condition.Load(i);
             LastMs = i.ReadInt64();
+            Class = (VehicleClass)i.ReadByte();
+            Hazmat = i.ReadUInt16();
             Edge = i.ReadInt32();
             Fixes = i.ReadInt32();
             Clear = i.ReadInt32();

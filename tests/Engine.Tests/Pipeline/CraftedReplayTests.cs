@@ -123,6 +123,26 @@ public class CraftedReplayTests
         }
     }
 
+    [Fact]
+    public async Task A_speeder_whose_trace_ends_while_speeding_has_its_alert_closed_once_it_has_been_silent_five_minutes()
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        double limit = net.SpeedLimitKmh(edge);
+        // A speeder for 40 s, then nothing; a car driving on at the limit for ten minutes more, then nothing.
+        var speeder = Drive(net, edge, "粤B-FAST1", limit * 1.5, s_start, 1, 40).ToList();
+        var probes = speeder.Concat(Drive(net, edge, "粤B-SLOW1", limit * 0.6, s_start, 5, 600));
+        var (_, outDir) = await Replay(probes);
+
+        var alerts = Lines(Path.Combine(outDir, "alerts.ndjson")).Where(a => a.GetProperty("kind").GetString() == "speeding").ToArray();
+        Assert.Equal(["open", "close"], alerts.Select(a => a.GetProperty("state").GetString()));
+        Assert.All(alerts, a => Assert.Equal("粤B-FAST1", a.GetProperty("vehicle_id").GetString()));
+        long last = speeder[^1].Time;
+        Assert.Equal(last, DateTimeOffset.Parse(alerts[1].GetProperty("end").GetString()!, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds());
+        long closedAt = DateTimeOffset.Parse(alerts[1].GetProperty("time").GetString()!, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        Assert.InRange(closedAt - last, 300_000, 600_000);
+    }
+
     /// <summary>Fails on the first alert of one kind, on whichever shard raises it.</summary>
     private sealed class FailingObserver(string kind) : IReplayObserver
     {

@@ -227,6 +227,38 @@ public class WrongWayRuleTests
     }
 
     [Fact]
+    public void A_drive_against_a_one_way_street_whose_unit_goes_silent_closes_after_five_minutes_of_watermark()
+    {
+        var net = SimRun.Shenzhen;
+        int edge = OneWayStreet();
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼W6".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        double len = net.LengthM(edge);
+        long last = 0;
+        for (int i = 0; 5 + (i * 8) < len - 5; i++)
+        {
+            var (lon, lat) = net.PointAt(edge, len - 5 - (i * 8));
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = last = s_t0 + (i * 1000);
+            (p.Lon, p.Lat) = (lon, lat);
+            p.SpeedKmh = 29;
+            rule.OnProbe(p, VehicleClass.Taxi, 0, alerts);
+        }
+        Assert.Equal([AlertState.Open], alerts.Select(a => a.State));
+        rule.OnWatermark(last + 299_000, alerts);
+        Assert.Single(alerts);
+        rule.OnWatermark(last + 300_000, alerts);
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        Assert.Equal((last, last + 300_000, "taxi"), (alerts[1].EndMs, alerts[1].TimeMs, alerts[1].Class));
+        Assert.Equal(alerts[0].AlertId, alerts[1].AlertId);
+        rule.OnWatermark(last + 900_000, alerts);
+        Assert.Equal(2, alerts.Count);
+    }
+
+    [Fact]
     public void Driving_along_it_raises_nothing() => Assert.Empty(Drive(against: false, reportHeading: true));
 
     /// <summary>A taxi's fixes every 15 s at the given shares of the one-way street's length, driving against it, then gone.</summary>
