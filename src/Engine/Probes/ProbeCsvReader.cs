@@ -34,6 +34,7 @@ public sealed class ProbeCsvReader(VehicleIds ids)
         long records = 0, accepted = 0, rejected = 0;
         foreach (SepReader.Row row in reader)
         {
+            if (row.Span.Trim(" \t").IsEmpty) continue; // a blank line is no record (as in NDJSON)
             records++;
             var source = new RecordSource(row.LineNumberFrom, -1);
             DecodeError error;

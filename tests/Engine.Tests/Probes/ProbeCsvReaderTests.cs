@@ -17,11 +17,12 @@ public class ProbeCsvReaderTests
             20.03,110.36,1764028804000,琼A12345,,tram,,,
             20.03,110.36
             20.04,110.37,1764028805000,琼A12345,10,taxi,,true,
-            """;
+
+            """ + "\n";
         var ids = new VehicleIds();
         var sink = new Sink();
         var summary = new ProbeCsvReader(ids).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
-        Assert.Equal(7, summary.Records);
+        Assert.Equal(7, summary.Records); // the blank lines at the end are no records, nor dead letters
         Assert.Equal(3, summary.Accepted);
         Assert.Equal(["lat:out_of_range", "speed_kmh:wrong_type", "class:unknown_value", "record:malformed"], sink.Rejected.Select(r => r.Code));
         Assert.Equal([4L, 5, 6, 7], sink.Rejected.Select(r => r.Line));
