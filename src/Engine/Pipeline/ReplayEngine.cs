@@ -189,6 +189,9 @@ public sealed class ReplayEngine
     {
         if (!File.Exists(input)) throw new FileNotFoundException($"input not found: {input}", input);
         var clock = Stopwatch.StartNew();
+        // A run into a folder an earlier run wrote: its rolling files would outlast this run's (more of them, or another
+        // shard's), and a reader of matched/*/*.arrow would read both runs.
+        ClearOutputs(outDir);
         var summary = await RunOnceAsync(input, outDir, _options.Order == InputOrder.Time, progress, cancel).ConfigureAwait(false);
         if (_options.Order == InputOrder.Auto && _options.Speed == 0 && summary.Late > summary.Read * _options.ReorderLateShare)
         {

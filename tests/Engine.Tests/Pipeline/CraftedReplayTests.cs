@@ -143,6 +143,27 @@ public class CraftedReplayTests
         Assert.InRange(closedAt - last, 300_000, 600_000);
     }
 
+    [Fact]
+    public async Task A_replay_into_the_folder_of_an_earlier_one_leaves_none_of_its_rolling_files()
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        string dir = Path.Combine(Path.GetTempPath(), "traffic-crafted-tests", Guid.NewGuid().ToString("N"));
+        string outDir = Path.Combine(dir, "out");
+        // What a longer run with two vehicle shards left behind.
+        foreach (string stale in new[] { "matched/shard-0/matched-000007.arrow", "matched/shard-1/matched-000001.arrow", "segments/segments-000003.arrow", "alerts/alerts-000002.arrow" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(outDir, stale))!);
+            File.WriteAllText(Path.Combine(outDir, stale), "stale");
+        }
+        string input = Path.Combine(dir, "probes.ndjson");
+        File.WriteAllLines(input, Drive(net, edge, "粤B-ONE01", 30, s_start, 5, 120).Select(p => p.Line));
+        await new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions()).RunAsync(input, outDir);
+
+        var arrow = Directory.GetFiles(outDir, "*.arrow", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/')).Order().ToArray();
+        Assert.Equal(["alerts/alerts-000001.arrow", "matched/shard-0/matched-000001.arrow", "segments/segments-000001.arrow"], arrow.Where(f => !f.StartsWith("segments-5m", StringComparison.Ordinal)));
+    }
+
     /// <summary>Fails on the first alert of one kind, on whichever shard raises it.</summary>
     private sealed class FailingObserver(string kind) : IReplayObserver
     {
