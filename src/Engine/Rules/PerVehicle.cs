@@ -38,3 +38,32 @@ internal sealed class PerVehicle<T>(Func<T> create) where T : class
     /// <summary>The state of a vehicle that has one (from <see cref="Vehicles"/>).</summary>
     public T Existing(int vehicle) => _items[vehicle]!;
 }
+
+/// <summary>
+/// Per vehicle (dense id), a time that a rule tests at every watermark, or none: kept apart from the rule's state objects
+/// so that the test of the many vehicles it does not concern leaves their objects out of the cache (a vehicle last seen
+/// driving, for <c>signal_lost</c>; the last report of a vehicle with an alert open, to close it once it is silent).
+/// </summary>
+internal sealed class VehicleClock
+{
+    private long[] _times = [];
+
+    /// <summary>Sets the vehicle's time; <see cref="long.MinValue"/>: none.</summary>
+    public void Set(int vehicle, long timeMs)
+    {
+        if (vehicle >= _times.Length)
+        {
+            int old = _times.Length;
+            Array.Resize(ref _times, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
+            _times.AsSpan(old).Fill(long.MinValue);
+        }
+        _times[vehicle] = timeMs;
+    }
+
+    /// <summary>Whether the vehicle has a time and it lies <paramref name="forMs"/> or more before <paramref name="nowMs"/>.</summary>
+    public bool Elapsed(int vehicle, long nowMs, long forMs)
+    {
+        long[] times = _times;
+        return (uint)vehicle < (uint)times.Length && times[vehicle] != long.MinValue && nowMs - times[vehicle] >= forMs;
+    }
+}

@@ -109,7 +109,7 @@ public sealed class SpeedingRule
     private readonly SpeedingOptions _options;
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
-    private long[] _openSeen = [];   // per dense id: the last match of a vehicle with an open alert, else long.MinValue
+    private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
 
     public SpeedingRule(EdgeIndex index, VehicleIds ids, SpeedingOptions? options = null)
     {
@@ -150,10 +150,9 @@ public sealed class SpeedingRule
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         long silentMs = (long)(_options.SilentCloseS * 1000);
-        long[] seen = _openSeen;
         foreach (int v in _tracks.Vehicles)
         {
-            if (v >= seen.Length || seen[v] == long.MinValue || watermarkMs - seen[v] < silentMs) continue;
+            if (!_openSeen.Elapsed(v, watermarkMs, silentMs)) continue;
             VehicleTrack t = _tracks.Existing(v);
             alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, watermarkMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                 t.OverLimit * (1 + _options.Tolerance), t.OverMs));
@@ -161,21 +160,12 @@ public sealed class SpeedingRule
             t.OverSinceMs = long.MinValue;
             t.UnderSinceMs = long.MinValue;
             t.MaxSpeed = 0;
-            seen[v] = long.MinValue;
+            _openSeen.Set(v, long.MinValue);
         }
     }
 
     /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's track: at each match and each restore.</summary>
-    private void Watch(int vehicle, VehicleTrack t)
-    {
-        if (vehicle >= _openSeen.Length)
-        {
-            int old = _openSeen.Length;
-            Array.Resize(ref _openSeen, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
-            _openSeen.AsSpan(old).Fill(long.MinValue);
-        }
-        _openSeen[vehicle] = t.OpenId != null ? t.SeenMs : long.MinValue;
-    }
+    private void Watch(int vehicle, VehicleTrack t) => _openSeen.Set(vehicle, t.OpenId != null ? t.SeenMs : long.MinValue);
 
     private void Judge(int vehicle, VehicleTrack t, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route)
     {

@@ -92,7 +92,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     private readonly int[] _found = new int[16];
     // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
     // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
-    private long[] _silentFrom = [];
+    private readonly VehicleClock _silentFrom = new();   // a vehicle last seen moving with no signal_lost open: since when
     // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
     private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
 
@@ -177,24 +177,21 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     /// </summary>
     private void Watch(int vehicle, State s)
     {
-        if (vehicle >= _silentFrom.Length) Array.Resize(ref _silentFrom, Math.Max(vehicle + 1, Math.Max(256, _silentFrom.Length * 2)));
-        _silentFrom[vehicle] = s.LastMoving && s.SignalLostId == null ? s.LastMs : long.MinValue;
+        _silentFrom.Set(vehicle, s.LastMoving && s.SignalLostId == null ? s.LastMs : long.MinValue);
     }
 
     /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         // In the order the vehicles came (not by dense id, which a restore renumbers): the same alerts in the same order.
-        double afterMs = _options.SignalLostUnconfirmedAfterS * 1000;
-        long[] silentFrom = _silentFrom;
+        long afterMs = (long)(_options.SignalLostUnconfirmedAfterS * 1000);
         foreach (int v in _states.Vehicles)
         {
             // On the copy (Watch): most vehicles are not silent, and their state objects stay out of the cache.
-            long from = silentFrom[v];
-            if (from == long.MinValue || watermarkMs - from < afterMs) continue;
+            if (!_silentFrom.Elapsed(v, watermarkMs, afterMs)) continue;
             State s = _states.Existing(v);
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
-            silentFrom[v] = long.MinValue;
+            _silentFrom.Set(v, long.MinValue);
             var p = Probe.Empty;
             p.Vehicle = v;
             alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,

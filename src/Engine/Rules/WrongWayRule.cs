@@ -98,7 +98,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     private readonly RoadNetwork _network = index.Network;
     // The roads within AlongM of a fix, the nearest 8; the map matcher's candidate search fills it for the same fix.
     private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 8);
-    private long[] _openSeen = [];   // per dense id: the last probe of a vehicle with an open alert, else long.MinValue
+    private readonly VehicleClock _openSeen = new();   // the last probe of a vehicle with an open alert
     private readonly PerVehicle<State> _states = new(() => new State(new ConditionTracker(
         (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000))));
 
@@ -124,30 +124,20 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         long silentMs = (long)(_options.SilentCloseS * 1000);
-        long[] seen = _openSeen;
         foreach (int v in _states.Vehicles)
         {
-            if (v >= seen.Length || seen[v] == long.MinValue || watermarkMs - seen[v] < silentMs) continue;
+            if (!_openSeen.Elapsed(v, watermarkMs, silentMs)) continue;
             State s = _states.Existing(v);
             alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, watermarkMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
             s.Condition.Close();
             s.Fixes = 0;
             s.EvidenceNats = s.EvidenceWeight = s.EvidencePassed = s.EvidenceApart = 0;
-            seen[v] = long.MinValue;
+            _openSeen.Set(v, long.MinValue);
         }
     }
 
     /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's state: at each probe and each restore.</summary>
-    private void Watch(int vehicle, State s)
-    {
-        if (vehicle >= _openSeen.Length)
-        {
-            int old = _openSeen.Length;
-            Array.Resize(ref _openSeen, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
-            _openSeen.AsSpan(old).Fill(long.MinValue);
-        }
-        _openSeen[vehicle] = s.Condition.IsOpen ? s.LastMs : long.MinValue;
-    }
+    private void Watch(int vehicle, State s) => _openSeen.Set(vehicle, s.Condition.IsOpen ? s.LastMs : long.MinValue);
 
     private void Judge(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
