@@ -141,7 +141,6 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
 
     private void Judge(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
         if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
@@ -155,7 +154,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         double sigma = UnitSigma(s);
 
         int against = -1;
-        double passed = double.NaN, apart = 0;   // this fix's u and D (Evidence), when it is judged on the evidence
+        double passed = double.NaN, apart = 0;   // this fix's u and D (PastMidpoint), when it is judged on the evidence
         int evidenceEdge = -1;
         if ((moving || !judged) && !double.IsNaN(course) && p.Fix)
         {
