@@ -143,13 +143,22 @@ public class CommandLineTests
         Assert.Contains("--speed", error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Replay_of_a_missing_input_gives_one_clear_line()
+    [Theory]
+    [InlineData("/nonexistent/p.ndjson", null, "input not found: /nonexistent/p.ndjson")]
+    [InlineData("{tmp}", null, "input is a folder")]
+    [InlineData("{probes}", "{probes}/out", "cannot write the output folder")]
+    public void Replay_of_a_missing_input_or_into_an_unwritable_folder_gives_one_clear_line(string input, string? outDir, string expected)
     {
-        var (exit, _, error) = CliRunner.Run("replay", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"), "--input", "/nonexistent/p.ndjson", "--out", Path.GetTempPath());
+        // A file standing where the output folder's parent should be.
+        string probes = Path.Combine(Path.GetTempPath(), $"traffic-cli-{Guid.NewGuid():N}.ndjson");
+        File.WriteAllText(probes, "{\"vehicle_id\":\"A\",\"time\":1772413200000,\"lon\":113.95,\"lat\":22.54}\n");
+        string tmp = Path.GetTempPath().TrimEnd('/');
+        input = input.Replace("{tmp}", tmp, StringComparison.Ordinal).Replace("{probes}", probes, StringComparison.Ordinal);
+        outDir = outDir?.Replace("{probes}", probes, StringComparison.Ordinal) ?? Path.GetTempPath();
+        var (exit, _, error) = CliRunner.Run("replay", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"), "--input", input, "--out", outDir);
         Assert.NotEqual(0, exit);
         Assert.Single(error.Trim().Split('\n'));
-        Assert.Contains("/nonexistent/p.ndjson", error, StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Fact]

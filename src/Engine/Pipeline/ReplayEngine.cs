@@ -187,7 +187,20 @@ public sealed class ReplayEngine
 
     public async Task<ReplaySummary> RunAsync(string input, string outDir, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
-        if (!File.Exists(input)) throw new FileNotFoundException($"input not found: {input}", input);
+        if (!File.Exists(input))
+        {
+            throw Directory.Exists(input)
+                ? new FileNotFoundException($"input is a folder, not a probe file: {input}", input)
+                : new FileNotFoundException($"input not found: {input}", input);
+        }
+        try
+        {
+            Directory.CreateDirectory(outDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write the output folder {outDir}: {e.Message}", e);
+        }
         var clock = Stopwatch.StartNew();
         // A run into a folder an earlier run wrote: its rolling files would outlast this run's (more of them, or another
         // shard's), and a reader of matched/*/*.arrow would read both runs.
@@ -205,13 +218,23 @@ public sealed class ReplayEngine
         return summary;
     }
 
-    /// <summary>Removes the folders of rolling Arrow files a run wrote (its single files are written anew by the next).</summary>
+    /// <summary>
+    /// Removes the rolling Arrow files a run wrote (its single files are written anew by the next): only files named as a
+    /// run names them, in the folders it writes them to, so that an --out pointing at a folder of the user's own loses
+    /// nothing else.
+    /// </summary>
     private void ClearOutputs(string outDir)
     {
-        foreach (string folder in new[] { "matched", "segments", "alerts", _options.Segments.SlidingName })
+        string sliding = _options.Segments.SlidingName;
+        foreach (var (folder, pattern) in new[] { ("matched", "shard-*/matched-*.arrow"), ("segments", "segments-*.arrow"), ("alerts", "alerts-*.arrow"), (sliding, $"{sliding}-*.arrow") })
         {
             string path = Path.Combine(outDir, folder);
-            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            if (!Directory.Exists(path)) continue;
+            string dir = Path.GetDirectoryName(pattern) ?? "", name = Path.GetFileName(pattern);
+            foreach (string sub in dir.Length == 0 ? [path] : Directory.GetDirectories(path, dir))
+            {
+                foreach (string file in Directory.GetFiles(sub, name)) File.Delete(file);
+            }
         }
     }
 

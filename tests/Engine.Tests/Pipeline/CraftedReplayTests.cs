@@ -156,9 +156,11 @@ public class CraftedReplayTests
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(outDir, stale))!);
             File.WriteAllText(Path.Combine(outDir, stale), "stale");
         }
+        File.WriteAllText(Path.Combine(outDir, "alerts", "notes.txt"), "the user's own");   // not the run's: kept
         string input = Path.Combine(dir, "probes.ndjson");
         File.WriteAllLines(input, Drive(net, edge, "粤B-ONE01", 30, s_start, 5, 120).Select(p => p.Line));
         await new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions()).RunAsync(input, outDir);
+        Assert.True(File.Exists(Path.Combine(outDir, "alerts", "notes.txt")));
 
         var arrow = Directory.GetFiles(outDir, "*.arrow", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/')).Order().ToArray();
         Assert.Equal(["alerts/alerts-000001.arrow", "matched/shard-0/matched-000001.arrow", "segments/segments-000001.arrow"], arrow.Where(f => !f.StartsWith("segments-5m", StringComparison.Ordinal)));
