@@ -48,6 +48,9 @@ internal sealed class VehicleClock
 {
     private long[] _times = [];
 
+    /// <summary>Vehicles with a time: none, and a watermark has nothing to test (most of the time, for open alerts).</summary>
+    public int Count { get; private set; }
+
     /// <summary>Sets the vehicle's time; <see cref="long.MinValue"/>: none.</summary>
     public void Set(int vehicle, long timeMs)
     {
@@ -57,7 +60,9 @@ internal sealed class VehicleClock
             Array.Resize(ref _times, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
             _times.AsSpan(old).Fill(long.MinValue);
         }
-        _times[vehicle] = timeMs;
+        ref long t = ref _times[vehicle];
+        Count += (timeMs != long.MinValue ? 1 : 0) - (t != long.MinValue ? 1 : 0);
+        t = timeMs;
     }
 
     /// <summary>Whether the vehicle has a time and it lies <paramref name="forMs"/> or more before <paramref name="nowMs"/>.</summary>

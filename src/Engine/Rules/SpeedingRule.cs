@@ -150,6 +150,7 @@ public sealed class SpeedingRule
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         long silentMs = (long)(_options.SilentCloseS * 1000);
+        if (_openSeen.Count == 0) return;
         foreach (int v in _tracks.Vehicles)
         {
             if (!_openSeen.Elapsed(v, watermarkMs, silentMs)) continue;

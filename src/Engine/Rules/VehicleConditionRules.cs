@@ -185,6 +185,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     {
         // In the order the vehicles came (not by dense id, which a restore renumbers): the same alerts in the same order.
         long afterMs = (long)(_options.SignalLostUnconfirmedAfterS * 1000);
+        if (_silentFrom.Count == 0) return;
         foreach (int v in _states.Vehicles)
         {
             // On the copy (Watch): most vehicles are not silent, and their state objects stay out of the cache.

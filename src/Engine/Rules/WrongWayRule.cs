@@ -124,6 +124,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         long silentMs = (long)(_options.SilentCloseS * 1000);
+        if (_openSeen.Count == 0) return;
         foreach (int v in _states.Vehicles)
         {
             if (!_openSeen.Elapsed(v, watermarkMs, silentMs)) continue;
@@ -171,10 +172,10 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
                 double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
                 for (int i = 0; i < near.Length && against >= 0 && near[i].DistanceM <= alongM; i++)
                 {
-                    if (AlongDistance(near[i].Edge, p.Lon, p.Lat, course, alongM) <= alongM) against = -1;
+                    if (AlongDistance(near[i].Edge, p.Lon, p.Lat, s.Kx(p.Lat), course, alongM) <= alongM) against = -1;
                 }
             }
-            if (judged && moving && WhiteError(s)) passed = PastMidpoint(near, p.Lon, p.Lat, course, out apart, out evidenceEdge);
+            if (judged && moving && WhiteError(s)) passed = PastMidpoint(s, near, p.Lon, p.Lat, course, out apart, out evidenceEdge);
         }
         if (!judged)
         {
@@ -288,10 +289,10 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     /// that turns back) can pass the fix twice: the nearest part running against the course, and the part the vehicle
     /// drives a little further.
     /// </summary>
-    private double AlongDistance(int edge, double lon, double lat, double course, double alongM)
+    private double AlongDistance(int edge, double lon, double lat, double kx, double course, double alongM)
     {
         ReadOnlySpan<double> lons = _network.ShapeLons(edge), lats = _network.ShapeLats(edge);
-        double kx = GeoMath.MetresPerDegreeLon(lat), nearest = double.PositiveInfinity;
+        double nearest = double.PositiveInfinity;
         for (int k = 0; k + 1 < lons.Length; k++)
         {
             double d = GeoMath.ProjectOnSegment(lon, lat, lons[k], lats[k], lons[k + 1], lats[k + 1], kx, out _);
@@ -308,7 +309,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     /// D = l + a. Near no one-way road driven against, a fix counts as on a road along its course with the nearest such
     /// road beyond <see cref="WrongWayOptions.NearM"/>: u = −D / 2, D that distance.
     /// </summary>
-    private double PastMidpoint(ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, out double apart, out int edge)
+    private double PastMidpoint(State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, out double apart, out int edge)
     {
         edge = -1;
         double against = 0;
@@ -325,7 +326,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             return -apart / 2;
         }
         double along = _options.AlongM;
-        for (int i = 0; i < near.Length && near[i].DistanceM < along; i++) along = Math.Min(along, AlongDistance(near[i].Edge, lon, lat, course, along));
+        double kx = s.Kx(lat);
+        for (int i = 0; i < near.Length && near[i].DistanceM < along; i++) along = Math.Min(along, AlongDistance(near[i].Edge, lon, lat, kx, course, along));
         apart = along + against;
         return (along - against) / 2;
     }
@@ -420,14 +422,19 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         /// top of A's and C's share of theirs, for a vehicle going straight: σ²(1 + t² + (1 − t)²) across the line, with B
         /// at t of the way from A to C. Scaled to one fix's, it is a sample of the unit's error. Bends only add to it.
         /// </summary>
+        /// <summary>Metres per degree of longitude here, taken again only when the vehicle has gone some way north or south.</summary>
+        public double Kx(double lat)
+        {
+            if (!(Math.Abs(lat - _kxLat) < 0.01)) (_kx, _kxLat) = (GeoMath.MetresPerDegreeLon(lat), lat);
+            return _kx;
+        }
+
         public void Wiggle(double lon, double lat, long timeMs)
         {
             if (Line > 0 && timeMs - Line1Ms > 30_000) Line = 0;
             if (Line == 2)
             {
-                // Metres per degree of longitude, taken again only when the vehicle has gone some way north or south.
-                if (!(Math.Abs(lat - _kxLat) < 0.01)) (_kx, _kxLat) = (GeoMath.MetresPerDegreeLon(lat), lat);
-                double kx = _kx, ky = GeoMath.MetresPerDegree;
+                double kx = Kx(lat), ky = GeoMath.MetresPerDegree;
                 double ax = (Line0Lon - lon) * kx, ay = (Line0Lat - lat) * ky, bx = (Line1Lon - lon) * kx, by = (Line1Lat - lat) * ky;
                 double len2 = (ax * ax) + (ay * ay);
                 if (len2 >= 100) // A and C 10 m apart or more: C is the origin, A at (ax, ay)
