@@ -1,5 +1,5 @@
-using System.Runtime.ExceptionServices;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Traffic.Engine.Alerts;
@@ -225,16 +225,12 @@ public sealed class ReplayEngine
     /// </summary>
     private void ClearOutputs(string outDir)
     {
-        string sliding = _options.Segments.SlidingName;
-        foreach (var (folder, pattern) in new[] { ("matched", "shard-*/matched-*.arrow"), ("segments", "segments-*.arrow"), ("alerts", "alerts-*.arrow"), (sliding, $"{sliding}-*.arrow") })
+        // Each folder's files are named after it (matched/shard-0/matched-000001.arrow, segments/segments-000001.arrow).
+        foreach (string folder in new[] { "matched", "segments", "alerts", _options.Segments.SlidingName })
         {
             string path = Path.Combine(outDir, folder);
             if (!Directory.Exists(path)) continue;
-            string dir = Path.GetDirectoryName(pattern) ?? "", name = Path.GetFileName(pattern);
-            foreach (string sub in dir.Length == 0 ? [path] : Directory.GetDirectories(path, dir))
-            {
-                foreach (string file in Directory.GetFiles(sub, name)) File.Delete(file);
-            }
+            foreach (string file in Directory.GetFiles(path, $"{folder}-*.arrow", SearchOption.AllDirectories)) File.Delete(file);
         }
     }
 
@@ -429,7 +425,6 @@ public sealed class ReplayEngine
         public readonly bool IsWatermark = isWatermark;
     }
 
-    /// <summary>Runs a shard's loop on a thread of its own; the task ends with it.</summary>
     /// <summary>
     /// Throws the first failure that is a cause, not a consequence: a stage fails, its queue aborts, and the stages feeding it
     /// stop with <see cref="ConsumerFailedException"/>, so the deepest stage's own exception is the one to report
@@ -453,6 +448,7 @@ public sealed class ReplayEngine
         if (consequence != null) ExceptionDispatchInfo.Throw(consequence);
     }
 
+    /// <summary>Runs a shard's loop on a thread of its own; the task ends with it.</summary>
     private static Task Dedicated(Action loop, CancellationToken cancel) =>
         Task.Factory.StartNew(loop, cancel, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
 

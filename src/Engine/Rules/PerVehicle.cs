@@ -65,10 +65,20 @@ internal sealed class VehicleClock
         t = timeMs;
     }
 
-    /// <summary>Whether the vehicle has a time and it lies <paramref name="forMs"/> or more before <paramref name="nowMs"/>.</summary>
-    public bool Elapsed(int vehicle, long nowMs, long forMs)
+    /// <summary>
+    /// Puts into <paramref name="taken"/>, in the order of <paramref name="vehicles"/>, those whose time lies
+    /// <paramref name="forMs"/> or more before <paramref name="nowMs"/>, and clears their times.
+    /// </summary>
+    public void TakeElapsed(ReadOnlySpan<int> vehicles, long nowMs, long forMs, List<int> taken)
     {
+        taken.Clear();
+        if (Count == 0) return;
         long[] times = _times;
-        return (uint)vehicle < (uint)times.Length && times[vehicle] != long.MinValue && nowMs - times[vehicle] >= forMs;
+        foreach (int v in vehicles)
+        {
+            if ((uint)v >= (uint)times.Length || times[v] == long.MinValue || nowMs - times[v] < forMs) continue;
+            taken.Add(v);
+            Set(v, long.MinValue);
+        }
     }
 }

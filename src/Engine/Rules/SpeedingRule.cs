@@ -110,6 +110,7 @@ public sealed class SpeedingRule
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
     private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
+    private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
 
     public SpeedingRule(EdgeIndex index, VehicleIds ids, SpeedingOptions? options = null)
     {
@@ -150,10 +151,9 @@ public sealed class SpeedingRule
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         long silentMs = (long)(_options.SilentCloseS * 1000);
-        if (_openSeen.Count == 0) return;
-        foreach (int v in _tracks.Vehicles)
+        _openSeen.TakeElapsed(_tracks.Vehicles, watermarkMs, silentMs, _due);
+        foreach (int v in _due)
         {
-            if (!_openSeen.Elapsed(v, watermarkMs, silentMs)) continue;
             VehicleTrack t = _tracks.Existing(v);
             alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, watermarkMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                 t.OverLimit * (1 + _options.Tolerance), t.OverMs));
@@ -161,7 +161,6 @@ public sealed class SpeedingRule
             t.OverSinceMs = long.MinValue;
             t.UnderSinceMs = long.MinValue;
             t.MaxSpeed = 0;
-            _openSeen.Set(v, long.MinValue);
         }
     }
 

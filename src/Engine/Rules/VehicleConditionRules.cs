@@ -93,6 +93,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
     // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
     private readonly VehicleClock _silentFrom = new();   // a vehicle last seen moving with no signal_lost open: since when
+    private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
     // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
     private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
 
@@ -185,14 +186,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     {
         // In the order the vehicles came (not by dense id, which a restore renumbers): the same alerts in the same order.
         long afterMs = (long)(_options.SignalLostUnconfirmedAfterS * 1000);
-        if (_silentFrom.Count == 0) return;
-        foreach (int v in _states.Vehicles)
+        _silentFrom.TakeElapsed(_states.Vehicles, watermarkMs, afterMs, _due);
+        foreach (int v in _due)
         {
-            // On the copy (Watch): most vehicles are not silent, and their state objects stay out of the cache.
-            if (!_silentFrom.Elapsed(v, watermarkMs, afterMs)) continue;
             State s = _states.Existing(v);
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
-            _silentFrom.Set(v, long.MinValue);
             var p = Probe.Empty;
             p.Vehicle = v;
             alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,

@@ -99,6 +99,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     // The roads within AlongM of a fix, the nearest 8; the map matcher's candidate search fills it for the same fix.
     private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 8);
     private readonly VehicleClock _openSeen = new();   // the last probe of a vehicle with an open alert
+    private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
     private readonly PerVehicle<State> _states = new(() => new State(new ConditionTracker(
         (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000))));
 
@@ -124,16 +125,14 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     public void OnWatermark(long watermarkMs, List<AlertEvent> alerts)
     {
         long silentMs = (long)(_options.SilentCloseS * 1000);
-        if (_openSeen.Count == 0) return;
-        foreach (int v in _states.Vehicles)
+        _openSeen.TakeElapsed(_states.Vehicles, watermarkMs, silentMs, _due);
+        foreach (int v in _due)
         {
-            if (!_openSeen.Elapsed(v, watermarkMs, silentMs)) continue;
             State s = _states.Existing(v);
             alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, watermarkMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
             s.Condition.Close();
             s.Fixes = 0;
             s.EvidenceNats = s.EvidenceWeight = s.EvidencePassed = s.EvidenceApart = 0;
-            _openSeen.Set(v, long.MinValue);
         }
     }
 

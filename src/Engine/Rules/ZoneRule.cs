@@ -182,8 +182,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
                 alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Close, timeMs, lon, lat, timeMs, timeMs - p.OutsideSinceMs));
                 p.OpenId = null;
             }
-            p.InsideSinceMs = long.MinValue; // for a corridor this holds the start of the time off it
-            p.OutsideSinceMs = long.MinValue;
+            p.OutsideSinceMs = long.MinValue; // for a corridor: the start of the time off it
             return;
         }
         if (p.OutsideSinceMs == long.MinValue) p.OutsideSinceMs = timeMs;
@@ -191,8 +190,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         {
             p.Kind = "hazmat_off_corridor";
             p.OpenId = $"hazmat_off_corridor:{ids.Name(vehicle)}:{corridorId}:{p.OutsideSinceMs}";
-            p.InsideSinceMs = p.OutsideSinceMs; // the condition's start
-            p.StartMs = p.OutsideSinceMs;
+            p.StartMs = p.OutsideSinceMs; // the condition's start
             alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Open, timeMs, lon, lat, null, timeMs - p.OutsideSinceMs));
         }
     }

@@ -36,7 +36,13 @@ public class WrongWayRuleTests
         throw new InvalidOperationException("no suitable one-way street in the network");
     }
 
-    private static List<AlertEvent> Drive(bool against, bool reportHeading)
+    private static List<AlertEvent> Drive(bool against, bool reportHeading) => DriveStreet(against, reportHeading, leave: true).Alerts;
+
+    /// <summary>
+    /// A car along the one-way street (against it when asked) at 29 km/h, a fix a second; then, when asked, far away and
+    /// standing for 15 s, so that an alert closes. Returns its alerts, the rule and its last fix's time.
+    /// </summary>
+    private static (List<AlertEvent> Alerts, WrongWayRule Rule, long LastMs) DriveStreet(bool against, bool reportHeading, bool leave)
     {
         var net = SimRun.Shenzhen;
         int edge = OneWayStreet();
@@ -46,13 +52,14 @@ public class WrongWayRuleTests
         var alerts = new List<AlertEvent>();
         double len = net.LengthM(edge);
         int i = 0;
+        long last = 0;
         for (double x = 5; x < len - 5; x += 8, i++)
         {
             double offset = against ? len - x : x; // 8 m every 1 s ≈ 29 km/h
             var (lon, lat) = net.PointAt(edge, offset);
             var p = Probe.Empty;
             p.Vehicle = v;
-            p.TimeMs = s_t0 + (i * 1000);
+            p.TimeMs = last = s_t0 + (i * 1000);
             p.Lon = lon;
             p.Lat = lat;
             p.SpeedKmh = 29;
@@ -60,17 +67,17 @@ public class WrongWayRuleTests
             rule.OnProbe(p, VehicleClass.Car, 0, alerts);
         }
         // Then the vehicle leaves the street: far away and quiet, so the alert closes.
-        for (int k = 0; k < 15; k++, i++)
+        for (int k = 0; leave && k < 15; k++, i++)
         {
             var p = Probe.Empty;
             p.Vehicle = v;
-            p.TimeMs = s_t0 + (i * 1000);
+            p.TimeMs = last = s_t0 + (i * 1000);
             p.Lon = 0.5;
             p.Lat = 0.5;
             p.SpeedKmh = 0;
             rule.OnProbe(p, VehicleClass.Car, 0, alerts);
         }
-        return alerts;
+        return (alerts, rule, last);
     }
 
     /// <summary>
@@ -229,30 +236,13 @@ public class WrongWayRuleTests
     [Fact]
     public void A_drive_against_a_one_way_street_whose_unit_goes_silent_closes_after_five_minutes_of_watermark()
     {
-        var net = SimRun.Shenzhen;
-        int edge = OneWayStreet();
-        var ids = new VehicleIds();
-        int v = ids.Intern("琼W6".AsSpan());
-        var rule = new WrongWayRule(s_index.Value, ids);
-        var alerts = new List<AlertEvent>();
-        double len = net.LengthM(edge);
-        long last = 0;
-        for (int i = 0; 5 + (i * 8) < len - 5; i++)
-        {
-            var (lon, lat) = net.PointAt(edge, len - 5 - (i * 8));
-            var p = Probe.Empty;
-            p.Vehicle = v;
-            p.TimeMs = last = s_t0 + (i * 1000);
-            (p.Lon, p.Lat) = (lon, lat);
-            p.SpeedKmh = 29;
-            rule.OnProbe(p, VehicleClass.Taxi, 0, alerts);
-        }
+        var (alerts, rule, last) = DriveStreet(against: true, reportHeading: false, leave: false);
         Assert.Equal([AlertState.Open], alerts.Select(a => a.State));
         rule.OnWatermark(last + 299_000, alerts);
         Assert.Single(alerts);
         rule.OnWatermark(last + 300_000, alerts);
         Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
-        Assert.Equal((last, last + 300_000, "taxi"), (alerts[1].EndMs, alerts[1].TimeMs, alerts[1].Class));
+        Assert.Equal((last, last + 300_000, "car"), (alerts[1].EndMs, alerts[1].TimeMs, alerts[1].Class));
         Assert.Equal(alerts[0].AlertId, alerts[1].AlertId);
         rule.OnWatermark(last + 900_000, alerts);
         Assert.Equal(2, alerts.Count);
@@ -261,7 +251,6 @@ public class WrongWayRuleTests
     [Fact]
     public void Driving_along_it_raises_nothing() => Assert.Empty(Drive(against: false, reportHeading: true));
 
-    /// <summary>A taxi's fixes every 15 s at the given shares of the one-way street's length, driving against it, then gone.</summary>
     [Fact]
     public void One_fix_that_is_not_against_the_road_does_not_split_a_drive_against_it_in_two()
     {
@@ -292,6 +281,7 @@ public class WrongWayRuleTests
         Assert.Single(alerts, a => a.State == AlertState.Open);
     }
 
+    /// <summary>A taxi's fixes every 15 s at the given shares of the one-way street's length, driving against it, then gone.</summary>
     private static List<AlertEvent> Fixes(params double[] shares)
     {
         var net = SimRun.Shenzhen;
