@@ -197,6 +197,49 @@ public class SpeedingRuleTests
         Assert.Empty(alerts);
     }
 
+    /// <summary>
+    /// Positions only, a fix every 10 s straight along <see cref="Edge50"/>'s direction at <paramref name="kmh"/>; the
+    /// route to the fix at <paramref name="detourAtS"/> is <paramref name="detourM"/> longer than the road (the match
+    /// was on a side street and rejoins the road round a corner).
+    /// </summary>
+    private static List<AlertEvent> DriveWithDetour(double kmh, int detourAtS, double detourM)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Edge50();
+        var ids = new VehicleIds();
+        int vehicle = ids.Intern("琼A55555".AsSpan());
+        var rule = new SpeedingRule(s_index.Value, ids, new SpeedingOptions { AmbiguityM = 0.01, AmbiguityMinM = 0.01 });
+        var alerts = new List<AlertEvent>();
+        var (lon, lat) = net.PointAt(edge, net.LengthM(edge) / 2);
+        double bearing = net.BearingAt(edge, net.LengthM(edge) / 2) * Math.PI / 180, step = kmh / 3.6 * 10;
+        for (int k = 0; k <= 12; k++)
+        {
+            double along = k * step;
+            var m = new MatchedProbe
+            {
+                ProbeId = k, TimeMs = s_day + (k * 10_000L), Edge = edge, OffsetM = net.LengthM(edge) / 2, Lon = lon, Lat = lat, DistanceM = 2,
+                ProbeLon = lon + (along * Math.Sin(bearing) / GeoMath.MetresPerDegreeLon(lat)) + ((k % 3) * 1e-7),
+                ProbeLat = lat + (along * Math.Cos(bearing) / GeoMath.MetresPerDegree),
+                RouteDistanceM = k == 0 ? 0 : step + (k * 10 == detourAtS ? detourM : 0), SpeedKmh = double.NaN, Confidence = 1,
+                Break = k == 0 ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = double.NaN,
+            };
+            rule.OnMatched(vehicle, VehicleClass.Car, 0, m, alerts);
+        }
+        return alerts;
+    }
+
+    [Fact]
+    public void A_route_far_longer_than_the_line_through_the_fixes_is_not_judged()
+    {
+        // 40 km/h on a 50 road, fixes every 10 s: one step's route 160 m longer than the road made each 30-s stretch that
+        // holds it 1.48 times the fixes' line, within 1.5 times the chord, and read 56 km/h (less what the unit's error
+        // can add) for 20 s.
+        Assert.Empty(DriveWithDetour(40, 60, 160));
+        Assert.Empty(DriveWithDetour(40, 60, 0));
+        // A speeder is caught all the same, by the stretches without the detour.
+        Assert.Contains(DriveWithDetour(75, 60, 160), a => a.State == AlertState.Open);
+    }
+
     [Fact]
     public void Near_misses_raise_nothing()
     {
