@@ -93,6 +93,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
     // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
     private readonly VehicleClock _silentFrom = new();   // a vehicle last seen moving with no signal_lost open: since when
+    private readonly VehicleClock _tiredSeen = new();    // the last report of a vehicle with fatigue open
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
     // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
     private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
@@ -115,17 +116,17 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (p.Fix) s.NoFixMoving = false;
             else if (moving) s.NoFixMoving = true;
             Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
-            bool standing = !float.IsNaN(speed) && speed < 1 && !InPermittedStop(p.Lon, p.Lat);
+            if (!float.IsNaN(p.SpeedKmh)) s.ReportedStop(in p);
+            // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
+            // fixes on both sides of it), else its fix.
+            bool standing = !float.IsNaN(speed) && speed < 1
+                && !(s.StopFixes > 0 ? InPermittedStop(s.StopSumLon / s.StopFixes, s.StopSumLat / s.StopFixes) : InPermittedStop(p.Lon, p.Lat));
             Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
         // minutes, or (when the options allow split breaks) breaks adding up to the same since the driving began.
-        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000)
-        {
-            s.DrivingSinceMs = long.MinValue;
-            s.StandingSinceMs = long.MinValue;
-        }
+        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000) SilenceRested(s, in p, alerts);
         if (moving)
         {
             if (s.StandingSinceMs != long.MinValue && s.DrivingSinceMs != long.MinValue)
@@ -143,7 +144,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         }
         else if (!float.IsNaN(speed))
         {
-            if (s.StandingSinceMs == long.MinValue) s.StandingSinceMs = p.TimeMs;
+            if (s.StandingSinceMs == long.MinValue) s.StandingSinceMs = s.StandingSince(in p);
             long spell = p.TimeMs - s.StandingSinceMs;
             bool rested = spell >= _options.FatigueRestS * 1000
                 || (_options.FatigueBreaksS > 0 && spell >= _options.FatigueBreakMinS * 1000 && s.BreaksMs + spell >= _options.FatigueBreaksS * 1000);
@@ -179,6 +180,22 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     private void Watch(int vehicle, State s)
     {
         _silentFrom.Set(vehicle, s.LastMoving && s.SignalLostId == null ? s.LastMs : long.MinValue);
+        _tiredSeen.Set(vehicle, s.Fatigue.IsOpen ? s.LastMs : long.MinValue);
+    }
+
+    /// <summary>
+    /// A silence of <see cref="VehicleConditionOptions.FatigueRestS"/> is a rest: the driving time starts again, and an
+    /// open <c>fatigue</c> closes, <c>end</c> the moment the rest had lasted that long, at the vehicle's last position.
+    /// <paramref name="p"/> gives the event's time (the vehicle's return, or the watermark that found it silent).
+    /// </summary>
+    private void SilenceRested(State s, in Probe p, List<AlertEvent> alerts)
+    {
+        s.DrivingSinceMs = long.MinValue;
+        s.StandingSinceMs = long.MinValue;
+        if (!s.Fatigue.IsOpen) return;
+        Probe at = p;
+        (at.Lon, at.Lat, at.SpeedKmh) = (s.LastLon, s.LastLat, float.NaN);
+        Report(s.Fatigue, s.Fatigue.Update(false, s.LastMs + (long)(_options.FatigueRestS * 1000)), "fatigue", in at, s.Class, s.Hazmat, null, alerts);
     }
 
     /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
@@ -195,6 +212,13 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             p.Vehicle = v;
             alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,
                 new Dictionary<string, double> { ["silent_s"] = (watermarkMs - s.LastMs) / 1000.0 }, timeMs: watermarkMs));
+        }
+        _tiredSeen.TakeElapsed(_states.Vehicles, watermarkMs, (long)(_options.FatigueRestS * 1000), _due);
+        foreach (int v in _due)
+        {
+            var p = Probe.Empty;
+            (p.Vehicle, p.TimeMs) = (v, watermarkMs);
+            SilenceRested(_states.Existing(v), in p, alerts);
         }
     }
 
@@ -347,6 +371,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public double SpanLon;
         public double SpanLat;
         public float SpanKmh = float.NaN;          // … and the speed of its last span (0: standing)
+        public int StopFixes;                      // standing: the fixes since it stopped (0: not standing, or unknown) …
+        public long StopSinceMs;                   // … since when …
+        public double StopSumLon;                  // … and their sums
+        public double StopSumLat;
+        public UnitError StopError;                // the unit's error, from its fixes' scatter at its stops
 
         /// <summary>
         /// The speed of a unit that reports none, from its fixes: at the end of each span of
@@ -359,15 +388,76 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (SpanMs == long.MinValue || p.TimeMs < SpanMs)
             {
                 (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
+                StopFixes = 0;
                 return SpanKmh;
             }
             double seconds = (p.TimeMs - SpanMs) / 1000.0;
+            if (StopFixes > 0) return Standing(in p, o, seconds);
             if (seconds < o.PositionSpanS) return SpanKmh;
             double moved = Traffic.Geo.GeoMath.Distance(SpanLon, SpanLat, p.Lon, p.Lat);
-            SpanKmh = moved < o.PositionStandM ? 0 : (float)(moved / seconds * 3.6);
+            SpanKmh = moved < StandRadiusM(o, Math.Sqrt(2)) ? 0 : (float)(moved / seconds * 3.6);
+            if (SpanKmh == 0)
+            {
+                // A stop begins, at the span's start: its place is the mean of its fixes, the span's first and last to
+                // begin with.
+                (StopSumLon, StopSumLat, StopFixes, StopSinceMs) = (SpanLon + p.Lon, SpanLat + p.Lat, 2, SpanMs);
+            }
             (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
             return SpanKmh;
         }
+
+        /// <summary>
+        /// A standing unit's fix, judged against the mean of its fixes since it stopped, not against one of them: two
+        /// fixes of a 10 m unit 30 s apart lie over 42 m apart (5 km/h) once in 80, so that a 25-minute rest reported
+        /// every 30 s read as driving for a span in about half the rests, and a fix lies that far from the mean of many
+        /// once in 5,000. A fix within <see cref="StandRadiusM"/> of the mean joins it; at the end of a span, one beyond
+        /// ends the stop, at the speed from the mean to it.
+        /// </summary>
+        private float Standing(in Probe p, VehicleConditionOptions o, double seconds)
+        {
+            double lon = StopSumLon / StopFixes, lat = StopSumLat / StopFixes;
+            double fromMean = Traffic.Geo.GeoMath.Distance(lon, lat, p.Lon, p.Lat);
+            double spread = Math.Sqrt(1 + 1.0 / StopFixes);
+            bool stands = fromMean < StandRadiusM(o, spread);
+            // A fix about a mean of n others lies σ √(1 + 1/n) off it (Rayleigh); scaled, it is a sample of σ. Sampled
+            // too: a fix that ends a stop at a span's end (within the radius's cap), or a unit noisier than the radius
+            // it starts from would never show how noisy it is; a vehicle driving off adds one such sample a stop.
+            if (stands || (seconds >= o.PositionSpanS && fromMean < MaxStandRadiusM)) StopError.Add(fromMean * (2 / Math.PI) / spread);
+            if (stands)
+            {
+                StopSumLon += p.Lon;
+                StopSumLat += p.Lat;
+                StopFixes++;
+                if (seconds >= o.PositionSpanS) (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
+                return SpanKmh;
+            }
+            if (seconds < o.PositionSpanS) return SpanKmh;
+            SpanKmh = (float)(fromMean / seconds * 3.6);
+            StopFixes = 0;
+            (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
+            return SpanKmh;
+        }
+
+        /// <summary>
+        /// How far a fix may lie from a point <paramref name="spread"/> σ uncertain (the mean of a stop's n fixes: √(1 +
+        /// 1/n); another fix: √2) and the unit still stand: <see cref="VehicleConditionOptions.PositionStandM"/>, or 4
+        /// times that σ of the unit's scatter at its stops once 8 fixes have shown it (a fix lies beyond once in 3,000),
+        /// at most 100 m. A 10 m unit's two fixes at a stop 30 s apart lie over 42 m apart (5 km/h) once in 80.
+        /// </summary>
+        private double StandRadiusM(VehicleConditionOptions o, double spread) =>
+            Math.Clamp(4 * StopError.SigmaOr(8, 0) * spread, o.PositionStandM, MaxStandRadiusM);
+
+        private const double MaxStandRadiusM = 100;
+
+        /// <summary>A unit that reports its speed: its fixes while it reports standing (under 1 km/h) make its stop's place.</summary>
+        public void ReportedStop(in Probe p)
+        {
+            if (p.SpeedKmh >= 1) StopFixes = 0;
+            else if (p.Fix) (StopSumLon, StopSumLat, StopFixes) = StopFixes == 0 ? (p.Lon, p.Lat, 1) : (StopSumLon + p.Lon, StopSumLat + p.Lat, StopFixes + 1);
+        }
+
+        /// <summary>Since when the vehicle stands: for a unit judged from its fixes, since its stop's first span began.</summary>
+        public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && StopFixes > 0 ? Math.Max(StopSinceMs, DrivenUntilMs) : p.TimeMs;
 
         public void Save(CheckpointWriter w)
         {
@@ -394,6 +484,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(SpanLon);
             o.Write(SpanLat);
             o.Write(SpanKmh);
+            o.Write(StopFixes);
+            o.Write(StopSinceMs);
+            o.Write(StopSumLon);
+            o.Write(StopSumLat);
+            StopError.Save(o);
         }
 
         public void Load(CheckpointReader r)
@@ -421,6 +516,12 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             SpanLon = i.ReadDouble();
             SpanLat = i.ReadDouble();
             SpanKmh = i.ReadSingle();
+            StopFixes = i.ReadInt32();
+            CheckpointReader.Check(StopFixes >= 0, "checkpoint malformed: a stop's fixes negative");
+            StopSinceMs = i.ReadInt64();
+            StopSumLon = i.ReadDouble();
+            StopSumLat = i.ReadDouble();
+            StopError.Load(i);
         }
     }
 }

@@ -2,6 +2,7 @@ using Traffic.Engine.Alerts;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Rules;
 using Traffic.Engine.Zones;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Rules;
 
@@ -142,13 +143,8 @@ public class VehicleConditionRulesTests
         var driver = Enumerable.Range(0, 15).SelectMany(_ => new[] { (50.0, true, 1200, Road), (0.0, true, 30, Road) }).ToArray();
         Assert.Contains(Reports(split, VehicleClass.Taxi, 0, driver), a => a.Kind == "fatigue" && a.State == AlertState.Open);
     }
-}
 
-public class TeleportAndSignalLostTests
-{
-    private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
-
-    private static Probe At(int vehicle, long t, double lon, double lat, float kmh)
+    internal static Probe At(int vehicle, long t, double lon, double lat, float kmh)
     {
         var p = Probe.Empty;
         p.Vehicle = vehicle;
@@ -158,6 +154,101 @@ public class TeleportAndSignalLostTests
         p.SpeedKmh = kmh;
         return p;
     }
+
+    /// <summary>
+    /// Reports every <paramref name="everyS"/> s of a unit whose fixes are off by N(0, σ) east and north: (km/h, seconds)
+    /// legs eastwards from <paramref name="lon"/>, with the speed reported or (<paramref name="reported"/> false) not.
+    /// </summary>
+    private static List<AlertEvent> Noisy(VehicleConditionRules rules, int vehicle, double sigmaM, int everyS, bool reported, int seed,
+        double lon, params (double Kmh, int Seconds)[] legs)
+    {
+        var alerts = new List<AlertEvent>();
+        var random = new Random(seed);
+        double east = 0;
+        long t = s_t0;
+        foreach (var (kmh, seconds) in legs)
+        {
+            for (int s = 0; s < seconds; s += everyS, t += everyS * 1000L, east += kmh / 3.6 * everyS)
+            {
+                var (fixLon, fixLat) = GpsNoise.Scatter(lon + (east / Traffic.Geo.GeoMath.MetresPerDegreeLon(22.505)), 22.505, sigmaM, random);
+                var p = At(vehicle, t, fixLon, fixLat, reported ? (float)kmh : float.NaN);
+                rules.OnProbe(p, VehicleClass.Hazmat, 30, alerts);
+            }
+        }
+        return alerts;
+    }
+
+    private static List<AlertEvent> Noisy(double sigmaM, int everyS, bool reported, int seed, double lon, params (double Kmh, int Seconds)[] legs)
+    {
+        var ids = new VehicleIds();
+        return Noisy(new VehicleConditionRules(ids, ZoneSet.Parse(Zones)), ids.Intern("琼H5".AsSpan()), sigmaM, everyS, reported, seed, lon, legs);
+    }
+
+    [Fact]
+    public void A_unit_reporting_positions_only_rests_while_it_stands_however_its_fixes_scatter()
+    {
+        // A 10 m unit every 30 s: two fixes of a standing vehicle lie over 42 m apart (5 km/h) once in 80, and a
+        // 25-minute rest judged fix against fix read as driving for a span in about half the rests. Judged against the
+        // mean of the stop's fixes, none of ten drivers is tired.
+        for (int seed = 1; seed <= 10; seed++)
+        {
+            Assert.DoesNotContain(Noisy(10, 30, false, seed, Road, (40, 3 * 3600), (0, 1500), (40, 2 * 3600)), a => a.Kind == "fatigue");
+        }
+        Assert.Contains(Noisy(10, 30, false, 1, Road, (40, 4 * 3600 + 600)), a => a.Kind == "fatigue");
+        // The rest counts from the first fix of the span the vehicle stood through, not from the span's end: 3 h 50 min
+        // at the wheel, then 20 min 30 s on the spot, is no fatigue.
+        for (int seed = 1; seed <= 10; seed++)
+        {
+            Assert.DoesNotContain(Noisy(5, 10, false, seed, Road, (40, (3 * 3600) + 3000), (0, 1230), (40, 1800)), a => a.Kind == "fatigue");
+        }
+    }
+
+    [Fact]
+    public void A_fatigued_driver_gone_silent_has_rested_once_the_silence_is_as_long_as_a_rest()
+    {
+        var ids = new VehicleIds();
+        var rules = new VehicleConditionRules(ids, null);
+        int v = ids.Intern("琼F1".AsSpan()), w = ids.Intern("琼F2".AsSpan());
+        var alerts = Noisy(rules, v, 0, 10, true, 1, Road, (50, (4 * 3600) + 600));
+        var open = Assert.Single(alerts);
+        Assert.Equal(("fatigue", AlertState.Open), (open.Kind, open.State));
+        long last = s_t0 + (((4 * 3600) + 590) * 1000L);
+        rules.OnWatermark(last + 1_199_000, alerts);
+        Assert.Single(alerts);
+        rules.OnWatermark(last + 1_200_000, alerts);
+        var close = alerts[^1];
+        Assert.Equal((open.AlertId, AlertState.Close, last + 1_200_000, last + 1_200_000), (close.AlertId, close.State, close.EndMs, close.TimeMs));
+        rules.OnWatermark(last + 3_600_000, alerts);
+        Assert.Equal(2, alerts.Count(a => a.Kind == "fatigue")); // closed once (signal_lost follows at 30 minutes)
+
+        // Back after 25 minutes before any watermark found it silent: the same close, as it reports again.
+        var back = Noisy(rules, w, 0, 10, true, 1, Road, (50, (4 * 3600) + 600));
+        rules.OnProbe(At(w, last + 1_500_000, Road, 22.505, 50), VehicleClass.Hazmat, 30, back);
+        var fatigue = back.Where(a => a.Kind == "fatigue").ToList();
+        Assert.Equal([AlertState.Open, AlertState.Close], fatigue.Select(a => a.State));
+        Assert.Equal((last + 1_200_000, last + 1_500_000), (fatigue[1].EndMs, fatigue[1].TimeMs));
+    }
+
+    [Fact]
+    public void A_hazmat_truck_parked_by_a_permitted_stops_border_is_judged_where_it_stands()
+    {
+        // The permitted stop's east border is 113.91; a 10 m unit reporting standing 15 m outside it has one fix in 15
+        // inside, and each such fix began the 20 minutes again: judged by the mean of its fixes, it is outside.
+        double metre = 1 / Traffic.Geo.GeoMath.MetresPerDegreeLon(22.505);
+        for (int seed = 1; seed <= 5; seed++)
+        {
+            Assert.Contains(Noisy(10, 10, true, seed, 113.91 + (15 * metre), (0, 1500)), a => a.Kind == "hazmat_long_stop");
+            Assert.Empty(Noisy(10, 10, true, seed, 113.91 - (15 * metre), (0, 1500)));
+            Assert.Empty(Noisy(10, 30, false, seed, 113.91 - (15 * metre), (0, 1500)));
+        }
+    }
+}
+
+public class TeleportAndSignalLostTests
+{
+    private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static Probe At(int vehicle, long t, double lon, double lat, float kmh) => VehicleConditionRulesTests.At(vehicle, t, lon, lat, kmh);
 
     [Fact]
     public void A_fix_that_jumps_away_and_back_opens_and_closes_one_teleport()
