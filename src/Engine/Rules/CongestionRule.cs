@@ -35,6 +35,12 @@ public sealed record CongestionOptions
     /// <summary><c>incident</c>: speed below this share of the segment's recent level …</summary>
     public double IncidentDropShare { get; init; } = 0.5;
 
+    /// <summary>
+    /// … and below it by at least this share of the free-flow speed: a collapse from flowing traffic, not a jam deepening
+    /// (a road slowing from 45 to 5 km/h over 20 minutes read 5 against a recent 12, below half of it).
+    /// </summary>
+    public double IncidentDropOfFreeFlow { get; init; } = 0.25;
+
     /// <summary>… where the recent level is the mean speed of up to this many published windows before (at least 3).</summary>
     public int IncidentHistoryWindows { get; init; } = 5;
 
@@ -141,7 +147,7 @@ public sealed class CongestionRule
         // Incident: a collapse below half the recent speed into a congested window, held for the debounce.
         double recent = s.RecentSpeed();
         bool collapse = !double.IsNaN(recent) && speed < recent * _options.IncidentDropShare && level >= _options.OpenLevel
-            && w.Vehicles >= _options.IncidentMinVehicles;
+            && recent - speed >= w.FreeFlowKmh * _options.IncidentDropOfFreeFlow && w.Vehicles >= _options.IncidentMinVehicles;
         if (collapse)
         {
             if (s.Collapsed == 0 || !consecutive)

@@ -164,6 +164,15 @@ public class CongestionRuleTests
     }
 
     [Fact]
+    public void A_jam_deepening_is_no_incident_but_a_collapse_in_moderate_traffic_is()
+    {
+        // A jam at 12 km/h (free flow 50) falling to 5 is below half its recent level, but by 7 km/h: the jam deepened;
+        // a collapse is a fall by a quarter of free flow or more, as from 22 km/h to 5.
+        Assert.DoesNotContain(Windows(14, 13, 12, 11, 10, 5, 5, 5), a => a.Kind == "incident");
+        Assert.Contains(Windows(22, 21, 22, 5, 5, 5), a => a.Kind == "incident" && a.State == AlertState.Open);
+    }
+
+    [Fact]
     public void A_collapse_spreading_back_along_a_road_is_one_incident_until_its_last_segment_clears()
     {
         // A crash on c: c collapses first, then b behind it, then a; they clear front first. One incident, from c's
