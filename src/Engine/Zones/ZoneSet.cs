@@ -20,17 +20,34 @@ public enum ZoneKind : byte
 /// <summary>One zone and its rule.</summary>
 public sealed class Zone
 {
-    internal Zone(string id, string? name, ZoneKind kind, uint classMask, int fromMinute, int toMinute, double? maxDwellS, double widthM)
+    internal Zone(string id, string? name, ZoneKind kind, uint classMask, (int From, int To)[] hours, double? maxDwellS, double widthM)
     {
         Id = id;
         Name = name;
         Kind = kind;
         ClassMask = classMask;
-        FromMinute = fromMinute;
-        ToMinute = toMinute;
+        Hours = hours;
         MaxDwellS = maxDwellS;
         WidthM = widthM;
+        if (hours.Length == 0) return;
+        _inForce = new bool[MinutesPerDay];
+        foreach (var (from, to) in hours)
+        {
+            // From the first minute up to the last; a window from a minute to the same one (00:00-24:00) is the whole day.
+            int m = from;
+            do
+            {
+                _inForce[m] = true;
+                m = (m + 1) % MinutesPerDay;
+            }
+            while (m != to);
+        }
     }
+
+    internal const int MinutesPerDay = 1440;
+
+    // Per minute of the local day, whether the rule is in force; null: always.
+    private readonly bool[]? _inForce;
 
     public string Id { get; }
     public string? Name { get; }
@@ -39,10 +56,8 @@ public sealed class Zone
     /// <summary>Bit (1 &lt;&lt; class) per vehicle class the rule applies to; all bits when the zone names none.</summary>
     public uint ClassMask { get; }
 
-    /// <summary>Minutes of the local day (UTC+8) the rule applies from and to; -1: always.</summary>
-    public int FromMinute { get; }
-
-    public int ToMinute { get; }
+    /// <summary>The windows of the local day (UTC+8, minutes from and to; a window may wrap midnight) the rule applies in; none: always.</summary>
+    public IReadOnlyList<(int From, int To)> Hours { get; }
 
     public double? MaxDwellS { get; }
 
@@ -61,22 +76,33 @@ public sealed class Zone
         || (c == VehicleClass.Hazmat && AppliesTo(VehicleClass.Truck))
         || (dangerousGoods && AppliesTo(VehicleClass.Hazmat));
 
-    /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8; a window may wrap midnight).</summary>
+    /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8).</summary>
     public bool InForce(long timeMs) => InForceAtMinute(LocalTime.MinuteOfDay(timeMs));
 
     /// <summary>Whether the rule is in force at a minute of the local day, [0, 1440).</summary>
-    public bool InForceAtMinute(int minute) =>
-        FromMinute < 0 || (FromMinute <= ToMinute ? minute >= FromMinute && minute < ToMinute : minute >= FromMinute || minute < ToMinute);
+    public bool InForceAtMinute(int minute) => _inForce == null || _inForce[minute];
 
     /// <summary>
     /// For a rule in force at <paramref name="timeMs"/>: since when it has applied to a vehicle there since
     /// <paramref name="sinceMs"/>, the later of that and the start of its hours (a truck inside at 21:50 is in a zone
-    /// closed to it from 22:00).
+    /// closed to it from 22:00; windows that meet, 07:00-09:00 and 09:00-10:00, are one).
     /// </summary>
-    public long InForceSinceMs(long sinceMs, long timeMs) => FromMinute < 0 ? sinceMs : Math.Max(sinceMs, LastMinuteMs(timeMs, FromMinute));
+    public long InForceSinceMs(long sinceMs, long timeMs)
+    {
+        if (_inForce == null) return sinceMs;
+        int now = LocalTime.MinuteOfDay(timeMs), back = 0;
+        while (back < MinutesPerDay && _inForce[(now - back - 1 + MinutesPerDay) % MinutesPerDay]) back++;
+        return back == MinutesPerDay ? sinceMs : Math.Max(sinceMs, LastMinuteMs(timeMs, (now - back + MinutesPerDay) % MinutesPerDay));
+    }
 
     /// <summary>For a rule not in force at <paramref name="timeMs"/>: when its hours last ended.</summary>
-    public long LastEndMs(long timeMs) => LastMinuteMs(timeMs, ToMinute);
+    public long LastEndMs(long timeMs)
+    {
+        if (_inForce == null) return timeMs;
+        int now = LocalTime.MinuteOfDay(timeMs), back = 0;
+        while (back < MinutesPerDay && !_inForce[(now - back - 1 + MinutesPerDay) % MinutesPerDay]) back++;
+        return back == MinutesPerDay ? timeMs : LastMinuteMs(timeMs, (now - back + MinutesPerDay) % MinutesPerDay);
+    }
 
     /// <summary>The last time at or before <paramref name="timeMs"/> that the local clock read <paramref name="minute"/>.</summary>
     private static long LastMinuteMs(long timeMs, int minute)
@@ -189,7 +215,7 @@ public sealed class ZoneSet
                     mask |= 1u << (int)vc;
                 }
             }
-            var (from, to) = Hours(Text(a, "hours"), where);
+            (int From, int To)[] hours = Hours(a, where);
             double? maxDwell = Number(a, "max_dwell_s", where);
             double width = Number(a, "width_m", where) ?? 100;
             Geometry g = f.Geometry ?? throw new InvalidDataException($"{where}: no geometry");
@@ -218,7 +244,7 @@ public sealed class ZoneSet
                 default:
                     throw new InvalidDataException($"{where}: a {g.GeometryType} cannot be a '{Text(a, "kind")}' zone (Polygon, MultiPolygon, or a LineString corridor)");
             }
-            zones.Add(new Zone(id, Text(a, "name"), kind, mask, from, to, maxDwell, width));
+            zones.Add(new Zone(id, Text(a, "name"), kind, mask, hours, maxDwell, width));
         }
         return new ZoneSet([.. zones], [.. envelopes], [.. areas], [.. lines]);
     }
@@ -335,14 +361,35 @@ public sealed class ZoneSet
         }
     }
 
-    private static (int From, int To) Hours(string? hours, string where)
+    /// <summary>
+    /// The windows of <c>hours</c>: "22:00-06:00"; several separated by commas or semicolons ("07:00-09:00,17:00-19:00",
+    /// the rush-hour bans of trucks), or an array of them. An en dash, a tilde or 至 between the two times reads as a dash,
+    /// and an hour may have one digit. Anything else is refused, never ignored (a zone whose hours were dropped would
+    /// apply all day).
+    /// </summary>
+    private static (int From, int To)[] Hours(IAttributesTable a, string where)
     {
-        if (hours == null) return (-1, -1);
-        // "22:00-06:00"; an en dash, a tilde or 至 between the two read the same, and an hour may have one digit.
-        string[] parts = hours.Split(['-', '–', '~', '至']);
-        if (parts.Length != 2 || !TryMinute(parts[0], out int from) || !TryMinute(parts[1], out int to) || from == to)
-            throw new InvalidDataException($"{where}: hours '{hours}' is not 'HH:MM-HH:MM'");
-        return (from, to);
+        if (!a.Exists("hours") || a["hours"] is not { } value) return [];
+        IEnumerable<object?> items = value switch
+        {
+            string one => [one],
+            object[] list => list,
+            _ => throw new InvalidDataException($"{where}: hours must be text such as '22:00-06:00', not '{value}'"),
+        };
+        var windows = new List<(int, int)>();
+        foreach (object? item in items)
+        {
+            if (item is not string text) throw new InvalidDataException($"{where}: hours must be text such as '22:00-06:00', not '{item}'");
+            foreach (string window in text.Split([',', ';', '，', '；', '、'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] parts = window.Split(['-', '–', '~', '至']);
+                if (parts.Length != 2 || !TryMinute(parts[0], out int from) || !TryMinute(parts[1], out int to) || from == to)
+                    throw new InvalidDataException($"{where}: hours '{text}' is not 'HH:MM-HH:MM' (several: 'HH:MM-HH:MM,HH:MM-HH:MM')");
+                windows.Add((from % Zone.MinutesPerDay, to % Zone.MinutesPerDay));
+            }
+        }
+        if (windows.Count == 0) throw new InvalidDataException($"{where}: hours names no window");
+        return [.. windows];
 
         static bool TryMinute(string s, out int minute)
         {

@@ -78,6 +78,45 @@ public class ZoneSetTests
     }
 
     [Theory]
+    [InlineData("07:00-09:00,17:00-19:00")]
+    [InlineData("07:00-09:00; 17:00-19:00")]
+    [InlineData("7:00-9:00、17:00至19:00")]
+    [InlineData("[\"07:00-09:00\",\"17:00-19:00\"]")]
+    public void Several_windows_of_hours_each_bound_the_rule(string hours)
+    {
+        // A rush-hour ban of trucks, 07:00-09:00 and 17:00-19:00 local (UTC+8): a list of windows, one text or an array.
+        string value = hours.StartsWith('[') ? hours : $"\"{hours}\"";
+        Zone z = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"R","kind":"restricted","hours":{{{value}}}},
+             "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}
+            """).Zones[0];
+        static long Local(int hour, int minute) => new DateTimeOffset(2025, 11, 25, hour, minute, 0, TimeSpan.FromHours(8)).ToUnixTimeMilliseconds();
+        Assert.Equal([false, true, true, false, true, false], new[] { Local(6, 59), Local(7, 0), Local(8, 59), Local(9, 0), Local(18, 0), Local(19, 0) }.Select(z.InForce));
+        // The evening window's start, for a truck inside since noon; the morning window's end, seen at noon.
+        Assert.Equal(Local(17, 0), z.InForceSinceMs(Local(12, 0), Local(18, 30)));
+        Assert.Equal(Local(9, 0), z.LastEndMs(Local(12, 0)));
+    }
+
+    [Fact]
+    public void Windows_that_meet_are_one_and_a_whole_day_is_always()
+    {
+        static Zone With(string hours) => ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"R","kind":"restricted","hours":"{{{hours}}}"},
+             "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}
+            """).Zones[0];
+        static long Local(int hour, int minute) => new DateTimeOffset(2025, 11, 25, hour, minute, 0, TimeSpan.FromHours(8)).ToUnixTimeMilliseconds();
+        Zone met = With("22:00-24:00,00:00-06:00");
+        Assert.Equal(new DateTimeOffset(2025, 11, 24, 22, 0, 0, TimeSpan.FromHours(8)).ToUnixTimeMilliseconds(), met.InForceSinceMs(0, Local(1, 0)));
+        Assert.Equal(Local(6, 0), met.LastEndMs(Local(12, 0)));
+        Zone day = With("00:00-24:00");
+        Assert.True(day.InForce(Local(3, 0)) && day.InForce(Local(23, 59)));
+        Assert.Equal(Local(2, 0), day.InForceSinceMs(Local(2, 0), Local(3, 0)));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","hours":7},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "hours must be text")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","hours":[]},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "hours names no window")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","hours":"07:00-09:00 17:00-19:00"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "is not 'HH:MM-HH:MM'")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","max_dwell_s":"long"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "max_dwell_s must be a number")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"restricted"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "'id' missing")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"parking"},"geometry":{"type":"Point","coordinates":[1,1]}}]}""", "unknown kind")]
