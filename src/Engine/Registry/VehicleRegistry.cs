@@ -93,9 +93,17 @@ public sealed class VehicleRegistry
         string? company = Text(root, "company");
         int vehicle = _ids.Intern(id.AsSpan());
         if (vehicle >= _info.Length) Array.Resize(ref _info, Math.Max(vehicle + 1, _info.Length * 2));
+        var info = new VehicleInfo(c, hazmat, corridor, company);
+        // Listed twice alike is no matter; listed twice otherwise, which entry holds cannot be told (a later line of an
+        // export is not always the newer), and its class and dangerous goods decide its rules.
+        if (_info[vehicle] is { } earlier && earlier != info)
+            throw new InvalidDataException($"vehicle_id '{id}' is listed before with another entry ({Describe(earlier)}; here {Describe(info)})");
         if (_info[vehicle] == null) Count++;
-        _info[vehicle] = new VehicleInfo(c, hazmat, corridor, company);
+        _info[vehicle] = info;
     }
+
+    private static string Describe(VehicleInfo i) =>
+        $"class {ProbeRules.ClassName(i.Class)}, hazmat {ProbeRules.HazmatText(i.Hazmat) ?? "none"}, corridor {i.Corridor ?? "none"}, company {i.Company ?? "none"}";
 
     // A string, or a number read by its digits (a corridor's zone id may be one: 7 names the zone with id 7).
     private static string? Text(JsonElement root, string name) => !root.TryGetProperty(name, out var e) ? null : e.ValueKind switch

@@ -59,6 +59,15 @@ public class VehicleRegistryTests
         Assert.Equal([("C1", 1), ("C9", 2)], registry.MissingCorridors(null));
     }
 
+    [Fact]
+    public void A_vehicle_listed_twice_alike_is_one_entry()
+    {
+        var registry = new VehicleRegistry(new VehicleIds());
+        registry.Add("""{"vehicle_id":"粤B1","class":"truck","hazmat":"3"}""");
+        registry.Add("""{"vehicle_id":"粤B1","class":"Truck","hazmat":3}""");
+        Assert.Equal(1, registry.Count);
+    }
+
     [Theory]
     [InlineData("""{"vehicle_id":"a","class":"truck","hazmat":12}""", "hazmat")]
     [InlineData("""{"vehicle_id":"a","class":"truck","corridor":["C1"]}""", "corridor")]
@@ -67,6 +76,7 @@ public class VehicleRegistryTests
     [InlineData("""{"vehicle_id":"a","class":"tram"}""", "class")]
     [InlineData("""{"vehicle_id":"a","class":"truck","hazmat":"10"}""", "hazmat")]
     [InlineData("""{"vehicle_id":"a",""", "vehicles.ndjson:2")]
+    [InlineData("""{"vehicle_id":"ok","class":"truck","hazmat":"3"}""", "'ok' is listed before with another entry (class car, hazmat none, corridor none, company none; here class truck, hazmat 3")]
     public void A_bad_line_is_refused_with_its_file_and_line(string bad, string expected)
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
