@@ -62,7 +62,7 @@ internal static class ReplayCommand
                 Console.WriteLine(string.Create(ci, $"the input is not in time order ({s.LateInFileOrder:N0} of {s.Read:N0} records behind the watermark as listed): replayed sorted by event time (--order file keeps the file's order)"));
             Console.WriteLine(string.Create(ci, $"read {s.Read:N0} records: {s.Accepted:N0} accepted, {s.Rejected:N0} rejected, {s.Late:N0} late, {s.Refused:N0} refused (duplicates, out of order)"));
             foreach (var (reason, n) in s.RejectedByReason.OrderByDescending(kv => kv.Value)) Console.WriteLine(string.Create(ci, $"  rejected {n:N0}: {reason}"));
-            Console.WriteLine(string.Create(ci, $"matched {s.Matched:N0} probes ({s.Unmatched:N0} off the network); {s.SegmentWindows:N0} segment windows published ({s.SegmentWindowsSuppressed:N0} below the minimum sample)"));
+            Console.WriteLine(string.Create(ci, $"matched {s.Matched:N0} probes ({s.Unmatched:N0} off the network, {s.NoFix:N0} without a fix not matched); {s.SegmentWindows:N0} segment windows published ({s.SegmentWindowsSuppressed:N0} below the minimum sample)"));
             if (s.LateTraversals > 0) Console.WriteLine(string.Create(ci, $"{s.LateTraversals:N0} traversals came after their window had passed their vehicle shard's watermark and were not aggregated"));
             if (s.SegmentViews + s.SegmentViewsSuppressed > 0) Console.WriteLine(string.Create(ci, $"{s.SegmentViews:N0} sliding views published ({s.SegmentViewsSuppressed:N0} below the minimum sample)"));
             if (s.Tpi.Windows > 0) Console.WriteLine(string.Create(ci, $"network traffic performance index (0-10): mean {s.Tpi.Mean:F2}, peak {s.Tpi.Peak:F2} at {s.Tpi.PeakWindowStart} over {s.Tpi.Windows:N0} windows"));

@@ -51,7 +51,7 @@ internal static class ScoreCommand
         o.WriteLine("extra: further alerts of an event already found; unplanned: no injected event, but the truth confirms the condition"
             + (r.Options.Strict ? "" : " (--strict counts them as FP)") + "; n/a: nothing to divide by");
         var m = r.Matching;
-        o.WriteLine(string.Create(ci, $"map matching: {m.ProbesCompared:N0} of {m.ProbesSent:N0} probes sent compared ({m.NotInOutput:N0} not in the output: refused or late); {m.Matched:N0} matched, {m.Unmatched:N0} with no match"));
+        o.WriteLine(string.Create(ci, $"map matching: {m.ProbesCompared:N0} of {m.ProbesSent:N0} probes sent compared ({m.NotInOutput:N0} not in the output: refused, late or without a fix); {m.Matched:N0} matched, {m.Unmatched:N0} with no match"));
         o.WriteLine(string.Create(ci, $"edge accuracy {Percent(m.EdgeAccuracy)} ({m.SameEdge:N0} of {m.Matched:N0} matched probes on their true edge); moving vehicles {Percent(m.EdgeAccuracyMoving)} ({m.SameEdgeMoving:N0} of {m.MatchedMoving:N0}); same OSM way {Percent(m.WayAccuracy)}"));
         if (m.NotInTruth > 0) o.WriteLine(string.Create(ci, $"warning: {m.NotInTruth:N0} matched probes have no probe of that vehicle and time in the truth: is it the truth of this run?"));
     }

@@ -107,6 +107,9 @@ public sealed record ReplaySummary
     public long Refused { get; init; }
     public long Matched { get; init; }
     public long Unmatched { get; init; }
+
+    /// <summary>Probes without a fix (<c>fix: false</c>): judged by the rules on the vehicle's reports, not matched.</summary>
+    public long NoFix { get; init; }
     public long SegmentWindows { get; init; }
     public long SegmentWindowsSuppressed { get; init; }
 
@@ -346,6 +349,7 @@ public sealed class ReplayEngine
             Refused = vehicleShards.Sum(s => s.Partition.Refused),
             Matched = vehicleShards.Sum(s => s.Partition.Matched),
             Unmatched = vehicleShards.Sum(s => s.Partition.Unmatched),
+            NoFix = vehicleShards.Sum(s => s.Partition.NoFix),
             SegmentWindows = windowRows.Rows,
             SegmentWindowsSuppressed = segmentShards.Sum(s => s.Partition.Suppressed),
             LateTraversals = segmentShards.Sum(s => s.Partition.LateTraversals),

@@ -178,6 +178,9 @@ public sealed class VehiclePartition
     /// <summary>Probes decided to lie off the network.</summary>
     public long Unmatched { get; private set; }
 
+    /// <summary>Probes without a fix: the rules on the vehicle's reports judge them; the matcher takes none.</summary>
+    public long NoFix => _stage.NoFixCount;
+
     /// <summary>Probes that came behind the watermark.</summary>
     public long Late => _stage.LateCount;
 

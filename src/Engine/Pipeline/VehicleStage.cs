@@ -95,6 +95,9 @@ public sealed class VehicleStage
     }
 
     public long Accepted { get; private set; }
+
+    /// <summary>Probes taken without a fix (<c>fix: false</c>): judged by the rules on the vehicle's reports, not matched.</summary>
+    public long NoFixCount { get; private set; }
     public long LateCount { get; private set; }
     public long RefusedCount { get; private set; }
 
@@ -115,6 +118,15 @@ public sealed class VehicleStage
             LateCount++;
             output.Late(in p, in source);
             return false;
+        }
+        if (!p.Fix)
+        {
+            // A unit without a fix reports no position (it repeats its last one, or sends zeros): the matcher takes none,
+            // and the next fix's route runs from the last fix over the whole time between. Taken as the model's, a
+            // repeated position made the vehicle stand through the loss and then drive the way it missed in one step:
+            // a car doing 37 km/h read 90 on 深南大道, and its segments' speeds doubled.
+            NoFixCount++;
+            return true;
         }
         VehicleMatchState state = State(p.Vehicle, cls);
         var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
@@ -181,6 +193,7 @@ public sealed class VehicleStage
         BinaryWriter o = w.Out;
         o.Write(_watermark);
         o.Write(Accepted);
+        o.Write(NoFixCount);
         o.Write(LateCount);
         o.Write(RefusedCount);
         o.Write(_active.Count);
@@ -198,6 +211,7 @@ public sealed class VehicleStage
         BinaryReader i = r.In;
         _watermark = i.ReadInt64();
         Accepted = i.ReadInt64();
+        NoFixCount = i.ReadInt64();
         LateCount = i.ReadInt64();
         RefusedCount = i.ReadInt64();
         int n = r.Count();

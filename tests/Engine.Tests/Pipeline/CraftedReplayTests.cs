@@ -124,6 +124,32 @@ public class CraftedReplayTests
     }
 
     [Fact]
+    public async Task A_unit_that_loses_its_fix_is_not_matched_until_it_has_one_again_and_no_speed_is_read_from_its_repeats()
+    {
+        // Positions only, a fix every 15 s, at 0.9 times the limit; for 45 s the unit has no fix and repeats its last
+        // position. Taken as positions, the repeats made the car stand, then drive 45 s of road in one 15-s step: 1.8
+        // times the limit read from positions, a speeding alert, and its segments' speeds doubled.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        double kmh = net.SpeedLimitKmh(edge) * 0.9;
+        var probes = new List<(long Time, string Line)>();
+        (double Lon, double Lat) last = default;
+        for (int k = 0; 5 + (kmh / 3.6 * 15 * k) <= net.LengthM(edge); k++)
+        {
+            bool fix = k is < 2 or > 4;
+            if (fix) last = net.PointAt(edge, 5 + (kmh / 3.6 * 15 * k));
+            long time = s_start + (k * 15_000L);
+            probes.Add((time, string.Create(CultureInfo.InvariantCulture,
+                $"{{\"vehicle_id\":\"粤B-NOFIX\",\"time\":{time},\"lon\":{last.Lon:F7},\"lat\":{last.Lat:F7},\"fix\":{(fix ? "true" : "false")}}}")));
+        }
+        Assert.True(probes.Count >= 8, "the road is long enough for fixes after the loss");
+        var (summary, outDir) = await Replay(probes);
+
+        Assert.Equal((3L, probes.Count - 3L), (summary.NoFix, summary.Matched));
+        Assert.DoesNotContain(Lines(Path.Combine(outDir, "alerts.ndjson")), a => a.GetProperty("kind").GetString() == "speeding");
+    }
+
+    [Fact]
     public async Task A_speeder_whose_trace_ends_while_speeding_has_its_alert_closed_once_it_has_been_silent_five_minutes()
     {
         var net = SimRun.Shenzhen;

@@ -31,9 +31,9 @@ public class ReplayEngineTests
         var run = s_run.Value;
         var (s, outDir) = await Replay(shards: 2);
 
-        // Nothing vanishes: every line is accepted or rejected, and every accepted probe is matched, late or refused.
+        // Nothing vanishes: every line is accepted or rejected, and every accepted probe is matched, without a fix, late or refused.
         Assert.Equal(run.ProbeLines.Length, s.Accepted + s.Rejected);
-        Assert.Equal(s.Accepted, s.Matched + s.Unmatched + s.Late + s.Refused);
+        Assert.Equal(s.Accepted, s.Matched + s.Unmatched + s.NoFix + s.Late + s.Refused);
         int malformed = run.TruthProbes.Count(t => t.TryGetProperty("fault", out var f) && f.GetString() == "malformed");
         Assert.Equal(malformed, s.Rejected);
         Assert.Equal(s.Rejected, File.ReadLines(Path.Combine(outDir, "dead-letter.ndjson")).Count());
