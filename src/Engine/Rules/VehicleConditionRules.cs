@@ -19,7 +19,10 @@ public sealed record VehicleConditionOptions
     /// </summary>
     public double PositionSpanS { get; init; } = 30;
 
-    /// <summary>… where a unit's scatter stays within this (3 σ of a 10 m unit).</summary>
+    /// <summary>
+    /// … where a unit's scatter stays within this (3 σ of a 10 m unit), or within 4 σ of the unit's own scatter at its
+    /// stops once that is known, if wider (see <c>State.StandRadiusM</c>).
+    /// </summary>
     public double PositionStandM { get; init; } = 30;
 
     /// <summary>
@@ -380,7 +383,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         /// <summary>
         /// The speed of a unit that reports none, from its fixes: at the end of each span of
         /// <see cref="VehicleConditionOptions.PositionSpanS"/> or more, 0 if it moved less than
-        /// <see cref="VehicleConditionOptions.PositionStandM"/>, else the span's mean speed; the last span's in between.
+        /// <see cref="StandRadiusM"/>, else the span's mean speed; the last span's in between. Once it stands, its fixes
+        /// are judged against its stop's (<see cref="Standing"/>).
         /// </summary>
         public float SpeedFromFixes(in Probe p, VehicleConditionOptions o)
         {
@@ -407,10 +411,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         }
 
         /// <summary>
-        /// A standing unit's fix, judged against the mean of its fixes since it stopped, not against one of them: two
-        /// fixes of a 10 m unit 30 s apart lie over 42 m apart (5 km/h) once in 80, so that a 25-minute rest reported
-        /// every 30 s read as driving for a span in about half the rests, and a fix lies that far from the mean of many
-        /// once in 5,000. A fix within <see cref="StandRadiusM"/> of the mean joins it; at the end of a span, one beyond
+        /// A standing unit's fix, judged against the mean of its fixes since it stopped, not against one of them: fix
+        /// against fix, a 25-minute rest of a 10 m unit reported every 30 s read as driving for a span in about half the
+        /// rests, and a fix lies over 42 m from the mean of many once in 5,000. A fix within <see cref="StandRadiusM"/> of the mean joins it; at the end of a span, one beyond
         /// ends the stop, at the speed from the mean to it.
         /// </summary>
         private float Standing(in Probe p, VehicleConditionOptions o, double seconds)

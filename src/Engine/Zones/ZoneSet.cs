@@ -87,21 +87,22 @@ public sealed class Zone
     /// <paramref name="sinceMs"/>, the later of that and the start of its hours (a truck inside at 21:50 is in a zone
     /// closed to it from 22:00; windows that meet, 07:00-09:00 and 09:00-10:00, are one).
     /// </summary>
-    public long InForceSinceMs(long sinceMs, long timeMs)
-    {
-        if (_inForce == null) return sinceMs;
-        int now = LocalTime.MinuteOfDay(timeMs), back = 0;
-        while (back < MinutesPerDay && _inForce[(now - back - 1 + MinutesPerDay) % MinutesPerDay]) back++;
-        return back == MinutesPerDay ? sinceMs : Math.Max(sinceMs, LastMinuteMs(timeMs, (now - back + MinutesPerDay) % MinutesPerDay));
-    }
+    public long InForceSinceMs(long sinceMs, long timeMs) =>
+        _inForce != null && RunStartMs(timeMs) is long start ? Math.Max(sinceMs, start) : sinceMs;
 
     /// <summary>For a rule not in force at <paramref name="timeMs"/>: when its hours last ended.</summary>
-    public long LastEndMs(long timeMs)
+    public long LastEndMs(long timeMs) => _inForce != null && RunStartMs(timeMs) is long end ? end : timeMs;
+
+    /// <summary>
+    /// When the rule last turned to what it is at <paramref name="timeMs"/> (in force or not), by the minutes of its hours
+    /// before; null when it has been so all day.
+    /// </summary>
+    private long? RunStartMs(long timeMs)
     {
-        if (_inForce == null) return timeMs;
         int now = LocalTime.MinuteOfDay(timeMs), back = 0;
-        while (back < MinutesPerDay && !_inForce[(now - back - 1 + MinutesPerDay) % MinutesPerDay]) back++;
-        return back == MinutesPerDay ? timeMs : LastMinuteMs(timeMs, (now - back + MinutesPerDay) % MinutesPerDay);
+        bool state = _inForce![now];
+        while (back < MinutesPerDay && _inForce[(now - back - 1 + MinutesPerDay) % MinutesPerDay] == state) back++;
+        return back == MinutesPerDay ? null : LastMinuteMs(timeMs, (now - back + MinutesPerDay) % MinutesPerDay);
     }
 
     /// <summary>The last time at or before <paramref name="timeMs"/> that the local clock read <paramref name="minute"/>.</summary>
