@@ -119,12 +119,14 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (p.Fix) s.NoFixMoving = false;
             else if (moving) s.NoFixMoving = true;
             Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
-            if (!float.IsNaN(p.SpeedKmh)) s.ReportedStop(in p);
+            if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, in p, cls, hazmat, alerts);
+            else s.ReportedStop(in p);
             // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
             // fixes on both sides of it), else its fix.
             bool standing = !float.IsNaN(speed) && speed < 1
                 && !(s.StopFixes > 0 ? InPermittedStop(s.StopSumLon / s.StopFixes, s.StopSumLat / s.StopFixes) : InPermittedStop(p.Lon, p.Lat));
-            Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
+            // Unknown (a unit without a fix that stood when it lost it may have driven off): the stop neither goes on nor ends.
+            if (!float.IsNaN(speed)) Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
@@ -174,6 +176,32 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         s.Class = cls;
         s.Hazmat = hazmat;
         Watch(p.Vehicle, s);
+    }
+
+    /// <summary>
+    /// <c>hazmat_no_fix</c> for a unit that reports no speed and lost its fix while it stood: nothing tells that it moves
+    /// until its fix comes back, and a fix back after <see cref="VehicleConditionOptions.NoFixAfterS"/> or more, further
+    /// from its last one than its scatter and than 5 km/h over the time between, shows that it drove without a fix. The
+    /// alert opens and closes as the fix returns, spanning the loss (a truck that pulled away as its unit lost the fix
+    /// and drove 1.1 km in 5 minutes raised nothing).
+    /// </summary>
+    private void MovedWithoutFix(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    {
+        if (!p.Fix)
+        {
+            if (s.NoFixSinceMs == long.MinValue && s.FixMs != long.MinValue) s.NoFixSinceMs = p.TimeMs;
+            return;
+        }
+        long since = s.NoFixSinceMs, fixMs = s.FixMs;
+        double fixLon = s.FixLon, fixLat = s.FixLat;
+        (s.NoFixSinceMs, s.FixMs, s.FixLon, s.FixLat) = (long.MinValue, p.TimeMs, p.Lon, p.Lat);
+        if (since == long.MinValue || s.NoFix.IsOpen || p.TimeMs - since < _options.NoFixAfterS * 1000) return;
+        double moved = Traffic.Geo.GeoMath.Distance(fixLon, fixLat, p.Lon, p.Lat);
+        if (moved < s.StandRadiusM(_options, Math.Sqrt(2)) || moved / ((p.TimeMs - fixMs) / 1000.0) * 3.6 <= _options.MovingKmh) return;
+        string id = $"hazmat_no_fix:{ids.Name(p.Vehicle)}:{since}";
+        var evidence = new Dictionary<string, double> { ["duration_s"] = (p.TimeMs - since) / 1000.0, ["moved_m"] = moved };
+        alerts.Add(Simple("hazmat_no_fix", id, AlertState.Open, in p, cls, hazmat, since, null, fixLon, fixLat, evidence) with { Severity = 3 });
+        alerts.Add(Simple("hazmat_no_fix", id, AlertState.Close, in p, cls, hazmat, since, p.TimeMs, p.Lon, p.Lat, evidence) with { Severity = 3 });
     }
 
     /// <summary>
@@ -370,6 +398,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public long BreaksMs;   // breaks taken since the driving began
         public long DrivenUntilMs = long.MinValue; // its last report moving
         public bool NoFixMoving;                   // its fix was lost while it moved and is not back
+        public long NoFixSinceMs = long.MinValue;  // a unit that reports no speed: since when its fix is lost …
+        public long FixMs = long.MinValue;         // … and its last fix: when and where
+        public double FixLon;
+        public double FixLat;
         public long SpanMs = long.MinValue;        // a unit without a reported speed: where its current span began …
         public double SpanLon;
         public double SpanLat;
@@ -388,7 +420,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         /// </summary>
         public float SpeedFromFixes(in Probe p, VehicleConditionOptions o)
         {
-            if (!p.Fix) return SpanKmh;
+            // Without a fix: a vehicle last seen driving drives on, one last seen standing may have driven off (unknown).
+            if (!p.Fix) return SpanKmh > o.MovingKmh ? SpanKmh : float.NaN;
             if (SpanMs == long.MinValue || p.TimeMs < SpanMs)
             {
                 (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
@@ -447,7 +480,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         /// times that σ of the unit's scatter at its stops once 8 fixes have shown it (a fix lies beyond once in 3,000),
         /// at most 100 m. A 10 m unit's two fixes at a stop 30 s apart lie over 42 m apart (5 km/h) once in 80.
         /// </summary>
-        private double StandRadiusM(VehicleConditionOptions o, double spread) =>
+        public double StandRadiusM(VehicleConditionOptions o, double spread) =>
             Math.Clamp(4 * StopError.SigmaOr(8, 0) * spread, o.PositionStandM, MaxStandRadiusM);
 
         private const double MaxStandRadiusM = 100;
@@ -492,6 +525,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(StopSumLon);
             o.Write(StopSumLat);
             StopError.Save(o);
+            o.Write(NoFixSinceMs);
+            o.Write(FixMs);
+            o.Write(FixLon);
+            o.Write(FixLat);
         }
 
         public void Load(CheckpointReader r)
@@ -525,6 +562,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             StopSumLon = i.ReadDouble();
             StopSumLat = i.ReadDouble();
             StopError.Load(i);
+            NoFixSinceMs = i.ReadInt64();
+            FixMs = i.ReadInt64();
+            FixLon = i.ReadDouble();
+            FixLat = i.ReadDouble();
         }
     }
 }

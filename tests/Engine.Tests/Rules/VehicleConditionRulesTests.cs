@@ -229,6 +229,43 @@ public class VehicleConditionRulesTests
         Assert.Equal((last + 1_200_000, last + 1_500_000), (fatigue[1].EndMs, fatigue[1].TimeMs));
     }
 
+    /// <summary>
+    /// A dangerous-goods truck whose unit reports positions only (5 m of scatter), every 10 s: it stands
+    /// <paramref name="standS"/> seconds, then drives east at <paramref name="kmh"/>; its fix is lost from
+    /// <paramref name="lostAtS"/> for <paramref name="lostS"/> seconds, its unit repeating the last position.
+    /// </summary>
+    private static List<AlertEvent> PullsAwayWithoutFix(int standS, double kmh, int lostAtS, int lostS, int seconds)
+    {
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼H9".AsSpan());
+        var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones));
+        var alerts = new List<AlertEvent>();
+        var random = new Random(5);
+        (double Lon, double Lat) last = default;
+        for (int t = 0; t <= seconds; t += 10)
+        {
+            double east = Math.Max(0, t - standS) * kmh / 3.6;
+            bool fix = t < lostAtS || t >= lostAtS + lostS;
+            if (fix) last = GpsNoise.Scatter(Road + (east / Traffic.Geo.GeoMath.MetresPerDegreeLon(22.505)), 22.505, 5, random);
+            var p = At(v, s_t0 + (t * 1000L), last.Lon, last.Lat, float.NaN);
+            p.Fix = fix;
+            rules.OnProbe(p, VehicleClass.Hazmat, 30, alerts);
+        }
+        return alerts;
+    }
+
+    [Fact]
+    public void A_truck_reporting_positions_only_that_drives_off_as_its_fix_is_lost_raises_no_fix_when_it_returns_and_no_long_stop()
+    {
+        // 19.5 minutes standing, then away at 15 km/h with no fix for 5 minutes: the fix back 1.1 km off shows it drove
+        // without one. Before, the repeated position stood on: a long stop at 20 minutes, and no hazmat_no_fix.
+        var alerts = PullsAwayWithoutFix(1170, 15, 1170, 300, 1800);
+        Assert.Equal([("hazmat_no_fix", AlertState.Open), ("hazmat_no_fix", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal((s_t0 + 1_170_000, s_t0 + 1_470_000), (alerts[0].StartMs, alerts[1].EndMs));
+        // Its fix lost for 5 minutes while it stands, and back where it stood: nothing (25 minutes in all: a long stop).
+        Assert.Equal(["hazmat_long_stop"], PullsAwayWithoutFix(3000, 15, 600, 300, 1500).Select(a => a.Kind).Distinct());
+    }
+
     [Fact]
     public void A_hazmat_truck_parked_by_a_permitted_stops_border_is_judged_where_it_stands()
     {
