@@ -287,6 +287,7 @@ public sealed class VehiclePartition
         {
             o.Write(_slots[v].Hazmat);
             o.Write(_slots[v].WasStanding);
+            o.Write(_slots[v].WasStood);
         }
         o.Write(_clock.MaxTimeMs);
         o.Write(_clock.Probes);
@@ -328,6 +329,7 @@ public sealed class VehiclePartition
                 p.See(v);
                 p._slots[v].Hazmat = i.ReadUInt16();
                 p._slots[v].WasStanding = i.ReadBoolean();
+                p._slots[v].WasStood = i.ReadBoolean();
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -370,20 +372,41 @@ public sealed class VehiclePartition
         _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts, route);
         _zones?.OnMatched(vehicle, cls, hazmat, in match, _alerts);
         Hand(output);
-        if (StandingStep(ref _slots[vehicle], in match)) return;
+        if (StandingStep(vehicle, cls, ref _slots[vehicle], in match)) return;
         int key = _slots[vehicle].Key;
         foreach (var t in route) output.Traversal(new SegmentTraversal(_partition, ++_sequence, key, t));
     }
 
-    /// <summary>Whether the vehicle stood through the step that ends at this match (see <see cref="VehiclePartitionOptions.StandingKmh"/>).</summary>
-    private bool StandingStep(ref Slot slot, in MatchedProbe match)
+    /// <summary>
+    /// Whether the vehicle stood through the step that ends at this match (see <see cref="VehiclePartitionOptions.StandingKmh"/>).
+    /// A unit that reports positions only, and scatters more than its class's matcher is told (by a quarter), also stood
+    /// through a step whose two ends lie in a stop of two minutes or more its fixes show, itself so scattered
+    /// (<see cref="VehicleConditionRules.StoodAt"/>): such a unit's fixes fall beyond where the matcher holds a standing
+    /// unit's fixes as one, and each step then reads as driving (six taxis at a rank, units of 20–30 m fixing every second,
+    /// published 41–62 segment rows at up to 149 km/h in half an hour).
+    /// </summary>
+    private bool StandingStep(int vehicle, VehicleClass cls, ref Slot slot, in MatchedProbe match)
     {
         bool reported = !double.IsNaN(match.ReportedSpeedKmh);
         bool standing = reported ? match.ReportedSpeedKmh <= Options.StandingReportedKmh : match.SpeedKmh <= Options.StandingKmh;
         bool step = standing && (slot.WasStanding || !reported);
         slot.WasStanding = standing;
+        if (reported) return step;
+        // Only for such units, and long stops: for the rest the matcher holds a standing unit's fixes as one, while a stop's
+        // radius (30–100 m) would also take the first metres of driving off and a slow drive behind a stop (a bus leaving
+        // its stop at 9 km/h, fixed every 10 s) into it.
+        double noisier = 1.25 * MatcherSigmaM(cls);
+        bool stood = _wrongWay.UnitScatterM(vehicle) > noisier && _conditions.StoodAt(vehicle, match.TimeMs, match.ProbeLon, match.ProbeLat, noisier);
+        step |= stood && slot.WasStood;
+        slot.WasStood = stood;
         return step;
     }
+
+    /// <summary>The noise σ the matcher of a vehicle class is told.</summary>
+    private double MatcherSigmaM(VehicleClass cls) =>
+        ((uint)cls < (uint)Options.Vehicles.MatcherByClass.Length ? Options.Vehicles.MatcherByClass[(int)cls] : null)?.SigmaM ?? DefaultSigmaM;
+
+    private static readonly double DefaultSigmaM = new MatcherOptions().SigmaM;
 
     private void Hand<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
     {
@@ -403,6 +426,7 @@ public sealed class VehiclePartition
         public ushort Hazmat;   // the dangerous goods it last reported (or the registry's)
         public int Key;         // its exchange key
         public bool WasStanding;   // at its last match
+        public bool WasStood;      // at its last match, in a stop its fixes show (a unit that reports positions only)
     }
 
     /// <summary>The stage's output, forwarded to the partition and its caller's output without virtual calls.</summary>

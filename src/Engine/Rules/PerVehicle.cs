@@ -37,6 +37,9 @@ internal sealed class PerVehicle<T>(Func<T> create) where T : class
 
     /// <summary>The state of a vehicle that has one (from <see cref="Vehicles"/>).</summary>
     public T Existing(int vehicle) => _items[vehicle]!;
+
+    /// <summary>The vehicle's state, or null if it has none yet.</summary>
+    public T? Find(int vehicle) => (uint)vehicle < (uint)_items.Length ? _items[vehicle] : null;
 }
 
 /// <summary>

@@ -26,6 +26,13 @@ public sealed record VehicleConditionOptions
     public double PositionStandM { get; init; } = 30;
 
     /// <summary>
+    /// A stop of a unit judged from its fixes holds back the steps matched within it from the segment statistics (see
+    /// <see cref="VehicleConditionRules.StoodAt"/>) once it has lasted this long, ms: a slow drive in a queue stays
+    /// within a stop's radius (up to 100 m) for half a minute, a taxi at a rank for many minutes.
+    /// </summary>
+    public long PositionStoodMs { get; init; } = 120_000;
+
+    /// <summary>
     /// <c>hazmat_no_fix</c>: a fix lost while moving and not back for this long (the vehicle may stop meanwhile: where it
     /// stopped is unknown too). A fix lost for half a minute (a tunnel, an overpass, a street canyon) is ordinary; a
     /// minute is not.
@@ -100,6 +107,14 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
     // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
     private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
+
+    /// <summary>
+    /// Whether a vehicle whose unit reports positions only stood at <paramref name="timeMs"/>, its fix there
+    /// <paramref name="lon"/>, <paramref name="lat"/>, in a stop whose fixes scatter more than <paramref name="scatterM"/> (see
+    /// <c>State.StoodAt</c>); false for a vehicle not seen.
+    /// </summary>
+    public bool StoodAt(int vehicle, long timeMs, double lon, double lat, double scatterM) =>
+        _states.Find(vehicle)?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
 
     /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
     public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 160);
@@ -411,6 +426,33 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public double StopSumLon;                  // … and their sums
         public double StopSumLat;
         public UnitError StopError;                // the unit's error, from its fixes' scatter at its stops
+        public long StopLastMs = long.MinValue;    // … and its last fix that stood (a unit without a reported speed) …
+        public double StopM2;                      // … and its fixes' summed squared metres from their mean (Welford)
+        public long PastStopSinceMs = long.MinValue;   // the stop before, from its start …
+        public long PastStopUntilMs = long.MinValue;   // … to its last fix that stood …
+        public double PastStopScatterM;                // … and its fixes' scatter
+
+        /// <summary>The scatter σ per axis of the current stop's fixes about their mean, metres; NaN under 5 fixes.</summary>
+        public double StopScatterM => StopFixes >= 5 ? Math.Sqrt(StopM2 / (2 * (StopFixes - 1))) : double.NaN;
+
+        /// <summary>
+        /// Whether a unit judged from its fixes stood at <paramref name="timeMs"/>, its fix there <paramref name="lon"/>,
+        /// <paramref name="lat"/>, in a stop whose fixes scatter more than <paramref name="scatterM"/>: within its stop so far
+        /// (from the span it began in to its last fix that stood, and after that while the fix lies within
+        /// <see cref="StandRadiusM"/> of the stop's mean: a match can come out before its fix is judged here) or within the
+        /// stop before.
+        /// </summary>
+        public bool StoodAt(long timeMs, double lon, double lat, double scatterM, VehicleConditionOptions o)
+        {
+            if (StopFixes > 0 && StopLastMs != long.MinValue && timeMs >= StopSinceMs)
+            {
+                if (!(StopScatterM > scatterM) || StopLastMs - StopSinceMs < o.PositionStoodMs) return false;
+                if (timeMs <= StopLastMs) return true;
+                double fromMean = Traffic.Geo.GeoMath.Distance(StopSumLon / StopFixes, StopSumLat / StopFixes, lon, lat);
+                return fromMean < StandRadiusM(o, Math.Sqrt(1 + (1.0 / StopFixes)));
+            }
+            return timeMs >= PastStopSinceMs && timeMs <= PastStopUntilMs && PastStopScatterM > scatterM && PastStopUntilMs - PastStopSinceMs >= o.PositionStoodMs;
+        }
 
         /// <summary>
         /// The speed of a unit that reports none, from its fixes: at the end of each span of
@@ -437,7 +479,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             {
                 // A stop begins, at the span's start: its place is the mean of its fixes, the span's first and last to
                 // begin with.
-                (StopSumLon, StopSumLat, StopFixes, StopSinceMs) = (SpanLon + p.Lon, SpanLat + p.Lat, 2, SpanMs);
+                (StopSumLon, StopSumLat, StopFixes, StopSinceMs, StopLastMs) = (SpanLon + p.Lon, SpanLat + p.Lat, 2, SpanMs, p.TimeMs);
+                StopM2 = moved * moved / 2;
             }
             (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
             return SpanKmh;
@@ -461,14 +504,19 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (stands || (seconds >= o.PositionSpanS && fromMean < MaxStandRadiusM)) StopError.Add(fromMean * (2 / Math.PI) / spread);
             if (stands)
             {
+                double kx = Traffic.Geo.GeoMath.MetresPerDegreeLon(lat), ky = Traffic.Geo.GeoMath.MetresPerDegree;
+                double dx = (p.Lon - lon) * kx, dy = (p.Lat - lat) * ky;   // from the mean before …
                 StopSumLon += p.Lon;
                 StopSumLat += p.Lat;
                 StopFixes++;
+                StopM2 += (dx * (p.Lon - (StopSumLon / StopFixes)) * kx) + (dy * (p.Lat - (StopSumLat / StopFixes)) * ky); // … and after
+                StopLastMs = p.TimeMs;
                 if (seconds >= o.PositionSpanS) (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
                 return SpanKmh;
             }
             if (seconds < o.PositionSpanS) return SpanKmh;
             SpanKmh = (float)(fromMean / seconds * 3.6);
+            (PastStopSinceMs, PastStopUntilMs, PastStopScatterM) = (StopSinceMs, StopLastMs, StopScatterM);
             StopFixes = 0;
             (SpanMs, SpanLon, SpanLat) = (p.TimeMs, p.Lon, p.Lat);
             return SpanKmh;
@@ -529,6 +577,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(FixMs);
             o.Write(FixLon);
             o.Write(FixLat);
+            o.Write(StopLastMs);
+            o.Write(StopM2);
+            o.Write(PastStopSinceMs);
+            o.Write(PastStopUntilMs);
+            o.Write(PastStopScatterM);
         }
 
         public void Load(CheckpointReader r)
@@ -566,6 +619,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             FixMs = i.ReadInt64();
             FixLon = i.ReadDouble();
             FixLat = i.ReadDouble();
+            StopLastMs = i.ReadInt64();
+            StopM2 = i.ReadDouble();
+            PastStopSinceMs = i.ReadInt64();
+            PastStopUntilMs = i.ReadInt64();
+            PastStopScatterM = i.ReadDouble();
         }
     }
 }

@@ -136,6 +136,13 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         }
     }
 
+    /// <summary>
+    /// A vehicle's unit error σ per axis from its fixes' distances off the line through their neighbours (standing or
+    /// driving; bends add to it) once enough fixes have shown it, else NaN.
+    /// </summary>
+    public double UnitScatterM(int vehicle) =>
+        _states.Find(vehicle) is { } s && s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : double.NaN;
+
     /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's state: at each probe and each restore.</summary>
     private void Watch(int vehicle, State s) => _openSeen.Set(vehicle, s.Condition.IsOpen ? s.LastMs : long.MinValue);
 

@@ -123,6 +123,42 @@ public class CraftedReplayTests
         }
     }
 
+    /// <summary>A taxi whose unit reports positions only, every second, each fix <paramref name="sigmaM"/> off where it stands, or drives.</summary>
+    private static IEnumerable<(long Time, string Line)> NoisyTaxi(RoadNetwork net, int edge, string id, double startM, double kmh, double sigmaM, double seconds, int seed)
+    {
+        var random = new Random(seed);
+        for (int t = 0; t <= seconds; t++)
+        {
+            var (lon, lat) = net.PointAt(edge, Math.Min(net.LengthM(edge), startM + (kmh / 3.6 * t)));
+            (lon, lat) = GpsNoise.Scatter(lon, lat, sigmaM, random);
+            long time = s_start + (t * 1000L);
+            yield return (time, string.Create(CultureInfo.InvariantCulture,
+                $"{{\"vehicle_id\":\"{id}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7},\"class\":\"taxi\"}}"));
+        }
+    }
+
+    [Theory]
+    [InlineData(20)]
+    [InlineData(30)]
+    public async Task Taxis_standing_at_a_rank_whose_units_scatter_far_publish_no_segment_speeds_and_the_same_units_driving_do(double sigmaM)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        // Six taxis wait 20 minutes, 8 m apart; their units (positions only) scatter 20–30 m, beyond where the matcher holds a
+        // standing unit's fixes as one, so each step read as driving: 41–62 rows at up to 149 km/h before. Their stops, as
+        // the fixes show them, now keep those steps out once they have lasted two minutes.
+        var standing = Enumerable.Range(0, 6).SelectMany(i => NoisyTaxi(net, edge, $"粤B-RANK{i:00}", 100 + (i * 8), 0, sigmaM, 1200, i));
+        var (_, outDir) = await Replay(standing);
+        var rows = Lines(Path.Combine(outDir, "segments.ndjson"));
+        Assert.True(rows.Length <= 16, $"{rows.Length} segment rows from taxis standing at a rank");
+        Assert.All(rows, r => Assert.True(r.GetProperty("window_start").GetString()!.CompareTo("2026-03-02T01:06") < 0, $"a row at {r.GetProperty("window_start")}, after the stops were known"));
+
+        // The same units driving the road at 30 km/h, 20 s apart: their steps go on to the segments.
+        var driving = Enumerable.Range(0, 6).SelectMany(i => NoisyTaxi(net, edge, $"粤B-DRIVE{i:00}", 5, 30, sigmaM, 100, i).Select(p => (p.Time + (i * 20_000L), p.Line.Replace($"\"time\":{p.Time}", $"\"time\":{p.Time + (i * 20_000L)}", StringComparison.Ordinal))));
+        var (_, outDriving) = await Replay(driving);
+        Assert.Contains(Lines(Path.Combine(outDriving, "segments.ndjson")), r => r.GetProperty("edge").GetInt32() == edge);
+    }
+
     [Fact]
     public async Task A_unit_that_loses_its_fix_is_not_matched_until_it_has_one_again_and_no_speed_is_read_from_its_repeats()
     {
