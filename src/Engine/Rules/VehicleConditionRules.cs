@@ -533,9 +533,13 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
 
         private const double MaxStandRadiusM = 100;
 
-        /// <summary>A unit that reports its speed: its fixes while it reports standing (under 1 km/h) make its stop's place.</summary>
+        /// <summary>
+        /// A unit that reports its speed: its fixes while it reports standing (under 1 km/h) make its stop's place. Such a
+        /// stop is no stop judged from fixes (<see cref="StoodAt"/>): its sums are not those.
+        /// </summary>
         public void ReportedStop(in Probe p)
         {
+            StopLastMs = long.MinValue;
             if (p.SpeedKmh >= 1) StopFixes = 0;
             else if (p.Fix) (StopSumLon, StopSumLat, StopFixes) = StopFixes == 0 ? (p.Lon, p.Lat, 1) : (StopSumLon + p.Lon, StopSumLat + p.Lat, StopFixes + 1);
         }
