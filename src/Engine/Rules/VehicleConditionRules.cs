@@ -27,10 +27,10 @@ public sealed record VehicleConditionOptions
 
     /// <summary>
     /// A stop of a unit judged from its fixes holds back the steps matched within it from the segment statistics (see
-    /// <see cref="VehicleConditionRules.StoodAt"/>) once it has lasted this long, ms: a slow drive in a queue stays
+    /// <see cref="VehicleConditionRules.StoodAt"/>) once it has lasted this long, seconds: a slow drive in a queue stays
     /// within a stop's radius (up to 100 m) for half a minute, a taxi at a rank for many minutes.
     /// </summary>
-    public long PositionStoodMs { get; init; } = 120_000;
+    public double PositionStoodS { get; init; } = 120;
 
     /// <summary>
     /// <c>hazmat_no_fix</c>: a fix lost while moving and not back for this long (the vehicle may stop meanwhile: where it
@@ -446,12 +446,12 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         {
             if (StopFixes > 0 && StopLastMs != long.MinValue && timeMs >= StopSinceMs)
             {
-                if (!(StopScatterM > scatterM) || StopLastMs - StopSinceMs < o.PositionStoodMs) return false;
+                if (!(StopScatterM > scatterM) || StopLastMs - StopSinceMs < o.PositionStoodS * 1000) return false;
                 if (timeMs <= StopLastMs) return true;
                 double fromMean = Traffic.Geo.GeoMath.Distance(StopSumLon / StopFixes, StopSumLat / StopFixes, lon, lat);
                 return fromMean < StandRadiusM(o, Math.Sqrt(1 + (1.0 / StopFixes)));
             }
-            return timeMs >= PastStopSinceMs && timeMs <= PastStopUntilMs && PastStopScatterM > scatterM && PastStopUntilMs - PastStopSinceMs >= o.PositionStoodMs;
+            return timeMs >= PastStopSinceMs && timeMs <= PastStopUntilMs && PastStopScatterM > scatterM && PastStopUntilMs - PastStopSinceMs >= o.PositionStoodS * 1000;
         }
 
         /// <summary>
