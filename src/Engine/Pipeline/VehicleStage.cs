@@ -48,12 +48,18 @@ public sealed record VehicleStageOptions
         return this with { MatcherByClass = byClass };
     }
 
-    /// <summary>Taxis' units are cheaper and noisier than buses': sigma per class (Newson &amp; Krumm use 4.07 m for clean units).</summary>
+    /// <summary>
+    /// Taxis' units are cheaper and noisier than buses': sigma per class (Newson &amp; Krumm use 4.07 m for clean units);
+    /// fleet units of cars and trucks 10 m; a probe within 20 m of the last one used follows it. (The matcher's own
+    /// defaults, for a unit of unknown noise, are wider.)
+    /// </summary>
     public static MatcherOptions?[] DefaultMatchers()
     {
         var o = new MatcherOptions?[(int)VehicleClass.Hazmat + 1];
-        o[(int)VehicleClass.Bus] = new MatcherOptions { SigmaM = 8 };
-        o[(int)VehicleClass.Taxi] = new MatcherOptions { SigmaM = 12 };
+        var fleet = new MatcherOptions { SigmaM = 10, MinMoveM = 20 };
+        o.AsSpan().Fill(fleet);
+        o[(int)VehicleClass.Bus] = fleet with { SigmaM = 8 };
+        o[(int)VehicleClass.Taxi] = fleet with { SigmaM = 12 };
         return o;
     }
 }
