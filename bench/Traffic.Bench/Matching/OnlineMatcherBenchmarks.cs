@@ -22,11 +22,18 @@ public class OnlineMatcherBenchmarks
     /// <summary>
     /// 00000042: Cebu, 101,128 arcs, 7,739 probes; 00000015: Belgium, 6,854 probes (Kubicka: no speed limits). shenzhen:
     /// 20 synthetic trips of 5 km on the Nanshan OSM network (2,610 edges with class limits), a fix every 5 s with 10 m
-    /// noise (the matcher's default sigma), one after another as one vehicle's trace; shenzhen-reported: the same trips whose probes
+    /// noise, one after another as one vehicle's trace; shenzhen-reported: the same trips whose probes
     /// also report speed (± 2 km/h) and heading (± 5°), as `eval synthetic --reported speed,heading`.
     /// </summary>
     [Params("00000042", "00000015", "shenzhen", "shenzhen-reported")]
     public string Track { get; set; } = "00000042";
+
+    /// <summary>
+    /// The matcher's sigma, metres: 0 its default (12 m, for a unit of unknown noise); 10 the noise of the Shenzhen trips and
+    /// the default before, so that one run gives the ratio.
+    /// </summary>
+    [Params(0.0, 10.0)]
+    public double Sigma { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -55,8 +62,9 @@ public class OnlineMatcherBenchmarks
             network = track.Network;
         }
         var index = new EdgeIndex(network);
-        _matcher = new OnlineMatcher(index);
-        _offline = new OnlineMatcher(index, new MatcherOptions().AsOffline());
+        var options = Sigma > 0 ? new MatcherOptions { SigmaM = Sigma } : new MatcherOptions();
+        _matcher = new OnlineMatcher(index, options);
+        _offline = new OnlineMatcher(index, options.AsOffline());
         _state = _matcher.NewState();
     }
 
