@@ -8,12 +8,12 @@ public sealed record MatcherOptions
 {
     /// <summary>
     /// Standard deviation of GPS noise, metres (Gaussian emission): set it per source where the units are known (the engine
-    /// does, per vehicle class). The default is for a unit of unknown noise fixing about every second, and errs wide: on
-    /// the Kubicka tracks with 10 m of noise added to every fix, 12 m matches 98.70 % offline and 97.73 % online against
-    /// 97.47 % and 96.68 % with 10 m (20 m added: 64.0 / 63.2 % against 61.4 / 61.2 %); the tracks as they are, 99.74 %
-    /// and 99.65 % against 99.74 % and 99.47 %; with 5 m added, 0.05–0.1 point lower (bench/RESULTS.md).
+    /// does, per vehicle class). The default is for a unit of unknown noise fixing about every second, and errs wide, as does
+    /// <see cref="MinMoveM"/> with it (Newson &amp; Krumm's 2σ): on the Kubicka tracks with 10 m of noise added to every fix,
+    /// 15 m and 30 m match 99.30 % offline and 99.08 % online against 97.47 % and 96.68 % with 10 m and 20 m (20 m added:
+    /// 75.8 % against 61.4 %); the tracks as they are 99.72 % and 99.44 % against 99.74 % and 99.47 % (bench/RESULTS.md).
     /// </summary>
-    public double SigmaM { get; init; } = 12;
+    public double SigmaM { get; init; } = 15;
 
     /// <summary>Scale of the exponential on |route distance − great-circle distance|, metres.</summary>
     public double BetaM { get; init; } = 2;
@@ -23,7 +23,7 @@ public sealed record MatcherOptions
     /// no evidence to the model (Newson &amp; Krumm drop points within 2σ: GPS error is correlated while a
     /// vehicle stands, and counting it again and again pulls the match onto nearby spurs).
     /// </summary>
-    public double MinMoveM { get; init; } = 20;
+    public double MinMoveM { get; init; } = 30;
 
     /// <summary>
     /// Consecutive probes that no route reaches from the previous one and that are kept as followers (bad
