@@ -395,18 +395,12 @@ public sealed class VehiclePartition
         // Only for such units, and long stops: for the rest the matcher holds a standing unit's fixes as one, while a stop's
         // radius (30–100 m) would also take the first metres of driving off and a slow drive behind a stop (a bus leaving
         // its stop at 9 km/h, fixed every 10 s) into it.
-        double noisier = 1.25 * MatcherSigmaM(cls);
+        double noisier = 1.25 * _stage.SigmaM(cls);
         bool stood = _wrongWay.UnitScatterM(vehicle) > noisier && _conditions.StoodAt(vehicle, match.TimeMs, match.ProbeLon, match.ProbeLat, noisier);
         step |= stood && slot.WasStood;
         slot.WasStood = stood;
         return step;
     }
-
-    /// <summary>The noise σ the matcher of a vehicle class is told.</summary>
-    private double MatcherSigmaM(VehicleClass cls) =>
-        ((uint)cls < (uint)Options.Vehicles.MatcherByClass.Length ? Options.Vehicles.MatcherByClass[(int)cls] : null)?.SigmaM ?? DefaultSigmaM;
-
-    private static readonly double DefaultSigmaM = new MatcherOptions().SigmaM;
 
     private void Hand<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
     {

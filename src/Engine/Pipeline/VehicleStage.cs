@@ -113,6 +113,9 @@ public sealed class VehicleStage
     /// <summary>The event-time watermark: probes older than this are late.</summary>
     public long Watermark => _watermark;
 
+    /// <summary>The noise σ the matcher of a vehicle class is told, metres.</summary>
+    public double SigmaM(VehicleClass cls) => _matchers[(int)cls].Options.SigmaM;
+
     /// <summary>
     /// Feeds a probe of a vehicle whose class the caller resolved (<see cref="VehicleRegistry.Resolve(VehicleRegistry?, in Probe)"/>).
     /// Returns false when the probe was behind the watermark and went to the late output.

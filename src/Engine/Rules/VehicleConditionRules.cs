@@ -444,14 +444,16 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         /// </summary>
         public bool StoodAt(long timeMs, double lon, double lat, double scatterM, VehicleConditionOptions o)
         {
+            // A stop counts when it has lasted long enough and its fixes scatter that much.
+            bool Counts(long sinceMs, long untilMs, double scatter) => scatter > scatterM && untilMs - sinceMs >= o.PositionStoodS * 1000;
             if (StopFixes > 0 && StopLastMs != long.MinValue && timeMs >= StopSinceMs)
             {
-                if (!(StopScatterM > scatterM) || StopLastMs - StopSinceMs < o.PositionStoodS * 1000) return false;
+                if (!Counts(StopSinceMs, StopLastMs, StopScatterM)) return false;
                 if (timeMs <= StopLastMs) return true;
                 double fromMean = Traffic.Geo.GeoMath.Distance(StopSumLon / StopFixes, StopSumLat / StopFixes, lon, lat);
                 return fromMean < StandRadiusM(o, Math.Sqrt(1 + (1.0 / StopFixes)));
             }
-            return timeMs >= PastStopSinceMs && timeMs <= PastStopUntilMs && PastStopScatterM > scatterM && PastStopUntilMs - PastStopSinceMs >= o.PositionStoodS * 1000;
+            return timeMs >= PastStopSinceMs && timeMs <= PastStopUntilMs && Counts(PastStopSinceMs, PastStopUntilMs, PastStopScatterM);
         }
 
         /// <summary>

@@ -725,10 +725,10 @@ public sealed class OnlineMatcher
         int column = s.Length - 1;
         int slot = s.Slot(column);
         int count = s.Col(slot).Count;
-        if (count == 0 || column != NewestReal(s) || (s.HasAnchor && column == 0)) return;
+        if (count == 0 || (s.HasAnchor && column == 0)) return;
         var (lon, lat) = s.Position(slot);
-        var (modelLon, modelLat) = ModelPosition(s, column, lon, lat, s.Time(slot), out int fixes);
-        if (fixes == 1 || (modelLon == lon && modelLat == lat)) return;
+        _ = ModelPosition(s, column, lon, lat, s.Time(slot), out int fixes);
+        if (fixes == 1) return;
         var cands = s.Cands(slot);
         var offsets = s.NewestOffsets;
         for (int j = 0; j < count; j++)
