@@ -18,6 +18,12 @@ public sealed class ImportReport
 
     public long EdgesBuilt { get; set; }
 
+    /// <summary>The country whose default speed limits the ways without <c>maxspeed</c> took (ISO 3166-1 alpha-2).</summary>
+    public string? Country { get; set; }
+
+    /// <summary>Where <see cref="Country"/> came from, in words.</summary>
+    public string? CountrySource { get; set; }
+
     /// <summary>Skips and repairs by reason (ways not driven, missing nodes, unparseable tags...).</summary>
     public IReadOnlyDictionary<string, long> Skips => _skips;
 

@@ -42,9 +42,18 @@ public static class OsmNetworkImporter
         Reversible,
     }
 
-    /// <summary>Builds the network; <paramref name="report"/> receives the counts of what was read, built and skipped.</summary>
-    public static RoadNetwork Import(OsmData data, ImportReport report)
+    /// <summary>
+    /// Builds the network; <paramref name="report"/> receives the counts of what was read, built and skipped.
+    /// Ways without <c>maxspeed</c> take the default limits of <paramref name="country"/> or, when it is null, of the
+    /// country the file names (<see cref="Country"/>).
+    /// </summary>
+    public static RoadNetwork Import(OsmData data, ImportReport report, string? country = null)
     {
+        (report.Country, report.CountrySource) = country is null ? Country(data)
+            : DefaultSpeedLimits.TryCountryCode(country, out string given) ? (given, "given")
+            : throw new ArgumentException($"country '{country}' is not an ISO 3166-1 alpha-2 code (two letters, such as CN or MC)", nameof(country));
+        string limitsOf = report.Country;
+
         report.NodesRead = data.NodesRead;
         report.WaysRead = data.WaysRead;
         report.RelationsRead = data.RelationsRead;
@@ -83,7 +92,8 @@ public static class OsmNetworkImporter
             EdgeFlags flags = baseFlags;
             if (IsRoundabout(way)) flags |= EdgeFlags.Roundabout;
             string? name = way.Tag("name") ?? way.Tag("name:zh") ?? way.Tag("ref");
-            var both = Limit(way, "maxspeed", cls, (RoadClasses.DefaultLimitKmh(cls), EdgeFlags.None), report);
+            float byLaw = DefaultSpeedLimits.Kmh(limitsOf, cls, out bool noLimit);
+            var both = Limit(way, "maxspeed", cls, (byLaw, noLimit ? EdgeFlags.NoSpeedLimit : EdgeFlags.None), report);
             var (fwdLimit, fwdFlags) = Limit(way, "maxspeed:forward", cls, both, report);
             var (bwdLimit, bwdFlags) = Limit(way, "maxspeed:backward", cls, both, report);
 
@@ -196,6 +206,42 @@ public static class OsmNetworkImporter
     private static bool IsAllowed(string? value) => value is not null && s_allowed.Contains(value);
 
     private static bool IsRoundabout(OsmWay way) => way.Tag("junction") is "roundabout" or "circular";
+
+    /// <summary>
+    /// The country the file's tags name most often (<see cref="OsmData.CountryTags"/>), else the one its roads' implicit
+    /// limits name most often (<c>maxspeed=FR:urban</c>, <c>source:maxspeed</c>, <c>maxspeed:type</c>), else
+    /// <see cref="DefaultSpeedLimits.HomeCountry"/>. Ties go to the code first in alphabetical order.
+    /// </summary>
+    public static (string Country, string Source) Country(OsmData data)
+    {
+        if (Most(data.CountryTags) is { } named)
+            return (named, $"named by {data.CountryTags[named]:N0} of the file's {data.CountryTags.Values.Sum():N0} country tags");
+        var implicitLimits = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (OsmWay way in data.HighwayWays)
+        {
+            foreach (string key in (ReadOnlySpan<string>)["maxspeed", "source:maxspeed", "maxspeed:type"])
+            {
+                if (way.Tag(key) is { Length: > 3 } v && v[2] == ':' && DefaultSpeedLimits.TryCountryCode(v.AsSpan(0, 2), out string c))
+                {
+                    implicitLimits.TryGetValue(c, out int n);
+                    implicitLimits[c] = n + 1;
+                }
+            }
+        }
+        if (Most(implicitLimits) is { } implied)
+            return (implied, $"named by {implicitLimits[implied]:N0} implicit speed limits of the roads");
+        return (DefaultSpeedLimits.HomeCountry, "no country named in the file");
+    }
+
+    private static string? Most(Dictionary<string, int> counts)
+    {
+        string? best = null;
+        foreach (var (c, n) in counts)
+        {
+            if (best is null || n > counts[best] || (n == counts[best] && string.CompareOrdinal(c, best) < 0)) best = c;
+        }
+        return best;
+    }
 
     private static Travel Direction(OsmWay way, RoadClass cls)
     {

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.IO.Compression;
 using System.Text;
 using Google.Protobuf;
+using Google.Protobuf.Collections;
 using Traffic.Geo.Import.Pbf;
 
 namespace Traffic.Geo.Import.Osm;
@@ -102,12 +103,21 @@ public static class OsmPbfReader
 
         // Most ways are not roads (buildings, land use): recognise them by the key's index, before any allocation.
         int highwayKey = Array.IndexOf(strings, "highway");
+        // The keys that name a country (for the default speed limits); most blocks have none.
+        bool[]? countryKey = null;
+        for (int i = 1; i < strings.Length; i++)
+        {
+            if (OsmData.IsCountryKey(strings[i])) (countryKey ??= new bool[strings.Length])[i] = true;
+        }
 
         long granularity = pb.Granularity, latOffset = pb.LatOffset, lonOffset = pb.LonOffset;
         foreach (PrimitiveGroup group in pb.Primitivegroup)
         {
             foreach (Node node in group.Nodes)
+            {
                 data.AddNode(node.Id, Degrees(lonOffset, granularity, node.Lon), Degrees(latOffset, granularity, node.Lat));
+                if (countryKey != null) CountCountries(node.Keys, node.Vals, countryKey, strings, data, block);
+            }
 
             if (group.Dense is { } dense)
             {
@@ -122,6 +132,17 @@ public static class OsmPbfReader
                     lon += dense.Lon[i];
                     data.AddNode(id, Degrees(lonOffset, granularity, lon), Degrees(latOffset, granularity, lat));
                 }
+                if (countryKey != null)
+                {
+                    // keys_vals: each node's key and value indices in pairs, a 0 after each node's last pair.
+                    var kv = dense.KeysVals;
+                    for (int i = 0; i + 1 < kv.Count; i++)
+                    {
+                        if (kv[i] == 0) continue;
+                        if ((uint)kv[i] < (uint)countryKey.Length && countryKey[kv[i]]) data.CountCountry(String(strings, (uint)kv[i + 1], block));
+                        i++;
+                    }
+                }
             }
 
             foreach (Way way in group.Ways)
@@ -129,6 +150,7 @@ public static class OsmPbfReader
                 if (way.Keys.Count != way.Vals.Count) Fail($"block {block}: way {way.Id} has {way.Keys.Count} keys but {way.Vals.Count} values");
                 if (highwayKey <= 0 || !way.Keys.Contains((uint)highwayKey))
                 {
+                    if (countryKey != null) CountCountries(way.Keys, way.Vals, countryKey, strings, data, block); // a road counts its own in AddWay
                     data.CountOtherWay();
                     continue;
                 }
@@ -146,6 +168,19 @@ public static class OsmPbfReader
             }
 
             data.RelationsRead += group.Relations.Count;
+            if (countryKey != null)
+            {
+                foreach (Relation relation in group.Relations) CountCountries(relation.Keys, relation.Vals, countryKey, strings, data, block);
+            }
+        }
+    }
+
+    private static void CountCountries(RepeatedField<uint> keys, RepeatedField<uint> vals, bool[] countryKey, string[] strings, OsmData data, long block)
+    {
+        int n = Math.Min(keys.Count, vals.Count);
+        for (int i = 0; i < n; i++)
+        {
+            if (keys[i] < (uint)countryKey.Length && countryKey[keys[i]]) data.CountCountry(String(strings, vals[i], block));
         }
     }
 

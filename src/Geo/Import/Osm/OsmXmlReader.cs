@@ -61,8 +61,11 @@ public static class OsmXmlReader
                     case "relation":
                         data.RelationsRead++;
                         break;
+                    case "tag": // of a node or a relation (a way reads its own)
+                        if (OsmData.IsCountryKey(xml.GetAttribute("k"))) data.CountCountry(xml.GetAttribute("v"));
+                        break;
                     default:
-                        break; // bounds, tags of nodes and relations, members: not needed
+                        break; // bounds, members: not needed
                 }
             }
             if (!sawRoot) Fail(lineInfo, "not an OSM XML file (no <osm> element)");

@@ -34,10 +34,10 @@ public sealed class OsmImportRulesTests : IDisposable
         return sb.Append("</way>\n").ToString();
     }
 
-    private RoadNetwork Import(string ways, out ImportReport report, bool waysFirst = false)
+    private RoadNetwork Import(string ways, out ImportReport report, bool waysFirst = false, string? country = null)
     {
         string body = waysFirst ? ways + Nodes() : Nodes() + ways;
-        return NetworkImport.Read(_files.Write("test.osm", OsmTestFiles.Osm(body)), out report);
+        return NetworkImport.Read(_files.Write("test.osm", OsmTestFiles.Osm(body)), out report, country);
     }
 
     [Fact]
@@ -214,6 +214,40 @@ public sealed class OsmImportRulesTests : IDisposable
         Assert.Equal(50f, net.SpeedLimitKmh(Edge(400, true)));
         Assert.Equal(RoadClasses.DefaultLimitKmh(RoadClass.Residential), net.SpeedLimitKmh(Edge(500, false)));
         Assert.Equal(EdgeFlags.None, net.Flags(Edge(500, false)));
+    }
+
+    [Fact]
+    public void Ways_without_maxspeed_take_the_default_limits_of_the_country_the_file_names()
+    {
+        // A shop's address names France (twice), a boundary Monaco (once): France wins.
+        string country = "<node id='20' lat='22.6' lon='113.9'><tag k='addr:country' v='fr'/></node>"
+            + "<node id='21' lat='22.6' lon='113.91'><tag k='addr:country' v='FR'/></node>"
+            + "<relation id='1'><tag k='boundary' v='administrative'/><tag k='ISO3166-1:alpha2' v='MC'/></relation>";
+        string ways = Way(100, "1 2", "highway=residential") + Way(200, "2 3", "highway=primary") + Way(300, "3 4", "highway=motorway")
+            + Way(400, "4 5", "highway=living_street") + Way(500, "5 6", "highway=service") + Way(600, "6 7", "highway=residential;maxspeed=30");
+        var net = Import(ways + country, out var report);
+        float Limit(RoadNetwork n, long way) => n.SpeedLimitKmh(OsmNetworkAssert.EdgesOfWay(n, way)[0]);
+        Assert.Equal("FR", report.Country);
+        Assert.Equal([50f, 50f, 130f, 20f, 50f, 30f], new long[] { 100, 200, 300, 400, 500, 600 }.Select(w => Limit(net, w)));
+        Assert.Equal(EdgeFlags.None, net.Flags(OsmNetworkAssert.EdgesOfWay(net, 100)[0]) & EdgeFlags.SpeedLimitTagged);
+
+        // The caller's country wins over the file's; China's residential lanes are 30.
+        var cn = Import(ways + country, out report, country: "cn");
+        Assert.Equal("CN", report.Country);
+        Assert.Equal(RoadClasses.DefaultLimitKmh(RoadClass.Residential), Limit(cn, 100));
+        Assert.Equal(RoadClasses.DefaultLimitKmh(RoadClass.Service), Limit(cn, 500));
+
+        // No country tag: the implicit limits of the roads name Germany, whose motorways have no general limit.
+        var de = Import(Way(300, "3 4", "highway=motorway") + Way(400, "4 5", "highway=living_street") + Way(700, "7 8", "highway=primary;maxspeed=DE:urban"), out report);
+        Assert.Equal("DE", report.Country);
+        int motorway = OsmNetworkAssert.EdgesOfWay(de, 300)[0];
+        Assert.Equal(EdgeFlags.NoSpeedLimit, de.Flags(motorway) & EdgeFlags.NoSpeedLimit);
+        Assert.Equal(MaxSpeed.WalkKmh, Limit(de, 400));
+
+        // Nothing named: China, the project's home.
+        Import(Way(100, "1 2", "highway=residential"), out report);
+        Assert.Equal(DefaultSpeedLimits.HomeCountry, report.Country);
+        Assert.Throws<ArgumentException>(() => Import(Way(100, "1 2", "highway=residential"), out _, country: "France"));
     }
 
     [Theory]

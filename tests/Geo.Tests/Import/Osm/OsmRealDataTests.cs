@@ -107,6 +107,13 @@ public class OsmRealDataTests
         var (minLon, minLat, maxLon, maxLat) = net.Bounds();
         Assert.True(minLon > 7.3 && maxLon < 7.6 && minLat > 43.6 && maxLat < 43.8);
         Assert.Contains(Enumerable.Range(0, net.EdgeCount), e => (net.Flags(e) & EdgeFlags.Roundabout) != 0);
+
+        // The file's addresses and boundaries name Monaco, which is all town: a street without maxspeed is a 50 km/h
+        // street (Quai Jean-Charles Rey, residential), not a 30 km/h Chinese lane.
+        Assert.Equal("MC", report.Country);
+        int quai = OsmNetworkAssert.EdgesOfWay(net, 167625727)[0];
+        Assert.Equal(RoadClass.Residential, net.Class(quai));
+        Assert.Equal(50f, net.SpeedLimitKmh(quai));
     }
 
     [Fact]
