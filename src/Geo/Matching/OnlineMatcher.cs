@@ -652,7 +652,7 @@ public sealed class OnlineMatcher
             {
                 if (BitOperations.PopCount(mask) == 1)
                 {
-                    EmitThrough(s, c, BitOperations.TrailingZeroCount(mask), forced: false, ref sink);
+                    EmitThrough(s, c, BitOperations.TrailingZeroCount(mask), forced: false, ref sink, agreed: true);
                     break;
                 }
                 var cands = s.Cands(s.Slot(c));
@@ -775,7 +775,9 @@ public sealed class OnlineMatcher
     /// around them), makes it the anchor and kills later candidates not descending from it. Followers after
     /// it wait for the next real column, which decides where on the road they lie.
     /// </summary>
-    private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    /// <param name="agreed">Every surviving path passes through the candidate: each column emitted is certain (confidence 1).
+    /// Otherwise each column's confidence is its candidate's share of the surviving paths (<see cref="PathShare"/>).</param>
+    private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink, bool agreed = false) where TSink : IMatchSink, allows ref struct
     {
         int first = s.HasAnchor ? 1 : 0;
         int n = column - first + 1;
@@ -797,7 +799,8 @@ public sealed class OnlineMatcher
         {
             int followers = c;
             while (s.Col(s.Slot(c)).Count == 0) c++; // column itself is real, so this stops
-            EmitLeg(s, followers, c, chosen[c - first], forced && c == column, ref sink);
+            byte confidence = agreed ? byte.MaxValue : PathShare(s, c, chosen[c - first]);
+            EmitLeg(s, followers, c, chosen[c - first], confidence, forced && c == column, ref sink);
         }
         AdvanceAnchor(s, column);
 
@@ -847,6 +850,35 @@ public sealed class OnlineMatcher
         if (c > column) AdvanceAnchor(s, c - 1);
     }
 
+    /// <summary>
+    /// The share of the surviving paths' probability, at the newest probe, carried by the paths through candidate
+    /// <paramref name="cand"/> of real column <paramref name="column"/>, in 255ths: how sure the model is of the candidate
+    /// given every probe so far (the probes after it too). The share a candidate had when its probe arrived ignores the
+    /// probes that decided it: a fix just past a junction is shared among the roads that leave it until the next fix
+    /// shows which one the vehicle took.
+    /// </summary>
+    private static byte PathShare(VehicleMatchState s, int column, int cand)
+    {
+        int newest = NewestReal(s), slot = s.Slot(newest);
+        var cands = s.Cands(slot)[..s.Col(slot).Count];
+        var scores = s.NewestScores;
+        double total = 0, through = 0;
+        for (int i = 0; i < cands.Length; i++)
+        {
+            if (!cands[i].Alive) continue;
+            double w = Math.Exp(scores[i]);
+            total += w;
+            int k = i;
+            for (int c = newest; c > column && k >= 0; c--)
+            {
+                int sl = s.Slot(c);
+                if (s.Col(sl).Count > 0) k = s.Cands(sl)[k].Alive ? s.Cands(sl)[k].Back : -1;
+            }
+            if (k == cand) through += w;
+        }
+        return total > 0 ? (byte)Math.Round(255 * through / total) : s.Cands(s.Slot(column))[cand].Confidence;
+    }
+
     /// <summary>Makes emitted column <paramref name="column"/> the anchor, dropping the columns before it.</summary>
     private static void AdvanceAnchor(VehicleMatchState s, int column)
     {
@@ -862,11 +894,10 @@ public sealed class OnlineMatcher
     /// emitted probe with the slice of the route driven since the one before and times interpolated
     /// within the slice.
     /// </summary>
-    private void EmitLeg<TSink>(VehicleMatchState s, int followers, int column, int cand, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    private void EmitLeg<TSink>(VehicleMatchState s, int followers, int column, int cand, byte confidence, bool forced, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
         ref var target = ref s.Cands(s.Slot(column))[cand];
         var to = new EdgePosition(target.Edge, CandidateOffset(s, column, cand));
-        byte confidence = target.Confidence;
         if (column == 0 || s.Col(s.Slot(column)).Break != ChainBreak.None)
         {
             // A chain starts here: nothing driven before it.
