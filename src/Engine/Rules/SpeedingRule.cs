@@ -185,11 +185,22 @@ public sealed class SpeedingRule
         // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
         bool reported = !double.IsNaN(m.ReportedSpeedKmh);
         int back = -1;
+        bool shortened = false;
         double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, _options.SpeedWindowMaxS, out back);
         if (double.IsNaN(speed)) return;
         if (!reported)
         {
-            if (!Plausible(t, back)) return; // a route far longer than the fixes moved: the match jumped, not the vehicle
+            // A route far longer than the fixes moved: the match jumped, not the vehicle. Or the road bends back on itself
+            // (a hairpin: 313 m driven, 70 m between the ends of 15 s): a shorter stretch of the window, no shorter than
+            // SpeedWindowS, may still be judged; only for speeding, for what a shorter stretch leaves under the limit is
+            // what its lower bound takes off (20 km/h over 5 s from a 10 m unit), not a slower vehicle.
+            while (!Plausible(t, back))
+            {
+                shortened = true;
+                back = t.Later(back);
+                if (back < 0 || t.SecondsSince(back) < _options.SpeedWindowS) return;
+                speed = t.RouteSince(back) / t.SecondsSince(back) * 3.6;
+            }
             speed = LowerBound(t, back, speed);
         }
         if (m.Confidence < _options.MinConfidence || stale || !(m.DistanceM <= _options.MaxMatchDistanceM)) return; // unsure of the road: neither over nor under
@@ -199,6 +210,7 @@ public sealed class SpeedingRule
         // Over the road's limit: give the benefit of the doubt to any faster road the fix may lie on.
         if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat, Ambiguity(t)));
         double allowed = limit * (1 + _options.Tolerance);
+        if (shortened && !(speed > allowed)) return;
         if (speed > allowed)
         {
             t.UnderSinceMs = long.MinValue;
@@ -506,6 +518,13 @@ public sealed class SpeedingRule
                 if (dt >= minS) back = i;
             }
             return back < 0 ? double.NaN : RouteSince(back) / SecondsSince(back) * 3.6;
+        }
+
+        /// <summary>The sample after <paramref name="i"/>, or -1 when that is the newest.</summary>
+        public int Later(int i)
+        {
+            int next = (i + 1) % History;
+            return next == (_next - 1 + History) % History ? -1 : next;
         }
 
         /// <summary>The time from sample <paramref name="back"/> to the newest, seconds.</summary>
