@@ -41,6 +41,25 @@ public class SegmentAggregatorTests
     }
 
     [Fact]
+    public void Traversals_faster_than_any_vehicle_drives_are_left_out_and_counted()
+    {
+        // Taxis that stood at the end of a street and were next fixed near its start were routed round a loop at 500
+        // km/h; three of them made a window. At 190 km/h three make one as before.
+        var net = s_net.Value;
+        int edge = LongEdge(net);
+        double len = net.LengthM(edge);
+        foreach (var (kmh, published) in new[] { (500.0, 0), (190.0, 1) })
+        {
+            var agg = new SegmentAggregator(net);
+            for (int v = 0; v < 3; v++) agg.Add(v, edge, 0, len, s_day + (v * 1000), s_day + (v * 1000) + (long)Math.Ceiling(len / (kmh / 3.6) * 1000));
+            var stats = new List<SegmentStat>();
+            agg.Advance(s_day + 3_600_000, stats);
+            Assert.Equal(published, stats.Count);
+            Assert.Equal(3 - (3 * published), agg.Ignored);
+        }
+    }
+
+    [Fact]
     public void Space_mean_speed_weights_slow_vehicles_by_their_time()
     {
         var net = s_net.Value;
