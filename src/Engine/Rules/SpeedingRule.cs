@@ -107,6 +107,7 @@ public sealed class SpeedingRule
     private readonly EdgeIndex _index;
     private readonly VehicleIds _ids;
     private readonly SpeedingOptions _options;
+    private readonly long _localOffsetMs;   // the network's own day (LocalTime.OffsetMsOf): when night falls
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
     private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
@@ -120,6 +121,7 @@ public sealed class SpeedingRule
         _network = index.Network;
         _ids = ids;
         _options = options ?? new SpeedingOptions();
+        _localOffsetMs = LocalTime.OffsetMsOf(_network);
     }
 
     /// <summary>A rule with its own edge index of <paramref name="network"/> (tests; the engine shares the partition's).</summary>
@@ -345,7 +347,7 @@ public sealed class SpeedingRule
         return seconds;
     }
 
-    private static bool IsNight(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs), 22, 6);
+    private bool IsNight(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs, _localOffsetMs), 22, 6);
 
     private static int Severity(double speed, double limit) => speed <= limit * 1.2 ? 1 : speed <= limit * 1.5 ? 2 : 3;
 

@@ -28,8 +28,9 @@ public class MonacoReplayTests
     }
 
     /// <summary>A taxi at a constant speed along the edges, a fix every <paramref name="stepS"/> seconds, no speed or heading.</summary>
-    private static IEnumerable<string> Drive(RoadNetwork net, int[] edges, string id, double kmh, long startMs, double stepS)
+    private static IEnumerable<string> Drive(RoadNetwork net, int[] edges, string id, double kmh, long startMs, double stepS, bool reportSpeed = false)
     {
+        string speed = reportSpeed ? string.Create(CultureInfo.InvariantCulture, $",\"speed_kmh\":{kmh}") : "";
         double length = edges.Sum(net.LengthM);
         for (double t = 0, along = 0; along <= length; t += stepS, along = kmh / 3.6 * t)
         {
@@ -38,7 +39,7 @@ public class MonacoReplayTests
             while (k < edges.Length - 1 && rest > net.LengthM(edges[k])) rest -= net.LengthM(edges[k++]);
             var (lon, lat) = net.PointAt(edges[k], Math.Min(rest, net.LengthM(edges[k])));
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"{{\"vehicle_id\":\"{id}\",\"time\":{startMs + (long)(t * 1000)},\"lon\":{lon:F7},\"lat\":{lat:F7},\"class\":\"taxi\"}}");
+                $"{{\"vehicle_id\":\"{id}\",\"time\":{startMs + (long)(t * 1000)},\"lon\":{lon:F7},\"lat\":{lat:F7},\"class\":\"taxi\"{speed}}}");
         }
     }
 
@@ -66,6 +67,19 @@ public class MonacoReplayTests
         var net = SimRun.Monaco;
         var lines = Drive(net, Way(net, 167625727), "QUAI", 35, s_start, 1).Concat(Drive(net, Way(net, 155085121), "PLATI", 35, s_start, 1));
         Assert.Empty(Speeders(await Alerts(lines)));
+    }
+
+    [Fact]
+    public async Task Night_falls_on_Monaco_at_Monaco_s_night_not_at_China_s()
+    {
+        // Taxis doing 45 km/h on a 50 km/h street: within the limit by day; at night a passenger vehicle's limit is 80 % of
+        // it (40), so 45 is speeding. 19:00 UTC is 20:00 in Monaco and 03:00 in China; 02:00 UTC is 03:00 in Monaco.
+        var net = SimRun.Monaco;
+        int[] quai = Way(net, 167625727);
+        long evening = new DateTimeOffset(2026, 1, 5, 19, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        long night = new DateTimeOffset(2026, 1, 6, 2, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var lines = Drive(net, quai, "EVENING", 45, evening, 1, reportSpeed: true).Concat(Drive(net, quai, "NIGHT", 45, night, 1, reportSpeed: true));
+        Assert.Equal(["NIGHT"], Speeders(await Alerts(lines)));
     }
 
     [Fact]
