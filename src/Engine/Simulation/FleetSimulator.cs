@@ -1022,7 +1022,8 @@ public sealed class FleetSimulator
     /// <see cref="WrongWayFixes"/> fixes from it at the road's speed, and with no road alongside (within 40 m) that runs the way the
     /// vehicle drives (the other carriageway of a dual carriageway, a parallel one-way street): within GPS error of
     /// such a road a fix cannot tell driving against the one-way from driving the other road legally, so no engine could
-    /// judge the drive. Falls back to the nearest one-way edge of 200 m when the network has no such stretch.
+    /// judge the drive. Falls back to the nearest one-way edge of 200 m when the network has no such stretch, and then the
+    /// truth expects no alert.
     /// </summary>
     private bool PlanWrongWay(SimVehicle v, VehicleEvent ev)
     {
@@ -1070,6 +1071,13 @@ public sealed class FleetSimulator
         }
         ev.Done = true;
         v.WrongWay = ev;
+        if (!bestObservable)
+        {
+            // A road alongside runs the way the vehicle drives: no engine can tell this drive from a legal one on it, so
+            // the truth expects no alert (Monaco: 25 s against a one-way edge with the other half 6 m off).
+            ev.Truth.ExpectedAlert = null;
+            ev.Truth.Values["observable"] = 0;
+        }
         return true;
     }
 

@@ -31,6 +31,22 @@ public sealed class ScenarioTests
         Assert.Equal(JsonValueKind.Null, Run.Event("fatigue").GetProperty("expected_alert").ValueKind);
         Assert.Equal("hazmat_long_stop", Run.Event("hazmat_long_stop").GetProperty("expected_alert").GetString());
         Assert.Equal("zone_dwell", Run.Event("zone_dwell").GetProperty("expected_alert").GetString());
+        Assert.Equal("wrong_way", Run.Event("wrong_way").GetProperty("expected_alert").GetString());
+    }
+
+    [Fact]
+    public void A_wrong_way_drive_no_engine_could_tell_from_a_legal_one_expects_no_alert()
+    {
+        // Monaco has no stretch of one-way road long enough for three fixes 5 s apart with nothing alongside: the drive
+        // falls back to a one-way edge whose other half runs a few metres off, and the truth expects nothing of it.
+        var scenario = new Scenario { Fleet = new FleetMix { Taxis = 20 }, Events = [new ScenarioEvent { Kind = "wrong_way", Start = 300 }] };
+        scenario.Gps["taxi"] = new GpsSettings { SigmaM = 8, IntervalS = 5 };
+        var run = SimRun.Run(SimRun.Monaco, new SimulationOptions { DurationS = 1800, Seed = 5, Scenario = scenario,
+            Start = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.FromHours(1)) });
+        var e = run.Event("wrong_way");
+        Assert.Equal(JsonValueKind.Number, e.GetProperty("start").ValueKind);
+        Assert.Equal(JsonValueKind.Null, e.GetProperty("expected_alert").ValueKind);
+        Assert.Equal(0, e.GetProperty("observable").GetDouble());
     }
 
     [Fact]
