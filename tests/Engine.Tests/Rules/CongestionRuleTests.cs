@@ -81,6 +81,17 @@ public class CongestionRuleTests
     }
 
     [Fact]
+    public void A_junction_stub_slow_with_turning_vehicles_raises_no_congestion_but_a_segment_of_a_queue_s_length_does()
+    {
+        var net = SimRun.Shenzhen;
+        int stub = Enumerable.Range(0, net.EdgeCount).First(e => net.LengthM(e) < 30 && net.NameIndex(e) != 0);
+        int road = Enumerable.Range(0, net.EdgeCount).First(e => net.LengthM(e) is > 60 and < 100 && net.NameIndex(e) != 0);
+        (int, double, double)[][] Slow(int edge) => [.. new[] { 45.0, 18, 18, 18, 18 }.Select(v => new[] { (edge, v, double.NaN) })];
+        Assert.DoesNotContain(Periods(Slow(stub)), a => a.Kind == "congestion");
+        Assert.Contains(Periods(Slow(road)), a => a.Kind == "congestion" && a.State == AlertState.Open);
+    }
+
+    [Fact]
     public void Congested_segments_of_one_road_raise_one_alert_for_their_run()
     {
         var run = ThreeInARow();
