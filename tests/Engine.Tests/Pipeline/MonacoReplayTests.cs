@@ -83,6 +83,41 @@ public class MonacoReplayTests
     }
 
     [Fact]
+    public async Task A_taxi_turning_through_a_junction_of_many_one_way_links_is_not_driving_the_wrong_way()
+    {
+        // A simulated taxi's fixes (8 m unit, every 5 s, no speed or heading) as it turns off Boulevard Charles III through
+        // the one-way links by Rue de la Colle. More than eight edges lie within 35 m of its fixes there; the rule looked
+        // at the nearest eight only, the road it drove along was not among them, and a one-way link running the other
+        // way 2 m off made it a wrong-way driver.
+        (long, double, double)[] fixes =
+        [
+        (-95000, 7.4134905, 43.7296541),
+        (-90000, 7.4135182, 43.7295983),
+        (-85000, 7.4137004, 43.7297487),
+        (-80000, 7.4141566, 43.7301009),
+        (-75000, 7.4143404, 43.7303274),
+        (-70000, 7.4149857, 43.7304589),
+        (-65000, 7.4154064, 43.7305199),
+        (-60000, 7.415688, 43.7307095),
+        (-55000, 7.4159735, 43.7310312),
+        (-50000, 7.4163987, 43.7312983),
+        (-45000, 7.4167178, 43.7314503),
+        (-40000, 7.4171751, 43.7315956),
+        (-35000, 7.4172892, 43.7315601),
+        (-30000, 7.4175449, 43.7318908),
+        (-25000, 7.4180236, 43.7319029),
+        (-20000, 7.4184925, 43.7322088),
+        (-15000, 7.4190812, 43.7323282),
+        (-10000, 7.418783, 43.7324135),
+        (-5000, 7.4183841, 43.7325482),
+        (0, 7.4180707, 43.7328044),
+        ];
+        var lines = fixes.Select(f => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"vehicle_id\":\"TURN\",\"time\":{s_start + 100_000 + f.Item1},\"lon\":{f.Item2},\"lat\":{f.Item3},\"class\":\"taxi\"}}"));
+        Assert.DoesNotContain(await Alerts(lines), a => a.GetProperty("kind").GetString() == "wrong_way");
+    }
+
+    [Fact]
     public async Task A_taxi_at_75_km_h_up_the_hairpins_of_Avenue_Pasteur_is_speeding_from_positions_every_5_s()
     {
         // The road bends back on itself: 313 m driven in 15 s between fixes 70 m apart. The whole window looked like a
