@@ -788,7 +788,7 @@ public sealed class FleetSimulator
         double limit = _net.SpeedLimitKmh(edge) / 3.6;
         if (Active(v, t, "speeding") is { } sp) return limit * (sp.Spec.Factor ?? 1.4);
         // Passenger vehicles keep to 80 % of the limit at night (22:00–06:00), as the engine's speeding rule holds them
-        // to: drivers a little faster at night made an hour of 300 taxis from 02:30 raise 1,248 speeding alerts.
+        // to: drivers a little faster at night made 300 taxis from 02:30 raise 1,248 speeding alerts in half an hour.
         bool night = v.Kind is VehicleKind.Bus or VehicleKind.Taxi && ((((t - _localMidnightS) / 3600 % 24) + 24) % 24) is >= 22 or < 6;
         if (night) limit *= NightLimitShare;
         // A bus behind its timetable makes up what the road allows: up to the limit.
