@@ -201,7 +201,7 @@ public sealed class SpeedingRule
                 shortened = true;
                 back = t.Later(back);
                 if (back < 0 || t.SecondsSince(back) < _options.SpeedWindowS) return;
-                speed = t.RouteSince(back) / t.SecondsSince(back) * 3.6;
+                speed = t.SpeedSince(back);
             }
             speed = LowerBound(t, back, speed);
         }
@@ -347,7 +347,10 @@ public sealed class SpeedingRule
         return seconds;
     }
 
-    private bool IsNight(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs, _localOffsetMs), 22, 6);
+    private bool IsNight(long timeMs) => IsNightHour(LocalTime.Hour(timeMs, _localOffsetMs));
+
+    /// <summary>Whether a local hour is night, 22:00–06:00, when buses and taxis keep to <see cref="SpeedingOptions.NightFactor"/> of the limit.</summary>
+    public static bool IsNightHour(int hour) => LocalTime.InHours(hour, 22, 6);
 
     private static int Severity(double speed, double limit) => speed <= limit * 1.2 ? 1 : speed <= limit * 1.5 ? 2 : 3;
 
@@ -519,8 +522,11 @@ public sealed class SpeedingRule
                 if (dt > maxS) break;
                 if (dt >= minS) back = i;
             }
-            return back < 0 ? double.NaN : RouteSince(back) / SecondsSince(back) * 3.6;
+            return back < 0 ? double.NaN : SpeedSince(back);
         }
+
+        /// <summary>The speed along the route from sample <paramref name="back"/> to the newest, km/h.</summary>
+        public double SpeedSince(int back) => RouteSince(back) / SecondsSince(back) * 3.6;
 
         /// <summary>The sample after <paramref name="i"/>, or -1 when that is the newest.</summary>
         public int Later(int i)

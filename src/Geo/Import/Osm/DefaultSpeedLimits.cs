@@ -16,21 +16,29 @@ public static class DefaultSpeedLimits
     /// <summary>The country whose limits apply when neither the caller nor the file names one.</summary>
     public const string HomeCountry = "CN";
 
-    /// <summary>The default limit of class <paramref name="cls"/> in <paramref name="country"/> (ISO 3166-1 alpha-2).</summary>
-    /// <param name="noLimit">Set where the law sets none (German motorways): the class default stands in as a design speed.</param>
-    public static float Kmh(string country, RoadClass cls, out bool noLimit)
+    /// <summary>
+    /// The default limit of each road class in <paramref name="country"/> (ISO 3166-1 alpha-2), indexed by
+    /// <see cref="RoadClass"/>; <c>NoLimit</c> where the law sets none (German motorways), the class default standing in
+    /// as a design speed.
+    /// </summary>
+    public static (float Kmh, bool NoLimit)[] ByClass(string country)
     {
-        noLimit = false;
-        if (country == HomeCountry) return RoadClasses.DefaultLimitKmh(cls);
-        string type = cls switch
+        var table = new (float Kmh, bool NoLimit)[RoadClasses.Count];
+        for (int c = 0; c < table.Length; c++)
         {
-            RoadClass.Motorway or RoadClass.MotorwayLink => "motorway",
-            RoadClass.Trunk or RoadClass.TrunkLink => "trunk",
-            RoadClass.LivingStreet => "living_street",
-            _ => "urban",
-        };
-        if (!MaxSpeed.TryParse(country + ":" + type, out float kmh, out noLimit)) return RoadClasses.DefaultLimitKmh(cls);
-        return noLimit ? RoadClasses.DefaultLimitKmh(cls) : kmh;
+            var cls = (RoadClass)c;
+            table[c] = (RoadClasses.DefaultLimitKmh(cls), false);
+            if (country == HomeCountry) continue;
+            string type = cls switch
+            {
+                RoadClass.Motorway or RoadClass.MotorwayLink => "motorway",
+                RoadClass.Trunk or RoadClass.TrunkLink => "trunk",
+                RoadClass.LivingStreet => "living_street",
+                _ => "urban",
+            };
+            if (MaxSpeed.TryParse(country + ":" + type, out float kmh, out bool noLimit)) table[c] = noLimit ? (table[c].Kmh, true) : (kmh, false);
+        }
+        return table;
     }
 
     /// <summary>Whether <paramref name="code"/> reads as an ISO 3166-1 alpha-2 code (two ASCII letters), upper-cased.</summary>

@@ -52,7 +52,7 @@ public static class OsmNetworkImporter
         (report.Country, report.CountrySource) = country is null ? Country(data)
             : DefaultSpeedLimits.TryCountryCode(country, out string given) ? (given, "given")
             : throw new ArgumentException($"country '{country}' is not an ISO 3166-1 alpha-2 code (two letters, such as CN or MC)", nameof(country));
-        string limitsOf = report.Country;
+        var byLaw = DefaultSpeedLimits.ByClass(report.Country);
 
         report.NodesRead = data.NodesRead;
         report.WaysRead = data.WaysRead;
@@ -92,8 +92,8 @@ public static class OsmNetworkImporter
             EdgeFlags flags = baseFlags;
             if (IsRoundabout(way)) flags |= EdgeFlags.Roundabout;
             string? name = way.Tag("name") ?? way.Tag("name:zh") ?? way.Tag("ref");
-            float byLaw = DefaultSpeedLimits.Kmh(limitsOf, cls, out bool noLimit);
-            var both = Limit(way, "maxspeed", cls, (byLaw, noLimit ? EdgeFlags.NoSpeedLimit : EdgeFlags.None), report);
+            var (lawKmh, noLimit) = byLaw[(int)cls];
+            var both = Limit(way, "maxspeed", cls, (lawKmh, noLimit ? EdgeFlags.NoSpeedLimit : EdgeFlags.None), report);
             var (fwdLimit, fwdFlags) = Limit(way, "maxspeed:forward", cls, both, report);
             var (bwdLimit, bwdFlags) = Limit(way, "maxspeed:backward", cls, both, report);
 
