@@ -163,6 +163,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         double sigma = UnitSigma(s);
 
         int against = -1;
+        bool doubt = false;   // driven against the nearest road, but a road along the course lies within the doubt
         double passed = double.NaN, apart = 0;   // this fix's u and D (PastMidpoint), when it is judged on the evidence
         int evidenceEdge = -1;
         if ((moving || !judged) && !double.IsNaN(course) && p.Fix)
@@ -178,11 +179,22 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
                 double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
                 double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
+                // A road along the course within the doubt explains the fix. When none of them is the road driven against's
+                // other half (the same name), the fix is only in doubt: it neither confirms the drive nor clears it. In dense
+                // streets some side street runs along the course within 35 m of every other fix (Rue Grimaldi in Monaco,
+                // fixes every 5 s: one against in three), and such a fix ended the count of fixes against.
+                bool sameRoadAlong = false;
                 for (int i = 0; i < near.Length && against >= 0 && near[i].DistanceM <= alongM; i++)
                 {
-                    if (AlongDistance(near[i].Edge, p.Lon, p.Lat, s.Kx(p.Lat), course, alongM) <= alongM) against = -1;
+                    if (AlongDistance(near[i].Edge, p.Lon, p.Lat, s.Kx(p.Lat), course, alongM) > alongM) continue;
+                    doubt = true;
+                    sameRoadAlong |= SameRoad(near[i].Edge, near[0].Edge);
                 }
+                if (doubt) against = -1;
+                if (sameRoadAlong) doubt = false;
             }
+            if (against < 0 && !doubt && judged && s.Fixes > 0 && near.Length > 0 && near[0].DistanceM <= _options.NearM)
+                doubt = Crossing(s, near, p.Lon, p.Lat, course, sigma);
             if (judged && moving && WhiteError(s)) passed = PastMidpoint(s, near, p.Lon, p.Lat, course, out apart, out evidenceEdge);
         }
         if (!judged)
@@ -213,7 +225,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             if (s.Fixes++ == 0) s.FirstMs = p.TimeMs;
             s.Clear = 0;
         }
-        else
+        else if (!doubt)
         {
             s.Fixes = 0;
             s.Clear++;
@@ -394,6 +406,35 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
 
     /// <summary>A fleet unit's error, the unit's until its own is known: <see cref="WrongWayOptions.AlongM"/> over <see cref="WrongWayOptions.AlongSigmas"/> (10 m).</summary>
     private double FleetSigma => _options.AlongM / _options.AlongSigmas;
+
+    /// <summary>
+    /// Whether a fix amid a run of fixes against a road is in doubt at a junction: the nearest road crosses the course
+    /// (neither along nor against it), the road driven against lies within <see cref="WrongWayOptions.NearM"/> and is still
+    /// driven against, and no road within the doubt runs along the course. A fix in a crossing street's mouth (宁海东路 at
+    /// 云南南路 in Shanghai, fixes every 5 s) says nothing either way about the road it is crossing on.
+    /// </summary>
+    private bool Crossing(State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, double sigma)
+    {
+        double diff0 = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
+        if (diff0 <= _options.AlongDeg || diff0 >= _options.AgainstDeg) return false;
+        bool driven = false;
+        for (int i = 0; i < near.Length && near[i].DistanceM <= _options.NearM && !driven; i++)
+        {
+            driven = SameRoad(near[i].Edge, s.Edge) && IsStrictOneWay(near[i].Edge)
+                && GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) >= _options.AgainstDeg;
+        }
+        if (!driven) return false;
+        double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
+        double kx = s.Kx(lat);
+        for (int i = 0; i < near.Length && near[i].DistanceM <= alongM; i++)
+        {
+            if (AlongDistance(near[i].Edge, lon, lat, kx, course, alongM) <= alongM) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Two edges of one named road (the halves of a dual carriageway share the name).</summary>
+    private bool SameRoad(int a, int b) => _network.NameIndex(a) == _network.NameIndex(b) && _network.Name(a).Length > 0;
 
     private bool IsStrictOneWay(int edge) =>
         _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;

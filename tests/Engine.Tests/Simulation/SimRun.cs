@@ -11,10 +11,13 @@ internal sealed class SimRun
 {
     private static readonly Lazy<RoadNetwork> s_shenzhen = new(() => NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _));
     private static readonly Lazy<RoadNetwork> s_monaco = new(() => NetworkImport.Read(SharedData.Path("osm", "monaco.osm.pbf"), out _));
+    private static readonly Lazy<RoadNetwork> s_shanghai = new(() => NetworkImport.Read(SharedData.Path("osm", "shanghai.osm"), out _));
 
     public static RoadNetwork Shenzhen => s_shenzhen.Value;
 
     public static RoadNetwork Monaco => s_monaco.Value;
+
+    public static RoadNetwork Shanghai => s_shanghai.Value;
 
     public required string Dir { get; init; }
 
