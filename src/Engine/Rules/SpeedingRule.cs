@@ -19,9 +19,10 @@ public sealed record SpeedingOptions
 
     /// <summary>
     /// The speed must stay at or below for this long before the alert closes (hysteresis), the close's end when it fell: a
-    /// speeder slowing for a turn or a junction keeps one alert (10 s split 3 speeders of a simulated hour in Monaco into 17).
+    /// speeder slowing for a turn, or stopping at a red light, keeps one alert (10 s split the 3 speeders of a simulated hour
+    /// in Monaco into 17 alerts, 30 s into 9; the gaps were 15–50 s).
     /// </summary>
-    public double CloseAfterS { get; init; } = 30;
+    public double CloseAfterS { get; init; } = 60;
 
     /// <summary>Speed is measured over at least this much time of the vehicle's route (per-probe speeds are noisy).</summary>
     public double SpeedWindowS { get; init; } = 5;

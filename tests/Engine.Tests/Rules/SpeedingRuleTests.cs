@@ -112,7 +112,7 @@ public class SpeedingRuleTests
     public void Speeding_on_a_50_road_opens_escalates_and_closes_one_alert()
     {
         // 60 km/h (20 % over: severity 1) for 15 s, then 80 (60 % over: severity 3), then back to 40.
-        var alerts = Drive(VehicleClass.Car, s_day, (50, 10), (60, 15), (80, 20), (40, 45));
+        var alerts = Drive(VehicleClass.Car, s_day, (50, 10), (60, 15), (80, 20), (40, 75));
         Assert.Equal([AlertState.Open, AlertState.Update, AlertState.Close], alerts.Select(a => a.State));
         Assert.Single(alerts.Select(a => a.AlertId).Distinct());
         var open = alerts[0];
@@ -127,15 +127,15 @@ public class SpeedingRuleTests
     [Fact]
     public void A_speeder_slowing_for_a_turn_keeps_one_alert_and_a_later_drive_opens_another()
     {
-        // 20 s within the limit (a turn, a junction) is shorter than the hysteresis: the episode goes on.
-        var turn = Drive(VehicleClass.Car, s_day, (50, 5), (80, 30), (40, 20), (80, 30), (40, 45));
+        // 45 s within the limit (a turn, a red light) is shorter than the hysteresis: the episode goes on.
+        var turn = Drive(VehicleClass.Car, s_day, (50, 5), (80, 30), (40, 45), (80, 30), (40, 75));
         Assert.Equal([AlertState.Open, AlertState.Close], turn.Select(a => a.State));
         Assert.Single(turn.Select(a => a.AlertId).Distinct());
         // Two minutes within the limit: the first closes, its end when the speed fell; the next is an alert of its own.
-        var twice = Drive(VehicleClass.Car, s_day, (50, 5), (80, 30), (40, 120), (80, 30), (40, 45));
+        var twice = Drive(VehicleClass.Car, s_day, (50, 5), (80, 30), (40, 120), (80, 30), (40, 75));
         Assert.Equal([AlertState.Open, AlertState.Close, AlertState.Open, AlertState.Close], twice.Select(a => a.State));
         Assert.Equal(2, twice.Select(a => a.AlertId).Distinct().Count());
-        Assert.True(twice[1].EndMs < twice[1].TimeMs - 25_000, "the close's end is when the speed fell, not when the hysteresis ran out");
+        Assert.True(twice[1].EndMs < twice[1].TimeMs - 55_000, "the close's end is when the speed fell, not when the hysteresis ran out");
     }
 
     /// <summary>
@@ -280,7 +280,7 @@ public class SpeedingRuleTests
     [Fact]
     public void Alerts_are_written_as_NDJSON_per_the_interface()
     {
-        var alerts = Drive(VehicleClass.Car, s_day, (50, 10), (60, 15), (80, 20), (40, 45));
+        var alerts = Drive(VehicleClass.Car, s_day, (50, 10), (60, 15), (80, 20), (40, 75));
         var stream = new MemoryStream();
         using (var writer = new AlertWriter(stream))
         {
