@@ -47,7 +47,11 @@ public sealed record WrongWayOptions
     /// <summary>The condition must hold this long from its first fix (and over two fixes) before the alert opens.</summary>
     public double OpenAfterS { get; init; } = 8;
 
-    public double CloseAfterS { get; init; } = 10;
+    /// <summary>
+    /// The condition must have ended this long before the alert closes (hysteresis), its end when it ended: a drive against
+    /// the road whose fixes leave it for a few seconds (a junction, a bend, fixes that stray) keeps one alert.
+    /// </summary>
+    public double CloseAfterS { get; init; } = 30;
 
     /// <summary>
     /// An open alert of a vehicle that has sent nothing for this long closes, its end the vehicle's last fix: a silent

@@ -67,7 +67,7 @@ public class WrongWayRuleTests
             rule.OnProbe(p, VehicleClass.Car, 0, alerts);
         }
         // Then the vehicle leaves the street: far away and quiet, so the alert closes.
-        for (int k = 0; leave && k < 15; k++, i++)
+        for (int k = 0; leave && k < 35; k++, i++)
         {
             var p = Probe.Empty;
             p.Vehicle = v;
@@ -281,6 +281,46 @@ public class WrongWayRuleTests
         Assert.Single(alerts, a => a.State == AlertState.Open);
     }
 
+    [Fact]
+    public void Twenty_five_seconds_of_fixes_off_the_road_s_direction_do_not_split_a_drive_against_it_in_two()
+    {
+        // Every 5 s against a one-way street, five fixes in a row (25 s) with a course 90° off it (fixes that stray at a
+        // junction, a unit whose course lags): one alert, closed once the drive is over. Ten seconds of hysteresis split such
+        // a drive in two.
+        var net = SimRun.Shenzhen;
+        int edge = OneWayStreet();
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼W6".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        double len = net.LengthM(edge);
+        int k = 0;
+        for (double x = 5; x < len - 5 && k < 16; x += 10, k++)
+        {
+            var (lon, lat) = net.PointAt(edge, len - x);
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = s_t0 + (k * 5_000L);
+            p.Lon = lon;
+            p.Lat = lat;
+            p.SpeedKmh = 30;
+            p.Heading = (float)((net.BearingAt(edge, len - x) + (k is >= 5 and < 10 ? 90 : 180)) % 360);
+            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
+        }
+        Assert.Equal(16, k);
+        var away = Probe.Empty;
+        away.Vehicle = v;
+        away.Lon = 0.5;
+        away.Lat = 0.5;
+        away.SpeedKmh = 0;
+        for (int j = 0; j < 8; j++, k++)
+        {
+            away.TimeMs = s_t0 + (k * 5_000L);
+            rule.OnProbe(away, VehicleClass.Car, 0, alerts);
+        }
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+    }
+
     /// <summary>A taxi's fixes every 15 s at the given shares of the one-way street's length, driving against it, then gone.</summary>
     private static List<AlertEvent> Fixes(params double[] shares)
     {
@@ -310,7 +350,7 @@ public class WrongWayRuleTests
         away.Lon = 0.5;
         away.Lat = 0.5;
         away.SpeedKmh = 0;
-        for (int k = 0; k < 3; k++, t += 15_000)
+        for (int k = 0; k < 4; k++, t += 15_000)
         {
             away.TimeMs = t;
             rule.OnProbe(away, VehicleClass.Taxi, 0, alerts);
