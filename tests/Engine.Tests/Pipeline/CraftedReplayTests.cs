@@ -37,17 +37,9 @@ public class CraftedReplayTests
         ReplayAsListed(probes.OrderBy(p => p.Time), InputOrder.Auto, observer);
 
     /// <summary>Replays the probes in the order given (a file written as listed).</summary>
-    private static async Task<(ReplaySummary Summary, string Out)> ReplayAsListed(IEnumerable<(long Time, string Line)> probes, InputOrder order,
-        IReplayObserver? observer = null)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-crafted-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        string input = Path.Combine(dir, "probes.ndjson");
-        File.WriteAllLines(input, probes.Select(p => p.Line));
-        var engine = new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions { Order = order, Observer = observer });
-        var summary = await engine.RunAsync(input, Path.Combine(dir, "out"));
-        return (summary, Path.Combine(dir, "out"));
-    }
+    private static Task<(ReplaySummary Summary, string Out)> ReplayAsListed(IEnumerable<(long Time, string Line)> probes, InputOrder order,
+        IReplayObserver? observer = null) =>
+        TestReplay.RunAsync(SimRun.Shenzhen, probes.Select(p => p.Line), new ReplayOptions { Order = order, Observer = observer });
 
     private static JsonElement[] Lines(string path) => [.. File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
 

@@ -65,14 +65,9 @@ public class MonacoReplayTests
 
     private static async Task<JsonElement[]> Alerts(IEnumerable<string> lines)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-monaco-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        string input = Path.Combine(dir, "probes.ndjson");
-        File.WriteAllLines(input, lines);
-        var engine = new ReplayEngine(SimRun.Monaco, null, null, new VehicleIds(), new ReplayOptions { Order = InputOrder.Time });
-        var summary = await engine.RunAsync(input, Path.Combine(dir, "out"));
+        var (summary, output) = await TestReplay.RunAsync(SimRun.Monaco, lines, new ReplayOptions { Order = InputOrder.Time });
         Assert.Equal(0, summary.Rejected);
-        return [.. File.ReadLines(Path.Combine(dir, "out", "alerts.ndjson")).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        return TestReplay.Alerts(output);
     }
 
     private static string[] Speeders(JsonElement[] alerts) =>

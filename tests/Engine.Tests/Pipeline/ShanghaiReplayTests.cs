@@ -62,15 +62,9 @@ public class ShanghaiReplayTests
 
     private static async Task<string[]> WrongWay(IEnumerable<string> lines)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-shanghai-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        string input = Path.Combine(dir, "probes.ndjson");
-        File.WriteAllLines(input, lines);
-        var engine = new ReplayEngine(SimRun.Shanghai, null, null, new VehicleIds(), new ReplayOptions { Order = InputOrder.Time });
-        var summary = await engine.RunAsync(input, Path.Combine(dir, "out"));
+        var (summary, output) = await TestReplay.RunAsync(SimRun.Shanghai, lines, new ReplayOptions { Order = InputOrder.Time });
         Assert.Equal(0, summary.Rejected);
-        return [.. File.ReadLines(Path.Combine(dir, "out", "alerts.ndjson")).Select(l => JsonDocument.Parse(l).RootElement)
-            .Where(a => a.GetProperty("kind").GetString() == "wrong_way" && a.GetProperty("state").GetString() == "open")
+        return [.. TestReplay.Alerts(output).Where(a => a.GetProperty("kind").GetString() == "wrong_way" && a.GetProperty("state").GetString() == "open")
             .Select(a => a.GetProperty("vehicle_id").GetString()!).Distinct().Order()];
     }
 

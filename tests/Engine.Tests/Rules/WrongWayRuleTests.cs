@@ -251,33 +251,56 @@ public class WrongWayRuleTests
     [Fact]
     public void Driving_along_it_raises_nothing() => Assert.Empty(Drive(against: false, reportHeading: true));
 
+    /// <summary>
+    /// Fixes of a car driving against <see cref="OneWayStreet"/>, one every <paramref name="everyS"/> seconds and
+    /// <paramref name="stepM"/> metres (at most <paramref name="count"/>), reporting <paramref name="kmh"/> and a heading
+    /// against the street but for <paramref name="offBy"/>° more at the fixes <paramref name="off"/> picks; then, when
+    /// <paramref name="gone"/>, fixes far away and standing, so that an open alert closes. The fixes sent count.
+    /// </summary>
+    private static int AgainstStreet(WrongWayRule rule, int vehicle, List<AlertEvent> alerts, int everyS, double stepM, float kmh,
+        Func<int, bool> off, double offBy, int count = int.MaxValue, int gone = 0)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = OneWayStreet();
+        double len = net.LengthM(edge);
+        int k = 0;
+        for (double x = 5; x < len - 5 && k < count; x += stepM, k++)
+        {
+            var (lon, lat) = net.PointAt(edge, len - x);
+            var p = Probe.Empty;
+            p.Vehicle = vehicle;
+            p.TimeMs = s_t0 + (k * everyS * 1000L);
+            p.Lon = lon;
+            p.Lat = lat;
+            p.SpeedKmh = kmh;
+            p.Heading = (float)((net.BearingAt(edge, len - x) + 180 + (off(k) ? offBy : 0)) % 360);
+            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
+        }
+        int sent = k;
+        var away = Probe.Empty;
+        away.Vehicle = vehicle;
+        away.Lon = 0.5;
+        away.Lat = 0.5;
+        away.SpeedKmh = 0;
+        for (int j = 0; j < gone; j++, k++)
+        {
+            away.TimeMs = s_t0 + (k * everyS * 1000L);
+            rule.OnProbe(away, VehicleClass.Car, 0, alerts);
+        }
+        return sent;
+    }
+
     [Fact]
     public void One_fix_that_is_not_against_the_road_does_not_split_a_drive_against_it_in_two()
     {
         // Every 10 s against a one-way street (a unit reporting that sparsely, or positions only, whose course is had every
         // other fix), the third fix's heading 90° off (a bend, a junction): one alert. With 10 s between fixes, the one
         // fix not against the road held the condition false for the 10 s that close it, and the drive made two alerts.
-        var net = SimRun.Shenzhen;
-        int edge = OneWayStreet();
         var ids = new VehicleIds();
-        int v = ids.Intern("琼W5".AsSpan());
         var rule = new WrongWayRule(s_index.Value, ids);
         var alerts = new List<AlertEvent>();
-        double len = net.LengthM(edge);
-        int k = 0;
-        for (double x = 5; x < len - 5; x += 30, k++)
-        {
-            var (lon, lat) = net.PointAt(edge, len - x);
-            var p = Probe.Empty;
-            p.Vehicle = v;
-            p.TimeMs = s_t0 + (k * 10_000L);
-            p.Lon = lon;
-            p.Lat = lat;
-            p.SpeedKmh = 11;
-            p.Heading = (float)((net.BearingAt(edge, len - x) + (k == 2 ? 90 : 180)) % 360);
-            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
-        }
-        Assert.True(k >= 5, $"{k} fixes");
+        int sent = AgainstStreet(rule, ids.Intern("琼W5".AsSpan()), alerts, everyS: 10, stepM: 30, kmh: 11, off: k => k == 2, offBy: -90);
+        Assert.True(sent >= 5, $"{sent} fixes");
         Assert.Single(alerts, a => a.State == AlertState.Open);
     }
 
@@ -287,37 +310,12 @@ public class WrongWayRuleTests
         // Every 5 s against a one-way street, five fixes in a row (25 s) with a course 90° off it (fixes that stray at a
         // junction, a unit whose course lags): one alert, closed once the drive is over. Ten seconds of hysteresis split such
         // a drive in two.
-        var net = SimRun.Shenzhen;
-        int edge = OneWayStreet();
         var ids = new VehicleIds();
-        int v = ids.Intern("琼W6".AsSpan());
         var rule = new WrongWayRule(s_index.Value, ids);
         var alerts = new List<AlertEvent>();
-        double len = net.LengthM(edge);
-        int k = 0;
-        for (double x = 5; x < len - 5 && k < 16; x += 10, k++)
-        {
-            var (lon, lat) = net.PointAt(edge, len - x);
-            var p = Probe.Empty;
-            p.Vehicle = v;
-            p.TimeMs = s_t0 + (k * 5_000L);
-            p.Lon = lon;
-            p.Lat = lat;
-            p.SpeedKmh = 30;
-            p.Heading = (float)((net.BearingAt(edge, len - x) + (k is >= 5 and < 10 ? 90 : 180)) % 360);
-            rule.OnProbe(p, VehicleClass.Car, 0, alerts);
-        }
-        Assert.Equal(16, k);
-        var away = Probe.Empty;
-        away.Vehicle = v;
-        away.Lon = 0.5;
-        away.Lat = 0.5;
-        away.SpeedKmh = 0;
-        for (int j = 0; j < 8; j++, k++)
-        {
-            away.TimeMs = s_t0 + (k * 5_000L);
-            rule.OnProbe(away, VehicleClass.Car, 0, alerts);
-        }
+        int sent = AgainstStreet(rule, ids.Intern("琼W6".AsSpan()), alerts, everyS: 5, stepM: 10, kmh: 30, off: k => k is >= 5 and < 10, offBy: -90,
+            count: 16, gone: 8);
+        Assert.Equal(16, sent);
         Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
     }
 
