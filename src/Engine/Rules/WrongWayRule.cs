@@ -183,8 +183,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
                 double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
                 double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
-                // A road along the course within the doubt explains the fix. When none of them is the road driven against's
-                // other half (the same name), the fix is only in doubt: it neither confirms the drive nor clears it. In dense
+                // A road along the course within the doubt explains the fix. When none of them may be the road driven against's
+                // other half (OtherHalf), the fix is only in doubt: it neither confirms the drive nor clears it. In dense
                 // streets some side street runs along the course within 35 m of every other fix (Rue Grimaldi in Monaco,
                 // fixes every 5 s: one against in three), and such a fix ended the count of fixes against.
                 bool sameRoadAlong = false;
@@ -192,7 +192,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
                 {
                     if (AlongDistance(near[i].Edge, p.Lon, p.Lat, s.Kx(p.Lat), course, alongM) > alongM) continue;
                     doubt = true;
-                    sameRoadAlong |= SameRoad(near[i].Edge, near[0].Edge);
+                    sameRoadAlong |= OtherHalf(near[i].Edge, near[0].Edge);
                 }
                 if (doubt) against = -1;
                 if (sameRoadAlong) doubt = false;
@@ -439,6 +439,14 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
 
     /// <summary>Two edges of one named road (the halves of a dual carriageway share the name).</summary>
     private bool SameRoad(int a, int b) => _network.NameIndex(a) == _network.NameIndex(b) && _network.Name(a).Length > 0;
+
+    /// <summary>
+    /// Whether <paramref name="along"/>, a road running along the course near a fix, may be the other half of the road
+    /// <paramref name="against"/> it lies on: the same named road, or a one-way road without a name (a carriageway whose
+    /// name the map leaves out cannot be told from a side street by its name).
+    /// </summary>
+    private bool OtherHalf(int along, int against) =>
+        SameRoad(along, against) || (_network.Name(along).Length == 0 && IsStrictOneWay(along));
 
     private bool IsStrictOneWay(int edge) =>
         _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;
