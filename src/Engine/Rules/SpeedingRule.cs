@@ -268,8 +268,9 @@ public sealed class SpeedingRule
     /// <see cref="SpeedingOptions.MinDurationS"/>; or, from positions, this speed is the mean of a stretch that long (a
     /// stretch's mean over the limit is the vehicle over it on average for the whole stretch, as a section-control camera
     /// judges it). The latter only at a second speed over the limit in a row (one route that a match stretched is no
-    /// drive: a fix 140 m off its road made a control taxi's 30 s read 56 km/h on a 33 km/h service road), and not over a
-    /// stretch shortened for failing the route test (the one after that fix read 214 km/h).
+    /// drive: a fix 140 m from the one before took a control taxi's matched route off its road, and its 30 s read 56 km/h
+    /// against 34 there), and not over a stretch shortened for failing the route test (the one after that fix read 214
+    /// km/h).
     /// </summary>
     private bool LongEnough(VehicleTrack t, in MatchedProbe m, bool reported, bool shortened, double stretchS)
     {

@@ -182,20 +182,12 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             {
                 double diff = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
                 if (diff > _options.AlongDeg && diff >= _options.AgainstDeg) against = near[0].Edge;
-                double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
                 // A road along the course within the doubt explains the fix. When none of them may be the road driven against's
                 // other half (OtherHalf), the fix is only in doubt: it neither confirms the drive nor clears it. In dense
-                // streets some side street runs along the course within 35 m of every other fix (Rue Grimaldi in Monaco,
-                // fixes every 5 s: one against in three), and such a fix ended the count of fixes against.
-                bool sameRoadAlong = false;
-                for (int i = 0; i < near.Length && against >= 0 && near[i].DistanceM <= alongM; i++)
-                {
-                    if (AlongDistance(near[i].Edge, p.Lon, p.Lat, s.Kx(p.Lat), course, alongM) > alongM) continue;
-                    doubt = true;
-                    sameRoadAlong |= OtherHalf(near[i].Edge, near[0].Edge);
-                }
-                if (doubt) against = -1;
-                if (sameRoadAlong) doubt = false;
+                // streets some side street runs along the course within 35 m of most fixes (Rue Grimaldi in Monaco, fixes
+                // every 5 s: 9 of 12, and 2 against), and such a fix ended the count of fixes against.
+                if (against >= 0 && AnyAlong(s, near, p.Lon, p.Lat, course, AlongM(sigma), against, out bool otherHalf))
+                    (against, doubt) = (-1, !otherHalf);
             }
             if (against < 0 && !doubt && judged && s.Fixes > 0 && near.Length > 0 && near[0].DistanceM <= _options.NearM)
                 doubt = Crossing(s, near, p.Lon, p.Lat, course, sigma);
@@ -427,14 +419,28 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             driven = SameRoad(near[i].Edge, s.Edge) && IsStrictOneWay(near[i].Edge)
                 && GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) >= _options.AgainstDeg;
         }
-        if (!driven) return false;
-        double alongM = Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
+        return driven && !AnyAlong(s, near, lon, lat, course, AlongM(sigma), near[0].Edge, out _);
+    }
+
+    /// <summary>The doubt a unit of error <paramref name="sigma"/> gets: <see cref="WrongWayOptions.AlongSigmas"/> σ within the bounds.</summary>
+    private double AlongM(double sigma) => Math.Clamp(_options.AlongSigmas * sigma, _options.AlongMinM, _options.AlongM);
+
+    /// <summary>
+    /// Whether a road within <paramref name="alongM"/> of the fix runs along the course; <paramref name="otherHalf"/>: one
+    /// of them may be the other half of <paramref name="against"/> (<see cref="OtherHalf"/>).
+    /// </summary>
+    private bool AnyAlong(State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, double alongM, int against, out bool otherHalf)
+    {
+        bool any = false;
+        otherHalf = false;
         double kx = s.Kx(lat);
         for (int i = 0; i < near.Length && near[i].DistanceM <= alongM; i++)
         {
-            if (AlongDistance(near[i].Edge, lon, lat, kx, course, alongM) <= alongM) return false;
+            if (AlongDistance(near[i].Edge, lon, lat, kx, course, alongM) > alongM) continue;
+            any = true;
+            otherHalf |= OtherHalf(near[i].Edge, against);
         }
-        return true;
+        return any;
     }
 
     /// <summary>Two edges of one named road (the halves of a dual carriageway share the name).</summary>

@@ -43,6 +43,8 @@ public sealed class OnlineMatcher
     private readonly byte[] _newBack;
     private readonly int[] _order;
     private int[] _chosen;
+    private byte[] _shares;      // scratch of EmitThrough: each emitted column's confidence
+    private double[] _through;   // scratch of PathShares: the paths' weight through each emitted column's candidate
     // The route of the leg being emitted: edges, the range of each driven, and where each starts along it.
     private int[] _path = new int[256];
     private double[] _legFrom = new double[256];
@@ -75,6 +77,8 @@ public sealed class OnlineMatcher
         _newBack = new byte[search];
         _order = new int[search];
         _chosen = new int[64];
+        _shares = new byte[64];
+        _through = new double[64];
     }
 
     public MatcherOptions Options => _options;
@@ -776,7 +780,7 @@ public sealed class OnlineMatcher
     /// it wait for the next real column, which decides where on the road they lie.
     /// </summary>
     /// <param name="agreed">Every surviving path passes through the candidate: each column emitted is certain (confidence 1).
-    /// Otherwise each column's confidence is its candidate's share of the surviving paths (<see cref="PathShare"/>).</param>
+    /// Otherwise each column's confidence is its candidate's share of the surviving paths (<see cref="PathShares"/>).</param>
     private void EmitThrough<TSink>(VehicleMatchState s, int column, int cand, bool forced, ref TSink sink, bool agreed = false) where TSink : IMatchSink, allows ref struct
     {
         int first = s.HasAnchor ? 1 : 0;
@@ -795,12 +799,15 @@ public sealed class OnlineMatcher
             chosen[c - first] = c2;
             c2 = s.Cands(sl)[c2].Back;
         }
+        if (_shares.Length < n) Array.Resize(ref _shares, Math.Max(n, _shares.Length * 2));
+        Span<byte> shares = _shares.AsSpan(0, n);
+        if (agreed) shares.Fill(byte.MaxValue);
+        else PathShares(s, first, column, chosen, shares);
         for (int c = first; c <= column; c++)
         {
             int followers = c;
             while (s.Col(s.Slot(c)).Count == 0) c++; // column itself is real, so this stops
-            byte confidence = agreed ? byte.MaxValue : PathShare(s, c, chosen[c - first]);
-            EmitLeg(s, followers, c, chosen[c - first], confidence, forced && c == column, ref sink);
+            EmitLeg(s, followers, c, chosen[c - first], shares[c - first], forced && c == column, ref sink);
         }
         AdvanceAnchor(s, column);
 
@@ -851,32 +858,42 @@ public sealed class OnlineMatcher
     }
 
     /// <summary>
-    /// The share of the surviving paths' probability, at the newest probe, carried by the paths through candidate
-    /// <paramref name="cand"/> of real column <paramref name="column"/>, in 255ths: how sure the model is of the candidate
-    /// given every probe so far (the probes after it too). The share a candidate had when its probe arrived ignores the
-    /// probes that decided it: a fix just past a junction is shared among the roads that leave it until the next fix
-    /// shows which one the vehicle took.
+    /// For each real column from <paramref name="first"/> to <paramref name="column"/>, the share of the surviving paths'
+    /// probability, at the newest probe, carried by the paths through its chosen candidate, in 255ths, into
+    /// <paramref name="shares"/> (indexed from <paramref name="first"/>): how sure the model is of the candidate given every
+    /// probe so far (the probes after it too). The share a candidate had when its probe arrived ignores the probes that
+    /// decided it: a fix just past a junction is shared among the roads that leave it until the next fix shows which one
+    /// the vehicle took. One walk back from each surviving candidate of the newest probe serves every column.
     /// </summary>
-    private static byte PathShare(VehicleMatchState s, int column, int cand)
+    private void PathShares(VehicleMatchState s, int first, int column, ReadOnlySpan<int> chosen, Span<byte> shares)
     {
+        int n = column - first + 1;
+        if (_through.Length < n) Array.Resize(ref _through, Math.Max(n, _through.Length * 2));
+        Span<double> through = _through.AsSpan(0, n);
+        through.Clear();
         int newest = NewestReal(s), slot = s.Slot(newest);
         var cands = s.Cands(slot)[..s.Col(slot).Count];
         var scores = s.NewestScores;
-        double total = 0, through = 0;
+        double total = 0;
         for (int i = 0; i < cands.Length; i++)
         {
             if (!cands[i].Alive) continue;
             double w = Math.Exp(scores[i]);
             total += w;
-            int k = i;
-            for (int c = newest; c > column && k >= 0; c--)
+            // k: the path's candidate at column c, for each real column walked back from the newest.
+            for (int c = newest, k = i; c >= first && k >= 0; c--)
             {
                 int sl = s.Slot(c);
-                if (s.Col(sl).Count > 0) k = s.Cands(sl)[k].Alive ? s.Cands(sl)[k].Back : -1;
+                if (s.Col(sl).Count == 0) continue;
+                if (c <= column && k == chosen[c - first]) through[c - first] += w;
+                k = s.Cands(sl)[k].Alive ? s.Cands(sl)[k].Back : -1;
             }
-            if (k == cand) through += w;
         }
-        return total > 0 ? (byte)Math.Round(255 * through / total) : s.Cands(s.Slot(column))[cand].Confidence;
+        for (int c = first; c <= column; c++)
+        {
+            if (chosen[c - first] < 0) continue;
+            shares[c - first] = total > 0 ? (byte)Math.Round(255 * through[c - first] / total) : s.Cands(s.Slot(c))[chosen[c - first]].Confidence;
+        }
     }
 
     /// <summary>Makes emitted column <paramref name="column"/> the anchor, dropping the columns before it.</summary>

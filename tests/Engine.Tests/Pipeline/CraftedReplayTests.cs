@@ -309,7 +309,8 @@ public class CraftedReplayTests
 
     /// <summary>
     /// A taxi of a hand-written scenario (positions every 5 s from a 5 m unit, about 54 km/h on a 60 km/h road) two of
-    /// whose fixes lie 140 and 250 m off its road; after the first of them the match took a 33 km/h service road and back.
+    /// whose fixes jump about 250 and 140 m from the fix before; at the second the match left its road, and the stretch
+    /// through it was judged against a limit of 34 km/h along the route matched.
     /// </summary>
     private static readonly (long T, double Lon, double Lat)[] s_strayingTaxi =
     [
@@ -345,10 +346,10 @@ public class CraftedReplayTests
     {
         // Positions every 5 s for 15 s at 1.3 times the limit: two speeds from positions over it (at 10 and 15 s; at 5 s
         // the lower bound of a speed over 5 s from a unit of unknown error, 20 km/h less, is not), each the mean of the
-        // drive so far. The condition held since the drive began, not since the first of them, 5 s before the second: not
-        // 10 s, so there was no alert. The near misses: a taxi at 90 % of the limit, and the straying taxi, whose stretch
-        // through a fix 140 m off read over the limit twice (56 km/h against the service road's 33, then 214 km/h over the
-        // 5 s left of a stretch whose route failed the test).
+        // drive so far. The two came 5 s apart, not the 10 s asked, so there was no alert; the second is the mean of 15 s,
+        // over the limit on average for all of them. The near misses: a taxi at 90 % of the limit, and the straying taxi,
+        // whose stretches through its second jump read over the limit twice in a row (56 km/h against 34, then 214 km/h
+        // over the 5 s left of a stretch whose route failed the test).
         var net = SimRun.Shenzhen;
         int edge = Road(net);
         double limit = net.SpeedLimitKmh(edge);

@@ -20,6 +20,14 @@ internal static class TestReplay
         return (summary, output);
     }
 
+    /// <summary>The alert events of a replay of the lines in time order, none of them rejected.</summary>
+    public static async Task<JsonElement[]> AlertsAsync(RoadNetwork network, IEnumerable<string> lines)
+    {
+        var (summary, output) = await RunAsync(network, lines, new ReplayOptions { Order = InputOrder.Time });
+        Assert.Equal(0, summary.Rejected);
+        return Alerts(output);
+    }
+
     /// <summary>The alert events of a run (<c>alerts.ndjson</c>), in the file's order.</summary>
     public static JsonElement[] Alerts(string outDir) =>
         [.. File.ReadLines(Path.Combine(outDir, "alerts.ndjson")).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
