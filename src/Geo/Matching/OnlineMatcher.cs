@@ -86,8 +86,8 @@ public sealed class OnlineMatcher
     public RoadNetwork Network => _net;
 
     /// <summary>
-    /// A smaller search (a rule's roads around the fix) that each candidate search fills at the same point in the
-    /// same pass over the grid, or null. It changes nothing here: the matcher's own candidates are the same.
+    /// A smaller search (a rule's roads around the fix) that each candidate search fills at the same point from its own
+    /// result, or null. It changes nothing here: the matcher's own candidates are the same.
     /// </summary>
     public NearbySearch? Alongside { get; set; }
 

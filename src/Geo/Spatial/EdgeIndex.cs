@@ -1,4 +1,7 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Traffic.Geo.Network;
 
 namespace Traffic.Geo.Spatial;
@@ -40,6 +43,10 @@ public sealed class EdgeIndex
     // a cell border is never lost to rounding in the degree-to-cell arithmetic.
     private const double CellEpsilon = 1e-7;
 
+    // Widens the float boxes of the prefilter, in cells, far beyond the rounding of the degree-to-cell arithmetic in
+    // doubles (about 1e-12 of a cell): the prefilter may pass an entry the exact test drops, never the reverse.
+    private const double BoxSlack = 1e-6;
+
     private readonly RoadNetwork _network;
 
     // Grid geometry, degrees: cell (x, y) covers lon [_minLon + x*_cellLon, +_cellLon), same for lat.
@@ -60,6 +67,14 @@ public sealed class EdgeIndex
     // one 72-byte record per entry costs one or two cache misses where parallel arrays cost one
     // per array (measured: bench/RESULTS.md). Everything a result needs is in the record: no gather from the network's arrays.
     private readonly Entry[] _entries;
+
+    // Each entry's bounding box in grid units (cell columns and rows from the grid's origin), as floats rounded outwards,
+    // one array per side and padded by a vector's width: a query tests eight entries' boxes against its own box in four
+    // compares and reads the 72-byte records only of those that meet it (most entries of the cells it visits do not).
+    private readonly float[] _boxMinX;
+    private readonly float[] _boxMaxX;
+    private readonly float[] _boxMinY;
+    private readonly float[] _boxMaxY;
 
     public EdgeIndex(RoadNetwork network)
         : this(network, DefaultCellSizeM)
@@ -177,6 +192,21 @@ public sealed class EdgeIndex
                 MinY = segMinY[s],
             };
         }
+        int padded = entries + Vector256<float>.Count;
+        _boxMinX = new float[padded];
+        _boxMaxX = new float[padded];
+        _boxMinY = new float[padded];
+        _boxMaxY = new float[padded];
+        for (int k = 0; k < entries; k++)
+        {
+            ref readonly Entry en = ref _entries[k];
+            double gx0 = (en.Lon0 - _minLon) * _invCellLon, gx1 = (en.Lon1 - _minLon) * _invCellLon;
+            double gy0 = (en.Lat0 - _minLat) * _invCellLat, gy1 = (en.Lat1 - _minLat) * _invCellLat;
+            _boxMinX[k] = FloatAtMost(Math.Min(gx0, gx1) - BoxSlack);
+            _boxMaxX[k] = FloatAtLeast(Math.Max(gx0, gx1) + BoxSlack);
+            _boxMinY[k] = FloatAtMost(Math.Min(gy0, gy1) - BoxSlack);
+            _boxMaxY[k] = FloatAtLeast(Math.Max(gy0, gy1) + BoxSlack);
+        }
     }
 
     public RoadNetwork Network => _network;
@@ -199,6 +229,12 @@ public sealed class EdgeIndex
         return f > v ? MathF.BitDecrement(f) : f;
     }
 
+    private static float FloatAtLeast(double v)
+    {
+        float f = (float)v;
+        return f < v ? MathF.BitIncrement(f) : f;
+    }
+
     /// <summary>The cell side actually used, metres (larger than asked when the grid had to be coarsened).</summary>
     internal double CellSizeM { get; }
 
@@ -208,9 +244,10 @@ public sealed class EdgeIndex
     internal int EntryCount => _entries.Length;
 
     /// <summary>
-    /// All edges whose shape lies within <paramref name="radiusM"/> metres of the point, one entry per
-    /// edge (its nearest point), sorted by distance. Writes at most <c>results.Length</c> entries,
-    /// keeping the nearest, and returns how many were written.
+    /// All edges whose shape lies within <paramref name="radiusM"/> metres of the point (the distance reported no
+    /// greater than the radius), one entry per edge (its nearest point; of two as near, the first along the edge),
+    /// sorted by distance and equally near edges by number. Writes at most <c>results.Length</c> entries, the first of
+    /// that order, and returns how many were written.
     /// </summary>
     public int Within(double lon, double lat, double radiusM, Span<EdgeCandidate> results)
     {
@@ -227,43 +264,32 @@ public sealed class EdgeIndex
     }
 
     /// <summary>
-    /// <see cref="Within(double, double, double, Span{EdgeCandidate})"/>, and in the same pass over the grid the
-    /// search <paramref name="alongside"/> stands for at the same point, when its radius is no larger: each segment's
-    /// distance is computed once for both. The second result is exactly what its own query would give (the cells of
-    /// its box are a subset of this box's, visited in the same order, each segment tested in its own owner cell for
-    /// each box), and is kept in <paramref name="alongside"/> for the point. Otherwise only the first search is made.
+    /// <see cref="Within(double, double, double, Span{EdgeCandidate})"/>, and the search <paramref name="alongside"/>
+    /// stands for at the same point when its radius is no larger, kept in it for the point. With a buffer no larger than
+    /// <paramref name="results"/>, its result is read off this one's: the first of the nearest found here that lie within
+    /// its radius, which are exactly what its own query gives, in the same order (a result is ordered by distance, then
+    /// edge, whatever order the grid is scanned in, and holds the first edges of that order). With a larger buffer it is
+    /// searched for on its own. A wider one is left alone.
     /// </summary>
     public int Within(double lon, double lat, double radiusM, Span<EdgeCandidate> results, NearbySearch? alongside)
     {
-        if (alongside == null || alongside.Index != this || !(alongside.RadiusM <= radiusM) || results.IsEmpty)
-            return Within(lon, lat, radiusM, results);
-        var q = new Collector(this, lon, lat, radiusM, results, ownerTest: true);
-        var inner = new Collector(this, lon, lat, q.Kx, alongside.RadiusM, alongside.Buffer, ownerTest: true);
-        if (!Box(ref q, radiusM, out int x0, out int y0, out int x1, out int y1))
+        int found = Within(lon, lat, radiusM, results);
+        if (alongside == null || alongside.Index != this || !(alongside.RadiusM <= radiusM)) return found;
+        Span<EdgeCandidate> kept = alongside.Buffer;
+        if (kept.Length > results.Length)
         {
-            alongside.Kept(lon, lat, 0);
-            return 0;
+            alongside.Kept(lon, lat, Within(lon, lat, alongside.RadiusM, kept));
+            return found;
         }
-        // The inner box lies within the outer one: its radius is no larger, and both are clamped alike.
-        if (!Box(ref inner, alongside.RadiusM, out int ix0, out int iy0, out int ix1, out int iy1))
+        double reach = alongside.RadiusM;
+        int n = 0;
+        while (n < found && n < kept.Length && results[n].DistanceM <= reach)
         {
-            ix0 = iy0 = 0;
-            ix1 = iy1 = -1;
+            kept[n] = results[n];
+            n++;
         }
-        q.SetBoxOrigin(x0, y0);
-        inner.SetBoxOrigin(ix0, iy0);
-        for (int y = y0; y <= y1; y++)
-        {
-            int c = y * _nx;
-            bool row = y >= iy0 && y <= iy1;
-            for (int x = x0; x <= x1; x++)
-            {
-                if (row && x >= ix0 && x <= ix1) q.ScanWith(ref inner, _cellStart[c + x], _cellStart[c + x + 1], x, y);
-                else q.Scan(_cellStart[c + x], _cellStart[c + x + 1], x, y);
-            }
-        }
-        alongside.Kept(lon, lat, inner.Count);
-        return q.Count;
+        alongside.Kept(lon, lat, n);
+        return found;
     }
 
     /// <summary>
@@ -301,7 +327,7 @@ public sealed class EdgeIndex
                 if (x1 < qx1) covered = Math.Min(covered, (_minLon + ((x1 + 1) * _cellLon) - lon) * q.Kx);
                 if (y0 > qy0) covered = Math.Min(covered, (lat - (_minLat + (y0 * _cellLat))) * GeoMath.MetresPerDegree);
                 if (y1 < qy1) covered = Math.Min(covered, (_minLat + ((y1 + 1) * _cellLat) - lat) * GeoMath.MetresPerDegree);
-                if (q.FarthestM <= covered) break;
+                if (q.FarthestM < covered) break;
             }
         }
         return q.Count;
@@ -426,13 +452,18 @@ public sealed class EdgeIndex
         public readonly double Kx;               // metres per degree of longitude at the query's latitude
         private readonly EdgeIndex _index;
         private readonly Span<EdgeCandidate> _results;
-        private readonly double _radius2;
+        private readonly double _radiusM;
+        private readonly double _radius2;        // radius² widened past any rounding: the root decides, against the radius
         private readonly bool _ownerTest;        // visit each box-inserted segment in one cell only (Within)
         private int _qx0;                        // the query box's first cell, for the owner test
         private int _qy0;
-        private double _limit2;                  // squared distance a segment must beat: radius², or the farthest kept when full
+        private double _limit2;                  // squared distance a segment must not pass: _radius2, or the last kept's when full (widened)
         private double _boxLimit2;               // _limit2 widened past any rounding: a segment whose box lies beyond is not projected
         private int _count;
+        private readonly Vector256<float> _gx0;           // the prefilter's box, grid units: the radius's box around the point, widened
+        private readonly Vector256<float> _gx1;
+        private readonly Vector256<float> _gy0;
+        private readonly Vector256<float> _gy1;
 
         public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
             : this(index, lon, lat, GeoMath.MetresPerDegreeLon(lat), radiusM, results, ownerTest)
@@ -450,10 +481,39 @@ public sealed class EdgeIndex
             Lat = lat;
             Kx = kx;
             _results = results;
-            _radius2 = radiusM * radiusM;
+            _radiusM = radiusM;
+            _radius2 = BoxLimit(radiusM * radiusM);
             _limit2 = _radius2;
             _boxLimit2 = BoxLimit(_radius2);
             _count = 0;
+            // Beyond the root of the widest squared distance the exact box test lets through, BoxLimit(BoxLimit(radius²)).
+            double reach = (radiusM * (1 + 1e-9)) + 1e-4, dLon = reach / kx, dLat = reach / GeoMath.MetresPerDegree;
+            _gx0 = Vector256.Create(FloatAtMost(((lon - dLon - index._minLon) * index._invCellLon) - BoxSlack));
+            _gx1 = Vector256.Create(FloatAtLeast(((lon + dLon - index._minLon) * index._invCellLon) + BoxSlack));
+            _gy0 = Vector256.Create(FloatAtMost(((lat - dLat - index._minLat) * index._invCellLat) - BoxSlack));
+            _gy1 = Vector256.Create(FloatAtLeast(((lat + dLat - index._minLat) * index._invCellLat) + BoxSlack));
+        }
+
+        /// <summary>
+        /// Which of the entries [b, b + 8) below <paramref name="to"/> may lie within the radius: one bit each, set when
+        /// the entry's float box meets the query's. A superset of what the exact test keeps (both boxes are widened past
+        /// any rounding), so the entries the scan then tests are those it tested before, in the same order, less the
+        /// ones that test would have dropped.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly uint Meets(int b, int to)
+        {
+            int n = to - b;
+            uint valid = n >= Vector256<float>.Count ? (1u << Vector256<float>.Count) - 1 : (1u << n) - 1;
+            if (!Vector256.IsHardwareAccelerated) return valid;
+            EdgeIndex ix = _index;
+            Vector256<float> minX = Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._boxMinX), (nuint)b);
+            Vector256<float> maxX = Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._boxMaxX), (nuint)b);
+            Vector256<float> minY = Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._boxMinY), (nuint)b);
+            Vector256<float> maxY = Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._boxMaxY), (nuint)b);
+            Vector256<float> meets = Vector256.LessThanOrEqual(minX, _gx1) & Vector256.GreaterThanOrEqual(maxX, _gx0)
+                & Vector256.LessThanOrEqual(minY, _gy1) & Vector256.GreaterThanOrEqual(maxY, _gy0);
+            return meets.ExtractMostSignificantBits() & valid;
         }
 
         public readonly int Count => _count;
@@ -484,21 +544,26 @@ public sealed class EdgeIndex
             bool ownerTest = _ownerTest;
             bool firstX = cx == _qx0, firstY = cy == _qy0;
             double px = Lon, py = Lat, kx = Kx;
-            for (int k = from; k < to; k++)
+            for (int b = from; b < to; b += Vector256<float>.Count)
             {
-                ref readonly Entry en = ref entries[k];
-                int mx = en.MinX, my = en.MinY;
-                bool owns = !ownerTest | (mx < 0) | (((mx == cx) | firstX) & ((my == cy) | firstY)); // flags, as in ScanWith
-                if (!(owns & (BoxDistance2(in en, px, py, kx) <= _boxLimit2))) continue;
-                double d2 = Project(in en, px, py, kx, out double u);
-                if (d2 > _limit2) continue;
-                double d = Math.Sqrt(d2);
-                int edge = en.Edge;
-                bool unique = edge < 0;
-                if (unique) edge = ~edge;
-                double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
-                Offer(edge, unique, d, en.Offset0M + (u * en.LengthM), lon, lat);
-                if (en.Twin >= 0) Offer(en.Twin, unique, d, en.TwinOffset1M + ((1 - u) * en.LengthM), lon, lat);
+                for (uint m = Meets(b, to); m != 0; m &= m - 1)
+                {
+                    int k = b + BitOperations.TrailingZeroCount(m);
+                    ref readonly Entry en = ref entries[k];
+                    int mx = en.MinX, my = en.MinY;
+                    bool owns = !ownerTest | (mx < 0) | (((mx == cx) | firstX) & ((my == cy) | firstY)); // flags, not branches: whether a copy is the owner is not predicted
+                    if (!(owns & (BoxDistance2(in en, px, py, kx) <= _boxLimit2))) continue;
+                    double d2 = Project(in en, px, py, kx, out double u);
+                    if (d2 > _limit2) continue;
+                    double d = Math.Sqrt(d2);
+                    if (d > _radiusM) continue;
+                    int edge = en.Edge;
+                    bool unique = edge < 0;
+                    if (unique) edge = ~edge;
+                    double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
+                    Offer(edge, unique, d, en.Offset0M + (u * en.LengthM), lon, lat);
+                    if (en.Twin >= 0) Offer(en.Twin, unique, d, en.TwinOffset1M + ((1 - u) * en.LengthM), lon, lat);
+                }
             }
         }
 
@@ -544,47 +609,6 @@ public sealed class EdgeIndex
             return (qx * qx) + (qy * qy);
         }
 
-        /// <summary>
-        /// <see cref="Scan"/> for this collector and <paramref name="inner"/> (same point, no larger radius) at once:
-        /// each collector applies its own owner test and its own limit to each entry, in the order its own scan would.
-        /// </summary>
-        public void ScanWith(ref Collector inner, int from, int to, int cx, int cy)
-        {
-            Entry[] entries = _index._entries;
-            bool outerFirstX = cx == _qx0, outerFirstY = cy == _qy0, innerFirstX = cx == inner._qx0, innerFirstY = cy == inner._qy0;
-            double px = Lon, py = Lat, kx = Kx;
-            for (int k = from; k < to; k++)
-            {
-                ref readonly Entry en = ref entries[k];
-                int mx = en.MinX, my = en.MinY;
-                // Without short-circuits: flags, not branches, so that whether a copy is the owner is not predicted.
-                bool outerOwns = (mx < 0) | (((mx == cx) | outerFirstX) & ((my == cy) | outerFirstY));
-                bool innerOwns = (mx < 0) | (((mx == cx) | innerFirstX) & ((my == cy) | innerFirstY));
-                double b2 = BoxDistance2(in en, px, py, kx);
-                if (!((outerOwns & (b2 <= _boxLimit2)) | (innerOwns & (b2 <= inner._boxLimit2)))) continue;
-                double d2 = Project(in en, px, py, kx, out double u); // the arithmetic of Scan, to the bit
-                bool toOuter = outerOwns & (d2 <= _limit2), toInner = innerOwns & (d2 <= inner._limit2);
-                if (!(toOuter | toInner)) continue;
-                double d = Math.Sqrt(d2);
-                int edge = en.Edge;
-                bool unique = edge < 0;
-                if (unique) edge = ~edge;
-                double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
-                double offset = en.Offset0M + (u * en.LengthM);
-                double twinOffset = en.TwinOffset1M + ((1 - u) * en.LengthM);
-                if (toOuter)
-                {
-                    Offer(edge, unique, d, offset, lon, lat);
-                    if (en.Twin >= 0) Offer(en.Twin, unique, d, twinOffset, lon, lat);
-                }
-                if (toInner)
-                {
-                    inner.Offer(edge, unique, d, offset, lon, lat);
-                    if (en.Twin >= 0) inner.Offer(en.Twin, unique, d, twinOffset, lon, lat);
-                }
-            }
-        }
-
         // Inlined: a call in the scan loop makes the JIT keep the loop's invariants on the stack (every vector register
         // is the caller's to save), reloading them for each entry; about 20 offers a query measured 4–7 % of the search.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -598,7 +622,8 @@ public sealed class EdgeIndex
             {
                 if (r[j].Edge == edge)
                 {
-                    if (d >= r[j].DistanceM) return; // the edge already has a nearer point
+                    // The edge's nearest point; of two as near (where its segments meet), the one first along it.
+                    if (!(d < r[j].DistanceM || (d == r[j].DistanceM && offsetM < r[j].OffsetM))) return;
                     pos = j;
                     break;
                 }
@@ -606,11 +631,11 @@ public sealed class EdgeIndex
             if (pos < 0)
             {
                 if (_count < r.Length) pos = _count++;
-                else if (d < r[_count - 1].DistanceM) pos = _count - 1; // evict the farthest
+                else if (Before(d, edge, in r[_count - 1])) pos = _count - 1; // evict the last
                 else return;
             }
-            // Shift farther entries up over the freed slot; an edge's update only ever moves it nearer.
-            while (pos > 0 && r[pos - 1].DistanceM > d)
+            // Shift later entries up over the freed slot; an edge's update only ever moves it nearer.
+            while (pos > 0 && Before(d, edge, in r[pos - 1]))
             {
                 r[pos] = r[pos - 1];
                 pos--;
@@ -624,9 +649,17 @@ public sealed class EdgeIndex
             if (_count == r.Length)
             {
                 double far = r[_count - 1].DistanceM;
-                _limit2 = Math.Min(_radius2, far * far);
+                _limit2 = Math.Min(_radius2, BoxLimit(far * far));
                 _boxLimit2 = BoxLimit(_limit2);
             }
         }
+
+        /// <summary>
+        /// The order of results: by distance, then by edge. A total order on what a query keeps, so that its result does
+        /// not depend on the order the grid is scanned in (edges meeting at a node are often exactly as near).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static bool Before(double d, int edge, in EdgeCandidate other)
+            => d < other.DistanceM || (d == other.DistanceM && edge < other.Edge);
     }
 }

@@ -3,7 +3,7 @@ namespace Traffic.Geo.Spatial;
 /// <summary>
 /// A candidate search of fixed radius and buffer size whose last result is kept for the point it was made at: the
 /// edges within <see cref="RadiusM"/> of a point, exactly as <see cref="EdgeIndex.Within"/> with a buffer of
-/// <see cref="Capacity"/> gives them. A wider search at the same point can fill it in the same pass over the grid
+/// <see cref="Capacity"/> gives them. A wider search at the same point can fill it from its own result
 /// (<see cref="EdgeIndex.Within(double, double, double, Span{EdgeCandidate}, NearbySearch?)"/>: the map matcher's
 /// candidate search does so for the rules that look at the roads around a fix), so that asking again for that point
 /// costs nothing.

@@ -5,9 +5,10 @@ using Traffic.Testing;
 namespace Traffic.Geo.Tests.Spatial;
 
 /// <summary>
-/// The index's radius test to the last bit: an edge whose distance squared equals the radius squared (to the
-/// rounding of the square) is found, and with the next smaller radius it is not. Pins that no shortcut taken
-/// before the exact projection (the bounding-box test) drops a segment the projection would keep.
+/// The index's radius test to the last bit: an edge is within a radius when the distance the index reports for it is
+/// no greater, so with its own distance as the radius it is found and with the next smaller radius it is not. Pins that
+/// no shortcut taken before the exact projection (the float boxes, the bounding-box test, the squared distance) drops
+/// a segment the projection would keep.
 /// </summary>
 public class EdgeIndexBoundaryTests(NearbyNetworks networks) : IClassFixture<NearbyNetworks>
 {
@@ -31,7 +32,7 @@ public class EdgeIndexBoundaryTests(NearbyNetworks networks) : IClassFixture<Nea
             {
                 if (rng.Next(3) != 0) continue; // a third of them keeps the test quick
                 double d = Math.Sqrt(d2);
-                double rIn = SmallestRadiusFor(d2), rOut = Math.BitDecrement(rIn);
+                double rIn = d, rOut = Math.BitDecrement(d);
                 string where = $"edge {edge} at {d} m from {lon},{lat}";
 
                 Assert.True(Find(results.AsSpan(0, index.Within(lon, lat, rIn, results)), edge, out double found), $"{where}: missing within {rIn} m");
@@ -85,15 +86,6 @@ public class EdgeIndexBoundaryTests(NearbyNetworks networks) : IClassFixture<Nea
         u = u < 0 ? 0 : (u > 1 ? 1 : u);
         double qx = x1 + (u * dx), qy = y1 + (u * dy);
         return (qx * qx) + (qy * qy);
-    }
-
-    // The smallest radius whose square (as the index squares it) is at least d2.
-    private static double SmallestRadiusFor(double d2)
-    {
-        double r = Math.Sqrt(d2);
-        while (r * r < d2) r = Math.BitIncrement(r);
-        while (Math.BitDecrement(r) * Math.BitDecrement(r) >= d2) r = Math.BitDecrement(r);
-        return r;
     }
 
     private static bool Find(ReadOnlySpan<EdgeCandidate> candidates, int edge, out double distanceM)

@@ -46,6 +46,41 @@ public class NearbySearchTests(NearbyNetworks networks) : IClassFixture<NearbyNe
         }
     }
 
+    /// <summary>
+    /// A result is the first edges in the order of distance, then edge number, whatever grid it was found in: at nodes
+    /// and shape points, where edges are equally near, a grid scanned in another order gives the same edges, bit for
+    /// bit and in the same order, with a buffer that holds them all and with one that cuts through a tie.
+    /// </summary>
+    [Fact]
+    public void Equally_near_edges_come_in_edge_order_whatever_the_grid()
+    {
+        var index = networks.Get("nanshan");
+        var net = index.Network;
+        EdgeIndex[] grids = [index, new EdgeIndex(net, 30), new EdgeIndex(net, 500)];
+        var expected = new EdgeCandidate[16];
+        var actual = new EdgeCandidate[16];
+        int ties = 0;
+        foreach (var (lon, lat) in Points(net))
+        {
+            foreach (int size in (ReadOnlySpan<int>)[16, 3])
+            {
+                int n = index.Within(lon, lat, 50, expected.AsSpan(0, size));
+                for (int i = 1; i < n; i++)
+                {
+                    EdgeCandidate a = expected[i - 1], b = expected[i];
+                    Assert.True(a.DistanceM < b.DistanceM || (a.DistanceM == b.DistanceM && a.Edge < b.Edge), $"ranks {i - 1} and {i} out of order at {lon},{lat}");
+                    if (a.DistanceM == b.DistanceM && net.Twin(a.Edge) != b.Edge) ties++;
+                }
+                foreach (EdgeIndex other in grids[1..])
+                {
+                    int m = other.Within(lon, lat, 50, actual.AsSpan(0, size));
+                    AssertSame(expected.AsSpan(0, n), actual.AsSpan(0, m), $"cell {other.CellSizeM} m, {size} kept, at {lon},{lat}");
+                }
+            }
+        }
+        Assert.True(ties > 100, $"only {ties} ties between edges that are not each other's reverse");
+    }
+
     [Fact]
     public void Another_point_is_searched_afresh_and_a_larger_radius_is_not_filled()
     {
