@@ -111,7 +111,7 @@ public sealed class SpeedingRule
     private readonly EdgeIndex _index;
     private readonly VehicleIds _ids;
     private readonly SpeedingOptions _options;
-    private readonly long _localOffsetMs;   // the network's own day (LocalTime.OffsetMsOf): when night falls
+    private readonly LocalDay _day;         // the network's own civil day: when night falls
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
     private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
@@ -125,7 +125,7 @@ public sealed class SpeedingRule
         _network = index.Network;
         _ids = ids;
         _options = options ?? new SpeedingOptions();
-        _localOffsetMs = LocalTime.OffsetMsOf(_network);
+        _day = LocalDay.Of(_network);
     }
 
     /// <summary>A rule with its own edge index of <paramref name="network"/> (tests; the engine shares the partition's).</summary>
@@ -374,7 +374,7 @@ public sealed class SpeedingRule
         return seconds;
     }
 
-    private bool IsNight(long timeMs) => IsNightHour(LocalTime.Hour(timeMs, _localOffsetMs));
+    private bool IsNight(long timeMs) => IsNightHour(_day.Hour(timeMs));
 
     /// <summary>Whether a local hour is night, 22:00–06:00, when buses and taxis keep to <see cref="SpeedingOptions.NightFactor"/> of the limit.</summary>
     public static bool IsNightHour(int hour) => LocalTime.InHours(hour, 22, 6);

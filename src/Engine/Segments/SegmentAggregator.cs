@@ -128,7 +128,7 @@ public sealed class SegmentAggregator
     private readonly List<int> _expired = [];                      // scratch: segments whose span emptied in this advance
     private readonly uint[] _union;                                // scratch: the span's smallest distinct vehicle keys
     private long _swept = long.MinValue;                           // the last window end the sliding views were swept to
-    private readonly long _localOffsetMs;                          // the network's own day (LocalTime.OffsetMsOf): its low-volume hours
+    private readonly LocalDay _day;                                // the network's own civil day: its low-volume hours
 
     public SegmentAggregator(RoadNetwork network, SegmentOptions? options = null)
     {
@@ -137,7 +137,7 @@ public sealed class SegmentAggregator
         ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
         _union = new uint[MaxTrackedVehicles + 1];
         _open = new OpenWindowTable(network.EdgeCount);
-        _localOffsetMs = LocalTime.OffsetMsOf(network);
+        _day = LocalDay.Of(network);
     }
 
     /// <summary>Sliding views below the minimum sample, not published.</summary>
@@ -445,7 +445,7 @@ public sealed class SegmentAggregator
     private static int Estimated(uint kthSmallest) =>
         Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (kthSmallest + 1.0)));
 
-    private bool IsOffPeak(long timeMs) => LocalTime.InHours(LocalTime.Hour(timeMs, _localOffsetMs), _options.OffPeakFromHour, _options.OffPeakToHour);
+    private bool IsOffPeak(long timeMs) => LocalTime.InHours(_day.Hour(timeMs), _options.OffPeakFromHour, _options.OffPeakToHour);
 
     /// <summary>
     /// The open windows, found by edge: per edge the first of its open windows' slots, the slots of an edge chained (an

@@ -79,6 +79,27 @@ public class MonacoReplayTests
     }
 
     [Fact]
+    public async Task Night_in_Monaco_follows_its_clock_in_winter_and_in_summer()
+    {
+        // 45 km/h on a 50 km/h street, speeding only at night (22:00-06:00). Monaco is UTC+1 in winter and UTC+2 in summer;
+        // the sun's hour of its longitude (UTC) made 22:30 a day hour both times and 06:30 a night hour.
+        var net = SimRun.Monaco;
+        int[] quai = Way(net, 167625727);
+        (string Id, long Ms)[] taxis =
+        [
+            ("WINTER_2230", new DateTimeOffset(2026, 1, 5, 21, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()),
+            ("WINTER_0630", new DateTimeOffset(2026, 1, 6, 5, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()),
+            ("SUMMER_2230", new DateTimeOffset(2026, 7, 6, 20, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()),
+            ("SUMMER_0630", new DateTimeOffset(2026, 7, 7, 4, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()),
+        ];
+        // One replay a season: the engine takes a probe more than a day ahead of the newest as a clock fault.
+        var winter = Speeders(await Alerts(taxis[..2].SelectMany(t => Drive(net, quai, t.Id, 45, t.Ms, 1, reportSpeed: true))));
+        var summer = Speeders(await Alerts(taxis[2..].SelectMany(t => Drive(net, quai, t.Id, 45, t.Ms, 1, reportSpeed: true))));
+        Assert.Equal(["WINTER_2230"], winter);
+        Assert.Equal(["SUMMER_2230"], summer);
+    }
+
+    [Fact]
     public async Task A_taxi_turning_through_a_junction_of_many_one_way_links_is_not_driving_the_wrong_way()
     {
         // A simulated taxi's fixes (8 m unit, every 5 s, no speed or heading) as it turns off Boulevard Charles III through
