@@ -35,7 +35,8 @@ public sealed class OnlineMatcher
     private readonly double _betaNoise;       // BetaNoiseFactor sigma^2: beta's noise term is this over the distance (and the fixes averaged)
 
     // Scratch, reused for every probe.
-    private readonly EdgeCandidate[] _found;
+    private readonly int _search;            // candidates scored a probe, at most
+    private EdgeCandidate[] _found;          // the candidate search's buffer: _search, or Alongside's capacity when larger
     private readonly EdgePosition[] _targets;
     private readonly double[] _distances;
     private readonly double[] _reach;
@@ -69,6 +70,7 @@ public sealed class OnlineMatcher
         _betaNoise = _options.BetaNoiseFactor * _options.SigmaM * _options.SigmaM;
         int k = _options.MaxCandidates;
         int search = Math.Max(k, _options.SearchCandidates);
+        _search = search;
         _found = new EdgeCandidate[search];
         _targets = new EdgePosition[search];
         _distances = new double[search];
@@ -89,7 +91,19 @@ public sealed class OnlineMatcher
     /// A smaller search (a rule's roads around the fix) that each candidate search fills at the same point from its own
     /// result, or null. It changes nothing here: the matcher's own candidates are the same.
     /// </summary>
-    public NearbySearch? Alongside { get; set; }
+    public NearbySearch? Alongside
+    {
+        get => _alongside;
+        set
+        {
+            // The search then keeps as many as the rule's, of which the first _search are the matcher's own (a
+            // result is the first edges of one order, whatever the buffer), and the rule's are read off it.
+            if (value != null && value.Capacity > _found.Length) _found = new EdgeCandidate[value.Capacity];
+            _alongside = value;
+        }
+    }
+
+    private NearbySearch? _alongside;
 
     /// <summary>A fresh state for a vehicle, sized for these options.</summary>
     public VehicleMatchState NewState() => new(_options);
@@ -196,7 +210,7 @@ public sealed class OnlineMatcher
     /// </summary>
     private void AcceptModel<TSink>(VehicleMatchState s, in GpsPoint fix, in GpsPoint p, int fixes, ref TSink sink) where TSink : IMatchSink, allows ref struct
     {
-        int found = _index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found, Alongside);
+        int found = Math.Min(_index.Within(p.Lon, p.Lat, _options.SearchRadiusM, _found, _alongside), _search);
         if (found == 0)
         {
             FlushPending(s, ref sink);

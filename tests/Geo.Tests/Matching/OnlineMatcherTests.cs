@@ -325,6 +325,34 @@ public class OnlineMatcherTests
         }
     }
 
+    /// <summary>
+    /// A rule's search riding along with the candidate search, with a buffer larger or smaller than the matcher's 10,
+    /// changes no match: the matcher scores the first 10 of a larger search, which are its own search's.
+    /// </summary>
+    [Fact]
+    public void A_search_alongside_of_any_size_changes_no_match()
+    {
+        var index = s_shenzhen.Value;
+        var (trace, _) = SyntheticTraces.Drive(index.Network, new Random(5), 6000, 5, 10);
+        List<MatchedProbe> Run(NearbySearch? alongside)
+        {
+            var matcher = new OnlineMatcher(index) { Alongside = alongside };
+            var state = matcher.NewState();
+            var sink = new Recorder { Matches = [] };
+            foreach (var tp in trace) matcher.Push(state, tp.Probe, ref sink);
+            matcher.Flush(state, ref sink);
+            return sink.Matches;
+        }
+        var alone = Run(null).Select(m => (m.ProbeId, m.Edge, m.OffsetM, m.Confidence)).ToList();
+        Assert.Equal(trace.Length, alone.Count);
+        foreach (int capacity in (ReadOnlySpan<int>)[16, 24, 4])
+        {
+            var wide = new NearbySearch(index, 35, capacity);
+            Assert.Equal(alone, Run(wide).Select(m => (m.ProbeId, m.Edge, m.OffsetM, m.Confidence)));
+            Assert.Equal(0, wide.Misses);
+        }
+    }
+
     private static List<MatchedProbe> Match(EdgeIndex index, GpsPoint[] points)
     {
         var matcher = new OnlineMatcher(index);
