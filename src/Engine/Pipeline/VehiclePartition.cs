@@ -40,7 +40,7 @@ public sealed record VehiclePartitionOptions
     /// <summary>
     /// The partition moves its watermark on every this many probes, and whenever the newest event time enters another
     /// 5 s (deterministic: the same input moves it at the same points). 0: only the caller moves it, through
-    /// <see cref="VehiclePartition.AdvanceWatermark{TOutput}"/> (a file replay, whose reader sees every partition's
+    /// <see cref="VehiclePartition.AdvanceWatermark"/> (a file replay, whose reader sees every partition's
     /// probes and keeps one watermark for all).
     /// </summary>
     public int WatermarkEveryProbes { get; init; } = 1024;
@@ -191,7 +191,7 @@ public sealed class VehiclePartition
     /// Takes the next probe of this partition; what follows from it goes to <paramref name="output"/> before this returns.
     /// Every <see cref="VehiclePartitionOptions.WatermarkEveryProbes"/> probes, the watermark moves on afterwards.
     /// </summary>
-    public void OnProbe<TOutput>(in Probe probe, in RecordSource source, TOutput output) where TOutput : IVehiclePartitionOutput
+    public void OnProbe(in Probe probe, in RecordSource source, IVehiclePartitionOutput output)
     {
         int v = probe.Vehicle;
         if ((uint)v >= (uint)_ids.Count) ThrowUnknownVehicle(v);
@@ -200,7 +200,7 @@ public sealed class VehiclePartition
         // Set before the stage runs: its matches (this probe's or earlier ones') reach the rules at once.
         _slots[v].Hazmat = hazmat;
         // A late probe goes to the late output only: the rules judge what the stage takes.
-        if (_stage.Accept(in probe, cls, in source, new StageOutput<TOutput>(this, output)))
+        if (_stage.Accept(in probe, cls, in source, new StageOutput(this, output)))
         {
             _conditions.OnProbe(in probe, cls, hazmat, _alerts);
             _wrongWay.OnProbe(in probe, cls, hazmat, _alerts);
@@ -233,7 +233,7 @@ public sealed class VehiclePartition
     /// raise <c>signal_lost</c>, and the exchange gets a watermark less the time matches may trail it. Called by the
     /// partition itself, or by the caller when <see cref="VehiclePartitionOptions.WatermarkEveryProbes"/> is 0.
     /// </summary>
-    public void AdvanceWatermark<TOutput>(long watermarkMs, TOutput output) where TOutput : IVehiclePartitionOutput
+    public void AdvanceWatermark(long watermarkMs, IVehiclePartitionOutput output)
     {
         if (watermarkMs <= _stage.Watermark || _ended) return;
         if (watermarkMs == long.MaxValue)
@@ -242,7 +242,7 @@ public sealed class VehiclePartition
             return;
         }
         long before = _stage.Watermark;
-        _stage.AdvanceWatermark(watermarkMs, new StageOutput<TOutput>(this, output));
+        _stage.AdvanceWatermark(watermarkMs, new StageOutput(this, output));
         _conditions.OnWatermark(watermarkMs, _alerts);
         // Vehicles silent too long: their speeding alerts (on matches, which trail the watermark by up to the match
         // delay) and wrong-way alerts (on the vehicles' own fixes) close.
@@ -259,10 +259,10 @@ public sealed class VehiclePartition
     /// The end of a finite input (a file): every vehicle's pending probes are decided and handed on, and the exchange
     /// gets the final watermark (<see cref="long.MaxValue"/>). Nothing is taken afterwards.
     /// </summary>
-    public void OnEndOfInput<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
+    public void OnEndOfInput(IVehiclePartitionOutput output)
     {
         if (_ended) return;
-        var stage = new StageOutput<TOutput>(this, output);
+        var stage = new StageOutput(this, output);
         _stage.Complete(stage);
         _stage.AdvanceWatermark(long.MaxValue, stage);
         _ended = true;
@@ -358,8 +358,7 @@ public sealed class VehiclePartition
     }
 
     /// <summary>A decided match from the stage: the matched output, the rules on matches, the traversals to the exchange.</summary>
-    private void OnMatched<TOutput>(int vehicle, VehicleClass cls, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route, TOutput output)
-        where TOutput : IVehiclePartitionOutput
+    private void OnMatched(int vehicle, VehicleClass cls, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route, IVehiclePartitionOutput output)
     {
         output.Matched(vehicle, cls, in match);
         if (match.Edge < 0)
@@ -402,7 +401,7 @@ public sealed class VehiclePartition
         return step;
     }
 
-    private void Hand<TOutput>(TOutput output) where TOutput : IVehiclePartitionOutput
+    private void Hand(IVehiclePartitionOutput output)
     {
         if (_alerts.Count == 0) return;
         foreach (var a in _alerts) output.Alert(a);
@@ -423,8 +422,12 @@ public sealed class VehiclePartition
         public bool WasStood;      // at its last match, in a stop its fixes show (a unit that reports positions only)
     }
 
-    /// <summary>The stage's output, forwarded to the partition and its caller's output without virtual calls.</summary>
-    private readonly struct StageOutput<TOutput>(VehiclePartition partition, TOutput output) : IVehicleStageOutput where TOutput : IVehiclePartitionOutput
+    /// <summary>
+    /// The stage's output, forwarded to the partition and its caller's output. A struct of no type parameter, so that the
+    /// stage and the matcher are compiled for it alone: over a caller's class (every caller's output is one), a struct
+    /// generic over it ran the whole matcher as shared generic code, each call to the sink through an instantiating stub.
+    /// </summary>
+    private readonly struct StageOutput(VehiclePartition partition, IVehiclePartitionOutput output) : IVehicleStageOutput
     {
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route) =>
             partition.OnMatched(vehicle, vehicleClass, in match, route, output);
