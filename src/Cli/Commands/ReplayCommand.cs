@@ -66,6 +66,7 @@ internal static class ReplayCommand
             if (s.LateTraversals > 0) Console.WriteLine(string.Create(ci, $"{s.LateTraversals:N0} traversals came after their window had passed their vehicle shard's watermark and were not aggregated"));
             if (s.SegmentViews + s.SegmentViewsSuppressed > 0) Console.WriteLine(string.Create(ci, $"{s.SegmentViews:N0} sliding views published ({s.SegmentViewsSuppressed:N0} below the minimum sample)"));
             if (s.Tpi.Windows > 0) Console.WriteLine(string.Create(ci, $"network traffic performance index (0-10): mean {s.Tpi.Mean:F2}, peak {s.Tpi.Peak:F2} at {s.Tpi.PeakWindowStart} over {s.Tpi.Windows:N0} windows"));
+            Console.WriteLine($"local time: {s.TimeZone} for the night limits and the low-volume hours; zone hours UTC+8");
             Console.WriteLine("alerts: " + (s.AlertsByKind.Count == 0 ? "none" : string.Join(", ", s.AlertsByKind.Select(kv => $"{kv.Key} {kv.Value}"))));
             Console.WriteLine(string.Create(ci, $"{s.Seconds:N2} s, {s.ProbesPerSecond:N0} probes/s"));
             return 0;

@@ -92,6 +92,12 @@ public enum InputOrder
 /// <summary>What a replay did, printed at the end and written as <c>summary.json</c>.</summary>
 public sealed record ReplaySummary
 {
+    /// <summary>
+    /// The time zone of the network's day (<see cref="LocalTime.ZoneIdOf"/>): the night limits and the low-volume hours.
+    /// Zone <c>hours</c> are UTC+8 wherever the network lies.
+    /// </summary>
+    public string TimeZone { get; init; } = LocalTime.ChinaZoneId;
+
     public long Read { get; init; }
     public long Accepted { get; init; }
     public long Rejected { get; init; }
@@ -340,6 +346,7 @@ public sealed class ReplayEngine
 
         var summary = new ReplaySummary
         {
+            TimeZone = LocalTime.ZoneIdOf(_network),
             Read = read.Records,
             Accepted = read.Accepted,
             Rejected = read.Rejected,

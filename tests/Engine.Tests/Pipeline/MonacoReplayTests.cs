@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Traffic.Engine.Pipeline;
 using Traffic.Engine.Tests.Simulation;
 using Traffic.Geo.Network;
 
@@ -97,6 +98,8 @@ public class MonacoReplayTests
         var summer = Speeders(await Alerts(taxis[2..].SelectMany(t => Drive(net, quai, t.Id, 45, t.Ms, 1, reportSpeed: true))));
         Assert.Equal(["WINTER_2230"], winter);
         Assert.Equal(["SUMMER_2230"], summer);
+        var (summary, _) = await TestReplay.RunAsync(net, Drive(net, quai, "ANY", 45, s_start, 1), new ReplayOptions());
+        Assert.Equal("Europe/Monaco", summary.TimeZone); // the zone the replay tells its user it took
     }
 
     [Fact]
