@@ -49,6 +49,9 @@ public static class LocalTime
         return NearestZoneId(lon, lat);
     }
 
+    /// <summary>Whether the tz database knows the zone (ids as <c>Europe/Madrid</c>).</summary>
+    public static bool IsZoneId(string zoneId) => DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId) != null;
+
     /// <summary>The tz database zone whose principal place lies nearest the point.</summary>
     public static string NearestZoneId(double lon, double lat)
     {

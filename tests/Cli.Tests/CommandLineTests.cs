@@ -45,6 +45,16 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void An_unknown_time_zone_gives_one_line_before_any_work()
+    {
+        var (exit, _, error) = CliRunner.Run("replay", "--network", "/nonexistent/net.osm", "--input", "/nonexistent/p.ndjson", "--out",
+            Directory.CreateTempSubdirectory().FullName, "--timezone", "Mars/Olympus_Mons");
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("--timezone: 'Mars/Olympus_Mons'", error, StringComparison.Ordinal); // not the missing network
+    }
+
+    [Fact]
     public void A_corrupt_network_file_gives_one_clear_line()
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "bad.tnet");

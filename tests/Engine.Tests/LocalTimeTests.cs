@@ -23,6 +23,7 @@ public class LocalTimeTests
     [InlineData(-111.9, 33.45, "America/Phoenix")]     // no daylight saving, unlike its neighbours
     [InlineData(151.2, -33.87, "Australia/Sydney")]
     [InlineData(-46.63, -23.55, "America/Sao_Paulo")]
+    [InlineData(-8.72, 42.24, "Europe/Lisbon")]        // Vigo, in Spain: Lisbon lies nearer than Madrid, so such a city needs --timezone
     public void A_place_takes_the_zone_of_the_nearest_principal_place(double lon, double lat, string zone)
     {
         Assert.Equal(zone, LocalTime.NearestZoneId(lon, lat));

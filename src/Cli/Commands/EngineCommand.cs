@@ -4,6 +4,7 @@ using Traffic.Connectors.Kafka;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
+using Traffic.Engine.Rules;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Zones;
 using Traffic.Geo.Import;
@@ -28,10 +29,11 @@ internal static class EngineCommand
         var sliding = ReplayCommand.SlidingMinutesOption();
         var lag = ReplayCommand.MatchLagOption();
         var lagSeconds = ReplayCommand.MatchLagSecondsOption();
+        var timeZone = ReplayCommand.TimeZoneOption();
         var kafka = new KafkaOptions();
         var command = new Command("engine", "Run one engine process on Kafka: probes topic in; alerts, segment speeds, matched probes, dead letters out. Runs until stopped (Ctrl+C, SIGTERM).")
         {
-            network, vehicles, zones, state, group, checkpointEvery, sliding, lag, lagSeconds, quiet,
+            network, vehicles, zones, state, group, checkpointEvery, sliding, lag, lagSeconds, timeZone, quiet,
         };
         kafka.AddTo(command);
         command.SetAction(async (parse, cancel) =>
@@ -39,7 +41,8 @@ internal static class EngineCommand
             string bootstrap = kafka.BootstrapOf(parse) ?? throw new ArgumentException("traffic engine needs --bootstrap-servers (start the embedded cluster with 'traffic broker', or run 'traffic demo')");
             if (parse.GetValue(checkpointEvery) is var every && (every < 2048 || every % 2048 != 0)) throw new ArgumentException("--checkpoint-every must be a multiple of 2048");
             var vehicleOptions = ReplayCommand.MatchLag(parse, lag, lagSeconds);
-            var segments = new SegmentOptions { SlidingWindows = ReplayCommand.SlidingWindows(parse.GetValue(sliding)) };
+            string? zone = ReplayCommand.TimeZoneOf(parse, timeZone);
+            var segments = new SegmentOptions { SlidingWindows = ReplayCommand.SlidingWindows(parse.GetValue(sliding)), TimeZone = zone };
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
@@ -56,7 +59,7 @@ internal static class EngineCommand
                 StateDirectory = parse.GetValue(state)!,
                 CheckpointEvery = every,
                 Segments = segments,
-                Vehicles = new VehiclePartitionOptions { Vehicles = vehicleOptions },
+                Vehicles = new VehiclePartitionOptions { Vehicles = vehicleOptions, Speeding = new SpeedingOptions { TimeZone = zone } },
             };
             var engine = new KafkaEngine(connection, net, registry, zoneSet, ids, options, line => { if (loud) Console.Error.WriteLine(line); });
             using var status = loud ? new Timer(_ => Console.Error.WriteLine(Status(engine.Counters)), null, 5000, 5000) : null;

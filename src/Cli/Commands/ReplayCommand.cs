@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Traffic.Engine;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
@@ -23,6 +24,7 @@ internal static class ReplayCommand
         var sliding = SlidingMinutesOption();
         var lag = MatchLagOption();
         var lagSeconds = MatchLagSecondsOption();
+        var timeZone = TimeZoneOption();
         var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads).", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount - 1) };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors and the summary." };
         var order = new Option<InputOrder>("--order")
@@ -37,7 +39,7 @@ internal static class ReplayCommand
         };
         var command = new Command("replay", "Run the engine over a probe file: map matching, segment speeds and congestion levels, speeding and zone alerts.")
         {
-            network, input, vehicles, zones, output, shards, sliding, lag, lagSeconds, order, speed, quiet,
+            network, input, vehicles, zones, output, shards, sliding, lag, lagSeconds, order, speed, timeZone, quiet,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -47,12 +49,13 @@ internal static class ReplayCommand
             double pace = parse.GetValue(speed);
             if (!(pace >= 0) || double.IsInfinity(pace)) throw new ArgumentException("--speed must be 0 (as fast as possible) or a positive factor of real time");
             var vehicleOptions = MatchLag(parse, lag, lagSeconds);
+            string? zone = TimeZoneOf(parse, timeZone);
             var net = NetworkImport.Read(parse.GetValue(network)!, out _);
             var ids = new VehicleIds();
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
             WarnMissingCorridors(registry, zoneSet);
-            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows }, Order = parse.GetValue(order), Speed = pace });
+            var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows }, Order = parse.GetValue(order), Speed = pace, TimeZone = zone });
             bool isQuiet = parse.GetValue(quiet);
             var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
             var s = await engine.RunAsync(parse.GetValue(input)!, parse.GetValue(output)!, progress, cancel).ConfigureAwait(false);
@@ -114,6 +117,20 @@ internal static class ReplayCommand
         if (p is < 1) throw new ArgumentException("--match-lag must be at least 1 probe");
         if (s is not null && !(s > 0)) throw new ArgumentException("--match-lag-seconds must be more than 0");
         return new VehicleStageOptions().WithMatchLag(p, s);
+    }
+
+    /// <summary>The <c>--timezone</c> option, shared with <c>traffic engine</c>.</summary>
+    internal static Option<string?> TimeZoneOption() => new("--timezone")
+    {
+        Description = "The time zone (tz database id, e.g. Europe/Madrid) of the night limits and the low-volume hours free flow is learned in. Default: the network's own (China Standard Time in China, elsewhere the zone of the nearest principal place). Zone hours stay UTC+8.",
+    };
+
+    /// <summary>The <c>--timezone</c> given, checked against the tz database; null when none.</summary>
+    internal static string? TimeZoneOf(ParseResult parse, Option<string?> option)
+    {
+        string? zone = parse.GetValue(option);
+        if (zone != null && !LocalTime.IsZoneId(zone)) throw new ArgumentException($"--timezone: '{zone}' is not a time zone of the tz database (such as Europe/Madrid or Asia/Shanghai)");
+        return zone;
     }
 
     /// <summary>Windows of the sliding view for <c>--sliding-minutes</c> (the tumbling window is a minute).</summary>

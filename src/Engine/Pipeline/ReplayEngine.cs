@@ -6,6 +6,7 @@ using Traffic.Engine.Alerts;
 using Traffic.Engine.Output;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
+using Traffic.Engine.Rules;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Zones;
 using Traffic.Geo.Matching;
@@ -35,6 +36,12 @@ public sealed record ReplayOptions
     public VehicleStageOptions Vehicles { get; init; } = new();
 
     public SegmentOptions Segments { get; init; } = new();
+
+    /// <summary>
+    /// The time zone (tz database id) of the day the night limits and the low-volume hours are judged in, for the speeding
+    /// rule and the segments alike; null: the network's own (<see cref="LocalTime.ZoneIdOf"/>).
+    /// </summary>
+    public string? TimeZone { get; init; }
 
     /// <summary>The order the file's probes are replayed in (<see cref="InputOrder"/>).</summary>
     public InputOrder Order { get; init; } = InputOrder.Auto;
@@ -255,7 +262,12 @@ public sealed class ReplayEngine
         for (int i = 0; i < ss; i++) segmentQueues[i] = new BatchQueue<SegmentMessage>(Math.Max(batches, vs + 2), _options.BatchSize);
 
         // The reader moves one watermark for all vehicle shards (Router): their partitions do not move their own.
-        var partitionOptions = new VehiclePartitionOptions { AllowedLatenessMs = _options.AllowedLatenessMs, WatermarkEveryProbes = 0, Vehicles = _options.Vehicles, SegmentWindowMs = _options.Segments.WindowMs };
+        var partitionOptions = new VehiclePartitionOptions
+        {
+            AllowedLatenessMs = _options.AllowedLatenessMs, WatermarkEveryProbes = 0, Vehicles = _options.Vehicles, SegmentWindowMs = _options.Segments.WindowMs,
+            Speeding = new SpeedingOptions { TimeZone = _options.TimeZone },
+        };
+        var segmentOptions = _options.Segments with { TimeZone = _options.TimeZone ?? _options.Segments.TimeZone };
         var vehicleShards = new VehicleShard[vs];
         for (int i = 0; i < vs; i++)
         {
@@ -266,7 +278,7 @@ public sealed class ReplayEngine
         using var windowRows = new SegmentRowMerge(_network, ss, outDir, "segments");
         using var viewRows = _options.Segments.SlidingWindows > 0 ? new SegmentRowMerge(_network, ss, outDir, _options.Segments.SlidingName) : null;
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, _options.Segments), i, windowRows, viewRows, _options.Observer);
+        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, segmentOptions), i, windowRows, viewRows, _options.Observer);
 
         // One thread per shard, each its own (not the thread pool's): a shard blocks while it waits for a batch.
         var vehicleTasks = vehicleShards.Select((s, i) => Dedicated(() => s.Run(vehicleQueues[i]), cancel)).ToArray();
@@ -346,7 +358,7 @@ public sealed class ReplayEngine
 
         var summary = new ReplaySummary
         {
-            TimeZone = LocalTime.ZoneIdOf(_network),
+            TimeZone = _options.TimeZone ?? LocalTime.ZoneIdOf(_network),
             Read = read.Records,
             Accepted = read.Accepted,
             Rejected = read.Rejected,

@@ -11,6 +11,12 @@ namespace Traffic.Engine.Rules;
 /// <summary>Options of the speeding rule.</summary>
 public sealed record SpeedingOptions
 {
+    /// <summary>
+    /// The time zone (tz database id) of the day the night limits are judged in; null: the network's own
+    /// (<see cref="LocalTime.ZoneIdOf"/>), for a network astride a zone border or where its nearest principal place is another zone's.
+    /// </summary>
+    public string? TimeZone { get; init; }
+
     /// <summary>Speeding is a speed above the applicable limit × (1 + this).</summary>
     public double Tolerance { get; init; } = 0.1;
 
@@ -125,7 +131,7 @@ public sealed class SpeedingRule
         _network = index.Network;
         _ids = ids;
         _options = options ?? new SpeedingOptions();
-        _day = LocalDay.Of(_network);
+        _day = _options.TimeZone is { } zone ? new LocalDay(zone) : LocalDay.Of(_network);
     }
 
     /// <summary>A rule with its own edge index of <paramref name="network"/> (tests; the engine shares the partition's).</summary>

@@ -25,6 +25,12 @@ public readonly record struct SegmentStat(
 /// <summary>Options of the per-segment stage.</summary>
 public sealed record SegmentOptions
 {
+    /// <summary>
+    /// The time zone (tz database id) of the day the low-volume hours of free flow are judged in; null: the network's own
+    /// (<see cref="LocalTime.ZoneIdOf"/>), for a network astride a zone border or where its nearest principal place is another zone's.
+    /// </summary>
+    public string? TimeZone { get; init; }
+
     /// <summary>Tumbling window length.</summary>
     public long WindowMs { get; init; } = 60_000;
 
@@ -137,7 +143,7 @@ public sealed class SegmentAggregator
         ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
         _union = new uint[MaxTrackedVehicles + 1];
         _open = new OpenWindowTable(network.EdgeCount);
-        _day = LocalDay.Of(network);
+        _day = _options.TimeZone is { } zone ? new LocalDay(zone) : LocalDay.Of(network);
     }
 
     /// <summary>Sliding views below the minimum sample, not published.</summary>

@@ -103,6 +103,21 @@ public class MonacoReplayTests
     }
 
     [Fact]
+    public async Task A_time_zone_given_for_the_run_sets_its_night()
+    {
+        // 05:30 UTC in January: 06:30 in Monaco (day), 05:30 in Lisbon (night). A user whose network's nearest principal place
+        // is another zone's names the right one.
+        var net = SimRun.Monaco;
+        long ms = new DateTimeOffset(2026, 1, 6, 5, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var lines = Drive(net, Way(net, 167625727), "DAWN", 45, ms, 1, reportSpeed: true).ToList();
+        var (own, ownOut) = await TestReplay.RunAsync(net, lines, new ReplayOptions());
+        var (lisbon, lisbonOut) = await TestReplay.RunAsync(net, lines, new ReplayOptions { TimeZone = "Europe/Lisbon" });
+        Assert.Equal(("Europe/Monaco", "Europe/Lisbon"), (own.TimeZone, lisbon.TimeZone));
+        Assert.Empty(Speeders(TestReplay.Alerts(ownOut)));
+        Assert.Equal(["DAWN"], Speeders(TestReplay.Alerts(lisbonOut)));
+    }
+
+    [Fact]
     public async Task A_taxi_turning_through_a_junction_of_many_one_way_links_is_not_driving_the_wrong_way()
     {
         // A simulated taxi's fixes (8 m unit, every 5 s, no speed or heading) as it turns off Boulevard Charles III through
