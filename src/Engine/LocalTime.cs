@@ -92,8 +92,8 @@ public sealed class LocalDay
         ZoneId = zoneId;
     }
 
-    /// <summary>The day of the network's own time zone (<see cref="LocalTime.ZoneIdOf"/>).</summary>
-    public static LocalDay Of(RoadNetwork network) => new(LocalTime.ZoneIdOf(network));
+    /// <summary>The day of the zone named, or of the network's own time zone (<see cref="LocalTime.ZoneIdOf"/>) when none is.</summary>
+    public static LocalDay Of(RoadNetwork network, string? zoneId = null) => new(zoneId ?? LocalTime.ZoneIdOf(network));
 
     public string ZoneId { get; }
 

@@ -24,6 +24,7 @@ public class LocalTimeTests
     [InlineData(151.2, -33.87, "Australia/Sydney")]
     [InlineData(-46.63, -23.55, "America/Sao_Paulo")]
     [InlineData(-8.72, 42.24, "Europe/Lisbon")]        // Vigo, in Spain: Lisbon lies nearer than Madrid, so such a city needs --timezone
+    [InlineData(-6.97, 38.88, "Europe/Lisbon")]        // Badajoz, in Spain, alike
     public void A_place_takes_the_zone_of_the_nearest_principal_place(double lon, double lat, string zone)
     {
         Assert.Equal(zone, LocalTime.NearestZoneId(lon, lat));

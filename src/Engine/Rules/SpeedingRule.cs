@@ -131,7 +131,7 @@ public sealed class SpeedingRule
         _network = index.Network;
         _ids = ids;
         _options = options ?? new SpeedingOptions();
-        _day = _options.TimeZone is { } zone ? new LocalDay(zone) : LocalDay.Of(_network);
+        _day = LocalDay.Of(_network, _options.TimeZone);
     }
 
     /// <summary>A rule with its own edge index of <paramref name="network"/> (tests; the engine shares the partition's).</summary>

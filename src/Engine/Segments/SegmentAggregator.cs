@@ -143,7 +143,7 @@ public sealed class SegmentAggregator
         ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
         _union = new uint[MaxTrackedVehicles + 1];
         _open = new OpenWindowTable(network.EdgeCount);
-        _day = _options.TimeZone is { } zone ? new LocalDay(zone) : LocalDay.Of(network);
+        _day = LocalDay.Of(network, _options.TimeZone);
     }
 
     /// <summary>Sliding views below the minimum sample, not published.</summary>

@@ -466,13 +466,8 @@ public sealed class EdgeIndex
         private readonly Vector256<float> _gy1;
 
         public Collector(EdgeIndex index, double lon, double lat, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
-            : this(index, lon, lat, GeoMath.MetresPerDegreeLon(lat), radiusM, results, ownerTest)
         {
-        }
-
-        /// <summary>A collector whose point's <paramref name="kx"/> is known (another collector's at the same point).</summary>
-        public Collector(EdgeIndex index, double lon, double lat, double kx, double radiusM, Span<EdgeCandidate> results, bool ownerTest)
-        {
+            double kx = GeoMath.MetresPerDegreeLon(lat);
             _ownerTest = ownerTest;
             _qx0 = 0;
             _qy0 = 0;
