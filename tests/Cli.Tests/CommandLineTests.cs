@@ -48,7 +48,7 @@ public class CommandLineTests
     public void An_unknown_time_zone_gives_one_line_before_any_work()
     {
         var (exit, _, error) = CliRunner.Run("replay", "--network", "/nonexistent/net.osm", "--input", "/nonexistent/p.ndjson", "--out",
-            Directory.CreateTempSubdirectory().FullName, "--timezone", "Mars/Olympus_Mons");
+            TestDirectory.New("routes"), "--timezone", "Mars/Olympus_Mons");
         Assert.NotEqual(0, exit);
         Assert.Single(error.Trim().Split('\n'));
         Assert.Contains("--timezone: 'Mars/Olympus_Mons'", error, StringComparison.Ordinal); // not the missing network
@@ -57,7 +57,7 @@ public class CommandLineTests
     [Fact]
     public void A_corrupt_network_file_gives_one_clear_line()
     {
-        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "bad.tnet");
+        string path = Path.Combine(TestDirectory.New("routes"), "bad.tnet");
         File.WriteAllBytes(path, "TNET garbage that is not a network"u8.ToArray());
         var (exit, _, error) = CliRunner.Run("network", "info", path);
         Assert.NotEqual(0, exit);
@@ -68,7 +68,7 @@ public class CommandLineTests
     [Fact]
     public void Build_then_info_describes_the_Shenzhen_network()
     {
-        string tnet = Path.Combine(Directory.CreateTempSubdirectory().FullName, "shenzhen.tnet");
+        string tnet = Path.Combine(TestDirectory.New("routes"), "shenzhen.tnet");
         var (exit, output, error) = CliRunner.Run("network", "build", SharedData.Path("osm", "shenzhen-nanshan.osm"), "-o", tnet);
         Assert.True(exit == 0, error);
         Assert.Contains("OpenStreetMap contributors", output, StringComparison.Ordinal);
@@ -82,7 +82,7 @@ public class CommandLineTests
     [Fact]
     public void Simulate_then_replay_writes_every_output_and_prints_a_summary()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("routes");
         string net = SharedData.Path("osm", "shenzhen-nanshan.osm");
         var (exit, _, error) = CliRunner.Run("simulate", "--network", net, "--vehicles", "30", "--duration", "600", "--out", Path.Combine(dir, "probes.ndjson"), "-q");
         Assert.True(exit == 0, error);
@@ -127,7 +127,7 @@ public class CommandLineTests
     [Fact]
     public void Replay_at_a_multiple_of_the_recorded_speed_takes_the_span_over_the_factor_and_gives_the_same_outputs()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("routes");
         string net = SharedData.Path("osm", "shenzhen-nanshan.osm");
         string probes = Path.Combine(dir, "probes.ndjson");
         var (exit, _, error) = CliRunner.Run("simulate", "--network", net, "--vehicles", "12", "--duration", "160", "--out", probes, "-q");
@@ -160,7 +160,7 @@ public class CommandLineTests
     public void Replay_of_a_missing_input_or_into_an_unwritable_folder_gives_one_clear_line(string input, string? outDir, string expected)
     {
         // A file standing where the output folder's parent should be.
-        string probes = Path.Combine(Path.GetTempPath(), $"traffic-cli-{Guid.NewGuid():N}.ndjson");
+        string probes = TestDirectory.NewFile("probes", ".ndjson");
         File.WriteAllText(probes, "{\"vehicle_id\":\"A\",\"time\":1772413200000,\"lon\":113.95,\"lat\":22.54}\n");
         string tmp = Path.GetTempPath().TrimEnd('/');
         input = input.Replace("{tmp}", tmp, StringComparison.Ordinal).Replace("{probes}", probes, StringComparison.Ordinal);
@@ -174,7 +174,7 @@ public class CommandLineTests
     [Fact]
     public void Eval_kubicka_ends_with_the_overall_line_and_writes_routes()
     {
-        string outDir = Directory.CreateTempSubdirectory().FullName;
+        string outDir = TestDirectory.New("routes");
         string track = Path.GetDirectoryName(SharedData.Kubicka("00000046"))!;
         var (exit, output, error) = CliRunner.Run("eval", "kubicka", track, "--mode", "online", "--write-routes", outDir);
         Assert.True(exit == 0, error);

@@ -10,7 +10,7 @@ public class ScoreCommandTests
     // The example scenario for 20 minutes: long enough for the speeding, zone and wrong-way events.
     private static (string Sim, string Run) SimulateAndReplay()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         string net = SharedData.Path("osm", "shenzhen-nanshan.osm");
         var (exit, _, error) = CliRunner.Run("simulate", "--network", net, "--scenario", Path.Combine(SharedData.RepoRoot(), "docs", "examples", "shenzhen-scenario.yaml"),
             "--duration", "1200", "--seed", "7", "--out", Path.Combine(dir, "probes.ndjson"), "-q");
@@ -69,7 +69,7 @@ public class ScoreCommandTests
         var (sim, run) = s_run.Value;
         if (truth.Length == 0) truth = sim;
         if (runDir.Length == 0) runDir = run;
-        else if (runDir == "EMPTY") runDir = Directory.CreateTempSubdirectory().FullName;
+        else if (runDir == "EMPTY") runDir = TestDirectory.New("tmp");
         var (exit, _, error) = CliRunner.Run("score", "--truth", truth, "--run", runDir);
         Assert.Equal(1, exit);
         Assert.Single(error.Trim().Split('\n'));
@@ -81,7 +81,7 @@ public class ScoreCommandTests
     public void A_truth_file_that_is_not_a_truth_gives_one_line_with_the_line_number()
     {
         var (_, run) = s_run.Value;
-        string bad = Path.Combine(Directory.CreateTempSubdirectory().FullName, "truth.ndjson");
+        string bad = Path.Combine(TestDirectory.New("tmp"), "truth.ndjson");
         File.WriteAllText(bad, "{\"type\":\"event\",\"kind\":\"zone\",\"start\":null,\"end\":null,\"expected_alert\":null}\nnot json\n");
         var (exit, _, error) = CliRunner.Run("score", "--truth", bad, "--run", run);
         Assert.Equal(1, exit);

@@ -16,7 +16,7 @@ public class SimulateCommandTests
     [Fact]
     public void Simulate_writes_probes_truth_and_registry()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-cli-tests", Guid.NewGuid().ToString("N"));
+        string dir = TestDirectory.New("simulate");
         string probes = Path.Combine(dir, "probes.ndjson");
         var (exit, output, error) = CliRunner.Run("simulate", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"),
             "--scenario", Path.Combine(SharedData.RepoRoot(), "docs", "examples", "shenzhen-scenario.yaml"), "--duration", "600", "--out", probes);
@@ -30,7 +30,7 @@ public class SimulateCommandTests
     public void Two_processes_with_the_same_seed_write_the_same_bytes()
     {
         // Within one process the engine tests compare runs; this catches anything salted per process (string hashing, HashCode).
-        string root = Path.Combine(Path.GetTempPath(), "traffic-cli-tests", Guid.NewGuid().ToString("N"));
+        string root = TestDirectory.New("simulate");
         for (int i = 0; i < 2; i++)
         {
             var (exit, _, error) = CliRunner.Run("simulate", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"),
@@ -50,7 +50,7 @@ public class SimulateCommandTests
     public void Bad_input_gives_one_line_on_stderr(string option, string value)
     {
         var (exit, _, error) = CliRunner.Run("simulate", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"),
-            "--out", Path.Combine(Path.GetTempPath(), "traffic-cli-tests", "never.ndjson"), option, value);
+            "--out", TestDirectory.NewFile("never", ".ndjson"), option, value);
         Assert.NotEqual(0, exit);
         Assert.Single(error.Trim().Split('\n'));
         Assert.StartsWith("traffic:", error, StringComparison.Ordinal);

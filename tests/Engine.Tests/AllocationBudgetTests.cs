@@ -72,14 +72,14 @@ public class AllocationBudgetTests
             {
                 // Builders grown by a first file of 4,096 rows; the measured appends stay within it, no file is written.
                 var net = Simulation.SimRun.Shenzhen;
-                var writer = new SegmentArrowWriter(Directory.CreateTempSubdirectory().FullName, net, rowsPerFile: 4096);
+                var writer = new SegmentArrowWriter(TestDirectory.New("tmp"), net, rowsPerFile: 4096);
                 var windows = Enumerable.Range(0, 64).Select(i => new SegmentStat(i * 7 % net.EdgeCount, i * 60_000L, (i + 1) * 60_000L, 3 + i % 5, 30.123 + i, 50, 12.5, 1 + i % 5)).ToArray();
                 for (int i = 0; i < 4096; i++) writer.Append(windows[i % windows.Length]);
                 return i => writer.Append(windows[i % windows.Length]);
             }
             case "AlertArrowWriter.Append":
             {
-                var writer = new AlertArrowWriter(Directory.CreateTempSubdirectory().FullName, rowsPerFile: 4096);
+                var writer = new AlertArrowWriter(TestDirectory.New("tmp"), rowsPerFile: 4096);
                 var alerts = Enumerable.Range(0, 16).Select(i => new AlertEvent
                 {
                     AlertId = $"speeding:琼A1000{i}:{i}",
@@ -125,7 +125,7 @@ public class AllocationBudgetTests
             {
                 // Builders grown by a first file of 16,384 rows; the measured appends stay within the second, no file is written.
                 var net = SimRun.Shenzhen;
-                var writer = new MatchedProbeArrowWriter(Directory.CreateTempSubdirectory().FullName, net, ids, rowsPerFile: 16_384);
+                var writer = new MatchedProbeArrowWriter(TestDirectory.New("tmp"), net, ids, rowsPerFile: 16_384);
                 for (int i = 0; i < 10; i++) ids.Intern($"琼A1000{i}".AsSpan());
                 var matches = Enumerable.Range(0, 64).Select(i => new MatchedProbe
                 {

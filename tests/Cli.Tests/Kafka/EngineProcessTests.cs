@@ -105,7 +105,7 @@ public sealed class KafkaRunOutputs
 /// <summary>The simulated input (built once) and runs of engine processes on a fresh embedded cluster each.</summary>
 public sealed class KafkaRunFixture : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "traffic-kafka-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = TestDirectory.New("kafka");
     private readonly Lazy<string[]> _input;
     private KafkaRunOutputs? _reference;
 
@@ -177,7 +177,7 @@ public sealed class KafkaTestCluster : IDisposable
         _log = log;
         foreach (var (name, partitions) in _topics.All()) _kafka.CreateTopic(name, partitions);
         Connection = new KafkaConnection(_kafka.BootstrapServers);
-        _state = Path.Combine(Path.GetTempPath(), "traffic-state-" + Guid.NewGuid().ToString("N")[..8]);
+        _state = TestDirectory.New("state");
     }
 
     public KafkaConnection Connection { get; }

@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
 using Traffic.Connectors.Kafka;
+using Traffic.Testing;
 
 namespace Traffic.Connectors.Tests.Kafka;
 
 /// <summary>The checkpoint files of the Kafka engine: what is saved loads back; anything else is refused naming the file.</summary>
 public sealed class CheckpointStoreTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "traffic-ckpt-tests-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = TestDirectory.New("ckpt");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

@@ -40,7 +40,7 @@ public sealed class SimulatedInput
 
     private static SimulatedInput Create()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-conn-sim-" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestDirectory.New("conn-sim");
         Directory.CreateDirectory(dir);
         var scenario = Scenario.Load(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "shenzhen-scenario.yaml"));
         scenario.Fleet = new FleetMix { Taxis = 110, Buses = 14, Hazmat = 8 };

@@ -32,7 +32,7 @@ public sealed class TestKafka : IDisposable
         }
         if (names.Count > 0) throw new ArgumentException($"not a topic of {Topics.Prefix}: {string.Join(", ", names)}", nameof(create));
         Connection = new KafkaConnection(_kafka.BootstrapServers, properties);
-        StateDirectory = stateDirectory ?? Path.Combine(Path.GetTempPath(), "traffic-conn-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        StateDirectory = stateDirectory ?? TestDirectory.New("conn");
     }
 
     /// <summary>The Shenzhen Nanshan network of ../shared/data, read once per test run.</summary>

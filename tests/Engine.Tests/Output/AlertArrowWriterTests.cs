@@ -1,3 +1,4 @@
+using Traffic.Testing;
 using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -89,7 +90,7 @@ public class AlertArrowWriterTests
     public void Alerts_roll_into_Arrow_files_whose_rows_equal_the_NDJSON_lines()
     {
         var events = Events();
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         using (var writer = new AlertArrowWriter(dir, rowsPerFile: 4))
         {
             foreach (var a in events) writer.Append(a);
@@ -120,7 +121,7 @@ public class AlertArrowWriterTests
     [Fact]
     public void Each_file_has_its_own_dictionaries_in_order_of_first_use()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         using (var writer = new AlertArrowWriter(dir, rowsPerFile: 6))
         {
             foreach (var a in Events()) writer.Append(a);
@@ -139,7 +140,7 @@ public class AlertArrowWriterTests
     public void A_streaming_writer_flushes_on_demand_and_closes_cleanly()
     {
         var events = Events();
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         var writer = new AlertArrowWriter(dir, rowsPerFile: 5, name: "alerts-p0");
         for (int i = 0; i < 3; i++) writer.Append(events[i]);
         writer.Flush();
@@ -153,7 +154,7 @@ public class AlertArrowWriterTests
         Assert.Equal([3, 5, 3], ArrowTestFiles.Files(dir).Select(f => ArrowTestFiles.Read(f).Rows.Count));
         Assert.Empty(Directory.GetFiles(dir, "*.partial"));
 
-        string empty = Directory.CreateTempSubdirectory().FullName;
+        string empty = TestDirectory.New("tmp");
         new AlertArrowWriter(empty).Dispose();
         var (schema, rows) = ArrowTestFiles.Read(Assert.Single(ArrowTestFiles.Files(empty)));
         Assert.Equal(s_expectedTypes, SegmentArrowWriterTests.Describe(schema));

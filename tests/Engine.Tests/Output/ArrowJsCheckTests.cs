@@ -1,3 +1,4 @@
+using Traffic.Testing;
 using System.Text.Json;
 using Apache.Arrow;
 using Traffic.Engine.Output;
@@ -96,7 +97,7 @@ public class ArrowJsCheckTests(ITestOutputHelper output)
     public void The_JavaScript_check_fails_on_what_it_cannot_read()
     {
         var (outDir, _) = s_replay.Value;
-        string bad = Directory.CreateTempSubdirectory().FullName;
+        string bad = TestDirectory.New("tmp");
         byte[] whole = File.ReadAllBytes(ArrowTestFiles.Files(Path.Combine(outDir, "alerts"))[0]);
         // Cut short; and cut in the middle with the footer's length and magic kept, so that only decoding can tell.
         File.WriteAllBytes(Path.Combine(bad, "a-truncated.arrow"), whole[..(whole.Length / 2)]);
@@ -113,7 +114,7 @@ public class ArrowJsCheckTests(ITestOutputHelper output)
             Assert.Equal("c-whole.arrow", Path.GetFileName(Assert.Single(report.RootElement.GetProperty("files").EnumerateArray()).GetProperty("path").GetString()));
         }
 
-        string empty = Directory.CreateTempSubdirectory().FullName;
+        string empty = TestDirectory.New("tmp");
         Assert.Equal(1, ArrowJsCheck.Run(empty).Exit);
         Assert.Equal(2, ArrowJsCheck.Run().Exit);
     }

@@ -19,7 +19,7 @@ public class MatchedProbeArrowWriterTests
         var net = NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
         var matcher = new OnlineMatcher(new EdgeIndex(net));
         var ids = new VehicleIds();
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         var expected = new List<(string Vehicle, long Time, int Edge)>();
         using (var writer = new MatchedProbeArrowWriter(dir, net, ids, rowsPerFile: 700))
         {
@@ -74,7 +74,7 @@ public class MatchedProbeArrowWriterTests
     [Fact]
     public void A_writer_without_rows_leaves_one_empty_file_with_the_schema_and_no_partial_file()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         var writer = new MatchedProbeArrowWriter(dir, Simulation.SimRun.Shenzhen, new VehicleIds());
         writer.Flush();
         Assert.Empty(writer.Files);

@@ -1,3 +1,4 @@
+using Traffic.Testing;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
@@ -45,7 +46,7 @@ public class SegmentArrowWriterTests
     public void Segment_windows_roll_into_Arrow_files_that_read_back_with_their_schema_and_values()
     {
         var net = SimRun.Shenzhen;
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         var windows = Windows(20);
         string[] written;
         using (var writer = new SegmentArrowWriter(dir, net, rowsPerFile: 7))
@@ -111,7 +112,7 @@ public class SegmentArrowWriterTests
     public void Each_file_carries_only_the_road_names_its_rows_use_and_nulls_for_unnamed_roads()
     {
         var net = SimRun.Shenzhen;
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         var windows = Windows(6);
         using (var writer = new SegmentArrowWriter(dir, net, rowsPerFile: 100))
         {
@@ -130,7 +131,7 @@ public class SegmentArrowWriterTests
     public void Flush_writes_what_is_held_and_a_writer_without_rows_leaves_one_empty_file_with_the_schema()
     {
         var net = SimRun.Shenzhen;
-        string streaming = Directory.CreateTempSubdirectory().FullName;
+        string streaming = TestDirectory.New("tmp");
         var windows = Windows(5);
         var writer = new SegmentArrowWriter(streaming, net, rowsPerFile: 1000, name: "segments-p3");
         writer.Append(windows[0]);
@@ -145,7 +146,7 @@ public class SegmentArrowWriterTests
         Assert.Equal(["segments-p3-000001.arrow", "segments-p3-000002.arrow"], ArrowTestFiles.Files(streaming).Select(Path.GetFileName));
         Assert.Equal([1, 2], ArrowTestFiles.Files(streaming).Select(f => ArrowTestFiles.Read(f).Rows.Count));
 
-        string empty = Directory.CreateTempSubdirectory().FullName;
+        string empty = TestDirectory.New("tmp");
         new SegmentArrowWriter(empty, net).Dispose();
         var (schema, rows) = ArrowTestFiles.Read(Assert.Single(ArrowTestFiles.Files(empty)));
         Assert.Equal(s_expectedTypes, Describe(schema));

@@ -204,7 +204,7 @@ public class CraftedReplayTests
     {
         var net = SimRun.Shenzhen;
         int edge = Road(net);
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-crafted-tests", Guid.NewGuid().ToString("N"));
+        string dir = TestDirectory.New("crafted");
         string outDir = Path.Combine(dir, "out");
         // What a longer run with two vehicle shards left behind.
         foreach (string stale in new[] { "matched/shard-0/matched-000007.arrow", "matched/shard-1/matched-000001.arrow", "segments/segments-000003.arrow", "alerts/alerts-000002.arrow" })

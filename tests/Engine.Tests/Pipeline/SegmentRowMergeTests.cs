@@ -2,6 +2,7 @@ using System.Text.Json;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Segments;
 using Traffic.Engine.Tests.Simulation;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Pipeline;
 
@@ -17,7 +18,7 @@ public class SegmentRowMergeTests
     [Fact]
     public void Rows_are_written_once_every_shard_has_passed_their_end_in_the_order_of_a_whole_sort()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"merge-{Guid.NewGuid():N}");
+        string dir = TestDirectory.New("merge");
         Directory.CreateDirectory(dir);
         using (var merge = new SegmentRowMerge(SimRun.Shenzhen, shards: 2, dir, "rows"))
         {

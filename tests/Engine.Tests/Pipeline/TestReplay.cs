@@ -2,6 +2,7 @@ using System.Text.Json;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Geo.Network;
+using Traffic.Testing;
 
 namespace Traffic.Engine.Tests.Pipeline;
 
@@ -11,7 +12,7 @@ internal static class TestReplay
     /// <summary>Writes the lines as they are listed to <c>probes.ndjson</c> and replays them; the run's output goes to <c>out/</c>.</summary>
     public static async Task<(ReplaySummary Summary, string Out)> RunAsync(RoadNetwork network, IEnumerable<string> lines, ReplayOptions options)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-replay-tests", Guid.NewGuid().ToString("N"));
+        string dir = TestDirectory.New("replay");
         Directory.CreateDirectory(dir);
         string input = Path.Combine(dir, "probes.ndjson");
         File.WriteAllLines(input, lines);

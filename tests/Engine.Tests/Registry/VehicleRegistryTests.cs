@@ -1,3 +1,4 @@
+using Traffic.Testing;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 
@@ -8,7 +9,7 @@ public class VehicleRegistryTests
     [Fact]
     public void Registry_entries_fill_in_what_probes_leave_out()
     {
-        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        string path = Path.Combine(TestDirectory.New("tmp"), "vehicles.ndjson");
         File.WriteAllText(path, """
             {"vehicle_id":"琼A1","class":"hazmat","hazmat":"3","corridor":"yangpu-1","company":"洋浦物流"}
 
@@ -30,7 +31,7 @@ public class VehicleRegistryTests
     [Fact]
     public void A_UN_class_written_as_a_number_and_a_class_in_capitals_read_as_the_format_says()
     {
-        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        string path = Path.Combine(TestDirectory.New("tmp"), "vehicles.ndjson");
         File.WriteAllText(path, """
             {"vehicle_id":"琼A1","class":"Truck","hazmat":3}
             {"vehicle_id":"琼A2","class":"TRUCK","hazmat":2.1,"corridor":7}
@@ -44,7 +45,7 @@ public class VehicleRegistryTests
     [Fact]
     public void Corridors_the_zones_lack_are_named_with_their_vehicles()
     {
-        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        string path = Path.Combine(TestDirectory.New("tmp"), "vehicles.ndjson");
         File.WriteAllText(path, """
             {"vehicle_id":"a","class":"truck","hazmat":"3","corridor":"C1"}
             {"vehicle_id":"b","class":"truck","hazmat":"3","corridor":"C9"}
@@ -79,7 +80,7 @@ public class VehicleRegistryTests
     [InlineData("""{"vehicle_id":"ok","class":"truck","hazmat":"3"}""", "'ok' is listed before with another entry (class car, hazmat none, corridor none, company none; here class truck, hazmat 3")]
     public void A_bad_line_is_refused_with_its_file_and_line(string bad, string expected)
     {
-        string path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "vehicles.ndjson");
+        string path = Path.Combine(TestDirectory.New("tmp"), "vehicles.ndjson");
         File.WriteAllText(path, "{\"vehicle_id\":\"ok\",\"class\":\"car\"}\n" + bad + "\n");
         var e = Assert.Throws<InvalidDataException>(() => VehicleRegistry.Load(path, new VehicleIds()));
         Assert.Contains("vehicles.ndjson:2", e.Message, StringComparison.Ordinal);

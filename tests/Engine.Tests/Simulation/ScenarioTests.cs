@@ -309,7 +309,7 @@ public sealed class ScenarioTests
     [Fact]
     public void YamlAndJson_ReadTheSame_AndMistakesAreReported()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-sim-tests", Guid.NewGuid().ToString("N"));
+        string dir = TestDirectory.New("scenario");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "a.yaml"), "fleet: { taxis: 3, buses: 1, hazmat: 2 }\nevents:\n  - { kind: speeding, count: 2, start: 60, factor: 1.5 }\nfaults: { drop: 0.1 }\n");
         File.WriteAllText(Path.Combine(dir, "a.json"), """{"fleet":{"taxis":3,"buses":1,"hazmat":2},"events":[{"kind":"speeding","count":2,"start":60,"factor":1.5}],"faults":{"drop":0.1}}""");
@@ -331,7 +331,7 @@ public sealed class ScenarioTests
     [Fact]
     public void ZoneHours_DecideTheExpectedAlert()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-sim-tests", Guid.NewGuid().ToString("N"));
+        string dir = TestDirectory.New("scenario");
         Directory.CreateDirectory(dir);
         // H1 of the example with night hours only: a morning visit expects nothing.
         string zones = File.ReadAllText(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "zones.geojson")).Replace("07:00-22:00", "22:00-06:00", StringComparison.Ordinal);

@@ -35,7 +35,7 @@ internal sealed class SimRun
 
     public static SimRun Run(RoadNetwork net, SimulationOptions options)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "traffic-sim-tests", Guid.NewGuid().ToString("N"));
+        string dir = TestDirectory.New("sim");
         Directory.CreateDirectory(dir);
         string probes = Path.Combine(dir, "probes.ndjson");
         new FleetSimulator(net, options).Run(probes);

@@ -82,7 +82,7 @@ internal static class TestFeeds
 
     private static string NewPath()
     {
-        string path = Path.Combine(Path.GetTempPath(), "traffic-sim-tests", Guid.NewGuid().ToString("N") + ".zip");
+        string path = TestDirectory.NewFile("feed", ".zip");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         return path;
     }

@@ -46,7 +46,7 @@ public class KubickaGraphReaderTests
     [Fact]
     public void A_bad_arc_line_names_the_file_and_line()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        string dir = TestDirectory.New("tmp");
         File.WriteAllText(Path.Combine(dir, "g.nodes"), "1.0 2.0\n1.001 2.0\n");
         File.WriteAllText(Path.Combine(dir, "g.arcs"), "0 1\n0 7\n");
         var e = Assert.Throws<InvalidDataException>(() => KubickaGraphReader.Read(Path.Combine(dir, "g.arcs"), out _));

@@ -1,9 +1,10 @@
+using Traffic.Testing;
 namespace Traffic.Geo.Tests.Import.Osm;
 
 /// <summary>Writes small inline OSM files to a temporary folder that is removed on dispose.</summary>
 internal sealed class OsmTestFiles : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "traffic-osm-" + Guid.NewGuid().ToString("N"));
+    private readonly string _dir = TestDirectory.New("osm");
 
     public OsmTestFiles() => Directory.CreateDirectory(_dir);
 
