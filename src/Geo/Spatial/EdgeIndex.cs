@@ -76,6 +76,11 @@ public sealed class EdgeIndex
     private readonly float[] _boxMinY;
     private readonly float[] _boxMaxY;
 
+    // Each entry's owner cell for the prefilter's owner test, in the same padded layout: the first column and row of its
+    // box when box-inserted; int.MaxValue when rasterized (a rasterized segment is in each cell it is in once, always its own).
+    private readonly int[] _ownX;
+    private readonly int[] _ownY;
+
     public EdgeIndex(RoadNetwork network)
         : this(network, DefaultCellSizeM)
     {
@@ -197,9 +202,13 @@ public sealed class EdgeIndex
         _boxMaxX = new float[padded];
         _boxMinY = new float[padded];
         _boxMaxY = new float[padded];
+        _ownX = new int[padded];
+        _ownY = new int[padded];
         for (int k = 0; k < entries; k++)
         {
             ref readonly Entry en = ref _entries[k];
+            _ownX[k] = en.MinX < 0 ? int.MaxValue : en.MinX;
+            _ownY[k] = en.MinY < 0 ? int.MaxValue : en.MinY;
             double gx0 = (en.Lon0 - _minLon) * _invCellLon, gx1 = (en.Lon1 - _minLon) * _invCellLon;
             double gy0 = (en.Lat0 - _minLat) * _invCellLat, gy1 = (en.Lat1 - _minLat) * _invCellLat;
             _boxMinX[k] = FloatAtMost(Math.Min(gx0, gx1) - BoxSlack);
@@ -491,12 +500,18 @@ public sealed class EdgeIndex
 
         /// <summary>
         /// Which of the entries [b, b + 8) below <paramref name="to"/> may lie within the radius: one bit each, set when
-        /// the entry's float box meets the query's. A superset of what the exact test keeps (both boxes are widened past
-        /// any rounding), so the entries the scan then tests are those it tested before, in the same order, less the
-        /// ones that test would have dropped.
+        /// the entry's float box meets the query's and the cell is the entry's owner (see <see cref="Scan"/>). A superset of
+        /// what the exact test keeps (both boxes are widened past any rounding), so the entries the scan then tests are
+        /// those it tested before, in the same order, less the ones that test would have dropped.
         /// </summary>
+        /// <remarks>
+        /// The owner test is one compare per axis: <paramref name="ownX"/> is the cell's column, or int.MinValue when any
+        /// column qualifies (the query box's first column, or no owner test); a rasterized entry's int.MaxValue passes both.
+        /// About a fifth of the entries that meet the box are another cell's copies (Nanshan, 50 m): testing them here
+        /// saves their pass through the scan's loop, a branch mispredicted as often as not (0.91 of the time a query).
+        /// </remarks>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly uint Meets(int b, int to)
+        private readonly uint Meets(int b, int to, Vector256<int> ownX, Vector256<int> ownY)
         {
             int n = to - b;
             uint valid = n >= Vector256<float>.Count ? (1u << Vector256<float>.Count) - 1 : (1u << n) - 1;
@@ -508,7 +523,9 @@ public sealed class EdgeIndex
             Vector256<float> maxY = Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._boxMaxY), (nuint)b);
             Vector256<float> meets = Vector256.LessThanOrEqual(minX, _gx1) & Vector256.GreaterThanOrEqual(maxX, _gx0)
                 & Vector256.LessThanOrEqual(minY, _gy1) & Vector256.GreaterThanOrEqual(maxY, _gy0);
-            return meets.ExtractMostSignificantBits() & valid;
+            Vector256<int> owns = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._ownX), (nuint)b), ownX)
+                & Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(ix._ownY), (nuint)b), ownY);
+            return (meets.AsInt32() & owns).ExtractMostSignificantBits() & valid;
         }
 
         public readonly int Count => _count;
@@ -530,8 +547,9 @@ public sealed class EdgeIndex
         /// </summary>
         /// <remarks>
         /// That cell is (max(MinX, qx0), max(MinY, qy0)). A box-inserted entry of cell (cx, cy) has MinX ≤ cx, so the
-        /// column matches when MinX == cx or when cx is the query box's first column (qx0 ≤ MinX or MinX &lt; qx0 = cx),
-        /// rows alike: the same answer without the two Math.Max, which the JIT compiles to branches.
+        /// column matches when MinX ≥ cx (MinX == cx) or when cx is the query box's first column (qx0 ≤ MinX or
+        /// MinX &lt; qx0 = cx), rows alike: the same answer without the two Math.Max, which the JIT compiles to branches.
+        /// With vectors the prefilter tests it; without, the scan does.
         /// </remarks>
         public void Scan(int from, int to, int cx, int cy)
         {
@@ -539,14 +557,17 @@ public sealed class EdgeIndex
             bool ownerTest = _ownerTest;
             bool firstX = cx == _qx0, firstY = cy == _qy0;
             double px = Lon, py = Lat, kx = Kx;
+            var ownX = Vector256.Create(ownerTest && !firstX ? cx : int.MinValue);
+            var ownY = Vector256.Create(ownerTest && !firstY ? cy : int.MinValue);
             for (int b = from; b < to; b += Vector256<float>.Count)
             {
-                for (uint m = Meets(b, to); m != 0; m &= m - 1)
+                for (uint m = Meets(b, to, ownX, ownY); m != 0; m &= m - 1)
                 {
                     int k = b + BitOperations.TrailingZeroCount(m);
                     ref readonly Entry en = ref entries[k];
                     int mx = en.MinX, my = en.MinY;
-                    bool owns = !ownerTest | (mx < 0) | (((mx == cx) | firstX) & ((my == cy) | firstY)); // flags, not branches: whether a copy is the owner is not predicted
+                    // Flags, not branches: whether a copy is the owner is not predicted. Already tested by the prefilter with vectors.
+                    bool owns = Vector256.IsHardwareAccelerated || (!ownerTest | (mx < 0) | (((mx == cx) | firstX) & ((my == cy) | firstY)));
                     if (!(owns & (BoxDistance2(in en, px, py, kx) <= _boxLimit2))) continue;
                     double d2 = Project(in en, px, py, kx, out double u);
                     if (d2 > _limit2) continue;
