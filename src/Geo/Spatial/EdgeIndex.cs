@@ -273,6 +273,7 @@ public sealed class EdgeIndex
             int c = y * _nx;
             for (int x = x0; x <= x1; x++) q.Scan(_cellStart[c + x], _cellStart[c + x + 1], x, y);
         }
+        q.Flush();
         return q.Count;
     }
 
@@ -330,6 +331,7 @@ public sealed class EdgeIndex
                 if (x0 >= qx0) q.Scan(_cellStart[(y * _nx) + x0], _cellStart[(y * _nx) + x0 + 1], 0, 0);
                 if (x1 != x0 && x1 <= qx1) q.Scan(_cellStart[(y * _nx) + x1], _cellStart[(y * _nx) + x1 + 1], 0, 0);
             }
+            q.Flush();
             if (x0 <= qx0 && x1 >= qx1 && y0 <= qy0 && y1 >= qy1) break;
             if (q.IsFull)
             {
@@ -473,6 +475,16 @@ public sealed class EdgeIndex
         private double _limit2;                  // squared distance a segment must not pass: _radius2, or the last kept's when full (widened)
         private double _boxLimit2;               // _limit2 widened past any rounding: a segment whose box lies beyond is not projected
         private int _count;
+        private int _pendEdge;                   // the edge of the hits held back from the buffer (see Scan), or -1
+        private int _pendTwin;                   // its reverse twin, or -1
+        private bool _pendUnique;
+        private double _pendD;                   // the nearest of those hits, metres (the twin's distance too: same geometry)
+        private double _pendOffA;                // the edge's offset there, and its point
+        private double _pendLonA;
+        private double _pendLatA;
+        private double _pendOffT;                // the twin's: of hits as near, the one first along the twin may be another
+        private double _pendLonT;
+        private double _pendLatT;
         private readonly Vector256<float> _gx;            // the point in grid units, for the prefilter
         private readonly Vector256<float> _gy;
         private readonly Vector256<float> _sx;            // metres per grid unit along x at the point's latitude
@@ -495,6 +507,10 @@ public sealed class EdgeIndex
             _limit2 = _radius2;
             _boxLimit2 = BoxLimit(_radius2);
             _count = 0;
+            _pendEdge = -1;
+            _pendTwin = -1;
+            _pendUnique = false;
+            _pendD = _pendOffA = _pendLonA = _pendLatA = _pendOffT = _pendLonT = _pendLatT = 0;
             double gx = (lon - index._minLon) * index._invCellLon, gy = (lat - index._minLat) * index._invCellLat;
             double sx = index._cellLon * kx, sy = index._cellLat * GeoMath.MetresPerDegree;
             // Floats hold a grid coordinate g to within |g|·2^-24 cells: the point's, the boxes' (rounded outwards, BoxSlack),
@@ -565,6 +581,15 @@ public sealed class EdgeIndex
         /// column matches when MinX ≥ cx (MinX == cx) or when cx is the query box's first column (qx0 ≤ MinX or
         /// MinX &lt; qx0 = cx), rows alike: the same answer without the two Math.Max, which the JIT compiles to branches.
         /// With vectors the prefilter tests it; without, the scan does.
+        /// <para>
+        /// The hits of one edge mostly come one after another: its consecutive segments lie next to each other in a cell
+        /// (Nanshan, 50 m: 8.2 of 17 offers a query named an edge already in the buffer, 6.9 of them the one just offered).
+        /// A run of hits on one edge is reduced to its nearest (of as near, the first along the edge; the twin's alike)
+        /// and offered once, by <see cref="Flush"/>, when a hit on another edge comes or the query ends: a buffer's lookup,
+        /// its mispredicted exit and a shift saved for each. The buffer ends the same: each edge's nearest point is the
+        /// same, the order of the buffer does not depend on the order of the offers, and a hit held back only loosens the
+        /// limit the next entries are held to (0.97 of the time a query).
+        /// </para>
         /// </remarks>
         public void Scan(int from, int to, int cx, int cy)
         {
@@ -592,10 +617,57 @@ public sealed class EdgeIndex
                     bool unique = edge < 0;
                     if (unique) edge = ~edge;
                     double lon = en.Lon0 + (u * (en.Lon1 - en.Lon0)), lat = en.Lat0 + (u * (en.Lat1 - en.Lat0));
-                    Offer(edge, unique, d, en.Offset0M + (u * en.LengthM), lon, lat);
-                    if (en.Twin >= 0) Offer(en.Twin, unique, d, en.TwinOffset1M + ((1 - u) * en.LengthM), lon, lat);
+                    double offA = en.Offset0M + (u * en.LengthM), offT = en.TwinOffset1M + ((1 - u) * en.LengthM);
+                    if (edge != _pendEdge)
+                    {
+                        // Another edge: the run before ends. Hits of the same edge are nearer by distance, then offset.
+                        Flush();
+                        _pendEdge = edge;
+                        _pendTwin = en.Twin;
+                        _pendUnique = unique;
+                        _pendD = d;
+                        _pendOffA = offA;
+                        _pendOffT = offT;
+                        _pendLonA = _pendLonT = lon;
+                        _pendLatA = _pendLatT = lat;
+                    }
+                    else if (d < _pendD)
+                    {
+                        _pendD = d;
+                        _pendOffA = offA;
+                        _pendOffT = offT;
+                        _pendLonA = _pendLonT = lon;
+                        _pendLatA = _pendLatT = lat;
+                    }
+                    else if (d == _pendD)
+                    {
+                        if (offA < _pendOffA)
+                        {
+                            _pendOffA = offA;
+                            _pendLonA = lon;
+                            _pendLatA = lat;
+                        }
+                        if (offT < _pendOffT)
+                        {
+                            _pendOffT = offT;
+                            _pendLonT = lon;
+                            _pendLatT = lat;
+                        }
+                    }
                 }
             }
+        }
+
+        /// <summary>Offers the held-back hits of one edge (see <see cref="Scan"/>); to be called after the last Scan of a query, or of a ring.</summary>
+        /// <remarks>Not inlined: a run ends at about one hit in two, and Offer inlined twice more would double the scan loop's code.</remarks>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public void Flush()
+        {
+            int edge = _pendEdge;
+            if (edge < 0) return;
+            _pendEdge = -1;
+            Offer(edge, _pendUnique, _pendD, _pendOffA, _pendLonA, _pendLatA);
+            if (_pendTwin >= 0) Offer(_pendTwin, _pendUnique, _pendD, _pendOffT, _pendLonT, _pendLatT);
         }
 
         /// <summary>
