@@ -475,6 +475,7 @@ public sealed class EdgeIndex
         private double _limit2;                  // squared distance a segment must not pass: _radius2, or the last kept's when full (widened)
         private double _boxLimit2;               // _limit2 widened past any rounding: a segment whose box lies beyond is not projected
         private int _count;
+        private ulong _seenBits;                 // bit (edge mod 64) set for every edge ever put in the buffer: clear, the edge is not in it
         private int _pendEdge;                   // the edge of the hits held back from the buffer (see Scan), or -1
         private int _pendTwin;                   // its reverse twin, or -1
         private bool _pendUnique;
@@ -507,6 +508,7 @@ public sealed class EdgeIndex
             _limit2 = _radius2;
             _boxLimit2 = BoxLimit(_radius2);
             _count = 0;
+            _seenBits = 0;
             _pendEdge = -1;
             _pendTwin = -1;
             _pendUnique = false;
@@ -721,6 +723,9 @@ public sealed class EdgeIndex
             int pos = -1;
             // An edge with one box-inserted segment, seen once thanks to the owner test, needs no lookup.
             int seen = _ownerTest && unique ? 0 : _count;
+            // Nor does an edge whose bit is clear: once runs are merged (see Scan), an offer seldom names an edge in the buffer.
+            ulong bit = 1UL << edge;
+            if ((_seenBits & bit) == 0) seen = 0;
             for (int j = 0; j < seen; j++)
             {
                 if (r[j].Edge == edge)
@@ -736,6 +741,7 @@ public sealed class EdgeIndex
                 if (_count < r.Length) pos = _count++;
                 else if (Before(d, edge, in r[_count - 1])) pos = _count - 1; // evict the last
                 else return;
+                _seenBits |= bit;
             }
             // Shift later entries up over the freed slot; an edge's update only ever moves it nearer.
             while (pos > 0 && Before(d, edge, in r[pos - 1]))
