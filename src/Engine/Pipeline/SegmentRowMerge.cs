@@ -27,6 +27,7 @@ internal sealed class SegmentRowMerge : IDisposable
     private readonly Lock _gate = new();
     private readonly FileStream _stream;
     private readonly NdjsonWriter _ndjson;
+    private readonly SegmentRowFormatter _format;
     private readonly SegmentArrowWriter _arrow;
     private long _written = long.MinValue;            // the least watermark the written rows were final for
 
@@ -42,6 +43,7 @@ internal sealed class SegmentRowMerge : IDisposable
         Array.Fill(_through, long.MinValue);
         _stream = new FileStream(Path.Combine(outDir, name + ".ndjson"), FileMode.Create, FileAccess.Write);
         _ndjson = new NdjsonWriter(_stream);
+        _format = new SegmentRowFormatter(network);
         _arrow = new SegmentArrowWriter(Path.Combine(outDir, name), network, name: name);
     }
 
@@ -73,8 +75,7 @@ internal sealed class SegmentRowMerge : IDisposable
             while (final < rows.Length && rows[final].WindowEndMs <= least) final++;
             foreach (ref readonly SegmentStat row in rows[..final])
             {
-                SegmentRow.WriteFields(_ndjson.Begin(), _network, in row);
-                _ndjson.End();
+                _format.Write(_ndjson, in row);
                 _arrow.Append(in row);
             }
             Rows += final;
