@@ -81,6 +81,25 @@ public class SegmentRowFormatterTests
     }
 
     [Fact]
+    public void Hundredths_are_the_shortest_text_that_reads_back_as_the_formatter_writes_it()
+    {
+        Span<byte> expected = stackalloc byte[64];
+        Span<byte> actual = stackalloc byte[64];
+        var random = new Random(27);
+        for (long i = 0; i < 3_000_000; i++)
+        {
+            // Every hundredth up to 20,000, then values rounded as the rows round them across every magnitude the fast
+            // path takes and beyond it (10¹² and over, negative values, negative zero: the formatter's own).
+            double value = i < 2_000_000 ? i / 100.0 : Math.Round((random.NextDouble() - 0.05) * Math.Pow(10, random.Next(-7, 16)), 2);
+            if (i == 2_000_001) value = -0.0;
+            Assert.True(System.Buffers.Text.Utf8Formatter.TryFormat(value, expected, out int length));
+            int written = SegmentRowFormatter.Hundredths(value, actual);
+            if (!actual[..written].SequenceEqual(expected[..length]))
+                Assert.Fail($"{value:R}: {Encoding.ASCII.GetString(actual[..written])}, the formatter {Encoding.ASCII.GetString(expected[..length])}");
+        }
+    }
+
+    [Fact]
     public void Every_road_of_a_real_network_is_written_as_the_json_writer_writes_it()
     {
         var net = SimRun.Shenzhen;
