@@ -25,8 +25,11 @@ public sealed class NdjsonWriter : IDisposable
     {
         _stream = stream;
         _lineByLine = lineByLine;
-        _writer = new Utf8JsonWriter(_pending, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        _writer = new Utf8JsonWriter(_pending, Options);
     }
+
+    /// <summary>The options of the lines' writer (a formatter that escapes text ahead of time escapes it with these).</summary>
+    public static JsonWriterOptions Options { get; } = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Lines written.</summary>
     public long Lines { get; private set; }
@@ -45,6 +48,25 @@ public sealed class NdjsonWriter : IDisposable
         _writer.Flush();
         _pending.Write("\n"u8);
         _writer.Reset();
+        EndLine();
+    }
+
+    /// <summary>
+    /// Starts a line that the caller formats itself (<see cref="SegmentRowFormatter"/>): room for a JSON object of up to
+    /// <paramref name="maxBytes"/> bytes, to be ended by <see cref="EndRaw"/> with the bytes written.
+    /// </summary>
+    public Span<byte> BeginRaw(int maxBytes) => _pending.GetSpan(maxBytes);
+
+    /// <summary>Ends a line started by <see cref="BeginRaw"/>: its first <paramref name="bytes"/> bytes are the object.</summary>
+    public void EndRaw(int bytes)
+    {
+        _pending.Advance(bytes);
+        _pending.Write("\n"u8);
+        EndLine();
+    }
+
+    private void EndLine()
+    {
         Lines++;
         if (_lineByLine || _pending.WrittenCount >= BlockBytes) WritePending();
     }

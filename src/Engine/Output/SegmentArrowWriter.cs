@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using Traffic.Engine.Segments;
@@ -12,8 +13,7 @@ namespace Traffic.Engine.Output;
 /// timestamp[ms, UTC], direction and road dictionary-encoded. Rows are appended as they come (a replay's
 /// sorted list, or a streaming engine's windows as they close); a file is written when
 /// <see cref="RowsPerFile"/> rows are held or on <see cref="Flush"/>; <see cref="Dispose"/> writes the rest.
-/// Appending allocates nothing: the builders hold a file's rows from the start and are cleared and reused
-/// from file to file.
+/// Appending allocates nothing: the columns hold a file's rows from the start and are reused from file to file.
 /// </summary>
 public sealed class SegmentArrowWriter : IDisposable
 {
@@ -37,21 +37,37 @@ public sealed class SegmentArrowWriter : IDisposable
     private readonly RoadNetwork _network;    // way id, direction and road name of an edge
     private readonly List<string> _written = [];
     private int _files;                       // files written, numbering the next
-    private int _rows;                        // rows held in the builders
+    private int _rows;                        // rows held
     private bool _disposed;
 
-    // One builder per column, cleared after each file.
-    private readonly Int64Array.Builder _way = new();
-    private readonly StringDictionaryColumn _direction = new();
-    private readonly StringDictionaryColumn _road = new();
-    private readonly Int32Array.Builder _edge = new();
-    private readonly TimestampArray.Builder _start = new(ArrowOutput.Time);
-    private readonly TimestampArray.Builder _end = new(ArrowOutput.Time);
-    private readonly Int32Array.Builder _vehicles = new();
-    private readonly DoubleArray.Builder _speed = new();
-    private readonly DoubleArray.Builder _freeFlow = new();
-    private readonly DoubleArray.Builder _travelTime = new();
-    private readonly UInt8Array.Builder _level = new();
+    // The columns' values, each in a buffer builder of its own kept from file to file: appending a row is a store per
+    // column, where the Arrow array builders (a validity bit appended with every value, a string hashed for each
+    // dictionary column, a DateTimeOffset for each time) cost a few hundred nanoseconds a row. WriteFile builds the same
+    // buffers the array builders made (sizes, padding, a validity bitmap only where a column has nulls: the same bytes).
+    private readonly ArrowBuffer.Builder<long> _way = new();
+    private readonly ArrowBuffer.Builder<int> _direction = new();   // index into this file's direction dictionary
+    private readonly ArrowBuffer.Builder<int> _road = new();        // index into this file's road dictionary; 0 where null
+    private readonly ArrowBuffer.Builder<int> _edge = new();
+    private readonly ArrowBuffer.Builder<long> _start = new();      // ms since the epoch, as the timestamp column holds them
+    private readonly ArrowBuffer.Builder<long> _end = new();
+    private readonly ArrowBuffer.Builder<int> _vehicles = new();
+    private readonly ArrowBuffer.Builder<double> _speed = new();
+    private readonly ArrowBuffer.Builder<double> _freeFlow = new();
+    private readonly ArrowBuffer.Builder<double> _travelTime = new();
+    private readonly ArrowBuffer.Builder<byte> _level = new();
+    private readonly ArrowBuffer.Builder<byte> _roadValidity = new();  // the road column's bitmap, built when it has a null
+    private byte[] _roadValid;                // the road column's validity bits (Arrow's order: bit i of byte i / 8)
+    private int _roadNulls;
+
+    // The dictionaries of this file, in order of first appearance (as a dictionary column built from the values makes
+    // them): codes by name index and by direction, so that a row looks its road up in an array; a name met for the first
+    // time in a file is looked up by its text, as two name indices may hold the same text.
+    private readonly int[] _roadCode;                 // per name index: its code in this file, -1 when not yet met
+    private readonly List<int> _roadCodesUsed = [];   // name indices whose code is set, reset after each file
+    private readonly Dictionary<string, int> _roadCodes = new(StringComparer.Ordinal);
+    private readonly StringArray.Builder _roadNames = new();
+    private readonly int[] _directionCode = [-1, -1]; // forward, backward: code in this file, -1 when not yet met
+    private readonly StringArray.Builder _directionNames = new();
 
     /// <param name="directory">Created if missing.</param>
     /// <param name="name">File name stem; writers sharing a folder (one per partition) need distinct stems.</param>
@@ -77,6 +93,9 @@ public sealed class SegmentArrowWriter : IDisposable
         _freeFlow.Reserve(rows);
         _travelTime.Reserve(rows);
         _level.Reserve(rows);
+        _roadValid = new byte[(rows + 7) >> 3];
+        _roadCode = new int[network.Names.Count];
+        System.Array.Fill(_roadCode, -1);
     }
 
     public int RowsPerFile { get; }
@@ -90,19 +109,62 @@ public sealed class SegmentArrowWriter : IDisposable
     public void Append(in SegmentStat s)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _way.Append(_network.WayId(s.Edge));
-        _direction.Append(_network.Direction(s.Edge));
-        string road = _network.Name(s.Edge);
-        _road.Append(road.Length > 0 ? road : null);
-        _edge.Append(s.Edge);
-        _start.Append(DateTimeOffset.FromUnixTimeMilliseconds(s.WindowStartMs));
-        _end.Append(DateTimeOffset.FromUnixTimeMilliseconds(s.WindowEndMs));
+        int i = _rows;
+        int edge = s.Edge;
+        _way.Append(_network.WayId(edge));
+        _direction.Append(DirectionCode((_network.Flags(edge) & EdgeFlags.Backward) != 0 ? 1 : 0));
+        int name = _network.NameIndex(edge);
+        int road = _roadCode[name];
+        if (road < 0) road = RoadCode(name);
+        if (road >= 0)
+        {
+            _road.Append(road);
+            if (i >> 3 == _roadValid.Length) System.Array.Resize(ref _roadValid, _roadValid.Length * 2);
+            _roadValid[i >> 3] |= (byte)(1 << (i & 7));
+        }
+        else
+        {
+            // A road without a name is null; a null holds the value's default, as Arrow's builders wrote it.
+            _road.Append(0);
+            _roadNulls++;
+        }
+        _edge.Append(edge);
+        _start.Append(s.WindowStartMs);
+        _end.Append(s.WindowEndMs);
         _vehicles.Append(s.Vehicles);
         _speed.Append(Math.Round(s.SpeedKmh, 2));
         _freeFlow.Append(Math.Round(s.FreeFlowKmh, 2));
         _travelTime.Append(Math.Round(s.TravelTimeS, 2));
         _level.Append(checked((byte)s.Level));
         if (++_rows >= RowsPerFile) Flush();
+    }
+
+    private int DirectionCode(int backward)
+    {
+        int code = _directionCode[backward];
+        if (code < 0)
+        {
+            _directionCode[backward] = code = _directionNames.Length;
+            _directionNames.Append(backward != 0 ? "backward" : "forward");
+        }
+        return code;
+    }
+
+    /// <summary>The code in this file of a name met for the first time in it; -1 for the empty name (a null).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int RoadCode(int name)
+    {
+        string road = _network.Names[name];
+        if (road.Length == 0) return -1;
+        if (!_roadCodes.TryGetValue(road, out int code))
+        {
+            code = _roadCodes.Count;
+            _roadCodes.Add(road, code);
+            _roadNames.Append(road);
+        }
+        _roadCode[name] = code;
+        _roadCodesUsed.Add(name);
+        return code;
     }
 
     /// <summary>Writes the rows held so far as one file (nothing when there are none).</summary>
@@ -122,23 +184,26 @@ public sealed class SegmentArrowWriter : IDisposable
 
     private void WriteFile()
     {
+        int n = _rows;
         IArrowArray[] columns =
         [
-            _way.Build(),
-            _direction.Build(),
-            _road.Build(),
-            _edge.Build(),
-            _start.Build(),
-            _end.Build(),
-            _vehicles.Build(),
-            _speed.Build(),
-            _freeFlow.Build(),
-            _travelTime.Build(),
-            _level.Build(),
+            new Int64Array(_way.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new DictionaryArray(ArrowOutput.Dictionary, new Int32Array(_direction.Build(), ArrowBuffer.Empty, n, 0, 0), _directionNames.Build()),
+            new DictionaryArray(ArrowOutput.Dictionary, new Int32Array(_road.Build(), RoadValidity(), n, _roadNulls, 0), _roadNames.Build()),
+            new Int32Array(_edge.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new TimestampArray(ArrowOutput.Time, _start.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new TimestampArray(ArrowOutput.Time, _end.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new Int32Array(_vehicles.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new DoubleArray(_speed.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new DoubleArray(_freeFlow.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new DoubleArray(_travelTime.Build(), ArrowBuffer.Empty, n, 0, 0),
+            new UInt8Array(_level.Build(), ArrowBuffer.Empty, n, 0, 0),
         ];
         string path = Path.Combine(_directory, $"{_name}-{++_files:D6}.arrow");
-        using (var batch = new RecordBatch(Schema, columns, _rows)) ArrowOutput.WriteFile(path, batch);
+        using (var batch = new RecordBatch(Schema, columns, n)) ArrowOutput.WriteFile(path, batch);
         _written.Add(path);
+        System.Array.Clear(_roadValid, 0, (n + 7) >> 3);
+        _roadNulls = 0;
         _rows = 0;
         _way.Clear();
         _direction.Clear();
@@ -151,5 +216,20 @@ public sealed class SegmentArrowWriter : IDisposable
         _freeFlow.Clear();
         _travelTime.Clear();
         _level.Clear();
+        foreach (int name in _roadCodesUsed) _roadCode[name] = -1;
+        _roadCodesUsed.Clear();
+        _roadCodes.Clear();
+        _roadNames.Clear();
+        _directionCode[0] = _directionCode[1] = -1;
+        _directionNames.Clear();
+    }
+
+    // A validity bitmap only where the column has a null, as Arrow's builders do.
+    private ArrowBuffer RoadValidity()
+    {
+        if (_roadNulls == 0) return ArrowBuffer.Empty;
+        _roadValidity.Clear();
+        _roadValidity.Append(_roadValid.AsSpan(0, (_rows + 7) >> 3));
+        return _roadValidity.Build();
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Traffic.Engine.Output;
 using Traffic.Engine.Segments;
 using Traffic.Geo.Network;
@@ -23,15 +24,14 @@ internal sealed class SegmentRowMerge : IDisposable
     private readonly RoadNetwork _network;
     private readonly List<SegmentStat>[] _incoming;   // per shard: added since its last Through, its thread's own
     private readonly long[] _through;                 // per shard: every row it adds later ends after this
-    private readonly List<SegmentStat> _pending = []; // handed over, not yet final (some shard is behind)
+    private List<SegmentStat> _pending = [];          // handed over, not yet final (some shard is behind), by start then edge
+    private List<SegmentStat> _merged = [];           // scratch: a merge into _pending is made here, then the two swap
     private readonly Lock _gate = new();
     private readonly FileStream _stream;
     private readonly NdjsonWriter _ndjson;
+    private readonly SegmentRowFormatter _format;
     private readonly SegmentArrowWriter _arrow;
     private long _written = long.MinValue;            // the least watermark the written rows were final for
-
-    private static readonly Comparison<SegmentStat> s_byStartThenEdge = static (a, b) =>
-        a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
 
     public SegmentRowMerge(RoadNetwork network, int shards, string outDir, string name)
     {
@@ -42,6 +42,7 @@ internal sealed class SegmentRowMerge : IDisposable
         Array.Fill(_through, long.MinValue);
         _stream = new FileStream(Path.Combine(outDir, name + ".ndjson"), FileMode.Create, FileAccess.Write);
         _ndjson = new NdjsonWriter(_stream);
+        _format = new SegmentRowFormatter(network);
         _arrow = new SegmentArrowWriter(Path.Combine(outDir, name), network, name: name);
     }
 
@@ -60,26 +61,70 @@ internal sealed class SegmentRowMerge : IDisposable
         lock (_gate)
         {
             List<SegmentStat> mine = _incoming[shard];
-            _pending.AddRange(mine);
+            if (mine.Count > 0) MergeIntoPending(mine);
             mine.Clear();
             _through[shard] = Math.Max(_through[shard], watermarkMs);
             long least = _through[0];
             for (int i = 1; i < _through.Length; i++) least = Math.Min(least, _through[i]);
             if (least <= _written || _pending.Count == 0) return;
             _written = least;
-            Span<SegmentStat> rows = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending);
-            rows.Sort(s_byStartThenEdge);
+            Span<SegmentStat> rows = CollectionsMarshal.AsSpan(_pending);
             int final = 0;
             while (final < rows.Length && rows[final].WindowEndMs <= least) final++;
             foreach (ref readonly SegmentStat row in rows[..final])
             {
-                SegmentRow.WriteFields(_ndjson.Begin(), _network, in row);
-                _ndjson.End();
+                _format.Write(_ndjson, in row);
                 _arrow.Append(in row);
             }
             Rows += final;
             _pending.RemoveRange(0, final);
         }
+    }
+
+    /// <summary>
+    /// Takes a shard's rows into the pending ones, which stay in order by start, then edge. A partition publishes its rows
+    /// in that order already (by window, then edge; see <see cref="SegmentPartition"/>), so the two lists are merged, one
+    /// comparison a row, where a sort of the pending rows after each batch (a comparison delegate called n log n times on
+    /// 64-byte rows) took a tenth of the segment shards' time; rows that come out of order are sorted first.
+    /// </summary>
+    private void MergeIntoPending(List<SegmentStat> mine)
+    {
+        Span<SegmentStat> add = CollectionsMarshal.AsSpan(mine);
+        for (int i = 1; i < add.Length; i++)
+        {
+            if (ByStartThenEdge.Before(in add[i], in add[i - 1]))
+            {
+                add.Sort(default(ByStartThenEdge));
+                break;
+            }
+        }
+        if (_pending.Count == 0 || !ByStartThenEdge.Before(in add[0], in CollectionsMarshal.AsSpan(_pending)[^1]))
+        {
+            _pending.AddRange(add);
+            return;
+        }
+        ReadOnlySpan<SegmentStat> held = CollectionsMarshal.AsSpan(_pending);
+        _merged.Clear();
+        int h = 0, a = 0;
+        while (h < held.Length && a < add.Length)
+        {
+            // Ties (none: one row per segment and window) keep the rows held first.
+            if (ByStartThenEdge.Before(in add[a], in held[h])) _merged.Add(add[a++]);
+            else _merged.Add(held[h++]);
+        }
+        _merged.AddRange(held[h..]);
+        _merged.AddRange(add[a..]);
+        (_pending, _merged) = (_merged, _pending);
+    }
+
+    /// <summary>The order of the written rows: by window start, then edge.</summary>
+    private readonly struct ByStartThenEdge : IComparer<SegmentStat>
+    {
+        public static bool Before(in SegmentStat a, in SegmentStat b) =>
+            a.WindowStartMs < b.WindowStartMs || (a.WindowStartMs == b.WindowStartMs && a.Edge < b.Edge);
+
+        public int Compare(SegmentStat a, SegmentStat b) =>
+            a.WindowStartMs != b.WindowStartMs ? a.WindowStartMs.CompareTo(b.WindowStartMs) : a.Edge.CompareTo(b.Edge);
     }
 
     /// <summary>Closes the files (every row is written once every shard has passed the end of the input).</summary>

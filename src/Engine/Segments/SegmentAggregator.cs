@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Traffic.Engine.Checkpoints;
 using Traffic.Geo.Network;
 
@@ -124,7 +125,7 @@ public sealed class SegmentAggregator
     private readonly OpenWindowTable _open;
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
     private readonly Dictionary<int, double> _learned = [];   // per segment with enough low-volume speeds: their 85th percentile
-    private readonly List<(long Window, int Edge, int Slot)> _closing = [];   // scratch: the windows to close
+    private readonly List<Closing> _closing = [];         // scratch: the windows to close
     private readonly Stack<Accumulator> _spare = new();   // closed windows' accumulators, reused: opening a window allocates nothing
     private readonly double[] _speeds = new double[MaxTrackedVehicles]; // scratch for a window's vehicle speeds
 
@@ -225,9 +226,11 @@ public sealed class SegmentAggregator
         int[] edges = _open.Edges;
         for (int s = 0; s < _open.Slots; s++)
         {
-            if (_open.Used(s) && windows[s] + w <= watermarkMs) _closing.Add((windows[s], edges[s], s));
+            if (_open.Used(s) && windows[s] + w <= watermarkMs) _closing.Add(new Closing(windows[s], edges[s], s));
         }
-        _closing.Sort(static (a, b) => a.Window != b.Window ? a.Window.CompareTo(b.Window) : a.Edge.CompareTo(b.Edge));
+        // A struct that compares itself: the span's sort calls its CompareTo directly, where List.Sort called a Comparison
+        // delegate for every comparison.
+        CollectionsMarshal.AsSpan(_closing).Sort();
         bool sliding = _options.SlidingWindows > 0;
         foreach (var key in _closing)
         {
@@ -254,11 +257,12 @@ public sealed class SegmentAggregator
             span?.Push(key.Window, w, acc);
             int vehicles = acc.Vehicles;
             double speed = acc.Millimetres / (double)acc.Milliseconds * 3.6;
-            double median = acc.MedianVehicleKmh(_speeds);
             long millimetres = acc.Millimetres;
+            bool publish = vehicles >= _options.MinVehicles && millimetres > 0;
+            double median = publish ? acc.MedianVehicleKmh(_speeds) : double.NaN;   // only a published row carries it
             acc.Clear();
             _spare.Push(acc);
-            if (vehicles < _options.MinVehicles || millimetres <= 0)
+            if (!publish)
             {
                 Suppressed++;
                 continue;
@@ -289,8 +293,18 @@ public sealed class SegmentAggregator
         }
         // Sorted as a span with a static comparison: List.Sort with a comparer wraps it in a new delegate every call.
         if (views != null && views.Count - firstView > 1)
-            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(views)[firstView..].Sort(static (a, b) =>
+            CollectionsMarshal.AsSpan(views)[firstView..].Sort(static (a, b) =>
                 a.WindowEndMs != b.WindowEndMs ? a.WindowEndMs.CompareTo(b.WindowEndMs) : a.Edge.CompareTo(b.Edge));
+    }
+
+    /// <summary>
+    /// A window to close: its start, edge and slot in the open table; ordered by start, then edge. A struct comparing
+    /// itself: <see cref="MemoryExtensions.Sort{T}(Span{T})"/> calls its CompareTo directly. Keys are distinct (one open
+    /// window per edge and start), so the order is total.
+    /// </summary>
+    private readonly record struct Closing(long Window, int Edge, int Slot) : IComparable<Closing>
+    {
+        public int CompareTo(Closing other) => Window != other.Window ? Window.CompareTo(other.Window) : Edge.CompareTo(other.Edge);
     }
 
     private SlidingSegment SlidingOf(int edge)
@@ -775,14 +789,13 @@ public sealed class SegmentAggregator
             Millimetres += millimetres;
             Milliseconds += milliseconds;
             uint key = (uint)vehicle;
-            int at = Keys.BinarySearch(key); // the span's search: no comparer to look up, unlike Array.BinarySearch
-            if (at >= 0)
+            int at = LowerBound(key);
+            if (at < _tracked && _keys[at] == key)
             {
                 _vehicleMm[at] += millimetres;
                 _vehicleMs[at] += milliseconds;
                 return;
             }
-            at = ~at;
             if (_tracked == MaxTrackedVehicles)
             {
                 _beyond = true;
@@ -799,6 +812,32 @@ public sealed class SegmentAggregator
             _tracked++;
         }
 
+        /// <summary>
+        /// The place of the first kept key not below <paramref name="key"/>. Most windows keep a handful of vehicles: a scan
+        /// of up to eight keys, inlined, costs less than the call into the span's binary search, which a window of many
+        /// vehicles still gets (by hand: the same search, without the generic comparison's call).
+        /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private int LowerBound(uint key)
+        {
+            uint[] keys = _keys;
+            int n = _tracked;
+            if (n <= 8)
+            {
+                int i = 0;
+                while (i < n && keys[i] < key) i++;
+                return i;
+            }
+            int lo = 0, hi = n;
+            while (lo < hi)
+            {
+                int mid = (int)((uint)(lo + hi) >> 1);
+                if (keys[mid] < key) lo = mid + 1;
+                else hi = mid;
+            }
+            return lo;
+        }
+
         /// <summary>The upper median of the tracked vehicles' speeds (km/h), sorted in <paramref name="scratch"/>; NaN when none.</summary>
         public double MedianVehicleKmh(double[] scratch)
         {
@@ -808,7 +847,19 @@ public sealed class SegmentAggregator
                 if (_vehicleMs[i] > 0) scratch[n++] = _vehicleMm[i] / (double)_vehicleMs[i] * 3.6;
             }
             if (n == 0) return double.NaN;
-            Array.Sort(scratch, 0, n);
+            // An insertion sort: a window holds a few vehicles (64 at most), where Array.Sort went through its checks, a
+            // pass for NaNs (there are none: every time is positive) and the introsort's calls to reach the same loop.
+            for (int i = 1; i < n; i++)
+            {
+                double v = scratch[i];
+                int j = i - 1;
+                while (j >= 0 && scratch[j] > v)
+                {
+                    scratch[j + 1] = scratch[j];
+                    j--;
+                }
+                scratch[j + 1] = v;
+            }
             return scratch[n / 2];
         }
 
