@@ -38,6 +38,7 @@ public sealed class OnlineMatcher
     private readonly int _search;            // candidates scored a probe, at most
     private EdgeCandidate[] _found;          // the candidate search's buffer: _search, or Alongside's capacity when larger
     private readonly EdgePosition[] _targets;
+    private readonly int[] _targetFrom;      // each target's start node
     private readonly double[] _distances;
     private readonly double[] _reach;
     private readonly float[] _newScore;
@@ -73,6 +74,7 @@ public sealed class OnlineMatcher
         _search = search;
         _found = new EdgeCandidate[search];
         _targets = new EdgePosition[search];
+        _targetFrom = new int[search];
         _distances = new double[search];
         _reach = new double[search];
         _newScore = new float[search];
@@ -362,7 +364,13 @@ public sealed class OnlineMatcher
         double invSpeedBeta = useSpeed ? 1.0 / (_options.BetaM + (0.25 * driven)) : 0;
         bool limits = _slowness is not null && dt > 0;
         Span<EdgePosition> targets = _targets.AsSpan(0, found);
-        for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
+        // Each target's start node, read once a probe rather than once for each predecessor.
+        Span<int> targetFrom = _targetFrom.AsSpan(0, found);
+        for (int j = 0; j < found; j++)
+        {
+            targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
+            targetFrom[j] = _net.EdgeFrom[_found[j].Edge];
+        }
         Span<double> dist = _distances.AsSpan(0, found);
         Span<float> best = stackalloc float[found];
         best.Fill(Dead);
@@ -383,30 +391,47 @@ public sealed class OnlineMatcher
             var from = new EdgePosition(prev[i].Edge, DecodeOffset(prev[i].Edge, isAnchor ? s.DecidedOffset : prevOffsets[i]));
             // The routes known without a search (along the same edge, onto an edge leaving its end) set the leader
             // before this predecessor's search, which the first search would otherwise run with nothing to bound it.
-            for (int j = 0; j < found; j++)
+            // Only a target on the predecessor's edge or leaving its end node can have one: those are marked without a
+            // branch and visited in order (which target qualifies follows the data; most do not).
+            int fromEdge = from.Edge, fromEnd = _net.EdgeTo[fromEdge];
+            for (int b = 0; b < found; b += 64)
             {
-                double d = DirectRoute(from, targets[j], bound);
-                if (double.IsNaN(d)) continue;
-                double cost = (Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta);
-                // The speed-plausibility cost is never negative: look for it only when the route could still lead.
-                if (limits && score[j] + (prevScore - (float)cost) > leader) cost += DirectLimitCost(from, targets[j], d, dt);
-                float v = prevScore - (float)cost;
-                leader = Math.Max(leader, score[j] + v);
+                int end = Math.Min(found, b + 64);
+                ulong direct = 0;
+                for (int j = b; j < end; j++) direct |= (ulong)BranchFree.Bit((targets[j].Edge == fromEdge) | (targetFrom[j] == fromEnd)) << (j - b);
+                for (; direct != 0; direct &= direct - 1)
+                {
+                    int j = b + BitOperations.TrailingZeroCount(direct);
+                    double d = DirectRoute(from, targets[j], bound);
+                    if (double.IsNaN(d)) continue;
+                    double cost = (Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta);
+                    // The speed-plausibility cost is never negative: look for it only when the route could still lead.
+                    if (limits && score[j] + (prevScore - (float)cost) > leader) cost += DirectLimitCost(from, targets[j], d, dt);
+                    float v = prevScore - (float)cost;
+                    leader = Math.Max(leader, score[j] + v);
+                }
             }
             if (!WinnableRoutes(prevScore, best, score, leader, gc, beta, reach)) continue;
             RouteDistances(from, targets, bound, reach, dist);
-            for (int j = 0; j < found; j++)
+            // The targets the search reached, marked without a branch and visited in order, as above.
+            for (int b = 0; b < found; b += 64)
             {
-                if (double.IsPositiveInfinity(dist[j])) continue;
-                double cost = (Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta);
-                // Nor here: a route that does not beat the best so far without it cannot with it.
-                if (limits && prevScore - (float)cost > best[j]) cost += SearchedLimitCost(from, targets[j], j, dist[j], dt);
-                float v = prevScore - (float)cost;
-                if (v > best[j])
+                int end = Math.Min(found, b + 64);
+                ulong reached = 0;
+                for (int j = b; j < end; j++) reached |= (ulong)BranchFree.Bit(!double.IsPositiveInfinity(dist[j])) << (j - b);
+                for (; reached != 0; reached &= reached - 1)
                 {
-                    best[j] = v;
-                    back[j] = (byte)i;
-                    leader = Math.Max(leader, score[j] + v);
+                    int j = b + BitOperations.TrailingZeroCount(reached);
+                    double cost = (Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta);
+                    // Nor here: a route that does not beat the best so far without it cannot with it.
+                    if (limits && prevScore - (float)cost > best[j]) cost += SearchedLimitCost(from, targets[j], j, dist[j], dt);
+                    float v = prevScore - (float)cost;
+                    if (v > best[j])
+                    {
+                        best[j] = v;
+                        back[j] = (byte)i;
+                        leader = Math.Max(leader, score[j] + v);
+                    }
                 }
             }
         }
