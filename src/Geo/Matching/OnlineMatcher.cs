@@ -41,6 +41,7 @@ public sealed class OnlineMatcher
     private readonly int[] _targetFrom;      // each target's start node
     private readonly double[] _distances;
     private readonly double[] _reach;
+    private readonly double[] _likelihood;   // scratch of AcceptModel: exp of each kept candidate's score
     private readonly float[] _newScore;
     private readonly byte[] _newBack;
     private readonly int[] _order;
@@ -77,6 +78,7 @@ public sealed class OnlineMatcher
         _targetFrom = new int[search];
         _distances = new double[search];
         _reach = new double[search];
+        _likelihood = new double[search];
         _newScore = new float[search];
         _newBack = new byte[search];
         _order = new int[search];
@@ -276,11 +278,13 @@ public sealed class OnlineMatcher
         var scores = s.NewestScores;
         var offsets = s.NewestOffsets;
         double sum = 0;
+        // Each live candidate's likelihood, computed once for the sum and its share.
+        Span<double> likelihood = _likelihood.AsSpan(0, found);
         for (int j = 0; j < found; j++)
         {
             float v = score[order[j]] - max;
             scores[j] = v < -_options.PruneLogProbability ? Dead : v;
-            if (scores[j] != Dead) sum += Math.Exp(v);
+            if (scores[j] != Dead) sum += likelihood[j] = Math.Exp(v);
         }
         for (int j = 0; j < found; j++)
         {
@@ -289,7 +293,7 @@ public sealed class OnlineMatcher
             c.Edge = _found[o].Edge;
             offsets[j] = EncodeOffset(c.Edge, _found[o].OffsetM);
             c.Back = scores[j] == Dead ? VehicleMatchState.Candidate.Dead : back[o];
-            c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * Math.Exp(scores[j]) / sum);
+            c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * likelihood[j] / sum);
         }
 
         Decide(s, ref sink);
