@@ -1,5 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Traffic.Geo.Network;
 using Traffic.Geo.Routing;
 using Traffic.Geo.Spatial;
@@ -468,10 +472,43 @@ public sealed class OnlineMatcher
     /// </remarks>
     private bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, float leader, double gc, double beta, Span<double> reach)
     {
-        bool any = false;
         double alive = _options.PruneLogProbability + 0.01 - leader + prevScore;
         if (!(beta > 0)) return WinnableRoutesAnyBeta(prevScore, best, emission, alive, gc, beta, reach);
-        for (int j = 0; j < reach.Length; j++)
+        return WinnableRoutesPositiveBeta(prevScore, best, emission, alive, gc, beta, reach, vector: Avx.IsSupported);
+    }
+
+    /// <summary>
+    /// <see cref="WinnableRoutes"/> for β &gt; 0, four candidates at a time with <paramref name="vector"/> (AVX, the same
+    /// operations lane by lane, so the same bits) and the rest one by one. Apart so that a test holds the two to each other.
+    /// </summary>
+    internal static bool WinnableRoutesPositiveBeta(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, double alive, double gc, double beta, Span<double> reach, bool vector)
+    {
+        bool any = false;
+        int j = 0;
+        if (vector && Avx.IsSupported && reach.Length >= 4)
+        {
+            if (best.Length < reach.Length || emission.Length < reach.Length) ThrowShortScores();
+            ref float b0 = ref MemoryMarshal.GetReference(best);
+            ref float e0 = ref MemoryMarshal.GetReference(emission);
+            ref double r0 = ref MemoryMarshal.GetReference(reach);
+            Vector256<double> vGc = Vector256.Create(gc), vBeta = Vector256.Create(beta), vAlive = Vector256.Create(alive), one = Vector256<double>.One;
+            Vector256<double> vPrev = Vector256.Create((double)prevScore), minusOne = Vector256.Create(-1.0);
+            Vector256<double> anyMask = Vector256<double>.Zero;
+            for (; j <= reach.Length - 4; j += 4)
+            {
+                // Widening floats to doubles is exact, so the comparison and the sums are the scalar loop's.
+                Vector256<double> b = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref b0, (nuint)j));
+                Vector256<double> e = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref e0, (nuint)j));
+                Vector256<double> live = ((vAlive + e) * vBeta) + vGc + one;
+                // Vector256.Min is Math.Min lane by lane (NaN and signed zeros alike).
+                Vector256<double> r = Vector256.Min(((vPrev - b) * vBeta) + vGc + one, live);
+                r = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(vPrev, b), minusOne, r);
+                r.StoreUnsafe(ref r0, (nuint)j);
+                anyMask |= Vector256.GreaterThanOrEqual(r, Vector256<double>.Zero);
+            }
+            any = anyMask != Vector256<double>.Zero;
+        }
+        for (; j < reach.Length; j++)
         {
             // With no leader yet (−∞), alive is +∞ and so is this bound.
             double live = gc + ((alive + emission[j]) * beta) + 1;
@@ -486,6 +523,9 @@ public sealed class OnlineMatcher
         }
         return any;
     }
+
+    [DoesNotReturn]
+    private static void ThrowShortScores() => throw new ArgumentException("a score for every candidate");
 
     /// <summary><see cref="WinnableRoutes"/> for any β (0 or NaN too, where ∞·β is no longer ∞), with branches.</summary>
     private static bool WinnableRoutesAnyBeta(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, double alive, double gc, double beta, Span<double> reach)
