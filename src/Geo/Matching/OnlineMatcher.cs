@@ -1,5 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Traffic.Geo.Network;
 using Traffic.Geo.Routing;
 using Traffic.Geo.Spatial;
@@ -38,8 +42,10 @@ public sealed class OnlineMatcher
     private readonly int _search;            // candidates scored a probe, at most
     private EdgeCandidate[] _found;          // the candidate search's buffer: _search, or Alongside's capacity when larger
     private readonly EdgePosition[] _targets;
+    private readonly int[] _targetFrom;      // each target's start node
     private readonly double[] _distances;
     private readonly double[] _reach;
+    private readonly double[] _likelihood;   // scratch of AcceptModel: exp of each kept candidate's score
     private readonly float[] _newScore;
     private readonly byte[] _newBack;
     private readonly int[] _order;
@@ -73,8 +79,10 @@ public sealed class OnlineMatcher
         _search = search;
         _found = new EdgeCandidate[search];
         _targets = new EdgePosition[search];
+        _targetFrom = new int[search];
         _distances = new double[search];
         _reach = new double[search];
+        _likelihood = new double[search];
         _newScore = new float[search];
         _newBack = new byte[search];
         _order = new int[search];
@@ -274,11 +282,13 @@ public sealed class OnlineMatcher
         var scores = s.NewestScores;
         var offsets = s.NewestOffsets;
         double sum = 0;
+        // Each live candidate's likelihood, computed once for the sum and its share.
+        Span<double> likelihood = _likelihood.AsSpan(0, found);
         for (int j = 0; j < found; j++)
         {
             float v = score[order[j]] - max;
             scores[j] = v < -_options.PruneLogProbability ? Dead : v;
-            if (scores[j] != Dead) sum += Math.Exp(v);
+            if (scores[j] != Dead) sum += likelihood[j] = Math.Exp(v);
         }
         for (int j = 0; j < found; j++)
         {
@@ -287,7 +297,7 @@ public sealed class OnlineMatcher
             c.Edge = _found[o].Edge;
             offsets[j] = EncodeOffset(c.Edge, _found[o].OffsetM);
             c.Back = scores[j] == Dead ? VehicleMatchState.Candidate.Dead : back[o];
-            c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * Math.Exp(scores[j]) / sum);
+            c.Confidence = scores[j] == Dead ? (byte)0 : (byte)Math.Round(255 * likelihood[j] / sum);
         }
 
         Decide(s, ref sink);
@@ -362,7 +372,13 @@ public sealed class OnlineMatcher
         double invSpeedBeta = useSpeed ? 1.0 / (_options.BetaM + (0.25 * driven)) : 0;
         bool limits = _slowness is not null && dt > 0;
         Span<EdgePosition> targets = _targets.AsSpan(0, found);
-        for (int j = 0; j < found; j++) targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
+        // Each target's start node, read once a probe rather than once for each predecessor.
+        Span<int> targetFrom = _targetFrom.AsSpan(0, found);
+        for (int j = 0; j < found; j++)
+        {
+            targets[j] = new EdgePosition(_found[j].Edge, _found[j].OffsetM);
+            targetFrom[j] = _net.EdgeFrom[_found[j].Edge];
+        }
         Span<double> dist = _distances.AsSpan(0, found);
         Span<float> best = stackalloc float[found];
         best.Fill(Dead);
@@ -383,30 +399,47 @@ public sealed class OnlineMatcher
             var from = new EdgePosition(prev[i].Edge, DecodeOffset(prev[i].Edge, isAnchor ? s.DecidedOffset : prevOffsets[i]));
             // The routes known without a search (along the same edge, onto an edge leaving its end) set the leader
             // before this predecessor's search, which the first search would otherwise run with nothing to bound it.
-            for (int j = 0; j < found; j++)
+            // Only a target on the predecessor's edge or leaving its end node can have one: those are marked without a
+            // branch and visited in order (which target qualifies follows the data; most do not).
+            int fromEdge = from.Edge, fromEnd = _net.EdgeTo[fromEdge];
+            for (int b = 0; b < found; b += 64)
             {
-                double d = DirectRoute(from, targets[j], bound);
-                if (double.IsNaN(d)) continue;
-                double cost = (Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta);
-                // The speed-plausibility cost is never negative: look for it only when the route could still lead.
-                if (limits && score[j] + (prevScore - (float)cost) > leader) cost += DirectLimitCost(from, targets[j], d, dt);
-                float v = prevScore - (float)cost;
-                leader = Math.Max(leader, score[j] + v);
+                int end = Math.Min(found, b + 64);
+                ulong direct = 0;
+                for (int j = b; j < end; j++) direct |= (ulong)BranchFree.Bit((targets[j].Edge == fromEdge) | (targetFrom[j] == fromEnd)) << (j - b);
+                for (; direct != 0; direct &= direct - 1)
+                {
+                    int j = b + BitOperations.TrailingZeroCount(direct);
+                    double d = DirectRoute(from, targets[j], bound);
+                    if (double.IsNaN(d)) continue;
+                    double cost = (Math.Abs(d - gc) * invBeta) + (Math.Abs(d - driven) * invSpeedBeta);
+                    // The speed-plausibility cost is never negative: look for it only when the route could still lead.
+                    if (limits && score[j] + (prevScore - (float)cost) > leader) cost += DirectLimitCost(from, targets[j], d, dt);
+                    float v = prevScore - (float)cost;
+                    leader = Math.Max(leader, score[j] + v);
+                }
             }
             if (!WinnableRoutes(prevScore, best, score, leader, gc, beta, reach)) continue;
             RouteDistances(from, targets, bound, reach, dist);
-            for (int j = 0; j < found; j++)
+            // The targets the search reached, marked without a branch and visited in order, as above.
+            for (int b = 0; b < found; b += 64)
             {
-                if (double.IsPositiveInfinity(dist[j])) continue;
-                double cost = (Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta);
-                // Nor here: a route that does not beat the best so far without it cannot with it.
-                if (limits && prevScore - (float)cost > best[j]) cost += SearchedLimitCost(from, targets[j], j, dist[j], dt);
-                float v = prevScore - (float)cost;
-                if (v > best[j])
+                int end = Math.Min(found, b + 64);
+                ulong reached = 0;
+                for (int j = b; j < end; j++) reached |= (ulong)BranchFree.Bit(!double.IsPositiveInfinity(dist[j])) << (j - b);
+                for (; reached != 0; reached &= reached - 1)
                 {
-                    best[j] = v;
-                    back[j] = (byte)i;
-                    leader = Math.Max(leader, score[j] + v);
+                    int j = b + BitOperations.TrailingZeroCount(reached);
+                    double cost = (Math.Abs(dist[j] - gc) * invBeta) + (Math.Abs(dist[j] - driven) * invSpeedBeta);
+                    // Nor here: a route that does not beat the best so far without it cannot with it.
+                    if (limits && prevScore - (float)cost > best[j]) cost += SearchedLimitCost(from, targets[j], j, dist[j], dt);
+                    float v = prevScore - (float)cost;
+                    if (v > best[j])
+                    {
+                        best[j] = v;
+                        back[j] = (byte)i;
+                        leader = Math.Max(leader, score[j] + v);
+                    }
                 }
             }
         }
@@ -439,10 +472,43 @@ public sealed class OnlineMatcher
     /// </remarks>
     private bool WinnableRoutes(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, float leader, double gc, double beta, Span<double> reach)
     {
-        bool any = false;
         double alive = _options.PruneLogProbability + 0.01 - leader + prevScore;
         if (!(beta > 0)) return WinnableRoutesAnyBeta(prevScore, best, emission, alive, gc, beta, reach);
-        for (int j = 0; j < reach.Length; j++)
+        return WinnableRoutesPositiveBeta(prevScore, best, emission, alive, gc, beta, reach, vector: Avx.IsSupported);
+    }
+
+    /// <summary>
+    /// <see cref="WinnableRoutes"/> for β &gt; 0, four candidates at a time with <paramref name="vector"/> (AVX, the same
+    /// operations lane by lane, so the same bits) and the rest one by one. Apart so that a test holds the two to each other.
+    /// </summary>
+    internal static bool WinnableRoutesPositiveBeta(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, double alive, double gc, double beta, Span<double> reach, bool vector)
+    {
+        bool any = false;
+        int j = 0;
+        if (vector && Avx.IsSupported && reach.Length >= 4)
+        {
+            if (best.Length < reach.Length || emission.Length < reach.Length) ThrowShortScores();
+            ref float b0 = ref MemoryMarshal.GetReference(best);
+            ref float e0 = ref MemoryMarshal.GetReference(emission);
+            ref double r0 = ref MemoryMarshal.GetReference(reach);
+            Vector256<double> vGc = Vector256.Create(gc), vBeta = Vector256.Create(beta), vAlive = Vector256.Create(alive), one = Vector256<double>.One;
+            Vector256<double> vPrev = Vector256.Create((double)prevScore), minusOne = Vector256.Create(-1.0);
+            Vector256<double> anyMask = Vector256<double>.Zero;
+            for (; j <= reach.Length - 4; j += 4)
+            {
+                // Widening floats to doubles is exact, so the comparison and the sums are the scalar loop's.
+                Vector256<double> b = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref b0, (nuint)j));
+                Vector256<double> e = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref e0, (nuint)j));
+                Vector256<double> live = ((vAlive + e) * vBeta) + vGc + one;
+                // Vector256.Min is Math.Min lane by lane (NaN and signed zeros alike).
+                Vector256<double> r = Vector256.Min(((vPrev - b) * vBeta) + vGc + one, live);
+                r = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(vPrev, b), minusOne, r);
+                r.StoreUnsafe(ref r0, (nuint)j);
+                anyMask |= Vector256.GreaterThanOrEqual(r, Vector256<double>.Zero);
+            }
+            any = anyMask != Vector256<double>.Zero;
+        }
+        for (; j < reach.Length; j++)
         {
             // With no leader yet (−∞), alive is +∞ and so is this bound.
             double live = gc + ((alive + emission[j]) * beta) + 1;
@@ -457,6 +523,9 @@ public sealed class OnlineMatcher
         }
         return any;
     }
+
+    [DoesNotReturn]
+    private static void ThrowShortScores() => throw new ArgumentException("a score for every candidate");
 
     /// <summary><see cref="WinnableRoutes"/> for any β (0 or NaN too, where ∞·β is no longer ∞), with branches.</summary>
     private static bool WinnableRoutesAnyBeta(float prevScore, ReadOnlySpan<float> best, ReadOnlySpan<float> emission, double alive, double gc, double beta, Span<double> reach)

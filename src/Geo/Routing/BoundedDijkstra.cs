@@ -60,6 +60,8 @@ public sealed class BoundedDijkstra
     private int _sourceEdge = -1;
     private double _sourceOffset;
     private TargetState[] _targets = new TargetState[16];
+    // Scratch of Run: the indices of the targets that need the search, as many as _targets.
+    private int[] _open = new int[16];
     private int _targetCount;
 
     // The running search: targets not yet resolved and the largest key that can still matter to one.
@@ -141,10 +143,16 @@ public sealed class BoundedDijkstra
         // Distance from the source position to the end of its edge: every path but the direct one pays it.
         double prefix = _edgeLength[sourceEdge] - source.OffsetM;
 
-        // Classify targets; those that need the search mark their edge and raise the search limit.
+        // Classify targets; those that need the search mark their edge and raise the search limit. Which kind a target is
+        // follows the data (the matcher's targets beyond their own bound, on the source edge, just past its end, or to be
+        // searched, in no order) and is not predicted: the kinds and distances are selected without branches, and the
+        // targets to search are listed (an index written for every target, the count moved for those) and chained after.
         int pending = 0;
         double limit = double.NegativeInfinity;
         TargetState[] ts = _targets;
+        int[] open = _open;
+        double sourceOffset = source.OffsetM;
+        bool penaltyFree = penalty == 0;
         for (int i = 0; i < targets.Length; i++)
         {
             EdgePosition t = targets[i];
@@ -154,44 +162,38 @@ public sealed class BoundedDijkstra
             s.OffsetM = t.OffsetM;
             s.Pred = sourceEdge;
             // NaN counts as no bound of its own; a negative one finds nothing.
-            double maxM = ownBounds && targetMaxM[i] < maxDistanceM ? targetMaxM[i] : maxDistanceM;
+            double maxM = ownBounds ? BranchFree.Min(targetMaxM[i], maxDistanceM) : maxDistanceM;
             s.MaxM = maxM;
-            if (t.Edge == sourceEdge && t.OffsetM >= source.OffsetM)
-            {
-                s.Kind = TargetKind.SameEdge;
-                s.DistanceM = WithinBound(t.OffsetM - source.OffsetM, maxM);
-            }
-            else if (_edgeFrom[t.Edge] == start && (t.Edge != uTurn || penalty == 0))
-            {
-                // Fast path: the target's edge leaves the node the source edge ends at, without a U-turn,
-                // so nothing can beat driving straight onto it.
-                s.Kind = TargetKind.Reached;
-                s.DistanceM = WithinBound(prefix + t.OffsetM, maxM);
-            }
-            else
-            {
-                // Everything else, the source edge's twin included (a loop back to the start node may
-                // beat the U-turn penalty), is resolved by the search when an edge into the start of the
-                // target's edge is settled with a key no greater than this (keys run from the end of the
-                // source edge).
-                s.Threshold = (maxM - prefix) - t.OffsetM;
-                s.DistanceM = double.PositiveInfinity;
-                if (s.Threshold < 0)
-                {
-                    // Keys are non-negative, so even the best case is beyond the bound.
-                    s.Kind = TargetKind.Unreachable;
-                }
-                else
-                {
-                    s.Kind = TargetKind.Pending;
-                    // Chained from its edge, so that reaching the edge visits its targets only, not every target.
-                    ref EdgeState te = ref Touch(t.Edge);
-                    s.NextOnEdge = te.Target - 1;
-                    te.Target = i + 1;
-                    pending++;
-                    if (s.Threshold > limit) limit = s.Threshold;
-                }
-            }
+            // Ahead on the source edge: the direct difference.
+            bool same = (t.Edge == sourceEdge) & (t.OffsetM >= sourceOffset);
+            // Fast path: the target's edge leaves the node the source edge ends at, without a U-turn, so nothing can
+            // beat driving straight onto it.
+            bool fast = !same & (_edgeFrom[t.Edge] == start) & ((t.Edge != uTurn) | penaltyFree);
+            double direct = BranchFree.Select(same, t.OffsetM - sourceOffset, prefix + t.OffsetM);
+            // Everything else, the source edge's twin included (a loop back to the start node may beat the U-turn
+            // penalty), is resolved by the search when an edge into the start of the target's edge is settled with a
+            // key no greater than this (keys run from the end of the source edge). Keys are non-negative, so a negative
+            // threshold is beyond the bound even in the best case. (Read only while the target is Pending.)
+            double threshold = (maxM - prefix) - t.OffsetM;
+            s.Threshold = threshold;
+            bool known = same | fast;
+            s.DistanceM = BranchFree.Select(known & (direct <= maxM), direct, double.PositiveInfinity);
+            bool beyond = !known & (threshold < 0);
+            // SameEdge 1, Reached 2, Unreachable 3, else Pending 0.
+            s.Kind = (TargetKind)(BranchFree.Bit(same) | (BranchFree.Bit(fast) << 1) | (BranchFree.Bit(beyond) * 3));
+            open[pending] = i;
+            pending += BranchFree.Bit(!known & !beyond);
+        }
+        for (int k = 0; k < pending; k++)
+        {
+            // Chained from its edge, so that reaching the edge visits its targets only, not every target (in the order of
+            // the targets, as each is put first).
+            int i = open[k];
+            ref TargetState s = ref ts[i];
+            ref EdgeState te = ref Touch(s.Edge);
+            s.NextOnEdge = te.Target - 1;
+            te.Target = i + 1;
+            limit = BranchFree.Max(s.Threshold, limit);
         }
 
         if (pending > 0)
@@ -542,7 +544,11 @@ public sealed class BoundedDijkstra
     private static double WithinBound(double d, double maxDistanceM) => d <= maxDistanceM ? d : double.PositiveInfinity;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void GrowTargets(int count) => _targets = new TargetState[Math.Max(count, _targets.Length * 2)];
+    private void GrowTargets(int count)
+    {
+        _targets = new TargetState[Math.Max(count, _targets.Length * 2)];
+        _open = new int[_targets.Length];
+    }
 
     [DoesNotReturn]
     private static void ThrowEdgeOutOfRange(string paramName) =>
