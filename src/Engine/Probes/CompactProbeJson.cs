@@ -147,7 +147,7 @@ internal static class CompactProbeJson
     /// <summary>
     /// A field name at <paramref name="i"/>: its bytes up to the next quote, and i past that quote. Escapes and control
     /// characters need no test: a name holding one is no field's, and <see cref="FieldOf"/> sends it to the full decoder.
-    /// A byte loop: names are at most 10 bytes, too short for the vectorized searches of <see cref="TryString"/> to pay.
+    /// Names are at most 10 bytes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryKey(ReadOnlySpan<byte> r, scoped ref int i, out ReadOnlySpan<byte> key)
@@ -173,12 +173,22 @@ internal static class CompactProbeJson
     {
         value = default;
         if ((uint)i >= (uint)r.Length || r[i] != (byte)'"') return false;
+        // A byte loop, one pass for the quote, escapes and control characters: the strings read here (a vehicle id,
+        // a class, a UN class) are a few bytes, too short for vectorized searches to pay. One longer than any id
+        // accepted goes to the full decoder, which rejects it as this path would.
         int start = i + 1;
-        int length = r[start..].IndexOfAny((byte)'"', (byte)'\\');
-        if (length < 0 || r[start + length] != (byte)'"') return false;
-        value = r.Slice(start, length);
-        if (value.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0) return false;
-        i = start + length + 1;
+        int end = Math.Min(r.Length, start + VehicleIds.MaxIdBytes + 1);
+        int k = start;
+        while (true)
+        {
+            if (k >= end) return false;
+            byte b = r[k];
+            if (b == (byte)'"') break;
+            if (b == (byte)'\\' || b < 0x20) return false;
+            k++;
+        }
+        value = r[start..k];
+        i = k + 1;
         return true;
     }
 
