@@ -91,6 +91,23 @@ public sealed class ProbeStreamReader
         var reader = new SequenceReader<byte>(buffer);
         while (true)
         {
+            if (!_skippingLongLine)
+            {
+                // The lines that end in the current segment, read straight from its span: the sequence reader's
+                // per-line slicing and positions cost more than the search for the newline. What is left (a line
+                // that runs on into the next segment, or has no end yet) is the slower loop's below.
+                ReadOnlySpan<byte> unread = reader.UnreadSpan;
+                int at = 0;
+                int length;
+                while ((length = unread[at..].IndexOf((byte)'\n')) >= 0)
+                {
+                    Record(handler, unread.Slice(at, length));
+                    _offset += length + 1;
+                    at += length + 1;
+                }
+                reader.Advance(at);
+                if (reader.End) return reader.Position;
+            }
             SequencePosition start = reader.Position;
             if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
             {
@@ -112,15 +129,15 @@ public sealed class ProbeStreamReader
                 line = buffer.Slice(start);
                 reader.Advance(rest);
             }
-            long length = line.Length;
+            long lineLength = line.Length;
             if (_skippingLongLine)
             {
                 _skippingLongLine = false;
-                _offset += length + 1;
+                _offset += lineLength + 1;
                 continue;
             }
             Line(handler, line);
-            _offset += length + 1;
+            _offset += lineLength + 1;
             if (reader.End) return reader.Position;
         }
     }
