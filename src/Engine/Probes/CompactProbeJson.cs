@@ -257,6 +257,12 @@ internal static class CompactProbeJson
             double v = fraction == 0 ? m : m / PowersOfTen[fraction];
             value = negative ? -v : v;
         }
+        else if (!exponent && m == 0 && !negative && digits <= 19)
+        {
+            // Zero ("0", "0.0"): a stopped vehicle's speed, a quarter of all probes; +0 as the runtime's parser reads it.
+            // (A negative zero is left to that parser.)
+            value = 0;
+        }
         else if (!Utf8Parser.TryParse(r[i..k], out value, out int consumed) || consumed != k - i || !double.IsFinite(value))
         {
             return false;

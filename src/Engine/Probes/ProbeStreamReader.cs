@@ -168,7 +168,8 @@ public sealed class ProbeStreamReader
     {
         if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
         if (_offset == 0 && line.StartsWith("\uFEFF"u8)) line = line[3..]; // a UTF-8 byte order mark, as Windows tools write
-        if (line.Trim(" \t"u8).IsEmpty)
+        // Blank: spaces and tabs only. A record's first byte is '{', and the trim (a set search per byte) is left out.
+        if (line.IsEmpty || (line[0] is (byte)' ' or (byte)'\t' && line.Trim(" \t"u8).IsEmpty))
         {
             _records++; // a blank line is counted as a line but is no record
             _blank++;

@@ -82,6 +82,8 @@ public class ProbeStreamReaderTests
         string text = s_file
             + """{"vehicle_id":"琼B7","time":1764028803000,"lon":113.9292371,"lat":22.5494954,"speed_kmh":12.25,"heading":276.8,"class":"taxi","fix":true,"alarm":12345678,"status":3}""" + "\r\n"
             + "\n"
+            + " \t \r\n" // blank: no record
+            + """ {"vehicle_id":"琼B9","time":1764028803500,"lon":110,"lat":20,"speed_kmh":0}""" + "\n" // a space before the object: a record
             + """{"vehicle_id":"琼B7","time":1764028804000,"lon":-0.000001234567890123,"lat":1e-3,"accuracy_m":5}""" + "\n"
             + """{"vehicle_id":"琼B8","time":17640288050001,"lon":110,"lat":20}""";
         byte[] bytes = Encoding.UTF8.GetBytes(text);
@@ -89,7 +91,8 @@ public class ProbeStreamReaderTests
         var whole = new Collector();
         var read = await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(
             SegmentedPipeReader.Cut(bytes, [.. Enumerable.Range(1, bytes.Length - 1)]), whole);
-        Assert.Equal(5, whole.Accepted.Count);
+        Assert.Equal(6, whole.Accepted.Count);
+        Assert.Equal(3, whole.Rejected.Count); // two in s_file, and the last line's time lies centuries ahead
         long[] lineStarts = [0, .. bytes.Select((b, i) => (b, i)).Where(x => x.b == (byte)'\n').Select(x => (long)x.i + 1)];
         Assert.All(whole.Sources, s => Assert.Equal(lineStarts[s.Record - 1], s.Offset));
         for (int cut = 1; cut < bytes.Length; cut++)
