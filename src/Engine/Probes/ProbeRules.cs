@@ -107,13 +107,14 @@ public static class ProbeRules
     /// <summary>Parses a class name of the probe format, in any case (<c>taxi</c>, <c>Taxi</c>, <c>TAXI</c>).</summary>
     public static bool TryParseClass(ReadOnlySpan<byte> utf8, out VehicleClass c)
     {
-        c = utf8 switch
+        // By length first: one comparison for most names, not up to five (the reader parses a class on most probes).
+        c = utf8.Length switch
         {
-            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "bus"u8) => VehicleClass.Bus,
-            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "taxi"u8) => VehicleClass.Taxi,
-            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "truck"u8) => VehicleClass.Truck,
-            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "hazmat"u8) => VehicleClass.Hazmat,
-            _ when System.Text.Ascii.EqualsIgnoreCase(utf8, "car"u8) => VehicleClass.Car,
+            3 when System.Text.Ascii.EqualsIgnoreCase(utf8, "bus"u8) => VehicleClass.Bus,
+            4 when System.Text.Ascii.EqualsIgnoreCase(utf8, "taxi"u8) => VehicleClass.Taxi,
+            5 when System.Text.Ascii.EqualsIgnoreCase(utf8, "truck"u8) => VehicleClass.Truck,
+            6 when System.Text.Ascii.EqualsIgnoreCase(utf8, "hazmat"u8) => VehicleClass.Hazmat,
+            3 when System.Text.Ascii.EqualsIgnoreCase(utf8, "car"u8) => VehicleClass.Car,
             _ => VehicleClass.Unspecified,
         };
         return c != VehicleClass.Unspecified;

@@ -91,6 +91,23 @@ public sealed class ProbeStreamReader
         var reader = new SequenceReader<byte>(buffer);
         while (true)
         {
+            if (!_skippingLongLine)
+            {
+                // The lines that end in the current segment, read straight from its span: the sequence reader's
+                // per-line slicing and positions cost more than the search for the newline. What is left (a line
+                // that runs on into the next segment, or has no end yet) is the slower loop's below.
+                ReadOnlySpan<byte> unread = reader.UnreadSpan;
+                int at = 0;
+                int length;
+                while ((length = unread[at..].IndexOf((byte)'\n')) >= 0)
+                {
+                    Record(handler, unread.Slice(at, length));
+                    _offset += length + 1;
+                    at += length + 1;
+                }
+                reader.Advance(at);
+                if (reader.End) return reader.Position;
+            }
             SequencePosition start = reader.Position;
             if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
             {
@@ -112,15 +129,15 @@ public sealed class ProbeStreamReader
                 line = buffer.Slice(start);
                 reader.Advance(rest);
             }
-            long length = line.Length;
+            long lineLength = line.Length;
             if (_skippingLongLine)
             {
                 _skippingLongLine = false;
-                _offset += length + 1;
+                _offset += lineLength + 1;
                 continue;
             }
             Line(handler, line);
-            _offset += length + 1;
+            _offset += lineLength + 1;
             if (reader.End) return reader.Position;
         }
     }
@@ -151,7 +168,8 @@ public sealed class ProbeStreamReader
     {
         if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
         if (_offset == 0 && line.StartsWith("\uFEFF"u8)) line = line[3..]; // a UTF-8 byte order mark, as Windows tools write
-        if (line.Trim(" \t"u8).IsEmpty)
+        // Blank: spaces and tabs only. A record's first byte is '{', and the trim (a set search per byte) is left out.
+        if (line.IsEmpty || (line[0] is (byte)' ' or (byte)'\t' && line.Trim(" \t"u8).IsEmpty))
         {
             _records++; // a blank line is counted as a line but is no record
             _blank++;

@@ -7,6 +7,24 @@ public class ProbeJsonDecoderTests
 {
     private const string Good = """{"vehicle_id":"琼A12345","time":1764028800000,"lon":110.35,"lat":20.02,"speed_kmh":42.5,"heading":90,"class":"hazmat","hazmat":"2.1","fix":true,"accuracy_m":3.5,"alarm":4,"status":3,"extra":{"a":[1,2]}}""";
 
+    [Theory]
+    [InlineData("bus", VehicleClass.Bus)]
+    [InlineData("Bus", VehicleClass.Bus)]
+    [InlineData("taxi", VehicleClass.Taxi)]
+    [InlineData("TRUCK", VehicleClass.Truck)]
+    [InlineData("hazmat", VehicleClass.Hazmat)]
+    [InlineData("car", VehicleClass.Car)]
+    [InlineData("CaR", VehicleClass.Car)]
+    [InlineData("cab", VehicleClass.Unspecified)]
+    [InlineData("taxis", VehicleClass.Unspecified)]
+    [InlineData("", VehicleClass.Unspecified)]
+    [InlineData("bu", VehicleClass.Unspecified)]
+    public void Class_names_parse_in_any_case_and_nothing_else_does(string name, VehicleClass expected)
+    {
+        Assert.Equal(expected != VehicleClass.Unspecified, ProbeRules.TryParseClass(Encoding.UTF8.GetBytes(name), out VehicleClass c));
+        Assert.Equal(expected, c);
+    }
+
     [Fact]
     public void A_full_record_decodes_every_field()
     {

@@ -56,6 +56,61 @@ public class ProbeStreamReaderTests
         Assert.Equal(whole.Rejected, split.Rejected);
     }
 
+    [Fact]
+    public async Task The_segmented_test_reader_hands_out_the_bytes_as_cut()
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(s_file);
+        var reader = SegmentedPipeReader.Cut(bytes, 5, 6, 40);
+        var sizes = new List<long>();
+        ReadResult result;
+        do
+        {
+            result = await reader.ReadAsync();
+            sizes.Add(result.Buffer.Length);
+            if (result.IsCompleted) Assert.Equal(bytes, result.Buffer.ToArray());
+            reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+        while (!result.IsCompleted);
+        Assert.Equal([5L, 6, 40, bytes.Length], sizes);
+    }
+
+    [Fact]
+    public async Task Records_cut_at_every_byte_read_the_same_values_lines_and_offsets()
+    {
+        // Lines wholly inside a segment are read from its span, the rest through the sequence: cut anywhere (inside a
+        // number, a name, a multi-byte character, between CR and LF, right after a newline), a file reads the same.
+        string text = s_file
+            + """{"vehicle_id":"琼B7","time":1764028803000,"lon":113.9292371,"lat":22.5494954,"speed_kmh":12.25,"heading":276.8,"class":"taxi","fix":true,"alarm":12345678,"status":3}""" + "\r\n"
+            + "\n"
+            + " \t \r\n" // blank: no record
+            + """ {"vehicle_id":"琼B9","time":1764028803500,"lon":110,"lat":20,"speed_kmh":0}""" + "\n" // a space before the object: a record
+            + """{"vehicle_id":"琼B7","time":1764028804000,"lon":-0.000001234567890123,"lat":1e-3,"accuracy_m":5}""" + "\n"
+            + """{"vehicle_id":"琼B8","time":17640288050001,"lon":110,"lat":20}""";
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        // The reference: every byte a segment of its own, so that no line is read from one span.
+        var whole = new Collector();
+        var read = await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(
+            SegmentedPipeReader.Cut(bytes, [.. Enumerable.Range(1, bytes.Length - 1)]), whole);
+        Assert.Equal(6, whole.Accepted.Count);
+        Assert.Equal(3, whole.Rejected.Count); // two in s_file, and the last line's time lies centuries ahead
+        long[] lineStarts = [0, .. bytes.Select((b, i) => (b, i)).Where(x => x.b == (byte)'\n').Select(x => (long)x.i + 1)];
+        Assert.All(whole.Sources, s => Assert.Equal(lineStarts[s.Record - 1], s.Offset));
+        for (int cut = 1; cut < bytes.Length; cut++)
+        {
+            foreach (int[] at in new[] { new[] { cut }, new[] { cut / 2, cut }, new[] { cut, Math.Min(cut + 3, bytes.Length - 1) } })
+            {
+                if (at.Length == 2 && (at[0] == 0 || at[0] >= at[1])) continue;
+                var split = new Collector();
+                var summary = await new ProbeStreamReader(ProbeFormat.NdJson, new VehicleIds()).ReadAsync(SegmentedPipeReader.Cut(bytes, at), split);
+                Assert.Equal(read, summary);
+                Assert.Equal(whole.Accepted, split.Accepted);
+                Assert.Equal(whole.Probes, split.Probes);
+                Assert.Equal(whole.Sources, split.Sources);
+                Assert.Equal(whole.Rejected, split.Rejected);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(4096)]
@@ -154,15 +209,20 @@ public class ProbeStreamReaderTests
     {
         public List<(long Line, int Vehicle, long Time)> Accepted { get; } = [];
         public List<Probe> Probes { get; } = [];
+        public List<RecordSource> Sources { get; } = [];
         public List<(long Line, string Code, string Raw)> Rejected { get; } = [];
 
         public void OnProbe(in Probe probe, in RecordSource source)
         {
             Accepted.Add((source.Record, probe.Vehicle, probe.TimeMs));
             Probes.Add(probe);
+            Sources.Add(source);
         }
 
-        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw) =>
+        public void OnRejected(in DecodeError error, in RecordSource source, ReadOnlySpan<byte> raw)
+        {
             Rejected.Add((source.Record, error.Code, Encoding.UTF8.GetString(raw)));
+            Sources.Add(source);
+        }
     }
 }
