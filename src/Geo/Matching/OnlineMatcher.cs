@@ -516,8 +516,7 @@ public sealed class OnlineMatcher
             // predecessor no better than the best gets −1. Selected without branches: which candidates have a transition
             // yet, and which this predecessor can beat, follow the data.
             double r = Math.Min(gc + (((double)prevScore - best[j]) * beta) + 1, live);
-            long beaten = -(long)Unsafe.BitCast<bool, byte>(prevScore <= best[j]); // all ones when it cannot win
-            r = BitConverter.Int64BitsToDouble((BitConverter.DoubleToInt64Bits(-1.0) & beaten) | (BitConverter.DoubleToInt64Bits(r) & ~beaten));
+            r = BranchFree.Select(prevScore <= best[j], -1.0, r);
             reach[j] = r;
             any |= r >= 0;
         }

@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Traffic.Geo.Network;
 
 namespace Traffic.Geo.Spatial;
@@ -712,17 +711,9 @@ public sealed class EdgeIndex
             double dx = ((en.Lon1 - px) * kx) - x1, dy = ((en.Lat1 - py) * Ky) - y1;
             double len2 = (dx * dx) + (dy * dy);
             u = len2 > 0 ? -((x1 * dx) + (y1 * dy)) / len2 : 0;
-            if (Sse2.IsSupported)
-            {
-                // The same clamp without its two branches, which follow where the point lies along the segment and are
-                // mispredicted as often as not. maxsd and minsd return their second operand when the two are equal or one is
-                // NaN: max(0, u) keeps -0 and NaN as the comparison below does, min(1, u) too.
-                u = Sse2.MinScalar(Vector128.CreateScalarUnsafe(1.0), Sse2.MaxScalar(Vector128.CreateScalarUnsafe(0.0), Vector128.CreateScalarUnsafe(u))).ToScalar();
-            }
-            else
-            {
-                u = u < 0 ? 0 : (u > 1 ? 1 : u);
-            }
+            // The clamp to [0, 1] without its two branches, which follow where the point lies along the segment and are
+            // mispredicted as often as not: the same bits as u < 0 ? 0 : (u > 1 ? 1 : u), -0 and NaN included.
+            u = BranchFree.Min(1, BranchFree.Max(0, u));
             double qx = x1 + (u * dx), qy = y1 + (u * dy);
             return (qx * qx) + (qy * qy);
         }
