@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace Traffic.Testing;
 
 /// <summary>
@@ -7,6 +10,8 @@ namespace Traffic.Testing;
 /// </summary>
 internal static class TestDirectory
 {
+    private const string Prefix = "traffic-tests-";
+
     private static readonly Lazy<string> s_root = new(CreateRoot);
 
     /// <summary>A new, empty folder named <paramref name="prefix"/> and a unique suffix.</summary>
@@ -23,7 +28,8 @@ internal static class TestDirectory
 
     private static string CreateRoot()
     {
-        string root = Path.Combine(Path.GetTempPath(), "traffic-tests-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        RemoveOrphans();
+        string root = Path.Combine(Path.GetTempPath(), Prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         Directory.CreateDirectory(root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
@@ -33,12 +39,51 @@ internal static class TestDirectory
             }
             catch (IOException)
             {
-                // A file still held open by a child process: the folder is left, and named in the process's temp path.
+                // A file still held open (a child process, a writer still closing): the next run removes it (RemoveOrphans).
             }
             catch (UnauthorizedAccessException)
             {
             }
         };
         return root;
+    }
+
+    /// <summary>
+    /// Removes the folders of test processes that are gone: a test host stopped by its runner does not always get to remove
+    /// its own, so each run clears what earlier ones left.
+    /// </summary>
+    private static void RemoveOrphans()
+    {
+        foreach (string dir in Directory.EnumerateDirectories(Path.GetTempPath(), Prefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir).AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || IsRunning(pid)) continue;
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 }
