@@ -25,6 +25,7 @@ public sealed class KafkaSinks : IDisposable
     private readonly RoadNetwork _network;
     private readonly MemoryStream _line = new();
     private readonly NdjsonWriter _json;
+    private readonly SegmentRowFormatter _segmentRow;   // the rows' bytes as SegmentRow.WriteFields writes them, formatted directly
     private readonly AlertWriter _alerts;
     private readonly Action<DeliveryReport<byte[]?, byte[]>> _onDelivery;
     private readonly int _queueLimit;     // the producer's queue.buffering.max.messages
@@ -40,6 +41,7 @@ public sealed class KafkaSinks : IDisposable
         _topics = topics;
         _network = network;
         _json = new NdjsonWriter(_line, lineByLine: true);
+        _segmentRow = new SegmentRowFormatter(network);
         _alerts = new AlertWriter(_line, lineByLine: true);
         _onDelivery = OnDelivery;
     }
@@ -73,8 +75,7 @@ public sealed class KafkaSinks : IDisposable
 
     private void SegmentRowTo(string topic, in SegmentStat s)
     {
-        SegmentRow.WriteFields(_json.Begin(), _network, in s);
-        _json.End();
+        _segmentRow.Write(_json, in s);
         Produce(topic, SegmentKey(in s), TakeLine(), null);
     }
 
