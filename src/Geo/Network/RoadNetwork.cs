@@ -171,6 +171,16 @@ public sealed class RoadNetwork
     }
 
     /// <summary>
+    /// <see cref="GeoMath.Bearing"/> of each of the edge's shape segments, the first from its first shape point to its second
+    /// (one fewer than its shape points): the same bits as computing them, without the trigonometry.
+    /// </summary>
+    public ReadOnlySpan<double> ShapeBearings(int edge)
+    {
+        int s = ShapeStart[edge];
+        return (_segmentBearing ?? SegmentBearings()).AsSpan(s, ShapeStart[edge + 1] - s - 1);
+    }
+
+    /// <summary>
     /// <see cref="GeoMath.Bearing"/> of every pair of consecutive shape points, computed once (8 bytes a shape point).
     /// Threads that race here compute the same values; one array is kept.
     /// </summary>
