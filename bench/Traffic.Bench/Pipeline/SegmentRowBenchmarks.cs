@@ -6,8 +6,8 @@ namespace Traffic.Bench.Pipeline;
 
 /// <summary>
 /// A replay's segment rows as NDJSON lines, per row: through the lines' <see cref="System.Text.Json.Utf8JsonWriter"/>
-/// (<see cref="SegmentRow.WriteFields"/>, the Kafka feed's way) and through <see cref="SegmentRowFormatter"/> (the replay's
-/// files), the same bytes; and appended to the segment Arrow writer. 10,000 rows on Shenzhen's edges, 50 windows of 200
+/// (<see cref="SegmentRow.WriteFields"/>, the way before the formatter) and through <see cref="SegmentRowFormatter"/> (the
+/// replay's files and the Kafka feed), the same bytes; and appended to the segment Arrow writer. 10,000 rows on Shenzhen's edges, 50 windows of 200
 /// rows, speeds and times as a replay's windows have them; lines go to a null stream, Arrow files to a temporary folder.
 /// </summary>
 [MemoryDiagnoser]

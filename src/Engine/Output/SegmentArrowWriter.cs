@@ -60,11 +60,10 @@ public sealed class SegmentArrowWriter : IDisposable
     private int _roadNulls;
 
     // The dictionaries of this file, in order of first appearance (as a dictionary column built from the values makes
-    // them): codes by name index and by direction, so that a row looks its road up in an array; a name met for the first
-    // time in a file is looked up by its text, as two name indices may hold the same text.
+    // them): codes by name index and by direction, so that a row looks its road up in an array. A network holds each name
+    // once (NetworkBuilder), so a name index stands for its text.
     private readonly int[] _roadCode;                 // per name index: its code in this file, -1 when not yet met
     private readonly List<int> _roadCodesUsed = [];   // name indices whose code is set, reset after each file
-    private readonly Dictionary<string, int> _roadCodes = new(StringComparer.Ordinal);
     private readonly StringArray.Builder _roadNames = new();
     private readonly int[] _directionCode = [-1, -1]; // forward, backward: code in this file, -1 when not yet met
     private readonly StringArray.Builder _directionNames = new();
@@ -156,12 +155,8 @@ public sealed class SegmentArrowWriter : IDisposable
     {
         string road = _network.Names[name];
         if (road.Length == 0) return -1;
-        if (!_roadCodes.TryGetValue(road, out int code))
-        {
-            code = _roadCodes.Count;
-            _roadCodes.Add(road, code);
-            _roadNames.Append(road);
-        }
+        int code = _roadNames.Length;
+        _roadNames.Append(road);
         _roadCode[name] = code;
         _roadCodesUsed.Add(name);
         return code;
@@ -218,7 +213,6 @@ public sealed class SegmentArrowWriter : IDisposable
         _level.Clear();
         foreach (int name in _roadCodesUsed) _roadCode[name] = -1;
         _roadCodesUsed.Clear();
-        _roadCodes.Clear();
         _roadNames.Clear();
         _directionCode[0] = _directionCode[1] = -1;
         _directionNames.Clear();

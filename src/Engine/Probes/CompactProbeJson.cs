@@ -27,6 +27,9 @@ internal static class CompactProbeJson
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
 
+    // The longest field name of the format (vehicle_id, accuracy_m).
+    private const int MaxNameBytes = 10;
+
     /// <summary>Reads a compact record into <paramref name="p"/> (which starts as <see cref="Probe.Empty"/>); false: use the full decoder.</summary>
     public static bool TryRead(ReadOnlySpan<byte> r, VehicleIds ids, ref Probe p)
     {
@@ -36,7 +39,7 @@ internal static class CompactProbeJson
         ReadOnlySpan<byte> id = default;
         while (true)
         {
-            if (!TryKey(r, ref i, out ReadOnlySpan<byte> key) || (uint)i >= (uint)r.Length || r[i] != (byte)':') return false;
+            if (!TryString(r, ref i, MaxNameBytes, out ReadOnlySpan<byte> key) || (uint)i >= (uint)r.Length || r[i] != (byte)':') return false;
             i++;
             ProbeField field = FieldOf(key);
             uint bit = 1u << (int)field;
@@ -56,7 +59,7 @@ internal static class CompactProbeJson
                 {
                     case ProbeField.VehicleId:
                         // Invalid UTF-8 needs no test here: Intern refuses it (-1), and the fast path then gives up.
-                        if (!TryString(r, ref i, out id) || id.IsEmpty || id.Length > VehicleIds.MaxIdBytes) return false;
+                        if (!TryString(r, ref i, VehicleIds.MaxIdBytes, out id) || id.IsEmpty) return false;
                         break;
                     case ProbeField.Time:
                         if (!TryInteger(r, ref i, 18, out long ms)) return false;
@@ -77,10 +80,10 @@ internal static class CompactProbeJson
                         else p.AccuracyM = (float)v;
                         break;
                     case ProbeField.Class:
-                        if (!TryString(r, ref i, out ReadOnlySpan<byte> cls) || !ProbeRules.TryParseClass(cls, out p.Class)) return false;
+                        if (!TryString(r, ref i, VehicleIds.MaxIdBytes, out ReadOnlySpan<byte> cls) || !ProbeRules.TryParseClass(cls, out p.Class)) return false;
                         break;
                     case ProbeField.Hazmat:
-                        if (!TryString(r, ref i, out ReadOnlySpan<byte> un) || !ProbeRules.TryParseHazmat(un, out p.Hazmat)) return false;
+                        if (!TryString(r, ref i, VehicleIds.MaxIdBytes, out ReadOnlySpan<byte> un) || !ProbeRules.TryParseHazmat(un, out p.Hazmat)) return false;
                         break;
                     case ProbeField.Fix:
                         if (r[i..].StartsWith("true"u8))
@@ -145,39 +148,20 @@ internal static class CompactProbeJson
     };
 
     /// <summary>
-    /// A field name at <paramref name="i"/>: its bytes up to the next quote, and i past that quote. Escapes and control
-    /// characters need no test: a name holding one is no field's, and <see cref="FieldOf"/> sends it to the full decoder.
-    /// Names are at most 10 bytes.
+    /// A string of at most <paramref name="maxBytes"/> bytes at <paramref name="i"/> without escapes or control characters;
+    /// its content, and i past its closing quote. Anything else goes to the full decoder: a longer field name is no field's,
+    /// a longer value (an id, a class, a UN class) one that decoder rejects as this path would, and a name with an escape
+    /// may still spell a field's.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryKey(ReadOnlySpan<byte> r, scoped ref int i, out ReadOnlySpan<byte> key)
-    {
-        key = default;
-        if ((uint)i >= (uint)r.Length || r[i] != (byte)'"') return false;
-        int start = i + 1;
-        int k = start;
-        while ((uint)k < (uint)r.Length && r[k] != (byte)'"')
-        {
-            if (k - start >= 10) return false; // longer than any field's name
-            k++;
-        }
-        if ((uint)k >= (uint)r.Length) return false;
-        key = r[start..k];
-        i = k + 1;
-        return true;
-    }
-
-    /// <summary>A string at <paramref name="i"/> without escapes or control characters; its content, and i past its closing quote.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryString(ReadOnlySpan<byte> r, scoped ref int i, out ReadOnlySpan<byte> value)
+    private static bool TryString(ReadOnlySpan<byte> r, scoped ref int i, int maxBytes, out ReadOnlySpan<byte> value)
     {
         value = default;
         if ((uint)i >= (uint)r.Length || r[i] != (byte)'"') return false;
-        // A byte loop, one pass for the quote, escapes and control characters: the strings read here (a vehicle id,
-        // a class, a UN class) are a few bytes, too short for vectorized searches to pay. One longer than any id
-        // accepted goes to the full decoder, which rejects it as this path would.
+        // A byte loop, one pass for the quote, escapes and control characters: the strings read here (field names, a
+        // vehicle id, a class, a UN class) are a few bytes, too short for vectorized searches to pay.
         int start = i + 1;
-        int end = Math.Min(r.Length, start + VehicleIds.MaxIdBytes + 1);
+        int end = Math.Min(r.Length, start + maxBytes + 1);
         int k = start;
         while (true)
         {
