@@ -308,6 +308,45 @@ public class TeleportAndSignalLostTests
     }
 
     [Fact]
+    public void A_bad_stretch_of_several_fixes_is_one_teleport_out_and_back()
+    {
+        // 35 km/h eastwards, a fix a second; fixes 30-32 land together 2.6 km away (a unit's bad stretch). Before, the
+        // second bad fix, plausible from the first, closed the alert and the jump back opened another: two teleports.
+        var ids = new VehicleIds();
+        int v = ids.Intern("粤B-TP5".AsSpan());
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        for (int i = 0; i < 60; i++)
+        {
+            bool bad = i is >= 30 and <= 32;
+            double lon = bad ? 113.95 + (i * 0.00001) : 113.93 + (i * 0.0001);
+            double lat = bad ? 22.53 : 22.545;
+            rules.OnProbe(At(v, s_t0 + (i * 1000), lon, lat, 35), VehicleClass.Truck, 80, alerts);
+        }
+        Assert.Equal([("teleport", AlertState.Open), ("teleport", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal(s_t0 + 30_000, alerts[0].StartMs);
+        Assert.Equal(s_t0 + 33_000, alerts[1].EndMs);
+    }
+
+    [Fact]
+    public void A_unit_that_stays_where_it_jumped_to_closes_its_teleport_after_a_minute()
+    {
+        // Fix 10 lands 5 km north and the fixes go on from there (the unit now rides another vehicle): the alert closes
+        // once they have for a minute, and no other opens.
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼T2".AsSpan());
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        for (int i = 0; i < 40; i++)
+        {
+            double lat = i >= 10 ? 22.59 : 22.545;
+            rules.OnProbe(At(v, s_t0 + (i * 5000), 113.93 + (i * 0.0005), lat, 40), VehicleClass.Taxi, 0, alerts);
+        }
+        Assert.Equal([("teleport", AlertState.Open), ("teleport", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal(s_t0 + 110_000, alerts[1].EndMs);
+    }
+
+    [Fact]
     public void The_jump_when_a_lost_fix_returns_is_no_teleport()
     {
         var ids = new VehicleIds();
