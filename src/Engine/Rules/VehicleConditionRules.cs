@@ -139,7 +139,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         {
             // Lost while moving, and not back: the spell goes on if the vehicle stops (where it stopped is unknown too).
             if (p.Fix) s.NoFixMoving = false;
-            else if (moving) s.NoFixMoving = true;
+            else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && s.StoodSinceSpan(_options))) s.NoFixMoving = true;
             Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
             if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, in p, cls, hazmat, alerts);
             else s.ReportedStop(in p);
@@ -548,6 +548,16 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         /// times that σ of the unit's scatter at its stops once 8 fixes have shown it (a fix lies beyond once in 3,000),
         /// at most 100 m. A 10 m unit's two fixes at a stop 30 s apart lie over 42 m apart (5 km/h) once in 80.
         /// </summary>
+        /// <summary>
+        /// A unit that reports positions only, as its fix is lost: whether its fixes since its last span ended, 10 s or
+        /// more of them, stood (within <see cref="StandRadiusM"/> of the span's end). Its speed is the last whole span's,
+        /// which a truck that stopped 10-30 s before it lost its fix drove through: it was standing, not driving, and
+        /// whether it moves without a fix is for its fix's return to show (<c>MovedWithoutFix</c>).
+        /// </summary>
+        public bool StoodSinceSpan(VehicleConditionOptions o) =>
+            SpanMs != long.MinValue && FixMs != long.MinValue && FixMs - SpanMs >= o.PositionSpanS * 1000 / 3
+            && Traffic.Geo.GeoMath.Distance(SpanLon, SpanLat, FixLon, FixLat) < StandRadiusM(o, Math.Sqrt(2));
+
         public double StandRadiusM(VehicleConditionOptions o, double spread) =>
             Math.Clamp(4 * StopError.SigmaOr(8, 0) * spread, o.PositionStandM, MaxStandRadiusM);
 

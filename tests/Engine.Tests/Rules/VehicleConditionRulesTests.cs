@@ -267,6 +267,42 @@ public class VehicleConditionRulesTests
     }
 
     [Fact]
+    public void A_truck_reporting_positions_only_that_stopped_before_its_fix_was_lost_raises_no_fix_only_if_it_moved()
+    {
+        // 40 km/h for 3 minutes, then standing; a fix every 5 s from a 5 m unit, positions only. Its fix lost 30 s after it
+        // stopped, for 5 minutes, and back where it stood: before, the last whole span of 30 s (driving) held as its speed
+        // through the loss and raised hazmat_no_fix. Its fix lost while it drove: raised, as before.
+        for (int seed = 1; seed <= 5; seed++)
+        {
+            Assert.DoesNotContain(DrivesThenStands(seed, 5, stopS: 180, lostAtS: 210, lostS: 300, seconds: 720), a => a.Kind == "hazmat_no_fix");
+            Assert.DoesNotContain(DrivesThenStands(seed, 10, stopS: 180, lostAtS: 220, lostS: 300, seconds: 720), a => a.Kind == "hazmat_no_fix");
+            Assert.Contains(DrivesThenStands(seed, 5, stopS: 400, lostAtS: 200, lostS: 120, seconds: 720), a => a.Kind == "hazmat_no_fix");
+            // Lost 30 s after it stopped, and back 600 m on: it drove without a fix (raised at the return).
+            Assert.Contains(DrivesThenStands(seed, 5, stopS: 180, lostAtS: 210, lostS: 300, seconds: 720, movedM: 600), a => a.Kind == "hazmat_no_fix");
+        }
+    }
+
+    private static List<AlertEvent> DrivesThenStands(int seed, int everyS, int stopS, int lostAtS, int lostS, int seconds, double movedM = 0)
+    {
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼H8".AsSpan());
+        var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones));
+        var alerts = new List<AlertEvent>();
+        var random = new Random(seed);
+        (double Lon, double Lat) last = default;
+        for (int t = 0; t <= seconds; t += everyS)
+        {
+            double east = (Math.Min(t, stopS) * 40 / 3.6) + (t >= lostAtS + lostS ? movedM : 0);
+            bool fix = t < lostAtS || t >= lostAtS + lostS;
+            if (fix) last = GpsNoise.Scatter(Road + (east / Traffic.Geo.GeoMath.MetresPerDegreeLon(22.505)), 22.505, everyS, random);
+            var p = At(v, s_t0 + (t * 1000L), last.Lon, last.Lat, float.NaN);
+            p.Fix = fix;
+            rules.OnProbe(p, VehicleClass.Hazmat, 30, alerts);
+        }
+        return alerts;
+    }
+
+    [Fact]
     public void A_hazmat_truck_parked_by_a_permitted_stops_border_is_judged_where_it_stands()
     {
         // The permitted stop's east border is 113.91; a 10 m unit reporting standing 15 m outside it has one fix in 15
