@@ -142,8 +142,9 @@ public sealed class ProbeCsvReader(VehicleIds ids)
         ReadOnlySpan<char> fix = Cell(row, col[8]);
         if (!fix.IsEmpty)
         {
-            if (fix is "true" or "1") p.Fix = true;
-            else if (fix is "false" or "0") p.Fix = false;
+            // In any case: CSV has no boolean type, and Python's csv module writes True and False, Excel TRUE and FALSE.
+            if (fix is "1" || fix.Equals("true", StringComparison.OrdinalIgnoreCase)) p.Fix = true;
+            else if (fix is "0" || fix.Equals("false", StringComparison.OrdinalIgnoreCase)) p.Fix = false;
             else return new(ProbeField.Fix, DecodeReason.WrongType);
         }
         ReadOnlySpan<char> alarm = Cell(row, col[10]);

@@ -68,6 +68,24 @@ public class ProbeCsvReaderTests
     }
 
     [Fact]
+    public void Fix_reads_true_and_false_in_any_case()
+    {
+        // Python's csv module writes a bool as True / False, Excel as TRUE / FALSE: each was fix:wrong_type.
+        string csv = "vehicle_id,time,lon,lat,fix\n"
+            + "a,1764028800000,110.35,20.02,False\n"
+            + "a,1764028801000,110.35,20.02,True\n"
+            + "a,1764028802000,110.35,20.02,FALSE\n"
+            + "a,1764028803000,110.35,20.02,TRUE\n"
+            + "a,1764028804000,110.35,20.02,0\n"
+            + "a,1764028805000,110.35,20.02,yes\n";
+        var sink = new Sink();
+        var summary = new ProbeCsvReader(new VehicleIds()).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
+        Assert.Equal([false, true, false, true, false], sink.Probes.Select(p => p.Fix));
+        Assert.Equal(["fix:wrong_type"], sink.Rejected.Select(r => r.Code));
+        Assert.Equal(5, summary.Accepted);
+    }
+
+    [Fact]
     public void A_header_without_a_required_column_is_refused_with_a_clear_error()
     {
         var e = Assert.Throws<InvalidDataException>(() =>
