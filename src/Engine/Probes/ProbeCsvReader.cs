@@ -21,9 +21,19 @@ public sealed class ProbeCsvReader(VehicleIds ids)
 
     public ReadSummary Read<THandler>(Stream stream, THandler handler) where THandler : IProbeHandler
     {
-        using SepReader reader = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = true }).From(stream);
+        using SepReader reader = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = true, Trim = SepTrim.Outer }).From(stream);
         Span<int> col = stackalloc int[s_columns.Length];
-        for (int i = 0; i < s_columns.Length; i++) col[i] = reader.Header.TryIndexOf(s_columns[i], out int c) ? c : -1;
+        // Header names in any case and with spaces round them (a hand-written "vehicle_id, time, lon, lat", a
+        // spreadsheet's "Vehicle_ID"): each was a file refused for lacking a column it has.
+        IReadOnlyList<string> names = reader.Header.ColNames;
+        for (int i = 0; i < s_columns.Length; i++)
+        {
+            col[i] = -1;
+            for (int c = 0; c < names.Count && col[i] < 0; c++)
+            {
+                if (names[c].AsSpan().Trim().Equals(s_columns[i], StringComparison.OrdinalIgnoreCase)) col[i] = c;
+            }
+        }
         for (int i = 0; i < 4; i++)
         {
             if (col[i] < 0) throw new InvalidDataException($"CSV probes need a header with the column '{s_columns[i]}' (found: {string.Join(",", reader.Header.ColNames)})");
@@ -71,7 +81,7 @@ public sealed class ProbeCsvReader(VehicleIds ids)
                 Reject(new(ProbeField.Record, DecodeReason.Malformed), source, text[..lineBreak], handler);
                 // The first line ends at the break; the rest starts on the next line (a CRLF's two characters are one).
                 int skip = rest.StartsWith("\r\n", StringComparison.Ordinal) ? 2 : 1;
-                using SepReader again = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = false })
+                using SepReader again = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = false, Trim = SepTrim.Outer })
                     .FromText(rest[skip..]);
                 Rows(again, col, needed, lineOffset + row.LineNumberFrom, handler, ref counts);
                 continue;

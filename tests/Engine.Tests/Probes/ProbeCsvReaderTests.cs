@@ -86,6 +86,25 @@ public class ProbeCsvReaderTests
     }
 
     [Fact]
+    public void A_header_in_other_case_and_cells_with_spaces_round_them_read_as_meant()
+    {
+        // Hand-written with a space after each comma, and a spreadsheet's capitals: the file was refused as lacking 'time'.
+        string csv = "Vehicle_ID, Time, LON, lat, Speed_kmh, class, fix\n"
+            + "粤B-1, 1764028800000, 110.35, 20.02, 40, Taxi, true\n"
+            + "粤B-1, 2025-11-25T00:00:01Z, 110.36, 20.03, , , \n"
+            + "\"粤B, 2\", 1764028802000, 110.37, 20.04, 12.5, truck, false\n";
+        var ids = new VehicleIds();
+        var sink = new Sink();
+        var summary = new ProbeCsvReader(ids).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
+        Assert.Equal(3, summary.Accepted);
+        Assert.Equal(["粤B-1", "粤B-1", "粤B, 2"], sink.Probes.Select(p => ids.Name(p.Vehicle)));
+        Assert.Equal([1764028800000L, 1764028801000, 1764028802000], sink.Probes.Select(p => p.TimeMs));
+        Assert.Equal(VehicleClass.Taxi, sink.Probes[0].Class);
+        Assert.True(float.IsNaN(sink.Probes[1].SpeedKmh));
+        Assert.False(sink.Probes[2].Fix);
+    }
+
+    [Fact]
     public void A_header_without_a_required_column_is_refused_with_a_clear_error()
     {
         var e = Assert.Throws<InvalidDataException>(() =>
