@@ -191,7 +191,7 @@ public sealed class SpeedingRule
         // the two fixes, the least the vehicle drove (a taxi driving a road to and fro, a 8 m unit every 10 s: the step
         // of its U-turn read 63 km/h, 176 m where the fixes lay 118 m apart and it drove 97, and opened speeding at 56
         // on a road of 40).
-        if (hasFix && t.HasLast && TurnsBack(route))
+        if (hasFix && t.HasLast && double.IsNaN(m.ReportedSpeedKmh) && TurnsBack(route)) // only speeds from positions use it
             stepM = Math.Min(stepM, GeoMath.Distance(t.LastLon, t.LastLat, m.ProbeLon, m.ProbeLat));
         if (hasFix)
         {
