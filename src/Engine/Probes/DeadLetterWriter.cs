@@ -38,7 +38,7 @@ public sealed class DeadLetterWriter : IDisposable
         w.WriteStartObject("source"u8);
         w.WriteString("file"u8, _origin);
         w.WriteNumber(binary ? "record"u8 : "line"u8, source.Record);
-        w.WriteNumber("offset"u8, source.Offset);
+        if (source.Offset >= 0) w.WriteNumber("offset"u8, source.Offset); // CSV rows have a line and no byte offset (was -1)
         w.WriteEndObject();
         if (!binary && Utf8.IsValid(raw)) w.WriteString("original"u8, raw);
         else w.WriteBase64String("original_base64"u8, raw);

@@ -21,9 +21,19 @@ public sealed class ProbeCsvReader(VehicleIds ids)
 
     public ReadSummary Read<THandler>(Stream stream, THandler handler) where THandler : IProbeHandler
     {
-        using SepReader reader = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = true }).From(stream);
+        using SepReader reader = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = true, Trim = SepTrim.Outer }).From(stream);
         Span<int> col = stackalloc int[s_columns.Length];
-        for (int i = 0; i < s_columns.Length; i++) col[i] = reader.Header.TryIndexOf(s_columns[i], out int c) ? c : -1;
+        // Header names in any case and with spaces round them (a hand-written "vehicle_id, time, lon, lat", a
+        // spreadsheet's "Vehicle_ID"): each was a file refused for lacking a column it has.
+        IReadOnlyList<string> names = reader.Header.ColNames;
+        for (int i = 0; i < s_columns.Length; i++)
+        {
+            col[i] = -1;
+            for (int c = 0; c < names.Count && col[i] < 0; c++)
+            {
+                if (names[c].AsSpan().Trim().Equals(s_columns[i], StringComparison.OrdinalIgnoreCase)) col[i] = c;
+            }
+        }
         for (int i = 0; i < 4; i++)
         {
             if (col[i] < 0) throw new InvalidDataException($"CSV probes need a header with the column '{s_columns[i]}' (found: {string.Join(",", reader.Header.ColNames)})");
@@ -31,38 +41,77 @@ public sealed class ProbeCsvReader(VehicleIds ids)
         int needed = 0;
         foreach (int c in col) needed = Math.Max(needed, c + 1);
 
-        long records = 0, accepted = 0, rejected = 0;
+        var counts = new Counts();
+        Rows(reader, col, needed, 0, handler, ref counts);
+        return new ReadSummary(counts.Records, counts.Accepted, counts.Rejected, stream.CanSeek ? stream.Position : 0);
+    }
+
+    private struct Counts
+    {
+        public long Records, Accepted, Rejected;
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="reader"/>, whose line 1 is the file's line <paramref name="lineOffset"/> + 1. A row
+    /// that spans several lines and does not decode is a stray quote (<c>"粤B-1,…</c> with no closing quote), which RFC 4180
+    /// reads as a cell running on to the next quote, to the end of the file if none: its first line alone is rejected and
+    /// the lines after it are read again as rows of their own (no probe field holds a line break, so a record split across
+    /// lines is never a probe; a well-formed quoted cell spanning lines, in a column of its own, still reads as one row).
+    /// Before, one stray quote sent every record after it into one dead letter.
+    /// </summary>
+    private void Rows<THandler>(SepReader reader, ReadOnlySpan<int> col, int needed, int lineOffset, THandler handler, ref Counts counts)
+        where THandler : IProbeHandler
+    {
         foreach (SepReader.Row row in reader)
         {
             if (row.Span.Trim(" \t").IsEmpty) continue; // a blank line is no record (as in NDJSON)
-            records++;
-            var source = new RecordSource(row.LineNumberFrom, -1);
+            var source = new RecordSource(row.LineNumberFrom + lineOffset, -1);
             DecodeError error;
             Probe p = Probe.Empty;
             if (row.ColCount < needed) error = new(ProbeField.Record, DecodeReason.Malformed);
             else error = Decode(row, col, ref p);
             if (!error.IsError) error = ProbeRules.Validate(ref p, _newestMs);
+            ReadOnlySpan<char> text = row.Span;
+            int lineBreak = row.LineNumberToExcl - row.LineNumberFrom > 1 ? text.IndexOfAny('\r', '\n') : -1;
+            if (error.IsError && lineBreak >= 0)
+            {
+                string rest = text[lineBreak..].ToString();
+                counts.Records++;
+                counts.Rejected++;
+                Reject(new(ProbeField.Record, DecodeReason.Malformed), source, text[..lineBreak], handler);
+                // The first line ends at the break; the rest starts on the next line (a CRLF's two characters are one).
+                int skip = rest.StartsWith("\r\n", StringComparison.Ordinal) ? 2 : 1;
+                using SepReader again = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = false, Trim = SepTrim.Outer })
+                    .FromText(rest[skip..]);
+                Rows(again, col, needed, lineOffset + row.LineNumberFrom, handler, ref counts);
+                continue;
+            }
+            counts.Records++;
             if (!error.IsError)
             {
                 if (p.TimeMs > _newestMs) _newestMs = p.TimeMs;
-                accepted++;
+                counts.Accepted++;
                 handler.OnProbe(in p, in source);
                 continue;
             }
-            rejected++;
-            ReadOnlySpan<char> text = row.Span;
-            byte[] raw = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
-            try
-            {
-                int n = Encoding.UTF8.GetBytes(text, raw);
-                handler.OnRejected(in error, in source, raw.AsSpan(0, n));
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(raw);
-            }
+            counts.Rejected++;
+            Reject(error, source, text, handler);
         }
-        return new ReadSummary(records, accepted, rejected, stream.CanSeek ? stream.Position : 0);
+    }
+
+    private static void Reject<THandler>(in DecodeError error, in RecordSource source, ReadOnlySpan<char> text, THandler handler)
+        where THandler : IProbeHandler
+    {
+        byte[] raw = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
+        try
+        {
+            int n = Encoding.UTF8.GetBytes(text, raw);
+            handler.OnRejected(in error, in source, raw.AsSpan(0, n));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+        }
     }
 
     private DecodeError Decode(SepReader.Row row, ReadOnlySpan<int> col, ref Probe p)
@@ -103,8 +152,9 @@ public sealed class ProbeCsvReader(VehicleIds ids)
         ReadOnlySpan<char> fix = Cell(row, col[8]);
         if (!fix.IsEmpty)
         {
-            if (fix is "true" or "1") p.Fix = true;
-            else if (fix is "false" or "0") p.Fix = false;
+            // In any case: CSV has no boolean type, and Python's csv module writes True and False, Excel TRUE and FALSE.
+            if (fix is "1" || fix.Equals("true", StringComparison.OrdinalIgnoreCase)) p.Fix = true;
+            else if (fix is "0" || fix.Equals("false", StringComparison.OrdinalIgnoreCase)) p.Fix = false;
             else return new(ProbeField.Fix, DecodeReason.WrongType);
         }
         ReadOnlySpan<char> alarm = Cell(row, col[10]);

@@ -64,6 +64,13 @@ public sealed record VehicleConditionOptions
     public double TeleportMinM { get; init; } = 500;
 
     /// <summary>
+    /// An open <c>teleport</c> whose fixes go on plausibly from the place jumped to, not from where the vehicle was before
+    /// the jump, stays open this long (a unit's bad stretch of two or three fixes is one jump out and back, one alert);
+    /// longer, the vehicle is taken to be there and it closes.
+    /// </summary>
+    public double TeleportAwayS { get; init; } = 60;
+
+    /// <summary>
     /// <c>signal_lost</c>: a vehicle last seen driving that reports again after a silence this long (its return shows the
     /// unit was silent while the vehicle went on).
     /// </summary>
@@ -132,7 +139,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         {
             // Lost while moving, and not back: the spell goes on if the vehicle stops (where it stopped is unknown too).
             if (p.Fix) s.NoFixMoving = false;
-            else if (moving) s.NoFixMoving = true;
+            else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && s.StoodSinceSpan(_options))) s.NoFixMoving = true;
             Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
             if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, in p, cls, hazmat, alerts);
             else s.ReportedStop(in p);
@@ -328,10 +335,19 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (!jump) return;
             s.TeleportId = $"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}";
             s.TeleportStartMs = p.TimeMs;
+            (s.TeleportFromMs, s.TeleportFromLon, s.TeleportFromLat) = (s.LastMs, s.LastLon, s.LastLat);
             alerts.Add(Simple("teleport", s.TeleportId, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
             return;
         }
-        // The jump back, or a plausible fix from the new place: the bad stretch is over.
+        // Fixes plausible from the place jumped to but not from where the vehicle was before the jump: a bad stretch of
+        // several fixes (one alert for the jump out and back, not one for each), for a while; longer, the vehicle is there.
+        if (!jump && p.TimeMs - s.TeleportStartMs < _options.TeleportAwayS * 1000)
+        {
+            double back = Traffic.Geo.GeoMath.Distance(s.TeleportFromLon, s.TeleportFromLat, p.Lon, p.Lat);
+            double backKmh = back / Math.Max(0.001, (p.TimeMs - s.TeleportFromMs) / 1000.0) * 3.6;
+            if (back >= _options.TeleportMinM && backKmh > _options.TeleportKmh) return;
+        }
+        // The jump back, a plausible fix from where the vehicle was, or one from the new place long enough: it is over.
         alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, cls, hazmat, s.TeleportStartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
         s.TeleportId = null;
     }
@@ -407,6 +423,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public ushort Hazmat;
         public string? TeleportId;
         public long TeleportStartMs;
+        public long TeleportFromMs;                // the last fix before the jump: when and where
+        public double TeleportFromLon, TeleportFromLat;
         public string? SignalLostId;
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
@@ -530,6 +548,16 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         /// times that σ of the unit's scatter at its stops once 8 fixes have shown it (a fix lies beyond once in 3,000),
         /// at most 100 m. A 10 m unit's two fixes at a stop 30 s apart lie over 42 m apart (5 km/h) once in 80.
         /// </summary>
+        /// <summary>
+        /// A unit that reports positions only, as its fix is lost: whether its fixes since its last span ended, 10 s or
+        /// more of them, stood (within <see cref="StandRadiusM"/> of the span's end). Its speed is the last whole span's,
+        /// which a truck that stopped 10-30 s before it lost its fix drove through: it was standing, not driving, and
+        /// whether it moves without a fix is for its fix's return to show (<c>MovedWithoutFix</c>).
+        /// </summary>
+        public bool StoodSinceSpan(VehicleConditionOptions o) =>
+            SpanMs != long.MinValue && FixMs != long.MinValue && FixMs - SpanMs >= o.PositionSpanS * 1000 / 3
+            && Traffic.Geo.GeoMath.Distance(SpanLon, SpanLat, FixLon, FixLat) < StandRadiusM(o, Math.Sqrt(2));
+
         public double StandRadiusM(VehicleConditionOptions o, double spread) =>
             Math.Clamp(4 * StopError.SigmaOr(8, 0) * spread, o.PositionStandM, MaxStandRadiusM);
 
@@ -564,6 +592,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(Hazmat);
             w.String(TeleportId);
             o.Write(TeleportStartMs);
+            o.Write(TeleportFromMs);
+            o.Write(TeleportFromLon);
+            o.Write(TeleportFromLat);
             w.String(SignalLostId);
             o.Write(DrivingSinceMs);
             o.Write(StandingSinceMs);
@@ -605,6 +636,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             Hazmat = i.ReadUInt16();
             TeleportId = r.String();
             TeleportStartMs = i.ReadInt64();
+            TeleportFromMs = i.ReadInt64();
+            TeleportFromLon = i.ReadDouble();
+            TeleportFromLat = i.ReadDouble();
             SignalLostId = r.String();
             DrivingSinceMs = i.ReadInt64();
             StandingSinceMs = i.ReadInt64();

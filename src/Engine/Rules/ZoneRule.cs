@@ -131,11 +131,16 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             if (p.InsideSinceMs == long.MinValue) p.InsideSinceMs = timeMs;
             if ((timeMs - p.InsideSinceMs) / 1000.0 < _options.EnterAfterS) continue;
             Zone zone = zones.Zones[z];
-            string? kind = Violation(zone, cls, hazmat, timeMs, timeMs - p.InsideSinceMs);
+            long dwellMs = timeMs - p.InsideSinceMs;
+            // A stay is counted while the zone's hours are in force: a truck parked inside from 21:46 is not over a
+            // 10-minute limit in force from 22:00 until 22:10 (it was at 22:00, from its entry).
+            if (zone.MaxDwellS is double maxDwell && dwellMs / 1000.0 > maxDwell && zone.InForce(timeMs))
+                dwellMs = timeMs - zone.InForceSinceMs(p.InsideSinceMs, timeMs);
+            string? kind = Violation(zone, cls, hazmat, timeMs, dwellMs);
             if (kind != null && p.OpenId == null)
             {
                 // The condition starts at the entry, or when the zone's hours began with the vehicle already inside.
-                p.StartMs = kind == "zone_dwell" ? p.InsideSinceMs : zone.InForceSinceMs(p.InsideSinceMs, timeMs);
+                p.StartMs = zone.InForceSinceMs(p.InsideSinceMs, timeMs);
                 p.OpenId = $"{kind}:{ids.Name(vehicle)}:{zone.Id}:{p.StartMs}";
                 p.Kind = kind;
                 alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Open, timeMs, lon, lat, null, timeMs - p.StartMs));

@@ -43,6 +43,68 @@ public class ProbeCsvReaderTests
     }
 
     [Fact]
+    public void A_stray_quote_rejects_its_own_line_and_the_rows_after_it_are_read()
+    {
+        // A quote that never closes: RFC 4180 reads a cell running to the end of the file, and every row after it went
+        // into one dead letter with it (31 good probes of a hand-written file lost to one stray quote).
+        string csv = "vehicle_id,time,lon,lat,speed_kmh,note\r\n"
+            + "a,1764028800000,110.35,20.02,40,\r\n"
+            + "c,1764028801000,110.35,20.02,,\"a note\r\non two lines\"\r\n"
+            + "\"b,1764028802000,110.35,20.02,40,\r\n"
+            + "a,1764028803000,110.35,20.02,40,\r\n"
+            + "a,1764028804000,abc,20.02,40,\r\n"
+            + "d,1764028805000,110.35,20.02,-3,\r\n"
+            + "a,1764028806000,110.35,20.02,40,\r\n";
+        var ids = new VehicleIds();
+        var sink = new Sink();
+        var summary = new ProbeCsvReader(ids).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
+        Assert.Equal([1764028800000L, 1764028801000, 1764028803000, 1764028806000], sink.Probes.Select(p => p.TimeMs));
+        Assert.Equal(7, summary.Records);
+        Assert.Equal(4, summary.Accepted);
+        Assert.Equal("c", ids.Name(sink.Probes[1].Vehicle)); // a quoted cell spanning lines, in a column of its own, is one row
+        Assert.Equal(["record:malformed", "lon:wrong_type", "speed_kmh:out_of_range"], sink.Rejected.Select(r => r.Code));
+        Assert.Equal([5L, 7, 8], sink.Rejected.Select(r => r.Line));
+        Assert.Equal("\"b,1764028802000,110.35,20.02,40,", sink.Rejected[0].Raw);
+    }
+
+    [Fact]
+    public void Fix_reads_true_and_false_in_any_case()
+    {
+        // Python's csv module writes a bool as True / False, Excel as TRUE / FALSE: each was fix:wrong_type.
+        string csv = "vehicle_id,time,lon,lat,fix\n"
+            + "a,1764028800000,110.35,20.02,False\n"
+            + "a,1764028801000,110.35,20.02,True\n"
+            + "a,1764028802000,110.35,20.02,FALSE\n"
+            + "a,1764028803000,110.35,20.02,TRUE\n"
+            + "a,1764028804000,110.35,20.02,0\n"
+            + "a,1764028805000,110.35,20.02,yes\n";
+        var sink = new Sink();
+        var summary = new ProbeCsvReader(new VehicleIds()).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
+        Assert.Equal([false, true, false, true, false], sink.Probes.Select(p => p.Fix));
+        Assert.Equal(["fix:wrong_type"], sink.Rejected.Select(r => r.Code));
+        Assert.Equal(5, summary.Accepted);
+    }
+
+    [Fact]
+    public void A_header_in_other_case_and_cells_with_spaces_round_them_read_as_meant()
+    {
+        // Hand-written with a space after each comma, and a spreadsheet's capitals: the file was refused as lacking 'time'.
+        string csv = "Vehicle_ID, Time, LON, lat, Speed_kmh, class, fix\n"
+            + "粤B-1, 1764028800000, 110.35, 20.02, 40, Taxi, true\n"
+            + "粤B-1, 2025-11-25T00:00:01Z, 110.36, 20.03, , , \n"
+            + "\"粤B, 2\", 1764028802000, 110.37, 20.04, 12.5, truck, false\n";
+        var ids = new VehicleIds();
+        var sink = new Sink();
+        var summary = new ProbeCsvReader(ids).Read(new MemoryStream(Encoding.UTF8.GetBytes(csv)), sink);
+        Assert.Equal(3, summary.Accepted);
+        Assert.Equal(["粤B-1", "粤B-1", "粤B, 2"], sink.Probes.Select(p => ids.Name(p.Vehicle)));
+        Assert.Equal([1764028800000L, 1764028801000, 1764028802000], sink.Probes.Select(p => p.TimeMs));
+        Assert.Equal(VehicleClass.Taxi, sink.Probes[0].Class);
+        Assert.True(float.IsNaN(sink.Probes[1].SpeedKmh));
+        Assert.False(sink.Probes[2].Fix);
+    }
+
+    [Fact]
     public void A_header_without_a_required_column_is_refused_with_a_clear_error()
     {
         var e = Assert.Throws<InvalidDataException>(() =>

@@ -205,6 +205,19 @@ public class ProbeStreamReaderTests
         Assert.Equal(Convert.ToBase64String(new byte[] { 0xff, 0x00, 0x01 }), second.RootElement.GetProperty("original_base64").GetString());
     }
 
+    [Fact]
+    public void A_csv_rows_dead_letter_names_its_line_and_no_offset()
+    {
+        // A CSV row has a line and no byte offset: its dead letter said "offset":-1.
+        var stream = new MemoryStream();
+        using (var dead = new DeadLetterWriter(stream, "probes.csv"))
+            dead.Write(new DecodeError(ProbeField.Lon, DecodeReason.WrongType), new RecordSource(24, -1), "a,1,abc,2"u8, binary: false);
+        using var doc = System.Text.Json.JsonDocument.Parse(Encoding.UTF8.GetString(stream.ToArray()));
+        var source = doc.RootElement.GetProperty("source");
+        Assert.Equal(24, source.GetProperty("line").GetInt64());
+        Assert.False(source.TryGetProperty("offset", out _));
+    }
+
     private sealed class Collector : IProbeHandler
     {
         public List<(long Line, int Vehicle, long Time)> Accepted { get; } = [];

@@ -92,6 +92,48 @@ public class CongestionRuleTests
     }
 
     [Fact]
+    public void Two_junction_stubs_slow_with_unseen_road_between_raise_no_congestion()
+    {
+        // Cars parked one after another at a junction in Shanghai, 10 m units reporting positions only: their scatter
+        // crawled over the junction's two stubs of 11 m, and the run, with the 144 m of road bridged beyond (unseen, no
+        // window), was 178 m long and opened congestion. The length a run needs is of its congested segments.
+        var net = SimRun.Shenzhen;
+        var (a, gap, b) = StubRoadStub(net);
+        Assert.True(net.LengthM(a) + net.LengthM(b) < 50 && net.LengthM(a) + net.LengthM(gap) + net.LengthM(b) >= 50);
+        (int, double, double)[][] slow = [.. Enumerable.Range(0, 5).Select(_ => new[] { (a, 6.0, 6.0), (b, 6.0, 6.0) })];
+        Assert.DoesNotContain(Periods(slow), a => a.Kind == "congestion");
+        // The same with the road between slow too: a queue of 50 m and more.
+        (int, double, double)[][] queue = [.. Enumerable.Range(0, 5).Select(_ => new[] { (a, 6.0, 6.0), (gap, 6.0, 6.0), (b, 6.0, 6.0) })];
+        Assert.Contains(Periods(queue), a => a.Kind == "congestion" && a.State == AlertState.Open);
+    }
+
+    /// <summary>A named road's short edge, the longer edge it leads into, and the short edge that one leads into.</summary>
+    private static (int A, int Gap, int B) StubRoadStub(RoadNetwork net)
+    {
+        for (int a = 0; a < net.EdgeCount; a++)
+        {
+            if (net.NameIndex(a) == 0 || net.LengthM(a) >= 20) continue;
+            foreach (int g in Out(net, a))
+            {
+                if (net.LengthM(g) < 40 || net.LengthM(g) > 250) continue;
+                foreach (int b in Out(net, g))
+                {
+                    if (b != a && net.LengthM(b) < 20 && net.LengthM(a) + net.LengthM(b) < 50) return (a, g, b);
+                }
+            }
+        }
+        throw new InvalidOperationException("no stub, road, stub of one name in a row in the network");
+
+        static IEnumerable<int> Out(RoadNetwork net, int e)
+        {
+            for (int f = net.FirstOutEdge(net.To(e)); f < net.EndOutEdge(net.To(e)); f++)
+            {
+                if (f != net.Twin(e) && net.NameIndex(f) == net.NameIndex(e)) yield return f;
+            }
+        }
+    }
+
+    [Fact]
     public void Congested_segments_of_one_road_raise_one_alert_for_their_run()
     {
         var run = ThreeInARow();

@@ -267,6 +267,42 @@ public class VehicleConditionRulesTests
     }
 
     [Fact]
+    public void A_truck_reporting_positions_only_that_stopped_before_its_fix_was_lost_raises_no_fix_only_if_it_moved()
+    {
+        // 40 km/h for 3 minutes, then standing; a fix every 5 s from a 5 m unit, positions only. Its fix lost 30 s after it
+        // stopped, for 5 minutes, and back where it stood: before, the last whole span of 30 s (driving) held as its speed
+        // through the loss and raised hazmat_no_fix. Its fix lost while it drove: raised, as before.
+        for (int seed = 1; seed <= 5; seed++)
+        {
+            Assert.DoesNotContain(DrivesThenStands(seed, 5, stopS: 180, lostAtS: 210, lostS: 300, seconds: 720), a => a.Kind == "hazmat_no_fix");
+            Assert.DoesNotContain(DrivesThenStands(seed, 10, stopS: 180, lostAtS: 220, lostS: 300, seconds: 720), a => a.Kind == "hazmat_no_fix");
+            Assert.Contains(DrivesThenStands(seed, 5, stopS: 400, lostAtS: 200, lostS: 120, seconds: 720), a => a.Kind == "hazmat_no_fix");
+            // Lost 30 s after it stopped, and back 600 m on: it drove without a fix (raised at the return).
+            Assert.Contains(DrivesThenStands(seed, 5, stopS: 180, lostAtS: 210, lostS: 300, seconds: 720, movedM: 600), a => a.Kind == "hazmat_no_fix");
+        }
+    }
+
+    private static List<AlertEvent> DrivesThenStands(int seed, int everyS, int stopS, int lostAtS, int lostS, int seconds, double movedM = 0)
+    {
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼H8".AsSpan());
+        var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones));
+        var alerts = new List<AlertEvent>();
+        var random = new Random(seed);
+        (double Lon, double Lat) last = default;
+        for (int t = 0; t <= seconds; t += everyS)
+        {
+            double east = (Math.Min(t, stopS) * 40 / 3.6) + (t >= lostAtS + lostS ? movedM : 0);
+            bool fix = t < lostAtS || t >= lostAtS + lostS;
+            if (fix) last = GpsNoise.Scatter(Road + (east / Traffic.Geo.GeoMath.MetresPerDegreeLon(22.505)), 22.505, everyS, random);
+            var p = At(v, s_t0 + (t * 1000L), last.Lon, last.Lat, float.NaN);
+            p.Fix = fix;
+            rules.OnProbe(p, VehicleClass.Hazmat, 30, alerts);
+        }
+        return alerts;
+    }
+
+    [Fact]
     public void A_hazmat_truck_parked_by_a_permitted_stops_border_is_judged_where_it_stands()
     {
         // The permitted stop's east border is 113.91; a 10 m unit reporting standing 15 m outside it has one fix in 15
@@ -305,6 +341,45 @@ public class TeleportAndSignalLostTests
         Assert.True(alerts[0].Evidence["implied_kmh"] > 1000);
         Assert.Equal(s_t0 + 50_000, alerts[0].StartMs);
         Assert.Equal(s_t0 + 55_000, alerts[1].EndMs);
+    }
+
+    [Fact]
+    public void A_bad_stretch_of_several_fixes_is_one_teleport_out_and_back()
+    {
+        // 35 km/h eastwards, a fix a second; fixes 30-32 land together 2.6 km away (a unit's bad stretch). Before, the
+        // second bad fix, plausible from the first, closed the alert and the jump back opened another: two teleports.
+        var ids = new VehicleIds();
+        int v = ids.Intern("粤B-TP5".AsSpan());
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        for (int i = 0; i < 60; i++)
+        {
+            bool bad = i is >= 30 and <= 32;
+            double lon = bad ? 113.95 + (i * 0.00001) : 113.93 + (i * 0.0001);
+            double lat = bad ? 22.53 : 22.545;
+            rules.OnProbe(At(v, s_t0 + (i * 1000), lon, lat, 35), VehicleClass.Truck, 80, alerts);
+        }
+        Assert.Equal([("teleport", AlertState.Open), ("teleport", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal(s_t0 + 30_000, alerts[0].StartMs);
+        Assert.Equal(s_t0 + 33_000, alerts[1].EndMs);
+    }
+
+    [Fact]
+    public void A_unit_that_stays_where_it_jumped_to_closes_its_teleport_after_a_minute()
+    {
+        // Fix 10 lands 5 km north and the fixes go on from there (the unit now rides another vehicle): the alert closes
+        // once they have for a minute, and no other opens.
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼T2".AsSpan());
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        for (int i = 0; i < 40; i++)
+        {
+            double lat = i >= 10 ? 22.59 : 22.545;
+            rules.OnProbe(At(v, s_t0 + (i * 5000), 113.93 + (i * 0.0005), lat, 40), VehicleClass.Taxi, 0, alerts);
+        }
+        Assert.Equal([("teleport", AlertState.Open), ("teleport", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal(s_t0 + 110_000, alerts[1].EndMs);
     }
 
     [Fact]

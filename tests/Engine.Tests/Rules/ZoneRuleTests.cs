@@ -22,6 +22,8 @@ public class ZoneRuleTests
            "geometry":{"type":"Polygon","coordinates":[[[113.96,22.545],[113.966,22.545],[113.966,22.551],[113.96,22.551],[113.96,22.545]]]}},
           {"type":"Feature","properties":{"id":"G1","kind":"restricted","classes":["hazmat"]},
            "geometry":{"type":"Polygon","coordinates":[[[113.97,22.545],[113.976,22.545],[113.976,22.551],[113.97,22.551],[113.97,22.545]]]}},
+          {"type":"Feature","properties":{"id":"N1","kind":"restricted","classes":["truck"],"hours":"22:00-06:00","max_dwell_s":600},
+           "geometry":{"type":"Polygon","coordinates":[[[113.98,22.545],[113.986,22.545],[113.986,22.551],[113.98,22.551],[113.98,22.545]]]}},
           {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":100},
            "geometry":{"type":"LineString","coordinates":[[113.9,22.52],[113.95,22.52]]}}
         ]}
@@ -129,6 +131,25 @@ public class ZoneRuleTests
         Assert.Equal(before6 + 600_000, morning[1].EndMs);
         Assert.Equal(before6 + 600_000, morning[1].TimeMs);
         Assert.NotEqual(evening[0].AlertId, morning[0].AlertId);
+    }
+
+    [Fact]
+    public void A_stay_is_counted_against_the_maximum_dwell_while_the_zones_hours_are_in_force()
+    {
+        // N1: trucks may stay 10 minutes, 22:00-06:00. Before, a stay was counted from the entry: a truck parked inside
+        // from 21:46 to 22:07 raised zone_dwell at 22:00 (795 s), and one from 21:51 at 22:01 (605 s).
+        var inN1 = (113.983, 22.548);
+        long at2146 = s_late - (74 * 60_000), at2151 = s_late - (69 * 60_000);
+        Assert.Empty(Visit(VehicleClass.Truck, 0, at2146, null, (inN1, 21 * 60), (s_outside, 30)));
+        var alerts = Visit(VehicleClass.Truck, 0, at2151, null, (inN1, 31 * 60), (s_outside, 30));
+        var dwell = alerts.Where(a => a.Kind == "zone_dwell").ToList();
+        Assert.Equal([AlertState.Open, AlertState.Close], dwell.Select(a => a.State));
+        long at2200 = s_late - (60 * 60_000);
+        Assert.Equal(at2200, dwell[0].StartMs);                 // the stay counted from when the hours began
+        Assert.Equal(at2200 + 601_000, dwell[0].TimeMs);         // and over the limit 10 minutes later
+        Assert.Equal(601, dwell[0].Evidence["dwell_s"]);
+        // Within the hours from the entry, as before.
+        Assert.Contains(Visit(VehicleClass.Truck, 0, s_late, null, (inN1, 11 * 60), (s_outside, 30)), a => a.Kind == "zone_dwell");
     }
 
     [Fact]
