@@ -119,7 +119,7 @@ public sealed class SegmentPartition
     /// <summary>Traversals dropped because their window had passed their own source's watermark (see <see cref="OnTraversal"/>).</summary>
     public long LateTraversals { get; private set; }
 
-    private long WindowEnd(long timeMs) => timeMs - (((timeMs % WindowMs) + WindowMs) % WindowMs) + WindowMs;
+    private long WindowEnd(long timeMs) => SegmentAggregator.WindowStart(timeMs, WindowMs) + WindowMs;
 
     /// <summary>Messages dropped as already seen.</summary>
     public long Duplicates { get; private set; }
