@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Traffic.Engine.Checkpoints;
 using Traffic.Geo.Network;
 
@@ -473,6 +474,53 @@ public sealed class SegmentAggregator
         return timeMs - r - (windowMs & (r >> 63));
     }
 
+    /// <summary>
+    /// How many of the first <paramref name="count"/> keys (ascending, distinct) lie below <paramref name="key"/>, which
+    /// is the place of the first not below it: eight keys compared at a time and their bits counted, so that the work
+    /// follows the count of keys, not where the key falls among them (the binary search's branches followed the data
+    /// and were mispredicted half the time). <paramref name="keys"/> holds a multiple of eight keys (the kept 64);
+    /// the keys past <paramref name="count"/> are read and masked off.
+    /// </summary>
+    internal static int CountBelow(uint[] keys, int count, uint key)
+    {
+        System.Diagnostics.Debug.Assert(keys.Length % Vector256<uint>.Count == 0 && (uint)count <= (uint)keys.Length);
+        ref uint first = ref MemoryMarshal.GetArrayDataReference(keys);
+        Vector256<uint> probe = Vector256.Create(key);
+        int below = 0;
+        for (int i = 0; i < count; i += Vector256<uint>.Count)
+        {
+            uint bits = Vector256.LessThan(Vector256.LoadUnsafe(ref first, (nuint)i), probe).ExtractMostSignificantBits();
+            int left = count - i;
+            bits &= left >= Vector256<uint>.Count ? 0xFFu : (1u << left) - 1;
+            below += System.Numerics.BitOperations.PopCount(bits);
+        }
+        return below;
+    }
+
+    /// <summary>
+    /// <see cref="CountBelow"/> without vectors. Most windows keep a handful of vehicles: a scan of up to eight keys costs
+    /// less than the call into the span's binary search, which a window of many vehicles still gets (by hand: the same
+    /// search, without the generic comparison's call).
+    /// </summary>
+    internal static int LowerBoundScalar(uint[] keys, int count, uint key)
+    {
+        int n = count;
+        if (n <= 8)
+        {
+            int i = 0;
+            while (i < n && keys[i] < key) i++;
+            return i;
+        }
+        int lo = 0, hi = n;
+        while (lo < hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            if (keys[mid] < key) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
     /// <summary>Distinct vehicles estimated from the 64th smallest of their 32-bit keys (a bottom-k sketch), beyond the 64 kept.</summary>
     private static int Estimated(uint kthSmallest) =>
         Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (kthSmallest + 1.0)));
@@ -825,30 +873,12 @@ public sealed class SegmentAggregator
         }
 
         /// <summary>
-        /// The place of the first kept key not below <paramref name="key"/>. Most windows keep a handful of vehicles: a scan
-        /// of up to eight keys, inlined, costs less than the call into the span's binary search, which a window of many
-        /// vehicles still gets (by hand: the same search, without the generic comparison's call).
+        /// The place of the first kept key not below <paramref name="key"/>: with AVX2, how many kept keys lie below it,
+        /// eight at a time (<see cref="CountBelow"/>); else a scan or a binary search (<see cref="LowerBoundScalar"/>).
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private int LowerBound(uint key)
-        {
-            uint[] keys = _keys;
-            int n = _tracked;
-            if (n <= 8)
-            {
-                int i = 0;
-                while (i < n && keys[i] < key) i++;
-                return i;
-            }
-            int lo = 0, hi = n;
-            while (lo < hi)
-            {
-                int mid = (int)((uint)(lo + hi) >> 1);
-                if (keys[mid] < key) lo = mid + 1;
-                else hi = mid;
-            }
-            return lo;
-        }
+        private int LowerBound(uint key) =>
+            Vector256.IsHardwareAccelerated ? CountBelow(_keys, _tracked, key) : LowerBoundScalar(_keys, _tracked, key);
 
         /// <summary>The upper median of the tracked vehicles' speeds (km/h), sorted in <paramref name="scratch"/>; NaN when none.</summary>
         public double MedianVehicleKmh(double[] scratch)
