@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Traffic.Engine.Checkpoints;
@@ -740,16 +741,21 @@ public sealed class SegmentAggregator
             return Estimated(inFirst ? first[MaxTrackedVehicles - 1] : other[MaxTrackedVehicles - 1]);
         }
 
-        /// <summary>Merges two ascending lists of distinct keys into <paramref name="into"/>, each key once, as many as it holds.</summary>
+        /// <summary>
+        /// Merges two ascending lists of distinct keys into <paramref name="into"/>, each key once, as many as it holds.
+        /// Branch-free in the loop (the smaller key by a mask, each list's step by its comparison's bit): which list holds
+        /// the next key follows the data, and its branches were mispredicted.
+        /// </summary>
         private static int MergeDistinct(ReadOnlySpan<uint> a, ReadOnlySpan<uint> b, Span<uint> into)
         {
             int i = 0, j = 0, n = 0;
             while (i < a.Length && j < b.Length && n < into.Length)
             {
                 uint x = a[i], y = b[j];
-                into[n++] = x <= y ? x : y;
-                if (x <= y) i++;
-                if (y <= x) j++;
+                int xFirst = Unsafe.BitCast<bool, byte>(x <= y);
+                into[n++] = y ^ ((x ^ y) & (0u - (uint)xFirst));   // x when x <= y, else y
+                i += xFirst;
+                j += Unsafe.BitCast<bool, byte>(y <= x);
             }
             while (i < a.Length && n < into.Length) into[n++] = a[i++];
             while (j < b.Length && n < into.Length) into[n++] = b[j++];
