@@ -813,8 +813,9 @@ public sealed class SegmentAggregator
         // Made at the most they keep (1.3 KB): accumulators are reused from window to window and segment to segment,
         // so a long run allocates nothing for them once it has as many as it keeps windows open.
         private readonly uint[] _keys = new uint[MaxTrackedVehicles];   // sorted ascending, distinct
-        private readonly long[] _vehicleMm = new long[MaxTrackedVehicles];   // per tracked key: its distance and time, for the median vehicle's speed
-        private readonly long[] _vehicleMs = new long[MaxTrackedVehicles];
+        // Per tracked key, side by side: its distance (2i) and time (2i + 1), for the median vehicle's speed. One array, not
+        // one for each: a traversal updates both, and an insertion moves both (one line and one move, not two).
+        private readonly long[] _vehicle = new long[2 * MaxTrackedVehicles];
         private int _tracked;
         private bool _beyond;                 // more distinct keys were seen than are kept
 
@@ -837,8 +838,7 @@ public sealed class SegmentAggregator
         public void Prefetch()
         {
             Traffic.Geo.CacheHint.Object(_keys, 16 + (4 * MaxTrackedVehicles));
-            Traffic.Geo.CacheHint.Object(_vehicleMm, 128);
-            Traffic.Geo.CacheHint.Object(_vehicleMs, 128);
+            Traffic.Geo.CacheHint.Object(_vehicle, 128);
         }
 
         /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
@@ -858,8 +858,8 @@ public sealed class SegmentAggregator
             int at = LowerBound(key);
             if (at < _tracked && _keys[at] == key)
             {
-                _vehicleMm[at] += millimetres;
-                _vehicleMs[at] += milliseconds;
+                _vehicle[2 * at] += millimetres;
+                _vehicle[(2 * at) + 1] += milliseconds;
                 return;
             }
             if (_tracked == MaxTrackedVehicles)
@@ -870,11 +870,10 @@ public sealed class SegmentAggregator
             }
             int after = _tracked - at;
             _keys.AsSpan(at, after).CopyTo(_keys.AsSpan(at + 1));
-            _vehicleMm.AsSpan(at, after).CopyTo(_vehicleMm.AsSpan(at + 1));
-            _vehicleMs.AsSpan(at, after).CopyTo(_vehicleMs.AsSpan(at + 1));
+            _vehicle.AsSpan(2 * at, 2 * after).CopyTo(_vehicle.AsSpan(2 * (at + 1)));
             _keys[at] = key;
-            _vehicleMm[at] = millimetres;
-            _vehicleMs[at] = milliseconds;
+            _vehicle[2 * at] = millimetres;
+            _vehicle[(2 * at) + 1] = milliseconds;
             _tracked++;
         }
 
@@ -892,7 +891,8 @@ public sealed class SegmentAggregator
             int n = 0;
             for (int i = 0; i < _tracked; i++)
             {
-                if (_vehicleMs[i] > 0) scratch[n++] = _vehicleMm[i] / (double)_vehicleMs[i] * 3.6;
+                long mm = _vehicle[2 * i], ms = _vehicle[(2 * i) + 1];
+                if (ms > 0) scratch[n++] = mm / (double)ms * 3.6;
             }
             if (n == 0) return double.NaN;
             // An insertion sort: a window holds a few vehicles (64 at most), where Array.Sort went through its checks, a
@@ -923,16 +923,17 @@ public sealed class SegmentAggregator
             int kept = 0;
             for (int i = 0; i < _tracked; i++)
             {
-                bool crawled = _vehicleMs[i] >= minMilliseconds && _vehicleMm[i] >= _vehicleMs[i] * minMetresPerSecond;
-                if (_vehicleMm[i] < minMillimetres && !crawled)
+                long mm = _vehicle[2 * i], ms = _vehicle[(2 * i) + 1];
+                bool crawled = ms >= minMilliseconds && mm >= ms * minMetresPerSecond;
+                if (mm < minMillimetres && !crawled)
                 {
-                    Millimetres -= _vehicleMm[i];
-                    Milliseconds -= _vehicleMs[i];
+                    Millimetres -= mm;
+                    Milliseconds -= ms;
                     continue;
                 }
                 _keys[kept] = _keys[i];
-                _vehicleMm[kept] = _vehicleMm[i];
-                _vehicleMs[kept] = _vehicleMs[i];
+                _vehicle[2 * kept] = mm;
+                _vehicle[(2 * kept) + 1] = ms;
                 kept++;
             }
             int left = _tracked - kept;
@@ -945,7 +946,8 @@ public sealed class SegmentAggregator
         {
             for (int i = 0; i < _tracked; i++)
             {
-                if (_vehicleMs[i] > 0) bins[(int)Math.Clamp(_vehicleMm[i] / (double)_vehicleMs[i] * 3.6, 0, SpeedBins - 1)]++;
+                long mm = _vehicle[2 * i], ms = _vehicle[(2 * i) + 1];
+                if (ms > 0) bins[(int)Math.Clamp(mm / (double)ms * 3.6, 0, SpeedBins - 1)]++;
             }
         }
 
@@ -958,8 +960,8 @@ public sealed class SegmentAggregator
             for (int i = 0; i < _tracked; i++)
             {
                 o.Write(_keys[i]);
-                o.Write(_vehicleMm[i]);
-                o.Write(_vehicleMs[i]);
+                o.Write(_vehicle[2 * i]);
+                o.Write(_vehicle[(2 * i) + 1]);
             }
         }
 
@@ -974,8 +976,8 @@ public sealed class SegmentAggregator
             {
                 _keys[k] = i.ReadUInt32();
                 CheckpointReader.Check(k == 0 || _keys[k] > _keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
-                _vehicleMm[k] = i.ReadInt64();
-                _vehicleMs[k] = i.ReadInt64();
+                _vehicle[2 * k] = i.ReadInt64();
+                _vehicle[(2 * k) + 1] = i.ReadInt64();
             }
         }
     }
