@@ -482,10 +482,10 @@ public sealed class SegmentAggregator
     /// and were mispredicted half the time). <paramref name="keys"/> holds a multiple of eight keys (the kept 64);
     /// the keys past <paramref name="count"/> are read and masked off.
     /// </summary>
-    internal static int CountBelow(uint[] keys, int count, uint key)
+    internal static int CountBelow(ReadOnlySpan<uint> keys, int count, uint key)
     {
-        System.Diagnostics.Debug.Assert(keys.Length % Vector256<uint>.Count == 0 && (uint)count <= (uint)keys.Length);
-        ref uint first = ref MemoryMarshal.GetArrayDataReference(keys);
+        if (keys.Length % Vector256<uint>.Count != 0 || (uint)count > (uint)keys.Length) ThrowKeys();
+        ref uint first = ref MemoryMarshal.GetReference(keys);
         Vector256<uint> probe = Vector256.Create(key);
         int below = 0;
         for (int i = 0; i < count; i += Vector256<uint>.Count)
@@ -498,12 +498,15 @@ public sealed class SegmentAggregator
         return below;
     }
 
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowKeys() => throw new ArgumentException("keys must be a multiple of eight, the count at most their number");
+
     /// <summary>
     /// <see cref="CountBelow"/> without vectors. Most windows keep a handful of vehicles: a scan of up to eight keys costs
     /// less than the call into the span's binary search, which a window of many vehicles still gets (by hand: the same
     /// search, without the generic comparison's call).
     /// </summary>
-    internal static int LowerBoundScalar(uint[] keys, int count, uint key)
+    internal static int LowerBoundScalar(ReadOnlySpan<uint> keys, int count, uint key)
     {
         int n = count;
         if (n <= 8)
@@ -812,10 +815,11 @@ public sealed class SegmentAggregator
     {
         // Made at the most they keep (1.3 KB): accumulators are reused from window to window and segment to segment,
         // so a long run allocates nothing for them once it has as many as it keeps windows open.
-        private readonly uint[] _keys = new uint[MaxTrackedVehicles];   // sorted ascending, distinct
-        // Per tracked key, side by side: its distance (2i) and time (2i + 1), for the median vehicle's speed. One array, not
-        // one for each: a traversal updates both, and an insertion moves both (one line and one move, not two).
-        private readonly long[] _vehicle = new long[2 * MaxTrackedVehicles];
+        // One array holds the kept keys (sorted ascending, distinct: the first KeyLongs longs, two keys a long) and then,
+        // per tracked key side by side, its distance (KeyLongs + 2i) and time (KeyLongs + 2i + 1), for the median vehicle's
+        // speed: a traversal reads and updates one array, not three.
+        private const int KeyLongs = MaxTrackedVehicles / 2;
+        private readonly long[] _vehicle = new long[KeyLongs + (2 * MaxTrackedVehicles)];
         private int _tracked;
         private bool _beyond;                 // more distinct keys were seen than are kept
 
@@ -823,10 +827,13 @@ public sealed class SegmentAggregator
         public long Millimetres;
         public long Milliseconds;
 
-        public int Vehicles => !_beyond ? _tracked : Estimated(_keys[MaxTrackedVehicles - 1]);
+        public int Vehicles => !_beyond ? _tracked : Estimated(AllKeys[MaxTrackedVehicles - 1]);
 
         /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
-        public ReadOnlySpan<uint> Keys => _keys.AsSpan(0, _tracked);
+        public ReadOnlySpan<uint> Keys => AllKeys[.._tracked];
+
+        /// <summary>Room for the 64 keys kept (those past the tracked count are stale).</summary>
+        private Span<uint> AllKeys => MemoryMarshal.Cast<long, uint>(_vehicle.AsSpan(0, KeyLongs));
 
         /// <summary>More distinct keys were seen than are kept.</summary>
         public bool Beyond => _beyond;
@@ -837,8 +844,7 @@ public sealed class SegmentAggregator
         /// </summary>
         public void Prefetch()
         {
-            Traffic.Geo.CacheHint.Object(_keys, 16 + (4 * MaxTrackedVehicles));
-            Traffic.Geo.CacheHint.Object(_vehicle, 128);
+            Traffic.Geo.CacheHint.Object(_vehicle, 16 + (8 * KeyLongs) + 128);
         }
 
         /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
@@ -855,11 +861,12 @@ public sealed class SegmentAggregator
             Millimetres += millimetres;
             Milliseconds += milliseconds;
             uint key = (uint)vehicle;
-            int at = LowerBound(key);
-            if (at < _tracked && _keys[at] == key)
+            Span<uint> keys = AllKeys;
+            int at = LowerBound(keys, key);
+            if (at < _tracked && keys[at] == key)
             {
-                _vehicle[2 * at] += millimetres;
-                _vehicle[(2 * at) + 1] += milliseconds;
+                _vehicle[KeyLongs + (2 * at)] += millimetres;
+                _vehicle[KeyLongs + (2 * at) + 1] += milliseconds;
                 return;
             }
             if (_tracked == MaxTrackedVehicles)
@@ -869,11 +876,11 @@ public sealed class SegmentAggregator
                 _tracked--;                            // the largest key kept makes room
             }
             int after = _tracked - at;
-            _keys.AsSpan(at, after).CopyTo(_keys.AsSpan(at + 1));
-            _vehicle.AsSpan(2 * at, 2 * after).CopyTo(_vehicle.AsSpan(2 * (at + 1)));
-            _keys[at] = key;
-            _vehicle[2 * at] = millimetres;
-            _vehicle[(2 * at) + 1] = milliseconds;
+            keys.Slice(at, after).CopyTo(keys[(at + 1)..]);
+            _vehicle.AsSpan(KeyLongs + (2 * at), 2 * after).CopyTo(_vehicle.AsSpan(KeyLongs + (2 * (at + 1))));
+            keys[at] = key;
+            _vehicle[KeyLongs + (2 * at)] = millimetres;
+            _vehicle[KeyLongs + (2 * at) + 1] = milliseconds;
             _tracked++;
         }
 
@@ -882,8 +889,8 @@ public sealed class SegmentAggregator
         /// eight at a time (<see cref="CountBelow"/>); else a scan or a binary search (<see cref="LowerBoundScalar"/>).
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private int LowerBound(uint key) =>
-            Vector256.IsHardwareAccelerated ? CountBelow(_keys, _tracked, key) : LowerBoundScalar(_keys, _tracked, key);
+        private int LowerBound(ReadOnlySpan<uint> keys, uint key) =>
+            Vector256.IsHardwareAccelerated ? CountBelow(keys, _tracked, key) : LowerBoundScalar(keys, _tracked, key);
 
         /// <summary>The upper median of the tracked vehicles' speeds (km/h), sorted in <paramref name="scratch"/>; NaN when none.</summary>
         public double MedianVehicleKmh(double[] scratch)
@@ -891,7 +898,7 @@ public sealed class SegmentAggregator
             int n = 0;
             for (int i = 0; i < _tracked; i++)
             {
-                long mm = _vehicle[2 * i], ms = _vehicle[(2 * i) + 1];
+                long mm = _vehicle[KeyLongs + (2 * i)], ms = _vehicle[KeyLongs + (2 * i) + 1];
                 if (ms > 0) scratch[n++] = mm / (double)ms * 3.6;
             }
             if (n == 0) return double.NaN;
@@ -920,10 +927,11 @@ public sealed class SegmentAggregator
         public int KeepCovering(long minMillimetres, long minMilliseconds, double minMetresPerSecond)
         {
             if (_beyond) return 0;
+            Span<uint> keys = AllKeys;
             int kept = 0;
             for (int i = 0; i < _tracked; i++)
             {
-                long mm = _vehicle[2 * i], ms = _vehicle[(2 * i) + 1];
+                long mm = _vehicle[KeyLongs + (2 * i)], ms = _vehicle[KeyLongs + (2 * i) + 1];
                 bool crawled = ms >= minMilliseconds && mm >= ms * minMetresPerSecond;
                 if (mm < minMillimetres && !crawled)
                 {
@@ -931,9 +939,9 @@ public sealed class SegmentAggregator
                     Milliseconds -= ms;
                     continue;
                 }
-                _keys[kept] = _keys[i];
-                _vehicle[2 * kept] = mm;
-                _vehicle[(2 * kept) + 1] = ms;
+                keys[kept] = keys[i];
+                _vehicle[KeyLongs + (2 * kept)] = mm;
+                _vehicle[KeyLongs + (2 * kept) + 1] = ms;
                 kept++;
             }
             int left = _tracked - kept;
@@ -946,7 +954,7 @@ public sealed class SegmentAggregator
         {
             for (int i = 0; i < _tracked; i++)
             {
-                long mm = _vehicle[2 * i], ms = _vehicle[(2 * i) + 1];
+                long mm = _vehicle[KeyLongs + (2 * i)], ms = _vehicle[KeyLongs + (2 * i) + 1];
                 if (ms > 0) bins[(int)Math.Clamp(mm / (double)ms * 3.6, 0, SpeedBins - 1)]++;
             }
         }
@@ -957,11 +965,12 @@ public sealed class SegmentAggregator
             o.Write(Milliseconds);
             o.Write(_beyond);
             o.Write((byte)_tracked);
+            ReadOnlySpan<uint> keys = Keys;
             for (int i = 0; i < _tracked; i++)
             {
-                o.Write(_keys[i]);
-                o.Write(_vehicle[2 * i]);
-                o.Write(_vehicle[(2 * i) + 1]);
+                o.Write(keys[i]);
+                o.Write(_vehicle[KeyLongs + (2 * i)]);
+                o.Write(_vehicle[KeyLongs + (2 * i) + 1]);
             }
         }
 
@@ -972,12 +981,13 @@ public sealed class SegmentAggregator
             _beyond = i.ReadBoolean();
             _tracked = i.ReadByte();
             CheckpointReader.Check(_tracked <= MaxTrackedVehicles && (!_beyond || _tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
+            Span<uint> keys = AllKeys;
             for (int k = 0; k < _tracked; k++)
             {
-                _keys[k] = i.ReadUInt32();
-                CheckpointReader.Check(k == 0 || _keys[k] > _keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
-                _vehicle[2 * k] = i.ReadInt64();
-                _vehicle[(2 * k) + 1] = i.ReadInt64();
+                keys[k] = i.ReadUInt32();
+                CheckpointReader.Check(k == 0 || keys[k] > keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
+                _vehicle[KeyLongs + (2 * k)] = i.ReadInt64();
+                _vehicle[KeyLongs + (2 * k) + 1] = i.ReadInt64();
             }
         }
     }
