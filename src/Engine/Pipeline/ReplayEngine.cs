@@ -724,9 +724,8 @@ public sealed class ReplayEngine
                     ReadOnlySpan<SegmentMessage> messages = batch.Messages;
                     for (int i = 0; i < messages.Length; i++)
                     {
-                        // The windows of the traversals two and one ahead, so that their cache misses overlap this one's work.
-                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.Prefetch(in messages[i + 2].Edge, contents: false);
-                        if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) Partition.Prefetch(in messages[i + 1].Edge, contents: true);
+                        // The window of the traversal two ahead, so that its cache misses overlap the work on this one and the next.
+                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.Prefetch(in messages[i + 2].Edge);
                         ref readonly SegmentMessage m = ref messages[i];
                         if (m.IsWatermark) Partition.OnWatermark(m.Watermark, this);
                         else Partition.OnTraversal(m.Source, m.Sequence, m.VehicleKey, in m.Edge);

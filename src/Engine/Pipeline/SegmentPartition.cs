@@ -152,13 +152,13 @@ public sealed class SegmentPartition
     }
 
     /// <summary>
-    /// Asks for the state a traversal coming soon will update (<see cref="SegmentAggregator.Prefetch"/>): with
-    /// <paramref name="contents"/> false for one two messages ahead, true for the next. Changes nothing.
+    /// Asks for the state a traversal coming soon will update (<see cref="SegmentAggregator.Prefetch"/>), two messages
+    /// ahead. Changes nothing.
     /// </summary>
-    public void Prefetch(in SegmentTraversal message, bool contents) => Prefetch(message.Edge, contents);
+    public void Prefetch(in SegmentTraversal message) => Prefetch(message.Edge);
 
-    /// <summary><see cref="Prefetch(in SegmentTraversal, bool)"/> on the traversed edge alone.</summary>
-    public void Prefetch(in TraversedEdge edge, bool contents) => _aggregator.Prefetch(edge.Edge, edge.ExitTimeMs, contents);
+    /// <summary><see cref="Prefetch(in SegmentTraversal)"/> on the traversed edge alone.</summary>
+    public void Prefetch(in TraversedEdge edge) => _aggregator.Prefetch(edge.Edge, edge.ExitTimeMs);
 
     /// <summary>Takes a watermark; windows behind the least of all sources' close and are published. False when dropped as already seen.</summary>
     public bool OnWatermark<TOutput>(in SegmentWatermark message, TOutput output) where TOutput : ISegmentPartitionOutput

@@ -189,7 +189,7 @@ public sealed class SegmentAggregator
         if (slot >= 0) acc = _open.Acc(slot);
         else
         {
-            acc = _spare.Count > 0 ? _spare.Pop() : new Accumulator();
+            acc = _spare.Count > 0 ? _spare.Pop() : Accumulator.Create();
             _open.Add(edge, window, acc);
         }
         acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
@@ -197,19 +197,14 @@ public sealed class SegmentAggregator
 
     /// <summary>
     /// Asks for the accumulator a traversal of <paramref name="edge"/> leaving at <paramref name="exitMs"/> would go to, if
-    /// its window is open (<see cref="Traffic.Geo.CacheHint"/>): with <paramref name="contents"/> false its object, without
-    /// reading it (a shard does it two traversals ahead); true, the arrays it points to, which reads it (one ahead).
-    /// Changes nothing.
+    /// its window is open (<see cref="Traffic.Geo.CacheHint"/>): its one array, found from the open windows' table
+    /// without reading it (a shard does it two traversals ahead). Changes nothing.
     /// </summary>
-    public void Prefetch(int edge, long exitMs, bool contents)
+    public void Prefetch(int edge, long exitMs)
     {
         if ((uint)edge >= (uint)_network.EdgeCount) return;
-        long window = WindowStart(exitMs, _windowMs);
-        int slot = _open.Find(edge, window);
-        if (slot < 0) return;
-        Accumulator acc = _open.Acc(slot);
-        if (contents) acc.Prefetch();
-        else Traffic.Geo.CacheHint.Object(acc, 64);
+        int slot = _open.Find(edge, WindowStart(exitMs, _windowMs));
+        if (slot >= 0) _open.Acc(slot).Prefetch();
     }
 
     /// <summary>Closes every window that ends at or before the watermark and returns the published ones, oldest first.</summary>
@@ -424,7 +419,7 @@ public sealed class SegmentAggregator
         {
             int edge = ReadEdge(i);
             long window = i.ReadInt64();
-            var acc = new Accumulator();
+            var acc = Accumulator.Create();
             acc.Load(i);
             CheckpointReader.Check(_open.Find(edge, window) < 0, "checkpoint malformed: a window twice");
             _open.Add(edge, window, acc);
@@ -542,7 +537,7 @@ public sealed class SegmentAggregator
     {
         private readonly int[] _head;              // per edge: its first open window's slot, -1 when none
         private int[] _next = new int[64];         // per slot: the edge's next open window's slot, -1 at the end
-        private Accumulator?[] _acc = new Accumulator?[64];   // per slot: null when free
+        private long[]?[] _acc = new long[]?[64];   // per slot: its accumulator's array (Accumulator.Data), null when free
         private readonly Stack<int> _free = new(); // freed slots, the most recent on top
         public long[] Windows = new long[64];      // per slot: the window's start
         public int[] Edges = new int[64];          // per slot: the edge
@@ -560,7 +555,7 @@ public sealed class SegmentAggregator
 
         public bool Used(int slot) => _acc[slot] != null;
 
-        public Accumulator Acc(int slot) => _acc[slot]!;
+        public Accumulator Acc(int slot) => Accumulator.Of(_acc[slot]!);
 
         /// <summary>The slot of the edge's window starting at <paramref name="window"/>; -1 when not open.</summary>
         public int Find(int edge, long window)
@@ -586,7 +581,7 @@ public sealed class SegmentAggregator
                     Array.Resize(ref Edges, size);
                 }
             }
-            _acc[s] = acc;
+            _acc[s] = acc.Data;
             Windows[s] = window;
             Edges[s] = edge;
             _next[s] = _head[edge];
@@ -810,78 +805,92 @@ public sealed class SegmentAggregator
     /// Sums of one segment window. Distinct vehicles: the set of the smallest 64 vehicle keys seen (a bottom-k
     /// sketch): exact up to 64 vehicles, beyond that estimated from the 64th smallest key; in either case the
     /// same whatever order the traversals came in.
+    /// <para>
+    /// A view of one array that holds everything (the sums, the count, the keys, the per-vehicle sums), so that a
+    /// traversal reads and writes one object, found straight from the open windows' table: no object in between whose
+    /// fields must arrive before its arrays can be asked for.
+    /// </para>
     /// </summary>
-    private sealed class Accumulator
+    private readonly struct Accumulator
     {
-        // Made at the most they keep (1.3 KB): accumulators are reused from window to window and segment to segment,
-        // so a long run allocates nothing for them once it has as many as it keeps windows open.
-        // One array holds the kept keys (sorted ascending, distinct: the first KeyLongs longs, two keys a long) and then,
-        // per tracked key side by side, its distance (KeyLongs + 2i) and time (KeyLongs + 2i + 1), for the median vehicle's
-        // speed: a traversal reads and updates one array, not three.
-        private const int KeyLongs = MaxTrackedVehicles / 2;
-        private readonly long[] _vehicle = new long[KeyLongs + (2 * MaxTrackedVehicles)];
-        private int _tracked;
-        private bool _beyond;                 // more distinct keys were seen than are kept
+        private const int MillimetresAt = 0;   // integer sums: the same traversals give the same result in whatever order shards deliver them
+        private const int MillisecondsAt = 1;
+        private const int TrackedAt = 2;       // keys kept
+        private const int BeyondAt = 3;        // 1: more distinct keys were seen than are kept
+        private const int KeysAt = 4;          // the kept keys, sorted ascending, distinct, two to a long
+        private const int PairsAt = KeysAt + (MaxTrackedVehicles / 2);   // per kept key side by side: its distance and time
+        private const int Longs = PairsAt + (2 * MaxTrackedVehicles);
 
-        // Integer sums: the same traversals give the same result in whatever order shards deliver them.
-        public long Millimetres;
-        public long Milliseconds;
+        private readonly long[] _data;
 
-        public int Vehicles => !_beyond ? _tracked : Estimated(AllKeys[MaxTrackedVehicles - 1]);
-
-        /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
-        public ReadOnlySpan<uint> Keys => AllKeys[.._tracked];
-
-        /// <summary>Room for the 64 keys kept (those past the tracked count are stale).</summary>
-        private Span<uint> AllKeys => MemoryMarshal.Cast<long, uint>(_vehicle.AsSpan(0, KeyLongs));
-
-        /// <summary>More distinct keys were seen than are kept.</summary>
-        public bool Beyond => _beyond;
+        private Accumulator(long[] data) => _data = data;
 
         /// <summary>
-        /// Asks for what <see cref="Add"/> reads (<see cref="Traffic.Geo.CacheHint"/>): the kept keys and the start of the
-        /// per-vehicle sums (a window keeps few vehicles, so an insertion moves few of them).
+        /// A new, empty accumulator, made at the most it keeps (1.3 KB): accumulators are reused from window to window and
+        /// segment to segment, so a long run allocates nothing for them once it has as many as it keeps windows open.
         /// </summary>
-        public void Prefetch()
-        {
-            Traffic.Geo.CacheHint.Object(_vehicle, 16 + (8 * KeyLongs) + 128);
-        }
+        public static Accumulator Create() => new(new long[Longs]);
 
-        /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
-        public void Clear()
-        {
-            _tracked = 0;
-            _beyond = false;
-            Millimetres = 0;
-            Milliseconds = 0;
-        }
+        /// <summary>The accumulator whose array this is (<see cref="Data"/>).</summary>
+        public static Accumulator Of(long[] data) => new(data);
+
+        /// <summary>Its array, for the open windows' table to hold.</summary>
+        public long[] Data => _data;
+
+        public long Millimetres => _data[MillimetresAt];
+
+        public long Milliseconds => _data[MillisecondsAt];
+
+        private int Tracked => (int)_data[TrackedAt];
+
+        public int Vehicles => !Beyond ? Tracked : Estimated(AllKeys[MaxTrackedVehicles - 1]);
+
+        /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
+        public ReadOnlySpan<uint> Keys => AllKeys[..Tracked];
+
+        /// <summary>Room for the 64 keys kept (those past the tracked count are stale).</summary>
+        private Span<uint> AllKeys => MemoryMarshal.Cast<long, uint>(_data.AsSpan(KeysAt, MaxTrackedVehicles / 2));
+
+        /// <summary>More distinct keys were seen than are kept.</summary>
+        public bool Beyond => _data[BeyondAt] != 0;
+
+        /// <summary>
+        /// Asks for what <see cref="Add"/> reads (<see cref="Traffic.Geo.CacheHint"/>): the sums, the kept keys and the
+        /// start of the per-vehicle sums (a window keeps few vehicles, so an insertion moves few of them).
+        /// </summary>
+        public void Prefetch() => Traffic.Geo.CacheHint.Object(_data, 16 + (8 * PairsAt) + 128);
+
+        /// <summary>Empties the accumulator for another window; its array keeps its size.</summary>
+        public void Clear() => _data.AsSpan(0, KeysAt).Clear();
 
         public void Add(int vehicle, long millimetres, long milliseconds)
         {
-            Millimetres += millimetres;
-            Milliseconds += milliseconds;
+            long[] d = _data;
+            d[MillimetresAt] += millimetres;
+            d[MillisecondsAt] += milliseconds;
             uint key = (uint)vehicle;
+            int tracked = (int)d[TrackedAt];
             Span<uint> keys = AllKeys;
-            int at = LowerBound(keys, key);
-            if (at < _tracked && keys[at] == key)
+            int at = LowerBound(keys, tracked, key);
+            if (at < tracked && keys[at] == key)
             {
-                _vehicle[KeyLongs + (2 * at)] += millimetres;
-                _vehicle[KeyLongs + (2 * at) + 1] += milliseconds;
+                d[PairsAt + (2 * at)] += millimetres;
+                d[PairsAt + (2 * at) + 1] += milliseconds;
                 return;
             }
-            if (_tracked == MaxTrackedVehicles)
+            if (tracked == MaxTrackedVehicles)
             {
-                _beyond = true;
+                d[BeyondAt] = 1;
                 if (at == MaxTrackedVehicles) return; // larger than every key kept
-                _tracked--;                            // the largest key kept makes room
+                tracked--;                             // the largest key kept makes room
             }
-            int after = _tracked - at;
+            int after = tracked - at;
             keys.Slice(at, after).CopyTo(keys[(at + 1)..]);
-            _vehicle.AsSpan(KeyLongs + (2 * at), 2 * after).CopyTo(_vehicle.AsSpan(KeyLongs + (2 * (at + 1))));
+            d.AsSpan(PairsAt + (2 * at), 2 * after).CopyTo(d.AsSpan(PairsAt + (2 * (at + 1))));
             keys[at] = key;
-            _vehicle[KeyLongs + (2 * at)] = millimetres;
-            _vehicle[KeyLongs + (2 * at) + 1] = milliseconds;
-            _tracked++;
+            d[PairsAt + (2 * at)] = millimetres;
+            d[PairsAt + (2 * at) + 1] = milliseconds;
+            d[TrackedAt] = tracked + 1;
         }
 
         /// <summary>
@@ -889,16 +898,17 @@ public sealed class SegmentAggregator
         /// eight at a time (<see cref="CountBelow"/>); else a scan or a binary search (<see cref="LowerBoundScalar"/>).
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private int LowerBound(ReadOnlySpan<uint> keys, uint key) =>
-            Vector256.IsHardwareAccelerated ? CountBelow(keys, _tracked, key) : LowerBoundScalar(keys, _tracked, key);
+        private static int LowerBound(ReadOnlySpan<uint> keys, int tracked, uint key) =>
+            Vector256.IsHardwareAccelerated ? CountBelow(keys, tracked, key) : LowerBoundScalar(keys, tracked, key);
 
         /// <summary>The upper median of the tracked vehicles' speeds (km/h), sorted in <paramref name="scratch"/>; NaN when none.</summary>
         public double MedianVehicleKmh(double[] scratch)
         {
-            int n = 0;
-            for (int i = 0; i < _tracked; i++)
+            long[] d = _data;
+            int n = 0, tracked = Tracked;
+            for (int i = 0; i < tracked; i++)
             {
-                long mm = _vehicle[KeyLongs + (2 * i)], ms = _vehicle[KeyLongs + (2 * i) + 1];
+                long mm = d[PairsAt + (2 * i)], ms = d[PairsAt + (2 * i) + 1];
                 if (ms > 0) scratch[n++] = mm / (double)ms * 3.6;
             }
             if (n == 0) return double.NaN;
@@ -926,68 +936,75 @@ public sealed class SegmentAggregator
         /// </summary>
         public int KeepCovering(long minMillimetres, long minMilliseconds, double minMetresPerSecond)
         {
-            if (_beyond) return 0;
+            if (Beyond) return 0;
+            long[] d = _data;
             Span<uint> keys = AllKeys;
-            int kept = 0;
-            for (int i = 0; i < _tracked; i++)
+            int kept = 0, tracked = Tracked;
+            for (int i = 0; i < tracked; i++)
             {
-                long mm = _vehicle[KeyLongs + (2 * i)], ms = _vehicle[KeyLongs + (2 * i) + 1];
+                long mm = d[PairsAt + (2 * i)], ms = d[PairsAt + (2 * i) + 1];
                 bool crawled = ms >= minMilliseconds && mm >= ms * minMetresPerSecond;
                 if (mm < minMillimetres && !crawled)
                 {
-                    Millimetres -= mm;
-                    Milliseconds -= ms;
+                    d[MillimetresAt] -= mm;
+                    d[MillisecondsAt] -= ms;
                     continue;
                 }
                 keys[kept] = keys[i];
-                _vehicle[KeyLongs + (2 * kept)] = mm;
-                _vehicle[KeyLongs + (2 * kept) + 1] = ms;
+                d[PairsAt + (2 * kept)] = mm;
+                d[PairsAt + (2 * kept) + 1] = ms;
                 kept++;
             }
-            int left = _tracked - kept;
-            _tracked = kept;
-            return left;
+            d[TrackedAt] = kept;
+            return tracked - kept;
         }
 
         /// <summary>Counts each kept vehicle's speed over the window (its distance over its time) into 1 km/h bins.</summary>
         public void AddSpeeds(int[] bins)
         {
-            for (int i = 0; i < _tracked; i++)
+            long[] d = _data;
+            int tracked = Tracked;
+            for (int i = 0; i < tracked; i++)
             {
-                long mm = _vehicle[KeyLongs + (2 * i)], ms = _vehicle[KeyLongs + (2 * i) + 1];
+                long mm = d[PairsAt + (2 * i)], ms = d[PairsAt + (2 * i) + 1];
                 if (ms > 0) bins[(int)Math.Clamp(mm / (double)ms * 3.6, 0, SpeedBins - 1)]++;
             }
         }
 
         public void Save(BinaryWriter o)
         {
+            long[] d = _data;
+            int tracked = Tracked;
             o.Write(Millimetres);
             o.Write(Milliseconds);
-            o.Write(_beyond);
-            o.Write((byte)_tracked);
+            o.Write(Beyond);
+            o.Write((byte)tracked);
             ReadOnlySpan<uint> keys = Keys;
-            for (int i = 0; i < _tracked; i++)
+            for (int i = 0; i < tracked; i++)
             {
                 o.Write(keys[i]);
-                o.Write(_vehicle[KeyLongs + (2 * i)]);
-                o.Write(_vehicle[KeyLongs + (2 * i) + 1]);
+                o.Write(d[PairsAt + (2 * i)]);
+                o.Write(d[PairsAt + (2 * i) + 1]);
             }
         }
 
         public void Load(BinaryReader i)
         {
-            Millimetres = i.ReadInt64();
-            Milliseconds = i.ReadInt64();
-            _beyond = i.ReadBoolean();
-            _tracked = i.ReadByte();
-            CheckpointReader.Check(_tracked <= MaxTrackedVehicles && (!_beyond || _tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
+            long[] d = _data;
+            d[MillimetresAt] = i.ReadInt64();
+            d[MillisecondsAt] = i.ReadInt64();
+            bool beyond = i.ReadBoolean();
+            int tracked = i.ReadByte();
+            CheckpointReader.Check(tracked <= MaxTrackedVehicles && (!beyond || tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
+            d[BeyondAt] = beyond ? 1 : 0;
+            d[TrackedAt] = tracked;
             Span<uint> keys = AllKeys;
-            for (int k = 0; k < _tracked; k++)
+            for (int k = 0; k < tracked; k++)
             {
                 keys[k] = i.ReadUInt32();
                 CheckpointReader.Check(k == 0 || keys[k] > keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
-                _vehicle[KeyLongs + (2 * k)] = i.ReadInt64();
-                _vehicle[KeyLongs + (2 * k) + 1] = i.ReadInt64();
+                d[PairsAt + (2 * k)] = i.ReadInt64();
+                d[PairsAt + (2 * k) + 1] = i.ReadInt64();
             }
         }
     }
