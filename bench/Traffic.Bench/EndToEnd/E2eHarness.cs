@@ -460,9 +460,8 @@ internal static class E2eHarness
         var messages = CollectionsMarshal.AsSpan(recorded.Messages);
         for (int i = 0; i < messages.Length; i++)
         {
-            // As a segment shard drives it: the windows of the traversals two and one ahead are asked for first.
-            if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) segments.Prefetch(in messages[i + 2].Traversal, contents: false);
-            if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) segments.Prefetch(in messages[i + 1].Traversal, contents: true);
+            // As a segment shard drives it: the window of the traversal two ahead is asked for first.
+            if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) segments.Prefetch(in messages[i + 2].Traversal);
             ref var m = ref messages[i];
             if (m.IsWatermark) segments.OnWatermark(m.Watermark, recorded);
             else segments.OnTraversal(m.Traversal);

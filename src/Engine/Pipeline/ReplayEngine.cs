@@ -440,12 +440,20 @@ public sealed class ReplayEngine
         public readonly bool IsWatermark = isWatermark;
     }
 
-    /// <summary>A traversal or a watermark for a segment shard.</summary>
-    private readonly struct SegmentMessage(SegmentTraversal traversal, SegmentWatermark watermark, bool isWatermark)
+    /// <summary>
+    /// A traversal or a watermark for a segment shard, in 64 bytes: a watermark rides in a traversal's fields (its source
+    /// and sequence in theirs, its time as the exit time). Fields written one by one straight into the batch, and read in
+    /// place (a mutable struct: the vehicle shard fills it).
+    /// </summary>
+    private struct SegmentMessage
     {
-        public readonly SegmentTraversal Traversal = traversal;
-        public readonly SegmentWatermark Watermark = watermark;
-        public readonly bool IsWatermark = isWatermark;
+        public int Source;
+        public int VehicleKey;
+        public long Sequence;
+        public TraversedEdge Edge;
+        public bool IsWatermark;
+
+        public readonly SegmentWatermark Watermark => new(Source, Sequence, Edge.ExitTimeMs);
     }
 
     /// <summary>
@@ -635,23 +643,52 @@ public sealed class ReplayEngine
 
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => matched.Append(vehicle, in match);
 
-        public void Traversal(in SegmentTraversal traversal) =>
-            Add(roads.PartitionOf(traversal.Edge.Edge, segments.Length), new SegmentMessage(traversal, default, false));
+        public void Traversal(in SegmentTraversal traversal) => Traversal(traversal.Source, traversal.Sequence, traversal.VehicleKey, traversal.Edge);
+
+        public void Traversal(int source, long sequence, int vehicleKey, in TraversedEdge edge)
+        {
+            // One segment shard (the default) takes every traversal: no look-up of the segment's road.
+            int shard = segments.Length == 1 ? 0 : roads.PartitionOf(edge.Edge, segments.Length);
+            ref SegmentMessage m = ref Next(shard);
+            m.Source = source;
+            m.VehicleKey = vehicleKey;
+            m.Sequence = sequence;
+            m.Edge = edge;
+            m.IsWatermark = false;
+            Sent(shard);
+        }
 
         public void Watermark(in SegmentWatermark watermark)
         {
-            for (int i = 0; i < segments.Length; i++) Add(i, new SegmentMessage(default, watermark, true));
+            for (int i = 0; i < segments.Length; i++)
+            {
+                ref SegmentMessage m = ref Next(i);
+                m.Source = watermark.Source;
+                m.VehicleKey = 0;
+                m.Sequence = watermark.Sequence;
+                m.Edge = new TraversedEdge(-1, 0, 0, 0, watermark.WatermarkMs);
+                m.IsWatermark = true;
+                Sent(i);
+            }
         }
 
         public void Late(in Probe probe, in RecordSource source) => LateProbes.Add((source.Record, probe, PushResult.Accepted));
 
         public void Refused(in Probe probe, in RecordSource source, PushResult reason) => LateProbes.Add((source.Record, probe, reason));
 
-        private void Add(int shard, in SegmentMessage message)
+        /// <summary>The next message of a shard's batch, to be filled in place; <see cref="Sent"/> counts it.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private ref SegmentMessage Next(int shard)
         {
             Batch<SegmentMessage> batch = _filling[shard] ??= segments[shard].Rent();
-            batch.Add(in message);
-            if (!batch.IsFull) return;
+            return ref batch.Items[batch.Count];
+        }
+
+        /// <summary>Counts the message <see cref="Next"/> gave and filled; a full batch is sent.</summary>
+        private void Sent(int shard)
+        {
+            Batch<SegmentMessage> batch = _filling[shard]!;
+            if (++batch.Count < batch.Items.Length) return;
             segments[shard].Send(batch);
             _filling[shard] = null;
         }
@@ -687,12 +724,11 @@ public sealed class ReplayEngine
                     ReadOnlySpan<SegmentMessage> messages = batch.Messages;
                     for (int i = 0; i < messages.Length; i++)
                     {
-                        // The windows of the traversals two and one ahead, so that their cache misses overlap this one's work.
-                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.Prefetch(in messages[i + 2].Traversal, contents: false);
-                        if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) Partition.Prefetch(in messages[i + 1].Traversal, contents: true);
+                        // The window of the traversal two ahead, so that its cache misses overlap the work on this one and the next.
+                        if (i + 2 < messages.Length && !messages[i + 2].IsWatermark) Partition.Prefetch(in messages[i + 2].Edge);
                         ref readonly SegmentMessage m = ref messages[i];
-                        if (m.IsWatermark) Partition.OnWatermark(in m.Watermark, this);
-                        else Partition.OnTraversal(in m.Traversal);
+                        if (m.IsWatermark) Partition.OnWatermark(m.Watermark, this);
+                        else Partition.OnTraversal(m.Source, m.Sequence, m.VehicleKey, in m.Edge);
                     }
                     input.Return(batch);
                     Through(Partition.WatermarkMs);

@@ -2,6 +2,7 @@ using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Rules;
 using Traffic.Engine.Segments;
+using Traffic.Geo.Matching;
 using Traffic.Geo.Network;
 
 namespace Traffic.Engine.Pipeline;
@@ -118,7 +119,7 @@ public sealed class SegmentPartition
     /// <summary>Traversals dropped because their window had passed their own source's watermark (see <see cref="OnTraversal"/>).</summary>
     public long LateTraversals { get; private set; }
 
-    private long WindowEnd(long timeMs) => timeMs - (((timeMs % WindowMs) + WindowMs) % WindowMs) + WindowMs;
+    private long WindowEnd(long timeMs) => SegmentAggregator.WindowStart(timeMs, WindowMs) + WindowMs;
 
     /// <summary>Messages dropped as already seen.</summary>
     public long Duplicates { get; private set; }
@@ -127,29 +128,37 @@ public sealed class SegmentPartition
     public long LastSequence(int source) => _sequences[source];
 
     /// <summary>Takes a traversal into its window (publishing waits for the watermark); false when it was dropped as already seen.</summary>
-    public bool OnTraversal(in SegmentTraversal message)
+    public bool OnTraversal(in SegmentTraversal message) => OnTraversal(message.Source, message.Sequence, message.VehicleKey, message.Edge);
+
+    /// <summary>
+    /// <see cref="OnTraversal(in SegmentTraversal)"/> on a message's parts (a shard whose messages are stored in its own
+    /// form hands them over without building a <see cref="SegmentTraversal"/>).
+    /// </summary>
+    public bool OnTraversal(int source, long sequence, int vehicleKey, in TraversedEdge t)
     {
-        if (!Fresh(message.Source, message.Sequence)) return false;
-        var t = message.Edge;
+        if (!Fresh(source, sequence)) return false;
         // A traversal in a window its own source has already declared past (its exit at or before that source's last
         // watermark, e.g. a route filled in across a long gap in a vehicle's reports) is late. Whether that window is
         // still open here depends on how the other sources' messages interleaved, so taking it would make the rows
         // depend on timing; dropping it, counted, depends only on this source's own order.
-        long sourceWatermark = _watermarks[message.Source];
+        long sourceWatermark = _watermarks[source];
         if (sourceWatermark != long.MinValue && WindowEnd(t.ExitTimeMs) <= sourceWatermark)
         {
             LateTraversals++;
             return true;
         }
-        _aggregator.Add(message.VehicleKey, t.Edge, t.FromOffsetM, t.ToOffsetM, t.EnterTimeMs, t.ExitTimeMs);
+        _aggregator.Add(vehicleKey, t.Edge, t.FromOffsetM, t.ToOffsetM, t.EnterTimeMs, t.ExitTimeMs);
         return true;
     }
 
     /// <summary>
-    /// Asks for the state a traversal coming soon will update (<see cref="SegmentAggregator.Prefetch"/>): with
-    /// <paramref name="contents"/> false for one two messages ahead, true for the next. Changes nothing.
+    /// Asks for the state a traversal coming soon will update (<see cref="SegmentAggregator.Prefetch"/>), two messages
+    /// ahead. Changes nothing.
     /// </summary>
-    public void Prefetch(in SegmentTraversal message, bool contents) => _aggregator.Prefetch(message.Edge.Edge, message.Edge.ExitTimeMs, contents);
+    public void Prefetch(in SegmentTraversal message) => Prefetch(message.Edge);
+
+    /// <summary><see cref="Prefetch(in SegmentTraversal)"/> on the traversed edge alone.</summary>
+    public void Prefetch(in TraversedEdge edge) => _aggregator.Prefetch(edge.Edge, edge.ExitTimeMs);
 
     /// <summary>Takes a watermark; windows behind the least of all sources' close and are published. False when dropped as already seen.</summary>
     public bool OnWatermark<TOutput>(in SegmentWatermark message, TOutput output) where TOutput : ISegmentPartitionOutput

@@ -21,6 +21,12 @@ public interface IVehiclePartitionOutput
     /// <summary>A traversal for the segment exchange, to the segment partition that owns <c>traversal.Edge.Edge</c>.</summary>
     void Traversal(in SegmentTraversal traversal);
 
+    /// <summary>
+    /// The same traversal in its parts (what the partition calls): an output that stores messages of its own writes the
+    /// parts straight into them, where a message built first and copied had to be read back from the stack whole.
+    /// </summary>
+    void Traversal(int source, long sequence, int vehicleKey, in TraversedEdge edge) => Traversal(new SegmentTraversal(source, sequence, vehicleKey, edge));
+
     /// <summary>A watermark for the segment exchange, to every segment partition.</summary>
     void Watermark(in SegmentWatermark watermark);
 
@@ -373,7 +379,7 @@ public sealed class VehiclePartition
         Hand(output);
         if (StandingStep(vehicle, cls, ref _slots[vehicle], in match)) return;
         int key = _slots[vehicle].Key;
-        foreach (var t in route) output.Traversal(new SegmentTraversal(_partition, ++_sequence, key, t));
+        for (int i = 0; i < route.Length; i++) output.Traversal(_partition, ++_sequence, key, in route[i]);
     }
 
     /// <summary>

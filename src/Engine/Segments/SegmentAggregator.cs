@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Traffic.Engine.Checkpoints;
 using Traffic.Geo.Network;
 
@@ -122,6 +124,7 @@ public sealed class SegmentAggregator
 
     private readonly RoadNetwork _network;
     private readonly SegmentOptions _options;
+    private readonly long _windowMs;                      // the options' window, kept here: every traversal divides by it
     private readonly OpenWindowTable _open;
     private readonly Dictionary<int, int[]> _offPeakSpeeds = [];
     private readonly Dictionary<int, double> _learned = [];   // per segment with enough low-volume speeds: their 85th percentile
@@ -142,6 +145,7 @@ public sealed class SegmentAggregator
         _network = network;
         _options = options ?? new SegmentOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(_options.SlidingWindows);
+        _windowMs = _options.WindowMs;
         _union = new uint[MaxTrackedVehicles + 1];
         _open = new OpenWindowTable(network.EdgeCount);
         _day = LocalDay.Of(network, _options.TimeZone);
@@ -179,13 +183,13 @@ public sealed class SegmentAggregator
             Ignored++;
             return;
         }
-        long window = exitMs - (((exitMs % _options.WindowMs) + _options.WindowMs) % _options.WindowMs);
+        long window = WindowStart(exitMs, _windowMs);
         int slot = _open.Find(edge, window);
         Accumulator acc;
         if (slot >= 0) acc = _open.Acc(slot);
         else
         {
-            acc = _spare.Count > 0 ? _spare.Pop() : new Accumulator();
+            acc = _spare.Count > 0 ? _spare.Pop() : Accumulator.Create();
             _open.Add(edge, window, acc);
         }
         acc.Add(vehicle, (long)Math.Round(length * 1000), exitMs - enterMs);
@@ -193,19 +197,14 @@ public sealed class SegmentAggregator
 
     /// <summary>
     /// Asks for the accumulator a traversal of <paramref name="edge"/> leaving at <paramref name="exitMs"/> would go to, if
-    /// its window is open (<see cref="Traffic.Geo.CacheHint"/>): with <paramref name="contents"/> false its object, without
-    /// reading it (a shard does it two traversals ahead); true, the arrays it points to, which reads it (one ahead).
-    /// Changes nothing.
+    /// its window is open (<see cref="Traffic.Geo.CacheHint"/>): its one array, found from the open windows' table
+    /// without reading it (a shard does it two traversals ahead). Changes nothing.
     /// </summary>
-    public void Prefetch(int edge, long exitMs, bool contents)
+    public void Prefetch(int edge, long exitMs)
     {
         if ((uint)edge >= (uint)_network.EdgeCount) return;
-        long window = exitMs - (((exitMs % _options.WindowMs) + _options.WindowMs) % _options.WindowMs);
-        int slot = _open.Find(edge, window);
-        if (slot < 0) return;
-        Accumulator acc = _open.Acc(slot);
-        if (contents) acc.Prefetch();
-        else Traffic.Geo.CacheHint.Object(acc, 64);
+        int slot = _open.Find(edge, WindowStart(exitMs, _windowMs));
+        if (slot >= 0) _open.Acc(slot).Prefetch();
     }
 
     /// <summary>Closes every window that ends at or before the watermark and returns the published ones, oldest first.</summary>
@@ -274,7 +273,7 @@ public sealed class SegmentAggregator
         if (!sliding) return;
         // Every view that ends at or before the watermark: only when the watermark passed another window end or windows
         // closed (a watermark inside the window the last one reached has no view to add).
-        long reached = watermarkMs == long.MaxValue ? long.MaxValue : watermarkMs - (((watermarkMs % w) + w) % w);
+        long reached = watermarkMs == long.MaxValue ? long.MaxValue : WindowStart(watermarkMs, w);
         if (reached > _swept || _closing.Count > 0)
         {
             _swept = Math.Max(_swept, reached);
@@ -420,7 +419,7 @@ public sealed class SegmentAggregator
         {
             int edge = ReadEdge(i);
             long window = i.ReadInt64();
-            var acc = new Accumulator();
+            var acc = Accumulator.Create();
             acc.Load(i);
             CheckpointReader.Check(_open.Find(edge, window) < 0, "checkpoint malformed: a window twice");
             _open.Add(edge, window, acc);
@@ -461,6 +460,66 @@ public sealed class SegmentAggregator
         return edge;
     }
 
+    /// <summary>
+    /// The start of the window that holds a time: the time less its remainder, the remainder of a time before 0 taken up
+    /// to the window below (branch-free, one division; the remainder made non-negative by a second one was twice the work).
+    /// </summary>
+    internal static long WindowStart(long timeMs, long windowMs)
+    {
+        long r = timeMs % windowMs;
+        return timeMs - r - (windowMs & (r >> 63));
+    }
+
+    /// <summary>
+    /// How many of the first <paramref name="count"/> keys (ascending, distinct) lie below <paramref name="key"/>, which
+    /// is the place of the first not below it: eight keys compared at a time and their bits counted, so that the work
+    /// follows the count of keys, not where the key falls among them (the binary search's branches followed the data
+    /// and were mispredicted half the time). <paramref name="keys"/> holds a multiple of eight keys (the kept 64);
+    /// the keys past <paramref name="count"/> are read and masked off.
+    /// </summary>
+    internal static int CountBelow(ReadOnlySpan<uint> keys, int count, uint key)
+    {
+        if (keys.Length % Vector256<uint>.Count != 0 || (uint)count > (uint)keys.Length) ThrowKeys();
+        ref uint first = ref MemoryMarshal.GetReference(keys);
+        Vector256<uint> probe = Vector256.Create(key);
+        int below = 0;
+        for (int i = 0; i < count; i += Vector256<uint>.Count)
+        {
+            uint bits = Vector256.LessThan(Vector256.LoadUnsafe(ref first, (nuint)i), probe).ExtractMostSignificantBits();
+            int left = count - i;
+            bits &= left >= Vector256<uint>.Count ? 0xFFu : (1u << left) - 1;
+            below += System.Numerics.BitOperations.PopCount(bits);
+        }
+        return below;
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowKeys() => throw new ArgumentException("keys must be a multiple of eight, the count at most their number");
+
+    /// <summary>
+    /// <see cref="CountBelow"/> without vectors. Most windows keep a handful of vehicles: a scan of up to eight keys costs
+    /// less than the call into the span's binary search, which a window of many vehicles still gets (by hand: the same
+    /// search, without the generic comparison's call).
+    /// </summary>
+    internal static int LowerBoundScalar(ReadOnlySpan<uint> keys, int count, uint key)
+    {
+        int n = count;
+        if (n <= 8)
+        {
+            int i = 0;
+            while (i < n && keys[i] < key) i++;
+            return i;
+        }
+        int lo = 0, hi = n;
+        while (lo < hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            if (keys[mid] < key) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
     /// <summary>Distinct vehicles estimated from the 64th smallest of their 32-bit keys (a bottom-k sketch), beyond the 64 kept.</summary>
     private static int Estimated(uint kthSmallest) =>
         Math.Max(MaxTrackedVehicles + 1, (int)Math.Round((MaxTrackedVehicles - 1) * 4294967296.0 / (kthSmallest + 1.0)));
@@ -478,7 +537,7 @@ public sealed class SegmentAggregator
     {
         private readonly int[] _head;              // per edge: its first open window's slot, -1 when none
         private int[] _next = new int[64];         // per slot: the edge's next open window's slot, -1 at the end
-        private Accumulator?[] _acc = new Accumulator?[64];   // per slot: null when free
+        private long[]?[] _acc = new long[]?[64];   // per slot: its accumulator's array (Accumulator.Data), null when free
         private readonly Stack<int> _free = new(); // freed slots, the most recent on top
         public long[] Windows = new long[64];      // per slot: the window's start
         public int[] Edges = new int[64];          // per slot: the edge
@@ -496,7 +555,7 @@ public sealed class SegmentAggregator
 
         public bool Used(int slot) => _acc[slot] != null;
 
-        public Accumulator Acc(int slot) => _acc[slot]!;
+        public Accumulator Acc(int slot) => Accumulator.Of(_acc[slot]!);
 
         /// <summary>The slot of the edge's window starting at <paramref name="window"/>; -1 when not open.</summary>
         public int Find(int edge, long window)
@@ -522,7 +581,7 @@ public sealed class SegmentAggregator
                     Array.Resize(ref Edges, size);
                 }
             }
-            _acc[s] = acc;
+            _acc[s] = acc.Data;
             Windows[s] = window;
             Edges[s] = edge;
             _next[s] = _head[edge];
@@ -680,16 +739,21 @@ public sealed class SegmentAggregator
             return Estimated(inFirst ? first[MaxTrackedVehicles - 1] : other[MaxTrackedVehicles - 1]);
         }
 
-        /// <summary>Merges two ascending lists of distinct keys into <paramref name="into"/>, each key once, as many as it holds.</summary>
+        /// <summary>
+        /// Merges two ascending lists of distinct keys into <paramref name="into"/>, each key once, as many as it holds.
+        /// Branch-free in the loop (the smaller key by a mask, each list's step by its comparison's bit): which list holds
+        /// the next key follows the data, and its branches were mispredicted.
+        /// </summary>
         private static int MergeDistinct(ReadOnlySpan<uint> a, ReadOnlySpan<uint> b, Span<uint> into)
         {
             int i = 0, j = 0, n = 0;
             while (i < a.Length && j < b.Length && n < into.Length)
             {
                 uint x = a[i], y = b[j];
-                into[n++] = x <= y ? x : y;
-                if (x <= y) i++;
-                if (y <= x) j++;
+                int xFirst = Unsafe.BitCast<bool, byte>(x <= y);
+                into[n++] = y ^ ((x ^ y) & (0u - (uint)xFirst));   // x when x <= y, else y
+                i += xFirst;
+                j += Unsafe.BitCast<bool, byte>(y <= x);
             }
             while (i < a.Length && n < into.Length) into[n++] = a[i++];
             while (j < b.Length && n < into.Length) into[n++] = b[j++];
@@ -741,110 +805,111 @@ public sealed class SegmentAggregator
     /// Sums of one segment window. Distinct vehicles: the set of the smallest 64 vehicle keys seen (a bottom-k
     /// sketch): exact up to 64 vehicles, beyond that estimated from the 64th smallest key; in either case the
     /// same whatever order the traversals came in.
+    /// <para>
+    /// A view of one array that holds everything (the sums, the count, the keys, the per-vehicle sums), so that a
+    /// traversal reads and writes one object, found straight from the open windows' table: no object in between whose
+    /// fields must arrive before its arrays can be asked for.
+    /// </para>
     /// </summary>
-    private sealed class Accumulator
+    private readonly struct Accumulator
     {
-        // Made at the most they keep (1.3 KB): accumulators are reused from window to window and segment to segment,
-        // so a long run allocates nothing for them once it has as many as it keeps windows open.
-        private readonly uint[] _keys = new uint[MaxTrackedVehicles];   // sorted ascending, distinct
-        private readonly long[] _vehicleMm = new long[MaxTrackedVehicles];   // per tracked key: its distance and time, for the median vehicle's speed
-        private readonly long[] _vehicleMs = new long[MaxTrackedVehicles];
-        private int _tracked;
-        private bool _beyond;                 // more distinct keys were seen than are kept
+        private const int MillimetresAt = 0;   // integer sums: the same traversals give the same result in whatever order shards deliver them
+        private const int MillisecondsAt = 1;
+        private const int TrackedAt = 2;       // keys kept
+        private const int BeyondAt = 3;        // 1: more distinct keys were seen than are kept
+        private const int KeysAt = 4;          // the kept keys, sorted ascending, distinct, two to a long
+        private const int PairsAt = KeysAt + (MaxTrackedVehicles / 2);   // per kept key side by side: its distance and time
+        private const int Longs = PairsAt + (2 * MaxTrackedVehicles);
 
-        // Integer sums: the same traversals give the same result in whatever order shards deliver them.
-        public long Millimetres;
-        public long Milliseconds;
+        private readonly long[] _data;
 
-        public int Vehicles => !_beyond ? _tracked : Estimated(_keys[MaxTrackedVehicles - 1]);
-
-        /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
-        public ReadOnlySpan<uint> Keys => _keys.AsSpan(0, _tracked);
-
-        /// <summary>More distinct keys were seen than are kept.</summary>
-        public bool Beyond => _beyond;
+        private Accumulator(long[] data) => _data = data;
 
         /// <summary>
-        /// Asks for what <see cref="Add"/> reads (<see cref="Traffic.Geo.CacheHint"/>): the kept keys and the start of the
-        /// per-vehicle sums (a window keeps few vehicles, so an insertion moves few of them).
+        /// A new, empty accumulator, made at the most it keeps (1.3 KB): accumulators are reused from window to window and
+        /// segment to segment, so a long run allocates nothing for them once it has as many as it keeps windows open.
         /// </summary>
-        public void Prefetch()
-        {
-            Traffic.Geo.CacheHint.Object(_keys, 16 + (4 * MaxTrackedVehicles));
-            Traffic.Geo.CacheHint.Object(_vehicleMm, 128);
-            Traffic.Geo.CacheHint.Object(_vehicleMs, 128);
-        }
+        public static Accumulator Create() => new(new long[Longs]);
 
-        /// <summary>Empties the accumulator for another window; its arrays keep their size.</summary>
-        public void Clear()
-        {
-            _tracked = 0;
-            _beyond = false;
-            Millimetres = 0;
-            Milliseconds = 0;
-        }
+        /// <summary>The accumulator whose array this is (<see cref="Data"/>).</summary>
+        public static Accumulator Of(long[] data) => new(data);
+
+        /// <summary>Its array, for the open windows' table to hold.</summary>
+        public long[] Data => _data;
+
+        public long Millimetres => _data[MillimetresAt];
+
+        public long Milliseconds => _data[MillisecondsAt];
+
+        private int Tracked => (int)_data[TrackedAt];
+
+        public int Vehicles => !Beyond ? Tracked : Estimated(AllKeys[MaxTrackedVehicles - 1]);
+
+        /// <summary>The kept vehicle keys, ascending (all of them unless <see cref="Beyond"/>).</summary>
+        public ReadOnlySpan<uint> Keys => AllKeys[..Tracked];
+
+        /// <summary>Room for the 64 keys kept (those past the tracked count are stale).</summary>
+        private Span<uint> AllKeys => MemoryMarshal.Cast<long, uint>(_data.AsSpan(KeysAt, MaxTrackedVehicles / 2));
+
+        /// <summary>More distinct keys were seen than are kept.</summary>
+        public bool Beyond => _data[BeyondAt] != 0;
+
+        /// <summary>
+        /// Asks for what <see cref="Add"/> reads (<see cref="Traffic.Geo.CacheHint"/>): the sums, the kept keys and the
+        /// start of the per-vehicle sums (a window keeps few vehicles, so an insertion moves few of them).
+        /// </summary>
+        public void Prefetch() => Traffic.Geo.CacheHint.Object(_data, 16 + (8 * PairsAt) + 128);
+
+        /// <summary>Empties the accumulator for another window; its array keeps its size.</summary>
+        public void Clear() => _data.AsSpan(0, KeysAt).Clear();
 
         public void Add(int vehicle, long millimetres, long milliseconds)
         {
-            Millimetres += millimetres;
-            Milliseconds += milliseconds;
+            long[] d = _data;
+            d[MillimetresAt] += millimetres;
+            d[MillisecondsAt] += milliseconds;
             uint key = (uint)vehicle;
-            int at = LowerBound(key);
-            if (at < _tracked && _keys[at] == key)
+            int tracked = (int)d[TrackedAt];
+            Span<uint> keys = AllKeys;
+            int at = LowerBound(keys, tracked, key);
+            if (at < tracked && keys[at] == key)
             {
-                _vehicleMm[at] += millimetres;
-                _vehicleMs[at] += milliseconds;
+                d[PairsAt + (2 * at)] += millimetres;
+                d[PairsAt + (2 * at) + 1] += milliseconds;
                 return;
             }
-            if (_tracked == MaxTrackedVehicles)
+            if (tracked == MaxTrackedVehicles)
             {
-                _beyond = true;
+                d[BeyondAt] = 1;
                 if (at == MaxTrackedVehicles) return; // larger than every key kept
-                _tracked--;                            // the largest key kept makes room
+                tracked--;                             // the largest key kept makes room
             }
-            int after = _tracked - at;
-            _keys.AsSpan(at, after).CopyTo(_keys.AsSpan(at + 1));
-            _vehicleMm.AsSpan(at, after).CopyTo(_vehicleMm.AsSpan(at + 1));
-            _vehicleMs.AsSpan(at, after).CopyTo(_vehicleMs.AsSpan(at + 1));
-            _keys[at] = key;
-            _vehicleMm[at] = millimetres;
-            _vehicleMs[at] = milliseconds;
-            _tracked++;
+            int after = tracked - at;
+            keys.Slice(at, after).CopyTo(keys[(at + 1)..]);
+            d.AsSpan(PairsAt + (2 * at), 2 * after).CopyTo(d.AsSpan(PairsAt + (2 * (at + 1))));
+            keys[at] = key;
+            d[PairsAt + (2 * at)] = millimetres;
+            d[PairsAt + (2 * at) + 1] = milliseconds;
+            d[TrackedAt] = tracked + 1;
         }
 
         /// <summary>
-        /// The place of the first kept key not below <paramref name="key"/>. Most windows keep a handful of vehicles: a scan
-        /// of up to eight keys, inlined, costs less than the call into the span's binary search, which a window of many
-        /// vehicles still gets (by hand: the same search, without the generic comparison's call).
+        /// The place of the first kept key not below <paramref name="key"/>: with AVX2, how many kept keys lie below it,
+        /// eight at a time (<see cref="CountBelow"/>); else a scan or a binary search (<see cref="LowerBoundScalar"/>).
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private int LowerBound(uint key)
-        {
-            uint[] keys = _keys;
-            int n = _tracked;
-            if (n <= 8)
-            {
-                int i = 0;
-                while (i < n && keys[i] < key) i++;
-                return i;
-            }
-            int lo = 0, hi = n;
-            while (lo < hi)
-            {
-                int mid = (int)((uint)(lo + hi) >> 1);
-                if (keys[mid] < key) lo = mid + 1;
-                else hi = mid;
-            }
-            return lo;
-        }
+        private static int LowerBound(ReadOnlySpan<uint> keys, int tracked, uint key) =>
+            Vector256.IsHardwareAccelerated ? CountBelow(keys, tracked, key) : LowerBoundScalar(keys, tracked, key);
 
         /// <summary>The upper median of the tracked vehicles' speeds (km/h), sorted in <paramref name="scratch"/>; NaN when none.</summary>
         public double MedianVehicleKmh(double[] scratch)
         {
-            int n = 0;
-            for (int i = 0; i < _tracked; i++)
+            long[] d = _data;
+            int n = 0, tracked = Tracked;
+            for (int i = 0; i < tracked; i++)
             {
-                if (_vehicleMs[i] > 0) scratch[n++] = _vehicleMm[i] / (double)_vehicleMs[i] * 3.6;
+                long mm = d[PairsAt + (2 * i)], ms = d[PairsAt + (2 * i) + 1];
+                if (ms > 0) scratch[n++] = mm / (double)ms * 3.6;
             }
             if (n == 0) return double.NaN;
             // An insertion sort: a window holds a few vehicles (64 at most), where Array.Sort went through its checks, a
@@ -871,63 +936,75 @@ public sealed class SegmentAggregator
         /// </summary>
         public int KeepCovering(long minMillimetres, long minMilliseconds, double minMetresPerSecond)
         {
-            if (_beyond) return 0;
-            int kept = 0;
-            for (int i = 0; i < _tracked; i++)
+            if (Beyond) return 0;
+            long[] d = _data;
+            Span<uint> keys = AllKeys;
+            int kept = 0, tracked = Tracked;
+            for (int i = 0; i < tracked; i++)
             {
-                bool crawled = _vehicleMs[i] >= minMilliseconds && _vehicleMm[i] >= _vehicleMs[i] * minMetresPerSecond;
-                if (_vehicleMm[i] < minMillimetres && !crawled)
+                long mm = d[PairsAt + (2 * i)], ms = d[PairsAt + (2 * i) + 1];
+                bool crawled = ms >= minMilliseconds && mm >= ms * minMetresPerSecond;
+                if (mm < minMillimetres && !crawled)
                 {
-                    Millimetres -= _vehicleMm[i];
-                    Milliseconds -= _vehicleMs[i];
+                    d[MillimetresAt] -= mm;
+                    d[MillisecondsAt] -= ms;
                     continue;
                 }
-                _keys[kept] = _keys[i];
-                _vehicleMm[kept] = _vehicleMm[i];
-                _vehicleMs[kept] = _vehicleMs[i];
+                keys[kept] = keys[i];
+                d[PairsAt + (2 * kept)] = mm;
+                d[PairsAt + (2 * kept) + 1] = ms;
                 kept++;
             }
-            int left = _tracked - kept;
-            _tracked = kept;
-            return left;
+            d[TrackedAt] = kept;
+            return tracked - kept;
         }
 
         /// <summary>Counts each kept vehicle's speed over the window (its distance over its time) into 1 km/h bins.</summary>
         public void AddSpeeds(int[] bins)
         {
-            for (int i = 0; i < _tracked; i++)
+            long[] d = _data;
+            int tracked = Tracked;
+            for (int i = 0; i < tracked; i++)
             {
-                if (_vehicleMs[i] > 0) bins[(int)Math.Clamp(_vehicleMm[i] / (double)_vehicleMs[i] * 3.6, 0, SpeedBins - 1)]++;
+                long mm = d[PairsAt + (2 * i)], ms = d[PairsAt + (2 * i) + 1];
+                if (ms > 0) bins[(int)Math.Clamp(mm / (double)ms * 3.6, 0, SpeedBins - 1)]++;
             }
         }
 
         public void Save(BinaryWriter o)
         {
+            long[] d = _data;
+            int tracked = Tracked;
             o.Write(Millimetres);
             o.Write(Milliseconds);
-            o.Write(_beyond);
-            o.Write((byte)_tracked);
-            for (int i = 0; i < _tracked; i++)
+            o.Write(Beyond);
+            o.Write((byte)tracked);
+            ReadOnlySpan<uint> keys = Keys;
+            for (int i = 0; i < tracked; i++)
             {
-                o.Write(_keys[i]);
-                o.Write(_vehicleMm[i]);
-                o.Write(_vehicleMs[i]);
+                o.Write(keys[i]);
+                o.Write(d[PairsAt + (2 * i)]);
+                o.Write(d[PairsAt + (2 * i) + 1]);
             }
         }
 
         public void Load(BinaryReader i)
         {
-            Millimetres = i.ReadInt64();
-            Milliseconds = i.ReadInt64();
-            _beyond = i.ReadBoolean();
-            _tracked = i.ReadByte();
-            CheckpointReader.Check(_tracked <= MaxTrackedVehicles && (!_beyond || _tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
-            for (int k = 0; k < _tracked; k++)
+            long[] d = _data;
+            d[MillimetresAt] = i.ReadInt64();
+            d[MillisecondsAt] = i.ReadInt64();
+            bool beyond = i.ReadBoolean();
+            int tracked = i.ReadByte();
+            CheckpointReader.Check(tracked <= MaxTrackedVehicles && (!beyond || tracked == MaxTrackedVehicles), "checkpoint malformed: a window's vehicles");
+            d[BeyondAt] = beyond ? 1 : 0;
+            d[TrackedAt] = tracked;
+            Span<uint> keys = AllKeys;
+            for (int k = 0; k < tracked; k++)
             {
-                _keys[k] = i.ReadUInt32();
-                CheckpointReader.Check(k == 0 || _keys[k] > _keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
-                _vehicleMm[k] = i.ReadInt64();
-                _vehicleMs[k] = i.ReadInt64();
+                keys[k] = i.ReadUInt32();
+                CheckpointReader.Check(k == 0 || keys[k] > keys[k - 1], "checkpoint malformed: a window's vehicle keys out of order");
+                d[PairsAt + (2 * k)] = i.ReadInt64();
+                d[PairsAt + (2 * k) + 1] = i.ReadInt64();
             }
         }
     }

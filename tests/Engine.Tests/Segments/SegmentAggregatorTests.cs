@@ -15,6 +15,33 @@ public class SegmentAggregatorTests
     private static int LongEdge(RoadNetwork net) => Enumerable.Range(0, net.EdgeCount).First(e => net.LengthM(e) > 300 && net.SpeedLimitKmh(e) >= 50);
 
     [Fact]
+    public void The_vector_count_of_keys_below_is_the_scalar_lower_bound()
+    {
+        // Keys with the high bit set among them (the count compares unsigned), probes at, between, below and above the
+        // keys, every count from none to the 64 kept, and stale keys past the count (read and masked off).
+        var random = new Random(20261127);
+        var keys = new uint[64];
+        for (int round = 0; round < 200; round++)
+        {
+            var set = new SortedSet<uint>();
+            while (set.Count < 64) set.Add(round % 2 == 0 ? (uint)random.NextInt64(0, 1L << 32) : (uint)random.Next(0, 200));
+            for (int count = 0; count <= 64; count++)
+            {
+                set.CopyTo(keys);
+                Array.Reverse(keys, count, 64 - count);   // stale keys past the count, in any order
+                var probes = new List<uint> { 0, 1, uint.MaxValue, uint.MaxValue - 1, 1u << 31, (1u << 31) - 1, (uint)random.NextInt64(0, 1L << 32) };
+                for (int i = 0; i < count; i++) probes.AddRange([keys[i], keys[i] + 1, keys[i] - 1]);
+                foreach (uint key in probes)
+                {
+                    int expected = SegmentAggregator.LowerBoundScalar(keys, count, key);
+                    Assert.Equal(keys.Take(count).Count(k => k < key), expected);
+                    if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) Assert.Equal(expected, SegmentAggregator.CountBelow(keys, count, key));
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void A_crawling_segment_is_severe_and_a_free_one_smooth()
     {
         var net = s_net.Value;
