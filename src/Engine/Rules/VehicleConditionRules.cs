@@ -193,7 +193,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         s.LastMs = p.TimeMs;
         s.LastLon = p.Lon;
         s.LastLat = p.Lat;
-        s.LastMoving = moving;
+        // signal_lost's "last seen driving": a unit judged from its fixes must also show it in its recent fixes (see
+        // State.RecentKmh), not only in its last span's two ends, which a standing 10 m unit's noise can set 40 m apart.
+        double recentKmh = float.IsNaN(p.SpeedKmh) && p.Fix ? s.RecentKmh(in p, _options) : double.PositiveInfinity;
+        s.LastMoving = moving && recentKmh > _options.MovingKmh;
         s.LastFix = p.Fix;
         s.Class = cls;
         s.Hazmat = hazmat;
@@ -449,6 +452,36 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public long PastStopSinceMs = long.MinValue;   // the stop before, from its start …
         public long PastStopUntilMs = long.MinValue;   // … to its last fix that stood …
         public double PastStopScatterM;                // … and its fixes' scatter
+        public long RecentMs = long.MinValue;          // a unit without a reported speed: its recent fixes' origin …
+        public double RecentLon, RecentLat;            // … in time and place, from which their sums run …
+        public long RecentFromMs = long.MinValue;      // … and since when the current half of them runs
+        public FixSums RecentNow, RecentBefore;        // the fixes since then, and the half before
+
+        /// <summary>
+        /// A unit that reports positions only, at its fix <paramref name="p"/>: the speed of a least-squares line through its
+        /// fixes of the last one to two <see cref="VehicleConditionOptions.PositionSpanS"/> (this one included), km/h;
+        /// +∞ with under 3 fixes or under a span of them (unknown). Two fixes of a standing 10 m unit lie over 42 m apart
+        /// (5 km/h over 30 s) once in 80, and a 2-3 minute stop judged span by span then read as driving; a line through
+        /// 7-13 fixes 5 s apart has a σ of 0.5-1.4 km/h per axis, so it stands apart from 15 km/h.
+        /// </summary>
+        public double RecentKmh(in Probe p, VehicleConditionOptions o)
+        {
+            long spanMs = (long)(o.PositionSpanS * 1000);
+            if (RecentMs == long.MinValue || p.TimeMs < RecentFromMs || p.TimeMs - RecentFromMs >= 2 * spanMs)
+            {
+                // First fix, or after a gap: the sums start again here.
+                (RecentMs, RecentLon, RecentLat, RecentFromMs) = (p.TimeMs, p.Lon, p.Lat, p.TimeMs);
+                (RecentNow, RecentBefore) = (default, default);
+            }
+            else if (p.TimeMs - RecentFromMs >= spanMs)
+            {
+                (RecentBefore, RecentNow, RecentFromMs) = (RecentNow, default, p.TimeMs);
+            }
+            double kx = Traffic.Geo.GeoMath.MetresPerDegreeLon(RecentLat), ky = Traffic.Geo.GeoMath.MetresPerDegree;
+            RecentNow.Add((p.TimeMs - RecentMs) / 1000.0, (p.Lon - RecentLon) * kx, (p.Lat - RecentLat) * ky);
+            FixSums all = RecentNow.Plus(RecentBefore);
+            return all.N >= 3 && all.SpanS >= o.PositionSpanS ? all.SlopeKmh() : double.PositiveInfinity;
+        }
 
         /// <summary>The scatter σ per axis of the current stop's fixes about their mean, metres; NaN under 5 fixes.</summary>
         public double StopScatterM => StopFixes >= 5 ? Math.Sqrt(StopM2 / (2 * (StopFixes - 1))) : double.NaN;
@@ -619,6 +652,12 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(PastStopSinceMs);
             o.Write(PastStopUntilMs);
             o.Write(PastStopScatterM);
+            o.Write(RecentMs);
+            o.Write(RecentLon);
+            o.Write(RecentLat);
+            o.Write(RecentFromMs);
+            RecentNow.Save(o);
+            RecentBefore.Save(o);
         }
 
         public void Load(CheckpointReader r)
@@ -664,6 +703,67 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             PastStopSinceMs = i.ReadInt64();
             PastStopUntilMs = i.ReadInt64();
             PastStopScatterM = i.ReadDouble();
+            RecentMs = i.ReadInt64();
+            RecentLon = i.ReadDouble();
+            RecentLat = i.ReadDouble();
+            RecentFromMs = i.ReadInt64();
+            RecentNow = FixSums.Load(i);
+            RecentBefore = FixSums.Load(i);
+        }
+    }
+
+    /// <summary>Sums of fixes (seconds, and metres east and north of an origin) for a least-squares line through them.</summary>
+    private struct FixSums
+    {
+        public int N;
+        public double T, TT, X, Y, TX, TY, MinT, MaxT;
+
+        public void Add(double t, double x, double y)
+        {
+            if (N == 0 || t < MinT) MinT = t;
+            if (N == 0 || t > MaxT) MaxT = t;
+            N++;
+            T += t;
+            TT += t * t;
+            X += x;
+            Y += y;
+            TX += t * x;
+            TY += t * y;
+        }
+
+        public readonly FixSums Plus(FixSums b) => b.N == 0 ? this : N == 0 ? b : new FixSums
+        {
+            N = N + b.N, T = T + b.T, TT = TT + b.TT, X = X + b.X, Y = Y + b.Y, TX = TX + b.TX, TY = TY + b.TY,
+            MinT = Math.Min(MinT, b.MinT), MaxT = Math.Max(MaxT, b.MaxT),
+        };
+
+        /// <summary>Seconds from the first fix to the last.</summary>
+        public readonly double SpanS => N == 0 ? 0 : MaxT - MinT;
+
+        /// <summary>The line's speed, km/h (0 for fixes all at one time).</summary>
+        public readonly double SlopeKmh()
+        {
+            double stt = TT - (T * T / N);
+            if (!(stt > 0)) return 0;
+            double vx = (TX - (T * X / N)) / stt, vy = (TY - (T * Y / N)) / stt;
+            return Math.Sqrt((vx * vx) + (vy * vy)) * 3.6;
+        }
+
+        public readonly void Save(BinaryWriter o)
+        {
+            o.Write(N);
+            foreach (double d in (ReadOnlySpan<double>)[T, TT, X, Y, TX, TY, MinT, MaxT]) o.Write(d);
+        }
+
+        public static FixSums Load(BinaryReader i)
+        {
+            int n = i.ReadInt32();
+            CheckpointReader.Check(n >= 0, "checkpoint malformed: a unit's recent fixes negative");
+            return new FixSums
+            {
+                N = n, T = i.ReadDouble(), TT = i.ReadDouble(), X = i.ReadDouble(), Y = i.ReadDouble(), TX = i.ReadDouble(),
+                TY = i.ReadDouble(), MinT = i.ReadDouble(), MaxT = i.ReadDouble(),
+            };
         }
     }
 }

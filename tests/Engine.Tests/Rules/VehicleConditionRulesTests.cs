@@ -464,6 +464,60 @@ public class TeleportAndSignalLostTests
         Assert.Equal(s_t0 + 1_910_000, alerts[^1].EndMs);
     }
 
+    [Fact]
+    public void A_positions_only_unit_standing_at_its_traces_end_with_span_ends_apart_raises_no_signal_lost()
+    {
+        // Positions only, a fix every 5 s: 60 s driving east at 40 km/h, then 150 s standing, silent after. Its fixes at
+        // the spans' ends lie 22 m east and west of where it stands in turn (10 m noise), the others within 4 m: every
+        // 30 s span read 44 m, 5.3 km/h, and a standing vehicle was last seen driving; 30 minutes on, signal_lost.
+        var ids = new VehicleIds();
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        int v = ids.Intern("粤B-SP4".AsSpan()), other = ids.Intern("粤B-X".AsSpan());
+        double kx = Traffic.Geo.GeoMath.MetresPerDegreeLon(22.54), ky = Traffic.Geo.GeoMath.MetresPerDegree;
+        var random = new Random(5);
+        for (int t = 0; t <= 210; t += 5)
+        {
+            double east = Math.Min(t, 60) * 40 / 3.6;
+            double off = t >= 60 && t % 30 == 0 ? (t / 30 % 2 == 0 ? -22 : 22) : (random.NextDouble() - 0.5) * 8;
+            double north = t >= 60 && t % 30 == 0 ? 0 : (random.NextDouble() - 0.5) * 8;
+            rules.OnProbe(At(v, s_t0 + (t * 1000L), 113.94 + ((east + off) / kx), 22.54 + (north / ky), float.NaN), VehicleClass.Car, 0, alerts);
+        }
+        rules.OnProbe(At(other, s_t0 + 2_100_000, 113.9, 22.5, 30), VehicleClass.Car, 0, alerts);
+        rules.OnWatermark(s_t0 + 2_100_000, alerts);
+        Assert.DoesNotContain(alerts, a => a.Kind == "signal_lost");
+    }
+
+    [Theory]
+    [InlineData(15)]
+    [InlineData(20)]
+    [InlineData(40)]
+    public void A_positions_only_unit_silent_while_driving_slowly_with_10_m_noise_raises_signal_lost(double kmh)
+    {
+        // The near miss of the above: positions only, a fix every 5 s off by 10 m (σ per axis), driving east and then
+        // silent; over 20 such units, each raises signal_lost from the watermark, and a parked one alongside nothing.
+        var ids = new VehicleIds();
+        var rules = new VehicleConditionRules(ids, null);
+        var alerts = new List<AlertEvent>();
+        double kx = Traffic.Geo.GeoMath.MetresPerDegreeLon(22.54), ky = Traffic.Geo.GeoMath.MetresPerDegree;
+        var random = new Random(7);
+        double Gauss() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()) * 10;
+        for (int k = 0; k < 20; k++)
+        {
+            int v = ids.Intern($"粤B-D{k}".AsSpan()), parked = ids.Intern($"粤B-P{k}".AsSpan());
+            int seconds = 120 + (k * 7);   // the silence begins at any point of a span
+            for (int t = 0; t <= seconds; t += 5)
+            {
+                double east = t * kmh / 3.6;
+                rules.OnProbe(At(v, s_t0 + (t * 1000L), 113.94 + ((east + Gauss()) / kx), 22.54 + (k * 0.01) + (Gauss() / ky), float.NaN), VehicleClass.Car, 0, alerts);
+                rules.OnProbe(At(parked, s_t0 + (t * 1000L), 113.90 + (Gauss() / kx), 22.54 + (k * 0.01) + (Gauss() / ky), float.NaN), VehicleClass.Car, 0, alerts);
+            }
+        }
+        rules.OnWatermark(s_t0 + 2_400_000, alerts);
+        Assert.Equal(20, alerts.Count(a => a.Kind == "signal_lost" && a.State == AlertState.Open && a.VehicleId!.StartsWith("粤B-D", StringComparison.Ordinal)));
+        Assert.DoesNotContain(alerts, a => a.Kind == "signal_lost" && a.VehicleId!.StartsWith("粤B-P", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(180, true)]
     [InlineData(400, true)]
