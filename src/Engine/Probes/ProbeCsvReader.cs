@@ -21,7 +21,7 @@ public sealed class ProbeCsvReader(VehicleIds ids)
 
     public ReadSummary Read<THandler>(Stream stream, THandler handler) where THandler : IProbeHandler
     {
-        using SepReader reader = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = true, Trim = SepTrim.Outer }).From(stream);
+        using SepReader reader = Reader(hasHeader: true).From(stream);
         Span<int> col = stackalloc int[s_columns.Length];
         // Header names in any case and with spaces round them (a hand-written "vehicle_id, time, lon, lat", a
         // spreadsheet's "Vehicle_ID"): each was a file refused for lacking a column it has.
@@ -45,6 +45,10 @@ public sealed class ProbeCsvReader(VehicleIds ids)
         Rows(reader, col, needed, 0, handler, ref counts);
         return new ReadSummary(counts.Records, counts.Accepted, counts.Rejected, stream.CanSeek ? stream.Position : 0);
     }
+
+    /// <summary>How probe CSV is read: quoted cells unescaped, spaces round cells trimmed, rows of any length.</summary>
+    private static SepReaderOptions Reader(bool hasHeader) =>
+        new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = hasHeader, Trim = SepTrim.Outer });
 
     private struct Counts
     {
@@ -81,8 +85,7 @@ public sealed class ProbeCsvReader(VehicleIds ids)
                 Reject(new(ProbeField.Record, DecodeReason.Malformed), source, text[..lineBreak], handler);
                 // The first line ends at the break; the rest starts on the next line (a CRLF's two characters are one).
                 int skip = rest.StartsWith("\r\n", StringComparison.Ordinal) ? 2 : 1;
-                using SepReader again = new Sep(',').Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = false, Trim = SepTrim.Outer })
-                    .FromText(rest[skip..]);
+                using SepReader again = Reader(hasHeader: false).FromText(rest[skip..]);
                 Rows(again, col, needed, lineOffset + row.LineNumberFrom, handler, ref counts);
                 continue;
             }

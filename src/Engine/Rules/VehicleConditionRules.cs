@@ -576,12 +576,6 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         }
 
         /// <summary>
-        /// How far a fix may lie from a point <paramref name="spread"/> σ uncertain (the mean of a stop's n fixes: √(1 +
-        /// 1/n); another fix: √2) and the unit still stand: <see cref="VehicleConditionOptions.PositionStandM"/>, or 4
-        /// times that σ of the unit's scatter at its stops once 8 fixes have shown it (a fix lies beyond once in 3,000),
-        /// at most 100 m. A 10 m unit's two fixes at a stop 30 s apart lie over 42 m apart (5 km/h) once in 80.
-        /// </summary>
-        /// <summary>
         /// A unit that reports positions only, as its fix is lost: whether its fixes since its last span ended, 10 s or
         /// more of them, stood (within <see cref="StandRadiusM"/> of the span's end). Its speed is the last whole span's,
         /// which a truck that stopped 10-30 s before it lost its fix drove through: it was standing, not driving, and
@@ -591,6 +585,12 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             SpanMs != long.MinValue && FixMs != long.MinValue && FixMs - SpanMs >= o.PositionSpanS * 1000 / 3
             && Traffic.Geo.GeoMath.Distance(SpanLon, SpanLat, FixLon, FixLat) < StandRadiusM(o, Math.Sqrt(2));
 
+        /// <summary>
+        /// How far a fix may lie from a point <paramref name="spread"/> σ uncertain (the mean of a stop's n fixes: √(1 +
+        /// 1/n); another fix: √2) and the unit still stand: <see cref="VehicleConditionOptions.PositionStandM"/>, or 4
+        /// times that σ of the unit's scatter at its stops once 8 fixes have shown it (a fix lies beyond once in 3,000),
+        /// at most 100 m. A 10 m unit's two fixes at a stop 30 s apart lie over 42 m apart (5 km/h) once in 80.
+        /// </summary>
         public double StandRadiusM(VehicleConditionOptions o, double spread) =>
             Math.Clamp(4 * StopError.SigmaOr(8, 0) * spread, o.PositionStandM, MaxStandRadiusM);
 
