@@ -19,7 +19,7 @@ namespace Traffic.Engine.Pipeline;
 public sealed record ReplayOptions
 {
     /// <summary>Vehicle shards, one thread each (keyed by vehicle).</summary>
-    public int VehicleShards { get; init; } = Math.Max(1, Environment.ProcessorCount - 1);
+    public int VehicleShards { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Segment shards, one thread each (keyed by segment), fed through the exchange.</summary>
     public int SegmentShards { get; init; } = 1;
