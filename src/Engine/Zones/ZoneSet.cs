@@ -166,6 +166,18 @@ public sealed class ZoneSet
         FeatureCollection features;
         try
         {
+            // The reader takes any object for a collection and reads members it does not know as none: a probe line or
+            // a collection without `features` given as the zones file was no zones at all, and the run went on without
+            // its zone rules, saying nothing.
+            using (var doc = JsonDocument.Parse(geoJson))
+            {
+                JsonElement root = doc.RootElement;
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out JsonElement type)
+                    || type.ValueKind != JsonValueKind.String || type.GetString() != "FeatureCollection")
+                    throw new InvalidDataException("not a GeoJSON FeatureCollection: the top level needs \"type\": \"FeatureCollection\"");
+                if (!root.TryGetProperty("features", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+                    throw new InvalidDataException("not a GeoJSON FeatureCollection: it needs a 'features' array");
+            }
             features = JsonSerializer.Deserialize<FeatureCollection>(geoJson, s_geoJson)
                 ?? throw new InvalidDataException("not a GeoJSON FeatureCollection");
         }
