@@ -69,11 +69,13 @@ public sealed class Zone
     /// <summary>
     /// Whether the rule applies to a vehicle of this class, carrying dangerous goods or not: a rule for trucks holds for
     /// dangerous-goods vehicles (class <c>hazmat</c>, trucks too), and a rule for class <c>hazmat</c> for any vehicle that
-    /// carries dangerous goods (a <c>truck</c> whose probe or registry entry names a UN class).
+    /// carries dangerous goods (a <c>truck</c> whose probe or registry entry names a UN class). A vehicle carrying dangerous
+    /// goods is a dangerous-goods vehicle whatever class it is given (none, or <c>car</c>, as a unit that knows only the
+    /// cargo reports it), and so a truck too: a car whose probes named UN class 3 drove through a truck ban unseen.
     /// </summary>
     public bool AppliesTo(VehicleClass c, bool dangerousGoods) =>
         AppliesTo(c)
-        || (c == VehicleClass.Hazmat && AppliesTo(VehicleClass.Truck))
+        || ((c == VehicleClass.Hazmat || dangerousGoods) && AppliesTo(VehicleClass.Truck))
         || (dangerousGoods && AppliesTo(VehicleClass.Hazmat));
 
     /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8).</summary>
