@@ -87,6 +87,16 @@ public sealed record VehiclePartitionOptions
     /// jammed at 2 km/h published nothing).
     /// </summary>
     public double StandingReportedKmh { get; init; } = 1;
+
+    /// <summary>
+    /// A step in which the match of a moving vehicle stood still (the matcher holds a slow vehicle's fixes within its
+    /// minimum move, and may decide them where the last decided probe was before the route on is known) is held, up to
+    /// this long, and its time given to the next step that moves, spread over that step's route: a car crawling at 5–12
+    /// km/h with a fix a second stood for 5–10 s at a time and then jumped 20 m in one, so the segment it stood on took
+    /// the time and a junction stub the jump crossed took a share of one second (7–14 m stubs read 30–77 km/h, level 1,
+    /// inside a jam). 0: off.
+    /// </summary>
+    public long StallMergeMs { get; init; } = 30_000;
 }
 
 /// <summary>
@@ -294,6 +304,10 @@ public sealed class VehiclePartition
             o.Write(_slots[v].Hazmat);
             o.Write(_slots[v].WasStanding);
             o.Write(_slots[v].WasStood);
+            o.Write(_slots[v].StallEdge);
+            o.Write(_slots[v].StallOffsetM);
+            o.Write(_slots[v].StallFromMs);
+            o.Write(_slots[v].StallToMs);
         }
         o.Write(_clock.MaxTimeMs);
         o.Write(_clock.Probes);
@@ -336,6 +350,11 @@ public sealed class VehiclePartition
                 p._slots[v].Hazmat = i.ReadUInt16();
                 p._slots[v].WasStanding = i.ReadBoolean();
                 p._slots[v].WasStood = i.ReadBoolean();
+                p._slots[v].StallEdge = i.ReadInt32();
+                CheckpointReader.Check(p._slots[v].StallEdge >= -1 && p._slots[v].StallEdge < index.Network.EdgeCount, "checkpoint malformed: a held step on no edge of the network");
+                p._slots[v].StallOffsetM = i.ReadDouble();
+                p._slots[v].StallFromMs = i.ReadInt64();
+                p._slots[v].StallToMs = i.ReadInt64();
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -359,7 +378,7 @@ public sealed class VehiclePartition
     private void See(int vehicle)
     {
         if (vehicle >= _slots.Length) Array.Resize(ref _slots, Math.Max(vehicle + 1, _slots.Length * 2));
-        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)) };
+        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)), StallEdge = -1 };
         _vehicles.Add(vehicle);
     }
 
@@ -370,6 +389,7 @@ public sealed class VehiclePartition
         if (match.Edge < 0)
         {
             Unmatched++;
+            FlushStall(ref _slots[vehicle], output);
             return;
         }
         Matched++;
@@ -377,9 +397,63 @@ public sealed class VehiclePartition
         _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts, route);
         _zones?.OnMatched(vehicle, cls, hazmat, in match, _alerts);
         Hand(output);
-        if (StandingStep(vehicle, cls, ref _slots[vehicle], in match)) return;
-        int key = _slots[vehicle].Key;
+        ref Slot slot = ref _slots[vehicle];
+        int key = slot.Key;
+        if (StandingStep(vehicle, cls, ref slot, in match) || route.Length == 0)
+        {
+            FlushStall(ref slot, output);
+            return;
+        }
+        if (route.Length == 1 && route[0].ToOffsetM == route[0].FromOffsetM && Options.StallMergeMs > 0)
+        {
+            // The match stood still while the vehicle moved: held for the next step that moves.
+            ref readonly TraversedEdge t = ref route[0];
+            if (slot.StallEdge == t.Edge && slot.StallOffsetM == t.FromOffsetM && slot.StallToMs == t.EnterTimeMs
+                && t.ExitTimeMs - slot.StallFromMs <= Options.StallMergeMs)
+            {
+                slot.StallToMs = t.ExitTimeMs;
+                return;
+            }
+            FlushStall(ref slot, output);
+            if (t.ExitTimeMs - t.EnterTimeMs > Options.StallMergeMs)
+            {
+                output.Traversal(_partition, ++_sequence, key, in t);
+                return;
+            }
+            (slot.StallEdge, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs) = (t.Edge, t.FromOffsetM, t.EnterTimeMs, t.ExitTimeMs);
+            return;
+        }
+        long t0 = route[0].EnterTimeMs, t1 = route[^1].ExitTimeMs;
+        if (slot.StallEdge >= 0 && slot.StallEdge == route[0].Edge && slot.StallOffsetM == route[0].FromOffsetM
+            && slot.StallToMs == t0 && t1 > t0)
+        {
+            // The stall and this step are one stretch of driving: the step's route timed over both.
+            long from = slot.StallFromMs;
+            double scale = (double)(t1 - from) / (t1 - t0);
+            slot.StallEdge = -1;
+            for (int i = 0; i < route.Length; i++)
+            {
+                TraversedEdge r = route[i];
+                var stretched = r with
+                {
+                    EnterTimeMs = from + (long)Math.Round((r.EnterTimeMs - t0) * scale),
+                    ExitTimeMs = i == route.Length - 1 ? t1 : from + (long)Math.Round((r.ExitTimeMs - t0) * scale),
+                };
+                output.Traversal(_partition, ++_sequence, key, in stretched);
+            }
+            return;
+        }
+        FlushStall(ref slot, output);
         for (int i = 0; i < route.Length; i++) output.Traversal(_partition, ++_sequence, key, in route[i]);
+    }
+
+    /// <summary>Sends a held stall as it was (no step that moves followed it).</summary>
+    private void FlushStall(ref Slot slot, IVehiclePartitionOutput output)
+    {
+        if (slot.StallEdge < 0) return;
+        var t = new TraversedEdge(slot.StallEdge, slot.StallOffsetM, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs);
+        slot.StallEdge = -1;
+        output.Traversal(_partition, ++_sequence, slot.Key, in t);
     }
 
     /// <summary>
@@ -426,6 +500,10 @@ public sealed class VehiclePartition
         public int Key;         // its exchange key
         public bool WasStanding;   // at its last match
         public bool WasStood;      // at its last match, in a stop its fixes show (a unit that reports positions only)
+        public int StallEdge;      // a held step in which the match stood still while the vehicle moved (-1: none) …
+        public double StallOffsetM;   // … where on the edge,
+        public long StallFromMs;      // … from when
+        public long StallToMs;        // … to when
     }
 
     /// <summary>
