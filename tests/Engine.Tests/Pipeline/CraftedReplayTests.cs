@@ -102,6 +102,37 @@ public class CraftedReplayTests
         Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), kmh * 0.5, kmh * 1.5));
     }
 
+    [Fact]
+    public async Task A_crawl_reported_by_positions_only_units_every_second_reads_the_crawl()
+    {
+        // The hand-written jam on 高新南一道 with positions only, a fix a second from 3 m units: at 5 km/h its segments read
+        // 23-71 km/h, level 1, and no congestion was raised (at a fix every 5 s, 7-8 km/h and congestion). A step slower
+        // than the standing speed was dropped as standing, and a crawling car's steps are mostly such: its match held still
+        // for a few seconds, then moved on in one step, which alone was kept.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        const double kmh = 5;
+        var random = new Random(11);
+        var probes = new List<(long, string)>();
+        for (int i = 0; i < 12; i++)
+        {
+            for (int t = 0; t <= 600; t++)
+            {
+                var (lon, lat) = net.PointAt(edge, Math.Min(net.LengthM(edge), 5 + (kmh / 3.6 * t)));
+                lon += random.NextDouble() * 6e-5 - 3e-5;
+                lat += random.NextDouble() * 6e-5 - 3e-5;
+                long time = s_start + (i * 10_000) + (t * 1000L);
+                probes.Add((time, string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"vehicle_id\":\"粤B-P{i:00}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7}}}")));
+            }
+        }
+        var (_, outDir) = await Replay(probes);
+        var rows = Lines(Path.Combine(outDir, "segments.ndjson")).Where(r => r.GetProperty("edge").GetInt32() == edge).ToArray();
+        Assert.True(rows.Length >= 5, $"{rows.Length} windows of the road published");
+        Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), kmh * 0.6, kmh * 1.6));
+        Assert.Contains(Lines(Path.Combine(outDir, "alerts.ndjson")), a => a.GetProperty("kind").GetString() == "congestion");
+    }
+
     /// <summary>A named road's edge of 60 m or more, the edge under 15 m it leads into, and the edge of 60 m or more that one leads into.</summary>
     private static (int A, int Stub, int C) RoadStubRoad(RoadNetwork net)
     {
