@@ -19,7 +19,7 @@ internal static class CommandRunner
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"traffic: {parsed.Errors[0].Message} (see 'traffic --help')");
+            Console.Error.WriteLine($"traffic: {UsageMessage(parsed)} (see 'traffic --help')");
             return UsageError;
         }
         try
@@ -31,6 +31,19 @@ internal static class CommandRunner
             Console.Error.WriteLine($"traffic: {e.Message}");
             return InputError;
         }
+    }
+
+    /// <summary>
+    /// The parse error to show, on one line: a word typed that no command or option knows before "Required command was
+    /// not provided" (`traffic bogus` said only the latter, not naming what was typed), and a message of several lines
+    /// (an option's choices suggested one a line) joined.
+    /// </summary>
+    private static string UsageMessage(ParseResult parsed)
+    {
+        var error = parsed.Errors.FirstOrDefault(e => parsed.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
+            ?? parsed.Errors[0];
+        string[] lines = error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 1 ? lines[0] : $"{lines[0]} {string.Join(", ", lines[1..])}";
     }
 
     private static bool IsInputError(Exception e) =>

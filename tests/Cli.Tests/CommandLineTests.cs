@@ -35,6 +35,21 @@ public class CommandLineTests
         Assert.StartsWith("traffic:", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    // A value not among an option's choices: the parser's message ran over four lines (its suggestions one a line).
+    [InlineData(new[] { "replay", "--network", "n.tnet", "--input", "p.ndjson", "--out", "o", "--order", "sideways" }, "sideways")]
+    // An unknown command: "Required command was not provided.", not naming what was typed.
+    [InlineData(new[] { "bogus" }, "bogus")]
+    [InlineData(new[] { "network", "bogus", "x.osm" }, "bogus")]
+    public void A_bad_value_or_unknown_command_gives_one_line_naming_it(string[] args, string named)
+    {
+        var (exit, _, error) = CliRunner.Run(args);
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith("traffic:", error, StringComparison.Ordinal);
+        Assert.Contains(named, error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_missing_file_gives_one_line_on_stderr_and_a_nonzero_exit()
     {

@@ -87,6 +87,16 @@ public sealed record VehiclePartitionOptions
     /// jammed at 2 km/h published nothing).
     /// </summary>
     public double StandingReportedKmh { get; init; } = 1;
+
+    /// <summary>
+    /// A step in which the match of a moving vehicle stood still (the matcher holds a slow vehicle's fixes within its
+    /// minimum move, and may decide them where the last decided probe was before the route on is known) is held, up to
+    /// this long, and its time given to the next step that moves, spread over that step's route: a car crawling at 5–12
+    /// km/h with a fix a second stood for 5–10 s at a time and then jumped 20 m in one, so the segment it stood on took
+    /// the time and a junction stub the jump crossed took a share of one second (7–14 m stubs read 30–77 km/h, level 1,
+    /// inside a jam). 0: off.
+    /// </summary>
+    public long StallMergeMs { get; init; } = 30_000;
 }
 
 /// <summary>
@@ -294,6 +304,11 @@ public sealed class VehiclePartition
             o.Write(_slots[v].Hazmat);
             o.Write(_slots[v].WasStanding);
             o.Write(_slots[v].WasStood);
+            o.Write(_slots[v].StallEdge);
+            o.Write(_slots[v].StallOffsetM);
+            o.Write(_slots[v].StallFromMs);
+            o.Write(_slots[v].StallToMs);
+            o.Write(_slots[v].StallSlow);
         }
         o.Write(_clock.MaxTimeMs);
         o.Write(_clock.Probes);
@@ -336,6 +351,12 @@ public sealed class VehiclePartition
                 p._slots[v].Hazmat = i.ReadUInt16();
                 p._slots[v].WasStanding = i.ReadBoolean();
                 p._slots[v].WasStood = i.ReadBoolean();
+                p._slots[v].StallEdge = i.ReadInt32();
+                CheckpointReader.Check(p._slots[v].StallEdge >= -1 && p._slots[v].StallEdge < index.Network.EdgeCount, "checkpoint malformed: a held step on no edge of the network");
+                p._slots[v].StallOffsetM = i.ReadDouble();
+                p._slots[v].StallFromMs = i.ReadInt64();
+                p._slots[v].StallToMs = i.ReadInt64();
+                p._slots[v].StallSlow = i.ReadBoolean();
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -359,7 +380,7 @@ public sealed class VehiclePartition
     private void See(int vehicle)
     {
         if (vehicle >= _slots.Length) Array.Resize(ref _slots, Math.Max(vehicle + 1, _slots.Length * 2));
-        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)) };
+        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)), StallEdge = -1 };
         _vehicles.Add(vehicle);
     }
 
@@ -370,6 +391,7 @@ public sealed class VehiclePartition
         if (match.Edge < 0)
         {
             Unmatched++;
+            FlushStall(ref _slots[vehicle], output);
             return;
         }
         Matched++;
@@ -377,9 +399,93 @@ public sealed class VehiclePartition
         _speeding.OnMatched(vehicle, cls, hazmat, in match, _alerts, route);
         _zones?.OnMatched(vehicle, cls, hazmat, in match, _alerts);
         Hand(output);
-        if (StandingStep(vehicle, cls, ref _slots[vehicle], in match)) return;
-        int key = _slots[vehicle].Key;
+        ref Slot slot = ref _slots[vehicle];
+        int key = slot.Key;
+        bool standing = StandingStep(vehicle, cls, ref slot, in match, out bool slowOnly);
+        if (route.Length == 0 || (standing && !(slowOnly && Options.StallMergeMs > 0)))
+        {
+            FlushStall(ref slot, output);
+            return;
+        }
+        if (standing)
+        {
+            // A unit reporting positions only, this step slow (its match stood still or crept under the standing speed):
+            // standing, or crawling with its match held still and then moved on in one step. Held, and judged with the
+            // next step that moves over the whole stretch; a stretch under the standing speed is dropped as it was.
+            long enter = route[0].EnterTimeMs, exit = route[^1].ExitTimeMs;
+            ref readonly TraversedEdge last = ref route[^1];
+            if (slot.StallEdge >= 0 && slot.StallSlow && slot.StallToMs == enter && exit - slot.StallFromMs <= Options.StallMergeMs)
+            {
+                (slot.StallEdge, slot.StallOffsetM, slot.StallToMs) = (last.Edge, last.ToOffsetM, exit);
+                return;
+            }
+            FlushStall(ref slot, output);
+            if (exit - enter > Options.StallMergeMs) return;
+            (slot.StallEdge, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs, slot.StallSlow) = (last.Edge, last.ToOffsetM, enter, exit, true);
+            return;
+        }
+        if (route.Length == 1 && route[0].ToOffsetM == route[0].FromOffsetM && Options.StallMergeMs > 0)
+        {
+            // The match stood still while the vehicle moved: held for the next step that moves.
+            ref readonly TraversedEdge t = ref route[0];
+            if (slot.StallEdge == t.Edge && !slot.StallSlow && slot.StallOffsetM == t.FromOffsetM && slot.StallToMs == t.EnterTimeMs
+                && t.ExitTimeMs - slot.StallFromMs <= Options.StallMergeMs)
+            {
+                slot.StallToMs = t.ExitTimeMs;
+                return;
+            }
+            FlushStall(ref slot, output);
+            if (t.ExitTimeMs - t.EnterTimeMs > Options.StallMergeMs)
+            {
+                output.Traversal(_partition, ++_sequence, key, in t);
+                return;
+            }
+            (slot.StallEdge, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs, slot.StallSlow) = (t.Edge, t.FromOffsetM, t.EnterTimeMs, t.ExitTimeMs, false);
+            return;
+        }
+        long t0 = route[0].EnterTimeMs, t1 = route[^1].ExitTimeMs;
+        if (slot.StallEdge >= 0 && slot.StallEdge == route[0].Edge && slot.StallOffsetM == route[0].FromOffsetM
+            && slot.StallToMs == t0 && t1 > t0 && (!slot.StallSlow || Driven(route) * 3600 > Options.StandingKmh * (t1 - slot.StallFromMs)))
+        {
+            // The stall and this step are one stretch of driving: the step's route timed over both.
+            long from = slot.StallFromMs;
+            double scale = (double)(t1 - from) / (t1 - t0);
+            slot.StallEdge = -1;
+            for (int i = 0; i < route.Length; i++)
+            {
+                TraversedEdge r = route[i];
+                var stretched = r with
+                {
+                    EnterTimeMs = from + (long)Math.Round((r.EnterTimeMs - t0) * scale),
+                    ExitTimeMs = i == route.Length - 1 ? t1 : from + (long)Math.Round((r.ExitTimeMs - t0) * scale),
+                };
+                output.Traversal(_partition, ++_sequence, key, in stretched);
+            }
+            return;
+        }
+        FlushStall(ref slot, output);
         for (int i = 0; i < route.Length; i++) output.Traversal(_partition, ++_sequence, key, in route[i]);
+    }
+
+    private static double Driven(ReadOnlySpan<TraversedEdge> route)
+    {
+        double m = 0;
+        foreach (ref readonly TraversedEdge t in route) m += t.ToOffsetM - t.FromOffsetM;
+        return m;
+    }
+
+    /// <summary>Ends a held stall that no step that moves took on: sent as it was, or dropped when it was a positions-only unit's slow steps (standing).</summary>
+    private void FlushStall(ref Slot slot, IVehiclePartitionOutput output)
+    {
+        if (slot.StallEdge < 0) return;
+        if (slot.StallSlow)
+        {
+            slot.StallEdge = -1;
+            return;
+        }
+        var t = new TraversedEdge(slot.StallEdge, slot.StallOffsetM, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs);
+        slot.StallEdge = -1;
+        output.Traversal(_partition, ++_sequence, slot.Key, in t);
     }
 
     /// <summary>
@@ -390,18 +496,20 @@ public sealed class VehiclePartition
     /// unit's fixes as one, and each step then reads as driving (six taxis at a rank, units of 20–30 m fixing every second,
     /// published 41–62 segment rows at up to 149 km/h in half an hour).
     /// </summary>
-    private bool StandingStep(int vehicle, VehicleClass cls, ref Slot slot, in MatchedProbe match)
+    private bool StandingStep(int vehicle, VehicleClass cls, ref Slot slot, in MatchedProbe match, out bool slowOnly)
     {
         bool reported = !double.IsNaN(match.ReportedSpeedKmh);
         bool standing = reported ? match.ReportedSpeedKmh <= Options.StandingReportedKmh : match.SpeedKmh <= Options.StandingKmh;
         bool step = standing && (slot.WasStanding || !reported);
         slot.WasStanding = standing;
+        slowOnly = false;
         if (reported) return step;
         // Only for such units, and long stops: for the rest the matcher holds a standing unit's fixes as one, while a stop's
         // radius (30–100 m) would also take the first metres of driving off and a slow drive behind a stop (a bus leaving
         // its stop at 9 km/h, fixed every 10 s) into it.
         double noisier = 1.25 * _stage.SigmaM(cls);
         bool stood = _wrongWay.UnitScatterM(vehicle) > noisier && _conditions.StoodAt(vehicle, match.TimeMs, match.ProbeLon, match.ProbeLat, noisier);
+        slowOnly = step && !(stood && slot.WasStood);
         step |= stood && slot.WasStood;
         slot.WasStood = stood;
         return step;
@@ -426,6 +534,11 @@ public sealed class VehiclePartition
         public int Key;         // its exchange key
         public bool WasStanding;   // at its last match
         public bool WasStood;      // at its last match, in a stop its fixes show (a unit that reports positions only)
+        public int StallEdge;      // a held step in which the match stood still while the vehicle moved (-1: none) …
+        public double StallOffsetM;   // … where on the edge,
+        public long StallFromMs;      // … from when
+        public long StallToMs;        // … to when
+        public bool StallSlow;        // … a positions-only unit's slow steps (dropped unless a step that moves takes them on)
     }
 
     /// <summary>

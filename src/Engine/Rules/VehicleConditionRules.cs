@@ -186,8 +186,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         SilentWhileMoving(s, in p, cls, hazmat, alerts);
         if (s.SignalLostId != null)
         {
-            alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat,
-                new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 }));
+            var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 };
+            if (p.Fix && s.LastFix) evidence["moved_m"] = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
+            alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat, evidence));
             s.SignalLostId = null;
         }
         s.LastMs = p.TimeMs;

@@ -69,11 +69,13 @@ public sealed class Zone
     /// <summary>
     /// Whether the rule applies to a vehicle of this class, carrying dangerous goods or not: a rule for trucks holds for
     /// dangerous-goods vehicles (class <c>hazmat</c>, trucks too), and a rule for class <c>hazmat</c> for any vehicle that
-    /// carries dangerous goods (a <c>truck</c> whose probe or registry entry names a UN class).
+    /// carries dangerous goods (a <c>truck</c> whose probe or registry entry names a UN class). A vehicle carrying dangerous
+    /// goods is a dangerous-goods vehicle whatever class it is given (none, or <c>car</c>, as a unit that knows only the
+    /// cargo reports it), and so a truck too: a car whose probes named UN class 3 drove through a truck ban unseen.
     /// </summary>
     public bool AppliesTo(VehicleClass c, bool dangerousGoods) =>
         AppliesTo(c)
-        || (c == VehicleClass.Hazmat && AppliesTo(VehicleClass.Truck))
+        || ((c == VehicleClass.Hazmat || dangerousGoods) && AppliesTo(VehicleClass.Truck))
         || (dangerousGoods && AppliesTo(VehicleClass.Hazmat));
 
     /// <summary>Whether the rule is in force at a time (its <c>hours</c>, local time UTC+8).</summary>
@@ -166,6 +168,18 @@ public sealed class ZoneSet
         FeatureCollection features;
         try
         {
+            // The reader takes any object for a collection and reads members it does not know as none: a probe line or
+            // a collection without `features` given as the zones file was no zones at all, and the run went on without
+            // its zone rules, saying nothing.
+            using (var doc = JsonDocument.Parse(geoJson))
+            {
+                JsonElement root = doc.RootElement;
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out JsonElement type)
+                    || type.ValueKind != JsonValueKind.String || type.GetString() != "FeatureCollection")
+                    throw new InvalidDataException("not a GeoJSON FeatureCollection: the top level needs \"type\": \"FeatureCollection\"");
+                if (!root.TryGetProperty("features", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+                    throw new InvalidDataException("not a GeoJSON FeatureCollection: it needs a 'features' array");
+            }
             features = JsonSerializer.Deserialize<FeatureCollection>(geoJson, s_geoJson)
                 ?? throw new InvalidDataException("not a GeoJSON FeatureCollection");
         }

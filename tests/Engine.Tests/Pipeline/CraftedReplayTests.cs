@@ -69,6 +69,96 @@ public class CraftedReplayTests
         Assert.Equal(0, summary.Rejected);
     }
 
+    [Fact]
+    public async Task A_junction_stub_inside_a_crawl_reads_the_crawl_not_the_jump_of_a_stalled_match()
+    {
+        // Hand-written scenarios of cars crawling at 5–12 km/h along 高新南一道 and 科技中三路, a fix a second from 3 m units:
+        // the matcher held each car's match still for 5–10 s at a time (fixes within its minimum move, decided where the
+        // last one was) and then moved it 20 m in one step, so a junction stub of 7–14 m that such a step crossed took a
+        // share of one second: it read 30–77 km/h, level 1, in the middle of the jam.
+        var net = SimRun.Shenzhen;
+        var (a, stub, c) = RoadStubRoad(net);
+        double la = net.LengthM(a), ls = net.LengthM(stub), lc = net.LengthM(c);
+        (double Lon, double Lat) At(double x) =>
+            x < la ? net.PointAt(a, x) : x < la + ls ? net.PointAt(stub, x - la) : net.PointAt(c, Math.Min(lc, x - la - ls));
+        const double kmh = 8;
+        var random = new Random(7);
+        var probes = new List<(long, string)>();
+        for (int i = 0; i < 30; i++)
+        {
+            for (double x = Math.Max(0, la - 60), t = 0; x <= la + ls + Math.Min(lc, 60); x += kmh / 3.6, t++)
+            {
+                var (lon, lat) = At(x);
+                lon += random.NextDouble() * 6e-5 - 3e-5;
+                lat += random.NextDouble() * 6e-5 - 3e-5;
+                long time = s_start + (i * 6_000) + (long)(t * 1000);
+                probes.Add((time, string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"vehicle_id\":\"粤B-Q{i:00}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7},\"speed_kmh\":{kmh}}}")));
+            }
+        }
+        var (_, outDir) = await Replay(probes);
+        var rows = Lines(Path.Combine(outDir, "segments.ndjson")).Where(r => r.GetProperty("edge").GetInt32() == stub).ToArray();
+        Assert.True(rows.Length >= 3, $"{rows.Length} windows of the stub ({ls:F1} m) published");
+        Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), kmh * 0.5, kmh * 1.5));
+    }
+
+    [Fact]
+    public async Task A_crawl_reported_by_positions_only_units_every_second_reads_the_crawl()
+    {
+        // The hand-written jam on 高新南一道 with positions only, a fix a second from 3 m units: at 5 km/h its segments read
+        // 23-71 km/h, level 1, and no congestion was raised (at a fix every 5 s, 7-8 km/h and congestion). A step slower
+        // than the standing speed was dropped as standing, and a crawling car's steps are mostly such: its match held still
+        // for a few seconds, then moved on in one step, which alone was kept.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        const double kmh = 5;
+        var random = new Random(11);
+        var probes = new List<(long, string)>();
+        for (int i = 0; i < 12; i++)
+        {
+            for (int t = 0; t <= 600; t++)
+            {
+                var (lon, lat) = net.PointAt(edge, Math.Min(net.LengthM(edge), 5 + (kmh / 3.6 * t)));
+                lon += random.NextDouble() * 6e-5 - 3e-5;
+                lat += random.NextDouble() * 6e-5 - 3e-5;
+                long time = s_start + (i * 10_000) + (t * 1000L);
+                probes.Add((time, string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"vehicle_id\":\"粤B-P{i:00}\",\"time\":{time},\"lon\":{lon:F7},\"lat\":{lat:F7}}}")));
+            }
+        }
+        var (_, outDir) = await Replay(probes);
+        var rows = Lines(Path.Combine(outDir, "segments.ndjson")).Where(r => r.GetProperty("edge").GetInt32() == edge).ToArray();
+        Assert.True(rows.Length >= 5, $"{rows.Length} windows of the road published");
+        Assert.All(rows, r => Assert.InRange(r.GetProperty("speed_kmh").GetDouble(), kmh * 0.6, kmh * 1.6));
+        Assert.Contains(Lines(Path.Combine(outDir, "alerts.ndjson")), a => a.GetProperty("kind").GetString() == "congestion");
+    }
+
+    /// <summary>A named road's edge of 60 m or more, the edge under 15 m it leads into, and the edge of 60 m or more that one leads into.</summary>
+    private static (int A, int Stub, int C) RoadStubRoad(RoadNetwork net)
+    {
+        for (int a = 0; a < net.EdgeCount; a++)
+        {
+            if (net.NameIndex(a) == 0 || net.LengthM(a) < 60) continue;
+            foreach (int s in Out(net, a))
+            {
+                if (net.LengthM(s) >= 15 || net.LengthM(s) < 5) continue;
+                foreach (int c in Out(net, s))
+                {
+                    if (c != a && net.LengthM(c) >= 60) return (a, s, c);
+                }
+            }
+        }
+        throw new InvalidOperationException("no road, stub, road of one name in a row in the network");
+
+        static IEnumerable<int> Out(RoadNetwork net, int e)
+        {
+            for (int f = net.FirstOutEdge(net.To(e)); f < net.EndOutEdge(net.To(e)); f++)
+            {
+                if (f != net.Twin(e) && net.NameIndex(f) == net.NameIndex(e)) yield return f;
+            }
+        }
+    }
+
     /// <summary>
     /// A car in a queue that stands for 20 s (its unit reporting 0) and moves on at 6 km/h for 20 s, over and over, and a
     /// taxi standing where it waits, its unit's speed jittering round 0 (up to 3 km/h) and its fixes round where it stands.

@@ -245,6 +245,78 @@ public class CongestionRuleTests
         Assert.True(incident[1].TimeMs >= s_t0 + (10 * 60_000), "closes once a, the last, has cleared");
     }
 
+    [Fact]
+    public void A_run_that_splits_gives_the_part_it_leaves_an_alert_id_of_its_own()
+    {
+        // 科技中三路 slowing as a whole (a hand-written scenario): its run split where one segment read clear, the alert went
+        // on with one part, and the other part, holding the segment the alert was named after and congested since the same
+        // minute, opened later under the very same id: "open" twice and "close" twice for one alert_id.
+        int[] r = ThreeInARow();
+        int named = Math.Max(r[0], r[2]), other = Math.Min(r[0], r[2]), middle = r[1];
+        (int, double, double)[] Period(double vNamed, double vMiddle, double vOther) =>
+            [(named, vNamed, double.NaN), (middle, vMiddle, double.NaN), (other, vOther, double.NaN)];
+        // The named end worst (it names the alert), then the middle clears and the ends stay congested for minutes.
+        var alerts = Periods(
+            Period(8, 18, 18), Period(8, 18, 18), Period(8, 18, 18), Period(8, 18, 18),
+            Period(8, 45, 18), Period(8, 45, 18), Period(8, 45, 18), Period(8, 45, 18), Period(8, 45, 18), Period(8, 45, 18),
+            Period(45, 45, 45), Period(45, 45, 45), Period(45, 45, 45))
+            .Where(a => a.Kind == "congestion").ToList();
+        Assert.Contains(alerts, a => a.State == AlertState.Open);
+        foreach (var g in alerts.GroupBy(a => a.AlertId))
+        {
+            var states = g.Select(a => a.State).ToList();
+            Assert.True(states[0] == AlertState.Open && states.Count(s => s == AlertState.Open) == 1
+                && states.Count(s => s == AlertState.Close) == 1 && states[^1] == AlertState.Close,
+                $"{g.Key}: {string.Join(", ", states)}");
+        }
+    }
+
+    [Fact]
+    public void A_junction_stub_read_clear_inside_a_queue_does_not_split_its_run_nor_make_an_incident()
+    {
+        // 高新南一道 and 科技中三路 crawling at 5-12 km/h (hand-written scenarios, 1 Hz, 3 m units): their junction stubs of
+        // 7-14 m read 30-77 km/h, level 1, in a window now and then (a matched step jumps a stub in a second), and each
+        // such window split the queue's run in two (two congestion alerts, two incidents on one slowdown), and a stub whose
+        // recent windows read 60 km/h "collapsed" to 5 in the jam: an incident on a road slowing over 20 minutes.
+        var net = SimRun.Shenzhen;
+        var (a, stub, c) = RoadStubRoad(net);
+        (int, double, double)[] Period(double va, double vs, double vc) => [(a, va, double.NaN), (stub, vs, double.NaN), (c, vc, double.NaN)];
+        var alerts = Periods(
+            Period(10, 10, 10), Period(10, 60, 10), Period(10, 10, 10), Period(10, 60, 10), Period(10, 60, 10),
+            Period(10, 60, 10), Period(10, 60, 10), Period(10, 5, 10), Period(10, 5, 10), Period(10, 5, 10),
+            Period(45, 45, 45), Period(45, 45, 45), Period(45, 45, 45));
+        var opens = alerts.Where(x => x.Kind == "congestion" && x.State == AlertState.Open).ToList();
+        Assert.Single(opens);
+        Assert.Equal(3, opens[0].Evidence["segments"]);
+        Assert.DoesNotContain(alerts, x => x.Kind == "incident");
+    }
+
+    /// <summary>A named road's edge of 30 m or more, the edge under 15 m it leads into, and the edge of 30 m or more that one leads into.</summary>
+    private static (int A, int Stub, int C) RoadStubRoad(RoadNetwork net)
+    {
+        for (int a = 0; a < net.EdgeCount; a++)
+        {
+            if (net.NameIndex(a) == 0 || net.LengthM(a) < 30) continue;
+            foreach (int s in Out(net, a))
+            {
+                if (net.LengthM(s) >= 15) continue;
+                foreach (int c in Out(net, s))
+                {
+                    if (c != a && net.LengthM(c) >= 30) return (a, s, c);
+                }
+            }
+        }
+        throw new InvalidOperationException("no road, stub, road of one name in a row in the network");
+
+        static IEnumerable<int> Out(RoadNetwork net, int e)
+        {
+            for (int f = net.FirstOutEdge(net.To(e)); f < net.EndOutEdge(net.To(e)); f++)
+            {
+                if (f != net.Twin(e) && net.NameIndex(f) == net.NameIndex(e)) yield return f;
+            }
+        }
+    }
+
     /// <summary>The <paramref name="n"/>-th edge (of 30 m or more) of another named road than <paramref name="edge"/>'s, each of a road of its own.</summary>
     private static int OtherRoad(int edge, int n)
     {

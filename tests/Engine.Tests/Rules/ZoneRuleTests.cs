@@ -87,6 +87,10 @@ public class ZoneRuleTests
         // A class hazmat vehicle in a zone closed to trucks; a truck whose probes name a UN class in a zone closed to hazmat.
         Assert.Equal(["zone", "zone"], Visit(VehicleClass.Hazmat, 30, s_noon, null, (inT1, 60), (s_outside, 30)).Select(a => a.Kind));
         Assert.Equal(["zone", "zone"], Visit(VehicleClass.Truck, 30, s_noon, null, (inG1, 60), (s_outside, 30)).Select(a => a.Kind));
+        // A vehicle of no class, or a "car", whose probes name a UN class is a dangerous-goods vehicle, and so a truck too:
+        // the zone closed to trucks applies (a hand-written scenario's car carrying "3" drove through a truck ban unseen).
+        Assert.Equal(["zone", "zone"], Visit(VehicleClass.Car, 30, s_noon, null, (inT1, 60), (s_outside, 30)).Select(a => a.Kind));
+        Assert.Equal(["zone", "zone"], Visit(VehicleClass.Unspecified, 30, s_noon, null, (inT1, 60), (s_outside, 30)).Select(a => a.Kind));
         // Near misses: a truck carrying nothing in the zone closed to hazmat; a taxi in the one closed to trucks.
         Assert.Empty(Visit(VehicleClass.Truck, 0, s_noon, null, (inG1, 60), (s_outside, 30)));
         Assert.Empty(Visit(VehicleClass.Taxi, 0, s_noon, null, (inT1, 60), (s_outside, 30)));

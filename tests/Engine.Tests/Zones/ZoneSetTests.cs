@@ -124,6 +124,11 @@ public class ZoneSetTests
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","hours":"late"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "hours")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","classes":["tram"]},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "unknown class")]
     [InlineData("""{"features": 3""", "FeatureCollection")]
+    // A probe line given as the zones file (one JSON object, as a wrong --zones path hands over), a single Feature, a
+    // collection without its features: each read as no zones at all, and the run went on without its zone rules.
+    [InlineData("""{"vehicle_id":"a","time":1772413200000,"lon":113.95,"lat":22.54}""", "not a GeoJSON FeatureCollection")]
+    [InlineData("""{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}""", "not a GeoJSON FeatureCollection")]
+    [InlineData("""{"type":"FeatureCollection"}""", "'features'")]
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}]}""", "must end at its first point")]
     public void A_bad_zone_is_refused_with_a_clear_message(string geoJson, string expected)
     {
