@@ -519,7 +519,7 @@ public sealed class ReplayEngine
         {
             if (_speed > 0) Pace(probe.TimeMs);
             _observer?.ProbeRead(in probe, in source);
-            bool due = _clock.Observe(probe.TimeMs, out long watermark);
+            bool due = _clock.Observe(probe.Vehicle, probe.TimeMs, out long watermark);
             Add(probe.Vehicle % _shards.Length, new VehicleMessage(probe, source, 0, false));
             if (!due) return;
             for (int i = 0; i < _shards.Length; i++) Add(i, new VehicleMessage(default, default, watermark, true));

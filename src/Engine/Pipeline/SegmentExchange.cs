@@ -55,31 +55,90 @@ public static class VehicleKey
 /// An event-time watermark from a stream of probe times: the newest time seen less the allowed lateness, moved on
 /// every so many probes and whenever the newest time passes a multiple of <see cref="StepMs"/> (so that a small or
 /// sparse input moves it as event time goes on, not only a large one), never by the wall clock: the same input moves
-/// it at the same points, and nothing but the newest time and the count decides them.
+/// it at the same points, and nothing but the probes' vehicles and times and their count decides them.
 /// </summary>
+/// <remarks>
+/// One unit whose clock is hours ahead (a terminal writing China's local time as UTC is 8 hours ahead) must not carry
+/// the watermark with it: every other vehicle's probes would be late until event time caught up with it. So a probe
+/// more than <see cref="JumpMs"/> past the newest time moves it only when the jump is the source's, not one unit's:
+/// when a probe of another vehicle also lands past that bound (the whole fleet came back after a gap), or when the unit
+/// has sent <see cref="LoneRun"/> such probes with no other vehicle's probe between them (the other vehicles have gone
+/// quiet: traces written one after another), or at once while the source has shown only one vehicle. Until then the
+/// unit's probes are taken (they are ahead, not late) and the watermark goes on with the others.
+/// </remarks>
 internal sealed class EventTimeWatermark(long latenessMs, int every)
 {
     /// <summary>Event time between moves at most, whatever the count of probes.</summary>
     public const long StepMs = 5_000;
 
-    /// <summary>The newest event time seen.</summary>
+    /// <summary>How far past the newest time a probe may be and still move the watermark by itself.</summary>
+    public const long JumpMs = 10 * 60_000;
+
+    /// <summary>Probes in a row of one vehicle past <see cref="JumpMs"/>, none of another vehicle between them, that move it.</summary>
+    public const int LoneRun = 64;
+
+    /// <summary>The newest event time taken.</summary>
     public long MaxTimeMs { get; set; } = long.MinValue;
 
     /// <summary>Probes seen.</summary>
     public long Probes { get; set; }
 
+    /// <summary>The first vehicle seen (-1 before any), until a second is seen; then -2.</summary>
+    public int OnlyVehicle { get; set; } = -1;
+
+    /// <summary>A vehicle whose probes lie past the newest time by more than <see cref="JumpMs"/>, not yet taken; -1: none.</summary>
+    public int AheadVehicle { get; set; } = -1;
+
+    /// <summary>The earliest time of those probes.</summary>
+    public long AheadFromMs { get; set; }
+
+    /// <summary>How many of them have come since another vehicle's probe last did.</summary>
+    public int AheadRun { get; set; }
+
     /// <summary>
-    /// Sees a probe's time; true when the watermark is due to move on (every <c>every</c> probes, or the newest time
-    /// entered another step of event time; never when <c>every</c> is 0: the caller moves it), with its value.
+    /// Sees a probe's vehicle and time; true when the watermark is due to move on (every <c>every</c> probes, or the
+    /// newest time entered another step of event time; never when <c>every</c> is 0: the caller moves it), with its value.
     /// </summary>
-    public bool Observe(long timeMs, out long watermarkMs)
+    public bool Observe(int vehicle, long timeMs, out long watermarkMs)
     {
         long before = MaxTimeMs;
-        if (timeMs > MaxTimeMs) MaxTimeMs = timeMs;
+        Take(vehicle, timeMs);
         watermarkMs = MaxTimeMs - latenessMs;
         Probes++;
         bool stepped = before != long.MinValue && MaxTimeMs / StepMs != before / StepMs;
         return every > 0 && (Probes % every == 0 || stepped);
+    }
+
+    private void Take(int vehicle, long timeMs)
+    {
+        if (OnlyVehicle != vehicle && OnlyVehicle != -2) OnlyVehicle = OnlyVehicle == -1 ? vehicle : -2;
+        if (MaxTimeMs == long.MinValue || OnlyVehicle != -2 || timeMs <= MaxTimeMs + JumpMs)
+        {
+            if (timeMs > MaxTimeMs) MaxTimeMs = timeMs;
+            if (AheadVehicle < 0) return;
+            if (AheadFromMs <= MaxTimeMs + JumpMs) AheadVehicle = -1;  // the others caught up with it
+            else if (vehicle != AheadVehicle) AheadRun = 0;            // another vehicle goes on at the newest time
+            return;
+        }
+        if (AheadVehicle < 0)
+        {
+            (AheadVehicle, AheadFromMs, AheadRun) = (vehicle, timeMs, 1);
+        }
+        else if (vehicle == AheadVehicle)
+        {
+            AheadFromMs = Math.Min(AheadFromMs, timeMs);
+            if (++AheadRun >= LoneRun) Jump(AheadFromMs);
+        }
+        else
+        {
+            Jump(Math.Min(AheadFromMs, timeMs));  // a second vehicle past the bound: the source moved on
+        }
+    }
+
+    private void Jump(long toMs)
+    {
+        MaxTimeMs = Math.Max(MaxTimeMs, toMs);
+        AheadVehicle = -1;
     }
 
     /// <summary>The watermark now: the newest time less the lateness (<see cref="long.MinValue"/> before any probe).</summary>

@@ -222,7 +222,7 @@ public sealed class VehiclePartition
             _wrongWay.OnProbe(in probe, cls, hazmat, _alerts);
             Hand(output);
         }
-        if (_clock.Observe(probe.TimeMs, out long watermark)) AdvanceWatermark(watermark, output);
+        if (_clock.Observe(v, probe.TimeMs, out long watermark)) AdvanceWatermark(watermark, output);
     }
 
     /// <summary>
@@ -312,6 +312,10 @@ public sealed class VehiclePartition
         }
         o.Write(_clock.MaxTimeMs);
         o.Write(_clock.Probes);
+        SaveVehicleOrMark(w, _clock.OnlyVehicle);
+        SaveVehicleOrMark(w, _clock.AheadVehicle);
+        o.Write(_clock.AheadFromMs);
+        o.Write(_clock.AheadRun);
         o.Write(_sequence);
         o.Write(_ended);
         o.Write(Matched);
@@ -323,6 +327,22 @@ public sealed class VehiclePartition
         _conditions.Save(w);
         _wrongWay.Save(w);
         w.WriteTo(checkpoint, CheckpointKind.VehiclePartition);
+    }
+
+    // A vehicle of the watermark's state (by the checkpoint's vehicle table), or its marks for none (-1) and several (-2).
+    private static void SaveVehicleOrMark(CheckpointWriter w, int vehicle)
+    {
+        w.Out.Write(vehicle >= 0);
+        if (vehicle >= 0) w.Vehicle(vehicle);
+        else w.Out.Write(vehicle);
+    }
+
+    private static int LoadVehicleOrMark(CheckpointReader r)
+    {
+        if (r.In.ReadBoolean()) return r.Vehicle();
+        int mark = r.In.ReadInt32();
+        CheckpointReader.Check(mark is -1 or -2, "checkpoint malformed: a watermark's vehicle mark other than none or several");
+        return mark;
     }
 
     /// <summary>
@@ -360,6 +380,10 @@ public sealed class VehiclePartition
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
+            p._clock.OnlyVehicle = LoadVehicleOrMark(r);
+            p._clock.AheadVehicle = LoadVehicleOrMark(r);
+            p._clock.AheadFromMs = i.ReadInt64();
+            p._clock.AheadRun = i.ReadInt32();
             p._sequence = i.ReadInt64();
             p._ended = i.ReadBoolean();
             p.Matched = i.ReadInt64();

@@ -305,7 +305,7 @@ public class CraftedReplayTests
         File.WriteAllText(Path.Combine(outDir, "alerts", "notes.txt"), "the user's own");   // not the run's: kept
         string input = Path.Combine(dir, "probes.ndjson");
         File.WriteAllLines(input, Drive(net, edge, "粤B-ONE01", 30, s_start, 5, 120).Select(p => p.Line));
-        await new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions()).RunAsync(input, outDir);
+        await new ReplayEngine(SimRun.Shenzhen, null, null, new VehicleIds(), new ReplayOptions { VehicleShards = 1 }).RunAsync(input, outDir);
         Assert.True(File.Exists(Path.Combine(outDir, "alerts", "notes.txt")));
 
         var arrow = Directory.GetFiles(outDir, "*.arrow", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/')).Order().ToArray();
@@ -511,6 +511,33 @@ public class CraftedReplayTests
         Assert.Equal(["duplicate", "out_of_order"], late.Select(l => l.GetProperty("reason").GetString()));
         Assert.Equal([5L, 10L], late.Select(l => l.GetProperty("record").GetInt64()));
         Assert.All(late, l => Assert.Equal("粤B-R0001", l.GetProperty("vehicle_id").GetString()));
+    }
+
+    [Fact]
+    public async Task One_unit_whose_clock_runs_eight_hours_ahead_does_not_make_the_others_late()
+    {
+        // Four cars report every 5 s for 10 minutes, in time order; one report of the second car, three quarters of the
+        // way through, carries a time 8 hours ahead (a terminal writing China's local time as UTC). Within a day of the
+        // newest time it is accepted; it must not carry the watermark 8 hours on and leave every later report late.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        var probes = Enumerable.Range(0, 4).SelectMany(i => Drive(net, edge, $"粤B-CLK0{i}", 30, s_start + (i * 1_000), 5, 600))
+            .OrderBy(p => p.Time).ToList();
+        int at = probes.FindIndex(p => p.Line.Contains("粤B-CLK01", StringComparison.Ordinal) && p.Time >= s_start + 450_000);
+        long ahead = probes[at].Time + (8 * 3_600_000L);
+        probes[at] = (ahead, probes[at].Line.Replace($"\"time\":{probes[at].Time}", $"\"time\":{ahead}", StringComparison.Ordinal));
+        var (summary, outDir) = await ReplayAsListed(probes, InputOrder.Auto);
+
+        Assert.False(summary.SortedByTime);
+        Assert.Equal(0, summary.Late);
+        Assert.Equal(summary.Read, summary.Accepted);
+        // The other three cars' reports are every one matched; of the second car's, those behind its own jump are refused
+        // as out of order (its own track), each with its reason, not lost.
+        Assert.Equal(summary.Read - summary.Refused, summary.Matched + summary.Unmatched);
+        Assert.All(File.ReadLines(Path.Combine(outDir, "late.ndjson")).Select(l => JsonDocument.Parse(l).RootElement),
+            l => Assert.Equal("粤B-CLK01", l.GetProperty("vehicle_id").GetString()));
+        Assert.DoesNotContain(Lines(Path.Combine(outDir, "alerts.ndjson")),
+            a => a.TryGetProperty("vehicle_id", out var v) && v.GetString() != "粤B-CLK01");
     }
 
     [Fact]
