@@ -112,10 +112,7 @@ public sealed class KafkaSinks : IDisposable
     {
         string source = string.Create(CultureInfo.InvariantCulture, $"{topic}:{partition}:{offset}");
         var w = _json.Begin();
-        w.WriteString("vehicle_id"u8, vehicleId);
-        w.WriteNumber("time"u8, p.TimeMs);
-        w.WriteNumber("lon"u8, p.Lon);
-        w.WriteNumber("lat"u8, p.Lat);
+        ProbeJsonWriter.WriteFields(w, vehicleId, in p);
         w.WriteString("source"u8, source);
         w.WriteString("reason"u8, LateReasons.Of(why));
         _json.End();

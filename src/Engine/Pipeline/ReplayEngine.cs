@@ -400,10 +400,7 @@ public sealed class ReplayEngine
         foreach (var (record, p, why) in late)
         {
             var w = lines.Begin();
-            w.WriteString("vehicle_id"u8, _ids.Name(p.Vehicle));
-            w.WriteNumber("time"u8, p.TimeMs);
-            w.WriteNumber("lon"u8, p.Lon);
-            w.WriteNumber("lat"u8, p.Lat);
+            ProbeJsonWriter.WriteFields(w, _ids.Name(p.Vehicle), in p);
             w.WriteNumber("record"u8, record);
             w.WriteString("reason"u8, LateReasons.Of(why));
             lines.End();

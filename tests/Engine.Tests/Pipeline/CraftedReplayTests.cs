@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
@@ -538,6 +539,37 @@ public class CraftedReplayTests
             l => Assert.Equal("粤B-CLK01", l.GetProperty("vehicle_id").GetString()));
         Assert.DoesNotContain(Lines(Path.Combine(outDir, "alerts.ndjson")),
             a => a.TryGetProperty("vehicle_id", out var v) && v.GetString() != "粤B-CLK01");
+    }
+
+    [Fact]
+    public async Task A_late_row_reads_back_as_the_probe_it_was_with_every_field_it_carried()
+    {
+        // A unit that reports every optional field sends one report twice and one behind its track: the late output must
+        // hold them whole, so that they can be replayed or inspected as sent, not only their place and time.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        var drive = Drive(net, edge, "粤B-F0001", 30, s_start, 5, 120)
+            .Select(p => (p.Time, Line: p.Line.Replace("}", ",\"heading\":87.5,\"class\":\"truck\",\"hazmat\":\"2.1\",\"accuracy_m\":4.2,\"alarm\":2048,\"status\":3}", StringComparison.Ordinal)))
+            .ToList();
+        string duplicate = drive[3].Line;
+        string behind = drive[8].Line.Replace($"\"time\":{drive[8].Time}", $"\"time\":{drive[6].Time}", StringComparison.Ordinal)
+            .Replace("\"status\":3", "\"status\":1,\"speed_kmh\":31.5", StringComparison.Ordinal).Replace(",\"speed_kmh\":30,", ",", StringComparison.Ordinal);
+        var probes = drive.Take(4).Append((drive[3].Time, Line: duplicate)).Concat(drive.Skip(4).Take(5))
+            .Append((drive[6].Time, Line: behind)).Concat(drive.Skip(9)).ToList();
+        var (summary, outDir) = await ReplayAsListed(probes, InputOrder.File);
+
+        Assert.Equal(2, summary.Refused);
+        string[] late = [.. File.ReadLines(Path.Combine(outDir, "late.ndjson"))];
+        Assert.Equal(2, late.Length);
+        string[] sent = [duplicate, behind];
+        for (int i = 0; i < late.Length; i++)
+        {
+            var decoder = new ProbeJsonDecoder(new VehicleIds());
+            Assert.True(decoder.TryDecode(Encoding.UTF8.GetBytes(sent[i]), out Probe expected, out _));
+            Assert.True(decoder.TryDecode(Encoding.UTF8.GetBytes(late[i]), out Probe got, out var error), error.ToString());
+            Assert.Equal(expected, got);
+        }
+        Assert.Contains("\"speed_kmh\":31.5", late[1], StringComparison.Ordinal);
     }
 
     [Fact]
