@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace Traffic.Cli;
 
@@ -42,8 +43,28 @@ internal static class CommandRunner
     {
         var error = parsed.Errors.FirstOrDefault(e => parsed.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
             ?? parsed.Errors[0];
+        if (BadValue(error) is { } bad) return bad;
         string[] lines = error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return lines.Length == 1 ? lines[0] : $"{lines[0]} {string.Join(", ", lines[1..])}";
+    }
+
+    /// <summary>
+    /// A value an option cannot take, said in the option's own terms: the parser's message named the .NET type
+    /// ("as expected type 'Traffic.Engine.Pipeline.InputOrder'", "'System.Int32'"), which says nothing to a user.
+    /// </summary>
+    private static string? BadValue(ParseError error)
+    {
+        if (error.SymbolResult is not OptionResult { Option: var option } result || result.Tokens.Count == 0
+            || !error.Message.StartsWith("Cannot parse argument", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        Type type = Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType;
+        string? expected = type.IsEnum ? "one of " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant()))
+            : type == typeof(int) || type == typeof(long) ? "a whole number"
+            : type == typeof(double) || type == typeof(float) ? "a number"
+            : null;
+        return expected is null ? null : $"{option.Name}: '{result.Tokens[^1].Value}' is not {expected}";
     }
 
     private static bool IsInputError(Exception e) =>

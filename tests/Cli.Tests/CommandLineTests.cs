@@ -41,6 +41,10 @@ public class CommandLineTests
     // An unknown command: "Required command was not provided.", not naming what was typed.
     [InlineData(new[] { "bogus" }, "bogus")]
     [InlineData(new[] { "network", "bogus", "x.osm" }, "bogus")]
+    // A value of the wrong kind: the parser's message named the .NET type ('Traffic.Engine.Pipeline.InputOrder', 'System.Int32').
+    [InlineData(new[] { "replay", "--network", "n.tnet", "--input", "p.ndjson", "--out", "o", "--order", "sideways" }, "--order: 'sideways' is not one of auto, file, time")]
+    [InlineData(new[] { "replay", "--network", "n.tnet", "--input", "p.ndjson", "--out", "o", "--shards", "two" }, "--shards: 'two' is not a whole number")]
+    [InlineData(new[] { "replay", "--network", "n.tnet", "--input", "p.ndjson", "--out", "o", "--speed", "fast" }, "--speed: 'fast' is not a number")]
     public void A_bad_value_or_unknown_command_gives_one_line_naming_it(string[] args, string named)
     {
         var (exit, _, error) = CliRunner.Run(args);
@@ -48,6 +52,8 @@ public class CommandLineTests
         Assert.Single(error.Trim().Split('\n'));
         Assert.StartsWith("traffic:", error, StringComparison.Ordinal);
         Assert.Contains(named, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Traffic.", error, StringComparison.Ordinal);
     }
 
     [Fact]
