@@ -422,7 +422,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         bool driven = false;
         for (int i = 0; i < near.Length && near[i].DistanceM <= _options.NearM && !driven; i++)
         {
-            driven = SameRoad(near[i].Edge, s.Edge) && IsStrictOneWay(near[i].Edge)
+            driven = MayBeRoadDriven(near[i].Edge, s.Edge) && IsStrictOneWay(near[i].Edge)
                 && GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) >= _options.AgainstDeg;
         }
         return driven && !AnyAlong(s, near, lon, lat, course, AlongM(sigma), near[0].Edge, out _);
@@ -448,6 +448,17 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         }
         return any;
     }
+
+    /// <summary>
+    /// Whether <paramref name="edge"/> may be the road a vehicle has been driving against, <paramref name="driven"/> its last
+    /// edge against: the same named road, or, when neither has a name, any road without one (the map's unnamed one-way
+    /// carriageways and links cannot be told apart by their names, as in <see cref="OtherHalf"/>). By name alone, a taxi
+    /// reporting every 15 s against an unnamed one-way road beside 深南大道, whose fixes lay nearest two unnamed one-way ways
+    /// in turn and once nearest 科苑北路 crossing its course, had its row of fixes against the road broken there and raised
+    /// nothing in 90 s of driving against it.
+    /// </summary>
+    private bool MayBeRoadDriven(int edge, int driven) =>
+        SameRoad(edge, driven) || (_network.Name(edge).Length == 0 && _network.Name(driven).Length == 0);
 
     /// <summary>Two edges of one named road (the halves of a dual carriageway share the name).</summary>
     private bool SameRoad(int a, int b) => _network.NameIndex(a) == _network.NameIndex(b) && _network.Name(a).Length > 0;

@@ -356,6 +356,55 @@ public class WrongWayRuleTests
         return alerts;
     }
 
+    // A simulated taxi (seed 23, a 10 m unit every 15 s, speed and heading reported) turns at 165 s against an unnamed
+    // one-way road beside 深南大道 (way 183402036, bearing 87°) and drives it westwards for 600 m at 30 km/h, then stands.
+    private static readonly (long Ms, double Lon, double Lat, float Speed, float Heading)[] s_unnamedDrive =
+    [
+        (0, 113.9520945, 22.5435165, 37.9f, 270.2f),
+        (15000, 113.9509022, 22.5434794, 38.1f, 260.9f),
+        (30000, 113.9491373, 22.5432345, 38f, 272f),
+        (45000, 113.9491239, 22.5425087, 23.6f, 178f),
+        (60000, 113.9487584, 22.5417732, 24.5f, 268.3f),
+        (75000, 113.9478833, 22.5418685, 25.4f, 266.8f),
+        (90000, 113.9466923, 22.5417447, 25.7f, 270f),
+        (105000, 113.9457547, 22.5417033, 23.1f, 263.3f),
+        (120000, 113.9449837, 22.541938, 25.2f, 359.9f),
+        (135000, 113.9454997, 22.5428742, 26.1f, 79.4f),
+        (150000, 113.9456977, 22.5427245, 31.3f, 267f),
+        (165000, 113.9443839, 22.5427795, 28.4f, 268.9f),
+        (180000, 113.9429802, 22.5427873, 30.4f, 266.7f),
+        (195000, 113.941822, 22.5425985, 33f, 269.3f),
+        (210000, 113.9407894, 22.5425775, 31.3f, 261.1f),
+        (225000, 113.9395498, 22.5425047, 31.8f, 271.5f),
+        (240000, 113.9380708, 22.5424795, 0f, 273.4f),
+    ];
+
+    [Fact]
+    public void A_drive_against_an_unnamed_one_way_road_is_not_broken_by_a_fix_nearest_a_street_crossing_it()
+    {
+        // Its fixes lie nearest one unnamed one-way way, then another beside it, then (at 210 s) 科苑北路, which crosses the
+        // course: that fix, amid the row against the road, is in doubt and does not end the row. Compared by name alone, two
+        // unnamed ways were never the same road, the row ended there, and the drive raised nothing.
+        var ids = new VehicleIds();
+        int v = ids.Intern("琼AT00003".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        foreach (var (ms, lon, lat, speed, heading) in s_unnamedDrive)
+        {
+            var p = Probe.Empty;
+            p.Vehicle = v;
+            p.TimeMs = s_t0 + ms;
+            p.Lon = lon;
+            p.Lat = lat;
+            p.SpeedKmh = speed;
+            p.Heading = heading;
+            rule.OnProbe(p, VehicleClass.Taxi, 0, alerts);
+        }
+        var open = Assert.Single(alerts, a => a.State == AlertState.Open);
+        Assert.Equal("wrong_way", open.Kind);
+        Assert.InRange(open.StartMs, s_t0 + 150_000, s_t0 + 225_000);
+    }
+
     [Fact]
     public void Two_fixes_15_s_apart_against_a_one_way_street_raise_wrong_way()
     {
