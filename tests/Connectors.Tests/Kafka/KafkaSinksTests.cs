@@ -174,7 +174,7 @@ public class KafkaSinksTests
             RouteDistanceM = 10, SpeedKmh = 30, Confidence = 0.9, Break = ChainBreak.None, Forced = false, ReportedSpeedKmh = double.NaN,
         });
         byte[] arrow = builder.TakeIpcStream();
-        var probe = new Probe { Vehicle = vehicle, TimeMs = 1_767_571_200_000, Lon = 113.9, Lat = 22.5 };
+        var probe = Probe.Empty with { Vehicle = vehicle, TimeMs = 1_767_571_200_000, Lon = 113.9, Lat = 22.5, SpeedKmh = 31.5f };
         using (var sinks = new KafkaSinks(kafka.Connection, kafka.Topics, TestKafka.Shenzhen, "test"))
         {
             sinks.Late("粤B7", in probe, "traffic.probes", 2, 99);
@@ -184,7 +184,7 @@ public class KafkaSinksTests
         }
         var late = Assert.Single(kafka.Read(kafka.Topics.Late));
         Assert.Equal("traffic.probes:2:99", TestKafka.Text(late.Key));
-        Assert.Equal("""{"vehicle_id":"粤B7","time":1767571200000,"lon":113.9,"lat":22.5,"source":"traffic.probes:2:99","reason":"late"}""", TestKafka.Text(late.Value));
+        Assert.Equal("""{"vehicle_id":"粤B7","time":1767571200000,"lon":113.9,"lat":22.5,"speed_kmh":31.5,"source":"traffic.probes:2:99","reason":"late"}""", TestKafka.Text(late.Value));
 
         var matched = Assert.Single(kafka.Read(kafka.Topics.Matched));
         Assert.Equal("3:7", TestKafka.Text(matched.Key));
