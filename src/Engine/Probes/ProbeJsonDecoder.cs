@@ -106,7 +106,7 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                 case ProbeField.Class:
                     if (t == JsonTokenType.Null) break;
                     if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
-                    if (reader.ValueIsEscaped || !ProbeRules.TryParseClass(reader.ValueSpan, out p.Class)) return new(field, DecodeReason.UnknownValue);
+                    if (!TryReadClass(ref reader, out p.Class)) return new(field, DecodeReason.UnknownValue);
                     break;
                 case ProbeField.Hazmat:
                     if (t == JsonTokenType.Null) break;
@@ -117,7 +117,7 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                         break;
                     }
                     if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
-                    if (reader.ValueIsEscaped || !ProbeRules.TryParseHazmat(reader.ValueSpan, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
+                    if (!TryReadHazmat(ref reader, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
                     break;
                 case ProbeField.Fix:
                     if (t == JsonTokenType.True) p.Fix = true;
@@ -152,6 +152,42 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
         if (!hasLon) return new(ProbeField.Lon, DecodeReason.Missing);
         if (!hasLat) return new(ProbeField.Lat, DecodeReason.Missing);
         return default;
+    }
+
+    private const int ShortTextBytes = 32;
+
+    // A class or UN class name is read as the string it is: its bytes where they lie, or, when written with JSON
+    // escapes ("\u0074axi" is "taxi"), unescaped first. Longer than any such name: no name.
+    private static bool TryReadClass(ref Utf8JsonReader reader, out VehicleClass c)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence) return ProbeRules.TryParseClass(reader.ValueSpan, out c);
+        Span<byte> buffer = stackalloc byte[ShortTextBytes];
+        c = default;
+        return TryUnescape(ref reader, buffer, out int n) && ProbeRules.TryParseClass(buffer[..n], out c);
+    }
+
+    private static bool TryReadHazmat(ref Utf8JsonReader reader, out ushort un)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence) return ProbeRules.TryParseHazmat(reader.ValueSpan, out un);
+        Span<byte> buffer = stackalloc byte[ShortTextBytes];
+        un = 0;
+        return TryUnescape(ref reader, buffer, out int n) && ProbeRules.TryParseHazmat(buffer[..n], out un);
+    }
+
+    private static bool TryUnescape(ref Utf8JsonReader reader, scoped Span<byte> buffer, out int n)
+    {
+        n = 0;
+        long raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (raw > 6 * buffer.Length) return false; // not even all escapes would fit
+        try
+        {
+            n = reader.CopyString(buffer);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false; // too long for any name
+        }
     }
 
     private DecodeError ReadVehicle(ref Utf8JsonReader reader, ref Probe p)
