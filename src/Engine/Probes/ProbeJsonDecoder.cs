@@ -188,6 +188,10 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
         {
             return false; // too long for any name
         }
+        catch (InvalidOperationException)
+        {
+            return false; // an escaped lone surrogate: no text, so no name
+        }
     }
 
     private DecodeError ReadVehicle(ref Utf8JsonReader reader, ref Probe p)
@@ -204,6 +208,10 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
             catch (ArgumentException)
             {
                 return new(ProbeField.VehicleId, DecodeReason.TooLong);
+            }
+            catch (InvalidOperationException)
+            {
+                return new(ProbeField.VehicleId, DecodeReason.Malformed); // an escaped lone surrogate ("\uD800"): no text
             }
             id = buffer[..n];
         }
@@ -234,7 +242,15 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                 int length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
                 if (length > 64) return new(ProbeField.Time, DecodeReason.Malformed);
                 Span<char> text = stackalloc char[64];
-                int n = reader.CopyString(text);
+                int n;
+                try
+                {
+                    n = reader.CopyString(text);
+                }
+                catch (InvalidOperationException)
+                {
+                    return new(ProbeField.Time, DecodeReason.Malformed); // an escaped lone surrogate: no text
+                }
                 DecodeReason why = ProbeRules.ParseTimeText(text[..n], out p.TimeMs);
                 return why == DecodeReason.None ? default : new(ProbeField.Time, why);
             }

@@ -189,6 +189,21 @@ public class ProbeJsonDecoderTests
         Assert.Equal("hazmat:unknown_value", e5.Code);
     }
 
+    [Theory]
+    [InlineData("""{"vehicle_id":"\uD800A1","time":1764028800000,"lon":1,"lat":1}""", "vehicle_id:malformed")]
+    [InlineData("""{"vehicle_id":"A1\uDC00","time":1764028800000,"lon":1,"lat":1}""", "vehicle_id:malformed")]
+    [InlineData("""{"vehicle_id":"A1","time":"\uD8001764028800000","lon":1,"lat":1}""", "time:malformed")]
+    [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"class":"\uD800"}""", "class:unknown_value")]
+    [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"hazmat":"3\uDBFF"}""", "hazmat:unknown_value")]
+    public void A_lone_surrogate_escape_is_a_rejected_record_not_an_exception(string json, string code)
+    {
+        // "\uD800" without its low half is valid JSON syntax but no text: unescaping it threw
+        // InvalidOperationException out of the decoder, and one such line ended a whole replay.
+        var d = new ProbeJsonDecoder(new VehicleIds());
+        Assert.False(d.TryDecode(Encoding.UTF8.GetBytes(json), out _, out var e));
+        Assert.Equal(code, e.Code);
+    }
+
     [Fact]
     public void The_compact_fast_path_decodes_exactly_what_the_full_reader_does()
     {
