@@ -101,6 +101,19 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void Build_of_a_Kubicka_graph_tells_its_nodes_and_arcs_not_ways_kept_none()
+    {
+        // It printed "read 299 nodes, 649 ways, 0 relations; kept 0 road ways", then wrote 649 edges.
+        string tnet = Path.Combine(TestDirectory.New("routes"), "k46.tnet");
+        var (exit, output, error) = CliRunner.Run("network", "build", SharedData.Kubicka("00000046") + ".arcs", "-o", tnet);
+        Assert.True(exit == 0, error);
+        Assert.Contains("read 299 nodes, 649 arcs", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("kept 0", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("OpenStreetMap", output, StringComparison.Ordinal);
+        Assert.Contains("649 edges", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Simulate_then_replay_writes_every_output_and_prints_a_summary()
     {
         string dir = TestDirectory.New("routes");

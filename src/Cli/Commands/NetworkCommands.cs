@@ -42,8 +42,10 @@ internal static class NetworkCommands
             if (!parse.GetValue(quiet))
             {
                 var o = Console.Out;
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"read {report.NodesRead:N0} nodes, {report.WaysRead:N0} ways, {report.RelationsRead:N0} relations; kept {report.RoadWays:N0} road ways"));
+                o.WriteLine(net.Source == NetworkSource.Kubicka
+                    ? string.Create(CultureInfo.InvariantCulture, $"read {report.NodesRead:N0} nodes, {report.WaysRead:N0} arcs (a Kubicka graph: no names, limits nor one-way tags)")
+                    : string.Create(CultureInfo.InvariantCulture,
+                        $"read {report.NodesRead:N0} nodes, {report.WaysRead:N0} ways, {report.RelationsRead:N0} relations; kept {report.RoadWays:N0} road ways"));
                 foreach (var (reason, count) in report.Skips) o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  skipped {count:N0}: {reason}"));
                 if (report.Country != null) o.WriteLine($"default speed limits of {report.Country} ({report.CountrySource})");
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture,

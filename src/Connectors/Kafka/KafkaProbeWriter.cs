@@ -176,9 +176,18 @@ public sealed class KafkaProbeWriter : Stream
                 {
                     int length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
                     var buffer = ArrayPool<byte>.Shared.Rent(length * 2 + 4);
-                    int written = reader.CopyString(buffer);
-                    key = buffer.AsSpan(0, written).ToArray();
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    try
+                    {
+                        key = buffer.AsSpan(0, reader.CopyString(buffer)).ToArray();
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // An escaped lone surrogate ("\uD800"): no text, so no key; the engine rejects the line.
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
                 }
                 else if (isTime && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long t)) time = t;
                 else if (isTime && reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var dto)) time = dto.ToUnixTimeMilliseconds();

@@ -106,7 +106,7 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                 case ProbeField.Class:
                     if (t == JsonTokenType.Null) break;
                     if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
-                    if (reader.ValueIsEscaped || !ProbeRules.TryParseClass(reader.ValueSpan, out p.Class)) return new(field, DecodeReason.UnknownValue);
+                    if (!TryReadClass(ref reader, out p.Class)) return new(field, DecodeReason.UnknownValue);
                     break;
                 case ProbeField.Hazmat:
                     if (t == JsonTokenType.Null) break;
@@ -117,7 +117,7 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                         break;
                     }
                     if (t != JsonTokenType.String) return new(field, DecodeReason.WrongType);
-                    if (reader.ValueIsEscaped || !ProbeRules.TryParseHazmat(reader.ValueSpan, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
+                    if (!TryReadHazmat(ref reader, out p.Hazmat)) return new(field, DecodeReason.UnknownValue);
                     break;
                 case ProbeField.Fix:
                     if (t == JsonTokenType.True) p.Fix = true;
@@ -154,6 +154,46 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
         return default;
     }
 
+    private const int ShortTextBytes = 32;
+
+    // A class or UN class name is read as the string it is: its bytes where they lie, or, when written with JSON
+    // escapes ("\u0074axi" is "taxi"), unescaped first. Longer than any such name: no name.
+    private static bool TryReadClass(ref Utf8JsonReader reader, out VehicleClass c)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence) return ProbeRules.TryParseClass(reader.ValueSpan, out c);
+        Span<byte> buffer = stackalloc byte[ShortTextBytes];
+        c = default;
+        return TryUnescape(ref reader, buffer, out int n) && ProbeRules.TryParseClass(buffer[..n], out c);
+    }
+
+    private static bool TryReadHazmat(ref Utf8JsonReader reader, out ushort un)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence) return ProbeRules.TryParseHazmat(reader.ValueSpan, out un);
+        Span<byte> buffer = stackalloc byte[ShortTextBytes];
+        un = 0;
+        return TryUnescape(ref reader, buffer, out int n) && ProbeRules.TryParseHazmat(buffer[..n], out un);
+    }
+
+    private static bool TryUnescape(ref Utf8JsonReader reader, scoped Span<byte> buffer, out int n)
+    {
+        n = 0;
+        long raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (raw > 6 * buffer.Length) return false; // not even all escapes would fit
+        try
+        {
+            n = reader.CopyString(buffer);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false; // too long for any name
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // an escaped lone surrogate: no text, so no name
+        }
+    }
+
     private DecodeError ReadVehicle(ref Utf8JsonReader reader, ref Probe p)
     {
         Span<byte> buffer = stackalloc byte[VehicleIds.MaxIdBytes];
@@ -168,6 +208,10 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
             catch (ArgumentException)
             {
                 return new(ProbeField.VehicleId, DecodeReason.TooLong);
+            }
+            catch (InvalidOperationException)
+            {
+                return new(ProbeField.VehicleId, DecodeReason.Malformed); // an escaped lone surrogate ("\uD800"): no text
             }
             id = buffer[..n];
         }
@@ -198,7 +242,15 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                 int length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
                 if (length > 64) return new(ProbeField.Time, DecodeReason.Malformed);
                 Span<char> text = stackalloc char[64];
-                int n = reader.CopyString(text);
+                int n;
+                try
+                {
+                    n = reader.CopyString(text);
+                }
+                catch (InvalidOperationException)
+                {
+                    return new(ProbeField.Time, DecodeReason.Malformed); // an escaped lone surrogate: no text
+                }
                 DecodeReason why = ProbeRules.ParseTimeText(text[..n], out p.TimeMs);
                 return why == DecodeReason.None ? default : new(ProbeField.Time, why);
             }

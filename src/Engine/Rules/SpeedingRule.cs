@@ -318,10 +318,13 @@ public sealed class SpeedingRule
         }
     }
 
-    /// <summary>The limit that applies to a vehicle on an edge at a time, km/h.</summary>
+    /// <summary>
+    /// The limit that applies to a vehicle on an edge at a time, km/h; infinite where the network knows none
+    /// (<see cref="RoadNetwork.HasKnownLimit"/>: a Kubicka graph's arcs, <c>maxspeed=none</c>), but for dangerous goods.
+    /// </summary>
     public double Limit(int edge, VehicleClass cls, ushort hazmat, long timeMs)
     {
-        double limit = _network.SpeedLimitKmh(edge);
+        double limit = _network.HasKnownLimit(edge) ? _network.SpeedLimitKmh(edge) : double.PositiveInfinity;
         if (hazmat != 0 || cls == VehicleClass.Hazmat)
         {
             RoadClass rc = _network.Class(edge);

@@ -573,12 +573,8 @@ public sealed class OnlineMatcher
         double max = 0;
         for (int e = 0; e < slowness.Length; e++)
         {
-            var flags = net.Flags(e);
-            var cls = net.Class(e);
+            if (!net.HasKnownLimit(e)) continue;
             float limit = net.SpeedLimitKmh(e);
-            bool known = (flags & EdgeFlags.NoSpeedLimit) == 0 && limit > 0 && float.IsFinite(limit)
-                && ((flags & EdgeFlags.SpeedLimitTagged) != 0 || cls is not (RoadClass.Unknown or RoadClass.Road));
-            if (!known) continue;
             slowness[e] = (float)(3.6 / (factor * limit));
             max = Math.Max(max, slowness[e]);
         }

@@ -131,6 +131,19 @@ public sealed class RoadNetwork
 
     public float SpeedLimitKmh(int edge) => EdgeLimitKmh[edge];
 
+    /// <summary>
+    /// Whether the edge's limit is one the network knows: a <c>maxspeed</c> tag, or an OSM class's default. Not for
+    /// <c>maxspeed=none</c>, nor for a road of class road or unknown without a tag (every arc of a Kubicka graph),
+    /// whose <see cref="SpeedLimitKmh"/> is only a placeholder.
+    /// </summary>
+    public bool HasKnownLimit(int edge)
+    {
+        EdgeFlags flags = EdgeFlag[edge];
+        float limit = EdgeLimitKmh[edge];
+        return (flags & EdgeFlags.NoSpeedLimit) == 0 && limit > 0 && float.IsFinite(limit)
+            && ((flags & EdgeFlags.SpeedLimitTagged) != 0 || EdgeClass[edge] is not (RoadClass.Unknown or RoadClass.Road));
+    }
+
     public long WayId(int edge) => EdgeWayId[edge];
 
     /// <summary><c>forward</c> or <c>backward</c> along the OSM way.</summary>

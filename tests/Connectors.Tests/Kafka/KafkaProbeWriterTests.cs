@@ -115,6 +115,25 @@ public class KafkaProbeWriterTests
     }
 
     [Fact]
+    public void A_vehicle_id_with_an_escaped_lone_surrogate_is_produced_unkeyed_and_the_lines_after_it_too()
+    {
+        // "\uD800" alone is valid JSON syntax but no text: unescaping the id threw InvalidOperationException out of
+        // Write, and the lines after it were never produced.
+        using var kafka = new TestKafka();
+        using (var writer = new KafkaProbeWriter(kafka.Connection, kafka.Topics.Probes))
+        {
+            writer.Write("""{"vehicle_id":"\uD800T1","time":1767571200000,"lon":113.93,"lat":22.52}"""u8);
+            writer.Write("\n"u8);
+            writer.Write("""{"vehicle_id":"T2","time":1767571200000,"lon":113.93,"lat":22.52}"""u8);
+            writer.Write("\n"u8);
+        }
+        var records = kafka.Read(kafka.Topics.Probes);
+        Assert.Equal(2, records.Count);
+        Assert.Null(records.Single(r => TestKafka.Text(r.Value).Contains("uD800", StringComparison.Ordinal)).Key);
+        Assert.Equal("T2", TestKafka.Text(records.Single(r => r.Key != null).Key));
+    }
+
+    [Fact]
     public void The_same_input_lands_the_same_way_every_time_unkeyed_lines_included()
     {
         // Both topics auto-created with 4 partitions.

@@ -167,6 +167,44 @@ public class ProbeJsonDecoderTests
     }
 
     [Fact]
+    public void Escaped_class_and_hazmat_read_as_the_same_text()
+    {
+        // JSON escapes are the same string (a writer that escapes every letter, "\u0074axi", means "taxi"); read
+        // by their raw bytes they were rejected, class:unknown_value on every record of such a writer.
+        var ids = new VehicleIds();
+        var d = new ProbeJsonDecoder(ids);
+        Assert.True(d.TryDecode("""{"vehicle_id":"琼A1","time":1764028800000,"lon":1,"lat":1,"class":"\u0074\u0061\u0078\u0069"}"""u8, out var p1, out var e1), e1.ToString());
+        Assert.Equal(VehicleClass.Taxi, p1.Class);
+        Assert.True(d.TryDecode("""{"vehicle_id":"琼A1","time":1764028800000,"lon":1,"lat":1,"class":"H\u0041zmat","hazmat":"2\u002e1"}"""u8, out var p2, out var e2), e2.ToString());
+        Assert.Equal(VehicleClass.Hazmat, p2.Class);
+        Assert.Equal(21, p2.Hazmat);
+        Assert.Equal("2.1", p2.HazmatText);
+        Assert.True(d.TryDecode("""{"vehicle_id":"琼A1","time":1764028800000,"lon":1,"lat":1,"hazmat":"\u006eone"}"""u8, out var p3, out var e3), e3.ToString());
+        Assert.Equal(0, p3.Hazmat);
+        // An escape that spells no class is still no class, and a long escaped text is no class either.
+        Assert.False(d.TryDecode("""{"vehicle_id":"琼A1","time":1764028800000,"lon":1,"lat":1,"class":"\u0074axis"}"""u8, out _, out var e4));
+        Assert.Equal("class:unknown_value", e4.Code);
+        string longText = string.Concat(Enumerable.Repeat("\\u0061", 200));
+        Assert.False(d.TryDecode(Encoding.UTF8.GetBytes("{\"vehicle_id\":\"琼A1\",\"time\":1764028800000,\"lon\":1,\"lat\":1,\"hazmat\":\"" + longText + "\"}"), out _, out var e5));
+        Assert.Equal("hazmat:unknown_value", e5.Code);
+    }
+
+    [Theory]
+    [InlineData("""{"vehicle_id":"\uD800A1","time":1764028800000,"lon":1,"lat":1}""", "vehicle_id:malformed")]
+    [InlineData("""{"vehicle_id":"A1\uDC00","time":1764028800000,"lon":1,"lat":1}""", "vehicle_id:malformed")]
+    [InlineData("""{"vehicle_id":"A1","time":"\uD8001764028800000","lon":1,"lat":1}""", "time:malformed")]
+    [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"class":"\uD800"}""", "class:unknown_value")]
+    [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"hazmat":"3\uDBFF"}""", "hazmat:unknown_value")]
+    public void A_lone_surrogate_escape_is_a_rejected_record_not_an_exception(string json, string code)
+    {
+        // "\uD800" without its low half is valid JSON syntax but no text: unescaping it threw
+        // InvalidOperationException out of the decoder, and one such line ended a whole replay.
+        var d = new ProbeJsonDecoder(new VehicleIds());
+        Assert.False(d.TryDecode(Encoding.UTF8.GetBytes(json), out _, out var e));
+        Assert.Equal(code, e.Code);
+    }
+
+    [Fact]
     public void The_compact_fast_path_decodes_exactly_what_the_full_reader_does()
     {
         // Records as producers write them, with numbers in every form, then the same records damaged at random: each

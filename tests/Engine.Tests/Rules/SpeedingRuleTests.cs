@@ -186,6 +186,25 @@ public class SpeedingRuleTests
     }
 
     [Fact]
+    public void A_network_without_limits_limits_nothing_but_dangerous_goods()
+    {
+        // A Kubicka graph has no limits, no classes, no names: its arcs are class road with China's default of 30 km/h
+        // for an unknown road as a placeholder. Against it a car at 82 km/h on a rural road in Ukraine raised speeding
+        // (limit_kmh 30); the matcher already took such roads (class road or unknown, untagged) as limiting nothing.
+        var net = Traffic.Geo.Import.KubickaGraphReader.Read(SharedData.Kubicka("00000005"), out _);
+        var rule = new SpeedingRule(new EdgeIndex(net), new VehicleIds());
+        for (int e = 0; e < net.EdgeCount; e++)
+        {
+            Assert.Equal(double.PositiveInfinity, rule.Limit(e, VehicleClass.Car, 0, s_day));
+            Assert.Equal(double.PositiveInfinity, rule.Limit(e, VehicleClass.Taxi, 0, s_night));
+            Assert.Equal(60, rule.Limit(e, VehicleClass.Hazmat, 30, s_day)); // the law's own limit for dangerous goods
+        }
+        // An OSM road of a known class keeps its limit.
+        var osm = new SpeedingRule(s_index.Value, new VehicleIds());
+        Assert.Equal(50, osm.Limit(Edge50(), VehicleClass.Car, 0, s_day));
+    }
+
+    [Fact]
     public void A_standing_unit_whose_matches_jump_to_another_road_is_not_speeding()
     {
         // Fixes scattered round one place; for one step the match jumps 170 m along the roads and back (305 km/h).
