@@ -25,7 +25,7 @@ internal static class ReplayCommand
         var lag = MatchLagOption();
         var lagSeconds = MatchLagSecondsOption();
         var timeZone = TimeZoneOption();
-        var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads); default: one per core.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var shards = new Option<int>("--shards") { Description = "Vehicle shards (threads); default: one per core.", DefaultValueFactory = _ => new ReplayOptions().VehicleShards };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors and the summary." };
         var order = new Option<InputOrder>("--order")
         {
