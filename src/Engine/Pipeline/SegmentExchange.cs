@@ -61,10 +61,13 @@ public static class VehicleKey
 /// One unit whose clock is hours ahead (a terminal writing China's local time as UTC is 8 hours ahead) must not carry
 /// the watermark with it: every other vehicle's probes would be late until event time caught up with it. So a probe
 /// more than <see cref="JumpMs"/> past the newest time moves it only when the jump is the source's, not one unit's:
-/// when a probe of another vehicle also lands past that bound (the whole fleet came back after a gap), or when the unit
-/// has sent <see cref="LoneRun"/> such probes with no other vehicle's probe between them (the other vehicles have gone
-/// quiet: traces written one after another), or at once while the source has shown only one vehicle. Until then the
-/// unit's probes are taken (they are ahead, not late) and the watermark goes on with the others.
+/// when <see cref="FleetRun"/> such probes come in a row, of more than one vehicle, with no probe at the newest time
+/// between them (the whole fleet came back after a gap; two units with wrong clocks have their fleet's probes between
+/// theirs), or <see cref="LoneRun"/> of one vehicle (the other vehicles have gone quiet: traces written one after
+/// another), or at once while the source has shown only one vehicle. Until then the unit's probes are taken (they are
+/// ahead, not late) and the watermark goes on with the others. A source's first vehicle has nothing to be held apart
+/// from, so the watermark is not given out while it is the only one (up to a lone run): a second vehicle more than
+/// <see cref="JumpMs"/> behind the first's newest probe starts the clock, and the first is the unit ahead.
 /// </remarks>
 internal sealed class EventTimeWatermark(long latenessMs, int every)
 {
@@ -77,6 +80,12 @@ internal sealed class EventTimeWatermark(long latenessMs, int every)
     /// <summary>Probes in a row of one vehicle past <see cref="JumpMs"/>, none of another vehicle between them, that move it.</summary>
     public const int LoneRun = 64;
 
+    /// <summary>
+    /// Probes in a row past <see cref="JumpMs"/>, of more than one vehicle, that move it: a fleet back after a gap gives
+    /// them at once; two units with wrong clocks among a fleet of n, about (2/n)^7 of the time.
+    /// </summary>
+    public const int FleetRun = 8;
+
     /// <summary>The newest event time taken.</summary>
     public long MaxTimeMs { get; set; } = long.MinValue;
 
@@ -86,53 +95,83 @@ internal sealed class EventTimeWatermark(long latenessMs, int every)
     /// <summary>The first vehicle seen (-1 before any), until a second is seen; then -2.</summary>
     public int OnlyVehicle { get; set; } = -1;
 
-    /// <summary>A vehicle whose probes lie past the newest time by more than <see cref="JumpMs"/>, not yet taken; -1: none.</summary>
+    /// <summary>
+    /// The vehicle whose probe began the current run past the newest time by more than <see cref="JumpMs"/> (or, the run
+    /// broken, the last to begin one), not yet taken; -1: none.
+    /// </summary>
     public int AheadVehicle { get; set; } = -1;
 
-    /// <summary>The earliest time of those probes.</summary>
+    /// <summary>The earliest time of the run's probes.</summary>
     public long AheadFromMs { get; set; }
 
-    /// <summary>How many of them have come since another vehicle's probe last did.</summary>
+    /// <summary>The probes of the run: past the bound, with no probe of another vehicle at the newest time since.</summary>
     public int AheadRun { get; set; }
+
+    /// <summary>How many of the run's probes are of other vehicles than <see cref="AheadVehicle"/>.</summary>
+    public int AheadOthers { get; set; }
 
     /// <summary>
     /// Sees a probe's vehicle and time; true when the watermark is due to move on (every <c>every</c> probes, or the
-    /// newest time entered another step of event time; never when <c>every</c> is 0: the caller moves it), with its value.
+    /// newest time entered another step of event time, or the hold on a source's first vehicle ended; never when
+    /// <c>every</c> is 0: the caller moves it), with its value.
     /// </summary>
     public bool Observe(int vehicle, long timeMs, out long watermarkMs)
     {
         long before = MaxTimeMs;
+        bool held = Holding;
         Take(vehicle, timeMs);
         watermarkMs = MaxTimeMs - latenessMs;
         Probes++;
         bool stepped = before != long.MinValue && MaxTimeMs / StepMs != before / StepMs;
-        return every > 0 && (Probes % every == 0 || stepped);
+        return every > 0 && !Holding && (Probes % every == 0 || stepped || held);
     }
+
+    /// <summary>
+    /// The source has shown one vehicle only, and fewer than <see cref="LoneRun"/> probes: its watermark is not given
+    /// out yet, since the next vehicle may show that the first was a unit hours ahead (the first probe of a source has
+    /// nothing to be held apart from). A source of one vehicle gives it out after the run.
+    /// </summary>
+    private bool Holding => OnlyVehicle >= 0 && Probes < LoneRun;
 
     private void Take(int vehicle, long timeMs)
     {
-        if (OnlyVehicle != vehicle && OnlyVehicle != -2) OnlyVehicle = OnlyVehicle == -1 ? vehicle : -2;
-        if (MaxTimeMs == long.MinValue || OnlyVehicle != -2 || timeMs <= MaxTimeMs + JumpMs)
+        if (OnlyVehicle == -1 || OnlyVehicle == vehicle)
+        {
+            OnlyVehicle = vehicle;  // one vehicle so far: it moves the newest time at once
+            if (timeMs > MaxTimeMs) MaxTimeMs = timeMs;
+            return;
+        }
+        if (OnlyVehicle >= 0)
+        {
+            (int first, bool held) = (OnlyVehicle, Holding);
+            OnlyVehicle = -2;
+            if (held && timeMs < MaxTimeMs - JumpMs)
+            {
+                // The source's first vehicle reached hours past the second, and no watermark has been given out yet: the
+                // first is taken as a unit ahead from its newest time, and the clock starts from the second (a run of
+                // others past the bound moves it on, should the second be the one whose clock is wrong).
+                (AheadVehicle, AheadFromMs, AheadRun, AheadOthers, MaxTimeMs) = (first, MaxTimeMs, 0, 0, timeMs);
+                return;
+            }
+        }
+        if (timeMs <= MaxTimeMs + JumpMs)
         {
             if (timeMs > MaxTimeMs) MaxTimeMs = timeMs;
             if (AheadVehicle < 0) return;
-            if (AheadFromMs <= MaxTimeMs + JumpMs) AheadVehicle = -1;  // the others caught up with it
-            else if (vehicle != AheadVehicle) AheadRun = 0;            // another vehicle goes on at the newest time
+            if (AheadFromMs <= MaxTimeMs + JumpMs) AheadVehicle = -1;                  // the others caught up with it
+            else if (vehicle != AheadVehicle) (AheadRun, AheadOthers) = (0, 0);      // another vehicle goes on at the newest time
             return;
         }
-        if (AheadVehicle < 0)
+        if (AheadVehicle < 0 || (AheadRun == 0 && vehicle != AheadVehicle))
         {
-            (AheadVehicle, AheadFromMs, AheadRun) = (vehicle, timeMs, 1);
+            // A run begins (another unit's, after the fleet's probes at the newest time: held apart in the last one's place).
+            (AheadVehicle, AheadFromMs, AheadRun, AheadOthers) = (vehicle, timeMs, 1, 0);
+            return;
         }
-        else if (vehicle == AheadVehicle)
-        {
-            AheadFromMs = Math.Min(AheadFromMs, timeMs);
-            if (++AheadRun >= LoneRun) Jump(AheadFromMs);
-        }
-        else
-        {
-            Jump(Math.Min(AheadFromMs, timeMs));  // a second vehicle past the bound: the source moved on
-        }
+        AheadFromMs = Math.Min(AheadFromMs, timeMs);
+        AheadRun++;
+        if (vehicle != AheadVehicle) AheadOthers++;
+        if (AheadRun >= LoneRun || (AheadOthers > 0 && AheadRun >= FleetRun)) Jump(AheadFromMs);  // the source moved on
     }
 
     private void Jump(long toMs)

@@ -316,6 +316,7 @@ public sealed class VehiclePartition
         SaveVehicleOrMark(w, _clock.AheadVehicle);
         o.Write(_clock.AheadFromMs);
         o.Write(_clock.AheadRun);
+        o.Write(_clock.AheadOthers);
         o.Write(_sequence);
         o.Write(_ended);
         o.Write(Matched);
@@ -384,6 +385,7 @@ public sealed class VehiclePartition
             p._clock.AheadVehicle = LoadVehicleOrMark(r);
             p._clock.AheadFromMs = i.ReadInt64();
             p._clock.AheadRun = i.ReadInt32();
+            p._clock.AheadOthers = i.ReadInt32();
             p._sequence = i.ReadInt64();
             p._ended = i.ReadBoolean();
             p.Matched = i.ReadInt64();

@@ -542,6 +542,26 @@ public class CraftedReplayTests
     }
 
     [Fact]
+    public async Task A_file_whose_first_line_comes_from_a_unit_eight_hours_ahead_is_not_left_late()
+    {
+        // Eight cars reporting every 2 s, the file kept in its order, and a unit ahead is the very first line: nothing
+        // before it to hold it apart from. It must not start the watermark 8 hours on and leave the whole file late.
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        var probes = Enumerable.Range(0, 8).SelectMany(i => Drive(net, edge, $"粤B-CLK1{i}", 30, s_start + (i * 200), 2, 600))
+            .OrderBy(p => p.Time).ToList();
+        long ahead = s_start - 2_000 + (8 * 3_600_000L);
+        var first = probes[0];
+        probes.Insert(0, (ahead, first.Line.Replace($"\"time\":{first.Time}", $"\"time\":{ahead}", StringComparison.Ordinal)
+            .Replace("粤B-CLK10", "粤B-CLK19", StringComparison.Ordinal)));
+        var (summary, _) = await ReplayAsListed(probes, InputOrder.File);
+
+        Assert.Equal(0, summary.Late);
+        Assert.Equal(summary.Read, summary.Accepted);
+        Assert.Equal(summary.Read, summary.Matched + summary.Unmatched);
+    }
+
+    [Fact]
     public async Task A_late_row_reads_back_as_the_probe_it_was_with_every_field_it_carried()
     {
         // A unit that reports every optional field sends one report twice and one behind its track: the late output must

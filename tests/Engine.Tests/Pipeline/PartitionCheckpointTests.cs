@@ -205,6 +205,14 @@ public class PartitionCheckpointTests
         var straight = Run(null);
         Assert.DoesNotContain(straight, l => l.StartsWith("late ", StringComparison.Ordinal));
         Assert.Equal(straight, Run(2_100));
+
+        // The unit ahead is the partition's very first probe: checkpointed while its watermark is held, and after.
+        var first = inputs[0];
+        inputs.Insert(0, first with { Probe = first.Probe with { TimeMs = first.Probe.TimeMs + (8 * 3_600_000L) }, Local = 0 });
+        var fromAhead = Run(null);
+        Assert.DoesNotContain(fromAhead, l => l.StartsWith("late ", StringComparison.Ordinal));
+        Assert.Equal(fromAhead, Run(1));
+        Assert.Equal(fromAhead, Run(1_500));
     }
 
     /// <summary>Both kinds of partition run straight through, in the global input order.</summary>
