@@ -514,19 +514,30 @@ public class CraftedReplayTests
         Assert.All(late, l => Assert.Equal("粤B-R0001", l.GetProperty("vehicle_id").GetString()));
     }
 
+    /// <summary>Cars <paramref name="prefix"/>0, 1, … at 30 km/h along one road for 10 minutes, starting apart, in time order.</summary>
+    private static List<(long Time, string Line)> Cars(string prefix, int n, long apartMs, double stepS)
+    {
+        var net = SimRun.Shenzhen;
+        int edge = Road(net);
+        return [.. Enumerable.Range(0, n).SelectMany(i => Drive(net, edge, $"{prefix}{i}", 30, s_start + (i * apartMs), stepS, 600)).OrderBy(p => p.Time)];
+    }
+
+    /// <summary>A probe line with its time 8 hours on (a terminal writing China's local time as UTC).</summary>
+    private static (long Time, string Line) EightHoursAhead((long Time, string Line) p)
+    {
+        long ahead = p.Time + (8 * 3_600_000L);
+        return (ahead, p.Line.Replace($"\"time\":{p.Time}", $"\"time\":{ahead}", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task One_unit_whose_clock_runs_eight_hours_ahead_does_not_make_the_others_late()
     {
         // Four cars report every 5 s for 10 minutes, in time order; one report of the second car, three quarters of the
         // way through, carries a time 8 hours ahead (a terminal writing China's local time as UTC). Within a day of the
         // newest time it is accepted; it must not carry the watermark 8 hours on and leave every later report late.
-        var net = SimRun.Shenzhen;
-        int edge = Road(net);
-        var probes = Enumerable.Range(0, 4).SelectMany(i => Drive(net, edge, $"粤B-CLK0{i}", 30, s_start + (i * 1_000), 5, 600))
-            .OrderBy(p => p.Time).ToList();
+        var probes = Cars("粤B-CLK0", 4, 1_000, 5);
         int at = probes.FindIndex(p => p.Line.Contains("粤B-CLK01", StringComparison.Ordinal) && p.Time >= s_start + 450_000);
-        long ahead = probes[at].Time + (8 * 3_600_000L);
-        probes[at] = (ahead, probes[at].Line.Replace($"\"time\":{probes[at].Time}", $"\"time\":{ahead}", StringComparison.Ordinal));
+        probes[at] = EightHoursAhead(probes[at]);
         var (summary, outDir) = await ReplayAsListed(probes, InputOrder.Auto);
 
         Assert.False(summary.SortedByTime);
@@ -546,14 +557,9 @@ public class CraftedReplayTests
     {
         // Eight cars reporting every 2 s, the file kept in its order, and a unit ahead is the very first line: nothing
         // before it to hold it apart from. It must not start the watermark 8 hours on and leave the whole file late.
-        var net = SimRun.Shenzhen;
-        int edge = Road(net);
-        var probes = Enumerable.Range(0, 8).SelectMany(i => Drive(net, edge, $"粤B-CLK1{i}", 30, s_start + (i * 200), 2, 600))
-            .OrderBy(p => p.Time).ToList();
-        long ahead = s_start - 2_000 + (8 * 3_600_000L);
-        var first = probes[0];
-        probes.Insert(0, (ahead, first.Line.Replace($"\"time\":{first.Time}", $"\"time\":{ahead}", StringComparison.Ordinal)
-            .Replace("粤B-CLK10", "粤B-CLK19", StringComparison.Ordinal)));
+        var probes = Cars("粤B-CLK1", 8, 200, 2);
+        var first = EightHoursAhead(probes[0]);
+        probes.Insert(0, (first.Time, first.Line.Replace("粤B-CLK10", "粤B-CLK19", StringComparison.Ordinal)));
         var (summary, _) = await ReplayAsListed(probes, InputOrder.File);
 
         Assert.Equal(0, summary.Late);
