@@ -147,7 +147,8 @@ internal static class EvalCommands
         var uturn = new Option<double?>("--u-turn") { Description = "U-turn penalty, metres (default: the matcher's)." };
         var betaPer = new Option<double?>("--beta-per-metre") { Description = "Growth of beta per metre between probes (default: the matcher's)." };
         var betaNoise = new Option<double?>("--beta-noise") { Description = "Factor of beta's noise term, sigma² over the distance between probes (default: the matcher's; 0 turns it off)." };
-        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag, candidates, prune, minMove, uturn, betaPer, betaNoise };
+        var maxGap = new Option<double?>("--max-gap") { Description = "A time gap between probes longer than this breaks the chain, seconds (default: the matcher's)." };
+        var cmd = new Command("kubicka", "Match every track of a Kubicka-format benchmark and print the route accuracy (1 − route mismatch fraction).") { dir, mode, write, sigma, beta, lag, candidates, prune, minMove, uturn, betaPer, betaNoise, maxGap };
         cmd.SetAction(parse =>
         {
             bool online = parse.GetValue(mode) == "online";
@@ -161,6 +162,7 @@ internal static class EvalCommands
             if (parse.GetValue(uturn) is double ut) options = options with { UTurnPenaltyM = ut };
             if (parse.GetValue(betaPer) is double bp) options = options with { BetaPerMetre = bp };
             if (parse.GetValue(betaNoise) is double bn) options = options with { BetaNoiseFactor = bn };
+            if (parse.GetValue(maxGap) is double mg) options = options with { MaxGapS = mg };
             string? outDir = parse.GetValue(write);
             if (outDir != null) Directory.CreateDirectory(outDir);
             var ci = CultureInfo.InvariantCulture;

@@ -51,12 +51,14 @@ public sealed record VehicleStageOptions
     /// <summary>
     /// Taxis' units are cheaper and noisier than buses': sigma per class (Newson &amp; Krumm use 4.07 m for clean units);
     /// fleet units of cars and trucks 10 m; a probe within 20 m of the last one used follows it. (The matcher's own
-    /// defaults, for a unit of unknown noise, are wider.)
+    /// defaults, for a unit of unknown noise, are wider.) A vehicle silent for over 3 minutes starts a new chain: the
+    /// route across a longer gap would be matched, but the segment statistics would take its time (a stop, a detour
+    /// the fixes do not show) for the time of driving it; the matcher's own default bridges up to an hour.
     /// </summary>
     public static MatcherOptions?[] DefaultMatchers()
     {
         var o = new MatcherOptions?[(int)VehicleClass.Hazmat + 1];
-        var fleet = new MatcherOptions { SigmaM = 10, MinMoveM = 20 };
+        var fleet = new MatcherOptions { SigmaM = 10, MinMoveM = 20, MaxGapS = 180 };
         o.AsSpan().Fill(fleet);
         o[(int)VehicleClass.Bus] = fleet with { SigmaM = 8 };
         o[(int)VehicleClass.Taxi] = fleet with { SigmaM = 12 };

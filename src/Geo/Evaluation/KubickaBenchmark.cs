@@ -22,6 +22,9 @@ public sealed class KubickaTrack
     public RoadNetwork Network { get; }
     public GpsPoint[] Points { get; }
 
+    /// <summary>The same track (network, ground truth) with other fixes: thinned, cut or noisier, for experiments.</summary>
+    public KubickaTrack WithPoints(GpsPoint[] points) => new(Id, Folder, Network, points);
+
     /// <summary>Loads <c>&lt;folder&gt;/&lt;id&gt;.{nodes,arcs,track}</c>, id being the folder's name.</summary>
     public static KubickaTrack Load(string folder)
     {
