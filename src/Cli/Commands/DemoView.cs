@@ -14,7 +14,7 @@ internal sealed class DemoView(EngineCounters counters)
     private static readonly CultureInfo s_ci = CultureInfo.InvariantCulture;
 
     /// <summary>Shows the view until the producer is done and the engine has consumed everything (or the engine fails).</summary>
-    public async Task WatchAsync(bool live, Task<long> producer, Task engine, long expected, CancellationToken cancel)
+    public async Task WatchAsync(bool live, Task producer, Task engine, long expected, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         long lastConsumed = 0;

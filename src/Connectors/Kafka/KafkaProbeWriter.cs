@@ -40,6 +40,20 @@ public sealed class KafkaProbeWriter : Stream
 
     public double Speed { get; }
 
+    /// <summary>
+    /// How many of the messages produced the consumer has taken so far (a process that hosts the engine too, as the demo
+    /// does); null: not known. While more than <see cref="MaxAhead"/> are not yet taken, producing waits, and the pacing
+    /// clock with it: the embedded cluster keeps only about 5 MiB a partition, and an engine slowed by a busy host would
+    /// otherwise lose the oldest probes to its retention.
+    /// </summary>
+    public Func<long>? Taken { get; init; }
+
+    /// <summary>Messages produced and not yet taken beyond which producing waits (<see cref="Taken"/>).</summary>
+    public long MaxAhead { get; init; } = 100_000;
+
+    /// <summary>Milliseconds spent waiting for the consumer (<see cref="Taken"/>).</summary>
+    public long HeldMs { get; private set; }
+
     /// <summary>Messages produced.</summary>
     public long Produced { get; private set; }
 
@@ -117,6 +131,7 @@ public sealed class KafkaProbeWriter : Stream
         if (line.IsEmpty || line.IndexOfAnyExcept((byte)' ', (byte)'\r', (byte)'\t') < 0) return;
         if (_deliveryError != null) throw new IOException($"Kafka: a probe was not delivered to {_topic}: {_deliveryError.Message}", _deliveryError);
         var (key, timeMs) = KeyAndTime(line);
+        if (Taken != null && Produced - Taken() > MaxAhead) Hold();
         if (Speed > 0 && timeMs != long.MinValue) Pace(timeMs);
         var message = new Message<byte[]?, byte[]> { Key = key, Value = line.ToArray() };
         while (true)
@@ -139,6 +154,22 @@ public sealed class KafkaProbeWriter : Stream
     private void OnDelivery(DeliveryReport<byte[]?, byte[]> report)
     {
         if (report.Error.IsError) _deliveryError ??= new KafkaException(report.Error);
+    }
+
+    // Waits until the consumer is within MaxAhead / 2 of what was produced; the pacing clock stands meanwhile.
+    private void Hold()
+    {
+        bool pacing = _wall.IsRunning;
+        _wall.Stop();
+        var held = Stopwatch.StartNew();
+        while (Produced - Taken!() > MaxAhead / 2)
+        {
+            _producer.Poll(TimeSpan.Zero);
+            _cancel.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(20));
+            _cancel.ThrowIfCancellationRequested();
+        }
+        HeldMs += held.ElapsedMilliseconds;
+        if (pacing) _wall.Start();
     }
 
     private void Pace(long timeMs)

@@ -172,4 +172,32 @@ public class KafkaProbeWriterTests
         }
         Assert.Equal(5, kafka.Read(kafka.Topics.Probes).Count);
     }
+
+    [Fact]
+    public void A_consumer_far_behind_holds_the_writer_back_and_nothing_is_lost()
+    {
+        using var kafka = new TestKafka();
+        // A slow consumer that takes one message every 2 ms once it has started: the writer must never run more than
+        // MaxAhead ahead of it, and waits rather than lets the cluster's retention drop what it has not taken.
+        var slow = Stopwatch.StartNew();
+        KafkaProbeWriter? writer = null;
+        long worst = 0;
+        long Taken()
+        {
+            long taken = slow.ElapsedMilliseconds / 2;
+            worst = Math.Max(worst, writer!.Produced - taken);
+            return taken;
+        }
+        var text = new StringBuilder();
+        for (int i = 0; i < 300; i++) text.Append($$"""{"vehicle_id":"T{{i % 7}}","time":{{1767571200000 + i * 100}},"lon":113.93,"lat":22.52}""").Append('\n');
+        using (writer = new KafkaProbeWriter(kafka.Connection, kafka.Topics.Probes) { Taken = Taken, MaxAhead = 40 })
+        {
+            writer.Write(Encoding.UTF8.GetBytes(text.ToString()));
+            writer.Flush();
+            Assert.Equal(300, writer.Produced);
+            Assert.True(writer.HeldMs > 0, "the writer never waited for the consumer");
+        }
+        Assert.True(worst <= 41, $"the writer ran {worst} messages ahead of the consumer (at most 40 allowed)");
+        Assert.Equal(300, kafka.Read(kafka.Topics.Probes).Count);
+    }
 }
