@@ -113,4 +113,56 @@ public class VehicleChurnTests
         Assert.Equal(1, p.Vehicles);
         Assert.Equal(1, p.Forgotten);
     }
+
+    [Fact]
+    public void A_partition_restored_from_a_checkpoint_forgets_the_same_vehicles_with_the_same_alerts()
+    {
+        // Taxis of two shifts, each gone while driving; one taxi drives on. A checkpoint taken after the first shift has gone
+        // silent (signal_lost open, not yet forgotten), restored with a differently ordered id table, goes on as the
+        // uninterrupted partition does: the same vehicles forgotten at the same watermark, the same alerts closed.
+        IEnumerable<(string Id, long Start, double T)> Probes()
+        {
+            for (int v = 0; v < 30; v++)
+            {
+                for (double t = 0; t <= 300; t += 15) yield return ($"粤B-SHIFT1-{v:00}", s_start + (v * 1000), t);
+            }
+            for (double t = 0; t <= 12 * 3600; t += 30)
+            {
+                yield return ("粤B-STAYS", s_start, t);
+                if (t is >= 3 * 3600 and <= (3 * 3600) + 300) yield return ("粤B-SHIFT2", s_start, t);
+            }
+        }
+        var all = Probes().OrderBy(p => p.Start + (long)(p.T * 1000)).ToList();
+        int cut = all.FindIndex(p => p.Start + (long)(p.T * 1000) >= s_start + (2 * 3600_000));
+
+        var ids = new VehicleIds();
+        var whole = new Log();
+        var p = new VehiclePartition(0, s_index.Value, ids, null, null);
+        var tail = new Log();
+        byte[]? checkpoint = null;
+        for (int i = 0; i < all.Count; i++)
+        {
+            if (i == cut)
+            {
+                var s = new MemoryStream();
+                p.Save(s);
+                checkpoint = s.ToArray();
+            }
+            Drive(p, ids, all[i].Id, all[i].Start, all[i].T, i >= cut ? tail : whole);
+        }
+
+        var otherIds = new VehicleIds();
+        otherIds.Intern("粤B-SOMEONE-ELSE".AsSpan());
+        var restored = VehiclePartition.Load(0, s_index.Value, otherIds, null, null, new MemoryStream(checkpoint!));
+        var again = new Log();
+        for (int i = cut; i < all.Count; i++) Drive(restored, otherIds, all[i].Id, all[i].Start, all[i].T, again);
+
+        Assert.Contains(tail.Alerts, a => a.Kind == "signal_lost" && a.State == AlertState.Close);
+        Assert.Equal(tail.Alerts.Select(Line), again.Alerts.Select(Line));
+        Assert.Equal(p.Vehicles, restored.Vehicles);
+        Assert.Equal(p.Forgotten, restored.Forgotten);
+        Assert.Equal(31, p.Forgotten);   // both shifts; the taxi driving on is held
+    }
+
+    private static string Line(AlertEvent a) => $"{a.AlertId} {a.State} {a.TimeMs} {a.EndMs} {a.Lon:F6} {a.Lat:F6}";
 }
