@@ -293,7 +293,7 @@ public sealed class VehiclePartition
     /// <summary>
     /// Forgets the vehicles silent for <see cref="VehiclePartitionOptions.ForgetAfterMs"/> (in the order they came, so a
     /// restored partition forgets the same in the same order): the stage decides their pending probes, the rules close
-    /// what they hold open, a held step goes to the exchange, and then every trace of them goes. The watermark's own
+    /// what they hold open, and then every trace of them goes. The watermark's own
     /// vehicle marks (a lone source's vehicle, a unit ahead of the others) are kept.
     /// </summary>
     private void ForgetGone(long watermarkMs, IVehiclePartitionOutput output)
@@ -314,11 +314,8 @@ public sealed class VehiclePartition
         _zones?.Forget(gone);
         _conditions.Forget(gone, watermarkMs, _alerts);
         _wrongWay.Forget(gone, watermarkMs, _alerts);
-        foreach (int v in gone)
-        {
-            FlushStall(ref _slots[v], output);
-            _slots[v] = default;
-        }
+        // A held step goes too: its window closed hours ago, and the exchange would only count it late.
+        foreach (int v in gone) _slots[v] = default;
         Span<int> vehicles = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles);
         int kept = 0;
         foreach (int v in vehicles)
