@@ -67,15 +67,17 @@ public class VehicleChurnTests
         var aloneIds = new VehicleIds();
         var alone = new VehiclePartition(0, s_index.Value, aloneIds, null, null);
         // 200 taxis of a shift, each driving 5 minutes and then gone while driving (a unit replaced, a plate changed): each
-        // raises signal_lost 30 minutes on. One taxi drives on for a day.
+        // raises signal_lost 30 minutes on. One taxi drives on for a day. In time order, as a stream brings them.
+        var probes = new List<(string Id, long Start, double T)>();
         for (int v = 0; v < 200; v++)
         {
-            for (double t = 0; t <= 300; t += 15) Drive(p, ids, $"粤B-GONE{v:000}", s_start + (v * 1000), t, log);
+            for (double t = 0; t <= 300; t += 15) probes.Add(($"粤B-GONE{v:000}", s_start + (v * 1000), t));
         }
-        for (double t = 0; t <= 24 * 3600; t += 30)
+        for (double t = 0; t <= 24 * 3600; t += 30) probes.Add(("粤B-STAYS", s_start, t));
+        foreach (var (id, start, t) in probes.OrderBy(x => x.Start + (long)(x.T * 1000)))
         {
-            Drive(p, ids, "粤B-STAYS", s_start, t, log);
-            Drive(alone, aloneIds, "粤B-STAYS", s_start, t, new Log());
+            Drive(p, ids, id, start, t, log);
+            if (id == "粤B-STAYS") Drive(alone, aloneIds, id, start, t, new Log());
         }
 
         var opened = log.Alerts.Where(a => a.Kind == "signal_lost" && a.State == AlertState.Open).Select(a => a.AlertId).ToHashSet();
