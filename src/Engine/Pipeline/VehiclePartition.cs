@@ -103,7 +103,7 @@ public sealed record VehiclePartitionOptions
     /// open closes (<c>signal_lost</c> among them, which otherwise waits for its return), and all its state goes — its
     /// matcher state, its rules' state, its place in the checkpoint. A control centre runs for weeks while units are
     /// replaced, plates change, buses run by day and trucks visit the port once: without this, the partition held every
-    /// vehicle it had ever seen (3.4 KB each, and 2.3 KB of checkpoint) and each watermark walked them all. One that comes
+    /// vehicle it had ever seen (3 KB each, and 2.3 KB of checkpoint) and each watermark walked them all. One that comes
     /// back later is a new vehicle (a new chain, no <c>signal_lost</c> for the silence). Checked when the watermark enters
     /// another minute. 0: never.
     /// </summary>
@@ -293,8 +293,8 @@ public sealed class VehiclePartition
     /// <summary>
     /// Forgets the vehicles silent for <see cref="VehiclePartitionOptions.ForgetAfterMs"/> (in the order they came, so a
     /// restored partition forgets the same in the same order): the stage decides their pending probes, the rules close
-    /// what they hold open, and then every trace of them goes. The watermark's own
-    /// vehicle marks (a lone source's vehicle, a unit ahead of the others) are kept.
+    /// what they hold open, and then every trace of them goes. The watermark's own vehicle marks (a lone source's
+    /// vehicle, a unit ahead of the others) are kept.
     /// </summary>
     private void ForgetGone(long watermarkMs, IVehiclePartitionOutput output)
     {
