@@ -97,6 +97,17 @@ public sealed record VehiclePartitionOptions
     /// inside a jam). 0: off.
     /// </summary>
     public long StallMergeMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// A vehicle that has sent nothing for this long (event time, by the watermark) is forgotten: every alert it still holds
+    /// open closes (<c>signal_lost</c> among them, which otherwise waits for its return), and all its state goes — its
+    /// matcher state, its rules' state, its place in the checkpoint. A control centre runs for weeks while units are
+    /// replaced, plates change, buses run by day and trucks visit the port once: without this, the partition held every
+    /// vehicle it had ever seen (3 KB each, and 2.3 KB of checkpoint) and each watermark walked them all. One that comes
+    /// back later is a new vehicle (a new chain, no <c>signal_lost</c> for the silence). Checked when the watermark enters
+    /// another minute. 0: never.
+    /// </summary>
+    public long ForgetAfterMs { get; init; } = 6 * 3600_000;
 }
 
 /// <summary>
@@ -126,7 +137,9 @@ public sealed class VehiclePartition
     private readonly EventTimeWatermark _clock;
     private readonly long _matchDelayMs;         // matches trail the watermark by up to this: the exchange's watermark waits for them
     private readonly List<AlertEvent> _alerts = []; // the rules' output, handed on at once
-    private readonly List<int> _vehicles = [];   // every vehicle seen, in the order it came (the checkpoint's vehicle table)
+    private readonly List<int> _vehicles = [];   // every vehicle seen and not forgotten, in the order it came (the checkpoint's vehicle table)
+    private readonly List<int> _gone = [];       // scratch: the vehicles a watermark forgets …
+    private readonly List<VehicleClass> _goneClasses = [];   // … and the class each was matched as
     private Slot[] _slots = new Slot[256];        // per vehicle (dense id)
     private long _sequence;                       // of the last message sent to the exchange
     private bool _ended;
@@ -185,8 +198,11 @@ public sealed class VehiclePartition
     /// <summary>The sequence number of the last message sent to the exchange (0: none yet).</summary>
     public long Sequence => _sequence;
 
-    /// <summary>Vehicles seen.</summary>
+    /// <summary>Vehicles held: seen and not forgotten (<see cref="VehiclePartitionOptions.ForgetAfterMs"/>).</summary>
     public int Vehicles => _vehicles.Count;
+
+    /// <summary>Vehicles forgotten, silent for <see cref="VehiclePartitionOptions.ForgetAfterMs"/>.</summary>
+    public long Forgotten { get; private set; }
 
     /// <summary>Probes matched to an edge.</summary>
     public long Matched { get; private set; }
@@ -214,7 +230,9 @@ public sealed class VehiclePartition
         if (v >= _slots.Length || !_slots[v].Seen) See(v);
         var (cls, hazmat) = VehicleRegistry.Resolve(_registry, in probe);
         // Set before the stage runs: its matches (this probe's or earlier ones') reach the rules at once.
-        _slots[v].Hazmat = hazmat;
+        ref Slot slot = ref _slots[v];
+        slot.Hazmat = hazmat;
+        if (probe.TimeMs > slot.LastMs) slot.LastMs = probe.TimeMs;
         // A late probe goes to the late output only: the rules judge what the stage takes.
         if (_stage.Accept(in probe, cls, in source, new StageOutput(this, output)))
         {
@@ -264,11 +282,48 @@ public sealed class VehiclePartition
         // delay) and wrong-way alerts (on the vehicles' own fixes) close.
         _speeding.OnWatermark(watermarkMs - _matchDelayMs, _alerts);
         _wrongWay.OnWatermark(watermarkMs, _alerts);
+        if (Options.ForgetAfterMs > 0 && (before == long.MinValue || before / 60_000 != watermarkMs / 60_000)) ForgetGone(watermarkMs, output);
         Hand(output);
         // Decided by the watermarks alone (restored with the state), so a restored partition sends the same messages.
         long window = Options.SegmentWindowMs, segmentMs = watermarkMs - _matchDelayMs;
         if (before == long.MinValue || (before - _matchDelayMs) / window != segmentMs / window)
             output.Watermark(new SegmentWatermark(_partition, ++_sequence, segmentMs));
+    }
+
+    /// <summary>
+    /// Forgets the vehicles silent for <see cref="VehiclePartitionOptions.ForgetAfterMs"/> (in the order they came, so a
+    /// restored partition forgets the same in the same order): the stage decides their pending probes, the rules close
+    /// what they hold open, and then every trace of them goes. The watermark's own vehicle marks (a lone source's
+    /// vehicle, a unit ahead of the others) are kept.
+    /// </summary>
+    private void ForgetGone(long watermarkMs, IVehiclePartitionOutput output)
+    {
+        _gone.Clear();
+        foreach (int v in _vehicles)
+        {
+            if (watermarkMs - _slots[v].LastMs >= Options.ForgetAfterMs && v != _clock.OnlyVehicle && v != _clock.AheadVehicle) _gone.Add(v);
+        }
+        if (_gone.Count == 0) return;
+        ReadOnlySpan<int> gone = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_gone);
+        _goneClasses.Clear();
+        foreach (int v in gone) _goneClasses.Add(_stage.ClassOf(v));
+        _stage.Forget(gone, new StageOutput(this, output));
+        for (int k = 0; k < gone.Length && _zones != null; k++)
+            _zones.Gone(gone[k], _goneClasses[k], _slots[gone[k]].Hazmat, _slots[gone[k]].LastMs, watermarkMs, _alerts);
+        _speeding.Forget(gone, watermarkMs, _alerts);
+        _zones?.Forget(gone);
+        _conditions.Forget(gone, watermarkMs, _alerts);
+        _wrongWay.Forget(gone, watermarkMs, _alerts);
+        // A held step goes too: its window closed hours ago, and the exchange would only count it late.
+        foreach (int v in gone) _slots[v] = default;
+        Span<int> vehicles = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles);
+        int kept = 0;
+        foreach (int v in vehicles)
+        {
+            if (_slots[v].Seen) vehicles[kept++] = v;
+        }
+        _vehicles.RemoveRange(kept, _vehicles.Count - kept);
+        Forgotten += gone.Length;
     }
 
     /// <summary>
@@ -309,6 +364,7 @@ public sealed class VehiclePartition
             o.Write(_slots[v].StallFromMs);
             o.Write(_slots[v].StallToMs);
             o.Write(_slots[v].StallSlow);
+            o.Write(_slots[v].LastMs);
         }
         o.Write(_clock.MaxTimeMs);
         o.Write(_clock.Probes);
@@ -321,6 +377,7 @@ public sealed class VehiclePartition
         o.Write(_ended);
         o.Write(Matched);
         o.Write(Unmatched);
+        o.Write(Forgotten);
         _stage.Save(w);
         _speeding.Save(w);
         o.Write(_zones != null);
@@ -378,6 +435,7 @@ public sealed class VehiclePartition
                 p._slots[v].StallFromMs = i.ReadInt64();
                 p._slots[v].StallToMs = i.ReadInt64();
                 p._slots[v].StallSlow = i.ReadBoolean();
+                p._slots[v].LastMs = i.ReadInt64();
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -390,6 +448,7 @@ public sealed class VehiclePartition
             p._ended = i.ReadBoolean();
             p.Matched = i.ReadInt64();
             p.Unmatched = i.ReadInt64();
+            p.Forgotten = i.ReadInt64();
             p._stage.Load(r);
             p._speeding.Load(r);
             bool hadZones = i.ReadBoolean();
@@ -406,7 +465,7 @@ public sealed class VehiclePartition
     private void See(int vehicle)
     {
         if (vehicle >= _slots.Length) Array.Resize(ref _slots, Math.Max(vehicle + 1, _slots.Length * 2));
-        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)), StallEdge = -1 };
+        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)), StallEdge = -1, LastMs = long.MinValue };
         _vehicles.Add(vehicle);
     }
 
@@ -565,6 +624,7 @@ public sealed class VehiclePartition
         public long StallFromMs;      // … from when
         public long StallToMs;        // … to when
         public bool StallSlow;        // … a positions-only unit's slow steps (dropped unless a step that moves takes them on)
+        public long LastMs;           // its newest probe's time: silent long enough, it is forgotten
     }
 
     /// <summary>

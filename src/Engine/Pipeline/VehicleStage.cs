@@ -198,6 +198,35 @@ public sealed class VehicleStage
         }
     }
 
+    /// <summary>The class a vehicle's matcher state was made for; <see cref="VehicleClass.Unspecified"/> for a vehicle without one.</summary>
+    public VehicleClass ClassOf(int vehicle) => (uint)vehicle < (uint)_states.Length && _states[vehicle] != null ? _classes[vehicle] : VehicleClass.Unspecified;
+
+    /// <summary>
+    /// Forgets vehicles (the partition's, gone for good): their pending probes are decided and handed on, and their matcher
+    /// state is dropped; the others keep their order. One that comes back starts a new chain, as after a long gap.
+    /// </summary>
+    public void Forget<TOutput>(ReadOnlySpan<int> vehicles, TOutput output) where TOutput : IVehicleStageOutput
+    {
+        int dropped = 0;
+        foreach (int v in vehicles)
+        {
+            if ((uint)v >= (uint)_states.Length || _states[v] is not { } state) continue;
+            var sink = new Forward<TOutput>(output, v, _classes[v]);
+            _matchers[(int)_classes[v]].Flush(state, ref sink);
+            _states[v] = null;
+            _lastTimes[v] = NoLastTime;
+            dropped++;
+        }
+        if (dropped == 0) return;
+        Span<int> active = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_active);
+        int kept = 0;
+        foreach (int v in active)
+        {
+            if (_states[v] != null) active[kept++] = v;
+        }
+        _active.RemoveRange(kept, _active.Count - kept);
+    }
+
     /// <summary>Writes the watermark, the counters and every vehicle's class and matcher state, in the order the vehicles came (checkpoint).</summary>
     internal void Save(CheckpointWriter w)
     {

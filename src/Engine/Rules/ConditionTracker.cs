@@ -63,6 +63,19 @@ internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
         StartMs = r.ReadInt64();
     }
 
+    /// <summary>
+    /// The vehicle has gone for good (the partition forgets it): an open condition closes, its end when it stopped holding
+    /// if it had, else <paramref name="lastMs"/>, the vehicle's last report (known to hold until then, no later).
+    /// </summary>
+    public Alerts.AlertState? Gone(long lastMs)
+    {
+        _trueSince = long.MinValue;
+        if (!IsOpen) return null;
+        if (_falseSince == long.MinValue) _falseSince = Math.Max(StartMs, lastMs);
+        IsOpen = false;
+        return Alerts.AlertState.Close;
+    }
+
     /// <summary>Closes an open condition whatever it last held (the vehicle went silent), ready to begin again.</summary>
     public void Close()
     {

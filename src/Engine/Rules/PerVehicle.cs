@@ -41,6 +41,29 @@ internal sealed class PerVehicle<T>(Func<T> create) where T : class
 
     /// <summary>The vehicle's state, or null if it has none yet.</summary>
     public T? Find(int vehicle) => (uint)vehicle < (uint)_items.Length ? _items[vehicle] : null;
+
+    /// <summary>
+    /// Drops the state of the vehicles given (those without one are skipped): the partition has forgotten them. The rest
+    /// keep their order; a vehicle that comes back gets new state at the end of it.
+    /// </summary>
+    public void Forget(ReadOnlySpan<int> vehicles)
+    {
+        int dropped = 0;
+        foreach (int v in vehicles)
+        {
+            if ((uint)v >= (uint)_items.Length || _items[v] == null) continue;
+            _items[v] = null;
+            dropped++;
+        }
+        if (dropped == 0) return;
+        Span<int> order = CollectionsMarshal.AsSpan(_order);
+        int kept = 0;
+        foreach (int v in order)
+        {
+            if (_items[v] != null) order[kept++] = v;
+        }
+        _order.RemoveRange(kept, _order.Count - kept);
+    }
 }
 
 /// <summary>
@@ -79,6 +102,15 @@ internal sealed class VehicleClock
         Array.Resize(ref _times, Math.Max(vehicle + 1, Math.Max(256, old * 2)));
         _times.AsSpan(old).Fill(long.MinValue);
         return _times;
+    }
+
+    /// <summary>Clears the times of the vehicles given (forgotten by the partition).</summary>
+    public void Forget(ReadOnlySpan<int> vehicles)
+    {
+        foreach (int v in vehicles)
+        {
+            if ((uint)v < (uint)_times.Length) Set(v, long.MinValue);
+        }
     }
 
     /// <summary>

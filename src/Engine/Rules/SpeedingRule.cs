@@ -176,6 +176,23 @@ public sealed class SpeedingRule
         }
     }
 
+    /// <summary>
+    /// The partition forgets these vehicles (silent for <see cref="Pipeline.VehiclePartitionOptions.ForgetAfterMs"/>): an
+    /// alert still open closes as a silent vehicle's does, and their tracks are dropped.
+    /// </summary>
+    internal void Forget(ReadOnlySpan<int> vehicles, long timeMs, List<AlertEvent> alerts)
+    {
+        foreach (int v in vehicles)
+        {
+            if (_tracks.Find(v) is not { OpenId: not null } t) continue;
+            alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
+                t.OverLimit * (1 + _options.Tolerance), t.OverMs));
+            t.OpenId = null;
+        }
+        _tracks.Forget(vehicles);
+        _openSeen.Forget(vehicles);
+    }
+
     /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's track: at each match and each restore.</summary>
     private void Watch(int vehicle, VehicleTrack t) => _openSeen.Set(vehicle, t.OpenId != null ? t.SeenMs : long.MinValue);
 

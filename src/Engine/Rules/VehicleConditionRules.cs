@@ -279,6 +279,40 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         }
     }
 
+    /// <summary>
+    /// The partition forgets these vehicles (silent for <see cref="Pipeline.VehiclePartitionOptions.ForgetAfterMs"/>, gone
+    /// for good as far as it can tell): every alert still open closes at <paramref name="timeMs"/>, where the vehicle was
+    /// last — <c>signal_lost</c> its silence up to now (it raised the alert and has not come back), the conditions on its
+    /// reports (<c>hazmat_no_fix</c>, <c>hazmat_long_stop</c>, <c>teleport</c>) ending at its last report, <c>fatigue</c>
+    /// at the rest its silence has been — and their state is dropped: one that comes back later is a new vehicle.
+    /// </summary>
+    internal void Forget(ReadOnlySpan<int> vehicles, long timeMs, List<AlertEvent> alerts)
+    {
+        foreach (int v in vehicles)
+        {
+            if (_states.Find(v) is not { } s || s.LastMs == long.MinValue) continue;
+            var p = Probe.Empty;
+            (p.Vehicle, p.TimeMs, p.Lon, p.Lat) = (v, timeMs, s.LastLon, s.LastLat);
+            Report(s.NoFix, s.NoFix.Gone(s.LastMs), "hazmat_no_fix", in p, s.Class, s.Hazmat, null, alerts);
+            Report(s.LongStop, s.LongStop.Gone(s.LastMs), "hazmat_long_stop", in p, s.Class, s.Hazmat, null, alerts);
+            if (s.Fatigue.IsOpen) SilenceRested(s, in p, alerts);
+            var silent = new Dictionary<string, double> { ["silent_s"] = (timeMs - s.LastMs) / 1000.0 };
+            if (s.TeleportId != null)
+            {
+                alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, s.Class, s.Hazmat, s.TeleportStartMs, s.LastMs, s.LastLon, s.LastLat, silent));
+                s.TeleportId = null;
+            }
+            if (s.SignalLostId != null)
+            {
+                alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, s.Class, s.Hazmat, s.LastMs, timeMs, s.LastLon, s.LastLat, silent));
+                s.SignalLostId = null;
+            }
+        }
+        _states.Forget(vehicles);
+        _silentFrom.Forget(vehicles);
+        _tiredSeen.Forget(vehicles);
+    }
+
     /// <summary>Writes every vehicle's state, open alerts included (checkpoint).</summary>
     internal void Save(CheckpointWriter w)
     {

@@ -143,6 +143,22 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     }
 
     /// <summary>
+    /// The partition forgets these vehicles (silent for <see cref="Pipeline.VehiclePartitionOptions.ForgetAfterMs"/>): an
+    /// alert still open closes as a silent vehicle's does, and their state is dropped.
+    /// </summary>
+    internal void Forget(ReadOnlySpan<int> vehicles, long timeMs, List<AlertEvent> alerts)
+    {
+        foreach (int v in vehicles)
+        {
+            if (_states.Find(v) is not { } s || !s.Condition.IsOpen) continue;
+            alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, timeMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
+            s.Condition.Close();
+        }
+        _states.Forget(vehicles);
+        _openSeen.Forget(vehicles);
+    }
+
+    /// <summary>
     /// A vehicle's unit error σ per axis from its fixes' distances off the line through their neighbours (standing or
     /// driving; bends add to it) once enough fixes have shown it, else NaN.
     /// </summary>

@@ -201,6 +201,42 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     }
 
     /// <summary>
+    /// The partition forgets a vehicle (silent for <see cref="Pipeline.VehiclePartitionOptions.ForgetAfterMs"/>): an alert
+    /// still open closes at <paramref name="timeMs"/>, where its last fix lay, <c>end</c> its last report
+    /// (<paramref name="lastMs"/>: known inside until then, no later). <see cref="Forget(ReadOnlySpan{int})"/> then drops its state.
+    /// </summary>
+    internal void Gone(int vehicle, VehicleClass cls, ushort hazmat, long lastMs, long timeMs, List<AlertEvent> alerts)
+    {
+        Standing? st = _standing.Find(vehicle);
+        double lon = st?.LastLon ?? 0, lat = st?.LastLat ?? 0;
+        if (_presence.Find(vehicle) is { } presence)
+        {
+            foreach (var (z, p) in presence)
+            {
+                if (p.OpenId == null) continue;
+                long end = Math.Max(p.StartMs, lastMs);
+                alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[z], AlertState.Close, timeMs, lon, lat, end, end - p.StartMs));
+                p.OpenId = null;
+            }
+        }
+        if (_offCorridor.Find(vehicle) is { OpenId: not null } off && registry?.Get(vehicle)?.Corridor is { } corridorId
+            && ZoneIndex().TryGetValue(corridorId, out int corridor))
+        {
+            long end = Math.Max(off.StartMs, lastMs);
+            alerts.Add(Event(off, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Close, timeMs, lon, lat, end, end - off.OutsideSinceMs));
+            off.OpenId = null;
+        }
+    }
+
+    /// <summary>Drops the state of vehicles the partition forgets (after <see cref="Gone"/>).</summary>
+    internal void Forget(ReadOnlySpan<int> vehicles)
+    {
+        _presence.Forget(vehicles);
+        _offCorridor.Forget(vehicles);
+        _standing.Forget(vehicles);
+    }
+
+    /// <summary>
     /// Writes every vehicle's presence in zones and time off its corridor, open alerts included (checkpoint).
     /// Zones are written by index and id, so a restore finds them even in a reordered zones file.
     /// </summary>

@@ -72,6 +72,46 @@ public class MatchedProbeArrowWriterTests
     }
 
     [Fact]
+    public void Each_file_carries_the_vehicle_ids_its_rows_use_not_every_id_ever_seen()
+    {
+        // A process that runs for days has interned every vehicle it has seen (other shards', earlier days'); a file of
+        // one vehicle's rows carried all of them, and each file's dictionary grew with the run.
+        var net = NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
+        var ids = new VehicleIds();
+        for (int v = 0; v < 5000; v++) ids.Intern($"粤B-OLD{v:D5}".AsSpan());
+        int a = ids.Intern("粤B-NEW01".AsSpan()), b = ids.Intern("粤B-NEW02".AsSpan());
+        string dir = TestDirectory.New("tmp");
+        using (var writer = new MatchedProbeArrowWriter(dir, net, ids, rowsPerFile: 4))
+        {
+            foreach (int v in new[] { b, a, b, a, a, a, a, a, 17 }) writer.Append(v, Row(v));
+        }
+        string[] files = Directory.GetFiles(dir, "matched-*.arrow").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(3, files.Length);
+        var dictionaries = new List<string[]>();
+        var read = new List<string>();
+        foreach (string file in files)
+        {
+            using var stream = File.OpenRead(file);
+            using var reader = new ArrowFileReader(stream);
+            var batch = reader.ReadNextRecordBatch();
+            var vehicles = (DictionaryArray)batch.Column("vehicle_id");
+            var names = (StringArray)vehicles.Dictionary;
+            dictionaries.Add([.. Enumerable.Range(0, names.Length).Select(i => names.GetString(i))]);
+            for (int i = 0; i < batch.Length; i++) read.Add(names.GetString(((Int32Array)vehicles.Indices).GetValue(i)!.Value));
+        }
+        Assert.Equal(["粤B-NEW02", "粤B-NEW01"], dictionaries[0]);
+        Assert.Equal(["粤B-NEW01"], dictionaries[1]);
+        Assert.Equal(["粤B-OLD00017"], dictionaries[2]);
+        Assert.Equal(new[] { b, a, b, a, a, a, a, a, 17 }.Select(ids.Name), read);
+    }
+
+    private static MatchedProbe Row(int vehicle) => new()
+    {
+        ProbeId = vehicle, TimeMs = 1_767_571_200_000 + vehicle, Edge = -1, OffsetM = 0, Lon = 113.93, Lat = 22.54, DistanceM = 0,
+        RouteDistanceM = 0, SpeedKmh = double.NaN, Confidence = 1, Break = ChainBreak.Start, Forced = false, ReportedSpeedKmh = double.NaN,
+    };
+
+    [Fact]
     public void A_writer_without_rows_leaves_one_empty_file_with_the_schema_and_no_partial_file()
     {
         string dir = TestDirectory.New("tmp");
