@@ -45,8 +45,8 @@ public sealed class SplitVehicleTests(ITestOutputHelper output)
         Assert.Equal(80, engine.Counters.Accepted);
         Assert.Equal(1, engine.Counters.SplitVehicles);
         var warned = Assert.Single(engine.Log, l => l.Contains("V1", StringComparison.Ordinal) && l.Contains("partitions", StringComparison.Ordinal));
-        Assert.Contains("traffic.probes[0]", warned, StringComparison.Ordinal);
-        Assert.Contains("[1]", warned, StringComparison.Ordinal);
+        // Whichever partition the consumer reads first is named first.
+        Assert.Matches(@"came on traffic\.probes\[(0\] and \[1|1\] and \[0)\]", warned);
         Assert.DoesNotContain(engine.Log, l => l.Contains("V2", StringComparison.Ordinal));
     }
 }
