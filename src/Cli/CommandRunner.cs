@@ -4,7 +4,7 @@ using System.CommandLine.Parsing;
 namespace Traffic.Cli;
 
 /// <summary>
-/// Runs a command line: parse errors and failures of the input (unreadable, malformed) end in one
+/// Runs a command line: parse errors, failures of the input (unreadable, malformed) and of Kafka end in one
 /// clear line on stderr and a non-zero exit, never a stack trace.
 /// </summary>
 internal static class CommandRunner
@@ -30,6 +30,12 @@ internal static class CommandRunner
         catch (Exception e) when (IsInputError(e))
         {
             Console.Error.WriteLine($"traffic: {e.Message}");
+            return InputError;
+        }
+        catch (Confluent.Kafka.KafkaException e)
+        {
+            // Brokers that cannot be reached (a wrong -b), topics that cannot be created, output the brokers refused.
+            Console.Error.WriteLine($"traffic: Kafka: {e.Error.Reason}");
             return InputError;
         }
     }

@@ -87,6 +87,19 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void An_engine_whose_brokers_cannot_be_reached_ends_with_one_clear_line_not_a_stack_trace()
+    {
+        // A wrong -b, the commonest slip: the engine died with "Unhandled exception. Confluent.Kafka.KafkaException", a
+        // stack trace and exit 134 (SIGABRT). librdkafka's own log lines ("%3|...") may come before the last line.
+        var (exit, _, error) = CliRunner.Run("engine", "-b", "127.0.0.1:1", "--network", SharedData.Path("osm", "shenzhen-nanshan.osm"),
+            "--state-dir", TestDirectory.New("routes"), "-q");
+        Assert.Equal(1, exit);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.StartsWith("traffic: Kafka: ", error.Trim().Split('\n')[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Build_then_info_describes_the_Shenzhen_network()
     {
         string tnet = Path.Combine(TestDirectory.New("routes"), "shenzhen.tnet");

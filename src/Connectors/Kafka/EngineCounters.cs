@@ -13,7 +13,7 @@ public sealed class EngineCounters
     private int _indexWindows;
     private double _indexSum, _indexPeak;
     private long _segmentViews;
-    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _checkpoints, _restored, _pauses, _resumes;
+    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _splitVehicles, _checkpoints, _restored, _pauses, _resumes;
 
     public long Consumed => Volatile.Read(ref _consumed);
     public long Accepted => Volatile.Read(ref _accepted);
@@ -37,6 +37,12 @@ public sealed class EngineCounters
 
     /// <summary>Records skipped by those jumps.</summary>
     public long LostRecords => Volatile.Read(ref _lostRecords);
+
+    /// <summary>
+    /// Vehicles whose probes reached this process on more than one probes partition (not keyed by vehicle id): each
+    /// partition matched its share of the track apart.
+    /// </summary>
+    public long SplitVehicles => Volatile.Read(ref _splitVehicles);
 
     public long Checkpoints => Volatile.Read(ref _checkpoints);
 
@@ -118,6 +124,7 @@ public sealed class EngineCounters
     internal void AddExchange() => Interlocked.Increment(ref _exchangeRecords);
     internal void AddDuplicate() => Interlocked.Increment(ref _duplicatesDropped);
     internal void AddLateTraversal() => Interlocked.Increment(ref _lateTraversals);
+    internal void AddSplitVehicle() => Interlocked.Increment(ref _splitVehicles);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
     internal void AddRestored() => Interlocked.Increment(ref _restored);
     internal void AddPause() => Interlocked.Increment(ref _pauses);

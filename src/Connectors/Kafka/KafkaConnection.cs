@@ -95,6 +95,12 @@ public sealed class KafkaConnection
         {
             // Another engine process created them first.
         }
+        catch (KafkaException e)
+        {
+            // The embedded cluster's admin API cannot create topics: said alone ("Failed while waiting for controller"), the
+            // reason did not tell a user that the topics were missing, nor how to get them.
+            throw new KafkaException(new Error(e.Error.Code, $"topics {string.Join(", ", missing.Select(t => t.Name))} do not exist and could not be created ({e.Error.Reason}): create them, or on the embedded cluster start 'traffic broker' with the same --topic-prefix"), e);
+        }
     }
 
     /// <summary>The partition count of a topic (0 when it does not exist), from the metadata of all topics.</summary>

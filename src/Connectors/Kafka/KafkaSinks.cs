@@ -29,6 +29,7 @@ public sealed class KafkaSinks : IDisposable
     private readonly AlertWriter _alerts;
     private readonly Action<DeliveryReport<byte[]?, byte[]>> _onDelivery;
     private readonly int _queueLimit;     // the producer's queue.buffering.max.messages
+    private readonly int _messageLimit;   // the producer's message.max.bytes
     private bool _full;                   // QueueFull was called and QueueDrained not yet
     private long _failed;
     private string? _lastError;
@@ -37,6 +38,7 @@ public sealed class KafkaSinks : IDisposable
     {
         var config = connection.Producer(clientId);
         _queueLimit = config.QueueBufferingMaxMessages ?? 100_000;
+        _messageLimit = config.MessageMaxBytes ?? 1_000_000;
         _producer = new ProducerBuilder<byte[]?, byte[]>(config).Build();
         _topics = topics;
         _network = network;
@@ -94,17 +96,29 @@ public sealed class KafkaSinks : IDisposable
     public byte[] SegmentKey(in SegmentStat s) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $"{_network.WayId(s.Edge)}:{_network.Direction(s.Edge)}:{s.Edge}@{s.WindowStartMs}"));
 
-    /// <summary>A rejected input record: its original bytes, the reason and where it came from in headers.</summary>
+    /// <summary>
+    /// A rejected input record: its original bytes, the reason and where it came from in headers. A record too large to
+    /// go out whole with its key and headers (one the brokers took just under their limit) goes cut to fit, with header
+    /// <c>original_length</c>: refused by the producer, it stopped the engine, and every restart on the same record again.
+    /// </summary>
     public void DeadLetter(ReadOnlySpan<byte> original, in DecodeError error, string topic, int partition, long offset)
     {
         string source = string.Create(CultureInfo.InvariantCulture, $"{topic}:{partition}:{offset}");
+        byte[] key = Encoding.UTF8.GetBytes(source);
         var headers = new Headers
         {
             { "reason", Encoding.UTF8.GetBytes(error.ToString()) },
             { "code", Encoding.UTF8.GetBytes(error.Code) },
-            { "source", Encoding.UTF8.GetBytes(source) },
+            { "source", key },
         };
-        Produce(_topics.DeadLetter, Encoding.UTF8.GetBytes(source), original.ToArray(), headers);
+        // What librdkafka counts against message.max.bytes besides the value, with room for its record overhead.
+        int room = _messageLimit - key.Length - headers.Sum(h => h.Key.Length + h.GetValueBytes().Length + 16) - 1024;
+        if (original.Length > room)
+        {
+            headers.Add("original_length", Encoding.UTF8.GetBytes(original.Length.ToString(CultureInfo.InvariantCulture)));
+            original = original[..Math.Max(0, room - 64)];
+        }
+        Produce(_topics.DeadLetter, key, original.ToArray(), headers);
     }
 
     /// <summary>A probe behind the watermark, as a probe JSON object plus where it came from.</summary>

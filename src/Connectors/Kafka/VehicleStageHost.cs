@@ -37,6 +37,7 @@ internal sealed class VehicleStageHost : IDisposable
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly int _exchangePartitions;
     private IConsumer<Ignore, ProbeRecord>? _consumer;
+    private int[] _partitionOf = [];   // per dense vehicle id: 1 + the probes partition it came on first here; -1 once reported split
     private bool _revoked;   // partitions were revoked and the group's next assignment has not come yet
 
     public VehicleStageHost(KafkaEngineContext context, KafkaSinks sinks)
@@ -201,11 +202,31 @@ internal sealed class VehicleStageHost : IDisposable
         {
             Counters.AddAccepted();
             if (probe.TimeMs > Counters.NewestEventMs) Counters.NewestEventMs = probe.TimeMs;
+            CheckPartition(probe.Vehicle, part.Partition);
             part.Output.Offset = offset;
             part.Processor.OnProbe(in probe, in source, part.Output);
         }
         if (part.NextOffset % _context.Options.MatchedBatchEvery == 0) part.Output.FlushMatched(part.NextOffset / _context.Options.MatchedBatchEvery);
         if (part.NextOffset % _context.Options.CheckpointEvery == 0) Checkpoint(part);
+    }
+
+    /// <summary>
+    /// A vehicle's probes must all reach one partition (the topic is keyed by vehicle id): one that comes on a second is
+    /// matched apart on each, its track in pieces. Counted, and logged once per vehicle; the probe is taken all the same.
+    /// </summary>
+    private void CheckPartition(int vehicle, int partition)
+    {
+        if (vehicle >= _partitionOf.Length) Array.Resize(ref _partitionOf, Math.Max(vehicle + 1, _partitionOf.Length * 2));
+        int first = _partitionOf[vehicle] - 1;
+        if (first == partition || first == -2) return;
+        if (first < 0)
+        {
+            _partitionOf[vehicle] = partition + 1;
+            return;
+        }
+        _partitionOf[vehicle] = -1;
+        Counters.AddSplitVehicle();
+        _context.Log($"vehicle stage: vehicle {_ids.Name(vehicle)} came on {Topic}[{first}] and [{partition}]: its probes reach more than one of the topic's partitions (key them by vehicle id), and each matches its share of the track apart");
     }
 
     /// <summary>

@@ -26,3 +26,20 @@ public class KafkaConnectionTests
     public void A_property_that_is_not_key_value_is_refused(string pair) =>
         Assert.Throws<ArgumentException>(() => KafkaConnection.ParseProperties([pair]));
 }
+
+public class KafkaConnectionTopicTests
+{
+    [Fact]
+    public async Task Topics_that_cannot_be_created_are_named_with_what_to_do()
+    {
+        // An engine with a --topic-prefix that `traffic broker` did not create said only "Failed while waiting for
+        // controller: Local: Timed out": the embedded cluster's admin API cannot create topics.
+        using var kafka = new TestKafka();
+        var topics = new KafkaTopics { Prefix = "other" };
+        var e = await Assert.ThrowsAnyAsync<Confluent.Kafka.KafkaException>(() =>
+            kafka.Connection.EnsureTopicsAsync(topics.All(), timeout: TimeSpan.FromSeconds(3)));
+        Assert.Contains("other.probes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("could not be created", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--topic-prefix", e.Message, StringComparison.Ordinal);
+    }
+}

@@ -162,6 +162,33 @@ public class KafkaSinksTests
     }
 
     [Fact]
+    public void A_dead_letter_too_large_for_a_message_is_cut_to_fit_and_says_how_long_the_original_was()
+    {
+        // A record the brokers took (a value of 999,950 bytes under their limit of about 1 MB) no longer fits once the key
+        // and headers of its dead letter are added: the producer refused it (Message size too large), the vehicle stage
+        // died, and every restart died again on the same record.
+        using var kafka = new TestKafka();
+        byte[] original = new byte[999_950];
+        original.AsSpan().Fill((byte)'x');
+        using (var sinks = new KafkaSinks(kafka.Connection, kafka.Topics, TestKafka.Shenzhen, "test"))
+        {
+            sinks.DeadLetter(original, new DecodeError(ProbeField.Record, DecodeReason.Malformed), "traffic.probes", 1, 2590);
+            sinks.DeadLetter("[1,2,3]"u8, new DecodeError(ProbeField.Record, DecodeReason.Malformed), "traffic.probes", 1, 2591);
+            sinks.Flush();
+            Assert.Equal(0, sinks.Failed);
+        }
+        var records = kafka.Read(kafka.Topics.DeadLetter).ToDictionary(r => TestKafka.Text(r.Key), r => r);
+        var cut = records["traffic.probes:1:2590"];
+        Assert.InRange(cut.Value.Length, 990_000, original.Length - 1);
+        Assert.True(original.AsSpan(0, cut.Value.Length).SequenceEqual(cut.Value));
+        Assert.Equal("999950", TestKafka.Text(cut.Headers["original_length"]));
+        Assert.Equal("record:malformed", TestKafka.Text(cut.Headers["code"]));
+        var whole = records["traffic.probes:1:2591"];
+        Assert.Equal("[1,2,3]", TestKafka.Text(whole.Value));
+        Assert.False(whole.Headers.ContainsKey("original_length"));
+    }
+
+    [Fact]
     public void Late_probes_matched_batches_and_exchange_messages_go_where_they_belong()
     {
         using var kafka = new TestKafka();
