@@ -308,21 +308,18 @@ public sealed class VehiclePartition
         _goneClasses.Clear();
         foreach (int v in gone) _goneClasses.Add(_stage.ClassOf(v));
         _stage.Forget(gone, new StageOutput(this, output));
-        for (int k = 0; k < gone.Length && _zones != null; k++)
-            _zones.Gone(gone[k], _goneClasses[k], _slots[gone[k]].Hazmat, _slots[gone[k]].LastMs, watermarkMs, _alerts);
+        if (_zones != null)
+        {
+            for (int k = 0; k < gone.Length; k++)
+                _zones.Gone(gone[k], _goneClasses[k], _slots[gone[k]].Hazmat, _slots[gone[k]].LastMs, watermarkMs, _alerts);
+        }
         _speeding.Forget(gone, watermarkMs, _alerts);
         _zones?.Forget(gone);
         _conditions.Forget(gone, watermarkMs, _alerts);
         _wrongWay.Forget(gone, watermarkMs, _alerts);
         // A held step goes too: its window closed hours ago, and the exchange would only count it late.
         foreach (int v in gone) _slots[v] = default;
-        Span<int> vehicles = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles);
-        int kept = 0;
-        foreach (int v in vehicles)
-        {
-            if (_slots[v].Seen) vehicles[kept++] = v;
-        }
-        _vehicles.RemoveRange(kept, _vehicles.Count - kept);
+        _vehicles.RemoveAll(v => !_slots[v].Seen);   // the rest keep their order
         Forgotten += gone.Length;
     }
 

@@ -217,14 +217,7 @@ public sealed class VehicleStage
             _lastTimes[v] = NoLastTime;
             dropped++;
         }
-        if (dropped == 0) return;
-        Span<int> active = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_active);
-        int kept = 0;
-        foreach (int v in active)
-        {
-            if (_states[v] != null) active[kept++] = v;
-        }
-        _active.RemoveRange(kept, _active.Count - kept);
+        if (dropped > 0) _active.RemoveAll(v => _states[v] == null);   // the rest keep their order
     }
 
     /// <summary>Writes the watermark, the counters and every vehicle's class and matcher state, in the order the vehicles came (checkpoint).</summary>

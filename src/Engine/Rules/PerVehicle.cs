@@ -55,14 +55,7 @@ internal sealed class PerVehicle<T>(Func<T> create) where T : class
             _items[v] = null;
             dropped++;
         }
-        if (dropped == 0) return;
-        Span<int> order = CollectionsMarshal.AsSpan(_order);
-        int kept = 0;
-        foreach (int v in order)
-        {
-            if (_items[v] != null) order[kept++] = v;
-        }
-        _order.RemoveRange(kept, _order.Count - kept);
+        if (dropped > 0) _order.RemoveAll(v => _items[v] == null);   // the rest keep their order
     }
 }
 
