@@ -48,9 +48,9 @@ internal sealed class DemoOutputs : IDisposable
             .ThenBy(a => StateOrder(a.Doc.RootElement.GetProperty("state").GetString()))
             .Select(a => a.Value);
         WriteLines(Path.Combine(_dir, "alerts.ndjson"), ordered);
-        WriteLines(Path.Combine(_dir, "segments.ndjson"), _segments.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value));
-        WriteLines(Path.Combine(_dir, _topics.SegmentViewsName + ".ndjson"), _views.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value));
-        WriteLines(Path.Combine(_dir, "tpi.ndjson"), _index.OrderBy(r => long.Parse(Key(r), System.Globalization.CultureInfo.InvariantCulture)).Select(r => r.Value));
+        WriteLines(Path.Combine(_dir, "segments.ndjson"), _segments.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value!));
+        WriteLines(Path.Combine(_dir, _topics.SegmentViewsName + ".ndjson"), _views.OrderBy(WindowOf).ThenBy(Key, StringComparer.Ordinal).Select(r => r.Value!));
+        WriteLines(Path.Combine(_dir, "tpi.ndjson"), _index.OrderBy(r => long.Parse(Key(r), System.Globalization.CultureInfo.InvariantCulture)).Select(r => r.Value!));
         using (var stream = File.Create(Path.Combine(_dir, "dead-letter.ndjson")))
         using (var lines = new NdjsonWriter(stream))
         {
@@ -60,7 +60,8 @@ internal sealed class DemoOutputs : IDisposable
                 w.WriteString("reason"u8, Header(r, "reason"));
                 w.WriteString("code"u8, Header(r, "code"));
                 w.WriteString("source"u8, Header(r, "source"));
-                if (System.Text.Unicode.Utf8.IsValid(r.Value)) w.WriteString("original"u8, r.Value);
+                if (r.Value == null) w.WriteNull("original"u8); // a tombstone's
+                else if (System.Text.Unicode.Utf8.IsValid(r.Value)) w.WriteString("original"u8, r.Value);
                 else w.WriteBase64String("original_base64"u8, r.Value);
                 lines.End();
             }
@@ -75,7 +76,7 @@ internal sealed class DemoOutputs : IDisposable
     {
         string key = r.Topic + "|" + Key(r) + (r.Topic == _topics.Alerts ? "|" + Header(r, "event") : "");
         if (!_seen.Add(key)) return;
-        if (r.Topic == _topics.Alerts) _alerts.Add(r.Value);
+        if (r.Topic == _topics.Alerts) _alerts.Add(r.Value ?? []);
         else if (r.Topic == _topics.Segments) _segments.Add(r);
         else if (r.Topic == _topics.SegmentViews) _views.Add(r);
         else if (r.Topic == _topics.Tpi) _index.Add(r);
@@ -84,7 +85,7 @@ internal sealed class DemoOutputs : IDisposable
         {
             // Each message is a whole Arrow IPC stream; written out in the Arrow file format, as a replay writes.
             using var file = File.Create(Path.Combine(_matchedDir, "matched-" + Key(r).Replace(':', '-') + ".arrow"));
-            _matchedRows += MatchedBatchBuilder.WriteAsFile(r.Value, file);
+            _matchedRows += MatchedBatchBuilder.WriteAsFile(r.Value ?? [], file);
         }
     }
 

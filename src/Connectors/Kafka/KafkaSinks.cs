@@ -100,8 +100,10 @@ public sealed class KafkaSinks : IDisposable
     /// A rejected input record: its original bytes, the reason and where it came from in headers. A record too large to
     /// go out whole with its key and headers (one the brokers took just under their limit) goes cut to fit, with header
     /// <c>original_length</c>: refused by the producer, it stopped the engine, and every restart on the same record again.
+    /// A tombstone (<paramref name="tombstone"/>: the input's value was null) goes as a null value, so that it can be told
+    /// from an empty one.
     /// </summary>
-    public void DeadLetter(ReadOnlySpan<byte> original, in DecodeError error, string topic, int partition, long offset)
+    public void DeadLetter(ReadOnlySpan<byte> original, in DecodeError error, string topic, int partition, long offset, bool tombstone = false)
     {
         string source = string.Create(CultureInfo.InvariantCulture, $"{topic}:{partition}:{offset}");
         byte[] key = Encoding.UTF8.GetBytes(source);
@@ -118,7 +120,7 @@ public sealed class KafkaSinks : IDisposable
             headers.Add("original_length", Encoding.UTF8.GetBytes(original.Length.ToString(CultureInfo.InvariantCulture)));
             original = original[..Math.Max(0, room - 64)];
         }
-        Produce(_topics.DeadLetter, key, original.ToArray(), headers);
+        Produce(_topics.DeadLetter, key, tombstone ? null : original.ToArray(), headers);
     }
 
     /// <summary>A probe behind the watermark, as a probe JSON object plus where it came from.</summary>
@@ -185,12 +187,12 @@ public sealed class KafkaSinks : IDisposable
         return bytes;
     }
 
-    private void Produce(string topic, byte[]? key, byte[] value, Headers? headers) =>
+    private void Produce(string topic, byte[]? key, byte[]? value, Headers? headers) =>
         Produce(new TopicPartition(topic, Partition.Any), key, value, headers);
 
-    private void Produce(TopicPartition where, byte[]? key, byte[] value, Headers? headers)
+    private void Produce(TopicPartition where, byte[]? key, byte[]? value, Headers? headers)
     {
-        var message = new Message<byte[]?, byte[]> { Key = key, Value = value, Headers = headers };
+        var message = new Message<byte[]?, byte[]> { Key = key, Value = value!, Headers = headers };
         while (true)
         {
             try

@@ -3,7 +3,7 @@ using Confluent.Kafka;
 namespace Traffic.Connectors.Kafka;
 
 /// <summary>One record of a topic, as read back.</summary>
-public sealed record TopicRecord(string Topic, int Partition, long Offset, byte[]? Key, byte[] Value, IReadOnlyDictionary<string, byte[]> Headers);
+public sealed record TopicRecord(string Topic, int Partition, long Offset, byte[]? Key, byte[]? Value, IReadOnlyDictionary<string, byte[]> Headers);
 
 /// <summary>
 /// Follows topics from the beginning of every partition, outside any consumer group (nothing is committed),

@@ -196,7 +196,7 @@ internal sealed class VehicleStageHost : IDisposable
         if (!ok)
         {
             Counters.AddRejected(error.Code);
-            _sinks.DeadLetter(_deserializer.LastRaw, in error, Topic, part.Partition, offset);
+            _sinks.DeadLetter(_deserializer.LastRaw, in error, Topic, part.Partition, offset, _deserializer.LastWasNull);
         }
         else
         {

@@ -76,7 +76,7 @@ public static class ProbeBinaryRecord
             return false;
         }
         ushort hazmat = BinaryPrimitives.ReadUInt16LittleEndian(record[2..]);
-        if (hazmat != 0 && (hazmat < 10 || hazmat > 99))
+        if (!ProbeRules.IsHazmatCode(hazmat))
         {
             error = new(ProbeField.Hazmat, DecodeReason.UnknownValue);
             return false;

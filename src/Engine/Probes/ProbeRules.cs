@@ -140,8 +140,9 @@ public static class ProbeRules
         un == 0 ? null : (un % 10 == 0 ? (un / 10).ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{un / 10}.{un % 10}");
 
     /// <summary>
-    /// Parses a UN dangerous-goods class ("1" … "9", or class.division such as "2.1", "5.2") into
-    /// class × 10 + division; "" and "none" mean none (0).
+    /// Parses a UN dangerous-goods class ("1" … "9", or one of the divisions the UN Model Regulations define:
+    /// 1.1–1.6, 2.1–2.3, 4.1–4.3, 5.1–5.2, 6.1–6.2) into class × 10 + division; "" and "none" mean none (0).
+    /// A division that does not exist ("9.9", "3.1") is refused: it is a unit's or a registry's error, not a class.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryParseHazmat(ReadOnlySpan<byte> utf8, out ushort un)
@@ -155,11 +156,17 @@ public static class ProbeRules
             un = (ushort)(cls * 10);
             return true;
         }
-        if (utf8.Length == 3 && utf8[1] == '.' && utf8[2] is >= (byte)'1' and <= (byte)'9')
+        if (utf8.Length == 3 && utf8[1] == '.' && utf8[2] >= (byte)'1' && utf8[2] - '0' <= LastDivision(cls))
         {
             un = (ushort)((cls * 10) + (utf8[2] - '0'));
             return true;
         }
         return false;
     }
+
+    /// <summary>Whether a code of class × 10 + division (0: none) is a UN class or division that exists.</summary>
+    public static bool IsHazmatCode(int un) => un == 0 || (un is >= 10 and <= 99 && un % 10 <= LastDivision(un / 10));
+
+    /// <summary>The last division of a UN class (0: the class has none).</summary>
+    private static int LastDivision(int cls) => cls switch { 1 => 6, 2 or 4 => 3, 5 or 6 => 2, _ => 0 };
 }

@@ -262,7 +262,7 @@ public sealed class KafkaTestCluster : IDisposable
                     result.Repeats++;
                     if (!first.AsSpan().SequenceEqual(r.Value)) result.DifferentRepeats.Add($"{name}:{key}");
                 }
-                else records[key] = r.Value;
+                else records[key] = r.Value ?? [];
             }
             result.Records[name] = records;
         }

@@ -147,7 +147,7 @@ public sealed class KafkaEngineTests(ReferenceRun reference, ITestOutputHelper o
             string[] key = TestKafka.Text(r.Key).Split(':');
             Assert.Equal(2, key.Length);
             Assert.InRange(int.Parse(key[0], System.Globalization.CultureInfo.InvariantCulture), 0, 1);
-            using var reader = new ArrowStreamReader(new MemoryStream(r.Value));
+            using var reader = new ArrowStreamReader(new MemoryStream(r.Value!));
             var batch = reader.ReadNextRecordBatch();
             Assert.NotNull(batch);
             Assert.True(batch.Length is > 0 and <= 512 * 2, $"a batch of {batch.Length} rows");

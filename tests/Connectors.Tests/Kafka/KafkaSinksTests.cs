@@ -148,6 +148,7 @@ public class KafkaSinksTests
         {
             sinks.DeadLetter(original, in error, "traffic.probes", 5, 123456);
             sinks.DeadLetter([], new DecodeError(ProbeField.Record, DecodeReason.Malformed), "traffic.probes", 0, 0);
+            sinks.DeadLetter([], new DecodeError(ProbeField.Record, DecodeReason.Malformed), "traffic.probes", 0, 1, tombstone: true);
             sinks.Flush();
         }
         var records = kafka.Read(kafka.Topics.DeadLetter).ToDictionary(r => TestKafka.Text(r.Key), r => r);
@@ -157,8 +158,13 @@ public class KafkaSinksTests
         Assert.Equal("lat:out_of_range", TestKafka.Text(r.Headers["code"]));
         Assert.Equal("traffic.probes:5:123456", TestKafka.Text(r.Headers["source"]));
         var empty = records["traffic.probes:0:0"];
+        Assert.NotNull(empty.Value);
         Assert.Empty(empty.Value);
         Assert.Equal("record:malformed", TestKafka.Text(empty.Headers["code"]));
+        // A tombstone's dead letter is a tombstone too: a null value, not an empty one.
+        var tombstone = records["traffic.probes:0:1"];
+        Assert.Null(tombstone.Value);
+        Assert.Equal("record:malformed", TestKafka.Text(tombstone.Headers["code"]));
     }
 
     [Fact]
@@ -179,7 +185,7 @@ public class KafkaSinksTests
         }
         var records = kafka.Read(kafka.Topics.DeadLetter).ToDictionary(r => TestKafka.Text(r.Key), r => r);
         var cut = records["traffic.probes:1:2590"];
-        Assert.InRange(cut.Value.Length, 990_000, original.Length - 1);
+        Assert.InRange(cut.Value!.Length, 990_000, original.Length - 1);
         Assert.True(original.AsSpan(0, cut.Value.Length).SequenceEqual(cut.Value));
         Assert.Equal("999950", TestKafka.Text(cut.Headers["original_length"]));
         Assert.Equal("record:malformed", TestKafka.Text(cut.Headers["code"]));
@@ -216,7 +222,7 @@ public class KafkaSinksTests
         var matched = Assert.Single(kafka.Read(kafka.Topics.Matched));
         Assert.Equal("3:7", TestKafka.Text(matched.Key));
         Assert.Equal(arrow, matched.Value);
-        using (var reader = new ArrowStreamReader(new MemoryStream(matched.Value)))
+        using (var reader = new ArrowStreamReader(new MemoryStream(matched.Value!)))
             Assert.Equal(1, reader.ReadNextRecordBatch()!.Length);
 
         var exchange = kafka.Read(kafka.Topics.Exchange);
@@ -224,7 +230,7 @@ public class KafkaSinksTests
         Assert.All(exchange, r =>
         {
             Assert.Null(r.Key);
-            Assert.Equal(r.Partition, r.Value[1]);
+            Assert.Equal(r.Partition, r.Value![1]);
         });
     }
 

@@ -89,6 +89,23 @@ public class ProbeDeserializerTests
         Assert.False(none.Ok);
         Assert.Equal("record:malformed", none.Error.Code);
         Assert.Equal(0, d.LastRaw.Length);
+        Assert.True(d.LastWasNull);
+        d.Deserialize([], isNull: false, s_context);
+        Assert.False(d.LastWasNull);
+    }
+
+    [Fact]
+    public void A_byte_order_mark_before_the_object_is_skipped_and_kept_in_the_raw_bytes()
+    {
+        var ids = new VehicleIds();
+        var d = new ProbeDeserializer(ids);
+        byte[] bytes = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(Valid)];
+        var r = Decode(d, bytes);
+        Assert.True(r.Ok, r.Error.ToString());
+        Assert.Equal("T1", ids.Name(r.Probe.Vehicle));
+        Assert.Equal(bytes, d.LastRaw.ToArray());
+        // Only one, and only first: a mark inside the object or two of them is not a probe.
+        Assert.Equal("record:malformed", Decode(d, [0xEF, 0xBB, 0xBF, 0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(Valid)]).Error.Code);
     }
 
     [Fact]

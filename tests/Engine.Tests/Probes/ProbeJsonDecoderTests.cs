@@ -70,6 +70,23 @@ public class ProbeJsonDecoderTests
         Assert.Equal((VehicleClass.Hazmat, (ushort)21, true), (p.Class, p.Hazmat, p.Fix));
     }
 
+    [Theory]
+    [InlineData("1.1", 11)]
+    [InlineData("1.6", 16)]
+    [InlineData("2.3", 23)]
+    [InlineData("4.3", 43)]
+    [InlineData("5.2", 52)]
+    [InlineData("6.2", 62)]
+    [InlineData("7", 70)]
+    [InlineData("9", 90)]
+    public void Every_UN_class_and_division_that_exists_is_read(string un, int code)
+    {
+        var d = new ProbeJsonDecoder(new VehicleIds());
+        Assert.True(d.TryDecode(Encoding.UTF8.GetBytes($$"""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"{{un}}"}"""), out var p, out var e), e.ToString());
+        Assert.Equal((ushort)code, p.Hazmat);
+        Assert.Equal(un, p.HazmatText);
+    }
+
     [Fact]
     public void A_heading_of_360_is_north_and_null_optional_fields_are_absent()
     {
@@ -103,6 +120,10 @@ public class ProbeJsonDecoderTests
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"12"}""", "hazmat:unknown_value")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":12}""", "hazmat:unknown_value")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":2.15}""", "hazmat:unknown_value")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"9.9"}""", "hazmat:unknown_value")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"3.1"}""", "hazmat:unknown_value")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"2.4"}""", "hazmat:unknown_value")]
+    [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":1.7}""", "hazmat:unknown_value")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":true}""", "hazmat:wrong_type")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"fix":2}""", "fix:wrong_type")]
     [InlineData("""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"fix":"no"}""", "fix:wrong_type")]

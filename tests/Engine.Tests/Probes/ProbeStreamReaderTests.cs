@@ -183,6 +183,30 @@ public class ProbeStreamReaderTests
         Assert.Equal(7u, back.Status);
     }
 
+    [Theory]
+    [InlineData(99)]   // "9.9"
+    [InlineData(31)]   // "3.1"
+    [InlineData(17)]   // "1.7"
+    [InlineData(5)]
+    [InlineData(100)]
+    public async Task A_binary_record_whose_hazmat_code_is_no_UN_class_or_division_is_rejected(int code)
+    {
+        var ids = new VehicleIds();
+        Assert.True(new ProbeJsonDecoder(ids).TryDecode("""{"vehicle_id":"琼A12345","time":1764028800000,"lon":110.35,"lat":20.02,"hazmat":"2.1"}"""u8, out var p, out _));
+        byte[] record = new byte[ProbeBinaryRecord.Size];
+        Assert.True(ProbeBinaryRecord.TryWrite(p, Encoding.UTF8.GetBytes(ids.Name(p.Vehicle)), record));
+        var stream = new MemoryStream();
+        stream.Write(record);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(2), (ushort)code);
+        stream.Write(record);
+        stream.Position = 0;
+        var sink = new Collector();
+        var summary = await new ProbeStreamReader(ProbeFormat.Binary, new VehicleIds()).ReadAsync(stream, sink);
+        Assert.Equal(1, summary.Accepted);
+        Assert.Equal(21, sink.Probes[0].Hazmat);
+        Assert.Equal("hazmat:unknown_value", Assert.Single(sink.Rejected).Code);
+    }
+
     [Fact]
     public void Dead_letters_carry_reason_source_and_original_bytes()
     {
