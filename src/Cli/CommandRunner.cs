@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
+using System.Runtime.InteropServices;
 
 namespace Traffic.Cli;
 
@@ -15,6 +17,9 @@ internal static class CommandRunner
     /// <summary>Exit code for input that cannot be read or is not valid.</summary>
     public const int InputError = 1;
 
+    /// <summary>Exit code of a job stopped by Ctrl+C or SIGTERM before its end (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
+
     public static int Invoke(RootCommand root, string[] args)
     {
         ParseResult parsed = root.Parse(args);
@@ -25,7 +30,32 @@ internal static class CommandRunner
         }
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            if (parsed.Action is not AsynchronousCommandLineAction)
+            {
+                return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            }
+            // Ctrl+C and SIGTERM cancel the asynchronous commands' token, and they end themselves: the engine and the gateway
+            // flush and leave, a replay stops with one line. (System.CommandLine's own handling is not used: it is set up only
+            // once an action first awaits, and a replay that works before its first await died of SIGTERM, exit 143, with a
+            // nothing flushed.) A command that has not ended 30 s after the signal, or a second signal, ends the process.
+            using var interrupt = new CancellationTokenSource();
+            void Stop(PosixSignalContext signal)
+            {
+                signal.Cancel = true;
+                if (interrupt.IsCancellationRequested) Environment.Exit(Interrupted);
+                interrupt.Cancel();
+                _ = Task.Delay(TimeSpan.FromSeconds(30)).ContinueWith(_ => Environment.Exit(Interrupted), TaskScheduler.Default);
+            }
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            return parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, interrupt.Token)
+                .GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C or SIGTERM during a job that ends by itself (replay, demo): one line, not the cancellation's stack.
+            Console.Error.WriteLine("traffic: interrupted; the outputs written so far are incomplete");
+            return Interrupted;
         }
         catch (Exception e) when (IsInputError(e))
         {

@@ -292,7 +292,7 @@ public sealed class ReplayEngine
         {
             await using var deadStream = new FileStream(Path.Combine(outDir, "dead-letter.ndjson"), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             using var dead = new DeadLetterWriter(deadStream, input);
-            var router = new Router(vehicleQueues, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary, _options.Speed, _options.Observer);
+            var router = new Router(vehicleQueues, dead, _options.AllowedLatenessMs, progress, FormatOf(input) == ProbeFormat.Binary, _options.Speed, _options.Observer, cancel);
             var timeOrder = sorted ? new TimeOrder(router) : null;
             IProbeHandler handler = timeOrder != null ? timeOrder : router;
             await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
@@ -498,10 +498,12 @@ public sealed class ReplayEngine
         private readonly EventTimeWatermark _clock;
         private long _firstEventMs = long.MinValue;  // paced replay: the first probe's event time …
         private long _firstWall;                     // … and when it was read (Stopwatch ticks)
+        private readonly CancellationToken _cancel;  // a paced replay's waits end on it
 
         public Router(BatchQueue<VehicleMessage>[] shards, DeadLetterWriter dead, long lateness, IProgress<long>? progress, bool binary,
-            double speed, IReplayObserver? observer)
+            double speed, IReplayObserver? observer, CancellationToken cancel)
         {
+            _cancel = cancel;
             _shards = shards;
             _filling = [.. shards.Select(s => s.Rent())];
             _dead = dead;
@@ -574,12 +576,13 @@ public sealed class ReplayEngine
             if (due <= Stopwatch.GetTimestamp()) return;
             Flush();
             // Sleeps, never spins (a spinning reader would take a core from the shards): a probe may be handed on up to
-            // a millisecond before its time.
+            // a millisecond before its time. A cancellation (Ctrl+C, SIGTERM) ends the wait: an hour-long paced replay
+            // otherwise slept through it until its next probe's time.
             while (true)
             {
                 long earlyMs = (due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
                 if (earlyMs < 1) return;
-                Thread.Sleep((int)Math.Min(earlyMs, 1000));
+                if (_cancel.WaitHandle.WaitOne((int)Math.Min(earlyMs, 1000))) _cancel.ThrowIfCancellationRequested();
             }
         }
     }
