@@ -17,6 +17,7 @@ internal static class Program
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(EngineCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(GatewayCommand.Create());
         return CommandRunner.Invoke(root, args);
     }
 }

@@ -15,6 +15,7 @@ public class CommandLineTests
         new[] { "eval", "synthetic" },
         new[] { "replay" },
         new[] { "score" },
+        new[] { "gateway" },
     };
 
     [Theory]
@@ -230,5 +231,31 @@ public class CommandLineTests
         string[] arcs = File.ReadAllLines(Path.Combine(outDir, "00000046.matched"));
         Assert.NotEmpty(arcs);
         Assert.All(arcs, a => Assert.True(long.TryParse(a, out _)));
+    }
+
+    [Fact]
+    public async Task SIGTERM_during_a_replay_ends_it_with_one_line_and_exit_130_not_a_stack_trace()
+    {
+        // Two probes an hour apart replayed at recorded speed: the run waits for the second when the signal comes.
+        string dir = TestDirectory.New("sigterm");
+        string input = Path.Combine(dir, "p.ndjson");
+        File.WriteAllLines(input,
+        [
+            """{"vehicle_id":"A1","time":"2026-01-05T00:00:00Z","lon":7.4200,"lat":43.7380}""",
+            """{"vehicle_id":"A1","time":"2026-01-05T01:00:00Z","lon":7.4210,"lat":43.7385}""",
+        ]);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "traffic.dll"), "replay", "--network", SharedData.Path("osm", "monaco.osm.pbf"),
+            "--input", input, "--out", Path.Combine(dir, "out"), "--speed", "1", "-q" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        await Task.Delay(5000);
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        Assert.True(p.WaitForExit(40_000), "the replay did not stop on SIGTERM");
+        Assert.Equal(130, p.ExitCode);
+        Assert.Equal("traffic: interrupted; the outputs written so far are incomplete", (await stderr).Trim());
     }
 }

@@ -1,0 +1,364 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Channels;
+using Traffic.Engine.Output;
+using Traffic.Engine.Probes;
+
+namespace Traffic.Connectors.Jt808;
+
+/// <summary>Settings of a <see cref="Jt808Gateway"/>.</summary>
+public sealed record Jt808GatewayOptions
+{
+    /// <summary>A connection that sends nothing for this long is closed (terminals send a heartbeat, 0x0002, every minute or so).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Probes and dead letters waiting for the writer beyond which connections wait (back-pressure to the terminals' sockets).</summary>
+    public int QueueCapacity { get; init; } = 65_536;
+}
+
+/// <summary>What a gateway has seen since it started.</summary>
+public sealed class Jt808Counters
+{
+    private long _connections, _frames, _probes, _unsupported, _deadLetters;
+    private readonly ConcurrentDictionary<string, long> _byReason = new(StringComparer.Ordinal);
+
+    public long Connections => Interlocked.Read(ref _connections);
+    public long Frames => Interlocked.Read(ref _frames);
+    /// <summary>Position reports turned into probes (a batch counts each of its reports).</summary>
+    public long Probes => Interlocked.Read(ref _probes);
+    /// <summary>Well-formed messages of ids the gateway does not handle (answered "not supported").</summary>
+    public long Unsupported => Interlocked.Read(ref _unsupported);
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+    /// <summary>Dead letters by code (<see cref="Jt808Frame.Code"/>).</summary>
+    public IReadOnlyDictionary<string, long> ByReason => _byReason;
+
+    internal void Connection() => Interlocked.Increment(ref _connections);
+    internal void Frame() => Interlocked.Increment(ref _frames);
+    internal void Probe() => Interlocked.Increment(ref _probes);
+    internal void NotSupported() => Interlocked.Increment(ref _unsupported);
+
+    internal void DeadLetter(string code)
+    {
+        Interlocked.Increment(ref _deadLetters);
+        _byReason.AddOrUpdate(code, 1, (_, n) => n + 1);
+    }
+}
+
+/// <summary>
+/// A TCP gateway for vehicle terminals that speak JT/T 808 (2013 and 2019): it answers registration (0x0100, with an auth
+/// code that names the vehicle), authentication (0x0102), heartbeats and logouts with the platform's responses, and turns
+/// every position report (0x0200, and each report of a batch upload, 0x0704) into one probe line of the NDJSON probe format
+/// (INTERFACES.md), written to <c>probes</c>: a file, or <see cref="Kafka.KafkaProbeWriter"/> to feed the engine through
+/// the probes topic. The vehicle id is the plate the terminal registered with (its auth code carries it across
+/// reconnections and gateway restarts), else the terminal's number. Status bit 1 (no GNSS fix) becomes <c>"fix": false</c>;
+/// alarm and status bits go on as <c>alarm</c> and <c>status</c>. Every frame or message that cannot be read goes to
+/// <c>deadLetters</c> as a line with its reason, code, source (terminal, remote address, frame number) and original bytes,
+/// is counted, and is answered with "message error" where its header could be read; the connection stays open. Each
+/// connection is read through System.IO.Pipelines; one writer task owns both outputs, fed through a bounded channel.
+/// </summary>
+public sealed class Jt808Gateway : IAsyncDisposable
+{
+    /// <summary>Auth codes this gateway issues: this prefix and the vehicle id's UTF-8 bytes in hex.</summary>
+    private const string AuthPrefix = "TR1";
+
+    private readonly TcpListener _listener;
+    private readonly Jt808GatewayOptions _options;
+    private readonly Channel<Output> _queue;
+    private readonly NdjsonWriter _probes;
+    private readonly NdjsonWriter _dead;
+    private readonly Stream _probeStream;
+    private readonly Stream _deadStream;
+    private readonly ConcurrentDictionary<string, string> _vehicleOf = new(StringComparer.Ordinal); // terminal number → vehicle id
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<Task, byte> _sessions = new();
+    private Task? _accept;
+    private Task? _writer;
+    private int _disposed;
+
+    /// <param name="listen">Where to listen (port 0: any free port, see <see cref="LocalEndPoint"/>).</param>
+    /// <param name="probes">Where the probe lines go.</param>
+    /// <param name="deadLetters">Where the refused frames go.</param>
+    public Jt808Gateway(IPEndPoint listen, Stream probes, Stream deadLetters, Jt808GatewayOptions? options = null)
+    {
+        _options = options ?? new Jt808GatewayOptions();
+        _listener = new TcpListener(listen);
+        _probeStream = probes;
+        _deadStream = deadLetters;
+        _probes = new NdjsonWriter(probes, lineByLine: true);
+        _dead = new NdjsonWriter(deadLetters, lineByLine: true);
+        _queue = Channel.CreateBounded<Output>(new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true });
+    }
+
+    public Jt808Counters Counters { get; } = new();
+
+    /// <summary>The address listened on, once started.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
+
+    /// <summary>Starts listening, accepting and writing.</summary>
+    public void Start()
+    {
+        _listener.Start();
+        _writer = Task.Run(WriteAsync);
+        _accept = Task.Run(AcceptAsync);
+    }
+
+    /// <summary>Stops accepting, closes the connections, and writes out what was queued.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Stop();
+        if (_accept != null) await _accept.ConfigureAwait(false);
+        await Task.WhenAll(_sessions.Keys).ConfigureAwait(false);
+        _queue.Writer.TryComplete();
+        if (_writer != null) await _writer.ConfigureAwait(false);
+        _probes.Dispose();
+        _dead.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            Counters.Connection();
+            Task session = Task.Run(() => ServeAsync(client));
+            _sessions[session] = 0;
+            _ = session.ContinueWith(t => _sessions.TryRemove(t, out _), TaskScheduler.Default);
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            client.NoDelay = true;
+            string remote = client.Client.RemoteEndPoint?.ToString() ?? "?";
+            var session = new Session(remote);
+            NetworkStream stream = client.GetStream();
+            PipeReader reader = PipeReader.Create(stream);
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            try
+            {
+                while (true)
+                {
+                    idle.CancelAfter(_options.IdleTimeout);
+                    ReadResult read = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
+                    ReadOnlySequence<byte> buffer = read.Buffer;
+                    while (Jt808Frame.TryTake(ref buffer, read.IsCompleted, out ReadOnlySequence<byte> frame, out Jt808Error framing))
+                    {
+                        session.Frames++;
+                        byte[] reply = framing == Jt808Error.None
+                            ? await HandleAsync(session, frame).ConfigureAwait(false)
+                            : await RefuseAsync(session, frame, framing, header: null).ConfigureAwait(false);
+                        if (reply.Length > 0) await stream.WriteAsync(reply, idle.Token).ConfigureAwait(false);
+                    }
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    if (read.IsCompleted) break;
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+                // Idle, stopped, or the terminal went away: the connection ends; what it sent before is written.
+            }
+            finally
+            {
+                await reader.CompleteAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask<byte[]> HandleAsync(Session session, ReadOnlySequence<byte> escaped)
+    {
+        Counters.Frame();
+        byte[] content = new byte[escaped.Length];
+        int length = Jt808Frame.Unescape(escaped.IsSingleSegment ? escaped.FirstSpan : escaped.ToArray(), content);
+        if (length < 0) return await RefuseAsync(session, escaped, Jt808Error.BadEscape, header: null).ConfigureAwait(false);
+        Jt808Error error = Jt808Frame.TryParse(content.AsSpan(0, length), out Jt808Header h, out int bodyAt);
+        if (error != Jt808Error.None)
+        {
+            bool headerRead = error is Jt808Error.Length or Jt808Error.Subpackaged or Jt808Error.Encrypted;
+            return await RefuseAsync(session, escaped, error, headerRead ? h : null).ConfigureAwait(false);
+        }
+        session.Terminal = h.Terminal;
+        ReadOnlyMemory<byte> body = content.AsMemory(bodyAt, h.BodyLength);
+        switch (h.MessageId)
+        {
+            case Jt808Messages.Registration:
+            {
+                error = Jt808Messages.TryReadRegistration(body.Span, h.Version2019, out string? plate);
+                if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
+                string vehicle = plate ?? h.Terminal;
+                _vehicleOf[h.Terminal] = vehicle;
+                return Reply(session, h, Jt808Messages.RegistrationResponse,
+                    Jt808Messages.RegistrationResponseBody(h.Serial, Jt808Messages.Success, AuthCodeOf(vehicle)));
+            }
+            case Jt808Messages.Authentication:
+            {
+                error = Jt808Messages.TryReadAuthCode(body.Span, h.Version2019, out string code);
+                if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
+                // A code this gateway did not issue fails: the terminal then registers again (JT/T 808 §8.5).
+                if (VehicleOfAuthCode(code) is not { } vehicle) return General(session, h, Jt808Messages.Failure);
+                _vehicleOf[h.Terminal] = vehicle;
+                return General(session, h, Jt808Messages.Success);
+            }
+            case Jt808Messages.Heartbeat:
+            case Jt808Messages.Logout:
+            case Jt808Messages.TerminalGeneralResponse:
+                return h.MessageId == Jt808Messages.TerminalGeneralResponse ? [] : General(session, h, Jt808Messages.Success);
+            case Jt808Messages.PositionReport:
+            {
+                error = Jt808Messages.TryReadPosition(body.Span, out Jt808Position p);
+                if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
+                await EnqueueAsync(Output.ProbeOf(VehicleOf(h.Terminal), p)).ConfigureAwait(false);
+                return General(session, h, Jt808Messages.Success);
+            }
+            case Jt808Messages.BatchPositions:
+            {
+                var items = new List<(int Offset, int Length)>();
+                error = Jt808Messages.TryReadBatch(body.Span, items);
+                if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
+                string vehicle = VehicleOf(h.Terminal);
+                foreach (var (offset, count) in items)
+                {
+                    error = Jt808Messages.TryReadPosition(body.Span.Slice(offset, count), out Jt808Position p);
+                    // One bad report of a batch is dead-lettered alone; the others are taken.
+                    if (error != Jt808Error.None) await RefuseAsync(session, escaped, error, h, body.Slice(offset, count)).ConfigureAwait(false);
+                    else await EnqueueAsync(Output.ProbeOf(vehicle, p)).ConfigureAwait(false);
+                }
+                return General(session, h, Jt808Messages.Success);
+            }
+            default:
+                Counters.NotSupported();
+                return General(session, h, Jt808Messages.NotSupported);
+        }
+    }
+
+    private async ValueTask<byte[]> RefuseAsync(Session session, ReadOnlySequence<byte> original, Jt808Error error, Jt808Header? header, ReadOnlyMemory<byte>? part = null)
+    {
+        Counters.DeadLetter(Jt808Frame.Code(error));
+        await EnqueueAsync(Output.DeadLetterOf(error, session.Terminal, session.Remote, session.Frames,
+            part is { } p ? p.ToArray() : original.ToArray())).ConfigureAwait(false);
+        return header is { } h ? General(session, h, Jt808Messages.MessageError) : [];
+    }
+
+    private ValueTask EnqueueAsync(Output o) => _queue.Writer.WriteAsync(o, _stop.Token);
+
+    private byte[] General(Session session, in Jt808Header h, byte result) =>
+        Reply(session, h, Jt808Messages.PlatformGeneralResponse, Jt808Messages.GeneralResponseBody(h.Serial, h.MessageId, result));
+
+    private static byte[] Reply(Session session, in Jt808Header h, ushort messageId, byte[] body) =>
+        Jt808Frame.Build(messageId, h.Terminal, session.NextSerial(), body, h.Version2019, h.ProtocolVersion);
+
+    private string VehicleOf(string terminal) => _vehicleOf.TryGetValue(terminal, out string? v) ? v : terminal;
+
+    /// <summary>The auth code that names a vehicle: this gateway knows the vehicle again from it after a restart.</summary>
+    public static string AuthCodeOf(string vehicle) => AuthPrefix + Convert.ToHexString(Encoding.UTF8.GetBytes(vehicle));
+
+    /// <summary>The vehicle an auth code issued by <see cref="AuthCodeOf"/> names; null for any other code.</summary>
+    public static string? VehicleOfAuthCode(string code)
+    {
+        if (!code.StartsWith(AuthPrefix, StringComparison.Ordinal) || code.Length == AuthPrefix.Length) return null;
+        try
+        {
+            string vehicle = Encoding.UTF8.GetString(Convert.FromHexString(code.AsSpan(AuthPrefix.Length)));
+            return vehicle.Length <= VehicleIds.MaxIdBytes ? vehicle : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private async Task WriteAsync()
+    {
+        ChannelReader<Output> queue = _queue.Reader;
+        while (await queue.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (queue.TryRead(out Output? o))
+            {
+                if (o.Error == Jt808Error.None) WriteProbe(o);
+                else WriteDeadLetter(o);
+            }
+            // Nothing more waiting: what was written leaves now (a live feed, not a batch).
+            _probeStream.Flush();
+            _deadStream.Flush();
+        }
+    }
+
+    private void WriteProbe(Output o)
+    {
+        Counters.Probe();
+        Jt808Position p = o.Position;
+        Probe probe = Probe.Empty;
+        probe.TimeMs = p.TimeMs;
+        probe.Lon = p.Lon;
+        probe.Lat = p.Lat;
+        probe.SpeedKmh = p.SpeedKmh;
+        probe.Heading = p.Heading;
+        probe.Fix = p.Positioned;
+        probe.Alarm = p.Alarm;
+        probe.HasAlarm = true;
+        probe.Status = p.Status;
+        probe.HasStatus = true;
+        var w = _probes.Begin();
+        ProbeJsonWriter.WriteFields(w, o.Vehicle!, in probe);
+        _probes.End();
+    }
+
+    private void WriteDeadLetter(Output o)
+    {
+        var w = _dead.Begin();
+        w.WriteString("reason"u8, Jt808Frame.Reason(o.Error));
+        w.WriteString("code"u8, Jt808Frame.Code(o.Error));
+        w.WriteStartObject("source"u8);
+        w.WriteString("protocol"u8, "jt808"u8);
+        if (o.Vehicle != null) w.WriteString("terminal"u8, o.Vehicle);
+        w.WriteString("remote"u8, o.Remote);
+        w.WriteNumber("frame"u8, o.Frame);
+        w.WriteEndObject();
+        w.WriteBase64String("original_base64"u8, o.Original);
+        _dead.End();
+    }
+
+    /// <summary>One connection's state (its own task only).</summary>
+    private sealed class Session(string remote)
+    {
+        private ushort _serial;
+
+        public string Remote { get; } = remote;
+        public string? Terminal { get; set; }
+        public long Frames { get; set; }
+
+        public ushort NextSerial() => _serial++;
+    }
+
+    /// <summary>A probe or a dead letter on its way to the writer.</summary>
+    private sealed class Output
+    {
+        public Jt808Error Error;
+        public string? Vehicle;          // the probe's vehicle id, or the dead letter's terminal number
+        public Jt808Position Position;
+        public string Remote = "";
+        public long Frame;
+        public byte[] Original = [];
+
+        public static Output ProbeOf(string vehicle, in Jt808Position p) => new() { Vehicle = vehicle, Position = p };
+
+        public static Output DeadLetterOf(Jt808Error error, string? terminal, string remote, long frame, byte[] original) =>
+            new() { Error = error, Vehicle = terminal, Remote = remote, Frame = frame, Original = original };
+    }
+}

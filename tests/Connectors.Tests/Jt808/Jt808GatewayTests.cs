@@ -1,0 +1,260 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Traffic.Connectors.Jt808;
+using Traffic.Engine.Probes;
+
+namespace Traffic.Connectors.Tests.Jt808;
+
+/// <summary>
+/// The gateway over real TCP on loopback, driven by terminals written here as a unit's firmware would behave: register,
+/// authenticate, report positions (whole, byte by byte, in batches), send broken frames, and read the platform's answers.
+/// </summary>
+public sealed class Jt808GatewayTests : IAsyncLifetime
+{
+    private static readonly long s_t0 = new DateTimeOffset(2026, 1, 5, 0, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private readonly MemoryStream _probes = new();
+    private readonly MemoryStream _dead = new();
+    private Jt808Gateway _gateway = null!;
+
+    public Task InitializeAsync()
+    {
+        _gateway = new Jt808Gateway(new IPEndPoint(IPAddress.Loopback, 0), new KeepOpen(_probes), new KeepOpen(_dead));
+        _gateway.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    private async Task<(List<JsonElement> Probes, List<JsonElement> Dead)> StopAsync()
+    {
+        await _gateway.DisposeAsync();
+        return (Lines(_probes), Lines(_dead));
+    }
+
+    private static List<JsonElement> Lines(MemoryStream s) =>
+        [.. Encoding.UTF8.GetString(s.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+
+    private static Jt808Position At(int second, double lat, double lon, float speed = 36.5f, uint status = 0x3, uint alarm = 0) =>
+        new(alarm, status, lat, lon, 10, speed, 90, s_t0 + (second * 1000L));
+
+    [Fact]
+    public async Task A_terminal_registers_authenticates_and_its_reports_become_probes_of_its_plate()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013912345678"))
+        {
+            byte[] plate = Jt808Messages.Gbk.GetBytes("粤B12345");
+            await t.SendAsync(Jt808Messages.Registration, [.. new byte[4 + 5 + 20 + 7], 2, .. plate]);
+            var (id, body) = await t.ReceiveAsync();
+            Assert.Equal(Jt808Messages.RegistrationResponse, id);
+            Assert.Equal(Jt808Messages.Success, body[2]);
+            string code = Jt808Messages.Gbk.GetString(body.AsSpan(3));
+            Assert.Equal("粤B12345", Jt808Gateway.VehicleOfAuthCode(code));
+        }
+
+        // A new connection (a unit reconnects after a tunnel): it authenticates with its code and reports.
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013912345678"))
+        {
+            await t.SendAsync(Jt808Messages.Authentication, Jt808Messages.Gbk.GetBytes(Jt808Gateway.AuthCodeOf("粤B12345")));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.Authentication)).Result);
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(0, 22.543338, 113.935943)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            // The next report byte by byte, as a slow link delivers it.
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(10, 22.543500, 113.936100, alarm: 0x2)), chunk: 1);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            await t.SendAsync(Jt808Messages.Heartbeat, []);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.Heartbeat)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Empty(dead);
+        Assert.Equal(2, probes.Count);
+        Assert.All(probes, p => Assert.Equal("粤B12345", p.GetProperty("vehicle_id").GetString()));
+        Assert.Equal(s_t0, probes[0].GetProperty("time").GetInt64());
+        Assert.Equal(113.935943, probes[0].GetProperty("lon").GetDouble(), 6);
+        Assert.Equal(22.543338, probes[0].GetProperty("lat").GetDouble(), 6);
+        Assert.Equal(36.5, probes[0].GetProperty("speed_kmh").GetDouble(), 3);
+        Assert.Equal(90, probes[0].GetProperty("heading").GetDouble());
+        Assert.Equal(3u, probes[0].GetProperty("status").GetUInt32());
+        Assert.Equal(2u, probes[1].GetProperty("alarm").GetUInt32());
+        Assert.False(probes[0].TryGetProperty("fix", out _)); // positioned: the format's default
+
+        // The lines are probes of the contract: the engine's own decoder takes them as they are.
+        var decoder = new ProbeJsonDecoder(new VehicleIds());
+        foreach (var p in probes) Assert.True(decoder.TryDecode(Encoding.UTF8.GetBytes(p.GetRawText()), out _, out var e), e.ToString());
+        Assert.Equal(2, _gateway.Counters.Probes);
+    }
+
+    [Fact]
+    public async Task Broken_frames_go_to_dead_letters_with_their_reason_and_the_connection_goes_on()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138000"))
+        {
+            // Garbage before a frame, a frame whose check code is wrong, and a position with a time of 30 February.
+            await t.SendRawAsync("AT+RESET\r\n"u8.ToArray());
+            byte[] bad = Jt808Frame.Build(Jt808Messages.PositionReport, "013800138000", 7, Jt808Messages.PositionBody(At(0, 22.5, 113.9)));
+            bad[^2] ^= 0x01;
+            if (bad[^2] is Jt808Frame.Flag or Jt808Frame.Escape) bad[^2] ^= 0x03;
+            await t.SendRawAsync(bad);
+            byte[] feb30 = Jt808Messages.PositionBody(At(0, 22.5, 113.9));
+            feb30[23] = 0x02;
+            feb30[24] = 0x30;
+            await t.SendAsync(Jt808Messages.PositionReport, feb30);
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            // A message this gateway does not handle (data uplink, 0x0900): not supported, and not a dead letter.
+            await t.SendAsync(0x0900, [0xf1, 0x01]);
+            Assert.Equal(Jt808Messages.NotSupported, (await t.ReceiveGeneralAsync(0x0900)).Result);
+            // A batch of three reports (a blind-area supplement), the second with a latitude of 95°: two probes, one dead letter.
+            byte[] r1 = Jt808Messages.PositionBody(At(20, 22.51, 113.91)), r3 = Jt808Messages.PositionBody(At(40, 22.53, 113.93));
+            byte[] r2 = Jt808Messages.PositionBody(At(30, 22.52, 113.92));
+            r2[8] = 0x05;
+            r2[9] = 0xa9;
+            await t.SendAsync(Jt808Messages.BatchPositions, [0, 3, 1, 0, 28, .. r1, 0, 28, .. r2, 0, 28, .. r3]);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions)).Result);
+            // The connection still works, and the unit without a fix (status bit 1 clear) reports fix false.
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(50, 22.53, 113.93, status: 0x1)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal([s_t0 + 20_000, s_t0 + 40_000, s_t0 + 50_000], probes.Select(p => p.GetProperty("time").GetInt64()));
+        Assert.All(probes, p => Assert.Equal("013800138000", p.GetProperty("vehicle_id").GetString())); // never registered: its number
+        Assert.False(probes[2].GetProperty("fix").GetBoolean());
+        Assert.Equal(["frame:garbage", "frame:checksum", "time:malformed", "position:out_of_range"], dead.Select(d => d.GetProperty("code").GetString()));
+        Assert.Equal("AT+RESET\r\n", Encoding.UTF8.GetString(Convert.FromBase64String(dead[0].GetProperty("original_base64").GetString()!)));
+        Assert.Equal("jt808", dead[1].GetProperty("source").GetProperty("protocol").GetString());
+        Assert.Equal("013800138000", dead[2].GetProperty("source").GetProperty("terminal").GetString());
+        Assert.Equal(28, Convert.FromBase64String(dead[3].GetProperty("original_base64").GetString()!).Length); // the bad report alone
+        Assert.Equal(4, _gateway.Counters.DeadLetters);
+        Assert.Equal(1, _gateway.Counters.Unsupported);
+    }
+
+    [Fact]
+    public async Task A_2019_terminal_and_a_2013_one_at_once_keep_their_own_order()
+    {
+        using var a = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "00000000013912340001", version2019: true);
+        using var b = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013912340002");
+        for (int i = 0; i < 50; i++)
+        {
+            await a.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(i, 22.5 + (i * 1e-4), 113.9)), chunk: 7);
+            await b.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(i, 22.6, 113.9 + (i * 1e-4))), chunk: 5);
+        }
+        for (int i = 0; i < 50; i++)
+        {
+            var ra = await a.ReceiveGeneralAsync(Jt808Messages.PositionReport);
+            Assert.Equal((ushort)i, ra.Serial);
+            Assert.True(ra.Version2019);
+            await b.ReceiveGeneralAsync(Jt808Messages.PositionReport);
+        }
+        a.Dispose();
+        b.Dispose();
+        var (probes, dead) = await StopAsync();
+        Assert.Empty(dead);
+        foreach (string v in new[] { "00000000013912340001", "013912340002" })
+        {
+            var times = probes.Where(p => p.GetProperty("vehicle_id").GetString() == v).Select(p => p.GetProperty("time").GetInt64()).ToList();
+            Assert.Equal(Enumerable.Range(0, 50).Select(i => s_t0 + (i * 1000L)), times);
+        }
+    }
+
+    [Fact]
+    public async Task An_auth_code_this_gateway_did_not_issue_fails_so_the_unit_registers_again()
+    {
+        using var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013912345679");
+        await t.SendAsync(Jt808Messages.Authentication, "0123456789"u8.ToArray());
+        Assert.Equal(Jt808Messages.Failure, (await t.ReceiveGeneralAsync(Jt808Messages.Authentication)).Result);
+    }
+
+    /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
+    private sealed class Terminal : IDisposable
+    {
+        private readonly TcpClient _client;
+        private readonly NetworkStream _stream;
+        private readonly string _number;
+        private readonly bool _v2019;
+        private readonly List<byte> _in = [];
+        private ushort _serial;
+
+        private Terminal(TcpClient client, string number, bool v2019)
+        {
+            _client = client;
+            _stream = client.GetStream();
+            _number = number;
+            _v2019 = v2019;
+        }
+
+        public static async Task<Terminal> ConnectAsync(IPEndPoint at, string number, bool version2019 = false)
+        {
+            var c = new TcpClient();
+            await c.ConnectAsync(at);
+            return new Terminal(c, number, version2019);
+        }
+
+        public Task SendAsync(ushort id, byte[] body, int chunk = 0) => SendRawAsync(Jt808Frame.Build(id, _number, _serial++, body, _v2019), chunk);
+
+        public async Task SendRawAsync(byte[] bytes, int chunk = 0)
+        {
+            if (chunk <= 0) chunk = bytes.Length;
+            for (int i = 0; i < bytes.Length; i += chunk)
+            {
+                await _stream.WriteAsync(bytes.AsMemory(i, Math.Min(chunk, bytes.Length - i)));
+                await _stream.FlushAsync();
+            }
+        }
+
+        public async Task<(ushort Id, byte[] Body)> ReceiveAsync()
+        {
+            var (h, body) = await ReceiveFrameAsync();
+            return (h.MessageId, body);
+        }
+
+        public async Task<(byte Result, ushort Serial, bool Version2019)> ReceiveGeneralAsync(ushort answering)
+        {
+            var (h, body) = await ReceiveFrameAsync();
+            Assert.Equal(Jt808Messages.PlatformGeneralResponse, h.MessageId);
+            Assert.Equal(_number, h.Terminal);
+            Assert.Equal(answering, (ushort)((body[2] << 8) | body[3]));
+            return (body[4], h.Serial, h.Version2019);
+        }
+
+        private async Task<(Jt808Header, byte[])> ReceiveFrameAsync()
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var buffer = new byte[4096];
+            while (true)
+            {
+                int start = _in.IndexOf(Jt808Frame.Flag);
+                int end = start < 0 ? -1 : _in.IndexOf(Jt808Frame.Flag, start + 1);
+                if (end > start + 1)
+                {
+                    byte[] escaped = _in.GetRange(start + 1, end - start - 1).ToArray();
+                    _in.RemoveRange(0, end + 1);
+                    var content = new byte[escaped.Length];
+                    int n = Jt808Frame.Unescape(escaped, content);
+                    Assert.Equal(Jt808Error.None, Jt808Frame.TryParse(content.AsSpan(0, n), out Jt808Header h, out int at));
+                    return (h, content.AsSpan(at, h.BodyLength).ToArray());
+                }
+                int read = await _stream.ReadAsync(buffer, timeout.Token);
+                Assert.True(read > 0, "the gateway closed the connection");
+                _in.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+
+        public void Dispose() => _client.Dispose();
+    }
+
+    /// <summary>A stream the gateway may dispose without the test losing what it wrote.</summary>
+    private sealed class KeepOpen(MemoryStream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) { lock (inner) inner.Write(buffer, offset, count); }
+    }
+}
