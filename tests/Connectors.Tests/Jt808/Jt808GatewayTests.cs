@@ -258,3 +258,45 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         public override void Write(byte[] buffer, int offset, int count) { lock (inner) inner.Write(buffer, offset, count); }
     }
 }
+
+/// <summary>The gateway feeding the probes topic, as `traffic gateway --to-kafka` runs it, read back from the embedded cluster.</summary>
+public class Jt808GatewayKafkaTests
+{
+    [Fact]
+    public async Task Reports_land_on_the_probes_topic_keyed_by_the_registered_plate_in_the_order_sent()
+    {
+        using var kafka = new Traffic.Connectors.Tests.Kafka.TestKafka();
+        long t0 = new DateTimeOffset(2026, 1, 5, 0, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var gateway = new Jt808Gateway(new IPEndPoint(IPAddress.Loopback, 0),
+            new Traffic.Connectors.Kafka.KafkaProbeWriter(kafka.Connection, kafka.Topics.Probes), Stream.Null);
+        await using (gateway)
+        {
+            gateway.Start();
+            using var client = new TcpClient();
+            await client.ConnectAsync(gateway.LocalEndPoint);
+            NetworkStream s = client.GetStream();
+            byte[] plate = Jt808Messages.Gbk.GetBytes("琼A12345");
+            var frames = new List<byte>(Jt808Frame.Build(Jt808Messages.Registration, "013912345678", 0, [.. new byte[36], 1, .. plate]));
+            for (int i = 0; i < 20; i++)
+            {
+                frames.AddRange(Jt808Frame.Build(Jt808Messages.PositionReport, "013912345678", (ushort)(i + 1),
+                    Jt808Messages.PositionBody(new Jt808Position(0, 0x3, 20.02 + (i * 1e-4), 110.35, 0, 30, 0, t0 + (i * 5000L)))));
+            }
+            await s.WriteAsync(frames.ToArray());
+            var reply = new byte[4096];
+            int flags = 0;
+            while (flags < 2 * 21)
+            {
+                int n = await s.ReadAsync(reply);
+                Assert.True(n > 0);
+                flags += reply.AsSpan(0, n).Count(Jt808Frame.Flag);
+            }
+        }
+        var records = kafka.Read(kafka.Topics.Probes);
+        Assert.Equal(20, records.Count);
+        Assert.All(records, r => Assert.Equal("琼A12345", Traffic.Connectors.Tests.Kafka.TestKafka.Text(r.Key)));
+        Assert.Single(records.Select(r => r.Partition).Distinct());
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => t0 + (i * 5000L)),
+            records.OrderBy(r => r.Offset).Select(r => JsonDocument.Parse(r.Value!).RootElement.GetProperty("time").GetInt64()));
+    }
+}
