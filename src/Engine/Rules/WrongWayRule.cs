@@ -44,6 +44,13 @@ public sealed record WrongWayOptions
     /// <summary>Only while moving faster than this.</summary>
     public double MinSpeedKmh { get; init; } = 10;
 
+    /// <summary>
+    /// A unit reporting its speed but no heading: a fix whose course is held from an earlier displacement is judged only
+    /// while that displacement ended at most this long before (a car turns through a junction or a U-turn bay in about
+    /// 10 s; a course held longer may point the way it came).
+    /// </summary>
+    public double HeldCourseMaxS { get; init; } = 10;
+
     /// <summary>The condition must hold this long from its first fix (and over two fixes) before the alert opens.</summary>
     public double OpenAfterS { get; init; } = 8;
 
@@ -173,13 +180,18 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
         if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
-        double course = Course(s, in p, out bool ownCourse);
+        double course = Course(s, in p, out bool ownCourse, out long heldMs);
         // Without a reported speed, only a displacement beyond the scatter shows that the vehicle moves; a fix between two
         // such displacements (its course an earlier fix's) is looked at for the unit's error but not judged: it neither
         // confirms a drive against the road nor clears one.
+        // With a reported speed but no heading, a moving vehicle's course held for longer than HeldCourseMaxS is stale too:
+        // it is where the vehicle headed at its last displacement, and it may have turned since (a car every 15 s turning back
+        // through a U-turn bay beside 深南大道, its unit's scatter inflated by the bends of its 150 m steps, had its fixes
+        // after the turn judged with the course from before it, "against" the one-way link it drove along). Such a fix is
+        // looked at but not judged either; a standing one still is.
         bool reported = !float.IsNaN(p.SpeedKmh);
         bool moving = reported ? p.SpeedKmh > _options.MinSpeedKmh : ownCourse;
-        bool judged = reported || ownCourse || double.IsNaN(course);
+        bool judged = ownCourse || double.IsNaN(course) || (reported && (!moving || heldMs <= 1000 * _options.HeldCourseMaxS));
         double sigma = UnitSigma(s);
 
         int against = -1;
@@ -375,11 +387,14 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     /// than two of its unit's fixes stray from each other (3.5 σ √2 of its scatter: 49 m from a 10 m unit), or a standing
     /// vehicle's scattered fixes give it random courses and, without a reported speed, make it look as if it moved.
     /// <paramref name="own"/>: the course is this fix's own (its heading, or a displacement it completed), not an
-    /// earlier fix's held on.
+    /// earlier fix's held on; <paramref name="heldMs"/>: how long ago a held course's displacement ended.
     /// </summary>
-    private double Course(State s, in Probe p, out bool own)
+    private double Course(State s, in Probe p, out bool own, out long heldMs)
     {
         own = false;
+        // How long ago the held course's displacement ended: the anchor is set where it ended (or, 30 s on without one,
+        // moved on, when the course is older still).
+        heldMs = s.AnchorMs == long.MinValue ? long.MaxValue : p.TimeMs - s.AnchorMs;
         double course = double.NaN;
         if (!float.IsNaN(p.Heading)) (course, own) = (p.Heading, true);
         else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)

@@ -443,4 +443,49 @@ public class WrongWayRuleTests
         }
         Assert.Empty(alerts);
     }
+
+    [Fact]
+    public void A_car_reporting_speed_without_heading_that_turns_back_through_a_U_turn_bay_raises_nothing()
+    {
+        // Round 6: a car whose unit reports its speed but no heading, a fix every 15 s with 10 m of noise, drives east along
+        // 深南大道, turns back through the U-turn link (a one-way primary_link, way 25529331) and drives west. Its fixes' scatter
+        // off the line through their neighbours, inflated by the 167 m steps round bends, made the displacement needed for a
+        // course of its own larger than its last steps: the course from before the turn (east) was held for the fixes after it,
+        // judged with the reported speed, and two of them "against" the link raised wrong_way.
+        var ids = new VehicleIds();
+        int v = ids.Intern("C2-0092".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        foreach (var (ms, lon, lat, speed) in new (long, double, double, float)[]
+        {
+            (0, 113.9450407, 22.5459488, 1.3f),
+            (15000, 113.9460274, 22.5461011, 36.8f),
+            (30000, 113.9467191, 22.5453042, 36.1f),
+            (45000, 113.9459408, 22.5450456, 36.0f),
+            (60000, 113.9450399, 22.545445, 44.2f),
+            (75000, 113.9442557, 22.5462793, 43.0f),
+            (90000, 113.9424367, 22.5459205, 44.0f),
+            (105000, 113.9405207, 22.5461305, 25.1f),
+            (120000, 113.9406998, 22.5443618, 53.1f),
+            (135000, 113.9404909, 22.5423277, 37.4f),
+            (150000, 113.9406777, 22.5433244, 53.3f),
+            (165000, 113.9405279, 22.5456503, 54.6f),
+            (180000, 113.9415468, 22.5461986, 43.9f),
+            (195000, 113.943365, 22.5460007, 44.0f),
+            (210000, 113.945205, 22.5461961, 35.8f),
+            (225000, 113.9466896, 22.545688, 36.6f),
+            (240000, 113.947806, 22.5455355, 36.3f),
+            (255000, 113.9489873, 22.5451441, 45.6f),
+            (270000, 113.9491335, 22.5435362, 43.9f),
+            (285000, 113.9502797, 22.5430638, 54.3f),
+            (300000, 113.9522087, 22.5431594, 36.3f),
+            (315000, 113.9536131, 22.5431273, 35.5f),
+            (330000, 113.95314, 22.5435336, 34.8f),
+            (345000, 113.9516968, 22.5435048, 36.6f),
+        })
+        {
+            rule.OnProbe(Probe.Empty with { Vehicle = v, TimeMs = s_t0 + ms, Lon = lon, Lat = lat, SpeedKmh = speed }, VehicleClass.Car, 0, alerts);
+        }
+        Assert.Empty(alerts);
+    }
 }
