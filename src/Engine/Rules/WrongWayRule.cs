@@ -51,6 +51,12 @@ public sealed record WrongWayOptions
     /// </summary>
     public double HeldCourseMaxS { get; init; } = 10;
 
+    /// <summary>
+    /// A unit reporting its speed but no heading: a course from a displacement shorter than this share of the road its
+    /// reported speed covered in the time (less 2 √2 of a fleet unit's error) is a bend's chord, not the vehicle's course.
+    /// </summary>
+    public double StraightRatio { get; init; } = 0.8;
+
     /// <summary>The condition must hold this long from its first fix (and over two fixes) before the alert opens.</summary>
     public double OpenAfterS { get; init; } = 8;
 
@@ -180,7 +186,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
         if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
-        double course = Course(s, in p, out bool ownCourse, out long heldMs);
+        double course = Course(s, in p, out bool ownCourse, out long heldMs, out bool bent);
         // Without a reported speed, only a displacement beyond the scatter shows that the vehicle moves; a fix between two
         // such displacements (its course an earlier fix's) is looked at for the unit's error but not judged: it neither
         // confirms a drive against the road nor clears one.
@@ -191,7 +197,8 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         // looked at but not judged either; a standing one still is.
         bool reported = !float.IsNaN(p.SpeedKmh);
         bool moving = reported ? p.SpeedKmh > _options.MinSpeedKmh : ownCourse;
-        bool judged = ownCourse || double.IsNaN(course) || (reported && (!moving || heldMs <= 1000 * _options.HeldCourseMaxS));
+        // A fix whose displacement was a bend's chord is not judged either.
+        bool judged = !bent && (ownCourse || double.IsNaN(course) || (reported && (!moving || heldMs <= 1000 * _options.HeldCourseMaxS)));
         double sigma = UnitSigma(s);
 
         int against = -1;
@@ -387,11 +394,13 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     /// than two of its unit's fixes stray from each other (3.5 σ √2 of its scatter: 49 m from a 10 m unit), or a standing
     /// vehicle's scattered fixes give it random courses and, without a reported speed, make it look as if it moved.
     /// <paramref name="own"/>: the course is this fix's own (its heading, or a displacement it completed), not an
-    /// earlier fix's held on; <paramref name="heldMs"/>: how long ago a held course's displacement ended.
+    /// earlier fix's held on; <paramref name="heldMs"/>: how long ago a held course's displacement ended;
+    /// <paramref name="bent"/>: the displacement this fix completed is a bend's chord (no course).
     /// </summary>
-    private double Course(State s, in Probe p, out bool own, out long heldMs)
+    private double Course(State s, in Probe p, out bool own, out long heldMs, out bool bent)
     {
         own = false;
+        bent = false;
         // How long ago the held course's displacement ended: the anchor is set where it ended (or, 30 s on without one,
         // moved on, when the course is older still).
         heldMs = s.AnchorMs == long.MinValue ? long.MaxValue : p.TimeMs - s.AnchorMs;
@@ -400,11 +409,18 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
         {
             double scatter = s.OffLine.SigmaOr(_options.ErrorMinFixes, FleetSigma);
-            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
+            double moved = GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
+            if (moved >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
             {
-                s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
+                // With a reported speed, a displacement much shorter than the road the speed covered in the time is the chord
+                // of a bend: its direction is not the vehicle's at the fix (a taxi every 10 s through the loops of an
+                // interchange: a chord over 20 s of a ramp bending back on itself, "against" the ramp beside it). Less 2 √2 of
+                // a fleet unit's error, which the displacement may lack; a vehicle speeding up is given none either.
+                double covered = p.SpeedKmh / 3.6 * (p.TimeMs - s.AnchorMs) / 1000;
+                bent = !float.IsNaN(p.SpeedKmh) && moved < (_options.StraightRatio * covered) - (2 * Math.Sqrt(2) * FleetSigma);
+                s.Course = bent ? double.NaN : GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
                 s.AnchorMs = long.MinValue;
-                own = true;
+                own = !bent;
             }
             course = s.Course;
         }
