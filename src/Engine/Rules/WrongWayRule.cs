@@ -412,11 +412,13 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             double moved = GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
             if (moved >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
             {
-                // With a reported speed, a displacement much shorter than the road the speed covered in the time is the chord
-                // of a bend: its direction is not the vehicle's at the fix (a taxi every 10 s through the loops of an
-                // interchange: a chord over 20 s of a ramp bending back on itself, "against" the ramp beside it). Less 2 √2 of
-                // a fleet unit's error, which the displacement may lack; a vehicle speeding up is given none either.
-                double covered = p.SpeedKmh / 3.6 * (p.TimeMs - s.AnchorMs) / 1000;
+                // With a reported speed, a displacement much shorter than the road the speed covered in the time (the mean of
+                // the speeds at its two ends: a vehicle speeding up from a stop covers half what its speed at the end would)
+                // is the chord of a bend: its direction is not the vehicle's at the fix (a taxi every 10 s through the loops
+                // of an interchange: a chord over 20 s of a ramp bending back on itself, "against" the ramp beside it). Less
+                // 2 √2 of a fleet unit's error, which the displacement may lack.
+                float kmh = float.IsNaN(s.AnchorKmh) ? p.SpeedKmh : (p.SpeedKmh + s.AnchorKmh) / 2;
+                double covered = kmh / 3.6 * (p.TimeMs - s.AnchorMs) / 1000;
                 bent = !float.IsNaN(p.SpeedKmh) && moved < (_options.StraightRatio * covered) - (2 * Math.Sqrt(2) * FleetSigma);
                 s.Course = bent ? double.NaN : GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
                 s.AnchorMs = long.MinValue;
@@ -429,6 +431,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             s.AnchorMs = p.TimeMs;
             s.AnchorLon = p.Lon;
             s.AnchorLat = p.Lat;
+            s.AnchorKmh = p.SpeedKmh;
         }
         return course;
     }
@@ -534,6 +537,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
         public double AnchorLat;
+        public float AnchorKmh = float.NaN;     // the speed reported at the anchor (NaN: none)
         public double Course = double.NaN;
         public UnitError Nearest;               // the unit's error, from the distances to the nearest road of the fixes looked at
         public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
@@ -598,6 +602,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             o.Write(AnchorMs);
             o.Write(AnchorLon);
             o.Write(AnchorLat);
+            o.Write(AnchorKmh);
             o.Write(Course);
             Nearest.Save(o);
             OffLine.Save(o);
@@ -628,6 +633,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();
             AnchorLat = i.ReadDouble();
+            AnchorKmh = i.ReadSingle();
             Course = i.ReadDouble();
             Nearest.Load(i);
             OffLine.Load(i);
