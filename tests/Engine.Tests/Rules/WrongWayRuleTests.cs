@@ -490,7 +490,7 @@ public class WrongWayRuleTests
     }
 
     [Fact]
-    public void A_taxi_reporting_speed_without_heading_through_the_深南大道_沙河西路_interchange_raises_nothing()
+    public void A_taxi_reporting_speed_without_heading_through_the_loops_of_an_interchange_raises_nothing()
     {
         // Round 6: a taxi whose unit reports its speed but no heading, a fix every 10 s with 12 m of noise, drives west along
         // 深南大道, loops through the ramps of its interchange with 沙河西路 and comes back east, then turns back west.
