@@ -44,6 +44,19 @@ public sealed record WrongWayOptions
     /// <summary>Only while moving faster than this.</summary>
     public double MinSpeedKmh { get; init; } = 10;
 
+    /// <summary>
+    /// A unit reporting its speed but no heading: a fix whose course is held from an earlier displacement is judged only
+    /// while that displacement ended at most this long before (a car turns through a junction or a U-turn bay in about
+    /// 10 s; a course held longer may point the way it came).
+    /// </summary>
+    public double HeldCourseMaxS { get; init; } = 10;
+
+    /// <summary>
+    /// A unit reporting its speed but no heading: a course from a displacement shorter than this share of the road its
+    /// reported speed covered in the time (less 2 √2 of a fleet unit's error) is a bend's chord, not the vehicle's course.
+    /// </summary>
+    public double StraightRatio { get; init; } = 0.8;
+
     /// <summary>The condition must hold this long from its first fix (and over two fixes) before the alert opens.</summary>
     public double OpenAfterS { get; init; } = 8;
 
@@ -173,13 +186,19 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
         if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
-        double course = Course(s, in p, out bool ownCourse);
+        double course = Course(s, in p, out bool ownCourse, out long heldMs, out bool bent);
         // Without a reported speed, only a displacement beyond the scatter shows that the vehicle moves; a fix between two
         // such displacements (its course an earlier fix's) is looked at for the unit's error but not judged: it neither
         // confirms a drive against the road nor clears one.
+        // With a reported speed but no heading, a moving vehicle's course held for longer than HeldCourseMaxS is stale too:
+        // it is where the vehicle headed at its last displacement, and it may have turned since (a car every 15 s turning back
+        // through a U-turn bay beside 深南大道, its unit's scatter inflated by the bends of its 150 m steps, had its fixes
+        // after the turn judged with the course from before it, "against" the one-way link it drove along). Such a fix is
+        // looked at but not judged either; a standing one still is.
         bool reported = !float.IsNaN(p.SpeedKmh);
         bool moving = reported ? p.SpeedKmh > _options.MinSpeedKmh : ownCourse;
-        bool judged = reported || ownCourse || double.IsNaN(course);
+        // A fix whose displacement was a bend's chord is not judged either.
+        bool judged = !bent && (ownCourse || double.IsNaN(course) || (reported && (!moving || heldMs <= 1000 * _options.HeldCourseMaxS)));
         double sigma = UnitSigma(s);
 
         int against = -1;
@@ -375,21 +394,35 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     /// than two of its unit's fixes stray from each other (3.5 σ √2 of its scatter: 49 m from a 10 m unit), or a standing
     /// vehicle's scattered fixes give it random courses and, without a reported speed, make it look as if it moved.
     /// <paramref name="own"/>: the course is this fix's own (its heading, or a displacement it completed), not an
-    /// earlier fix's held on.
+    /// earlier fix's held on; <paramref name="heldMs"/>: how long ago a held course's displacement ended;
+    /// <paramref name="bent"/>: the displacement this fix completed is a bend's chord (no course).
     /// </summary>
-    private double Course(State s, in Probe p, out bool own)
+    private double Course(State s, in Probe p, out bool own, out long heldMs, out bool bent)
     {
         own = false;
+        bent = false;
+        // How long ago the held course's displacement ended: the anchor is set where it ended (or, 30 s on without one,
+        // moved on, when the course is older still).
+        heldMs = s.AnchorMs == long.MinValue ? long.MaxValue : p.TimeMs - s.AnchorMs;
         double course = double.NaN;
         if (!float.IsNaN(p.Heading)) (course, own) = (p.Heading, true);
         else if (s.AnchorMs != long.MinValue && p.TimeMs - s.AnchorMs <= 30_000)
         {
             double scatter = s.OffLine.SigmaOr(_options.ErrorMinFixes, FleetSigma);
-            if (GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat) >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
+            double moved = GeoMath.Distance(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
+            if (moved >= Math.Max(15, _options.AlongSigmas * Math.Sqrt(2) * scatter))
             {
-                s.Course = GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
+                // With a reported speed, a displacement much shorter than the road the speed covered in the time (the mean of
+                // the speeds at its two ends: a vehicle speeding up from a stop covers half what its speed at the end would)
+                // is the chord of a bend: its direction is not the vehicle's at the fix (a taxi every 10 s through the loops
+                // of an interchange: a chord over 20 s of a ramp bending back on itself, "against" the ramp beside it). Less
+                // 2 √2 of a fleet unit's error, which the displacement may lack.
+                float kmh = float.IsNaN(s.AnchorKmh) ? p.SpeedKmh : (p.SpeedKmh + s.AnchorKmh) / 2;
+                double covered = kmh / 3.6 * (p.TimeMs - s.AnchorMs) / 1000;
+                bent = !float.IsNaN(p.SpeedKmh) && moved < (_options.StraightRatio * covered) - (2 * Math.Sqrt(2) * FleetSigma);
+                s.Course = bent ? double.NaN : GeoMath.Bearing(s.AnchorLon, s.AnchorLat, p.Lon, p.Lat);
                 s.AnchorMs = long.MinValue;
-                own = true;
+                own = !bent;
             }
             course = s.Course;
         }
@@ -398,6 +431,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             s.AnchorMs = p.TimeMs;
             s.AnchorLon = p.Lon;
             s.AnchorLat = p.Lat;
+            s.AnchorKmh = p.SpeedKmh;
         }
         return course;
     }
@@ -503,6 +537,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
         public double AnchorLat;
+        public float AnchorKmh = float.NaN;     // the speed reported at the anchor (NaN: none)
         public double Course = double.NaN;
         public UnitError Nearest;               // the unit's error, from the distances to the nearest road of the fixes looked at
         public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
@@ -567,6 +602,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             o.Write(AnchorMs);
             o.Write(AnchorLon);
             o.Write(AnchorLat);
+            o.Write(AnchorKmh);
             o.Write(Course);
             Nearest.Save(o);
             OffLine.Save(o);
@@ -597,6 +633,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();
             AnchorLat = i.ReadDouble();
+            AnchorKmh = i.ReadSingle();
             Course = i.ReadDouble();
             Nearest.Load(i);
             OffLine.Load(i);

@@ -443,4 +443,114 @@ public class WrongWayRuleTests
         }
         Assert.Empty(alerts);
     }
+
+    [Fact]
+    public void A_car_reporting_speed_without_heading_that_turns_back_through_a_U_turn_bay_raises_nothing()
+    {
+        // Round 6: a car whose unit reports its speed but no heading, a fix every 15 s with 10 m of noise, drives east along
+        // 深南大道, turns back through the U-turn link (a one-way primary_link, way 25529331) and drives west. Its fixes' scatter
+        // off the line through their neighbours, inflated by the 167 m steps round bends, made the displacement needed for a
+        // course of its own larger than its last steps: the course from before the turn (east) was held for the fixes after it,
+        // judged with the reported speed, and two of them "against" the link raised wrong_way.
+        var ids = new VehicleIds();
+        int v = ids.Intern("C2-0092".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        foreach (var (ms, lon, lat, speed) in new (long, double, double, float)[]
+        {
+            (0, 113.9450407, 22.5459488, 1.3f),
+            (15000, 113.9460274, 22.5461011, 36.8f),
+            (30000, 113.9467191, 22.5453042, 36.1f),
+            (45000, 113.9459408, 22.5450456, 36.0f),
+            (60000, 113.9450399, 22.545445, 44.2f),
+            (75000, 113.9442557, 22.5462793, 43.0f),
+            (90000, 113.9424367, 22.5459205, 44.0f),
+            (105000, 113.9405207, 22.5461305, 25.1f),
+            (120000, 113.9406998, 22.5443618, 53.1f),
+            (135000, 113.9404909, 22.5423277, 37.4f),
+            (150000, 113.9406777, 22.5433244, 53.3f),
+            (165000, 113.9405279, 22.5456503, 54.6f),
+            (180000, 113.9415468, 22.5461986, 43.9f),
+            (195000, 113.943365, 22.5460007, 44.0f),
+            (210000, 113.945205, 22.5461961, 35.8f),
+            (225000, 113.9466896, 22.545688, 36.6f),
+            (240000, 113.947806, 22.5455355, 36.3f),
+            (255000, 113.9489873, 22.5451441, 45.6f),
+            (270000, 113.9491335, 22.5435362, 43.9f),
+            (285000, 113.9502797, 22.5430638, 54.3f),
+            (300000, 113.9522087, 22.5431594, 36.3f),
+            (315000, 113.9536131, 22.5431273, 35.5f),
+            (330000, 113.95314, 22.5435336, 34.8f),
+            (345000, 113.9516968, 22.5435048, 36.6f),
+        })
+        {
+            rule.OnProbe(Probe.Empty with { Vehicle = v, TimeMs = s_t0 + ms, Lon = lon, Lat = lat, SpeedKmh = speed }, VehicleClass.Car, 0, alerts);
+        }
+        Assert.Empty(alerts);
+    }
+
+    [Fact]
+    public void A_taxi_reporting_speed_without_heading_through_the_loops_of_an_interchange_raises_nothing()
+    {
+        // Round 6: a taxi whose unit reports its speed but no heading, a fix every 10 s with 12 m of noise, drives west along
+        // 深南大道, loops through the ramps of its interchange with 沙河西路 and comes back east, then turns back west.
+        var ids = new VehicleIds();
+        int v = ids.Intern("C8-0375".AsSpan());
+        var rule = new WrongWayRule(s_index.Value, ids);
+        var alerts = new List<AlertEvent>();
+        foreach (var (ms, lon, lat, speed) in new (long, double, double, float)[]
+        {
+            (0, 113.9615973, 22.5411967, 0.2f),
+            (10000, 113.9620217, 22.5412747, 29.2f),
+            (20000, 113.961961, 22.5419984, 35.8f),
+            (30000, 113.9627337, 22.5421159, 44.8f),
+            (40000, 113.964065, 22.5417987, 44.7f),
+            (50000, 113.9649579, 22.5411195, 22.6f),
+            (60000, 113.9653151, 22.5409741, 18.4f),
+            (70000, 113.9657829, 22.5408221, 17.3f),
+            (80000, 113.9661334, 22.5405902, 17.6f),
+            (90000, 113.9666171, 22.5405776, 16.3f),
+            (100000, 113.9667502, 22.5407574, 17.4f),
+            (110000, 113.9668293, 22.5409724, 17.0f),
+            (120000, 113.9663411, 22.5411536, 17.9f),
+            (130000, 113.965927, 22.5414834, 16.9f),
+            (140000, 113.965515, 22.5416491, 18.9f),
+            (150000, 113.9651297, 22.5417408, 18.9f),
+            (160000, 113.9643594, 22.5417056, 19.4f),
+            (170000, 113.9636257, 22.5423209, 45.0f),
+            (180000, 113.9623868, 22.5427326, 37.7f),
+            (190000, 113.9615954, 22.5430628, 52.3f),
+            (200000, 113.9602452, 22.5432678, 53.4f),
+            (210000, 113.9586897, 22.5436752, 53.7f),
+            (220000, 113.9571802, 22.5434729, 53.5f),
+            (230000, 113.9556625, 22.5435224, 53.5f),
+            (240000, 113.954168, 22.5434773, 54.1f),
+            (250000, 113.9533019, 22.5436545, 34.1f),
+            (260000, 113.9529389, 22.5444045, 34.8f),
+            (270000, 113.9537917, 22.5444589, 37.1f),
+            (280000, 113.9538952, 22.5435816, 54.2f),
+            (290000, 113.9541124, 22.5425806, 35.6f),
+            (300000, 113.9532079, 22.5420182, 35.0f),
+            (310000, 113.953235, 22.5428295, 35.2f),
+            (320000, 113.9537902, 22.543367, 35.8f),
+            (330000, 113.955286, 22.5435725, 53.3f),
+            (340000, 113.9567025, 22.5432482, 54.0f),
+            (350000, 113.9583243, 22.5433249, 52.3f),
+            (360000, 113.959625, 22.5433856, 39.6f),
+            (370000, 113.9593416, 22.5433025, 42.0f),
+            (380000, 113.9579459, 22.5436076, 53.5f),
+            (390000, 113.9564881, 22.5434887, 53.5f),
+            (400000, 113.9552389, 22.5436119, 53.2f),
+            (410000, 113.9538092, 22.5434281, 53.2f),
+            (420000, 113.9524816, 22.5434801, 53.5f),
+            (430000, 113.9507797, 22.5434671, 52.7f),
+            (440000, 113.9493549, 22.5434199, 52.7f),
+            (450000, 113.9481278, 22.5434013, 43.7f),
+            (460000, 113.94701, 22.5433966, 42.2f),
+        })
+        {
+            rule.OnProbe(Probe.Empty with { Vehicle = v, TimeMs = s_t0 + ms, Lon = lon, Lat = lat, SpeedKmh = speed }, VehicleClass.Taxi, 0, alerts);
+        }
+        Assert.Empty(alerts);
+    }
 }
