@@ -56,14 +56,16 @@ public class Jt808GatewayBenchmarks
     public long Decode()
     {
         long sum = 0;
+        string? terminal = null; // as a connection keeps its terminal's number (its frames are in runs of one terminal here)
         var buffer = new ReadOnlySequence<byte>(_stream);
         while (Jt808Frame.TryTake(ref buffer, completed: true, out ReadOnlySequence<byte> frame, out Jt808Error error))
         {
             if (error != Jt808Error.None) continue;
             int n = Jt808Frame.Unescape(frame.FirstSpan, _content);
-            if (Jt808Frame.TryParse(_content.AsSpan(0, n), out Jt808Header h, out int at) == Jt808Error.None
+            if (Jt808Frame.TryParse(_content.AsSpan(0, n), out Jt808Header h, out int at, terminal) == Jt808Error.None
                 && Jt808Messages.TryReadPosition(_content.AsSpan(at, h.BodyLength), out Jt808Position p) == Jt808Error.None)
             {
+                terminal = h.Terminal;
                 sum += p.TimeMs;
             }
         }

@@ -166,7 +166,15 @@ public static class Jt808Frame
     /// Reads a message's header from its unescaped content (header, body, check code) and checks the code and the body's
     /// length. The body is then <c>content.Slice(bodyOffset, header.BodyLength)</c>.
     /// </summary>
-    public static Jt808Error TryParse(ReadOnlySpan<byte> content, out Jt808Header header, out int bodyOffset)
+    public static Jt808Error TryParse(ReadOnlySpan<byte> content, out Jt808Header header, out int bodyOffset) =>
+        TryParse(content, out header, out bodyOffset, known: null);
+
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySpan{byte}, out Jt808Header, out int)"/>, the header's terminal number the
+    /// <paramref name="known"/> string itself when its digits are the same (a connection's frames all carry one number: no
+    /// string a frame).
+    /// </summary>
+    public static Jt808Error TryParse(ReadOnlySpan<byte> content, out Jt808Header header, out int bodyOffset, string? known)
     {
         header = default;
         bodyOffset = 0;
@@ -184,7 +192,7 @@ public static class Jt808Frame
         if (v2019) version = content[at++];
         int phoneBytes = v2019 ? 10 : 6;
         if (content.Length < at + phoneBytes + 2 + (parts ? 4 : 0) + 1) return Jt808Error.TooShort;
-        if (!TryBcdDigits(content.Slice(at, phoneBytes), out string terminal)) return Jt808Error.Terminal;
+        if (!TryBcdDigits(content.Slice(at, phoneBytes), known, out string terminal)) return Jt808Error.Terminal;
         at += phoneBytes;
         ushort serial = BinaryPrimitives.ReadUInt16BigEndian(content[at..]);
         at += 2;
@@ -200,39 +208,61 @@ public static class Jt808Frame
 
     /// <summary>
     /// A whole frame, flags included: the header for <paramref name="terminal"/> (in the 2019 layout when
-    /// <paramref name="version2019"/>), the body, the check code, escaped.
+    /// <paramref name="version2019"/>), the body, the check code, escaped; one array of its exact length.
     /// </summary>
     public static byte[] Build(ushort messageId, string terminal, ushort serial, ReadOnlySpan<byte> body, bool version2019 = false, byte protocolVersion = 1)
     {
         if (body.Length > 0x3ff) throw new ArgumentException("a JT/T 808 body is at most 1,023 bytes", nameof(body));
         int phoneBytes = version2019 ? 10 : 6;
-        var raw = new byte[4 + (version2019 ? 1 : 0) + phoneBytes + 2 + body.Length + 1];
-        BinaryPrimitives.WriteUInt16BigEndian(raw, messageId);
-        BinaryPrimitives.WriteUInt16BigEndian(raw.AsSpan(2), (ushort)(body.Length | (version2019 ? 0x4000 : 0)));
+        int headerBytes = 4 + (version2019 ? 1 : 0) + phoneBytes + 2;
+        Span<byte> header = stackalloc byte[17];
+        header = header[..headerBytes];
+        BinaryPrimitives.WriteUInt16BigEndian(header, messageId);
+        BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)(body.Length | (version2019 ? 0x4000 : 0)));
         int at = 4;
-        if (version2019) raw[at++] = protocolVersion;
-        WriteBcdDigits(terminal, raw.AsSpan(at, phoneBytes));
+        if (version2019) header[at++] = protocolVersion;
+        WriteBcdDigits(terminal, header.Slice(at, phoneBytes));
         at += phoneBytes;
-        BinaryPrimitives.WriteUInt16BigEndian(raw.AsSpan(at), serial);
-        at += 2;
-        body.CopyTo(raw.AsSpan(at));
+        BinaryPrimitives.WriteUInt16BigEndian(header[at..], serial);
         byte check = 0;
-        foreach (byte b in raw.AsSpan(0, raw.Length - 1)) check ^= b;
-        raw[^1] = check;
+        foreach (byte b in header) check ^= b;
+        foreach (byte b in body) check ^= b;
+        ReadOnlySpan<byte> checkByte = [check];
 
-        var frame = new List<byte>(raw.Length + 8) { Flag };
+        int length = 2 + EscapedLength(header) + EscapedLength(body) + EscapedLength(checkByte);
+        var frame = new byte[length];
+        frame[0] = Flag;
+        int n = 1;
+        n = EscapeInto(header, frame, n);
+        n = EscapeInto(body, frame, n);
+        n = EscapeInto(checkByte, frame, n);
+        frame[n] = Flag;
+        return frame;
+    }
+
+    private static int EscapedLength(ReadOnlySpan<byte> raw) => raw.Length + raw.Count(Flag) + raw.Count(Escape);
+
+    private static int EscapeInto(ReadOnlySpan<byte> raw, byte[] into, int at)
+    {
         foreach (byte b in raw)
         {
-            if (b == Flag) frame.AddRange([Escape, 0x02]);
-            else if (b == Escape) frame.AddRange([Escape, 0x01]);
-            else frame.Add(b);
+            if (b == Flag || b == Escape)
+            {
+                into[at++] = Escape;
+                into[at++] = b == Flag ? (byte)0x02 : (byte)0x01;
+            }
+            else
+            {
+                into[at++] = b;
+            }
         }
-        frame.Add(Flag);
-        return [.. frame];
+        return at;
     }
 
     /// <summary>BCD bytes as their digits ("013912345678"); false when a nibble is not a digit.</summary>
-    public static bool TryBcdDigits(ReadOnlySpan<byte> bcd, out string digits)
+    public static bool TryBcdDigits(ReadOnlySpan<byte> bcd, out string digits) => TryBcdDigits(bcd, known: null, out digits);
+
+    private static bool TryBcdDigits(ReadOnlySpan<byte> bcd, string? known, out string digits)
     {
         Span<char> chars = stackalloc char[bcd.Length * 2];
         for (int i = 0; i < bcd.Length; i++)
@@ -246,7 +276,7 @@ public static class Jt808Frame
             chars[2 * i] = (char)('0' + hi);
             chars[(2 * i) + 1] = (char)('0' + lo);
         }
-        digits = new string(chars);
+        digits = known != null && chars.SequenceEqual(known) ? known : new string(chars);
         return true;
     }
 

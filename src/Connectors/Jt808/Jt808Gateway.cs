@@ -184,10 +184,10 @@ public sealed class Jt808Gateway : IAsyncDisposable
     private async ValueTask<byte[]> HandleAsync(Session session, ReadOnlySequence<byte> escaped)
     {
         Counters.Frame();
-        byte[] content = new byte[escaped.Length];
+        byte[] content = session.Content; // the connection's frames are handled one at a time
         int length = Jt808Frame.Unescape(escaped.IsSingleSegment ? escaped.FirstSpan : escaped.ToArray(), content);
         if (length < 0) return await RefuseAsync(session, escaped, Jt808Error.BadEscape, header: null).ConfigureAwait(false);
-        Jt808Error error = Jt808Frame.TryParse(content.AsSpan(0, length), out Jt808Header h, out int bodyAt);
+        Jt808Error error = Jt808Frame.TryParse(content.AsSpan(0, length), out Jt808Header h, out int bodyAt, session.Terminal);
         if (error != Jt808Error.None)
         {
             bool headerRead = error is Jt808Error.Length or Jt808Error.Subpackaged or Jt808Error.Encrypted;
@@ -257,10 +257,14 @@ public sealed class Jt808Gateway : IAsyncDisposable
 
     private ValueTask EnqueueAsync(Output o) => _queue.Writer.WriteAsync(o, _stop.Token);
 
-    private byte[] General(Session session, in Jt808Header h, byte result) =>
-        Reply(session, h, Jt808Messages.PlatformGeneralResponse, Jt808Messages.GeneralResponseBody(h.Serial, h.MessageId, result));
+    private static byte[] General(Session session, in Jt808Header h, byte result)
+    {
+        Span<byte> body = stackalloc byte[Jt808Messages.GeneralResponseBytes];
+        Jt808Messages.WriteGeneralResponse(body, h.Serial, h.MessageId, result);
+        return Reply(session, h, Jt808Messages.PlatformGeneralResponse, body);
+    }
 
-    private static byte[] Reply(Session session, in Jt808Header h, ushort messageId, byte[] body) =>
+    private static byte[] Reply(Session session, in Jt808Header h, ushort messageId, ReadOnlySpan<byte> body) =>
         Jt808Frame.Build(messageId, h.Terminal, session.NextSerial(), body, h.Version2019, h.ProtocolVersion);
 
     private string VehicleOf(string terminal) => _vehicleOf.TryGetValue(terminal, out string? v) ? v : terminal;
@@ -288,7 +292,7 @@ public sealed class Jt808Gateway : IAsyncDisposable
         ChannelReader<Output> queue = _queue.Reader;
         while (await queue.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (queue.TryRead(out Output? o))
+            while (queue.TryRead(out Output o))
             {
                 if (o.Error == Jt808Error.None) WriteProbe(o);
                 else WriteDeadLetter(o);
@@ -299,7 +303,7 @@ public sealed class Jt808Gateway : IAsyncDisposable
         }
     }
 
-    private void WriteProbe(Output o)
+    private void WriteProbe(in Output o)
     {
         Counters.Probe();
         Jt808Position p = o.Position;
@@ -319,7 +323,7 @@ public sealed class Jt808Gateway : IAsyncDisposable
         _probes.End();
     }
 
-    private void WriteDeadLetter(Output o)
+    private void WriteDeadLetter(in Output o)
     {
         var w = _dead.Begin();
         w.WriteString("reason"u8, Jt808Frame.Reason(o.Error));
@@ -339,6 +343,9 @@ public sealed class Jt808Gateway : IAsyncDisposable
     {
         private ushort _serial;
 
+        /// <summary>Room for one frame's unescaped content.</summary>
+        public byte[] Content { get; } = new byte[Jt808Frame.MaxFrameBytes];
+
         public string Remote { get; } = remote;
         public string? Terminal { get; set; }
         public long Frames { get; set; }
@@ -346,15 +353,15 @@ public sealed class Jt808Gateway : IAsyncDisposable
         public ushort NextSerial() => _serial++;
     }
 
-    /// <summary>A probe or a dead letter on its way to the writer.</summary>
-    private sealed class Output
+    /// <summary>A probe or a dead letter on its way to the writer (a struct: the bounded channel's ring holds it, no object a report).</summary>
+    private readonly struct Output
     {
-        public Jt808Error Error;
-        public string? Vehicle;          // the probe's vehicle id, or the dead letter's terminal number
-        public Jt808Position Position;
-        public string Remote = "";
-        public long Frame;
-        public byte[] Original = [];
+        public Jt808Error Error { get; init; }
+        public string? Vehicle { get; init; }          // the probe's vehicle id, or the dead letter's terminal number
+        public Jt808Position Position { get; init; }
+        public string Remote { get; init; }
+        public long Frame { get; init; }
+        public byte[] Original { get; init; }
 
         public static Output ProbeOf(string vehicle, in Jt808Position p) => new() { Vehicle = vehicle, Position = p };
 

@@ -119,14 +119,15 @@ public static class Jt808Messages
         return Jt808Error.None;
     }
 
+    /// <summary>Length of the platform's general response body.</summary>
+    public const int GeneralResponseBytes = 5;
+
     /// <summary>The body of the platform's general response (0x8001): the message answered and the result.</summary>
-    public static byte[] GeneralResponseBody(ushort serial, ushort messageId, byte result)
+    public static void WriteGeneralResponse(Span<byte> body, ushort serial, ushort messageId, byte result)
     {
-        var body = new byte[5];
         BinaryPrimitives.WriteUInt16BigEndian(body, serial);
-        BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), messageId);
+        BinaryPrimitives.WriteUInt16BigEndian(body[2..], messageId);
         body[4] = result;
-        return body;
     }
 
     /// <summary>The body of a registration response (0x8100): the registration answered, the result, and on success the auth code.</summary>
