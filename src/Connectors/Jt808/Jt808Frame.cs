@@ -137,7 +137,11 @@ public static class Jt808Frame
             if (end == null)
             {
                 if (rest.Length <= MaxFrameBytes && !completed) return false;
-                if (rest.IsEmpty) return false;
+                if (rest.IsEmpty)
+                {
+                    buffer = rest; // a lone flag as the stream ends: no frame, no bytes to keep
+                    return false;
+                }
                 frame = rest;
                 buffer = buffer.Slice(buffer.End);
                 error = completed && rest.Length <= MaxFrameBytes ? Jt808Error.TooShort : Jt808Error.TooLong;
