@@ -87,7 +87,7 @@ internal static class ReplayCommand
         var missing = registry.MissingCorridors(zones);
         if (missing.Count == 0) return;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"warning: {missing.Sum(m => m.Vehicles):N0} vehicles are assigned corridors that {(zones == null ? "no zones file (--zones) gives" : "the zones file lacks")}, so hazmat_off_corridor cannot judge them: {string.Join(", ", missing.Take(10).Select(m => $"{m.Corridor} ({m.Vehicles})"))}{(missing.Count > 10 ? ", ..." : "")}"));
+            $"warning: {missing.Sum(m => m.Vehicles):N0} vehicles are assigned corridors that {(zones == null ? "no zones file (--zones) gives" : "the zones file lacks as corridors")}, so hazmat_off_corridor cannot judge them: {string.Join(", ", missing.Take(10).Select(m => $"{m.Corridor} ({m.Vehicles})"))}{(missing.Count > 10 ? ", ..." : "")}"));
     }
 
     /// <summary>The <c>--sliding-minutes</c> option, shared with <c>traffic engine</c>.</summary>

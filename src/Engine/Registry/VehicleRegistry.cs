@@ -43,7 +43,9 @@ public sealed class VehicleRegistry
     /// </summary>
     public IReadOnlyList<(string Corridor, int Vehicles)> MissingCorridors(Zones.ZoneSet? zones)
     {
-        var known = new HashSet<string>(zones?.Zones.Select(z => z.Id) ?? [], StringComparer.Ordinal);
+        // A corridor must be a corridor zone: an id naming a restricted zone or a permitted stop has no band to keep to
+        // (judged against it, a truck was "off its corridor" whenever it was outside a truck ban).
+        var known = new HashSet<string>(zones?.Zones.Where(z => z.Kind == Zones.ZoneKind.Corridor).Select(z => z.Id) ?? [], StringComparer.Ordinal);
         return [.. _info.Where(i => i?.Corridor is { } c && !known.Contains(c)).GroupBy(i => i!.Value.Corridor!, StringComparer.Ordinal)
             .Select(g => (g.Key, g.Count())).OrderBy(g => g.Key, StringComparer.Ordinal)];
     }
@@ -76,12 +78,28 @@ public sealed class VehicleRegistry
         using var doc = JsonDocument.Parse(json);
         JsonElement root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("expected a JSON object");
-        string id = root.TryGetProperty("vehicle_id", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        // A terminal id exported from a numeric column (13800138000) reads as its digits.
+        string id = !root.TryGetProperty("vehicle_id", out var v) ? "" : v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString()!,
+            JsonValueKind.Number when v.TryGetInt64(out long number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            JsonValueKind.Null => "",
+            _ => throw new InvalidDataException($"vehicle_id: wrong type: {v.GetRawText()}"),
+        };
         if (id.Length == 0) throw new InvalidDataException("vehicle_id: required field missing");
-        if (!root.TryGetProperty("class", out var cls) || cls.ValueKind != JsonValueKind.String)
-            throw new InvalidDataException("class: required field missing");
-        if (!ProbeRules.TryParseClass(cls.GetString()!, out VehicleClass c))
-            throw new InvalidDataException($"class: unknown value '{cls.GetString()}'");
+        if (!root.TryGetProperty("class", out var cls)) throw new InvalidDataException("class: required field missing");
+        // A class the fleet database leaves empty (null, "") is unknown: the probes' class holds, else car, as for a
+        // vehicle not listed; its dangerous goods and corridor still hold.
+        VehicleClass c = VehicleClass.Unspecified;
+        if (cls.ValueKind == JsonValueKind.String && cls.GetString()!.Trim().Length > 0)
+        {
+            if (!ProbeRules.TryParseClass(cls.GetString()!.Trim(), out c))
+                throw new InvalidDataException($"class: unknown value '{cls.GetString()}'");
+        }
+        else if (cls.ValueKind is not (JsonValueKind.Null or JsonValueKind.String))
+        {
+            throw new InvalidDataException($"class: wrong type: {cls.GetRawText()}");
+        }
         ushort hazmat = 0;
         if (root.TryGetProperty("hazmat", out var hz) && hz.ValueKind != JsonValueKind.Null)
         {
@@ -91,19 +109,54 @@ public sealed class VehicleRegistry
         }
         string? corridor = Text(root, "corridor");
         string? company = Text(root, "company");
-        int vehicle = _ids.Intern(id.AsSpan());
-        if (vehicle >= _info.Length) Array.Resize(ref _info, Math.Max(vehicle + 1, _info.Length * 2));
         var info = new VehicleInfo(c, hazmat, corridor, company);
+        // An id as a database pads or types it (a CHAR column's trailing spaces, full-width letters and digits of an
+        // input method: "粤Ｂ１２３４５ ") is the plate the units send ("粤B12345"): the entry holds under both. Before,
+        // such a vehicle matched no probe, and a hazardous-cargo truck was judged a car with no corridor, silently.
+        string canonical = Canonical(id);
+        bool isNew = Set(canonical, info, id);
+        if (canonical != id) Set(id, info, id);
+        if (isNew) Count++;
+    }
+
+    /// <summary>Adds registry lines (JSON objects) in order.</summary>
+    public void AddAll(params string[] lines)
+    {
+        foreach (string line in lines) Add(line);
+    }
+
+    /// <summary>
+    /// An id without surrounding white space, its full-width forms (U+FF01–U+FF5E: Ｂ, ６) folded to ASCII and the
+    /// ideographic space to a space, as NFKC folds them (the engine runs with invariant globalization, whose
+    /// normalisation leaves them).
+    /// </summary>
+    internal static string Canonical(string id)
+    {
+        Span<char> folded = id.Length <= 256 ? stackalloc char[id.Length] : new char[id.Length];
+        for (int i = 0; i < id.Length; i++)
+        {
+            char ch = id[i];
+            folded[i] = ch is >= '\uFF01' and <= '\uFF5E' ? (char)(ch - 0xFEE0) : ch == '\u3000' ? ' ' : ch;
+        }
+        return new string(folded.Trim());
+    }
+
+    // Sets the entry of one id; returns whether it is new.
+    private bool Set(string key, VehicleInfo info, string listed)
+    {
+        int vehicle = _ids.Intern(key.AsSpan());
+        if (vehicle >= _info.Length) Array.Resize(ref _info, Math.Max(vehicle + 1, _info.Length * 2));
         // Listed twice alike is no matter; listed twice otherwise, which entry holds cannot be told (a later line of an
         // export is not always the newer), and its class and dangerous goods decide its rules.
         if (_info[vehicle] is { } earlier && earlier != info)
-            throw new InvalidDataException($"vehicle_id '{id}' is listed before with another entry ({Describe(earlier)}; here {Describe(info)})");
-        if (_info[vehicle] == null) Count++;
+            throw new InvalidDataException($"vehicle_id '{listed}' is listed before{(key != listed ? $" as '{key}'" : "")} with another entry ({Describe(earlier)}; here {Describe(info)})");
+        bool isNew = _info[vehicle] == null;
         _info[vehicle] = info;
+        return isNew;
     }
 
     private static string Describe(VehicleInfo i) =>
-        $"class {ProbeRules.ClassName(i.Class)}, hazmat {ProbeRules.HazmatText(i.Hazmat) ?? "none"}, corridor {i.Corridor ?? "none"}, company {i.Company ?? "none"}";
+        $"class {(i.Class == VehicleClass.Unspecified ? "unknown" : ProbeRules.ClassName(i.Class))}, hazmat {ProbeRules.HazmatText(i.Hazmat) ?? "none"}, corridor {i.Corridor ?? "none"}, company {i.Company ?? "none"}";
 
     // A string, or a number read by its digits (a corridor's zone id may be one: 7 names the zone with id 7).
     private static string? Text(JsonElement root, string name) => !root.TryGetProperty(name, out var e) ? null : e.ValueKind switch

@@ -176,7 +176,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     {
         string? corridorId = registry?.Get(vehicle)?.Corridor;
         if (corridorId == null) return;
-        if (!ZoneIndex().TryGetValue(corridorId, out int corridor)) return;
+        // An id naming a zone of another kind names no corridor (the run warns of it, as of one the zones lack).
+        if (!ZoneIndex().TryGetValue(corridorId, out int corridor) || zones.Zones[corridor].Kind != ZoneKind.Corridor) return;
         Presence p = _offCorridor[vehicle];
         // Off the corridor only when outside its band by more than the position's uncertainty.
         bool on = marginM > 0 ? zones.SignedDistanceM(corridor, lon, lat) > -marginM : zones.Holds(corridor, lon, lat);

@@ -169,6 +169,15 @@ public class ZoneRuleTests
         Assert.Equal(s_noon + 110_000, alerts[1].EndMs);
     }
 
+    [Fact]
+    public void A_corridor_id_naming_a_zone_of_another_kind_raises_no_hazmat_off_corridor()
+    {
+        // The registry names the truck ban T1 as the truck's corridor: before, the truck was "off its corridor" for every
+        // minute outside T1 (the run warns of such an id instead, as of one the zones lack).
+        var alerts = Visit(VehicleClass.Hazmat, 30, s_noon, "T1", (s_outside, 200));
+        Assert.DoesNotContain(alerts, a => a.Kind == "hazmat_off_corridor");
+    }
+
     /// <summary>
     /// A taxi's decided matches every 15 s, through <see cref="ZoneRule.OnMatched"/>: its fixes scattered round
     /// <paramref name="at"/> (10 m a fix, fixed seed), its matched point <paramref name="matched"/>, its reported speed.
