@@ -55,6 +55,41 @@ public sealed class VehicleRegistry
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"vehicle registry not found: {path}", path);
         var registry = new VehicleRegistry(ids);
+        using (var reader = new StreamReader(path))
+        {
+            // A JSON array of the entries (pandas' to_json(orient="records"), mongoexport --jsonArray), not NDJSON: the
+            // entries are the same, one element each.
+            while (reader.Peek() is int c && c >= 0 && char.IsWhiteSpace((char)c)) reader.Read();
+            if (reader.Peek() == '[')
+            {
+                JsonDocument doc;
+                try
+                {
+                    doc = JsonDocument.Parse(reader.ReadToEnd());
+                }
+                catch (JsonException e)
+                {
+                    throw new InvalidDataException($"{path}: not a JSON array of vehicles (nor NDJSON): {e.Message}", e);
+                }
+                using (doc)
+                {
+                    int element = 0;
+                    foreach (JsonElement entry in doc.RootElement.EnumerateArray())
+                    {
+                        try
+                        {
+                            registry.Add(entry.GetRawText());
+                        }
+                        catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException)
+                        {
+                            throw new InvalidDataException($"{path}: element {element}: {e.Message}", e);
+                        }
+                        element++;
+                    }
+                }
+                return registry;
+            }
+        }
         int line = 0;
         foreach (string text in File.ReadLines(path))
         {
@@ -103,7 +138,15 @@ public sealed class VehicleRegistry
         ushort hazmat = 0;
         if (root.TryGetProperty("hazmat", out var hz) && hz.ValueKind != JsonValueKind.Null)
         {
-            string? un = hz.ValueKind switch { JsonValueKind.String => hz.GetString(), JsonValueKind.Number => hz.GetRawText(), _ => null }; // 3 is "3"
+            // 3 is "3"; 3.0 too (pandas writes a column with nulls as floats); 0 is none, as a numeric column says it.
+            string? un = hz.ValueKind switch
+            {
+                JsonValueKind.String => hz.GetString()!.Trim(),
+                JsonValueKind.Number when hz.TryGetDecimal(out decimal d) && d == decimal.Truncate(d) && d is >= 0 and < 10 => ((int)d).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                JsonValueKind.Number => hz.GetRawText(),
+                _ => null,
+            };
+            if (un == "0") un = "";
             if (un == null || !ProbeRules.TryParseHazmat(un, out hazmat))
                 throw new InvalidDataException($"hazmat: not a UN class: {hz.GetRawText()}");
         }

@@ -105,6 +105,30 @@ public class VehicleRegistryTests
     }
 
     [Fact]
+    public void A_registry_as_pandas_writes_it_reads_the_same()
+    {
+        // pandas' to_json(orient="records"): a JSON array, and a UN class column with nulls written as floats (3.0, 8.0),
+        // none as 0 from a numeric column. Before: "expected a JSON object" at line 1, and "hazmat: not a UN class: 3.0".
+        string path = Path.Combine(TestDirectory.New("tmp"), "vehicles.json");
+        File.WriteAllText(path, """
+            [{"vehicle_id":"粤B1","class":"truck","hazmat":3.0,"corridor":"C1"},
+             {"vehicle_id":"粤B2","class":"truck","hazmat":2.1,"corridor":null},
+             {"vehicle_id":"粤B3","class":"car","hazmat":null},
+             {"vehicle_id":"粤B4","class":"truck","hazmat":0},
+             {"vehicle_id":"粤B5","class":"truck","hazmat":"0"}]
+            """);
+        var ids = new VehicleIds();
+        var registry = VehicleRegistry.Load(path, ids);
+        Assert.Equal(5, registry.Count);
+        ushort Hazmat(string id) => registry.Get(ids.Intern(id.AsSpan()))!.Value.Hazmat;
+        Assert.Equal(new ushort[] { 30, 21, 0, 0, 0 }, new[] { "粤B1", "粤B2", "粤B3", "粤B4", "粤B5" }.Select(Hazmat));
+        File.WriteAllText(path, """[{"vehicle_id":"粤B1","class":"truck"},{"vehicle_id":"粤B2","class":"tram"}]""");
+        var e = Assert.Throws<InvalidDataException>(() => VehicleRegistry.Load(path, new VehicleIds()));
+        Assert.Contains("vehicles.json: element 1: class: unknown value 'tram'", e.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => new VehicleRegistry(new VehicleIds()).Add("""{"vehicle_id":"a","class":"truck","hazmat":3.5}"""));
+    }
+
+    [Fact]
     public void A_corridor_id_naming_a_zone_of_another_kind_names_no_corridor()
     {
         // A registry naming a restricted zone as a truck's corridor: the truck was "off its corridor" whenever it was
