@@ -204,7 +204,8 @@ public sealed class VehicleRegistry
     // A string, or a number read by its digits (a corridor's zone id may be one: 7 names the zone with id 7).
     private static string? Text(JsonElement root, string name) => !root.TryGetProperty(name, out var e) ? null : e.ValueKind switch
     {
-        JsonValueKind.String => e.GetString(),
+        // Trimmed as a database's padded column writes it; empty is none, as null is.
+        JsonValueKind.String => e.GetString()!.Trim() is { Length: > 0 } text ? text : null,
         JsonValueKind.Number => e.GetRawText(),
         JsonValueKind.Null => null,
         _ => throw new InvalidDataException($"{name}: wrong type: {e.GetRawText()}"),

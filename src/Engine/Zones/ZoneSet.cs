@@ -381,6 +381,17 @@ public sealed class ZoneSet
         return (lon / n, lat / n);
     }
 
+    /// <summary>
+    /// The zones lying wholly outside a box (a network's bounds) grown by <paramref name="marginM"/>: no vehicle matched to
+    /// that network ever reaches them (a zones file of another city, or coordinates in another datum or order).
+    /// </summary>
+    public IReadOnlyList<string> Outside((double MinLon, double MinLat, double MaxLon, double MaxLat) box, double marginM = 1000)
+    {
+        double dLat = marginM / GeoMath.MetresPerDegree, dLon = marginM / GeoMath.MetresPerDegreeLon(Math.Max(Math.Abs(box.MinLat), Math.Abs(box.MaxLat)));
+        var grown = new Envelope(box.MinLon - dLon, box.MaxLon + dLon, box.MinLat - dLat, box.MaxLat + dLat);
+        return [.. Enumerable.Range(0, _zones.Length).Where(z => !grown.Intersects(_envelopes[z])).Select(z => _zones[z].Id)];
+    }
+
     /// <summary>Whether the zone is an area (a polygon or multipolygon) rather than a corridor line.</summary>
     public bool IsArea(int zone) => _areas[zone] != null;
 

@@ -80,11 +80,12 @@ public class VehicleRegistryTests
             """{"vehicle_id":"粤B12345   ","class":"truck","hazmat":"3","corridor":"C1","fleet_no":17,"company":null}""",
             """{"vehicle_id":"粤Ｂ６７８９０","class":"hazmat","hazmat":"2.1"}""",
             """{"vehicle_id":13800138000,"class":"truck"}""",
-            """{"vehicle_id":"粤B55555","class":null,"hazmat":"8","corridor":"C2"}""",
+            """{"vehicle_id":"粤B55555","class":null,"hazmat":"8","corridor":"C2  "}""",
+            """{"vehicle_id":"粤B66666","class":"truck","corridor":"","company":" "}""",
             """{"vehicle_id":"粤B12345","class":"truck","hazmat":"3","corridor":"C1"}""") + "\r\n");
         var ids = new VehicleIds();
         var registry = VehicleRegistry.Load(path, ids);
-        Assert.Equal(4, registry.Count);
+        Assert.Equal(5, registry.Count);
         var decoder = new ProbeJsonDecoder(ids);
         VehicleInfo? Of(string id)
         {
@@ -98,6 +99,8 @@ public class VehicleRegistryTests
         Assert.Equal((VehicleClass.Car, (ushort)80), registry.Resolve(unknownClass));
         Assert.True(decoder.TryDecode("""{"vehicle_id":"粤B55555","time":1764028800000,"lon":113.9,"lat":22.5,"class":"truck"}"""u8, out var ownClass, out _));
         Assert.Equal((VehicleClass.Truck, (ushort)80), registry.Resolve(ownClass));
+        Assert.Equal("C2", registry.Get(ownClass.Vehicle)?.Corridor);
+        Assert.Equal(new VehicleInfo(VehicleClass.Truck, 0, null, null), Of("粤B66666"));
         // The padded id and the plain one listed otherwise: which holds cannot be told.
         var e = Assert.Throws<InvalidDataException>(() => new VehicleRegistry(new VehicleIds()).AddAll(
             """{"vehicle_id":"粤B1 ","class":"truck","hazmat":"3"}""", """{"vehicle_id":"粤B1","class":"car"}"""));

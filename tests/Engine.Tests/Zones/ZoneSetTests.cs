@@ -235,6 +235,22 @@ public class ZoneSetTests
     }
 
     [Fact]
+    public void Zones_wholly_outside_a_network_are_named()
+    {
+        // A zones file of another city (or in another order of coordinates that still reads as degrees) holds no vehicle
+        // of the network: the run warns of them by these ids.
+        var set = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":"near","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
+              {"type":"Feature","properties":{"id":"haikou","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[110.30,20.00],[110.31,20.00],[110.31,20.01],[110.30,20.00]]]}},
+              {"type":"Feature","properties":{"id":"edge","kind":"corridor","width_m":100},"geometry":{"type":"LineString","coordinates":[[113.905,22.495],[113.905,22.40]]}}
+            ]}
+            """);
+        Assert.Equal(["haikou"], set.Outside((113.90, 22.50, 113.95, 22.55)));
+        Assert.Equal(["haikou", "edge"], set.Outside((113.90, 22.50, 113.95, 22.55), marginM: 100));
+    }
+
+    [Fact]
     public void The_example_zones_load()
     {
         var set = ZoneSet.Load(Path.Combine(SharedData.RepoRoot(), "docs", "examples", "zones.geojson"));
