@@ -16,6 +16,7 @@ public sealed class VehicleRegistry
 {
     private readonly VehicleIds _ids;
     private VehicleInfo?[] _info = [];
+    private readonly List<int> _listed = [];   // each vehicle once, by its canonical id (an id padded or in full-width forms also holds under itself)
 
     public VehicleRegistry(VehicleIds ids) => _ids = ids;
 
@@ -46,7 +47,7 @@ public sealed class VehicleRegistry
         // A corridor must be a corridor zone: an id naming a restricted zone or a permitted stop has no band to keep to
         // (judged against it, a truck was "off its corridor" whenever it was outside a truck ban).
         var known = new HashSet<string>(zones?.Zones.Where(z => z.Kind == Zones.ZoneKind.Corridor).Select(z => z.Id) ?? [], StringComparer.Ordinal);
-        return [.. _info.Where(i => i?.Corridor is { } c && !known.Contains(c)).GroupBy(i => i!.Value.Corridor!, StringComparer.Ordinal)
+        return [.. _listed.Select(v => _info[v]).Where(i => i?.Corridor is { } c && !known.Contains(c)).GroupBy(i => i!.Value.Corridor!, StringComparer.Ordinal)
             .Select(g => (g.Key, g.Count())).OrderBy(g => g.Key, StringComparer.Ordinal)];
     }
 
@@ -159,7 +160,9 @@ public sealed class VehicleRegistry
         string canonical = Canonical(id);
         bool isNew = Set(canonical, info, id);
         if (canonical != id) Set(id, info, id);
-        if (isNew) Count++;
+        if (!isNew) return;
+        Count++;
+        _listed.Add(_ids.Intern(canonical.AsSpan()));
     }
 
     /// <summary>Adds registry lines (JSON objects) in order.</summary>

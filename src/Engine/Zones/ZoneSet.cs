@@ -65,9 +65,12 @@ public sealed class Zone
     /// <summary>For a corridor given as a line: the band's width in metres.</summary>
     public double WidthM { get; }
 
-    /// <summary>Whether two features of one id state the same rule (name, kind, classes, hours, dwell, width).</summary>
+    /// <summary>
+    /// Whether two features of one id state the same rule (kind, classes, hours, dwell, width); names may differ, as the
+    /// parts of one zone are often named (南区, 北区): the first part's name is the zone's.
+    /// </summary>
     internal bool SameRule(Zone other) =>
-        Name == other.Name && Kind == other.Kind && ClassMask == other.ClassMask && MaxDwellS == other.MaxDwellS && WidthM == other.WidthM
+        Kind == other.Kind && ClassMask == other.ClassMask && MaxDwellS == other.MaxDwellS && WidthM == other.WidthM
         && Hours.SequenceEqual(other.Hours);
 
     public bool AppliesTo(VehicleClass c) => (ClassMask & (1u << (int)(c == VehicleClass.Unspecified ? VehicleClass.Car : c))) != 0;
@@ -267,7 +270,7 @@ public sealed class ZoneSet
             if (byId.TryGetValue(id, out z))
             {
                 if (!zone.SameRule(zones[z]))
-                    throw new InvalidDataException($"{where}: the id of an earlier feature with other properties (kind, classes, hours, max_dwell_s, width_m or name); ids must tell zones apart");
+                    throw new InvalidDataException($"{where}: the id of an earlier feature with another rule (kind, classes, hours, max_dwell_s or width_m); ids must tell zones apart");
             }
             else
             {

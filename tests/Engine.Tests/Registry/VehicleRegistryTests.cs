@@ -101,6 +101,7 @@ public class VehicleRegistryTests
         Assert.Equal((VehicleClass.Truck, (ushort)80), registry.Resolve(ownClass));
         Assert.Equal("C2", registry.Get(ownClass.Vehicle)?.Corridor);
         Assert.Equal(new VehicleInfo(VehicleClass.Truck, 0, null, null), Of("粤B66666"));
+        Assert.Equal([("C1", 1), ("C2", 1)], registry.MissingCorridors(null));   // the padded id is one vehicle
         // The padded id and the plain one listed otherwise: which holds cannot be told.
         var e = Assert.Throws<InvalidDataException>(() => new VehicleRegistry(new VehicleIds()).AddAll(
             """{"vehicle_id":"粤B1 ","class":"truck","hazmat":"3"}""", """{"vehicle_id":"粤B1","class":"car"}"""));

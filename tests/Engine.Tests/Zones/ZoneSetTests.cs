@@ -149,7 +149,7 @@ public class ZoneSetTests
         var set = ZoneSet.Parse($$$"""
             {"type":"FeatureCollection","features":[
               {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["truck"]},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
-              {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["truck"]},"geometry":{"type":"Polygon","coordinates":{{{East}}}}},
+              {"type":"Feature","properties":{"id":"Z1","name":"东区","kind":"restricted","classes":["truck"]},"geometry":{"type":"Polygon","coordinates":{{{East}}}}},
               {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":60},"geometry":{"type":"LineString","coordinates":[[113.90,22.52],[113.95,22.52]]}},
               {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":60},"geometry":{"type":"LineString","coordinates":[[113.95,22.52],[113.95,22.56]]}}
             ]}
@@ -168,7 +168,7 @@ public class ZoneSetTests
               {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["taxi"]},"geometry":{"type":"Polygon","coordinates":{{{East}}}}}
             ]}
             """));
-        Assert.Contains("feature 1 ('Z1'): the id of an earlier feature with other properties", e.Message, StringComparison.Ordinal);
+        Assert.Contains("feature 1 ('Z1'): the id of an earlier feature with another rule", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
