@@ -217,7 +217,7 @@ public sealed class ZoneSet
         var envelopes = new List<Envelope>();
         var areas = new List<List<double[][]>>();
         var lines = new List<List<double[]>>();
-        var byId = new Dictionary<string, int>(StringComparer.Ordinal);
+        var byId = new Dictionary<(string, ZoneKind), int>();
         foreach (var (f, at) in features)
         {
             string where = at;
@@ -263,19 +263,20 @@ public sealed class ZoneSet
             Geometry g = f.Geometry ?? throw new InvalidDataException($"{where}: no geometry");
             CheckDegrees(g, where);
             var zone = new Zone(id, Text(a, "name"), kind, mask, hours, maxDwell, width);
-            // Features sharing an id are parts of one zone (a multipart zone exploded into single parts, as ogr2ogr
-            // -explodecollections and QGIS's "multipart to singleparts" write it); with other properties, which holds
-            // cannot be told.
+            // Features of one kind sharing an id are parts of one zone (a multipart zone exploded into single parts, as
+            // ogr2ogr -explodecollections and QGIS's "multipart to singleparts" write it); with another rule, which holds
+            // cannot be told. Zones of different kinds may share an id (layers numbered each from 1, merged into one
+            // file): their rules and alerts are apart, and a registry's corridor names the corridor of that id.
             int z;
-            if (byId.TryGetValue(id, out z))
+            if (byId.TryGetValue((id, kind), out z))
             {
                 if (!zone.SameRule(zones[z]))
-                    throw new InvalidDataException($"{where}: the id of an earlier feature with another rule (kind, classes, hours, max_dwell_s or width_m); ids must tell zones apart");
+                    throw new InvalidDataException($"{where}: the id of an earlier {Text(a, "kind")?.Trim().ToLowerInvariant()} zone with another rule (classes, hours, max_dwell_s or width_m); ids must tell zones apart");
             }
             else
             {
                 z = zones.Count;
-                byId[id] = z;
+                byId[(id, kind)] = z;
                 zones.Add(zone);
                 envelopes.Add(new Envelope());
                 areas.Add([]);

@@ -176,6 +176,21 @@ public class ZoneRuleTests
         // minute outside T1 (the run warns of such an id instead, as of one the zones lack).
         var alerts = Visit(VehicleClass.Hazmat, 30, s_noon, "T1", (s_outside, 200));
         Assert.DoesNotContain(alerts, a => a.Kind == "hazmat_off_corridor");
+        // A corridor and a truck ban under one id: the corridor is the one named (on it, nothing; far off it, the alert).
+        var ids = new VehicleIds();
+        var registry = new VehicleRegistry(ids);
+        registry.Add("""{"vehicle_id":"琼D1","class":"hazmat","hazmat":"3","corridor":"7"}""");
+        int vehicle = ids.Intern("琼D1".AsSpan());
+        var rule = new ZoneRule(ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":7,"kind":"restricted","classes":["bus"]},"geometry":{"type":"Polygon","coordinates":[[[113.96,22.545],[113.966,22.545],[113.966,22.551],[113.96,22.545]]]}},
+              {"type":"Feature","properties":{"id":7,"kind":"corridor","width_m":100},"geometry":{"type":"LineString","coordinates":[[113.9,22.52],[113.95,22.52]]}}]}
+            """), ids, registry);
+        var found = new List<AlertEvent>();
+        for (int s = 0; s < 200; s++) rule.OnPosition(vehicle, VehicleClass.Hazmat, 30, s_noon + (s * 1000L), 113.92, 22.52, found);
+        Assert.Empty(found);
+        for (int s = 200; s < 400; s++) rule.OnPosition(vehicle, VehicleClass.Hazmat, 30, s_noon + (s * 1000L), 113.92, 22.53, found);
+        Assert.Contains(found, a => a.Kind == "hazmat_off_corridor" && a.Zone == "7");
     }
 
     /// <summary>

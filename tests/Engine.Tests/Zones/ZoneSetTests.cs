@@ -168,7 +168,15 @@ public class ZoneSetTests
               {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["taxi"]},"geometry":{"type":"Polygon","coordinates":{{{East}}}}}
             ]}
             """));
-        Assert.Contains("feature 1 ('Z1'): the id of an earlier feature with another rule", e.Message, StringComparison.Ordinal);
+        Assert.Contains("feature 1 ('Z1'): the id of an earlier restricted zone with another rule", e.Message, StringComparison.Ordinal);
+        // Zones of other kinds under one id (two layers numbered from 1, merged) are zones apart.
+        set = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":1,"kind":"hazmat_forbidden"},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
+              {"type":"Feature","properties":{"id":1,"kind":"permitted_stop"},"geometry":{"type":"Polygon","coordinates":{{{East}}}}}
+            ]}
+            """);
+        Assert.Equal([ZoneKind.HazmatForbidden, ZoneKind.PermittedStop], set.Zones.Select(z => z.Kind));
     }
 
     [Fact]
