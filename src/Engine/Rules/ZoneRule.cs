@@ -180,13 +180,19 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         // An id naming a zone of another kind names no corridor (the run warns of it, as of one the zones lack).
         if (!CorridorIndex().TryGetValue(corridorId, out int corridor)) return;
         Presence p = _offCorridor[vehicle];
-        // Off the corridor only when outside its band by more than the position's uncertainty.
-        bool on = marginM > 0 ? zones.SignedDistanceM(corridor, lon, lat) > -marginM : zones.Holds(corridor, lon, lat);
+        Zone zone = zones.Zones[corridor];
+        // Off the corridor only when outside its band by more than the position's uncertainty, and while the corridor's
+        // hours are in force (a corridor of 22:00-06:00 binds at night: at noon the truck may drive elsewhere; before,
+        // its hours were ignored and a truck off it at noon raised the alert).
+        bool inForce = zone.InForce(timeMs);
+        bool on = !inForce || (marginM > 0 ? zones.SignedDistanceM(corridor, lon, lat) > -marginM : zones.Holds(corridor, lon, lat));
         if (on)
         {
             if (p.OpenId != null)
             {
-                alerts.Add(Event(p, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Close, timeMs, lon, lat, timeMs, timeMs - p.OutsideSinceMs));
+                // Back on it, or the hours ended with the truck still off it: the condition ended then.
+                long end = inForce ? timeMs : Math.Max(p.StartMs, zone.LastEndMs(timeMs));
+                alerts.Add(Event(p, vehicle, cls, hazmat, zone, AlertState.Close, timeMs, lon, lat, end, end - p.OutsideSinceMs));
                 p.OpenId = null;
             }
             p.OutsideSinceMs = long.MinValue; // for a corridor: the start of the time off it
