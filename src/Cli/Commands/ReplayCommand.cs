@@ -98,7 +98,12 @@ internal static class ReplayCommand
     /// </summary>
     internal static void WarnZonesOffNetwork(Traffic.Geo.Network.RoadNetwork net, ZoneSet? zones)
     {
-        if (zones == null || zones.Zones.Count == 0) return;
+        if (zones == null) return;
+        if (zones.Zones.Count == 0)
+        {
+            Console.Error.WriteLine("warning: the zones file holds no zones (an empty FeatureCollection): no zone or corridor rule will raise anything");
+            return;
+        }
         var outside = zones.Outside(net.Bounds());
         if (outside.Count == 0) return;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -211,6 +211,9 @@ public sealed class ZoneSet
         }
         catch (JsonException e)
         {
+            // One Feature a line (RFC 8142, ogr2ogr -f GeoJSONSeq; or NDJSON of features): said so, not a parser's offset.
+            if (IsFeatureSequence(geoJson))
+                throw new InvalidDataException("a GeoJSON text sequence (one Feature a line, as ogr2ogr -f GeoJSONSeq writes), not a FeatureCollection: write the zones as one FeatureCollection (ogr2ogr -f GeoJSON)", e);
             throw new InvalidDataException($"not a GeoJSON FeatureCollection: {e.Message}", e);
         }
         var zones = new List<Zone>();
@@ -322,6 +325,21 @@ public sealed class ZoneSet
         static string IdOf(JsonElement feature) =>
             feature.ValueKind == JsonValueKind.Object && feature.TryGetProperty("properties", out JsonElement p) && p.ValueKind == JsonValueKind.Object
             && p.TryGetProperty("id", out JsonElement id) && id.ValueKind is JsonValueKind.String or JsonValueKind.Number ? $" ('{(id.ValueKind == JsonValueKind.String ? id.GetString() : id.GetRawText())}')" : "";
+    }
+
+    private static bool IsFeatureSequence(string text)
+    {
+        string first = text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n', '\u001E').Split('\n', 2)[0].Trim().TrimEnd('\r');
+        try
+        {
+            using var doc = JsonDocument.Parse(first);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out JsonElement t)
+                && t.ValueKind == JsonValueKind.String && t.GetString() == "Feature";
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -215,6 +215,9 @@ public class ZoneSetTests
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","max_dwell_s":-5},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "max_dwell_s must not be negative")]
     // An unclosed ring, named by its feature (it was "a geometry is not valid" of no feature).
     [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}},{"type":"Feature","properties":{"id":"B","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}]}""", "feature 1 ('B'): a geometry is not valid GeoJSON")]
+    // A GeoJSON text sequence (ogr2ogr -f GeoJSONSeq), with or without its record separators: said so, not "'{' is invalid after a single JSON value".
+    [InlineData("\u001E{\"type\":\"Feature\",\"properties\":{\"id\":\"A\",\"kind\":\"restricted\"},\"geometry\":null}\n\u001E{\"type\":\"Feature\",\"properties\":{\"id\":\"B\",\"kind\":\"restricted\"},\"geometry\":null}\n", "a GeoJSON text sequence")]
+    [InlineData("{\"type\":\"Feature\",\"properties\":{\"id\":\"A\",\"kind\":\"restricted\"},\"geometry\":null}\n{\"type\":\"Feature\",\"properties\":{\"id\":\"B\",\"kind\":\"restricted\"},\"geometry\":null}\n", "a GeoJSON text sequence")]
     public void Zones_that_would_hold_nothing_or_nobody_are_refused(string geoJson, string expected)
     {
         var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse(geoJson));
