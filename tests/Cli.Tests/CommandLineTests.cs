@@ -77,6 +77,28 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void Zones_that_no_vehicle_of_the_network_can_reach_are_warned_of()
+    {
+        // A zones file of another city (Haikou's coordinates on the Nanshan network), and an empty one: both ran as no
+        // zones, saying nothing.
+        string dir = TestDirectory.New("routes");
+        string probes = Path.Combine(dir, "probes.ndjson"), far = Path.Combine(dir, "haikou.geojson"), empty = Path.Combine(dir, "empty.geojson");
+        File.WriteAllText(probes, """{"vehicle_id":"a","time":1772413200000,"lon":113.95,"lat":22.54}""" + "\n");
+        File.WriteAllText(far, """
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"港区禁行","kind":"hazmat_forbidden"},
+             "geometry":{"type":"Polygon","coordinates":[[[110.30,20.00],[110.31,20.00],[110.31,20.01],[110.30,20.00]]]}}]}
+            """);
+        File.WriteAllText(empty, """{"type":"FeatureCollection","features":[]}""");
+        string net = SharedData.Path("osm", "shenzhen-nanshan.osm");
+        var (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", probes, "--zones", far, "--out", Path.Combine(dir, "o1"), "-q");
+        Assert.True(exit == 0, error);
+        Assert.Contains("warning: 1 of 1 zones lie wholly outside the network, so no vehicle on it can enter them: 港区禁行", error, StringComparison.Ordinal);
+        (exit, _, error) = CliRunner.Run("replay", "--network", net, "--input", probes, "--zones", empty, "--out", Path.Combine(dir, "o2"), "-q");
+        Assert.True(exit == 0, error);
+        Assert.Contains("warning: the zones file holds no zones", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_corrupt_network_file_gives_one_clear_line()
     {
         string path = Path.Combine(TestDirectory.New("routes"), "bad.tnet");

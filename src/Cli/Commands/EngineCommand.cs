@@ -48,6 +48,7 @@ internal static class EngineCommand
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
             ReplayCommand.WarnMissingCorridors(registry, zoneSet);
+            ReplayCommand.WarnZonesOffNetwork(net, zoneSet);
             var connection = kafka.Connect(parse, bootstrap);
             var topics = new KafkaTopics { Prefix = parse.GetValue(kafka.Prefix)!, SegmentViewsName = segments.SlidingName };
             await connection.EnsureTopicsAsync(topics.All()).ConfigureAwait(false);

@@ -55,6 +55,7 @@ internal static class ReplayCommand
             VehicleRegistry? registry = parse.GetValue(vehicles) is { } v ? VehicleRegistry.Load(v, ids) : null;
             ZoneSet? zoneSet = parse.GetValue(zones) is { } z ? ZoneSet.Load(z) : null;
             WarnMissingCorridors(registry, zoneSet);
+            WarnZonesOffNetwork(net, zoneSet);
             var engine = new ReplayEngine(net, registry, zoneSet, ids, new ReplayOptions { VehicleShards = shardCount, Vehicles = vehicleOptions, Segments = new SegmentOptions { SlidingWindows = slidingWindows }, Order = parse.GetValue(order), Speed = pace, TimeZone = zone });
             bool isQuiet = parse.GetValue(quiet);
             var progress = isQuiet || Console.IsErrorRedirected ? null : new Progress<long>(n => Console.Error.Write($"\r{n:N0} probes read"));
@@ -87,7 +88,26 @@ internal static class ReplayCommand
         var missing = registry.MissingCorridors(zones);
         if (missing.Count == 0) return;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"warning: {missing.Sum(m => m.Vehicles):N0} vehicles are assigned corridors that {(zones == null ? "no zones file (--zones) gives" : "the zones file lacks")}, so hazmat_off_corridor cannot judge them: {string.Join(", ", missing.Take(10).Select(m => $"{m.Corridor} ({m.Vehicles})"))}{(missing.Count > 10 ? ", ..." : "")}"));
+            $"warning: {missing.Sum(m => m.Vehicles):N0} vehicles are assigned corridors that {(zones == null ? "no zones file (--zones) gives" : "the zones file lacks as corridors")}, so hazmat_off_corridor cannot judge them: {string.Join(", ", missing.Take(10).Select(m => $"{m.Corridor} ({m.Vehicles})"))}{(missing.Count > 10 ? ", ..." : "")}"));
+    }
+
+    /// <summary>
+    /// Warns, on stderr, of zones wholly outside the network (1 km round its bounds): no matched vehicle reaches them, and a
+    /// zones file of another place, or in swapped or other coordinates, would otherwise be no zones, silently. Shared with
+    /// <c>traffic engine</c>.
+    /// </summary>
+    internal static void WarnZonesOffNetwork(Traffic.Geo.Network.RoadNetwork net, ZoneSet? zones)
+    {
+        if (zones == null) return;
+        if (zones.Zones.Count == 0)
+        {
+            Console.Error.WriteLine("warning: the zones file holds no zones (an empty FeatureCollection): no zone or corridor rule will raise anything");
+            return;
+        }
+        var outside = zones.Outside(net.Bounds());
+        if (outside.Count == 0) return;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"warning: {outside.Count:N0} of {zones.Zones.Count:N0} zones lie wholly outside the network, so no vehicle on it can enter them: {string.Join(", ", outside.Take(10))}{(outside.Count > 10 ? ", ..." : "")}"));
     }
 
     /// <summary>The <c>--sliding-minutes</c> option, shared with <c>traffic engine</c>.</summary>

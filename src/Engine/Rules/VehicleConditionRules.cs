@@ -146,7 +146,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
             // fixes on both sides of it), else its fix.
             bool standing = !float.IsNaN(speed) && speed < 1
-                && !(s.StopFixes > 0 ? InPermittedStop(s.StopSumLon / s.StopFixes, s.StopSumLat / s.StopFixes) : InPermittedStop(p.Lon, p.Lat));
+                && !(s.StopFixes > 0 ? InPermittedStop(s.StopSumLon / s.StopFixes, s.StopSumLat / s.StopFixes, p.TimeMs, cls) : InPermittedStop(p.Lon, p.Lat, p.TimeMs, cls));
             // Unknown (a unit without a fix that stood when it lost it may have driven off): the stop neither goes on nor ends.
             if (!float.IsNaN(speed)) Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
@@ -411,13 +411,19 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         Evidence = evidence,
     };
 
-    private bool InPermittedStop(double lon, double lat)
+    /// <summary>
+    /// Whether a dangerous-goods vehicle may stand long here now: inside a <c>permitted_stop</c> whose <c>hours</c> are in
+    /// force and whose <c>classes</c> include it (a night parking of 22:00-06:00 permits no stop at noon; before, its hours
+    /// and classes were ignored and a truck parked there at noon for an hour raised nothing).
+    /// </summary>
+    private bool InPermittedStop(double lon, double lat, long timeMs, VehicleClass cls)
     {
         if (zones == null) return false;
         int n = zones.Containing(lon, lat, _found);
         for (int i = 0; i < n; i++)
         {
-            if (zones.Zones[_found[i]].Kind == ZoneKind.PermittedStop) return true;
+            Zone z = zones.Zones[_found[i]];
+            if (z.Kind == ZoneKind.PermittedStop && z.InForce(timeMs) && z.AppliesTo(cls, dangerousGoods: true)) return true;
         }
         return false;
     }

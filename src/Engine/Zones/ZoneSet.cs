@@ -3,6 +3,7 @@ using System.Text.Json;
 using NetTopologySuite.Features;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO.Converters;
+using NetTopologySuite.Operation.Valid;
 using Traffic.Engine.Probes;
 using Traffic.Geo;
 
@@ -63,6 +64,14 @@ public sealed class Zone
 
     /// <summary>For a corridor given as a line: the band's width in metres.</summary>
     public double WidthM { get; }
+
+    /// <summary>
+    /// Whether two features of one id state the same rule (kind, classes, hours, dwell, width); names may differ, as the
+    /// parts of one zone are often named (南区, 北区): the first part's name is the zone's.
+    /// </summary>
+    internal bool SameRule(Zone other) =>
+        Kind == other.Kind && ClassMask == other.ClassMask && MaxDwellS == other.MaxDwellS && WidthM == other.WidthM
+        && Hours.SequenceEqual(other.Hours);
 
     public bool AppliesTo(VehicleClass c) => (ClassMask & (1u << (int)(c == VehicleClass.Unspecified ? VehicleClass.Car : c))) != 0;
 
@@ -132,11 +141,11 @@ public sealed class ZoneSet
 
     private readonly Zone[] _zones;
     private readonly Envelope[] _envelopes;          // in degrees; for corridors, grown by the band's half-width
-    private readonly double[][]?[] _areas;               // per area zone: its rings (outer and holes of every part) as lon,lat pairs
-    private readonly double[][] _lines;              // corridor lines as lon,lat pairs (empty for areas)
+    private readonly double[][][]?[] _areas;         // per zone: its polygons, each its rings (outer and holes) as lon,lat pairs; null: none
+    private readonly double[][][] _lines;            // per zone: its corridor lines as lon,lat pairs (none for areas)
     private readonly int[] _areaZones;               // the zones that Containing looks at: every kind but corridors
 
-    private ZoneSet(Zone[] zones, Envelope[] envelopes, double[][]?[] areas, double[][] lines)
+    private ZoneSet(Zone[] zones, Envelope[] envelopes, double[][][]?[] areas, double[][][] lines)
     {
         _zones = zones;
         _envelopes = envelopes;
@@ -165,103 +174,200 @@ public sealed class ZoneSet
 
     public static ZoneSet Parse(string geoJson)
     {
-        FeatureCollection features;
+        var features = new List<(IFeature Feature, string Where)>();
         try
         {
             // The reader takes any object for a collection and reads members it does not know as none: a probe line or
             // a collection without `features` given as the zones file was no zones at all, and the run went on without
             // its zone rules, saying nothing.
-            using (var doc = JsonDocument.Parse(geoJson))
+            using var doc = JsonDocument.Parse(geoJson);
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out JsonElement type)
+                || type.ValueKind != JsonValueKind.String || type.GetString() != "FeatureCollection")
+                throw new InvalidDataException("not a GeoJSON FeatureCollection: the top level needs \"type\": \"FeatureCollection\"");
+            if (!root.TryGetProperty("features", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+                throw new InvalidDataException("not a GeoJSON FeatureCollection: it needs a 'features' array");
+            CheckCrs(root);
+            int index = 0;
+            foreach (JsonElement element in list.EnumerateArray())
             {
-                JsonElement root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out JsonElement type)
-                    || type.ValueKind != JsonValueKind.String || type.GetString() != "FeatureCollection")
-                    throw new InvalidDataException("not a GeoJSON FeatureCollection: the top level needs \"type\": \"FeatureCollection\"");
-                if (!root.TryGetProperty("features", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
-                    throw new InvalidDataException("not a GeoJSON FeatureCollection: it needs a 'features' array");
+                string where = $"feature {index++}";
+                try
+                {
+                    // One feature at a time, so that a geometry the reader refuses is named by its feature.
+                    features.Add((JsonSerializer.Deserialize<IFeature>(element.GetRawText(), s_geoJson)
+                        ?? throw new InvalidDataException($"{where}: not a GeoJSON Feature"), where));
+                }
+                catch (JsonException e)
+                {
+                    throw new InvalidDataException($"{where}{IdOf(element)}: not a GeoJSON Feature: {e.Message}", e);
+                }
+                catch (ArgumentException e)
+                {
+                    // NetTopologySuite refuses a geometry as it reads it: a ring that does not end where it began, too few points.
+                    throw new InvalidDataException($"{where}{IdOf(element)}: a geometry is not valid GeoJSON: {e.Message} (a polygon's ring must end at its first point)", e);
+                }
             }
-            features = JsonSerializer.Deserialize<FeatureCollection>(geoJson, s_geoJson)
-                ?? throw new InvalidDataException("not a GeoJSON FeatureCollection");
         }
         catch (JsonException e)
         {
+            // One Feature a line (RFC 8142, ogr2ogr -f GeoJSONSeq; or NDJSON of features): said so, not a parser's offset.
+            if (IsFeatureSequence(geoJson))
+                throw new InvalidDataException("a GeoJSON text sequence (one Feature a line, as ogr2ogr -f GeoJSONSeq writes), not a FeatureCollection: write the zones as one FeatureCollection (ogr2ogr -f GeoJSON)", e);
             throw new InvalidDataException($"not a GeoJSON FeatureCollection: {e.Message}", e);
-        }
-        catch (ArgumentException e)
-        {
-            // NetTopologySuite refuses a geometry as it reads it: a ring that does not end where it began, too few points.
-            throw new InvalidDataException($"a geometry is not valid GeoJSON: {e.Message} (a polygon's ring must end at its first point)", e);
         }
         var zones = new List<Zone>();
         var envelopes = new List<Envelope>();
-        var areas = new List<double[][]?>();
-        var lines = new List<double[]>();
-        int index = 0;
-        foreach (IFeature f in features)
+        var areas = new List<List<double[][]>>();
+        var lines = new List<List<double[]>>();
+        var byId = new Dictionary<(string, ZoneKind), int>();
+        foreach (var (f, at) in features)
         {
-            string where = $"feature {index++}";
+            string where = at;
             IAttributesTable a = f.Attributes ?? throw new InvalidDataException($"{where}: no properties");
             // The id in the properties, as INTERFACES.md puts it, else the feature's own; a number reads as its digits.
             string id = Id(a, "id") ?? IdText(f.GetOptionalId(FeatureIdAttribute)) ?? throw new InvalidDataException($"{where}: property 'id' missing");
             where += $" ('{id}')";
-            ZoneKind kind = Text(a, "kind")?.ToLowerInvariant() switch
+            ZoneKind kind = Text(a, "kind")?.Trim().ToLowerInvariant() switch
             {
                 "restricted" => ZoneKind.Restricted,
                 "hazmat_forbidden" => ZoneKind.HazmatForbidden,
                 "corridor" => ZoneKind.Corridor,
                 "permitted_stop" => ZoneKind.PermittedStop,
+                null => throw new InvalidDataException($"{where}: property 'kind' missing (restricted, hazmat_forbidden, corridor or permitted_stop)"),
                 var k => throw new InvalidDataException($"{where}: unknown kind '{k}'"),
             };
             uint mask = uint.MaxValue;
-            if (a.Exists("classes") && a["classes"] != null)
+            if (Value(a, "classes") is { } classValue)
             {
                 // An array of class names; one name alone, or names separated by commas, read the same.
-                object[] classes = a["classes"] switch
+                object[] classes = classValue switch
                 {
                     object[] list => list,
-                    string one => one.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                    string one => one.Split([',', ';', '，', '；', '、'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
                     var other => throw new InvalidDataException($"{where}: classes must be an array of class names, not '{other}'"),
                 };
+                // No class at all would be a rule for no vehicle: a zone that silently does nothing. Absent (or null) is all.
+                if (classes.Length == 0)
+                    throw new InvalidDataException($"{where}: classes names no class (leave it out, or null, for a rule of every class)");
                 mask = 0;
                 foreach (object c in classes)
                 {
-                    if (c is not string s || !ProbeRules.TryParseClass(s, out VehicleClass vc))
+                    if (c is not string s || !ProbeRules.TryParseClass(s.Trim(), out VehicleClass vc))
                         throw new InvalidDataException($"{where}: unknown class '{c}'");
                     mask |= 1u << (int)vc;
                 }
             }
             (int From, int To)[] hours = Hours(a, where);
             double? maxDwell = Number(a, "max_dwell_s", where);
+            if (maxDwell < 0) throw new InvalidDataException($"{where}: max_dwell_s must not be negative, not {maxDwell}");
             double width = Number(a, "width_m", where) ?? 100;
+            if (!(width > 0)) throw new InvalidDataException($"{where}: width_m must be more than 0 metres, not {width}");
             Geometry g = f.Geometry ?? throw new InvalidDataException($"{where}: no geometry");
+            CheckDegrees(g, where);
+            var zone = new Zone(id, Text(a, "name"), kind, mask, hours, maxDwell, width);
+            // Features of one kind sharing an id are parts of one zone (a multipart zone exploded into single parts, as
+            // ogr2ogr -explodecollections and QGIS's "multipart to singleparts" write it); with another rule, which holds
+            // cannot be told. Zones of different kinds may share an id (layers numbered each from 1, merged into one
+            // file): their rules and alerts are apart, and a registry's corridor names the corridor of that id.
+            int z;
+            if (byId.TryGetValue((id, kind), out z))
+            {
+                if (!zone.SameRule(zones[z]))
+                    throw new InvalidDataException($"{where}: the id of an earlier {Text(a, "kind")?.Trim().ToLowerInvariant()} zone with another rule (classes, hours, max_dwell_s or width_m); ids must tell zones apart");
+            }
+            else
+            {
+                z = zones.Count;
+                byId[(id, kind)] = z;
+                zones.Add(zone);
+                envelopes.Add(new Envelope());
+                areas.Add([]);
+                lines.Add([]);
+            }
             switch (g)
             {
                 case Polygon or MultiPolygon:
-                    if (!g.IsValid) throw new InvalidDataException($"{where}: invalid polygon (self-intersecting or unclosed)");
-                    areas.Add(Rings(g));
-                    envelopes.Add(g.EnvelopeInternal);
-                    lines.Add([]);
-                    break;
-                case LineString line when kind == ZoneKind.Corridor:
-                    areas.Add(null);
-                    var coords = new double[line.NumPoints * 2];
-                    for (int i = 0; i < line.NumPoints; i++)
+                    // Each polygon must be valid; the parts of a multipolygon may touch or overlap (a point is in the zone
+                    // when it is in any part), as a collection of drawn parts often does.
+                    for (int p = 0; p < g.NumGeometries; p++)
                     {
-                        coords[2 * i] = line.Coordinates[i].X;
-                        coords[(2 * i) + 1] = line.Coordinates[i].Y;
+                        Geometry part = g.GetGeometryN(p);
+                        if (new IsValidOp(part).ValidationError is { } error)
+                            throw new InvalidDataException($"{where}: invalid polygon: {error.Message} at ({error.Coordinate?.X.ToString(CultureInfo.InvariantCulture)}, {error.Coordinate?.Y.ToString(CultureInfo.InvariantCulture)})");
+                        areas[z].Add(Rings((Polygon)part));
                     }
-                    lines.Add(coords);
-                    var env = new Envelope(line.EnvelopeInternal);
+                    envelopes[z].ExpandToInclude(g.EnvelopeInternal);
+                    break;
+                case LineString or MultiLineString when kind == ZoneKind.Corridor:
+                    for (int p = 0; p < g.NumGeometries; p++)
+                    {
+                        var line = (LineString)g.GetGeometryN(p);
+                        var coords = new double[line.NumPoints * 2];
+                        for (int i = 0; i < line.NumPoints; i++)
+                        {
+                            coords[2 * i] = line.Coordinates[i].X;
+                            coords[(2 * i) + 1] = line.Coordinates[i].Y;
+                        }
+                        lines[z].Add(coords);
+                    }
+                    var env = new Envelope(g.EnvelopeInternal);
                     double half = width / 2;
                     env.ExpandBy(half / GeoMath.MetresPerDegreeLon(Math.Max(Math.Abs(env.MinY), Math.Abs(env.MaxY))), half / GeoMath.MetresPerDegree);
-                    envelopes.Add(env);
+                    envelopes[z].ExpandToInclude(env);
                     break;
                 default:
-                    throw new InvalidDataException($"{where}: a {g.GeometryType} cannot be a '{Text(a, "kind")}' zone (Polygon, MultiPolygon, or a LineString corridor)");
+                    throw new InvalidDataException($"{where}: a {g.GeometryType} cannot be a '{Text(a, "kind")}' zone (Polygon, MultiPolygon, or a LineString or MultiLineString corridor)");
             }
-            zones.Add(new Zone(id, Text(a, "name"), kind, mask, hours, maxDwell, width));
         }
-        return new ZoneSet([.. zones], [.. envelopes], [.. areas], [.. lines]);
+        return new ZoneSet([.. zones], [.. envelopes], [.. areas.Select(p => p.Count == 0 ? null : p.ToArray())], [.. lines.Select(l => l.ToArray())]);
+
+        static string IdOf(JsonElement feature) =>
+            feature.ValueKind == JsonValueKind.Object && feature.TryGetProperty("properties", out JsonElement p) && p.ValueKind == JsonValueKind.Object
+            && p.TryGetProperty("id", out JsonElement id) && id.ValueKind is JsonValueKind.String or JsonValueKind.Number ? $" ('{(id.ValueKind == JsonValueKind.String ? id.GetString() : id.GetRawText())}')" : "";
+    }
+
+    private static bool IsFeatureSequence(string text)
+    {
+        string first = text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n', '\u001E').Split('\n', 2)[0].Trim().TrimEnd('\r');
+        try
+        {
+            using var doc = JsonDocument.Parse(first);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out JsonElement t)
+                && t.ValueKind == JsonValueKind.String && t.GetString() == "Feature";
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A <c>crs</c> member (GeoJSON of 2008, which QGIS and ogr2ogr still write) naming anything but longitude and latitude
+    /// on WGS84 (or CGCS2000, China's, the same to centimetres) is refused: the zones' coordinates would be in another
+    /// system (metres of Web Mercator, of a Gauss-Krüger zone) and hold no probe.
+    /// </summary>
+    private static void CheckCrs(JsonElement root)
+    {
+        if (!root.TryGetProperty("crs", out JsonElement crs) || crs.ValueKind == JsonValueKind.Null) return;
+        string? name = crs.ValueKind == JsonValueKind.Object && crs.TryGetProperty("properties", out JsonElement p) && p.ValueKind == JsonValueKind.Object
+            && p.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+        if (name == null) return;   // a linked or unnamed crs: the coordinates' range is checked all the same
+        string upper = name.ToUpperInvariant();
+        if (upper.Contains("CRS84", StringComparison.Ordinal) || upper.Contains("WGS84", StringComparison.Ordinal) || upper.Contains("WGS 84", StringComparison.Ordinal)
+            || upper.EndsWith(":4326", StringComparison.Ordinal) || upper.EndsWith(":4490", StringComparison.Ordinal))
+            return;
+        throw new InvalidDataException($"the zones' crs is {name}: zones must be WGS84 longitude and latitude in degrees (reproject them, e.g. ogr2ogr -t_srs EPSG:4326)");
+    }
+
+    /// <summary>Every coordinate must be longitude and latitude in degrees: projected metres, or the two swapped, hold no probe.</summary>
+    private static void CheckDegrees(Geometry g, string where)
+    {
+        foreach (Coordinate c in g.Coordinates)
+        {
+            if (Math.Abs(c.X) <= 180 && Math.Abs(c.Y) <= 90) continue;
+            throw new InvalidDataException($"{where}: coordinate ({c.X.ToString(CultureInfo.InvariantCulture)}, {c.Y.ToString(CultureInfo.InvariantCulture)}) is not longitude and latitude in degrees (projected metres? latitude first?)");
+        }
     }
 
     /// <summary>
@@ -282,10 +388,10 @@ public sealed class ZoneSet
         return n;
     }
 
-    /// <summary>The mean of the zone's outer ring's vertices (of its first part), or of its corridor line's.</summary>
+    /// <summary>The mean of the zone's outer ring's vertices (of its first part), or of its (first) corridor line's.</summary>
     public (double Lon, double Lat) Centre(int zone)
     {
-        double[] xy = _areas[zone] is { } rings ? rings[0] : _lines[zone];
+        double[] xy = _areas[zone] is { } parts ? parts[0][0] : _lines[zone][0];
         int n = xy.Length / 2;
         if (_areas[zone] != null && n > 1 && xy[0] == xy[^2] && xy[1] == xy[^1]) n--; // closed ring: the last point repeats the first
         double lon = 0, lat = 0;
@@ -297,35 +403,57 @@ public sealed class ZoneSet
         return (lon / n, lat / n);
     }
 
+    /// <summary>
+    /// The zones lying wholly outside a box (a network's bounds) grown by <paramref name="marginM"/>: no vehicle matched to
+    /// that network ever reaches them (a zones file of another city, or coordinates in another datum or order).
+    /// </summary>
+    public IReadOnlyList<string> Outside((double MinLon, double MinLat, double MaxLon, double MaxLat) box, double marginM = 1000)
+    {
+        double dLat = marginM / GeoMath.MetresPerDegree, dLon = marginM / GeoMath.MetresPerDegreeLon(Math.Max(Math.Abs(box.MinLat), Math.Abs(box.MaxLat)));
+        var grown = new Envelope(box.MinLon - dLon, box.MaxLon + dLon, box.MinLat - dLat, box.MaxLat + dLat);
+        return [.. Enumerable.Range(0, _zones.Length).Where(z => !grown.Intersects(_envelopes[z])).Select(z => _zones[z].Id)];
+    }
+
     /// <summary>Whether the zone is an area (a polygon or multipolygon) rather than a corridor line.</summary>
     public bool IsArea(int zone) => _areas[zone] != null;
 
-    /// <summary>Whether zone <paramref name="zone"/> holds the point.</summary>
+    /// <summary>Whether zone <paramref name="zone"/> holds the point: any of its polygons, or the band of any of its lines.</summary>
     public bool Holds(int zone, double lon, double lat)
     {
         if (!_envelopes[zone].Contains(lon, lat)) return false;
-        double[][]? rings = _areas[zone];
-        if (rings != null)
+        if (_areas[zone] is { } parts)
         {
-            // Even-odd crossings over all rings: holes subtract, disjoint parts add (valid polygons only).
-            bool inside = false;
-            foreach (double[] r in rings)
+            foreach (double[][] rings in parts)
             {
-                for (int i = 0, j = r.Length - 2; i < r.Length; j = i, i += 2)
-                {
-                    double yi = r[i + 1], yj = r[j + 1];
-                    if ((yi > lat) != (yj > lat) && lon < ((r[j] - r[i]) * (lat - yi) / (yj - yi)) + r[i]) inside = !inside;
-                }
+                if (InPolygon(rings, lon, lat)) return true;
             }
-            return inside;
         }
-        double[] line = _lines[zone];
+        double[][] lines = _lines[zone];
+        if (lines.Length == 0) return false;
         double half = _zones[zone].WidthM / 2, kx = GeoMath.MetresPerDegreeLon(lat);
-        for (int i = 0; i + 3 < line.Length; i += 2)
+        foreach (double[] line in lines)
         {
-            if (GeoMath.ProjectOnSegment(lon, lat, line[i], line[i + 1], line[i + 2], line[i + 3], kx, out _) <= half) return true;
+            for (int i = 0; i + 3 < line.Length; i += 2)
+            {
+                if (GeoMath.ProjectOnSegment(lon, lat, line[i], line[i + 1], line[i + 2], line[i + 3], kx, out _) <= half) return true;
+            }
         }
         return false;
+    }
+
+    // Even-odd crossings over a polygon's rings: holes subtract (a valid polygon).
+    private static bool InPolygon(double[][] rings, double lon, double lat)
+    {
+        bool inside = false;
+        foreach (double[] r in rings)
+        {
+            for (int i = 0, j = r.Length - 2; i < r.Length; j = i, i += 2)
+            {
+                double yi = r[i + 1], yj = r[j + 1];
+                if ((yi > lat) != (yj > lat) && lon < ((r[j] - r[i]) * (lat - yi) / (yj - yi)) + r[i]) inside = !inside;
+            }
+        }
+        return inside;
     }
 
     /// <summary>
@@ -334,34 +462,36 @@ public sealed class ZoneSet
     /// </summary>
     public double SignedDistanceM(int zone, double lon, double lat)
     {
-        double kx = GeoMath.MetresPerDegreeLon(lat);
-        double[][]? rings = _areas[zone];
-        if (rings != null)
+        // Of a zone of several parts (polygons, lines), the most inside of the parts: exact outside them all (the
+        // distance to the nearest), and inside the overlap of two parts no more than the true depth.
+        double kx = GeoMath.MetresPerDegreeLon(lat), best = double.MinValue;
+        if (_areas[zone] is { } parts)
         {
-            double nearest = double.MaxValue;
-            foreach (double[] r in rings)
+            foreach (double[][] rings in parts)
             {
-                for (int i = 0; i + 3 < r.Length; i += 2)
-                    nearest = Math.Min(nearest, GeoMath.ProjectOnSegment(lon, lat, r[i], r[i + 1], r[i + 2], r[i + 3], kx, out _));
+                double nearest = double.MaxValue;
+                foreach (double[] r in rings)
+                {
+                    for (int i = 0; i + 3 < r.Length; i += 2)
+                        nearest = Math.Min(nearest, GeoMath.ProjectOnSegment(lon, lat, r[i], r[i + 1], r[i + 2], r[i + 3], kx, out _));
+                }
+                best = Math.Max(best, InPolygon(rings, lon, lat) ? nearest : -nearest);
             }
-            return Holds(zone, lon, lat) ? nearest : -nearest;
         }
-        double[] line = _lines[zone];
-        double toLine = double.MaxValue;
-        for (int i = 0; i + 3 < line.Length; i += 2)
-            toLine = Math.Min(toLine, GeoMath.ProjectOnSegment(lon, lat, line[i], line[i + 1], line[i + 2], line[i + 3], kx, out _));
-        return (_zones[zone].WidthM / 2) - toLine;
+        foreach (double[] line in _lines[zone])
+        {
+            double toLine = double.MaxValue;
+            for (int i = 0; i + 3 < line.Length; i += 2)
+                toLine = Math.Min(toLine, GeoMath.ProjectOnSegment(lon, lat, line[i], line[i + 1], line[i + 2], line[i + 3], kx, out _));
+            best = Math.Max(best, (_zones[zone].WidthM / 2) - toLine);
+        }
+        return best;
     }
 
-    private static double[][] Rings(Geometry g)
+    private static double[][] Rings(Polygon polygon)
     {
-        var rings = new List<double[]>();
-        for (int p = 0; p < g.NumGeometries; p++)
-        {
-            var polygon = (Polygon)g.GetGeometryN(p);
-            rings.Add(Flat(polygon.ExteriorRing));
-            for (int h = 0; h < polygon.NumInteriorRings; h++) rings.Add(Flat(polygon.GetInteriorRingN(h)));
-        }
+        var rings = new List<double[]> { Flat(polygon.ExteriorRing) };
+        for (int h = 0; h < polygon.NumInteriorRings; h++) rings.Add(Flat(polygon.GetInteriorRingN(h)));
         return [.. rings];
 
         static double[] Flat(LineString ring)
@@ -384,7 +514,7 @@ public sealed class ZoneSet
     /// </summary>
     private static (int From, int To)[] Hours(IAttributesTable a, string where)
     {
-        if (!a.Exists("hours") || a["hours"] is not { } value) return [];
+        if (Value(a, "hours") is not { } value) return [];
         IEnumerable<object?> items = value switch
         {
             string one => [one],
@@ -395,7 +525,10 @@ public sealed class ZoneSet
         foreach (object? item in items)
         {
             if (item is not string text) throw new InvalidDataException($"{where}: hours must be text such as '22:00-06:00', not '{item}'");
-            foreach (string window in text.Split([',', ';', '，', '；', '、'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            // As Chinese input methods and other tools write them: a full-width colon, an em dash, a full-width hyphen
+            // or tilde, a wave dash, a minus sign between the two times.
+            string normal = text.Replace('：', ':').Replace('—', '-').Replace('－', '-').Replace('～', '-').Replace('〜', '-').Replace('−', '-').Replace('‐', '-');
+            foreach (string window in normal.Split([',', ';', '，', '；', '、'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
                 string[] parts = window.Split(['-', '–', '~', '至']);
                 if (parts.Length != 2 || !TryMinute(parts[0], out int from) || !TryMinute(parts[1], out int to) || from == to)
@@ -409,20 +542,35 @@ public sealed class ZoneSet
         static bool TryMinute(string s, out int minute)
         {
             minute = 0;
-            if (s.Trim() == "24:00")
+            if (s.Trim() is "24:00" or "24:00:00")
             {
                 minute = 1440;
                 return true;
             }
-            if (!TimeOnly.TryParseExact(s.Trim(), ["HH:mm", "H:mm"], CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly t)) return false;
+            // Seconds as a database's time column writes them (22:00:00); a window's minute is the rule's finest step.
+            if (!TimeOnly.TryParseExact(s.Trim(), ["HH:mm", "H:mm", "HH:mm:ss", "H:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly t) || t.Second != 0) return false;
             minute = (t.Hour * 60) + t.Minute;
             return true;
         }
     }
 
-    private static string? Text(IAttributesTable a, string name) => a.Exists(name) ? a[name] as string : null;
+    /// <summary>
+    /// A property by its name, else by its name in another case (dBase fields of a shapefile come out as ID, KIND,
+    /// CLASSES through ogr2ogr); null when absent or null.
+    /// </summary>
+    private static object? Value(IAttributesTable a, string name)
+    {
+        if (a.Exists(name)) return a[name];
+        foreach (string other in a.GetNames())
+        {
+            if (string.Equals(other, name, StringComparison.OrdinalIgnoreCase)) return a[other];
+        }
+        return null;
+    }
 
-    private static string? Id(IAttributesTable a, string name) => a.Exists(name) ? IdText(a[name]) : null;
+    private static string? Text(IAttributesTable a, string name) => Value(a, name) as string;
+
+    private static string? Id(IAttributesTable a, string name) => IdText(Value(a, name));
 
     private static string? IdText(object? value) => value switch
     {
@@ -434,7 +582,7 @@ public sealed class ZoneSet
     /// <summary>A number property; a string of a number reads as the number, anything else is refused (not ignored).</summary>
     private static double? Number(IAttributesTable a, string name, string where)
     {
-        if (!a.Exists(name) || a[name] is not { } v) return null;
+        if (Value(a, name) is not { } v) return null;
         if (v is decimal or double or int or long) return Convert.ToDouble(v, CultureInfo.InvariantCulture);
         if (v is string s && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)) return d;
         throw new InvalidDataException($"{where}: {name} must be a number, not '{v}'");

@@ -11,7 +11,13 @@ public class VehicleConditionRulesTests
     private const string Zones = """
         {"type":"FeatureCollection","features":[
           {"type":"Feature","properties":{"id":"P1","kind":"permitted_stop"},
-           "geometry":{"type":"Polygon","coordinates":[[[113.9,22.5],[113.91,22.5],[113.91,22.51],[113.9,22.51],[113.9,22.5]]]}}
+           "geometry":{"type":"Polygon","coordinates":[[[113.9,22.5],[113.91,22.5],[113.91,22.51],[113.9,22.51],[113.9,22.5]]]}},
+          {"type":"Feature","properties":{"id":"P-night","kind":"permitted_stop","hours":"22:00-06:00"},
+           "geometry":{"type":"Polygon","coordinates":[[[113.92,22.5],[113.93,22.5],[113.93,22.51],[113.92,22.51],[113.92,22.5]]]}},
+          {"type":"Feature","properties":{"id":"P-morning","kind":"permitted_stop","hours":"07:00-10:00"},
+           "geometry":{"type":"Polygon","coordinates":[[[113.94,22.5],[113.945,22.5],[113.945,22.51],[113.94,22.51],[113.94,22.5]]]}},
+          {"type":"Feature","properties":{"id":"P-bus","kind":"permitted_stop","classes":["bus"]},
+           "geometry":{"type":"Polygon","coordinates":[[[113.96,22.5],[113.965,22.5],[113.965,22.51],[113.96,22.51],[113.96,22.5]]]}}
         ]}
         """;
 
@@ -67,6 +73,17 @@ public class VehicleConditionRulesTests
         Assert.Equal([("hazmat_long_stop", AlertState.Open), ("hazmat_long_stop", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (0, true, 3000, Depot)));    // in a permitted stop zone
         Assert.Empty(Reports(VehicleClass.Hazmat, 30, (0, true, 900, Road), (30, true, 60, Road))); // 15 minutes
+    }
+
+    [Fact]
+    public void A_permitted_stop_permits_in_its_hours_and_for_its_classes_only()
+    {
+        // 08:00-08:25 local: a night parking (22:00-06:00) permits no stop now, a morning one (07:00-10:00) does; a
+        // permitted stop for buses permits no dangerous-goods truck. Before, hours and classes were ignored: none raised.
+        const double Night = 113.925, Morning = 113.9425, Bus = 113.9625;
+        Assert.Contains(Reports(VehicleClass.Hazmat, 30, (40, true, 60, Night), (0, true, 1500, Night), (40, true, 60, Night)), a => a.Kind == "hazmat_long_stop");
+        Assert.Empty(Reports(VehicleClass.Hazmat, 30, (40, true, 60, Morning), (0, true, 1500, Morning), (40, true, 60, Morning)));
+        Assert.Contains(Reports(VehicleClass.Truck, 30, (40, true, 60, Bus), (0, true, 1500, Bus), (40, true, 60, Bus)), a => a.Kind == "hazmat_long_stop");
     }
 
     /// <summary>

@@ -169,6 +169,56 @@ public class ZoneRuleTests
         Assert.Equal(s_noon + 110_000, alerts[1].EndMs);
     }
 
+    [Fact]
+    public void A_corridor_id_naming_a_zone_of_another_kind_raises_no_hazmat_off_corridor()
+    {
+        // The registry names the truck ban T1 as the truck's corridor: before, the truck was "off its corridor" for every
+        // minute outside T1 (the run warns of such an id instead, as of one the zones lack).
+        var alerts = Visit(VehicleClass.Hazmat, 30, s_noon, "T1", (s_outside, 200));
+        Assert.DoesNotContain(alerts, a => a.Kind == "hazmat_off_corridor");
+        // A corridor and a truck ban under one id: the corridor is the one named (on it, nothing; far off it, the alert).
+        var ids = new VehicleIds();
+        var registry = new VehicleRegistry(ids);
+        registry.Add("""{"vehicle_id":"琼D1","class":"hazmat","hazmat":"3","corridor":"7"}""");
+        int vehicle = ids.Intern("琼D1".AsSpan());
+        var rule = new ZoneRule(ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":7,"kind":"restricted","classes":["bus"]},"geometry":{"type":"Polygon","coordinates":[[[113.96,22.545],[113.966,22.545],[113.966,22.551],[113.96,22.545]]]}},
+              {"type":"Feature","properties":{"id":7,"kind":"corridor","width_m":100},"geometry":{"type":"LineString","coordinates":[[113.9,22.52],[113.95,22.52]]}}]}
+            """), ids, registry);
+        var found = new List<AlertEvent>();
+        for (int s = 0; s < 200; s++) rule.OnPosition(vehicle, VehicleClass.Hazmat, 30, s_noon + (s * 1000L), 113.92, 22.52, found);
+        Assert.Empty(found);
+        for (int s = 200; s < 400; s++) rule.OnPosition(vehicle, VehicleClass.Hazmat, 30, s_noon + (s * 1000L), 113.92, 22.53, found);
+        Assert.Contains(found, a => a.Kind == "hazmat_off_corridor" && a.Zone == "7");
+    }
+
+    [Fact]
+    public void A_corridor_binds_in_its_hours_only()
+    {
+        // A corridor of 22:00-06:00: a truck far off it at noon raises nothing (its hours were ignored: it raised the
+        // alert); at 23:00 it does, and one still off it at 06:00 has its alert closed at 06:00.
+        var ids = new VehicleIds();
+        var registry = new VehicleRegistry(ids);
+        registry.Add("""{"vehicle_id":"琼D1","class":"hazmat","hazmat":"3","corridor":"N"}""");
+        int vehicle = ids.Intern("琼D1".AsSpan());
+        var rule = new ZoneRule(ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"N","kind":"corridor","hours":"22:00-06:00"},
+             "geometry":{"type":"LineString","coordinates":[[113.9,22.52],[113.95,22.52]]}}]}
+            """), ids, registry);
+        List<AlertEvent> Off(long from, int seconds)
+        {
+            var found = new List<AlertEvent>();
+            for (int s = 0; s < seconds; s += 5) rule.OnPosition(vehicle, VehicleClass.Hazmat, 30, from + (s * 1000L), 113.92, 22.53, found);
+            return found;
+        }
+        Assert.Empty(Off(s_noon, 600));
+        long at0550 = new DateTimeOffset(2025, 11, 25, 21, 50, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();   // 05:50 local
+        var night = Off(at0550, 1200);
+        Assert.Equal([AlertState.Open, AlertState.Close], night.Select(a => a.State));
+        Assert.Equal(at0550 + 600_000, night[1].EndMs);   // 06:00 local
+    }
+
     /// <summary>
     /// A taxi's decided matches every 15 s, through <see cref="ZoneRule.OnMatched"/>: its fixes scattered round
     /// <paramref name="at"/> (10 m a fix, fixed seed), its matched point <paramref name="matched"/>, its reported speed.

@@ -136,6 +136,131 @@ public class ZoneSetTests
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 
+    // A square of 0.01° (about 1 km) at Shenzhen, cut in two halves at 113.905: as a zone exploded into single parts writes it.
+    private const string West = "[[[113.90,22.50],[113.905,22.50],[113.905,22.51],[113.90,22.51],[113.90,22.50]]]";
+    private const string East = "[[[113.905,22.50],[113.91,22.50],[113.91,22.51],[113.905,22.51],[113.905,22.50]]]";
+
+    [Fact]
+    public void Features_sharing_an_id_are_the_parts_of_one_zone()
+    {
+        // ogr2ogr -explodecollections and QGIS's "multipart to singleparts" write one feature per part, each with the
+        // zone's id and properties: before, the first part was the zone (a corridor truck on the second part was off its
+        // corridor) and the second part a zone of its own under the same id (two alerts for one drive through).
+        var set = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["truck"]},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
+              {"type":"Feature","properties":{"id":"Z1","name":"东区","kind":"restricted","classes":["truck"]},"geometry":{"type":"Polygon","coordinates":{{{East}}}}},
+              {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":60},"geometry":{"type":"LineString","coordinates":[[113.90,22.52],[113.95,22.52]]}},
+              {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":60},"geometry":{"type":"LineString","coordinates":[[113.95,22.52],[113.95,22.56]]}}
+            ]}
+            """);
+        Assert.Equal(["Z1", "C1"], set.Zones.Select(z => z.Id));
+        Span<int> found = stackalloc int[4];
+        Assert.Equal(1, set.Containing(113.902, 22.505, found));
+        Assert.Equal(1, set.Containing(113.908, 22.505, found));
+        Assert.Equal(0, found[0]);
+        Assert.True(set.Holds(1, 113.93, 22.52) && set.Holds(1, 113.95, 22.55));
+        Assert.True(set.SignedDistanceM(1, 113.95, 22.55) > 29);
+        // The same id with another rule is refused: which one holds cannot be told.
+        var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["truck"]},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
+              {"type":"Feature","properties":{"id":"Z1","kind":"restricted","classes":["taxi"]},"geometry":{"type":"Polygon","coordinates":{{{East}}}}}
+            ]}
+            """));
+        Assert.Contains("feature 1 ('Z1'): the id of an earlier restricted zone with another rule", e.Message, StringComparison.Ordinal);
+        // Zones of other kinds under one id (two layers numbered from 1, merged) are zones apart.
+        set = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":1,"kind":"hazmat_forbidden"},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
+              {"type":"Feature","properties":{"id":1,"kind":"permitted_stop"},"geometry":{"type":"Polygon","coordinates":{{{East}}}}}
+            ]}
+            """);
+        Assert.Equal([ZoneKind.HazmatForbidden, ZoneKind.PermittedStop], set.Zones.Select(z => z.Kind));
+    }
+
+    [Fact]
+    public void A_multilinestring_corridor_and_a_multipolygon_of_touching_parts_are_read()
+    {
+        // A MultiLineString corridor was refused ("cannot be a 'corridor' zone"), and a MultiPolygon whose parts share an
+        // edge (QGIS's "collect geometries" of two drawn halves) was "invalid polygon (self-intersecting or unclosed)".
+        var set = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":"Z1","kind":"hazmat_forbidden"},"geometry":{"type":"MultiPolygon","coordinates":[{{{West}}},{{{East}}}]}},
+              {"type":"Feature","properties":{"id":"C1","kind":"corridor","width_m":60},
+               "geometry":{"type":"MultiLineString","coordinates":[[[113.90,22.52],[113.95,22.52]],[[113.95,22.52],[113.95,22.56]]]}}
+            ]}
+            """);
+        Assert.True(set.Holds(0, 113.902, 22.505) && set.Holds(0, 113.908, 22.505) && !set.Holds(0, 113.912, 22.505));
+        Assert.True(set.Holds(1, 113.93, 22.5201) && set.Holds(1, 113.9501, 22.55) && !set.Holds(1, 113.93, 22.53));
+        // A part that is not a polygon on its own is still refused, saying why and where.
+        var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"B","kind":"restricted"},
+             "geometry":{"type":"Polygon","coordinates":[[[113.90,22.50],[113.91,22.51],[113.91,22.50],[113.90,22.51],[113.90,22.50]]]}}]}
+            """));
+        Assert.Contains("feature 0 ('B'): invalid polygon: Self-intersection", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    // Web Mercator metres as a crs member says (QGIS, ogr2ogr), the same metres without one, latitude written first.
+    [InlineData("""{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},"features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[12683000,2575000],[12684000,2575000],[12684000,2576000],[12683000,2575000]]]}}]}""", "the zones' crs is urn:ogc:def:crs:EPSG::3857")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[12683000,2575000],[12684000,2575000],[12684000,2576000],[12683000,2575000]]]}}]}""", "feature 0 ('A'): coordinate (12683000, 2575000) is not longitude and latitude")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"corridor"},"geometry":{"type":"LineString","coordinates":[[22.52,113.90],[22.52,113.95]]}}]}""", "is not longitude and latitude")]
+    // Classes that name none: a rule for no vehicle, a zone that did nothing and said nothing.
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","classes":""},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "classes names no class")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","classes":[]},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "classes names no class")]
+    // A band of no width, or less, held nothing: every corridor vehicle was off its corridor.
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"corridor","width_m":-60},"geometry":{"type":"LineString","coordinates":[[0,0],[1,0]]}}]}""", "width_m must be more than 0")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"corridor","width_m":"0"},"geometry":{"type":"LineString","coordinates":[[0,0],[1,0]]}}]}""", "width_m must be more than 0")]
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted","max_dwell_s":-5},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}""", "max_dwell_s must not be negative")]
+    // An unclosed ring, named by its feature (it was "a geometry is not valid" of no feature).
+    [InlineData("""{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"A","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}},{"type":"Feature","properties":{"id":"B","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}]}""", "feature 1 ('B'): a geometry is not valid GeoJSON")]
+    // A GeoJSON text sequence (ogr2ogr -f GeoJSONSeq), with or without its record separators: said so, not "'{' is invalid after a single JSON value".
+    [InlineData("\u001E{\"type\":\"Feature\",\"properties\":{\"id\":\"A\",\"kind\":\"restricted\"},\"geometry\":null}\n\u001E{\"type\":\"Feature\",\"properties\":{\"id\":\"B\",\"kind\":\"restricted\"},\"geometry\":null}\n", "a GeoJSON text sequence")]
+    [InlineData("{\"type\":\"Feature\",\"properties\":{\"id\":\"A\",\"kind\":\"restricted\"},\"geometry\":null}\n{\"type\":\"Feature\",\"properties\":{\"id\":\"B\",\"kind\":\"restricted\"},\"geometry\":null}\n", "a GeoJSON text sequence")]
+    public void Zones_that_would_hold_nothing_or_nobody_are_refused(string geoJson, string expected)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse(geoJson));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("22:00～06:00")]   // a full-width tilde, as a Chinese input method writes it
+    [InlineData("22：00-06：00")]   // full-width colons
+    [InlineData("22:00 — 06:00")]   // an em dash with spaces
+    [InlineData("22:00－06:00")]   // a full-width hyphen
+    [InlineData("22:00:00-06:00:00")] // a database's time column
+    public void Hours_as_other_tools_and_input_methods_write_them(string hours)
+    {
+        // Each was refused as "not 'HH:MM-HH:MM'".
+        Zone z = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[{"type":"Feature",
+             "properties":{"ID":"R","KIND":"restricted","HOURS":"{{{hours}}}"},"geometry":{"type":"Polygon","coordinates":[[[0,0,5],[1,0,5],[1,1,5],[0,0,5]]]}}]}
+            """).Zones[0];
+        static long Local(int hour, int minute) => new DateTimeOffset(2025, 11, 25, hour, minute, 0, TimeSpan.FromHours(8)).ToUnixTimeMilliseconds();
+        Assert.Equal("R", z.Id);
+        Assert.Equal([false, true, true, false], new[] { Local(21, 59), Local(22, 0), Local(5, 59), Local(6, 0) }.Select(z.InForce));
+        Assert.Throws<InvalidDataException>(() => ZoneSet.Parse("""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"R","kind":"restricted","hours":"22:00:30-06:00"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}
+            """));
+    }
+
+    [Fact]
+    public void Zones_wholly_outside_a_network_are_named()
+    {
+        // A zones file of another city (or in another order of coordinates that still reads as degrees) holds no vehicle
+        // of the network: the run warns of them by these ids.
+        var set = ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"id":"near","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":{{{West}}}}},
+              {"type":"Feature","properties":{"id":"haikou","kind":"restricted"},"geometry":{"type":"Polygon","coordinates":[[[110.30,20.00],[110.31,20.00],[110.31,20.01],[110.30,20.00]]]}},
+              {"type":"Feature","properties":{"id":"edge","kind":"corridor","width_m":100},"geometry":{"type":"LineString","coordinates":[[113.905,22.495],[113.905,22.40]]}}
+            ]}
+            """);
+        Assert.Equal(["haikou"], set.Outside((113.90, 22.50, 113.95, 22.55)));
+        Assert.Equal(["haikou", "edge"], set.Outside((113.90, 22.50, 113.95, 22.55), marginM: 100));
+    }
+
     [Fact]
     public void The_example_zones_load()
     {
