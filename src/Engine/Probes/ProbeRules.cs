@@ -143,15 +143,16 @@ public static class ProbeRules
     /// Parses a UN dangerous-goods class ("1" … "9", or one of the divisions the UN Model Regulations define:
     /// 1.1–1.6, 2.1–2.3, 4.1–4.3, 5.1–5.2, 6.1–6.2) into class × 10 + division; "" and "none" mean none (0).
     /// A division that does not exist ("9.9", "3.1") is refused: it is a unit's or a registry's error, not a class.
+    /// As a table of numbers writes them (pandas turns a column with gaps into floats): "3.0" is class 3, "0" and "0.0" none.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryParseHazmat(ReadOnlySpan<byte> utf8, out ushort un)
     {
         un = 0;
-        if (utf8.IsEmpty || utf8.SequenceEqual("none"u8)) return true;
+        if (utf8.IsEmpty || utf8.SequenceEqual("none"u8) || utf8.SequenceEqual("0"u8) || utf8.SequenceEqual("0.0"u8)) return true;
         if (utf8[0] is < (byte)'1' or > (byte)'9') return false;
         int cls = utf8[0] - '0';
-        if (utf8.Length == 1)
+        if (utf8.Length == 1 || (utf8.Length == 3 && utf8[1] == '.' && utf8[2] == '0'))
         {
             un = (ushort)(cls * 10);
             return true;

@@ -147,7 +147,6 @@ public sealed class VehicleRegistry
                 JsonValueKind.Number => hz.GetRawText(),
                 _ => null,
             };
-            if (un == "0") un = "";
             if (un == null || !ProbeRules.TryParseHazmat(un, out hazmat))
                 throw new InvalidDataException($"hazmat: not a UN class: {hz.GetRawText()}");
         }

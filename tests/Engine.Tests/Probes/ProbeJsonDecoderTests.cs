@@ -79,12 +79,17 @@ public class ProbeJsonDecoderTests
     [InlineData("6.2", 62)]
     [InlineData("7", 70)]
     [InlineData("9", 90)]
-    public void Every_UN_class_and_division_that_exists_is_read(string un, int code)
+    [InlineData("3.0", 30, "3")]     // a float column's class (pandas)
+    [InlineData("0", 0, null)]       // a numeric column's none
+    [InlineData("0.0", 0, null)]
+    public void Every_UN_class_and_division_that_exists_is_read(string un, int code, string? written = "")
     {
         var d = new ProbeJsonDecoder(new VehicleIds());
         Assert.True(d.TryDecode(Encoding.UTF8.GetBytes($$"""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":"{{un}}"}"""), out var p, out var e), e.ToString());
         Assert.Equal((ushort)code, p.Hazmat);
-        Assert.Equal(un, p.HazmatText);
+        Assert.Equal(written == "" ? un : written, p.HazmatText);
+        Assert.True(d.TryDecode(Encoding.UTF8.GetBytes($$"""{"vehicle_id":"a","time":1764028800000,"lon":1,"lat":1,"hazmat":{{un}}}"""), out p, out e), e.ToString());
+        Assert.Equal((ushort)code, p.Hazmat);
     }
 
     [Fact]
