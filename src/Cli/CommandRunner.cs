@@ -36,7 +36,7 @@ internal static class CommandRunner
             }
             // Ctrl+C and SIGTERM cancel the asynchronous commands' token, and they end themselves: the engine and the gateway
             // flush and leave, a replay stops with one line. (System.CommandLine's own handling is not used: it is set up only
-            // once an action first awaits, and a replay that works before its first await died of SIGTERM, exit 143, with a
+            // once an action first awaits, and a replay that works before its first await died of SIGTERM, exit 143, with
             // nothing flushed.) A command that has not ended 30 s after the signal, or a second signal, ends the process.
             using var interrupt = new CancellationTokenSource();
             void Stop(PosixSignalContext signal)
