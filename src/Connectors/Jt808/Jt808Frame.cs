@@ -263,9 +263,10 @@ public static class Jt808Frame
         return at;
     }
 
-    /// <summary>BCD bytes as their digits ("013912345678"); false when a nibble is not a digit.</summary>
-    public static bool TryBcdDigits(ReadOnlySpan<byte> bcd, out string digits) => TryBcdDigits(bcd, known: null, out digits);
-
+    /// <summary>
+    /// BCD bytes as their digits ("013912345678"), the <paramref name="known"/> string itself when its digits are these;
+    /// false when a nibble is not a digit.
+    /// </summary>
     private static bool TryBcdDigits(ReadOnlySpan<byte> bcd, string? known, out string digits)
     {
         Span<char> chars = stackalloc char[bcd.Length * 2];

@@ -217,8 +217,9 @@ public sealed class Jt808Gateway : IAsyncDisposable
             }
             case Jt808Messages.Heartbeat:
             case Jt808Messages.Logout:
+                return General(session, h, Jt808Messages.Success);
             case Jt808Messages.TerminalGeneralResponse:
-                return h.MessageId == Jt808Messages.TerminalGeneralResponse ? [] : General(session, h, Jt808Messages.Success);
+                return []; // the terminal acknowledging one of ours: nothing to answer
             case Jt808Messages.PositionReport:
             {
                 error = Jt808Messages.TryReadPosition(body.Span, out Jt808Position p);

@@ -46,8 +46,7 @@ public sealed class VehicleRegistry
     {
         // A corridor must be a corridor zone: an id naming a restricted zone or a permitted stop has no band to keep to
         // (judged against it, a truck was "off its corridor" whenever it was outside a truck ban).
-        var known = new HashSet<string>(zones?.Zones.Where(z => z.Kind == Zones.ZoneKind.Corridor).Select(z => z.Id) ?? [], StringComparer.Ordinal);
-        return [.. _listed.Select(v => _info[v]).Where(i => i?.Corridor is { } c && !known.Contains(c)).GroupBy(i => i!.Value.Corridor!, StringComparer.Ordinal)
+        return [.. _listed.Select(v => _info[v]).Where(i => i?.Corridor is { } c && zones?.TryGetCorridor(c, out _) != true).GroupBy(i => i!.Value.Corridor!, StringComparer.Ordinal)
             .Select(g => (g.Key, g.Count())).OrderBy(g => g.Key, StringComparer.Ordinal)];
     }
 

@@ -61,7 +61,6 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     private const long StopGapMs = 120_000;   // a standing vehicle silent longer may have moved: its stop starts afresh
     private const double StopRadiusM = 60;    // a standing vehicle's fix this far from its mean: it has moved
     private Dictionary<string, int>? _zoneIndex;
-    private Dictionary<string, int>? _corridorIndex;
 
     /// <summary>
     /// Feeds a vehicle's decided match: its position is the matched point while it moves, the mean of its fixes since it
@@ -178,7 +177,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         string? corridorId = registry?.Get(vehicle)?.Corridor;
         if (corridorId == null) return;
         // An id naming a zone of another kind names no corridor (the run warns of it, as of one the zones lack).
-        if (!CorridorIndex().TryGetValue(corridorId, out int corridor)) return;
+        if (!zones.TryGetCorridor(corridorId, out int corridor)) return;
         Presence p = _offCorridor[vehicle];
         Zone zone = zones.Zones[corridor];
         // Off the corridor only when outside its band by more than the position's uncertainty, and while the corridor's
@@ -228,7 +227,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             }
         }
         if (_offCorridor.Find(vehicle) is { OpenId: not null } off && registry?.Get(vehicle)?.Corridor is { } corridorId
-            && CorridorIndex().TryGetValue(corridorId, out int corridor))
+            && zones.TryGetCorridor(corridorId, out int corridor))
         {
             long end = Math.Max(off.StartMs, lastMs);
             alerts.Add(Event(off, vehicle, cls, hazmat, zones.Zones[corridor], AlertState.Close, timeMs, lon, lat, end, end - off.OutsideSinceMs));
@@ -305,21 +304,6 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         for (int i = 0; i < n; i++) _offCorridor[r.Vehicle()].Load(r);
         n = r.Count();
         for (int i = 0; i < n; i++) _standing[r.Vehicle()].Load(r.In);
-    }
-
-    /// <summary>
-    /// Corridor zones by id: a registry's corridor names a corridor (a zone of another kind under that id, and none of this
-    /// kind, names none: the run warns of it).
-    /// </summary>
-    private Dictionary<string, int> CorridorIndex()
-    {
-        if (_corridorIndex != null) return _corridorIndex;
-        _corridorIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < zones.Zones.Count; i++)
-        {
-            if (zones.Zones[i].Kind == ZoneKind.Corridor) _corridorIndex.TryAdd(zones.Zones[i].Id, i);
-        }
-        return _corridorIndex;
     }
 
     /// <summary>Zones by id (the first of a repeated id).</summary>

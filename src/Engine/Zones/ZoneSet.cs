@@ -144,6 +144,7 @@ public sealed class ZoneSet
     private readonly double[][][]?[] _areas;         // per zone: its polygons, each its rings (outer and holes) as lon,lat pairs; null: none
     private readonly double[][][] _lines;            // per zone: its corridor lines as lon,lat pairs (none for areas)
     private readonly int[] _areaZones;               // the zones that Containing looks at: every kind but corridors
+    private readonly Dictionary<string, int> _corridors = new(StringComparer.Ordinal);   // corridor zones by id
 
     private ZoneSet(Zone[] zones, Envelope[] envelopes, double[][][]?[] areas, double[][][] lines)
     {
@@ -152,9 +153,19 @@ public sealed class ZoneSet
         _areas = areas;
         _lines = lines;
         _areaZones = [.. Enumerable.Range(0, zones.Length).Where(z => zones[z].Kind != ZoneKind.Corridor)];
+        for (int z = 0; z < zones.Length; z++)
+        {
+            if (zones[z].Kind == ZoneKind.Corridor) _corridors.TryAdd(zones[z].Id, z);
+        }
     }
 
     public IReadOnlyList<Zone> Zones => _zones;
+
+    /// <summary>
+    /// The corridor zone a registry's corridor id names. Only a corridor: a zone of another kind under that id (layers
+    /// numbered each from 1, merged into one file) names none, and the run warns of it.
+    /// </summary>
+    public bool TryGetCorridor(string id, out int zone) => _corridors.TryGetValue(id, out zone);
 
     public static ZoneSet Empty { get; } = new([], [], [], []);
 
