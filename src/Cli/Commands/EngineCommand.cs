@@ -25,6 +25,11 @@ internal static class EngineCommand
         var state = new Option<string>("--state-dir") { Description = "Checkpoint directory, shared by every engine process of the group (a local or shared volume).", Required = true };
         var group = new Option<string>("--group") { Description = "Consumer group of the engine processes.", DefaultValueFactory = _ => "traffic-engine" };
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint a probes partition every this many records (a multiple of 2048).", DefaultValueFactory = _ => 8192 };
+        var idleAfter = new Option<double>("--idle-partition-after")
+        {
+            Description = "Seconds without a record after which a probes partition read to its end is idle: the segment windows close without it until it has a record again (0: never; the keyed outputs then do not depend on timing).",
+            DefaultValueFactory = _ => 30,
+        };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var sliding = ReplayCommand.SlidingMinutesOption();
         var lag = ReplayCommand.MatchLagOption();
@@ -33,13 +38,14 @@ internal static class EngineCommand
         var kafka = new KafkaOptions();
         var command = new Command("engine", "Run one engine process on Kafka: probes topic in; alerts, segment speeds, matched probes, dead letters out. Runs until stopped (Ctrl+C, SIGTERM).")
         {
-            network, vehicles, zones, state, group, checkpointEvery, sliding, lag, lagSeconds, timeZone, quiet,
+            network, vehicles, zones, state, group, checkpointEvery, idleAfter, sliding, lag, lagSeconds, timeZone, quiet,
         };
         kafka.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
             string bootstrap = kafka.BootstrapOf(parse) ?? throw new ArgumentException("traffic engine needs --bootstrap-servers (start the embedded cluster with 'traffic broker', or run 'traffic demo')");
             if (parse.GetValue(checkpointEvery) is var every && (every < 2048 || every % 2048 != 0)) throw new ArgumentException("--checkpoint-every must be a multiple of 2048");
+            if (parse.GetValue(idleAfter) is var idle && !(idle >= 0 && idle <= 86_400)) throw new ArgumentException("--idle-partition-after must be 0 to 86400 seconds");
             var vehicleOptions = ReplayCommand.MatchLag(parse, lag, lagSeconds);
             string? zone = ReplayCommand.TimeZoneOf(parse, timeZone);
             var segments = new SegmentOptions { SlidingWindows = ReplayCommand.SlidingWindows(parse.GetValue(sliding)), TimeZone = zone };
@@ -59,6 +65,7 @@ internal static class EngineCommand
                 GroupId = parse.GetValue(group)!,
                 StateDirectory = parse.GetValue(state)!,
                 CheckpointEvery = every,
+                IdlePartitionAfter = TimeSpan.FromSeconds(idle),
                 Segments = segments,
                 Vehicles = new VehiclePartitionOptions { Vehicles = vehicleOptions, Speeding = new SpeedingOptions { TimeZone = zone } },
             };
@@ -72,5 +79,5 @@ internal static class EngineCommand
     }
 
     private static string Status(EngineCounters c) => string.Create(CultureInfo.InvariantCulture,
-        $"consumed {c.Consumed:N0}: {c.Accepted:N0} accepted, {c.Rejected:N0} rejected, {c.Late:N0} late; matched {c.Matched:N0}; {c.SegmentRows:N0} segment rows, {c.SegmentViews:N0} sliding views, network index {c.NetworkIndex.Tpi:F1}; lag {c.ProbeLag:N0}; checkpoints {c.Checkpoints:N0}; lost {c.LostRecords:N0}");
+        $"consumed {c.Consumed:N0}: {c.Accepted:N0} accepted, {c.Rejected:N0} rejected, {c.Late:N0} late; matched {c.Matched:N0}; {c.SegmentRows:N0} segment rows, {c.SegmentViews:N0} sliding views, network index {c.NetworkIndex.Tpi:F1}; lag {c.ProbeLag:N0}; checkpoints {c.Checkpoints:N0}; lost {c.LostRecords:N0}{(c.IdleDeclared > 0 ? $"; partitions declared idle {c.IdleDeclared:N0}, late traversals {c.LateTraversals:N0}" : "")}");
 }

@@ -13,7 +13,7 @@ public sealed class EngineCounters
     private int _indexWindows;
     private double _indexSum, _indexPeak;
     private long _segmentViews;
-    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _splitVehicles, _checkpoints, _restored, _pauses, _resumes;
+    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _splitVehicles, _checkpoints, _restored, _pauses, _resumes, _idleDeclared;
 
     public long Consumed => Volatile.Read(ref _consumed);
     public long Accepted => Volatile.Read(ref _accepted);
@@ -29,7 +29,10 @@ public sealed class EngineCounters
     /// <summary>Exchange records dropped as repeats (sent again by a restarted sender).</summary>
     public long DuplicatesDropped => Volatile.Read(ref _duplicatesDropped);
 
-    /// <summary>Traversals not aggregated: their window had passed their own sender's watermark (<see cref="Traffic.Engine.Pipeline.SegmentPartition.LateTraversals"/>).</summary>
+    /// <summary>
+    /// Traversals not aggregated: their window had passed their own sender's watermark, or had closed while their sender was
+    /// idle (<see cref="Traffic.Engine.Pipeline.SegmentPartition.LateTraversals"/>).
+    /// </summary>
     public long LateTraversals => Volatile.Read(ref _lateTraversals);
 
     /// <summary>Times a partition's next record was not the one after the last: records lost (e.g. to retention).</summary>
@@ -51,6 +54,9 @@ public sealed class EngineCounters
 
     /// <summary>Times it resumed them once the queue had room again.</summary>
     public long BackPressureResumes => Volatile.Read(ref _resumes);
+
+    /// <summary>Times a probes partition was declared idle (<see cref="KafkaEngineOptions.IdlePartitionAfter"/>).</summary>
+    public long IdleDeclared => Volatile.Read(ref _idleDeclared);
 
     /// <summary>Partitions resumed from a checkpoint.</summary>
     public long Restored => Volatile.Read(ref _restored);
@@ -127,6 +133,7 @@ public sealed class EngineCounters
     internal void AddSplitVehicle() => Interlocked.Increment(ref _splitVehicles);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
     internal void AddRestored() => Interlocked.Increment(ref _restored);
+    internal void AddIdle() => Interlocked.Increment(ref _idleDeclared);
     internal void AddPause() => Interlocked.Increment(ref _pauses);
     internal void AddResume() => Interlocked.Increment(ref _resumes);
 

@@ -10,6 +10,8 @@ public interface IExchangeHandler
     void Traversal(in SegmentTraversal traversal);
 
     void Watermark(in SegmentWatermark watermark);
+
+    void Idle(in SegmentIdle idle);
 }
 
 /// <summary>
@@ -18,9 +20,10 @@ public interface IExchangeHandler
 /// sender that replays after a restart causes no double count). Little-endian:
 /// <code>
 /// header  : version u8 = 1, source partition u16, record count u16
-/// record  : kind u8 (1 traversal, 2 watermark), sequence i64,
+/// record  : kind u8 (1 traversal, 2 watermark, 3 idle), sequence i64,
 ///           traversal: vehicle key i32, edge i32, from m f64, to m f64, enter ms i64, exit ms i64
 ///           watermark: watermark ms i64
+///           idle: nothing more (its sequence is that of the sender's last message: <see cref="SegmentIdle"/>)
 /// </code>
 /// </summary>
 public sealed class ExchangeBatch
@@ -29,6 +32,7 @@ public sealed class ExchangeBatch
     private const int HeaderBytes = 5;
     private const int TraversalBytes = 1 + 8 + 4 + 4 + 8 + 8 + 8 + 8;
     private const int WatermarkBytes = 1 + 8 + 8;
+    private const int IdleBytes = 1 + 8;
 
     /// <summary>Most records per message.</summary>
     public const int MaxRecords = 1024;
@@ -72,6 +76,15 @@ public sealed class ExchangeBatch
         Count++;
     }
 
+    public void AddIdle(in SegmentIdle idle)
+    {
+        Span<byte> s = _buffer.AsSpan(_length, IdleBytes);
+        s[0] = 3;
+        BinaryPrimitives.WriteInt64LittleEndian(s[1..], idle.Sequence);
+        _length += IdleBytes;
+        Count++;
+    }
+
     /// <summary>The message's bytes; the batch is then empty again.</summary>
     public byte[] Take()
     {
@@ -94,11 +107,18 @@ public sealed class ExchangeBatch
         {
             if (at >= message.Length) throw new InvalidDataException("exchange: truncated message");
             byte kind = message[at];
-            int size = kind == 1 ? TraversalBytes : kind == 2 ? WatermarkBytes : throw new InvalidDataException($"exchange: unknown record kind {kind}");
+            int size = kind switch
+            {
+                1 => TraversalBytes,
+                2 => WatermarkBytes,
+                3 => IdleBytes,
+                _ => throw new InvalidDataException($"exchange: unknown record kind {kind}"),
+            };
             if (at + size > message.Length) throw new InvalidDataException("exchange: truncated message");
             ReadOnlySpan<byte> s = message.Slice(at, size);
             long sequence = BinaryPrimitives.ReadInt64LittleEndian(s[1..]);
             if (kind == 2) handler.Watermark(new SegmentWatermark(source, sequence, BinaryPrimitives.ReadInt64LittleEndian(s[9..])));
+            else if (kind == 3) handler.Idle(new SegmentIdle(source, sequence));
             else
             {
                 handler.Traversal(new SegmentTraversal(source, sequence, BinaryPrimitives.ReadInt32LittleEndian(s[9..]), new TraversedEdge(

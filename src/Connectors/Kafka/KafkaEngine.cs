@@ -40,6 +40,16 @@ public sealed record KafkaEngineOptions
     /// <summary>How long a stop with <see cref="FlushOnStop"/> waits for its partitions' ends; those not reached by then are not flushed.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A probes partition read to its end that has had no record for this long (wall-clock time) is declared idle: the
+    /// segment stage then closes windows on the other partitions' watermarks alone, until it sends again. Without it, one
+    /// partition without traffic (more partitions than busy vehicles, a fleet off for the night) would hold back every
+    /// segment window, congestion alert and network index. Zero: never (the keyed outputs are then the same on every run,
+    /// whatever the timing). A partition back from idle finds windows closed without it; what it sends for them is late
+    /// (<see cref="EngineCounters.LateTraversals"/>).
+    /// </summary>
+    public TimeSpan IdlePartitionAfter { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the segment stage checkpoints.</summary>
     public TimeSpan SegmentCheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -145,6 +145,13 @@ internal sealed class SegmentStageHost : CheckpointedStage
         {
             if (!processor.OnWatermark(in watermark, host._output)) host.Counters.AddDuplicate();
         }
+
+        public void Idle(in SegmentIdle idle)
+        {
+            bool was = processor.IsIdle(idle.Source);
+            if (processor.OnIdle(in idle, host._output) && !was)
+                host.Context.Log($"segment stage: {host.Context.Topics.Probes}[{idle.Source}] is idle: the windows of {host.Topic}[{processor.Partition}] close without it until it sends again");
+        }
     }
 
     /// <summary>

@@ -124,9 +124,14 @@ internal sealed class VehicleStageHost : IDisposable
                 if (lagClock.ElapsedMilliseconds > 1000)
                 {
                     UpdateLag(consumer);
+                    DeclareIdle();   // also while the other partitions keep the consumer busy
                     lagClock.Restart();
                 }
-                if (r == null) continue;
+                if (r == null)
+                {
+                    DeclareIdle();
+                    continue;
+                }
                 if (!_partitions.TryGetValue(r.Partition.Value, out var part)) continue;
                 if (r.IsPartitionEOF)
                 {
@@ -134,6 +139,8 @@ internal sealed class VehicleStageHost : IDisposable
                     continue;
                 }
                 part.AtEnd = false;
+                part.LastRecordMs = Environment.TickCount64;
+                part.Idle = false;
                 OnRecord(part, r);
             }
         }
@@ -239,6 +246,26 @@ internal sealed class VehicleStageHost : IDisposable
         throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
             $"{topic}[{partition}]: the checkpoint resumes at offset {checkpointOffset}, beyond the partition's end, and its records start again at offset {offset}: the topic is not the one the checkpoint was taken on (deleted and created again, or another cluster). Its records are not skipped as processed: remove {checkpoints.PathOf(topic, partition)} (or the whole state directory) to process the partition from its start"));
 
+    /// <summary>
+    /// Tells the segment stage of each partition read to its end that has had no record for
+    /// <see cref="KafkaEngineOptions.IdlePartitionAfter"/> that it is idle (once, until it has a record again), with
+    /// what it still had batched for the exchange sent first.
+    /// </summary>
+    private void DeclareIdle()
+    {
+        TimeSpan after = _context.Options.IdlePartitionAfter;
+        if (after <= TimeSpan.Zero) return;
+        long now = Environment.TickCount64;
+        foreach (var part in _partitions.Values)
+        {
+            if (part.Idle || !part.AtEnd || now - part.LastRecordMs < after.TotalMilliseconds) continue;
+            part.Idle = true;
+            part.Output.Idle(new SegmentIdle(part.Partition, part.Processor.Sequence));
+            Counters.AddIdle();
+            _context.Log($"vehicle stage: {Topic}[{part.Partition}] has had no record for {after.TotalSeconds:0.#} s: idle, the segment windows close without it until it has a record again");
+        }
+    }
+
     private void Checkpoint(PartitionState part)
     {
         part.Output.FlushExchange();
@@ -308,6 +335,12 @@ internal sealed class VehicleStageHost : IDisposable
 
         /// <summary>The consumer reported the partition's end after the last record taken (or, for none, since the assignment).</summary>
         public bool AtEnd { get; set; }
+
+        /// <summary>When its last record came (<see cref="Environment.TickCount64"/>), or it was assigned.</summary>
+        public long LastRecordMs { get; set; } = Environment.TickCount64;
+
+        /// <summary>Declared idle to the segment stage, and no record since.</summary>
+        public bool Idle { get; set; }
     }
 
     /// <summary>Where one partition's processor sends its results.</summary>
@@ -345,6 +378,16 @@ internal sealed class VehicleStageHost : IDisposable
             for (int i = 0; i < _batches.Length; i++)
             {
                 _batches[i].AddWatermark(in watermark);
+                host._sinks.Exchange(i, _batches[i].Take());
+            }
+        }
+
+        /// <summary>The partition's word that it is idle, to every segment partition, after what each batch still held.</summary>
+        public void Idle(in SegmentIdle idle)
+        {
+            for (int i = 0; i < _batches.Length; i++)
+            {
+                _batches[i].AddIdle(in idle);
                 host._sinks.Exchange(i, _batches[i].Take());
             }
         }

@@ -30,6 +30,17 @@ public readonly record struct SegmentTraversal(int Source, long Sequence, int Ve
 public readonly record struct SegmentWatermark(int Source, long Sequence, long WatermarkMs);
 
 /// <summary>
+/// Word from a <see cref="VehiclePartition"/> to every <see cref="SegmentPartition"/> that its input has gone idle: it
+/// has read its input partition to the end and nothing more has come for a while (wall-clock time; Kafka: the engine's
+/// <c>IdlePartitionAfter</c>). Until it sends again, the receivers leave it out of their least watermark, so that a
+/// partition without traffic does not hold back every segment's windows. It takes no sequence number of its own: it
+/// carries the number of the sender's last message, and a receiver that has taken a newer one ignores it.
+/// </summary>
+/// <param name="Source">The sending vehicle partition.</param>
+/// <param name="Sequence">The sequence number of the sender's last message before it went idle (0: none).</param>
+public readonly record struct SegmentIdle(int Source, long Sequence);
+
+/// <summary>
 /// The vehicle key of the segment exchange: a 32-bit hash (XxHash32, seed 0) of the vehicle id's UTF-8 bytes. Dense
 /// vehicle ids differ between processes; this key is the same everywhere, so a segment window counts a vehicle once
 /// whichever process matched it. Two vehicles with the same key in one segment window count as one (for 1,000

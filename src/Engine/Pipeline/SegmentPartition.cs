@@ -38,9 +38,12 @@ public interface ISegmentPartitionOutput
 /// message whose sequence number it has already passed for that source (what a restored sender sends again), adds
 /// traversals to their windows (<see cref="SegmentAggregator"/>), and when the least watermark of all sources moves
 /// on, closes the windows behind it and publishes them with the congestion and incident alerts they raise
-/// (<see cref="CongestionRule"/>).
+/// (<see cref="CongestionRule"/>). A source that has said it is idle (<see cref="OnIdle"/>) is left out of the least
+/// watermark until it sends again.
 /// <para>
-/// Its outputs depend only on each source's messages in that source's order, not on how the sources interleave;
+/// Its outputs depend only on each source's messages in that source's order, not on how the sources interleave (as
+/// long as no source goes idle: a source back from idle finds windows closed without it, and what it sends for them is
+/// late);
 /// <see cref="Save"/> and <see cref="Load"/> carry its whole state to another process, where replaying its input from
 /// the checkpointed position continues exactly.
 /// </para>
@@ -52,6 +55,7 @@ public sealed class SegmentPartition
     private readonly CongestionRule _congestion;
     private readonly long[] _watermarks;      // per source: the newest watermark it sent
     private readonly long[] _sequences;       // per source: the sequence number of the last message taken from it
+    private readonly bool[] _idle;            // per source: said it is idle, and has sent nothing since
     private readonly List<SegmentStat> _closed = [];
     private readonly List<SegmentStat> _views = [];
     private readonly List<AlertEvent> _alerts = [];
@@ -87,6 +91,7 @@ public sealed class SegmentPartition
         _watermarks = new long[sources];
         Array.Fill(_watermarks, long.MinValue);
         _sequences = new long[sources];
+        _idle = new bool[sources];
     }
 
     /// <summary>This partition's id.</summary>
@@ -95,7 +100,7 @@ public sealed class SegmentPartition
     /// <summary>The number of vehicle partitions that send to it.</summary>
     public int Sources { get; }
 
-    /// <summary>The least watermark of all sources: every window that ends at or before it is closed.</summary>
+    /// <summary>The least watermark of all sources not idle: every window that ends at or before it is closed.</summary>
     public long WatermarkMs => _watermark;
 
     /// <summary>Windows published.</summary>
@@ -116,8 +121,17 @@ public sealed class SegmentPartition
     /// <summary>The window length (the network index's period).</summary>
     public long WindowMs { get; }
 
-    /// <summary>Traversals dropped because their window had passed their own source's watermark (see <see cref="OnTraversal"/>).</summary>
+    /// <summary>
+    /// Traversals dropped because their window had passed their own source's watermark, or had closed while their source
+    /// was idle (see <see cref="OnTraversal"/>).
+    /// </summary>
     public long LateTraversals { get; private set; }
+
+    /// <summary>Sources idle now: left out of the least watermark (<see cref="OnIdle"/>).</summary>
+    public int IdleSources => _idle.Count(i => i);
+
+    /// <summary>Whether a source is idle now.</summary>
+    public bool IsIdle(int source) => _idle[source];
 
     private long WindowEnd(long timeMs) => SegmentAggregator.WindowStart(timeMs, WindowMs) + WindowMs;
 
@@ -142,7 +156,10 @@ public sealed class SegmentPartition
         // still open here depends on how the other sources' messages interleaved, so taking it would make the rows
         // depend on timing; dropping it, counted, depends only on this source's own order.
         long sourceWatermark = _watermarks[source];
-        if (sourceWatermark != long.MinValue && WindowEnd(t.ExitTimeMs) <= sourceWatermark)
+        // A source back from idle may also send for windows that closed without it: they were published already. (A source
+        // never idle cannot: the least watermark is at or behind its own.)
+        long end = WindowEnd(t.ExitTimeMs);
+        if ((sourceWatermark != long.MinValue && end <= sourceWatermark) || end <= _watermark)
         {
             LateTraversals++;
             return true;
@@ -166,14 +183,39 @@ public sealed class SegmentPartition
         if (!Fresh(message.Source, message.Sequence)) return false;
         if (message.WatermarkMs <= _watermarks[message.Source]) return true;
         _watermarks[message.Source] = message.WatermarkMs;
-        long least = _watermarks[0];
-        for (int i = 1; i < _watermarks.Length; i++) least = Math.Min(least, _watermarks[i]);
-        if (least > _watermark)
-        {
-            _watermark = least;
-            Publish(least, output);
-        }
+        Advance(output);
         return true;
+    }
+
+    /// <summary>
+    /// Takes a source's word that it is idle: until it sends again, its watermark no longer holds back the windows, and those
+    /// the least watermark of the others has passed close and are published. Ignored (false) when the source has sent a
+    /// message since (a sequence number newer than the word's has been taken).
+    /// </summary>
+    public bool OnIdle<TOutput>(in SegmentIdle message, TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        if ((uint)message.Source >= (uint)Sources) ThrowSource(message.Source);
+        if (message.Sequence < _sequences[message.Source]) return false;
+        if (_idle[message.Source]) return true;
+        _idle[message.Source] = true;
+        Advance(output);
+        return true;
+    }
+
+    /// <summary>Publishes what the least watermark of the sources not idle has passed (nothing while every source is idle).</summary>
+    private void Advance<TOutput>(TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        long least = long.MaxValue;
+        bool any = false;
+        for (int i = 0; i < _watermarks.Length; i++)
+        {
+            if (_idle[i]) continue;
+            least = Math.Min(least, _watermarks[i]);
+            any = true;
+        }
+        if (!any || least <= _watermark) return;
+        _watermark = least;
+        Publish(least, output);
     }
 
     /// <summary>The end of a finite input (a file): every window closes and is published.</summary>
@@ -184,8 +226,8 @@ public sealed class SegmentPartition
     }
 
     /// <summary>
-    /// Writes the partition's whole state as a checkpoint (docs/checkpoint.md): every source's watermark and last
-    /// sequence number, the open windows, the free-flow samples, the congestion state with its open alerts, and the
+    /// Writes the partition's whole state as a checkpoint (docs/checkpoint.md): every source's watermark, last
+    /// sequence number and whether it is idle, the open windows, the free-flow samples, the congestion state with its open alerts, and the
     /// counters. The caller stores the input position with it.
     /// </summary>
     public void Save(Stream checkpoint)
@@ -201,6 +243,7 @@ public sealed class SegmentPartition
         {
             o.Write(_watermarks[i]);
             o.Write(_sequences[i]);
+            o.Write(_idle[i]);
         }
         o.Write(Windows);
         o.Write(Duplicates);
@@ -234,6 +277,7 @@ public sealed class SegmentPartition
             {
                 p._watermarks[k] = i.ReadInt64();
                 p._sequences[k] = i.ReadInt64();
+                p._idle[k] = i.ReadBoolean();
             }
             p.Windows = i.ReadInt64();
             p.Duplicates = i.ReadInt64();
@@ -256,6 +300,7 @@ public sealed class SegmentPartition
             return false;
         }
         _sequences[source] = sequence;
+        _idle[source] = false;   // it speaks again: its watermark counts from here on
         return true;
     }
 

@@ -100,7 +100,10 @@ public sealed class EngineHarness : IDisposable
         _running = Task.Run(() => Engine.RunAsync(_stop.Token));
     }
 
-    /// <summary>The test's options: small partitions counts, frequent watermarks and checkpoints, everything flushed on stop.</summary>
+    /// <summary>
+    /// The test's options: small partitions counts, frequent watermarks and checkpoints, everything flushed on stop, and no
+    /// partition ever declared idle (a wall-clock decision: the tests compare runs' records byte for byte).
+    /// </summary>
     public static KafkaEngineOptions Options(TestKafka kafka) => new()
     {
         Topics = kafka.Topics,
@@ -110,6 +113,7 @@ public sealed class EngineHarness : IDisposable
         MatchedBatchEvery = 512,
         SegmentCheckpointInterval = TimeSpan.FromMilliseconds(150),
         FlushOnStop = true,
+        IdlePartitionAfter = TimeSpan.Zero,
         Vehicles = new VehiclePartitionOptions { WatermarkEveryProbes = 256 },
     };
 

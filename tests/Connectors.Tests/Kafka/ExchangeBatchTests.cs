@@ -12,7 +12,7 @@ public class ExchangeBatchTests
         new TraversedEdge(i * 7 + 3, i * 0.125, 1000.5 + i / 3.0, 1_767_571_200_000 + i * 1000L, 1_767_571_200_500 + i * 1000L));
 
     [Fact]
-    public void Traversals_and_watermarks_round_trip_in_order_with_their_source()
+    public void Traversals_watermarks_and_idle_words_round_trip_in_order_with_their_source()
     {
         var batch = new ExchangeBatch(sourcePartition: 513);
         var sent = new List<object>();
@@ -29,6 +29,10 @@ public class ExchangeBatchTests
             batch.AddTraversal(in t);
             sent.Add(t);
         }
+        // A partition gone idle: its word carries the last sequence number, taking none of its own.
+        var idle = new SegmentIdle(513, sequence - 1);
+        batch.AddIdle(in idle);
+        sent.Add(idle);
         // The watermark at the end of a partition's input.
         var end = new SegmentWatermark(513, sequence, long.MaxValue);
         batch.AddWatermark(in end);
@@ -132,5 +136,7 @@ public class ExchangeBatchTests
         public readonly void Traversal(in SegmentTraversal traversal) => Records.Add(traversal);
 
         public readonly void Watermark(in SegmentWatermark watermark) => Records.Add(watermark);
+
+        public readonly void Idle(in SegmentIdle idle) => Records.Add(idle);
     }
 }
