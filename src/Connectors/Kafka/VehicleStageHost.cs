@@ -285,6 +285,8 @@ internal sealed class VehicleStageHost : IDisposable
                 using var state = new MemoryStream(bytes);
                 part = new PartitionState(p, _context.LoadVehiclePartition(p, state), new Output(this, p)) { NextOffset = next };
                 Counters.AddRestored();
+                if (part.Processor.ZonesChanged)
+                    _context.Log($"vehicle stage: {Topic}[{p}] resumes with zones other than its checkpoint's: state on the zones still given is kept, {part.Processor.ClosedOnRemovedZones} alert(s) open on zones no longer given close now (evidence zone_removed)");
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
             }
             else

@@ -142,6 +142,7 @@ public sealed class VehiclePartition
     private readonly List<VehicleClass> _goneClasses = [];   // … and the class each was matched as
     private Slot[] _slots = new Slot[256];        // per vehicle (dense id)
     private long _sequence;                       // of the last message sent to the exchange
+    private List<AlertEvent>? _restoredCloses;    // restored alerts on zones no longer given, closed: handed on with the first call
     private bool _ended;
 
     /// <param name="partition">This partition's id, sent with its exchange messages.</param>
@@ -201,6 +202,15 @@ public sealed class VehiclePartition
     /// <summary>Vehicles held: seen and not forgotten (<see cref="VehiclePartitionOptions.ForgetAfterMs"/>).</summary>
     public int Vehicles => _vehicles.Count;
 
+    /// <summary>Restored from a checkpoint written with other zones (a zones file edited between the runs).</summary>
+    public bool ZonesChanged { get; private set; }
+
+    /// <summary>
+    /// Alerts a checkpoint held open on zones the zones given no longer have (or a corridor the vehicle no longer has):
+    /// closed at the restore, and handed on with the first probe or watermark after it.
+    /// </summary>
+    public int ClosedOnRemovedZones { get; private set; }
+
     /// <summary>Vehicles forgotten, silent for <see cref="VehiclePartitionOptions.ForgetAfterMs"/>.</summary>
     public long Forgotten { get; private set; }
 
@@ -225,6 +235,7 @@ public sealed class VehiclePartition
     /// </summary>
     public void OnProbe(in Probe probe, in RecordSource source, IVehiclePartitionOutput output)
     {
+        if (_restoredCloses != null) HandRestored(output);
         int v = probe.Vehicle;
         if ((uint)v >= (uint)_ids.Count) ThrowUnknownVehicle(v);
         if (v >= _slots.Length || !_slots[v].Seen) See(v);
@@ -269,6 +280,7 @@ public sealed class VehiclePartition
     /// </summary>
     public void AdvanceWatermark(long watermarkMs, IVehiclePartitionOutput output)
     {
+        if (_restoredCloses != null) HandRestored(output);
         if (watermarkMs <= _stage.Watermark || _ended) return;
         if (watermarkMs == long.MaxValue)
         {
@@ -329,6 +341,7 @@ public sealed class VehiclePartition
     /// </summary>
     public void OnEndOfInput(IVehiclePartitionOutput output)
     {
+        if (_restoredCloses != null) HandRestored(output);
         if (_ended) return;
         var stage = new StageOutput(this, output);
         _stage.Complete(stage);
@@ -418,7 +431,8 @@ public sealed class VehiclePartition
             int stored = i.ReadInt32();
             CheckpointReader.Check(stored == partition, $"checkpoint of vehicle partition {stored}; this is partition {partition}");
             CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(index.Network), "checkpoint was written for another road network");
-            CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(zones), "checkpoint was written for another zones file (zone ids and kinds differ)");
+            // Zones may have been added, removed or reordered since: their state is matched by id and kind (ZoneRule.Load).
+            p.ZonesChanged = i.ReadUInt64() != NetworkFingerprint.Of(zones);
             foreach (int v in r.VehicleTable(ids))
             {
                 CheckpointReader.Check(v >= p._slots.Length || !p._slots[v].Seen, "checkpoint malformed: a vehicle twice in its table");
@@ -448,12 +462,17 @@ public sealed class VehiclePartition
             p.Forgotten = i.ReadInt64();
             p._stage.Load(r);
             p._speeding.Load(r);
-            bool hadZones = i.ReadBoolean();
-            CheckpointReader.Check(hadZones == (p._zones != null),
-                hadZones ? "checkpoint holds zone state, but no zones are given" : "checkpoint was written without zones, but zones are given");
-            p._zones?.Load(r);
+            // Zone state written with zones that are none now is read all the same, so that its open alerts close.
+            ZoneRule? zoneState = i.ReadBoolean() ? p._zones ?? new ZoneRule(ZoneSet.Empty, ids, registry, p.Options.Zones) : null;
+            zoneState?.Load(r);
             p._conditions.Load(r);
             p._wrongWay.Load(r);
+            if (zoneState is { RemovedOpen: > 0 })
+            {
+                p._restoredCloses = [];
+                zoneState.CloseRemoved(v => (p._stage.ClassOf(v), p._slots[v].Hazmat, p._slots[v].LastMs), p._clock.MaxTimeMs, p._restoredCloses);
+                p.ClosedOnRemovedZones = p._restoredCloses.Count;
+            }
             return p;
         });
     }
@@ -595,6 +614,12 @@ public sealed class VehiclePartition
         step |= stood && slot.WasStood;
         slot.WasStood = stood;
         return step;
+    }
+
+    private void HandRestored(IVehiclePartitionOutput output)
+    {
+        foreach (var a in _restoredCloses!) output.Alert(a);
+        _restoredCloses = null;
     }
 
     private void Hand(IVehiclePartitionOutput output)

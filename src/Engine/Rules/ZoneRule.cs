@@ -60,7 +60,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
     private readonly PerVehicle<Standing> _standing = new(() => new Standing());   // per vehicle: its fixes since it stopped
     private const long StopGapMs = 120_000;   // a standing vehicle silent longer may have moved: its stop starts afresh
     private const double StopRadiusM = 60;    // a standing vehicle's fix this far from its mean: it has moved
-    private Dictionary<string, int>? _zoneIndex;
+    private Dictionary<(string Id, ZoneKind Kind), int>? _zoneIndex;
+    private readonly List<(int Vehicle, string ZoneId, Presence Presence)> _removed = [];   // restored alerts on zones no longer given
 
     /// <summary>
     /// Feeds a vehicle's decided match: its position is the matched point while it moves, the mean of its fixes since it
@@ -245,7 +246,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
 
     /// <summary>
     /// Writes every vehicle's presence in zones and time off its corridor, open alerts included (checkpoint).
-    /// Zones are written by index and id, so a restore finds them even in a reordered zones file.
+    /// Zones are written by index, id and kind, so a restore finds them in a zones file reordered or edited since.
     /// </summary>
     internal void Save(CheckpointWriter w)
     {
@@ -260,6 +261,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             {
                 w.Out.Write(z);
                 w.Out.Write(zones.Zones[z].Id);
+                w.Out.Write((byte)zones.Zones[z].Kind);
                 p.Save(w);
             }
         }
@@ -277,41 +279,87 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         }
     }
 
-    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule; a zone the zones given lack refuses the checkpoint.</summary>
+    /// <summary>
+    /// Restores what <see cref="Save"/> wrote into this fresh rule. A zone is found by its id and kind, so the zones file
+    /// may have been reordered or edited between the runs: a vehicle's presence in a zone the zones given no longer have
+    /// (removed, or now of another kind) is dropped, and an alert it held open is kept for <see cref="CloseRemoved"/>; so
+    /// is an open <c>hazmat_off_corridor</c> whose corridor the registry and zones no longer give the vehicle.
+    /// </summary>
     internal void Load(CheckpointReader r)
     {
         var index = ZoneIndex();
         int n = r.Count();
         for (int i = 0; i < n; i++)
         {
-            var presence = _presence[r.Vehicle()];
+            int vehicle = r.Vehicle();
+            var presence = _presence[vehicle];
             int zonesIn = r.Count();
             for (int k = 0; k < zonesIn; k++)
             {
                 int z = r.In.ReadInt32();
                 string id = r.In.ReadString();
-                // The same zones file gives the same index; a reordered one is matched by id.
-                if ((uint)z >= (uint)zones.Zones.Count || zones.Zones[z].Id != id)
-                {
-                    if (!index.TryGetValue(id, out z)) throw new CheckpointException($"checkpoint refers to zone '{id}', which the zones given do not have");
-                }
+                var kind = (ZoneKind)r.In.ReadByte();
                 var p = new Presence();
                 p.Load(r);
+                // The same zones file gives the same index; a reordered or edited one is matched by id and kind.
+                if ((uint)z >= (uint)zones.Zones.Count || zones.Zones[z].Id != id || zones.Zones[z].Kind != kind)
+                {
+                    if (!index.TryGetValue((id, kind), out z))
+                    {
+                        if (p.OpenId != null) _removed.Add((vehicle, id, p));
+                        continue;
+                    }
+                }
                 presence[z] = p;
             }
         }
         n = r.Count();
-        for (int i = 0; i < n; i++) _offCorridor[r.Vehicle()].Load(r);
+        for (int i = 0; i < n; i++)
+        {
+            int vehicle = r.Vehicle();
+            Presence off = _offCorridor[vehicle];
+            off.Load(r);
+            if (off.OpenId == null || (registry?.Get(vehicle)?.Corridor is { } corridor && zones.TryGetCorridor(corridor, out _))) continue;
+            // The alert's id names its corridor: "hazmat_off_corridor:<vehicle>:<corridor>:<start>".
+            string prefix = $"hazmat_off_corridor:{ids.Name(vehicle)}:";
+            string was = off.OpenId.StartsWith(prefix, StringComparison.Ordinal) && off.OpenId.LastIndexOf(':') is int end && end > prefix.Length
+                ? off.OpenId[prefix.Length..end] : "";
+            _removed.Add((vehicle, was, off.Copy()));
+            off.OpenId = null;
+            off.OutsideSinceMs = long.MinValue;
+        }
         n = r.Count();
         for (int i = 0; i < n; i++) _standing[r.Vehicle()].Load(r.In);
     }
 
-    /// <summary>Zones by id (the first of a repeated id).</summary>
-    private Dictionary<string, int> ZoneIndex()
+    /// <summary>Alerts restored open on zones no longer given (<see cref="Load"/>), not yet closed.</summary>
+    internal int RemovedOpen => _removed.Count;
+
+    /// <summary>
+    /// Closes the alerts restored open on zones the zones given no longer have (<see cref="Load"/>): at
+    /// <paramref name="timeMs"/> (the partition's newest time when it was restored), where the vehicle's last fix lay,
+    /// <c>end</c> its last report (known in the zone until then, no later), with <c>zone_removed</c> in the evidence.
+    /// </summary>
+    internal void CloseRemoved(Func<int, (VehicleClass Class, ushort Hazmat, long LastMs)> vehicle, long timeMs, List<AlertEvent> alerts)
+    {
+        foreach (var (v, zoneId, p) in _removed)
+        {
+            var (cls, hazmat, lastMs) = vehicle(v);
+            Standing? st = _standing.Find(v);
+            long end = Math.Max(p.StartMs, Math.Min(lastMs, timeMs));
+            var close = Event(p, v, cls, hazmat, zoneId, null, AlertState.Close, timeMs, st?.LastLon ?? 0, st?.LastLat ?? 0, end,
+                end - (p.Kind == "hazmat_off_corridor" ? p.OutsideSinceMs : p.StartMs));
+            alerts.Add(close with { Evidence = new Dictionary<string, double>(close.Evidence) { ["zone_removed"] = 1 } });
+        }
+        _removed.Clear();
+    }
+
+    /// <summary>Zones by id and kind (the first of the parts of one zone).</summary>
+    private Dictionary<(string Id, ZoneKind Kind), int> ZoneIndex()
     {
         if (_zoneIndex != null) return _zoneIndex;
-        _zoneIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < zones.Zones.Count; i++) _zoneIndex.TryAdd(zones.Zones[i].Id, i);
+        _zoneIndex = [];
+        for (int i = 0; i < zones.Zones.Count; i++) _zoneIndex.TryAdd((zones.Zones[i].Id, zones.Zones[i].Kind), i);
         return _zoneIndex;
     }
 
@@ -331,7 +379,10 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         }
     }
 
-    private AlertEvent Event(Presence p, int vehicle, VehicleClass cls, ushort hazmat, Zone zone, AlertState state, long timeMs, double lon, double lat, long? end, long dwellMs) => new()
+    private AlertEvent Event(Presence p, int vehicle, VehicleClass cls, ushort hazmat, Zone zone, AlertState state, long timeMs, double lon, double lat, long? end, long dwellMs) =>
+        Event(p, vehicle, cls, hazmat, zone.Id, zone.MaxDwellS, state, timeMs, lon, lat, end, dwellMs);
+
+    private AlertEvent Event(Presence p, int vehicle, VehicleClass cls, ushort hazmat, string zoneId, double? maxDwellS, AlertState state, long timeMs, double lon, double lat, long? end, long dwellMs) => new()
     {
         AlertId = p.OpenId!,
         Kind = p.Kind!,
@@ -342,11 +393,11 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
         VehicleId = ids.Name(vehicle),
         Class = ProbeRules.ClassName(cls),
         Hazmat = ProbeRules.HazmatText(hazmat),
-        Zone = zone.Id,
+        Zone = zoneId,
         Lon = lon,
         Lat = lat,
         Severity = p.Kind is "hazmat_forbidden" or "hazmat_off_corridor" ? 3 : 2,
-        Evidence = zone.MaxDwellS is double max && p.Kind == "zone_dwell"
+        Evidence = maxDwellS is double max && p.Kind == "zone_dwell"
             ? new Dictionary<string, double> { ["dwell_s"] = dwellMs / 1000.0, ["max_dwell_s"] = max }
             : new Dictionary<string, double> { ["duration_s"] = dwellMs / 1000.0 },
     };
@@ -403,6 +454,8 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             w.String(OpenId);
             w.String(Kind);
         }
+
+        public Presence Copy() => (Presence)MemberwiseClone();
 
         public void Load(CheckpointReader r)
         {
