@@ -30,6 +30,11 @@ internal static class EngineCommand
             Description = "Seconds without a record after which a probes partition read to its end is idle: the segment windows close without it until it has a record again (0: never; the keyed outputs then do not depend on timing).",
             DefaultValueFactory = _ => 30,
         };
+        var startAt = new Option<string>("--start-at")
+        {
+            Description = "Where a probes partition without a checkpoint starts: earliest (every retained record), latest (what comes from now on), or a time with its offset (2026-11-28T08:00:00+08:00: the first record produced then or later). A partition with a checkpoint resumes from it.",
+            DefaultValueFactory = _ => "earliest",
+        };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var sliding = ReplayCommand.SlidingMinutesOption();
         var lag = ReplayCommand.MatchLagOption();
@@ -38,7 +43,7 @@ internal static class EngineCommand
         var kafka = new KafkaOptions();
         var command = new Command("engine", "Run one engine process on Kafka: probes topic in; alerts, segment speeds, matched probes, dead letters out. Runs until stopped (Ctrl+C, SIGTERM).")
         {
-            network, vehicles, zones, state, group, checkpointEvery, idleAfter, sliding, lag, lagSeconds, timeZone, quiet,
+            network, vehicles, zones, state, group, checkpointEvery, idleAfter, startAt, sliding, lag, lagSeconds, timeZone, quiet,
         };
         kafka.AddTo(command);
         command.SetAction(async (parse, cancel) =>
@@ -46,6 +51,7 @@ internal static class EngineCommand
             string bootstrap = kafka.BootstrapOf(parse) ?? throw new ArgumentException("traffic engine needs --bootstrap-servers (start the embedded cluster with 'traffic broker', or run 'traffic demo')");
             if (parse.GetValue(checkpointEvery) is var every && (every < 2048 || every % 2048 != 0)) throw new ArgumentException("--checkpoint-every must be a multiple of 2048");
             if (parse.GetValue(idleAfter) is var idle && !(idle >= 0 && idle <= 86_400)) throw new ArgumentException("--idle-partition-after must be 0 to 86400 seconds");
+            var start = StartPosition.Parse(parse.GetValue(startAt)!);
             var vehicleOptions = ReplayCommand.MatchLag(parse, lag, lagSeconds);
             string? zone = ReplayCommand.TimeZoneOf(parse, timeZone);
             var segments = new SegmentOptions { SlidingWindows = ReplayCommand.SlidingWindows(parse.GetValue(sliding)), TimeZone = zone };
@@ -66,6 +72,7 @@ internal static class EngineCommand
                 StateDirectory = parse.GetValue(state)!,
                 CheckpointEvery = every,
                 IdlePartitionAfter = TimeSpan.FromSeconds(idle),
+                StartAt = start,
                 Segments = segments,
                 Vehicles = new VehiclePartitionOptions { Vehicles = vehicleOptions, Speeding = new SpeedingOptions { TimeZone = zone } },
             };

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Pipeline;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
@@ -50,6 +51,15 @@ public sealed record KafkaEngineOptions
     /// </summary>
     public TimeSpan IdlePartitionAfter { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Where a probes partition without a checkpoint starts (<see cref="StartPosition"/>; the beginning by default). Other
+    /// than the beginning, the engine's own topics (exchange, network-index parts) start at their ends as the engine
+    /// starts, for partitions without a checkpoint: what they hold came from another run (another network, a state
+    /// directory removed). Each start is written as a checkpoint of empty state at once, so every process of the group
+    /// and every restart starts the partition at the same offset.
+    /// </summary>
+    public StartPosition StartAt { get; init; }
+
     /// <summary>How often the segment stage checkpoints.</summary>
     public TimeSpan SegmentCheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -91,6 +101,7 @@ public sealed class KafkaEngine
         using var indexSinks = new KafkaSinks(_context.Connection, _context.Topics, _context.Network, _context.Options.ClientId + "-tpi");
         var vehicles = new VehicleStageHost(_context, vehicleSinks);
         var segments = new SegmentStageHost(_context, segmentSinks);
+        if (!_context.Options.StartAt.IsEarliest) StartInternalTopicsAtTheirEnds(segments.SourcePartitions);
         var index = new NetworkIndexStage(_context, indexSinks);
         Task Start(Action<CancellationToken> run) => Task.Factory.StartNew(() =>
         {
@@ -113,6 +124,31 @@ public sealed class KafkaEngine
         finally
         {
             vehicles.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Before any stage runs: each exchange partition and the network-index parts partition without a checkpoint gets one
+    /// of empty state at the partition's end now, so that the segment and network-index stages read only what this run's
+    /// vehicle stage sends (<see cref="KafkaEngineOptions.StartAt"/>).
+    /// </summary>
+    private void StartInternalTopicsAtTheirEnds(int sources)
+    {
+        var c = _context;
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(c.Connection.Consumer(c.Options.GroupId + "-start", c.Options.ClientId + "-start")).Build();
+        int exchange = c.Connection.PartitionCount(c.Topics.Exchange);
+        for (int p = 0; p < exchange; p++)
+        {
+            if (c.Checkpoints.TryLoad(c.Topics.Exchange, p, out _, out _)) continue;
+            long end = StartPosition.Latest.Resolve(consumer, new TopicPartition(c.Topics.Exchange, p), c.Connection);
+            c.Checkpoint<Ignore, Ignore>(null, "segment stage", c.Topics.Exchange, p, end, c.NewSegmentPartition(p, sources).Save);
+            c.Log($"segment stage: {c.Topics.Exchange}[{p}] has no checkpoint: starts at its end, offset {end}");
+        }
+        if (!c.Checkpoints.TryLoad(c.Topics.TpiParts, NetworkIndexStage.PartsPartition, out _, out _))
+        {
+            long end = StartPosition.Latest.Resolve(consumer, new TopicPartition(c.Topics.TpiParts, NetworkIndexStage.PartsPartition), c.Connection);
+            c.Checkpoint<Ignore, Ignore>(null, "network index stage", c.Topics.TpiParts, NetworkIndexStage.PartsPartition, end, new Traffic.Engine.Segments.NetworkIndexCombiner(exchange).Save);
+            c.Log($"network index stage: {c.Topics.TpiParts}[{NetworkIndexStage.PartsPartition}] has no checkpoint: starts at its end, offset {end}");
         }
     }
 }
@@ -160,12 +196,27 @@ internal sealed class KafkaEngineContext(KafkaConnection connection, RoadNetwork
 
     public VehiclePartition NewVehiclePartition(int partition) => new(partition, Index, Ids, Registry, Zones, PartitionOptions);
 
-    public VehiclePartition LoadVehiclePartition(int partition, Stream state) => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, PartitionOptions);
+    public VehiclePartition LoadVehiclePartition(int partition, Stream state) =>
+        Restoring(Topics.Probes, partition, () => VehiclePartition.Load(partition, Index, Ids, Registry, Zones, state, PartitionOptions));
 
     /// <summary>The vehicle partitions' options, told the segment stage's window.</summary>
     private VehiclePartitionOptions PartitionOptions => Options.Vehicles with { SegmentWindowMs = Options.Segments.WindowMs };
 
     public SegmentPartition NewSegmentPartition(int partition, int sources) => new(Roads, partition, sources, Options.Segments);
 
-    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state) => SegmentPartition.Load(Network, partition, sources, state, Options.Segments);
+    public SegmentPartition LoadSegmentPartition(int partition, int sources, Stream state) =>
+        Restoring(Topics.Exchange, partition, () => SegmentPartition.Load(Network, partition, sources, state, Options.Segments));
+
+    /// <summary>A checkpoint refused names its file and the way on, not only what is wrong with it.</summary>
+    private T Restoring<T>(string topic, int partition, Func<T> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (CheckpointException e)
+        {
+            throw new CheckpointException($"{Checkpoints.PathOf(topic, partition)}: {e.Message}. The state in {Checkpoints.DirectoryPath} cannot be resumed with this configuration: run with the configuration it was written with, or start over with a new --state-dir and --start-at latest (or the time to start from; earliest processes every retained record again)", e);
+        }
+    }
 }

@@ -16,7 +16,7 @@ namespace Traffic.Connectors.Kafka;
 /// </remarks>
 internal sealed class NetworkIndexStage : CheckpointedStage
 {
-    private const int PartsPartition = 0;
+    internal const int PartsPartition = 0;
 
     private readonly KafkaSinks _sinks;
     private readonly int _exchangePartitions;

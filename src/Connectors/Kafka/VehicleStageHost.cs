@@ -64,7 +64,7 @@ internal sealed class VehicleStageHost : IDisposable
         config.EnablePartitionEof = true;   // the drain knows a partition's end by it, whatever -X says
         using var consumer = new ConsumerBuilder<Ignore, ProbeRecord>(config)
             .SetValueDeserializer(_deserializer)
-            .SetPartitionsAssignedHandler((c, parts) => Assign(parts))
+            .SetPartitionsAssignedHandler((c, parts) => Assign(c, parts))
             .SetPartitionsRevokedHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition)))
             .SetPartitionsLostHandler((c, parts) => Revoke(parts.Select(p => p.TopicPartition)))
             .SetErrorHandler((c, e) => _context.Log($"vehicle stage: Kafka: {e.Reason}"))
@@ -273,7 +273,7 @@ internal sealed class VehicleStageHost : IDisposable
         _context.Checkpoint(_consumer, "vehicle stage", Topic, part.Partition, part.NextOffset, part.Processor.Save);
     }
 
-    private List<TopicPartitionOffset> Assign(List<TopicPartition> parts)
+    private List<TopicPartitionOffset> Assign(IConsumer<Ignore, ProbeRecord> consumer, List<TopicPartition> parts)
     {
         var offsets = new List<TopicPartitionOffset>(parts.Count);
         foreach (var tp in parts)
@@ -288,6 +288,16 @@ internal sealed class VehicleStageHost : IDisposable
                 if (part.Processor.ZonesChanged)
                     _context.Log($"vehicle stage: {Topic}[{p}] resumes with zones other than its checkpoint's: state on the zones still given is kept, {part.Processor.ClosedOnRemovedZones} alert(s) open on zones no longer given close now (evidence zone_removed)");
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
+            }
+            else if (_context.Options.StartAt is { IsEarliest: false } start)
+            {
+                // Not from the beginning: the start is written at once as a checkpoint of empty state, so that a partner
+                // that takes the partition over, or a restart, starts it at the same offset.
+                long at = start.Resolve(consumer, tp, _context.Connection);
+                part = new PartitionState(p, _context.NewVehiclePartition(p), new Output(this, p)) { NextOffset = at };
+                _context.Checkpoint<Ignore, Ignore>(null, "vehicle stage", Topic, p, at, part.Processor.Save);
+                _context.Log($"vehicle stage: {Topic}[{p}] has no checkpoint: starts at offset {at} ({start})");
+                offsets.Add(new TopicPartitionOffset(tp, new Offset(at)));
             }
             else
             {
