@@ -161,9 +161,13 @@ public sealed class Jt808Gateway : IAsyncDisposable
                     while (Jt808Frame.TryTake(ref buffer, read.IsCompleted, out ReadOnlySequence<byte> frame, out Jt808Error framing))
                     {
                         session.Frames++;
+                        session.NotAFrame = false;
                         byte[] reply = framing == Jt808Error.None
                             ? await HandleAsync(session, frame).ConfigureAwait(false)
                             : await RefuseAsync(session, frame, framing, header: null).ConfigureAwait(false);
+                        // Bytes between two flags that are no frame (a stray 0x7e in line noise, the tail of a frame cut
+                        // short): their closing flag is the next frame's opening one, not to be lost with them.
+                        if (session.NotAFrame) buffer = read.Buffer.Slice(frame.End);
                         if (reply.Length > 0) await stream.WriteAsync(reply, idle.Token).ConfigureAwait(false);
                     }
                     reader.AdvanceTo(buffer.Start, buffer.End);
@@ -186,10 +190,15 @@ public sealed class Jt808Gateway : IAsyncDisposable
         Counters.Frame();
         byte[] content = session.Content; // the connection's frames are handled one at a time
         int length = Jt808Frame.Unescape(escaped.IsSingleSegment ? escaped.FirstSpan : escaped.ToArray(), content);
-        if (length < 0) return await RefuseAsync(session, escaped, Jt808Error.BadEscape, header: null).ConfigureAwait(false);
+        if (length < 0)
+        {
+            session.NotAFrame = true;
+            return await RefuseAsync(session, escaped, Jt808Error.BadEscape, header: null).ConfigureAwait(false);
+        }
         Jt808Error error = Jt808Frame.TryParse(content.AsSpan(0, length), out Jt808Header h, out int bodyAt, session.Terminal);
         if (error != Jt808Error.None)
         {
+            session.NotAFrame = error is Jt808Error.TooShort or Jt808Error.Checksum;
             bool headerRead = error is Jt808Error.Length or Jt808Error.Subpackaged or Jt808Error.Encrypted;
             return await RefuseAsync(session, escaped, error, headerRead ? h : null).ConfigureAwait(false);
         }
@@ -350,6 +359,9 @@ public sealed class Jt808Gateway : IAsyncDisposable
         public string Remote { get; } = remote;
         public string? Terminal { get; set; }
         public long Frames { get; set; }
+
+        /// <summary>The piece just handled, though cut between two flags, was no frame (too short, bad escape, wrong check code).</summary>
+        public bool NotAFrame { get; set; }
 
         public ushort NextSerial() => _serial++;
     }

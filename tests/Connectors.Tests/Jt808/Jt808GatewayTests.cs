@@ -165,6 +165,26 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal(Jt808Messages.Failure, (await t.ReceiveGeneralAsync(Jt808Messages.Authentication)).Result);
     }
 
+    [Fact]
+    public async Task A_stray_flag_in_line_noise_or_a_frame_cut_short_does_not_cost_the_frame_after_it()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138001"))
+        {
+            // Noise holding a lone 0x7e: the next frame's start flag closes what the stray one opened.
+            await t.SendRawAsync([0x11, 0x7e, 0x22, 0x33]);
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(0, 22.5, 113.9)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            // A frame that lost its tail (and its end flag) on the way, then a whole one.
+            byte[] cut = Jt808Frame.Build(Jt808Messages.PositionReport, "013800138001", 90, Jt808Messages.PositionBody(At(5, 22.5, 113.9)));
+            await t.SendRawAsync(cut[..20]);
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(10, 22.5, 113.9)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal([s_t0, s_t0 + 10_000], probes.Select(p => p.GetProperty("time").GetInt64()));
+        Assert.Equal(["frame:garbage", "frame:too_short", "frame:checksum"], dead.Select(d => d.GetProperty("code").GetString()));
+    }
+
     /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
     private sealed class Terminal : IDisposable
     {
