@@ -31,6 +31,8 @@ public enum Jt808Error : byte
     Time,
     /// <summary>A latitude over 90° or a longitude over 180°.</summary>
     Position,
+    /// <summary>A heading over 360° (360 itself is north, as many units write it, and reads as 0).</summary>
+    Heading,
 }
 
 /// <summary>A message header (JT/T 808-2013, or -2019 when <see cref="Version2019"/>).</summary>
@@ -66,6 +68,7 @@ public static class Jt808Frame
         Jt808Error.Body => "message:malformed",
         Jt808Error.Time => "time:malformed",
         Jt808Error.Position => "position:out_of_range",
+        Jt808Error.Heading => "position:heading",
         _ => "none",
     };
 
@@ -84,6 +87,7 @@ public static class Jt808Frame
         Jt808Error.Body => "body too short or inconsistent for its message",
         Jt808Error.Time => "time is not a real BCD date and time",
         Jt808Error.Position => "latitude over 90 or longitude over 180 degrees",
+        Jt808Error.Heading => "heading over 360 degrees",
         _ => "",
     };
 

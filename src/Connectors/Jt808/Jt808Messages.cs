@@ -43,8 +43,8 @@ public static class Jt808Messages
     /// <summary>
     /// Reads the basic information of a position report: alarm and status bits, latitude and longitude in millionths
     /// of a degree (south and west by status bits 2 and 3), altitude in metres, speed in tenths of km/h, heading in
-    /// degrees, and the time as BCD <c>YYMMDDhhmmss</c> in GMT+8 (JT/T 808-2013 §8.18). Additional items after it are
-    /// not read.
+    /// degrees (360 read as 0, over 360 refused), and the time as BCD <c>YYMMDDhhmmss</c> in GMT+8 (JT/T 808-2013 §8.18).
+    /// Additional items after it are not read.
     /// </summary>
     public static Jt808Error TryReadPosition(ReadOnlySpan<byte> body, out Jt808Position position)
     {
@@ -59,7 +59,11 @@ public static class Jt808Messages
         if ((status & 0x8) != 0) lon = -lon;
         int altitude = BinaryPrimitives.ReadInt16BigEndian(body[16..]);
         float speed = BinaryPrimitives.ReadUInt16BigEndian(body[18..]) / 10f;
-        float heading = BinaryPrimitives.ReadUInt16BigEndian(body[20..]);
+        int heading = BinaryPrimitives.ReadUInt16BigEndian(body[20..]);
+        // The standard's range is 0–359; 360 is north as many units write it (the probe rules read it so too), and
+        // anything over it is no direction: refused, as the engine would refuse the probe, rather than guessed at.
+        if (heading == 360) heading = 0;
+        else if (heading > 360) return Jt808Error.Heading;
         if (!TryBcdTime(body.Slice(22, 6), out long timeMs)) return Jt808Error.Time;
         position = new Jt808Position(alarm, status, lat, lon, altitude, speed, heading, timeMs);
         return Jt808Error.None;

@@ -185,6 +185,27 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal(["frame:garbage", "frame:too_short", "frame:checksum"], dead.Select(d => d.GetProperty("code").GetString()));
     }
 
+    [Fact]
+    public async Task A_heading_of_360_is_north_and_one_over_it_is_refused_not_written_out_of_the_probe_format()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138002"))
+        {
+            byte[] north = Jt808Messages.PositionBody(At(0, 22.5, 113.9));
+            north[20] = 0x01;
+            north[21] = 0x68; // 360
+            await t.SendAsync(Jt808Messages.PositionReport, north);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            byte[] wild = Jt808Messages.PositionBody(At(1, 22.5, 113.9));
+            wild[20] = 0x01;
+            wild[21] = 0x90; // 400
+            await t.SendAsync(Jt808Messages.PositionReport, wild);
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal(0, Assert.Single(probes).GetProperty("heading").GetDouble());
+        Assert.Equal("position:heading", Assert.Single(dead).GetProperty("code").GetString());
+    }
+
     /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
     private sealed class Terminal : IDisposable
     {
