@@ -110,7 +110,11 @@ public static class Jt808Messages
         return Jt808Error.None;
     }
 
-    /// <summary>The auth code of an authentication (0x0102): the whole body in 2013; a length byte and the code in 2019.</summary>
+    /// <summary>
+    /// The auth code of an authentication (0x0102): the whole body in 2013; a length byte and the code in 2019 (then the
+    /// IMEI and software version, not read). Trailing NULs are not part of it: units keep the code in a fixed buffer and
+    /// some send the whole buffer.
+    /// </summary>
     public static Jt808Error TryReadAuthCode(ReadOnlySpan<byte> body, bool version2019, out string code)
     {
         code = "";
@@ -119,7 +123,7 @@ public static class Jt808Messages
             if (body.Length < 1 || body.Length < 1 + body[0]) return Jt808Error.Body;
             body = body.Slice(1, body[0]);
         }
-        code = Gbk.GetString(body);
+        code = Gbk.GetString(body.TrimEnd((byte)0));
         return Jt808Error.None;
     }
 

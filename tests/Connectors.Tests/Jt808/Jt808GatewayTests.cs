@@ -206,6 +206,19 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal("position:heading", Assert.Single(dead).GetProperty("code").GetString());
     }
 
+    [Fact]
+    public async Task An_auth_code_sent_with_the_NULs_of_its_fixed_buffer_is_known()
+    {
+        using var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138003");
+        await t.SendAsync(Jt808Messages.Authentication, [.. Jt808Messages.Gbk.GetBytes(Jt808Gateway.AuthCodeOf("琼A12345")), 0, 0, 0, 0]);
+        Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.Authentication)).Result);
+        await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(0, 22.5, 113.9)));
+        Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        t.Dispose();
+        var (probes, _) = await StopAsync();
+        Assert.Equal("琼A12345", Assert.Single(probes).GetProperty("vehicle_id").GetString());
+    }
+
     /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
     private sealed class Terminal : IDisposable
     {
