@@ -236,6 +236,15 @@ public sealed class Jt808Gateway : IAsyncDisposable
                 await EnqueueAsync(Output.ProbeOf(VehicleOf(h.Terminal), p)).ConfigureAwait(false);
                 return General(session, h, Jt808Messages.Success);
             }
+            case Jt808Messages.PositionQueryResponse:
+            {
+                // The answer to a location query (0x8201): the query's serial, then a position report like any other.
+                if (body.Length < 2) return await RefuseAsync(session, escaped, Jt808Error.Body, h).ConfigureAwait(false);
+                error = Jt808Messages.TryReadPosition(body.Span[2..], out Jt808Position p);
+                if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
+                await EnqueueAsync(Output.ProbeOf(VehicleOf(h.Terminal), p)).ConfigureAwait(false);
+                return General(session, h, Jt808Messages.Success);
+            }
             case Jt808Messages.BatchPositions:
             {
                 var items = new List<(int Offset, int Length)>();

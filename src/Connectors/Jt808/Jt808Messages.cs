@@ -19,6 +19,7 @@ public static class Jt808Messages
     public const ushort Registration = 0x0100;
     public const ushort Authentication = 0x0102;
     public const ushort PositionReport = 0x0200;
+    public const ushort PositionQueryResponse = 0x0201;
     public const ushort BatchPositions = 0x0704;
     public const ushort PlatformGeneralResponse = 0x8001;
     public const ushort RegistrationResponse = 0x8100;

@@ -219,6 +219,22 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal("琼A12345", Assert.Single(probes).GetProperty("vehicle_id").GetString());
     }
 
+    [Fact]
+    public async Task A_location_query_answer_is_a_position_like_any_other()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138004"))
+        {
+            await t.SendAsync(Jt808Messages.PositionQueryResponse, [0x00, 0x09, .. Jt808Messages.PositionBody(At(0, 22.5, 113.9))]);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionQueryResponse)).Result);
+            await t.SendAsync(Jt808Messages.PositionQueryResponse, [0x00]);
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionQueryResponse)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal(22.5, Assert.Single(probes).GetProperty("lat").GetDouble());
+        Assert.Equal("message:malformed", Assert.Single(dead).GetProperty("code").GetString());
+        Assert.Equal(0, _gateway.Counters.Unsupported);
+    }
+
     /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
     private sealed class Terminal : IDisposable
     {
