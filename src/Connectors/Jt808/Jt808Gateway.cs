@@ -200,6 +200,13 @@ public sealed class Jt808Gateway : IAsyncDisposable
         {
             session.NotAFrame = error is Jt808Error.TooShort or Jt808Error.Checksum;
             bool headerRead = error is Jt808Error.Length or Jt808Error.Subpackaged or Jt808Error.Encrypted;
+            if (error is Jt808Error.Subpackaged or Jt808Error.Encrypted && !Handles(h.MessageId))
+            {
+                // A message this gateway would not read whole either (a photo's packets, say): "not supported", as it
+                // would be whole, so that the unit does not send it again, and no dead letter a packet.
+                Counters.NotSupported();
+                return General(session, h, Jt808Messages.NotSupported);
+            }
             return await RefuseAsync(session, escaped, error, headerRead ? h : null).ConfigureAwait(false);
         }
         session.Terminal = h.Terminal;
@@ -265,6 +272,11 @@ public sealed class Jt808Gateway : IAsyncDisposable
                 return General(session, h, Jt808Messages.NotSupported);
         }
     }
+
+    /// <summary>The messages <see cref="HandleAsync"/> reads (all others are answered "not supported").</summary>
+    private static bool Handles(ushort messageId) => messageId is Jt808Messages.TerminalGeneralResponse or Jt808Messages.Heartbeat
+        or Jt808Messages.Logout or Jt808Messages.Registration or Jt808Messages.Authentication or Jt808Messages.PositionReport
+        or Jt808Messages.PositionQueryResponse or Jt808Messages.BatchPositions;
 
     private async ValueTask<byte[]> RefuseAsync(Session session, ReadOnlySequence<byte> original, Jt808Error error, Jt808Header? header, ReadOnlyMemory<byte>? part = null)
     {

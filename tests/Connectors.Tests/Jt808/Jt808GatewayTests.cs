@@ -235,6 +235,54 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal(0, _gateway.Counters.Unsupported);
     }
 
+    [Fact]
+    public async Task The_packets_of_a_message_the_gateway_does_not_handle_are_not_supported_not_dead_letters()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138005"))
+        {
+            // A photo (multimedia data upload, 0x0801) in three sub-packages, then an encrypted one of another unhandled id:
+            // answered "not supported" as the same messages whole would be, so the unit does not send them again.
+            for (ushort k = 1; k <= 3; k++)
+            {
+                await t.SendRawAsync(Subpackage(0x0801, "013800138005", (ushort)(10 + k), total: 3, index: k, new byte[900]));
+                Assert.Equal(Jt808Messages.NotSupported, (await t.ReceiveGeneralAsync(0x0801)).Result);
+            }
+            byte[] encrypted = Jt808Frame.Build(0x0900, "013800138005", 20, [0xf1, 0x01]);
+            encrypted[3] |= 0x04; // properties bit 10: RSA (no byte of the frame is a flag or escape, nor becomes one)
+            encrypted[^2] ^= 0x04;
+            await t.SendRawAsync(encrypted);
+            Assert.Equal(Jt808Messages.NotSupported, (await t.ReceiveGeneralAsync(0x0900)).Result);
+            // A sub-packaged position report is one the gateway would read: still a dead letter (not reassembled).
+            await t.SendRawAsync(Subpackage(Jt808Messages.PositionReport, "013800138005", 30, total: 2, index: 1, Jt808Messages.PositionBody(At(0, 22.5, 113.9))));
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (_, dead) = await StopAsync();
+        Assert.Equal("message:subpackaged", Assert.Single(dead).GetProperty("code").GetString());
+        Assert.Equal(4, _gateway.Counters.Unsupported);
+    }
+
+    /// <summary>One sub-package of a 2013 message: the header with bit 13 and the packet count and index, escaped.</summary>
+    private static byte[] Subpackage(ushort id, string terminal, ushort serial, ushort total, ushort index, byte[] body)
+    {
+        var raw = new List<byte> { (byte)(id >> 8), (byte)id, (byte)(0x20 | (body.Length >> 8)), (byte)body.Length };
+        var bcd = new byte[6];
+        Jt808Frame.WriteBcdDigits(terminal, bcd);
+        raw.AddRange(bcd);
+        raw.AddRange([(byte)(serial >> 8), (byte)serial, (byte)(total >> 8), (byte)total, (byte)(index >> 8), (byte)index]);
+        raw.AddRange(body);
+        byte check = 0;
+        foreach (byte b in raw) check ^= b;
+        raw.Add(check);
+        var frame = new List<byte> { Jt808Frame.Flag };
+        foreach (byte b in raw)
+        {
+            if (b is Jt808Frame.Flag or Jt808Frame.Escape) frame.AddRange([Jt808Frame.Escape, b == Jt808Frame.Flag ? (byte)0x02 : (byte)0x01]);
+            else frame.Add(b);
+        }
+        frame.Add(Jt808Frame.Flag);
+        return [.. frame];
+    }
+
     /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
     private sealed class Terminal : IDisposable
     {
