@@ -252,13 +252,39 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
             encrypted[^2] ^= 0x04;
             await t.SendRawAsync(encrypted);
             Assert.Equal(Jt808Messages.NotSupported, (await t.ReceiveGeneralAsync(0x0900)).Result);
-            // A sub-packaged position report is one the gateway would read: still a dead letter (not reassembled).
-            await t.SendRawAsync(Subpackage(Jt808Messages.PositionReport, "013800138005", 30, total: 2, index: 1, Jt808Messages.PositionBody(At(0, 22.5, 113.9))));
+            // A packet of a message the gateway reads, out of its order (the second of two, no first): a dead letter.
+            await t.SendRawAsync(Subpackage(Jt808Messages.PositionReport, "013800138005", 30, total: 2, index: 2, Jt808Messages.PositionBody(At(0, 22.5, 113.9))));
             Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
         }
         var (_, dead) = await StopAsync();
         Assert.Equal("message:subpackaged", Assert.Single(dead).GetProperty("code").GetString());
         Assert.Equal(4, _gateway.Counters.Unsupported);
+    }
+
+    [Fact]
+    public async Task A_batch_in_sub_packages_is_reassembled_and_one_never_completed_is_a_dead_letter()
+    {
+        // Forty reports of a blind-area supplement: 1,123 bytes of body, more than one message holds, in two packets.
+        var body = new List<byte> { 0, 40, 1 };
+        for (int i = 0; i < 40; i++) body.AddRange([0, 28, .. Jt808Messages.PositionBody(At(i, 22.5 + (i * 1e-4), 113.9))]);
+        byte[] all = [.. body];
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138006"))
+        {
+            await t.SendRawAsync(Subpackage(Jt808Messages.BatchPositions, "013800138006", 40, total: 2, index: 1, all[..1000]));
+            var first = await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions);
+            Assert.Equal(Jt808Messages.Success, first.Result);
+            await t.SendRawAsync(Subpackage(Jt808Messages.BatchPositions, "013800138006", 41, total: 2, index: 2, all[1000..]));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions)).Result);
+            // The first of three packets, and the unit goes away.
+            await t.SendRawAsync(Subpackage(Jt808Messages.BatchPositions, "013800138006", 42, total: 3, index: 1, all[..1000]));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions)).Result);
+        }
+        await Task.Delay(200);
+        var (probes, dead) = await StopAsync();
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => s_t0 + (i * 1000L)), probes.Select(p => p.GetProperty("time").GetInt64()));
+        var d = Assert.Single(dead);
+        Assert.Equal("message:subpackaged", d.GetProperty("code").GetString());
+        Assert.Equal(all[..1000], Convert.FromBase64String(d.GetProperty("original_base64").GetString()!));
     }
 
     /// <summary>One sub-package of a 2013 message: the header with bit 13 and the packet count and index, escaped.</summary>
