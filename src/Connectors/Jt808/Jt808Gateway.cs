@@ -344,7 +344,7 @@ public sealed class Jt808Gateway : IAsyncDisposable
         }
     }
 
-    /// <summary>The messages <see cref="HandleAsync"/> reads (all others are answered "not supported").</summary>
+    /// <summary>The messages <see cref="DispatchAsync"/> reads (all others are answered "not supported"): keep the two together.</summary>
     private static bool Handles(ushort messageId) => messageId is Jt808Messages.TerminalGeneralResponse or Jt808Messages.Heartbeat
         or Jt808Messages.Logout or Jt808Messages.Registration or Jt808Messages.Authentication or Jt808Messages.PositionReport
         or Jt808Messages.PositionQueryResponse or Jt808Messages.BatchPositions;
