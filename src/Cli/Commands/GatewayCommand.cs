@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Traffic.Connectors.Jt808;
 using Traffic.Connectors.Kafka;
 
@@ -49,7 +50,15 @@ internal static class GatewayCommand
                 var gateway = new Jt808Gateway(endpoint, probes, deadLetters, new Jt808GatewayOptions { IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idle)) });
                 await using (gateway.ConfigureAwait(false))
                 {
-                    gateway.Start();
+                    try
+                    {
+                        gateway.Start();
+                    }
+                    catch (SocketException e)
+                    {
+                        // A port another process holds, an address not this host's: the operator's to change, in one line.
+                        throw new IOException($"--listen {endpoint}: {e.Message}", e);
+                    }
                     bool loud = !parse.GetValue(quiet);
                     Console.Out.WriteLine($"listening on {gateway.LocalEndPoint} for JT/T 808 terminals; probes to {(topic != null ? "topic " + topic : file)}");
                     Console.Out.Flush();

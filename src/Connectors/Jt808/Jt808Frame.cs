@@ -21,7 +21,7 @@ public enum Jt808Error : byte
     TooLong,
     /// <summary>A terminal number that is not BCD digits.</summary>
     Terminal,
-    /// <summary>A message in parts (sub-packages): not reassembled by this gateway.</summary>
+    /// <summary>A sub-package (the gateway reassembles those of the messages it reads); one out of its message's order.</summary>
     Subpackaged,
     /// <summary>An RSA-encrypted body: this gateway holds no key.</summary>
     Encrypted,
@@ -31,10 +31,16 @@ public enum Jt808Error : byte
     Time,
     /// <summary>A latitude over 90° or a longitude over 180°.</summary>
     Position,
+    /// <summary>A heading over 360° (360 itself is north, as many units write it, and reads as 0).</summary>
+    Heading,
 }
 
-/// <summary>A message header (JT/T 808-2013, or -2019 when <see cref="Version2019"/>).</summary>
-public readonly record struct Jt808Header(ushort MessageId, int BodyLength, bool Subpackaged, int Encryption, bool Version2019, byte ProtocolVersion, string Terminal, ushort Serial);
+/// <summary>
+/// A message header (JT/T 808-2013, or -2019 when <see cref="Version2019"/>); a sub-package's carries the message's
+/// packet count and this packet's index (from 1).
+/// </summary>
+public readonly record struct Jt808Header(ushort MessageId, int BodyLength, bool Subpackaged, int Encryption, bool Version2019, byte ProtocolVersion, string Terminal, ushort Serial,
+    ushort PacketTotal = 0, ushort PacketIndex = 0);
 
 /// <summary>
 /// The framing of JT/T 808 (JT/T 808-2013 §4, -2019 §4): each message travels between two <c>0x7e</c> flags, with
@@ -66,6 +72,7 @@ public static class Jt808Frame
         Jt808Error.Body => "message:malformed",
         Jt808Error.Time => "time:malformed",
         Jt808Error.Position => "position:out_of_range",
+        Jt808Error.Heading => "position:heading",
         _ => "none",
     };
 
@@ -79,11 +86,12 @@ public static class Jt808Frame
         Jt808Error.Length => "body length differs from the header's",
         Jt808Error.TooLong => $"no end flag within {MaxFrameBytes} bytes",
         Jt808Error.Terminal => "terminal number is not BCD digits",
-        Jt808Error.Subpackaged => "message in sub-packages (not reassembled)",
+        Jt808Error.Subpackaged => "sub-package out of its message's order, or a message never completed",
         Jt808Error.Encrypted => "encrypted body",
         Jt808Error.Body => "body too short or inconsistent for its message",
         Jt808Error.Time => "time is not a real BCD date and time",
         Jt808Error.Position => "latitude over 90 or longitude over 180 degrees",
+        Jt808Error.Heading => "heading over 360 degrees",
         _ => "",
     };
 
@@ -200,13 +208,19 @@ public static class Jt808Frame
         at += phoneBytes;
         ushort serial = BinaryPrimitives.ReadUInt16BigEndian(content[at..]);
         at += 2;
-        if (parts) at += 4;
+        ushort total = 0, index = 0;
+        if (parts)
+        {
+            total = BinaryPrimitives.ReadUInt16BigEndian(content[at..]);
+            index = BinaryPrimitives.ReadUInt16BigEndian(content[(at + 2)..]);
+            at += 4;
+        }
         int length = props & 0x3ff;
-        header = new Jt808Header(id, length, parts, encryption, v2019, version, terminal, serial);
+        header = new Jt808Header(id, length, parts, encryption, v2019, version, terminal, serial, total, index);
         bodyOffset = at;
         if (content.Length - 1 - at != length) return Jt808Error.Length;
-        if (parts) return Jt808Error.Subpackaged;
         if (encryption != 0) return Jt808Error.Encrypted;
+        if (parts) return Jt808Error.Subpackaged; // a whole frame; the message is whole once its packets are
         return Jt808Error.None;
     }
 

@@ -161,9 +161,13 @@ public sealed class Jt808Gateway : IAsyncDisposable
                     while (Jt808Frame.TryTake(ref buffer, read.IsCompleted, out ReadOnlySequence<byte> frame, out Jt808Error framing))
                     {
                         session.Frames++;
+                        session.NotAFrame = false;
                         byte[] reply = framing == Jt808Error.None
                             ? await HandleAsync(session, frame).ConfigureAwait(false)
                             : await RefuseAsync(session, frame, framing, header: null).ConfigureAwait(false);
+                        // Bytes between two flags that are no frame (a stray 0x7e in line noise, the tail of a frame cut
+                        // short): their closing flag is the next frame's opening one, not to be lost with them.
+                        if (session.NotAFrame) buffer = read.Buffer.Slice(frame.End);
                         if (reply.Length > 0) await stream.WriteAsync(reply, idle.Token).ConfigureAwait(false);
                     }
                     reader.AdvanceTo(buffer.Start, buffer.End);
@@ -176,6 +180,17 @@ public sealed class Jt808Gateway : IAsyncDisposable
             }
             finally
             {
+                if (session.Gathering)
+                {
+                    try
+                    {
+                        await AbandonAsync(session).ConfigureAwait(false); // the connection ended between a message's packets
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The gateway is stopping: the writer takes nothing more.
+                    }
+                }
                 await reader.CompleteAsync().ConfigureAwait(false);
             }
         }
@@ -186,15 +201,87 @@ public sealed class Jt808Gateway : IAsyncDisposable
         Counters.Frame();
         byte[] content = session.Content; // the connection's frames are handled one at a time
         int length = Jt808Frame.Unescape(escaped.IsSingleSegment ? escaped.FirstSpan : escaped.ToArray(), content);
-        if (length < 0) return await RefuseAsync(session, escaped, Jt808Error.BadEscape, header: null).ConfigureAwait(false);
+        if (length < 0)
+        {
+            session.NotAFrame = true;
+            return await RefuseAsync(session, escaped, Jt808Error.BadEscape, header: null).ConfigureAwait(false);
+        }
         Jt808Error error = Jt808Frame.TryParse(content.AsSpan(0, length), out Jt808Header h, out int bodyAt, session.Terminal);
         if (error != Jt808Error.None)
         {
+            session.NotAFrame = error is Jt808Error.TooShort or Jt808Error.Checksum;
             bool headerRead = error is Jt808Error.Length or Jt808Error.Subpackaged or Jt808Error.Encrypted;
+            if (error is Jt808Error.Subpackaged or Jt808Error.Encrypted && !Handles(h.MessageId))
+            {
+                // A message this gateway would not read whole either (a photo's packets, say): "not supported", as it
+                // would be whole, so that the unit does not send it again, and no dead letter a packet.
+                session.Terminal = h.Terminal;
+                Counters.NotSupported();
+                return General(session, h, Jt808Messages.NotSupported);
+            }
+            if (error == Jt808Error.Subpackaged)
+            {
+                session.Terminal = h.Terminal;
+                return await PartAsync(session, h, content.AsMemory(bodyAt, h.BodyLength), escaped).ConfigureAwait(false);
+            }
             return await RefuseAsync(session, escaped, error, headerRead ? h : null).ConfigureAwait(false);
         }
         session.Terminal = h.Terminal;
-        ReadOnlyMemory<byte> body = content.AsMemory(bodyAt, h.BodyLength);
+        return await DispatchAsync(session, h, content.AsMemory(bodyAt, h.BodyLength), escaped).ConfigureAwait(false);
+    }
+
+    /// <summary>Most packets a message may come in: 64 KB of body, some two thousand reports of a batch.</summary>
+    private const int MaxPackets = 64;
+
+    /// <summary>
+    /// One sub-package of a message the gateway reads (the header's bit 13, then the packet count and this packet's index
+    /// from 1; the message's body cut into the packets' bodies in order). Each packet but the last is answered 0 as it comes; the
+    /// last one's answer is the whole message's. A packet out of order, or a message never completed (another begun,
+    /// or the connection gone), is a dead letter with what was gathered.
+    /// </summary>
+    private async ValueTask<byte[]> PartAsync(Session session, Jt808Header h, ReadOnlyMemory<byte> body, ReadOnlySequence<byte> escaped)
+    {
+        Reassembly parts = session.Parts;
+        if (h.PacketTotal is 0 or > MaxPackets || h.PacketIndex == 0 || h.PacketIndex > h.PacketTotal)
+        {
+            return await RefuseAsync(session, escaped, Jt808Error.Body, h).ConfigureAwait(false);
+        }
+        if (h.PacketIndex == 1)
+        {
+            if (parts.Gathering) await AbandonAsync(session).ConfigureAwait(false);
+            parts.Begin(h);
+        }
+        else if (!parts.Continues(h))
+        {
+            if (parts.Gathering) await AbandonAsync(session).ConfigureAwait(false);
+            return await RefuseAsync(session, escaped, Jt808Error.Subpackaged, h).ConfigureAwait(false);
+        }
+        parts.Add(body.Span);
+        if (h.PacketIndex < h.PacketTotal) return General(session, h, Jt808Messages.Success);
+        ReadOnlyMemory<byte> whole = parts.Body;
+        try
+        {
+            Jt808Header message = h with { BodyLength = whole.Length, Subpackaged = false, PacketTotal = 0, PacketIndex = 0 };
+            return await DispatchAsync(session, message, whole, new ReadOnlySequence<byte>(whole)).ConfigureAwait(false);
+        }
+        finally
+        {
+            parts.Clear();
+        }
+    }
+
+    /// <summary>A message begun in sub-packages and never completed: a dead letter with the bodies gathered.</summary>
+    private async ValueTask AbandonAsync(Session session)
+    {
+        byte[] gathered = session.Parts.Body.ToArray();
+        session.Parts.Clear();
+        await RefuseAsync(session, default, Jt808Error.Subpackaged, header: null, gathered).ConfigureAwait(false);
+    }
+
+    /// <summary>A whole message, its header read, handled by its id.</summary>
+    private async ValueTask<byte[]> DispatchAsync(Session session, Jt808Header h, ReadOnlyMemory<byte> body, ReadOnlySequence<byte> escaped)
+    {
+        Jt808Error error;
         switch (h.MessageId)
         {
             case Jt808Messages.Registration:
@@ -227,6 +314,15 @@ public sealed class Jt808Gateway : IAsyncDisposable
                 await EnqueueAsync(Output.ProbeOf(VehicleOf(h.Terminal), p)).ConfigureAwait(false);
                 return General(session, h, Jt808Messages.Success);
             }
+            case Jt808Messages.PositionQueryResponse:
+            {
+                // The answer to a location query (0x8201): the query's serial, then a position report like any other.
+                if (body.Length < 2) return await RefuseAsync(session, escaped, Jt808Error.Body, h).ConfigureAwait(false);
+                error = Jt808Messages.TryReadPosition(body.Span[2..], out Jt808Position p);
+                if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
+                await EnqueueAsync(Output.ProbeOf(VehicleOf(h.Terminal), p)).ConfigureAwait(false);
+                return General(session, h, Jt808Messages.Success);
+            }
             case Jt808Messages.BatchPositions:
             {
                 var items = new List<(int Offset, int Length)>();
@@ -247,6 +343,11 @@ public sealed class Jt808Gateway : IAsyncDisposable
                 return General(session, h, Jt808Messages.NotSupported);
         }
     }
+
+    /// <summary>The messages <see cref="DispatchAsync"/> reads (all others are answered "not supported"): keep the two together.</summary>
+    private static bool Handles(ushort messageId) => messageId is Jt808Messages.TerminalGeneralResponse or Jt808Messages.Heartbeat
+        or Jt808Messages.Logout or Jt808Messages.Registration or Jt808Messages.Authentication or Jt808Messages.PositionReport
+        or Jt808Messages.PositionQueryResponse or Jt808Messages.BatchPositions;
 
     private async ValueTask<byte[]> RefuseAsync(Session session, ReadOnlySequence<byte> original, Jt808Error error, Jt808Header? header, ReadOnlyMemory<byte>? part = null)
     {
@@ -351,7 +452,51 @@ public sealed class Jt808Gateway : IAsyncDisposable
         public string? Terminal { get; set; }
         public long Frames { get; set; }
 
+        /// <summary>The piece just handled, though cut between two flags, was no frame (too short, bad escape, wrong check code).</summary>
+        public bool NotAFrame { get; set; }
+
+        /// <summary>The message being gathered from sub-packages (made at the first one: most connections never need it).</summary>
+        public Reassembly Parts => _parts ??= new();
+
+        /// <summary>Whether a message is being gathered from sub-packages.</summary>
+        public bool Gathering => _parts?.Gathering == true;
+
+        private Reassembly? _parts;
+
         public ushort NextSerial() => _serial++;
+    }
+
+    /// <summary>A message's body gathered from its sub-packages, in order.</summary>
+    private sealed class Reassembly
+    {
+        private readonly ArrayBufferWriter<byte> _body = new();
+        private ushort _messageId, _total, _next; // _next: the index of the packet awaited, 0 when none is
+
+        public bool Gathering => _next != 0;
+
+        public ReadOnlyMemory<byte> Body => _body.WrittenMemory;
+
+        public void Begin(in Jt808Header h)
+        {
+            _body.ResetWrittenCount();
+            _messageId = h.MessageId;
+            _total = h.PacketTotal;
+            _next = 1;
+        }
+
+        public bool Continues(in Jt808Header h) => Gathering && h.MessageId == _messageId && h.PacketTotal == _total && h.PacketIndex == _next;
+
+        public void Add(ReadOnlySpan<byte> part)
+        {
+            _body.Write(part);
+            _next++;
+        }
+
+        public void Clear()
+        {
+            _body.ResetWrittenCount();
+            _next = 0;
+        }
     }
 
     /// <summary>A probe or a dead letter on its way to the writer (a struct: the bounded channel's ring holds it, no object a report).</summary>

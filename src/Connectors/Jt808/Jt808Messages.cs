@@ -19,6 +19,7 @@ public static class Jt808Messages
     public const ushort Registration = 0x0100;
     public const ushort Authentication = 0x0102;
     public const ushort PositionReport = 0x0200;
+    public const ushort PositionQueryResponse = 0x0201;
     public const ushort BatchPositions = 0x0704;
     public const ushort PlatformGeneralResponse = 0x8001;
     public const ushort RegistrationResponse = 0x8100;
@@ -43,8 +44,8 @@ public static class Jt808Messages
     /// <summary>
     /// Reads the basic information of a position report: alarm and status bits, latitude and longitude in millionths
     /// of a degree (south and west by status bits 2 and 3), altitude in metres, speed in tenths of km/h, heading in
-    /// degrees, and the time as BCD <c>YYMMDDhhmmss</c> in GMT+8 (JT/T 808-2013 §8.18). Additional items after it are
-    /// not read.
+    /// degrees (360 read as 0, over 360 refused), and the time as BCD <c>YYMMDDhhmmss</c> in GMT+8 (JT/T 808-2013 §8.18).
+    /// Additional items after it are not read.
     /// </summary>
     public static Jt808Error TryReadPosition(ReadOnlySpan<byte> body, out Jt808Position position)
     {
@@ -59,7 +60,11 @@ public static class Jt808Messages
         if ((status & 0x8) != 0) lon = -lon;
         int altitude = BinaryPrimitives.ReadInt16BigEndian(body[16..]);
         float speed = BinaryPrimitives.ReadUInt16BigEndian(body[18..]) / 10f;
-        float heading = BinaryPrimitives.ReadUInt16BigEndian(body[20..]);
+        int heading = BinaryPrimitives.ReadUInt16BigEndian(body[20..]);
+        // The standard's range is 0–359; 360 is north as many units write it (the probe rules read it so too), and
+        // anything over it is no direction: refused, as the engine would refuse the probe, rather than guessed at.
+        if (heading == 360) heading = 0;
+        else if (heading > 360) return Jt808Error.Heading;
         if (!TryBcdTime(body.Slice(22, 6), out long timeMs)) return Jt808Error.Time;
         position = new Jt808Position(alarm, status, lat, lon, altitude, speed, heading, timeMs);
         return Jt808Error.None;
@@ -106,7 +111,11 @@ public static class Jt808Messages
         return Jt808Error.None;
     }
 
-    /// <summary>The auth code of an authentication (0x0102): the whole body in 2013; a length byte and the code in 2019.</summary>
+    /// <summary>
+    /// The auth code of an authentication (0x0102): the whole body in 2013; a length byte and the code in 2019 (then the
+    /// IMEI and software version, not read). Trailing NULs are not part of it: units keep the code in a fixed buffer and
+    /// some send the whole buffer.
+    /// </summary>
     public static Jt808Error TryReadAuthCode(ReadOnlySpan<byte> body, bool version2019, out string code)
     {
         code = "";
@@ -115,7 +124,7 @@ public static class Jt808Messages
             if (body.Length < 1 || body.Length < 1 + body[0]) return Jt808Error.Body;
             body = body.Slice(1, body[0]);
         }
-        code = Gbk.GetString(body);
+        code = Gbk.GetString(body.TrimEnd((byte)0));
         return Jt808Error.None;
     }
 

@@ -75,4 +75,18 @@ public partial class GatewayProcessTests
         Assert.Single(error.Trim().Split('\n'));
         Assert.Contains("--listen 'nowhere'", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_port_already_taken_is_one_line_and_a_non_zero_exit_not_a_stack_trace()
+    {
+        using var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        int port = ((IPEndPoint)other.LocalEndpoint).Port;
+        string dir = TestDirectory.New("gateway-port");
+        var (exit, _, error) = CliRunner.Run("gateway", "--listen", $"127.0.0.1:{port}", "--out", Path.Combine(dir, "p.ndjson"),
+            "--dead-letter", Path.Combine(dir, "d.ndjson"));
+        Assert.NotEqual(0, exit);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains($"--listen 127.0.0.1:{port}", error, StringComparison.Ordinal);
+    }
 }

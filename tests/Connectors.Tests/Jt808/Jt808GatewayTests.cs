@@ -165,6 +165,150 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal(Jt808Messages.Failure, (await t.ReceiveGeneralAsync(Jt808Messages.Authentication)).Result);
     }
 
+    [Fact]
+    public async Task A_stray_flag_in_line_noise_or_a_frame_cut_short_does_not_cost_the_frame_after_it()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138001"))
+        {
+            // Noise holding a lone 0x7e: the next frame's start flag closes what the stray one opened.
+            await t.SendRawAsync([0x11, 0x7e, 0x22, 0x33]);
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(0, 22.5, 113.9)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            // A frame that lost its tail (and its end flag) on the way, then a whole one.
+            byte[] cut = Jt808Frame.Build(Jt808Messages.PositionReport, "013800138001", 90, Jt808Messages.PositionBody(At(5, 22.5, 113.9)));
+            await t.SendRawAsync(cut[..20]);
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(10, 22.5, 113.9)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal([s_t0, s_t0 + 10_000], probes.Select(p => p.GetProperty("time").GetInt64()));
+        Assert.Equal(["frame:garbage", "frame:too_short", "frame:checksum"], dead.Select(d => d.GetProperty("code").GetString()));
+    }
+
+    [Fact]
+    public async Task A_heading_of_360_is_north_and_one_over_it_is_refused_not_written_out_of_the_probe_format()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138002"))
+        {
+            byte[] north = Jt808Messages.PositionBody(At(0, 22.5, 113.9));
+            north[20] = 0x01;
+            north[21] = 0x68; // 360
+            await t.SendAsync(Jt808Messages.PositionReport, north);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            byte[] wild = Jt808Messages.PositionBody(At(1, 22.5, 113.9));
+            wild[20] = 0x01;
+            wild[21] = 0x90; // 400
+            await t.SendAsync(Jt808Messages.PositionReport, wild);
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal(0, Assert.Single(probes).GetProperty("heading").GetDouble());
+        Assert.Equal("position:heading", Assert.Single(dead).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task An_auth_code_sent_with_the_NULs_of_its_fixed_buffer_is_known()
+    {
+        using var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138003");
+        await t.SendAsync(Jt808Messages.Authentication, [.. Jt808Messages.Gbk.GetBytes(Jt808Gateway.AuthCodeOf("琼A12345")), 0, 0, 0, 0]);
+        Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.Authentication)).Result);
+        await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(0, 22.5, 113.9)));
+        Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        t.Dispose();
+        var (probes, _) = await StopAsync();
+        Assert.Equal("琼A12345", Assert.Single(probes).GetProperty("vehicle_id").GetString());
+    }
+
+    [Fact]
+    public async Task A_location_query_answer_is_a_position_like_any_other()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138004"))
+        {
+            await t.SendAsync(Jt808Messages.PositionQueryResponse, [0x00, 0x09, .. Jt808Messages.PositionBody(At(0, 22.5, 113.9))]);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionQueryResponse)).Result);
+            await t.SendAsync(Jt808Messages.PositionQueryResponse, [0x00]);
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionQueryResponse)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Equal(22.5, Assert.Single(probes).GetProperty("lat").GetDouble());
+        Assert.Equal("message:malformed", Assert.Single(dead).GetProperty("code").GetString());
+        Assert.Equal(0, _gateway.Counters.Unsupported);
+    }
+
+    [Fact]
+    public async Task The_packets_of_a_message_the_gateway_does_not_handle_are_not_supported_not_dead_letters()
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138005"))
+        {
+            // A photo (multimedia data upload, 0x0801) in three sub-packages, then an encrypted one of another unhandled id:
+            // answered "not supported" as the same messages whole would be, so the unit does not send them again.
+            for (ushort k = 1; k <= 3; k++)
+            {
+                await t.SendRawAsync(Subpackage(0x0801, "013800138005", (ushort)(10 + k), total: 3, index: k, new byte[900]));
+                Assert.Equal(Jt808Messages.NotSupported, (await t.ReceiveGeneralAsync(0x0801)).Result);
+            }
+            byte[] encrypted = Jt808Frame.Build(0x0900, "013800138005", 20, [0xf1, 0x01]);
+            encrypted[3] |= 0x04; // properties bit 10: RSA (no byte of the frame is a flag or escape, nor becomes one)
+            encrypted[^2] ^= 0x04;
+            await t.SendRawAsync(encrypted);
+            Assert.Equal(Jt808Messages.NotSupported, (await t.ReceiveGeneralAsync(0x0900)).Result);
+            // A packet of a message the gateway reads, out of its order (the second of two, no first): a dead letter.
+            await t.SendRawAsync(Subpackage(Jt808Messages.PositionReport, "013800138005", 30, total: 2, index: 2, Jt808Messages.PositionBody(At(0, 22.5, 113.9))));
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        var (_, dead) = await StopAsync();
+        Assert.Equal("message:subpackaged", Assert.Single(dead).GetProperty("code").GetString());
+        Assert.Equal(4, _gateway.Counters.Unsupported);
+    }
+
+    [Fact]
+    public async Task A_batch_in_sub_packages_is_reassembled_and_one_never_completed_is_a_dead_letter()
+    {
+        // Forty reports of a blind-area supplement: 1,123 bytes of body, more than one message holds, in two packets.
+        var body = new List<byte> { 0, 40, 1 };
+        for (int i = 0; i < 40; i++) body.AddRange([0, 28, .. Jt808Messages.PositionBody(At(i, 22.5 + (i * 1e-4), 113.9))]);
+        byte[] all = [.. body];
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013800138006"))
+        {
+            await t.SendRawAsync(Subpackage(Jt808Messages.BatchPositions, "013800138006", 40, total: 2, index: 1, all[..1000]));
+            var first = await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions);
+            Assert.Equal(Jt808Messages.Success, first.Result);
+            await t.SendRawAsync(Subpackage(Jt808Messages.BatchPositions, "013800138006", 41, total: 2, index: 2, all[1000..]));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions)).Result);
+            // The first of three packets, and the unit goes away.
+            await t.SendRawAsync(Subpackage(Jt808Messages.BatchPositions, "013800138006", 42, total: 3, index: 1, all[..1000]));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.BatchPositions)).Result);
+        }
+        await Task.Delay(200);
+        var (probes, dead) = await StopAsync();
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => s_t0 + (i * 1000L)), probes.Select(p => p.GetProperty("time").GetInt64()));
+        var d = Assert.Single(dead);
+        Assert.Equal("message:subpackaged", d.GetProperty("code").GetString());
+        Assert.Equal(all[..1000], Convert.FromBase64String(d.GetProperty("original_base64").GetString()!));
+    }
+
+    /// <summary>One sub-package of a 2013 message: the header with bit 13 and the packet count and index, escaped.</summary>
+    private static byte[] Subpackage(ushort id, string terminal, ushort serial, ushort total, ushort index, byte[] body)
+    {
+        var raw = new List<byte> { (byte)(id >> 8), (byte)id, (byte)(0x20 | (body.Length >> 8)), (byte)body.Length };
+        var bcd = new byte[6];
+        Jt808Frame.WriteBcdDigits(terminal, bcd);
+        raw.AddRange(bcd);
+        raw.AddRange([(byte)(serial >> 8), (byte)serial, (byte)(total >> 8), (byte)total, (byte)(index >> 8), (byte)index]);
+        raw.AddRange(body);
+        byte check = 0;
+        foreach (byte b in raw) check ^= b;
+        raw.Add(check);
+        var frame = new List<byte> { Jt808Frame.Flag };
+        foreach (byte b in raw)
+        {
+            if (b is Jt808Frame.Flag or Jt808Frame.Escape) frame.AddRange([Jt808Frame.Escape, b == Jt808Frame.Flag ? (byte)0x02 : (byte)0x01]);
+            else frame.Add(b);
+        }
+        frame.Add(Jt808Frame.Flag);
+        return [.. frame];
+    }
+
     /// <summary>A terminal's side of the connection: frames out, the platform's frames in.</summary>
     private sealed class Terminal : IDisposable
     {
