@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -18,10 +19,12 @@ public sealed class VehicleMatchState
     /// <summary>The memory an online state is sized to stay within (the requirement: under 1 KB a vehicle).</summary>
     internal const int BudgetBytes = 1023;
 
-    // [columns: Capacity × Column][blocks: Blocks × K × Candidate][decided: Candidate, ushort offset]
+    // [columns: slots × Column][blocks: Blocks × K × Candidate][decided: Candidate, ushort offset]
     // [newest: K × float score][newest: K × ushort offset]
     private byte[] _blob;
-    private int _capacity;           // columns the ring holds (probes, followers included)
+    private int _capacity;           // columns the ring holds before it must decide or grow (probes, followers included)
+    private int _slots;              // column slots the blob has now: an online ring widens to its capacity only when its
+                                     // columns need it (a run of followers), which a vehicle reporting every 10 s never does
     private readonly byte _k;        // candidates per column, at most
     private readonly byte _blocks;   // candidate blocks (one per probe with candidates that may be pending), 0: one per column
     private long _timeBase;          // column times are milliseconds after this
@@ -48,20 +51,25 @@ public sealed class VehicleMatchState
     internal double KeptLon;
     internal double KeptLat;
 
-    public VehicleMatchState(MatcherOptions options) : this(options.MaxCandidates, OnlineCapacity(options), OnlineBlocks(options))
+    public VehicleMatchState(MatcherOptions options)
+        : this(options.MaxCandidates, OnlineCapacity(options), OnlineBlocks(options), OnlineSlots(options))
     {
         CanGrow = options.LagProbes >= GrowableLag;
     }
 
-    /// <summary>A state of <paramref name="capacity"/> columns; <paramref name="blocks"/> candidate blocks, or 0 for one per column.</summary>
-    internal VehicleMatchState(int k, int capacity, int blocks = 0)
+    /// <summary>
+    /// A state of <paramref name="capacity"/> columns, <paramref name="slots"/> of them allocated to begin with (0: all);
+    /// <paramref name="blocks"/> candidate blocks, or 0 for one per column (and then all slots allocated).
+    /// </summary>
+    internal VehicleMatchState(int k, int capacity, int blocks = 0, int slots = 0)
     {
         if (k is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(k), "between 1 and 32 candidates");
         if (blocks is < 0 or > byte.MaxValue) throw new ArgumentOutOfRangeException(nameof(blocks), "a byte's block index");
         _k = (byte)k;
         _capacity = capacity;
         _blocks = (byte)blocks;
-        _blob = new byte[BlobSize(k, capacity, BlockCount)];
+        _slots = blocks == 0 || slots <= 0 ? capacity : Math.Min(slots, capacity);
+        _blob = new byte[BlobSize(k, _slots, BlockCount)];
     }
 
     /// <summary>
@@ -79,7 +87,10 @@ public sealed class VehicleMatchState
     /// <summary>Probes received but not yet decided.</summary>
     public int Pending => Length - (HasAnchor ? 1 : 0);
 
-    /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array, each padded to 8 bytes.</summary>
+    /// <summary>
+    /// Bytes of memory held for this vehicle now: the object (header and fields) and its array, each padded to 8 bytes; at
+    /// most <see cref="BudgetBytes"/> online, less while the ring has not needed all its columns.
+    /// </summary>
     public int SizeBytes => ObjectBytes + Align8(ArrayHeaderBytes + _blob.Length);
 
     // The object: header, blob reference and fields, padded (128 bytes as BenchmarkDotNet measures it); the
@@ -120,10 +131,16 @@ public sealed class VehicleMatchState
     internal static int OnlineBlocks(MatcherOptions o) =>
         o.LagProbes >= GrowableLag || o.LagProbes + 1 > byte.MaxValue ? 0 : o.LagProbes + 1;
 
+    /// <summary>
+    /// Column slots an online ring starts with: the anchor, the lag and the new column, as many as a vehicle whose probes
+    /// all carry candidates ever holds; it widens to <see cref="OnlineCapacity"/> when followers pile up.
+    /// </summary>
+    internal static int OnlineSlots(MatcherOptions o) => OnlineBlocks(o) == 0 ? 0 : o.LagProbes + 2;
+
     private static int Align8(int n) => (n + 7) & ~7;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal int Slot(int column) => (Start + column) % _capacity;
+    internal int Slot(int column) => (Start + column) % _slots;
 
     /// <summary>The header of the column in a ring slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -142,7 +159,7 @@ public sealed class VehicleMatchState
         return MemoryMarshal.Cast<byte, Candidate>(_blob.AsSpan(BlocksOffset + (block * K * Unsafe.SizeOf<Candidate>()), K * Unsafe.SizeOf<Candidate>()));
     }
 
-    private int BlocksOffset => _capacity * Unsafe.SizeOf<Column>();
+    private int BlocksOffset => _slots * Unsafe.SizeOf<Column>();
 
     private int DecidedOffsetAt => BlocksOffset + (BlockCount * K * Unsafe.SizeOf<Candidate>());
 
@@ -245,6 +262,16 @@ public sealed class VehicleMatchState
         HasAnchor = false;
     }
 
+    /// <summary>
+    /// Makes room for one more column: a full ring grows (offline), a ring whose columns fill the slots it has so far
+    /// widens to its capacity (online: a run of followers; once, and the vehicle keeps it).
+    /// </summary>
+    internal void MakeRoom()
+    {
+        if (Length == _capacity) Grow();
+        else if (Length == _slots) Resize(_capacity);
+    }
+
     /// <summary>Doubles the ring, keeping column order (offline matching only: one block per column).</summary>
     internal void Grow()
     {
@@ -255,12 +282,30 @@ public sealed class VehicleMatchState
         {
             int s = Slot(c);
             _blob.AsSpan(s * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
-            _blob.AsSpan((_capacity * colSize) + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
+            _blob.AsSpan(BlocksOffset + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
         }
         int tail = _blob.Length - DecidedOffsetAt; // the decided match and the newest column's scores and offsets
         _blob.AsSpan(DecidedOffsetAt, tail).CopyTo(blob.AsSpan(blob.Length - tail));
         _blob = blob;
         _capacity = newCap;
+        _slots = newCap;
+        Start = 0;
+    }
+
+    /// <summary>
+    /// Gives a compact ring (a block ring of its own, independent of the columns) <paramref name="slots"/> column slots,
+    /// keeping column order: the columns are copied to the first slots, the blocks, the decided match and the newest
+    /// column's scores and offsets as they are. Changes no column, candidate or score.
+    /// </summary>
+    private void Resize(int slots)
+    {
+        Debug.Assert(!Direct && slots >= Length && slots <= _capacity);
+        int colSize = Unsafe.SizeOf<Column>();
+        var blob = new byte[BlobSize(K, slots, BlockCount)];
+        for (int c = 0; c < Length; c++) _blob.AsSpan(Slot(c) * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
+        _blob.AsSpan(BlocksOffset).CopyTo(blob.AsSpan(slots * colSize));
+        _blob = blob;
+        _slots = slots;
         Start = 0;
     }
 
@@ -273,7 +318,7 @@ public sealed class VehicleMatchState
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write((byte)K);
         writer.Write(_capacity);
-        writer.Write(Start);
+        writer.Write(Direct ? Start : 0);   // a compact ring is written with its columns in order from slot 0 (see below)
         writer.Write(Length);
         writer.Write(HasAnchor);
         writer.Write(NextBlock);
@@ -290,8 +335,21 @@ public sealed class VehicleMatchState
         writer.Write(KeptTime);
         writer.Write(KeptLon);
         writer.Write(KeptLat);
-        writer.Write(_blob.Length);
-        writer.Write(_blob);
+        if (Direct)
+        {
+            writer.Write(_blob.Length);
+            writer.Write(_blob);
+            return;
+        }
+        // A compact ring as if it had all its slots, whatever it has now: its columns in order from slot 0, the slots
+        // beyond them zero, then its blocks and the rest as they are. The same state writes the same bytes.
+        int colSize = Unsafe.SizeOf<Column>();
+        writer.Write(BlobSize(K, _capacity, BlockCount));
+        for (int c = 0; c < Length; c++) writer.Write(_blob.AsSpan(Slot(c) * colSize, colSize));
+        Span<byte> zero = stackalloc byte[colSize];
+        zero.Clear();
+        for (int c = Length; c < _capacity; c++) writer.Write(zero);
+        writer.Write(_blob.AsSpan(BlocksOffset));
     }
 
     /// <summary>
@@ -337,6 +395,10 @@ public sealed class VehicleMatchState
         if (blob.Length != blobLength) throw new EndOfStreamException("matcher state truncated");
         s._blob = blob;
         s._capacity = capacity;
+        s._slots = capacity;
+        // A compact ring whose columns fit the slots a new one starts with goes back to those (as a new vehicle's).
+        int start = OnlineSlots(options);
+        if (!s.Direct && start > 0 && start < capacity && s.Length <= start) s.Resize(start);
         return s;
     }
 

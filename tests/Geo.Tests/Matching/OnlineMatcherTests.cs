@@ -57,6 +57,66 @@ public class OnlineMatcherTests
     }
 
     [Fact]
+    public void A_ring_that_starts_with_the_lags_slots_and_widens_matches_as_one_with_all_its_slots()
+    {
+        // A new state holds the anchor, the lag and the new column; followers piling up (1 Hz, standing) widen it to its
+        // capacity, which the matcher's decisions depend on, not on the slots allocated so far.
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var o = matcher.Options;
+        var narrow = matcher.NewState();
+        var whole = new VehicleMatchState(o.MaxCandidates, VehicleMatchState.OnlineCapacity(o), VehicleMatchState.OnlineBlocks(o));
+        Assert.Equal(whole.Capacity, narrow.Capacity);
+        int narrowBytes = narrow.SizeBytes;
+        Assert.True(narrowBytes < whole.SizeBytes, $"{narrowBytes} bytes new, {whole.SizeBytes} with all its slots");
+        var a = new Recorder { Matches = [], Routes = [] };
+        var b = new Recorder { Matches = [], Routes = [] };
+        foreach (var p in track.Points)
+        {
+            matcher.Push(narrow, p, ref a);
+            matcher.Push(whole, p, ref b);
+        }
+        matcher.Flush(narrow, ref a);
+        matcher.Flush(whole, ref b);
+
+        Assert.Equal(whole.SizeBytes, narrow.SizeBytes); // this track's stops widened it
+        Assert.Equal(b.Matches.Count, a.Matches.Count);
+        for (int i = 0; i < a.Matches.Count; i++)
+        {
+            var (x, y) = (a.Matches[i], b.Matches[i]);
+            Assert.Equal((x.ProbeId, x.Edge, x.OffsetM, x.Lon, x.Lat, x.Confidence, x.Break, x.Forced), (y.ProbeId, y.Edge, y.OffsetM, y.Lon, y.Lat, y.Confidence, y.Break, y.Forced));
+            Assert.Equal(a.Routes![i], b.Routes![i]);
+        }
+    }
+
+    [Fact]
+    public void A_state_writes_the_same_bytes_whatever_slots_it_has()
+    {
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var o = matcher.Options;
+        var narrow = matcher.NewState();
+        var whole = new VehicleMatchState(o.MaxCandidates, VehicleMatchState.OnlineCapacity(o), VehicleMatchState.OnlineBlocks(o));
+        var sink = new Recorder { Matches = [] };
+        int compared = 0;
+        foreach (var p in track.Points.Take(200))
+        {
+            matcher.Push(narrow, p, ref sink);
+            matcher.Push(whole, p, ref sink);
+            Assert.Equal(Bytes(whole), Bytes(narrow));
+            compared++;
+        }
+        Assert.Equal(200, compared);
+
+        static byte[] Bytes(VehicleMatchState s)
+        {
+            var buffer = new MemoryStream();
+            using (var w = new BinaryWriter(buffer)) s.WriteTo(w);
+            return buffer.ToArray();
+        }
+    }
+
+    [Fact]
     public void Followers_leave_room_for_more_probes_than_the_lag()
     {
         // Followers keep no candidates, so the bytes the lag's columns need hold more probes besides.
