@@ -144,7 +144,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             // Lost while moving, and not back: the spell goes on if the vehicle stops (where it stopped is unknown too).
             if (p.Fix) s.NoFixMoving = false;
             else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && f!.StoodSinceSpan(_options))) s.NoFixMoving = true;
-            Report(ref s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs, _noFixDebounce), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
+            Report(ref f!.NoFix, f.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs, _noFixDebounce), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
             if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, f!, in p, cls, hazmat, alerts);
             else f!.ReportedStop(in p);
             // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
@@ -152,7 +152,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             bool standing = !float.IsNaN(speed) && speed < 1
                 && !(f!.StopFixes > 0 ? InPermittedStop(f.StopSumLon / f.StopFixes, f.StopSumLat / f.StopFixes, p.TimeMs, cls) : InPermittedStop(p.Lon, p.Lat, p.TimeMs, cls));
             // Unknown (a unit without a fix that stood when it lost it may have driven off): the stop neither goes on nor ends.
-            if (!float.IsNaN(speed)) Report(ref s.LongStop, s.LongStop.Update(standing, p.TimeMs, _longStopDebounce), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
+            if (!float.IsNaN(speed)) Report(ref f.LongStop, f.LongStop.Update(standing, p.TimeMs, _longStopDebounce), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
@@ -225,7 +225,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         long since = f.NoFixSinceMs, fixMs = f.FixMs;
         double fixLon = f.FixLon, fixLat = f.FixLat;
         (f.NoFixSinceMs, f.FixMs, f.FixLon, f.FixLat) = (long.MinValue, p.TimeMs, p.Lon, p.Lat);
-        if (since == long.MinValue || s.NoFix.IsOpen || p.TimeMs - since < _options.NoFixAfterS * 1000) return;
+        if (since == long.MinValue || f.NoFix.IsOpen || p.TimeMs - since < _options.NoFixAfterS * 1000) return;
         double moved = Traffic.Geo.GeoMath.Distance(fixLon, fixLat, p.Lon, p.Lat);
         if (moved < f.StandRadiusM(_options, Math.Sqrt(2)) || moved / ((p.TimeMs - fixMs) / 1000.0) * 3.6 <= _options.MovingKmh) return;
         string id = $"hazmat_no_fix:{ids.Name(p.Vehicle)}:{since}";
@@ -297,14 +297,17 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (_states.Find(v) is not { } s || s.LastMs == long.MinValue) continue;
             var p = Probe.Empty;
             (p.Vehicle, p.TimeMs, p.Lon, p.Lat) = (v, timeMs, s.LastLon, s.LastLat);
-            Report(ref s.NoFix, s.NoFix.Gone(s.LastMs), "hazmat_no_fix", in p, s.Class, s.Hazmat, null, alerts);
-            Report(ref s.LongStop, s.LongStop.Gone(s.LastMs), "hazmat_long_stop", in p, s.Class, s.Hazmat, null, alerts);
+            if (s.Fixes is { } f)
+            {
+                Report(ref f.NoFix, f.NoFix.Gone(s.LastMs), "hazmat_no_fix", in p, s.Class, s.Hazmat, null, alerts);
+                Report(ref f.LongStop, f.LongStop.Gone(s.LastMs), "hazmat_long_stop", in p, s.Class, s.Hazmat, null, alerts);
+            }
             if (s.Fatigue.IsOpen) SilenceRested(s, in p, alerts);
             var silent = new Dictionary<string, double> { ["silent_s"] = (timeMs - s.LastMs) / 1000.0 };
-            if (s.TeleportId != null)
+            if (s.OpenJump is { } jumped)
             {
-                alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, s.Class, s.Hazmat, s.TeleportStartMs, s.LastMs, s.LastLon, s.LastLat, silent));
-                s.TeleportId = null;
+                alerts.Add(Simple("teleport", jumped.Id, AlertState.Close, in p, s.Class, s.Hazmat, jumped.StartMs, s.LastMs, s.LastLon, s.LastLat, silent));
+                s.OpenJump = null;
             }
             if (s.SignalLostId != null)
             {
@@ -367,31 +370,29 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         if (!p.Fix || !s.LastFix) return;
         // No open jump and a step too short for one: no need of the distance (a great circle is no longer than the way
         // along a parallel then a meridian, R × (Δlon + Δlat) in radians, and the bound leaves a tenth to spare).
-        if (s.TeleportId == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
+        if (s.OpenJump == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
         double metres = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
         double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
         double kmh = metres / seconds * 3.6;
         bool jump = metres >= _options.TeleportMinM && kmh > _options.TeleportKmh;
-        if (s.TeleportId == null)
+        if (s.OpenJump is not { } j)
         {
             if (!jump) return;
-            s.TeleportId = $"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}";
-            s.TeleportStartMs = p.TimeMs;
-            (s.TeleportFromMs, s.TeleportFromLon, s.TeleportFromLat) = (s.LastMs, s.LastLon, s.LastLat);
-            alerts.Add(Simple("teleport", s.TeleportId, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
+            s.OpenJump = new Jump($"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}", p.TimeMs, s.LastMs, s.LastLon, s.LastLat);
+            alerts.Add(Simple("teleport", s.OpenJump.Id, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
             return;
         }
         // Fixes plausible from the place jumped to but not from where the vehicle was before the jump: a bad stretch of
         // several fixes (one alert for the jump out and back, not one for each), for a while; longer, the vehicle is there.
-        if (!jump && p.TimeMs - s.TeleportStartMs < _options.TeleportAwayS * 1000)
+        if (!jump && p.TimeMs - j.StartMs < _options.TeleportAwayS * 1000)
         {
-            double back = Traffic.Geo.GeoMath.Distance(s.TeleportFromLon, s.TeleportFromLat, p.Lon, p.Lat);
-            double backKmh = back / Math.Max(0.001, (p.TimeMs - s.TeleportFromMs) / 1000.0) * 3.6;
+            double back = Traffic.Geo.GeoMath.Distance(j.FromLon, j.FromLat, p.Lon, p.Lat);
+            double backKmh = back / Math.Max(0.001, (p.TimeMs - j.FromMs) / 1000.0) * 3.6;
             if (back >= _options.TeleportMinM && backKmh > _options.TeleportKmh) return;
         }
         // The jump back, a plausible fix from where the vehicle was, or one from the new place long enough: it is over.
-        alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, cls, hazmat, s.TeleportStartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
-        s.TeleportId = null;
+        alerts.Add(Simple("teleport", j.Id, AlertState.Close, in p, cls, hazmat, j.StartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
+        s.OpenJump = null;
     }
 
     // Built only for an alert: every probe passes through Teleport.
@@ -459,11 +460,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
 
     private sealed class State
     {
-        // Mutable structs: don't make these readonly. Their thresholds are the rule's (_noFixDebounce, _longStopDebounce;
-        // fatigue none: the driving time is the debounce).
-        public ConditionTracker NoFix = new();
-        public ConditionTracker LongStop = new();
-        public ConditionTracker Fatigue = new();
+        public ConditionTracker Fatigue = new();   // mutable struct: don't make it readonly (no debounce: the driving time is)
         public long LastMs = long.MinValue;
         public double LastLon;
         public double LastLat;
@@ -471,10 +468,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public bool LastFix = true;
         public VehicleClass Class;
         public ushort Hazmat;
-        public string? TeleportId;
-        public long TeleportStartMs;
-        public long TeleportFromMs;                // the last fix before the jump: when and where
-        public double TeleportFromLon, TeleportFromLat;
+        public Jump? OpenJump;                     // an open teleport: created as it opens, dropped as it closes
         public string? SignalLostId;
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
@@ -489,8 +483,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public void Save(CheckpointWriter w)
         {
             BinaryWriter o = w.Out;
-            NoFix.Save(o);
-            LongStop.Save(o);
+            FixTrack fixes = Fixes ?? FixTrack.Fresh;
+            fixes.NoFix.Save(o);
+            fixes.LongStop.Save(o);
             Fatigue.Save(o);
             o.Write(LastMs);
             o.Write(LastLon);
@@ -499,25 +494,26 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             o.Write(LastFix);
             o.Write((byte)Class);
             o.Write(Hazmat);
-            w.String(TeleportId);
-            o.Write(TeleportStartMs);
-            o.Write(TeleportFromMs);
-            o.Write(TeleportFromLon);
-            o.Write(TeleportFromLat);
+            w.String(OpenJump?.Id);
+            o.Write(OpenJump?.StartMs ?? 0);
+            o.Write(OpenJump?.FromMs ?? 0);
+            o.Write(OpenJump?.FromLon ?? 0);
+            o.Write(OpenJump?.FromLat ?? 0);
             w.String(SignalLostId);
             o.Write(DrivingSinceMs);
             o.Write(StandingSinceMs);
             o.Write(BreaksMs);
             o.Write(DrivenUntilMs);
             o.Write(NoFixMoving);
-            (Fixes ?? FixTrack.Fresh).Save(o);
+            fixes.Save(o);
         }
 
         public void Load(CheckpointReader r)
         {
             BinaryReader i = r.In;
-            NoFix.Load(i);
-            LongStop.Load(i);
+            var fixes = new FixTrack();
+            fixes.NoFix.Load(i);
+            fixes.LongStop.Load(i);
             Fatigue.Load(i);
             LastMs = i.ReadInt64();
             LastLon = i.ReadDouble();
@@ -526,25 +522,28 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             LastFix = i.ReadBoolean();
             Class = (VehicleClass)i.ReadByte();
             Hazmat = i.ReadUInt16();
-            TeleportId = r.String();
-            TeleportStartMs = i.ReadInt64();
-            TeleportFromMs = i.ReadInt64();
-            TeleportFromLon = i.ReadDouble();
-            TeleportFromLat = i.ReadDouble();
+            string? jumpId = r.String();
+            (long jumpMs, long fromMs, double fromLon, double fromLat) = (i.ReadInt64(), i.ReadInt64(), i.ReadDouble(), i.ReadDouble());
+            OpenJump = jumpId == null ? null : new Jump(jumpId, jumpMs, fromMs, fromLon, fromLat);   // a closed one's are never read
             SignalLostId = r.String();
             DrivingSinceMs = i.ReadInt64();
             StandingSinceMs = i.ReadInt64();
             BreaksMs = i.ReadInt64();
             DrivenUntilMs = i.ReadInt64();
             NoFixMoving = i.ReadBoolean();
-            Fixes = FixTrack.LoadOrNull(i);
+            fixes.Load(i);
+            Fixes = fixes.IsFresh ? null : fixes;
         }
     }
 
+    /// <summary>An open <c>teleport</c>: its id, when it opened, and the last fix before the jump (when and where).</summary>
+    private sealed record Jump(string Id, long StartMs, long FromMs, double FromLon, double FromLat);
+
     /// <summary>
     /// A vehicle's state that only a unit judged from its fixes (no reported speed) or a dangerous-goods vehicle (its stops,
-    /// its lost fixes) uses, apart from <see cref="State"/>: most vehicles report their speed and carry no cargo, and never
-    /// create it (about 330 bytes a vehicle). Created at the first probe that needs it, as the fields were first written then.
+    /// its lost fixes, its two conditions) uses, apart from <see cref="State"/>: most vehicles report their speed and carry
+    /// no cargo, and never create it (400 bytes). Created at the first probe that needs it, which is where these fields were
+    /// first written when they were the state's own: a vehicle without one reads as one that is new.
     /// </summary>
     private sealed class FixTrack
     {
@@ -552,6 +551,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public static readonly FixTrack Fresh = new();
 
         private static readonly byte[] s_freshBytes = Bytes(Fresh);
+
+        // Dangerous goods only (hazmat_no_fix, hazmat_long_stop). Mutable structs: don't make these readonly.
+        public ConditionTracker NoFix = new();
+        public ConditionTracker LongStop = new();
 
         public long NoFixSinceMs = long.MinValue;  // a unit that reports no speed: since when its fix is lost …
         public long FixMs = long.MinValue;         // … and its last fix: when and where
@@ -754,15 +757,11 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             RecentBefore.Save(o);
         }
 
-        /// <summary>Reads a track written by <see cref="Save"/>; null for a fresh one (the vehicle never needed it).</summary>
-        public static FixTrack? LoadOrNull(BinaryReader i)
-        {
-            var t = new FixTrack();
-            t.Load(i);
-            return Bytes(t).AsSpan().SequenceEqual(s_freshBytes) ? null : t;
-        }
+        /// <summary>Whether the track is as new (its trackers and the rest): a vehicle restored with it needs none.</summary>
+        public bool IsFresh => Bytes(this).AsSpan().SequenceEqual(s_freshBytes);
 
-        private void Load(BinaryReader i)
+        /// <summary>Reads what <see cref="Save"/> wrote (the trackers are read apart, where the checkpoint has them).</summary>
+        public void Load(BinaryReader i)
         {
             SpanMs = i.ReadInt64();
             SpanLon = i.ReadDouble();
@@ -794,7 +793,12 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         private static byte[] Bytes(FixTrack t)
         {
             using var bytes = new MemoryStream();
-            using (var w = new BinaryWriter(bytes)) t.Save(w);
+            using (var w = new BinaryWriter(bytes))
+            {
+                t.NoFix.Save(w);
+                t.LongStop.Save(w);
+                t.Save(w);
+            }
             return bytes.ToArray();
         }
     }
