@@ -57,56 +57,48 @@ public class OnlineMatcherTests
     }
 
     [Fact]
-    public void A_ring_that_starts_with_the_lags_slots_and_widens_matches_as_one_with_all_its_slots()
+    public void A_ring_that_starts_narrow_and_widens_matches_and_writes_as_one_with_all_its_slots_and_blocks()
     {
-        // A new state holds the anchor, the lag and the new column; followers piling up (1 Hz, standing) widen it to its
-        // capacity, which the matcher's decisions depend on, not on the slots allocated so far.
+        // A new state holds the anchor, the lag and the new column, and half the lag's candidate blocks; followers piling
+        // up (1 Hz, standing) widen its columns, pending probes with candidates its blocks, to its capacity, which the
+        // matcher's decisions depend on, not on what is allocated so far. One that starts with a single block widens it
+        // at the second pending probe with candidates.
         var track = s_belgium.Value;
         var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
         var o = matcher.Options;
-        var narrow = matcher.NewState();
-        var whole = new VehicleMatchState(o.MaxCandidates, VehicleMatchState.OnlineCapacity(o), VehicleMatchState.OnlineBlocks(o));
-        Assert.Equal(whole.Capacity, narrow.Capacity);
-        int narrowBytes = narrow.SizeBytes;
-        Assert.True(narrowBytes < whole.SizeBytes, $"{narrowBytes} bytes new, {whole.SizeBytes} with all its slots");
-        var a = new Recorder { Matches = [], Routes = [] };
-        var b = new Recorder { Matches = [], Routes = [] };
+        int capacity = VehicleMatchState.OnlineCapacity(o), blocks = VehicleMatchState.OnlineBlocks(o);
+        var whole = new VehicleMatchState(o.MaxCandidates, capacity, blocks);
+        VehicleMatchState[] narrow = [matcher.NewState(), new VehicleMatchState(o.MaxCandidates, capacity, blocks, VehicleMatchState.OnlineSlots(o), startBlocks: 1)];
+        int[] startBytes = narrow.Select(s => s.SizeBytes).ToArray();
+        Assert.All(narrow, s => Assert.Equal(whole.Capacity, s.Capacity));
+        Assert.All(startBytes, n => Assert.True(n < whole.SizeBytes, $"{n} bytes new, {whole.SizeBytes} with all its slots and blocks"));
+        var expected = new Recorder { Matches = [], Routes = [] };
+        Recorder[] got = [new Recorder { Matches = [], Routes = [] }, new Recorder { Matches = [], Routes = [] }];
         foreach (var p in track.Points)
         {
-            matcher.Push(narrow, p, ref a);
-            matcher.Push(whole, p, ref b);
+            matcher.Push(whole, p, ref expected);
+            for (int i = 0; i < narrow.Length; i++)
+            {
+                matcher.Push(narrow[i], p, ref got[i]);
+                Assert.Equal(Bytes(whole), Bytes(narrow[i]));
+            }
         }
-        matcher.Flush(narrow, ref a);
-        matcher.Flush(whole, ref b);
+        matcher.Flush(whole, ref expected);
+        for (int i = 0; i < narrow.Length; i++) matcher.Flush(narrow[i], ref got[i]);
 
-        Assert.Equal(whole.SizeBytes, narrow.SizeBytes); // this track's stops widened it
-        Assert.Equal(b.Matches.Count, a.Matches.Count);
-        for (int i = 0; i < a.Matches.Count; i++)
+        // This track's stops widened the columns of both; the blocks of the one that started with one.
+        Assert.All(narrow, s => Assert.True(s.SizeBytes > startBytes[0], $"{s.SizeBytes} bytes"));
+        Assert.Equal(whole.SizeBytes, narrow[1].SizeBytes);
+        foreach (var a in got)
         {
-            var (x, y) = (a.Matches[i], b.Matches[i]);
-            Assert.Equal((x.ProbeId, x.Edge, x.OffsetM, x.Lon, x.Lat, x.Confidence, x.Break, x.Forced), (y.ProbeId, y.Edge, y.OffsetM, y.Lon, y.Lat, y.Confidence, y.Break, y.Forced));
-            Assert.Equal(a.Routes![i], b.Routes![i]);
+            Assert.Equal(expected.Matches.Count, a.Matches.Count);
+            for (int i = 0; i < a.Matches.Count; i++)
+            {
+                var (x, y) = (a.Matches[i], expected.Matches[i]);
+                Assert.Equal((x.ProbeId, x.Edge, x.OffsetM, x.Lon, x.Lat, x.Confidence, x.Break, x.Forced), (y.ProbeId, y.Edge, y.OffsetM, y.Lon, y.Lat, y.Confidence, y.Break, y.Forced));
+                Assert.Equal(a.Routes![i], expected.Routes![i]);
+            }
         }
-    }
-
-    [Fact]
-    public void A_state_writes_the_same_bytes_whatever_slots_it_has()
-    {
-        var track = s_belgium.Value;
-        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
-        var o = matcher.Options;
-        var narrow = matcher.NewState();
-        var whole = new VehicleMatchState(o.MaxCandidates, VehicleMatchState.OnlineCapacity(o), VehicleMatchState.OnlineBlocks(o));
-        var sink = new Recorder { Matches = [] };
-        int compared = 0;
-        foreach (var p in track.Points.Take(200))
-        {
-            matcher.Push(narrow, p, ref sink);
-            matcher.Push(whole, p, ref sink);
-            Assert.Equal(Bytes(whole), Bytes(narrow));
-            compared++;
-        }
-        Assert.Equal(200, compared);
 
         static byte[] Bytes(VehicleMatchState s)
         {
