@@ -1,66 +1,82 @@
 namespace Traffic.Engine.Rules;
 
-/// <summary>
-/// The lifecycle of one per-vehicle condition: it opens once it has held for <c>openAfterMs</c>, closes once
-/// it has been false for <c>closeAfterMs</c> (debounce and hysteresis), and remembers when it began.
-/// </summary>
-internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
-{
-    private long _trueSince = long.MinValue;
-    private long _falseSince = long.MinValue;
+/// <summary>How long a condition must hold before its alert opens, and have ended before it closes (debounce and hysteresis).</summary>
+internal readonly record struct Debounce(long OpenAfterMs, long CloseAfterMs);
 
-    public bool IsOpen { get; private set; }
+/// <summary>
+/// The lifecycle of one per-vehicle condition: it opens once it has held for <see cref="Debounce.OpenAfterMs"/>, closes once
+/// it has been false for <see cref="Debounce.CloseAfterMs"/> (debounce and hysteresis), and remembers when it began.
+/// </summary>
+/// <remarks>
+/// Mutable struct, kept inline in a vehicle's state (a field, never a copy): an object of its own cost a vehicle 64 bytes
+/// and a reference for each condition. The thresholds are the rule's, passed in, not kept per vehicle.
+/// </remarks>
+internal struct ConditionTracker
+{
+    private long _trueSince;
+    private long _falseSince;
+    private long _startMs;
+    private bool _isOpen;
+
+    public ConditionTracker()
+    {
+        _trueSince = long.MinValue;
+        _falseSince = long.MinValue;
+        _startMs = long.MinValue;
+    }
+
+    public readonly bool IsOpen => _isOpen;
 
     /// <summary>When the condition began (the alert's start).</summary>
-    public long StartMs { get; private set; } = long.MinValue;
+    public readonly long StartMs => _startMs;
 
     /// <summary>When it stopped holding (the alert's end, at a close).</summary>
-    public long EndMs => _falseSince;
+    public readonly long EndMs => _falseSince;
 
     /// <summary>Feeds the condition's value at a time; returns the transition it causes, if any.</summary>
-    public Alerts.AlertState? Update(bool active, long timeMs) => Update(active, timeMs, timeMs);
+    public Alerts.AlertState? Update(bool active, long timeMs, Debounce debounce) => Update(active, timeMs, timeMs, debounce);
 
     /// <summary>
     /// Feeds the condition's value at a time, where a condition that starts holding now is known to have begun at
     /// <paramref name="beganMs"/> (the first of the fixes that confirm it); returns the transition it causes, if any.
     /// </summary>
-    public Alerts.AlertState? Update(bool active, long timeMs, long beganMs)
+    public Alerts.AlertState? Update(bool active, long timeMs, long beganMs, Debounce debounce)
     {
         if (active)
         {
             _falseSince = long.MinValue;
             if (_trueSince == long.MinValue) _trueSince = beganMs;
-            if (!IsOpen && timeMs - _trueSince >= openAfterMs)
+            if (!_isOpen && timeMs - _trueSince >= debounce.OpenAfterMs)
             {
-                IsOpen = true;
-                StartMs = _trueSince;
+                _isOpen = true;
+                _startMs = _trueSince;
                 return Alerts.AlertState.Open;
             }
             return null;
         }
         _trueSince = long.MinValue;
-        if (!IsOpen) return null;
+        if (!_isOpen) return null;
         if (_falseSince == long.MinValue) _falseSince = timeMs;
-        if (timeMs - _falseSince < closeAfterMs) return null;
-        IsOpen = false;
+        if (timeMs - _falseSince < debounce.CloseAfterMs) return null;
+        _isOpen = false;
         return Alerts.AlertState.Close;
     }
 
     /// <summary>Writes the tracker's state (checkpoint); the thresholds come from the options.</summary>
-    public void Save(BinaryWriter w)
+    public readonly void Save(BinaryWriter w)
     {
         w.Write(_trueSince);
         w.Write(_falseSince);
-        w.Write(IsOpen);
-        w.Write(StartMs);
+        w.Write(_isOpen);
+        w.Write(_startMs);
     }
 
     public void Load(BinaryReader r)
     {
         _trueSince = r.ReadInt64();
         _falseSince = r.ReadInt64();
-        IsOpen = r.ReadBoolean();
-        StartMs = r.ReadInt64();
+        _isOpen = r.ReadBoolean();
+        _startMs = r.ReadInt64();
     }
 
     /// <summary>
@@ -70,16 +86,16 @@ internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
     public Alerts.AlertState? Gone(long lastMs)
     {
         _trueSince = long.MinValue;
-        if (!IsOpen) return null;
-        if (_falseSince == long.MinValue) _falseSince = Math.Max(StartMs, lastMs);
-        IsOpen = false;
+        if (!_isOpen) return null;
+        if (_falseSince == long.MinValue) _falseSince = Math.Max(_startMs, lastMs);
+        _isOpen = false;
         return Alerts.AlertState.Close;
     }
 
     /// <summary>Closes an open condition whatever it last held (the vehicle went silent), ready to begin again.</summary>
     public void Close()
     {
-        IsOpen = false;
+        _isOpen = false;
         Clear();
     }
 
@@ -88,6 +104,6 @@ internal sealed class ConditionTracker(long openAfterMs, long closeAfterMs)
     {
         _trueSince = long.MinValue;
         _falseSince = long.MinValue;
-        StartMs = long.MinValue;
+        _startMs = long.MinValue;
     }
 }

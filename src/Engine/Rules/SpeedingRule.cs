@@ -471,12 +471,10 @@ public sealed class SpeedingRule
         private double _total;
         private double _totalAtLimit;
 
-        public long OverSinceMs = long.MinValue;   // when the condition began (the alert's start)
-        public long OverFirstMs;                    // the condition's first speed over the limit
-        public long UnderSinceMs = long.MinValue;
-        public double MaxSpeed;
-        public string? OpenId;
-        public int Severity;
+        // The speeding condition, from the vehicle's first speed over the limit on: most vehicles never have one, and
+        // read the defaults without it. A write of a default makes none (every match under the limit writes some).
+        private Spell? _spell;
+
         public bool HasLast;      // the last fix's own position, to see a unit repeat it
         public double LastLon;
         public double LastLat;
@@ -484,11 +482,77 @@ public sealed class SpeedingRule
         public long SeenMs;       // its last match
         public VehicleClass Class;
         public ushort Hazmat;
-        public long OverMs;       // its last match over the limit: where, and the limit there
-        public int OverEdge;
-        public double OverLon;
-        public double OverLat;
-        public double OverLimit;
+
+        /// <summary>When the condition began (the alert's start).</summary>
+        public long OverSinceMs
+        {
+            get => _spell?.OverSinceMs ?? long.MinValue;
+            set { if (_spell != null || value != long.MinValue) Opened.OverSinceMs = value; }
+        }
+
+        /// <summary>The condition's first speed over the limit.</summary>
+        public long OverFirstMs
+        {
+            get => _spell?.OverFirstMs ?? 0;
+            set { if (_spell != null || value != 0) Opened.OverFirstMs = value; }
+        }
+
+        public long UnderSinceMs
+        {
+            get => _spell?.UnderSinceMs ?? long.MinValue;
+            set { if (_spell != null || value != long.MinValue) Opened.UnderSinceMs = value; }
+        }
+
+        public double MaxSpeed
+        {
+            get => _spell?.MaxSpeed ?? 0;
+            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.MaxSpeed = value; }
+        }
+
+        public string? OpenId
+        {
+            get => _spell?.OpenId;
+            set { if (_spell != null || value != null) Opened.OpenId = value; }
+        }
+
+        public int Severity
+        {
+            get => _spell?.Severity ?? 0;
+            set { if (_spell != null || value != 0) Opened.Severity = value; }
+        }
+
+        /// <summary>Its last match over the limit: when, where (<see cref="OverEdge"/>, <see cref="OverLon"/>, <see cref="OverLat"/>), and the limit there.</summary>
+        public long OverMs
+        {
+            get => _spell?.OverMs ?? 0;
+            set { if (_spell != null || value != 0) Opened.OverMs = value; }
+        }
+
+        public int OverEdge
+        {
+            get => _spell?.OverEdge ?? 0;
+            set { if (_spell != null || value != 0) Opened.OverEdge = value; }
+        }
+
+        public double OverLon
+        {
+            get => _spell?.OverLon ?? 0;
+            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.OverLon = value; }
+        }
+
+        public double OverLat
+        {
+            get => _spell?.OverLat ?? 0;
+            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.OverLat = value; }
+        }
+
+        public double OverLimit
+        {
+            get => _spell?.OverLimit ?? 0;
+            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.OverLimit = value; }
+        }
+
+        private Spell Opened => _spell ??= new Spell();
 
         public void Save(CheckpointWriter w)
         {
@@ -651,6 +715,22 @@ public sealed class SpeedingRule
             double d = _samples[newest].Distance - _samples[back].Distance, s = _samples[newest].AtLimit - _samples[back].AtLimit;
             // Rounded: over one edge it is that edge's limit, not a hair above it from the sums' rounding.
             return d > 0 && s > 0 ? Math.Round(d / s * 3.6, 3) : null;
+        }
+
+        /// <summary>A vehicle's speeding condition: created at its first speed over the limit, and kept (no allocation per spell).</summary>
+        private sealed class Spell
+        {
+            public long OverSinceMs = long.MinValue;
+            public long OverFirstMs;
+            public long UnderSinceMs = long.MinValue;
+            public double MaxSpeed;
+            public string? OpenId;
+            public int Severity;
+            public long OverMs;
+            public int OverEdge;
+            public double OverLon;
+            public double OverLat;
+            public double OverLimit;
         }
 
         private struct Sample

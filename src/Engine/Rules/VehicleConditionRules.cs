@@ -21,7 +21,7 @@ public sealed record VehicleConditionOptions
 
     /// <summary>
     /// … where a unit's scatter stays within this (3 σ of a 10 m unit), or within 4 σ of the unit's own scatter at its
-    /// stops once that is known, if wider (see <c>State.StandRadiusM</c>).
+    /// stops once that is known, if wider (see <c>FixTrack.StandRadiusM</c>).
     /// </summary>
     public double PositionStandM { get; init; } = 30;
 
@@ -105,7 +105,9 @@ public sealed record VehicleConditionOptions
 public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
     private readonly VehicleConditionOptions _options = options ?? VehicleConditionOptions.Default;
-    private readonly PerVehicle<State> _states = new(() => new State(options ?? VehicleConditionOptions.Default));
+    private readonly PerVehicle<State> _states = new(() => new State());
+    private readonly Debounce _noFixDebounce = new((long)((options ?? VehicleConditionOptions.Default).NoFixAfterS * 1000), 10_000);
+    private readonly Debounce _longStopDebounce = new((long)((options ?? VehicleConditionOptions.Default).LongStopAfterS * 1000), 10_000);
     private readonly int[] _found = new int[16];
     // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
     // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
@@ -118,10 +120,10 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     /// <summary>
     /// Whether a vehicle whose unit reports positions only stood at <paramref name="timeMs"/>, its fix there
     /// <paramref name="lon"/>, <paramref name="lat"/>, in a stop whose fixes scatter more than <paramref name="scatterM"/> (see
-    /// <c>State.StoodAt</c>); false for a vehicle not seen.
+    /// <c>FixTrack.StoodAt</c>); false for a vehicle not seen.
     /// </summary>
     public bool StoodAt(int vehicle, long timeMs, double lon, double lat, double scatterM) =>
-        _states.Find(vehicle)?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
+        _states.Find(vehicle)?.Fixes?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
 
     /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
     public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 160);
@@ -130,25 +132,27 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     {
         State s = _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
-        // The unit's own speed, else (a unit that reports positions only) one from how far its fixes moved.
-        float speed = float.IsNaN(p.SpeedKmh) ? s.SpeedFromFixes(in p, _options) : p.SpeedKmh;
-        bool moving = !float.IsNaN(speed) && speed > _options.MovingKmh;
         bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
+        // Only a unit judged from its fixes and a dangerous-goods vehicle use them: the rest never create them.
+        FixTrack? f = float.IsNaN(p.SpeedKmh) || dangerous ? s.Fixes ??= new FixTrack() : null;
+        // The unit's own speed, else (a unit that reports positions only) one from how far its fixes moved.
+        float speed = float.IsNaN(p.SpeedKmh) ? f!.SpeedFromFixes(in p, _options) : p.SpeedKmh;
+        bool moving = !float.IsNaN(speed) && speed > _options.MovingKmh;
 
         if (dangerous)
         {
             // Lost while moving, and not back: the spell goes on if the vehicle stops (where it stopped is unknown too).
             if (p.Fix) s.NoFixMoving = false;
-            else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && s.StoodSinceSpan(_options))) s.NoFixMoving = true;
-            Report(s.NoFix, s.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
-            if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, in p, cls, hazmat, alerts);
-            else s.ReportedStop(in p);
+            else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && f!.StoodSinceSpan(_options))) s.NoFixMoving = true;
+            Report(ref f!.NoFix, f.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs, _noFixDebounce), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
+            if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, f!, in p, cls, hazmat, alerts);
+            else f!.ReportedStop(in p);
             // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
             // fixes on both sides of it), else its fix.
             bool standing = !float.IsNaN(speed) && speed < 1
-                && !(s.StopFixes > 0 ? InPermittedStop(s.StopSumLon / s.StopFixes, s.StopSumLat / s.StopFixes, p.TimeMs, cls) : InPermittedStop(p.Lon, p.Lat, p.TimeMs, cls));
+                && !(f!.StopFixes > 0 ? InPermittedStop(f.StopSumLon / f.StopFixes, f.StopSumLat / f.StopFixes, p.TimeMs, cls) : InPermittedStop(p.Lon, p.Lat, p.TimeMs, cls));
             // Unknown (a unit without a fix that stood when it lost it may have driven off): the stop neither goes on nor ends.
-            if (!float.IsNaN(speed)) Report(s.LongStop, s.LongStop.Update(standing, p.TimeMs), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
+            if (!float.IsNaN(speed)) Report(ref f.LongStop, f.LongStop.Update(standing, p.TimeMs, _longStopDebounce), "hazmat_long_stop", in p, cls, hazmat, null, alerts);
         }
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
@@ -179,7 +183,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         }
         // Driving time runs to the last report moving: a driver who stopped before 4 hours is resting, not tired.
         bool tired = s.DrivingSinceMs != long.MinValue && s.DrivenUntilMs - s.DrivingSinceMs > _options.FatigueDrivingS * 1000;
-        Report(s.Fatigue, s.Fatigue.Update(tired, p.TimeMs), "fatigue", in p, cls, hazmat,
+        Report(ref s.Fatigue, s.Fatigue.Update(tired, p.TimeMs, default), "fatigue", in p, cls, hazmat,
             s.DrivingSinceMs == long.MinValue ? null : (s.DrivenUntilMs - s.DrivingSinceMs) / 1000.0, alerts);
 
         Teleport(s, in p, cls, hazmat, alerts);
@@ -195,8 +199,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         s.LastLon = p.Lon;
         s.LastLat = p.Lat;
         // signal_lost's "last seen driving": a unit judged from its fixes must also show it in its recent fixes (see
-        // State.RecentKmh), not only in its last span's two ends, which a standing 10 m unit's noise can set 40 m apart.
-        double recentKmh = float.IsNaN(p.SpeedKmh) && p.Fix ? s.RecentKmh(in p, _options) : double.PositiveInfinity;
+        // FixTrack.RecentKmh), not only in its last span's two ends, which a standing 10 m unit's noise can set 40 m apart.
+        double recentKmh = float.IsNaN(p.SpeedKmh) && p.Fix ? f!.RecentKmh(in p, _options) : double.PositiveInfinity;
         s.LastMoving = moving && recentKmh > _options.MovingKmh;
         s.LastFix = p.Fix;
         s.Class = cls;
@@ -211,19 +215,19 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
     /// alert opens and closes as the fix returns, spanning the loss (a truck that pulled away as its unit lost the fix
     /// and drove 1.1 km in 5 minutes raised nothing).
     /// </summary>
-    private void MovedWithoutFix(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void MovedWithoutFix(State s, FixTrack f, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         if (!p.Fix)
         {
-            if (s.NoFixSinceMs == long.MinValue && s.FixMs != long.MinValue) s.NoFixSinceMs = p.TimeMs;
+            if (f.NoFixSinceMs == long.MinValue && f.FixMs != long.MinValue) f.NoFixSinceMs = p.TimeMs;
             return;
         }
-        long since = s.NoFixSinceMs, fixMs = s.FixMs;
-        double fixLon = s.FixLon, fixLat = s.FixLat;
-        (s.NoFixSinceMs, s.FixMs, s.FixLon, s.FixLat) = (long.MinValue, p.TimeMs, p.Lon, p.Lat);
-        if (since == long.MinValue || s.NoFix.IsOpen || p.TimeMs - since < _options.NoFixAfterS * 1000) return;
+        long since = f.NoFixSinceMs, fixMs = f.FixMs;
+        double fixLon = f.FixLon, fixLat = f.FixLat;
+        (f.NoFixSinceMs, f.FixMs, f.FixLon, f.FixLat) = (long.MinValue, p.TimeMs, p.Lon, p.Lat);
+        if (since == long.MinValue || f.NoFix.IsOpen || p.TimeMs - since < _options.NoFixAfterS * 1000) return;
         double moved = Traffic.Geo.GeoMath.Distance(fixLon, fixLat, p.Lon, p.Lat);
-        if (moved < s.StandRadiusM(_options, Math.Sqrt(2)) || moved / ((p.TimeMs - fixMs) / 1000.0) * 3.6 <= _options.MovingKmh) return;
+        if (moved < f.StandRadiusM(_options, Math.Sqrt(2)) || moved / ((p.TimeMs - fixMs) / 1000.0) * 3.6 <= _options.MovingKmh) return;
         string id = $"hazmat_no_fix:{ids.Name(p.Vehicle)}:{since}";
         var evidence = new Dictionary<string, double> { ["duration_s"] = (p.TimeMs - since) / 1000.0, ["moved_m"] = moved };
         alerts.Add(Simple("hazmat_no_fix", id, AlertState.Open, in p, cls, hazmat, since, null, fixLon, fixLat, evidence) with { Severity = 3 });
@@ -252,7 +256,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         if (!s.Fatigue.IsOpen) return;
         Probe at = p;
         (at.Lon, at.Lat, at.SpeedKmh) = (s.LastLon, s.LastLat, float.NaN);
-        Report(s.Fatigue, s.Fatigue.Update(false, s.LastMs + (long)(_options.FatigueRestS * 1000)), "fatigue", in at, s.Class, s.Hazmat, null, alerts);
+        Report(ref s.Fatigue, s.Fatigue.Update(false, s.LastMs + (long)(_options.FatigueRestS * 1000), default), "fatigue", in at, s.Class, s.Hazmat, null, alerts);
     }
 
     /// <summary>The watermark moved on: vehicles last seen driving and silent since too long raise <c>signal_lost</c>.</summary>
@@ -293,14 +297,17 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             if (_states.Find(v) is not { } s || s.LastMs == long.MinValue) continue;
             var p = Probe.Empty;
             (p.Vehicle, p.TimeMs, p.Lon, p.Lat) = (v, timeMs, s.LastLon, s.LastLat);
-            Report(s.NoFix, s.NoFix.Gone(s.LastMs), "hazmat_no_fix", in p, s.Class, s.Hazmat, null, alerts);
-            Report(s.LongStop, s.LongStop.Gone(s.LastMs), "hazmat_long_stop", in p, s.Class, s.Hazmat, null, alerts);
+            if (s.Fixes is { } f)
+            {
+                Report(ref f.NoFix, f.NoFix.Gone(s.LastMs), "hazmat_no_fix", in p, s.Class, s.Hazmat, null, alerts);
+                Report(ref f.LongStop, f.LongStop.Gone(s.LastMs), "hazmat_long_stop", in p, s.Class, s.Hazmat, null, alerts);
+            }
             if (s.Fatigue.IsOpen) SilenceRested(s, in p, alerts);
             var silent = new Dictionary<string, double> { ["silent_s"] = (timeMs - s.LastMs) / 1000.0 };
-            if (s.TeleportId != null)
+            if (s.OpenJump is { } jumped)
             {
-                alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, s.Class, s.Hazmat, s.TeleportStartMs, s.LastMs, s.LastLon, s.LastLat, silent));
-                s.TeleportId = null;
+                alerts.Add(Simple("teleport", jumped.Id, AlertState.Close, in p, s.Class, s.Hazmat, jumped.StartMs, s.LastMs, s.LastLon, s.LastLat, silent));
+                s.OpenJump = null;
             }
             if (s.SignalLostId != null)
             {
@@ -363,31 +370,29 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         if (!p.Fix || !s.LastFix) return;
         // No open jump and a step too short for one: no need of the distance (a great circle is no longer than the way
         // along a parallel then a meridian, R × (Δlon + Δlat) in radians, and the bound leaves a tenth to spare).
-        if (s.TeleportId == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
+        if (s.OpenJump == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
         double metres = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
         double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
         double kmh = metres / seconds * 3.6;
         bool jump = metres >= _options.TeleportMinM && kmh > _options.TeleportKmh;
-        if (s.TeleportId == null)
+        if (s.OpenJump is not { } j)
         {
             if (!jump) return;
-            s.TeleportId = $"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}";
-            s.TeleportStartMs = p.TimeMs;
-            (s.TeleportFromMs, s.TeleportFromLon, s.TeleportFromLat) = (s.LastMs, s.LastLon, s.LastLat);
-            alerts.Add(Simple("teleport", s.TeleportId, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
+            s.OpenJump = new Jump($"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}", p.TimeMs, s.LastMs, s.LastLon, s.LastLat);
+            alerts.Add(Simple("teleport", s.OpenJump.Id, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
             return;
         }
         // Fixes plausible from the place jumped to but not from where the vehicle was before the jump: a bad stretch of
         // several fixes (one alert for the jump out and back, not one for each), for a while; longer, the vehicle is there.
-        if (!jump && p.TimeMs - s.TeleportStartMs < _options.TeleportAwayS * 1000)
+        if (!jump && p.TimeMs - j.StartMs < _options.TeleportAwayS * 1000)
         {
-            double back = Traffic.Geo.GeoMath.Distance(s.TeleportFromLon, s.TeleportFromLat, p.Lon, p.Lat);
-            double backKmh = back / Math.Max(0.001, (p.TimeMs - s.TeleportFromMs) / 1000.0) * 3.6;
+            double back = Traffic.Geo.GeoMath.Distance(j.FromLon, j.FromLat, p.Lon, p.Lat);
+            double backKmh = back / Math.Max(0.001, (p.TimeMs - j.FromMs) / 1000.0) * 3.6;
             if (back >= _options.TeleportMinM && backKmh > _options.TeleportKmh) return;
         }
         // The jump back, a plausible fix from where the vehicle was, or one from the new place long enough: it is over.
-        alerts.Add(Simple("teleport", s.TeleportId, AlertState.Close, in p, cls, hazmat, s.TeleportStartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
-        s.TeleportId = null;
+        alerts.Add(Simple("teleport", j.Id, AlertState.Close, in p, cls, hazmat, j.StartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
+        s.OpenJump = null;
     }
 
     // Built only for an alert: every probe passes through Teleport.
@@ -428,7 +433,7 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         return false;
     }
 
-    private void Report(ConditionTracker c, AlertState? transition, string kind, in Probe p, VehicleClass cls, ushort hazmat, double? drivingS, List<AlertEvent> alerts)
+    private void Report(ref ConditionTracker c, AlertState? transition, string kind, in Probe p, VehicleClass cls, ushort hazmat, double? drivingS, List<AlertEvent> alerts)
     {
         if (transition is not AlertState state) return;
         var evidence = new Dictionary<string, double> { ["duration_s"] = ((state == AlertState.Close ? c.EndMs : p.TimeMs) - c.StartMs) / 1000.0 };
@@ -453,11 +458,9 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         if (state == AlertState.Close) c.Clear();
     }
 
-    private sealed class State(VehicleConditionOptions o)
+    private sealed class State
     {
-        public readonly ConditionTracker NoFix = new((long)(o.NoFixAfterS * 1000), 10_000);
-        public readonly ConditionTracker LongStop = new((long)(o.LongStopAfterS * 1000), 10_000);
-        public readonly ConditionTracker Fatigue = new(0, 0);
+        public ConditionTracker Fatigue = new();   // mutable struct: don't make it readonly (no debounce: the driving time is)
         public long LastMs = long.MinValue;
         public double LastLon;
         public double LastLat;
@@ -465,16 +468,94 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
         public bool LastFix = true;
         public VehicleClass Class;
         public ushort Hazmat;
-        public string? TeleportId;
-        public long TeleportStartMs;
-        public long TeleportFromMs;                // the last fix before the jump: when and where
-        public double TeleportFromLon, TeleportFromLat;
+        public Jump? OpenJump;                     // an open teleport: created as it opens, dropped as it closes
         public string? SignalLostId;
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
         public long BreaksMs;   // breaks taken since the driving began
         public long DrivenUntilMs = long.MinValue; // its last report moving
         public bool NoFixMoving;                   // its fix was lost while it moved and is not back
+        public FixTrack? Fixes;                    // a unit judged from its fixes, or a dangerous-goods vehicle: created when first needed
+
+        /// <summary>Since when the vehicle stands: for a unit judged from its fixes, since its stop's first span began.</summary>
+        public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && Fixes is { StopFixes: > 0 } f ? Math.Max(f.StopSinceMs, DrivenUntilMs) : p.TimeMs;
+
+        public void Save(CheckpointWriter w)
+        {
+            BinaryWriter o = w.Out;
+            FixTrack fixes = Fixes ?? FixTrack.Fresh;
+            fixes.NoFix.Save(o);
+            fixes.LongStop.Save(o);
+            Fatigue.Save(o);
+            o.Write(LastMs);
+            o.Write(LastLon);
+            o.Write(LastLat);
+            o.Write(LastMoving);
+            o.Write(LastFix);
+            o.Write((byte)Class);
+            o.Write(Hazmat);
+            w.String(OpenJump?.Id);
+            o.Write(OpenJump?.StartMs ?? 0);
+            o.Write(OpenJump?.FromMs ?? 0);
+            o.Write(OpenJump?.FromLon ?? 0);
+            o.Write(OpenJump?.FromLat ?? 0);
+            w.String(SignalLostId);
+            o.Write(DrivingSinceMs);
+            o.Write(StandingSinceMs);
+            o.Write(BreaksMs);
+            o.Write(DrivenUntilMs);
+            o.Write(NoFixMoving);
+            fixes.Save(o);
+        }
+
+        public void Load(CheckpointReader r)
+        {
+            BinaryReader i = r.In;
+            var fixes = new FixTrack();
+            fixes.NoFix.Load(i);
+            fixes.LongStop.Load(i);
+            Fatigue.Load(i);
+            LastMs = i.ReadInt64();
+            LastLon = i.ReadDouble();
+            LastLat = i.ReadDouble();
+            LastMoving = i.ReadBoolean();
+            LastFix = i.ReadBoolean();
+            Class = (VehicleClass)i.ReadByte();
+            Hazmat = i.ReadUInt16();
+            string? jumpId = r.String();
+            (long jumpMs, long fromMs, double fromLon, double fromLat) = (i.ReadInt64(), i.ReadInt64(), i.ReadDouble(), i.ReadDouble());
+            OpenJump = jumpId == null ? null : new Jump(jumpId, jumpMs, fromMs, fromLon, fromLat);   // a closed one's are never read
+            SignalLostId = r.String();
+            DrivingSinceMs = i.ReadInt64();
+            StandingSinceMs = i.ReadInt64();
+            BreaksMs = i.ReadInt64();
+            DrivenUntilMs = i.ReadInt64();
+            NoFixMoving = i.ReadBoolean();
+            fixes.Load(i);
+            Fixes = fixes.IsFresh ? null : fixes;
+        }
+    }
+
+    /// <summary>An open <c>teleport</c>: its id, when it opened, and the last fix before the jump (when and where).</summary>
+    private sealed record Jump(string Id, long StartMs, long FromMs, double FromLon, double FromLat);
+
+    /// <summary>
+    /// A vehicle's state that only a unit judged from its fixes (no reported speed) or a dangerous-goods vehicle (its stops,
+    /// its lost fixes, its two conditions) uses, apart from <see cref="State"/>: most vehicles report their speed and carry
+    /// no cargo, and never create it (400 bytes). Created at the first probe that needs it, which is where these fields were
+    /// first written when they were the state's own: a vehicle without one reads as one that is new.
+    /// </summary>
+    private sealed class FixTrack
+    {
+        /// <summary>A track never used, whose state a checkpoint writes for a vehicle without one (never changed).</summary>
+        public static readonly FixTrack Fresh = new();
+
+        private static readonly byte[] s_freshBytes = Bytes(Fresh);
+
+        // Dangerous goods only (hazmat_no_fix, hazmat_long_stop). Mutable structs: don't make these readonly.
+        public ConditionTracker NoFix = new();
+        public ConditionTracker LongStop = new();
+
         public long NoFixSinceMs = long.MinValue;  // a unit that reports no speed: since when its fix is lost …
         public long FixMs = long.MinValue;         // … and its last fix: when and where
         public double FixLon;
@@ -648,33 +729,8 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             else if (p.Fix) (StopSumLon, StopSumLat, StopFixes) = StopFixes == 0 ? (p.Lon, p.Lat, 1) : (StopSumLon + p.Lon, StopSumLat + p.Lat, StopFixes + 1);
         }
 
-        /// <summary>Since when the vehicle stands: for a unit judged from its fixes, since its stop's first span began.</summary>
-        public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && StopFixes > 0 ? Math.Max(StopSinceMs, DrivenUntilMs) : p.TimeMs;
-
-        public void Save(CheckpointWriter w)
+        public void Save(BinaryWriter o)
         {
-            BinaryWriter o = w.Out;
-            NoFix.Save(o);
-            LongStop.Save(o);
-            Fatigue.Save(o);
-            o.Write(LastMs);
-            o.Write(LastLon);
-            o.Write(LastLat);
-            o.Write(LastMoving);
-            o.Write(LastFix);
-            o.Write((byte)Class);
-            o.Write(Hazmat);
-            w.String(TeleportId);
-            o.Write(TeleportStartMs);
-            o.Write(TeleportFromMs);
-            o.Write(TeleportFromLon);
-            o.Write(TeleportFromLat);
-            w.String(SignalLostId);
-            o.Write(DrivingSinceMs);
-            o.Write(StandingSinceMs);
-            o.Write(BreaksMs);
-            o.Write(DrivenUntilMs);
-            o.Write(NoFixMoving);
             o.Write(SpanMs);
             o.Write(SpanLon);
             o.Write(SpanLat);
@@ -701,30 +757,12 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             RecentBefore.Save(o);
         }
 
-        public void Load(CheckpointReader r)
+        /// <summary>Whether the track is as new (its trackers and the rest): a vehicle restored with it needs none.</summary>
+        public bool IsFresh => Bytes(this).AsSpan().SequenceEqual(s_freshBytes);
+
+        /// <summary>Reads what <see cref="Save"/> wrote (the trackers are read apart, where the checkpoint has them).</summary>
+        public void Load(BinaryReader i)
         {
-            BinaryReader i = r.In;
-            NoFix.Load(i);
-            LongStop.Load(i);
-            Fatigue.Load(i);
-            LastMs = i.ReadInt64();
-            LastLon = i.ReadDouble();
-            LastLat = i.ReadDouble();
-            LastMoving = i.ReadBoolean();
-            LastFix = i.ReadBoolean();
-            Class = (VehicleClass)i.ReadByte();
-            Hazmat = i.ReadUInt16();
-            TeleportId = r.String();
-            TeleportStartMs = i.ReadInt64();
-            TeleportFromMs = i.ReadInt64();
-            TeleportFromLon = i.ReadDouble();
-            TeleportFromLat = i.ReadDouble();
-            SignalLostId = r.String();
-            DrivingSinceMs = i.ReadInt64();
-            StandingSinceMs = i.ReadInt64();
-            BreaksMs = i.ReadInt64();
-            DrivenUntilMs = i.ReadInt64();
-            NoFixMoving = i.ReadBoolean();
             SpanMs = i.ReadInt64();
             SpanLon = i.ReadDouble();
             SpanLat = i.ReadDouble();
@@ -750,6 +788,18 @@ public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, Vehicl
             RecentFromMs = i.ReadInt64();
             RecentNow = FixSums.Load(i);
             RecentBefore = FixSums.Load(i);
+        }
+
+        private static byte[] Bytes(FixTrack t)
+        {
+            using var bytes = new MemoryStream();
+            using (var w = new BinaryWriter(bytes))
+            {
+                t.NoFix.Save(w);
+                t.LongStop.Save(w);
+                t.Save(w);
+            }
+            return bytes.ToArray();
         }
     }
 

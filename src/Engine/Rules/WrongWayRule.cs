@@ -119,8 +119,9 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 16);
     private readonly VehicleClock _openSeen = new();   // the last probe of a vehicle with an open alert
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
-    private readonly PerVehicle<State> _states = new(() => new State(new ConditionTracker(
-        (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000))));
+    private readonly PerVehicle<State> _states = new(() => new State());
+    private readonly Debounce _debounce = new(
+        (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000));
 
     /// <summary>The rule's search for the roads around a fix, which a map matcher's candidate search may fill for it.</summary>
     public NearbySearch Nearby => _nearby;
@@ -269,7 +270,7 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         bool weighed = !double.IsNaN(passed);
         bool byFixes = active && s.Fixes >= 2, byEvidence = weighed && s.EvidenceNats >= _options.OpenNats && s.EvidenceWeight >= 2;
         bool held = open && (s.Clear < 2 || (weighed && s.EvidenceNats > _options.HoldNats));
-        AlertState? t = s.Condition.Update(byFixes || byEvidence || held, p.TimeMs, byFixes || !byEvidence ? s.FirstMs : s.EvidenceSinceMs);
+        AlertState? t = s.Condition.Update(byFixes || byEvidence || held, p.TimeMs, byFixes || !byEvidence ? s.FirstMs : s.EvidenceSinceMs, _debounce);
         if (t is AlertState state)
         {
             alerts.Add(Event(s, p.Vehicle, cls, hazmat, state, p.TimeMs, state == AlertState.Close ? s.Condition.EndMs : null, p.Lon, p.Lat, course, p.SpeedKmh));
@@ -524,9 +525,9 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
     private bool IsStrictOneWay(int edge) =>
         _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;
 
-    private sealed class State(ConditionTracker condition)
+    private sealed class State
     {
-        public readonly ConditionTracker Condition = condition;
+        public ConditionTracker Condition = new();   // mutable struct: don't make it readonly
         public long LastMs = long.MinValue;
         public VehicleClass Class;
         public ushort Hazmat;

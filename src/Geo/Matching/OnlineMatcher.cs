@@ -310,7 +310,7 @@ public sealed class OnlineMatcher
     /// <summary>Appends a column for a probe (its candidates are written by the caller) and returns its ring slot.</summary>
     private static int AppendColumn(VehicleMatchState s, in GpsPoint p, byte count, ChainBreak brk)
     {
-        if (s.Length == s.Capacity) s.Grow();
+        s.MakeRoom();
         int slot = s.Slot(s.Length);
         s.Length++;
         ref var col = ref s.Col(slot);

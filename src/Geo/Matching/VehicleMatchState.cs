@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -18,25 +19,43 @@ public sealed class VehicleMatchState
     /// <summary>The memory an online state is sized to stay within (the requirement: under 1 KB a vehicle).</summary>
     internal const int BudgetBytes = 1023;
 
-    // [columns: Capacity × Column][blocks: Blocks × K × Candidate][decided: Candidate, ushort offset]
+    // [columns: slots × Column][blocks: Blocks × K × Candidate][decided: Candidate, ushort offset]
     // [newest: K × float score][newest: K × ushort offset]
     private byte[] _blob;
-    private int _capacity;           // columns the ring holds (probes, followers included)
+    private int _capacity;           // columns the ring holds before it must decide or grow (probes, followers included)
+    private int _slots;              // column slots the blob has now: an online ring widens to its capacity only when its
+                                     // columns need it (a run of followers), which a vehicle reporting every 10 s never does
     private readonly byte _k;        // candidates per column, at most
     private readonly byte _blocks;   // candidate blocks (one per probe with candidates that may be pending), 0: one per column
+    private byte _blockSlots;        // candidate blocks the blob has now (compact rings): widened to _blocks when the
+                                     // pending columns with candidates hold them all, as a vehicle reporting every 10 s never does
     private long _timeBase;          // column times are milliseconds after this
     private long _idBase;            // column probe ids are offsets from this
 
     internal int K => _k;
     internal int Start;              // ring slot of the oldest column
     internal int Length;             // columns held, anchor included
-    internal bool HasAnchor;         // column 0 is the last decided one (its match in the decided slot)
+    private byte _flags;             // HasAnchor, HasInput, CanGrow: one byte, which keeps the object within 128 bytes
     internal byte NextBlock;         // the candidate block the next column with candidates takes (compact rings)
     private double _refLon;          // reference point of the stored float positions
     private double _refLat;
 
-    // The last probe accepted, for ordering, duplicates and gaps (survives flushes).
-    internal bool HasInput;
+    private const byte AnchorFlag = 1, InputFlag = 2, GrowFlag = 4;
+
+    /// <summary>Column 0 is the last decided one (its match in the decided slot).</summary>
+    internal bool HasAnchor
+    {
+        get => (_flags & AnchorFlag) != 0;
+        set => _flags = (byte)(value ? _flags | AnchorFlag : _flags & ~AnchorFlag);
+    }
+
+    /// <summary>A probe has been accepted: the fields below are the last one's, for ordering, duplicates and gaps (survives flushes).</summary>
+    internal bool HasInput
+    {
+        get => (_flags & InputFlag) != 0;
+        set => _flags = (byte)(value ? _flags | InputFlag : _flags & ~InputFlag);
+    }
+
     internal long LastTime;
     internal double LastLon;
     internal double LastLat;
@@ -48,20 +67,27 @@ public sealed class VehicleMatchState
     internal double KeptLon;
     internal double KeptLat;
 
-    public VehicleMatchState(MatcherOptions options) : this(options.MaxCandidates, OnlineCapacity(options), OnlineBlocks(options))
+    public VehicleMatchState(MatcherOptions options)
+        : this(options.MaxCandidates, OnlineCapacity(options), OnlineBlocks(options), OnlineSlots(options), OnlineStartBlocks(options))
     {
-        CanGrow = options.LagProbes >= GrowableLag;
+        if (options.LagProbes >= GrowableLag) _flags |= GrowFlag;
     }
 
-    /// <summary>A state of <paramref name="capacity"/> columns; <paramref name="blocks"/> candidate blocks, or 0 for one per column.</summary>
-    internal VehicleMatchState(int k, int capacity, int blocks = 0)
+    /// <summary>
+    /// A state of <paramref name="capacity"/> columns, <paramref name="slots"/> of them allocated to begin with (0: all);
+    /// <paramref name="blocks"/> candidate blocks, <paramref name="startBlocks"/> of them allocated to begin with (0: all),
+    /// or 0 for one per column (and then all slots allocated).
+    /// </summary>
+    internal VehicleMatchState(int k, int capacity, int blocks = 0, int slots = 0, int startBlocks = 0)
     {
         if (k is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(k), "between 1 and 32 candidates");
         if (blocks is < 0 or > byte.MaxValue) throw new ArgumentOutOfRangeException(nameof(blocks), "a byte's block index");
         _k = (byte)k;
         _capacity = capacity;
         _blocks = (byte)blocks;
-        _blob = new byte[BlobSize(k, capacity, BlockCount)];
+        _slots = blocks == 0 || slots <= 0 ? capacity : Math.Min(slots, capacity);
+        _blockSlots = (byte)(startBlocks <= 0 ? blocks : Math.Min(startBlocks, blocks));
+        _blob = new byte[BlobSize(k, _slots, BlockCount)];
     }
 
     /// <summary>
@@ -79,7 +105,10 @@ public sealed class VehicleMatchState
     /// <summary>Probes received but not yet decided.</summary>
     public int Pending => Length - (HasAnchor ? 1 : 0);
 
-    /// <summary>Bytes of memory held for this vehicle: the object (header and fields) and its array, each padded to 8 bytes.</summary>
+    /// <summary>
+    /// Bytes of memory held for this vehicle now: the object (header and fields) and its array, each padded to 8 bytes; at
+    /// most <see cref="BudgetBytes"/> online, less while the ring has not needed all its columns.
+    /// </summary>
     public int SizeBytes => ObjectBytes + Align8(ArrayHeaderBytes + _blob.Length);
 
     // The object: header, blob reference and fields, padded (128 bytes as BenchmarkDotNet measures it); the
@@ -91,12 +120,12 @@ public sealed class VehicleMatchState
     internal const int GrowableLag = 1024;
 
     /// <summary>Whether the ring grows when full (offline) rather than forcing the oldest decision (online).</summary>
-    internal bool CanGrow { get; }
+    internal bool CanGrow => (_flags & GrowFlag) != 0;
 
     /// <summary>Whether each column has a candidate block of its own (its ring slot) rather than one from the block ring.</summary>
     private bool Direct => _blocks == 0;
 
-    private int BlockCount => Direct ? _capacity : _blocks;
+    private int BlockCount => Direct ? _capacity : _blockSlots;
 
     /// <summary>
     /// Columns of an online ring: the anchor, the lag and the new column at least, and as many more as the
@@ -120,10 +149,23 @@ public sealed class VehicleMatchState
     internal static int OnlineBlocks(MatcherOptions o) =>
         o.LagProbes >= GrowableLag || o.LagProbes + 1 > byte.MaxValue ? 0 : o.LagProbes + 1;
 
+    /// <summary>
+    /// Column slots an online ring starts with: the anchor, the lag and the new column, as many as a vehicle whose probes
+    /// all carry candidates ever holds; it widens to <see cref="OnlineCapacity"/> when followers pile up.
+    /// </summary>
+    internal static int OnlineSlots(MatcherOptions o) => OnlineBlocks(o) == 0 ? 0 : o.LagProbes + 2;
+
+    /// <summary>
+    /// Candidate blocks an online ring starts with: enough for a vehicle reporting every 10 s, whose probes within the lag's
+    /// <see cref="MatcherOptions.LagSeconds"/> and the new one hold 7 at most by default (of 9); one reporting faster widens
+    /// them to all of <see cref="OnlineBlocks"/> when the pending probes with candidates hold every block it has.
+    /// </summary>
+    internal static int OnlineStartBlocks(MatcherOptions o) => (int)Math.Min(OnlineBlocks(o), Math.Ceiling(o.LagSeconds / 10) + 1);
+
     private static int Align8(int n) => (n + 7) & ~7;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal int Slot(int column) => (Start + column) % _capacity;
+    internal int Slot(int column) => (Start + column) % _slots;
 
     /// <summary>The header of the column in a ring slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -142,7 +184,7 @@ public sealed class VehicleMatchState
         return MemoryMarshal.Cast<byte, Candidate>(_blob.AsSpan(BlocksOffset + (block * K * Unsafe.SizeOf<Candidate>()), K * Unsafe.SizeOf<Candidate>()));
     }
 
-    private int BlocksOffset => _capacity * Unsafe.SizeOf<Column>();
+    private int BlocksOffset => _slots * Unsafe.SizeOf<Column>();
 
     private int DecidedOffsetAt => BlocksOffset + (BlockCount * K * Unsafe.SizeOf<Candidate>());
 
@@ -217,8 +259,48 @@ public sealed class VehicleMatchState
     internal void TakeBlock(int slot)
     {
         if (Direct) return;
+        if (_blockSlots < _blocks && BlockHeld(NextBlock, slot)) WidenBlocks(slot);
         Col(slot).Block = NextBlock;
-        NextBlock = (byte)(NextBlock + 1 == _blocks ? 0 : NextBlock + 1);
+        NextBlock = (byte)(NextBlock + 1 == _blockSlots ? 0 : NextBlock + 1);
+    }
+
+    /// <summary>Whether a pending column with candidates (the anchor's are the decided slot), other than the one in <paramref name="except"/>, holds a block.</summary>
+    private bool BlockHeld(int block, int except)
+    {
+        for (int c = HasAnchor ? 1 : 0; c < Length; c++)
+        {
+            int sl = Slot(c);
+            ref Column col = ref Col(sl);
+            if (sl != except && col.Count > 0 && col.Block == block) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Gives a compact ring all its candidate blocks: the columns stay in their slots (the caller holds
+    /// <paramref name="except"/>'s, a new column still without candidates); the blocks held are renumbered from 0 in column
+    /// order, and the next one taken is the one after them. Changes no column's candidates.
+    /// </summary>
+    private void WidenBlocks(int except)
+    {
+        int colBytes = _slots * Unsafe.SizeOf<Column>(), blockBytes = K * Unsafe.SizeOf<Candidate>();
+        var blob = new byte[BlobSize(K, _slots, _blocks)];
+        _blob.AsSpan(0, colBytes).CopyTo(blob);
+        int held = 0;
+        for (int c = HasAnchor ? 1 : 0; c < Length; c++)
+        {
+            int sl = Slot(c);
+            ref Column col = ref Col(sl);
+            if (sl == except || col.Count == 0) continue;
+            _blob.AsSpan(colBytes + (col.Block * blockBytes), blockBytes).CopyTo(blob.AsSpan(colBytes + (held * blockBytes)));
+            Unsafe.As<byte, Column>(ref blob[sl * Unsafe.SizeOf<Column>()]).Block = (byte)held;
+            held++;
+        }
+        int tail = _blob.Length - DecidedOffsetAt; // the decided match and the newest column's scores and offsets
+        _blob.AsSpan(DecidedOffsetAt, tail).CopyTo(blob.AsSpan(blob.Length - tail));
+        _blob = blob;
+        _blockSlots = _blocks;
+        NextBlock = (byte)held;
     }
 
     /// <summary>Longitude and latitude of a column's probe.</summary>
@@ -245,6 +327,16 @@ public sealed class VehicleMatchState
         HasAnchor = false;
     }
 
+    /// <summary>
+    /// Makes room for one more column: a full ring grows (offline), a ring whose columns fill the slots it has so far
+    /// widens to its capacity (online: a run of followers; once, and the vehicle keeps it).
+    /// </summary>
+    internal void MakeRoom()
+    {
+        if (Length == _capacity) Grow();
+        else if (Length == _slots) Resize(_capacity);
+    }
+
     /// <summary>Doubles the ring, keeping column order (offline matching only: one block per column).</summary>
     internal void Grow()
     {
@@ -255,12 +347,30 @@ public sealed class VehicleMatchState
         {
             int s = Slot(c);
             _blob.AsSpan(s * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
-            _blob.AsSpan((_capacity * colSize) + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
+            _blob.AsSpan(BlocksOffset + (s * candBytes), candBytes).CopyTo(blob.AsSpan((newCap * colSize) + (c * candBytes)));
         }
         int tail = _blob.Length - DecidedOffsetAt; // the decided match and the newest column's scores and offsets
         _blob.AsSpan(DecidedOffsetAt, tail).CopyTo(blob.AsSpan(blob.Length - tail));
         _blob = blob;
         _capacity = newCap;
+        _slots = newCap;
+        Start = 0;
+    }
+
+    /// <summary>
+    /// Gives a compact ring (a block ring of its own, independent of the columns) <paramref name="slots"/> column slots,
+    /// keeping column order: the columns are copied to the first slots, the blocks, the decided match and the newest
+    /// column's scores and offsets as they are. Changes no column, candidate or score.
+    /// </summary>
+    private void Resize(int slots)
+    {
+        Debug.Assert(!Direct && slots >= Length && slots <= _capacity);
+        int colSize = Unsafe.SizeOf<Column>();
+        var blob = new byte[BlobSize(K, slots, BlockCount)];
+        for (int c = 0; c < Length; c++) _blob.AsSpan(Slot(c) * colSize, colSize).CopyTo(blob.AsSpan(c * colSize));
+        _blob.AsSpan(BlocksOffset).CopyTo(blob.AsSpan(slots * colSize));
+        _blob = blob;
+        _slots = slots;
         Start = 0;
     }
 
@@ -271,12 +381,15 @@ public sealed class VehicleMatchState
     public void WriteTo(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
+        // A compact ring is written as if it had all its slots and blocks, whatever it has now (see Layout): the same
+        // state writes the same bytes.
+        (byte[] blob, byte nextBlock) = Direct ? (_blob, NextBlock) : Layout(_capacity, _blocks);
         writer.Write((byte)K);
         writer.Write(_capacity);
-        writer.Write(Start);
+        writer.Write(Direct ? Start : 0);
         writer.Write(Length);
         writer.Write(HasAnchor);
-        writer.Write(NextBlock);
+        writer.Write(nextBlock);
         writer.Write(_timeBase);
         writer.Write(_idBase);
         writer.Write(_refLon);
@@ -290,8 +403,43 @@ public sealed class VehicleMatchState
         writer.Write(KeptTime);
         writer.Write(KeptLon);
         writer.Write(KeptLat);
-        writer.Write(_blob.Length);
-        writer.Write(_blob);
+        writer.Write(blob.Length);
+        writer.Write(blob);
+    }
+
+    /// <summary>
+    /// A compact ring's blob laid out afresh with <paramref name="slots"/> column slots and <paramref name="blockSlots"/>
+    /// blocks, and the block the next column with candidates takes: its columns in order from slot 0, the blocks they
+    /// hold renumbered from 0 in that order, their candidates in use only (a column holding none, the anchor or a
+    /// follower, says block 0), the next one
+    /// taken the one after them (the caller leaves room for it), the rest zero, and the decided match and the newest
+    /// column's scores and offsets as they are. Changes no column's candidates.
+    /// </summary>
+    private (byte[] Blob, byte NextBlock) Layout(int slots, int blockSlots)
+    {
+        int colSize = Unsafe.SizeOf<Column>(), blockBytes = K * Unsafe.SizeOf<Candidate>();
+        int fromBlocks = BlocksOffset, toBlocks = slots * colSize;
+        var blob = new byte[BlobSize(K, slots, blockSlots)];
+        int held = 0;
+        for (int c = 0; c < Length; c++)
+        {
+            Column col = Col(Slot(c));
+            if (c >= (HasAnchor ? 1 : 0) && col.Count > 0)
+            {
+                if (col.Block >= BlockCount || held >= blockSlots) throw new InvalidDataException("matcher state blocks out of range");
+                int used = Math.Min((int)col.Count, K) * Unsafe.SizeOf<Candidate>();   // those beyond are stale, never read
+                _blob.AsSpan(fromBlocks + (col.Block * blockBytes), used).CopyTo(blob.AsSpan(toBlocks + (held * blockBytes)));
+                col.Block = (byte)held++;
+            }
+            else
+            {
+                col.Block = 0;
+            }
+            Unsafe.As<byte, Column>(ref blob[c * colSize]) = col;
+        }
+        int tail = _blob.Length - DecidedOffsetAt; // the decided match and the newest column's scores and offsets
+        _blob.AsSpan(DecidedOffsetAt, tail).CopyTo(blob.AsSpan(blob.Length - tail));
+        return (blob, (byte)held);
     }
 
     /// <summary>
@@ -337,6 +485,18 @@ public sealed class VehicleMatchState
         if (blob.Length != blobLength) throw new EndOfStreamException("matcher state truncated");
         s._blob = blob;
         s._capacity = capacity;
+        s._slots = capacity;
+        if (s.Direct) return s;
+        // A compact ring goes back to the slots and blocks a new one starts with where its columns fit them (as a new
+        // vehicle's), else to all of them.
+        s._blockSlots = s._blocks;
+        int held = 0;
+        for (int c = s.HasAnchor ? 1 : 0; c < s.Length; c++) held += s.Col(s.Slot(c)).Count > 0 ? 1 : 0;
+        if (held >= s._blocks) throw new InvalidDataException("matcher state has more probes with candidates pending than blocks");
+        int slots = s.Length <= OnlineSlots(options) ? OnlineSlots(options) : capacity;
+        int blockSlots = held < OnlineStartBlocks(options) ? OnlineStartBlocks(options) : s._blocks;
+        (s._blob, s.NextBlock) = s.Layout(slots, blockSlots);
+        (s._slots, s._blockSlots, s.Start) = (slots, (byte)blockSlots, 0);
         return s;
     }
 

@@ -57,6 +57,58 @@ public class OnlineMatcherTests
     }
 
     [Fact]
+    public void A_ring_that_starts_narrow_and_widens_matches_and_writes_as_one_with_all_its_slots_and_blocks()
+    {
+        // A new state holds the anchor, the lag and the new column, and half the lag's candidate blocks; followers piling
+        // up (1 Hz, standing) widen its columns, pending probes with candidates its blocks, to its capacity, which the
+        // matcher's decisions depend on, not on what is allocated so far. One that starts with a single block widens it
+        // at the second pending probe with candidates.
+        var track = s_belgium.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var o = matcher.Options;
+        int capacity = VehicleMatchState.OnlineCapacity(o), blocks = VehicleMatchState.OnlineBlocks(o);
+        var whole = new VehicleMatchState(o.MaxCandidates, capacity, blocks);
+        VehicleMatchState[] narrow = [matcher.NewState(), new VehicleMatchState(o.MaxCandidates, capacity, blocks, VehicleMatchState.OnlineSlots(o), startBlocks: 1)];
+        int[] startBytes = narrow.Select(s => s.SizeBytes).ToArray();
+        Assert.All(narrow, s => Assert.Equal(whole.Capacity, s.Capacity));
+        Assert.All(startBytes, n => Assert.True(n < whole.SizeBytes, $"{n} bytes new, {whole.SizeBytes} with all its slots and blocks"));
+        var expected = new Recorder { Matches = [], Routes = [] };
+        Recorder[] got = [new Recorder { Matches = [], Routes = [] }, new Recorder { Matches = [], Routes = [] }];
+        foreach (var p in track.Points)
+        {
+            matcher.Push(whole, p, ref expected);
+            for (int i = 0; i < narrow.Length; i++)
+            {
+                matcher.Push(narrow[i], p, ref got[i]);
+                Assert.Equal(Bytes(whole), Bytes(narrow[i]));
+            }
+        }
+        matcher.Flush(whole, ref expected);
+        for (int i = 0; i < narrow.Length; i++) matcher.Flush(narrow[i], ref got[i]);
+
+        // This track's stops widened the columns of both; the blocks of the one that started with one.
+        Assert.All(narrow, s => Assert.True(s.SizeBytes > startBytes[0], $"{s.SizeBytes} bytes"));
+        Assert.Equal(whole.SizeBytes, narrow[1].SizeBytes);
+        foreach (var a in got)
+        {
+            Assert.Equal(expected.Matches.Count, a.Matches.Count);
+            for (int i = 0; i < a.Matches.Count; i++)
+            {
+                var (x, y) = (a.Matches[i], expected.Matches[i]);
+                Assert.Equal((x.ProbeId, x.Edge, x.OffsetM, x.Lon, x.Lat, x.Confidence, x.Break, x.Forced), (y.ProbeId, y.Edge, y.OffsetM, y.Lon, y.Lat, y.Confidence, y.Break, y.Forced));
+                Assert.Equal(a.Routes![i], expected.Routes![i]);
+            }
+        }
+
+        static byte[] Bytes(VehicleMatchState s)
+        {
+            var buffer = new MemoryStream();
+            using (var w = new BinaryWriter(buffer)) s.WriteTo(w);
+            return buffer.ToArray();
+        }
+    }
+
+    [Fact]
     public void Followers_leave_room_for_more_probes_than_the_lag()
     {
         // Followers keep no candidates, so the bytes the lag's columns need hold more probes besides.
