@@ -287,6 +287,7 @@ internal sealed class VehicleStageHost : IDisposable
                 Counters.AddRestored();
                 if (part.Processor.ZonesChanged)
                     _context.Log($"vehicle stage: {Topic}[{p}] resumes with zones other than its checkpoint's: state on the zones still given is kept, {part.Processor.ClosedOnRemovedZones} alert(s) open on zones no longer given close now (evidence zone_removed)");
+                part.Processor.HandRestoredCloses(part.Output);
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
             }
             else if (_context.Options.StartAt is { IsEarliest: false } start)

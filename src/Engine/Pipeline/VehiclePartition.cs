@@ -235,7 +235,7 @@ public sealed class VehiclePartition
     /// </summary>
     public void OnProbe(in Probe probe, in RecordSource source, IVehiclePartitionOutput output)
     {
-        if (_restoredCloses != null) HandRestored(output);
+        if (_restoredCloses != null) HandRestoredCloses(output);
         int v = probe.Vehicle;
         if ((uint)v >= (uint)_ids.Count) ThrowUnknownVehicle(v);
         if (v >= _slots.Length || !_slots[v].Seen) See(v);
@@ -280,7 +280,7 @@ public sealed class VehiclePartition
     /// </summary>
     public void AdvanceWatermark(long watermarkMs, IVehiclePartitionOutput output)
     {
-        if (_restoredCloses != null) HandRestored(output);
+        if (_restoredCloses != null) HandRestoredCloses(output);
         if (watermarkMs <= _stage.Watermark || _ended) return;
         if (watermarkMs == long.MaxValue)
         {
@@ -341,7 +341,7 @@ public sealed class VehiclePartition
     /// </summary>
     public void OnEndOfInput(IVehiclePartitionOutput output)
     {
-        if (_restoredCloses != null) HandRestored(output);
+        if (_restoredCloses != null) HandRestoredCloses(output);
         if (_ended) return;
         var stage = new StageOutput(this, output);
         _stage.Complete(stage);
@@ -616,9 +616,15 @@ public sealed class VehiclePartition
         return step;
     }
 
-    private void HandRestored(IVehiclePartitionOutput output)
+    /// <summary>
+    /// Hands on the closes of the alerts a restore found open on zones no longer given (<see cref="ClosedOnRemovedZones"/>),
+    /// if not yet done: the first probe or watermark does it, and a host calls it right after the restore, so that a
+    /// checkpoint written before either (its first records all refused) cannot drop them.
+    /// </summary>
+    public void HandRestoredCloses(IVehiclePartitionOutput output)
     {
-        foreach (var a in _restoredCloses!) output.Alert(a);
+        if (_restoredCloses == null) return;
+        foreach (var a in _restoredCloses) output.Alert(a);
         _restoredCloses = null;
     }
 

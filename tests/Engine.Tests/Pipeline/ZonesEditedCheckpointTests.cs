@@ -72,6 +72,18 @@ public class ZonesEditedCheckpointTests(Xunit.Abstractions.ITestOutputHelper log
         var after = run.FeedRest(none);
         Assert.Equal(zoneAlerts.Select(a => a.AlertId).Order(), after.Take(zoneAlerts.Count).Select(a => a.AlertId).Order());
         Assert.DoesNotContain(after.Skip(zoneAlerts.Count), a => a.Zone != null);
+
+        // A host hands the closes on right after the restore: a checkpoint written before any probe then neither drops
+        // them nor holds them open.
+        var host = run.Restore(null);
+        var handed = new Alerts();
+        host.HandRestoredCloses(handed);
+        host.HandRestoredCloses(handed);
+        Assert.Equal(zoneAlerts.Count, handed.List.Count);
+        var saved = new MemoryStream();
+        host.Save(saved);
+        var again = VehiclePartition.Load(0, run.Index, run.Ids, VehicleRegistry.Load(run.Registry, run.Ids), null, new MemoryStream(saved.ToArray()));
+        Assert.Equal(0, again.ClosedOnRemovedZones);
     }
 
     private static List<string> Lines(IEnumerable<AlertEvent> alerts)
