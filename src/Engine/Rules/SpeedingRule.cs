@@ -169,10 +169,7 @@ public sealed class SpeedingRule
             VehicleTrack t = _tracks.Existing(v);
             alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, watermarkMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                 t.OverLimit * (1 + _options.Tolerance), t.OverMs));
-            t.OpenId = null;
-            t.OverSinceMs = long.MinValue;
-            t.UnderSinceMs = long.MinValue;
-            t.MaxSpeed = 0;
+            t.Opened.End();
         }
     }
 
@@ -187,7 +184,6 @@ public sealed class SpeedingRule
             if (_tracks.Find(v) is not { OpenId: not null } t) continue;
             alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                 t.OverLimit * (1 + _options.Tolerance), t.OverMs));
-            t.OpenId = null;
         }
         _tracks.Forget(vehicles);
         _openSeen.Forget(vehicles);
@@ -251,47 +247,44 @@ public sealed class SpeedingRule
         if (shortened && !(speed > allowed)) return;
         if (speed > allowed)
         {
-            t.UnderSinceMs = long.MinValue;
+            VehicleTrack.Spell over = t.Opened;
+            over.UnderSinceMs = long.MinValue;
             // A speed from positions is the stretch's mean: over the limit since the stretch began, not since the fix that
             // measured it (the alert's start). A reported speed, or one over a stretch shortened because its route failed
             // the test, is the moment's.
-            bool first = t.OverSinceMs == long.MinValue;
-            if (first)
+            if (over.OverSinceMs == long.MinValue)
             {
-                t.OverFirstMs = m.TimeMs;
-                t.OverSinceMs = reported || shortened ? m.TimeMs : m.TimeMs - (long)(t.SecondsSince(back) * 1000);
+                over.OverFirstMs = m.TimeMs;
+                over.OverSinceMs = reported || shortened ? m.TimeMs : m.TimeMs - (long)(t.SecondsSince(back) * 1000);
             }
-            t.MaxSpeed = Math.Max(t.MaxSpeed, speed);
-            (t.OverMs, t.OverEdge, t.OverLon, t.OverLat, t.OverLimit) = (m.TimeMs, m.Edge, m.Lon, m.Lat, limit);
-            int severity = Severity(t.MaxSpeed, limit);
-            if (t.OpenId == null)
+            over.MaxSpeed = Math.Max(over.MaxSpeed, speed);
+            (over.OverMs, over.OverEdge, over.OverLon, over.OverLat, over.OverLimit) = (m.TimeMs, m.Edge, m.Lon, m.Lat, limit);
+            int severity = Severity(over.MaxSpeed, limit);
+            if (over.OpenId == null)
             {
                 if (!LongEnough(t, in m, reported, shortened, reported ? 0 : t.SecondsSince(back))) return;
-                t.OpenId = $"speeding:{_ids.Name(vehicle)}:{t.OverSinceMs}";
-                t.Severity = severity;
+                over.OpenId = $"speeding:{_ids.Name(vehicle)}:{over.OverSinceMs}";
+                over.Severity = severity;
                 alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Open, limit, allowed, null));
             }
-            else if (severity > t.Severity)
+            else if (severity > over.Severity)
             {
-                t.Severity = severity;
+                over.Severity = severity;
                 alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Update, limit, allowed, null));
             }
             return;
         }
-        if (t.OpenId == null)
+        if (t.Current is not { OpenId: not null } spell)
         {
-            t.OverSinceMs = long.MinValue;
-            t.MaxSpeed = 0;
+            // Under the limit with no alert open: a spell over it too short to open one is over.
+            if (t.Current is { } brief) (brief.OverSinceMs, brief.MaxSpeed) = (long.MinValue, 0);
             return;
         }
-        if (t.UnderSinceMs == long.MinValue) t.UnderSinceMs = m.TimeMs;
-        if ((m.TimeMs - t.UnderSinceMs) / 1000.0 >= _options.CloseAfterS)
+        if (spell.UnderSinceMs == long.MinValue) spell.UnderSinceMs = m.TimeMs;
+        if ((m.TimeMs - spell.UnderSinceMs) / 1000.0 >= _options.CloseAfterS)
         {
-            alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Close, limit, allowed, t.UnderSinceMs));
-            t.OpenId = null;
-            t.OverSinceMs = long.MinValue;
-            t.UnderSinceMs = long.MinValue;
-            t.MaxSpeed = 0;
+            alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Close, limit, allowed, spell.UnderSinceMs));
+            spell.End();
         }
     }
 
@@ -484,75 +477,36 @@ public sealed class SpeedingRule
         public ushort Hazmat;
 
         /// <summary>When the condition began (the alert's start).</summary>
-        public long OverSinceMs
-        {
-            get => _spell?.OverSinceMs ?? long.MinValue;
-            set { if (_spell != null || value != long.MinValue) Opened.OverSinceMs = value; }
-        }
+        public long OverSinceMs => _spell?.OverSinceMs ?? long.MinValue;
 
         /// <summary>The condition's first speed over the limit.</summary>
-        public long OverFirstMs
-        {
-            get => _spell?.OverFirstMs ?? 0;
-            set { if (_spell != null || value != 0) Opened.OverFirstMs = value; }
-        }
+        public long OverFirstMs => _spell?.OverFirstMs ?? 0;
 
-        public long UnderSinceMs
-        {
-            get => _spell?.UnderSinceMs ?? long.MinValue;
-            set { if (_spell != null || value != long.MinValue) Opened.UnderSinceMs = value; }
-        }
+        public long UnderSinceMs => _spell?.UnderSinceMs ?? long.MinValue;
 
-        public double MaxSpeed
-        {
-            get => _spell?.MaxSpeed ?? 0;
-            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.MaxSpeed = value; }
-        }
+        public double MaxSpeed => _spell?.MaxSpeed ?? 0;
 
-        public string? OpenId
-        {
-            get => _spell?.OpenId;
-            set { if (_spell != null || value != null) Opened.OpenId = value; }
-        }
+        public string? OpenId => _spell?.OpenId;
 
-        public int Severity
-        {
-            get => _spell?.Severity ?? 0;
-            set { if (_spell != null || value != 0) Opened.Severity = value; }
-        }
+        public int Severity => _spell?.Severity ?? 0;
 
         /// <summary>Its last match over the limit: when, where (<see cref="OverEdge"/>, <see cref="OverLon"/>, <see cref="OverLat"/>), and the limit there.</summary>
-        public long OverMs
-        {
-            get => _spell?.OverMs ?? 0;
-            set { if (_spell != null || value != 0) Opened.OverMs = value; }
-        }
+        public long OverMs => _spell?.OverMs ?? 0;
 
-        public int OverEdge
-        {
-            get => _spell?.OverEdge ?? 0;
-            set { if (_spell != null || value != 0) Opened.OverEdge = value; }
-        }
+        public int OverEdge => _spell?.OverEdge ?? 0;
 
-        public double OverLon
-        {
-            get => _spell?.OverLon ?? 0;
-            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.OverLon = value; }
-        }
+        public double OverLon => _spell?.OverLon ?? 0;
 
-        public double OverLat
-        {
-            get => _spell?.OverLat ?? 0;
-            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.OverLat = value; }
-        }
+        public double OverLat => _spell?.OverLat ?? 0;
 
-        public double OverLimit
-        {
-            get => _spell?.OverLimit ?? 0;
-            set { if (_spell != null || BitConverter.DoubleToInt64Bits(value) != 0) Opened.OverLimit = value; }
-        }
+        public double OverLimit => _spell?.OverLimit ?? 0;
 
-        private Spell Opened => _spell ??= new Spell();
+        /// <summary>The condition, made at the first speed over the limit and kept from then on.</summary>
+        public Spell Opened => _spell ??= new Spell();
+
+        /// <summary>The condition, or null while the vehicle has never been over the limit (its fields then read as defaults).</summary>
+        public Spell? Current => _spell;
+
 
         public void Save(CheckpointWriter w)
         {
@@ -605,12 +559,15 @@ public sealed class SpeedingRule
                 _samples[k].Lon = i.ReadDouble();
                 _samples[k].Lat = i.ReadDouble();
             }
-            OverSinceMs = i.ReadInt64();
-            OverFirstMs = i.ReadInt64();
-            UnderSinceMs = i.ReadInt64();
-            MaxSpeed = i.ReadDouble();
-            OpenId = r.String();
-            Severity = i.ReadInt32();
+            var spell = new Spell
+            {
+                OverSinceMs = i.ReadInt64(),
+                OverFirstMs = i.ReadInt64(),
+                UnderSinceMs = i.ReadInt64(),
+                MaxSpeed = i.ReadDouble(),
+                OpenId = r.String(),
+                Severity = i.ReadInt32(),
+            };
             HasLast = i.ReadBoolean();
             LastLon = i.ReadDouble();
             LastLat = i.ReadDouble();
@@ -618,11 +575,12 @@ public sealed class SpeedingRule
             SeenMs = i.ReadInt64();
             Class = (VehicleClass)i.ReadByte();
             Hazmat = i.ReadUInt16();
-            OverMs = i.ReadInt64();
-            OverEdge = i.ReadInt32();
-            OverLon = i.ReadDouble();
-            OverLat = i.ReadDouble();
-            OverLimit = i.ReadDouble();
+            spell.OverMs = i.ReadInt64();
+            spell.OverEdge = i.ReadInt32();
+            spell.OverLon = i.ReadDouble();
+            spell.OverLat = i.ReadDouble();
+            spell.OverLimit = i.ReadDouble();
+            _spell = spell.IsDefault ? null : spell;
         }
 
         public void Reset()
@@ -718,7 +676,7 @@ public sealed class SpeedingRule
         }
 
         /// <summary>A vehicle's speeding condition: created at its first speed over the limit, and kept (no allocation per spell).</summary>
-        private sealed class Spell
+        public sealed class Spell
         {
             public long OverSinceMs = long.MinValue;
             public long OverFirstMs;
@@ -731,6 +689,21 @@ public sealed class SpeedingRule
             public double OverLon;
             public double OverLat;
             public double OverLimit;
+
+            /// <summary>Every field as a vehicle never over the limit has it (a restore keeps no spell for such a one).</summary>
+            public bool IsDefault => OverSinceMs == long.MinValue && OverFirstMs == 0 && UnderSinceMs == long.MinValue
+                && BitConverter.DoubleToInt64Bits(MaxSpeed) == 0 && OpenId == null && Severity == 0 && OverMs == 0 && OverEdge == 0
+                && BitConverter.DoubleToInt64Bits(OverLon) == 0 && BitConverter.DoubleToInt64Bits(OverLat) == 0
+                && BitConverter.DoubleToInt64Bits(OverLimit) == 0;
+
+            /// <summary>The condition is over (its alert closed): the next speed over the limit begins another.</summary>
+            public void End()
+            {
+                OpenId = null;
+                OverSinceMs = long.MinValue;
+                UnderSinceMs = long.MinValue;
+                MaxSpeed = 0;
+            }
         }
 
         private struct Sample
