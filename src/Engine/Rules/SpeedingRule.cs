@@ -111,8 +111,6 @@ public sealed record SpeedingOptions
 /// </summary>
 public sealed class SpeedingRule
 {
-    private const int History = 8;
-
     private readonly RoadNetwork _network;
     private readonly EdgeIndex _index;
     private readonly VehicleIds _ids;
@@ -140,7 +138,7 @@ public sealed class SpeedingRule
     }
 
     /// <summary>Asks for a vehicle's track ahead of its matches (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
-    public void Prefetch(int vehicle) => _tracks.Prefetch(vehicle, 320);
+    public void Prefetch(int vehicle) => _tracks.Prefetch(vehicle, 96);
 
     /// <summary>
     /// Feeds one decided match of a vehicle and the edges its route drove since the previous match (empty at a chain
@@ -195,6 +193,7 @@ public sealed class SpeedingRule
     private void Judge(int vehicle, VehicleTrack t, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route)
     {
         if (m.Break != ChainBreak.None) t.Reset();
+        bool reported = !double.IsNaN(m.ReportedSpeedKmh);
         bool hasFix = m.ProbeLon != 0 || m.ProbeLat != 0;
         bool stale = hasFix && t.HasLast && m.ProbeLon == t.LastLon && m.ProbeLat == t.LastLat
             && !double.IsNaN(m.ReportedSpeedKmh) && m.ReportedSpeedKmh > _options.StaleAboveKmh;
@@ -213,14 +212,16 @@ public sealed class SpeedingRule
             t.LastLat = m.ProbeLat;
         }
         if (m.Edge < 0 || m.Outlier) return;
-        t.Add(m.TimeMs, stepM, RouteLimitSeconds(in m, route, cls, hazmat) * (m.RouteDistanceM > 0 ? stepM / m.RouteDistanceM : 1),
+        // The route history is read only for a speed from positions: kept from the chain's first probe without a reported
+        // speed on (most units report one at every probe, and never need it).
+        RouteHistory? h = reported ? t.History : t.Recording;
+        h?.Add(m.TimeMs, stepM, RouteLimitSeconds(in m, route, cls, hazmat) * (m.RouteDistanceM > 0 ? stepM / m.RouteDistanceM : 1),
             hasFix ? m.ProbeLon : double.NaN, m.ProbeLat);
         if (hasFix && !stale) t.Error.Add(m.DistanceM);
         // The unit's own speed (Doppler) is better than positions can give: use it when the probe has one.
-        bool reported = !double.IsNaN(m.ReportedSpeedKmh);
         int back = -1;
         bool shortened = false;
-        double speed = reported ? m.ReportedSpeedKmh : t.Speed(_options.SpeedWindowS, _options.SpeedWindowMaxS, out back);
+        double speed = reported ? m.ReportedSpeedKmh : h!.Speed(_options.SpeedWindowS, _options.SpeedWindowMaxS, out back);
         if (double.IsNaN(speed)) return;
         if (!reported)
         {
@@ -228,19 +229,19 @@ public sealed class SpeedingRule
             // (a hairpin: 313 m driven, 70 m between the ends of 15 s): a shorter stretch of the window, no shorter than
             // SpeedWindowS, may still be judged; only for speeding, for what a shorter stretch leaves under the limit is
             // what its lower bound takes off (20 km/h over 5 s from a 10 m unit), not a slower vehicle.
-            while (!Plausible(t, back))
+            while (!Plausible(t, h!, back))
             {
                 shortened = true;
-                back = t.Later(back);
-                if (back < 0 || t.SecondsSince(back) < _options.SpeedWindowS) return;
-                speed = t.SpeedSince(back);
+                back = h!.Later(back);
+                if (back < 0 || h.SecondsSince(back) < _options.SpeedWindowS) return;
+                speed = h.SpeedSince(back);
             }
-            speed = LowerBound(t, back, speed);
+            speed = LowerBound(t, h!, back, speed);
         }
         if (m.Confidence < _options.MinConfidence || stale || !(m.DistanceM <= _options.MaxMatchDistanceM)) return; // unsure of the road: neither over nor under
 
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);
-        if (!reported && t.RouteLimit(back) is double along && along > limit) limit = along;
+        if (!reported && h!.RouteLimit(back) is double along && along > limit) limit = along;
         // Over the road's limit: give the benefit of the doubt to any faster road the fix may lie on.
         if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat, Ambiguity(t)));
         double allowed = limit * (1 + _options.Tolerance);
@@ -255,14 +256,14 @@ public sealed class SpeedingRule
             if (over.OverSinceMs == long.MinValue)
             {
                 over.OverFirstMs = m.TimeMs;
-                over.OverSinceMs = reported || shortened ? m.TimeMs : m.TimeMs - (long)(t.SecondsSince(back) * 1000);
+                over.OverSinceMs = reported || shortened ? m.TimeMs : m.TimeMs - (long)(h!.SecondsSince(back) * 1000);
             }
             over.MaxSpeed = Math.Max(over.MaxSpeed, speed);
             (over.OverMs, over.OverEdge, over.OverLon, over.OverLat, over.OverLimit) = (m.TimeMs, m.Edge, m.Lon, m.Lat, limit);
             int severity = Severity(over.MaxSpeed, limit);
             if (over.OpenId == null)
             {
-                if (!LongEnough(t, in m, reported, shortened, reported ? 0 : t.SecondsSince(back))) return;
+                if (!LongEnough(t, in m, reported, shortened, reported ? 0 : h!.SecondsSince(back))) return;
                 over.OpenId = $"speeding:{_ids.Name(vehicle)}:{over.OverSinceMs}";
                 over.Severity = severity;
                 alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Open, limit, allowed, null));
@@ -355,10 +356,10 @@ public sealed class SpeedingRule
     /// 1.44 times the line through four fixes 10 s apart on a straight road: 60 km/h on a road of 40 for a car doing 40.
     /// (Against that line alone, a standing unit's scatter would lengthen it by 1.8 σ a step.)
     /// </summary>
-    private bool Plausible(VehicleTrack t, int back)
+    private bool Plausible(VehicleTrack t, RouteHistory h, int back)
     {
-        double route = t.RouteSince(back), stray = 3.5 * Math.Sqrt(2) * UnitSigma(t);
-        double path = t.PathSince(back, out double chord, out int steps);
+        double route = h.RouteSince(back), stray = 3.5 * Math.Sqrt(2) * UnitSigma(t);
+        double path = h.PathSince(back, out double chord, out int steps);
         if (double.IsNaN(path)) return true;
         return route <= Math.Max(1.5 * chord, chord + stray) && (steps < 2 || route <= Math.Max(1.3 * path, path + stray));
     }
@@ -369,8 +370,8 @@ public sealed class SpeedingRule
     /// 10 m unit, 6 km/h from a 3 m one). Judged by this, a car crawling at 45 km/h in a 50 zone whose 15 m unit read
     /// 67 km/h over 5 s is not speeding; one doing 90 in a 60 zone is, from a 10 m unit or better.
     /// </summary>
-    private double LowerBound(VehicleTrack t, int back, double speedKmh) =>
-        Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * UnitSigma(t) / t.SecondsSince(back) * 3.6));
+    private double LowerBound(VehicleTrack t, RouteHistory h, int back, double speedKmh) =>
+        Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * UnitSigma(t) / h.SecondsSince(back) * 3.6));
 
     /// <summary>The unit's error σ once its fixes have shown it, else <see cref="SpeedingOptions.FleetErrorM"/>.</summary>
     private double UnitSigma(VehicleTrack t) => t.Error.SigmaOr(_options.ErrorMinFixes, _options.FleetErrorM);
@@ -456,13 +457,8 @@ public sealed class SpeedingRule
     /// <summary>One vehicle's recent route progress and its speeding condition.</summary>
     private sealed class VehicleTrack
     {
-        // The last History samples, a ring inside this object: a probe reads and writes one cache line or two of the
-        // vehicle's track, not three arrays of their own. Mutable struct: don't make this readonly.
-        private Samples _samples;
-        private int _count;
-        private int _next;
-        private double _total;
-        private double _totalAtLimit;
+        // The route history, from the chain's first probe without a reported speed on (the only probes that read it).
+        private RouteHistory? _history;
 
         // The speeding condition, from the vehicle's first speed over the limit on: most vehicles never have one, and
         // read the defaults without it. A write of a default makes none (every match under the limit writes some).
@@ -507,22 +503,17 @@ public sealed class SpeedingRule
         /// <summary>The condition, or null while the vehicle has never been over the limit (its fields then read as defaults).</summary>
         public Spell? Current => _spell;
 
+        /// <summary>The route history, or null while the chain has had no probe without a reported speed.</summary>
+        public RouteHistory? History => _history;
+
+        /// <summary>The route history, made at the chain's first probe without a reported speed.</summary>
+        public RouteHistory Recording => _history ??= new RouteHistory();
+
 
         public void Save(CheckpointWriter w)
         {
             BinaryWriter o = w.Out;
-            o.Write(_count);
-            o.Write(_next);
-            o.Write(_total);
-            o.Write(_totalAtLimit);
-            for (int i = 0; i < History; i++)
-            {
-                o.Write(_samples[i].Time);
-                o.Write(_samples[i].Distance);
-                o.Write(_samples[i].AtLimit);
-                o.Write(_samples[i].Lon);
-                o.Write(_samples[i].Lat);
-            }
+            RouteHistory.Save(_history, o);
             o.Write(OverSinceMs);
             o.Write(OverFirstMs);
             o.Write(UnderSinceMs);
@@ -546,19 +537,7 @@ public sealed class SpeedingRule
         public void Load(CheckpointReader r)
         {
             BinaryReader i = r.In;
-            _count = i.ReadInt32();
-            _next = i.ReadInt32();
-            CheckpointReader.Check(_count is >= 0 and <= History && _next is >= 0 and < History, "checkpoint malformed: speeding history out of range");
-            _total = i.ReadDouble();
-            _totalAtLimit = i.ReadDouble();
-            for (int k = 0; k < History; k++)
-            {
-                _samples[k].Time = i.ReadInt64();
-                _samples[k].Distance = i.ReadDouble();
-                _samples[k].AtLimit = i.ReadDouble();
-                _samples[k].Lon = i.ReadDouble();
-                _samples[k].Lat = i.ReadDouble();
-            }
+            _history = RouteHistory.Load(i);
             var spell = new Spell
             {
                 OverSinceMs = i.ReadInt64(),
@@ -583,97 +562,8 @@ public sealed class SpeedingRule
             _spell = spell.IsDefault ? null : spell;
         }
 
-        public void Reset()
-        {
-            _count = 0;
-            _next = 0;
-            _total = 0;
-            _totalAtLimit = 0;
-        }
-
-        public void Add(long timeMs, double routeDistanceM, double atLimitS, double fixLon, double fixLat)
-        {
-            _total += routeDistanceM;
-            _totalAtLimit += atLimitS;
-            _samples[_next].Time = timeMs;
-            _samples[_next].Distance = _total;
-            _samples[_next].AtLimit = _totalAtLimit;
-            _samples[_next].Lon = fixLon;
-            _samples[_next].Lat = fixLat;
-            _next = (_next + 1) % History;
-            if (_count < History) _count++;
-        }
-
-        /// <summary>
-        /// Distance over time from the newest sample back to the oldest one at most <paramref name="maxS"/> older, which
-        /// must be at least <paramref name="minS"/> older; NaN (and <paramref name="back"/> -1) when none is.
-        /// </summary>
-        public double Speed(double minS, double maxS, out int back)
-        {
-            int newest = (_next - 1 + History) % History;
-            back = -1;
-            for (int k = 1; k < _count; k++)
-            {
-                int i = (newest - k + History) % History;
-                double dt = (_samples[newest].Time - _samples[i].Time) / 1000.0;
-                if (dt > maxS) break;
-                if (dt >= minS) back = i;
-            }
-            return back < 0 ? double.NaN : SpeedSince(back);
-        }
-
-        /// <summary>The speed along the route from sample <paramref name="back"/> to the newest, km/h.</summary>
-        public double SpeedSince(int back) => RouteSince(back) / SecondsSince(back) * 3.6;
-
-        /// <summary>The sample after <paramref name="i"/>, or -1 when that is the newest.</summary>
-        public int Later(int i)
-        {
-            int next = (i + 1) % History;
-            return next == (_next - 1 + History) % History ? -1 : next;
-        }
-
-        /// <summary>The time from sample <paramref name="back"/> to the newest, seconds.</summary>
-        public double SecondsSince(int back) => (_samples[(_next - 1 + History) % History].Time - _samples[back].Time) / 1000.0;
-
-        /// <summary>The route distance from sample <paramref name="back"/> to the newest, metres.</summary>
-        public double RouteSince(int back) => _samples[(_next - 1 + History) % History].Distance - _samples[back].Distance;
-
-        /// <summary>
-        /// The line through the fixes from sample <paramref name="back"/>'s to the newest's, metres, in
-        /// <paramref name="steps"/> steps (samples without a fix skipped), and the straight line between those two
-        /// fixes; NaN when either end had none.
-        /// </summary>
-        public double PathSince(int back, out double chord, out int steps)
-        {
-            int newest = (_next - 1 + History) % History;
-            (chord, steps) = (double.NaN, 0);
-            if (double.IsNaN(_samples[back].Lon) || double.IsNaN(_samples[newest].Lon)) return double.NaN;
-            chord = GeoMath.Distance(_samples[back].Lon, _samples[back].Lat, _samples[newest].Lon, _samples[newest].Lat);
-            double path = 0;
-            int from = back;
-            for (int i = back; i != newest;)
-            {
-                i = (i + 1) % History;
-                if (double.IsNaN(_samples[i].Lon)) continue;
-                path += GeoMath.Distance(_samples[from].Lon, _samples[from].Lat, _samples[i].Lon, _samples[i].Lat);
-                from = i;
-                steps++;
-            }
-            return path;
-        }
-
-        /// <summary>
-        /// The limit of the stretch from sample <paramref name="back"/>, weighted by length: its distance over the time it
-        /// takes at the limits of its edges (km/h); null when there is no such stretch or it has no length.
-        /// </summary>
-        public double? RouteLimit(int back)
-        {
-            if (back < 0) return null;
-            int newest = (_next - 1 + History) % History;
-            double d = _samples[newest].Distance - _samples[back].Distance, s = _samples[newest].AtLimit - _samples[back].AtLimit;
-            // Rounded: over one edge it is that edge's limit, not a hair above it from the sums' rounding.
-            return d > 0 && s > 0 ? Math.Round(d / s * 3.6, 3) : null;
-        }
+        /// <summary>A chain break: the route history goes (the next probe without a reported speed begins another).</summary>
+        public void Reset() => _history = null;
 
         /// <summary>A vehicle's speeding condition: created at its first speed over the limit, and kept (no allocation per spell).</summary>
         public sealed class Spell
@@ -705,6 +595,143 @@ public sealed class SpeedingRule
                 MaxSpeed = 0;
             }
         }
+    }
+
+    /// <summary>
+    /// One vehicle's last <see cref="Length"/> matches along its route (time, cumulative route distance and time at the
+    /// limits, the fix), from which a speed is measured from positions: a ring inside this object, so that a probe reads and
+    /// writes one cache line or two, not arrays of their own.
+    /// </summary>
+    private sealed class RouteHistory
+    {
+        public const int Length = 8;
+
+        private Samples _samples;   // mutable struct: don't make this readonly
+        private int _count;
+        private int _next;
+        private double _total;
+        private double _totalAtLimit;
+
+        /// <summary>Writes a history, or a vehicle's none as an empty one (the layout of a history that is always there).</summary>
+        public static void Save(RouteHistory? h, BinaryWriter o)
+        {
+            o.Write(h?._count ?? 0);
+            o.Write(h?._next ?? 0);
+            o.Write(h?._total ?? 0);
+            o.Write(h?._totalAtLimit ?? 0);
+            for (int i = 0; i < Length; i++)
+            {
+                Sample s = h != null ? h._samples[i] : default;
+                o.Write(s.Time);
+                o.Write(s.Distance);
+                o.Write(s.AtLimit);
+                o.Write(s.Lon);
+                o.Write(s.Lat);
+            }
+        }
+
+        /// <summary>Reads what <see cref="Save"/> wrote: null for an empty history (the next probe without a reported speed makes one).</summary>
+        public static RouteHistory? Load(BinaryReader i)
+        {
+            var h = new RouteHistory { _count = i.ReadInt32(), _next = i.ReadInt32() };
+            CheckpointReader.Check(h._count is >= 0 and <= Length && h._next is >= 0 and < Length, "checkpoint malformed: speeding history out of range");
+            h._total = i.ReadDouble();
+            h._totalAtLimit = i.ReadDouble();
+            for (int k = 0; k < Length; k++)
+            {
+                h._samples[k].Time = i.ReadInt64();
+                h._samples[k].Distance = i.ReadDouble();
+                h._samples[k].AtLimit = i.ReadDouble();
+                h._samples[k].Lon = i.ReadDouble();
+                h._samples[k].Lat = i.ReadDouble();
+            }
+            return h._count > 0 ? h : null;
+        }
+
+        public void Add(long timeMs, double routeDistanceM, double atLimitS, double fixLon, double fixLat)
+        {
+            _total += routeDistanceM;
+            _totalAtLimit += atLimitS;
+            _samples[_next].Time = timeMs;
+            _samples[_next].Distance = _total;
+            _samples[_next].AtLimit = _totalAtLimit;
+            _samples[_next].Lon = fixLon;
+            _samples[_next].Lat = fixLat;
+            _next = (_next + 1) % Length;
+            if (_count < Length) _count++;
+        }
+
+        /// <summary>
+        /// Distance over time from the newest sample back to the oldest one at most <paramref name="maxS"/> older, which
+        /// must be at least <paramref name="minS"/> older; NaN (and <paramref name="back"/> -1) when none is.
+        /// </summary>
+        public double Speed(double minS, double maxS, out int back)
+        {
+            int newest = (_next - 1 + Length) % Length;
+            back = -1;
+            for (int k = 1; k < _count; k++)
+            {
+                int i = (newest - k + Length) % Length;
+                double dt = (_samples[newest].Time - _samples[i].Time) / 1000.0;
+                if (dt > maxS) break;
+                if (dt >= minS) back = i;
+            }
+            return back < 0 ? double.NaN : SpeedSince(back);
+        }
+
+        /// <summary>The speed along the route from sample <paramref name="back"/> to the newest, km/h.</summary>
+        public double SpeedSince(int back) => RouteSince(back) / SecondsSince(back) * 3.6;
+
+        /// <summary>The sample after <paramref name="i"/>, or -1 when that is the newest.</summary>
+        public int Later(int i)
+        {
+            int next = (i + 1) % Length;
+            return next == (_next - 1 + Length) % Length ? -1 : next;
+        }
+
+        /// <summary>The time from sample <paramref name="back"/> to the newest, seconds.</summary>
+        public double SecondsSince(int back) => (_samples[(_next - 1 + Length) % Length].Time - _samples[back].Time) / 1000.0;
+
+        /// <summary>The route distance from sample <paramref name="back"/> to the newest, metres.</summary>
+        public double RouteSince(int back) => _samples[(_next - 1 + Length) % Length].Distance - _samples[back].Distance;
+
+        /// <summary>
+        /// The line through the fixes from sample <paramref name="back"/>'s to the newest's, metres, in
+        /// <paramref name="steps"/> steps (samples without a fix skipped), and the straight line between those two
+        /// fixes; NaN when either end had none.
+        /// </summary>
+        public double PathSince(int back, out double chord, out int steps)
+        {
+            int newest = (_next - 1 + Length) % Length;
+            (chord, steps) = (double.NaN, 0);
+            if (double.IsNaN(_samples[back].Lon) || double.IsNaN(_samples[newest].Lon)) return double.NaN;
+            chord = GeoMath.Distance(_samples[back].Lon, _samples[back].Lat, _samples[newest].Lon, _samples[newest].Lat);
+            double path = 0;
+            int from = back;
+            for (int i = back; i != newest;)
+            {
+                i = (i + 1) % Length;
+                if (double.IsNaN(_samples[i].Lon)) continue;
+                path += GeoMath.Distance(_samples[from].Lon, _samples[from].Lat, _samples[i].Lon, _samples[i].Lat);
+                from = i;
+                steps++;
+            }
+            return path;
+        }
+
+        /// <summary>
+        /// The limit of the stretch from sample <paramref name="back"/>, weighted by length: its distance over the time it
+        /// takes at the limits of its edges (km/h); null when there is no such stretch or it has no length.
+        /// </summary>
+        public double? RouteLimit(int back)
+        {
+            if (back < 0) return null;
+            int newest = (_next - 1 + Length) % Length;
+            double d = _samples[newest].Distance - _samples[back].Distance, s = _samples[newest].AtLimit - _samples[back].AtLimit;
+            // Rounded: over one edge it is that edge's limit, not a hair above it from the sums' rounding.
+            return d > 0 && s > 0 ? Math.Round(d / s * 3.6, 3) : null;
+        }
+
 
         private struct Sample
         {
@@ -715,7 +742,7 @@ public sealed class SpeedingRule
             public double Lat;
         }
 
-        [System.Runtime.CompilerServices.InlineArray(History)]
+        [System.Runtime.CompilerServices.InlineArray(Length)]
         private struct Samples
         {
             private Sample _element;

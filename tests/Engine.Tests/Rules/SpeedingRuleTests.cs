@@ -288,6 +288,42 @@ public class SpeedingRuleTests
     }
 
     [Fact]
+    public void A_unit_that_stops_reporting_its_speed_is_judged_from_its_positions_from_then_on()
+    {
+        // 80 km/h on a 50 road for 40 s, the unit reporting 45 for the first 20 s and then nothing: the speed from
+        // positions is measured over the matches without a reported speed only, so the condition begins when the unit
+        // fell silent on its speed, not seconds before it (when its own 45 km/h was what it was judged by).
+        var net = SimRun.Shenzhen;
+        int edge = Edge50();
+        var ids = new VehicleIds();
+        int vehicle = ids.Intern("琼A88888".AsSpan());
+        var rule = new SpeedingRule(s_index.Value, ids, new SpeedingOptions { AmbiguityM = 0.01, AmbiguityMinM = 0.01 });
+        var alerts = new List<AlertEvent>();
+        var (lon, lat) = net.PointAt(edge, net.LengthM(edge) / 2);
+        double bearing = net.BearingAt(edge, net.LengthM(edge) / 2) * Math.PI / 180, travelled = 0;
+        long dropMs = s_day + 20_000;
+        for (int s = 0; s < 40; s++)
+        {
+            long t = s_day + (s * 1000L);
+            double step = s == 0 ? 0 : 80 / 3.6;
+            travelled += step;
+            var m = new MatchedProbe
+            {
+                ProbeId = 0, TimeMs = t, Edge = edge, OffsetM = net.LengthM(edge) / 2, Lon = lon, Lat = lat, DistanceM = 2,
+                ProbeLon = lon + ((s % 7) * 1e-7) + (travelled * Math.Sin(bearing) / GeoMath.MetresPerDegreeLon(lat)),
+                ProbeLat = lat + (travelled * Math.Cos(bearing) / GeoMath.MetresPerDegree),
+                RouteDistanceM = step, SpeedKmh = s == 0 ? double.NaN : 80, Confidence = 1,
+                Break = s == 0 ? ChainBreak.Start : ChainBreak.None, Forced = false, ReportedSpeedKmh = t < dropMs ? 45 : double.NaN,
+            };
+            rule.OnMatched(vehicle, VehicleClass.Car, 0, m, alerts);
+        }
+        var open = Assert.Single(alerts);
+        Assert.Equal(AlertState.Open, open.State);
+        Assert.Equal(dropMs, open.StartMs);
+        Assert.True(open.TimeMs >= dropMs + 10_000, $"opened at {open.TimeMs - dropMs} ms after the drop");
+    }
+
+    [Fact]
     public void Buses_at_night_and_hazmat_trucks_have_lower_limits()
     {
         Assert.Empty(Drive(VehicleClass.Bus, s_day, (48, 60)));
