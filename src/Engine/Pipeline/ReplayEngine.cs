@@ -136,6 +136,12 @@ public sealed record ReplaySummary
     /// <summary>The network index over the run's windows (<c>tpi.ndjson</c>).</summary>
     public NetworkIndexSummary Tpi { get; init; } = new();
     public IReadOnlyDictionary<string, long> AlertsByKind { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>
+    /// Alert events written after others they sort before (<c>alerts.ndjson</c> is written as the run goes, in order of
+    /// time, alert id and state): 0 unless a shard raised an alert behind what it had said was final.
+    /// </summary>
+    public long AlertsOutOfOrder { get; init; }
     public double Seconds { get; init; }
     public double ProbesPerSecond => Seconds > 0 ? Read / Seconds : 0;
 }
@@ -168,8 +174,10 @@ public sealed record NetworkIndexSummary
 /// segment shards (one <see cref="SegmentPartition"/> each: windows, congestion level and alerts) → outputs. Stages are
 /// joined by bounded queues that hand over batches of messages (<see cref="BatchQueue{T}"/>: back-pressure, nothing allocated
 /// per message); the event-time watermark, moved by the reader from the whole input,
-/// flows with the data. Outputs are deterministic for an input and the same for any number of shards: alerts and
-/// segment rows are written sorted, matched probes per shard in each vehicle's order.
+/// flows with the data. Outputs are deterministic for an input and the same for any number of shards: alerts, segment
+/// rows and the network index are written as the run goes, as the shards make them final, in the order of a sort of the
+/// whole run (<see cref="AlertMerge"/>, <see cref="SegmentRowMerge"/>, <see cref="NetworkIndexMerge"/>); matched probes
+/// per shard in each vehicle's order; late probes, sorted by record, at the end.
 /// </summary>
 public sealed class ReplayEngine
 {
@@ -268,17 +276,26 @@ public sealed class ReplayEngine
             Speeding = new SpeedingOptions { TimeZone = _options.TimeZone },
         };
         var segmentOptions = _options.Segments with { TimeZone = _options.TimeZone ?? _options.Segments.TimeZone };
+        // Alerts are written as every shard makes them final, in the order of a whole run's sort: vehicle shards 0 to vs - 1,
+        // then the segment shards.
+        var alerts = new AlertMerge(vs + ss, outDir);
+        using var closeAlerts = alerts;
         var vehicleShards = new VehicleShard[vs];
         for (int i = 0; i < vs; i++)
         {
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
-                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, _options.Observer, _roads);
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, alerts, i, _options.Observer, _roads);
         }
         // Segment rows and views are written as the shards make them final, in the order of a whole run's sort.
         using var windowRows = new SegmentRowMerge(_network, ss, outDir, "segments");
         using var viewRows = _options.Segments.SlidingWindows > 0 ? new SegmentRowMerge(_network, ss, outDir, _options.Segments.SlidingName) : null;
+        using var networkIndex = new NetworkIndexMerge(ss, Path.Combine(outDir, "tpi.ndjson"));
         var segmentShards = new SegmentShard[ss];
-        for (int i = 0; i < ss; i++) segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, segmentOptions), i, windowRows, viewRows, _options.Observer);
+        for (int i = 0; i < ss; i++)
+        {
+            segmentShards[i] = new SegmentShard(new SegmentPartition(_roads, i, vs, segmentOptions), i, windowRows, viewRows, networkIndex, alerts, vs + i,
+                _options.Observer);
+        }
 
         // One thread per shard, each its own (not the thread pool's): a shard blocks while it waits for a batch.
         var vehicleTasks = vehicleShards.Select((s, i) => Dedicated(() => s.Run(vehicleQueues[i]), cancel)).ToArray();
@@ -338,22 +355,10 @@ public sealed class ReplayEngine
         ThrowCause(segmentTasks, vehicleTasks);
         if (readerStopped) throw new InvalidOperationException("the reader stopped on a failed vehicle shard, but no shard failed");
 
+        alerts.Dispose();   // every shard has said it is done: every alert is written
         // The other outputs, sorted so that the same input gives the same bytes whatever the threads did.
-        var alerts = vehicleShards.SelectMany(s => s.Alerts).Concat(segmentShards.SelectMany(s => s.Alerts)).OrderBy(a => a.TimeMs).ThenBy(a => a.AlertId, StringComparer.Ordinal).ThenBy(a => a.State).ToList();
-        await using (var alertStream = new FileStream(Path.Combine(outDir, "alerts.ndjson"), FileMode.Create, FileAccess.Write))
-        {
-            using var writer = new AlertWriter(alertStream);
-            foreach (var a in alerts) writer.Write(a);
-        }
-        using (var arrow = new AlertArrowWriter(Path.Combine(outDir, "alerts"))) foreach (var a in alerts) arrow.Append(a);
-        // The network index: every shard's sums of a window added up (integers: the same for any number of shards).
-        var tpi = segmentShards.SelectMany(s => s.NetworkParts).GroupBy(n => n.WindowStartMs).OrderBy(g => g.Key).Select(g =>
-        {
-            var total = new NetworkSums(g.Key, g.First().WindowEndMs);
-            foreach (var part in g) total.Add(in part);
-            return NetworkIndex.Of(in total);
-        }).ToList();
-        WriteNetworkIndex(Path.Combine(outDir, "tpi.ndjson"), tpi);
+        networkIndex.Dispose();   // every segment shard is done: every window is written
+        IReadOnlyList<NetworkIndexValue> tpi = networkIndex.Series;
         WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
 
         var summary = new ReplaySummary
@@ -375,23 +380,13 @@ public sealed class ReplayEngine
             SegmentViews = viewRows?.Rows ?? 0,
             SegmentViewsSuppressed = segmentShards.Sum(s => s.Partition.ViewsSuppressed),
             Tpi = NetworkIndexSummary.Of(tpi),
-            AlertsByKind = alerts.Where(a => a.State == AlertState.Open).GroupBy(a => a.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count()),
+            AlertsByKind = new Dictionary<string, long>(alerts.OpenedByKind),
+            AlertsOutOfOrder = alerts.OutOfOrder,
         };
         return summary;
     }
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    private static void WriteNetworkIndex(string path, List<NetworkIndexValue> series)
-    {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
-        using var lines = new NdjsonWriter(stream);
-        foreach (var v in series)
-        {
-            NetworkIndexRow.WriteFields(lines.Begin(), in v);
-            lines.End();
-        }
-    }
 
     private void WriteLate(string path, IEnumerable<(long Record, Probe Probe, PushResult Why)> late)
     {
@@ -592,14 +587,14 @@ public sealed class ReplayEngine
     /// Traversals and watermarks for the segment shards are batched too, and what a batch of probes caused is sent
     /// when that batch is done, so nothing waits for a batch to fill.
     /// </summary>
-    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, IReplayObserver? observer, RoadGroups roads)
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, AlertMerge alerts, int index,
+        IReplayObserver? observer, RoadGroups roads)
         : IVehiclePartitionOutput, IDisposable
     {
         private readonly Batch<SegmentMessage>?[] _filling = new Batch<SegmentMessage>?[segments.Length]; // per segment shard
         private long _record;   // the input record being processed (0: a watermark), for the observer
 
         public VehiclePartition Partition { get; } = partition;
-        public List<AlertEvent> Alerts { get; } = [];
         /// <summary>Probes behind the watermark (<see cref="PushResult.Accepted"/>) and those the vehicle's matcher refused.</summary>
         public List<(long Record, Probe Probe, PushResult Why)> LateProbes { get; } = [];
 
@@ -623,8 +618,10 @@ public sealed class ReplayEngine
                     }
                     input.Return(batch);
                     Flush();
+                    alerts.Through(index, Partition.AlertFloorMs);
                 }
                 matched.Flush();
+                alerts.Through(index, long.MaxValue);
             }
             catch
             {
@@ -637,7 +634,7 @@ public sealed class ReplayEngine
 
         public void Alert(AlertEvent alert)
         {
-            Alerts.Add(alert);
+            alerts.Add(index, alert);
             observer?.AlertRaised(alert, _record);
         }
 
@@ -706,14 +703,13 @@ public sealed class ReplayEngine
 
     /// <summary>
     /// One segment shard: a <see cref="SegmentPartition"/> on its own thread. Its windows and views go to the merges as they
-    /// are published, and are handed over after each batch of messages; its alerts and network sums are kept for the files.
+    /// are published, and are handed over after each batch of messages, as are its alerts and its parts of the network index.
     /// </summary>
-    private sealed class SegmentShard(SegmentPartition partition, int index, SegmentRowMerge windows, SegmentRowMerge? views, IReplayObserver? observer)
+    private sealed class SegmentShard(SegmentPartition partition, int index, SegmentRowMerge windows, SegmentRowMerge? views, NetworkIndexMerge networkIndex,
+        AlertMerge alerts, int alertShard, IReplayObserver? observer)
         : ISegmentPartitionOutput
     {
         public SegmentPartition Partition { get; } = partition;
-        public List<NetworkSums> NetworkParts { get; } = [];
-        public List<AlertEvent> Alerts { get; } = [];
 
         public void Run(BatchQueue<SegmentMessage> input)
         {
@@ -732,9 +728,11 @@ public sealed class ReplayEngine
                     }
                     input.Return(batch);
                     Through(Partition.WatermarkMs);
+                    alerts.Through(alertShard, Partition.AlertFloorMs);
                 }
                 Partition.OnEndOfInput(this);
                 Through(long.MaxValue);
+                alerts.Through(alertShard, long.MaxValue);
             }
             catch
             {
@@ -747,17 +745,18 @@ public sealed class ReplayEngine
         {
             windows.Through(index, watermarkMs);
             views?.Through(index, watermarkMs);
+            networkIndex.Through(index, watermarkMs);
         }
 
         public void Window(in SegmentStat window) => windows.Add(index, in window);
 
         public void View(in SegmentStat view) => views?.Add(index, in view);
 
-        public void Network(in NetworkSums sums) => NetworkParts.Add(sums);
+        public void Network(in NetworkSums sums) => networkIndex.Add(index, in sums);
 
         public void Alert(AlertEvent alert)
         {
-            Alerts.Add(alert);
+            alerts.Add(alertShard, alert);
             observer?.AlertRaised(alert, 0);
         }
     }

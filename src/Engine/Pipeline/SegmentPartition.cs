@@ -103,6 +103,12 @@ public sealed class SegmentPartition
     /// <summary>The least watermark of all sources not idle: every window that ends at or before it is closed.</summary>
     public long WatermarkMs => _watermark;
 
+    /// <summary>
+    /// Every alert the partition raises from now on is at or after this: congestion and incident events are at the start or
+    /// the end of a window that closes later, one that ends after the watermark.
+    /// </summary>
+    public long AlertFloorMs => _watermark is long w && w != long.MinValue && w != long.MaxValue ? w - WindowMs : _watermark;
+
     /// <summary>Windows published.</summary>
     public long Windows { get; private set; }
 

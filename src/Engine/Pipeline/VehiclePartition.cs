@@ -190,6 +190,14 @@ public sealed class VehiclePartition
     /// <summary>The event-time watermark: probes older are late (<see cref="long.MinValue"/> before the first move).</summary>
     public long WatermarkMs => _ended ? long.MaxValue : _stage.Watermark;
 
+    /// <summary>
+    /// Every alert the partition raises from now on is at or after this (<see cref="long.MinValue"/> before the watermark's
+    /// first move, <see cref="long.MaxValue"/> at the end): a probe's alerts are at its time, which is not behind the
+    /// watermark; a match's at the match's, which trails it by up to the idle flush and the matcher's lag; the watermark's
+    /// own (silent vehicles, forgotten ones) at the watermark.
+    /// </summary>
+    public long AlertFloorMs => WatermarkMs is long w && w != long.MinValue && w != long.MaxValue ? w - _matchDelayMs : WatermarkMs;
+
     /// <summary>The newest event time seen.</summary>
     public long MaxEventTimeMs => _clock.MaxTimeMs;
 
