@@ -372,7 +372,14 @@ public sealed class SpeedingRule
                 });
                 closed++;
             }
-            t.ResetNetwork();
+            // The route history and the condition go: measured along the old roads, judged against their limits.
+            t.Reset();
+            if (t.Current is { } spell)
+            {
+                spell.End();
+                (spell.OverFirstMs, spell.Severity, spell.OverMs, spell.OverEdge) = (0, 0, 0, 0);
+                (spell.OverLon, spell.OverLat, spell.OverLimit) = (0, 0, 0);
+            }
             Watch(v, t);
         }
         return closed;
@@ -631,13 +638,6 @@ public sealed class SpeedingRule
             spell.OverLat = i.ReadDouble();
             spell.OverLimit = i.ReadDouble();
             _spell = spell.IsDefault ? null : spell;
-        }
-
-        /// <summary>Drops what was measured on a road network no longer run (the route history and the condition).</summary>
-        public void ResetNetwork()
-        {
-            Reset();
-            _spell = null;
         }
 
         public void Reset()
