@@ -60,6 +60,7 @@ public sealed class SegmentPartition
     private readonly List<SegmentStat> _views = [];
     private readonly List<AlertEvent> _alerts = [];
     private long _watermark = long.MinValue;  // the least of the sources' watermarks
+    private long[]? _newNetworkFrom;           // per source, after a restore on another network: its sequence numbers below this name old edges
     private List<AlertEvent>? _restoredCloses; // alerts on segments a restore on another network no longer has, closed: handed on with the next call
 
     /// <param name="network">The road network.</param>
@@ -157,6 +158,13 @@ public sealed class SegmentPartition
 
     private long WindowEnd(long timeMs) => SegmentAggregator.WindowStart(timeMs, WindowMs) + WindowMs;
 
+    /// <summary>
+    /// Traversals dropped after a restore on another road network because their sender sent them on the old one (a sequence
+    /// number of the sender's epoch before the change, <see cref="VehiclePartition.NetworkEpoch"/>): their edge ids are
+    /// the old network's.
+    /// </summary>
+    public long OldNetworkTraversals { get; private set; }
+
     /// <summary>Messages dropped as already seen.</summary>
     public long Duplicates { get; private set; }
 
@@ -173,6 +181,13 @@ public sealed class SegmentPartition
     public bool OnTraversal(int source, long sequence, int vehicleKey, in TraversedEdge t)
     {
         if (!Fresh(source, sequence)) return false;
+        // Sent before the network changed (read after the restore, or sent by the old run after the checkpoint): its edge
+        // ids are the old network's, which this one numbers otherwise. Dropped and counted.
+        if (_newNetworkFrom != null && sequence < _newNetworkFrom[source])
+        {
+            OldNetworkTraversals++;
+            return true;
+        }
         // A traversal in a window its own source has already declared past (its exit at or before that source's last
         // watermark, e.g. a route filled in across a long gap in a vehicle's reports) is late. Whether that window is
         // still open here depends on how the other sources' messages interleaved, so taking it would make the rows
@@ -279,6 +294,8 @@ public sealed class SegmentPartition
         _aggregator.CollectEdges(edges);
         _congestion.CollectEdges(edges);
         NetworkChange.WriteKeys(o, _network, edges);
+        for (int i = 0; i < Sources; i++) o.Write(_newNetworkFrom?[i] ?? 0);
+        o.Write(OldNetworkTraversals);
         _aggregator.Save(w);
         _congestion.Save(w);
         w.WriteTo(checkpoint, CheckpointKind.SegmentPartition);
@@ -318,6 +335,14 @@ public sealed class SegmentPartition
             CheckpointReader.Check(p.LateTraversals >= 0, "checkpoint malformed: a negative count of late traversals");
             var change = networkChanged ? new NetworkChange(p._watermark) : null;
             NetworkChange.ReadKeys(r, network, change);
+            for (int k = 0; k < sources; k++)
+            {
+                long from = i.ReadInt64();
+                // On another network: what each source sent before it moved to a new epoch of its sequence named old edges.
+                if (networkChanged) from = VehiclePartition.NetworkEpoch(p._sequences[k]);
+                if (from != 0) (p._newNetworkFrom ??= new long[sources])[k] = from;
+            }
+            p.OldNetworkTraversals = i.ReadInt64();
             p._aggregator.Load(r, change);
             p._congestion.Load(r, change);
             if (change != null)

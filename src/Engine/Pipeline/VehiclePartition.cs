@@ -225,6 +225,13 @@ public sealed class VehiclePartition
     public int ClosedOnNetworkChange { get; private set; }
 
     /// <summary>
+    /// The first sequence number of the epoch after the one of <paramref name="sequence"/>: a partition restored on another
+    /// road network numbers its exchange messages from there on (epochs of 2^40 messages), and a segment partition restored
+    /// on it drops the traversals of the epoch before (sent on the old network, with its edge ids).
+    /// </summary>
+    public static long NetworkEpoch(long sequence) => ((sequence >> 40) + 1) << 40;
+
+    /// <summary>
     /// Probes the matcher held undecided in a checkpoint of another road network: pushed again into fresh states on this
     /// network (<see cref="HandRestoredCloses"/>), so that none is lost.
     /// </summary>
@@ -502,6 +509,9 @@ public sealed class VehiclePartition
                 p.ClosedOnNetworkChange = p._speeding.CloseOnNetworkChange(p._clock.MaxTimeMs, p._restoredCloses)
                     + p._wrongWay.CloseOnNetworkChange(p._clock.MaxTimeMs, p._restoredCloses);
                 p.ResumedProbes = p._stage.PendingResume;
+                // What it sends from now on names this network's edges: its sequence moves to a new epoch, so that a segment
+                // partition tells it from what the old run sent (SegmentPartition.OldNetworkTraversals).
+                p._sequence = NetworkEpoch(p._sequence) - 1;
             }
             return p;
         });

@@ -54,20 +54,12 @@ public class NetworkChangedSegmentCheckpointTests(Xunit.Abstractions.ITestOutput
         });
         int closes = after.Alerts.Count;
 
-        // The rest of the input, its edges those of the new network (a vehicle partition restored on it sends those).
-        for (int i = run.Cut; i < run.Messages.Count; i++)
-        {
-            switch (run.Messages[i])
-            {
-                case SegmentTraversal t when run.Map[t.Edge.Edge] is int now && now >= 0:
-                    restored.OnTraversal(t with { Edge = t.Edge with { Edge = now } });
-                    break;
-                case SegmentWatermark w:
-                    restored.OnWatermark(w, after);
-                    break;
-            }
-        }
-        restored.OnEndOfInput(after);
+        // A traversal the old run sent after the checkpoint names an old edge: dropped, counted.
+        var stale = run.Messages.Skip(run.Cut).OfType<SegmentTraversal>().First();
+        Assert.True(restored.OnTraversal(stale));
+        Assert.Equal(1, restored.OldNetworkTraversals);
+        // The rest of the input as a vehicle partition restored on the new network sends it: its edges, a new epoch of numbers.
+        Feed(restored, run.Messages.Skip(run.Cut), run.Map, after);
         Assert.DoesNotContain(after.Alerts.Skip(closes), a => openOnRemoved.Any(o => o.AlertId == a.AlertId));
 
         // Every window of a segment found again is the one the old network's run published: vehicles, speed and free flow.
@@ -97,19 +89,7 @@ public class NetworkChangedSegmentCheckpointTests(Xunit.Abstractions.ITestOutput
         Assert.True(restored.NetworkChanged);
         Assert.Equal(0, restored.ClosedOnNetworkChange);
         var after = new Log();
-        for (int i = run.Cut; i < run.Messages.Count; i++)
-        {
-            switch (run.Messages[i])
-            {
-                case SegmentTraversal t when map[t.Edge.Edge] is int now && now >= 0:
-                    restored.OnTraversal(t with { Edge = t.Edge with { Edge = now } });
-                    break;
-                case SegmentWatermark w:
-                    restored.OnWatermark(w, after);
-                    break;
-            }
-        }
-        restored.OnEndOfInput(after);
+        Feed(restored, run.Messages.Skip(run.Cut), map, after);
         // The alerts open at the cut go on and close as they did on the old network.
         foreach (var a in open)
         {
@@ -120,6 +100,25 @@ public class NetworkChangedSegmentCheckpointTests(Xunit.Abstractions.ITestOutput
         Assert.Contains(open, a => run.AlertsAfterCut.Any(e => e.AlertId == a.AlertId));
         // And every other congestion alert after the cut too, on roads the update kept: the same events.
         Assert.Equal(run.AlertsAfterCut.Count(e => e.Kind == "congestion"), after.Alerts.Count(e => e.Kind == "congestion"));
+    }
+
+    /// <summary>Messages of the old network as the vehicle partition restored on the new one sends them: its edges, in the next epoch of its sequence.</summary>
+    private static void Feed(SegmentPartition partition, IEnumerable<object> messages, Dictionary<int, int> map, Log log)
+    {
+        long epoch = VehiclePartition.NetworkEpoch(0);
+        foreach (object m in messages)
+        {
+            switch (m)
+            {
+                case SegmentTraversal t when map[t.Edge.Edge] is int now && now >= 0:
+                    partition.OnTraversal(t with { Sequence = epoch + t.Sequence, Edge = t.Edge with { Edge = now } });
+                    break;
+                case SegmentWatermark w:
+                    partition.OnWatermark(w with { Sequence = epoch + w.Sequence }, log);
+                    break;
+            }
+        }
+        partition.OnEndOfInput(log);
     }
 
     private static string Row(SegmentStat w) => $"{w.Edge}@{w.WindowStartMs}: {w.Vehicles} {w.SpeedKmh:R} {w.FreeFlowKmh:R} {w.Level}";
