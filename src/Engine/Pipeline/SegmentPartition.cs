@@ -183,7 +183,7 @@ public sealed class SegmentPartition
         if (!Fresh(source, sequence)) return false;
         // Sent before the network changed (read after the restore, or sent by the old run after the checkpoint): its edge
         // ids are the old network's, which this one numbers otherwise. Dropped and counted.
-        if (_newNetworkFrom != null && sequence < _newNetworkFrom[source])
+        if (_newNetworkFrom != null && (sequence < _newNetworkFrom[source] || (uint)t.Edge >= (uint)_network.EdgeCount))
         {
             OldNetworkTraversals++;
             return true;
@@ -338,9 +338,10 @@ public sealed class SegmentPartition
             for (int k = 0; k < sources; k++)
             {
                 long from = i.ReadInt64();
-                // On another network: what each source sent before it moved to a new epoch of its sequence named old edges.
-                if (networkChanged) from = VehiclePartition.NetworkEpoch(p._sequences[k]);
-                if (from != 0) (p._newNetworkFrom ??= new long[sources])[k] = from;
+                // On another network: what each source sent before it moved to a new epoch of its sequence named old edges
+                // (none for a source never heard from: a partition of the new run without a checkpoint numbers from 1).
+                if (networkChanged) from = p._sequences[k] > 0 ? VehiclePartition.NetworkEpoch(p._sequences[k]) : 0;
+                if (from != 0 || networkChanged) (p._newNetworkFrom ??= new long[sources])[k] = from;
             }
             p.OldNetworkTraversals = i.ReadInt64();
             p._aggregator.Load(r, change);
@@ -374,6 +375,10 @@ public sealed class SegmentPartition
         if ((uint)source >= (uint)Sources) ThrowSource(source);
         if (sequence <= _sequences[source])
         {
+            // A source numbering again from below what was taken is replaying from its start: a partition of the new run
+            // without a checkpoint (one restored from a checkpoint on the new network numbers from a new epoch). What it
+            // sends is of the new network.
+            if (_newNetworkFrom != null) _newNetworkFrom[source] = 0;
             Duplicates++;
             return false;
         }

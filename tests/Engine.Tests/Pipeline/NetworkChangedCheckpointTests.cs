@@ -40,6 +40,8 @@ public class NetworkChangedCheckpointTests(Xunit.Abstractions.ITestOutputHelper 
         Assert.True(restored.NetworkChanged);
         Assert.False(restored.ZonesChanged);
         Assert.Equal(onRoads.Count, restored.ClosedOnNetworkChange);
+        // What it sends the exchange from now on is numbered in a new epoch: a segment partition tells it from the old run's.
+        Assert.Equal(VehiclePartition.NetworkEpoch(0) - 1, restored.Sequence);
         var after = run.FeedRest(restored);
         log.WriteLine($"cut after probe {run.Cut} of {run.Probes.Count} at {run.CutTimeMs}; open then: {string.Join(", ", run.OpenAtCut.Select(a => a.AlertId))}; "
             + $"{run.Edited.EdgeCount} edges where {SimRun.Shenzhen.EdgeCount}; {restored.ResumedProbes} undecided probes matched again; "

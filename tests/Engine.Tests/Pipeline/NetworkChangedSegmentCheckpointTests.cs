@@ -102,6 +102,24 @@ public class NetworkChangedSegmentCheckpointTests(Xunit.Abstractions.ITestOutput
         Assert.Equal(run.AlertsAfterCut.Count(e => e.Kind == "congestion"), after.Alerts.Count(e => e.Kind == "congestion"));
     }
 
+    [Fact]
+    public void A_source_that_numbers_again_from_its_start_is_a_partition_of_the_new_run_without_a_checkpoint()
+    {
+        var run = s_run.Value;
+        var restored = SegmentPartition.Load(run.Edited, 0, 1, new MemoryStream(run.Checkpoint), run.Options);
+        var next = run.Messages.Skip(run.Cut).OfType<SegmentTraversal>().First(t => run.Map[t.Edge.Edge] >= 0);
+        var mapped = next with { Edge = next.Edge with { Edge = run.Map[next.Edge.Edge] } };
+        // Before: numbered in the epoch of the old network, dropped.
+        Assert.True(restored.OnTraversal(mapped));
+        Assert.Equal(1, restored.OldNetworkTraversals);
+        // A message numbered from the start again (a duplicate): that source replays from its start on the new network.
+        var first = (SegmentWatermark)run.Messages.First(m => m is SegmentWatermark);
+        Assert.False(restored.OnWatermark(first, new Log()));
+        Assert.True(restored.OnTraversal(mapped with { Sequence = mapped.Sequence + 1 }));
+        Assert.Equal(1, restored.OldNetworkTraversals);
+        Assert.True(restored.OpenWindows > 0);
+    }
+
     /// <summary>Messages of the old network as the vehicle partition restored on the new one sends them: its edges, in the next epoch of its sequence.</summary>
     private static void Feed(SegmentPartition partition, IEnumerable<object> messages, Dictionary<int, int> map, Log log)
     {
