@@ -659,8 +659,9 @@ public sealed class VehiclePartition
     /// <summary>
     /// Hands on the closes of the alerts a restore found open on zones no longer given (<see cref="ClosedOnRemovedZones"/>)
     /// or on the roads of another network (<see cref="ClosedOnNetworkChange"/>), and, after the latter, matches again the
-    /// probes the matcher held undecided (<see cref="ResumedProbes"/>), if not yet done: the first probe or watermark does it, and a host calls it right after the restore, so that a
-    /// checkpoint written before either (its first records all refused) cannot drop them.
+    /// probes the matcher held undecided (<see cref="ResumedProbes"/>), if not yet done: the first probe or watermark does
+    /// it, and a host calls it right after the restore, so that a checkpoint written before either (its first records all
+    /// refused) cannot drop them.
     /// </summary>
     public void HandRestoredCloses(IVehiclePartitionOutput output)
     {
