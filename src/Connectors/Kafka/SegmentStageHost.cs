@@ -94,8 +94,13 @@ internal sealed class SegmentStageHost : CheckpointedStage
             if (Context.Checkpoints.TryLoad(Topic, p, out long next, out byte[] bytes))
             {
                 using var state = new MemoryStream(bytes);
-                _partitions[p] = new PartitionState(p, Context.LoadSegmentPartition(p, SourcePartitions, state)) { NextOffset = next };
+                var part = _partitions[p] = new PartitionState(p, Context.LoadSegmentPartition(p, SourcePartitions, state)) { NextOffset = next };
                 Counters.AddRestored();
+                if (part.Processor.NetworkChanged)
+                {
+                    Context.Log($"segment stage: {Topic}[{p}] resumes on a road network other than its checkpoint's: {part.Processor.SegmentsCarried} segment(s) found again by OSM way and ends keep their windows, free-flow learning and congestion state, {part.Processor.SegmentsDropped} no longer there are dropped, {part.Processor.ClosedOnNetworkChange} alert(s) open on them close now (evidence network_changed)");
+                    part.Processor.HandRestoredCloses(_output);
+                }
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
             }
             else

@@ -287,6 +287,8 @@ internal sealed class VehicleStageHost : IDisposable
                 Counters.AddRestored();
                 if (part.Processor.ZonesChanged)
                     _context.Log($"vehicle stage: {Topic}[{p}] resumes with zones other than its checkpoint's: state on the zones still given is kept, {part.Processor.ClosedOnRemovedZones} alert(s) open on zones no longer given close now (evidence zone_removed)");
+                if (part.Processor.NetworkChanged)
+                    _context.Log($"vehicle stage: {Topic}[{p}] resumes on a road network other than its checkpoint's: the vehicles' state off the roads is kept, their map matching starts anew ({part.Processor.ResumedProbes} undecided probe(s) matched again), {part.Processor.ClosedOnNetworkChange} alert(s) open on the old roads close now (evidence network_changed)");
                 part.Processor.HandRestoredCloses(part.Output);
                 offsets.Add(new TopicPartitionOffset(tp, new Offset(next)));
             }

@@ -11,7 +11,7 @@ namespace Traffic.Engine.Checkpoints;
 internal static class CheckpointFile
 {
     /// <summary>The format version this build writes and reads.</summary>
-    public const ushort Version = 19;
+    public const ushort Version = 20;
 
     public const int HeaderSize = 20;
     public const int TrailerSize = 8;

@@ -60,6 +60,8 @@ public sealed class SegmentPartition
     private readonly List<SegmentStat> _views = [];
     private readonly List<AlertEvent> _alerts = [];
     private long _watermark = long.MinValue;  // the least of the sources' watermarks
+    private long[]? _newNetworkFrom;           // per source, after a restore on another network: its sequence numbers below this name old edges
+    private List<AlertEvent>? _restoredCloses; // alerts on segments a restore on another network no longer has, closed: handed on with the next call
 
     /// <param name="network">The road network.</param>
     /// <param name="partition">This partition's id.</param>
@@ -99,6 +101,27 @@ public sealed class SegmentPartition
 
     /// <summary>The number of vehicle partitions that send to it.</summary>
     public int Sources { get; }
+
+    /// <summary>
+    /// Restored from a checkpoint written on another road network (a rebuilt OSM extract): the state of each segment found
+    /// again by its key (OSM way and ends) went on at its edge here, that of the others was dropped (docs/checkpoint.md).
+    /// </summary>
+    public bool NetworkChanged { get; private set; }
+
+    /// <summary>Segments of such a checkpoint found again in this network.</summary>
+    public int SegmentsCarried { get; private set; }
+
+    /// <summary>Segments of such a checkpoint this network no longer has: their state was dropped.</summary>
+    public int SegmentsDropped { get; private set; }
+
+    /// <summary>
+    /// <c>congestion</c> and <c>incident</c> alerts such a checkpoint held open on segments no longer there: closed at the
+    /// restore with <c>network_changed: 1</c>, handed on with the next call (<see cref="HandRestoredCloses"/>).
+    /// </summary>
+    public int ClosedOnNetworkChange { get; private set; }
+
+    /// <summary>The free-flow speed a segment's rows carry now, km/h: learned from its low-volume windows, else its limit's share.</summary>
+    public double FreeFlowKmh(int edge) => _aggregator.FreeFlowKmh(edge);
 
     /// <summary>The least watermark of all sources not idle: every window that ends at or before it is closed.</summary>
     public long WatermarkMs => _watermark;
@@ -141,6 +164,13 @@ public sealed class SegmentPartition
 
     private long WindowEnd(long timeMs) => SegmentAggregator.WindowStart(timeMs, WindowMs) + WindowMs;
 
+    /// <summary>
+    /// Traversals dropped after a restore on another road network because their sender sent them on the old one (a sequence
+    /// number of the sender's epoch before the change, <see cref="VehiclePartition.NetworkEpoch"/>): their edge ids are
+    /// the old network's.
+    /// </summary>
+    public long OldNetworkTraversals { get; private set; }
+
     /// <summary>Messages dropped as already seen.</summary>
     public long Duplicates { get; private set; }
 
@@ -157,6 +187,13 @@ public sealed class SegmentPartition
     public bool OnTraversal(int source, long sequence, int vehicleKey, in TraversedEdge t)
     {
         if (!Fresh(source, sequence)) return false;
+        // Sent before the network changed (read after the restore, or sent by the old run after the checkpoint): its edge
+        // ids are the old network's, which this one numbers otherwise. Dropped and counted.
+        if (_newNetworkFrom != null && (sequence < _newNetworkFrom[source] || (uint)t.Edge >= (uint)_network.EdgeCount))
+        {
+            OldNetworkTraversals++;
+            return true;
+        }
         // A traversal in a window its own source has already declared past (its exit at or before that source's last
         // watermark, e.g. a route filled in across a long gap in a vehicle's reports) is late. Whether that window is
         // still open here depends on how the other sources' messages interleaved, so taking it would make the rows
@@ -186,6 +223,7 @@ public sealed class SegmentPartition
     /// <summary>Takes a watermark; windows behind the least of all sources' close and are published. False when dropped as already seen.</summary>
     public bool OnWatermark<TOutput>(in SegmentWatermark message, TOutput output) where TOutput : ISegmentPartitionOutput
     {
+        if (_restoredCloses != null) HandRestoredCloses(output);
         if (!Fresh(message.Source, message.Sequence)) return false;
         if (message.WatermarkMs <= _watermarks[message.Source]) return true;
         _watermarks[message.Source] = message.WatermarkMs;
@@ -200,6 +238,7 @@ public sealed class SegmentPartition
     /// </summary>
     public bool OnIdle<TOutput>(in SegmentIdle message, TOutput output) where TOutput : ISegmentPartitionOutput
     {
+        if (_restoredCloses != null) HandRestoredCloses(output);
         if ((uint)message.Source >= (uint)Sources) ThrowSource(message.Source);
         if (message.Sequence < _sequences[message.Source]) return false;
         if (_idle[message.Source]) return true;
@@ -227,6 +266,7 @@ public sealed class SegmentPartition
     /// <summary>The end of a finite input (a file): every window closes and is published.</summary>
     public void OnEndOfInput<TOutput>(TOutput output) where TOutput : ISegmentPartitionOutput
     {
+        if (_restoredCloses != null) HandRestoredCloses(output);
         _watermark = long.MaxValue;
         Publish(long.MaxValue, output);
     }
@@ -255,6 +295,13 @@ public sealed class SegmentPartition
         o.Write(Duplicates);
         o.Write(Views);
         o.Write(LateTraversals);
+        // The key of every edge the state names, so that a restore on a rebuilt network finds its segments again.
+        var edges = new SortedSet<int>();
+        _aggregator.CollectEdges(edges);
+        _congestion.CollectEdges(edges);
+        NetworkChange.WriteKeys(o, _network, edges);
+        for (int i = 0; i < Sources; i++) o.Write(_newNetworkFrom?[i] ?? 0);
+        o.Write(OldNetworkTraversals);
         _aggregator.Save(w);
         _congestion.Save(w);
         w.WriteTo(checkpoint, CheckpointKind.SegmentPartition);
@@ -262,9 +309,9 @@ public sealed class SegmentPartition
 
     /// <summary>
     /// Restores a partition from a checkpoint written by <see cref="Save"/>; the arguments are as for the constructor
-    /// and must describe the same configuration. A foreign, corrupt or truncated checkpoint, one of another partition,
-    /// for another number of sources, another road network or another window length is refused with a
-    /// <see cref="CheckpointException"/>.
+    /// and describe the same configuration, but for the road network, which may have been rebuilt since
+    /// (<see cref="NetworkChanged"/>). A foreign, corrupt or truncated checkpoint, one of another partition, for another
+    /// number of sources or another window length is refused with a <see cref="CheckpointException"/>.
     /// </summary>
     public static SegmentPartition Load(RoadNetwork network, int partition, int sources, Stream checkpoint, SegmentOptions? options = null,
         CongestionOptions? congestion = null)
@@ -277,7 +324,9 @@ public sealed class SegmentPartition
             CheckpointReader.Check(stored == partition, $"checkpoint of segment partition {stored}; this is partition {partition}");
             int storedSources = i.ReadInt32();
             CheckpointReader.Check(storedSources == sources, $"checkpoint has {storedSources} source partitions; this partition has {sources}");
-            CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(network), "checkpoint was written for another road network");
+            // Another road network (a rebuilt OSM extract): each segment's state moves to the edge of the same key (OSM way and
+            // ends), and that of a segment no longer there is dropped.
+            bool networkChanged = p.NetworkChanged = i.ReadUInt64() != NetworkFingerprint.Of(network);
             p._watermark = i.ReadInt64();
             for (int k = 0; k < sources; k++)
             {
@@ -290,10 +339,40 @@ public sealed class SegmentPartition
             p.Views = i.ReadInt64();
             p.LateTraversals = i.ReadInt64();
             CheckpointReader.Check(p.LateTraversals >= 0, "checkpoint malformed: a negative count of late traversals");
-            p._aggregator.Load(r);
-            p._congestion.Load(r);
+            var change = networkChanged ? new NetworkChange(p._watermark) : null;
+            NetworkChange.ReadKeys(r, network, change);
+            for (int k = 0; k < sources; k++)
+            {
+                long from = i.ReadInt64();
+                // On another network: what each source sent before it moved to a new epoch of its sequence named old edges
+                // (none for a source never heard from: a partition of the new run without a checkpoint numbers from 1).
+                if (networkChanged) from = p._sequences[k] > 0 ? VehiclePartition.NetworkEpoch(p._sequences[k]) : 0;
+                if (from != 0 || networkChanged) (p._newNetworkFrom ??= new long[sources])[k] = from;
+            }
+            p.OldNetworkTraversals = i.ReadInt64();
+            p._aggregator.Load(r, change);
+            p._congestion.Load(r, change);
+            if (change != null)
+            {
+                p.SegmentsCarried = change.Carried;
+                p.SegmentsDropped = change.Dropped;
+                p.ClosedOnNetworkChange = change.Closes.Count;
+                p._restoredCloses = change.Closes;
+            }
             return p;
         });
+    }
+
+    /// <summary>
+    /// Hands on the closes of the alerts a restore on another road network found open on segments it no longer has
+    /// (<see cref="ClosedOnNetworkChange"/>), if not yet done: the next watermark, idle word or end of input does it, and a
+    /// host calls it right after the restore.
+    /// </summary>
+    public void HandRestoredCloses<TOutput>(TOutput output) where TOutput : ISegmentPartitionOutput
+    {
+        if (_restoredCloses == null) return;
+        foreach (var a in _restoredCloses) output.Alert(a);
+        _restoredCloses = null;
     }
 
     /// <summary>Whether a message is new from its source (then it becomes the last seen), or one seen already.</summary>
@@ -302,6 +381,10 @@ public sealed class SegmentPartition
         if ((uint)source >= (uint)Sources) ThrowSource(source);
         if (sequence <= _sequences[source])
         {
+            // A source numbering again from below what was taken is replaying from its start: a partition of the new run
+            // without a checkpoint (one restored from a checkpoint on the new network numbers from a new epoch). What it
+            // sends is of the new network.
+            if (_newNetworkFrom != null) _newNetworkFrom[source] = 0;
             Duplicates++;
             return false;
         }

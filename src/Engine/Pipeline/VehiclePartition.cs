@@ -219,6 +219,32 @@ public sealed class VehiclePartition
     /// </summary>
     public int ClosedOnRemovedZones { get; private set; }
 
+    /// <summary>
+    /// Restored from a checkpoint written on another road network (an updated OSM extract): what names the old network's
+    /// edges was dropped (the matcher's frontiers, the speeding rule's route history and condition, the wrong-way rule's road
+    /// and evidence, held steps), the rest kept (docs/checkpoint.md).
+    /// </summary>
+    public bool NetworkChanged { get; private set; }
+
+    /// <summary>
+    /// Alerts a checkpoint of another road network held open on its roads (<c>speeding</c>, <c>wrong_way</c>): closed at
+    /// the restore with <c>network_changed: 1</c>, handed on as <see cref="ClosedOnRemovedZones"/>'s are.
+    /// </summary>
+    public int ClosedOnNetworkChange { get; private set; }
+
+    /// <summary>
+    /// The first sequence number of the epoch after the one of <paramref name="sequence"/>: a partition restored on another
+    /// road network numbers its exchange messages from there on (epochs of 2^40 messages), and a segment partition restored
+    /// on it drops the traversals of the epoch before (sent on the old network, with its edge ids).
+    /// </summary>
+    public static long NetworkEpoch(long sequence) => ((sequence >> 40) + 1) << 40;
+
+    /// <summary>
+    /// Probes the matcher held undecided in a checkpoint of another road network: pushed again into fresh states on this
+    /// network (<see cref="HandRestoredCloses"/>), so that none is lost.
+    /// </summary>
+    public int ResumedProbes { get; private set; }
+
     /// <summary>Vehicles forgotten, silent for <see cref="VehiclePartitionOptions.ForgetAfterMs"/>.</summary>
     public long Forgotten { get; private set; }
 
@@ -424,9 +450,10 @@ public sealed class VehiclePartition
     /// <summary>
     /// Restores a partition from a checkpoint written by <see cref="Save"/>, in this process: vehicle ids are interned
     /// into <paramref name="ids"/> (the table the decoder and registry use here) and each vehicle's state is placed at
-    /// its dense id here. The other arguments are as for the constructor and must describe the same configuration
-    /// (road network, zones, matcher options). A foreign, corrupt or truncated checkpoint, one of another partition
-    /// or one written for another road network is refused with a <see cref="CheckpointException"/>.
+    /// its dense id here. The other arguments are as for the constructor and describe the same configuration (matcher
+    /// options), but for the zones (<see cref="ZonesChanged"/>) and the road network (<see cref="NetworkChanged"/>), which
+    /// may have changed since. A foreign, corrupt or truncated checkpoint, or one of another partition, is refused with a
+    /// <see cref="CheckpointException"/>.
     /// </summary>
     public static VehiclePartition Load(int partition, EdgeIndex index, VehicleIds ids, VehicleRegistry? registry, ZoneSet? zones, Stream checkpoint,
         VehiclePartitionOptions? options = null)
@@ -438,7 +465,8 @@ public sealed class VehiclePartition
             BinaryReader i = r.In;
             int stored = i.ReadInt32();
             CheckpointReader.Check(stored == partition, $"checkpoint of vehicle partition {stored}; this is partition {partition}");
-            CheckpointReader.Check(i.ReadUInt64() == NetworkFingerprint.Of(index.Network), "checkpoint was written for another road network");
+            // Another road network (an OSM extract updated since): the state that names its edges goes, the rest is kept.
+            bool networkChanged = p.NetworkChanged = i.ReadUInt64() != NetworkFingerprint.Of(index.Network);
             // Zones may have been added, removed or reordered since: their state is matched by id and kind (ZoneRule.Load).
             p.ZonesChanged = i.ReadUInt64() != NetworkFingerprint.Of(zones);
             foreach (int v in r.VehicleTable(ids))
@@ -449,12 +477,13 @@ public sealed class VehiclePartition
                 p._slots[v].WasStanding = i.ReadBoolean();
                 p._slots[v].WasStood = i.ReadBoolean();
                 p._slots[v].StallEdge = i.ReadInt32();
-                CheckpointReader.Check(p._slots[v].StallEdge >= -1 && p._slots[v].StallEdge < index.Network.EdgeCount, "checkpoint malformed: a held step on no edge of the network");
+                CheckpointReader.Check(networkChanged || (p._slots[v].StallEdge >= -1 && p._slots[v].StallEdge < index.Network.EdgeCount), "checkpoint malformed: a held step on no edge of the network");
                 p._slots[v].StallOffsetM = i.ReadDouble();
                 p._slots[v].StallFromMs = i.ReadInt64();
                 p._slots[v].StallToMs = i.ReadInt64();
                 p._slots[v].StallSlow = i.ReadBoolean();
                 p._slots[v].LastMs = i.ReadInt64();
+                if (networkChanged) p._slots[v].StallEdge = -1;   // a step held on an old edge: dropped, as a forgotten vehicle's is
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -468,18 +497,29 @@ public sealed class VehiclePartition
             p.Matched = i.ReadInt64();
             p.Unmatched = i.ReadInt64();
             p.Forgotten = i.ReadInt64();
-            p._stage.Load(r);
-            p._speeding.Load(r);
+            p._stage.Load(r, networkChanged);
+            p._speeding.Load(r, networkChanged);
             // Zone state written with zones that are none now is read all the same, so that its open alerts close.
             ZoneRule? zoneState = i.ReadBoolean() ? p._zones ?? new ZoneRule(ZoneSet.Empty, ids, registry, p.Options.Zones) : null;
             zoneState?.Load(r);
             p._conditions.Load(r);
-            p._wrongWay.Load(r);
+            p._wrongWay.Load(r, networkChanged);
             if (zoneState is { RemovedOpen: > 0 })
             {
                 p._restoredCloses = [];
                 zoneState.CloseRemoved(v => (p._stage.ClassOf(v), p._slots[v].Hazmat, p._slots[v].LastMs), p._clock.MaxTimeMs, p._restoredCloses);
                 p.ClosedOnRemovedZones = p._restoredCloses.Count;
+            }
+            if (networkChanged)
+            {
+                // Handed on with the closes (HandRestoredCloses), and then the probes the matcher held undecided go again.
+                p._restoredCloses ??= [];
+                p.ClosedOnNetworkChange = p._speeding.CloseOnNetworkChange(p._clock.MaxTimeMs, p._restoredCloses)
+                    + p._wrongWay.CloseOnNetworkChange(p._clock.MaxTimeMs, p._restoredCloses);
+                p.ResumedProbes = p._stage.PendingResume;
+                // What it sends from now on names this network's edges: its sequence moves to a new epoch, so that a segment
+                // partition tells it from what the old run sent (SegmentPartition.OldNetworkTraversals).
+                p._sequence = NetworkEpoch(p._sequence) - 1;
             }
             return p;
         });
@@ -625,15 +665,20 @@ public sealed class VehiclePartition
     }
 
     /// <summary>
-    /// Hands on the closes of the alerts a restore found open on zones no longer given (<see cref="ClosedOnRemovedZones"/>),
-    /// if not yet done: the first probe or watermark does it, and a host calls it right after the restore, so that a
-    /// checkpoint written before either (its first records all refused) cannot drop them.
+    /// Hands on the closes of the alerts a restore found open on zones no longer given (<see cref="ClosedOnRemovedZones"/>)
+    /// or on the roads of another network (<see cref="ClosedOnNetworkChange"/>), and, after the latter, matches again the
+    /// probes the matcher held undecided (<see cref="ResumedProbes"/>), if not yet done: the first probe or watermark does
+    /// it, and a host calls it right after the restore, so that a checkpoint written before either (its first records all
+    /// refused) cannot drop them.
     /// </summary>
     public void HandRestoredCloses(IVehiclePartitionOutput output)
     {
         if (_restoredCloses == null) return;
         foreach (var a in _restoredCloses) output.Alert(a);
         _restoredCloses = null;
+        // Restored on another road network: the probes the matcher held undecided are matched again on this one, and what
+        // they decide goes on as any match does.
+        if (NetworkChanged) _stage.ResumeRestored(new StageOutput(this, output));
     }
 
     private void Hand(IVehiclePartitionOutput output)

@@ -84,6 +84,7 @@ public sealed class VehicleStage
     private readonly List<int> _active = [];
     private const long NoLastTime = long.MinValue;
     private long _watermark = long.MinValue;
+    private List<(int Vehicle, VehicleMatchState From)>? _resume;   // restored on another network: the old states, whose pending probes go again
 
     public VehicleStage(EdgeIndex index, VehicleStageOptions? options = null)
     {
@@ -238,8 +239,12 @@ public sealed class VehicleStage
         }
     }
 
-    /// <summary>Restores what <see cref="Save"/> wrote into this fresh stage; each vehicle's state is read under its class's matcher options.</summary>
-    internal void Load(CheckpointReader r)
+    /// <summary>
+    /// Restores what <see cref="Save"/> wrote into this fresh stage; each vehicle's state is read under its class's matcher
+    /// options. Written on another road network (<paramref name="networkChanged"/>), a vehicle gets a fresh state here and
+    /// the one read is kept for <see cref="ResumeRestored"/>, which pushes the probes it held undecided again.
+    /// </summary>
+    internal void Load(CheckpointReader r, bool networkChanged = false)
     {
         BinaryReader i = r.In;
         _watermark = i.ReadInt64();
@@ -255,8 +260,39 @@ public sealed class VehicleStage
             CheckpointReader.Check(cls is > VehicleClass.Unspecified and <= VehicleClass.Hazmat, "checkpoint malformed: a vehicle class out of range");
             CheckpointReader.Check(v >= _states.Length || _states[v] == null, "checkpoint malformed: a vehicle's matcher state twice");
             State(v, cls); // the vehicle, its class and its place in the order
-            _states[v] = VehicleMatchState.ReadFrom(i, _matchers[(int)cls].Options);
+            var state = VehicleMatchState.ReadFrom(i, _matchers[(int)cls].Options);
+            if (!networkChanged) _states[v] = state;
+            else (_resume ??= []).Add((v, state));
         }
+    }
+
+    /// <summary>Probes a restore on another road network still has to push again (<see cref="ResumeRestored"/>).</summary>
+    internal int PendingResume
+    {
+        get
+        {
+            int n = 0;
+            foreach (var (_, from) in _resume ?? []) n += from.Pending;
+            return n;
+        }
+    }
+
+    /// <summary>
+    /// After a restore on another road network: each vehicle's probes its old state held undecided are pushed again, in
+    /// order, into its fresh state (<see cref="OnlineMatcher.Resume"/>), vehicle by vehicle in the order they came; what
+    /// they decide goes to <paramref name="output"/>. Returns the probes pushed again; nothing the second time.
+    /// </summary>
+    internal int ResumeRestored<TOutput>(TOutput output) where TOutput : IVehicleStageOutput
+    {
+        if (_resume == null) return 0;
+        int n = 0;
+        foreach (var (v, from) in _resume)
+        {
+            var sink = new Forward<TOutput>(output, v, _classes[v]);
+            n += _matchers[(int)_classes[v]].Resume(_states[v]!, from, ref sink);
+        }
+        _resume = null;
+        return n;
     }
 
     private VehicleMatchState State(int vehicle, VehicleClass cls)

@@ -521,8 +521,31 @@ public sealed class CongestionRule
         }
     }
 
-    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
-    internal void Load(CheckpointReader r)
+    /// <summary>Adds the edges the state names (segments, runs) to <paramref name="edges"/> (a checkpoint's edge keys).</summary>
+    internal void CollectEdges(SortedSet<int> edges)
+    {
+        foreach (int edge in _segments.Keys) edges.Add(edge);
+        foreach (RoadState road in _roads.Values)
+        {
+            foreach (Run run in road.Runs)
+            {
+                edges.Add(run.FirstEdge);
+                edges.Add(run.WayEdge);
+                edges.Add(run.Principal);
+                foreach (int e in run.Edges) edges.Add(e);
+                foreach (int e in run.Extent) edges.Add(e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Restores what <see cref="Save"/> wrote into this fresh rule. Written on another road network
+    /// (<paramref name="change"/>), each segment's state moves to the edge of the same key here, and a run whose segments
+    /// all do, on one road here, goes on; a segment this network no longer has is dropped, and so is a run that held one
+    /// (or whose segments now lie on different roads): their open <c>incident</c> and <c>congestion</c> alerts close
+    /// (<see cref="NetworkChange.Closes"/>).
+    /// </summary>
+    internal void Load(CheckpointReader r, NetworkChange? change = null)
     {
         BinaryReader i = r.In;
         int history = i.ReadInt32();
@@ -531,14 +554,24 @@ public sealed class CongestionRule
         _windowMs = i.ReadInt64();
         _pendingPeriod = i.ReadInt64();
         int n = r.Count();
-        for (int k = 0; k < n; k++) _pendingRoads.Add(i.ReadInt32());
-        n = r.Count();
+        // Road keys are this network's: those of another are not carried (none are pending between two messages anyway:
+        // every batch of windows ends with their evaluation).
         for (int k = 0; k < n; k++)
         {
-            int edge = ReadEdge(i);
+            int pending = i.ReadInt32();
+            if (change == null) _pendingRoads.Add(pending);
+        }
+        n = r.Count();
+        var gone = change == null ? null : new List<(int Edge, SegmentState State)>();
+        for (int k = 0; k < n; k++)
+        {
+            int stored = change == null ? ReadEdge(i) : i.ReadInt32();
+            int edge = change == null ? stored : change.Map(stored);
             var s = new SegmentState(history);
             s.Load(r);
-            _segments[edge] = s;
+            if (edge >= 0 && !_segments.ContainsKey(edge)) _segments[edge] = s;
+            else if (change != null) gone!.Add((stored, s));
+            else _segments[edge] = s;
         }
         n = r.Count();
         for (int k = 0; k < n; k++)
@@ -548,12 +581,113 @@ public sealed class CongestionRule
             int runs = r.Count();
             for (int j = 0; j < runs; j++)
             {
-                var run = Run.Load(r, ReadEdge);
+                var run = Run.Load(r, change == null ? ReadEdge : reader => reader.ReadInt32());
+                if (change != null)
+                {
+                    CarryOver(run, road.PendingPeriod, change);
+                    continue;
+                }
                 road.Runs.Add(run);
                 foreach (int e in run.Edges) road.RunOf[e] = run;
             }
-            _roads[key] = road;
+            if (change == null) _roads[key] = road;
         }
+        if (change == null) return;
+        // An incident on a segment no longer given closes, unless a segment still given holds the same alert.
+        var held = _segments.Values.Select(s => s.IncidentId).Where(id => id != null).ToHashSet();
+        foreach (var (edge, s) in gone!)
+        {
+            if (s.IncidentId is not { } id || !held.Add(id)) continue;
+            EdgeKey key = change.KeyOf(edge);
+            var (lon, lat) = key.Middle;
+            change.Closes.Add(new AlertEvent
+            {
+                AlertId = id,
+                Kind = "incident",
+                State = AlertState.Close,
+                TimeMs = Math.Max(change.TimeMs, s.LastCongestedEnd),
+                StartMs = s.IncidentStart,
+                EndMs = s.LastCongestedEnd,
+                WayId = key.WayId,
+                Lon = lon,
+                Lat = lat,
+                Severity = s.Level,
+                Evidence = new Dictionary<string, double>
+                {
+                    ["speed_kmh"] = s.SpeedKmh,
+                    ["free_flow_kmh"] = s.FreeFlowKmh,
+                    ["vehicles"] = s.Vehicles,
+                    ["level"] = s.Level,
+                    ["recent_speed_kmh"] = s.CollapseFrom,
+                    ["network_changed"] = 1,
+                },
+            });
+        }
+    }
+
+    /// <summary>
+    /// A run of a checkpoint of another road network: it goes on under this network's edges and road when every segment
+    /// it names is here and on one road; else it is dropped, and its open alert closes.
+    /// </summary>
+    private void CarryOver(Run run, long pendingPeriod, NetworkChange change)
+    {
+        int Map(int e) => change.Map(e);
+        bool whole = Map(run.FirstEdge) >= 0 && Map(run.WayEdge) >= 0 && Map(run.Principal) >= 0
+            && run.Edges.All(e => Map(e) >= 0) && run.Extent.All(e => Map(e) >= 0);
+        int roadKey = whole ? _roadGroups.Key(Map(run.WayEdge)) : 0;
+        if (whole && run.Edges.All(e => _roadGroups.Key(Map(e)) == roadKey))
+        {
+            var carried = new Run
+            {
+                StartMs = run.StartMs, FirstEdge = Map(run.FirstEdge), Windows = run.Windows, OpenId = run.OpenId, Reported = run.Reported,
+                WayEdge = Map(run.WayEdge), Edges = [.. run.Edges.Select(Map).Order()], Extent = [.. run.Extent.Select(Map).Order()],
+                Principal = Map(run.Principal), Level = run.Level, SpeedKmh = run.SpeedKmh, FreeFlowKmh = run.FreeFlowKmh,
+                LengthM = run.LengthM, CongestedM = run.CongestedM, Vehicles = run.Vehicles, LastEndMs = run.LastEndMs,
+            };
+            if (!_roads.TryGetValue(roadKey, out RoadState? road)) _roads[roadKey] = road = new RoadState { PendingPeriod = pendingPeriod };
+            if (carried.Edges.All(e => !road.RunOf.ContainsKey(e)))
+            {
+                road.Runs.Add(carried);
+                road.Runs.Sort((a, b) => (a.Edges.Count > 0 ? a.Edges[0] : a.FirstEdge).CompareTo(b.Edges.Count > 0 ? b.Edges[0] : b.FirstEdge));
+                foreach (int e in carried.Edges) road.RunOf[e] = carried;
+                return;
+            }
+        }
+        // Its segments still here start afresh: congested again, they make a run of their own, with an alert of its own
+        // (the same start and a segment of the same id would make the closed alert's id again).
+        foreach (int e in run.Edges)
+        {
+            if (Map(e) is int now && now >= 0 && _segments.TryGetValue(now, out SegmentState? s)) s.Hot = false;
+        }
+        if (run.OpenId == null) return;
+        EdgeKey way = change.KeyOf(run.WayEdge);
+        var (lon, lat) = change.KeyOf(run.Principal).Middle;
+        var evidence = new Dictionary<string, double>
+        {
+            ["speed_kmh"] = run.SpeedKmh,
+            ["free_flow_kmh"] = run.FreeFlowKmh,
+            ["vehicles"] = run.Vehicles,
+            ["level"] = run.Level,
+            ["segments"] = run.Edges.Count,
+            ["length_m"] = run.LengthM,
+        };
+        int k = 1;
+        foreach (long w in run.Edges.Select(e => change.KeyOf(e).WayId).Order().Distinct()) evidence[$"way_id_{k++}"] = w;
+        evidence["network_changed"] = 1;
+        change.Closes.Add(new AlertEvent
+        {
+            AlertId = run.OpenId,
+            Kind = "congestion",
+            State = AlertState.Close,
+            TimeMs = Math.Max(change.TimeMs, run.LastEndMs),
+            StartMs = run.StartMs,
+            EndMs = run.LastEndMs,
+            WayId = way.WayId,
+            Lon = lon,
+            Lat = lat,
+            Severity = run.Level,
+            Evidence = evidence,
+        });
     }
 
     private int ReadEdge(BinaryReader i)

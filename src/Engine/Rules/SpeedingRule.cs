@@ -315,8 +315,11 @@ public sealed class SpeedingRule
         }
     }
 
-    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
-    internal void Load(CheckpointReader r)
+    /// <summary>
+    /// Restores what <see cref="Save"/> wrote into this fresh rule. Written on another road network
+    /// (<paramref name="networkChanged"/>), its edges are not checked against this one: <see cref="CloseOnNetworkChange"/> follows.
+    /// </summary>
+    internal void Load(CheckpointReader r, bool networkChanged = false)
     {
         int n = r.Count();
         for (int i = 0; i < n; i++)
@@ -324,9 +327,63 @@ public sealed class SpeedingRule
             int v = r.Vehicle();
             VehicleTrack t = _tracks[v];
             t.Load(r);
-            CheckpointReader.Check((uint)t.OverEdge < (uint)_network.EdgeCount || t.OpenId == null, "checkpoint malformed: a speeding edge outside the network");
+            CheckpointReader.Check(networkChanged || (uint)t.OverEdge < (uint)_network.EdgeCount || t.OpenId == null, "checkpoint malformed: a speeding edge outside the network");
             Watch(v, t);
         }
+    }
+
+    /// <summary>
+    /// After a restore of state matched on another road network: what depends on the network goes (each track's route
+    /// history, measured along the old roads, and the condition, judged against their limits), and an open alert closes
+    /// (<c>time</c> <paramref name="timeMs"/>, <c>end</c> its last speed over the limit, at that match's position, with
+    /// <c>network_changed: 1</c>; no road: its edge was the old network's). Kept: the unit's error, its last fix, class and
+    /// dangerous goods. Returns the alerts closed.
+    /// </summary>
+    internal int CloseOnNetworkChange(long timeMs, List<AlertEvent> alerts)
+    {
+        int closed = 0;
+        foreach (int v in _tracks.Vehicles)
+        {
+            VehicleTrack t = _tracks.Existing(v);
+            if (t.OpenId != null)
+            {
+                long end = Math.Max(t.OverSinceMs, Math.Min(t.OverMs, timeMs));
+                alerts.Add(new AlertEvent
+                {
+                    AlertId = t.OpenId,
+                    Kind = "speeding",
+                    State = AlertState.Close,
+                    TimeMs = timeMs,
+                    StartMs = t.OverSinceMs,
+                    EndMs = end,
+                    VehicleId = _ids.Name(v),
+                    Class = ProbeRules.ClassName(t.Class),
+                    Hazmat = ProbeRules.HazmatText(t.Hazmat),
+                    Lon = t.OverLon,
+                    Lat = t.OverLat,
+                    Severity = t.Severity,
+                    Evidence = new Dictionary<string, double>
+                    {
+                        ["max_speed_kmh"] = t.MaxSpeed,
+                        ["limit_kmh"] = t.OverLimit,
+                        ["allowed_kmh"] = t.OverLimit * (1 + _options.Tolerance),
+                        ["duration_s"] = (end - t.OverSinceMs) / 1000.0,
+                        ["network_changed"] = 1,
+                    },
+                });
+                closed++;
+            }
+            // The route history and the condition go: measured along the old roads, judged against their limits.
+            t.Reset();
+            if (t.Current is { } spell)
+            {
+                spell.End();
+                (spell.OverFirstMs, spell.Severity, spell.OverMs, spell.OverEdge) = (0, 0, 0, 0);
+                (spell.OverLon, spell.OverLat, spell.OverLimit) = (0, 0, 0);
+            }
+            Watch(v, t);
+        }
+        return closed;
     }
 
     /// <summary>

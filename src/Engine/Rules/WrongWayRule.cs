@@ -321,8 +321,11 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
         }
     }
 
-    /// <summary>Restores what <see cref="Save"/> wrote into this fresh rule.</summary>
-    internal void Load(CheckpointReader r)
+    /// <summary>
+    /// Restores what <see cref="Save"/> wrote into this fresh rule. Written on another road network
+    /// (<paramref name="networkChanged"/>), its edges are not checked against this one: <see cref="CloseOnNetworkChange"/> follows.
+    /// </summary>
+    internal void Load(CheckpointReader r, bool networkChanged = false)
     {
         int n = r.Count();
         for (int i = 0; i < n; i++)
@@ -330,9 +333,53 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             int v = r.Vehicle();
             State s = _states[v];
             s.Load(r.In);
-            CheckpointReader.Check((uint)s.Edge < (uint)_network.EdgeCount, "checkpoint malformed: a wrong-way edge outside the network");
+            CheckpointReader.Check(networkChanged || (uint)s.Edge < (uint)_network.EdgeCount, "checkpoint malformed: a wrong-way edge outside the network");
             Watch(v, s);
         }
+    }
+
+    /// <summary>
+    /// After a restore of state judged on another road network: what names its roads goes (the road driven against, the
+    /// fixes against it, the evidence for it, the condition), and an open alert closes (<c>time</c>
+    /// <paramref name="timeMs"/>, <c>end</c> when it stopped holding, else the vehicle's last fix, at that fix, with
+    /// <c>network_changed: 1</c>; no road: its edge was the old network's). Kept: the course and its anchor, the unit's
+    /// error estimates and its recent fixes (positions), its class and dangerous goods. Returns the alerts closed.
+    /// </summary>
+    internal int CloseOnNetworkChange(long timeMs, List<AlertEvent> alerts)
+    {
+        int closed = 0;
+        foreach (int v in _states.Vehicles)
+        {
+            State s = _states.Existing(v);
+            if (s.Condition.IsOpen)
+            {
+                long start = s.Condition.StartMs, end = s.Condition.EndMs != long.MinValue ? s.Condition.EndMs : Math.Max(start, Math.Min(s.LastMs, timeMs));
+                alerts.Add(new AlertEvent
+                {
+                    AlertId = $"wrong_way:{ids.Name(v)}:{start}",
+                    Kind = "wrong_way",
+                    State = AlertState.Close,
+                    TimeMs = timeMs,
+                    StartMs = start,
+                    EndMs = end,
+                    VehicleId = ids.Name(v),
+                    Class = ProbeRules.ClassName(s.Class),
+                    Hazmat = ProbeRules.HazmatText(s.Hazmat),
+                    Lon = s.Line1Lon,
+                    Lat = s.Line1Lat,
+                    Severity = 3,
+                    Evidence = new Dictionary<string, double>
+                    {
+                        ["course_deg"] = double.IsNaN(s.Course) ? -1 : s.Course,
+                        ["network_changed"] = 1,
+                    },
+                });
+                closed++;
+            }
+            s.ResetNetwork();
+            Watch(v, s);
+        }
+        return closed;
     }
 
     /// <summary>
@@ -588,6 +635,14 @@ public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOption
             Line1Lat = lat;
             Line1Ms = timeMs;
             Line = Math.Min(Line + 1, 2);
+        }
+
+        /// <summary>Drops what names a road of a network no longer run: the condition, the road and the fixes and evidence against it.</summary>
+        public void ResetNetwork()
+        {
+            Condition = new ConditionTracker();
+            (Edge, Fixes, Clear, FirstMs) = (0, 0, 0, 0);
+            (EvidenceNats, EvidenceWeight, EvidencePassed, EvidenceApart, EvidenceSinceMs, EvidenceMs) = (0, 0, 0, 0, 0, long.MinValue);
         }
 
         public void Save(BinaryWriter o)

@@ -405,10 +405,26 @@ public sealed class SegmentAggregator
         }
     }
 
-    /// <summary>Restores what <see cref="Save"/> wrote into this fresh aggregator.</summary>
-    internal void Load(CheckpointReader r)
+    /// <summary>Adds the edges the state names (open windows, free-flow samples, sliding views) to <paramref name="edges"/> (a checkpoint's edge keys).</summary>
+    internal void CollectEdges(SortedSet<int> edges)
+    {
+        for (int s = 0; s < _open.Slots; s++)
+        {
+            if (_open.Used(s)) edges.Add(_open.Edges[s]);
+        }
+        foreach (int edge in _offPeakSpeeds.Keys) edges.Add(edge);
+        foreach (int edge in _sliding.Keys) edges.Add(edge);
+    }
+
+    /// <summary>
+    /// Restores what <see cref="Save"/> wrote into this fresh aggregator. Written on another road network
+    /// (<paramref name="change"/>), each segment's state moves to the edge of the same key here, and the state of a segment
+    /// this network no longer has is dropped.
+    /// </summary>
+    internal void Load(CheckpointReader r, NetworkChange? change = null)
     {
         BinaryReader i = r.In;
+        int Edge() => change == null ? ReadEdge(i) : change.Map(i.ReadInt32());
         long windowMs = i.ReadInt64();
         CheckpointReader.Check(windowMs == _options.WindowMs, $"checkpoint has windows of {windowMs} ms; these options use {_options.WindowMs} ms");
         Suppressed = i.ReadInt64();
@@ -417,17 +433,18 @@ public sealed class SegmentAggregator
         int n = r.Count();
         for (int k = 0; k < n; k++)
         {
-            int edge = ReadEdge(i);
+            int edge = Edge();
             long window = i.ReadInt64();
             var acc = Accumulator.Create();
             acc.Load(i);
+            if (edge < 0 || (change != null && _open.Find(edge, window) >= 0)) continue;
             CheckpointReader.Check(_open.Find(edge, window) < 0, "checkpoint malformed: a window twice");
             _open.Add(edge, window, acc);
         }
         n = r.Count();
         for (int k = 0; k < n; k++)
         {
-            int edge = ReadEdge(i);
+            int edge = Edge();
             var bins = new int[SpeedBins];
             int used = r.Count();
             for (int b = 0; b < used; b++)
@@ -436,6 +453,7 @@ public sealed class SegmentAggregator
                 CheckpointReader.Check(bin < SpeedBins, "checkpoint malformed: a speed bin out of range");
                 bins[bin] = i.ReadInt32();
             }
+            if (edge < 0 || (change != null && _offPeakSpeeds.ContainsKey(edge))) continue;
             CheckpointReader.Check(_offPeakSpeeds.TryAdd(edge, bins), "checkpoint malformed: a segment's free-flow sample twice");
             Learn(edge, bins);
         }
@@ -446,9 +464,10 @@ public sealed class SegmentAggregator
         n = r.Count();
         for (int k = 0; k < n; k++)
         {
-            int edge = ReadEdge(i);
+            int edge = Edge();
             var span = new SlidingSegment(_options.SlidingWindows);
             span.Load(i);
+            if (edge < 0 || (change != null && _sliding.ContainsKey(edge))) continue;
             CheckpointReader.Check(_sliding.TryAdd(edge, span), "checkpoint malformed: a segment's sliding view twice");
         }
     }

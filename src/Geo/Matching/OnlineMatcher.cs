@@ -324,6 +324,30 @@ public sealed class OnlineMatcher
         return slot;
     }
 
+    /// <summary>
+    /// Continues in <paramref name="into"/>, a fresh state of this matcher, a vehicle whose state <paramref name="from"/> was
+    /// matched on another road network (its edges are not this network's): the probes it held undecided are pushed again,
+    /// in order, without the course the ring does not keep, and start a new chain here (decisions go to the sink); its
+    /// last input is kept, so that a probe older than the last one accepted, or a duplicate of it, is still refused.
+    /// Returns how many probes were pushed again.
+    /// </summary>
+    public int Resume<TSink>(VehicleMatchState into, VehicleMatchState from, ref TSink sink) where TSink : IMatchSink, allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        ArgumentNullException.ThrowIfNull(from);
+        if (into.HasInput || into.Length > 0) throw new ArgumentException("the state to continue in is not fresh", nameof(into));
+        GpsPoint[] pending = from.PendingProbes();
+        foreach (ref readonly GpsPoint p in pending.AsSpan()) Push(into, in p, ref sink);
+        if (from.HasInput && (!into.HasInput || from.LastTime >= into.LastTime))
+        {
+            into.HasInput = true;
+            into.LastTime = from.LastTime;
+            into.LastLon = from.LastLon;
+            into.LastLat = from.LastLat;
+        }
+        return pending.Length;
+    }
+
     /// <summary>Decides and emits every pending probe (end of trace, or the vehicle went idle). The chain goes on.</summary>
     public void Flush<TSink>(VehicleMatchState s, ref TSink sink) where TSink : IMatchSink, allows ref struct => FlushAll(s, ref sink);
 

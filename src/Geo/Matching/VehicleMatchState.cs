@@ -375,6 +375,23 @@ public sealed class VehicleMatchState
     }
 
     /// <summary>
+    /// The probes received but not yet decided, oldest first, as the ring keeps them: time, id, the fix's position (to
+    /// float precision about the reference point: well under a millimetre) and the unit's reported speed; the reported
+    /// course is not kept (NaN). What a state matched on another road network hands on (<see cref="OnlineMatcher.Resume"/>).
+    /// </summary>
+    public GpsPoint[] PendingProbes()
+    {
+        var probes = new GpsPoint[Pending];
+        for (int c = HasAnchor ? 1 : 0, k = 0; c < Length; c++, k++)
+        {
+            int slot = Slot(c);
+            var (lon, lat) = Position(slot);
+            probes[k] = new GpsPoint(Time(slot), lon, lat) { SpeedKmh = Col(slot).ReportedSpeed, Id = Id(slot) };
+        }
+        return probes;
+    }
+
+    /// <summary>
     /// Writes the whole state, exactly (for a checkpoint): <see cref="ReadFrom"/> under the same matcher options and
     /// road network continues the vehicle as if nothing happened. The ring is copied byte for byte, little-endian.
     /// </summary>

@@ -6,6 +6,7 @@ using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 using Traffic.Engine.Simulation;
 using Traffic.Engine.Zones;
+using Traffic.Geo.Network;
 using Traffic.Testing;
 
 namespace Traffic.Connectors.Tests.Kafka;
@@ -83,14 +84,14 @@ public sealed class EngineHarness : IDisposable
     private readonly Task _running;
     private readonly ManualResetEventSlim _stoppedWhen = new();
 
-    public EngineHarness(TestKafka kafka, KafkaEngineOptions options, IReadOnlyDictionary<string, string>? properties = null)
+    public EngineHarness(TestKafka kafka, KafkaEngineOptions options, IReadOnlyDictionary<string, string>? properties = null, RoadNetwork? network = null)
     {
         Kafka = kafka;
         var input = SimulatedInput.Instance;
         var ids = new VehicleIds();
         var connection = properties == null ? kafka.Connection : new KafkaConnection(kafka.BootstrapServers, properties);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Engine = new KafkaEngine(connection, TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, line =>
+        Engine = new KafkaEngine(connection, network ?? TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, line =>
         {
             Log.Enqueue($"[{clock.Elapsed.TotalSeconds:F2} s] {line}");
             if (StopWhen?.Invoke(line) != true || _stoppedWhen.IsSet) return;
