@@ -43,8 +43,11 @@ internal sealed class CheckpointReader : IDisposable
         }
     }
 
-    /// <summary>Reads the vehicle table, interning every name into <paramref name="ids"/>; returns the dense ids in table order.</summary>
-    public ReadOnlySpan<int> VehicleTable(VehicleIds ids)
+    /// <summary>
+    /// Reads the vehicle table, interning every name into <paramref name="ids"/>; returns the dense ids in table order,
+    /// which the caller may renumber in place (a partition's own numbers): <see cref="Vehicle"/> then returns those.
+    /// </summary>
+    public Span<int> VehicleTable(VehicleIds ids)
     {
         int n = Count();
         _vehicles = new int[n];

@@ -18,7 +18,7 @@ internal sealed class CheckpointWriter : IDisposable
     public BinaryWriter Out { get; }
 
     /// <summary>Writes the vehicle table: the ids of <paramref name="vehicles"/> in this order; later <see cref="Vehicle"/> calls refer to it.</summary>
-    public void VehicleTable(VehicleIds ids, ReadOnlySpan<int> vehicles)
+    public void VehicleTable(IVehicleNames ids, ReadOnlySpan<int> vehicles)
     {
         Out.Write(vehicles.Length);
         foreach (int v in vehicles)

@@ -128,6 +128,7 @@ public sealed class VehiclePartition
 {
     private readonly int _partition;
     private readonly VehicleIds _ids;
+    private readonly PartitionVehicles _local;    // the partition's own numbers of its vehicles: what everything below is indexed by
     private readonly VehicleRegistry? _registry;
     private readonly VehicleStage _stage;
     private readonly SpeedingRule _speeding;
@@ -137,10 +138,10 @@ public sealed class VehiclePartition
     private readonly EventTimeWatermark _clock;
     private readonly long _matchDelayMs;         // matches trail the watermark by up to this: the exchange's watermark waits for them
     private readonly List<AlertEvent> _alerts = []; // the rules' output, handed on at once
-    private readonly List<int> _vehicles = [];   // every vehicle seen and not forgotten, in the order it came (the checkpoint's vehicle table)
+    private readonly List<int> _vehicles = [];   // every vehicle held (seen, not forgotten), in the order it came (the checkpoint's vehicle table)
     private readonly List<int> _gone = [];       // scratch: the vehicles a watermark forgets …
     private readonly List<VehicleClass> _goneClasses = [];   // … and the class each was matched as
-    private Slot[] _slots = new Slot[256];        // per vehicle (dense id)
+    private Slot[] _slots = new Slot[64];         // per vehicle (the partition's number)
     private long _sequence;                       // of the last message sent to the exchange
     private List<AlertEvent>? _restoredCloses;    // restored alerts on zones no longer given, closed: handed on with the first call
     private bool _ended;
@@ -161,15 +162,16 @@ public sealed class VehiclePartition
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.SegmentWindowMs);
         _partition = partition;
         _ids = ids;
+        _local = new PartitionVehicles(ids);
         _registry = registry;
         Index = index;
         Zones = zones;
         _stage = new VehicleStage(index, Options.Vehicles);
         _matchDelayMs = Options.Vehicles.IdleFlushMs + (long)(Options.Vehicles.MatcherByClass.Max(o => o?.LagSeconds ?? new MatcherOptions().LagSeconds) * 1000);
-        _speeding = new SpeedingRule(index, ids, Options.Speeding);
-        _zones = zones is { Zones.Count: > 0 } ? new ZoneRule(zones, ids, registry, Options.Zones) : null;
-        _conditions = new VehicleConditionRules(ids, zones, Options.Conditions);
-        _wrongWay = new WrongWayRule(index, ids, Options.WrongWay);
+        _speeding = new SpeedingRule(index, _local, Options.Speeding);
+        _zones = zones is { Zones.Count: > 0 } ? new ZoneRule(zones, _local, registry, Options.Zones) : null;
+        _conditions = new VehicleConditionRules(_local, zones, Options.Conditions);
+        _wrongWay = new WrongWayRule(index, _local, Options.WrongWay);
         // The wrong-way rule looks at the roads around each moving fix: the matcher's candidate search finds them too.
         _stage.SearchAlongside(_wrongWay.Nearby);
         _clock = new EventTimeWatermark(Options.AllowedLatenessMs, Options.WatermarkEveryProbes);
@@ -209,6 +211,12 @@ public sealed class VehiclePartition
 
     /// <summary>Vehicles held: seen and not forgotten (<see cref="VehiclePartitionOptions.ForgetAfterMs"/>).</summary>
     public int Vehicles => _vehicles.Count;
+
+    /// <summary>
+    /// The length the per-vehicle arrays of the partition need: the most vehicles it has held at once, for a forgotten
+    /// vehicle's number goes to the next that comes (<see cref="PartitionVehicles"/>), whatever else the process interned.
+    /// </summary>
+    internal int VehicleSpan => _local.Span;
 
     /// <summary>Restored from a checkpoint written with other zones (a zones file edited between the runs).</summary>
     public bool ZonesChanged { get; private set; }
@@ -270,22 +278,24 @@ public sealed class VehiclePartition
     public void OnProbe(in Probe probe, in RecordSource source, IVehiclePartitionOutput output)
     {
         if (_restoredCloses != null) HandRestoredCloses(output);
-        int v = probe.Vehicle;
-        if ((uint)v >= (uint)_ids.Count) ThrowUnknownVehicle(v);
-        if (v >= _slots.Length || !_slots[v].Seen) See(v);
-        var (cls, hazmat) = VehicleRegistry.Resolve(_registry, in probe);
+        if ((uint)probe.Vehicle >= (uint)_ids.Count) ThrowUnknownVehicle(probe.Vehicle);
+        var (cls, hazmat) = VehicleRegistry.Resolve(_registry, in probe);   // the registry knows the process's ids
+        // From here on the vehicle is the partition's own number (its outputs get the process's id back).
+        Probe p = probe;
+        p.Vehicle = _local.Find(probe.Vehicle) is int held and >= 0 ? held : See(probe.Vehicle);
+        int v = p.Vehicle;
         // Set before the stage runs: its matches (this probe's or earlier ones') reach the rules at once.
         ref Slot slot = ref _slots[v];
         slot.Hazmat = hazmat;
-        if (probe.TimeMs > slot.LastMs) slot.LastMs = probe.TimeMs;
+        if (p.TimeMs > slot.LastMs) slot.LastMs = p.TimeMs;
         // A late probe goes to the late output only: the rules judge what the stage takes.
-        if (_stage.Accept(in probe, cls, in source, new StageOutput(this, output)))
+        if (_stage.Accept(in p, cls, in source, new StageOutput(this, output)))
         {
-            _conditions.OnProbe(in probe, cls, hazmat, _alerts);
-            _wrongWay.OnProbe(in probe, cls, hazmat, _alerts);
+            _conditions.OnProbe(in p, cls, hazmat, _alerts);
+            _wrongWay.OnProbe(in p, cls, hazmat, _alerts);
             Hand(output);
         }
-        if (_clock.Observe(v, probe.TimeMs, out long watermark)) AdvanceWatermark(watermark, output);
+        if (_clock.Observe(v, p.TimeMs, out long watermark)) AdvanceWatermark(watermark, output);
     }
 
     /// <summary>
@@ -295,6 +305,8 @@ public sealed class VehiclePartition
     /// </summary>
     public void PrefetchState(int vehicle)
     {
+        vehicle = _local.Find(vehicle);
+        if (vehicle < 0) return;
         _stage.PrefetchState(vehicle);
         _conditions.Prefetch(vehicle);
         _wrongWay.Prefetch(vehicle);
@@ -305,7 +317,11 @@ public sealed class VehiclePartition
     /// Asks for what the state objects of the vehicle of the next probe point to (its matcher ring), reading the objects
     /// that <see cref="PrefetchState"/> asked for a probe before. Changes nothing.
     /// </summary>
-    public void PrefetchStateContents(int vehicle) => _stage.PrefetchRing(vehicle);
+    public void PrefetchStateContents(int vehicle)
+    {
+        vehicle = _local.Find(vehicle);
+        if (vehicle >= 0) _stage.PrefetchRing(vehicle);
+    }
 
     /// <summary>
     /// Moves the watermark on (nothing when it is not ahead of the current one): idle vehicles are flushed, silent ones
@@ -366,6 +382,7 @@ public sealed class VehiclePartition
         // A held step goes too: its window closed hours ago, and the exchange would only count it late.
         foreach (int v in gone) _slots[v] = default;
         _vehicles.RemoveAll(v => !_slots[v].Seen);   // the rest keep their order
+        foreach (int v in gone) _local.Release(v);   // numbers for the next vehicles that come
         Forgotten += gone.Length;
     }
 
@@ -397,7 +414,7 @@ public sealed class VehiclePartition
         o.Write(_partition);
         o.Write(NetworkFingerprint.Of(Index.Network));
         o.Write(NetworkFingerprint.Of(Zones));
-        w.VehicleTable(_ids, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles));
+        w.VehicleTable(_local, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vehicles));
         foreach (int v in _vehicles)
         {
             o.Write(_slots[v].Hazmat);
@@ -469,10 +486,11 @@ public sealed class VehiclePartition
             bool networkChanged = p.NetworkChanged = i.ReadUInt64() != NetworkFingerprint.Of(index.Network);
             // Zones may have been added, removed or reordered since: their state is matched by id and kind (ZoneRule.Load).
             p.ZonesChanged = i.ReadUInt64() != NetworkFingerprint.Of(zones);
-            foreach (int v in r.VehicleTable(ids))
+            Span<int> table = r.VehicleTable(ids);
+            for (int k = 0; k < table.Length; k++)
             {
-                CheckpointReader.Check(v >= p._slots.Length || !p._slots[v].Seen, "checkpoint malformed: a vehicle twice in its table");
-                p.See(v);
+                CheckpointReader.Check(p._local.Find(table[k]) < 0, "checkpoint malformed: a vehicle twice in its table");
+                int v = table[k] = p.See(table[k]);   // the partition's own number from here on
                 p._slots[v].Hazmat = i.ReadUInt16();
                 p._slots[v].WasStanding = i.ReadBoolean();
                 p._slots[v].WasStood = i.ReadBoolean();
@@ -500,7 +518,7 @@ public sealed class VehiclePartition
             p._stage.Load(r, networkChanged);
             p._speeding.Load(r, networkChanged);
             // Zone state written with zones that are none now is read all the same, so that its open alerts close.
-            ZoneRule? zoneState = i.ReadBoolean() ? p._zones ?? new ZoneRule(ZoneSet.Empty, ids, registry, p.Options.Zones) : null;
+            ZoneRule? zoneState = i.ReadBoolean() ? p._zones ?? new ZoneRule(ZoneSet.Empty, p._local, registry, p.Options.Zones) : null;
             zoneState?.Load(r);
             p._conditions.Load(r);
             p._wrongWay.Load(r, networkChanged);
@@ -525,18 +543,20 @@ public sealed class VehiclePartition
         });
     }
 
-    /// <summary>A vehicle seen for the first time: its slot, its exchange key, its place in the order.</summary>
-    private void See(int vehicle)
+    /// <summary>A vehicle (by its process id) the partition does not hold: its number here, its slot, its exchange key, its place in the order.</summary>
+    private int See(int processId)
     {
+        int vehicle = _local.Add(processId);
         if (vehicle >= _slots.Length) Array.Resize(ref _slots, Math.Max(vehicle + 1, _slots.Length * 2));
-        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(vehicle)), StallEdge = -1, LastMs = long.MinValue };
+        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(processId)), StallEdge = -1, LastMs = long.MinValue };
         _vehicles.Add(vehicle);
+        return vehicle;
     }
 
     /// <summary>A decided match from the stage: the matched output, the rules on matches, the traversals to the exchange.</summary>
     private void OnMatched(int vehicle, VehicleClass cls, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route, IVehiclePartitionOutput output)
     {
-        output.Matched(vehicle, cls, in match);
+        output.Matched(_local.ProcessId(vehicle), cls, in match);
         if (match.Edge < 0)
         {
             Unmatched++;
@@ -720,8 +740,18 @@ public sealed class VehiclePartition
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match, ReadOnlySpan<TraversedEdge> route) =>
             partition.OnMatched(vehicle, vehicleClass, in match, route, output);
 
-        public void Late(in Probe probe, in RecordSource source) => output.Late(in probe, in source);
+        public void Late(in Probe probe, in RecordSource source)
+        {
+            Probe p = probe;
+            p.Vehicle = partition._local.ProcessId(p.Vehicle);
+            output.Late(in p, in source);
+        }
 
-        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => output.Refused(in probe, in source, reason);
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason)
+        {
+            Probe p = probe;
+            p.Vehicle = partition._local.ProcessId(p.Vehicle);
+            output.Refused(in p, in source, reason);
+        }
     }
 }

@@ -2,6 +2,7 @@ using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Registry;
 using Traffic.Geo.Matching;
+using Traffic.Geo.Routing;
 using Traffic.Geo.Spatial;
 
 namespace Traffic.Engine.Pipeline;
@@ -90,8 +91,10 @@ public sealed class VehicleStage
     {
         _options = options ?? new VehicleStageOptions();
         _matchers = new OnlineMatcher[(int)VehicleClass.Hazmat + 1];
+        // One route search for the stage's matchers (they run one at a time on its thread): its arrays are the network's length.
+        var router = new BoundedDijkstra(index.Network);
         for (int c = 0; c < _matchers.Length; c++)
-            _matchers[c] = new OnlineMatcher(index, c < _options.MatcherByClass.Length ? _options.MatcherByClass[c] : null);
+            _matchers[c] = new OnlineMatcher(index, c < _options.MatcherByClass.Length ? _options.MatcherByClass[c] : null, router);
     }
 
     /// <summary>

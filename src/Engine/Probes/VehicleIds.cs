@@ -10,7 +10,7 @@ namespace Traffic.Engine.Probes;
 /// table of their own, probed with a hash of the bytes. Only a new vehicle is decoded and allocates its
 /// string, once. Not thread-safe: one per decoder (a shard's ids can be re-keyed through <see cref="Name"/>).
 /// </summary>
-public sealed class VehicleIds
+public sealed class VehicleIds : IVehicleNames
 {
     /// <summary>Longest id accepted, in UTF-8 bytes.</summary>
     public const int MaxIdBytes = 64;
@@ -34,6 +34,9 @@ public sealed class VehicleIds
 
     /// <summary>The id as it was written.</summary>
     public string Name(int vehicle) => _names[vehicle];
+
+    /// <summary>The vehicle itself: this is the process's table.</summary>
+    public int ProcessId(int vehicle) => vehicle;
 
     /// <summary>The dense id of a vehicle given as UTF-8, adding it if new; -1 for bytes that are not valid UTF-8.</summary>
     public int Intern(ReadOnlySpan<byte> utf8)

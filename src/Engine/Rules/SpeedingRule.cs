@@ -113,7 +113,7 @@ public sealed class SpeedingRule
 {
     private readonly RoadNetwork _network;
     private readonly EdgeIndex _index;
-    private readonly VehicleIds _ids;
+    private readonly IVehicleNames _ids;
     private readonly SpeedingOptions _options;
     private readonly LocalDay _day;         // the network's own civil day: when night falls
     private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
@@ -121,7 +121,7 @@ public sealed class SpeedingRule
     private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
 
-    public SpeedingRule(EdgeIndex index, VehicleIds ids, SpeedingOptions? options = null)
+    public SpeedingRule(EdgeIndex index, IVehicleNames ids, SpeedingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(index);
         ArgumentNullException.ThrowIfNull(ids);

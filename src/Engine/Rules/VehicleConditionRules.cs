@@ -102,7 +102,7 @@ public sealed record VehicleConditionOptions
 /// or from the event-time watermark after 30 minutes since a silent vehicle sends nothing to react to, then closing
 /// when it reports again; a vehicle last seen standing, when it reports again far from where it stood). One instance per shard.
 /// </summary>
-public sealed class VehicleConditionRules(VehicleIds ids, ZoneSet? zones, VehicleConditionOptions? options = null)
+public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
     private readonly VehicleConditionOptions _options = options ?? VehicleConditionOptions.Default;
     private readonly PerVehicle<State> _states = new(() => new State());

@@ -109,7 +109,7 @@ public sealed record WrongWayOptions
 /// and no road near the fix runs along it. Judged on the fixes, not the map match, because the matcher
 /// keeps to the roads' directions and cannot follow a vehicle driving against one. One instance per shard.
 /// </summary>
-public sealed class WrongWayRule(EdgeIndex index, VehicleIds ids, WrongWayOptions? options = null)
+public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOptions? options = null)
 {
     private readonly WrongWayOptions _options = options ?? WrongWayOptions.Default;
     private readonly RoadNetwork _network = index.Network;

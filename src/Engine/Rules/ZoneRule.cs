@@ -50,7 +50,7 @@ public sealed record ZoneRuleOptions
 /// its last position while it drives on) is no evidence. An entry needs a position inside by more than its
 /// uncertainty; an exit, any position outside. One instance per shard.
 /// </summary>
-public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? registry = null, ZoneRuleOptions? options = null)
+public sealed class ZoneRule(ZoneSet zones, IVehicleNames ids, VehicleRegistry? registry = null, ZoneRuleOptions? options = null)
 {
     private readonly ZoneRuleOptions _options = options ?? new ZoneRuleOptions();
     private readonly int[] _inside = new int[32];
@@ -175,7 +175,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
 
     private void OffCorridor(int vehicle, VehicleClass cls, ushort hazmat, long timeMs, double lon, double lat, double marginM, List<AlertEvent> alerts)
     {
-        string? corridorId = registry?.Get(vehicle)?.Corridor;
+        string? corridorId = registry?.Get(ids.ProcessId(vehicle))?.Corridor;
         if (corridorId == null) return;
         // An id naming a zone of another kind names no corridor (the run warns of it, as of one the zones lack).
         if (!zones.TryGetCorridor(corridorId, out int corridor)) return;
@@ -227,7 +227,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
                 p.OpenId = null;
             }
         }
-        if (_offCorridor.Find(vehicle) is { OpenId: not null } off && registry?.Get(vehicle)?.Corridor is { } corridorId
+        if (_offCorridor.Find(vehicle) is { OpenId: not null } off && registry?.Get(ids.ProcessId(vehicle))?.Corridor is { } corridorId
             && zones.TryGetCorridor(corridorId, out int corridor))
         {
             long end = Math.Max(off.StartMs, lastMs);
@@ -319,7 +319,7 @@ public sealed class ZoneRule(ZoneSet zones, VehicleIds ids, VehicleRegistry? reg
             int vehicle = r.Vehicle();
             Presence off = _offCorridor[vehicle];
             off.Load(r);
-            if (off.OpenId == null || (registry?.Get(vehicle)?.Corridor is { } corridor && zones.TryGetCorridor(corridor, out _))) continue;
+            if (off.OpenId == null || (registry?.Get(ids.ProcessId(vehicle))?.Corridor is { } corridor && zones.TryGetCorridor(corridor, out _))) continue;
             // The alert's id names its corridor: "hazmat_off_corridor:<vehicle>:<corridor>:<start>".
             string prefix = $"hazmat_off_corridor:{ids.Name(vehicle)}:";
             string was = off.OpenId.StartsWith(prefix, StringComparison.Ordinal) && off.OpenId.LastIndexOf(':') is int end && end > prefix.Length

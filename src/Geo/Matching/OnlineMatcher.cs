@@ -61,12 +61,23 @@ public sealed class OnlineMatcher
     private double _legX;            // route coordinate of the last probe emitted on the current path
     private TraversedEdge[] _route = new TraversedEdge[256];
 
-    public OnlineMatcher(EdgeIndex index, MatcherOptions? options = null)
+    public OnlineMatcher(EdgeIndex index, MatcherOptions? options = null) : this(index, options, router: null)
+    {
+    }
+
+    /// <summary>
+    /// A matcher that runs its route searches on <paramref name="router"/> (of the index's network), which other matchers
+    /// used on the same thread may share: a search's arrays are as long as the network (36 bytes an edge), and a shard runs
+    /// a matcher per vehicle class. Null: a router of its own.
+    /// </summary>
+    public OnlineMatcher(EdgeIndex index, MatcherOptions? options, BoundedDijkstra? router)
     {
         _index = index;
         _net = index.Network;
         _options = options ?? new MatcherOptions();
-        _router = new BoundedDijkstra(_net) { UTurnPenaltyM = _options.UTurnPenaltyM };
+        if (router != null && router.Network != _net) throw new ArgumentException("the router is of another network than the index", nameof(router));
+        _router = router ?? new BoundedDijkstra(_net);
+        _router.UTurnPenaltyM = _options.UTurnPenaltyM;
         _invSigma2 = 1.0 / (_options.SigmaM * _options.SigmaM);
         _invHeadingSigma2 = 1.0 / (_options.HeadingSigmaDeg * _options.HeadingSigmaDeg);
         // Two fixes' along-road errors differ by sigma·√2 (standard deviation): up to twice that is noise.
@@ -577,7 +588,7 @@ public sealed class OnlineMatcher
             if (to.OffsetM >= from.OffsetM) return to.OffsetM - from.OffsetM <= bound ? to.OffsetM - from.OffsetM : double.NaN;
             return Jitter(from, to);
         }
-        if (_net.EdgeFrom[to.Edge] == _net.EdgeTo[from.Edge] && (to.Edge != _net.EdgeTwin[from.Edge] || _router.UTurnPenaltyM == 0))
+        if (_net.EdgeFrom[to.Edge] == _net.EdgeTo[from.Edge] && (to.Edge != _net.EdgeTwin[from.Edge] || _options.UTurnPenaltyM == 0))
         {
             double d = _net.EdgeLengthM[from.Edge] - from.OffsetM + to.OffsetM;
             return d <= bound ? d : double.NaN;
@@ -590,7 +601,21 @@ public sealed class OnlineMatcher
     /// limit (<c>maxspeed=none</c>, or class road or unknown without a tag: Kubicka's arcs), and the largest; null when
     /// no edge has a limit or the factor is off.
     /// </summary>
+    // Per network and plausible-speed factor, the slowness array (read-only once made): every matcher of every shard of a
+    // process reads the one array, where each made its own (4 bytes an edge each).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<RoadNetwork, Dictionary<double, (float[]?, double)>> s_slowness = new();
+
     private static (float[]? Slowness, double Max) Slowness(RoadNetwork net, double factor)
+    {
+        Dictionary<double, (float[]?, double)> byFactor = s_slowness.GetOrCreateValue(net);
+        lock (byFactor)
+        {
+            if (!byFactor.TryGetValue(factor, out var made)) byFactor[factor] = made = MakeSlowness(net, factor);
+            return made;
+        }
+    }
+
+    private static (float[]? Slowness, double Max) MakeSlowness(RoadNetwork net, double factor)
     {
         if (!(factor > 0) || double.IsPositiveInfinity(factor)) return (null, 0);
         var slowness = new float[net.EdgeCount];
@@ -639,10 +664,18 @@ public sealed class OnlineMatcher
         return double.IsNaN(seconds) ? 0 : LimitCost(seconds, length, dt);
     }
 
+    /// <summary>The router, with this matcher's U-turn penalty (another matcher sharing it may have set its own).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private BoundedDijkstra Router()
+    {
+        if (_router.UTurnPenaltyM != _options.UTurnPenaltyM) _router.UTurnPenaltyM = _options.UTurnPenaltyM;
+        return _router;
+    }
+
     /// <summary>Route distances with backward jitter along one edge taken as noise, not a loop.</summary>
     private void RouteDistances(EdgePosition from, ReadOnlySpan<EdgePosition> targets, double bound, ReadOnlySpan<double> reach, Span<double> dist)
     {
-        _router.Run(from, targets, bound, reach, dist);
+        Router().Run(from, targets, bound, reach, dist);
         for (int j = 0; j < targets.Length; j++)
         {
             if (targets[j].Edge == from.Edge && targets[j].OffsetM < from.OffsetM && Jitter(from, targets[j]) is var d && !double.IsNaN(d)) dist[j] = d;
@@ -1117,7 +1150,7 @@ public sealed class OnlineMatcher
         var (lon0, lat0) = _net.PointAt(from.Edge, from.OffsetM);
         var (lon1, lat1) = _net.PointAt(to.Edge, to.OffsetM);
         double gc = GeoMath.Distance(lon0, lat0, lon1, lat1);
-        _router.Run(from, target, (3 * gc) + (4 * _options.SearchRadiusM) + 1000, d);
+        Router().Run(from, target, (3 * gc) + (4 * _options.SearchRadiusM) + 1000, d);
         int n = _router.PathLength(0);
         if (n < 0 || double.IsPositiveInfinity(d[0]))
         {

@@ -38,7 +38,7 @@ public class VehicleChurnTests
     private static long s_record;
 
     /// <summary>One probe of a vehicle driving the road at 30 km/h, <paramref name="t"/> seconds after it started at 5 m in.</summary>
-    private static void Drive(VehiclePartition p, VehicleIds ids, string id, long startMs, double t, Log log, VehicleClass cls = VehicleClass.Taxi)
+    private static void Drive(VehiclePartition p, VehicleIds ids, string id, long startMs, double t, IVehiclePartitionOutput log, VehicleClass cls = VehicleClass.Taxi)
     {
         var net = SimRun.Shenzhen;
         int edge = Road(net);
@@ -167,4 +167,49 @@ public class VehicleChurnTests
     }
 
     private static string Line(AlertEvent a) => $"{a.AlertId} {a.State} {a.TimeMs} {a.EndMs} {a.Lon:F6} {a.Lat:F6}";
+
+    private sealed class Matches : IVehiclePartitionOutput
+    {
+        public List<int> Vehicles { get; } = [];
+        public List<AlertEvent> Alerts { get; } = [];
+        public void Alert(AlertEvent alert) => Alerts.Add(alert);
+        public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match) => Vehicles.Add(vehicle);
+        public void Traversal(in SegmentTraversal traversal) { }
+        public void Watermark(in SegmentWatermark watermark) { }
+        public void Late(in Probe probe, in RecordSource source) { }
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason) { }
+    }
+
+    [Fact]
+    public void A_partition_numbers_its_own_vehicles_and_gives_a_forgotten_ones_number_to_the_next()
+    {
+        // One partition of a process whose vehicle table holds 20,000 other vehicles (the other partitions', the registry's):
+        // its per-vehicle arrays are as long as the vehicles it holds, not as the process's table.
+        var ids = new VehicleIds();
+        for (int i = 0; i < 20_000; i++) ids.Intern($"粤B-OTHER{i:00000}".AsSpan());
+        var p = new VehiclePartition(0, s_index.Value, ids, null, null);
+        var log = new Matches();
+        for (double t = 0; t <= 300; t += 10)
+        {
+            for (int v = 0; v < 40; v++) Drive(p, ids, $"粤B-DAY{v:00}", s_start, t, new Log());
+        }
+        Assert.Equal(40, p.Vehicles);
+        Assert.Equal(40, p.VehicleSpan);
+
+        // Seven hours on, another 30 vehicles: the 40 are forgotten (6 h), and the newcomers take their numbers. What goes
+        // out still names each vehicle by the process's id: its matched probes and its alerts.
+        long later = s_start + (7 * 3600_000L);
+        for (double t = 0; t <= 600; t += 10)
+        {
+            for (int v = 0; v < 30; v++) Drive(p, ids, $"粤B-EVE{v:00}", later, t, log);
+        }
+        Assert.Equal(40, p.Forgotten);
+        Assert.Equal(30, p.Vehicles);
+        // The watermark jumps 7 hours only once 8 probes of more than one vehicle have come that far ahead (a unit whose
+        // clock runs ahead does not carry it): those first newcomers are numbered before the 40 are forgotten.
+        Assert.InRange(p.VehicleSpan, 40, 48);
+        Assert.NotEmpty(log.Vehicles);
+        Assert.All(log.Vehicles, v => Assert.StartsWith("粤B-EVE", ids.Name(v), StringComparison.Ordinal));
+        Assert.Equal(30, log.Vehicles.Distinct().Count());
+    }
 }

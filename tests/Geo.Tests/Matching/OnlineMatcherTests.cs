@@ -31,6 +31,40 @@ public class OnlineMatcherTests
     }
 
     [Fact]
+    public void Matchers_sharing_one_router_match_as_each_with_its_own()
+    {
+        // Two vehicle classes' matchers of other options (sigma, the U-turn penalty the router charges) on one shard's
+        // thread, taking their vehicles' probes in turn: one route search for both, as a vehicle stage runs them.
+        var track = s_belgium.Value;
+        var index = new EdgeIndex(track.Network);
+        var a = new MatcherOptions();
+        var b = new MatcherOptions { SigmaM = 8, UTurnPenaltyM = 0, LagProbes = 4 };
+        var shared = new Traffic.Geo.Routing.BoundedDijkstra(track.Network);
+        var (sharedA, sharedB) = Interleaved(new OnlineMatcher(index, a, shared), new OnlineMatcher(index, b, shared), track.Points);
+        var (ownA, ownB) = Interleaved(new OnlineMatcher(index, a), new OnlineMatcher(index, b), track.Points);
+
+        Assert.Equal(ownA.Select(m => (m.ProbeId, m.Edge, m.OffsetM, m.Confidence)), sharedA.Select(m => (m.ProbeId, m.Edge, m.OffsetM, m.Confidence)));
+        Assert.Equal(ownB.Select(m => (m.ProbeId, m.Edge, m.OffsetM, m.Confidence)), sharedB.Select(m => (m.ProbeId, m.Edge, m.OffsetM, m.Confidence)));
+        Assert.NotEqual(ownA.Select(m => (m.Edge, m.OffsetM)), ownB.Select(m => (m.Edge, m.OffsetM)));   // the options do differ
+    }
+
+    private static (List<MatchedProbe> A, List<MatchedProbe> B) Interleaved(OnlineMatcher a, OnlineMatcher b, GpsPoint[] points)
+    {
+        var sa = new Recorder { Matches = [] };
+        var sb = new Recorder { Matches = [] };
+        var stateA = a.NewState();
+        var stateB = b.NewState();
+        foreach (var p in points)
+        {
+            a.Push(stateA, p, ref sa);
+            b.Push(stateB, p, ref sb);
+        }
+        a.Flush(stateA, ref sa);
+        b.Flush(stateB, ref sb);
+        return (sa.Matches, sb.Matches);
+    }
+
+    [Fact]
     public void Every_probe_is_emitted_once_in_order_with_the_default_lag()
     {
         var track = s_belgium.Value;
