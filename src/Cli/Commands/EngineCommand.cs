@@ -86,5 +86,5 @@ internal static class EngineCommand
     }
 
     private static string Status(EngineCounters c) => string.Create(CultureInfo.InvariantCulture,
-        $"consumed {c.Consumed:N0}: {c.Accepted:N0} accepted, {c.Rejected:N0} rejected, {c.Late:N0} late; matched {c.Matched:N0}; {c.SegmentRows:N0} segment rows, {c.SegmentViews:N0} sliding views, network index {c.NetworkIndex.Tpi:F1}; lag {c.ProbeLag:N0}; checkpoints {c.Checkpoints:N0}; lost {c.LostRecords:N0}{(c.IdleDeclared > 0 ? $"; partitions declared idle {c.IdleDeclared:N0}, late traversals {c.LateTraversals:N0}" : "")}");
+        $"consumed {c.Consumed:N0}: {c.Accepted:N0} accepted, {c.Rejected:N0} rejected, {c.Late:N0} late; matched {c.Matched:N0}; {c.SegmentRows:N0} segment rows, {c.SegmentViews:N0} sliding views, network index {c.NetworkIndex.Tpi:F1}; lag {c.ProbeLag:N0}; checkpoints {c.Checkpoints:N0}; lost {c.LostRecords:N0}{(c.IdleDeclared > 0 ? $"; partitions declared idle {c.IdleDeclared:N0}, late traversals {c.LateTraversals:N0}" : "")}{(c.OldNetworkTraversals > 0 ? $"; old-network traversals {c.OldNetworkTraversals:N0}" : "")}{(c.ForeignExchangeMessages > 0 ? $"; foreign exchange messages {c.ForeignExchangeMessages:N0}" : "")}");
 }

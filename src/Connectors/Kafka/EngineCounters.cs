@@ -14,6 +14,8 @@ public sealed class EngineCounters
     private double _indexSum, _indexPeak;
     private long _segmentViews;
     private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _splitVehicles, _checkpoints, _restored, _pauses, _resumes, _idleDeclared;
+    private long _foreignExchange;
+    private long _oldNetworkTraversals;
 
     public long Consumed => Volatile.Read(ref _consumed);
     public long Accepted => Volatile.Read(ref _accepted);
@@ -34,6 +36,18 @@ public sealed class EngineCounters
     /// idle (<see cref="Traffic.Engine.Pipeline.SegmentPartition.LateTraversals"/>).
     /// </summary>
     public long LateTraversals => Volatile.Read(ref _lateTraversals);
+
+    /// <summary>
+    /// Exchange messages refused as foreign: they do not parse, or name a source partition or an edge the segment partition
+    /// does not have (logged with their offset; the rest of such a message is skipped).
+    /// </summary>
+    public long ForeignExchangeMessages => Volatile.Read(ref _foreignExchange);
+
+    /// <summary>
+    /// Traversals of the road network before a restore on another one, dropped by the segment stage
+    /// (<see cref="Traffic.Engine.Pipeline.SegmentPartition.OldNetworkTraversals"/>).
+    /// </summary>
+    public long OldNetworkTraversals => Volatile.Read(ref _oldNetworkTraversals);
 
     /// <summary>Times a partition's next record was not the one after the last: records lost (e.g. to retention).</summary>
     public long OffsetJumps => Volatile.Read(ref _offsetJumps);
@@ -130,6 +144,8 @@ public sealed class EngineCounters
     internal void AddExchange() => Interlocked.Increment(ref _exchangeRecords);
     internal void AddDuplicate() => Interlocked.Increment(ref _duplicatesDropped);
     internal void AddLateTraversal() => Interlocked.Increment(ref _lateTraversals);
+    internal void AddForeignExchange() => Interlocked.Increment(ref _foreignExchange);
+    internal void AddOldNetworkTraversal() => Interlocked.Increment(ref _oldNetworkTraversals);
     internal void AddSplitVehicle() => Interlocked.Increment(ref _splitVehicles);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
     internal void AddRestored() => Interlocked.Increment(ref _restored);

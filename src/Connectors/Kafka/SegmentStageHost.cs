@@ -73,7 +73,9 @@ internal sealed class SegmentStageHost : CheckpointedStage
         }
         catch (InvalidDataException e)
         {
-            // Only Traffic writes this topic: a foreign message is reported and skipped, never guessed at.
+            // Only Traffic writes this topic: a foreign message (one that does not parse, or names a source partition or an
+            // edge this partition does not have) is counted, reported and skipped, never guessed at.
+            Counters.AddForeignExchange();
             Context.Log($"segment stage: {Topic}[{part.Partition}]@{offset}: {e.Message}");
         }
         ReportNetworkParts(part);
@@ -141,9 +143,10 @@ internal sealed class SegmentStageHost : CheckpointedStage
     {
         public void Traversal(in SegmentTraversal traversal)
         {
-            long late = processor.LateTraversals;
+            long late = processor.LateTraversals, old = processor.OldNetworkTraversals;
             if (!processor.OnTraversal(in traversal)) host.Counters.AddDuplicate();
             else if (processor.LateTraversals != late) host.Counters.AddLateTraversal();
+            else if (processor.OldNetworkTraversals != old) host.Counters.AddOldNetworkTraversal();
         }
 
         public void Watermark(in SegmentWatermark watermark)

@@ -186,6 +186,9 @@ public sealed class SegmentPartition
     /// </summary>
     public bool OnTraversal(int source, long sequence, int vehicleKey, in TraversedEdge t)
     {
+        // An edge this network does not have is no message of a vehicle partition on it (but one sent on the network before a
+        // restore on another, counted below): refused before it takes a sequence number.
+        if (t.Edge < 0 || (_newNetworkFrom == null && (uint)t.Edge >= (uint)_network.EdgeCount)) ThrowEdge(t.Edge);
         if (!Fresh(source, sequence)) return false;
         // Sent before the network changed (read after the restore, or sent by the old run after the checkpoint): its edge
         // ids are the old network's, which this one numbers otherwise. Dropped and counted.
@@ -439,7 +442,13 @@ public sealed class SegmentPartition
         output.View(in view);
     }
 
+    // A message naming what this partition does not have is foreign (another group's, a hand-made one): refused as data, which
+    // a Kafka host reports and skips (InvalidDataException, as for a message that does not parse), never a crash.
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void ThrowSource(int source) =>
-        throw new ArgumentOutOfRangeException(nameof(source), $"message from source partition {source}; this partition has sources 0 to {Sources - 1}");
+        throw new InvalidDataException($"exchange: a message from source partition {source}; this partition has sources 0 to {Sources - 1}");
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowEdge(int edge) =>
+        throw new InvalidDataException($"exchange: a traversal of edge {edge}; the road network has edges 0 to {_network.EdgeCount - 1}");
 }

@@ -150,4 +150,24 @@ public class SegmentPartitionIdleTests
         Assert.Equal(rows.Windows.Skip(1), restoredRows.Windows);
         Assert.Equal(s_w0 + Minute, Assert.Single(restoredRows.Windows).WindowStartMs);
     }
+
+    [Fact]
+    public void A_message_naming_an_edge_or_a_source_the_partition_lacks_is_refused_as_data_and_takes_no_sequence_number()
+    {
+        // What another group or a hand-made record may put on the exchange topic: refused as data (the Kafka host counts,
+        // logs and skips it), not an exception that stops the segment stage; the source's real message of that number is
+        // still taken.
+        var partition = new SegmentPartition(s_net.Value, 0, Sources);
+        var sender = new Sender(0);
+        SegmentTraversal real = sender.Drive("粤B00", 20_000);
+        var badEdge = real with { Edge = real.Edge with { Edge = s_net.Value.EdgeCount + 7 } };
+        var negative = real with { Edge = real.Edge with { Edge = -3 } };
+        var badSource = real with { Source = Sources };
+        Assert.Contains("edge", Assert.Throws<InvalidDataException>(() => partition.OnTraversal(in badEdge)).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => partition.OnTraversal(in negative));
+        Assert.Contains("source partition", Assert.Throws<InvalidDataException>(() => partition.OnTraversal(in badSource)).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => partition.OnWatermark(new SegmentWatermark(Sources + 1, 1, s_w0), new Rows()));
+        Assert.True(partition.OnTraversal(in real));
+        Assert.Equal(0, partition.Duplicates);
+    }
 }
