@@ -466,8 +466,8 @@ public sealed class VehiclePartition
 
     /// <summary>
     /// Restores a partition from a checkpoint written by <see cref="Save"/>, in this process: vehicle ids are interned
-    /// into <paramref name="ids"/> (the table the decoder and registry use here) and each vehicle's state is placed at
-    /// its dense id here. The other arguments are as for the constructor and describe the same configuration (matcher
+    /// into <paramref name="ids"/> (the table the decoder and registry use here) and the partition numbers its vehicles in
+    /// the checkpoint's table order (<see cref="PartitionVehicles"/>). The other arguments are as for the constructor and describe the same configuration (matcher
     /// options), but for the zones (<see cref="ZonesChanged"/>) and the road network (<see cref="NetworkChanged"/>), which
     /// may have changed since. A foreign, corrupt or truncated checkpoint, or one of another partition, is refused with a
     /// <see cref="CheckpointException"/>.
