@@ -177,7 +177,8 @@ public sealed record NetworkIndexSummary
 /// flows with the data. Outputs are deterministic for an input and the same for any number of shards: alerts, segment
 /// rows and the network index are written as the run goes, as the shards make them final, in the order of a sort of the
 /// whole run (<see cref="AlertMerge"/>, <see cref="SegmentRowMerge"/>, <see cref="NetworkIndexMerge"/>); matched probes
-/// per shard in each vehicle's order; late probes, sorted by record, at the end.
+/// per shard in each vehicle's order; late probes by record (<see cref="LateMerge"/>: as the run goes for a file handed on in
+/// its order, at the end for one sorted by time).
 /// </summary>
 public sealed class ReplayEngine
 {
@@ -280,11 +281,14 @@ public sealed class ReplayEngine
         // then the segment shards.
         var alerts = new AlertMerge(vs + ss, outDir);
         using var closeAlerts = alerts;
+        // Late and refused probes by record: as the shards pass them when the file is handed on in its order.
+        var late = new LateMerge(vs, Path.Combine(outDir, "late.ndjson"), _ids, streaming: !sorted);
+        using var closeLate = late;
         var vehicleShards = new VehicleShard[vs];
         for (int i = 0; i < vs; i++)
         {
             vehicleShards[i] = new VehicleShard(new VehiclePartition(i, _index, _ids, _registry, _zones, partitionOptions),
-                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, alerts, i, _options.Observer, _roads);
+                new MatchedProbeArrowWriter(Path.Combine(outDir, "matched", $"shard-{i}"), _network, _ids), segmentQueues, alerts, late, i, _options.Observer, _roads);
         }
         // Segment rows and views are written as the shards make them final, in the order of a whole run's sort.
         using var windowRows = new SegmentRowMerge(_network, ss, outDir, "segments");
@@ -359,7 +363,7 @@ public sealed class ReplayEngine
         // The other outputs, sorted so that the same input gives the same bytes whatever the threads did.
         networkIndex.Dispose();   // every segment shard is done: every window is written
         IReadOnlyList<NetworkIndexValue> tpi = networkIndex.Series;
-        WriteLate(Path.Combine(outDir, "late.ndjson"), vehicleShards.SelectMany(s => s.LateProbes).OrderBy(l => l.Record));
+        late.Dispose();   // what is left, by record
 
         var summary = new ReplaySummary
         {
@@ -387,20 +391,6 @@ public sealed class ReplayEngine
     }
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    private void WriteLate(string path, IEnumerable<(long Record, Probe Probe, PushResult Why)> late)
-    {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
-        using var lines = new NdjsonWriter(stream);
-        foreach (var (record, p, why) in late)
-        {
-            var w = lines.Begin();
-            ProbeJsonWriter.WriteFields(w, _ids.Name(p.Vehicle), in p);
-            w.WriteNumber("record"u8, record);
-            w.WriteString("reason"u8, LateReasons.Of(why));
-            lines.End();
-        }
-    }
 
     /// <summary>
     /// Holds every accepted probe of a file, then hands them on sorted by event time, ties in file order
@@ -516,7 +506,8 @@ public sealed class ReplayEngine
             bool due = _clock.Observe(probe.Vehicle, probe.TimeMs, out long watermark);
             Add(probe.Vehicle % _shards.Length, new VehicleMessage(probe, source, 0, false));
             if (!due) return;
-            for (int i = 0; i < _shards.Length; i++) Add(i, new VehicleMessage(default, default, watermark, true));
+            // Stamped with the record read last: a shard past it has every probe up to it (late.ndjson's order).
+            for (int i = 0; i < _shards.Length; i++) Add(i, new VehicleMessage(default, source, watermark, true));
             _progress?.Report(_clock.Probes);
         }
 
@@ -587,16 +578,16 @@ public sealed class ReplayEngine
     /// Traversals and watermarks for the segment shards are batched too, and what a batch of probes caused is sent
     /// when that batch is done, so nothing waits for a batch to fill.
     /// </summary>
-    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, AlertMerge alerts, int index,
-        IReplayObserver? observer, RoadGroups roads)
+    private sealed class VehicleShard(VehiclePartition partition, MatchedProbeArrowWriter matched, BatchQueue<SegmentMessage>[] segments, AlertMerge alerts,
+        LateMerge late, int index, IReplayObserver? observer, RoadGroups roads)
         : IVehiclePartitionOutput, IDisposable
     {
         private readonly Batch<SegmentMessage>?[] _filling = new Batch<SegmentMessage>?[segments.Length]; // per segment shard
         private long _record;   // the input record being processed (0: a watermark), for the observer
 
+        private long _through;  // the last input record handed to this shard (a probe's, or the one a watermark was sent after)
+
         public VehiclePartition Partition { get; } = partition;
-        /// <summary>Probes behind the watermark (<see cref="PushResult.Accepted"/>) and those the vehicle's matcher refused.</summary>
-        public List<(long Record, Probe Probe, PushResult Why)> LateProbes { get; } = [];
 
         public void Run(BatchQueue<VehicleMessage> input)
         {
@@ -612,6 +603,7 @@ public sealed class ReplayEngine
                         if (i + 1 < messages.Length && !messages[i + 1].IsWatermark) Partition.PrefetchStateContents(messages[i + 1].Probe.Vehicle);
                         ref readonly VehicleMessage m = ref messages[i];
                         _record = m.IsWatermark ? 0 : m.Source.Record;
+                        if (m.Source.Record > _through) _through = m.Source.Record;
                         if (!m.IsWatermark) Partition.OnProbe(in m.Probe, in m.Source, this);
                         else if (m.Watermark == long.MaxValue) Partition.OnEndOfInput(this);
                         else Partition.AdvanceWatermark(m.Watermark, this);
@@ -619,9 +611,11 @@ public sealed class ReplayEngine
                     input.Return(batch);
                     Flush();
                     alerts.Through(index, Partition.AlertFloorMs);
+                    late.Through(index, _through);
                 }
                 matched.Flush();
                 alerts.Through(index, long.MaxValue);
+                late.Through(index, long.MaxValue);
             }
             catch
             {
@@ -669,9 +663,9 @@ public sealed class ReplayEngine
             }
         }
 
-        public void Late(in Probe probe, in RecordSource source) => LateProbes.Add((source.Record, probe, PushResult.Accepted));
+        public void Late(in Probe probe, in RecordSource source) => late.Add(index, source.Record, in probe, PushResult.Accepted);
 
-        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => LateProbes.Add((source.Record, probe, reason));
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason) => late.Add(index, source.Record, in probe, reason);
 
         /// <summary>The next message of a shard's batch, to be filled in place; <see cref="Sent"/> counts it.</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

@@ -77,31 +77,6 @@ public class AlertMergeTests
         Assert.Equal(["speeding:A:1 open", "speeding:B:1 open"], Written(dir));
     }
 
-    /// <summary>Blocks the reader at one record until the alerts file holds an alert of a kind (or the wait times out).</summary>
-    private sealed class WaitForAlertAt(long record, string alertsPath, string kind) : IReplayObserver
-    {
-        public bool SeenBeforeTheEnd { get; private set; }
-
-        public void ProbeRead(in Probe probe, in RecordSource source)
-        {
-            if (source.Record != record) return;
-            // The reader waits here, so the replay cannot end meanwhile: the shards work through what it has handed on.
-            var until = DateTime.UtcNow.AddSeconds(60);
-            while (!SeenBeforeTheEnd && DateTime.UtcNow < until)
-            {
-                if (File.Exists(alertsPath))
-                {
-                    using var stream = new FileStream(alertsPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                    using var reader = new StreamReader(stream);
-                    SeenBeforeTheEnd = reader.ReadToEnd().Contains($"\"kind\":\"{kind}\"", StringComparison.Ordinal);
-                }
-                if (!SeenBeforeTheEnd) Thread.Sleep(50);
-            }
-        }
-
-        public void AlertRaised(AlertEvent alert, long record) { }
-    }
-
     [Fact]
     public async Task A_replay_writes_an_alert_while_it_reads_on_not_once_the_file_is_read()
     {
@@ -128,7 +103,7 @@ public class AlertMergeTests
         Directory.CreateDirectory(dir);
         string input = Path.Combine(dir, "probes.ndjson"), output = Path.Combine(dir, "out");
         File.WriteAllLines(input, lines.OrderBy(l => l.Time).Select(l => l.Line));
-        var observer = new WaitForAlertAt(lines.Count, Path.Combine(output, "alerts.ndjson"), "speeding");
+        var observer = new WaitForLineAt(lines.Count, Path.Combine(output, "alerts.ndjson"), "\"kind\":\"speeding\"");
 
         var summary = await new ReplayEngine(net, null, null, new VehicleIds(), new ReplayOptions { VehicleShards = 2, Observer = observer }).RunAsync(input, output);
 
