@@ -16,7 +16,7 @@ internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
     private readonly Stack<int> _free = [];
 
     /// <summary>Numbers given out, free ones included: the length every per-vehicle array needs.</summary>
-    public int Span { get; private set; }
+    public int Issued { get; private set; }
 
     /// <summary>The partition's number of a vehicle (by its process id), or -1 when the partition does not hold it.</summary>
     public int Find(int processId) => (uint)processId < (uint)_local.Length ? _local[processId] - 1 : -1;
@@ -26,7 +26,7 @@ internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
     {
         ArgumentOutOfRangeException.ThrowIfNegative(processId);
         if (Find(processId) >= 0) throw new InvalidOperationException($"vehicle {ids.Name(processId)} is held already");
-        int v = _free.Count > 0 ? _free.Pop() : Span++;
+        int v = _free.Count > 0 ? _free.Pop() : Issued++;
         if (v >= _process.Length) Array.Resize(ref _process, _process.Length * 2);
         _process[v] = processId;
         if (processId >= _local.Length) Array.Resize(ref _local, Math.Max(processId + 1, Math.Max(256, _local.Length * 2)));

@@ -279,11 +279,9 @@ public sealed class ReplayEngine
         var segmentOptions = _options.Segments with { TimeZone = _options.TimeZone ?? _options.Segments.TimeZone };
         // Alerts are written as every shard makes them final, in the order of a whole run's sort: vehicle shards 0 to vs - 1,
         // then the segment shards.
-        var alerts = new AlertMerge(vs + ss, outDir);
-        using var closeAlerts = alerts;
+        using var alerts = new AlertMerge(vs + ss, outDir);
         // Late and refused probes by record: as the shards pass them when the file is handed on in its order.
-        var late = new LateMerge(vs, Path.Combine(outDir, "late.ndjson"), _ids, streaming: !sorted);
-        using var closeLate = late;
+        using var late = new LateMerge(vs, Path.Combine(outDir, "late.ndjson"), _ids, streaming: !sorted);
         var vehicleShards = new VehicleShard[vs];
         for (int i = 0; i < vs; i++)
         {

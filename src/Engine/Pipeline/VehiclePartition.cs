@@ -216,7 +216,7 @@ public sealed class VehiclePartition
     /// The length the per-vehicle arrays of the partition need: the most vehicles it has held at once, for a forgotten
     /// vehicle's number goes to the next that comes (<see cref="PartitionVehicles"/>), whatever else the process interned.
     /// </summary>
-    internal int VehicleSpan => _local.Span;
+    internal int VehicleNumbers => _local.Issued;
 
     /// <summary>Restored from a checkpoint written with other zones (a zones file edited between the runs).</summary>
     public bool ZonesChanged { get; private set; }

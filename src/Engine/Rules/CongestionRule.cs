@@ -600,6 +600,8 @@ public sealed class CongestionRule
             if (s.IncidentId is not { } id || !held.Add(id)) continue;
             EdgeKey key = change.KeyOf(edge);
             var (lon, lat) = key.Middle;
+            var evidence = IncidentEvidence(s);
+            evidence["network_changed"] = 1;
             change.Closes.Add(new AlertEvent
             {
                 AlertId = id,
@@ -612,15 +614,7 @@ public sealed class CongestionRule
                 Lon = lon,
                 Lat = lat,
                 Severity = s.Level,
-                Evidence = new Dictionary<string, double>
-                {
-                    ["speed_kmh"] = s.SpeedKmh,
-                    ["free_flow_kmh"] = s.FreeFlowKmh,
-                    ["vehicles"] = s.Vehicles,
-                    ["level"] = s.Level,
-                    ["recent_speed_kmh"] = s.CollapseFrom,
-                    ["network_changed"] = 1,
-                },
+                Evidence = evidence,
             });
         }
     }
@@ -662,17 +656,7 @@ public sealed class CongestionRule
         if (run.OpenId == null) return;
         EdgeKey way = change.KeyOf(run.WayEdge);
         var (lon, lat) = change.KeyOf(run.Principal).Middle;
-        var evidence = new Dictionary<string, double>
-        {
-            ["speed_kmh"] = run.SpeedKmh,
-            ["free_flow_kmh"] = run.FreeFlowKmh,
-            ["vehicles"] = run.Vehicles,
-            ["level"] = run.Level,
-            ["segments"] = run.Edges.Count,
-            ["length_m"] = run.LengthM,
-        };
-        int k = 1;
-        foreach (long w in run.Edges.Select(e => change.KeyOf(e).WayId).Order().Distinct()) evidence[$"way_id_{k++}"] = w;
+        var evidence = RunEvidence(run, run.Edges.Select(e => change.KeyOf(e).WayId));
         evidence["network_changed"] = 1;
         change.Closes.Add(new AlertEvent
         {
@@ -704,20 +688,7 @@ public sealed class CongestionRule
         int key = _roadGroups.Key(e);
         string road = key > 0 ? _network.Names[key] : _network.Name(e);
         var (lon, lat) = _network.PointAt(run.Principal, _network.LengthM(run.Principal) / 2);
-        var evidence = new Dictionary<string, double>
-        {
-            ["speed_kmh"] = run.SpeedKmh,
-            ["free_flow_kmh"] = run.FreeFlowKmh,
-            ["vehicles"] = run.Vehicles,
-            ["level"] = run.Level,
-            ["segments"] = run.Edges.Count,
-            ["length_m"] = run.LengthM,
-        };
-        // The OSM ways of the run, in ascending order (way ids are integers: exact in a double).
-        var ways = new SortedSet<long>();
-        foreach (int s in run.Edges) ways.Add(_network.WayId(s));
-        int k = 1;
-        foreach (long way in ways) evidence[$"way_id_{k++}"] = way;
+        var evidence = RunEvidence(run, run.Edges.Select(_network.WayId));
         return new AlertEvent
         {
             AlertId = run.OpenId!,
@@ -736,13 +707,41 @@ public sealed class CongestionRule
         };
     }
 
+    /// <summary>
+    /// A run's evidence: its speeds, vehicles, level, segments and length, then its OSM ways in ascending order
+    /// (<c>way_id_1</c>, <c>way_id_2</c>, …; way ids are integers: exact in a double).
+    /// </summary>
+    private static Dictionary<string, double> RunEvidence(Run run, IEnumerable<long> ways)
+    {
+        var evidence = new Dictionary<string, double>
+        {
+            ["speed_kmh"] = run.SpeedKmh,
+            ["free_flow_kmh"] = run.FreeFlowKmh,
+            ["vehicles"] = run.Vehicles,
+            ["level"] = run.Level,
+            ["segments"] = run.Edges.Count,
+            ["length_m"] = run.LengthM,
+        };
+        int k = 1;
+        foreach (long way in ways.Order().Distinct()) evidence[$"way_id_{k++}"] = way;
+        return evidence;
+    }
+
+    /// <summary>An incident's evidence: the values of the segment's last congested window and the speed it collapsed from.</summary>
+    private static Dictionary<string, double> IncidentEvidence(SegmentState s) => new()
+    {
+        ["speed_kmh"] = s.SpeedKmh,
+        ["free_flow_kmh"] = s.FreeFlowKmh,
+        ["vehicles"] = s.Vehicles,
+        ["level"] = s.Level,
+        ["recent_speed_kmh"] = s.CollapseFrom,
+    };
+
     /// <summary>An incident's event, with the values of the segment's last congested window.</summary>
     private AlertEvent IncidentEvent(string id, SegmentState s, int edge, AlertState state, long timeMs, long? end)
     {
         string road = _network.Name(edge);
         var (lon, lat) = _network.PointAt(edge, _network.LengthM(edge) / 2);
-        double speed = s.SpeedKmh, freeFlow = s.FreeFlowKmh;
-        int vehicles = s.Vehicles, level = s.Level;
         return new AlertEvent
         {
             AlertId = id,
@@ -756,15 +755,8 @@ public sealed class CongestionRule
             Direction = _network.Direction(edge),
             Lon = lon,
             Lat = lat,
-            Severity = level,
-            Evidence = new Dictionary<string, double>
-            {
-                ["speed_kmh"] = speed,
-                ["free_flow_kmh"] = freeFlow,
-                ["vehicles"] = vehicles,
-                ["level"] = level,
-                ["recent_speed_kmh"] = s.CollapseFrom,
-            },
+            Severity = s.Level,
+            Evidence = IncidentEvidence(s),
         };
     }
 

@@ -348,39 +348,13 @@ public sealed class SpeedingRule
             if (t.OpenId != null)
             {
                 long end = Math.Max(t.OverSinceMs, Math.Min(t.OverMs, timeMs));
-                alerts.Add(new AlertEvent
-                {
-                    AlertId = t.OpenId,
-                    Kind = "speeding",
-                    State = AlertState.Close,
-                    TimeMs = timeMs,
-                    StartMs = t.OverSinceMs,
-                    EndMs = end,
-                    VehicleId = _ids.Name(v),
-                    Class = ProbeRules.ClassName(t.Class),
-                    Hazmat = ProbeRules.HazmatText(t.Hazmat),
-                    Lon = t.OverLon,
-                    Lat = t.OverLat,
-                    Severity = t.Severity,
-                    Evidence = new Dictionary<string, double>
-                    {
-                        ["max_speed_kmh"] = t.MaxSpeed,
-                        ["limit_kmh"] = t.OverLimit,
-                        ["allowed_kmh"] = t.OverLimit * (1 + _options.Tolerance),
-                        ["duration_s"] = (end - t.OverSinceMs) / 1000.0,
-                        ["network_changed"] = 1,
-                    },
-                });
+                alerts.Add(Event(t, v, t.Class, t.Hazmat, NoEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
+                    t.OverLimit * (1 + _options.Tolerance), end));
                 closed++;
             }
             // The route history and the condition go: measured along the old roads, judged against their limits.
             t.Reset();
-            if (t.Current is { } spell)
-            {
-                spell.End();
-                (spell.OverFirstMs, spell.Severity, spell.OverMs, spell.OverEdge) = (0, 0, 0, 0);
-                (spell.OverLon, spell.OverLat, spell.OverLimit) = (0, 0, 0);
-            }
+            t.ForgetSpell();
             Watch(v, t);
         }
         return closed;
@@ -480,10 +454,21 @@ public sealed class SpeedingRule
     private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, AlertState state, double limit, double allowed, long? end) =>
         Event(t, vehicle, cls, hazmat, m.Edge, m.TimeMs, m.Lon, m.Lat, state, limit, allowed, end);
 
+    // The edge of an alert closed on a road network no longer run (CloseOnNetworkChange): no road, and network_changed: 1.
+    private const int NoEdge = -1;
+
     private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, int edge, long timeMs, double lon, double lat,
         AlertState state, double limit, double allowed, long? end)
     {
-        string road = _network.Name(edge);
+        string road = edge == NoEdge ? "" : _network.Name(edge);
+        var evidence = new Dictionary<string, double>
+        {
+            ["max_speed_kmh"] = t.MaxSpeed,
+            ["limit_kmh"] = limit,
+            ["allowed_kmh"] = allowed,
+            ["duration_s"] = ((end ?? timeMs) - t.OverSinceMs) / 1000.0,
+        };
+        if (edge == NoEdge) evidence["network_changed"] = 1;
         return new AlertEvent
         {
             AlertId = t.OpenId!,
@@ -496,18 +481,12 @@ public sealed class SpeedingRule
             Class = ProbeRules.ClassName(cls),
             Hazmat = ProbeRules.HazmatText(hazmat),
             Road = road.Length == 0 ? null : road,
-            WayId = _network.WayId(edge),
-            Direction = _network.Direction(edge),
+            WayId = edge == NoEdge ? null : _network.WayId(edge),
+            Direction = edge == NoEdge ? null : _network.Direction(edge),
             Lon = lon,
             Lat = lat,
             Severity = t.Severity,
-            Evidence = new Dictionary<string, double>
-            {
-                ["max_speed_kmh"] = t.MaxSpeed,
-                ["limit_kmh"] = limit,
-                ["allowed_kmh"] = allowed,
-                ["duration_s"] = ((end ?? timeMs) - t.OverSinceMs) / 1000.0,
-            },
+            Evidence = evidence,
         };
     }
 
@@ -559,6 +538,9 @@ public sealed class SpeedingRule
 
         /// <summary>The condition, or null while the vehicle has never been over the limit (its fields then read as defaults).</summary>
         public Spell? Current => _spell;
+
+        /// <summary>The condition goes with all it held (its road was of a network no longer run): the track reads the defaults.</summary>
+        public void ForgetSpell() => _spell = null;
 
         /// <summary>The route history, or null while the chain has had no probe without a reported speed.</summary>
         public RouteHistory? History => _history;

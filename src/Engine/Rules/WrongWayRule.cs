@@ -279,11 +279,25 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         s.LastMs = p.TimeMs;
     }
 
+    /// <param name="oldNetwork">
+    /// The road driven against was of a network no longer run (<see cref="CloseOnNetworkChange"/>): no road, no bearing or
+    /// speed, and <c>network_changed: 1</c>.
+    /// </param>
     private AlertEvent Event(State s, int vehicle, VehicleClass cls, ushort hazmat, AlertState state, long timeMs, long? endMs, double lon, double lat,
-        double course, float speedKmh)
+        double course, float speedKmh, bool oldNetwork = false)
     {
         int e = s.Edge;
-        string road = _network.Name(e);
+        string road = oldNetwork ? "" : _network.Name(e);
+        var evidence = new Dictionary<string, double> { ["course_deg"] = double.IsNaN(course) ? -1 : course };
+        if (oldNetwork)
+        {
+            evidence["network_changed"] = 1;
+        }
+        else
+        {
+            evidence["road_bearing_deg"] = _network.BearingAt(e, 0);
+            evidence["speed_kmh"] = float.IsNaN(speedKmh) ? -1 : speedKmh;
+        }
         return new AlertEvent
         {
             AlertId = $"wrong_way:{ids.Name(vehicle)}:{s.Condition.StartMs}",
@@ -296,17 +310,12 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             Class = ProbeRules.ClassName(cls),
             Hazmat = ProbeRules.HazmatText(hazmat),
             Road = road.Length == 0 ? null : road,
-            WayId = _network.WayId(e),
-            Direction = _network.Direction(e),
+            WayId = oldNetwork ? null : _network.WayId(e),
+            Direction = oldNetwork ? null : _network.Direction(e),
             Lon = lon,
             Lat = lat,
             Severity = 3,
-            Evidence = new Dictionary<string, double>
-            {
-                ["course_deg"] = double.IsNaN(course) ? -1 : course,
-                ["road_bearing_deg"] = _network.BearingAt(e, 0),
-                ["speed_kmh"] = float.IsNaN(speedKmh) ? -1 : speedKmh,
-            },
+            Evidence = evidence,
         };
     }
 
@@ -354,26 +363,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             if (s.Condition.IsOpen)
             {
                 long start = s.Condition.StartMs, end = s.Condition.EndMs != long.MinValue ? s.Condition.EndMs : Math.Max(start, Math.Min(s.LastMs, timeMs));
-                alerts.Add(new AlertEvent
-                {
-                    AlertId = $"wrong_way:{ids.Name(v)}:{start}",
-                    Kind = "wrong_way",
-                    State = AlertState.Close,
-                    TimeMs = timeMs,
-                    StartMs = start,
-                    EndMs = end,
-                    VehicleId = ids.Name(v),
-                    Class = ProbeRules.ClassName(s.Class),
-                    Hazmat = ProbeRules.HazmatText(s.Hazmat),
-                    Lon = s.Line1Lon,
-                    Lat = s.Line1Lat,
-                    Severity = 3,
-                    Evidence = new Dictionary<string, double>
-                    {
-                        ["course_deg"] = double.IsNaN(s.Course) ? -1 : s.Course,
-                        ["network_changed"] = 1,
-                    },
-                });
+                alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, timeMs, end, s.Line1Lon, s.Line1Lat, s.Course, float.NaN, oldNetwork: true));
                 closed++;
             }
             s.ResetNetwork();

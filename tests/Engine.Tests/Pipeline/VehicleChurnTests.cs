@@ -194,7 +194,7 @@ public class VehicleChurnTests
             for (int v = 0; v < 40; v++) Drive(p, ids, $"粤B-DAY{v:00}", s_start, t, new Log());
         }
         Assert.Equal(40, p.Vehicles);
-        Assert.Equal(40, p.VehicleSpan);
+        Assert.Equal(40, p.VehicleNumbers);
 
         // Seven hours on, another 30 vehicles: the 40 are forgotten (6 h), and the newcomers take their numbers. What goes
         // out still names each vehicle by the process's id: its matched probes and its alerts.
@@ -207,7 +207,7 @@ public class VehicleChurnTests
         Assert.Equal(30, p.Vehicles);
         // The watermark jumps 7 hours only once 8 probes of more than one vehicle have come that far ahead (a unit whose
         // clock runs ahead does not carry it): those first newcomers are numbered before the 40 are forgotten.
-        Assert.InRange(p.VehicleSpan, 40, 48);
+        Assert.InRange(p.VehicleNumbers, 40, 48);
         Assert.NotEmpty(log.Vehicles);
         Assert.All(log.Vehicles, v => Assert.StartsWith("粤B-EVE", ids.Name(v), StringComparison.Ordinal));
         Assert.Equal(30, log.Vehicles.Distinct().Count());
