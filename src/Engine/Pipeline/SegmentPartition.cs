@@ -384,10 +384,11 @@ public sealed class SegmentPartition
         if ((uint)source >= (uint)Sources) ThrowSource(source);
         if (sequence <= _sequences[source])
         {
-            // A source numbering again from below what was taken is replaying from its start: a partition of the new run
-            // without a checkpoint (one restored from a checkpoint on the new network numbers from a new epoch). What it
-            // sends is of the new network.
-            if (_newNetworkFrom != null) _newNetworkFrom[source] = 0;
+            // A source numbering again from its start (its first message, or one of an epoch below that of what was taken)
+            // is a partition of the new run without a checkpoint (one restored from a checkpoint on the new network numbers
+            // from a new epoch): what it sends is of the new network. Any other duplicate (a message the old run's producer
+            // sent twice) says nothing of that, and what follows it from the old run still names old edges.
+            if (_newNetworkFrom != null && (sequence == 1 || sequence < EpochStart(_sequences[source]))) _newNetworkFrom[source] = 0;
             Duplicates++;
             return false;
         }
@@ -395,6 +396,9 @@ public sealed class SegmentPartition
         _idle[source] = false;   // it speaks again: its watermark counts from here on
         return true;
     }
+
+    /// <summary>The first sequence number of the epoch <paramref name="sequence"/> is in (<see cref="VehiclePartition.NetworkEpoch"/>).</summary>
+    private static long EpochStart(long sequence) => sequence >> 40 << 40;
 
     private void Publish<TOutput>(long watermarkMs, TOutput output) where TOutput : ISegmentPartitionOutput
     {

@@ -112,13 +112,32 @@ public class NetworkChangedSegmentCheckpointTests(Xunit.Abstractions.ITestOutput
         // Before: numbered in the epoch of the old network, dropped.
         Assert.True(restored.OnTraversal(mapped));
         Assert.Equal(1, restored.OldNetworkTraversals);
-        // A message numbered from the start again (a duplicate): that source replays from its start on the new network.
-        var first = (SegmentWatermark)run.Messages.First(m => m is SegmentWatermark);
-        Assert.False(restored.OnWatermark(first, new Log()));
+        // Its first message again (a duplicate): that source replays from its start on the new network.
+        var first = run.Messages[0];
+        Assert.Equal(1, first is SegmentTraversal t ? t.Sequence : ((SegmentWatermark)first).Sequence);
+        Assert.False(first is SegmentTraversal ft ? restored.OnTraversal(ft) : restored.OnWatermark((SegmentWatermark)first, new Log()));
         Assert.True(restored.OnTraversal(mapped with { Sequence = mapped.Sequence + 1 }));
         Assert.Equal(1, restored.OldNetworkTraversals);
         Assert.True(restored.OpenWindows > 0);
     }
+
+    [Fact]
+    public void A_message_the_old_run_sent_twice_does_not_make_what_it_sent_next_of_the_new_network()
+    {
+        var run = s_run.Value;
+        var restored = SegmentPartition.Load(run.Edited, 0, 1, new MemoryStream(run.Checkpoint), run.Options);
+        var after = run.Messages.Skip(run.Cut).OfType<SegmentTraversal>().Where(t => run.Map[t.Edge.Edge] >= 0).Take(2).ToList();
+        SegmentTraversal Mapped(SegmentTraversal t) => t with { Edge = t.Edge with { Edge = run.Map[t.Edge.Edge] } };
+        // The old run's first message after the checkpoint, then again (its producer retried): a duplicate.
+        Assert.True(restored.OnTraversal(Mapped(after[0])));
+        Assert.False(restored.OnTraversal(Mapped(after[0])));
+        Assert.Equal(1, restored.Duplicates - Checkpointed(run).Duplicates);
+        // What the old run sent next still names the old network's edges: dropped as such, not counted into a window.
+        Assert.True(restored.OnTraversal(Mapped(after[1])));
+        Assert.Equal(2, restored.OldNetworkTraversals);
+    }
+
+    private static SegmentPartition Checkpointed(Run run) => SegmentPartition.Load(run.Edited, 0, 1, new MemoryStream(run.Checkpoint), run.Options);
 
     /// <summary>Messages of the old network as the vehicle partition restored on the new one sends them: its edges, in the next epoch of its sequence.</summary>
     private static void Feed(SegmentPartition partition, IEnumerable<object> messages, Dictionary<int, int> map, Log log)
