@@ -11,15 +11,32 @@ namespace Traffic.Engine.Pipeline;
 /// </summary>
 internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
 {
-    private int[] _local = [];            // process id → this partition's number + 1 (0: not held)
+    // Process id → this partition's number: an open-addressing table (linear probing, at most half full) of the vehicles
+    // held, so that it is as long as they are, not as every id the process has interned (with many partitions in one
+    // process and vehicle ids that come and go, an array indexed by process id in each would cost them all that).
+    private Entry[] _table = new Entry[64];
+    private int _held;
     private int[] _process = new int[64]; // this partition's number → process id (-1: free)
     private readonly Stack<int> _free = [];
 
     /// <summary>Numbers given out, free ones included: the length every per-vehicle array needs.</summary>
     public int Issued { get; private set; }
 
+    /// <summary>Vehicles held now.</summary>
+    public int Held => _held;
+
     /// <summary>The partition's number of a vehicle (by its process id), or -1 when the partition does not hold it.</summary>
-    public int Find(int processId) => (uint)processId < (uint)_local.Length ? _local[processId] - 1 : -1;
+    public int Find(int processId)
+    {
+        Entry[] table = _table;
+        int mask = table.Length - 1;
+        for (int i = Home(processId, mask); ; i = (i + 1) & mask)
+        {
+            ref Entry e = ref table[i];
+            if (e.ProcessPlusOne == processId + 1) return e.Vehicle;
+            if (e.ProcessPlusOne == 0) return -1;
+        }
+    }
 
     /// <summary>Numbers a vehicle the partition does not hold yet: a freed number, else the next one.</summary>
     public int Add(int processId)
@@ -29,15 +46,17 @@ internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
         int v = _free.Count > 0 ? _free.Pop() : Issued++;
         if (v >= _process.Length) Array.Resize(ref _process, _process.Length * 2);
         _process[v] = processId;
-        if (processId >= _local.Length) Array.Resize(ref _local, Math.Max(processId + 1, Math.Max(256, _local.Length * 2)));
-        _local[processId] = v + 1;
+        if (2 * (_held + 1) > _table.Length) Grow();
+        Place(_table, processId, v);
+        _held++;
         return v;
     }
 
     /// <summary>The vehicle is forgotten: its number is free for the next vehicle that comes.</summary>
     public void Release(int vehicle)
     {
-        _local[_process[vehicle]] = 0;
+        Remove(_process[vehicle]);
+        _held--;
         _process[vehicle] = -1;
         _free.Push(vehicle);
     }
@@ -45,4 +64,55 @@ internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
     public string Name(int vehicle) => ids.Name(_process[vehicle]);
 
     public int ProcessId(int vehicle) => _process[vehicle];
+
+    // Fibonacci hashing: process ids are dense and consecutive, which the multiplication spreads over the table.
+    private static int Home(int processId, int mask) => (int)((uint)processId * 0x9E3779B9u >> 7) & mask;
+
+    private static void Place(Entry[] table, int processId, int vehicle)
+    {
+        int mask = table.Length - 1;
+        int i = Home(processId, mask);
+        while (table[i].ProcessPlusOne != 0) i = (i + 1) & mask;
+        table[i] = new Entry { ProcessPlusOne = processId + 1, Vehicle = vehicle };
+    }
+
+    private void Grow()
+    {
+        var table = new Entry[_table.Length * 2];
+        foreach (Entry e in _table)
+        {
+            if (e.ProcessPlusOne != 0) Place(table, e.ProcessPlusOne - 1, e.Vehicle);
+        }
+        _table = table;
+    }
+
+    /// <summary>Takes a process id out of the table, moving back the entries after it that its slot kept from their home (no tombstones).</summary>
+    private void Remove(int processId)
+    {
+        Entry[] table = _table;
+        int mask = table.Length - 1;
+        int i = Home(processId, mask);
+        while (table[i].ProcessPlusOne != processId + 1)
+        {
+            if (table[i].ProcessPlusOne == 0) throw new InvalidOperationException($"vehicle {ids.Name(processId)} is not held");
+            i = (i + 1) & mask;
+        }
+        for (int j = (i + 1) & mask; table[j].ProcessPlusOne != 0; j = (j + 1) & mask)
+        {
+            // The entry at j may move to the hole at i when its home does not lie cyclically in (i, j].
+            int home = Home(table[j].ProcessPlusOne - 1, mask);
+            if (((j - home) & mask) >= ((j - i) & mask))
+            {
+                table[i] = table[j];
+                i = j;
+            }
+        }
+        table[i] = default;
+    }
+
+    private struct Entry
+    {
+        public int ProcessPlusOne;   // 0: empty
+        public int Vehicle;
+    }
 }
