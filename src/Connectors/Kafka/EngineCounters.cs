@@ -13,7 +13,7 @@ public sealed class EngineCounters
     private int _indexWindows;
     private double _indexSum, _indexPeak;
     private long _segmentViews;
-    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _splitVehicles, _checkpoints, _restored, _pauses, _resumes, _idleDeclared;
+    private long _refused, _consumed, _accepted, _rejected, _late, _matched, _segmentRows, _exchangeRecords, _duplicatesDropped, _lateTraversals, _offsetJumps, _lostRecords, _splitVehicles, _releasedIds, _checkpoints, _restored, _pauses, _resumes, _idleDeclared;
     private long _foreignExchange;
     private long _oldNetworkTraversals;
 
@@ -60,6 +60,13 @@ public sealed class EngineCounters
     /// partition matched its share of the track apart.
     /// </summary>
     public long SplitVehicles => Volatile.Read(ref _splitVehicles);
+
+    /// <summary>
+    /// Vehicle ids released: of vehicles forgotten (silent for hours) or gone with a revoked partition, and of probes the
+    /// engine refused that brought a new one (a record that does not decode gives its new id up itself, uncounted); their
+    /// numbers go to the next new ids.
+    /// </summary>
+    public long ReleasedIds => Volatile.Read(ref _releasedIds);
 
     public long Checkpoints => Volatile.Read(ref _checkpoints);
 
@@ -147,6 +154,7 @@ public sealed class EngineCounters
     internal void AddForeignExchange() => Interlocked.Increment(ref _foreignExchange);
     internal void AddOldNetworkTraversal() => Interlocked.Increment(ref _oldNetworkTraversals);
     internal void AddSplitVehicle() => Interlocked.Increment(ref _splitVehicles);
+    internal void AddReleasedId() => Interlocked.Increment(ref _releasedIds);
     internal void AddCheckpoint() => Interlocked.Increment(ref _checkpoints);
     internal void AddRestored() => Interlocked.Increment(ref _restored);
     internal void AddIdle() => Interlocked.Increment(ref _idleDeclared);

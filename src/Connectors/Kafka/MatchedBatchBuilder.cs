@@ -24,11 +24,13 @@ public sealed class MatchedBatchBuilder(RoadNetwork network, VehicleIds ids)
 
     public void Append(int vehicle, in MatchedProbe m)
     {
-        if (!_vehicles.TryGetValue(vehicle, out int index))
+        // A number released and given to another vehicle while this batch fills (its rows before keep their name) is a new entry.
+        string name = ids.Name(vehicle);
+        if (!_vehicles.TryGetValue(vehicle, out int index) || !ReferenceEquals(_vehicleNames[index], name))
         {
-            index = _vehicles.Count;
-            _vehicles.Add(vehicle, index);
-            _vehicleNames.Add(ids.Name(vehicle));
+            index = _vehicleNames.Count;
+            _vehicles[vehicle] = index;
+            _vehicleNames.Add(name);
         }
         _columns.Append(index, in m, ref _roads);
     }

@@ -204,6 +204,11 @@ internal sealed class VehicleStageHost : IDisposable
         {
             Counters.AddRejected(error.Code);
             _sinks.DeadLetter(_deserializer.LastRaw, in error, Topic, part.Partition, offset, _deserializer.LastWasNull);
+            if (record.Ok && _deserializer.LastInternedNew)
+            {
+                _ids.Release(probe.Vehicle);   // decoded, refused here: nothing holds its new id
+                Counters.AddReleasedId();
+            }
         }
         else
         {
@@ -316,11 +321,33 @@ internal sealed class VehicleStageHost : IDisposable
         return offsets;
     }
 
+    /// <summary>
+    /// A partition forgot a vehicle (silent for hours): unless another partition here holds it too (its probes came on two)
+    /// or the registry lists it, its id is released, so that the ids a long-running engine holds are those of the
+    /// vehicles it knows, not of every one that ever came. Rows already in a matched batch keep their name.
+    /// </summary>
+    private void OnForgotten(int vehicle)
+    {
+        if (_context.Registry?.Get(vehicle) != null) return;
+        foreach (var part in _partitions.Values)
+        {
+            if (part.Processor.Holds(vehicle)) return;
+        }
+        _ids.Release(vehicle);
+        if (vehicle < _partitionOf.Length) _partitionOf[vehicle] = 0;
+        Counters.AddReleasedId();
+    }
+
     private void Revoke(IEnumerable<TopicPartition> parts)
     {
         // No checkpoint here: checkpoints sit at fixed offsets only, so that the next owner's output repeats ours exactly.
         // Nor a flush: an unfinished batch is sent only by the owner at the end of the whole pipeline (the drain).
-        var revoked = parts.Select(tp => tp.Partition.Value).Where(_partitions.Remove).Order().ToList();
+        var revokedParts = parts.Select(tp => tp.Partition.Value).Where(_partitions.ContainsKey).ToList();
+        var gone = revokedParts.SelectMany(p => _partitions[p].Processor.HeldVehicles).Distinct().ToList();
+        foreach (int p in revokedParts) _partitions.Remove(p);
+        // The vehicles of partitions gone elsewhere: their ids as when they are forgotten (a restore interns them again).
+        foreach (int vehicle in gone) OnForgotten(vehicle);
+        var revoked = revokedParts.Order().ToList();
         _revoked = true;
         if (revoked.Count > 0) _context.Log($"vehicle stage: revoked {Topic} partitions [{string.Join(",", revoked)}]");
     }
@@ -418,6 +445,8 @@ internal sealed class VehicleStageHost : IDisposable
             host.Counters.AddLate();
             host._sinks.Late(host._ids.Name(probe.Vehicle), in probe, host.Topic, partition, source.Record);
         }
+
+        public void Forgotten(int vehicle) => host.OnForgotten(vehicle);
 
         public void FlushExchange()
         {

@@ -35,6 +35,15 @@ public interface IVehiclePartitionOutput
 
     /// <summary>A probe the matcher refused (a duplicate, or older than the vehicle's last), with the reason.</summary>
     void Refused(in Probe probe, in RecordSource source, PushResult reason);
+
+    /// <summary>
+    /// A vehicle (by its process id) that the partition forgot (<see cref="VehiclePartitionOptions.ForgetAfterMs"/>): it
+    /// holds nothing of it any more, its last matches are handed on already and its alerts name it by its text. A host
+    /// whose partitions share one <see cref="VehicleIds"/> may release the id when no other partition holds it.
+    /// </summary>
+    void Forgotten(int vehicle)
+    {
+    }
 }
 
 /// <summary>Options of a vehicle partition.</summary>
@@ -209,6 +218,12 @@ public sealed class VehiclePartition
     /// <summary>The sequence number of the last message sent to the exchange (0: none yet).</summary>
     public long Sequence => _sequence;
 
+    /// <summary>Whether the partition holds a vehicle (by its process id): has seen it and not forgotten it.</summary>
+    public bool Holds(int processId) => _local.Find(processId) >= 0;
+
+    /// <summary>The process ids of the vehicles the partition holds.</summary>
+    public IEnumerable<int> HeldVehicles => _vehicles.Select(_local.ProcessId);
+
     /// <summary>Vehicles held: seen and not forgotten (<see cref="VehiclePartitionOptions.ForgetAfterMs"/>).</summary>
     public int Vehicles => _vehicles.Count;
 
@@ -382,8 +397,13 @@ public sealed class VehiclePartition
         // A held step goes too: its window closed hours ago, and the exchange would only count it late.
         foreach (int v in gone) _slots[v] = default;
         _vehicles.RemoveAll(v => !_slots[v].Seen);   // the rest keep their order
-        foreach (int v in gone) _local.Release(v);   // numbers for the next vehicles that come
         Forgotten += gone.Length;
+        foreach (int v in gone)
+        {
+            int processId = _local.ProcessId(v);
+            _local.Release(v);   // its number for the next vehicle that comes
+            output.Forgotten(processId);
+        }
     }
 
     /// <summary>

@@ -8,7 +8,9 @@ namespace Traffic.Engine.Probes;
 /// Interns vehicle ids (plates such as <c>琼A12345</c>, terminal numbers) to dense integers. Looking up a
 /// known id from its UTF-8 bytes allocates nothing and decodes nothing: the ids' UTF-8 forms are kept in a
 /// table of their own, probed with a hash of the bytes. Only a new vehicle is decoded and allocates its
-/// string, once. Not thread-safe: one per decoder (a shard's ids can be re-keyed through <see cref="Name"/>).
+/// string, once. An id may be released (<see cref="Release"/>) once nothing holds it: its number goes to the
+/// next new id, so that a process whose vehicles come and go for weeks holds the ids of those it knows, not of
+/// every one it ever saw. Not thread-safe: one per decoder (a shard's ids can be re-keyed through <see cref="Name"/>).
 /// </summary>
 public sealed class VehicleIds : IVehicleNames
 {
@@ -17,23 +19,37 @@ public sealed class VehicleIds : IVehicleNames
 
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
-    private readonly List<string> _names = [];
-    // The UTF-8 table: every vehicle's id as UTF-8, one after another in _utf8 (vehicle v's at _utf8Start[v] up to
-    // _utf8Start[v + 1]; none for an id that is not valid UTF-16 or is longer than MaxIdBytes), and an open-addressing
-    // index over them, at most half full. A slot holds the vehicle and the high half of its bytes' hash, so a lookup
-    // reads the bytes of the vehicle it finds and no others: the reader interns every probe's id, and one flat
-    // array costs fewer cache misses than an array object per vehicle. Valid UTF-8 and UTF-16 map one to one, so a
-    // lookup here finds exactly the vehicle that decoding the bytes and looking the string up would.
+    private readonly List<string?> _names = [];     // null: a released number
+    private readonly Stack<int> _free = [];
+    // The UTF-8 table: every vehicle's id as UTF-8 in _utf8 (vehicle v's at _utf8Of[v]; none, Start −1, for an id that
+    // is not valid UTF-16 or is longer than MaxIdBytes), and an open-addressing index over them, at most half full. A
+    // slot holds the vehicle and the high half of its bytes' hash, so a lookup reads the bytes of the vehicle it finds
+    // and no others: the reader interns every probe's id, and one flat array costs fewer cache misses than an array
+    // object per vehicle. Valid UTF-8 and UTF-16 map one to one, so a lookup here finds exactly the vehicle that
+    // decoding the bytes and looking the string up would. Released ids leave their bytes behind until they are half
+    // of the array, which is then packed.
     private byte[] _utf8 = new byte[4096];
-    private int[] _utf8Start = new int[257];     // entries 0 to Count
+    private int _utf8End;
+    private int _utf8Released;
+    private Bytes[] _utf8Of = new Bytes[256];
     private Slot[] _slots = new Slot[256];
 
     public VehicleIds() => _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
 
+    /// <summary>Numbers given out, released ones included: every id is below it.</summary>
     public int Count => _names.Count;
 
+    /// <summary>Ids held now (given out and not released).</summary>
+    public int Live => _ids.Count;
+
+    /// <summary>Ids added so far, ever (each new id once, released ones too): a caller that sees it move knows an id was new.</summary>
+    public long Additions { get; private set; }
+
+    /// <summary>The number of the id added last.</summary>
+    public int LastAdded { get; private set; } = -1;
+
     /// <summary>The id as it was written.</summary>
-    public string Name(int vehicle) => _names[vehicle];
+    public string Name(int vehicle) => _names[vehicle] ?? throw new InvalidOperationException($"vehicle number {vehicle} was released");
 
     /// <summary>The vehicle itself: this is the process's table.</summary>
     public int ProcessId(int vehicle) => vehicle;
@@ -61,42 +77,89 @@ public sealed class VehicleIds : IVehicleNames
     {
         if (_lookup.TryGetValue(id, out int v)) return v;
         string name = id.ToString();
-        v = _names.Count;
-        _names.Add(name);
+        if (_free.Count > 0)
+        {
+            v = _free.Pop();
+            _names[v] = name;
+        }
+        else
+        {
+            v = _names.Count;
+            _names.Add(name);
+        }
         _ids.Add(name, v);
         AddUtf8(v, name);
+        Additions++;
+        LastAdded = v;
         return v;
     }
 
     public bool TryGet(ReadOnlySpan<char> id, out int vehicle) => _lookup.TryGetValue(id, out vehicle);
 
+    /// <summary>
+    /// Gives a vehicle's number up: the id is no longer known (interned again, it may get another number) and the number
+    /// goes to the next new id. The caller sees to it that nothing holds the number any more: no partition's vehicle, no
+    /// registry entry, no probe or row on its way.
+    /// </summary>
+    public void Release(int vehicle)
+    {
+        string name = Name(vehicle);
+        _ids.Remove(name);
+        _names[vehicle] = null;
+        _free.Push(vehicle);
+        if (_utf8Of[vehicle].Start < 0) return;
+        Unplace(vehicle);
+        _utf8Released += _utf8Of[vehicle].Length;
+        _utf8Of[vehicle] = new Bytes(-1, 0);
+    }
+
     /// <summary>Enters a new vehicle's UTF-8 form (when its id has one, and one short enough to be looked up by).</summary>
     private void AddUtf8(int vehicle, string name)
     {
-        int start = _utf8Start[vehicle];
+        if (vehicle >= _utf8Of.Length) Array.Resize(ref _utf8Of, _utf8Of.Length * 2);
         int most = name.Length * 3;
-        if (start + most > _utf8.Length) Array.Resize(ref _utf8, Math.Max(_utf8.Length * 2, start + most));
-        bool indexed = Utf8.FromUtf16(name, _utf8.AsSpan(start, most), out _, out int written, replaceInvalidSequences: false) == OperationStatus.Done
+        if (_utf8End + most > _utf8.Length) MakeRoom(most);
+        bool indexed = Utf8.FromUtf16(name, _utf8.AsSpan(_utf8End, most), out _, out int written, replaceInvalidSequences: false) == OperationStatus.Done
             && written <= MaxIdBytes;
-        if (vehicle + 2 > _utf8Start.Length) Array.Resize(ref _utf8Start, _utf8Start.Length * 2);
-        _utf8Start[vehicle + 1] = indexed ? start + written : start;
-        if (!indexed) return;
-        if ((_names.Count * 2) > _slots.Length)
+        if (!indexed)
+        {
+            _utf8Of[vehicle] = new Bytes(-1, 0);
+            return;
+        }
+        _utf8Of[vehicle] = new Bytes(_utf8End, written);
+        _utf8End += written;
+        if (_ids.Count * 2 > _slots.Length)
         {
             // Re-index every vehicle into a table twice the size (an id without UTF-8 form has no bytes: not entered).
             _slots = new Slot[_slots.Length * 2];
-            for (int v = 0; v < vehicle; v++)
+            for (int v = 0; v < _names.Count; v++)
             {
-                if (Indexed(v)) Place(v);
+                if (v != vehicle && _names[v] != null && _utf8Of[v].Start >= 0) Place(v);
             }
         }
         Place(vehicle);
     }
 
-    private ReadOnlySpan<byte> Utf8Of(int vehicle) => _utf8.AsSpan(_utf8Start[vehicle], _utf8Start[vehicle + 1] - _utf8Start[vehicle]);
+    /// <summary>Room for <paramref name="bytes"/> more: the live ids packed when released ones hold half the array, else a larger array.</summary>
+    private void MakeRoom(int bytes)
+    {
+        int live = _utf8End - _utf8Released;
+        byte[] to = _utf8Released * 2 >= _utf8End && live + bytes <= _utf8.Length ? new byte[_utf8.Length] : new byte[Math.Max(_utf8.Length * 2, live + bytes)];
+        int end = 0;
+        for (int v = 0; v < _names.Count; v++)
+        {
+            Bytes b = _utf8Of[v];
+            if (b.Start < 0) continue;
+            _utf8.AsSpan(b.Start, b.Length).CopyTo(to.AsSpan(end));
+            _utf8Of[v] = new Bytes(end, b.Length);
+            end += b.Length;
+        }
+        _utf8 = to;
+        _utf8End = end;
+        _utf8Released = 0;
+    }
 
-    // Whether the vehicle's id has a UTF-8 form in the table: the empty id has one of no bytes.
-    private bool Indexed(int vehicle) => _utf8Start[vehicle + 1] > _utf8Start[vehicle] || _names[vehicle].Length == 0;
+    private ReadOnlySpan<byte> Utf8Of(int vehicle) => _utf8.AsSpan(_utf8Of[vehicle].Start, _utf8Of[vehicle].Length);
 
     private void Place(int vehicle)
     {
@@ -106,6 +169,28 @@ public sealed class VehicleIds : IVehicleNames
         while (_slots[i].VehiclePlusOne != 0) i = (i + 1) & mask;
         _slots[i] = new Slot { VehiclePlusOne = vehicle + 1, HashHigh = (uint)(hash >> 32) };
     }
+
+    /// <summary>Takes a vehicle out of the index, moving back the entries after it that its slot kept from their home (no tombstones).</summary>
+    private void Unplace(int vehicle)
+    {
+        Slot[] slots = _slots;
+        int mask = slots.Length - 1;
+        int i = (int)XxHash3.HashToUInt64(Utf8Of(vehicle)) & mask;
+        while (slots[i].VehiclePlusOne != vehicle + 1) i = (i + 1) & mask;
+        for (int j = (i + 1) & mask; slots[j].VehiclePlusOne != 0; j = (j + 1) & mask)
+        {
+            // The entry at j may move to the hole at i when its home does not lie cyclically in (i, j].
+            int home = (int)XxHash3.HashToUInt64(Utf8Of(slots[j].VehiclePlusOne - 1)) & mask;
+            if (((j - home) & mask) >= ((j - i) & mask))
+            {
+                slots[i] = slots[j];
+                i = j;
+            }
+        }
+        slots[i] = default;
+    }
+
+    private readonly record struct Bytes(int Start, int Length);
 
     private struct Slot
     {

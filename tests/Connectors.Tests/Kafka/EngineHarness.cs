@@ -88,7 +88,7 @@ public sealed class EngineHarness : IDisposable
     {
         Kafka = kafka;
         var input = SimulatedInput.Instance;
-        var ids = new VehicleIds();
+        var ids = Ids = new VehicleIds();
         var connection = properties == null ? kafka.Connection : new KafkaConnection(kafka.BootstrapServers, properties);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Engine = new KafkaEngine(connection, network ?? TestKafka.Shenzhen, VehicleRegistry.Load(input.Registry, ids), ZoneSet.Load(input.Zones), ids, options, line =>
@@ -129,6 +129,9 @@ public sealed class EngineHarness : IDisposable
     public KafkaEngine Engine { get; }
 
     public EngineCounters Counters => Engine.Counters;
+
+    /// <summary>The engine's vehicle ids (read them once it has stopped).</summary>
+    public VehicleIds Ids { get; }
 
     public ConcurrentQueue<string> Log { get; } = new();
 

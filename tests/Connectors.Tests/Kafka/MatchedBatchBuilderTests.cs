@@ -49,6 +49,24 @@ public class MatchedBatchBuilderTests
     }
 
     [Fact]
+    public void A_vehicle_number_released_and_given_to_another_vehicle_while_a_batch_fills_names_each_row_rightly()
+    {
+        var net = NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);
+        var ids = new VehicleIds();
+        int gone = ids.Intern("粤B00001");
+        var builder = new MatchedBatchBuilder(net, ids);
+        builder.Append(gone, Row(1_700_000_000_000, -1, ChainBreak.Start));
+        ids.Release(gone);
+        Assert.Equal(gone, ids.Intern("粤B00002"));   // the next new id takes the number
+        builder.Append(gone, Row(1_700_000_001_000, -1, ChainBreak.Start));
+        using var reader = new ArrowStreamReader(new MemoryStream(builder.TakeIpcStream()));
+        var batch = reader.ReadNextRecordBatch()!;
+        var vehicles = (DictionaryArray)batch.Column("vehicle_id");
+        var names = (StringArray)vehicles.Dictionary;
+        Assert.Equal(["粤B00001", "粤B00002"], Enumerable.Range(0, 2).Select(i => names.GetString(((Int32Array)vehicles.Indices).GetValue(i)!.Value)));
+    }
+
+    [Fact]
     public void A_batch_of_unmatched_probes_only_writes_too()
     {
         var net = NetworkImport.Read(SharedData.Path("osm", "shenzhen-nanshan.osm"), out _);

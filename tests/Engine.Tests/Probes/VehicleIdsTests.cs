@@ -68,4 +68,50 @@ public class VehicleIdsTests
         }
         Assert.Equal(names.Length, ids.Count);
     }
+
+    [Fact]
+    public void Released_ids_are_forgotten_their_numbers_go_to_new_ids_and_every_id_held_is_found_as_before()
+    {
+        var ids = new VehicleIds();
+        var held = new Dictionary<string, int>(StringComparer.Ordinal);
+        var random = new Random(11);
+        int made = 0;
+        for (int step = 0; step < 60_000; step++)
+        {
+            if (held.Count > 300 || (held.Count > 0 && random.Next(2) == 0))
+            {
+                // A vehicle gone: its number is released.
+                string gone = held.Keys.ElementAt(random.Next(held.Count));
+                ids.Release(held[gone]);
+                held.Remove(gone);
+                Assert.False(ids.TryGet(gone, out _));
+                continue;
+            }
+            // Plates, terminal numbers of other lengths, the empty id and one without a UTF-8 form now and then.
+            string name = random.Next(50) == 0 ? "" : random.Next(100) == 0 ? $"bad\uDC00{made}" : random.Next(2) == 0 ? $"粤B{made++:D5}" : $"0{13_800_000_000L + made++}";
+            int v = name.Contains('\uDC00') ? ids.Intern(name.AsSpan()) : ids.Intern(Encoding.UTF8.GetBytes(name));
+            if (held.TryGetValue(name, out int before)) Assert.Equal(before, v);
+            else
+            {
+                Assert.DoesNotContain(v, held.Values);
+                held[name] = v;
+            }
+            Assert.Equal(name, ids.Name(v));
+            if (step % 5_000 == 0)
+            {
+                foreach (var (n, k) in held)
+                {
+                    Assert.Equal(k, n.Contains('\uDC00') ? ids.Intern(n.AsSpan()) : ids.Intern(Encoding.UTF8.GetBytes(n)));
+                    Assert.Equal(n, ids.Name(k));
+                }
+            }
+        }
+        Assert.Equal(held.Count, ids.Live);
+        // Numbers are reused: as many given out as were ever held at once (at most 301), not one per id ever seen.
+        Assert.True(made > 20_000, $"{made} ids made");
+        Assert.True(ids.Count <= 301, $"{ids.Count} numbers given out");
+        Assert.Throws<InvalidOperationException>(() => ids.Name(FreeNumber(ids, held)));
+    }
+
+    private static int FreeNumber(VehicleIds ids, Dictionary<string, int> held) => Enumerable.Range(0, ids.Count).First(v => !held.ContainsValue(v));
 }
