@@ -25,9 +25,6 @@ public sealed class ProbeDeserializer(VehicleIds ids) : IDeserializer<ProbeRecor
     /// <summary>The bytes of the message decoded last.</summary>
     public ReadOnlySpan<byte> LastRaw => _raw.AsSpan(0, _rawLength);
 
-    /// <summary>Whether the message decoded last brought a vehicle id new to the table.</summary>
-    public bool LastInternedNew { get; private set; }
-
     /// <summary>Whether the message decoded last was a tombstone (a null value, not an empty one).</summary>
     public bool LastWasNull { get; private set; }
 
@@ -39,16 +36,11 @@ public sealed class ProbeDeserializer(VehicleIds ids) : IDeserializer<ProbeRecor
         LastWasNull = isNull;
         if (isNull || data.IsEmpty) return new(false, default, new DecodeError(ProbeField.Record, DecodeReason.Malformed));
         if (data.StartsWith("\uFEFF"u8)) data = data[3..];
-        long additions = ids.Additions;
+        int live = ids.Live;
         bool ok = _decoder.TryDecode(data, out Probe probe, out DecodeError error);
-        LastInternedNew = ids.Additions != additions;
         // A refused record whose id was new here leaves nothing that holds the id: it is released at once, or every
         // bad record with an id of its own would stay in the table for good.
-        if (!ok && ids.Additions == additions + 1)
-        {
-            ids.Release(ids.LastAdded);
-            LastInternedNew = false;
-        }
+        if (!ok && ids.Live == live + 1) ids.Release(ids.LastAdded);
         return new(ok, probe, error);
     }
 }

@@ -204,11 +204,7 @@ internal sealed class VehicleStageHost : IDisposable
         {
             Counters.AddRejected(error.Code);
             _sinks.DeadLetter(_deserializer.LastRaw, in error, Topic, part.Partition, offset, _deserializer.LastWasNull);
-            if (record.Ok && _deserializer.LastInternedNew)
-            {
-                _ids.Release(probe.Vehicle);   // decoded, refused here: nothing holds its new id
-                Counters.AddReleasedId();
-            }
+            if (record.Ok) ReleaseIfUnheld(probe.Vehicle);   // decoded, refused here: a new id nothing holds goes again
         }
         else
         {
@@ -322,11 +318,12 @@ internal sealed class VehicleStageHost : IDisposable
     }
 
     /// <summary>
-    /// A partition forgot a vehicle (silent for hours): unless another partition here holds it too (its probes came on two)
-    /// or the registry lists it, its id is released, so that the ids a long-running engine holds are those of the
-    /// vehicles it knows, not of every one that ever came. Rows already in a matched batch keep their name.
+    /// Releases a vehicle's id when nothing here holds it: no partition (one forgot it after hours of silence, or was
+    /// revoked; a vehicle whose probes came on two may be held by the other) and no registry entry. So the ids a
+    /// long-running engine holds are those of the vehicles it knows, not of every one that ever came. Rows already in a
+    /// matched batch keep their name.
     /// </summary>
-    private void OnForgotten(int vehicle)
+    private void ReleaseIfUnheld(int vehicle)
     {
         if (_context.Registry?.Get(vehicle) != null) return;
         foreach (var part in _partitions.Values)
@@ -346,7 +343,7 @@ internal sealed class VehicleStageHost : IDisposable
         var gone = revokedParts.SelectMany(p => _partitions[p].Processor.HeldVehicles).Distinct().ToList();
         foreach (int p in revokedParts) _partitions.Remove(p);
         // The vehicles of partitions gone elsewhere: their ids as when they are forgotten (a restore interns them again).
-        foreach (int vehicle in gone) OnForgotten(vehicle);
+        foreach (int vehicle in gone) ReleaseIfUnheld(vehicle);
         var revoked = revokedParts.Order().ToList();
         _revoked = true;
         if (revoked.Count > 0) _context.Log($"vehicle stage: revoked {Topic} partitions [{string.Join(",", revoked)}]");
@@ -446,7 +443,7 @@ internal sealed class VehicleStageHost : IDisposable
             host._sinks.Late(host._ids.Name(probe.Vehicle), in probe, host.Topic, partition, source.Record);
         }
 
-        public void Forgotten(int vehicle) => host.OnForgotten(vehicle);
+        public void Forgotten(int vehicle) => host.ReleaseIfUnheld(vehicle);
 
         public void FlushExchange()
         {

@@ -86,28 +86,17 @@ internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
         _table = table;
     }
 
-    /// <summary>Takes a process id out of the table, moving back the entries after it that its slot kept from their home (no tombstones).</summary>
+    /// <summary>Takes a process id out of the table.</summary>
     private void Remove(int processId)
     {
-        Entry[] table = _table;
-        int mask = table.Length - 1;
+        int mask = _table.Length - 1;
         int i = Home(processId, mask);
-        while (table[i].ProcessPlusOne != processId + 1)
+        while (_table[i].ProcessPlusOne != processId + 1)
         {
-            if (table[i].ProcessPlusOne == 0) throw new InvalidOperationException($"vehicle {ids.Name(processId)} is not held");
+            if (_table[i].ProcessPlusOne == 0) throw new InvalidOperationException($"vehicle {ids.Name(processId)} is not held");
             i = (i + 1) & mask;
         }
-        for (int j = (i + 1) & mask; table[j].ProcessPlusOne != 0; j = (j + 1) & mask)
-        {
-            // The entry at j may move to the hole at i when its home does not lie cyclically in (i, j].
-            int home = Home(table[j].ProcessPlusOne - 1, mask);
-            if (((j - home) & mask) >= ((j - i) & mask))
-            {
-                table[i] = table[j];
-                i = j;
-            }
-        }
-        table[i] = default;
+        LinearProbing.RemoveAt(_table, i, static e => e.ProcessPlusOne == 0, static e => Home(e.ProcessPlusOne - 1, -1));
     }
 
     private struct Entry

@@ -42,10 +42,7 @@ public sealed class VehicleIds : IVehicleNames
     /// <summary>Ids held now (given out and not released).</summary>
     public int Live => _ids.Count;
 
-    /// <summary>Ids added so far, ever (each new id once, released ones too): a caller that sees it move knows an id was new.</summary>
-    public long Additions { get; private set; }
-
-    /// <summary>The number of the id added last.</summary>
+    /// <summary>The number of the id added last (a caller that sees <see cref="Live"/> rise by one knows which it was).</summary>
     public int LastAdded { get; private set; } = -1;
 
     /// <summary>The id as it was written.</summary>
@@ -89,7 +86,6 @@ public sealed class VehicleIds : IVehicleNames
         }
         _ids.Add(name, v);
         AddUtf8(v, name);
-        Additions++;
         LastAdded = v;
         return v;
     }
@@ -170,24 +166,13 @@ public sealed class VehicleIds : IVehicleNames
         _slots[i] = new Slot { VehiclePlusOne = vehicle + 1, HashHigh = (uint)(hash >> 32) };
     }
 
-    /// <summary>Takes a vehicle out of the index, moving back the entries after it that its slot kept from their home (no tombstones).</summary>
+    /// <summary>Takes a vehicle out of the index.</summary>
     private void Unplace(int vehicle)
     {
-        Slot[] slots = _slots;
-        int mask = slots.Length - 1;
+        int mask = _slots.Length - 1;
         int i = (int)XxHash3.HashToUInt64(Utf8Of(vehicle)) & mask;
-        while (slots[i].VehiclePlusOne != vehicle + 1) i = (i + 1) & mask;
-        for (int j = (i + 1) & mask; slots[j].VehiclePlusOne != 0; j = (j + 1) & mask)
-        {
-            // The entry at j may move to the hole at i when its home does not lie cyclically in (i, j].
-            int home = (int)XxHash3.HashToUInt64(Utf8Of(slots[j].VehiclePlusOne - 1)) & mask;
-            if (((j - home) & mask) >= ((j - i) & mask))
-            {
-                slots[i] = slots[j];
-                i = j;
-            }
-        }
-        slots[i] = default;
+        while (_slots[i].VehiclePlusOne != vehicle + 1) i = (i + 1) & mask;
+        LinearProbing.RemoveAt(_slots, i, static s => s.VehiclePlusOne == 0, s => (int)XxHash3.HashToUInt64(Utf8Of(s.VehiclePlusOne - 1)));
     }
 
     private readonly record struct Bytes(int Start, int Length);
