@@ -64,8 +64,10 @@ public sealed class FleetSimulator
     private readonly List<(HashSet<int> Edges, double Start, double End, double Factor)> _congestion = [];
     private readonly bool[] _congestible;
     private readonly List<SimZone> _zones;
+    private readonly ZoneDetours? _detours;    // with zones: the edges inside each, and routes that keep out of them
     private readonly double _localMidnightS;  // sim seconds of the local midnight before the start
     private readonly int[] _path = new int[1 << 16];
+    private readonly Dictionary<ulong, bool[]> _freeOf = [];   // per set of zones kept out of: Free's edges
     private readonly bool _corridors;         // hazmat trucks get approved corridors
     private bool _ran;                        // the vehicles have been driven: a second run would continue, not repeat
 
@@ -87,6 +89,7 @@ public sealed class FleetSimulator
         (_mainEdges, _isMain) = MainComponent(network, _inFirst, _inEdges);
         _congestible = new bool[network.EdgeCount];
         _zones = _scenario.Zones != null ? SimZone.Read(Path.Combine(_scenario.BaseDirectory, _scenario.Zones)) : [];
+        _detours = _zones.Count > 0 ? new ZoneDetours(network, _zones) : null;
         var local = options.Start.DateTime;
         _localMidnightS = -local.TimeOfDay.TotalSeconds;
         _corridors = _scenario.Corridors || _scenario.Events.Any(e => e.Kind == "hazmat_off_corridor");
@@ -183,6 +186,7 @@ public sealed class FleetSimulator
         {
             var v = Add(VehicleKind.Taxi, string.Create(CultureInfo.InvariantCulture, $"琼AT{i + 1:D5}"), NewRng(_vehicles.Count));
             v.Company = "海口出租汽车";
+            v.KeepOut = KeepOut(v);
             PlaceRandom(v);
             StartNextTrip(v, 0);
         }
@@ -190,9 +194,10 @@ public sealed class FleetSimulator
         {
             var v = Add(VehicleKind.Bus, string.Create(CultureInfo.InvariantCulture, $"琼AB{i + 1:D5}"), NewRng(_vehicles.Count));
             v.Company = "海口公交集团";
+            v.KeepOut = KeepOut(v);
             PlaceRandom(v);
             v.HomeEdge = v.Edge;
-            v.AwayEdge = PickDestination(v, 1500, 5000);
+            v.AwayEdge = PickDestination(v, 1500, 5000, v.KeepOut);
             v.Outbound = true;
             StartNextTrip(v, 0);
         }
@@ -203,8 +208,10 @@ public sealed class FleetSimulator
             v.Company = "洋浦港危险货物运输";
             v.Hazmat = (i % 4) switch { 0 => "3", 1 => "2.1", 2 => "8", _ => "3" };
             v.HomeEdge = port;
+            v.KeepOut = KeepOut(v);
             SetPlan(v, [port], v.Rng.NextDouble() * _net.LengthM(port));
-            v.AwayEdge = PickDestination(v, 2000, 8000);
+            // Unloading takes longer than a zone's dwell limit allows: not inside one.
+            v.AwayEdge = PickDestination(v, 2000, 8000, v.KeepOut, notIn: DwellLimited(v));
             v.Outbound = true;
             if (_corridors) BuildCorridor(v);
             StartNextTrip(v, 0);
@@ -217,15 +224,11 @@ public sealed class FleetSimulator
         var lons = new List<double>();
         var lats = new List<double>();
         var legs = new[] { (new EdgePosition(v.Edge, v.D), v.AwayEdge), (new EdgePosition(v.AwayEdge, _net.LengthM(v.AwayEdge) * 0.5), v.HomeEdge) };
-        Span<EdgePosition> target = stackalloc EdgePosition[1];
-        Span<double> dist = stackalloc double[1];
         foreach (var (from, to) in legs)
         {
-            target[0] = new EdgePosition(to, _net.LengthM(to) * 0.5);
-            _router.Run(from, target, 1e7, dist);
-            int n = _router.PathLength(0);
-            if (n < 1 || n > _path.Length) return;
-            _router.PathTo(0, _path);
+            // The route the trips will drive: round the zones the truck keeps out of, as they go.
+            int n = PlanPath(from, to, _net.LengthM(to) * 0.5, 1e7, v.KeepOut);
+            if (n < 1) return;
             for (int k = 0; k < n; k++)
             {
                 var el = _net.ShapeLons(_path[k]);
@@ -268,10 +271,86 @@ public sealed class FleetSimulator
     private void PlaceRandom(SimVehicle v)
     {
         int e = _mainEdges[v.Rng.Next(_mainEdges.Length)];
+        // Not inside a zone the vehicle keeps out of (a few draws: a network all inside such zones keeps the last).
+        for (int attempt = 0; attempt < 20 && !Free(e, v.KeepOut); attempt++) e = _mainEdges[v.Rng.Next(_mainEdges.Length)];
         SetPlan(v, [e], v.Rng.NextDouble() * _net.LengthM(e));
     }
 
-    // The port: the scenario's point, else the southernmost node of the network (ports face the sea).
+    // ---- Zones: drivers keep the rules ----
+
+    /// <summary>
+    /// The zones a vehicle keeps out of (bits by index in <see cref="_zones"/>): the restricted zones without a dwell limit
+    /// that apply to its class, and for a dangerous-goods truck the zones closed to dangerous goods. At every hour: a driver
+    /// avoids a zone closed at some hours all day, and a tanker's approved corridor is one route whatever the time.
+    /// </summary>
+    private ulong KeepOut(SimVehicle v) => ZonesWhere(z => z.AppliesTo(v.ClassName)
+        && ((z.Kind == "restricted" && z.MaxDwellS == null) || (z.Kind == "hazmat_forbidden" && v.Kind == VehicleKind.Hazmat)));
+
+    /// <summary>The restricted zones with a dwell limit that apply to a vehicle's class: it passes through, it does not wait there.</summary>
+    private ulong DwellLimited(SimVehicle v) => ZonesWhere(z => z.Kind == "restricted" && z.MaxDwellS != null && z.AppliesTo(v.ClassName));
+
+    private ulong ZonesWhere(Func<SimZone, bool> rule)
+    {
+        ulong mask = 0;
+        for (int z = 0; z < Math.Min(_zones.Count, 64); z++)
+        {
+            if (rule(_zones[z])) mask |= 1UL << z;
+        }
+        return mask;
+    }
+
+    private bool Inside(int edge, ulong zones) => zones != 0 && (_detours!.ZonesOf(edge) & zones) != 0;
+
+    /// <summary>
+    /// Whether a vehicle keeping out of <paramref name="zones"/> can drive to <paramref name="edge"/> and on from it
+    /// without entering one: the edge lies outside them, in the largest strongly connected part of the main edges outside
+    /// them. A place reached only through a zone (a street whose one way out runs into it) is no destination for it.
+    /// </summary>
+    private bool Free(int edge, ulong zones)
+    {
+        if (zones == 0) return true;
+        if (!_freeOf.TryGetValue(zones, out bool[]? free))
+        {
+            bool Open(int e) => _isMain[e] && !Inside(e, zones);
+            free = MainComponent(_net, _inFirst, _inEdges, Open).IsMain;
+            _freeOf[zones] = free;
+        }
+        return free[edge];
+    }
+
+    /// <summary>Whether the vehicle stands inside a zone whose dwell limit applies to it now: a driver does not wait there.</summary>
+    private bool InDwellLimitedZone(SimVehicle v, double t)
+    {
+        if (_zones.Count == 0) return false;
+        var (lon, lat) = Position(v);
+        int minute = LocalMinute(t);
+        foreach (var z in _zones)
+        {
+            if (z.Kind == "restricted" && z.MaxDwellS != null && z.AppliesTo(v.ClassName) && z.AppliesAt(minute) && z.Contains(lon, lat)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The main edge nearest a point whose middle lies in a permitted-stop zone for dangerous goods; null when the zones
+    /// have none. The trucks' base (where they load and rest) is there, where they may stand long.
+    /// </summary>
+    private int? PermittedStopEdge(double lon, double lat)
+    {
+        var stops = _zones.Where(z => z.Kind == "permitted_stop" && z.AppliesTo("hazmat")).ToList();
+        int? best = null;
+        double bestM = double.MaxValue;
+        foreach (int e in stops.Count == 0 ? [] : _mainEdges)
+        {
+            var (ml, ma) = _net.PointAt(e, _net.LengthM(e) * 0.5);
+            double d = GeoMath.FastDistance(lon, lat, ml, ma);
+            if (d < bestM && stops.Any(z => z.Contains(ml, ma))) (best, bestM) = (e, d);
+        }
+        return best;
+    }
+
+    // The port: the scenario's point, else the southernmost node of the network (ports face the sea); the trucks' base is the
+    // permitted stop nearest it where the zones have one.
     private int PortEdge()
     {
         double lon, lat;
@@ -288,7 +367,7 @@ public sealed class FleetSimulator
             }
             (lon, lat) = (_net.Lon(best), _net.Lat(best));
         }
-        return NearestMainEdge(lon, lat, 2000) is int edge ? edge : _mainEdges[0];
+        return PermittedStopEdge(lon, lat) ?? NearestMainEdge(lon, lat, 2000) ?? _mainEdges[0];
     }
 
     private int? NearestMainEdge(double lon, double lat, double radiusM)
@@ -888,22 +967,33 @@ public sealed class FleetSimulator
         switch (v.Kind)
         {
             case VehicleKind.Taxi:
-                // Between fares: sometimes straight on to the next, sometimes a wait at a rank.
-                if (!v.NoIdle && v.Rng.NextDouble() < 0.4) v.Until = t + 60 + (v.Rng.NextDouble() * 420);
+                // Between fares: sometimes straight on to the next, sometimes a wait at a rank (never where waiting is limited).
+                if (!v.NoIdle && v.Rng.NextDouble() < 0.4 && !InDwellLimitedZone(v, t)) v.Until = t + 60 + (v.Rng.NextDouble() * 420);
                 break;
             case VehicleKind.Bus when v.Trip != null:
                 NextRun(v, t);
                 break;
             case VehicleKind.Bus:
-                v.Until = t + (v.NoIdle ? 0 : 60 + (v.Rng.NextDouble() * 60));
+                // The layover at the terminal: not where waiting is limited.
+                v.Until = t + (v.NoIdle || InDwellLimitedZone(v, t) ? 0 : 60 + (v.Rng.NextDouble() * 60));
                 break;
             case VehicleKind.Hazmat:
-                // Unloading at the destination, loading at the port.
-                v.Until = t + (v.NoIdle ? 0 : v.Outbound ? 900 : 600 + (v.Rng.NextDouble() * 600));
+                // Loading at the port, unloading at the destination: there within the long-stop rule's 20 minutes, since a
+                // destination is not a permitted stop.
+                v.Until = t + (v.NoIdle ? 0 : v.Outbound ? 900 : 600 + (v.Rng.NextDouble() * 480));
                 break;
         }
-        if (v.State == SimState.Idle && !v.NoIdle) DriverBreak(v, t);
+        if (v.State == SimState.Idle && !v.NoIdle && MayRestHere(v, t)) DriverBreak(v, t);
     }
+
+    /// <summary>
+    /// Where a driver takes a break: not in a zone whose dwell limit applies to the vehicle; a dangerous-goods truck only at
+    /// its home base (the port, in a permitted-stop zone where the zones have one), where it loads, since it may not stand
+    /// long anywhere else. It comes home within a round trip, so its shift before a break is an hour shorter
+    /// (<see cref="DriverBreak"/>) and it still rests well within the fatigue rule's 4 hours.
+    /// </summary>
+    private bool MayRestHere(SimVehicle v, double t) =>
+        (v.Kind != VehicleKind.Hazmat || (v.Outbound && v.Edge == v.HomeEdge)) && !InDwellLimitedZone(v, t);
 
     /// <summary>Minimum rest that resets the driving time (the fatigue rule's 20 minutes).</summary>
     private const double RestS = 1200;
@@ -920,7 +1010,7 @@ public sealed class FleetSimulator
             v.RestedAt = v.Until;
             return;
         }
-        double shiftS = 9000 + (v.Index * 7919 % 3600);
+        double shiftS = 9000 + (v.Index * 7919 % 3600) - (v.Kind == VehicleKind.Hazmat ? 3600 : 0);
         if (t - v.RestedAt < shiftS) return;
         v.Until = t + 1500 + (v.Index * 104_729 % 900);
         v.RestedAt = v.Until;
@@ -942,7 +1032,7 @@ public sealed class FleetSimulator
             case VehicleKind.Bus:
             {
                 int dest = v.Outbound ? v.AwayEdge : v.HomeEdge;
-                ok = dest >= 0 && RouteTo(v, dest, _net.LengthM(dest) * 0.5);
+                ok = dest >= 0 && RouteTo(v, dest, _net.LengthM(dest) * 0.5, avoid: v.KeepOut);
                 if (ok)
                 {
                     v.Outbound = !v.Outbound;
@@ -955,13 +1045,13 @@ public sealed class FleetSimulator
             case VehicleKind.Hazmat:
             {
                 int dest = v.Outbound ? v.AwayEdge : v.HomeEdge;
-                ok = RouteTo(v, dest, _net.LengthM(dest) * 0.5);
+                ok = RouteTo(v, dest, _net.LengthM(dest) * 0.5, avoid: v.KeepOut);
                 if (ok) v.Outbound = !v.Outbound;
                 break;
             }
             default:
-                int d = PickDestination(v, 800, 5000);
-                ok = RouteTo(v, d, v.Rng.NextDouble() * _net.LengthM(d));
+                int d = PickDestination(v, 800, 5000, v.KeepOut);
+                ok = RouteTo(v, d, v.Rng.NextDouble() * _net.LengthM(d), avoid: v.KeepOut);
                 break;
         }
         if (!ok)
@@ -972,13 +1062,18 @@ public sealed class FleetSimulator
         }
     }
 
-    private int PickDestination(SimVehicle v, double minM, double maxM)
+    /// <summary>
+    /// A main edge <paramref name="minM"/> to <paramref name="maxM"/> away that a vehicle keeping out of the zones
+    /// <paramref name="keepOut"/> can reach and leave (<see cref="Free"/>), and not inside the zones <paramref name="notIn"/>.
+    /// </summary>
+    private int PickDestination(SimVehicle v, double minM, double maxM, ulong keepOut = 0, ulong notIn = 0)
     {
         var (lon, lat) = Position(v);
         int best = _mainEdges[v.Rng.Next(_mainEdges.Length)];
         for (int attempt = 0; attempt < 30; attempt++)
         {
             int e = _mainEdges[v.Rng.Next(_mainEdges.Length)];
+            if (!Free(e, keepOut) || Inside(e, notIn)) continue;
             double d = GeoMath.FastDistance(lon, lat, _net.Lon(_net.From(e)), _net.Lat(_net.From(e)));
             if (d >= minM && d <= maxM) return e;
             if (attempt == 0 || d > minM) best = e; // small networks: settle for something far enough
@@ -1000,18 +1095,15 @@ public sealed class FleetSimulator
         return new EdgePosition(_inFirst[node] < _inFirst[node + 1] ? _inEdges[_inFirst[node]] : ~elem, 0);
     }
 
-    private bool RouteTo(SimVehicle v, int dest, double destOffset, int appendElem = int.MinValue)
+    /// <summary>Plans the drive to <paramref name="destOffset"/> along <paramref name="dest"/>, round the zones <paramref name="avoid"/>.</summary>
+    private bool RouteTo(SimVehicle v, int dest, double destOffset, int appendElem = int.MinValue, ulong avoid = 0)
     {
         var here = Here(v);
-        Span<EdgePosition> target = [new EdgePosition(dest, destOffset)];
-        Span<double> dist = stackalloc double[1];
         var (lon, lat) = _net.PointAt(here.Edge, here.OffsetM);
         var (dl, dla) = _net.PointAt(dest, destOffset);
         double gc = GeoMath.FastDistance(lon, lat, dl, dla);
-        _router.Run(here, target, (4 * gc) + 3000, dist);
-        int n = _router.PathLength(0);
-        if (n < 1 || n > _path.Length - 1) return false;
-        _router.PathTo(0, _path);
+        int n = PlanPath(here, dest, destOffset, (4 * gc) + 3000, avoid);
+        if (n < 1) return false;
         int total = n + (appendElem != int.MinValue ? 1 : 0);
         var elems = new int[total];
         _path.AsSpan(0, n).CopyTo(elems);
@@ -1021,6 +1113,22 @@ public sealed class FleetSimulator
         // The plan ends at the destination offset, not at the end of its last edge.
         if (appendElem == int.MinValue) v.Start[^1] = v.Start[^2] + destOffset;
         return v.PlanEnd > v.D;
+    }
+
+    /// <summary>
+    /// The shortest path into <see cref="_path"/> (its edge count; 0: none within <paramref name="boundM"/>), and where it
+    /// would enter a zone of <paramref name="avoid"/>, the way round instead.
+    /// </summary>
+    private int PlanPath(EdgePosition from, int dest, double destOffset, double boundM, ulong avoid)
+    {
+        Span<EdgePosition> target = [new EdgePosition(dest, destOffset)];
+        Span<double> dist = stackalloc double[1];
+        _router.Run(from, target, boundM, dist);
+        int n = _router.PathLength(0);
+        if (n < 1 || n > _path.Length - 1) return 0;
+        _router.PathTo(0, _path);
+        if (avoid != 0 && _detours!.Enters(_path.AsSpan(0, n), avoid)) n = _detours.Route(from, dest, destOffset, avoid, _path.AsSpan(0, _path.Length - 1));
+        return n;
     }
 
     /// <summary>
@@ -1069,7 +1177,7 @@ public sealed class FleetSimulator
         {
             if (_inEdges[k] != first && _isMain[_inEdges[k]]) into = _inEdges[k];
         }
-        if (into < 0 || !RouteTo(v, into, _net.LengthM(into), ~first)) return false;
+        if (into < 0 || !RouteTo(v, into, _net.LengthM(into), ~first, v.KeepOut)) return false;   // the way there keeps the zones' rules
         if (best.Length > 1)
         {
             // Append the rest of the stretch, each edge driven backwards.
@@ -1154,7 +1262,7 @@ public sealed class FleetSimulator
             if (GeoMath.FastDistance(lon, lat, el, ea) > 3000) continue;
             double off = CorridorDistance(v, el, ea);
             if (off < 600 || off > 1500) continue;
-            if (!RouteTo(v, e, _net.LengthM(e) * 0.5)) continue;
+            if (!RouteTo(v, e, _net.LengthM(e) * 0.5, avoid: v.KeepOut)) continue;   // off the corridor, not into a forbidden zone
             ev.Done = true;
             v.Detour = ev;
             v.CorridorWatch = ev;
@@ -1173,7 +1281,8 @@ public sealed class FleetSimulator
         for (int i = 0; i < n; i++)
         {
             if (!_isMain[c[i].Edge] || !zone.Contains(c[i].Lon, c[i].Lat)) continue;
-            if (!RouteTo(v, c[i].Edge, c[i].OffsetM)) continue;
+            // Into this zone; round the others the vehicle keeps out of.
+            if (!RouteTo(v, c[i].Edge, c[i].OffsetM, avoid: v.KeepOut & ~ZonesWhere(z => z == zone))) continue;
             v.ZoneWatch = ev;
             return true;
         }
@@ -1350,16 +1459,18 @@ public sealed class FleetSimulator
 
     // The largest strongly connected part (forward and backward reachable from a hub), found from a few
     // hubs: vehicles placed there can always drive on and come back.
-    private static (int[] Edges, bool[] IsMain) MainComponent(RoadNetwork net, int[] inFirst, int[] inEdges)
+    /// <summary>The edges of the largest strongly connected part of the network, over the edges <paramref name="open"/> allows (all when null).</summary>
+    private static (int[] Edges, bool[] IsMain) MainComponent(RoadNetwork net, int[] inFirst, int[] inEdges, Func<int, bool>? open = null)
     {
+        open ??= _ => true;
         bool[] best = [];
         int bestCount = -1;
         var rng = new Random(12345);
         for (int attempt = 0; attempt < 6 && bestCount < net.NodeCount / 2; attempt++)
         {
             int hub = net.From(rng.Next(net.EdgeCount));
-            var fwd = Reach(net.NodeCount, hub, n => Enumerable.Range(net.FirstOutEdge(n), net.EndOutEdge(n) - net.FirstOutEdge(n)).Select(net.To));
-            var bwd = Reach(net.NodeCount, hub, n => Enumerable.Range(inFirst[n], inFirst[n + 1] - inFirst[n]).Select(k => net.From(inEdges[k])));
+            var fwd = Reach(net.NodeCount, hub, n => Enumerable.Range(net.FirstOutEdge(n), net.EndOutEdge(n) - net.FirstOutEdge(n)).Where(open).Select(net.To));
+            var bwd = Reach(net.NodeCount, hub, n => Enumerable.Range(inFirst[n], inFirst[n + 1] - inFirst[n]).Select(k => inEdges[k]).Where(open).Select(net.From));
             var both = new bool[net.NodeCount];
             int count = 0;
             for (int n = 0; n < both.Length; n++)
@@ -1377,7 +1488,7 @@ public sealed class FleetSimulator
         var list = new List<int>();
         for (int e = 0; e < net.EdgeCount; e++)
         {
-            if (best[net.From(e)] && best[net.To(e)])
+            if (best[net.From(e)] && best[net.To(e)] && open(e))
             {
                 isMain[e] = true;
                 list.Add(e);

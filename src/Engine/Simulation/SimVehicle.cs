@@ -109,6 +109,7 @@ internal sealed class SimVehicle(int index, string id, VehicleKind kind, Random 
     public int HomeEdge = -1;           // hazmat: the port; bus without GTFS: terminal A
     public int AwayEdge = -1;           // hazmat: the destination; bus: terminal B
     public bool Outbound;               // heading to AwayEdge
+    public ulong KeepOut;               // the zones its driver keeps out of (bits by zone index; FleetSimulator.KeepOut)
     public string? CorridorId;          // hazmat: the approved corridor (a line zone), or null
     public double[] CorridorLon = [];   // its line: the route port → destination → port
     public double[] CorridorLat = [];

@@ -66,7 +66,9 @@ public sealed class EngineProcessTests(KafkaRunFixture fixture, ITestOutputHelpe
     {
         output.WriteLine($"expected: {expected.Describe()}; actual: {actual.Describe()}, {actual.Repeats} repeats");
         Assert.Empty(actual.DifferentRepeats);
-        Assert.True(expected.Records["alerts"].Count > 20, "too few alerts to compare");
+        // The lifecycle records of the alerts of the first 15 minutes: the injected events' and the few the fleet really
+        // causes (its drivers keep the zones' rules), 8 on this seed.
+        Assert.True(expected.Records["alerts"].Count >= 6, "too few alerts to compare");
         Assert.True(expected.Records["segments"].Count > 100, "too few segment rows to compare");
         foreach (var (topic, records) in expected.Records)
         {

@@ -49,10 +49,9 @@ public class ScorerEndToEndTests
         Assert.True(tp >= 0.8 * expected, $"{tp} of {expected} events found");
         Assert.True(fp <= 0.2 * (tp + fp), $"{fp} false positives against {tp} true");
 
-        // Taxis of the example drive through restricted zone Z1 on their own trips: real entries the truth confirms.
+        // The simulator's drivers keep the zones' rules: the one zone entry is the injected one.
         var zone = r.Kind("zone")!;
-        Assert.True(zone.Unplanned > 10, $"{zone.Unplanned} unplanned zone alerts");
-        Assert.True(zone.FalsePositives <= zone.Raised / 20, $"{zone.FalsePositives} of {zone.Raised} zone alerts unconfirmed");
+        Assert.Equal((1, 1, 0, 0), (zone.Raised, zone.TruePositives, zone.Unplanned, zone.FalsePositives));
 
         var m = r.Matching;
         Assert.True(m.ProbesCompared >= 0.98 * m.ProbesSent, $"{m.ProbesCompared} of {m.ProbesSent} probes compared");
@@ -63,14 +62,20 @@ public class ScorerEndToEndTests
     }
 
     [Fact]
-    public void Strict_scoring_counts_the_confirmed_zone_entries_as_false_positives()
+    public void Strict_scoring_counts_the_confirmed_unplanned_alerts_as_false_positives()
     {
         var (run, outDir) = s_replayed.Value;
-        var lenient = Scorer.Score(run.Dir, outDir).Kind("zone")!;
-        var strict = Scorer.Score(run.Dir, outDir, new ScoreOptions { Strict = true }).Kind("zone")!;
-        Assert.Equal(0, strict.Unplanned);
-        Assert.Equal(lenient.FalsePositives + lenient.Unplanned, strict.FalsePositives);
-        Assert.True(strict.Precision < 0.1, $"strict precision {strict.Precision}");
+        var lenient = Scorer.Score(run.Dir, outDir);
+        var strict = Scorer.Score(run.Dir, outDir, new ScoreOptions { Strict = true });
+        // What the injected events cause beyond what they inject (a tanker sent into a zone closed to dangerous goods
+        // leaves its corridor on the way, a bus crawls through a zone with a dwell limit), which the truth confirms.
+        Assert.True(lenient.Kinds.Sum(k => k.Unplanned) > 0, "nothing unplanned: the test proves nothing");
+        foreach (var k in lenient.Kinds)
+        {
+            var s = strict.Kind(k.Kind)!;
+            Assert.Equal(0, s.Unplanned);
+            Assert.Equal(k.FalsePositives + k.Unplanned, s.FalsePositives);
+        }
     }
 
     [Fact]
