@@ -23,6 +23,17 @@ public static class CacheHint
         Lines(p, bytes);
     }
 
+    /// <summary>
+    /// The first <paramref name="bytes"/> of a value held inside another (a struct in an array): a hint, which a
+    /// collection that moves the value before it is read makes useless, never wrong.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void At<T>(ref T value, int bytes)
+    {
+        if (!Sse.IsSupported || Unsafe.IsNullRef(ref value)) return;
+        Lines((byte*)Unsafe.AsPointer(ref value), bytes);
+    }
+
     /// <summary>The elements of an array.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void Array(byte[]? a)

@@ -150,7 +150,7 @@ public sealed class VehiclePartition
     private readonly List<int> _vehicles = [];   // every vehicle held (seen, not forgotten), in the order it came (the checkpoint's vehicle table)
     private readonly List<int> _gone = [];       // scratch: the vehicles a watermark forgets …
     private readonly List<VehicleClass> _goneClasses = [];   // … and the class each was matched as
-    private Slot[] _slots = new Slot[64];         // per vehicle (the partition's number)
+    private readonly PagedArray<Slot> _slots = new();   // per vehicle (the partition's number)
     private long _sequence;                       // of the last message sent to the exchange
     private List<AlertEvent>? _restoredCloses;    // restored alerts on zones no longer given, closed: handed on with the first call
     private bool _ended;
@@ -567,7 +567,6 @@ public sealed class VehiclePartition
     private int See(int processId)
     {
         int vehicle = _local.Add(processId);
-        if (vehicle >= _slots.Length) Array.Resize(ref _slots, Math.Max(vehicle + 1, _slots.Length * 2));
         _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(processId)), StallEdge = -1, LastMs = long.MinValue };
         _vehicles.Add(vehicle);
         return vehicle;

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Traffic.Engine.Rules;
 
 /// <summary>How long a condition must hold before its alert opens, and have ended before it closes (debounce and hysteresis).</summary>
@@ -9,8 +11,10 @@ internal readonly record struct Debounce(long OpenAfterMs, long CloseAfterMs);
 /// </summary>
 /// <remarks>
 /// Mutable struct, kept inline in a vehicle's state (a field, never a copy): an object of its own cost a vehicle 64 bytes
-/// and a reference for each condition. The thresholds are the rule's, passed in, not kept per vehicle.
+/// and a reference for each condition. The thresholds are the rule's, passed in, not kept per vehicle. Packed: 25 bytes,
+/// not the 32 that aligning its flag to the times makes (a vehicle holds up to four).
 /// </remarks>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
 internal struct ConditionTracker
 {
     private long _trueSince;

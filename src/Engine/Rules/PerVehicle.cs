@@ -123,3 +123,83 @@ internal sealed class VehicleClock
         }
     }
 }
+
+/// <summary>
+/// A rule's state per vehicle held inline: structs in pages (<see cref="PagedArray{T}"/>), indexed by the partition's
+/// vehicle number and created on first use, as <see cref="PerVehicle{T}"/> does for objects. An object a vehicle cost its
+/// 16-byte header, a reference in a table grown by doubling and the padding of both; a struct here costs its fields, in
+/// pages made only for numbers in use (a partition numbers its vehicles densely from 0). The state is reached by reference,
+/// never copied: a copy's changes would be lost. Not thread-safe: a shard's rules own theirs.
+/// </summary>
+internal sealed class PerVehicleStructs<T>(Func<T> create) where T : struct
+{
+    private readonly PagedArray<T> _items = new();
+    private ulong[] _has = new ulong[4];        // one bit a vehicle: which have state
+    private readonly List<int> _order = [];     // vehicles with state, in the order it was created
+
+    /// <summary>The vehicle's state, created if it has none yet.</summary>
+    public ref T this[int vehicle]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            if (Has(vehicle)) return ref _items[vehicle];
+            return ref Create(vehicle);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Has(int vehicle)
+    {
+        ulong[] has = _has;
+        int word = vehicle >> 6;
+        return (uint)word < (uint)has.Length && (has[word] & (1UL << vehicle)) != 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref T Create(int vehicle)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vehicle);
+        int word = vehicle >> 6;
+        if (word >= _has.Length) Array.Resize(ref _has, Math.Max(word + 1, _has.Length * 2));
+        _has[word] |= 1UL << vehicle;
+        _order.Add(vehicle);
+        ref T s = ref _items[vehicle];
+        s = create();
+        return ref s;
+    }
+
+    /// <summary>Asks for the first <paramref name="bytes"/> of the vehicle's state ahead of use, if it has one (<see cref="Traffic.Geo.CacheHint"/>).</summary>
+    public void Prefetch(int vehicle, int bytes) => Traffic.Geo.CacheHint.At(ref Find(vehicle), bytes);
+
+    /// <summary>Vehicles with state, in the order it was created (valid until the next vehicle is added).</summary>
+    public ReadOnlySpan<int> Vehicles => CollectionsMarshal.AsSpan(_order);
+
+    /// <summary>The state of a vehicle that has one (from <see cref="Vehicles"/>).</summary>
+    public ref T Existing(int vehicle) => ref _items[vehicle];
+
+    /// <summary>The vehicle's state, or a null reference (<see cref="Unsafe.IsNullRef{T}(ref readonly T)"/>) if it has none yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref T Find(int vehicle)
+    {
+        if (Has(vehicle)) return ref _items[vehicle];
+        return ref Unsafe.NullRef<T>();
+    }
+
+    /// <summary>
+    /// Drops the state of the vehicles given (those without one are skipped): the partition has forgotten them. The rest
+    /// keep their order; a vehicle that comes back gets new state at the end of it.
+    /// </summary>
+    public void Forget(ReadOnlySpan<int> vehicles)
+    {
+        int dropped = 0;
+        foreach (int v in vehicles)
+        {
+            if (!Has(v)) continue;
+            _has[v >> 6] &= ~(1UL << v);
+            _items[v] = default;   // drops what it referred to
+            dropped++;
+        }
+        if (dropped > 0) _order.RemoveAll(v => !Has(v));   // the rest keep their order
+    }
+}

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
@@ -116,7 +118,7 @@ public sealed class SpeedingRule
     private readonly IVehicleNames _ids;
     private readonly SpeedingOptions _options;
     private readonly LocalDay _day;         // the network's own civil day: when night falls
-    private readonly PerVehicle<VehicleTrack> _tracks = new(() => new VehicleTrack());
+    private readonly PerVehicleStructs<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
     private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
@@ -146,12 +148,12 @@ public sealed class SpeedingRule
     /// </summary>
     public void OnMatched(int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route = default)
     {
-        VehicleTrack t = _tracks[vehicle];
-        Judge(vehicle, t, cls, hazmat, in m, alerts, route);
+        ref VehicleTrack t = ref _tracks[vehicle];
+        Judge(vehicle, ref t, cls, hazmat, in m, alerts, route);
         t.Class = cls;
         t.Hazmat = hazmat;
         t.SeenMs = m.TimeMs;
-        Watch(vehicle, t);
+        Watch(vehicle, ref t);
     }
 
     /// <summary>
@@ -164,8 +166,8 @@ public sealed class SpeedingRule
         _openSeen.TakeElapsed(_tracks.Vehicles, watermarkMs, silentMs, _due);
         foreach (int v in _due)
         {
-            VehicleTrack t = _tracks.Existing(v);
-            alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, watermarkMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
+            ref VehicleTrack t = ref _tracks.Existing(v);
+            alerts.Add(Event(ref t, v, t.Class, t.Hazmat, t.OverEdge, watermarkMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                 t.OverLimit * (1 + _options.Tolerance), t.OverMs));
             t.Opened.End();
         }
@@ -179,8 +181,9 @@ public sealed class SpeedingRule
     {
         foreach (int v in vehicles)
         {
-            if (_tracks.Find(v) is not { OpenId: not null } t) continue;
-            alerts.Add(Event(t, v, t.Class, t.Hazmat, t.OverEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
+            ref VehicleTrack t = ref _tracks.Find(v);
+            if (Unsafe.IsNullRef(ref t) || t.OpenId == null) continue;
+            alerts.Add(Event(ref t, v, t.Class, t.Hazmat, t.OverEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                 t.OverLimit * (1 + _options.Tolerance), t.OverMs));
         }
         _tracks.Forget(vehicles);
@@ -188,9 +191,9 @@ public sealed class SpeedingRule
     }
 
     /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's track: at each match and each restore.</summary>
-    private void Watch(int vehicle, VehicleTrack t) => _openSeen.Set(vehicle, t.OpenId != null ? t.SeenMs : long.MinValue);
+    private void Watch(int vehicle, ref VehicleTrack t) => _openSeen.Set(vehicle, t.OpenId != null ? t.SeenMs : long.MinValue);
 
-    private void Judge(int vehicle, VehicleTrack t, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route)
+    private void Judge(int vehicle, ref VehicleTrack t, VehicleClass cls, ushort hazmat, in MatchedProbe m, List<AlertEvent> alerts, ReadOnlySpan<TraversedEdge> route)
     {
         if (m.Break != ChainBreak.None) t.Reset();
         bool reported = !double.IsNaN(m.ReportedSpeedKmh);
@@ -229,21 +232,21 @@ public sealed class SpeedingRule
             // (a hairpin: 313 m driven, 70 m between the ends of 15 s): a shorter stretch of the window, no shorter than
             // SpeedWindowS, may still be judged; only for speeding, for what a shorter stretch leaves under the limit is
             // what its lower bound takes off (20 km/h over 5 s from a 10 m unit), not a slower vehicle.
-            while (!Plausible(t, h!, back))
+            while (!Plausible(ref t, h!, back))
             {
                 shortened = true;
                 back = h!.Later(back);
                 if (back < 0 || h.SecondsSince(back) < _options.SpeedWindowS) return;
                 speed = h.SpeedSince(back);
             }
-            speed = LowerBound(t, h!, back, speed);
+            speed = LowerBound(ref t, h!, back, speed);
         }
         if (m.Confidence < _options.MinConfidence || stale || !(m.DistanceM <= _options.MaxMatchDistanceM)) return; // unsure of the road: neither over nor under
 
         double limit = Limit(m.Edge, cls, hazmat, m.TimeMs);
         if (!reported && h!.RouteLimit(back) is double along && along > limit) limit = along;
         // Over the road's limit: give the benefit of the doubt to any faster road the fix may lie on.
-        if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat, Ambiguity(t)));
+        if (speed > limit * (1 + _options.Tolerance)) limit = Math.Max(limit, NearbyLimit(in m, hasFix, cls, hazmat, Ambiguity(ref t)));
         double allowed = limit * (1 + _options.Tolerance);
         if (shortened && !(speed > allowed)) return;
         if (speed > allowed)
@@ -263,15 +266,15 @@ public sealed class SpeedingRule
             int severity = Severity(over.MaxSpeed, limit);
             if (over.OpenId == null)
             {
-                if (!LongEnough(t, in m, reported, shortened, reported ? 0 : h!.SecondsSince(back))) return;
+                if (!LongEnough(ref t, in m, reported, shortened, reported ? 0 : h!.SecondsSince(back))) return;
                 over.OpenId = $"speeding:{_ids.Name(vehicle)}:{over.OverSinceMs}";
                 over.Severity = severity;
-                alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Open, limit, allowed, null));
+                alerts.Add(Event(ref t, vehicle, cls, hazmat, in m, AlertState.Open, limit, allowed, null));
             }
             else if (severity > over.Severity)
             {
                 over.Severity = severity;
-                alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Update, limit, allowed, null));
+                alerts.Add(Event(ref t, vehicle, cls, hazmat, in m, AlertState.Update, limit, allowed, null));
             }
             return;
         }
@@ -284,7 +287,7 @@ public sealed class SpeedingRule
         if (spell.UnderSinceMs == long.MinValue) spell.UnderSinceMs = m.TimeMs;
         if ((m.TimeMs - spell.UnderSinceMs) / 1000.0 >= _options.CloseAfterS)
         {
-            alerts.Add(Event(t, vehicle, cls, hazmat, in m, AlertState.Close, limit, allowed, spell.UnderSinceMs));
+            alerts.Add(Event(ref t, vehicle, cls, hazmat, in m, AlertState.Close, limit, allowed, spell.UnderSinceMs));
             spell.End();
         }
     }
@@ -298,7 +301,7 @@ public sealed class SpeedingRule
     /// against 34 there), and not over a stretch shortened for failing the route test (the one after that fix read 214
     /// km/h).
     /// </summary>
-    private bool LongEnough(VehicleTrack t, in MatchedProbe m, bool reported, bool shortened, double stretchS)
+    private bool LongEnough(ref VehicleTrack t, in MatchedProbe m, bool reported, bool shortened, double stretchS)
     {
         if ((m.TimeMs - t.OverFirstMs) / 1000.0 >= _options.MinDurationS) return true;
         return !reported && !shortened && m.TimeMs != t.OverFirstMs && stretchS >= _options.MinDurationS;
@@ -325,10 +328,10 @@ public sealed class SpeedingRule
         for (int i = 0; i < n; i++)
         {
             int v = r.Vehicle();
-            VehicleTrack t = _tracks[v];
+            ref VehicleTrack t = ref _tracks[v];
             t.Load(r);
             CheckpointReader.Check(networkChanged || (uint)t.OverEdge < (uint)_network.EdgeCount || t.OpenId == null, "checkpoint malformed: a speeding edge outside the network");
-            Watch(v, t);
+            Watch(v, ref t);
         }
     }
 
@@ -344,18 +347,18 @@ public sealed class SpeedingRule
         int closed = 0;
         foreach (int v in _tracks.Vehicles)
         {
-            VehicleTrack t = _tracks.Existing(v);
+            ref VehicleTrack t = ref _tracks.Existing(v);
             if (t.OpenId != null)
             {
                 long end = Math.Max(t.OverSinceMs, Math.Min(t.OverMs, timeMs));
-                alerts.Add(Event(t, v, t.Class, t.Hazmat, NoEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
+                alerts.Add(Event(ref t, v, t.Class, t.Hazmat, NoEdge, timeMs, t.OverLon, t.OverLat, AlertState.Close, t.OverLimit,
                     t.OverLimit * (1 + _options.Tolerance), end));
                 closed++;
             }
             // The route history and the condition go: measured along the old roads, judged against their limits.
             t.Reset();
             t.ForgetSpell();
-            Watch(v, t);
+            Watch(v, ref t);
         }
         return closed;
     }
@@ -387,9 +390,9 @@ public sealed class SpeedingRule
     /// 1.44 times the line through four fixes 10 s apart on a straight road: 60 km/h on a road of 40 for a car doing 40.
     /// (Against that line alone, a standing unit's scatter would lengthen it by 1.8 σ a step.)
     /// </summary>
-    private bool Plausible(VehicleTrack t, RouteHistory h, int back)
+    private bool Plausible(ref VehicleTrack t, RouteHistory h, int back)
     {
-        double route = h.RouteSince(back), stray = 3.5 * Math.Sqrt(2) * UnitSigma(t);
+        double route = h.RouteSince(back), stray = 3.5 * Math.Sqrt(2) * UnitSigma(ref t);
         double path = h.PathSince(back, out double chord, out int steps);
         if (double.IsNaN(path)) return true;
         return route <= Math.Max(1.5 * chord, chord + stray) && (steps < 2 || route <= Math.Max(1.3 * path, path + stray));
@@ -401,14 +404,14 @@ public sealed class SpeedingRule
     /// 10 m unit, 6 km/h from a 3 m one). Judged by this, a car crawling at 45 km/h in a 50 zone whose 15 m unit read
     /// 67 km/h over 5 s is not speeding; one doing 90 in a 60 zone is, from a 10 m unit or better.
     /// </summary>
-    private double LowerBound(VehicleTrack t, RouteHistory h, int back, double speedKmh) =>
-        Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * UnitSigma(t) / h.SecondsSince(back) * 3.6));
+    private double LowerBound(ref VehicleTrack t, RouteHistory h, int back, double speedKmh) =>
+        Math.Max(0, speedKmh - (2 * Math.Sqrt(2) * UnitSigma(ref t) / h.SecondsSince(back) * 3.6));
 
     /// <summary>The unit's error σ once its fixes have shown it, else <see cref="SpeedingOptions.FleetErrorM"/>.</summary>
-    private double UnitSigma(VehicleTrack t) => t.Error.SigmaOr(_options.ErrorMinFixes, _options.FleetErrorM);
+    private double UnitSigma(ref VehicleTrack t) => t.Error.SigmaOr(_options.ErrorMinFixes, _options.FleetErrorM);
 
     /// <summary>How far from a fix of this vehicle's unit another road may be the one it is on (<see cref="SpeedingOptions.AmbiguitySigmas"/>).</summary>
-    private double Ambiguity(VehicleTrack t) =>
+    private double Ambiguity(ref VehicleTrack t) =>
         t.Error.Radius(_options.ErrorMinFixes, _options.AmbiguitySigmas, _options.AmbiguityMinM, _options.AmbiguityM);
 
     /// <summary>The highest limit applying to the vehicle on any road within <paramref name="radiusM"/> of the fix.</summary>
@@ -451,13 +454,13 @@ public sealed class SpeedingRule
 
     private static int Severity(double speed, double limit) => speed <= limit * 1.2 ? 1 : speed <= limit * 1.5 ? 2 : 3;
 
-    private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, AlertState state, double limit, double allowed, long? end) =>
-        Event(t, vehicle, cls, hazmat, m.Edge, m.TimeMs, m.Lon, m.Lat, state, limit, allowed, end);
+    private AlertEvent Event(ref VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, in MatchedProbe m, AlertState state, double limit, double allowed, long? end) =>
+        Event(ref t, vehicle, cls, hazmat, m.Edge, m.TimeMs, m.Lon, m.Lat, state, limit, allowed, end);
 
     // The edge of an alert closed on a road network no longer run (CloseOnNetworkChange): no road, and network_changed: 1.
     private const int NoEdge = -1;
 
-    private AlertEvent Event(VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, int edge, long timeMs, double lon, double lat,
+    private AlertEvent Event(ref VehicleTrack t, int vehicle, VehicleClass cls, ushort hazmat, int edge, long timeMs, double lon, double lat,
         AlertState state, double limit, double allowed, long? end)
     {
         string road = edge == NoEdge ? "" : _network.Name(edge);
@@ -490,8 +493,12 @@ public sealed class SpeedingRule
         };
     }
 
-    /// <summary>One vehicle's recent route progress and its speeding condition.</summary>
-    private sealed class VehicleTrack
+    /// <summary>
+    /// One vehicle's recent route progress and its speeding condition: a struct held inline in the rule's pages
+    /// (<see cref="PerVehicleStructs{T}"/>), reached by reference, never copied.
+    /// </summary>
+    [StructLayout(LayoutKind.Auto)]
+    private struct VehicleTrack
     {
         // The route history, from the chain's first probe without a reported speed on (the only probes that read it).
         private RouteHistory? _history;

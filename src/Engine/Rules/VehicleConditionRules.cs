@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
@@ -105,7 +107,7 @@ public sealed record VehicleConditionOptions
 public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, VehicleConditionOptions? options = null)
 {
     private readonly VehicleConditionOptions _options = options ?? VehicleConditionOptions.Default;
-    private readonly PerVehicle<State> _states = new(() => new State());
+    private readonly PerVehicleStructs<State> _states = new(() => new State());
     private readonly Debounce _noFixDebounce = new((long)((options ?? VehicleConditionOptions.Default).NoFixAfterS * 1000), 10_000);
     private readonly Debounce _longStopDebounce = new((long)((options ?? VehicleConditionOptions.Default).LongStopAfterS * 1000), 10_000);
     private readonly int[] _found = new int[16];
@@ -122,15 +124,18 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// <paramref name="lon"/>, <paramref name="lat"/>, in a stop whose fixes scatter more than <paramref name="scatterM"/> (see
     /// <c>FixTrack.StoodAt</c>); false for a vehicle not seen.
     /// </summary>
-    public bool StoodAt(int vehicle, long timeMs, double lon, double lat, double scatterM) =>
-        _states.Find(vehicle)?.Fixes?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
+    public bool StoodAt(int vehicle, long timeMs, double lon, double lat, double scatterM)
+    {
+        ref State s = ref _states.Find(vehicle);
+        return !Unsafe.IsNullRef(ref s) && s.Fixes?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
+    }
 
     /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
     public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 160);
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        State s = _states[p.Vehicle];
+        ref State s = ref _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
         bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
         // Only a unit judged from its fixes and a dangerous-goods vehicle use them: the rest never create them.
@@ -145,7 +150,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             if (p.Fix) s.NoFixMoving = false;
             else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && f!.StoodSinceSpan(_options))) s.NoFixMoving = true;
             Report(ref f!.NoFix, f.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs, _noFixDebounce), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
-            if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(s, f!, in p, cls, hazmat, alerts);
+            if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(ref s, f!, in p, cls, hazmat, alerts);
             else f!.ReportedStop(in p);
             // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
             // fixes on both sides of it), else its fix.
@@ -157,7 +162,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
         // minutes, or (when the options allow split breaks) breaks adding up to the same since the driving began.
-        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000) SilenceRested(s, in p, alerts);
+        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000) SilenceRested(ref s, in p, alerts);
         if (moving)
         {
             if (s.StandingSinceMs != long.MinValue && s.DrivingSinceMs != long.MinValue)
@@ -186,8 +191,8 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         Report(ref s.Fatigue, s.Fatigue.Update(tired, p.TimeMs, default), "fatigue", in p, cls, hazmat,
             s.DrivingSinceMs == long.MinValue ? null : (s.DrivenUntilMs - s.DrivingSinceMs) / 1000.0, alerts);
 
-        Teleport(s, in p, cls, hazmat, alerts);
-        SilentWhileMoving(s, in p, cls, hazmat, alerts);
+        Teleport(ref s, in p, cls, hazmat, alerts);
+        SilentWhileMoving(ref s, in p, cls, hazmat, alerts);
         if (s.SignalLostId != null)
         {
             var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 };
@@ -205,7 +210,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         s.LastFix = p.Fix;
         s.Class = cls;
         s.Hazmat = hazmat;
-        Watch(p.Vehicle, s);
+        Watch(p.Vehicle, ref s);
     }
 
     /// <summary>
@@ -215,7 +220,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// alert opens and closes as the fix returns, spanning the loss (a truck that pulled away as its unit lost the fix
     /// and drove 1.1 km in 5 minutes raised nothing).
     /// </summary>
-    private void MovedWithoutFix(State s, FixTrack f, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void MovedWithoutFix(ref State s, FixTrack f, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         if (!p.Fix)
         {
@@ -238,7 +243,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// Copies what <see cref="OnWatermark"/> tests of a vehicle's state (last seen moving, no signal_lost open: since when),
     /// after every change of it: at each probe and each restore, and when signal_lost opens.
     /// </summary>
-    private void Watch(int vehicle, State s)
+    private void Watch(int vehicle, ref State s)
     {
         _silentFrom.Set(vehicle, s.LastMoving && s.SignalLostId == null ? s.LastMs : long.MinValue);
         _tiredSeen.Set(vehicle, s.Fatigue.IsOpen ? s.LastMs : long.MinValue);
@@ -249,7 +254,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// open <c>fatigue</c> closes, <c>end</c> the moment the rest had lasted that long, at the vehicle's last position.
     /// <paramref name="p"/> gives the event's time (the vehicle's return, or the watermark that found it silent).
     /// </summary>
-    private void SilenceRested(State s, in Probe p, List<AlertEvent> alerts)
+    private void SilenceRested(ref State s, in Probe p, List<AlertEvent> alerts)
     {
         s.DrivingSinceMs = long.MinValue;
         s.StandingSinceMs = long.MinValue;
@@ -267,7 +272,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         _silentFrom.TakeElapsed(_states.Vehicles, watermarkMs, afterMs, _due);
         foreach (int v in _due)
         {
-            State s = _states.Existing(v);
+            ref State s = ref _states.Existing(v);
             s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
             var p = Probe.Empty;
             p.Vehicle = v;
@@ -279,7 +284,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         {
             var p = Probe.Empty;
             (p.Vehicle, p.TimeMs) = (v, watermarkMs);
-            SilenceRested(_states.Existing(v), in p, alerts);
+            SilenceRested(ref _states.Existing(v), in p, alerts);
         }
     }
 
@@ -294,7 +299,8 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     {
         foreach (int v in vehicles)
         {
-            if (_states.Find(v) is not { } s || s.LastMs == long.MinValue) continue;
+            ref State s = ref _states.Find(v);
+            if (Unsafe.IsNullRef(ref s) || s.LastMs == long.MinValue) continue;
             var p = Probe.Empty;
             (p.Vehicle, p.TimeMs, p.Lon, p.Lat) = (v, timeMs, s.LastLon, s.LastLat);
             if (s.Fixes is { } f)
@@ -302,7 +308,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
                 Report(ref f.NoFix, f.NoFix.Gone(s.LastMs), "hazmat_no_fix", in p, s.Class, s.Hazmat, null, alerts);
                 Report(ref f.LongStop, f.LongStop.Gone(s.LastMs), "hazmat_long_stop", in p, s.Class, s.Hazmat, null, alerts);
             }
-            if (s.Fatigue.IsOpen) SilenceRested(s, in p, alerts);
+            if (s.Fatigue.IsOpen) SilenceRested(ref s, in p, alerts);
             var silent = new Dictionary<string, double> { ["silent_s"] = (timeMs - s.LastMs) / 1000.0 };
             if (s.OpenJump is { } jumped)
             {
@@ -338,9 +344,9 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         for (int i = 0; i < n; i++)
         {
             int v = r.Vehicle();
-            State s = _states[v];
+            ref State s = ref _states[v];
             s.Load(r);
-            Watch(v, s);
+            Watch(v, ref s);
         }
     }
 
@@ -349,7 +355,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// yet raised: last seen driving, or last seen standing and back far away. Its unit was silent while it drove. The
     /// alert opens and closes as it reappears, spanning the silence.
     /// </summary>
-    private void SilentWhileMoving(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void SilentWhileMoving(ref State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         if (s.SignalLostId != null || s.LastMs == long.MinValue) return;
         if (p.TimeMs - s.LastMs < _options.SignalLostAfterS * 1000) return;
@@ -363,7 +369,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         alerts.Add(Simple("signal_lost", id, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, p.Lon, p.Lat, evidence));
     }
 
-    private void Teleport(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void Teleport(ref State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         if (s.LastMs == long.MinValue) return;
         // A unit without a fix repeats its last position: the jump when the fix returns is no teleport.
@@ -458,8 +464,17 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         if (state == AlertState.Close) c.Clear();
     }
 
-    private sealed class State
+    /// <summary>
+    /// A vehicle's state: a struct held inline in the rule's pages (<see cref="PerVehicleStructs{T}"/>), reached by
+    /// reference, never copied; laid out by the runtime, widest fields first.
+    /// </summary>
+    [StructLayout(LayoutKind.Auto)]
+    private struct State
     {
+        public State()
+        {
+        }
+
         public ConditionTracker Fatigue = new();   // mutable struct: don't make it readonly (no debounce: the driving time is)
         public long LastMs = long.MinValue;
         public double LastLon;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
@@ -119,7 +121,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 16);
     private readonly VehicleClock _openSeen = new();   // the last probe of a vehicle with an open alert
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
-    private readonly PerVehicle<State> _states = new(() => new State());
+    private readonly PerVehicleStructs<State> _states = new(() => new State());
     private readonly Debounce _debounce = new(
         (long)((options ?? WrongWayOptions.Default).OpenAfterS * 1000), (long)((options ?? WrongWayOptions.Default).CloseAfterS * 1000));
 
@@ -131,11 +133,11 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        State s = _states[p.Vehicle];
+        ref State s = ref _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return;
-        Judge(s, in p, cls, hazmat, alerts);
+        Judge(ref s, in p, cls, hazmat, alerts);
         (s.Class, s.Hazmat) = (cls, hazmat);
-        Watch(p.Vehicle, s);
+        Watch(p.Vehicle, ref s);
     }
 
     /// <summary>
@@ -148,8 +150,8 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         _openSeen.TakeElapsed(_states.Vehicles, watermarkMs, silentMs, _due);
         foreach (int v in _due)
         {
-            State s = _states.Existing(v);
-            alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, watermarkMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
+            ref State s = ref _states.Existing(v);
+            alerts.Add(Event(ref s, v, s.Class, s.Hazmat, AlertState.Close, watermarkMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
             s.Condition.Close();
             s.Fixes = 0;
             s.EvidenceNats = s.EvidenceWeight = s.EvidencePassed = s.EvidenceApart = 0;
@@ -164,8 +166,9 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     {
         foreach (int v in vehicles)
         {
-            if (_states.Find(v) is not { } s || !s.Condition.IsOpen) continue;
-            alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, timeMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
+            ref State s = ref _states.Find(v);
+            if (Unsafe.IsNullRef(ref s) || !s.Condition.IsOpen) continue;
+            alerts.Add(Event(ref s, v, s.Class, s.Hazmat, AlertState.Close, timeMs, s.LastMs, s.Line1Lon, s.Line1Lat, double.NaN, float.NaN));
             s.Condition.Close();
         }
         _states.Forget(vehicles);
@@ -176,18 +179,21 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// A vehicle's unit error σ per axis from its fixes' distances off the line through their neighbours (standing or
     /// driving; bends add to it) once enough fixes have shown it, else NaN.
     /// </summary>
-    public double UnitScatterM(int vehicle) =>
-        _states.Find(vehicle) is { } s && s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : double.NaN;
+    public double UnitScatterM(int vehicle)
+    {
+        ref State s = ref _states.Find(vehicle);
+        return !Unsafe.IsNullRef(ref s) && s.OffLine.Known(_options.ErrorMinFixes) ? s.OffLine.SigmaM : double.NaN;
+    }
 
     /// <summary>Keeps <see cref="_openSeen"/> in step with a vehicle's state: at each probe and each restore.</summary>
-    private void Watch(int vehicle, State s) => _openSeen.Set(vehicle, s.Condition.IsOpen ? s.LastMs : long.MinValue);
+    private void Watch(int vehicle, ref State s) => _openSeen.Set(vehicle, s.Condition.IsOpen ? s.LastMs : long.MinValue);
 
-    private void Judge(State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void Judge(ref State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         // The scatter of the unit's fixes, from every fix: a standing unit's scatter off the line through its neighbours is
         // its error as much as a moving one's.
         if (p.Fix) s.Wiggle(p.Lon, p.Lat, p.TimeMs);
-        double course = Course(s, in p, out bool ownCourse, out long heldMs, out bool bent);
+        double course = Course(ref s, in p, out bool ownCourse, out long heldMs, out bool bent);
         // Without a reported speed, only a displacement beyond the scatter shows that the vehicle moves; a fix between two
         // such displacements (its course an earlier fix's) is looked at for the unit's error but not judged: it neither
         // confirms a drive against the road nor clears one.
@@ -200,7 +206,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         bool moving = reported ? p.SpeedKmh > _options.MinSpeedKmh : ownCourse;
         // A fix whose displacement was a bend's chord is not judged either.
         bool judged = !bent && (ownCourse || double.IsNaN(course) || (reported && (!moving || heldMs <= 1000 * _options.HeldCourseMaxS)));
-        double sigma = UnitSigma(s);
+        double sigma = UnitSigma(ref s);
 
         int against = -1;
         bool doubt = false;   // driven against the nearest road, but a road along the course lies within the doubt
@@ -222,12 +228,12 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
                 // other half (OtherHalf), the fix is only in doubt: it neither confirms the drive nor clears it. In dense
                 // streets some side street runs along the course within 35 m of most fixes (Rue Grimaldi in Monaco, fixes
                 // every 5 s: 9 of 12, and 2 against), and such a fix ended the count of fixes against.
-                if (against >= 0 && AnyAlong(s, near, p.Lon, p.Lat, course, AlongM(sigma), against, out bool otherHalf))
+                if (against >= 0 && AnyAlong(ref s, near, p.Lon, p.Lat, course, AlongM(sigma), against, out bool otherHalf))
                     (against, doubt) = (-1, !otherHalf);
             }
             if (against < 0 && !doubt && judged && s.Fixes > 0 && near.Length > 0 && near[0].DistanceM <= _options.NearM)
-                doubt = Crossing(s, near, p.Lon, p.Lat, course, sigma);
-            if (judged && moving && WhiteError(s)) passed = PastMidpoint(s, near, p.Lon, p.Lat, course, out apart, out evidenceEdge);
+                doubt = Crossing(ref s, near, p.Lon, p.Lat, course, sigma);
+            if (judged && moving && WhiteError(ref s)) passed = PastMidpoint(ref s, near, p.Lon, p.Lat, course, out apart, out evidenceEdge);
         }
         if (!judged)
         {
@@ -254,13 +260,14 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             // The second fix against the road must come within 30 s of the first to confirm it.
             if (s.Fixes > 0 && p.TimeMs - s.FirstMs > 30_000 && s.Condition.StartMs == long.MinValue) s.Fixes = 0;
             s.Edge = against;
-            if (s.Fixes++ == 0) s.FirstMs = p.TimeMs;
+            if (s.Fixes == 0) s.FirstMs = p.TimeMs;
+            if (s.Fixes < byte.MaxValue) s.Fixes++;
             s.Clear = 0;
         }
         else if (!doubt)
         {
             s.Fixes = 0;
-            s.Clear++;
+            if (s.Clear < byte.MaxValue) s.Clear++;
         }
         // Two fixes against the road confirm the drive from the first of them: at 15 s a unit's second fix opens it. Two
         // that are not, in a row, end it: one fix at a junction, or across a bend, is no end of a drive against the road.
@@ -273,7 +280,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         AlertState? t = s.Condition.Update(byFixes || byEvidence || held, p.TimeMs, byFixes || !byEvidence ? s.FirstMs : s.EvidenceSinceMs, _debounce);
         if (t is AlertState state)
         {
-            alerts.Add(Event(s, p.Vehicle, cls, hazmat, state, p.TimeMs, state == AlertState.Close ? s.Condition.EndMs : null, p.Lon, p.Lat, course, p.SpeedKmh));
+            alerts.Add(Event(ref s, p.Vehicle, cls, hazmat, state, p.TimeMs, state == AlertState.Close ? s.Condition.EndMs : null, p.Lon, p.Lat, course, p.SpeedKmh));
             if (state == AlertState.Close) s.Condition.Clear();
         }
         s.LastMs = p.TimeMs;
@@ -283,7 +290,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// The road driven against was of a network no longer run (<see cref="CloseOnNetworkChange"/>): no road, no bearing or
     /// speed, and <c>network_changed: 1</c>.
     /// </param>
-    private AlertEvent Event(State s, int vehicle, VehicleClass cls, ushort hazmat, AlertState state, long timeMs, long? endMs, double lon, double lat,
+    private AlertEvent Event(ref State s, int vehicle, VehicleClass cls, ushort hazmat, AlertState state, long timeMs, long? endMs, double lon, double lat,
         double course, float speedKmh, bool oldNetwork = false)
     {
         int e = s.Edge;
@@ -340,10 +347,10 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         for (int i = 0; i < n; i++)
         {
             int v = r.Vehicle();
-            State s = _states[v];
+            ref State s = ref _states[v];
             s.Load(r.In);
             CheckpointReader.Check(networkChanged || (uint)s.Edge < (uint)_network.EdgeCount, "checkpoint malformed: a wrong-way edge outside the network");
-            Watch(v, s);
+            Watch(v, ref s);
         }
     }
 
@@ -359,15 +366,15 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         int closed = 0;
         foreach (int v in _states.Vehicles)
         {
-            State s = _states.Existing(v);
+            ref State s = ref _states.Existing(v);
             if (s.Condition.IsOpen)
             {
                 long start = s.Condition.StartMs, end = s.Condition.EndMs != long.MinValue ? s.Condition.EndMs : Math.Max(start, Math.Min(s.LastMs, timeMs));
-                alerts.Add(Event(s, v, s.Class, s.Hazmat, AlertState.Close, timeMs, end, s.Line1Lon, s.Line1Lat, s.Course, float.NaN, oldNetwork: true));
+                alerts.Add(Event(ref s, v, s.Class, s.Hazmat, AlertState.Close, timeMs, end, s.Line1Lon, s.Line1Lat, s.Course, float.NaN, oldNetwork: true));
                 closed++;
             }
             s.ResetNetwork();
-            Watch(v, s);
+            Watch(v, ref s);
         }
         return closed;
     }
@@ -404,7 +411,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// D = l + a. Near no one-way road driven against, a fix counts as on a road along its course with the nearest such
     /// road beyond <see cref="WrongWayOptions.NearM"/>: u = −D / 2, D that distance.
     /// </summary>
-    private double PastMidpoint(State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, out double apart, out int edge)
+    private double PastMidpoint(ref State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, out double apart, out int edge)
     {
         edge = -1;
         double against = 0;
@@ -421,7 +428,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             return -apart / 2;
         }
         double along = _options.AlongM;
-        double kx = s.Kx(lat);
+        double kx = State.Kx(lat);
         for (int i = 0; i < near.Length && near[i].DistanceM < along; i++) along = Math.Min(along, AlongDistance(near[i].Edge, lon, lat, kx, course, along));
         apart = along + against;
         return (along - against) / 2;
@@ -435,7 +442,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// earlier fix's held on; <paramref name="heldMs"/>: how long ago a held course's displacement ended;
     /// <paramref name="bent"/>: the displacement this fix completed is a bend's chord (no course).
     /// </summary>
-    private double Course(State s, in Probe p, out bool own, out long heldMs, out bool bent)
+    private double Course(ref State s, in Probe p, out bool own, out long heldMs, out bool bent)
     {
         own = false;
         bent = false;
@@ -478,7 +485,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// The unit's error σ: the larger of its two estimates once both are known, else a fleet unit's
     /// (<see cref="WrongWayOptions.AlongM"/> over <see cref="WrongWayOptions.AlongSigmas"/>: 10 m).
     /// </summary>
-    private double UnitSigma(State s) =>
+    private double UnitSigma(ref State s) =>
         s.Nearest.Known(_options.ErrorMinFixes) && s.OffLine.Known(_options.ErrorMinFixes)
             ? Math.Max(s.Nearest.SigmaM, s.OffLine.SigmaM)
             : FleetSigma;
@@ -490,7 +497,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// minute (multipath in a street canyon, a lane far from the road's line) shows the same few metres in fix after fix,
     /// and a sum of them would make a legal car on one half of a dual carriageway look as if it drove the other.
     /// </summary>
-    private bool WhiteError(State s) =>
+    private bool WhiteError(ref State s) =>
         s.Nearest.Known(_options.ErrorMinFixes) && s.OffLine.Known(_options.ErrorMinFixes)
         && s.Nearest.SigmaM <= _options.WhiteRatio * s.OffLine.SigmaM;
 
@@ -503,7 +510,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// driven against, and no road within the doubt runs along the course. A fix in a crossing street's mouth (宁海东路 at
     /// 云南南路 in Shanghai, fixes every 5 s) says nothing either way about the road it is crossing on.
     /// </summary>
-    private bool Crossing(State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, double sigma)
+    private bool Crossing(ref State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, double sigma)
     {
         double diff0 = GeoMath.BearingDifference(course, _network.BearingAt(near[0].Edge, near[0].OffsetM));
         if (diff0 <= _options.AlongDeg || diff0 >= _options.AgainstDeg) return false;
@@ -513,7 +520,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             driven = MayBeRoadDriven(near[i].Edge, s.Edge) && IsStrictOneWay(near[i].Edge)
                 && GeoMath.BearingDifference(course, _network.BearingAt(near[i].Edge, near[i].OffsetM)) >= _options.AgainstDeg;
         }
-        return driven && !AnyAlong(s, near, lon, lat, course, AlongM(sigma), near[0].Edge, out _);
+        return driven && !AnyAlong(ref s, near, lon, lat, course, AlongM(sigma), near[0].Edge, out _);
     }
 
     /// <summary>The doubt a unit of error <paramref name="sigma"/> gets: <see cref="WrongWayOptions.AlongSigmas"/> σ within the bounds.</summary>
@@ -523,11 +530,11 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     /// Whether a road within <paramref name="alongM"/> of the fix runs along the course; <paramref name="otherHalf"/>: one
     /// of them may be the other half of <paramref name="against"/> (<see cref="OtherHalf"/>).
     /// </summary>
-    private bool AnyAlong(State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, double alongM, int against, out bool otherHalf)
+    private bool AnyAlong(ref State s, ReadOnlySpan<EdgeCandidate> near, double lon, double lat, double course, double alongM, int against, out bool otherHalf)
     {
         bool any = false;
         otherHalf = false;
-        double kx = s.Kx(lat);
+        double kx = State.Kx(lat);
         for (int i = 0; i < near.Length && near[i].DistanceM <= alongM; i++)
         {
             if (AlongDistance(near[i].Edge, lon, lat, kx, course, alongM) > alongM) continue;
@@ -562,15 +569,25 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     private bool IsStrictOneWay(int edge) =>
         _network.Twin(edge) < 0 && (_network.Flags(edge) & (EdgeFlags.OneWay | EdgeFlags.Reversible)) == EdgeFlags.OneWay;
 
-    private sealed class State
+    /// <summary>
+    /// A vehicle's state: a struct held inline in the rule's pages (<see cref="PerVehicleStructs{T}"/>), reached by
+    /// reference, never copied; laid out by the runtime, widest fields first. The counters of fixes in a row saturate at a
+    /// byte's 255 (the rule asks only whether they reach 2).
+    /// </summary>
+    [StructLayout(LayoutKind.Auto)]
+    private struct State
     {
+        public State()
+        {
+        }
+
         public ConditionTracker Condition = new();   // mutable struct: don't make it readonly
         public long LastMs = long.MinValue;
         public VehicleClass Class;
         public ushort Hazmat;
         public int Edge;
-        public int Fixes;
-        public int Clear;                       // judged fixes in a row not against the road
+        public byte Fixes;                      // judged fixes in a row against the road (saturating)
+        public byte Clear;                      // judged fixes in a row not against the road (saturating)
         public long FirstMs;                    // the first fix of the run of fixes against the road
         public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
@@ -585,22 +602,17 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         public double EvidenceApart;
         public long EvidenceSinceMs;            // when that evidence last rose above 0
         public long EvidenceMs = long.MinValue; // the last fix it took
-        public int Line;                        // fixes in a row held below (0–2), the last in Line1
+        public byte Line;                       // fixes in a row held below (0–2), the last in Line1
         public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
-        private double _kx, _kxLat = double.NaN;   // not saved: taken again after a restore
 
         /// <summary>
         /// Takes a fix C: the fix B before it lies off the line from the fix A before that to C by B's error, on
         /// top of A's and C's share of theirs, for a vehicle going straight: σ²(1 + t² + (1 − t)²) across the line, with B
         /// at t of the way from A to C. Scaled to one fix's, it is a sample of the unit's error. Bends only add to it.
         /// </summary>
-        /// <summary>Metres per degree of longitude here, taken again only when the vehicle has gone some way north or south.</summary>
-        public double Kx(double lat)
-        {
-            if (!(Math.Abs(lat - _kxLat) < 0.01)) (_kx, _kxLat) = (GeoMath.MetresPerDegreeLon(lat), lat);
-            return _kx;
-        }
+        /// <summary>Metres per degree of longitude here: one cosine, where a cache of it cost every vehicle 16 bytes.</summary>
+        public static double Kx(double lat) => GeoMath.MetresPerDegreeLon(lat);
 
         public void Wiggle(double lon, double lat, long timeMs)
         {
@@ -624,7 +636,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             Line1Lon = lon;
             Line1Lat = lat;
             Line1Ms = timeMs;
-            Line = Math.Min(Line + 1, 2);
+            Line = (byte)Math.Min(Line + 1, 2);
         }
 
         /// <summary>Drops what names a road of a network no longer run: the condition, the road and the fixes and evidence against it.</summary>
@@ -642,8 +654,8 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             o.Write((byte)Class);
             o.Write(Hazmat);
             o.Write(Edge);
-            o.Write(Fixes);
-            o.Write(Clear);
+            o.Write((int)Fixes);
+            o.Write((int)Clear);
             o.Write(FirstMs);
             o.Write(AnchorMs);
             o.Write(AnchorLon);
@@ -658,7 +670,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             o.Write(EvidenceApart);
             o.Write(EvidenceSinceMs);
             o.Write(EvidenceMs);
-            o.Write(Line);
+            o.Write((int)Line);
             o.Write(Line1Ms);
             o.Write(Line0Lon);
             o.Write(Line0Lat);
@@ -673,8 +685,8 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             Class = (VehicleClass)i.ReadByte();
             Hazmat = i.ReadUInt16();
             Edge = i.ReadInt32();
-            Fixes = i.ReadInt32();
-            Clear = i.ReadInt32();
+            Fixes = (byte)Math.Clamp(i.ReadInt32(), 0, byte.MaxValue);
+            Clear = (byte)Math.Clamp(i.ReadInt32(), 0, byte.MaxValue);
             FirstMs = i.ReadInt64();
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();
@@ -689,8 +701,9 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             EvidenceApart = i.ReadDouble();
             EvidenceSinceMs = i.ReadInt64();
             EvidenceMs = i.ReadInt64();
-            Line = i.ReadInt32();
-            CheckpointReader.Check(Line is >= 0 and <= 2, "checkpoint malformed: wrong-way fixes in a row out of range");
+            int line = i.ReadInt32();
+            CheckpointReader.Check(line is >= 0 and <= 2, "checkpoint malformed: wrong-way fixes in a row out of range");
+            Line = (byte)line;
             Line1Ms = i.ReadInt64();
             Line0Lon = i.ReadDouble();
             Line0Lat = i.ReadDouble();
