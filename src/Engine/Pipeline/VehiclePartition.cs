@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
@@ -151,6 +153,9 @@ public sealed class VehiclePartition
     private readonly List<int> _gone = [];       // scratch: the vehicles a watermark forgets …
     private readonly List<VehicleClass> _goneClasses = [];   // … and the class each was matched as
     private readonly PagedArray<Slot> _slots = new();   // per vehicle (the partition's number)
+    // Per vehicle with a step held (a few at a time: a match that stood still, a positions-only unit's slow steps), the step:
+    // in each vehicle's slot it cost every vehicle 32 bytes.
+    private readonly Dictionary<int, Stall> _stalls = [];
     private long _sequence;                       // of the last message sent to the exchange
     private List<AlertEvent>? _restoredCloses;    // restored alerts on zones no longer given, closed: handed on with the first call
     private bool _ended;
@@ -395,7 +400,11 @@ public sealed class VehiclePartition
         _conditions.Forget(gone, watermarkMs, _alerts);
         _wrongWay.Forget(gone, watermarkMs, _alerts);
         // A held step goes too: its window closed hours ago, and the exchange would only count it late.
-        foreach (int v in gone) _slots[v] = default;
+        foreach (int v in gone)
+        {
+            _slots[v] = default;
+            _stalls.Remove(v);
+        }
         _vehicles.RemoveAll(v => !_slots[v].Seen);   // the rest keep their order
         Forgotten += gone.Length;
         foreach (int v in gone)
@@ -440,11 +449,13 @@ public sealed class VehiclePartition
             o.Write(_slots[v].Hazmat);
             o.Write(_slots[v].WasStanding);
             o.Write(_slots[v].WasStood);
-            o.Write(_slots[v].StallEdge);
-            o.Write(_slots[v].StallOffsetM);
-            o.Write(_slots[v].StallFromMs);
-            o.Write(_slots[v].StallToMs);
-            o.Write(_slots[v].StallSlow);
+            // A vehicle without a step held writes the edge -1 and zeros.
+            Stall held = _stalls.TryGetValue(v, out Stall h) ? h : new Stall { Edge = -1 };
+            o.Write(held.Edge);
+            o.Write(held.OffsetM);
+            o.Write(held.FromMs);
+            o.Write(held.ToMs);
+            o.Write(held.Slow);
             o.Write(_slots[v].LastMs);
         }
         o.Write(_clock.MaxTimeMs);
@@ -514,14 +525,15 @@ public sealed class VehiclePartition
                 p._slots[v].Hazmat = i.ReadUInt16();
                 p._slots[v].WasStanding = i.ReadBoolean();
                 p._slots[v].WasStood = i.ReadBoolean();
-                p._slots[v].StallEdge = i.ReadInt32();
-                CheckpointReader.Check(networkChanged || (p._slots[v].StallEdge >= -1 && p._slots[v].StallEdge < index.Network.EdgeCount), "checkpoint malformed: a held step on no edge of the network");
-                p._slots[v].StallOffsetM = i.ReadDouble();
-                p._slots[v].StallFromMs = i.ReadInt64();
-                p._slots[v].StallToMs = i.ReadInt64();
-                p._slots[v].StallSlow = i.ReadBoolean();
+                var held = new Stall { Edge = i.ReadInt32() };
+                CheckpointReader.Check(networkChanged || (held.Edge >= -1 && held.Edge < index.Network.EdgeCount), "checkpoint malformed: a held step on no edge of the network");
+                held.OffsetM = i.ReadDouble();
+                held.FromMs = i.ReadInt64();
+                held.ToMs = i.ReadInt64();
+                held.Slow = i.ReadBoolean();
                 p._slots[v].LastMs = i.ReadInt64();
-                if (networkChanged) p._slots[v].StallEdge = -1;   // a step held on an old edge: dropped, as a forgotten vehicle's is
+                // A step held on an old network's edge is dropped, as a forgotten vehicle's is.
+                if (held.Edge >= 0 && !networkChanged) p._stalls[v] = held;
             }
             p._clock.MaxTimeMs = i.ReadInt64();
             p._clock.Probes = i.ReadInt64();
@@ -567,7 +579,7 @@ public sealed class VehiclePartition
     private int See(int processId)
     {
         int vehicle = _local.Add(processId);
-        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(processId)), StallEdge = -1, LastMs = long.MinValue };
+        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(processId)), LastMs = long.MinValue };
         _vehicles.Add(vehicle);
         return vehicle;
     }
@@ -579,7 +591,7 @@ public sealed class VehiclePartition
         if (match.Edge < 0)
         {
             Unmatched++;
-            FlushStall(ref _slots[vehicle], output);
+            FlushStall(vehicle, _slots[vehicle].Key, output);
             return;
         }
         Matched++;
@@ -592,9 +604,12 @@ public sealed class VehiclePartition
         bool standing = StandingStep(vehicle, cls, ref slot, in match, out bool slowOnly);
         if (route.Length == 0 || (standing && !(slowOnly && Options.StallMergeMs > 0)))
         {
-            FlushStall(ref slot, output);
+            FlushStall(vehicle, key, output);
             return;
         }
+        // The step held, if any: a reference into the table, valid until the table changes (a flush or a new step held).
+        ref Stall held = ref CollectionsMarshal.GetValueRefOrNullRef(_stalls, vehicle);
+        bool holds = !Unsafe.IsNullRef(ref held);
         if (standing)
         {
             // A unit reporting positions only, this step slow (its match stood still or crept under the standing speed):
@@ -602,43 +617,43 @@ public sealed class VehiclePartition
             // next step that moves over the whole stretch; a stretch under the standing speed is dropped as it was.
             long enter = route[0].EnterTimeMs, exit = route[^1].ExitTimeMs;
             ref readonly TraversedEdge last = ref route[^1];
-            if (slot.StallEdge >= 0 && slot.StallSlow && slot.StallToMs == enter && exit - slot.StallFromMs <= Options.StallMergeMs)
+            if (holds && held.Slow && held.ToMs == enter && exit - held.FromMs <= Options.StallMergeMs)
             {
-                (slot.StallEdge, slot.StallOffsetM, slot.StallToMs) = (last.Edge, last.ToOffsetM, exit);
+                (held.Edge, held.OffsetM, held.ToMs) = (last.Edge, last.ToOffsetM, exit);
                 return;
             }
-            FlushStall(ref slot, output);
+            FlushStall(vehicle, key, output);
             if (exit - enter > Options.StallMergeMs) return;
-            (slot.StallEdge, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs, slot.StallSlow) = (last.Edge, last.ToOffsetM, enter, exit, true);
+            _stalls[vehicle] = new Stall { Edge = last.Edge, OffsetM = last.ToOffsetM, FromMs = enter, ToMs = exit, Slow = true };
             return;
         }
         if (route.Length == 1 && route[0].ToOffsetM == route[0].FromOffsetM && Options.StallMergeMs > 0)
         {
             // The match stood still while the vehicle moved: held for the next step that moves.
             ref readonly TraversedEdge t = ref route[0];
-            if (slot.StallEdge == t.Edge && !slot.StallSlow && slot.StallOffsetM == t.FromOffsetM && slot.StallToMs == t.EnterTimeMs
-                && t.ExitTimeMs - slot.StallFromMs <= Options.StallMergeMs)
+            if (holds && held.Edge == t.Edge && !held.Slow && held.OffsetM == t.FromOffsetM && held.ToMs == t.EnterTimeMs
+                && t.ExitTimeMs - held.FromMs <= Options.StallMergeMs)
             {
-                slot.StallToMs = t.ExitTimeMs;
+                held.ToMs = t.ExitTimeMs;
                 return;
             }
-            FlushStall(ref slot, output);
+            FlushStall(vehicle, key, output);
             if (t.ExitTimeMs - t.EnterTimeMs > Options.StallMergeMs)
             {
                 output.Traversal(_partition, ++_sequence, key, in t);
                 return;
             }
-            (slot.StallEdge, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs, slot.StallSlow) = (t.Edge, t.FromOffsetM, t.EnterTimeMs, t.ExitTimeMs, false);
+            _stalls[vehicle] = new Stall { Edge = t.Edge, OffsetM = t.FromOffsetM, FromMs = t.EnterTimeMs, ToMs = t.ExitTimeMs, Slow = false };
             return;
         }
         long t0 = route[0].EnterTimeMs, t1 = route[^1].ExitTimeMs;
-        if (slot.StallEdge >= 0 && slot.StallEdge == route[0].Edge && slot.StallOffsetM == route[0].FromOffsetM
-            && slot.StallToMs == t0 && t1 > t0 && (!slot.StallSlow || Driven(route) * 3600 > Options.StandingKmh * (t1 - slot.StallFromMs)))
+        if (holds && held.Edge == route[0].Edge && held.OffsetM == route[0].FromOffsetM
+            && held.ToMs == t0 && t1 > t0 && (!held.Slow || Driven(route) * 3600 > Options.StandingKmh * (t1 - held.FromMs)))
         {
             // The stall and this step are one stretch of driving: the step's route timed over both.
-            long from = slot.StallFromMs;
+            long from = held.FromMs;
             double scale = (double)(t1 - from) / (t1 - t0);
-            slot.StallEdge = -1;
+            _stalls.Remove(vehicle);
             for (int i = 0; i < route.Length; i++)
             {
                 TraversedEdge r = route[i];
@@ -651,7 +666,7 @@ public sealed class VehiclePartition
             }
             return;
         }
-        FlushStall(ref slot, output);
+        if (holds) FlushStall(vehicle, key, output);
         for (int i = 0; i < route.Length; i++) output.Traversal(_partition, ++_sequence, key, in route[i]);
     }
 
@@ -663,17 +678,11 @@ public sealed class VehiclePartition
     }
 
     /// <summary>Ends a held stall that no step that moves took on: sent as it was, or dropped when it was a positions-only unit's slow steps (standing).</summary>
-    private void FlushStall(ref Slot slot, IVehiclePartitionOutput output)
+    private void FlushStall(int vehicle, int key, IVehiclePartitionOutput output)
     {
-        if (slot.StallEdge < 0) return;
-        if (slot.StallSlow)
-        {
-            slot.StallEdge = -1;
-            return;
-        }
-        var t = new TraversedEdge(slot.StallEdge, slot.StallOffsetM, slot.StallOffsetM, slot.StallFromMs, slot.StallToMs);
-        slot.StallEdge = -1;
-        output.Traversal(_partition, ++_sequence, slot.Key, in t);
+        if (_stalls.Count == 0 || !_stalls.Remove(vehicle, out Stall held) || held.Slow) return;
+        var t = new TraversedEdge(held.Edge, held.OffsetM, held.OffsetM, held.FromMs, held.ToMs);
+        output.Traversal(_partition, ++_sequence, key, in t);
     }
 
     /// <summary>
@@ -732,7 +741,7 @@ public sealed class VehiclePartition
         throw new ArgumentOutOfRangeException(nameof(vehicle), $"probe of vehicle {vehicle}, which the partition's VehicleIds ({_ids.Count} ids) does not hold");
 
     /// <summary>What the partition keeps per vehicle besides the stage's and the rules' state.</summary>
-    /// <remarks>Laid out by the runtime, widest fields first: 48 bytes, where the declared order's padding made 56.</remarks>
+    /// <remarks>Laid out by the runtime, widest fields first: 24 bytes (48 with the step held, which is in <see cref="_stalls"/> now).</remarks>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Auto)]
     private struct Slot
     {
@@ -741,12 +750,20 @@ public sealed class VehiclePartition
         public int Key;         // its exchange key
         public bool WasStanding;   // at its last match
         public bool WasStood;      // at its last match, in a stop its fixes show (a unit that reports positions only)
-        public int StallEdge;      // a held step in which the match stood still while the vehicle moved (-1: none) …
-        public double StallOffsetM;   // … where on the edge,
-        public long StallFromMs;      // … from when
-        public long StallToMs;        // … to when
-        public bool StallSlow;        // … a positions-only unit's slow steps (dropped unless a step that moves takes them on)
         public long LastMs;           // its newest probe's time: silent long enough, it is forgotten
+    }
+
+    /// <summary>
+    /// A held step in which the match stood still while the vehicle moved: on which edge, where on it, from when to when, and
+    /// whether it is a positions-only unit's slow steps (dropped unless a step that moves takes them on).
+    /// </summary>
+    private struct Stall
+    {
+        public int Edge;
+        public double OffsetM;
+        public long FromMs;
+        public long ToMs;
+        public bool Slow;
     }
 
     /// <summary>

@@ -193,12 +193,12 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
 
         Teleport(ref s, in p, cls, hazmat, alerts);
         SilentWhileMoving(ref s, in p, cls, hazmat, alerts);
-        if (s.SignalLostId != null)
+        if (s.SignalLost)
         {
             var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 };
             if (p.Fix && s.LastFix) evidence["moved_m"] = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
-            alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat, evidence));
-            s.SignalLostId = null;
+            alerts.Add(Simple("signal_lost", SignalLostId(p.Vehicle, s.LastMs), AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat, evidence));
+            s.SignalLost = false;
         }
         s.LastMs = p.TimeMs;
         s.LastLon = p.Lon;
@@ -245,7 +245,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// </summary>
     private void Watch(int vehicle, ref State s)
     {
-        _silentFrom.Set(vehicle, s.LastMoving && s.SignalLostId == null ? s.LastMs : long.MinValue);
+        _silentFrom.Set(vehicle, s.LastMoving && !s.SignalLost ? s.LastMs : long.MinValue);
         _tiredSeen.Set(vehicle, s.Fatigue.IsOpen ? s.LastMs : long.MinValue);
     }
 
@@ -273,10 +273,10 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         foreach (int v in _due)
         {
             ref State s = ref _states.Existing(v);
-            s.SignalLostId = $"signal_lost:{ids.Name(v)}:{s.LastMs}";
+            s.SignalLost = true;
             var p = Probe.Empty;
             p.Vehicle = v;
-            alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,
+            alerts.Add(Simple("signal_lost", SignalLostId(v, s.LastMs), AlertState.Open, in p, s.Class, s.Hazmat, s.LastMs, null, s.LastLon, s.LastLat,
                 new Dictionary<string, double> { ["silent_s"] = (watermarkMs - s.LastMs) / 1000.0 }, timeMs: watermarkMs));
         }
         _tiredSeen.TakeElapsed(_states.Vehicles, watermarkMs, (long)(_options.FatigueRestS * 1000), _due);
@@ -315,10 +315,10 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
                 alerts.Add(Simple("teleport", jumped.Id, AlertState.Close, in p, s.Class, s.Hazmat, jumped.StartMs, s.LastMs, s.LastLon, s.LastLat, silent));
                 s.OpenJump = null;
             }
-            if (s.SignalLostId != null)
+            if (s.SignalLost)
             {
-                alerts.Add(Simple("signal_lost", s.SignalLostId, AlertState.Close, in p, s.Class, s.Hazmat, s.LastMs, timeMs, s.LastLon, s.LastLat, silent));
-                s.SignalLostId = null;
+                alerts.Add(Simple("signal_lost", SignalLostId(v, s.LastMs), AlertState.Close, in p, s.Class, s.Hazmat, s.LastMs, timeMs, s.LastLon, s.LastLat, silent));
+                s.SignalLost = false;
             }
         }
         _states.Forget(vehicles);
@@ -333,7 +333,8 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         foreach (int v in _states.Vehicles)
         {
             w.Vehicle(v);
-            _states.Existing(v).Save(w);
+            ref State s = ref _states.Existing(v);
+            s.Save(w, s.SignalLost ? SignalLostId(v, s.LastMs) : null);
         }
     }
 
@@ -357,7 +358,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// </summary>
     private void SilentWhileMoving(ref State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        if (s.SignalLostId != null || s.LastMs == long.MinValue) return;
+        if (s.SignalLost || s.LastMs == long.MinValue) return;
         if (p.TimeMs - s.LastMs < _options.SignalLostAfterS * 1000) return;
         bool located = p.Fix && s.LastFix;
         double moved = located ? Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat) : double.NaN;
@@ -465,6 +466,13 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     }
 
     /// <summary>
+    /// The id of a vehicle's <c>signal_lost</c>: the vehicle's and its last report's before the silence, which stays its last
+    /// until it reports again (and the alert closes). Made when needed, not kept: a string a vehicle cost 8 bytes of every
+    /// vehicle's state.
+    /// </summary>
+    private string SignalLostId(int vehicle, long lastMs) => $"signal_lost:{ids.Name(vehicle)}:{lastMs}";
+
+    /// <summary>
     /// A vehicle's state: a struct held inline in the rule's pages (<see cref="PerVehicleStructs{T}"/>), reached by
     /// reference, never copied; laid out by the runtime, widest fields first.
     /// </summary>
@@ -484,7 +492,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public VehicleClass Class;
         public ushort Hazmat;
         public Jump? OpenJump;                     // an open teleport: created as it opens, dropped as it closes
-        public string? SignalLostId;
+        public bool SignalLost;                    // signal_lost open: its id is the vehicle's and its last report's (SignalLostId)
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
         public long BreaksMs;   // breaks taken since the driving began
@@ -495,7 +503,8 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         /// <summary>Since when the vehicle stands: for a unit judged from its fixes, since its stop's first span began.</summary>
         public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && Fixes is { StopFixes: > 0 } f ? Math.Max(f.StopSinceMs, DrivenUntilMs) : p.TimeMs;
 
-        public void Save(CheckpointWriter w)
+        /// <summary>Writes the state (checkpoint), with the id of its open signal_lost if any (<see cref="SignalLostId"/>).</summary>
+        public void Save(CheckpointWriter w, string? signalLostId)
         {
             BinaryWriter o = w.Out;
             FixTrack fixes = Fixes ?? FixTrack.Fresh;
@@ -514,7 +523,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             o.Write(OpenJump?.FromMs ?? 0);
             o.Write(OpenJump?.FromLon ?? 0);
             o.Write(OpenJump?.FromLat ?? 0);
-            w.String(SignalLostId);
+            w.String(signalLostId);
             o.Write(DrivingSinceMs);
             o.Write(StandingSinceMs);
             o.Write(BreaksMs);
@@ -540,7 +549,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             string? jumpId = r.String();
             (long jumpMs, long fromMs, double fromLon, double fromLat) = (i.ReadInt64(), i.ReadInt64(), i.ReadDouble(), i.ReadDouble());
             OpenJump = jumpId == null ? null : new Jump(jumpId, jumpMs, fromMs, fromLon, fromLat);   // a closed one's are never read
-            SignalLostId = r.String();
+            SignalLost = r.String() != null;
             DrivingSinceMs = i.ReadInt64();
             StandingSinceMs = i.ReadInt64();
             BreaksMs = i.ReadInt64();

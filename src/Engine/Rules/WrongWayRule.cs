@@ -267,7 +267,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         else if (!doubt)
         {
             s.Fixes = 0;
-            if (s.Clear < byte.MaxValue) s.Clear++;
+            s.Clear++;
         }
         // Two fixes against the road confirm the drive from the first of them: at 15 s a unit's second fix opens it. Two
         // that are not, in a row, end it: one fix at a junction, or across a bend, is no end of a drive against the road.
@@ -571,8 +571,8 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
 
     /// <summary>
     /// A vehicle's state: a struct held inline in the rule's pages (<see cref="PerVehicleStructs{T}"/>), reached by
-    /// reference, never copied; laid out by the runtime, widest fields first. The counters of fixes in a row saturate at a
-    /// byte's 255 (the rule asks only whether they reach 2).
+    /// reference, never copied; laid out by the runtime, widest fields first: 192 bytes. The counters of fixes in a row
+    /// saturate (the rule asks only whether they reach 2).
     /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private struct State
@@ -587,7 +587,6 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         public ushort Hazmat;
         public int Edge;
         public byte Fixes;                      // judged fixes in a row against the road (saturating)
-        public byte Clear;                      // judged fixes in a row not against the road (saturating)
         public long FirstMs;                    // the first fix of the run of fixes against the road
         public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
@@ -602,7 +601,21 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         public double EvidenceApart;
         public long EvidenceSinceMs;            // when that evidence last rose above 0
         public long EvidenceMs = long.MinValue; // the last fix it took
-        public byte Line;                       // fixes in a row held below (0–2), the last in Line1
+        private byte _lineClear;                // Line in the low two bits, Clear above them: one byte, which keeps the state at 192
+
+        /// <summary>Fixes in a row held below (0–2), the last in Line1.</summary>
+        public int Line
+        {
+            readonly get => _lineClear & 3;
+            set => _lineClear = (byte)((_lineClear & ~3) | value);
+        }
+
+        /// <summary>Judged fixes in a row not against the road, saturating at 63 (the rule asks only whether they reach 2).</summary>
+        public int Clear
+        {
+            readonly get => _lineClear >> 2;
+            set => _lineClear = (byte)((_lineClear & 3) | (Math.Min(value, 63) << 2));
+        }
         public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
 
@@ -636,7 +649,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             Line1Lon = lon;
             Line1Lat = lat;
             Line1Ms = timeMs;
-            Line = (byte)Math.Min(Line + 1, 2);
+            Line = Math.Min(Line + 1, 2);
         }
 
         /// <summary>Drops what names a road of a network no longer run: the condition, the road and the fixes and evidence against it.</summary>
@@ -686,7 +699,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             Hazmat = i.ReadUInt16();
             Edge = i.ReadInt32();
             Fixes = (byte)Math.Clamp(i.ReadInt32(), 0, byte.MaxValue);
-            Clear = (byte)Math.Clamp(i.ReadInt32(), 0, byte.MaxValue);
+            Clear = Math.Clamp(i.ReadInt32(), 0, 63);
             FirstMs = i.ReadInt64();
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();
@@ -703,7 +716,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             EvidenceMs = i.ReadInt64();
             int line = i.ReadInt32();
             CheckpointReader.Check(line is >= 0 and <= 2, "checkpoint malformed: wrong-way fixes in a row out of range");
-            Line = (byte)line;
+            Line = line;
             Line1Ms = i.ReadInt64();
             Line0Lon = i.ReadDouble();
             Line0Lat = i.ReadDouble();
