@@ -127,7 +127,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     public bool StoodAt(int vehicle, long timeMs, double lon, double lat, double scatterM)
     {
         ref State s = ref _states.Find(vehicle);
-        return !Unsafe.IsNullRef(ref s) && s.Fixes?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
+        return !Unsafe.IsNullRef(ref s) && (s.Fixes as FixTrack)?.StoodAt(timeMs, lon, lat, scatterM, _options) == true;
     }
 
     /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
@@ -138,19 +138,21 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         ref State s = ref _states[p.Vehicle];
         if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
         bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
-        // Only a unit judged from its fixes and a dangerous-goods vehicle use them: the rest never create them.
-        FixTrack? f = float.IsNaN(p.SpeedKmh) || dangerous ? s.Fixes ??= new FixTrack() : null;
+        // Only a unit judged from its fixes (the whole track) and a dangerous-goods vehicle (its conditions and stop) use
+        // them: the rest never create them.
+        FixTrack? ft = float.IsNaN(p.SpeedKmh) ? s.Fixes as FixTrack ?? (FixTrack)(s.Fixes = new FixTrack(s.Fixes)) : null;
+        CargoTrack? f = ft ?? (dangerous ? s.Fixes ??= new CargoTrack() : null);
         // The unit's own speed, else (a unit that reports positions only) one from how far its fixes moved.
-        float speed = float.IsNaN(p.SpeedKmh) ? f!.SpeedFromFixes(in p, _options) : p.SpeedKmh;
+        float speed = ft != null ? ft.SpeedFromFixes(in p, _options) : p.SpeedKmh;
         bool moving = !float.IsNaN(speed) && speed > _options.MovingKmh;
 
         if (dangerous)
         {
             // Lost while moving, and not back: the spell goes on if the vehicle stops (where it stopped is unknown too).
             if (p.Fix) s.NoFixMoving = false;
-            else if (moving && !(float.IsNaN(p.SpeedKmh) && !s.NoFixMoving && f!.StoodSinceSpan(_options))) s.NoFixMoving = true;
+            else if (moving && !(ft != null && !s.NoFixMoving && ft.StoodSinceSpan(_options))) s.NoFixMoving = true;
             Report(ref f!.NoFix, f.NoFix.Update(!p.Fix && s.NoFixMoving, p.TimeMs, _noFixDebounce), "hazmat_no_fix", in p, cls, hazmat, null, alerts);
-            if (float.IsNaN(p.SpeedKmh)) MovedWithoutFix(ref s, f!, in p, cls, hazmat, alerts);
+            if (ft != null) MovedWithoutFix(ref s, ft, in p, cls, hazmat, alerts);
             else f!.ReportedStop(in p);
             // Where it stands: the mean of its fixes since it stopped (a truck parked by a permitted stop's border has
             // fixes on both sides of it), else its fix.
@@ -205,7 +207,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         s.LastLat = p.Lat;
         // signal_lost's "last seen driving": a unit judged from its fixes must also show it in its recent fixes (see
         // FixTrack.RecentKmh), not only in its last span's two ends, which a standing 10 m unit's noise can set 40 m apart.
-        double recentKmh = float.IsNaN(p.SpeedKmh) && p.Fix ? f!.RecentKmh(in p, _options) : double.PositiveInfinity;
+        double recentKmh = ft != null && p.Fix ? ft.RecentKmh(in p, _options) : double.PositiveInfinity;
         s.LastMoving = moving && recentKmh > _options.MovingKmh;
         s.LastFix = p.Fix;
         s.Class = cls;
@@ -498,16 +500,17 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public long BreaksMs;   // breaks taken since the driving began
         public long DrivenUntilMs = long.MinValue; // its last report moving
         public bool NoFixMoving;                   // its fix was lost while it moved and is not back
-        public FixTrack? Fixes;                    // a unit judged from its fixes, or a dangerous-goods vehicle: created when first needed
+        public CargoTrack? Fixes;                  // a dangerous-goods vehicle's, or a unit judged from its fixes (a FixTrack): created when first needed
 
         /// <summary>Since when the vehicle stands: for a unit judged from its fixes, since its stop's first span began.</summary>
-        public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && Fixes is { StopFixes: > 0 } f ? Math.Max(f.StopSinceMs, DrivenUntilMs) : p.TimeMs;
+        public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && Fixes is FixTrack { StopFixes: > 0 } f ? Math.Max(f.StopSinceMs, DrivenUntilMs) : p.TimeMs;
 
         /// <summary>Writes the state (checkpoint), with the id of its open signal_lost if any (<see cref="SignalLostId"/>).</summary>
         public void Save(CheckpointWriter w, string? signalLostId)
         {
             BinaryWriter o = w.Out;
-            FixTrack fixes = Fixes ?? FixTrack.Fresh;
+            // A dangerous-goods vehicle's track is written as the whole track it begins (the rest as new), as before the split.
+            FixTrack fixes = Fixes as FixTrack ?? (Fixes is { } cargo ? new FixTrack(cargo) : FixTrack.Fresh);
             fixes.NoFix.Save(o);
             fixes.LongStop.Save(o);
             Fatigue.Save(o);
@@ -535,7 +538,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public void Load(CheckpointReader r)
         {
             BinaryReader i = r.In;
-            var fixes = new FixTrack();
+            var fixes = new FixTrack(null);
             fixes.NoFix.Load(i);
             fixes.LongStop.Load(i);
             Fatigue.Load(i);
@@ -556,7 +559,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             DrivenUntilMs = i.ReadInt64();
             NoFixMoving = i.ReadBoolean();
             fixes.Load(i);
-            Fixes = fixes.IsFresh ? null : fixes;
+            Fixes = fixes.IsFresh ? null : fixes.IsCargoOnly ? new CargoTrack(fixes) : fixes;
         }
     }
 
@@ -564,21 +567,62 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     private sealed record Jump(string Id, long StartMs, long FromMs, double FromLon, double FromLat);
 
     /// <summary>
-    /// A vehicle's state that only a unit judged from its fixes (no reported speed) or a dangerous-goods vehicle (its stops,
-    /// its lost fixes, its two conditions) uses, apart from <see cref="State"/>: most vehicles report their speed and carry
-    /// no cargo, and never create it (400 bytes). Created at the first probe that needs it, which is where these fields were
-    /// first written when they were the state's own: a vehicle without one reads as one that is new.
+    /// What a dangerous-goods vehicle that reports its speed uses apart from <see cref="State"/>: its two conditions
+    /// (<c>hazmat_no_fix</c>, <c>hazmat_long_stop</c>) and its stop (the mean of its fixes since it stopped). 104 bytes; most
+    /// vehicles carry no cargo and never create it. A unit judged from its fixes holds the whole <see cref="FixTrack"/>,
+    /// which begins with these fields; before the split a dangerous-goods vehicle held all of it (400 bytes), the rest
+    /// never written.
     /// </summary>
-    private sealed class FixTrack
+    private class CargoTrack
     {
-        /// <summary>A track never used, whose state a checkpoint writes for a vehicle without one (never changed).</summary>
-        public static readonly FixTrack Fresh = new();
+        public CargoTrack()
+        {
+        }
 
-        private static readonly byte[] s_freshBytes = Bytes(Fresh);
+        /// <summary>A copy of <paramref name="from"/>'s fields (none: a new track's).</summary>
+        public CargoTrack(CargoTrack? from)
+        {
+            if (from == null) return;
+            (NoFix, LongStop) = (from.NoFix, from.LongStop);
+            (StopFixes, StopSinceMs, StopSumLon, StopSumLat, StopLastMs) = (from.StopFixes, from.StopSinceMs, from.StopSumLon, from.StopSumLat, from.StopLastMs);
+        }
 
         // Dangerous goods only (hazmat_no_fix, hazmat_long_stop). Mutable structs: don't make these readonly.
         public ConditionTracker NoFix = new();
         public ConditionTracker LongStop = new();
+
+        public int StopFixes;                      // standing: the fixes since it stopped (0: not standing, or unknown) …
+        public long StopSinceMs;                   // … since when …
+        public double StopSumLon;                  // … and their sums
+        public double StopSumLat;
+        public long StopLastMs = long.MinValue;    // … and its last fix that stood (a unit without a reported speed)
+
+        /// <summary>A unit that reports its speed, at its probe <paramref name="p"/>: its stop goes on (a fix under 1 km/h) or ends.</summary>
+        public void ReportedStop(in Probe p)
+        {
+            StopLastMs = long.MinValue;
+            if (p.SpeedKmh >= 1) StopFixes = 0;
+            else if (p.Fix) (StopSumLon, StopSumLat, StopFixes) = StopFixes == 0 ? (p.Lon, p.Lat, 1) : (StopSumLon + p.Lon, StopSumLat + p.Lat, StopFixes + 1);
+        }
+    }
+
+    /// <summary>
+    /// A vehicle's state that only a unit judged from its fixes (no reported speed) uses, apart from <see cref="State"/>, on
+    /// top of a dangerous-goods vehicle's <see cref="CargoTrack"/>: most vehicles report their speed, and never create it
+    /// (384 bytes). Created at the first probe that needs it, which is where these fields were first written when they were
+    /// the state's own: a vehicle without one reads as one that is new.
+    /// </summary>
+    private sealed class FixTrack : CargoTrack
+    {
+        /// <summary>A track never used, whose state a checkpoint writes for a vehicle without one (never changed).</summary>
+        public static readonly FixTrack Fresh = new(null);
+
+        private static readonly byte[] s_freshBytes = Bytes(Fresh);
+
+        /// <summary>A track that goes on from <paramref name="cargo"/>'s (a dangerous-goods vehicle's unit that stops reporting its speed), the rest new.</summary>
+        public FixTrack(CargoTrack? cargo) : base(cargo)
+        {
+        }
 
         public long NoFixSinceMs = long.MinValue;  // a unit that reports no speed: since when its fix is lost …
         public long FixMs = long.MinValue;         // … and its last fix: when and where
@@ -588,12 +632,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public double SpanLon;
         public double SpanLat;
         public float SpanKmh = float.NaN;          // … and the speed of its last span (0: standing)
-        public int StopFixes;                      // standing: the fixes since it stopped (0: not standing, or unknown) …
-        public long StopSinceMs;                   // … since when …
-        public double StopSumLon;                  // … and their sums
-        public double StopSumLat;
         public UnitError StopError;                // the unit's error, from its fixes' scatter at its stops
-        public long StopLastMs = long.MinValue;    // … and its last fix that stood (a unit without a reported speed) …
         public double StopM2;                      // … and its fixes' summed squared metres from their mean (Welford)
         public long PastStopSinceMs = long.MinValue;   // the stop before, from its start …
         public long PastStopUntilMs = long.MinValue;   // … to its last fix that stood …
@@ -746,13 +785,6 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         /// A unit that reports its speed: its fixes while it reports standing (under 1 km/h) make its stop's place. Such a
         /// stop is no stop judged from fixes (<see cref="StoodAt"/>): its sums are not those.
         /// </summary>
-        public void ReportedStop(in Probe p)
-        {
-            StopLastMs = long.MinValue;
-            if (p.SpeedKmh >= 1) StopFixes = 0;
-            else if (p.Fix) (StopSumLon, StopSumLat, StopFixes) = StopFixes == 0 ? (p.Lon, p.Lat, 1) : (StopSumLon + p.Lon, StopSumLat + p.Lat, StopFixes + 1);
-        }
-
         public void Save(BinaryWriter o)
         {
             o.Write(SpanMs);
@@ -783,6 +815,9 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
 
         /// <summary>Whether the track is as new (its trackers and the rest): a vehicle restored with it needs none.</summary>
         public bool IsFresh => Bytes(this).AsSpan().SequenceEqual(s_freshBytes);
+
+        /// <summary>Whether only the <see cref="CargoTrack"/>'s fields differ from a new track's (a restored dangerous-goods vehicle's).</summary>
+        public bool IsCargoOnly => Bytes(this).AsSpan().SequenceEqual(Bytes(new FixTrack(new CargoTrack(this))));
 
         /// <summary>Reads what <see cref="Save"/> wrote (the trackers are read apart, where the checkpoint has them).</summary>
         public void Load(BinaryReader i)
