@@ -76,6 +76,19 @@ public class VehicleConditionRulesTests
     }
 
     [Fact]
+    public void A_hazmat_truck_whose_unit_stops_reporting_its_speed_while_it_stands_goes_on_with_the_same_stop()
+    {
+        // 10 minutes standing with its speed reported (a dangerous-goods vehicle's small track), then 20 more reporting
+        // positions only (the whole track, begun from the small one): one stop from the first minute on, not a new one.
+        var alerts = Reports(VehicleClass.Hazmat, 30, (40, true, 60, Road), (0, true, 600, Road), (double.NaN, true, 1200, Road), (40, true, 60, Road + 0.001));
+        Assert.Equal([("hazmat_long_stop", AlertState.Open), ("hazmat_long_stop", AlertState.Close)], alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal(s_t0 + 60_000, alerts[0].StartMs);
+        Assert.Equal(s_t0 + 60_000 + (20 * 60_000), alerts[0].TimeMs);   // after the 20 minutes the rule waits for
+        // The same 10 minutes without the positions-only half: too short.
+        Assert.Empty(Reports(VehicleClass.Hazmat, 30, (40, true, 60, Road), (0, true, 600, Road), (40, true, 60, Road + 0.001)));
+    }
+
+    [Fact]
     public void A_permitted_stop_permits_in_its_hours_and_for_its_classes_only()
     {
         // 08:00-08:25 local: a night parking (22:00-06:00) permits no stop now, a morning one (07:00-10:00) does; a
