@@ -140,7 +140,7 @@ public sealed class SpeedingRule
     }
 
     /// <summary>Asks for a vehicle's track ahead of its matches (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
-    public void Prefetch(int vehicle) => _tracks.Prefetch(vehicle, 96);
+    public void Prefetch(int vehicle) => _tracks.Prefetch(vehicle);
 
     /// <summary>
     /// Feeds one decided match of a vehicle and the edges its route drove since the previous match (empty at a chain

@@ -131,7 +131,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     }
 
     /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
-    public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 160);
+    public void Prefetch(int vehicle) => _states.Prefetch(vehicle);
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {

@@ -129,7 +129,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     public NearbySearch Nearby => _nearby;
 
     /// <summary>Asks for a vehicle's state ahead of its probe (<see cref="Traffic.Geo.CacheHint"/>); changes nothing.</summary>
-    public void Prefetch(int vehicle) => _states.Prefetch(vehicle, 96);
+    public void Prefetch(int vehicle) => _states.Prefetch(vehicle);
 
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
