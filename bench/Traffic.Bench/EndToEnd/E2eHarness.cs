@@ -31,6 +31,10 @@ namespace Traffic.Bench.EndToEnd;
 /// <item><c>stages</c>: each stage alone on one thread over the whole input (read and decode, vehicle partition
 /// after a warm-up on the first 100,000 probes, segment partition, matched-probe writer, the segment partition's rows
 /// written as NDJSON and Arrow), wall and process CPU time per probe, for profiling.</item>
+/// <item><c>state</c>: what the vehicle partitions hold, for each count of them (<c>--shards</c>): the GC heap after
+/// a full collection with the partitions new, and again after the input's first <c>--minutes</c> (default 40) of probes,
+/// each vehicle's to one partition by its key; the difference over the vehicles seen is the state a vehicle costs in all
+/// (the matcher, the rules, the partition's tables), the first the partitions' fixed part.</item>
 /// </list>
 /// </summary>
 internal static class E2eHarness
@@ -38,8 +42,8 @@ internal static class E2eHarness
     /// <summary>The <c>e2e</c> command: <c>dotnet run -c Release --project bench/Traffic.Bench -- e2e --help</c>.</summary>
     public static Command Command()
     {
-        var mode = new Argument<string>("mode") { Description = "throughput, latency or stages." };
-        mode.AcceptOnlyFromAmong("throughput", "latency", "stages");
+        var mode = new Argument<string>("mode") { Description = "throughput, latency, stages or state." };
+        mode.AcceptOnlyFromAmong("throughput", "latency", "stages", "state");
         var network = new Option<string>("--network") { Description = "The road network (.tnet or OSM).", Required = true };
         var input = new Option<string>("--input") { Description = "Probes, NDJSON.", Required = true };
         var vehicles = new Option<string?>("--vehicles") { Description = "Vehicle registry." };
@@ -89,6 +93,7 @@ internal static class E2eHarness
             {
                 "throughput" => Throughput(o),
                 "latency" => Latency(o),
+                "state" => State(o),
                 _ => Stages(o),
             };
         });
@@ -415,6 +420,56 @@ internal static class E2eHarness
     }
 
     // ---- stages ----
+
+    private static int State(Options o)
+    {
+        var network = NetworkImport.Read(o.Network, out _);
+        var ids = new VehicleIds();
+        VehicleRegistry? registry = o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null;
+        ZoneSet? zones = o.Zones != null ? ZoneSet.Load(o.Zones) : null;
+        var index = new EdgeIndex(network);
+        var collect = new Collect();
+        using (var stream = File.OpenRead(o.Input)) new ProbeStreamReader(ProbeFormat.NdJson, ids).ReadAsync(stream, collect).AsTask().GetAwaiter().GetResult();
+        var probes = collect.Probes;
+        double minutes = double.IsPositiveInfinity(o.Minutes) ? 40 : o.Minutes;
+        long until = probes.Count == 0 ? 0 : probes[0].Probe.TimeMs + (long)(minutes * 60_000);
+        int taken = 0;
+        while (taken < probes.Count && probes[taken].Probe.TimeMs <= until) taken++;
+        var seen = new bool[ids.Count];
+        int vehicles = 0;
+        for (int i = 0; i < taken; i++)
+        {
+            ref bool s = ref seen[probes[i].Probe.Vehicle];
+            if (!s) (s, vehicles) = (true, vehicles + 1);
+        }
+        var keys = new int[ids.Count];
+        for (int v = 0; v < keys.Length; v++) keys[v] = VehicleKey.Of(ids.Name(v));
+        var discard = new Discard();
+        // Warm: the first 100,000 probes through a partition that is then dropped (code tiered up, lazy statics made).
+        var warm = new VehiclePartition(0, index, ids, registry, zones);
+        for (int i = 0; i < Math.Min(100_000, taken); i++) warm.OnProbe(probes[i].Probe, probes[i].Source, discard);
+        warm = null;
+        Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, input {o.Input}: its first {minutes:0.#} minutes, {taken:N0} probes of {vehicles:N0} vehicles");
+        Console.WriteLine("| partitions | fixed, all partitions | a vehicle |");
+        Console.WriteLine("| ---: | ---: | ---: |");
+        foreach (int count in o.Shards)
+        {
+            long before = GC.GetTotalMemory(forceFullCollection: true);
+            var parts = new VehiclePartition[count];
+            for (int p = 0; p < count; p++) parts[p] = new VehiclePartition(p, index, ids, registry, zones);
+            long empty = GC.GetTotalMemory(forceFullCollection: true);
+            for (int i = 0; i < taken; i++)
+            {
+                ref var x = ref CollectionsMarshal.AsSpan(probes)[i];
+                parts[(int)((uint)keys[x.Probe.Vehicle] % (uint)count)].OnProbe(x.Probe, x.Source, discard);
+            }
+            long after = GC.GetTotalMemory(forceFullCollection: true);
+            GC.KeepAlive(parts);
+            Console.WriteLine($"| {count} | {(empty - before) / 1024.0:N0} KiB | {(double)(after - empty) / vehicles:N0} B |");
+        }
+        GC.KeepAlive(probes);
+        return 0;
+    }
 
     private static int Stages(Options o)
     {
