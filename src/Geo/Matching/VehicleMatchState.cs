@@ -171,7 +171,7 @@ public sealed class VehicleMatchState
     /// block at a time, up to all of <see cref="OnlineBlocks"/>, when the pending probes with candidates hold every block
     /// it has.
     /// </summary>
-    internal static int OnlineStartBlocks(MatcherOptions o) => (int)Math.Min(OnlineBlocks(o), Math.Ceiling(o.LagSeconds / 10));
+    internal static int OnlineStartBlocks(MatcherOptions o) => (int)Math.Min(OnlineBlocks(o), Math.Max(1, Math.Ceiling(o.LagSeconds / 10)));
 
     private static int Align8(int n) => (n + 7) & ~7;
 
