@@ -28,7 +28,8 @@ public sealed class VehicleMatchState
     private readonly byte _k;        // candidates per column, at most
     private readonly byte _blocks;   // candidate blocks (one per probe with candidates that may be pending), 0: one per column
     private byte _blockSlots;        // candidate blocks the blob has now (compact rings): widened by one, up to _blocks, when
-                                     // the pending columns with candidates hold them all, as most vehicles reporting every 10-15 s never do
+                                     // the pending columns with candidates hold them all, as most vehicles reporting every
+                                     // 10-15 s never do
     private long _timeBase;          // column times are milliseconds after this
     private long _idBase;            // column probe ids are offsets from this
 
@@ -351,9 +352,9 @@ public sealed class VehicleMatchState
 
     /// <summary>
     /// The column slots a compact ring widens to from <paramref name="slots"/>: one more up to the anchor, the lag and the
-    /// new column (one more than its candidate blocks), which a vehicle reporting faster than <see cref="OnlineSlots"/> assumes needs
-    /// one probe at a time, and beyond them its capacity at once, which only followers (a standing or slow vehicle, often
-    /// reporting fast) fill.
+    /// new column (one more than its candidate blocks), which a vehicle reporting faster than <see cref="OnlineSlots"/>
+    /// assumes needs one probe at a time, and beyond them its capacity at once, which only followers (a standing or slow
+    /// vehicle, often reporting fast) fill.
     /// </summary>
     private int WiderSlots(int slots) => slots < _blocks + 1 ? slots + 1 : _capacity;
 
