@@ -23,12 +23,13 @@ public sealed class VehicleMatchState
     // [newest: K × float score][newest: K × ushort offset]
     private byte[] _blob;
     private int _capacity;           // columns the ring holds before it must decide or grow (probes, followers included)
-    private int _slots;              // column slots the blob has now: an online ring widens to its capacity only when its
-                                     // columns need it (a run of followers), which a vehicle reporting every 10 s never does
+    private int _slots;              // column slots the blob has now: an online ring widens one slot at a time when its
+                                     // columns need it, up to the lag's, then to its capacity (a run of followers)
     private readonly byte _k;        // candidates per column, at most
     private readonly byte _blocks;   // candidate blocks (one per probe with candidates that may be pending), 0: one per column
-    private byte _blockSlots;        // candidate blocks the blob has now (compact rings): widened to _blocks when the
-                                     // pending columns with candidates hold them all, as a vehicle reporting every 10 s never does
+    private byte _blockSlots;        // candidate blocks the blob has now (compact rings): widened by one, up to _blocks, when
+                                     // the pending columns with candidates hold them all, as most vehicles reporting every
+                                     // 10-15 s never do
     private long _timeBase;          // column times are milliseconds after this
     private long _idBase;            // column probe ids are offsets from this
 
@@ -127,6 +128,12 @@ public sealed class VehicleMatchState
 
     private int BlockCount => Direct ? _capacity : _blockSlots;
 
+    /// <summary>Column slots the ring has now (its capacity, unless an online ring has not needed them all yet).</summary>
+    internal int Slots => _slots;
+
+    /// <summary>Candidate blocks the ring has now.</summary>
+    internal int BlockSlots => BlockCount;
+
     /// <summary>
     /// Columns of an online ring: the anchor, the lag and the new column at least, and as many more as the
     /// memory budget leaves room for (followers need no candidates). Offline, 64 to start with.
@@ -150,17 +157,22 @@ public sealed class VehicleMatchState
         o.LagProbes >= GrowableLag || o.LagProbes + 1 > byte.MaxValue ? 0 : o.LagProbes + 1;
 
     /// <summary>
-    /// Column slots an online ring starts with: the anchor, the lag and the new column, as many as a vehicle whose probes
-    /// all carry candidates ever holds; it widens to <see cref="OnlineCapacity"/> when followers pile up.
+    /// Column slots an online ring starts with: the anchor, the probes of a vehicle reporting every 10 s within the lag's
+    /// <see cref="MatcherOptions.LagSeconds"/> and the new one (8 by default), or the anchor, the lag and the new column if
+    /// fewer. It widens one slot at a time up to the anchor, the lag and the new column (10 by default: as many as a vehicle
+    /// whose probes all carry candidates ever holds), then to <see cref="OnlineCapacity"/> when followers pile up.
     /// </summary>
-    internal static int OnlineSlots(MatcherOptions o) => OnlineBlocks(o) == 0 ? 0 : o.LagProbes + 2;
+    internal static int OnlineSlots(MatcherOptions o) =>
+        OnlineBlocks(o) == 0 ? 0 : (int)Math.Min(o.LagProbes + 2, Math.Ceiling(o.LagSeconds / 10) + 2);
 
     /// <summary>
-    /// Candidate blocks an online ring starts with: enough for a vehicle reporting every 10 s, whose probes within the lag's
-    /// <see cref="MatcherOptions.LagSeconds"/> and the new one hold 7 at most by default (of 9); one reporting faster widens
-    /// them to all of <see cref="OnlineBlocks"/> when the pending probes with candidates hold every block it has.
+    /// Candidate blocks an online ring starts with: enough for a vehicle reporting less often than every 10 s, whose probes
+    /// within the lag's <see cref="MatcherOptions.LagSeconds"/> and the new one hold 6 at most by default (of 9; 87 % of a
+    /// simulated fleet reporting every 10 to 15 s never held more in an hour). One reporting more often widens them one
+    /// block at a time, up to all of <see cref="OnlineBlocks"/>, when the pending probes with candidates hold every block
+    /// it has.
     /// </summary>
-    internal static int OnlineStartBlocks(MatcherOptions o) => (int)Math.Min(OnlineBlocks(o), Math.Ceiling(o.LagSeconds / 10) + 1);
+    internal static int OnlineStartBlocks(MatcherOptions o) => (int)Math.Min(OnlineBlocks(o), Math.Max(1, Math.Ceiling(o.LagSeconds / 10)));
 
     private static int Align8(int n) => (n + 7) & ~7;
 
@@ -277,14 +289,15 @@ public sealed class VehicleMatchState
     }
 
     /// <summary>
-    /// Gives a compact ring all its candidate blocks: the columns stay in their slots (the caller holds
-    /// <paramref name="except"/>'s, a new column still without candidates); the blocks held are renumbered from 0 in column
-    /// order, and the next one taken is the one after them. Changes no column's candidates.
+    /// Gives a compact ring one more candidate block: the columns stay in their slots (the caller holds
+    /// <paramref name="except"/>'s, a new column still without candidates); the blocks held (all the ring had, or fewer) are
+    /// renumbered from 0 in column order, and the next one taken is the one after them, the new one or a free one before
+    /// it. Changes no column's candidates.
     /// </summary>
     private void WidenBlocks(int except)
     {
-        int colBytes = _slots * Unsafe.SizeOf<Column>(), blockBytes = K * Unsafe.SizeOf<Candidate>();
-        var blob = new byte[BlobSize(K, _slots, _blocks)];
+        int colBytes = _slots * Unsafe.SizeOf<Column>(), blockBytes = K * Unsafe.SizeOf<Candidate>(), blockSlots = _blockSlots + 1;
+        var blob = new byte[BlobSize(K, _slots, blockSlots)];
         _blob.AsSpan(0, colBytes).CopyTo(blob);
         int held = 0;
         for (int c = HasAnchor ? 1 : 0; c < Length; c++)
@@ -299,7 +312,7 @@ public sealed class VehicleMatchState
         int tail = _blob.Length - DecidedOffsetAt; // the decided match and the newest column's scores and offsets
         _blob.AsSpan(DecidedOffsetAt, tail).CopyTo(blob.AsSpan(blob.Length - tail));
         _blob = blob;
-        _blockSlots = _blocks;
+        _blockSlots = (byte)blockSlots;
         NextBlock = (byte)held;
     }
 
@@ -329,13 +342,21 @@ public sealed class VehicleMatchState
 
     /// <summary>
     /// Makes room for one more column: a full ring grows (offline), a ring whose columns fill the slots it has so far
-    /// widens to its capacity (online: a run of followers; once, and the vehicle keeps it).
+    /// widens (online, see <see cref="WiderSlots"/>; the vehicle keeps the slots it widened to).
     /// </summary>
     internal void MakeRoom()
     {
         if (Length == _capacity) Grow();
-        else if (Length == _slots) Resize(_capacity);
+        else if (Length == _slots) Resize(WiderSlots(_slots));
     }
+
+    /// <summary>
+    /// The column slots a compact ring widens to from <paramref name="slots"/>: one more up to the anchor, the lag and the
+    /// new column (one more than its candidate blocks), which a vehicle reporting faster than <see cref="OnlineSlots"/>
+    /// assumes needs one probe at a time, and beyond them its capacity at once, which only followers (a standing or slow
+    /// vehicle, often reporting fast) fill.
+    /// </summary>
+    private int WiderSlots(int slots) => slots < _blocks + 1 ? slots + 1 : _capacity;
 
     /// <summary>Doubles the ring, keeping column order (offline matching only: one block per column).</summary>
     internal void Grow()
@@ -504,14 +525,16 @@ public sealed class VehicleMatchState
         s._capacity = capacity;
         s._slots = capacity;
         if (s.Direct) return s;
-        // A compact ring goes back to the slots and blocks a new one starts with where its columns fit them (as a new
-        // vehicle's), else to all of them.
+        // A compact ring goes back to the slots a new one starts with where its columns fit them (as a new vehicle's), else
+        // to the fewest it could have widened to that hold them (see WiderSlots); and to the blocks a new one starts with
+        // where they leave one free for the next probe with candidates, else to one more than its pending probes with
+        // candidates hold (see WidenBlocks).
         s._blockSlots = s._blocks;
         int held = 0;
         for (int c = s.HasAnchor ? 1 : 0; c < s.Length; c++) held += s.Col(s.Slot(c)).Count > 0 ? 1 : 0;
         if (held >= s._blocks) throw new InvalidDataException("matcher state has more probes with candidates pending than blocks");
-        int slots = s.Length <= OnlineSlots(options) ? OnlineSlots(options) : capacity;
-        int blockSlots = held < OnlineStartBlocks(options) ? OnlineStartBlocks(options) : s._blocks;
+        int slots = s.Length <= OnlineSlots(options) ? OnlineSlots(options) : s.Length <= s._blocks + 1 ? s.Length : capacity;
+        int blockSlots = Math.Max(OnlineStartBlocks(options), held + 1);
         (s._blob, s.NextBlock) = s.Layout(slots, blockSlots);
         (s._slots, s._blockSlots, s.Start) = (slots, (byte)blockSlots, 0);
         return s;

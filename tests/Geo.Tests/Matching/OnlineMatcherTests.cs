@@ -12,6 +12,10 @@ public class OnlineMatcherTests
 
     private static readonly Lazy<KubickaTrack> s_belgium = new(() => KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000015"))!));
 
+    // A track (1 Hz) on which an online ring holds as many pending probes with candidates as it has blocks, and runs of
+    // followers that fill its capacity: it widens a compact ring to all its slots and blocks.
+    private static readonly Lazy<KubickaTrack> s_widening = new(() => KubickaTrack.Load(Path.GetDirectoryName(SharedData.Kubicka("00000042"))!));
+
     [Fact]
     public void Online_with_a_very_large_lag_equals_offline()
     {
@@ -93,11 +97,11 @@ public class OnlineMatcherTests
     [Fact]
     public void A_ring_that_starts_narrow_and_widens_matches_and_writes_as_one_with_all_its_slots_and_blocks()
     {
-        // A new state holds the anchor, the lag and the new column, and half the lag's candidate blocks; followers piling
-        // up (1 Hz, standing) widen its columns, pending probes with candidates its blocks, to its capacity, which the
-        // matcher's decisions depend on, not on what is allocated so far. One that starts with a single block widens it
+        // A new state holds the columns and candidate blocks of a vehicle reporting every 10 s within the lag; followers
+        // piling up (1 Hz, standing) widen its columns, pending probes with candidates its blocks, up to its capacity, which
+        // the matcher's decisions depend on, not on what is allocated so far. One that starts with a single block widens it
         // at the second pending probe with candidates.
-        var track = s_belgium.Value;
+        var track = s_widening.Value;
         var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
         var o = matcher.Options;
         int capacity = VehicleMatchState.OnlineCapacity(o), blocks = VehicleMatchState.OnlineBlocks(o);
@@ -120,9 +124,68 @@ public class OnlineMatcherTests
         matcher.Flush(whole, ref expected);
         for (int i = 0; i < narrow.Length; i++) matcher.Flush(narrow[i], ref got[i]);
 
-        // This track's stops widened the columns of both; the blocks of the one that started with one.
-        Assert.All(narrow, s => Assert.True(s.SizeBytes > startBytes[0], $"{s.SizeBytes} bytes"));
-        Assert.Equal(whole.SizeBytes, narrow[1].SizeBytes);
+        // This track widened both to all their slots and blocks.
+        Assert.All(narrow, s => Assert.Equal(whole.SizeBytes, s.SizeBytes));
+        foreach (var a in got)
+        {
+            Assert.Equal(expected.Matches.Count, a.Matches.Count);
+            for (int i = 0; i < a.Matches.Count; i++)
+            {
+                var (x, y) = (a.Matches[i], expected.Matches[i]);
+                Assert.Equal((x.ProbeId, x.Edge, x.OffsetM, x.Lon, x.Lat, x.Confidence, x.Break, x.Forced), (y.ProbeId, y.Edge, y.OffsetM, y.Lon, y.Lat, y.Confidence, y.Break, y.Forced));
+                Assert.Equal(a.Routes![i], expected.Routes![i]);
+            }
+        }
+
+        static byte[] Bytes(VehicleMatchState s)
+        {
+            var buffer = new MemoryStream();
+            using (var w = new BinaryWriter(buffer)) s.WriteTo(w);
+            return buffer.ToArray();
+        }
+    }
+
+    [Fact]
+    public void A_ring_widened_step_by_step_or_read_back_at_each_width_matches_and_writes_as_one_with_all_its_slots_and_blocks()
+    {
+        // A ring that starts with 2 column slots and 1 candidate block widens through every width in between (one slot at
+        // a time up to the anchor, the lag and the new column, then to its capacity; one block at a time); another is
+        // written and read back after every probe, which gives it the fewest slots and blocks that hold what it has.
+        // Neither changes a match, a route or a checkpoint's byte.
+        var track = s_widening.Value;
+        var matcher = new OnlineMatcher(new EdgeIndex(track.Network));
+        var o = matcher.Options;
+        int capacity = VehicleMatchState.OnlineCapacity(o), blocks = VehicleMatchState.OnlineBlocks(o);
+        var whole = new VehicleMatchState(o.MaxCandidates, capacity, blocks);
+        var step = new VehicleMatchState(o.MaxCandidates, capacity, blocks, slots: 2, startBlocks: 1);
+        var resumed = matcher.NewState();
+        var expected = new Recorder { Matches = [], Routes = [] };
+        Recorder[] got = [new Recorder { Matches = [], Routes = [] }, new Recorder { Matches = [], Routes = [] }];
+        var (slotsSeen, blocksSeen) = (new SortedSet<int> { step.Slots }, new SortedSet<int> { step.BlockSlots });
+        var (resumedSlotsSeen, resumedBlocksSeen) = (new SortedSet<int>(), new SortedSet<int>());
+        foreach (var p in track.Points)
+        {
+            matcher.Push(whole, p, ref expected);
+            matcher.Push(step, p, ref got[0]);
+            matcher.Push(resumed, p, ref got[1]);
+            byte[] bytes = Bytes(whole);
+            Assert.Equal(bytes, Bytes(step));
+            Assert.Equal(bytes, Bytes(resumed));
+            slotsSeen.Add(step.Slots);
+            blocksSeen.Add(step.BlockSlots);
+            resumed = VehicleMatchState.ReadFrom(new BinaryReader(new MemoryStream(bytes)), o);
+            resumedSlotsSeen.Add(resumed.Slots);
+            resumedBlocksSeen.Add(resumed.BlockSlots);
+            Assert.True(resumed.Slots >= Math.Max(VehicleMatchState.OnlineSlots(o), resumed.Length), $"{resumed.Slots} slots for {resumed.Length} columns");
+        }
+        matcher.Flush(whole, ref expected);
+        matcher.Flush(step, ref got[0]);
+        matcher.Flush(resumed, ref got[1]);
+
+        Assert.Equal(Enumerable.Range(2, blocks).Append(capacity), slotsSeen);
+        Assert.Equal(Enumerable.Range(1, blocks), blocksSeen);
+        Assert.Equal(Enumerable.Range(VehicleMatchState.OnlineSlots(o), blocks + 2 - VehicleMatchState.OnlineSlots(o)).Append(capacity), resumedSlotsSeen);
+        Assert.Equal(Enumerable.Range(VehicleMatchState.OnlineStartBlocks(o), blocks + 1 - VehicleMatchState.OnlineStartBlocks(o)), resumedBlocksSeen);
         foreach (var a in got)
         {
             Assert.Equal(expected.Matches.Count, a.Matches.Count);
