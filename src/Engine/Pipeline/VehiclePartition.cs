@@ -405,7 +405,6 @@ public sealed class VehiclePartition
             _slots[v] = default;
             _stalls.Remove(v);
         }
-        _vehicles.RemoveAll(v => !_slots[v].Seen);   // the rest keep their order
         Forgotten += gone.Length;
         foreach (int v in gone)
         {
@@ -413,6 +412,7 @@ public sealed class VehiclePartition
             _local.Release(v);   // its number for the next vehicle that comes
             output.Forgotten(processId);
         }
+        _vehicles.RemoveAll(v => _local.ProcessId(v) < 0);   // those released; the rest keep their order
     }
 
     /// <summary>
@@ -579,7 +579,7 @@ public sealed class VehiclePartition
     private int See(int processId)
     {
         int vehicle = _local.Add(processId);
-        _slots[vehicle] = new Slot { Seen = true, Key = VehicleKey.Of(_ids.Name(processId)), LastMs = long.MinValue };
+        _slots[vehicle] = new Slot { Key = VehicleKey.Of(_ids.Name(processId)), LastMs = long.MinValue };
         _vehicles.Add(vehicle);
         return vehicle;
     }
@@ -741,11 +741,13 @@ public sealed class VehiclePartition
         throw new ArgumentOutOfRangeException(nameof(vehicle), $"probe of vehicle {vehicle}, which the partition's VehicleIds ({_ids.Count} ids) does not hold");
 
     /// <summary>What the partition keeps per vehicle besides the stage's and the rules' state.</summary>
-    /// <remarks>Laid out by the runtime, widest fields first: 24 bytes (48 with the step held, which is in <see cref="_stalls"/> now).</remarks>
+    /// <remarks>
+    /// Laid out by the runtime, widest fields first: 16 bytes (48 with the step held, which is in <see cref="_stalls"/> now, and
+    /// a flag for a number in use, which <see cref="_local"/> tells).
+    /// </remarks>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Auto)]
     private struct Slot
     {
-        public bool Seen;
         public ushort Hazmat;   // the dangerous goods it last reported (or the registry's)
         public int Key;         // its exchange key
         public bool WasStanding;   // at its last match

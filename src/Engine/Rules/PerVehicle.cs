@@ -125,6 +125,51 @@ internal sealed class VehicleClock
 }
 
 /// <summary>
+/// A <see cref="VehicleClock"/> for times that few vehicles have at once (a vehicle with an alert open): in a table of those
+/// vehicles, not in an array with room for every vehicle (8 bytes each, grown by doubling, for the few). The same answers
+/// in the same order.
+/// </summary>
+internal sealed class SparseVehicleClock
+{
+    private readonly Dictionary<int, long> _times = [];
+
+    /// <summary>Vehicles with a time: none, and a watermark has nothing to test (most of the time).</summary>
+    public int Count => _times.Count;
+
+    /// <summary>Sets the vehicle's time; <see cref="long.MinValue"/>: none (free when no vehicle has one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Set(int vehicle, long timeMs)
+    {
+        if (timeMs != long.MinValue) _times[vehicle] = timeMs;
+        else if (_times.Count != 0) _times.Remove(vehicle);
+    }
+
+    /// <summary>Clears the times of the vehicles given (forgotten by the partition).</summary>
+    public void Forget(ReadOnlySpan<int> vehicles)
+    {
+        foreach (int v in vehicles) Set(v, long.MinValue);
+    }
+
+    /// <summary>
+    /// Puts into <paramref name="taken"/>, in the order of <paramref name="vehicles"/>, those whose time lies
+    /// <paramref name="forMs"/> or more before <paramref name="nowMs"/>, and clears their times.
+    /// </summary>
+    public void TakeElapsed(ReadOnlySpan<int> vehicles, long nowMs, long forMs, List<int> taken)
+    {
+        taken.Clear();
+        bool any = false;
+        foreach (var (_, t) in _times) any |= nowMs - t >= forMs;
+        if (!any) return;
+        foreach (int v in vehicles)
+        {
+            if (!_times.TryGetValue(v, out long t) || nowMs - t < forMs) continue;
+            taken.Add(v);
+            _times.Remove(v);
+        }
+    }
+}
+
+/// <summary>
 /// A rule's state per vehicle held inline: structs in pages (<see cref="PagedArray{T}"/>), indexed by the partition's
 /// vehicle number and created on first use, as <see cref="PerVehicle{T}"/> does for objects. An object a vehicle cost its
 /// 16-byte header, a reference in a table grown by doubling and the padding of both; a struct here costs its fields, in

@@ -120,7 +120,7 @@ public sealed class SpeedingRule
     private readonly LocalDay _day;         // the network's own civil day: when night falls
     private readonly PerVehicleStructs<VehicleTrack> _tracks = new(() => new VehicleTrack());
     private readonly EdgeCandidate[] _near = new EdgeCandidate[16];
-    private readonly VehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
+    private readonly SparseVehicleClock _openSeen = new();   // the last match of a vehicle with an open alert
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
 
     public SpeedingRule(EdgeIndex index, IVehicleNames ids, SpeedingOptions? options = null)

@@ -114,7 +114,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     // Per vehicle: its last report's time while it may go silent driving (last seen moving, no signal_lost open), else
     // long.MinValue. A watermark tests every vehicle from this dense array, not from its state object.
     private readonly VehicleClock _silentFrom = new();   // a vehicle last seen moving with no signal_lost open: since when
-    private readonly VehicleClock _tiredSeen = new();    // the last report of a vehicle with fatigue open
+    private readonly SparseVehicleClock _tiredSeen = new();    // the last report of a vehicle with fatigue open
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
     // Degrees of longitude plus latitude a step is at least to be a teleport's jump: 0.9 × its metres over the degree's.
     private readonly double _teleportMinDeg = 0.9 * (options ?? VehicleConditionOptions.Default).TeleportMinM / (Traffic.Geo.GeoMath.EarthRadiusM * Math.PI / 180);
@@ -315,7 +315,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             if (s.OpenJump is { } jumped)
             {
                 alerts.Add(Simple("teleport", jumped.Id, AlertState.Close, in p, s.Class, s.Hazmat, jumped.StartMs, s.LastMs, s.LastLon, s.LastLat, silent));
-                s.OpenJump = null;
+                s.Landed();
             }
             if (s.SignalLost)
             {
@@ -387,8 +387,9 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         if (s.OpenJump is not { } j)
         {
             if (!jump) return;
-            s.OpenJump = new Jump($"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}", p.TimeMs, s.LastMs, s.LastLon, s.LastLat);
-            alerts.Add(Simple("teleport", s.OpenJump.Id, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
+            var jumped = new Jump($"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}", p.TimeMs, s.LastMs, s.LastLon, s.LastLat);
+            s.Jumped(jumped);
+            alerts.Add(Simple("teleport", jumped.Id, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
             return;
         }
         // Fixes plausible from the place jumped to but not from where the vehicle was before the jump: a bad stretch of
@@ -401,7 +402,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         }
         // The jump back, a plausible fix from where the vehicle was, or one from the new place long enough: it is over.
         alerts.Add(Simple("teleport", j.Id, AlertState.Close, in p, cls, hazmat, j.StartMs, p.TimeMs, p.Lon, p.Lat, Evidence(metres, kmh)));
-        s.OpenJump = null;
+        s.Landed();
     }
 
     // Built only for an alert: every probe passes through Teleport.
@@ -493,7 +494,6 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public bool LastFix = true;
         public VehicleClass Class;
         public ushort Hazmat;
-        public Jump? OpenJump;                     // an open teleport: created as it opens, dropped as it closes
         public bool SignalLost;                    // signal_lost open: its id is the vehicle's and its last report's (SignalLostId)
         public long DrivingSinceMs = long.MinValue;
         public long StandingSinceMs = long.MinValue;
@@ -501,6 +501,20 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public long DrivenUntilMs = long.MinValue; // its last report moving
         public bool NoFixMoving;                   // its fix was lost while it moved and is not back
         public CargoTrack? Fixes;                  // a dangerous-goods vehicle's, or a unit judged from its fixes (a FixTrack): created when first needed
+
+        /// <summary>An open teleport, kept in <see cref="Fixes"/> (a vehicle with neither is the most common, and holds no reference for it).</summary>
+        public readonly Jump? OpenJump => Fixes?.OpenJump;
+
+        /// <summary>A teleport opens: kept in the vehicle's track, made for it if the vehicle has none.</summary>
+        public void Jumped(Jump jump) => (Fixes ??= new CargoTrack()).OpenJump = jump;
+
+        /// <summary>The open teleport closes: a track made only to hold it (nothing else written in it) goes with it.</summary>
+        public void Landed()
+        {
+            if (Fixes == null) return;
+            Fixes.OpenJump = null;
+            if (Fixes.IsBlank) Fixes = null;
+        }
 
         /// <summary>Since when the vehicle stands: for a unit judged from its fixes, since its stop's first span began.</summary>
         public long StandingSince(in Probe p) => float.IsNaN(p.SpeedKmh) && Fixes is FixTrack { StopFixes: > 0 } f ? Math.Max(f.StopSinceMs, DrivenUntilMs) : p.TimeMs;
@@ -551,7 +565,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             Hazmat = i.ReadUInt16();
             string? jumpId = r.String();
             (long jumpMs, long fromMs, double fromLon, double fromLat) = (i.ReadInt64(), i.ReadInt64(), i.ReadDouble(), i.ReadDouble());
-            OpenJump = jumpId == null ? null : new Jump(jumpId, jumpMs, fromMs, fromLon, fromLat);   // a closed one's are never read
+            Jump? jump = jumpId == null ? null : new Jump(jumpId, jumpMs, fromMs, fromLon, fromLat);   // a closed one's are never read
             SignalLost = r.String() != null;
             DrivingSinceMs = i.ReadInt64();
             StandingSinceMs = i.ReadInt64();
@@ -560,6 +574,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             NoFixMoving = i.ReadBoolean();
             fixes.Load(i);
             Fixes = fixes.IsFresh ? null : fixes.IsCargoOnly ? new CargoTrack(fixes) : fixes;
+            if (jump != null) Jumped(jump);
         }
     }
 
@@ -568,8 +583,9 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
 
     /// <summary>
     /// What a dangerous-goods vehicle that reports its speed uses apart from <see cref="State"/>: its two conditions
-    /// (<c>hazmat_no_fix</c>, <c>hazmat_long_stop</c>) and its stop (the mean of its fixes since it stopped). 104 bytes; most
-    /// vehicles carry no cargo and never create it. A unit judged from its fixes holds the whole <see cref="FixTrack"/>,
+    /// (<c>hazmat_no_fix</c>, <c>hazmat_long_stop</c>) and its stop (the mean of its fixes since it stopped); and any
+    /// vehicle's open teleport, for which one is made while it is open. 112 bytes; most vehicles carry no cargo and never
+    /// create it. A unit judged from its fixes holds the whole <see cref="FixTrack"/>,
     /// which begins with these fields; before the split a dangerous-goods vehicle held all of it (400 bytes), the rest
     /// never written.
     /// </summary>
@@ -583,7 +599,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public CargoTrack(CargoTrack? from)
         {
             if (from == null) return;
-            (NoFix, LongStop) = (from.NoFix, from.LongStop);
+            (NoFix, LongStop, OpenJump) = (from.NoFix, from.LongStop, from.OpenJump);
             (StopFixes, StopSinceMs, StopSumLon, StopSumLat, StopLastMs) = (from.StopFixes, from.StopSinceMs, from.StopSumLon, from.StopSumLat, from.StopLastMs);
         }
 
@@ -596,6 +612,13 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         public double StopSumLon;                  // … and their sums
         public double StopSumLat;
         public long StopLastMs = long.MinValue;    // … and its last fix that stood (a unit without a reported speed)
+
+        // Any vehicle's open teleport (created as it opens, dropped as it closes): here, not in every vehicle's State.
+        public Jump? OpenJump;
+
+        /// <summary>Whether nothing but an open teleport was ever written in it (a track of its own type only, as new).</summary>
+        public bool IsBlank => GetType() == typeof(CargoTrack) && NoFix.IsNew && LongStop.IsNew && StopFixes == 0 && StopSinceMs == 0
+            && BitConverter.DoubleToInt64Bits(StopSumLon) == 0 && BitConverter.DoubleToInt64Bits(StopSumLat) == 0 && StopLastMs == long.MinValue;
 
         /// <summary>A unit that reports its speed, at its probe <paramref name="p"/>: its stop goes on (a fix under 1 km/h) or ends.</summary>
         public void ReportedStop(in Probe p)

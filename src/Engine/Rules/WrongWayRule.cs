@@ -119,7 +119,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     // The nearest 16 edges within 35 m: at a junction of many one-way links more lie there than 8, and the nearest 8 left
     // out the road a taxi turning through one in Monaco drove along (a link the other way 2 m off made it a wrong-way driver).
     private readonly NearbySearch _nearby = new(index, (options ?? WrongWayOptions.Default).AlongM, 16);
-    private readonly VehicleClock _openSeen = new();   // the last probe of a vehicle with an open alert
+    private readonly SparseVehicleClock _openSeen = new();   // the last probe of a vehicle with an open alert
     private readonly List<int> _due = [];   // scratch: the vehicles a watermark finds silent
     private readonly PerVehicleStructs<State> _states = new(() => new State());
     private readonly Debounce _debounce = new(

@@ -89,6 +89,20 @@ public class VehicleConditionRulesTests
     }
 
     [Fact]
+    public void A_bad_fix_while_a_hazmat_truck_stands_long_opens_and_closes_a_teleport_and_leaves_the_stop_as_it_was()
+    {
+        // The teleport is kept beside the truck's stop (one track): its close must take the teleport away, not the stop.
+        var alerts = Reports(VehicleClass.Hazmat, 30, (40, true, 60, Road), (0, true, 600, Road), (0, true, 10, Road + 0.05), (0, true, 900, Road), (40, true, 60, Road + 0.001));
+        Assert.Equal(
+            [("teleport", AlertState.Open), ("teleport", AlertState.Close), ("hazmat_long_stop", AlertState.Open), ("hazmat_long_stop", AlertState.Close)],
+            alerts.Select(a => (a.Kind, a.State)));
+        Assert.Equal(s_t0 + 60_000, alerts[2].StartMs);
+        // A vehicle without dangerous goods: the teleport alone, opened and closed, again later.
+        var taxi = Reports(VehicleClass.Taxi, 0, (40, true, 60, Road), (0, true, 10, Road + 0.05), (0, true, 60, Road), (0, true, 10, Road + 0.05), (0, true, 60, Road));
+        Assert.Equal([AlertState.Open, AlertState.Close, AlertState.Open, AlertState.Close], taxi.Select(a => a.State));
+    }
+
+    [Fact]
     public void A_permitted_stop_permits_in_its_hours_and_for_its_classes_only()
     {
         // 08:00-08:25 local: a night parking (22:00-06:00) permits no stop now, a morning one (07:00-10:00) does; a
