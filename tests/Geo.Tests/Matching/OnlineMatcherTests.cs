@@ -126,23 +126,7 @@ public class OnlineMatcherTests
 
         // This track widened both to all their slots and blocks.
         Assert.All(narrow, s => Assert.Equal(whole.SizeBytes, s.SizeBytes));
-        foreach (var a in got)
-        {
-            Assert.Equal(expected.Matches.Count, a.Matches.Count);
-            for (int i = 0; i < a.Matches.Count; i++)
-            {
-                var (x, y) = (a.Matches[i], expected.Matches[i]);
-                Assert.Equal((x.ProbeId, x.Edge, x.OffsetM, x.Lon, x.Lat, x.Confidence, x.Break, x.Forced), (y.ProbeId, y.Edge, y.OffsetM, y.Lon, y.Lat, y.Confidence, y.Break, y.Forced));
-                Assert.Equal(a.Routes![i], expected.Routes![i]);
-            }
-        }
-
-        static byte[] Bytes(VehicleMatchState s)
-        {
-            var buffer = new MemoryStream();
-            using (var w = new BinaryWriter(buffer)) s.WriteTo(w);
-            return buffer.ToArray();
-        }
+        AssertSameMatches(expected, got);
     }
 
     [Fact]
@@ -186,6 +170,12 @@ public class OnlineMatcherTests
         Assert.Equal(Enumerable.Range(1, blocks), blocksSeen);
         Assert.Equal(Enumerable.Range(VehicleMatchState.OnlineSlots(o), blocks + 2 - VehicleMatchState.OnlineSlots(o)).Append(capacity), resumedSlotsSeen);
         Assert.Equal(Enumerable.Range(VehicleMatchState.OnlineStartBlocks(o), blocks + 1 - VehicleMatchState.OnlineStartBlocks(o)), resumedBlocksSeen);
+        AssertSameMatches(expected, got);
+    }
+
+    /// <summary>Every recorder's matches and routes are the expected ones, match by match.</summary>
+    private static void AssertSameMatches(Recorder expected, Recorder[] got)
+    {
         foreach (var a in got)
         {
             Assert.Equal(expected.Matches.Count, a.Matches.Count);
@@ -196,13 +186,14 @@ public class OnlineMatcherTests
                 Assert.Equal(a.Routes![i], expected.Routes![i]);
             }
         }
+    }
 
-        static byte[] Bytes(VehicleMatchState s)
-        {
-            var buffer = new MemoryStream();
-            using (var w = new BinaryWriter(buffer)) s.WriteTo(w);
-            return buffer.ToArray();
-        }
+    /// <summary>A state as a checkpoint writes it.</summary>
+    private static byte[] Bytes(VehicleMatchState s)
+    {
+        var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer)) s.WriteTo(w);
+        return buffer.ToArray();
     }
 
     [Fact]
