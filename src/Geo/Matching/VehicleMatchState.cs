@@ -271,19 +271,27 @@ public sealed class VehicleMatchState
     internal void TakeBlock(int slot)
     {
         if (Direct) return;
-        if (_blockSlots < _blocks && BlockHeld(NextBlock, slot)) WidenBlocks(slot);
+        if (_blockSlots < _blocks && NextBlockHeld(slot)) WidenBlocks(slot);
         Col(slot).Block = NextBlock;
         NextBlock = (byte)(NextBlock + 1 == _blockSlots ? 0 : NextBlock + 1);
     }
 
-    /// <summary>Whether a pending column with candidates (the anchor's are the decided slot), other than the one in <paramref name="except"/>, holds a block.</summary>
-    private bool BlockHeld(int block, int except)
+    /// <summary>
+    /// Whether a pending column with candidates (the anchor's are the decided slot), older than the new one in
+    /// <paramref name="newSlot"/>, holds <see cref="NextBlock"/>. Columns take blocks in column order round the ring and
+    /// leave oldest first (a widening or a read renumbers them in that order), so the pending ones with candidates hold a
+    /// run of blocks that ends just before <see cref="NextBlock"/>: the next block is held only by the oldest of them, if
+    /// by any. One column looked at, where a scan of all of them (up to 21, each a modulo) ran at every probe with
+    /// candidates of a ring short of its blocks, as most vehicles' rings are.
+    /// </summary>
+    private bool NextBlockHeld(int newSlot)
     {
         for (int c = HasAnchor ? 1 : 0; c < Length; c++)
         {
             int sl = Slot(c);
+            if (sl == newSlot) return false;
             ref Column col = ref Col(sl);
-            if (sl != except && col.Count > 0 && col.Block == block) return true;
+            if (col.Count > 0) return col.Block == NextBlock;
         }
         return false;
     }
