@@ -13,8 +13,7 @@ internal sealed class PagedArray<T> where T : struct
 {
     private const int PageShift = 6;
 
-    /// <summary>Elements a page holds.</summary>
-    public const int PageSize = 1 << PageShift;
+    private const int PageSize = 1 << PageShift;
 
     private T[]?[] _pages = new T[]?[4];
 

@@ -419,27 +419,36 @@ internal static class E2eHarness
         }
     }
 
-    // ---- stages ----
+    /// <summary>What the state and stages modes build before their partitions: the network, its index, the ids, registry and zones.</summary>
+    private sealed record Setup(RoadNetwork Network, EdgeIndex Index, VehicleIds Ids, VehicleRegistry? Registry, ZoneSet? Zones)
+    {
+        public static Setup Of(Options o)
+        {
+            var network = NetworkImport.Read(o.Network, out _);
+            var ids = new VehicleIds();
+            return new Setup(network, new EdgeIndex(network), ids,
+                o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null, o.Zones != null ? ZoneSet.Load(o.Zones) : null);
+        }
+    }
+
+    // ---- state ----
 
     private static int State(Options o)
     {
-        var network = NetworkImport.Read(o.Network, out _);
-        var ids = new VehicleIds();
-        VehicleRegistry? registry = o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null;
-        ZoneSet? zones = o.Zones != null ? ZoneSet.Load(o.Zones) : null;
-        var index = new EdgeIndex(network);
+        var (_, index, ids, registry, zones) = Setup.Of(o);
         var collect = new Collect();
         using (var stream = File.OpenRead(o.Input)) new ProbeStreamReader(ProbeFormat.NdJson, ids).ReadAsync(stream, collect).AsTask().GetAwaiter().GetResult();
-        var probes = collect.Probes;
         double minutes = double.IsPositiveInfinity(o.Minutes) ? 40 : o.Minutes;
-        long until = probes.Count == 0 ? 0 : probes[0].Probe.TimeMs + (long)(minutes * 60_000);
+        var all = CollectionsMarshal.AsSpan(collect.Probes);
+        long until = all.IsEmpty ? 0 : all[0].Probe.TimeMs + (long)(minutes * 60_000);
         int taken = 0;
-        while (taken < probes.Count && probes[taken].Probe.TimeMs <= until) taken++;
+        while (taken < all.Length && all[taken].Probe.TimeMs <= until) taken++;
+        var window = all[..taken];
         var seen = new bool[ids.Count];
         int vehicles = 0;
-        for (int i = 0; i < taken; i++)
+        foreach (ref readonly var x in window)
         {
-            ref bool s = ref seen[probes[i].Probe.Vehicle];
+            ref bool s = ref seen[x.Probe.Vehicle];
             if (!s) (s, vehicles) = (true, vehicles + 1);
         }
         var keys = new int[ids.Count];
@@ -447,8 +456,7 @@ internal static class E2eHarness
         var discard = new Discard();
         // Warm: the first 100,000 probes through a partition that is then dropped (code tiered up, lazy statics made).
         var warm = new VehiclePartition(0, index, ids, registry, zones);
-        for (int i = 0; i < Math.Min(100_000, taken); i++) warm.OnProbe(probes[i].Probe, probes[i].Source, discard);
-        warm = null;
+        foreach (ref readonly var x in window[..Math.Min(100_000, taken)]) warm.OnProbe(x.Probe, x.Source, discard);
         Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, input {o.Input}: its first {minutes:0.#} minutes, {taken:N0} probes of {vehicles:N0} vehicles");
         Console.WriteLine("| partitions | fixed, all partitions | a vehicle |");
         Console.WriteLine("| ---: | ---: | ---: |");
@@ -458,26 +466,20 @@ internal static class E2eHarness
             var parts = new VehiclePartition[count];
             for (int p = 0; p < count; p++) parts[p] = new VehiclePartition(p, index, ids, registry, zones);
             long empty = GC.GetTotalMemory(forceFullCollection: true);
-            for (int i = 0; i < taken; i++)
-            {
-                ref var x = ref CollectionsMarshal.AsSpan(probes)[i];
-                parts[(int)((uint)keys[x.Probe.Vehicle] % (uint)count)].OnProbe(x.Probe, x.Source, discard);
-            }
+            foreach (ref readonly var x in window) parts[(int)((uint)keys[x.Probe.Vehicle] % (uint)count)].OnProbe(x.Probe, x.Source, discard);
             long after = GC.GetTotalMemory(forceFullCollection: true);
             GC.KeepAlive(parts);
             Console.WriteLine($"| {count} | {(empty - before) / 1024.0:N0} KiB | {(double)(after - empty) / vehicles:N0} B |");
         }
-        GC.KeepAlive(probes);
+        GC.KeepAlive(collect);
         return 0;
     }
 
+    // ---- stages ----
+
     private static int Stages(Options o)
     {
-        var network = NetworkImport.Read(o.Network, out _);
-        var ids = new VehicleIds();
-        VehicleRegistry? registry = o.Vehicles != null ? VehicleRegistry.Load(o.Vehicles, ids) : null;
-        ZoneSet? zones = o.Zones != null ? ZoneSet.Load(o.Zones) : null;
-        var index = new EdgeIndex(network);
+        var (network, index, ids, registry, zones) = Setup.Of(o);
         Console.WriteLine($"# {DateTime.UtcNow:ddd MMM dd HH:mm} UTC {DateTime.UtcNow:yyyy}, load {LoadAverage()}, input {o.Input}, one thread per stage in turn");
 
         var collect = new Collect();

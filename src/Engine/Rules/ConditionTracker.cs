@@ -31,9 +31,6 @@ internal struct ConditionTracker
 
     public readonly bool IsOpen => _isOpen;
 
-    /// <summary>Whether it is as new: never fed a condition that held, or cleared since.</summary>
-    public readonly bool IsNew => !_isOpen && _trueSince == long.MinValue && _falseSince == long.MinValue && _startMs == long.MinValue;
-
     /// <summary>When the condition began (the alert's start).</summary>
     public readonly long StartMs => _startMs;
 

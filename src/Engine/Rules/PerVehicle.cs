@@ -133,9 +133,6 @@ internal sealed class SparseVehicleClock
 {
     private readonly Dictionary<int, long> _times = [];
 
-    /// <summary>Vehicles with a time: none, and a watermark has nothing to test (most of the time).</summary>
-    public int Count => _times.Count;
-
     /// <summary>Sets the vehicle's time; <see cref="long.MinValue"/>: none (free when no vehicle has one).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Set(int vehicle, long timeMs)

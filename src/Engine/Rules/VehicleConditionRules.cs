@@ -591,12 +591,8 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// </summary>
     private class CargoTrack
     {
-        public CargoTrack()
-        {
-        }
-
         /// <summary>A copy of <paramref name="from"/>'s fields (none: a new track's).</summary>
-        public CargoTrack(CargoTrack? from)
+        public CargoTrack(CargoTrack? from = null)
         {
             if (from == null) return;
             (NoFix, LongStop, OpenJump) = (from.NoFix, from.LongStop, from.OpenJump);
@@ -616,9 +612,11 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         // Any vehicle's open teleport (created as it opens, dropped as it closes): here, not in every vehicle's State.
         public Jump? OpenJump;
 
-        /// <summary>Whether nothing but an open teleport was ever written in it (a track of its own type only, as new).</summary>
-        public bool IsBlank => GetType() == typeof(CargoTrack) && NoFix.IsNew && LongStop.IsNew && StopFixes == 0 && StopSinceMs == 0
-            && BitConverter.DoubleToInt64Bits(StopSumLon) == 0 && BitConverter.DoubleToInt64Bits(StopSumLat) == 0 && StopLastMs == long.MinValue;
+        /// <summary>
+        /// Whether it is a track of its own type only that a checkpoint writes as a new one (nothing but an open teleport
+        /// was written in it): the test <see cref="FixTrack.IsFresh"/> makes of a restored track.
+        /// </summary>
+        public bool IsBlank => GetType() == typeof(CargoTrack) && new FixTrack(this).IsFresh;
 
         /// <summary>A unit that reports its speed, at its probe <paramref name="p"/>: its stop goes on (a fix under 1 km/h) or ends.</summary>
         public void ReportedStop(in Probe p)

@@ -428,7 +428,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             return -apart / 2;
         }
         double along = _options.AlongM;
-        double kx = State.Kx(lat);
+        double kx = GeoMath.MetresPerDegreeLon(lat);
         for (int i = 0; i < near.Length && near[i].DistanceM < along; i++) along = Math.Min(along, AlongDistance(near[i].Edge, lon, lat, kx, course, along));
         apart = along + against;
         return (along - against) / 2;
@@ -534,7 +534,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     {
         bool any = false;
         otherHalf = false;
-        double kx = State.Kx(lat);
+        double kx = GeoMath.MetresPerDegreeLon(lat);
         for (int i = 0; i < near.Length && near[i].DistanceM <= alongM; i++)
         {
             if (AlongDistance(near[i].Edge, lon, lat, kx, course, alongM) > alongM) continue;
@@ -624,15 +624,13 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         /// top of A's and C's share of theirs, for a vehicle going straight: σ²(1 + t² + (1 − t)²) across the line, with B
         /// at t of the way from A to C. Scaled to one fix's, it is a sample of the unit's error. Bends only add to it.
         /// </summary>
-        /// <summary>Metres per degree of longitude here: one cosine, where a cache of it cost every vehicle 16 bytes.</summary>
-        public static double Kx(double lat) => GeoMath.MetresPerDegreeLon(lat);
 
         public void Wiggle(double lon, double lat, long timeMs)
         {
             if (Line > 0 && timeMs - Line1Ms > 30_000) Line = 0;
             if (Line == 2)
             {
-                double kx = Kx(lat), ky = GeoMath.MetresPerDegree;
+                double kx = GeoMath.MetresPerDegreeLon(lat), ky = GeoMath.MetresPerDegree;   // a cache of it cost every vehicle 16 bytes
                 double ax = (Line0Lon - lon) * kx, ay = (Line0Lat - lat) * ky, bx = (Line1Lon - lon) * kx, by = (Line1Lat - lat) * ky;
                 double len2 = (ax * ax) + (ay * ay);
                 if (len2 >= 100) // A and C 10 m apart or more: C is the origin, A at (ax, ay)
@@ -668,7 +666,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             o.Write(Hazmat);
             o.Write(Edge);
             o.Write((int)Fixes);
-            o.Write((int)Clear);
+            o.Write(Clear);
             o.Write(FirstMs);
             o.Write(AnchorMs);
             o.Write(AnchorLon);
@@ -683,7 +681,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             o.Write(EvidenceApart);
             o.Write(EvidenceSinceMs);
             o.Write(EvidenceMs);
-            o.Write((int)Line);
+            o.Write(Line);
             o.Write(Line1Ms);
             o.Write(Line0Lon);
             o.Write(Line0Lat);

@@ -541,7 +541,8 @@ public sealed class VehicleMatchState
         int held = 0;
         for (int c = s.HasAnchor ? 1 : 0; c < s.Length; c++) held += s.Col(s.Slot(c)).Count > 0 ? 1 : 0;
         if (held >= s._blocks) throw new InvalidDataException("matcher state has more probes with candidates pending than blocks");
-        int slots = s.Length <= OnlineSlots(options) ? OnlineSlots(options) : s.Length <= s._blocks + 1 ? s.Length : capacity;
+        int slots = OnlineSlots(options);
+        while (slots < s.Length) slots = s.WiderSlots(slots);
         int blockSlots = Math.Max(OnlineStartBlocks(options), held + 1);
         (s._blob, s.NextBlock) = s.Layout(slots, blockSlots);
         (s._slots, s._blockSlots, s.Start) = (slots, (byte)blockSlots, 0);
