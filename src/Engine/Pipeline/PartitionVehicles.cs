@@ -11,12 +11,14 @@ namespace Traffic.Engine.Pipeline;
 /// </summary>
 internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
 {
-    // Process id → this partition's number: an open-addressing table (linear probing, at most half full) of the vehicles
-    // held, so that it is as long as they are, not as every id the process has interned (with many partitions in one
-    // process and vehicle ids that come and go, an array indexed by process id in each would cost them all that).
+    // Process id → this partition's number: an open-addressing table (linear probing) of the vehicles held, so that it is
+    // as long as they are, not as every id the process has interned (with many partitions in one process and vehicle ids
+    // that come and go, an array indexed by process id in each would cost them all that). At most three quarters full:
+    // a lookup then probes 2.5 entries on average (1.5 at half), all in one or two cache lines of 8-byte entries, and
+    // the table costs 11–21 bytes a vehicle, not 16–32 (3,000 vehicles: 11 B, not 22).
     private Entry[] _table = new Entry[64];
     private int _held;
-    private int[] _process = new int[64]; // this partition's number → process id (-1: free)
+    private readonly PagedArray<int> _process = new(); // this partition's number → process id (-1: free); pages, not doubling
     private readonly Stack<int> _free = [];
 
     /// <summary>Numbers given out, free ones included: the length every per-vehicle array needs.</summary>
@@ -44,9 +46,8 @@ internal sealed class PartitionVehicles(VehicleIds ids) : IVehicleNames
         ArgumentOutOfRangeException.ThrowIfNegative(processId);
         if (Find(processId) >= 0) throw new InvalidOperationException($"vehicle {ids.Name(processId)} is held already");
         int v = _free.Count > 0 ? _free.Pop() : Issued++;
-        if (v >= _process.Length) Array.Resize(ref _process, _process.Length * 2);
         _process[v] = processId;
-        if (2 * (_held + 1) > _table.Length) Grow();
+        if (4 * (_held + 1) > 3 * _table.Length) Grow();
         Place(_table, processId, v);
         _held++;
         return v;

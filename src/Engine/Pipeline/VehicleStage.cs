@@ -77,11 +77,13 @@ public sealed class VehicleStage
 {
     private readonly OnlineMatcher[] _matchers;
     private readonly VehicleStageOptions _options;
-    private VehicleMatchState?[] _states = new VehicleMatchState?[256];
-    private VehicleClass[] _classes = new VehicleClass[256];
+    // Per vehicle (the partition's dense numbers), in pages rather than arrays grown by doubling, which held up to twice
+    // the room the vehicles needed and copied all of it at each doubling.
+    private readonly PagedArray<VehicleMatchState?> _states = new();
+    private readonly PagedArray<VehicleClass> _classes = new();
     // Per vehicle: the time of its last accepted probe, the matcher state's last time (NoLastTime when not known, after a
-    // restore): a watermark tests every vehicle for idleness from this dense array, not from its state object.
-    private long[] _lastTimes = new long[256];
+    // restore): a watermark tests every vehicle for idleness from these pages, not from its state object.
+    private readonly PagedArray<long> _lastTimes = new();
     private readonly List<int> _active = [];
     private const long NoLastTime = long.MinValue;
     private long _watermark = long.MinValue;
@@ -161,18 +163,10 @@ public sealed class VehicleStage
     }
 
     /// <summary>Asks for a vehicle's matcher state object ahead of its probe (see <see cref="VehicleMatchState.Prefetch"/>).</summary>
-    public void PrefetchState(int vehicle)
-    {
-        VehicleMatchState?[] states = _states;
-        if ((uint)vehicle < (uint)states.Length) VehicleMatchState.Prefetch(states[vehicle]);
-    }
+    public void PrefetchState(int vehicle) => VehicleMatchState.Prefetch(_states.GetOrDefault(vehicle));
 
     /// <summary>Asks for the ring of a vehicle's matcher state ahead of its probe; reads the state object.</summary>
-    public void PrefetchRing(int vehicle)
-    {
-        VehicleMatchState?[] states = _states;
-        if ((uint)vehicle < (uint)states.Length) states[vehicle]?.PrefetchRing();
-    }
+    public void PrefetchRing(int vehicle) => _states.GetOrDefault(vehicle)?.PrefetchRing();
 
     /// <summary>Moves the watermark on and flushes the vehicles idle for longer than the option says.</summary>
     public void AdvanceWatermark<TOutput>(long watermarkMs, TOutput output) where TOutput : IVehicleStageOutput
@@ -180,7 +174,7 @@ public sealed class VehicleStage
         if (watermarkMs <= _watermark) return;
         _watermark = watermarkMs;
         long idleMs = _options.IdleFlushMs;
-        long[] lastTimes = _lastTimes;
+        PagedArray<long> lastTimes = _lastTimes;
         foreach (int v in _active)
         {
             // The matcher's own test (FlushIfIdle) on the copy of its last time: most vehicles are not idle, and their
@@ -203,7 +197,7 @@ public sealed class VehicleStage
     }
 
     /// <summary>The class a vehicle's matcher state was made for; <see cref="VehicleClass.Unspecified"/> for a vehicle without one.</summary>
-    public VehicleClass ClassOf(int vehicle) => (uint)vehicle < (uint)_states.Length && _states[vehicle] != null ? _classes[vehicle] : VehicleClass.Unspecified;
+    public VehicleClass ClassOf(int vehicle) => _states.GetOrDefault(vehicle) != null ? _classes[vehicle] : VehicleClass.Unspecified;
 
     /// <summary>
     /// Forgets vehicles (the partition's, gone for good): their pending probes are decided and handed on, and their matcher
@@ -214,7 +208,7 @@ public sealed class VehicleStage
         int dropped = 0;
         foreach (int v in vehicles)
         {
-            if ((uint)v >= (uint)_states.Length || _states[v] is not { } state) continue;
+            if (_states.GetOrDefault(v) is not { } state) continue;
             var sink = new Forward<TOutput>(output, v, _classes[v]);
             _matchers[(int)_classes[v]].Flush(state, ref sink);
             _states[v] = null;
@@ -261,7 +255,7 @@ public sealed class VehicleStage
             int v = r.Vehicle();
             var cls = (VehicleClass)i.ReadByte();
             CheckpointReader.Check(cls is > VehicleClass.Unspecified and <= VehicleClass.Hazmat, "checkpoint malformed: a vehicle class out of range");
-            CheckpointReader.Check(v >= _states.Length || _states[v] == null, "checkpoint malformed: a vehicle's matcher state twice");
+            CheckpointReader.Check(_states.GetOrDefault(v) == null, "checkpoint malformed: a vehicle's matcher state twice");
             State(v, cls); // the vehicle, its class and its place in the order
             var state = VehicleMatchState.ReadFrom(i, _matchers[(int)cls].Options);
             if (!networkChanged) _states[v] = state;
@@ -300,13 +294,6 @@ public sealed class VehicleStage
 
     private VehicleMatchState State(int vehicle, VehicleClass cls)
     {
-        if (vehicle >= _states.Length)
-        {
-            int size = Math.Max(vehicle + 1, _states.Length * 2);
-            Array.Resize(ref _states, size);
-            Array.Resize(ref _classes, size);
-            Array.Resize(ref _lastTimes, size);
-        }
         VehicleMatchState? s = _states[vehicle];
         if (s == null)
         {
