@@ -62,5 +62,40 @@ public sealed class PerVehicleStructsTests
         Assert.Equal(4_999, items[4_999]);
         Assert.Equal(0, items[10_000]);
         Assert.Throws<ArgumentOutOfRangeException>(() => items[-1]);
+
+        // Read without making a page: the default where none is, also for references and out of range.
+        Assert.Equal(4_999, items.GetOrDefault(4_999));
+        Assert.Equal(0, items.GetOrDefault(1_000_000));
+        Assert.Equal(0, items.GetOrDefault(-1));
+        var names = new PagedArray<string?>();
+        names[70] = "seventy";
+        Assert.Equal("seventy", names.GetOrDefault(70));
+        Assert.Null(names.GetOrDefault(3));
+        Assert.Null(names.GetOrDefault(64 * 100));
+    }
+
+    [Fact]
+    public void A_vehicle_clock_takes_the_elapsed_times_in_the_order_given_and_counts_what_it_holds()
+    {
+        var clock = new VehicleClock();
+        var taken = new List<int>();
+        clock.TakeElapsed([0, 1, 2], 1_000, 10, taken);
+        Assert.Empty(taken);   // a page never made: no time
+
+        clock.Set(3, 0);         // a time of 0 ms is a time, not none
+        clock.Set(700, 500);
+        clock.Set(5, 995);
+        Assert.Equal(3, clock.Count);
+        clock.TakeElapsed([700, 5, 3, 9], 1_000, 10, taken);
+        Assert.Equal([700, 3], taken);   // 5 is 5 ms old, under 10; 9 has none
+        Assert.Equal(1, clock.Count);
+
+        clock.Set(5, long.MinValue);   // none
+        Assert.Equal(0, clock.Count);
+        clock.Set(8, -5_000);
+        clock.Forget([8, 64 * 50]);    // a vehicle far beyond any page is skipped
+        Assert.Equal(0, clock.Count);
+        clock.TakeElapsed([8], 1_000, 10, taken);
+        Assert.Empty(taken);
     }
 }
