@@ -144,6 +144,17 @@ public class SyntheticEvalTests
             double sum = byClass.Sum(c => double.Parse(c[2], CultureInfo.InvariantCulture) + double.Parse(c[3], CultureInfo.InvariantCulture));
             Assert.InRange(sum, errorM - byClass.Count, errorM + byClass.Count); // each figure rounded to the metre
             Assert.Contains("| trace | missed m | matched, not driven m |", block, StringComparison.Ordinal);
+
+            // The runs where the matched route parts from the true one, by kind: a run matched only drove nothing true.
+            var byKind = block.Split('\n').SkipWhile(l => !l.StartsWith("| kind of run |", StringComparison.Ordinal)).Skip(2)
+                .TakeWhile(l => l.StartsWith('|')).Select(l => l.Split('|', StringSplitOptions.TrimEntries)).ToList();
+            Assert.NotEmpty(byKind);   // 20 m of noise leaves errors
+            foreach (var k in byKind)
+            {
+                Assert.True(int.Parse(k[2], CultureInfo.InvariantCulture) > 0, k[1]);
+                if (k[1].StartsWith("matched only", StringComparison.Ordinal)) Assert.Equal("0", k[3]);
+                if (k[1].StartsWith("missed only", StringComparison.Ordinal)) Assert.Equal("0", k[4]);
+            }
         }
     }
 }

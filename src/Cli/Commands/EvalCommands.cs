@@ -48,7 +48,7 @@ internal static class EvalCommands
             DefaultValueFactory = _ => [1, 5, 15, 30, 60],
             AllowMultipleArgumentsPerToken = true,
         };
-        var errors = new Option<bool>("--errors") { Description = "After the table, each cell's route errors by road class and by road: metres of true route missed and of route matched that was not driven." };
+        var errors = new Option<bool>("--errors") { Description = "After the table, each cell's route errors: by kind (the runs where the matched route parts from the true one: a parallel road, a loop, the first or last probe), by road class and by road: metres of true route missed and of route matched that was not driven." };
         var cmd = new Command("synthetic", "Edge-level accuracy on vehicles driven on a network with Gaussian noise (sigma 5, 10, 20 m) sampled every 1, 5, 15, 30, 60 s.")
         {
             network, source, vehicles, length, minutes, seed, mode, reported, noises, intervals, errors,
@@ -89,9 +89,11 @@ internal static class EvalCommands
                     var options = new MatcherOptions { SigmaM = sigma, SearchRadiusM = Math.Max(50, 4 * sigma), MinMoveM = 2 * sigma };
                     if (!online) options = options.AsOffline();
                     var cellErrors = parse.GetValue(errors) ? new List<(int Trace, int Edge, double M, bool Missed)>() : null;
+                    var cellRuns = cellErrors is null ? null : new List<RouteRun>();
                     var score = SyntheticTraces.OnlineAccuracy(index, traces, options,
-                        cellErrors is null ? null : (t, e, m, missed) => cellErrors.Add((t, e, m, missed)));
-                    if (cellErrors is not null) errorReports.Add(ErrorReport(net, string.Create(ci, $"{sigma:F0} m / {interval} s"), score, cellErrors));
+                        cellErrors is null ? null : (t, e, m, missed) => cellErrors.Add((t, e, m, missed)),
+                        cellRuns is null ? null : (_, truth, matched) => cellRuns.AddRange(RouteRuns.Between(truth, matched, net.LengthM)));
+                    if (cellErrors is not null) errorReports.Add(ErrorReport(net, string.Create(ci, $"{sigma:F0} m / {interval} s"), score, cellErrors, cellRuns!));
                     cells.Add(string.Create(ci, $"{100 * score.EdgeAccuracy:F1} / {100 * score.RouteAccuracy:F1}"));
                 }
                 Console.WriteLine(string.Create(ci, $"| {sigma:F0} m | ") + string.Join(" | ", cells) + " |");
@@ -102,12 +104,24 @@ internal static class EvalCommands
         return cmd;
     }
 
-    /// <summary>A cell's route errors: by road class, by road (name and class) and by trace, largest first.</summary>
-    private static string ErrorReport(Traffic.Geo.Network.RoadNetwork net, string cell, SyntheticScore score, List<(int Trace, int Edge, double M, bool Missed)> errors)
+    /// <summary>
+    /// A cell's route errors: the runs where the matched route parts from the true one, by kind (<see cref="RouteRuns"/>),
+    /// then the mismatched edges by road class, by road (name and class) and by trace, largest first.
+    /// </summary>
+    private static string ErrorReport(Traffic.Geo.Network.RoadNetwork net, string cell, SyntheticScore score, List<(int Trace, int Edge, double M, bool Missed)> errors, List<RouteRun> runs)
     {
         var ci = CultureInfo.InvariantCulture;
         var text = new System.Text.StringBuilder();
         text.AppendLine(string.Create(ci, $"\n{cell}: {score.RouteErrorM:F0} m of route error over {score.TruthRouteM:F0} m driven\n"));
+        text.AppendLine("| kind of run | runs | true m | matched m |");
+        text.AppendLine("| --- | ---: | ---: | ---: |");
+        foreach (var g in runs.GroupBy(r => r.Kind).OrderByDescending(g => g.Sum(r => r.TruthM + r.MatchM)))
+        {
+            text.AppendLine(string.Create(ci, $"| {RunKindName(g.Key)} | {g.Count()} | {g.Sum(r => r.TruthM):F0} | {g.Sum(r => r.MatchM):F0} |"));
+        }
+        text.AppendLine();
+        text.AppendLine("(whole edges, each as often as a run holds it: the kinds add up to more than the error)");
+        text.AppendLine();
         void Table(string title, Func<(int Trace, int Edge, double M, bool Missed), string> key, int top)
         {
             text.AppendLine(string.Create(ci, $"| {title} | missed m | matched, not driven m |"));
@@ -123,6 +137,15 @@ internal static class EvalCommands
         Table("trace", e => e.Trace.ToString(ci), 10);
         return text.ToString();
     }
+
+    private static string RunKindName(RouteRunKind kind) => kind switch
+    {
+        RouteRunKind.Ends => "first or last probe",
+        RouteRunKind.Parallel => "parallel road (same fork and merge, lengths within 15 %)",
+        RouteRunKind.MatchedOnly => "matched only (a loop or a detour)",
+        RouteRunKind.MissedOnly => "missed only",
+        _ => "other",
+    };
 
     private static double DrivenM(Traffic.Geo.Network.RoadNetwork net, SimulatedDrive d)
     {

@@ -154,8 +154,10 @@ public static class SyntheticTraces
     /// </summary>
     /// <param name="errors">When given, receives each trace's mismatched edges, those with metres of error: (trace number,
     /// edge, metres, true when a driven edge was missed, false when the match drove an edge the vehicle did not).</param>
+    /// <param name="routes">When given, receives each trace's routes as edge sequences (no edge twice in a row): the true
+    /// one from the first probe's edge to the last one's, and the matched one, edges driven and edges matched in order.</param>
     public static SyntheticScore OnlineAccuracy(EdgeIndex index, IEnumerable<(TruthProbe[] Probes, int[] Route)> vehicles, MatcherOptions? options = null,
-        Action<int, int, double, bool>? errors = null)
+        Action<int, int, double, bool>? errors = null, Action<int, int[], int[]>? routes = null)
     {
         var net = index.Network;
         var matcher = new OnlineMatcher(index, options);
@@ -167,7 +169,7 @@ public static class SyntheticTraces
             if (trace.Length == 0) continue;
             var truth = new Dictionary<long, int>(trace.Length);
             foreach (var tp in trace) truth[tp.Probe.Id] = tp.TrueEdge;
-            var sink = new Scorer(truth, [], []);
+            var sink = new Scorer(truth, [], [], routes is null ? null : []);
             var state = matcher.NewState();
             foreach (var tp in trace) matcher.Push(state, tp.Probe, ref sink);
             matcher.Flush(state, ref sink);
@@ -196,6 +198,7 @@ public static class SyntheticTraces
                 if (r.To > r.From) errors?.Invoke(traceNumber, e, r.To - r.From, false);
             }
             total += new SyntheticScore(trace.Length, sink.Correct, truthM, errorM);
+            routes?.Invoke(traceNumber, route[first..(last + 1)], [.. sink.Sequence!]);
         }
         return total;
     }
@@ -229,9 +232,12 @@ public static class SyntheticTraces
         return (lon + (dx / GeoMath.MetresPerDegreeLon(lat)), lat + (dy / GeoMath.MetresPerDegree));
     }
 
-    private struct Scorer(Dictionary<long, int> truth, Dictionary<int, (double From, double To)> route, HashSet<int> matched) : IMatchSink
+    private struct Scorer(Dictionary<long, int> truth, Dictionary<int, (double From, double To)> route, HashSet<int> matched, List<int>? sequence) : IMatchSink
     {
         public int Correct;
+
+        /// <summary>The matched route's edges in order, none twice in a row; null when not asked for.</summary>
+        public readonly List<int>? Sequence => sequence;
 
         /// <summary>The matched route: each edge with the part of it driven.</summary>
         public readonly Dictionary<int, (double From, double To)> Route => route;
@@ -248,6 +254,14 @@ public static class SyntheticTraces
                 Cover(route, match.Edge, match.OffsetM, match.OffsetM);
             }
             foreach (var t in traversed) Cover(route, t.Edge, t.FromOffsetM, t.ToOffsetM);
+            if (sequence is null) return;
+            foreach (var t in traversed) Append(sequence, t.Edge);
+            if (match.Edge >= 0) Append(sequence, match.Edge);
+        }
+
+        private static void Append(List<int> sequence, int edge)
+        {
+            if (sequence.Count == 0 || sequence[^1] != edge) sequence.Add(edge);
         }
     }
 }
