@@ -146,9 +146,10 @@ public sealed class VehicleStage
             return true;
         }
         VehicleMatchState state = State(p.Vehicle, cls);
-        var sink = new Forward<TOutput>(output, p.Vehicle, _classes[p.Vehicle]);
+        VehicleClass kept = _classes[p.Vehicle];   // the class its state was made for, read once from its page
+        var sink = new Forward<TOutput>(output, p.Vehicle, kept);
         var gps = new GpsPoint(p.TimeMs, p.Lon, p.Lat) { SpeedKmh = p.SpeedKmh, Heading = p.Heading, Id = source.Record };
-        PushResult r = _matchers[(int)_classes[p.Vehicle]].Push(state, in gps, ref sink);
+        PushResult r = _matchers[(int)kept].Push(state, in gps, ref sink);
         if (r == PushResult.Accepted)
         {
             Accepted++;
@@ -174,15 +175,15 @@ public sealed class VehicleStage
         if (watermarkMs <= _watermark) return;
         _watermark = watermarkMs;
         long idleMs = _options.IdleFlushMs;
-        PagedArray<long> lastTimes = _lastTimes;
         foreach (int v in _active)
         {
             // The matcher's own test (FlushIfIdle) on the copy of its last time: most vehicles are not idle, and their
             // state objects stay out of the cache. Not known: the matcher tests.
-            long last = lastTimes[v];
+            long last = _lastTimes[v];
             if (last != NoLastTime && watermarkMs - last < idleMs) continue;
-            var sink = new Forward<TOutput>(output, v, _classes[v]);
-            _matchers[(int)_classes[v]].FlushIfIdle(_states[v]!, watermarkMs, idleMs, ref sink);
+            VehicleClass cls = _classes[v];
+            var sink = new Forward<TOutput>(output, v, cls);
+            _matchers[(int)cls].FlushIfIdle(_states[v]!, watermarkMs, idleMs, ref sink);
         }
     }
 
@@ -191,8 +192,9 @@ public sealed class VehicleStage
     {
         foreach (int v in _active)
         {
-            var sink = new Forward<TOutput>(output, v, _classes[v]);
-            _matchers[(int)_classes[v]].Flush(_states[v]!, ref sink);
+            VehicleClass cls = _classes[v];
+            var sink = new Forward<TOutput>(output, v, cls);
+            _matchers[(int)cls].Flush(_states[v]!, ref sink);
         }
     }
 
@@ -209,8 +211,9 @@ public sealed class VehicleStage
         foreach (int v in vehicles)
         {
             if (_states.GetOrDefault(v) is not { } state) continue;
-            var sink = new Forward<TOutput>(output, v, _classes[v]);
-            _matchers[(int)_classes[v]].Flush(state, ref sink);
+            VehicleClass cls = _classes[v];
+            var sink = new Forward<TOutput>(output, v, cls);
+            _matchers[(int)cls].Flush(state, ref sink);
             _states[v] = null;
             _lastTimes[v] = NoLastTime;
             dropped++;
@@ -285,8 +288,9 @@ public sealed class VehicleStage
         int n = 0;
         foreach (var (v, from) in _resume)
         {
-            var sink = new Forward<TOutput>(output, v, _classes[v]);
-            n += _matchers[(int)_classes[v]].Resume(_states[v]!, from, ref sink);
+            VehicleClass cls = _classes[v];
+            var sink = new Forward<TOutput>(output, v, cls);
+            n += _matchers[(int)cls].Resume(_states[v]!, from, ref sink);
         }
         _resume = null;
         return n;

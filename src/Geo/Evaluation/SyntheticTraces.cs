@@ -253,10 +253,12 @@ public static class SyntheticTraces
                 matched.Add(match.Edge);
                 Cover(route, match.Edge, match.OffsetM, match.OffsetM);
             }
-            foreach (var t in traversed) Cover(route, t.Edge, t.FromOffsetM, t.ToOffsetM);
-            if (sequence is null) return;
-            foreach (var t in traversed) Append(sequence, t.Edge);
-            if (match.Edge >= 0) Append(sequence, match.Edge);
+            foreach (var t in traversed)
+            {
+                Cover(route, t.Edge, t.FromOffsetM, t.ToOffsetM);
+                if (sequence is not null) Append(sequence, t.Edge);
+            }
+            if (sequence is not null && match.Edge >= 0) Append(sequence, match.Edge);
         }
 
         private static void Append(List<int> sequence, int edge)
