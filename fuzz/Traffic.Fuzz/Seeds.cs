@@ -1,0 +1,256 @@
+using System.Text;
+using Google.Protobuf;
+using Traffic.Connectors.Jt808;
+using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
+using Traffic.Geo.Evaluation;
+using Traffic.Geo.Import;
+using Traffic.Geo.Import.Osm;
+using Traffic.Geo.Import.Pbf;
+using Traffic.Geo.Matching;
+using Traffic.Geo.Network;
+using Traffic.Geo.Spatial;
+
+namespace Traffic.Fuzz;
+
+/// <summary>
+/// The starting inputs of each target (<c>Traffic.Fuzz --seeds &lt;dir&gt;</c>), written by the project's own writers so
+/// that they are valid to begin with: afl-fuzz mutates from them. Small, as afl-fuzz wants them; made, not committed.
+/// </summary>
+public static class Seeds
+{
+    public static void Write(string dir)
+    {
+        var ids = new VehicleIds();
+        Put(dir, "probes-ndjson", "full", """
+            {"vehicle_id":"琼A12345","time":1764028800000,"lon":110.35,"lat":20.02,"speed_kmh":42.5,"heading":90,"class":"hazmat","hazmat":"3","fix":true,"accuracy_m":4.5,"alarm":0,"status":3}
+            {"vehicle_id":"粤B1","time":"2025-11-25T00:00:01Z","lon":110.36,"lat":20.03}
+
+            {"vehicle_id":"粤B1","time":"2025-11-25T00:00:02.5+08:00","lon":110.36,"lat":20.03,"fix":false,"speed_kmh":0}
+            """u8.ToArray());
+        Put(dir, "probes-ndjson", "bad", """
+            {"vehicle_id":"a","time":1764028800000,"lon":110.2,"lat":95}
+            {"vehicle_id":"a","time":17640288000000000,"lon":1e400,"lat":"x"}
+            {"vehicle_id":"\u00e9\ud83d\ude00","time":1764028800000,"lon":-0.0,"lat":0,"heading":360,"class":"bus"}
+            not json
+            """u8.ToArray());
+        Put(dir, "probes-csv", "full", """
+            vehicle_id,time,lon,lat,speed_kmh,heading,class,hazmat,fix
+            琼A12345,1764028800000,110.35,20.02,42.5,90,hazmat,3,true
+            "粤B,77",2025-11-25T00:00:01Z,110.36,20.03,,,,,
+            "x""y",1764028801000,110.36,20.03,1,2,taxi,,false
+            """u8.ToArray());
+        Put(dir, "probes-csv", "short", "time,lat,lon,vehicle_id\r\n1764028800000,20,110,a\r\n\"open,1,2\r\n"u8.ToArray());
+
+        var binary = new List<byte>();
+        var record = new byte[128];
+        var p = new Probe { Vehicle = ids.Intern("琼A12345"), TimeMs = 1764028800000, Lon = 110.35, Lat = 20.02, SpeedKmh = 42.5f, Heading = 90, Fix = true };
+        for (int i = 0; i < 3; i++)
+        {
+            if (!ProbeBinaryRecord.TryWrite(p with { TimeMs = p.TimeMs + (i * 1000), Fix = i != 2 }, Encoding.UTF8.GetBytes("琼A12345"), record))
+                throw new InvalidOperationException("binary record not written");
+            binary.AddRange(record);
+        }
+        Put(dir, "probes-binary", "three", [.. binary]);
+
+        var position = new Jt808Position(0, 3, 22.54, 113.93, 12, 42.5f, 90, 1764028800000);
+        byte[] report = Jt808Frame.Build(Jt808Messages.PositionReport, "013912345678", 7, Jt808Messages.PositionBody(position));
+        byte[] registration = Jt808Frame.Build(Jt808Messages.Registration, "013912345678", 1,
+            [0, 44, 1, 0x2c, 0, 0, 0, 0, 0, .. new byte[20], .. new byte[7], 1, .. Encoding.UTF8.GetBytes("B12345")]);
+        byte[] heartbeat = Jt808Frame.Build(Jt808Messages.Heartbeat, "013912345678", 2, [], version2019: true);
+        byte[] batchBody = [0, 2, 0, .. Item(Jt808Messages.PositionBody(position)), .. Item(Jt808Messages.PositionBody(position with { Heading = 360 }))];
+        byte[] batch = Jt808Frame.Build(Jt808Messages.BatchPositions, "013912345678", 3, batchBody);
+        Put(dir, "jt808-stream", "session", [.. registration, .. heartbeat, .. report, 0x7e, 0x7d, 0x03, 0x7e, .. batch]);
+        Put(dir, "jt808-stream", "report", report);
+        Put(dir, "jt808-gateway", "session", [.. registration, .. heartbeat, .. report, .. batch]);
+        // A batch in two sub-packages (header bit 13, then the packet count and index), and a report in the 2019 layout.
+        byte[] half1 = batchBody[..40], half2 = batchBody[40..];
+        Put(dir, "jt808-gateway", "packets", [.. Packet(Jt808Messages.BatchPositions, 4, 2, 1, half1), .. Packet(Jt808Messages.BatchPositions, 5, 2, 2, half2),
+            .. Jt808Frame.Build(Jt808Messages.PositionReport, "01391234567890123456", 6, Jt808Messages.PositionBody(position), version2019: true)]);
+        Put(dir, "jt808-message", "report", Content(report));
+        Put(dir, "jt808-message", "batch", Content(batch));
+        Put(dir, "jt808-message", "registration", Content(registration));
+        Put(dir, "jt808-message", "heartbeat2019", Content(heartbeat));
+
+        Put(dir, "zones", "all-kinds", """
+            {"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"id":"Z1","name":"港区","kind":"restricted","classes":["truck"],"hours":"22:00-06:00","max_dwell_s":600},
+             "geometry":{"type":"Polygon","coordinates":[[[113.9,22.5],[113.91,22.5],[113.91,22.51],[113.9,22.51],[113.9,22.5]]]}},
+            {"type":"Feature","properties":{"id":"H1","kind":"hazmat_forbidden"},
+             "geometry":{"type":"MultiPolygon","coordinates":[[[[113.92,22.5],[113.93,22.5],[113.93,22.51],[113.92,22.5]]]]}},
+            {"type":"Feature","id":7,"properties":{"kind":"corridor","width_m":80},
+             "geometry":{"type":"LineString","coordinates":[[113.9,22.5],[113.95,22.55]]}},
+            {"type":"Feature","properties":{"id":"S1","kind":"permitted_stop"},
+             "geometry":{"type":"Polygon","coordinates":[[[113.94,22.5],[113.95,22.5],[113.95,22.51],[113.94,22.5]]]}}]}
+            """u8.ToArray());
+        Put(dir, "registry", "ndjson", """
+            {"vehicle_id":"琼A12345","class":"hazmat","hazmat":"3","corridor":"7","company":"港运"}
+            {"vehicle_id":"粤B1","class":"taxi"}
+            """u8.ToArray());
+        Put(dir, "registry", "array", """[{"vehicle_id":"a","class":"bus"},{"vehicle_id":"b","class":"truck","hazmat":"2.1"}]"""u8.ToArray());
+
+        byte[] osm = Encoding.UTF8.GetBytes(OsmXml);
+        Put(dir, "osm-xml", "small", osm);
+        RoadNetwork net = OsmNetworkImporter.Import(OsmXmlReader.Read(new MemoryStream(osm)), new ImportReport());
+        var tnet = new MemoryStream();
+        NetworkFile.Write(net, tnet);
+        Put(dir, "network", "small", tnet.ToArray());
+        Put(dir, "osm-pbf", "small", Pbf());
+
+        WriteCheckpoints(dir);
+    }
+
+    /// <summary>One sub-package of a 2013 message for terminal 013912345678, framed.</summary>
+    private static byte[] Packet(ushort id, ushort serial, ushort total, ushort index, byte[] body)
+    {
+        var content = new List<byte> { (byte)(id >> 8), (byte)id, (byte)(0x20 | (body.Length >> 8)), (byte)body.Length, 0x01, 0x39, 0x12, 0x34, 0x56, 0x78,
+            (byte)(serial >> 8), (byte)serial, (byte)(total >> 8), (byte)total, (byte)(index >> 8), (byte)index };
+        content.AddRange(body);
+        byte check = 0;
+        foreach (byte b in content) check ^= b;
+        content.Add(check);
+        return Targets.Escape([.. content]);
+    }
+
+    private static byte[] Item(byte[] body) => [(byte)(body.Length >> 8), (byte)body.Length, .. body];
+
+    /// <summary>A frame's unescaped content less its check code: what the message target takes.</summary>
+    private static byte[] Content(byte[] framed)
+    {
+        var content = new byte[Jt808Frame.MaxFrameBytes];
+        int n = Jt808Frame.Unescape(framed.AsSpan(1, framed.Length - 2), content);
+        return content[..(n - 1)];
+    }
+
+    private static void Put(string dir, string target, string name, byte[] bytes)
+    {
+        string folder = Path.Combine(dir, target);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, name), bytes);
+    }
+
+    private const string OsmXml = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <osm version="0.6">
+          <node id="1" lat="22.5400" lon="113.9300"/>
+          <node id="2" lat="22.5405" lon="113.9310"/>
+          <node id="3" lat="22.5410" lon="113.9320"/>
+          <node id="4" lat="22.5420" lon="113.9310"/>
+          <node id="5" lat="22.5395" lon="113.9325"/>
+          <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/><tag k="name" v="深南大道"/><tag k="maxspeed" v="60"/></way>
+          <way id="11"><nd ref="2"/><nd ref="4"/><tag k="highway" v="residential"/><tag k="oneway" v="yes"/></way>
+          <way id="12"><nd ref="3"/><nd ref="5"/><tag k="highway" v="primary_link"/><tag k="oneway" v="-1"/><tag k="maxspeed" v="40 mph"/></way>
+        </osm>
+        """;
+
+    /// <summary>The same five nodes and three ways as an uncompressed PBF (raw blobs, dense nodes).</summary>
+    private static byte[] Pbf()
+    {
+        var o = new MemoryStream();
+        void Blob(string type, IMessage message)
+        {
+            var blob = new Blob { Raw = message.ToByteString(), RawSize = message.CalculateSize() };
+            var header = new BlobHeader { Type = type, Datasize = blob.CalculateSize() };
+            byte[] h = header.ToByteArray();
+            o.Write([(byte)(h.Length >> 24), (byte)(h.Length >> 16), (byte)(h.Length >> 8), (byte)h.Length]);
+            o.Write(h);
+            blob.WriteTo(o);
+        }
+        Blob("OSMHeader", new HeaderBlock { RequiredFeatures = { "OsmSchema-V0.6", "DenseNodes" } });
+        var strings = new StringTable();
+        foreach (string s in new[] { "", "highway", "primary", "name", "深南大道", "oneway", "yes", "residential" })
+            strings.S.Add(ByteString.CopyFromUtf8(s));
+        var dense = new DenseNodes();
+        long[] nodeIds = [1, 2, 3, 4, 5];
+        long[] lats = [225400000, 225405000, 225410000, 225420000, 225395000], lons = [1139300000, 1139310000, 1139320000, 1139310000, 1139325000];
+        long lastId = 0, lastLat = 0, lastLon = 0;
+        for (int i = 0; i < nodeIds.Length; i++)
+        {
+            dense.Id.Add(nodeIds[i] - lastId);
+            dense.Lat.Add((lats[i] / 100) - lastLat);
+            dense.Lon.Add((lons[i] / 100) - lastLon);
+            (lastId, lastLat, lastLon) = (nodeIds[i], lats[i] / 100, lons[i] / 100);
+        }
+        var ways = new PrimitiveGroup();
+        ways.Ways.Add(new Way { Id = 10, Keys = { 1, 3 }, Vals = { 2, 4 }, Refs = { 1, 1, 1 } });
+        ways.Ways.Add(new Way { Id = 11, Keys = { 1, 5 }, Vals = { 7, 6 }, Refs = { 2, 2 } });
+        var block = new PrimitiveBlock { Stringtable = strings, Granularity = 100 };
+        block.Primitivegroup.Add(new PrimitiveGroup { Dense = dense });
+        block.Primitivegroup.Add(ways);
+        Blob("OSMData", block);
+        return o.ToArray();
+    }
+
+    /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>
+    private static void WriteCheckpoints(string dir)
+    {
+        RoadNetwork net = NetworkImport.Read(Path.Combine(Targets.SharedDataPath(), "osm", "monaco.osm.pbf"), out _);
+        var index = new EdgeIndex(net);
+        var ids = new VehicleIds();
+        var vehicles = new VehiclePartition(0, index, ids, null, null);
+        var segments = new SegmentPartition(net, 0, 1);
+        var output = new Capture(segments);
+        var rng = new Random(5);
+        long record = 0;
+        for (int v = 0; v < 3; v++)
+        {
+            var (probes, _) = SyntheticTraces.Drive(net, rng, 1500, 5, 8, 1_764_028_800_000 + (v * 7000));
+            int vehicle = ids.Intern($"v{v}");
+            foreach (var tp in probes)
+            {
+                GpsPoint g = tp.Probe;
+                var probe = new Probe { Vehicle = vehicle, TimeMs = g.TimeMs, Lon = g.Lon, Lat = g.Lat, SpeedKmh = float.NaN, Heading = float.NaN, Fix = true };
+                vehicles.OnProbe(probe, new RecordSource(0, record++), output);
+            }
+        }
+        Put(dir, "checkpoint-vehicle", "monaco", Payload(vehicles.Save, CheckpointKind.VehiclePartition));
+        Put(dir, "checkpoint-segment", "monaco", Payload(segments.Save, CheckpointKind.SegmentPartition));
+        Put(dir, "checkpoint-vehicle", "empty", Payload(new VehiclePartition(0, index, new VehicleIds(), null, null).Save, CheckpointKind.VehiclePartition));
+    }
+
+    private static byte[] Payload(Action<Stream> save, CheckpointKind kind)
+    {
+        var stream = new MemoryStream();
+        save(stream);
+        stream.Position = 0;
+        return CheckpointFile.Read(stream, kind);
+    }
+
+    /// <summary>The vehicle partition's output, its traversals and watermarks handed to a segment partition.</summary>
+    private sealed class Capture(SegmentPartition segments) : IVehiclePartitionOutput, ISegmentPartitionOutput
+    {
+        public void Alert(AlertEvent alert)
+        {
+        }
+
+        public void Matched(int vehicle, Engine.Probes.VehicleClass vehicleClass, in MatchedProbe match)
+        {
+        }
+
+        public void Traversal(in SegmentTraversal traversal) => segments.OnTraversal(traversal);
+
+        public void Watermark(in SegmentWatermark watermark) => segments.OnWatermark(watermark, this);
+
+        public void Late(in Probe probe, in RecordSource source)
+        {
+        }
+
+        public void Refused(in Probe probe, in RecordSource source, PushResult reason)
+        {
+        }
+
+        public void Window(in Engine.Segments.SegmentStat window)
+        {
+        }
+
+        public void View(in Engine.Segments.SegmentStat view)
+        {
+        }
+
+        public void Network(in Engine.Segments.NetworkSums sums)
+        {
+        }
+    }
+}
