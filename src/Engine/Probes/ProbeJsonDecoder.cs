@@ -63,7 +63,9 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
                 break;
             }
             if (reader.TokenType != JsonTokenType.PropertyName) return new(ProbeField.Record, DecodeReason.Malformed);
-            ProbeField field = FieldOf(ref reader);
+            ProbeField field;
+            if (!reader.ValueIsEscaped) field = FieldOf(ref reader);
+            else if (!TryEscapedFieldOf(ref reader, out field)) return new(ProbeField.Record, DecodeReason.Malformed);
             if (!reader.Read()) return new(ProbeField.Record, DecodeReason.Malformed);
             JsonTokenType t = reader.TokenType;
             DecodeError e = default;
@@ -256,6 +258,25 @@ public sealed class ProbeJsonDecoder(VehicleIds ids)
             }
             default:
                 return new(ProbeField.Time, DecodeReason.WrongType);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="FieldOf"/> for a name written with escapes; false for one whose escapes are no text (a lone surrogate,
+    /// <c>"vehicl\ud83e_id"</c>), which the reader cannot compare and throws for, not with a JsonException: the record is
+    /// malformed, where the exception ended the whole read (found by fuzzing, docs/fuzzing.md).
+    /// </summary>
+    private static bool TryEscapedFieldOf(ref Utf8JsonReader r, out ProbeField field)
+    {
+        try
+        {
+            field = FieldOf(ref r);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            field = ProbeField.Record;
+            return false;
         }
     }
 

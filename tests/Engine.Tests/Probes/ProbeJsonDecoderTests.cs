@@ -221,6 +221,9 @@ public class ProbeJsonDecoderTests
     [InlineData("""{"vehicle_id":"A1","time":"\uD8001764028800000","lon":1,"lat":1}""", "time:malformed")]
     [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"class":"\uD800"}""", "class:unknown_value")]
     [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"hazmat":"3\uDBFF"}""", "hazmat:unknown_value")]
+    // In a field's name (found by fuzzing, docs/fuzzing.md): the name cannot be compared, so the record is malformed.
+    [InlineData("""{"vehicl\ud83e_id":"A1","time":1764028800000,"lon":1,"lat":1}""", "record:malformed")]
+    [InlineData("""{"vehicle_id":"A1","time":1764028800000,"lon":1,"lat":1,"\uDC00note":1}""", "record:malformed")]
     public void A_lone_surrogate_escape_is_a_rejected_record_not_an_exception(string json, string code)
     {
         // "\uD800" without its low half is valid JSON syntax but no text: unescaping it threw
