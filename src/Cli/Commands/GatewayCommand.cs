@@ -81,5 +81,6 @@ internal static class GatewayCommand
 
     private static string Status(Jt808Counters c) => string.Create(CultureInfo.InvariantCulture,
         $"connections {c.Connections:N0}, frames {c.Frames:N0}, probes {c.Probes:N0}, not supported {c.Unsupported:N0}, dead letters {c.DeadLetters:N0}")
-        + (c.ByReason.Count == 0 ? "" : " (" + string.Join(", ", c.ByReason.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key} {r.Value}")) + ")");
+        + (c.ByReason.Count == 0 ? "" : " (" + string.Join(", ", c.ByReason.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key} {r.Value}")) + ")")
+        + (c.Faults == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"; the gateway failed on {c.Faults:N0} frames, a defect (last: {c.LastFault})"));
 }

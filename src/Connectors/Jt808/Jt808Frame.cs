@@ -33,6 +33,10 @@ public enum Jt808Error : byte
     Position,
     /// <summary>A heading over 360° (360 itself is north, as many units write it, and reads as 0).</summary>
     Heading,
+    /// <summary>A registration's plate longer than a vehicle id may be (<see cref="Traffic.Engine.Probes.VehicleIds.MaxIdBytes"/> bytes of UTF-8).</summary>
+    Plate,
+    /// <summary>The gateway failed on the frame: a defect of its own, counted in <see cref="Jt808Counters.Faults"/>; the connection goes on.</summary>
+    Internal,
 }
 
 /// <summary>
@@ -73,6 +77,8 @@ public static class Jt808Frame
         Jt808Error.Time => "time:malformed",
         Jt808Error.Position => "position:out_of_range",
         Jt808Error.Heading => "position:heading",
+        Jt808Error.Plate => "registration:plate_too_long",
+        Jt808Error.Internal => "gateway:internal_error",
         _ => "none",
     };
 
@@ -92,6 +98,8 @@ public static class Jt808Frame
         Jt808Error.Time => "time is not a real BCD date and time",
         Jt808Error.Position => "latitude over 90 or longitude over 180 degrees",
         Jt808Error.Heading => "heading over 360 degrees",
+        Jt808Error.Plate => $"plate longer than a vehicle id may be ({Traffic.Engine.Probes.VehicleIds.MaxIdBytes} bytes of UTF-8)",
+        Jt808Error.Internal => "the gateway failed on this frame (a defect of its own; the connection went on)",
         _ => "",
     };
 

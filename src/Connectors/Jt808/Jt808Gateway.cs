@@ -18,12 +18,16 @@ public sealed record Jt808GatewayOptions
 
     /// <summary>Probes and dead letters waiting for the writer beyond which connections wait (back-pressure to the terminals' sockets).</summary>
     public int QueueCapacity { get; init; } = 65_536;
+
+    /// <summary>Called with each whole message's header before it is handled: the tests' way to make the gateway fail on one.</summary>
+    internal Action<Jt808Header>? BeforeDispatch { get; init; }
 }
 
 /// <summary>What a gateway has seen since it started.</summary>
 public sealed class Jt808Counters
 {
-    private long _connections, _frames, _probes, _unsupported, _deadLetters;
+    private long _connections, _frames, _probes, _unsupported, _deadLetters, _faults;
+    private string? _lastFault;
     private readonly ConcurrentDictionary<string, long> _byReason = new(StringComparer.Ordinal);
 
     public long Connections => Interlocked.Read(ref _connections);
@@ -40,6 +44,18 @@ public sealed class Jt808Counters
     internal void Frame() => Interlocked.Increment(ref _frames);
     internal void Probe() => Interlocked.Increment(ref _probes);
     internal void NotSupported() => Interlocked.Increment(ref _unsupported);
+
+    /// <summary>Frames the gateway failed on, a defect of its own (each also a dead letter, <c>gateway:internal_error</c>).</summary>
+    public long Faults => Interlocked.Read(ref _faults);
+
+    /// <summary>The last such failure, its exception's type and message; null when none.</summary>
+    public string? LastFault => Volatile.Read(ref _lastFault);
+
+    internal void Fault(Exception e)
+    {
+        Interlocked.Increment(ref _faults);
+        Volatile.Write(ref _lastFault, $"{e.GetType().Name}: {e.Message}");
+    }
 
     internal void DeadLetter(string code)
     {
@@ -162,9 +178,21 @@ public sealed class Jt808Gateway : IAsyncDisposable
                     {
                         session.Frames++;
                         session.NotAFrame = false;
-                        byte[] reply = framing == Jt808Error.None
-                            ? await HandleAsync(session, frame).ConfigureAwait(false)
-                            : await RefuseAsync(session, frame, framing, header: null).ConfigureAwait(false);
+                        byte[] reply;
+                        try
+                        {
+                            reply = framing == Jt808Error.None
+                                ? await HandleAsync(session, frame).ConfigureAwait(false)
+                                : await RefuseAsync(session, frame, framing, header: null).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is not (OperationCanceledException or IOException or SocketException or ObjectDisposedException))
+                        {
+                            // A defect of the gateway's on this frame: the frame is a dead letter and counted, the fault
+                            // too, and the connection goes on. Left to end the session, it closed the connection and
+                            // nothing said why (a plate of 600 bytes did, until registrations checked it).
+                            Counters.Fault(e);
+                            reply = await RefuseAsync(session, frame, Jt808Error.Internal, header: null).ConfigureAwait(false);
+                        }
                         // Bytes between two flags that are no frame (a stray 0x7e in line noise, the tail of a frame cut
                         // short): their closing flag is the next frame's opening one, not to be lost with them.
                         if (session.NotAFrame) buffer = read.Buffer.Slice(frame.End);
@@ -281,12 +309,15 @@ public sealed class Jt808Gateway : IAsyncDisposable
     /// <summary>A whole message, its header read, handled by its id.</summary>
     private async ValueTask<byte[]> DispatchAsync(Session session, Jt808Header h, ReadOnlyMemory<byte> body, ReadOnlySequence<byte> escaped)
     {
+        _options.BeforeDispatch?.Invoke(h);
         Jt808Error error;
         switch (h.MessageId)
         {
             case Jt808Messages.Registration:
             {
                 error = Jt808Messages.TryReadRegistration(body.Span, h.Version2019, out string? plate);
+                // A plate no vehicle id can be: the engine would refuse every probe of it, and its auth code would not fit a reply.
+                if (error == Jt808Error.None && plate != null && Encoding.UTF8.GetByteCount(plate) > VehicleIds.MaxIdBytes) error = Jt808Error.Plate;
                 if (error != Jt808Error.None) return await RefuseAsync(session, escaped, error, h).ConfigureAwait(false);
                 string vehicle = plate ?? h.Terminal;
                 _vehicleOf[h.Terminal] = vehicle;
@@ -381,7 +412,7 @@ public sealed class Jt808Gateway : IAsyncDisposable
         try
         {
             string vehicle = Encoding.UTF8.GetString(Convert.FromHexString(code.AsSpan(AuthPrefix.Length)));
-            return vehicle.Length <= VehicleIds.MaxIdBytes ? vehicle : null;
+            return Encoding.UTF8.GetByteCount(vehicle) <= VehicleIds.MaxIdBytes ? vehicle : null;
         }
         catch (FormatException)
         {

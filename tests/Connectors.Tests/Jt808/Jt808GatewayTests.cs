@@ -86,6 +86,57 @@ public sealed class Jt808GatewayTests : IAsyncLifetime
         Assert.Equal(2, _gateway.Counters.Probes);
     }
 
+    [Theory]
+    [InlineData(600, "B")]   // 600 bytes: its auth code did not fit a reply, the reply threw, and the connection closed unexplained
+    [InlineData(22, "粤")]  // 66 bytes of UTF-8: no vehicle id the engine takes
+    public async Task A_plate_longer_than_a_vehicle_id_is_refused_and_the_connection_goes_on(int count, string unit)
+    {
+        using (var t = await Terminal.ConnectAsync(_gateway.LocalEndPoint, "013912345678"))
+        {
+            byte[] plate = Jt808Messages.Gbk.GetBytes(string.Concat(Enumerable.Repeat(unit, count)));
+            await t.SendAsync(Jt808Messages.Registration, [.. new byte[4 + 5 + 20 + 7], 2, .. plate]);
+            Assert.Equal(Jt808Messages.MessageError, (await t.ReceiveGeneralAsync(Jt808Messages.Registration)).Result);
+            await t.SendAsync(Jt808Messages.Heartbeat, []);
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.Heartbeat)).Result);
+        }
+        var (probes, dead) = await StopAsync();
+        Assert.Empty(probes);
+        Assert.Equal("registration:plate_too_long", Assert.Single(dead).GetProperty("code").GetString());
+        Assert.Equal(0, _gateway.Counters.Faults);
+    }
+
+    [Fact]
+    public async Task A_frame_the_gateway_fails_on_is_a_dead_letter_counted_as_a_fault_and_the_connection_goes_on()
+    {
+        var probes = new MemoryStream();
+        var dead = new MemoryStream();
+        var gateway = new Jt808Gateway(new IPEndPoint(IPAddress.Loopback, 0), new KeepOpen(probes), new KeepOpen(dead), new Jt808GatewayOptions
+        {
+            BeforeDispatch = h => { if (h.MessageId == Jt808Messages.PositionReport && h.Serial == 1) throw new IndexOutOfRangeException("a defect"); },
+        });
+        await using (gateway)
+        {
+            gateway.Start();
+            using var t = await Terminal.ConnectAsync(gateway.LocalEndPoint, "013912345678");
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(0, 22.5, 113.9)));
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(1, 22.5, 113.9)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+            await t.SendAsync(Jt808Messages.PositionReport, Jt808Messages.PositionBody(At(2, 22.5, 113.9)));
+            Assert.Equal(Jt808Messages.Success, (await t.ReceiveGeneralAsync(Jt808Messages.PositionReport)).Result);
+        }
+        // The failed frame (serial 1) went nowhere but the dead letters, with its bytes; the ones before and after it are probes.
+        Assert.Equal([s_t0, s_t0 + 2000], Lines(probes).Select(p => p.GetProperty("time").GetInt64()));
+        JsonElement letter = Assert.Single(Lines(dead));
+        Assert.Equal("gateway:internal_error", letter.GetProperty("code").GetString());
+        Assert.Equal(1, gateway.Counters.Faults);
+        Assert.Equal("IndexOutOfRangeException: a defect", gateway.Counters.LastFault);
+        byte[] original = letter.GetProperty("original_base64").GetBytesFromBase64();
+        var content = new byte[Jt808Frame.MaxFrameBytes];
+        int n = Jt808Frame.Unescape(original, content);
+        Assert.Equal(Jt808Error.None, Jt808Frame.TryParse(content.AsSpan(0, n), out Jt808Header h, out _));
+        Assert.Equal((Jt808Messages.PositionReport, (ushort)1), (h.MessageId, h.Serial));
+    }
+
     [Fact]
     public async Task Broken_frames_go_to_dead_letters_with_their_reason_and_the_connection_goes_on()
     {
