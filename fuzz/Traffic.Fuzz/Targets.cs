@@ -45,7 +45,17 @@ public static class Targets
 
     private static void ProbesBinary(byte[] input) => Probes(input, ProbeFormat.Binary);
 
-    private static void ProbesCsv(byte[] input) => Probes(input, ProbeFormat.Csv);
+    private static void ProbesCsv(byte[] input)
+    {
+        try
+        {
+            Probes(input, ProbeFormat.Csv);
+        }
+        catch (InvalidDataException)
+        {
+            // A header without the required columns, or with a name twice: the file is refused as a whole, whole or split.
+        }
+    }
 
     /// <summary>
     /// Reads the input whole and again in reads of a few bytes (a pipe's buffers then split records anywhere): the two

@@ -112,6 +112,56 @@ public class ProbeCsvReaderTests
         Assert.Contains("lat", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_header_naming_a_column_twice_is_refused_with_a_clear_error()
+    {
+        var e = Assert.Throws<InvalidDataException>(() =>
+            new ProbeCsvReader(new VehicleIds()).Read(new MemoryStream("vehicle_id,time,lon,lat,,\na,1764028800000,1,1,,\n"u8.ToArray()), new Sink()));
+        Assert.Contains("distinct", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void Lines_ended_by_runs_of_CRs_read_the_same_from_a_stream_that_delivers_a_few_bytes_at_a_time(int chunk)
+    {
+        // "\r\r\n" (a CRLF file converted twice) and bare CRs: Sep's rows and line numbers followed where its reads ended
+        // (found by fuzzing): read 1 or 2 bytes at a time, "1,2" was on line 2, read whole on line 3.
+        byte[] csv = "vehicle_id,time,lon,lat\r\r\nA1,1764028800000,113.9,22.5\r\r\nA1,x,113.9,22.5\r\r\r\rA1,1764028802000,113.9,22.5\r\nA1,1764028803000,113.9,99\n"u8.ToArray();
+        var whole = new Sink();
+        var split = new Sink();
+        new ProbeCsvReader(new VehicleIds()).Read(new MemoryStream(csv), whole);
+        new ProbeCsvReader(new VehicleIds()).Read(new Trickle(csv, chunk), split);
+        Assert.Equal([(5L, "time:malformed", "A1,x,113.9,22.5"), (10L, "lat:out_of_range", "A1,1764028803000,113.9,99")], whole.Rejected);
+        Assert.Equal(whole.Rejected, split.Rejected);
+        Assert.Equal(whole.Probes.Select(p => p.TimeMs), split.Probes.Select(p => p.TimeMs));
+        Assert.Equal(2, whole.Probes.Count);
+    }
+
+    /// <summary>A stream that returns at most <c>max</c> bytes a read, as a pipe or a socket may.</summary>
+    private sealed class Trickle(byte[] bytes, int max) : Stream
+    {
+        private int _at;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => bytes.Length;
+        public override long Position { get => _at; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = Math.Min(Math.Min(max, count), bytes.Length - _at);
+            Array.Copy(bytes, _at, buffer, offset, n);
+            _at += n;
+            return n;
+        }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     private sealed class Sink : IProbeHandler
     {
         public List<Probe> Probes { get; } = [];
