@@ -275,6 +275,9 @@ public sealed class ZoneSet
             double width = Number(a, "width_m", where) ?? 100;
             if (!(width > 0)) throw new InvalidDataException($"{where}: width_m must be more than 0 metres, not {width}");
             Geometry g = f.Geometry ?? throw new InvalidDataException($"{where}: no geometry");
+            // An empty geometry ("coordinates": []): a zone that holds no point and whose rule never applies, saying nothing;
+            // it also had no centre, and reading it threw (found by fuzzing). (The reader refuses an empty part of a multipart one.)
+            if (g.IsEmpty) throw new InvalidDataException($"{where}: an empty {g.GeometryType} (no coordinates): a zone must hold some place");
             CheckDegrees(g, where);
             var zone = new Zone(id, Text(a, "name"), kind, mask, hours, maxDwell, width);
             // Features of one kind sharing an id are parts of one zone (a multipart zone exploded into single parts, as

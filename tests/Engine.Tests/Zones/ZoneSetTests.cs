@@ -245,6 +245,19 @@ public class ZoneSetTests
             """));
     }
 
+    [Theory]
+    [InlineData("""{"type":"MultiPolygon","coordinates":[]}""", "restricted")]
+    [InlineData("""{"type":"Polygon","coordinates":[]}""", "restricted")]
+    [InlineData("""{"type":"MultiLineString","coordinates":[]}""", "corridor")]
+    public void An_empty_geometry_or_part_is_refused_not_a_zone_that_holds_nothing(string geometry, string kind)
+    {
+        // Found by fuzzing: an empty MultiPolygon made a zone with neither area nor line, and reading its centre threw.
+        var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse($$$"""
+            {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"E","kind":"{{{kind}}}"},"geometry":{{{geometry}}}}]}
+            """));
+        Assert.Contains("feature 0 ('E'): an empty", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Zones_wholly_outside_a_network_are_named()
     {
