@@ -96,7 +96,9 @@ public static class OsmPbfReader
 
     private static void ReadPrimitives(PrimitiveBlock pb, OsmData data, long block)
     {
-        // Decode the string table once per block; keys and values are indices into it.
+        // Decode the string table once per block; keys and values are indices into it. The format requires it, but
+        // protobuf reads a block without one as null (found by fuzzing).
+        if (pb.Stringtable == null) Fail($"block {block}: a PrimitiveBlock without its string table (not a PBF file, or corrupt)");
         var table = pb.Stringtable.S;
         var strings = new string[table.Count];
         for (int i = 0; i < strings.Length; i++) strings[i] = Encoding.UTF8.GetString(table[i].Span);

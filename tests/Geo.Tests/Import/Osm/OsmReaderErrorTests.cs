@@ -65,6 +65,26 @@ public sealed class OsmReaderErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_data_block_without_its_string_table_is_refused_with_its_block()
+    {
+        // Found by fuzzing: protobuf reads a PrimitiveBlock without its (required) string table as null, and the reader
+        // threw NullReferenceException.
+        var stream = new MemoryStream();
+        void Block(string type, Google.Protobuf.IMessage message)
+        {
+            var blob = new Traffic.Geo.Import.Pbf.Blob { Raw = Google.Protobuf.MessageExtensions.ToByteString(message), RawSize = message.CalculateSize() };
+            byte[] header = Google.Protobuf.MessageExtensions.ToByteArray(new Traffic.Geo.Import.Pbf.BlobHeader { Type = type, Datasize = blob.CalculateSize() });
+            stream.Write([0, 0, 0, (byte)header.Length]);
+            stream.Write(header);
+            stream.Write(Google.Protobuf.MessageExtensions.ToByteArray(blob));
+        }
+        Block("OSMHeader", new Traffic.Geo.Import.Pbf.HeaderBlock { RequiredFeatures = { "OsmSchema-V0.6" } });
+        Block("OSMData", new Traffic.Geo.Import.Pbf.PrimitiveBlock { Granularity = 100 });
+        var e = Assert.Throws<InvalidDataException>(() => OsmPbfReader.Read(_files.Write("no-strings.pbf", stream.ToArray())));
+        Assert.Contains("block 1: a PrimitiveBlock without its string table", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Broken_xml_names_line_and_position()
     {
         string text = "<?xml version='1.0'?>\n<osm version='0.6'>\n<node id='1' lat='1' lon='2'/>\n<way id='5'><nd ref='1'/>\n<tag k='highway' v='primary'\n";
