@@ -101,7 +101,9 @@ public static class NetworkFile
         int nameBytes = BinaryPrimitives.ReadInt32LittleEndian(file[24..]);
         long length = BinaryPrimitives.ReadInt64LittleEndian(file[32..]);
         ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(file[40..]);
-        if (n < 0 || m < 0 || p < 0 || names < 1 || nameBytes < 0 || length < 0)
+        // Counts the payload cannot hold are a corrupt header, refused before anything is made of them (found by fuzzing:
+        // a name count near int.MaxValue made an array of that many names).
+        if (n < 0 || m < 0 || p < 0 || names < 1 || nameBytes < 0 || length < 0 || (long)names * sizeof(int) > length)
             throw new InvalidDataException("corrupt network file header");
         if (file.Length - HeaderSize < length)
             throw new InvalidDataException($"network file is truncated: {file.Length - HeaderSize} of {length} payload bytes present");
@@ -158,7 +160,7 @@ public static class NetworkFile
         public T[] Take<T>(int count) where T : unmanaged
         {
             long bytes = (long)count * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-            if (_pos + bytes > _body.Length) throw new InvalidDataException("network file payload is shorter than its header says");
+            if (count < 0 || _pos + bytes > _body.Length) throw new InvalidDataException("network file payload is shorter than its header says");
             var result = MemoryMarshal.Cast<byte, T>(_body.Slice(_pos, (int)bytes)).ToArray();
             _pos += (int)((bytes + 7) & ~7L);
             return result;

@@ -250,8 +250,18 @@ public sealed class RoadNetwork
             Check(ShapeStart[e + 1] - ShapeStart[e] >= 2, "edge shape has fewer than two points");
             Check((uint)EdgeName[e] < (uint)NameTable.Length, "edge name out of range");
             Check(EdgeTwin[e] == -1 || ((uint)EdgeTwin[e] < (uint)m && EdgeTwin[EdgeTwin[e]] == e), "twin edges do not pair");
+            Check(double.IsFinite(EdgeLengthM[e]) && EdgeLengthM[e] >= 0, "edge length not a finite distance");
+            for (int i = ShapeStart[e] + 1; i < ShapeStart[e + 1]; i++)
+                Check(ShapeOffsetM[i] >= ShapeOffsetM[i - 1], "shape offsets go backwards along an edge");
+            Check(ShapeOffsetM[ShapeStart[e]] == 0 && double.IsFinite(ShapeOffsetM[ShapeStart[e + 1] - 1]), "shape offsets do not run from 0");
         }
+        // Positions on the globe (found by fuzzing: a network file whose checksum held but whose coordinates were NaN or
+        // beyond it was taken, and the spatial index over it threw).
+        for (int v = 0; v < n; v++) Check(OnGlobe(NodeLon[v], NodeLat[v]), "node position not on the globe");
+        for (int i = 0; i < ShapeLon.Length; i++) Check(OnGlobe(ShapeLon[i], ShapeLat[i]), "shape point not on the globe");
     }
+
+    private static bool OnGlobe(double lon, double lat) => lon is >= -180 and <= 180 && lat is >= -90 and <= 90;
 
     private static void Check(bool ok, string what)
     {

@@ -50,6 +50,28 @@ public class NetworkFileTests
         Assert.Contains("version", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(double.NaN, "node position not on the globe")]
+    [InlineData(540.0, "node position not on the globe")]
+    public void A_file_whose_checksum_holds_but_whose_positions_are_off_the_globe_is_refused(double lon, string reason)
+    {
+        // Found by fuzzing: such a file was taken, and the spatial index over it threw.
+        byte[] bytes = Serialize();
+        System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(64), lon); // the first node's longitude
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(40), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(64)));
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read(bytes));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_header_counting_more_names_than_the_file_holds_is_refused_before_anything_is_made()
+    {
+        byte[] bytes = Serialize();
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(20), int.MaxValue);
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read(bytes));
+        Assert.Contains("corrupt network file header", e.Message, StringComparison.Ordinal);
+    }
+
     private static byte[] Serialize()
     {
         var stream = new MemoryStream();
