@@ -145,6 +145,26 @@ public class PartitionCheckpointTests
             corrupt[at] ^= 0x10;
             Refused(() => LoadVehicle(corrupt), "checksum mismatch");
         }
+        // A payload damaged before its checksum was taken (a writer's defect, or a hand-made file): refused as malformed
+        // wherever the damage lies, never with another exception (found by fuzzing: a string's 7-bit length that runs on
+        // threw FormatException).
+        byte[] payload = CheckpointFile.Read(new MemoryStream(vehicle), CheckpointKind.VehiclePartition);
+        // Offset 24: the first vehicle id's length (after the partition, the two fingerprints and the table's count).
+        foreach (int at in Enumerable.Range(0, 97).Select(k => 4 + (k * (payload.Length - 9) / 97)).Prepend(24))
+        {
+            byte[] damaged = (byte[])payload.Clone();
+            damaged.AsSpan(at, 5).Fill(0xff);
+            var rewrapped = new MemoryStream();
+            CheckpointFile.Write(rewrapped, CheckpointKind.VehiclePartition, damaged);
+            try
+            {
+                LoadVehicle(rewrapped.ToArray());
+            }
+            catch (CheckpointException e)
+            {
+                Assert.StartsWith("checkpoint malformed", e.Message, StringComparison.Ordinal);
+            }
+        }
         Refused(() => LoadVehicle(Encoding.UTF8.GetBytes("{\"vehicle_id\":\"琼A12345\",\"time\":1764028800000,\"lon\":113.9,\"lat\":22.5}")), "not a Traffic checkpoint");
         byte[] future = (byte[])vehicle.Clone();
         future[8] = (byte)(CheckpointFile.Version + 1);
