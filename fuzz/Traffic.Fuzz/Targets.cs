@@ -76,7 +76,7 @@ public static class Targets
     {
         var ids = new VehicleIds();
         var log = new RecordLog(ids);
-        using var stream = new ChunkedStream(input, chunk);
+        using var stream = new Traffic.Testing.TrickleStream(input, chunk);
         summary = format == ProbeFormat.Csv
             ? new ProbeCsvReader(ids).Read(stream, log)
             : new ProbeStreamReader(format, ids).ReadAsync(stream, log).AsTask().GetAwaiter().GetResult();
@@ -432,40 +432,3 @@ public static class Targets
 
 /// <summary>A finding that is not an exception of the code under test: two reads that disagree, a count that does not add up.</summary>
 public sealed class FindingException(string message) : Exception(message);
-
-/// <summary>A read-only stream over bytes that returns at most <c>chunk</c> bytes a read.</summary>
-internal sealed class ChunkedStream(byte[] data, int chunk) : Stream
-{
-    private int _at;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => data.Length;
-    public override long Position { get => _at; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        int n = Math.Min(Math.Min(chunk, buffer.Length), data.Length - _at);
-        data.AsSpan(_at, n).CopyTo(buffer);
-        _at += n;
-        return n;
-    }
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => new(Read(buffer.Span));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-}

@@ -133,33 +133,11 @@ public class ProbeCsvReaderTests
         var whole = new Sink();
         var split = new Sink();
         new ProbeCsvReader(new VehicleIds()).Read(new MemoryStream(csv), whole);
-        new ProbeCsvReader(new VehicleIds()).Read(new Trickle(csv, chunk), split);
+        new ProbeCsvReader(new VehicleIds()).Read(new Traffic.Testing.TrickleStream(csv, chunk), split);
         Assert.Equal([(5L, "time:malformed", "A1,x,113.9,22.5"), (10L, "lat:out_of_range", "A1,1764028803000,113.9,99")], whole.Rejected);
         Assert.Equal(whole.Rejected, split.Rejected);
         Assert.Equal(whole.Probes.Select(p => p.TimeMs), split.Probes.Select(p => p.TimeMs));
         Assert.Equal(2, whole.Probes.Count);
-    }
-
-    /// <summary>A stream that returns at most <c>max</c> bytes a read, as a pipe or a socket may.</summary>
-    private sealed class Trickle(byte[] bytes, int max) : Stream
-    {
-        private int _at;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => bytes.Length;
-        public override long Position { get => _at; set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            int n = Math.Min(Math.Min(max, count), bytes.Length - _at);
-            Array.Copy(bytes, _at, buffer, offset, n);
-            _at += n;
-            return n;
-        }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private sealed class Sink : IProbeHandler

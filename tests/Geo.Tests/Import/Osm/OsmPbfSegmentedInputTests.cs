@@ -13,7 +13,7 @@ public class OsmPbfSegmentedInputTests
         var whole = new OsmData();
         OsmPbfReader.Read(new MemoryStream(bytes), whole);
         var trickled = new OsmData();
-        OsmPbfReader.Read(new TrickleStream(bytes, 7), trickled);
+        OsmPbfReader.Read(new TrickleStream(bytes, 7, varying: true), trickled);
         Assert.True(whole.NodesRead > 0);
         Assert.Equal(whole.NodesRead, trickled.NodesRead);
         Assert.Equal(whole.WaysRead, trickled.WaysRead);
@@ -26,7 +26,7 @@ public class OsmPbfSegmentedInputTests
     public void Trickle_stream_returns_every_byte_in_small_pieces()
     {
         byte[] bytes = [.. Enumerable.Range(0, 100).Select(i => (byte)i)];
-        var stream = new TrickleStream(bytes, 7);
+        var stream = new TrickleStream(bytes, 7, varying: true);
         var read = new List<byte>();
         var buffer = new byte[64];
         int n;
@@ -36,33 +36,5 @@ public class OsmPbfSegmentedInputTests
             read.AddRange(buffer[..n]);
         }
         Assert.Equal(bytes, read);
-    }
-
-    /// <summary>A read-only, non-seekable stream whose reads return 1..<c>max</c> bytes, varying.</summary>
-    private sealed class TrickleStream(byte[] bytes, int max) : Stream
-    {
-        private int _position;
-        private int _turn;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = Math.Min(Math.Min(buffer.Length, bytes.Length - _position), 1 + (_turn++ % max));
-            bytes.AsSpan(_position, n).CopyTo(buffer);
-            _position += n;
-            return n;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
