@@ -241,13 +241,15 @@ public sealed class RoadNetwork
         Check(ShapeStart[0] == 0 && ShapeStart[m] == ShapeLon.Length, "shapes do not cover the shape points");
         for (int v = 0; v < n; v++)
         {
-            Check(FirstOut[v] <= FirstOut[v + 1], "adjacency is not monotonic");
+            // Within the edges too before the edges are read (found by fuzzing: a later offset back within them was seen only
+            // after reading past the end).
+            Check(FirstOut[v] <= FirstOut[v + 1] && FirstOut[v + 1] <= m, "adjacency is not monotonic");
             for (int e = FirstOut[v]; e < FirstOut[v + 1]; e++) Check(EdgeFrom[e] == v, "edge not under its source node");
         }
         for (int e = 0; e < m; e++)
         {
             Check((uint)EdgeTo[e] < (uint)n, "edge target out of range");
-            Check(ShapeStart[e + 1] - ShapeStart[e] >= 2, "edge shape has fewer than two points");
+            Check(ShapeStart[e + 1] >= ShapeStart[e] + 2 && ShapeStart[e + 1] <= ShapeLon.Length, "edge shape has fewer than two points");
             Check((uint)EdgeName[e] < (uint)NameTable.Length, "edge name out of range");
             Check(EdgeTwin[e] == -1 || ((uint)EdgeTwin[e] < (uint)m && EdgeTwin[EdgeTwin[e]] == e), "twin edges do not pair");
             Check(double.IsFinite(EdgeLengthM[e]) && EdgeLengthM[e] >= 0, "edge length not a finite distance");

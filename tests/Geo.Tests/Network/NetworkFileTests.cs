@@ -63,6 +63,28 @@ public class NetworkFileTests
         Assert.Contains(reason, e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("adjacency", "adjacency is not monotonic")]
+    [InlineData("shapes", "edge shape has fewer than two points")]
+    public void A_file_whose_checksum_holds_but_whose_offsets_run_past_their_arrays_is_refused(string array, string reason)
+    {
+        // Found by fuzzing: an offset beyond the edges (or shape points), back within them further on, was read before
+        // the check that it runs forward could see it.
+        byte[] bytes = Serialize();
+        int n = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        int m = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+        static int Pad(long size) => (int)((size + 7) & ~7L);
+        // The payload's arrays in the order the writer puts them, each padded to 8 bytes (docs/network-file.md).
+        int firstOut = 64 + Pad(8L * n) + Pad(8L * n);
+        int shapeStart = firstOut + Pad(4L * (n + 1)) + Pad(4L * m) + Pad(4L * m) + Pad(8L * m) + Pad(m) + Pad(m) + Pad(4L * m)
+            + Pad(8L * m) + Pad(4L * m) + Pad(4L * m);
+        int at = array == "adjacency" ? firstOut + 4 : shapeStart + 4;   // the second node's first edge; the second edge's first point
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), int.MaxValue / 2);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(40), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(64)));
+        var e = Assert.Throws<InvalidDataException>(() => NetworkFile.Read(bytes));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_header_counting_more_names_than_the_file_holds_is_refused_before_anything_is_made()
     {
