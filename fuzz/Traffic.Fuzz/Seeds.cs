@@ -111,7 +111,7 @@ public static class Seeds
         byte check = 0;
         foreach (byte b in content) check ^= b;
         content.Add(check);
-        return Targets.Escape([.. content]);
+        return Jt808Frame.Wrap([.. content]);
     }
 
     private static byte[] Item(byte[] body) => [(byte)(body.Length >> 8), (byte)body.Length, .. body];

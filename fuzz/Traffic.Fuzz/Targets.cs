@@ -133,7 +133,9 @@ public static class Targets
             long before = buffer.Length;
             while (Jt808Frame.TryTake(ref buffer, completed, out ReadOnlySequence<byte> frame, out Jt808Error framing))
             {
-                if (buffer.Length >= before && !frame.IsEmpty) throw new FindingException("a frame taken without the buffer moving on");
+                // Each take moves the buffer on (measured from the take before, not from the first).
+                if (buffer.Length >= before) throw new FindingException("a frame taken without the buffer moving on");
+                before = buffer.Length;
                 if (framing != Jt808Error.None)
                 {
                     log.Append($"refused {framing} {Convert.ToHexString(frame.ToArray())}\n");
@@ -164,34 +166,20 @@ public static class Targets
         foreach (byte b in input) check ^= b;
         content[^1] = check;
         Message(content);
-        // The same message escaped and framed must come back through the framing as it went in.
-        byte[] framed = Escape(content);
+        // The same message framed as the gateway frames its replies must come back through the framing as it went in
+        // (a frame longer than the limit is refused as too long, rightly).
+        byte[] framed = Jt808Frame.Wrap(content);
         var buffer = new ReadOnlySequence<byte>(framed);
         if (!Jt808Frame.TryTake(ref buffer, completed: true, out ReadOnlySequence<byte> frame, out Jt808Error error))
-            throw new FindingException("an escaped frame not taken");
-        if (error == Jt808Error.None)
+            throw new FindingException("a framed message not taken");
+        bool fits = framed.Length - 2 <= Jt808Frame.MaxFrameBytes;
+        if (error != (fits ? Jt808Error.None : Jt808Error.TooLong)) throw new FindingException($"a framed message of {framed.Length} bytes taken as {error}");
+        if (fits)
         {
             var back = new byte[Jt808Frame.MaxFrameBytes];
             int n = Jt808Frame.Unescape(frame.ToArray(), back);
-            if (!back.AsSpan(0, n).SequenceEqual(content)) throw new FindingException("a frame escaped and unescaped is not the same");
+            if (!back.AsSpan(0, n).SequenceEqual(content)) throw new FindingException("a message framed and unframed is not the same");
         }
-        else if (error != Jt808Error.TooLong || content.Length <= Jt808Frame.MaxFrameBytes / 2)
-        {
-            throw new FindingException($"an escaped frame of {content.Length} bytes refused: {error}");
-        }
-    }
-
-    internal static byte[] Escape(ReadOnlySpan<byte> content)
-    {
-        var o = new List<byte>(content.Length + 2) { Jt808Frame.Flag };
-        foreach (byte b in content)
-        {
-            if (b == Jt808Frame.Flag) o.AddRange([Jt808Frame.Escape, 0x02]);
-            else if (b == Jt808Frame.Escape) o.AddRange([Jt808Frame.Escape, 0x01]);
-            else o.Add(b);
-        }
-        o.Add(Jt808Frame.Flag);
-        return [.. o];
     }
 
     /// <summary>What the gateway reads of one unescaped frame: the header, then the body of each message it handles.</summary>

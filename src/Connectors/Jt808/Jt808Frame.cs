@@ -266,6 +266,15 @@ public static class Jt808Frame
         return frame;
     }
 
+    /// <summary>A frame of a message's content (header, body and check code, as <see cref="TryParse(ReadOnlySpan{byte}, out Jt808Header, out int)"/> reads it): escaped, between flags.</summary>
+    public static byte[] Wrap(ReadOnlySpan<byte> content)
+    {
+        var frame = new byte[2 + EscapedLength(content)];
+        frame[0] = Flag;
+        frame[EscapeInto(content, frame, 1)] = Flag;
+        return frame;
+    }
+
     private static int EscapedLength(ReadOnlySpan<byte> raw) => raw.Length + raw.Count(Flag) + raw.Count(Escape);
 
     private static int EscapeInto(ReadOnlySpan<byte> raw, byte[] into, int at)

@@ -219,12 +219,7 @@ internal sealed class FullReads(Stream inner) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-    public override int Read(Span<byte> buffer)
-    {
-        int n = 0;
-        while (n < buffer.Length && inner.Read(buffer[n..]) is int got && got > 0) n += got;
-        return n;
-    }
+    public override int Read(Span<byte> buffer) => inner.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 
     public override void Flush()
     {

@@ -86,6 +86,8 @@ public class Jt808FrameTests
             Assert.Equal(Jt808Error.None, Jt808Frame.TryParse(content.AsSpan(0, n), out Jt808Header h, out int at));
             Assert.Equal((0x0900, terminal, (ushort)0x1234, v2019, 6), (h.MessageId, h.Terminal, h.Serial, h.Version2019, h.BodyLength));
             Assert.Equal(body, content.AsSpan(at, h.BodyLength).ToArray());
+            // Wrap frames a message's content as Build does: the same bytes.
+            Assert.Equal(frame, Jt808Frame.Wrap(content.AsSpan(0, n)));
         }
     }
 
