@@ -249,7 +249,7 @@ public class ZoneSetTests
     [InlineData("""{"type":"MultiPolygon","coordinates":[]}""", "restricted")]
     [InlineData("""{"type":"Polygon","coordinates":[]}""", "restricted")]
     [InlineData("""{"type":"MultiLineString","coordinates":[]}""", "corridor")]
-    public void An_empty_geometry_or_part_is_refused_not_a_zone_that_holds_nothing(string geometry, string kind)
+    public void An_empty_geometry_is_refused_not_a_zone_that_holds_nothing(string geometry, string kind)
     {
         // Found by fuzzing: an empty MultiPolygon made a zone with neither area nor line, and reading its centre threw.
         var e = Assert.Throws<InvalidDataException>(() => ZoneSet.Parse($$$"""
