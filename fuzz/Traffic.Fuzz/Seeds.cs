@@ -186,7 +186,7 @@ public static class Seeds
     /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>
     private static void WriteCheckpoints(string dir)
     {
-        RoadNetwork net = NetworkImport.Read(Path.Combine(Targets.SharedDataPath(), "osm", "monaco.osm.pbf"), out _);
+        RoadNetwork net = NetworkImport.Read(Traffic.Testing.SharedData.Path("osm", "monaco.osm.pbf"), out _);
         var index = new EdgeIndex(net);
         var ids = new VehicleIds();
         var vehicles = new VehiclePartition(0, index, ids, null, null);

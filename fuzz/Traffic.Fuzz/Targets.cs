@@ -377,13 +377,7 @@ public static class Targets
     // ---- checkpoints ----
 
     private static readonly Lazy<EdgeIndex> s_monaco = new(() =>
-        new EdgeIndex(NetworkImport.Read(Path.Combine(SharedData(), "osm", "monaco.osm.pbf"), out _)));
-
-    internal static string SharedDataPath() => SharedData();
-
-    private static string SharedData() =>
-        Environment.GetEnvironmentVariable("TRAFFIC_SHARED_DATA") is { Length: > 0 } d ? d
-            : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/data"));
+        new EdgeIndex(NetworkImport.Read(Traffic.Testing.SharedData.Path("osm", "monaco.osm.pbf"), out _)));
 
     private static MemoryStream Framed(byte[] payload, CheckpointKind kind)
     {
