@@ -36,8 +36,9 @@ internal sealed class CheckpointReader : IDisposable
                 throw new CheckpointException($"checkpoint malformed: {reader._payload.Length - reader._payload.Position} bytes left over after its state");
             return result;
         }
-        // FormatException: a string's 7-bit length that runs on (found by fuzzing).
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or IndexOutOfRangeException
+        // FormatException: a string's 7-bit length that runs on; IOException (EndOfStreamException among them): a payload
+        // that ends early, or a negative string length (both found by fuzzing). The payload is in memory: nothing else throws it.
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or IndexOutOfRangeException
             or OverflowException or KeyNotFoundException or FormatException && e is not CheckpointException)
         {
             throw new CheckpointException($"checkpoint malformed: {e.Message}", e);

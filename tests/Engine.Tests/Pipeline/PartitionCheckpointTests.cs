@@ -150,10 +150,13 @@ public class PartitionCheckpointTests
         // threw FormatException).
         byte[] payload = CheckpointFile.Read(new MemoryStream(vehicle), CheckpointKind.VehiclePartition);
         // Offset 24: the first vehicle id's length (after the partition, the two fingerprints and the table's count).
-        foreach (int at in Enumerable.Range(0, 97).Select(k => 4 + (k * (payload.Length - 9) / 97)).Prepend(24))
+        // Two kinds of damage: five bytes of 0xff (a length that runs on), and 0xff 0xff 0xff 0xff 0x0f (a length of -1).
+        foreach ((int at, bool negative) in Enumerable.Range(0, 97).Select(k => 4 + (k * (payload.Length - 9) / 97)).Prepend(24)
+            .SelectMany(at => new[] { (at, false), (at, true) }))
         {
             byte[] damaged = (byte[])payload.Clone();
             damaged.AsSpan(at, 5).Fill(0xff);
+            if (negative) damaged[at + 4] = 0x0f;
             var rewrapped = new MemoryStream();
             CheckpointFile.Write(rewrapped, CheckpointKind.VehiclePartition, damaged);
             try
