@@ -495,7 +495,7 @@ public sealed class SpeedingRule
 
     /// <summary>
     /// One vehicle's recent route progress and its speeding condition: a struct held inline in the rule's pages
-    /// (<see cref="PerVehicleStructs{T}"/>), reached by reference, never copied.
+    /// (<see cref="PerVehicleStructs{T}"/>), reached by reference, never copied: 48 bytes.
     /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private struct VehicleTrack
@@ -511,7 +511,6 @@ public sealed class SpeedingRule
         public double LastLon;
         public double LastLat;
         public UnitError Error;   // the unit's error, from its fixes' distances to their matched roads
-        public long SeenMs;       // its last match
         public VehicleClass Class;
         public ushort Hazmat;
 
@@ -539,6 +538,19 @@ public sealed class SpeedingRule
         public double OverLat => _spell?.OverLat ?? 0;
 
         public double OverLimit => _spell?.OverLimit ?? 0;
+
+        /// <summary>
+        /// Its last match, kept with the condition (none without one: long.MinValue): read only while an alert is open, to
+        /// close it once the vehicle is silent. Kept for every vehicle, it cost each 8 bytes.
+        /// </summary>
+        public long SeenMs
+        {
+            readonly get => _spell?.SeenMs ?? long.MinValue;
+            set
+            {
+                if (_spell != null) _spell.SeenMs = value;
+            }
+        }
 
         /// <summary>The condition, made at the first speed over the limit and kept from then on.</summary>
         public Spell Opened => _spell ??= new Spell();
@@ -597,7 +609,7 @@ public sealed class SpeedingRule
             LastLon = i.ReadDouble();
             LastLat = i.ReadDouble();
             Error.Load(i);
-            SeenMs = i.ReadInt64();
+            spell.SeenMs = i.ReadInt64();
             Class = (VehicleClass)i.ReadByte();
             Hazmat = i.ReadUInt16();
             spell.OverMs = i.ReadInt64();
@@ -625,8 +637,9 @@ public sealed class SpeedingRule
             public double OverLon;
             public double OverLat;
             public double OverLimit;
+            public long SeenMs = long.MinValue;   // the vehicle's last match (VehicleTrack.SeenMs)
 
-            /// <summary>Every field as a vehicle never over the limit has it (a restore keeps no spell for such a one).</summary>
+            /// <summary>Every field of the condition as a vehicle never over the limit has it (a restore keeps no spell for such a one).</summary>
             public bool IsDefault => OverSinceMs == long.MinValue && OverFirstMs == 0 && UnderSinceMs == long.MinValue
                 && BitConverter.DoubleToInt64Bits(MaxSpeed) == 0 && OpenId == null && Severity == 0 && OverMs == 0 && OverEdge == 0
                 && BitConverter.DoubleToInt64Bits(OverLon) == 0 && BitConverter.DoubleToInt64Bits(OverLat) == 0

@@ -136,7 +136,11 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     public void OnProbe(in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
         ref State s = ref _states[p.Vehicle];
-        if (s.LastMs != long.MinValue && p.TimeMs < s.LastMs) return; // out of order: the vehicle's reports are judged in time order
+        // The last report's time, read before this report's times are kept: a time kept beyond the state's range of its
+        // base (CompactTimes: after a silence of 48 days) moves it, holding older times at the bound, and the silence's
+        // alerts name this one exactly.
+        long lastMs = s.LastMs;
+        if (lastMs != long.MinValue && p.TimeMs < lastMs) return; // out of order: the vehicle's reports are judged in time order
         bool dangerous = hazmat != 0 || cls == VehicleClass.Hazmat;
         // Only a unit judged from its fixes (the whole track) and a dangerous-goods vehicle (its conditions and stop) use
         // them: the rest never create them.
@@ -164,12 +168,12 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
 
         // Fatigue: driving time runs from the first report moving after a rest; a rest is a stop (or silence) of 20
         // minutes, or (when the options allow split breaks) breaks adding up to the same since the driving began.
-        if (s.LastMs != long.MinValue && p.TimeMs - s.LastMs >= _options.FatigueRestS * 1000) SilenceRested(ref s, in p, alerts);
+        if (lastMs != long.MinValue && p.TimeMs - lastMs >= _options.FatigueRestS * 1000) SilenceRested(ref s, in p, alerts);
         if (moving)
         {
             if (s.StandingSinceMs != long.MinValue && s.DrivingSinceMs != long.MinValue)
             {
-                long spell = s.LastMs - s.StandingSinceMs;
+                long spell = lastMs - s.StandingSinceMs;
                 if (spell >= _options.FatigueBreakMinS * 1000) s.BreaksMs += spell;
             }
             s.StandingSinceMs = long.MinValue;
@@ -193,13 +197,13 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
         Report(ref s.Fatigue, s.Fatigue.Update(tired, p.TimeMs, default), "fatigue", in p, cls, hazmat,
             s.DrivingSinceMs == long.MinValue ? null : (s.DrivenUntilMs - s.DrivingSinceMs) / 1000.0, alerts);
 
-        Teleport(ref s, in p, cls, hazmat, alerts);
-        SilentWhileMoving(ref s, in p, cls, hazmat, alerts);
+        Teleport(ref s, lastMs, in p, cls, hazmat, alerts);
+        SilentWhileMoving(ref s, lastMs, in p, cls, hazmat, alerts);
         if (s.SignalLost)
         {
-            var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 };
+            var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - lastMs) / 1000.0 };
             if (p.Fix && s.LastFix) evidence["moved_m"] = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
-            alerts.Add(Simple("signal_lost", SignalLostId(p.Vehicle, s.LastMs), AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, s.LastLon, s.LastLat, evidence));
+            alerts.Add(Simple("signal_lost", SignalLostId(p.Vehicle, lastMs), AlertState.Close, in p, cls, hazmat, lastMs, p.TimeMs, s.LastLon, s.LastLat, evidence));
             s.SignalLost = false;
         }
         s.LastMs = p.TimeMs;
@@ -358,36 +362,36 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     /// yet raised: last seen driving, or last seen standing and back far away. Its unit was silent while it drove. The
     /// alert opens and closes as it reappears, spanning the silence.
     /// </summary>
-    private void SilentWhileMoving(ref State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void SilentWhileMoving(ref State s, long lastMs, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        if (s.SignalLost || s.LastMs == long.MinValue) return;
-        if (p.TimeMs - s.LastMs < _options.SignalLostAfterS * 1000) return;
+        if (s.SignalLost || lastMs == long.MinValue) return;
+        if (p.TimeMs - lastMs < _options.SignalLostAfterS * 1000) return;
         bool located = p.Fix && s.LastFix;
         double moved = located ? Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat) : double.NaN;
         if (!s.LastMoving && !(moved >= _options.SignalLostMovedM)) return;
-        string id = $"signal_lost:{ids.Name(p.Vehicle)}:{s.LastMs}";
-        var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - s.LastMs) / 1000.0 };
+        string id = $"signal_lost:{ids.Name(p.Vehicle)}:{lastMs}";
+        var evidence = new Dictionary<string, double> { ["silent_s"] = (p.TimeMs - lastMs) / 1000.0 };
         if (located) evidence["moved_m"] = moved;
-        alerts.Add(Simple("signal_lost", id, AlertState.Open, in p, cls, hazmat, s.LastMs, null, s.LastLon, s.LastLat, evidence));
-        alerts.Add(Simple("signal_lost", id, AlertState.Close, in p, cls, hazmat, s.LastMs, p.TimeMs, p.Lon, p.Lat, evidence));
+        alerts.Add(Simple("signal_lost", id, AlertState.Open, in p, cls, hazmat, lastMs, null, s.LastLon, s.LastLat, evidence));
+        alerts.Add(Simple("signal_lost", id, AlertState.Close, in p, cls, hazmat, lastMs, p.TimeMs, p.Lon, p.Lat, evidence));
     }
 
-    private void Teleport(ref State s, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
+    private void Teleport(ref State s, long lastMs, in Probe p, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts)
     {
-        if (s.LastMs == long.MinValue) return;
+        if (lastMs == long.MinValue) return;
         // A unit without a fix repeats its last position: the jump when the fix returns is no teleport.
         if (!p.Fix || !s.LastFix) return;
         // No open jump and a step too short for one: no need of the distance (a great circle is no longer than the way
         // along a parallel then a meridian, R × (Δlon + Δlat) in radians, and the bound leaves a tenth to spare).
         if (s.OpenJump == null && Math.Abs(p.Lon - s.LastLon) + Math.Abs(p.Lat - s.LastLat) < _teleportMinDeg) return;
         double metres = Traffic.Geo.GeoMath.Distance(s.LastLon, s.LastLat, p.Lon, p.Lat);
-        double seconds = Math.Max(0.001, (p.TimeMs - s.LastMs) / 1000.0);
+        double seconds = Math.Max(0.001, (p.TimeMs - lastMs) / 1000.0);
         double kmh = metres / seconds * 3.6;
         bool jump = metres >= _options.TeleportMinM && kmh > _options.TeleportKmh;
         if (s.OpenJump is not { } j)
         {
             if (!jump) return;
-            var jumped = new Jump($"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}", p.TimeMs, s.LastMs, s.LastLon, s.LastLat);
+            var jumped = new Jump($"teleport:{ids.Name(p.Vehicle)}:{p.TimeMs}", p.TimeMs, lastMs, s.LastLon, s.LastLat);
             s.Jumped(jumped);
             alerts.Add(Simple("teleport", jumped.Id, AlertState.Open, in p, cls, hazmat, p.TimeMs, null, p.Lon, p.Lat, Evidence(metres, kmh)));
             return;
@@ -477,29 +481,70 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
 
     /// <summary>
     /// A vehicle's state: a struct held inline in the rule's pages (<see cref="PerVehicleStructs{T}"/>), reached by
-    /// reference, never copied; laid out by the runtime, widest fields first.
+    /// reference, never copied; laid out by the runtime, widest fields first: 72 bytes, its times as offsets from a base of
+    /// its own (<see cref="CompactTimes"/>), its small fields in the bits of one <see cref="ushort"/> (<see cref="StateBits"/>).
     /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private struct State
     {
         public State()
         {
+            CompactTimes.Clear(_times);
         }
 
+        [InlineArray(4)]
+        private struct Times
+        {
+            private int _first;
+        }
+
+        private long _timeBase;
+        private int _breaksMs;
+
+        private readonly long Get(int i) => CompactTimes.Get(_timeBase, _times[i]);
+
+        private void Set(int i, long timeMs) => CompactTimes.Set(ref _timeBase, _times, i, timeMs);
+
         public ConditionTracker Fatigue = new();   // mutable struct: don't make it readonly (no debounce: the driving time is)
-        public long LastMs = long.MinValue;
+        private Times _times;   // after the tracker, which the runtime then lays out first: the times' alignment pads nothing
+
+        public long LastMs { readonly get => Get(0); set => Set(0, value); }
+
+        /// <summary>Since its first report moving after a rest (none: long.MinValue).</summary>
+        public long DrivingSinceMs { readonly get => Get(1); set => Set(1, value); }
+
+        /// <summary>Since it stood (none: long.MinValue).</summary>
+        public long StandingSinceMs { readonly get => Get(2); set => Set(2, value); }
+
+        /// <summary>Its last report moving (none: long.MinValue).</summary>
+        public long DrivenUntilMs { readonly get => Get(3); set => Set(3, value); }
+
+        /// <summary>Breaks taken since the driving began (held at 24.8 days).</summary>
+        public long BreaksMs { readonly get => _breaksMs; set => _breaksMs = (int)Math.Clamp(value, 0, int.MaxValue); }
+
         public double LastLon;
         public double LastLat;
-        public bool LastMoving;
-        public bool LastFix = true;
-        public VehicleClass Class;
-        public ushort Hazmat;
-        public bool SignalLost;                    // signal_lost open: its id is the vehicle's and its last report's (SignalLostId)
-        public long DrivingSinceMs = long.MinValue;
-        public long StandingSinceMs = long.MinValue;
-        public long BreaksMs;   // breaks taken since the driving began
-        public long DrivenUntilMs = long.MinValue; // its last report moving
-        public bool NoFixMoving;                   // its fix was lost while it moved and is not back
+        // The class, the dangerous goods and the four flags below (StateBits): two bytes, where they took seven.
+        private ushort _bits = 1 << (StateBits.FreeShift + 1);   // LastFix
+
+        private readonly bool Flag(int i) => StateBits.Get(_bits, StateBits.FreeShift + i, 1) != 0;
+
+        private void SetFlag(int i, bool value) => StateBits.Set(ref _bits, StateBits.FreeShift + i, 1, value ? 1 : 0);
+
+        public bool LastMoving { readonly get => Flag(0); set => SetFlag(0, value); }
+
+        public bool LastFix { readonly get => Flag(1); set => SetFlag(1, value); }
+
+        /// <summary>signal_lost open: its id is the vehicle's and its last report's (SignalLostId).</summary>
+        public bool SignalLost { readonly get => Flag(2); set => SetFlag(2, value); }
+
+        /// <summary>Its fix was lost while it moved and is not back.</summary>
+        public bool NoFixMoving { readonly get => Flag(3); set => SetFlag(3, value); }
+
+        public VehicleClass Class { readonly get => StateBits.Class(_bits); set => StateBits.SetClass(ref _bits, value); }
+
+        public ushort Hazmat { readonly get => StateBits.Hazmat(_bits); set => StateBits.SetHazmat(ref _bits, value); }
+
         public CargoTrack? Fixes;                  // a dangerous-goods vehicle's, or a unit judged from its fixes (a FixTrack): created when first needed
 
         /// <summary>An open teleport, kept in <see cref="Fixes"/> (a vehicle with neither is the most common, and holds no reference for it).</summary>
@@ -561,8 +606,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
             LastLat = i.ReadDouble();
             LastMoving = i.ReadBoolean();
             LastFix = i.ReadBoolean();
-            Class = (VehicleClass)i.ReadByte();
-            Hazmat = i.ReadUInt16();
+            (Class, Hazmat) = StateBits.Load(i);
             string? jumpId = r.String();
             (long jumpMs, long fromMs, double fromLon, double fromLat) = (i.ReadInt64(), i.ReadInt64(), i.ReadDouble(), i.ReadDouble());
             Jump? jump = jumpId == null ? null : new Jump(jumpId, jumpMs, fromMs, fromLon, fromLat);   // a closed one's are never read

@@ -261,7 +261,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             if (s.Fixes > 0 && p.TimeMs - s.FirstMs > 30_000 && s.Condition.StartMs == long.MinValue) s.Fixes = 0;
             s.Edge = against;
             if (s.Fixes == 0) s.FirstMs = p.TimeMs;
-            if (s.Fixes < byte.MaxValue) s.Fixes++;
+            s.Fixes++;
             s.Clear = 0;
         }
         else if (!doubt)
@@ -571,24 +571,80 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
 
     /// <summary>
     /// A vehicle's state: a struct held inline in the rule's pages (<see cref="PerVehicleStructs{T}"/>), reached by
-    /// reference, never copied; laid out by the runtime, widest fields first: 192 bytes. The counters of fixes in a row
-    /// saturate (the rule asks only whether they reach 2).
+    /// reference, never copied; laid out by the runtime, widest fields first: 168 bytes, its times as offsets from a base
+    /// of its own (<see cref="CompactTimes"/>), its small fields in the bits of one <see cref="ushort"/> (<see cref="StateBits"/>).
+    /// The counters of fixes in a row saturate at 3 (the rule asks only whether they reach 2).
     /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private struct State
     {
         public State()
         {
+            CompactTimes.Clear(_times);
+            (FirstMs, EvidenceSinceMs, Line1Ms) = (0, 0, 0);
         }
 
+        [InlineArray(6)]
+        private struct Times
+        {
+            private int _first;
+        }
+
+        private long _timeBase;
+        private Times _times;
+
+        private readonly long Get(int i) => CompactTimes.Get(_timeBase, _times[i]);
+
+        private void Set(int i, long timeMs) => CompactTimes.Set(ref _timeBase, _times, i, timeMs);
+
         public ConditionTracker Condition = new();   // mutable struct: don't make it readonly
-        public long LastMs = long.MinValue;
-        public VehicleClass Class;
-        public ushort Hazmat;
+
+        public long LastMs { readonly get => Get(0); set => Set(0, value); }
+
+        /// <summary>The first fix of the run of fixes against the road.</summary>
+        public long FirstMs { readonly get => Get(1); set => Set(1, value); }
+
+        /// <summary>Where the course from positions is measured from (none: long.MinValue).</summary>
+        public long AnchorMs { readonly get => Get(2); set => Set(2, value); }
+
+        /// <summary>When the evidence below last rose above 0.</summary>
+        public long EvidenceSinceMs { readonly get => Get(3); set => Set(3, value); }
+
+        /// <summary>The last fix the evidence took (none: long.MinValue).</summary>
+        public long EvidenceMs { readonly get => Get(4); set => Set(4, value); }
+
+        /// <summary>The last fix of the line (see <see cref="Wiggle"/>).</summary>
+        public long Line1Ms { readonly get => Get(5); set => Set(5, value); }
+
+        // The class, the dangerous goods, Line, Clear and Fixes (StateBits): two bytes, where they took five and padding.
+        private ushort _bits;
+
+        public VehicleClass Class { readonly get => StateBits.Class(_bits); set => StateBits.SetClass(ref _bits, value); }
+
+        public ushort Hazmat { readonly get => StateBits.Hazmat(_bits); set => StateBits.SetHazmat(ref _bits, value); }
+
+        /// <summary>Fixes in a row held below (0–2), the last in Line1.</summary>
+        public int Line
+        {
+            readonly get => StateBits.Get(_bits, StateBits.FreeShift, 2);
+            set => StateBits.Set(ref _bits, StateBits.FreeShift, 2, value);
+        }
+
+        /// <summary>Judged fixes in a row not against the road, saturating at 3 (the rule asks only whether they reach 2).</summary>
+        public int Clear
+        {
+            readonly get => StateBits.Get(_bits, StateBits.FreeShift + 2, 2);
+            set => StateBits.Set(ref _bits, StateBits.FreeShift + 2, 2, Math.Min(value, 3));
+        }
+
+        /// <summary>Judged fixes in a row against the road, saturating at 3 (the rule asks only whether there are any, and 2).</summary>
+        public int Fixes
+        {
+            readonly get => StateBits.Get(_bits, StateBits.FreeShift + 4, 2);
+            set => StateBits.Set(ref _bits, StateBits.FreeShift + 4, 2, Math.Min(value, 3));
+        }
+
         public int Edge;
-        public byte Fixes;                      // judged fixes in a row against the road (saturating)
-        public long FirstMs;                    // the first fix of the run of fixes against the road
-        public long AnchorMs = long.MinValue;   // where the course from positions is measured from
         public double AnchorLon;
         public double AnchorLat;
         public float AnchorKmh = float.NaN;     // the speed reported at the anchor (NaN: none)
@@ -599,24 +655,6 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         public double EvidenceWeight;           // their weights summed (n), and their u and D weighed
         public double EvidencePassed;
         public double EvidenceApart;
-        public long EvidenceSinceMs;            // when that evidence last rose above 0
-        public long EvidenceMs = long.MinValue; // the last fix it took
-        private byte _lineClear;                // Line in the low two bits, Clear above them: one byte, which keeps the state at 192
-
-        /// <summary>Fixes in a row held below (0–2), the last in Line1.</summary>
-        public int Line
-        {
-            readonly get => _lineClear & 3;
-            set => _lineClear = (byte)((_lineClear & ~3) | value);
-        }
-
-        /// <summary>Judged fixes in a row not against the road, saturating at 63 (the rule asks only whether they reach 2).</summary>
-        public int Clear
-        {
-            readonly get => _lineClear >> 2;
-            set => _lineClear = (byte)((_lineClear & 3) | (Math.Min(value, 63) << 2));
-        }
-        public long Line1Ms;
         public double Line0Lon, Line0Lat, Line1Lon, Line1Lat;
 
         /// <summary>
@@ -665,7 +703,7 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
             o.Write((byte)Class);
             o.Write(Hazmat);
             o.Write(Edge);
-            o.Write((int)Fixes);
+            o.Write(Fixes);
             o.Write(Clear);
             o.Write(FirstMs);
             o.Write(AnchorMs);
@@ -693,11 +731,10 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         {
             Condition.Load(i);
             LastMs = i.ReadInt64();
-            Class = (VehicleClass)i.ReadByte();
-            Hazmat = i.ReadUInt16();
+            (Class, Hazmat) = StateBits.Load(i);
             Edge = i.ReadInt32();
-            Fixes = (byte)Math.Clamp(i.ReadInt32(), 0, byte.MaxValue);
-            Clear = Math.Clamp(i.ReadInt32(), 0, 63);
+            Fixes = Math.Clamp(i.ReadInt32(), 0, 3);
+            Clear = Math.Clamp(i.ReadInt32(), 0, 3);
             FirstMs = i.ReadInt64();
             AnchorMs = i.ReadInt64();
             AnchorLon = i.ReadDouble();

@@ -74,7 +74,10 @@ public class SpeedingRuleTests
     private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, params (double Kmh, int Seconds)[] legs) =>
         DriveOn(edge, cls, start, reported, errorM: 2, legs);
 
-    private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, double errorM, params (double Kmh, int Seconds)[] legs)
+    private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, double errorM, params (double Kmh, int Seconds)[] legs) =>
+        DriveRule(edge, cls, start, reported, errorM, legs).Alerts;
+
+    private static (List<AlertEvent> Alerts, SpeedingRule Rule) DriveRule(int edge, VehicleClass cls, long start, double? reported, double errorM, (double Kmh, int Seconds)[] legs)
     {
         var net = SimRun.Shenzhen;
         var ids = new VehicleIds();
@@ -105,7 +108,7 @@ public class SpeedingRuleTests
                 rule.OnMatched(vehicle, cls, 0, m, alerts);
             }
         }
-        return alerts;
+        return (alerts, rule);
     }
 
     [Fact]
@@ -278,6 +281,23 @@ public class SpeedingRuleTests
     {
         Assert.Empty(Drive(VehicleClass.Car, s_day, (54, 120)));          // under limit × 1.1
         Assert.Empty(Drive(VehicleClass.Car, s_day, (50, 10), (90, 4), (45, 60))); // a burst shorter than the debounce
+    }
+
+    /// <summary>
+    /// A vehicle silent while speeding: its alert closes once the watermark is <see cref="SpeedingOptions.SilentCloseS"/>
+    /// past its last match (which the track keeps with its condition), not before.
+    /// </summary>
+    [Fact]
+    public void A_vehicle_gone_silent_while_speeding_has_its_alert_closed_by_the_watermark_from_its_last_match()
+    {
+        var (alerts, rule) = DriveRule(Edge50(), VehicleClass.Car, s_day, null, 2, [(50, 10), (80, 40)]);
+        long last = s_day + 49_000;
+        Assert.Equal([AlertState.Open], alerts.Select(a => a.State));
+        rule.OnWatermark(last + 299_999, alerts);
+        Assert.Single(alerts);
+        rule.OnWatermark(last + 300_000, alerts);
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        Assert.Equal((alerts[0].AlertId, last + 300_000), (alerts[1].AlertId, alerts[1].TimeMs));
     }
 
     [Fact]

@@ -22,6 +22,7 @@ public class VehicleConditionRulesTests
         """;
 
     private static readonly long s_t0 = new DateTimeOffset(2025, 11, 25, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+    private const long Day = 86_400_000;
 
     /// <summary>Reports every 10 s: (speed km/h, fix, seconds, where).</summary>
     private static List<AlertEvent> Reports(VehicleClass cls, ushort hazmat, params (double Kmh, bool Fix, int Seconds, double Lon)[] legs) =>
@@ -30,10 +31,17 @@ public class VehicleConditionRulesTests
     private static List<AlertEvent> Reports(VehicleConditionOptions? options, VehicleClass cls, ushort hazmat, params (double Kmh, bool Fix, int Seconds, double Lon)[] legs)
     {
         var ids = new VehicleIds();
-        int v = ids.Intern("琼H1".AsSpan());
         var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones), options);
         var alerts = new List<AlertEvent>();
-        long t = s_t0;
+        Feed(rules, ids, s_t0, cls, hazmat, alerts, legs);
+        return alerts;
+    }
+
+    /// <summary>Feeds the rules one vehicle's reports every 10 s from <paramref name="t"/>: (speed km/h, fix, seconds, where).</summary>
+    private static void Feed(VehicleConditionRules rules, VehicleIds ids, long t, VehicleClass cls, ushort hazmat, List<AlertEvent> alerts,
+        params (double Kmh, bool Fix, int Seconds, double Lon)[] legs)
+    {
+        int v = ids.Intern("琼H1".AsSpan());
         foreach (var (kmh, fix, seconds, lon) in legs)
         {
             for (int s = 0; s < seconds; s += 10, t += 10_000)
@@ -48,7 +56,6 @@ public class VehicleConditionRulesTests
                 rules.OnProbe(p, cls, hazmat, alerts);
             }
         }
-        return alerts;
     }
 
     private const double Road = 113.95, Depot = 113.905;
@@ -162,6 +169,52 @@ public class VehicleConditionRulesTests
         Assert.Empty(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 1500, Road), (50, true, 3 * 3600, Road)));
         // A 10-minute stop is no rest.
         Assert.Single(Reports(VehicleClass.Taxi, 0, (50, true, 3 * 3600, Road), (0, true, 600, Road), (50, true, 3600 + 600, Road)), a => a.State == AlertState.Open);
+    }
+
+    /// <summary>
+    /// The state keeps its times as 32-bit offsets from a base of its own (CompactTimes): a dangerous-goods truck's long day
+    /// (fatigue, a long stop outside a permitted stop, then driving off until its unit goes silent, which the watermark
+    /// raises as signal_lost), three times 40 and 400 days apart by the same rules, raises what the same days a day apart
+    /// raise, at the times of their own reports to the millisecond; each signal_lost closes, as its truck reappears, under
+    /// the id it opened with, naming the last report before the silence.
+    /// </summary>
+    [Fact]
+    public void Long_days_months_apart_raise_what_days_a_day_apart_raise_at_their_own_times()
+    {
+        const int DayS = (4 * 3600) + 600 + 1500 + 600;   // the legs below, a report every 10 s
+        List<List<AlertEvent>> Run(long[] shifts)
+        {
+            var ids = new VehicleIds();
+            var rules = new VehicleConditionRules(ids, ZoneSet.Parse(Zones));
+            var days = new List<List<AlertEvent>>();
+            foreach (long shift in shifts)
+            {
+                var alerts = new List<AlertEvent>();
+                Feed(rules, ids, s_t0 + shift, VehicleClass.Hazmat, 30, alerts, (50, true, (4 * 3600) + 600, Road), (0, true, 1500, Road), (40, true, 600, Road));
+                rules.OnWatermark(s_t0 + shift + (DayS * 1000L) + 3_600_000, alerts);
+                days.Add(alerts);
+            }
+            return days;
+        }
+        long[] apart = [0, 40 * Day, 400 * Day], near = [0, Day, 2 * Day];
+        var far = Run(apart);
+        var reference = Run(near);
+        for (int k = 0; k < apart.Length; k++)
+        {
+            long d = apart[k] - near[k];
+            Assert.Equal(reference[k].Where(a => a.Kind != "signal_lost").Select(a => (a.Kind, a.State, a.StartMs + d, a.EndMs + d, a.TimeMs + d, a.Evidence["duration_s"])),
+                far[k].Where(a => a.Kind != "signal_lost").Select(a => (a.Kind, a.State, a.StartMs, a.EndMs, a.TimeMs, a.Evidence["duration_s"])));
+            Assert.Equal(["fatigue", "hazmat_long_stop", "fatigue", "hazmat_long_stop"], far[k].Where(a => a.Kind != "signal_lost").Select(a => a.Kind));
+            long lastBefore = k == 0 ? 0 : s_t0 + apart[k - 1] + (DayS * 1000L) - 10_000;
+            var lost = far[k].Where(a => a.Kind == "signal_lost").ToList();
+            // The previous day's signal_lost closes as the truck reappears; this day's opens from the watermark.
+            Assert.Equal(k == 0 ? [AlertState.Open] : [AlertState.Close, AlertState.Open], lost.Select(a => a.State));
+            if (k > 0)
+            {
+                Assert.Equal(far[k - 1].Last(a => a.Kind == "signal_lost").AlertId, lost[0].AlertId);
+                Assert.Equal(($"signal_lost:琼H1:{lastBefore}", lastBefore, s_t0 + apart[k]), (lost[0].AlertId, lost[0].StartMs, lost[0].EndMs));
+            }
+        }
     }
 
     [Fact]

@@ -42,24 +42,26 @@ public class WrongWayRuleTests
     /// A car along the one-way street (against it when asked) at 29 km/h, a fix a second; then, when asked, far away and
     /// standing for 15 s, so that an alert closes. Returns its alerts, the rule and its last fix's time.
     /// </summary>
-    private static (List<AlertEvent> Alerts, WrongWayRule Rule, long LastMs) DriveStreet(bool against, bool reportHeading, bool leave)
+    /// <remarks>From <paramref name="startMs"/> (default: the tests' start), by a rule given or a new one.</remarks>
+    private static (List<AlertEvent> Alerts, WrongWayRule Rule, long LastMs) DriveStreet(bool against, bool reportHeading, bool leave,
+        long? startMs = null, WrongWayRule? given = null, VehicleIds? givenIds = null)
     {
         var net = SimRun.Shenzhen;
         int edge = OneWayStreet();
-        var ids = new VehicleIds();
+        var ids = givenIds ?? new VehicleIds();
         int v = ids.Intern("琼W1".AsSpan());
-        var rule = new WrongWayRule(s_index.Value, ids);
+        var rule = given ?? new WrongWayRule(s_index.Value, ids);
         var alerts = new List<AlertEvent>();
         double len = net.LengthM(edge);
         int i = 0;
-        long last = 0;
+        long last = 0, t0 = startMs ?? s_t0;
         for (double x = 5; x < len - 5; x += 8, i++)
         {
             double offset = against ? len - x : x; // 8 m every 1 s ≈ 29 km/h
             var (lon, lat) = net.PointAt(edge, offset);
             var p = Probe.Empty;
             p.Vehicle = v;
-            p.TimeMs = last = s_t0 + (i * 1000);
+            p.TimeMs = last = t0 + (i * 1000);
             p.Lon = lon;
             p.Lat = lat;
             p.SpeedKmh = 29;
@@ -71,7 +73,7 @@ public class WrongWayRuleTests
         {
             var p = Probe.Empty;
             p.Vehicle = v;
-            p.TimeMs = last = s_t0 + (i * 1000);
+            p.TimeMs = last = t0 + (i * 1000);
             p.Lon = 0.5;
             p.Lat = 0.5;
             p.SpeedKmh = 0;
@@ -246,6 +248,40 @@ public class WrongWayRuleTests
         Assert.Equal(alerts[0].AlertId, alerts[1].AlertId);
         rule.OnWatermark(last + 900_000, alerts);
         Assert.Equal(2, alerts.Count);
+    }
+
+    /// <summary>
+    /// The state keeps its times as 32-bit offsets from a base of its own (CompactTimes): drives against the street 40 and
+    /// 400 days apart, by the same rule and vehicle, raise what the same drives an hour apart raise, at the times of their
+    /// own fixes to the millisecond.
+    /// </summary>
+    [Fact]
+    public void Drives_against_a_one_way_street_months_apart_raise_what_drives_an_hour_apart_raise()
+    {
+        const long Day = 86_400_000;
+        List<List<AlertEvent>> Run(long[] shifts)
+        {
+            var ids = new VehicleIds();
+            WrongWayRule? rule = null;
+            var drives = new List<List<AlertEvent>>();
+            foreach (long shift in shifts)
+            {
+                var (alerts, r, _) = DriveStreet(against: true, reportHeading: false, leave: true, s_t0 + shift, rule, ids);
+                rule = r;
+                drives.Add(alerts);
+            }
+            return drives;
+        }
+        long[] apart = [0, 40 * Day, 400 * Day], near = [0, 3_600_000, 7_200_000];
+        var far = Run(apart);
+        var reference = Run(near);
+        for (int k = 0; k < apart.Length; k++)
+        {
+            long d = apart[k] - near[k];
+            Assert.Equal([AlertState.Open, AlertState.Close], far[k].Select(a => a.State));
+            Assert.Equal(reference[k].Select(a => (a.AlertId.Replace($"{a.StartMs}", $"{a.StartMs + d}"), a.State, a.StartMs + d, a.EndMs + d, a.TimeMs + d)),
+                far[k].Select(a => (a.AlertId, a.State, a.StartMs, a.EndMs, a.TimeMs)));
+        }
     }
 
     [Fact]
