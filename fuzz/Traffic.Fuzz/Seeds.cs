@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using Google.Protobuf;
 using Traffic.Connectors.Jt808;
@@ -100,6 +101,7 @@ public static class Seeds
         Put(dir, "osm-pbf", "small", Pbf());
 
         WriteCheckpoints(dir);
+        WriteEngine(dir);
     }
 
     /// <summary>One sub-package of a 2013 message for terminal 013912345678, framed.</summary>
@@ -181,6 +183,47 @@ public static class Seeds
         block.Primitivegroup.Add(ways);
         Blob("OSMData", block);
         return o.ToArray();
+    }
+
+    /// <summary>
+    /// Records of the engine target (<see cref="EngineTarget"/>): three synthetic trips on Monaco, every 5 s, merged by time;
+    /// again with the watermark moved every 20 records and a checkpoint and restore at the 60th.
+    /// </summary>
+    private static void WriteEngine(string dir)
+    {
+        var rng = new Random(7);
+        var fixes = new List<(long TimeMs, int Vehicle, double Lon, double Lat, int Index)>();
+        for (int v = 0; v < 3; v++)
+        {
+            var (probes, _) = SyntheticTraces.Drive(Targets.Monaco.Network, rng, 1200, 5, 8, EngineTarget.Start + (v * 3000));
+            for (int i = 0; i < probes.Length; i++) fixes.Add((probes[i].Probe.TimeMs, v, probes[i].Probe.Lon, probes[i].Probe.Lat, i));
+        }
+        fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
+        byte[] Records(bool moves)
+        {
+            var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
+            long clock = EngineTarget.Start;
+            for (int k = 0; k < fixes.Count; k++)
+            {
+                var (t, v, lon, lat, i) = fixes[k];
+                Span<byte> r = bytes.AsSpan(k * EngineTarget.RecordBytes, EngineTarget.RecordBytes);
+                int flags = v | 32 | (i % 3 == 0 ? 8 : 0) | (i % 4 == 0 ? 16 : 0);
+                if (moves && k % 20 == 19) flags |= 64;
+                if (moves && k == 60) flags |= 128;
+                r[0] = (byte)flags;
+                r[1] = (byte)(v == 0 ? 5 | (5 << 3) : v);
+                short step = (short)Math.Clamp((t - clock) / 100, short.MinValue, short.MaxValue);
+                clock += step * 100L;
+                BinaryPrimitives.WriteInt16LittleEndian(r[2..], step);
+                BinaryPrimitives.WriteUInt16LittleEndian(r[4..], (ushort)Math.Clamp(Math.Round((lon - EngineTarget.West) * 1e6), 0, ushort.MaxValue));
+                BinaryPrimitives.WriteUInt16LittleEndian(r[6..], (ushort)Math.Clamp(Math.Round((lat - EngineTarget.South) * 1e6), 0, ushort.MaxValue));
+                r[8] = 30;
+                BinaryPrimitives.WriteUInt16LittleEndian(r[9..], (ushort)(i * 7 % 360));
+            }
+            return bytes;
+        }
+        Put(dir, "engine", "trips", Records(moves: false));
+        Put(dir, "engine", "trips-moved", Records(moves: true));
     }
 
     /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>

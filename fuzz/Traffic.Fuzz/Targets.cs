@@ -37,6 +37,7 @@ public static class Targets
         new("osm-pbf", "an OSM PBF extract imported into a road network", OsmPbf),
         new("checkpoint-vehicle", "a vehicle partition checkpoint's payload (framed and hashed as the engine writes it), restored on Monaco", CheckpointVehicle),
         new("checkpoint-segment", "a segment partition checkpoint's payload, restored on Monaco", CheckpointSegment),
+        new("engine", "decoded probes of eight vehicles through a vehicle and a segment partition on Monaco (zones, registry, watermarks, checkpoints): none lost, alerts' lifecycles whole", EngineTarget.Run),
     ];
 
     // ---- probes ----
@@ -378,6 +379,9 @@ public static class Targets
 
     private static readonly Lazy<EdgeIndex> s_monaco = new(() =>
         new EdgeIndex(NetworkImport.Read(Traffic.Testing.SharedData.Path("osm", "monaco.osm.pbf"), out _)));
+
+    /// <summary>Monaco's road network and its index, imported once a process.</summary>
+    internal static EdgeIndex Monaco => s_monaco.Value;
 
     private static MemoryStream Framed(byte[] payload, CheckpointKind kind)
     {
