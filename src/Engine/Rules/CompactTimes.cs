@@ -1,4 +1,29 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Traffic.Engine.Rules;
+
+/// <summary>
+/// A state's times as <see cref="CompactTimes"/> keeps them: the base and an offset a time, <typeparamref name="TSlots"/> an
+/// <see cref="InlineArrayAttribute"/> struct of <see cref="int"/>, one a time. Made all none; a field of the state, never copied.
+/// </summary>
+internal struct TimeSlots<TSlots> where TSlots : struct
+{
+    private long _base;
+    private TSlots _slots;
+
+    public TimeSlots() => CompactTimes.Clear(Slots);
+
+    private Span<int> Slots => MemoryMarshal.CreateSpan(ref Unsafe.As<TSlots, int>(ref _slots), Unsafe.SizeOf<TSlots>() / sizeof(int));
+
+    /// <summary>The time kept in slot <paramref name="i"/>.</summary>
+    public readonly long this[int i] =>
+        CompactTimes.Get(_base, MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<TSlots, int>(ref Unsafe.AsRef(in _slots)), Unsafe.SizeOf<TSlots>() / sizeof(int))[i]);
+
+    /// <summary>Keeps <paramref name="timeMs"/> in slot <paramref name="i"/>.</summary>
+    public void Set(int i, long timeMs) => CompactTimes.Set(ref _base, Slots, i, timeMs);
+}
+
 
 /// <summary>
 /// A vehicle's rule state keeps its times (milliseconds since the epoch) as 32-bit offsets from a base of its own, 4 bytes

@@ -489,35 +489,29 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     {
         public State()
         {
-            CompactTimes.Clear(_times);
         }
 
         [InlineArray(4)]
-        private struct Times
+        private struct Four
         {
             private int _first;
         }
 
-        private long _timeBase;
         private int _breaksMs;
 
-        private readonly long Get(int i) => CompactTimes.Get(_timeBase, _times[i]);
-
-        private void Set(int i, long timeMs) => CompactTimes.Set(ref _timeBase, _times, i, timeMs);
-
         public ConditionTracker Fatigue = new();   // mutable struct: don't make it readonly (no debounce: the driving time is)
-        private Times _times;   // after the tracker, which the runtime then lays out first: the times' alignment pads nothing
+        private TimeSlots<Four> _times = new();   // after the tracker, which the runtime then lays out first: their alignment pads nothing
 
-        public long LastMs { readonly get => Get(0); set => Set(0, value); }
+        public long LastMs { readonly get => _times[0]; set => _times.Set(0, value); }
 
         /// <summary>Since its first report moving after a rest (none: long.MinValue).</summary>
-        public long DrivingSinceMs { readonly get => Get(1); set => Set(1, value); }
+        public long DrivingSinceMs { readonly get => _times[1]; set => _times.Set(1, value); }
 
         /// <summary>Since it stood (none: long.MinValue).</summary>
-        public long StandingSinceMs { readonly get => Get(2); set => Set(2, value); }
+        public long StandingSinceMs { readonly get => _times[2]; set => _times.Set(2, value); }
 
         /// <summary>Its last report moving (none: long.MinValue).</summary>
-        public long DrivenUntilMs { readonly get => Get(3); set => Set(3, value); }
+        public long DrivenUntilMs { readonly get => _times[3]; set => _times.Set(3, value); }
 
         /// <summary>Breaks taken since the driving began (held at 24.8 days).</summary>
         public long BreaksMs { readonly get => _breaksMs; set => _breaksMs = (int)Math.Clamp(value, 0, int.MaxValue); }

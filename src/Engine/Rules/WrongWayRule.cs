@@ -580,41 +580,36 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
     {
         public State()
         {
-            CompactTimes.Clear(_times);
             (FirstMs, EvidenceSinceMs, Line1Ms) = (0, 0, 0);
         }
 
         [InlineArray(6)]
-        private struct Times
+        private struct Six
         {
             private int _first;
         }
 
-        private long _timeBase;
-        private Times _times;
-
-        private readonly long Get(int i) => CompactTimes.Get(_timeBase, _times[i]);
-
-        private void Set(int i, long timeMs) => CompactTimes.Set(ref _timeBase, _times, i, timeMs);
-
         public ConditionTracker Condition = new();   // mutable struct: don't make it readonly
+        public UnitError Nearest;               // the unit's error, from the distances to the nearest road of the fixes looked at
+        public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
+        private TimeSlots<Six> _times = new();  // after the structs of odd sizes, which the runtime then lays out first: no padding
 
-        public long LastMs { readonly get => Get(0); set => Set(0, value); }
+        public long LastMs { readonly get => _times[0]; set => _times.Set(0, value); }
 
         /// <summary>The first fix of the run of fixes against the road.</summary>
-        public long FirstMs { readonly get => Get(1); set => Set(1, value); }
+        public long FirstMs { readonly get => _times[1]; set => _times.Set(1, value); }
 
         /// <summary>Where the course from positions is measured from (none: long.MinValue).</summary>
-        public long AnchorMs { readonly get => Get(2); set => Set(2, value); }
+        public long AnchorMs { readonly get => _times[2]; set => _times.Set(2, value); }
 
         /// <summary>When the evidence below last rose above 0.</summary>
-        public long EvidenceSinceMs { readonly get => Get(3); set => Set(3, value); }
+        public long EvidenceSinceMs { readonly get => _times[3]; set => _times.Set(3, value); }
 
         /// <summary>The last fix the evidence took (none: long.MinValue).</summary>
-        public long EvidenceMs { readonly get => Get(4); set => Set(4, value); }
+        public long EvidenceMs { readonly get => _times[4]; set => _times.Set(4, value); }
 
         /// <summary>The last fix of the line (see <see cref="Wiggle"/>).</summary>
-        public long Line1Ms { readonly get => Get(5); set => Set(5, value); }
+        public long Line1Ms { readonly get => _times[5]; set => _times.Set(5, value); }
 
         // The class, the dangerous goods, Line, Clear and Fixes (StateBits): two bytes, where they took five and padding.
         private ushort _bits;
@@ -649,8 +644,6 @@ public sealed class WrongWayRule(EdgeIndex index, IVehicleNames ids, WrongWayOpt
         public double AnchorLat;
         public float AnchorKmh = float.NaN;     // the speed reported at the anchor (NaN: none)
         public double Course = double.NaN;
-        public UnitError Nearest;               // the unit's error, from the distances to the nearest road of the fixes looked at
-        public UnitError OffLine;               // … from each fix's distance off the line through its neighbours
         public double EvidenceNats;             // the recent fixes' evidence for driving against a one-way road
         public double EvidenceWeight;           // their weights summed (n), and their u and D weighed
         public double EvidencePassed;

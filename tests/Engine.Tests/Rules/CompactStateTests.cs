@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Traffic.Engine.Alerts;
 using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
@@ -50,6 +51,25 @@ public class CompactStateTests
         Assert.Equal(held, CompactTimes.Get(timeBase, times[0]));
         Assert.Equal(s_t0 + (30 * Day), CompactTimes.Get(timeBase, times[1]));
         Assert.Equal(s_t0 + (60 * Day), CompactTimes.Get(timeBase, times[2]));
+    }
+
+    [InlineArray(3)]
+    private struct Three
+    {
+        private int _first;
+    }
+
+    [Fact]
+    public void Time_slots_begin_none_and_keep_each_slots_time_across_the_bases_moves()
+    {
+        var times = new TimeSlots<Three>();
+        Assert.Equal((long.MinValue, long.MinValue, long.MinValue), (times[0], times[1], times[2]));
+        times.Set(0, s_t0);
+        times.Set(1, 0);
+        times.Set(2, s_t0 + (40 * Day));
+        Assert.Equal((s_t0, 0L, s_t0 + (40 * Day)), (times[0], times[1], times[2]));
+        times.Set(0, long.MinValue);
+        Assert.Equal((long.MinValue, 0L, s_t0 + (40 * Day)), (times[0], times[1], times[2]));
     }
 
     [Fact]
