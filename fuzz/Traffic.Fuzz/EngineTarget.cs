@@ -22,7 +22,8 @@ namespace Traffic.Fuzz;
 /// A record: [0] vehicle (bits 0–2), has speed (3), has heading (4), fix (5), move the watermark after it (6), checkpoint
 /// and restore after it (7); [1] class (bits 0–2, modulo 6), dangerous goods (3–5: an index into <see cref="Hazmat"/>), has
 /// an alarm (6), has an accuracy (7); [2–3] the step of the input's clock, in tenths of a second (signed: a negative step
-/// is a probe older than the one before); [4–5] and [6–7] longitude and latitude, millionths of a degree east and north of
+/// is a probe older than the one before; the least, −32768, a step of 40 days forward, beyond the 24.8 days a rule state's
+/// times span before their base moves); [4–5] and [6–7] longitude and latitude, millionths of a degree east and north of
 /// 7.40° E, 43.72° N (a box around Monaco); [8] speed, km/h; [9–10] heading, degrees (modulo 360); [11] accuracy, metres;
 /// [12–15] alarm bits; [16–19] status bits.
 /// </remarks>
@@ -31,6 +32,7 @@ internal static class EngineTarget
     public const int RecordBytes = 20;
     public const double West = 7.40, South = 43.72;
     public const long Start = 1_764_028_800_000;   // 2025-11-25 00:00 UTC
+    private const long LongStepMs = 40L * 86_400_000;
     private static readonly ushort[] Hazmat = [0, 0, 0, 10, 21, 30, 61, 80];
 
     private const string ZonesJson = """
@@ -91,7 +93,8 @@ internal static class EngineTarget
         {
             ReadOnlySpan<byte> r = input.AsSpan(at, RecordBytes);
             byte flags = r[0], kind = r[1];
-            clock = Math.Max(Engine.Probes.ProbeRules.EarliestMs, clock + (BinaryPrimitives.ReadInt16LittleEndian(r[2..]) * 100L));
+            short step = BinaryPrimitives.ReadInt16LittleEndian(r[2..]);
+            clock = Math.Max(Engine.Probes.ProbeRules.EarliestMs, clock + (step == short.MinValue ? LongStepMs : step * 100L));
             var p = Probe.Empty;
             p.Vehicle = flags & 7;
             p.TimeMs = clock;

@@ -187,7 +187,8 @@ public static class Seeds
 
     /// <summary>
     /// Records of the engine target (<see cref="EngineTarget"/>): three synthetic trips on Monaco, every 5 s, merged by time;
-    /// again with the watermark moved every 20 records and a checkpoint and restore at the 60th.
+    /// again with the watermark moved every 20 records and a checkpoint and restore at the 60th; and again with the rest of
+    /// the trips 40 days later, checkpointed as they resume.
     /// </summary>
     private static void WriteEngine(string dir)
     {
@@ -199,7 +200,7 @@ public static class Seeds
             for (int i = 0; i < probes.Length; i++) fixes.Add((probes[i].Probe.TimeMs, v, probes[i].Probe.Lon, probes[i].Probe.Lat, i));
         }
         fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
-        byte[] Records(bool moves)
+        byte[] Records(bool moves, bool gap = false)
         {
             var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
             long clock = EngineTarget.Start;
@@ -210,10 +211,11 @@ public static class Seeds
                 int flags = v | 32 | (i % 3 == 0 ? 8 : 0) | (i % 4 == 0 ? 16 : 0);
                 if (moves && k % 20 == 19) flags |= 64;
                 if (moves && k == 60) flags |= 128;
-                r[0] = (byte)flags;
                 r[1] = (byte)(v == 0 ? 5 | (5 << 3) : v);
-                short step = (short)Math.Clamp((t - clock) / 100, short.MinValue, short.MaxValue);
+                short step = (short)Math.Clamp((t - clock) / 100, short.MinValue + 1, short.MaxValue);
                 clock += step * 100L;
+                if (gap && k == 64) (step, flags) = (short.MinValue, flags | 128);   // 40 days on, then a checkpoint
+                r[0] = (byte)flags;
                 BinaryPrimitives.WriteInt16LittleEndian(r[2..], step);
                 BinaryPrimitives.WriteUInt16LittleEndian(r[4..], (ushort)Math.Clamp(Math.Round((lon - EngineTarget.West) * 1e6), 0, ushort.MaxValue));
                 BinaryPrimitives.WriteUInt16LittleEndian(r[6..], (ushort)Math.Clamp(Math.Round((lat - EngineTarget.South) * 1e6), 0, ushort.MaxValue));
@@ -224,6 +226,7 @@ public static class Seeds
         }
         Put(dir, "engine", "trips", Records(moves: false));
         Put(dir, "engine", "trips-moved", Records(moves: true));
+        Put(dir, "engine", "trips-40-days-apart", Records(moves: true, gap: true));
     }
 
     /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>
