@@ -188,15 +188,18 @@ public static class Seeds
     /// <summary>
     /// Records of the engine target (<see cref="EngineTarget"/>): three synthetic trips on Monaco, every 5 s, merged by time;
     /// again with the watermark moved every 20 records and a checkpoint and restore at the 60th; and again with the rest of
-    /// the trips 40 days later, checkpointed as they resume.
+    /// the trips 40 days later, checkpointed as they resume; and the trips driven backwards (no wrong_way comes of them: the
+    /// matcher takes the roads the other way, and afl-fuzz has not found one yet).
     /// </summary>
     private static void WriteEngine(string dir)
     {
         var rng = new Random(7);
         var fixes = new List<(long TimeMs, int Vehicle, double Lon, double Lat, int Index)>();
+        var trips = new List<TruthProbe[]>();
         for (int v = 0; v < 3; v++)
         {
             var (probes, _) = SyntheticTraces.Drive(Targets.Monaco.Network, rng, 1200, 5, 8, EngineTarget.Start + (v * 3000));
+            trips.Add(probes);
             for (int i = 0; i < probes.Length; i++) fixes.Add((probes[i].Probe.TimeMs, v, probes[i].Probe.Lon, probes[i].Probe.Lat, i));
         }
         fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
@@ -227,6 +230,17 @@ public static class Seeds
         Put(dir, "engine", "trips", Records(moves: false));
         Put(dir, "engine", "trips-moved", Records(moves: true));
         Put(dir, "engine", "trips-40-days-apart", Records(moves: true, gap: true));
+        // The trips driven backwards (each fix at the time of its mirror).
+        for (int v = 0; v < trips.Count; v++)
+        {
+            for (int i = 0; i < trips[v].Length; i++)
+            {
+                int k = fixes.FindIndex(f => f.Vehicle == v && f.Index == i);
+                GpsPoint mirror = trips[v][trips[v].Length - 1 - i].Probe;
+                fixes[k] = fixes[k] with { Lon = mirror.Lon, Lat = mirror.Lat };
+            }
+        }
+        Put(dir, "engine", "trips-backwards", Records(moves: false));
     }
 
     /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>
