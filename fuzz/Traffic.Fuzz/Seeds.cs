@@ -241,6 +241,44 @@ public static class Seeds
             }
         }
         Put(dir, "engine", "trips-backwards", Records(moves: false));
+        Put(dir, "engine", "wrong-way", AgainstOneWay());
+    }
+
+    /// <summary>
+    /// Engine records of a car (vehicle 6, in no registry) driving the longest one-way street of Monaco against its
+    /// direction at 29 km/h, a fix a second reporting speed and heading, then standing off it: a <c>wrong_way</c> alert opens
+    /// and closes.
+    /// </summary>
+    private static byte[] AgainstOneWay()
+    {
+        RoadNetwork net = Targets.Monaco.Network;
+        int street = -1;
+        for (int e = 0; e < net.EdgeCount; e++)
+        {
+            if (net.Twin(e) < 0 && net.IsOneWay(e) && (street < 0 || net.LengthM(e) > net.LengthM(street))) street = e;
+        }
+        var bytes = new List<byte>();
+        void Fix(double lon, double lat, double heading, byte kmh)
+        {
+            var r = new byte[EngineTarget.RecordBytes];
+            r[0] = 6 | 8 | 16 | 32;
+            r[1] = 1;   // a car
+            BinaryPrimitives.WriteInt16LittleEndian(r.AsSpan(2), 10);
+            BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(4), (ushort)Math.Clamp(Math.Round((lon - EngineTarget.West) * 1e6), 0, ushort.MaxValue));
+            BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(6), (ushort)Math.Clamp(Math.Round((lat - EngineTarget.South) * 1e6), 0, ushort.MaxValue));
+            r[8] = kmh;
+            BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(9), (ushort)(((int)Math.Round(heading) % 360 + 360) % 360));
+            bytes.AddRange(r);
+        }
+        double len = net.LengthM(street);
+        for (double x = 5; x < len - 5; x += 8)
+        {
+            var (lon, lat) = net.PointAt(street, len - x);
+            Fix(lon, lat, net.BearingAt(street, len - x) + 180, 29);
+        }
+        var (endLon, endLat) = net.PointAt(street, 0);
+        for (int k = 0; k < 40; k++) Fix(endLon + 0.003, endLat, 0, 0);   // off the street, standing: the alert closes
+        return [.. bytes];
     }
 
     /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>
