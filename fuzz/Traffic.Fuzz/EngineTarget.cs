@@ -59,30 +59,58 @@ internal static class EngineTarget
 
     private static readonly Lazy<RoadGroups> s_roads = new(() => new RoadGroups(Targets.Monaco.Network, Targets.Monaco));
 
-    /// <summary>The vehicles' ids, interned in a fresh table each run (v0 … v7), and a registry naming some of them.</summary>
-    private static (VehicleIds Ids, VehicleRegistry Registry) Vehicles()
+    // The vehicles' ids (v0 … v7, process ids 0 … 7) and a registry naming some of them: made once a process. A partition
+    // reads the ids and never adds one (a restore interns the same names again), so every run sees the same table.
+    private static readonly Lazy<(VehicleIds Ids, VehicleRegistry Registry)> s_vehicles = new(() =>
     {
         var ids = new VehicleIds();
         for (int v = 0; v < 8; v++) ids.Intern($"v{v}");
         string path = Path.Combine(Path.GetTempPath(), $"traffic-fuzz-registry-{Environment.ProcessId}.ndjson");
-        if (!File.Exists(path))
-        {
-            File.WriteAllText(path, """
-                {"vehicle_id":"v0","class":"hazmat","hazmat":"3","corridor":"C1"}
-                {"vehicle_id":"v1","class":"truck"}
-                {"vehicle_id":"v2","class":"bus","company":"巴士"}
-                {"vehicle_id":"v3","class":"taxi"}
-                {"vehicle_id":"v5","class":"hazmat","hazmat":"2.1","corridor":"C1"}
+        File.WriteAllText(path, """
+            {"vehicle_id":"v0","class":"hazmat","hazmat":"3","corridor":"C1"}
+            {"vehicle_id":"v1","class":"truck"}
+            {"vehicle_id":"v2","class":"bus","company":"巴士"}
+            {"vehicle_id":"v3","class":"taxi"}
+            {"vehicle_id":"v5","class":"hazmat","hazmat":"2.1","corridor":"C1"}
 
-                """);
+            """);
+        try
+        {
+            return (ids, VehicleRegistry.Load(path, ids));
         }
-        return (ids, VehicleRegistry.Load(path, ids));
+        finally
+        {
+            File.Delete(path);
+        }
+    });
+
+    // Flags of a record's byte 0 (its bits 0–2 are the vehicle).
+    public const byte HasSpeed = 8, HasHeading = 16, HasFix = 32, MoveWatermark = 64, Checkpoint = 128;
+
+    /// <summary>The least step, −32768: 40 days forward.</summary>
+    public const short LongStep = short.MinValue;
+
+    /// <summary>
+    /// Writes one record (the layout above; the seeds' writer): <paramref name="flags"/> with the vehicle in its low bits,
+    /// <paramref name="kind"/> (class, dangerous goods' index, alarm and accuracy flags), the clock's step, a position inside
+    /// the box, speed and heading; no alarm, accuracy or status bits.
+    /// </summary>
+    public static void Write(Span<byte> record, int flags, int kind, short step, double lon, double lat, byte kmh, double heading)
+    {
+        record[..RecordBytes].Clear();
+        record[0] = (byte)flags;
+        record[1] = (byte)kind;
+        BinaryPrimitives.WriteInt16LittleEndian(record[2..], step);
+        BinaryPrimitives.WriteUInt16LittleEndian(record[4..], (ushort)Math.Clamp(Math.Round((lon - West) * 1e6), 0, ushort.MaxValue));
+        BinaryPrimitives.WriteUInt16LittleEndian(record[6..], (ushort)Math.Clamp(Math.Round((lat - South) * 1e6), 0, ushort.MaxValue));
+        record[8] = kmh;
+        BinaryPrimitives.WriteUInt16LittleEndian(record[9..], (ushort)(((int)Math.Round(heading) % 360 + 360) % 360));
     }
 
     public static void Run(byte[] input)
     {
         EdgeIndex index = Targets.Monaco;
-        var (ids, registry) = Vehicles();
+        var (ids, registry) = s_vehicles.Value;
         ZoneSet zones = s_zones.Value;
         var segments = new SegmentPartition(s_roads.Value, 0, 1, new SegmentOptions { TimeZone = Zone });
         var output = new Checked(segments);
@@ -94,15 +122,15 @@ internal static class EngineTarget
             ReadOnlySpan<byte> r = input.AsSpan(at, RecordBytes);
             byte flags = r[0], kind = r[1];
             short step = BinaryPrimitives.ReadInt16LittleEndian(r[2..]);
-            clock = Math.Max(Engine.Probes.ProbeRules.EarliestMs, clock + (step == short.MinValue ? LongStepMs : step * 100L));
+            clock = Math.Max(ProbeRules.EarliestMs, clock + (step == LongStep ? LongStepMs : step * 100L));
             var p = Probe.Empty;
             p.Vehicle = flags & 7;
             p.TimeMs = clock;
             p.Lon = West + (BinaryPrimitives.ReadUInt16LittleEndian(r[4..]) * 1e-6);
             p.Lat = South + (BinaryPrimitives.ReadUInt16LittleEndian(r[6..]) * 1e-6);
-            if ((flags & 8) != 0) p.SpeedKmh = r[8];
-            if ((flags & 16) != 0) p.Heading = BinaryPrimitives.ReadUInt16LittleEndian(r[9..]) % 360;
-            p.Fix = (flags & 32) != 0;
+            if ((flags & HasSpeed) != 0) p.SpeedKmh = r[8];
+            if ((flags & HasHeading) != 0) p.Heading = BinaryPrimitives.ReadUInt16LittleEndian(r[9..]) % 360;
+            p.Fix = (flags & HasFix) != 0;
             p.Class = (VehicleClass)((kind & 7) % 6);
             p.Hazmat = Hazmat[(kind >> 3) & 7];
             if ((kind & 64) != 0) (p.HasAlarm, p.Alarm) = (true, BinaryPrimitives.ReadUInt32LittleEndian(r[12..]));
@@ -111,8 +139,8 @@ internal static class EngineTarget
             vehicles.OnProbe(p, new RecordSource(probes, at), output);
             probes++;
             newest = Math.Max(newest, clock);
-            if ((flags & 64) != 0) vehicles.AdvanceWatermark(newest - 5_000, output);
-            if ((flags & 128) != 0)
+            if ((flags & MoveWatermark) != 0) vehicles.AdvanceWatermark(newest - 5_000, output);
+            if ((flags & Checkpoint) != 0)
             {
                 var checkpoint = new MemoryStream();
                 vehicles.Save(checkpoint);
@@ -125,7 +153,7 @@ internal static class EngineTarget
         // Every probe comes out matched, late or refused, but a probe without a fix in time, which the rules judge and the
         // matcher does not take (counted as such, through checkpoints too).
         var missing = Enumerable.Range(0, probes).Where(k => !output.Records.Contains(k)).ToList();
-        var lost = missing.Where(k => input[k * RecordBytes] is var f && (f & 32) != 0).Take(5).ToList();
+        var lost = missing.Where(k => (input[k * RecordBytes] & HasFix) != 0).Take(5).ToList();
         if (lost.Count > 0 || missing.Count != vehicles.NoFix)
         {
             throw new FindingException($"{probes} probes in, {output.Accounted} out (matched {output.Matches}, late {output.Lates}, refused "

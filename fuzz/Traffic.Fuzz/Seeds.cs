@@ -187,19 +187,16 @@ public static class Seeds
 
     /// <summary>
     /// Records of the engine target (<see cref="EngineTarget"/>): three synthetic trips on Monaco, every 5 s, merged by time;
-    /// again with the watermark moved every 20 records and a checkpoint and restore at the 60th; and again with the rest of
-    /// the trips 40 days later, checkpointed as they resume; and the trips driven backwards (no wrong_way comes of them: the
-    /// matcher takes the roads the other way, and afl-fuzz has not found one yet).
+    /// again with the watermark moved every 20 records and a checkpoint and restore at the 60th; again with the rest of the
+    /// trips 40 days later, checkpointed as they resume; and a car driving a one-way street against it.
     /// </summary>
     private static void WriteEngine(string dir)
     {
         var rng = new Random(7);
         var fixes = new List<(long TimeMs, int Vehicle, double Lon, double Lat, int Index)>();
-        var trips = new List<TruthProbe[]>();
         for (int v = 0; v < 3; v++)
         {
             var (probes, _) = SyntheticTraces.Drive(Targets.Monaco.Network, rng, 1200, 5, 8, EngineTarget.Start + (v * 3000));
-            trips.Add(probes);
             for (int i = 0; i < probes.Length; i++) fixes.Add((probes[i].Probe.TimeMs, v, probes[i].Probe.Lon, probes[i].Probe.Lat, i));
         }
         fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
@@ -210,37 +207,19 @@ public static class Seeds
             for (int k = 0; k < fixes.Count; k++)
             {
                 var (t, v, lon, lat, i) = fixes[k];
-                Span<byte> r = bytes.AsSpan(k * EngineTarget.RecordBytes, EngineTarget.RecordBytes);
-                int flags = v | 32 | (i % 3 == 0 ? 8 : 0) | (i % 4 == 0 ? 16 : 0);
-                if (moves && k % 20 == 19) flags |= 64;
-                if (moves && k == 60) flags |= 128;
-                r[1] = (byte)(v == 0 ? 5 | (5 << 3) : v);
+                int flags = v | EngineTarget.HasFix | (i % 3 == 0 ? EngineTarget.HasSpeed : 0) | (i % 4 == 0 ? EngineTarget.HasHeading : 0);
+                if (moves && k % 20 == 19) flags |= EngineTarget.MoveWatermark;
+                if (moves && k == 60) flags |= EngineTarget.Checkpoint;
                 short step = (short)Math.Clamp((t - clock) / 100, short.MinValue + 1, short.MaxValue);
                 clock += step * 100L;
-                if (gap && k == 64) (step, flags) = (short.MinValue, flags | 128);   // 40 days on, then a checkpoint
-                r[0] = (byte)flags;
-                BinaryPrimitives.WriteInt16LittleEndian(r[2..], step);
-                BinaryPrimitives.WriteUInt16LittleEndian(r[4..], (ushort)Math.Clamp(Math.Round((lon - EngineTarget.West) * 1e6), 0, ushort.MaxValue));
-                BinaryPrimitives.WriteUInt16LittleEndian(r[6..], (ushort)Math.Clamp(Math.Round((lat - EngineTarget.South) * 1e6), 0, ushort.MaxValue));
-                r[8] = 30;
-                BinaryPrimitives.WriteUInt16LittleEndian(r[9..], (ushort)(i * 7 % 360));
+                if (gap && k == 64) (step, flags) = (EngineTarget.LongStep, flags | EngineTarget.Checkpoint);   // 40 days on, then a checkpoint
+                EngineTarget.Write(bytes.AsSpan(k * EngineTarget.RecordBytes), flags, v == 0 ? 5 | (5 << 3) : v, step, lon, lat, 30, i * 7);
             }
             return bytes;
         }
         Put(dir, "engine", "trips", Records(moves: false));
         Put(dir, "engine", "trips-moved", Records(moves: true));
         Put(dir, "engine", "trips-40-days-apart", Records(moves: true, gap: true));
-        // The trips driven backwards (each fix at the time of its mirror).
-        for (int v = 0; v < trips.Count; v++)
-        {
-            for (int i = 0; i < trips[v].Length; i++)
-            {
-                int k = fixes.FindIndex(f => f.Vehicle == v && f.Index == i);
-                GpsPoint mirror = trips[v][trips[v].Length - 1 - i].Probe;
-                fixes[k] = fixes[k] with { Lon = mirror.Lon, Lat = mirror.Lat };
-            }
-        }
-        Put(dir, "engine", "trips-backwards", Records(moves: false));
         Put(dir, "engine", "wrong-way", AgainstOneWay());
     }
 
@@ -257,28 +236,24 @@ public static class Seeds
         {
             if (net.Twin(e) < 0 && net.IsOneWay(e) && (street < 0 || net.LengthM(e) > net.LengthM(street))) street = e;
         }
-        var bytes = new List<byte>();
-        void Fix(double lon, double lat, double heading, byte kmh)
-        {
-            var r = new byte[EngineTarget.RecordBytes];
-            r[0] = 6 | 8 | 16 | 32;
-            r[1] = 1;   // a car
-            BinaryPrimitives.WriteInt16LittleEndian(r.AsSpan(2), 10);
-            BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(4), (ushort)Math.Clamp(Math.Round((lon - EngineTarget.West) * 1e6), 0, ushort.MaxValue));
-            BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(6), (ushort)Math.Clamp(Math.Round((lat - EngineTarget.South) * 1e6), 0, ushort.MaxValue));
-            r[8] = kmh;
-            BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(9), (ushort)(((int)Math.Round(heading) % 360 + 360) % 360));
-            bytes.AddRange(r);
-        }
+        var fixes = new List<(double Lon, double Lat, double Heading, byte Kmh)>();
         double len = net.LengthM(street);
         for (double x = 5; x < len - 5; x += 8)
         {
             var (lon, lat) = net.PointAt(street, len - x);
-            Fix(lon, lat, net.BearingAt(street, len - x) + 180, 29);
+            fixes.Add((lon, lat, net.BearingAt(street, len - x) + 180, 29));
         }
         var (endLon, endLat) = net.PointAt(street, 0);
-        for (int k = 0; k < 40; k++) Fix(endLon + 0.003, endLat, 0, 0);   // off the street, standing: the alert closes
-        return [.. bytes];
+        for (int k = 0; k < 40; k++) fixes.Add((endLon + 0.003, endLat, 0, 0));   // off the street, standing: the alert closes
+        var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
+        const int Car = 1;
+        for (int k = 0; k < fixes.Count; k++)
+        {
+            var (lon, lat, heading, kmh) = fixes[k];
+            EngineTarget.Write(bytes.AsSpan(k * EngineTarget.RecordBytes), 6 | EngineTarget.HasSpeed | EngineTarget.HasHeading | EngineTarget.HasFix,
+                Car, 10, lon, lat, kmh, heading);
+        }
+        return bytes;
     }
 
     /// <summary>Checkpoints of a vehicle and a segment partition on Monaco after a few synthetic trips: their payloads.</summary>

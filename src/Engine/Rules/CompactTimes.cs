@@ -14,16 +14,19 @@ internal struct TimeSlots<TSlots> where TSlots : struct
 
     public TimeSlots() => CompactTimes.Clear(Slots);
 
-    private Span<int> Slots => MemoryMarshal.CreateSpan(ref Unsafe.As<TSlots, int>(ref _slots), Unsafe.SizeOf<TSlots>() / sizeof(int));
+    // The inline array's ints, whatever its length (a generic struct cannot index its TSlots itself): to write, and to read.
+    private static int Count => Unsafe.SizeOf<TSlots>() / sizeof(int);
+
+    private Span<int> Slots => MemoryMarshal.CreateSpan(ref Unsafe.As<TSlots, int>(ref _slots), Count);
+
+    private readonly ReadOnlySpan<int> Values => MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<TSlots, int>(ref Unsafe.AsRef(in _slots)), Count);
 
     /// <summary>The time kept in slot <paramref name="i"/>.</summary>
-    public readonly long this[int i] =>
-        CompactTimes.Get(_base, MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<TSlots, int>(ref Unsafe.AsRef(in _slots)), Unsafe.SizeOf<TSlots>() / sizeof(int))[i]);
+    public readonly long this[int i] => CompactTimes.Get(_base, Values[i]);
 
     /// <summary>Keeps <paramref name="timeMs"/> in slot <paramref name="i"/>.</summary>
     public void Set(int i, long timeMs) => CompactTimes.Set(ref _base, Slots, i, timeMs);
 }
-
 
 /// <summary>
 /// A vehicle's rule state keeps its times (milliseconds since the epoch) as 32-bit offsets from a base of its own, 4 bytes
