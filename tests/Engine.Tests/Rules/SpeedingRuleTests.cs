@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Traffic.Engine.Alerts;
+using Traffic.Engine.Checkpoints;
 using Traffic.Engine.Probes;
 using Traffic.Engine.Rules;
 using Traffic.Engine.Tests.Simulation;
@@ -77,10 +78,12 @@ public class SpeedingRuleTests
     private static List<AlertEvent> DriveOn(int edge, VehicleClass cls, long start, double? reported, double errorM, params (double Kmh, int Seconds)[] legs) =>
         DriveRule(edge, cls, start, reported, errorM, legs).Alerts;
 
-    private static (List<AlertEvent> Alerts, SpeedingRule Rule) DriveRule(int edge, VehicleClass cls, long start, double? reported, double errorM, (double Kmh, int Seconds)[] legs)
+    private static (List<AlertEvent> Alerts, SpeedingRule Rule) DriveRule(int edge, VehicleClass cls, long start, double? reported, double errorM, (double Kmh, int Seconds)[] legs) =>
+        DriveRule(new VehicleIds(), edge, cls, start, reported, errorM, legs);
+
+    private static (List<AlertEvent> Alerts, SpeedingRule Rule) DriveRule(VehicleIds ids, int edge, VehicleClass cls, long start, double? reported, double errorM, (double Kmh, int Seconds)[] legs)
     {
         var net = SimRun.Shenzhen;
-        var ids = new VehicleIds();
         int vehicle = ids.Intern("琼A88888".AsSpan());
         var rule = new SpeedingRule(s_index.Value, ids, reported == null ? new SpeedingOptions { AmbiguityM = 0.01, AmbiguityMinM = 0.01 } : null);
         var alerts = new List<AlertEvent>();
@@ -296,6 +299,38 @@ public class SpeedingRuleTests
         rule.OnWatermark(last + 299_999, alerts);
         Assert.Single(alerts);
         rule.OnWatermark(last + 300_000, alerts);
+        Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
+        Assert.Equal((alerts[0].AlertId, last + 300_000), (alerts[1].AlertId, alerts[1].TimeMs));
+    }
+
+    /// <summary>
+    /// The same, restored from a checkpoint written while the alert was open: the restored track still knows the last match
+    /// (kept with the condition, not with the track), so the watermark closes the alert at the same time, with the same id.
+    /// </summary>
+    [Fact]
+    public void A_speeding_alert_restored_from_a_checkpoint_closes_from_the_last_match_before_it()
+    {
+        var ids = new VehicleIds();
+        var (alerts, rule) = DriveRule(ids, Edge50(), VehicleClass.Car, s_day, null, 2, [(50, 10), (80, 40)]);
+        long last = s_day + 49_000;
+        using var checkpoint = new MemoryStream();
+        using (var w = new CheckpointWriter())
+        {
+            w.VehicleTable(ids, [0]);
+            rule.Save(w);
+            w.WriteTo(checkpoint, CheckpointKind.VehiclePartition);
+        }
+        checkpoint.Position = 0;
+        var restored = CheckpointReader.Restore(checkpoint, CheckpointKind.VehiclePartition, r =>
+        {
+            r.VehicleTable(ids);
+            var fresh = new SpeedingRule(s_index.Value, ids, new SpeedingOptions { AmbiguityM = 0.01, AmbiguityMinM = 0.01 });
+            fresh.Load(r);
+            return fresh;
+        });
+        restored.OnWatermark(last + 299_999, alerts);
+        Assert.Single(alerts);
+        restored.OnWatermark(last + 300_000, alerts);
         Assert.Equal([AlertState.Open, AlertState.Close], alerts.Select(a => a.State));
         Assert.Equal((alerts[0].AlertId, last + 300_000), (alerts[1].AlertId, alerts[1].TimeMs));
     }
