@@ -27,7 +27,7 @@ namespace Traffic.Fuzz;
 /// 7.40° E, 43.72° N (a box around Monaco); [8] speed, km/h; [9–10] heading, degrees (modulo 360); [11] accuracy, metres;
 /// [12–15] alarm bits; [16–19] status bits.
 /// </remarks>
-internal static class EngineTarget
+public static class EngineTarget
 {
     public const int RecordBytes = 20;
     public const double West = 7.40, South = 43.72;
@@ -107,6 +107,13 @@ internal static class EngineTarget
         BinaryPrimitives.WriteUInt16LittleEndian(record[9..], (ushort)(((int)Math.Round(heading) % 360 + 360) % 360));
     }
 
+    /// <summary>The alerts the inputs run in this process raised, by kind and state: what a corpus reaches (its replay prints them).</summary>
+    public static SortedDictionary<string, int> Reached { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><see cref="Reached"/> in one line.</summary>
+    public static string Summary() =>
+        "alerts raised: " + (Reached.Count == 0 ? "none" : string.Join(", ", Reached.Select(r => $"{r.Key} {r.Value}")));
+
     public static void Run(byte[] input)
     {
         EdgeIndex index = Targets.Monaco;
@@ -183,6 +190,8 @@ internal static class EngineTarget
             bool known = alert.State == AlertState.Open ? _open.Add(alert.AlertId) : alert.State == AlertState.Close ? _open.Remove(alert.AlertId) : _open.Contains(alert.AlertId);
             if (!known) throw new FindingException($"{alert.State} of {alert.AlertId}, which {(alert.State == AlertState.Open ? "was open already" : "was not open")}");
             if (alert.EndMs is long end && end < alert.StartMs) throw new FindingException($"{alert.AlertId} ends before it starts");
+            string key = $"{alert.Kind} {alert.State.ToString().ToLowerInvariant()}";
+            Reached[key] = Reached.GetValueOrDefault(key) + 1;
         }
 
         public void Matched(int vehicle, VehicleClass vehicleClass, in MatchedProbe match)

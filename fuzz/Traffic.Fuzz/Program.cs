@@ -69,6 +69,7 @@ public static class Program
             }
         }
         Console.WriteLine($"{target.Name}: {files.Count} inputs, {findings} findings");
+        if (target.Summary is { } summary) Console.WriteLine($"{target.Name}: {summary()}");
         return findings == 0 ? 0 : 1;
     }
 

@@ -221,6 +221,42 @@ public static class Seeds
         Put(dir, "engine", "trips-moved", Records(moves: true));
         Put(dir, "engine", "trips-40-days-apart", Records(moves: true, gap: true));
         Put(dir, "engine", "wrong-way", AgainstOneWay());
+        Put(dir, "engine", "jam", Jam());
+    }
+
+    /// <summary>
+    /// Engine records of a jam: four vehicles (a truck, a bus, a taxi and a car) crawling one after another along the same
+    /// 900 m of Monaco at about 5 km/h for ten minutes, a fix every 5 s, the watermark moved every ten records, then
+    /// driving it again at its limits: a <c>congestion</c> alert opens and closes.
+    /// </summary>
+    private static byte[] Jam()
+    {
+        // The trip's exact positions a second apart at 80 % of the limits, each kept 5 s after the one before: a crawl at
+        // a fifth of that speed; then every fifth of them 5 s apart: the limits' pace again.
+        var (trip, _) = SyntheticTraces.Drive(Targets.Monaco.Network, new Random(11), 900, 1, 0, EngineTarget.Start);
+        var fixes = new List<(long TimeMs, int Vehicle, int Class, double Lon, double Lat, byte Kmh)>();
+        ReadOnlySpan<int> classes = [4, 2, 3, 1];   // vehicles 1–4 as the registry has them: truck, bus, taxi, a car
+        for (int v = 0; v < classes.Length; v++)
+        {
+            long t = EngineTarget.Start + (v * 12_000);
+            for (int i = 0; i < trip.Length && t < EngineTarget.Start + 600_000; i++, t += 5_000)
+            {
+                fixes.Add((t, v + 1, classes[v], trip[i].Probe.Lon, trip[i].Probe.Lat, 5));
+            }
+            for (int i = 0; i < trip.Length; i += 5, t += 5_000) fixes.Add((t + 60_000, v + 1, classes[v], trip[i].Probe.Lon, trip[i].Probe.Lat, 35));
+        }
+        fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
+        var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
+        long clock = EngineTarget.Start;
+        for (int k = 0; k < fixes.Count; k++)
+        {
+            var (t, v, vehicleClass, lon, lat, kmh) = fixes[k];
+            short step = (short)Math.Clamp((t - clock) / 100, 0, short.MaxValue);
+            clock += step * 100L;
+            int flags = v | EngineTarget.HasFix | EngineTarget.HasSpeed | (k % 10 == 9 ? EngineTarget.MoveWatermark : 0);
+            EngineTarget.Write(bytes.AsSpan(k * EngineTarget.RecordBytes), flags, vehicleClass, step, lon, lat, kmh, 0);
+        }
+        return bytes;
     }
 
     /// <summary>

@@ -17,7 +17,11 @@ using Traffic.Geo.Spatial;
 namespace Traffic.Fuzz;
 
 /// <summary>One fuzz target: what it reads, and the run of one input (throws on a finding).</summary>
-public sealed record Target(string Name, string Description, Action<byte[]> Run);
+public sealed record Target(string Name, string Description, Action<byte[]> Run)
+{
+    /// <summary>What the inputs run so far reached, printed after a replay; null when the target tells nothing.</summary>
+    public Func<string>? Summary { get; init; }
+}
 
 /// <summary>The targets. Each lets through only the exception its code documents for bad input.</summary>
 public static class Targets
@@ -37,7 +41,7 @@ public static class Targets
         new("osm-pbf", "an OSM PBF extract imported into a road network", OsmPbf),
         new("checkpoint-vehicle", "a vehicle partition checkpoint's payload (framed and hashed as the engine writes it), restored on Monaco", CheckpointVehicle),
         new("checkpoint-segment", "a segment partition checkpoint's payload, restored on Monaco", CheckpointSegment),
-        new("engine", "decoded probes of eight vehicles through a vehicle and a segment partition on Monaco (zones, registry, watermarks, checkpoints): none lost, alerts' lifecycles whole", EngineTarget.Run),
+        new("engine", "decoded probes of eight vehicles through a vehicle and a segment partition on Monaco (zones, registry, watermarks, checkpoints): none lost, alerts' lifecycles whole", EngineTarget.Run) { Summary = EngineTarget.Summary },
     ];
 
     // ---- probes ----

@@ -4,7 +4,7 @@ namespace Traffic.Testing;
 /// A read-only, non-seekable stream over bytes whose reads return at most <c>max</c> bytes (or, <c>varying</c>, 1, 2, …
 /// up to <c>max</c> in turn), as a pipe or a socket may: a reader must give the same result whatever its reads return.
 /// </summary>
-public sealed class TrickleStream(byte[] bytes, int max, bool varying = false) : Stream
+internal sealed class TrickleStream(byte[] bytes, int max, bool varying = false) : Stream
 {
     private int _position;
     private int _turn;
