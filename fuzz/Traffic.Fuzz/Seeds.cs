@@ -222,6 +222,70 @@ public static class Seeds
         Put(dir, "engine", "trips-40-days-apart", Records(moves: true, gap: true));
         Put(dir, "engine", "wrong-way", AgainstOneWay());
         Put(dir, "engine", "jam", Jam());
+        Put(dir, "engine", "incident", Incident());
+    }
+
+    /// <summary>
+    /// Engine records of an incident: seven vehicles shuttling up and down Monaco's longest two-way street with a limit at
+    /// 80 % of it for five minutes, a fix every 4 s, all of them going up it when the five minutes end; then crawling on
+    /// up at 4 km/h for three minutes; then shuttling again; the watermark moved every ten records. The street's windows
+    /// have a recent level, then collapse with seven vehicles in them: an <c>incident</c> (and a <c>congestion</c>) alert
+    /// opens and closes.
+    /// </summary>
+    private static byte[] Incident()
+    {
+        RoadNetwork net = Targets.Monaco.Network;
+        const double MaxM = 300;
+        int street = -1;
+        Span<EdgeCandidate> near = stackalloc EdgeCandidate[16];
+        for (int e = 0; e < net.EdgeCount; e++)
+        {
+            if (net.Twin(e) < 0 || !net.HasKnownLimit(e) || net.LengthM(e) > MaxM || (street >= 0 && net.LengthM(e) <= net.LengthM(street))) continue;
+            // Inside the records' box, and no other road within 30 m of a quarter, the middle or three quarters of it: its
+            // fixes are matched to it.
+            bool alone = true;
+            for (int q = 0; q <= 4 && alone; q++)
+            {
+                var (lon, lat) = net.PointAt(e, q * net.LengthM(e) / 4);
+                alone = lon > EngineTarget.West && lon < EngineTarget.West + 0.065 && lat > EngineTarget.South && lat < EngineTarget.South + 0.065;
+                if (q is 0 or 4) continue;
+                int n = Targets.Monaco.Within(lon, lat, 30, near);
+                for (int i = 0; i < n; i++) alone &= near[i].Edge == e || near[i].Edge == net.Twin(e);
+            }
+            if (alone) street = e;
+        }
+        int twin = net.Twin(street);
+        double len = net.LengthM(street), fast = 0.8 * net.SpeedLimitKmh(street) / 3.6, slow = 4 / 3.6;
+        var fixes = new List<(long TimeMs, int Vehicle, double Lon, double Lat, byte Kmh)>();
+        const double Shuttle = 300, Crawl = 180;
+        for (int v = 1; v <= 7; v++)
+        {
+            // A lap: up the street (0 … len), then down its twin (len … 2 len). Where each vehicle starts puts it at
+            // v/9 of the way up when the crawl begins.
+            double start = (v * len / 9) - (fast * Shuttle), crawlEnd = Math.Min((v * len / 9) + (slow * Crawl), len - 1);
+            for (double t = 0; t < (2 * Shuttle) + Crawl; t += 4)
+            {
+                bool crawling = t >= Shuttle && t < Shuttle + Crawl;
+                double lap = t < Shuttle ? start + (fast * t)
+                    : crawling ? Math.Min((v * len / 9) + (slow * (t - Shuttle)), len - 1)
+                    : crawlEnd + (fast * (t - Shuttle - Crawl));
+                lap = ((lap % (2 * len)) + (2 * len)) % (2 * len);
+                var (lon, lat) = lap < len ? net.PointAt(street, lap) : net.PointAt(twin, lap - len);
+                fixes.Add((EngineTarget.Start + (long)(t * 1000) + (v * 300), v, lon, lat, (byte)Math.Round((crawling ? slow : fast) * 3.6)));
+            }
+        }
+        fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
+        var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
+        long clock = EngineTarget.Start;
+        for (int k = 0; k < fixes.Count; k++)
+        {
+            var (t, v, lon, lat, kmh) = fixes[k];
+            short step = (short)Math.Clamp((t - clock) / 100, 0, short.MaxValue);
+            clock += step * 100L;
+            int flags = v | EngineTarget.HasFix | EngineTarget.HasSpeed | (k % 10 == 9 ? EngineTarget.MoveWatermark : 0);
+            EngineTarget.Write(bytes.AsSpan(k * EngineTarget.RecordBytes), flags, 1, step, lon, lat, kmh, 0);
+        }
+        return bytes;
     }
 
     /// <summary>

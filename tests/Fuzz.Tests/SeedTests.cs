@@ -29,15 +29,15 @@ public class SeedTests
 
     /// <summary>
     /// The engine target's seeds raise, between them, an alert of each kind they were written for (trips through zones, a
-    /// hazardous-cargo truck off its corridor, a wrong-way drive, a jam), each opened and closed: the corpus afl-fuzz
-    /// starts from reaches every rule but those the mutations find.
+    /// hazardous-cargo truck off its corridor, a wrong-way drive, a jam, a collapse of flowing traffic), each opened and
+    /// closed: afl-fuzz starts from a corpus that reaches those rules.
     /// </summary>
     [Fact]
     public void The_engine_seeds_open_and_close_the_alerts_they_were_written_for()
     {
         EngineTarget.Reached.Clear();
         foreach (string seed in Directory.GetFiles(Path.Combine(s_seeds.Value, "engine"))) EngineTarget.Run(File.ReadAllBytes(seed));
-        foreach (string kind in new[] { "congestion", "wrong_way", "zone", "hazmat_off_corridor", "signal_lost" })
+        foreach (string kind in new[] { "congestion", "incident", "wrong_way", "zone", "hazmat_off_corridor", "signal_lost" })
         {
             Assert.True(EngineTarget.Reached.GetValueOrDefault($"{kind} open") > 0, $"no {kind} opened: {EngineTarget.Summary()}");
             Assert.True(EngineTarget.Reached.GetValueOrDefault($"{kind} close") > 0, $"no {kind} closed: {EngineTarget.Summary()}");
