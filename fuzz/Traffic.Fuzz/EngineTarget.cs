@@ -31,6 +31,9 @@ public static class EngineTarget
 {
     public const int RecordBytes = 20;
     public const double West = 7.40, South = 43.72;
+
+    /// <summary>The box's side, degrees: a position is 16 bits of millionths of a degree from its west and south sides.</summary>
+    public const double BoxDeg = ushort.MaxValue * 1e-6;
     public const long Start = 1_764_028_800_000;   // 2025-11-25 00:00 UTC
     private const long LongStepMs = 40L * 86_400_000;
     private static readonly ushort[] Hazmat = [0, 0, 0, 10, 21, 30, 61, 80];

@@ -247,7 +247,7 @@ public static class Seeds
             for (int q = 0; q <= 4 && alone; q++)
             {
                 var (lon, lat) = net.PointAt(e, q * net.LengthM(e) / 4);
-                alone = lon > EngineTarget.West && lon < EngineTarget.West + 0.065 && lat > EngineTarget.South && lat < EngineTarget.South + 0.065;
+                alone = lon > EngineTarget.West && lon < EngineTarget.West + EngineTarget.BoxDeg && lat > EngineTarget.South && lat < EngineTarget.South + EngineTarget.BoxDeg;
                 if (q is 0 or 4) continue;
                 int n = Targets.Monaco.Within(lon, lat, 30, near);
                 for (int i = 0; i < n; i++) alone &= near[i].Edge == e || near[i].Edge == net.Twin(e);
