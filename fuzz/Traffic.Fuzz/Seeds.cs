@@ -22,6 +22,9 @@ namespace Traffic.Fuzz;
 /// </summary>
 public static class Seeds
 {
+    // Engine records' classes (their kind byte's low bits).
+    private const int Car = (int)VehicleClass.Car, Bus = (int)VehicleClass.Bus, Taxi = (int)VehicleClass.Taxi, Truck = (int)VehicleClass.Truck;
+
     public static void Write(string dir)
     {
         var ids = new VehicleIds();
@@ -226,11 +229,11 @@ public static class Seeds
     }
 
     /// <summary>
-    /// Engine records of an incident: seven vehicles shuttling up and down Monaco's longest two-way street with a limit at
-    /// 80 % of it for five minutes, a fix every 4 s, all of them going up it when the five minutes end; then crawling on
-    /// up at 4 km/h for three minutes; then shuttling again; the watermark moved every ten records. The street's windows
-    /// have a recent level, then collapse with seven vehicles in them: an <c>incident</c> (and a <c>congestion</c>) alert
-    /// opens and closes.
+    /// Engine records of an incident: seven cars shuttling up and down a two-way street of Monaco (the longest of at most
+    /// 300 m with a limit, inside the records' box, with no other road near it) at 80 % of its limit for five minutes, a fix
+    /// every 4 s, all of them going up it when the five minutes end; then crawling on up at 4 km/h for three minutes; then
+    /// shuttling again. The street's windows have a recent level, then collapse with seven vehicles in them: an
+    /// <c>incident</c> (and a <c>congestion</c>) alert opens and closes.
     /// </summary>
     private static byte[] Incident()
     {
@@ -256,7 +259,7 @@ public static class Seeds
         }
         int twin = net.Twin(street);
         double len = net.LengthM(street), fast = 0.8 * net.SpeedLimitKmh(street) / 3.6, slow = 4 / 3.6;
-        var fixes = new List<(long TimeMs, int Vehicle, double Lon, double Lat, byte Kmh)>();
+        var fixes = new List<(long TimeMs, int Vehicle, int Class, double Lon, double Lat, byte Kmh)>();
         const double Shuttle = 300, Crawl = 180;
         for (int v = 1; v <= 7; v++)
         {
@@ -271,27 +274,16 @@ public static class Seeds
                     : crawlEnd + (fast * (t - Shuttle - Crawl));
                 lap = ((lap % (2 * len)) + (2 * len)) % (2 * len);
                 var (lon, lat) = lap < len ? net.PointAt(street, lap) : net.PointAt(twin, lap - len);
-                fixes.Add((EngineTarget.Start + (long)(t * 1000) + (v * 300), v, lon, lat, (byte)Math.Round((crawling ? slow : fast) * 3.6)));
+                fixes.Add((EngineTarget.Start + (long)(t * 1000) + (v * 300), v, Car, lon, lat, (byte)Math.Round((crawling ? slow : fast) * 3.6)));
             }
         }
-        fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
-        var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
-        long clock = EngineTarget.Start;
-        for (int k = 0; k < fixes.Count; k++)
-        {
-            var (t, v, lon, lat, kmh) = fixes[k];
-            short step = (short)Math.Clamp((t - clock) / 100, 0, short.MaxValue);
-            clock += step * 100L;
-            int flags = v | EngineTarget.HasFix | EngineTarget.HasSpeed | (k % 10 == 9 ? EngineTarget.MoveWatermark : 0);
-            EngineTarget.Write(bytes.AsSpan(k * EngineTarget.RecordBytes), flags, 1, step, lon, lat, kmh, 0);
-        }
-        return bytes;
+        return Moving(fixes);
     }
 
     /// <summary>
     /// Engine records of a jam: four vehicles (a truck, a bus, a taxi and a car) crawling one after another along the same
-    /// 900 m of Monaco at about 5 km/h for ten minutes, a fix every 5 s, the watermark moved every ten records, then
-    /// driving it again at its limits: a <c>congestion</c> alert opens and closes.
+    /// 900 m of Monaco at about 5 km/h for ten minutes, a fix every 5 s, then driving it again at its limits: a
+    /// <c>congestion</c> alert opens and closes.
     /// </summary>
     private static byte[] Jam()
     {
@@ -299,7 +291,7 @@ public static class Seeds
         // a fifth of that speed; then every fifth of them 5 s apart: the limits' pace again.
         var (trip, _) = SyntheticTraces.Drive(Targets.Monaco.Network, new Random(11), 900, 1, 0, EngineTarget.Start);
         var fixes = new List<(long TimeMs, int Vehicle, int Class, double Lon, double Lat, byte Kmh)>();
-        ReadOnlySpan<int> classes = [4, 2, 3, 1];   // vehicles 1–4 as the registry has them: truck, bus, taxi, a car
+        ReadOnlySpan<int> classes = [Truck, Bus, Taxi, Car];   // vehicles 1–4: as the registry has the first three, and a car
         for (int v = 0; v < classes.Length; v++)
         {
             long t = EngineTarget.Start + (v * 12_000);
@@ -309,6 +301,15 @@ public static class Seeds
             }
             for (int i = 0; i < trip.Length; i += 5, t += 5_000) fixes.Add((t + 60_000, v + 1, classes[v], trip[i].Probe.Lon, trip[i].Probe.Lat, 35));
         }
+        return Moving(fixes);
+    }
+
+    /// <summary>
+    /// Engine records of vehicles' fixes, in time order: each with a fix and its speed, no heading, the watermark moved
+    /// every ten records.
+    /// </summary>
+    private static byte[] Moving(List<(long TimeMs, int Vehicle, int Class, double Lon, double Lat, byte Kmh)> fixes)
+    {
         fixes.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
         var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
         long clock = EngineTarget.Start;
@@ -346,7 +347,6 @@ public static class Seeds
         var (endLon, endLat) = net.PointAt(street, 0);
         for (int k = 0; k < 40; k++) fixes.Add((endLon + 0.003, endLat, 0, 0));   // off the street, standing: the alert closes
         var bytes = new byte[fixes.Count * EngineTarget.RecordBytes];
-        const int Car = 1;
         for (int k = 0; k < fixes.Count; k++)
         {
             var (lon, lat, heading, kmh) = fixes[k];
