@@ -110,6 +110,32 @@ public static class EngineTarget
         BinaryPrimitives.WriteUInt16LittleEndian(record[9..], (ushort)(((int)Math.Round(heading) % 360 + 360) % 360));
     }
 
+    /// <summary>
+    /// The probe of one record (the layout above), of vehicle 0–7; <paramref name="clock"/>, the input's clock (from
+    /// <see cref="Start"/>), moves by the record's step first. The record's flags to move the watermark and to checkpoint
+    /// are the caller's to act on.
+    /// </summary>
+    public static Probe Decode(ReadOnlySpan<byte> r, ref long clock)
+    {
+        byte flags = r[0], kind = r[1];
+        short step = BinaryPrimitives.ReadInt16LittleEndian(r[2..]);
+        clock = Math.Max(ProbeRules.EarliestMs, clock + (step == LongStep ? LongStepMs : step * 100L));
+        var p = Probe.Empty;
+        p.Vehicle = flags & 7;
+        p.TimeMs = clock;
+        p.Lon = West + (BinaryPrimitives.ReadUInt16LittleEndian(r[4..]) * 1e-6);
+        p.Lat = South + (BinaryPrimitives.ReadUInt16LittleEndian(r[6..]) * 1e-6);
+        if ((flags & HasSpeed) != 0) p.SpeedKmh = r[8];
+        if ((flags & HasHeading) != 0) p.Heading = BinaryPrimitives.ReadUInt16LittleEndian(r[9..]) % 360;
+        p.Fix = (flags & HasFix) != 0;
+        p.Class = (VehicleClass)((kind & 7) % 6);
+        p.Hazmat = Hazmat[(kind >> 3) & 7];
+        if ((kind & 64) != 0) (p.HasAlarm, p.Alarm) = (true, BinaryPrimitives.ReadUInt32LittleEndian(r[12..]));
+        if ((kind & 128) != 0) p.AccuracyM = r[11];
+        (p.HasStatus, p.Status) = (true, BinaryPrimitives.ReadUInt32LittleEndian(r[16..]));
+        return p;
+    }
+
     /// <summary>The alerts the inputs run in this process raised, by kind and state: what a corpus reaches (its replay prints them).</summary>
     public static SortedDictionary<string, int> Reached { get; } = new(StringComparer.Ordinal);
 
@@ -130,22 +156,8 @@ public static class EngineTarget
         for (int at = 0; at + RecordBytes <= input.Length; at += RecordBytes)
         {
             ReadOnlySpan<byte> r = input.AsSpan(at, RecordBytes);
-            byte flags = r[0], kind = r[1];
-            short step = BinaryPrimitives.ReadInt16LittleEndian(r[2..]);
-            clock = Math.Max(ProbeRules.EarliestMs, clock + (step == LongStep ? LongStepMs : step * 100L));
-            var p = Probe.Empty;
-            p.Vehicle = flags & 7;
-            p.TimeMs = clock;
-            p.Lon = West + (BinaryPrimitives.ReadUInt16LittleEndian(r[4..]) * 1e-6);
-            p.Lat = South + (BinaryPrimitives.ReadUInt16LittleEndian(r[6..]) * 1e-6);
-            if ((flags & HasSpeed) != 0) p.SpeedKmh = r[8];
-            if ((flags & HasHeading) != 0) p.Heading = BinaryPrimitives.ReadUInt16LittleEndian(r[9..]) % 360;
-            p.Fix = (flags & HasFix) != 0;
-            p.Class = (VehicleClass)((kind & 7) % 6);
-            p.Hazmat = Hazmat[(kind >> 3) & 7];
-            if ((kind & 64) != 0) (p.HasAlarm, p.Alarm) = (true, BinaryPrimitives.ReadUInt32LittleEndian(r[12..]));
-            if ((kind & 128) != 0) p.AccuracyM = r[11];
-            (p.HasStatus, p.Status) = (true, BinaryPrimitives.ReadUInt32LittleEndian(r[16..]));
+            byte flags = r[0];
+            Probe p = Decode(r, ref clock);
             vehicles.OnProbe(p, new RecordSource(probes, at), output);
             probes++;
             newest = Math.Max(newest, clock);

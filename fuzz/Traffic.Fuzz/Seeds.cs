@@ -381,6 +381,27 @@ public static class Seeds
         Put(dir, "checkpoint-vehicle", "monaco", Payload(vehicles.Save, CheckpointKind.VehiclePartition));
         Put(dir, "checkpoint-segment", "monaco", Payload(segments.Save, CheckpointKind.SegmentPartition));
         Put(dir, "checkpoint-vehicle", "empty", Payload(new VehiclePartition(0, index, new VehicleIds(), null, null).Save, CheckpointKind.VehiclePartition));
+
+        // Mid-incident: the engine target's incident records up to 670 s (the crawl began at 300 s and ended at 480 s;
+        // decisions and windows come a minute or two behind), through partitions made as these targets restore them (no
+        // registry, no zones, default options): a congestion and an incident alert open, windows of seven vehicles in
+        // flight, the street's recent levels.
+        var crawl = new VehicleIds();
+        for (int v = 0; v < 8; v++) crawl.Intern($"v{v}");
+        vehicles = new VehiclePartition(0, index, crawl, null, null);
+        segments = new SegmentPartition(net, 0, 1);
+        output = new Capture(segments);
+        byte[] records = Incident();
+        long clock = EngineTarget.Start, newest = EngineTarget.Start;
+        for (int at = 0; at + EngineTarget.RecordBytes <= records.Length && clock < EngineTarget.Start + 670_000; at += EngineTarget.RecordBytes)
+        {
+            Probe probe = EngineTarget.Decode(records.AsSpan(at, EngineTarget.RecordBytes), ref clock);
+            vehicles.OnProbe(probe, new RecordSource(0, at), output);
+            newest = Math.Max(newest, clock);
+            if ((records[at] & EngineTarget.MoveWatermark) != 0) vehicles.AdvanceWatermark(newest - 5_000, output);
+        }
+        Put(dir, "checkpoint-vehicle", "incident", Payload(vehicles.Save, CheckpointKind.VehiclePartition));
+        Put(dir, "checkpoint-segment", "incident", Payload(segments.Save, CheckpointKind.SegmentPartition));
     }
 
     private static byte[] Payload(Action<Stream> save, CheckpointKind kind)
