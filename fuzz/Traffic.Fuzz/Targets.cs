@@ -385,9 +385,10 @@ public static class Targets
         new EdgeIndex(NetworkImport.Read(Traffic.Testing.SharedData.Path("osm", "monaco.osm.pbf"), out _)));
 
     /// <summary>Monaco's road network and its index, imported once a process.</summary>
-    internal static EdgeIndex Monaco => s_monaco.Value;
+    public static EdgeIndex Monaco => s_monaco.Value;
 
-    private static MemoryStream Framed(byte[] payload, CheckpointKind kind)
+    /// <summary>A checkpoint's payload framed (header, checksum) as the engine writes a checkpoint file: what the targets restore.</summary>
+    public static MemoryStream Framed(byte[] payload, CheckpointKind kind)
     {
         var stream = new MemoryStream();
         CheckpointFile.Write(stream, kind, payload);

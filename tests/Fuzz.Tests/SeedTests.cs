@@ -1,3 +1,6 @@
+using Traffic.Engine.Checkpoints;
+using Traffic.Engine.Pipeline;
+using Traffic.Engine.Probes;
 using Traffic.Testing;
 
 namespace Traffic.Fuzz.Tests;
@@ -41,6 +44,28 @@ public class SeedTests
         {
             Assert.True(EngineTarget.Reached.GetValueOrDefault($"{kind} open") > 0, $"no {kind} opened: {EngineTarget.Summary()}");
             Assert.True(EngineTarget.Reached.GetValueOrDefault($"{kind} close") > 0, $"no {kind} closed: {EngineTarget.Summary()}");
+        }
+    }
+
+    /// <summary>
+    /// The checkpoint seeds restore, as the targets restore them: a seed the engine refuses would have afl-fuzz start from
+    /// the checks at the front of a checkpoint (the targets take <see cref="CheckpointException"/> as a correct answer),
+    /// never reaching the rules' and windows' state behind them.
+    /// </summary>
+    [Fact]
+    public void The_checkpoint_seeds_restore()
+    {
+        string[] vehicles = Directory.GetFiles(Path.Combine(s_seeds.Value, "checkpoint-vehicle"));
+        string[] segments = Directory.GetFiles(Path.Combine(s_seeds.Value, "checkpoint-segment"));
+        Assert.Contains(vehicles, f => Path.GetFileName(f) == "incident");
+        Assert.Contains(segments, f => Path.GetFileName(f) == "incident");
+        foreach (string seed in vehicles)
+        {
+            VehiclePartition.Load(0, Targets.Monaco, new VehicleIds(), null, null, Targets.Framed(File.ReadAllBytes(seed), CheckpointKind.VehiclePartition));
+        }
+        foreach (string seed in segments)
+        {
+            SegmentPartition.Load(Targets.Monaco.Network, 0, 1, Targets.Framed(File.ReadAllBytes(seed), CheckpointKind.SegmentPartition));
         }
     }
 }
