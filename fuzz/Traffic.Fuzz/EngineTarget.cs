@@ -35,6 +35,9 @@ public static class EngineTarget
     /// <summary>The box's side, degrees: a position is 16 bits of millionths of a degree from its west and south sides.</summary>
     public const double BoxDeg = ushort.MaxValue * 1e-6;
     public const long Start = 1_764_028_800_000;   // 2025-11-25 00:00 UTC
+
+    /// <summary>Where a record's flag moves the watermark to: this far behind the newest probe so far, ms.</summary>
+    public const long WatermarkLagMs = 5_000;
     private const long LongStepMs = 40L * 86_400_000;
     private static readonly ushort[] Hazmat = [0, 0, 0, 10, 21, 30, 61, 80];
 
@@ -110,6 +113,9 @@ public static class EngineTarget
         BinaryPrimitives.WriteUInt16LittleEndian(record[9..], (ushort)(((int)Math.Round(heading) % 360 + 360) % 360));
     }
 
+    /// <summary>Whether a position lies inside the box the records' positions are written in.</summary>
+    public static bool InBox(double lon, double lat) => lon > West && lon < West + BoxDeg && lat > South && lat < South + BoxDeg;
+
     /// <summary>
     /// The probe of one record (the layout above), of vehicle 0–7; <paramref name="clock"/>, the input's clock (from
     /// <see cref="Start"/>), moves by the record's step first. The record's flags to move the watermark and to checkpoint
@@ -161,7 +167,7 @@ public static class EngineTarget
             vehicles.OnProbe(p, new RecordSource(probes, at), output);
             probes++;
             newest = Math.Max(newest, clock);
-            if ((flags & MoveWatermark) != 0) vehicles.AdvanceWatermark(newest - 5_000, output);
+            if ((flags & MoveWatermark) != 0) vehicles.AdvanceWatermark(newest - WatermarkLagMs, output);
             if ((flags & Checkpoint) != 0)
             {
                 var checkpoint = new MemoryStream();

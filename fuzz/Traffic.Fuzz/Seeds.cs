@@ -225,7 +225,7 @@ public static class Seeds
         Put(dir, "engine", "trips-40-days-apart", Records(moves: true, gap: true));
         Put(dir, "engine", "wrong-way", AgainstOneWay());
         Put(dir, "engine", "jam", Jam());
-        Put(dir, "engine", "incident", Incident());
+        Put(dir, "engine", "incident", s_incident.Value);
     }
 
     /// <summary>
@@ -235,6 +235,8 @@ public static class Seeds
     /// shuttling again. The street's windows have a recent level, then collapse with seven vehicles in them: an
     /// <c>incident</c> (and a <c>congestion</c>) alert opens and closes.
     /// </summary>
+    private static readonly Lazy<byte[]> s_incident = new(Incident);   // an engine seed, and the checkpoints' records
+
     private static byte[] Incident()
     {
         RoadNetwork net = Targets.Monaco.Network;
@@ -244,18 +246,18 @@ public static class Seeds
         for (int e = 0; e < net.EdgeCount; e++)
         {
             if (net.Twin(e) < 0 || !net.HasKnownLimit(e) || net.LengthM(e) > MaxM || (street >= 0 && net.LengthM(e) <= net.LengthM(street))) continue;
-            // Inside the records' box, and no other road within 30 m of a quarter, the middle or three quarters of it: its
-            // fixes are matched to it.
-            bool alone = true;
-            for (int q = 0; q <= 4 && alone; q++)
+            // Ends, quarters and middle inside the records' box, and no other road within 30 m of the quarters and the
+            // middle: its fixes are matched to it.
+            bool fits = true;
+            for (int q = 0; q <= 4 && fits; q++)
             {
                 var (lon, lat) = net.PointAt(e, q * net.LengthM(e) / 4);
-                alone = lon > EngineTarget.West && lon < EngineTarget.West + EngineTarget.BoxDeg && lat > EngineTarget.South && lat < EngineTarget.South + EngineTarget.BoxDeg;
+                fits = EngineTarget.InBox(lon, lat);
                 if (q is 0 or 4) continue;
                 int n = Targets.Monaco.Within(lon, lat, 30, near);
-                for (int i = 0; i < n; i++) alone &= near[i].Edge == e || near[i].Edge == net.Twin(e);
+                for (int i = 0; i < n; i++) fits &= near[i].Edge == e || near[i].Edge == net.Twin(e);
             }
-            if (alone) street = e;
+            if (fits) street = e;
         }
         int twin = net.Twin(street);
         double len = net.LengthM(street), fast = 0.8 * net.SpeedLimitKmh(street) / 3.6, slow = 4 / 3.6;
@@ -265,12 +267,12 @@ public static class Seeds
         {
             // A lap: up the street (0 … len), then down its twin (len … 2 len). Where each vehicle starts puts it at
             // v/9 of the way up when the crawl begins.
-            double start = (v * len / 9) - (fast * Shuttle), crawlEnd = Math.Min((v * len / 9) + (slow * Crawl), len - 1);
+            double crawlStart = v * len / 9, crawlEnd = Math.Min(crawlStart + (slow * Crawl), len - 1);
             for (double t = 0; t < (2 * Shuttle) + Crawl; t += 4)
             {
                 bool crawling = t >= Shuttle && t < Shuttle + Crawl;
-                double lap = t < Shuttle ? start + (fast * t)
-                    : crawling ? Math.Min((v * len / 9) + (slow * (t - Shuttle)), len - 1)
+                double lap = t < Shuttle ? crawlStart - (fast * (Shuttle - t))
+                    : crawling ? Math.Min(crawlStart + (slow * (t - Shuttle)), len - 1)
                     : crawlEnd + (fast * (t - Shuttle - Crawl));
                 lap = ((lap % (2 * len)) + (2 * len)) % (2 * len);
                 var (lon, lat) = lap < len ? net.PointAt(street, lap) : net.PointAt(twin, lap - len);
@@ -391,14 +393,14 @@ public static class Seeds
         vehicles = new VehiclePartition(0, index, crawl, null, null);
         segments = new SegmentPartition(net, 0, 1);
         output = new Capture(segments);
-        byte[] records = Incident();
+        byte[] records = s_incident.Value;
         long clock = EngineTarget.Start, newest = EngineTarget.Start;
         for (int at = 0; at + EngineTarget.RecordBytes <= records.Length && clock < EngineTarget.Start + 670_000; at += EngineTarget.RecordBytes)
         {
             Probe probe = EngineTarget.Decode(records.AsSpan(at, EngineTarget.RecordBytes), ref clock);
             vehicles.OnProbe(probe, new RecordSource(0, at), output);
             newest = Math.Max(newest, clock);
-            if ((records[at] & EngineTarget.MoveWatermark) != 0) vehicles.AdvanceWatermark(newest - 5_000, output);
+            if ((records[at] & EngineTarget.MoveWatermark) != 0) vehicles.AdvanceWatermark(newest - EngineTarget.WatermarkLagMs, output);
         }
         Put(dir, "checkpoint-vehicle", "incident", Payload(vehicles.Save, CheckpointKind.VehiclePartition));
         Put(dir, "checkpoint-segment", "incident", Payload(segments.Save, CheckpointKind.SegmentPartition));

@@ -487,7 +487,7 @@ public sealed class VehicleConditionRules(IVehicleNames ids, ZoneSet? zones, Veh
     [StructLayout(LayoutKind.Auto)]
     private struct State
     {
-        public State()
+        public State()   // declared, as a struct with field initializers must: they run in it
         {
         }
 
